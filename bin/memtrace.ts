@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs'
+import { SCHEMAS } from '../schemas/index.js'
+import { InputError } from '../render/load.js'
+import { parseRenderArgs, RENDER_HELP, runRender, UsageError } from '../render/main.js'
+import { PARSE_HELP, runParse } from '../render/parse-command.js'
+
+const HELP = `memtrace: trace the memory of a local LLM server (Ollama, MLX, llama.cpp)
+and turn it into an SVG for a bug report.
+
+Usage: memtrace <command> [options]
+
+Commands:
+  render <process.tsv> <system.log> <out.svg>   draw the two-panel chart
+  render --dir DIR                               draw the newest traces in DIR
+  parse <process.tsv> <system.log>               print the parsed records as JSON lines
+  schema [NAME]                                  print the JSON Schema of a record
+
+Options:
+  -h, --help       help (also: memtrace <command> --help)
+  -v, --version    version`
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  return pkg.version
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv
+  const out = process.stdout
+  switch (cmd) {
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      out.write(`${HELP}\n`)
+      return cmd === undefined ? 1 : 0
+    case '-v':
+    case '--version':
+      out.write(`${version()}\n`)
+      return 0
+    case 'render': {
+      const args = parseRenderArgs(rest)
+      if (args === 'help') {
+        out.write(`${RENDER_HELP}\n`)
+        return 0
+      }
+      return runRender(args, out, process.stderr)
+    }
+    case 'parse':
+      return runParse(rest, out)
+    case 'schema': {
+      const name = rest[0]
+      if (name === '--help' || name === '-h') {
+        out.write(`Usage: memtrace schema [${Object.keys(SCHEMAS).join('|')}]\n`)
+        return 0
+      }
+      if (name === undefined) {
+        out.write(`${JSON.stringify(SCHEMAS, null, 2)}\n`)
+        return 0
+      }
+      const schema = (SCHEMAS as Record<string, unknown>)[name]
+      if (!schema) throw new UsageError(`no schema "${name}"; known: ${Object.keys(SCHEMAS).join(', ')}`)
+      out.write(`${JSON.stringify(schema, null, 2)}\n`)
+      return 0
+    }
+    default:
+      throw new UsageError(`unknown command "${cmd}"`)
+  }
+}
+
+main(process.argv.slice(2)).then(
+  code => {
+    process.exitCode = code
+  },
+  (e: unknown) => {
+    const cmd = process.argv[2] ?? ''
+    const who = ['render', 'parse', 'schema'].includes(cmd) ? `memtrace ${cmd}` : 'memtrace'
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`${who}: ${(e as Error).message}\nTry: memtrace ${cmd && cmd !== '--help' ? `${cmd} ` : ''}--help\n`)
+      process.exitCode = 1
+    } else if (e instanceof InputError) {
+      process.stderr.write(`${who}: ${e.message}\n`)
+      process.exitCode = 2
+    } else {
+      process.stderr.write(`${who}: internal error: ${(e as Error).stack ?? String(e)}\n`)
+      process.exitCode = 70
+    }
+  },
+)

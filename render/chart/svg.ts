@@ -1,0 +1,48 @@
+/** Building SVG text safely: every piece of trace text goes through these. */
+
+// Characters XML 1.0 forbids: C0 controls other than tab/newline/CR, lone
+// surrogates, U+FFFE and U+FFFF.
+const INVALID_XML_RE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
+
+/** Text made safe for XML content and attribute values. */
+export function esc(text: string): string {
+  return text.replace(INVALID_XML_RE, '\uFFFD').replace(/[&<>"']/g, c => ESCAPES[c] as string)
+}
+
+export type Attrs = Record<string, string | number | undefined>
+
+function attrs(a: Attrs): string {
+  let out = ''
+  for (const [k, v] of Object.entries(a)) {
+    if (v === undefined) continue
+    out += ` ${k}="${typeof v === 'number' ? fmt(v) : esc(v)}"`
+  }
+  return out
+}
+
+/** An element with escaped attributes; `children` are already SVG text. */
+export function el(name: string, a: Attrs, ...children: string[]): string {
+  return children.length === 0 ? `<${name}${attrs(a)}/>` : `<${name}${attrs(a)}>${children.join('')}</${name}>`
+}
+
+/** A text element whose content is escaped. */
+export function text(a: Attrs, content: string): string {
+  return `<text${attrs(a)}>${esc(content)}</text>`
+}
+
+/** Numbers in a fixed, short form so output is byte-stable. */
+export function fmt(v: number): string {
+  return Number.isInteger(v) ? String(v) : String(Math.round(v * 10) / 10)
+}
+
+/** Shortens text for a label, by characters not bytes. */
+export function clip(s: string, max: number): string {
+  const chars = [...s]
+  return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : s
+}
+
+/** Rough width of a label in the chart's sans-serif at `size` px. */
+export function textWidth(s: string, size: number): number {
+  return [...s].length * size * 0.56
+}

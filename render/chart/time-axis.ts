@@ -1,0 +1,81 @@
+import { scaleUtc } from 'd3-scale'
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+
+/** Throws RangeError for a zone Intl does not know. */
+export function checkZone(zone: string): void {
+  new Intl.DateTimeFormat('en-US', { timeZone: zone })
+}
+
+/** Offset of `zone` from UTC at instant `ms`, in ms (east positive). */
+export function zoneOffsetMs(ms: number, zone: string): number {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone: zone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+    second: 'numeric',
+  }).formatToParts(ms)
+  const get = (t: string) => Number(parts.find(p => p.type === t)?.value)
+  const wall = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'))
+  return wall - Math.floor(ms / 1000) * 1000
+}
+
+/** `UTC+05:30` */
+export function offsetName(offsetMs: number): string {
+  const m = Math.round(offsetMs / 60_000)
+  const sign = m < 0 ? '-' : '+'
+  const a = Math.abs(m)
+  return `UTC${sign}${pad(Math.floor(a / 60))}:${pad(a % 60)}`
+}
+
+function pad(n: number): string {
+  return String(n).padStart(2, '0')
+}
+
+/** Wall-clock text in the zone: `14:03`, `14:03:12`, `Feb 25 14:03`. */
+export function wallClock(ms: number, zone: string, opts: { date?: boolean; seconds?: boolean } = {}): string {
+  const d = new Date(ms + zoneOffsetMs(ms, zone))
+  let s = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`
+  if (opts.seconds) s += `:${pad(d.getUTCSeconds())}`
+  if (opts.date) s = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${s}`
+  return s
+}
+
+/**
+ * Tick instants and labels for a time axis read in `zone`: ticks fall on round
+ * wall-clock times there, and a label carries the date where the day changes.
+ */
+export function timeTicks(startMs: number, endMs: number, zone: string, count: number): { ms: number; label: string }[] {
+  const off = zoneOffsetMs(startMs, zone)
+  const ticks = scaleUtc()
+    .domain([new Date(startMs + off), new Date(endMs + off)])
+    .ticks(count)
+  let lastDay = ''
+  const withSeconds = endMs - startMs < 3 * 60_000
+  return ticks.map(t => {
+    const local = t.getTime()
+    const day = `${MONTHS[t.getUTCMonth()]} ${t.getUTCDate()}`
+    let label = `${pad(t.getUTCHours())}:${pad(t.getUTCMinutes())}`
+    if (withSeconds) label += `:${pad(t.getUTCSeconds())}`
+    if (day !== lastDay) {
+      if (lastDay !== '' || endMs - startMs > 20 * 3600_000) label = `${day} ${label}`
+      lastDay = day
+    }
+    return { ms: local - off, label }
+  })
+}
+
+/** `1 h 07 min`, `4 min 10 s`, `2 d 3 h`. */
+export function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000)
+  if (s < 60) return `${s} s`
+  const m = Math.floor(s / 60)
+  if (m < 60) return `${m} min ${pad(s % 60)} s`
+  const h = Math.floor(m / 60)
+  if (h < 48) return `${h} h ${pad(m % 60)} min`
+  return `${Math.floor(h / 24)} d ${h % 24} h`
+}

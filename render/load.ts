@@ -1,0 +1,69 @@
+import { basename } from 'node:path'
+import type { ProcessSample, SystemSample, TraceEvent } from '../schemas/index.js'
+import { ProblemLog } from './parse/problems.js'
+import { ProcTsvParser } from './parse/proc-tsv.js'
+import { SystemLogParser } from './parse/system-log.js'
+import { readLines } from './read-trace.js'
+import { TraceBuilder, type Trace } from './model/trace.js'
+import { nameRunners } from './model/names.js'
+
+/** An input that cannot be used at all: one clear line, no output written. */
+export class InputError extends Error {}
+
+export interface Loaded {
+  trace: Trace
+  problems: ProblemLog
+  procRows: number
+  sysBlocks: number
+}
+
+/** Called with every parsed record as it streams by (for `memtrace parse`). */
+export type RecordSink = (r: ProcessSample | SystemSample | TraceEvent) => void
+
+/**
+ * Reads both traces, streaming, into a trace model with named runners.
+ * Damaged lines become problems; unusable files throw InputError.
+ */
+export async function loadTrace(procPath: string, sysPath: string, sink?: RecordSink, problems = new ProblemLog()): Promise<Loaded> {
+  const builder = new TraceBuilder()
+  const procName = basename(procPath)
+  const sysName = basename(sysPath)
+  const proc = new ProcTsvParser(procName, problems)
+  const procRead = await read(procPath, (line, no) => {
+    const row = proc.line(line, no)
+    if (row) {
+      builder.addProc(row)
+      sink?.(row.sample)
+    }
+  }, no => proc.truncated(no))
+  if (procRead.bytes === 0) throw new InputError(`${procPath} is empty`)
+  if (proc.rows === 0 && !proc.sawHeader) {
+    throw new InputError(`${procPath} is not a process trace: no "ts pid ppid comm rss_kb vsz_kb command" header and no valid rows`)
+  }
+  const sys = new SystemLogParser(sysName, problems)
+  const onBlock = (b: ReturnType<SystemLogParser['end']>) => {
+    if (!b) return
+    builder.addSystem(b)
+    sink?.(b.sample)
+    for (const e of b.events) sink?.(e)
+  }
+  const sysRead = await read(sysPath, (line, no) => onBlock(sys.line(line, no)), no => sys.truncated(no))
+  onBlock(sys.end())
+  if (sysRead.bytes === 0) throw new InputError(`${sysPath} is empty`)
+  if (sys.blocks === 0) throw new InputError(`${sysPath} is not a system trace: no "===== <time> =====" blocks`)
+  if (proc.rows === 0 && sys.blocks === 0) throw new InputError('both traces are empty')
+  const trace = builder.finish()
+  nameRunners(trace)
+  return { trace, problems, procRows: proc.rows, sysBlocks: sys.blocks }
+}
+
+async function read(path: string, onLine: (line: string, no: number) => void, onCut: (no: number) => void) {
+  try {
+    return await readLines(path, onLine, (_l, no) => onCut(no))
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException
+    const why =
+      err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory' : err.message
+    throw new InputError(`cannot read ${path}: ${why}`)
+  }
+}

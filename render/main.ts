@@ -1,0 +1,135 @@
+import { readdirSync } from 'node:fs'
+import { rename, unlink, writeFile } from 'node:fs/promises'
+import { basename, join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { renderChart } from './chart/render-chart.js'
+import { checkZone } from './chart/time-axis.js'
+import { InputError, loadTrace } from './load.js'
+
+export const RENDER_HELP = `Usage:
+  memtrace render <process.tsv> <system.log> <out.svg> [options]
+  memtrace render --dir DIR [-o out.svg] [options]
+
+Draws the two traces as one self-contained two-panel SVG: RSS of each Ollama
+process on top, system memory below, red bands where free memory was low.
+
+Options:
+  --dir DIR          use the newest traces in DIR (as written by memtrace start)
+  -o, --out FILE     output file (with --dir; default DIR/memtrace-<stamp>.svg)
+  --low-free PCT     free-memory threshold for the red bands (default 30)
+  --tz ZONE          time zone of the labels, e.g. Europe/Berlin or UTC
+                     (default: this machine's zone, named on the chart)
+  --width PX         chart width (default 1200)
+  --height PX        chart height (default 800; grows to fit long legends)
+  -q, --quiet        print nothing but errors
+  -h, --help         this text
+
+Damaged lines are skipped and counted on stderr; the exit status is 0 when
+anything was drawn, 1 for bad usage, 2 when an input cannot be used.`
+
+export class UsageError extends Error {}
+
+export interface RenderArgs {
+  procPath: string
+  sysPath: string
+  outPath: string
+  lowFreePct: number
+  zone: string
+  width: number
+  height: number
+  quiet: boolean
+}
+
+/** argv (after `render`) → arguments, or UsageError. */
+export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      dir: { type: 'string' },
+      out: { type: 'string', short: 'o' },
+      'low-free': { type: 'string', default: '30' },
+      tz: { type: 'string' },
+      width: { type: 'string', default: '1200' },
+      height: { type: 'string', default: '800' },
+      quiet: { type: 'boolean', short: 'q', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  if (values.help) return 'help'
+  let procPath: string
+  let sysPath: string
+  let outPath: string
+  if (values.dir !== undefined) {
+    if (positionals.length > 0) throw new UsageError('give either --dir or three files, not both')
+    ;({ procPath, sysPath, outPath } = newestInDir(values.dir, values.out))
+  } else {
+    if (positionals.length !== 3) throw new UsageError('expected <process.tsv> <system.log> <out.svg>, or --dir DIR')
+    ;[procPath, sysPath, outPath] = positionals as [string, string, string]
+  }
+  const lowFreePct = number(values['low-free'] as string, '--low-free', 0, 100)
+  const width = number(values.width as string, '--width', 400, 20000)
+  const height = number(values.height as string, '--height', 300, 20000)
+  const zone = values.tz ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC'
+  try {
+    checkZone(zone)
+  } catch {
+    throw new UsageError(`unknown time zone "${zone}" (use an IANA name such as Europe/Berlin, or UTC)`)
+  }
+  return { procPath, sysPath, outPath, lowFreePct, zone, width: Math.round(width), height: Math.round(height), quiet: values.quiet as boolean }
+}
+
+function number(text: string, name: string, min: number, max: number): number {
+  const v = Number(text)
+  if (text.trim() === '' || !Number.isFinite(v) || v < min || v > max) throw new UsageError(`${name} must be a number from ${min} to ${max}`)
+  return v
+}
+
+function newestInDir(dir: string, out: string | undefined) {
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch {
+    throw new InputError(`cannot read directory ${dir}`)
+  }
+  const pick = (re: RegExp) => names.filter(n => re.test(n)).sort().pop()
+  const proc = pick(/^ollama-process-memtrace-.*\.tsv$/)
+  const sys = pick(/^system-memtrace-.*\.log$/)
+  if (!proc || !sys) throw new InputError(`no traces in ${dir}: expected ollama-process-memtrace-*.tsv and system-memtrace-*.log`)
+  const stamp = /memtrace-(.*)\.tsv$/.exec(proc)?.[1] ?? 'trace'
+  return { procPath: join(dir, proc), sysPath: join(dir, sys), outPath: out ?? join(dir, `memtrace-${stamp}.svg`) }
+}
+
+/** Renders and writes atomically: a failed run never leaves a half-written SVG. */
+export async function runRender(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const { trace, problems, procRows, sysBlocks } = await loadTrace(a.procPath, a.sysPath)
+  const notes: string[] = []
+  if (problems.total > 0) notes.push(`Skipped as damaged: ${problems.total} line(s); see memtrace's stderr for where.`)
+  if (trace.placeholders > 0) notes.push(`Left out ${trace.placeholders} "(ollama)" placeholder rows.`)
+  const svg = renderChart(trace, {
+    width: a.width,
+    height: a.height,
+    zone: a.zone,
+    lowFreePct: a.lowFreePct,
+    procFile: basename(a.procPath),
+    sysFile: basename(a.sysPath),
+    notes,
+  })
+  const tmp = `${a.outPath}.tmp-${process.pid}`
+  try {
+    await writeFile(tmp, svg, { mode: 0o644 })
+    await rename(tmp, a.outPath)
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined)
+    throw new InputError(`cannot write ${a.outPath}: ${(e as Error).message}`)
+  }
+  for (const line of problems.summary()) err.write(`memtrace render: skipped ${line}\n`)
+  if (procRows === 0) err.write(`memtrace render: ${basename(a.procPath)} has no process samples; drew the system panel only\n`)
+  if (!a.quiet) {
+    const runners = trace.procs.filter(p => p.role === 'runner').length
+    out.write(
+      `wrote ${a.outPath} (${Math.ceil(svg.length / 1024)} KiB): ${trace.procs.length} processes, ${runners} runners, ${sysBlocks} system samples\n`,
+    )
+  }
+  return 0
+}

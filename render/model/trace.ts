@@ -1,0 +1,188 @@
+import type { LoadedModel, Role, SystemSample, TraceEvent } from '../../schemas/index.js'
+import type { ProcRow } from '../parse/proc-tsv.js'
+import type { SystemBlock } from '../parse/system-log.js'
+import { classify, isPlaceholder, modelFromArg } from './roles.js'
+
+/** One process over time: one line in the top panel. */
+export interface ProcSeries {
+  pid: number
+  ppid: number
+  comm: string
+  command: string
+  role: Role
+  engine?: string
+  blob?: string
+  model?: string
+  modelSource?: 'argv' | 'trace' | 'api-ps-match' | 'blob'
+  tsMs: number[]
+  rssKb: number[]
+  peakRssKb: number
+  /** False when rows arrived out of time order; sorted in finish(). */
+  ordered: boolean
+}
+
+/** What the server said was loaded at one system sample. */
+export interface Snapshot {
+  tsMs: number
+  models: LoadedModel[]
+}
+
+export interface Trace {
+  procs: ProcSeries[]
+  placeholders: number
+  sys: {
+    tsMs: number[]
+    fields: Map<string, number[]>
+    platform: SystemSample['platform']
+    memTotalBytes?: number
+  }
+  snapshots: Snapshot[]
+  events: TraceEvent[]
+  startMs: number
+  endMs: number
+}
+
+type Extract = (s: SystemSample) => number | undefined
+
+/** The system series drawn in the bottom panel, by platform. */
+export const SYS_FIELDS: Record<'macos' | 'linux', Record<string, Extract>> = {
+  macos: {
+    wired: s => s.wiredBytes,
+    compressor: s => s.compressorBytes,
+    'swap-used': s => s.swapUsedBytes,
+    free: s => s.freeBytes,
+    'free-pct': s => s.freePct,
+  },
+  linux: {
+    used: s => s.usedBytes,
+    available: s => s.availableBytes,
+    'swap-used': s => s.swapUsedBytes,
+    'cgroup-usage': s => s.cgroup?.usageBytes,
+    'cgroup-limit': s => s.cgroup?.limitBytes ?? undefined,
+    'free-pct': s => s.freePct,
+  },
+}
+
+/** Gathers rows and blocks as they stream by into per-process columns. */
+export class TraceBuilder {
+  readonly #live = new Map<number, ProcSeries>()
+  readonly #procs: ProcSeries[] = []
+  #placeholders = 0
+  readonly #sysTs: number[] = []
+  readonly #fields = new Map<string, number[]>()
+  readonly #snapshots: Snapshot[] = []
+  readonly #events: TraceEvent[] = []
+  #platformVotes = { macos: 0, linux: 0, unknown: 0 }
+  #memTotal: number | undefined
+  #sysOrdered = true
+
+  addProc(row: ProcRow): void {
+    const r = row.sample
+    if (isPlaceholder(r.comm, r.command)) {
+      this.#placeholders++
+      return
+    }
+    let s = this.#live.get(r.pid)
+    // A PID whose command changed is a new process (the PID was reused).
+    if (!s || s.command !== r.command || s.comm !== r.comm) {
+      s = newSeries(r.pid, r.ppid, r.comm, r.command)
+      this.#live.set(r.pid, s)
+      this.#procs.push(s)
+    }
+    const n = s.tsMs.length
+    if (n > 0 && row.tsMs < (s.tsMs[n - 1] as number)) s.ordered = false
+    if (n > 0 && row.tsMs === s.tsMs[n - 1]) return // a duplicate row of one sample
+    s.tsMs.push(row.tsMs)
+    s.rssKb.push(r.rssKb)
+    if (r.rssKb > s.peakRssKb) s.peakRssKb = r.rssKb
+  }
+
+  addSystem(block: SystemBlock): void {
+    const s = block.sample
+    const i = this.#sysTs.length
+    if (i > 0 && block.tsMs < (this.#sysTs[i - 1] as number)) this.#sysOrdered = false
+    this.#sysTs.push(block.tsMs)
+    this.#platformVotes[s.platform]++
+    if (s.memTotalBytes !== undefined) this.#memTotal = s.memTotalBytes
+    const put = (name: string, v: number | undefined) => {
+      let arr = this.#fields.get(name)
+      if (!arr) {
+        arr = new Array<number>(i).fill(NaN)
+        this.#fields.set(name, arr)
+      }
+      arr.push(v ?? NaN)
+    }
+    if (s.platform !== 'unknown') for (const [name, f] of Object.entries(SYS_FIELDS[s.platform])) put(name, f(s))
+    for (const g of s.gpus ?? []) {
+      put(`gpu-used:${g.index}`, g.usedBytes)
+      put(`gpu-total:${g.index}`, g.totalBytes)
+    }
+    for (const arr of this.#fields.values()) if (arr.length === i) arr.push(NaN)
+    const models = s.models ?? s.cliModels
+    if (models) this.#snapshots.push({ tsMs: block.tsMs, models })
+    for (const e of block.events) this.#events.push(e)
+  }
+
+  finish(): Trace {
+    for (const s of this.#procs) if (!s.ordered) sortSeries(s)
+    const procs = this.#procs
+      .map(s => ({ s, first: s.tsMs[0] as number }))
+      .sort((a, b) => a.first - b.first || a.s.pid - b.s.pid)
+      .map(x => x.s)
+    if (!this.#sysOrdered) this.#sortSystem()
+    const v = this.#platformVotes
+    const platform = v.macos >= v.linux ? (v.macos > 0 ? 'macos' : 'unknown') : 'linux'
+    let start = Infinity
+    let end = -Infinity
+    for (const s of procs) {
+      start = Math.min(start, s.tsMs[0] as number)
+      end = Math.max(end, s.tsMs[s.tsMs.length - 1] as number)
+    }
+    if (this.#sysTs.length > 0) {
+      start = Math.min(start, this.#sysTs[0] as number)
+      end = Math.max(end, this.#sysTs[this.#sysTs.length - 1] as number)
+    }
+    return {
+      procs,
+      placeholders: this.#placeholders,
+      sys: {
+        tsMs: this.#sysTs,
+        fields: this.#fields,
+        platform,
+        ...(this.#memTotal !== undefined ? { memTotalBytes: this.#memTotal } : {}),
+      },
+      snapshots: this.#snapshots.sort((a, b) => a.tsMs - b.tsMs),
+      events: this.#events,
+      startMs: start,
+      endMs: end,
+    }
+  }
+
+  #sortSystem(): void {
+    const order = this.#sysTs.map((t, i) => [t, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1])
+    order.forEach((o, k) => (this.#sysTs[k] = o[0]))
+    for (const [name, arr] of this.#fields) this.#fields.set(name, order.map(o => arr[o[1]] as number))
+  }
+}
+
+function newSeries(pid: number, ppid: number, comm: string, command: string): ProcSeries {
+  const c = classify(comm, command)
+  const s: ProcSeries = { pid, ppid, comm, command, role: c.role, tsMs: [], rssKb: [], peakRssKb: 0, ordered: true }
+  if (c.engine) s.engine = c.engine
+  if (c.modelArg) {
+    const m = modelFromArg(c.modelArg)
+    if ('blob' in m) s.blob = m.blob
+    else {
+      s.model = m.model
+      s.modelSource = 'argv'
+    }
+  }
+  return s
+}
+
+function sortSeries(s: ProcSeries): void {
+  const order = s.tsMs.map((t, i) => [t, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1])
+  s.rssKb = order.map(o => s.rssKb[o[1]] as number)
+  s.tsMs = order.map(o => o[0])
+  s.ordered = true
+}

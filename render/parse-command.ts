@@ -1,0 +1,59 @@
+import { parseArgs } from 'node:util'
+import { loadTrace } from './load.js'
+import { processRecord } from './model/labels.js'
+import { UsageError } from './main.js'
+import { ProblemLog } from './parse/problems.js'
+
+export const PARSE_HELP = `Usage: memtrace parse <process.tsv> <system.log>
+
+Prints every parsed record as one JSON object per line (NDJSON): process
+samples, system samples, memtrace events, then one "process" record per
+process drawn, and one "problem" record per damaged line. Each validates
+against the schema named by its "record" field (see memtrace schema).`
+
+/** Writes lines with backpressure; stops quietly when the reader goes away. */
+class LineWriter {
+  #buf: string[] = []
+  #size = 0
+  #closed = false
+  constructor(private readonly out: NodeJS.WritableStream) {
+    out.on('error', () => (this.#closed = true))
+  }
+  push(obj: unknown): void {
+    if (this.#closed) return
+    const s = `${JSON.stringify(obj)}\n`
+    this.#buf.push(s)
+    this.#size += s.length
+  }
+  get full(): boolean {
+    return this.#size > 1 << 16
+  }
+  async flush(): Promise<void> {
+    if (this.#buf.length === 0 || this.#closed) return
+    const chunk = this.#buf.join('')
+    this.#buf = []
+    this.#size = 0
+    if (!this.out.write(chunk)) await new Promise<void>(r => this.out.once('drain', r))
+  }
+}
+
+export async function runParse(argv: string[], out: NodeJS.WritableStream): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } })
+  if (values.help) {
+    out.write(`${PARSE_HELP}\n`)
+    return 0
+  }
+  if (positionals.length !== 2) throw new UsageError('expected <process.tsv> <system.log>')
+  const w = new LineWriter(out)
+  const problems = new ProblemLog()
+  const pending: unknown[] = []
+  problems.onProblem(p => pending.push(p))
+  // Records stream out as parsed; the writer's buffer is flushed between files.
+  const { trace } = await loadTrace(positionals[0] as string, positionals[1] as string, r => {
+    w.push(r)
+  }, problems)
+  for (const s of trace.procs) w.push(processRecord(s))
+  for (const p of pending) w.push(p)
+  await w.flush()
+  return 0
+}

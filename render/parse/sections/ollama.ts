@@ -1,0 +1,137 @@
+/** Parsers for what Ollama says is loaded: the `ollama ps` table and `/api/ps` JSON. */
+import type { LoadedModel } from '../../../schemas/index.js'
+
+const PS_HEADER_RE = /^NAME(?:\t|\s{2,})ID(?:\t|\s{2,})SIZE\b/
+const CELL_SPLIT_RE = /\t+\s*|\s{2,}/
+const SIZE_RE = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB)$/
+const DECIMAL: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12 }
+const FOREVER_YEAR = 2100
+
+/** Column names of an `ollama ps` header line (any version), or undefined. */
+export function ollamaPsHeader(line: string): string[] | undefined {
+  if (!PS_HEADER_RE.test(line)) return undefined
+  return line.trim().split(CELL_SPLIT_RE)
+}
+
+/** `9.6 GB` (decimal units, as Ollama's HumanBytes prints) → bytes. */
+export function parseHumanBytes(text: string): number | undefined {
+  const m = SIZE_RE.exec(text.trim())
+  return m ? Math.round(Number(m[1]) * (DECIMAL[m[2] as string] ?? 1)) : undefined
+}
+
+/** One data row of `ollama ps`, mapped by the header's column names. */
+export function ollamaPsRow(line: string, columns: string[]): LoadedModel | undefined {
+  const cells = line.trim().split(CELL_SPLIT_RE)
+  if (cells.length < 3) return undefined
+  const get = (name: string) => {
+    const i = columns.indexOf(name)
+    return i >= 0 ? cells[i] : undefined
+  }
+  const name = get('NAME')
+  const size = parseHumanBytes(get('SIZE') ?? '')
+  if (!name || size === undefined) return undefined
+  const model: LoadedModel = { source: 'ollama-ps', name, sizeBytes: size }
+  const id = get('ID')
+  if (id) model.digest = id
+  const processor = get('PROCESSOR')
+  if (processor) {
+    model.processor = processor
+    const vram = vramFromProcessor(processor, size)
+    if (vram !== undefined) model.sizeVramBytes = vram
+  }
+  const context = get('CONTEXT')
+  if (context && /^\d+$/.test(context)) model.contextLength = Number(context)
+  const until = get('UNTIL')
+  if (until) {
+    model.until = until
+    if (until === 'Forever') model.forever = true
+  }
+  return model
+}
+
+/** The GPU share implied by PROCESSOR (`100% GPU`, `48%/52% CPU/GPU`, `100% CPU`). */
+function vramFromProcessor(p: string, size: number): number | undefined {
+  if (p === '100% GPU') return size
+  if (p === '100% CPU') return 0
+  const m = /^(\d+)%\/(\d+)% CPU\/GPU$/.exec(p)
+  return m ? Math.round((size * Number(m[2])) / 100) : undefined
+}
+
+/**
+ * Tracks JSON text spread over several lines (jq pretty-prints): reports when
+ * the braces balance, ignoring braces inside strings.
+ */
+export class JsonCollector {
+  #depth = 0
+  #inString = false
+  #escape = false
+  #parts: string[] = []
+
+  /** Adds a line; true when the value is complete. */
+  push(line: string): boolean {
+    this.#parts.push(line)
+    for (let i = 0; i < line.length; i++) {
+      const c = line.charCodeAt(i)
+      if (this.#inString) {
+        if (this.#escape) this.#escape = false
+        else if (c === 92) this.#escape = true
+        else if (c === 34) this.#inString = false
+      } else if (c === 34) this.#inString = true
+      else if (c === 123 || c === 91) this.#depth++
+      else if (c === 125 || c === 93) this.#depth--
+    }
+    return this.#depth <= 0
+  }
+
+  get text(): string {
+    return this.#parts.join('\n')
+  }
+}
+
+/** The models of a `/api/ps` body, or a reason it is not one. */
+export function parseApiPs(text: string): { models: LoadedModel[] } | { error: string } {
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch (e) {
+    return { error: `not valid JSON (${(e as Error).message})` }
+  }
+  if (!isObject(body) || !Array.isArray(body.models)) {
+    if (isObject(body) && typeof body.error === 'string') return { error: `server said: ${body.error}` }
+    return { error: 'JSON without a "models" list' }
+  }
+  const models: LoadedModel[] = []
+  for (const m of body.models) {
+    const model = apiModel(m)
+    if (!model) return { error: 'a model entry lacks name or size' }
+    models.push(model)
+  }
+  return { models }
+}
+
+function apiModel(m: unknown): LoadedModel | undefined {
+  if (!isObject(m)) return undefined
+  const name = typeof m.name === 'string' ? m.name : typeof m.model === 'string' ? m.model : undefined
+  if (name === undefined || typeof m.size !== 'number' || m.size < 0) return undefined
+  const out: LoadedModel = { source: 'api-ps', name, sizeBytes: m.size }
+  if (typeof m.digest === 'string') out.digest = m.digest
+  if (typeof m.size_vram === 'number' && m.size_vram >= 0) out.sizeVramBytes = m.size_vram
+  if (typeof m.context_length === 'number' && m.context_length >= 0) out.contextLength = m.context_length
+  if (typeof m.expires_at === 'string') {
+    out.expiresAt = m.expires_at
+    const year = Number(m.expires_at.slice(0, 4))
+    if (year > FOREVER_YEAR) out.forever = true
+  }
+  const d = m.details
+  if (isObject(d)) {
+    if (typeof d.format === 'string' && d.format) out.format = d.format
+    if (typeof d.family === 'string' && d.family) out.family = d.family
+    if (typeof d.parameter_size === 'string' && d.parameter_size) out.parameterSize = d.parameter_size
+    if (typeof d.quantization_level === 'string' && d.quantization_level) out.quantization = d.quantization_level
+  }
+  return out
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}

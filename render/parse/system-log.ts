@@ -1,0 +1,98 @@
+import type { SystemSample, TraceEvent } from '../../schemas/index.js'
+import type { ProblemLog } from './problems.js'
+import { parseBlock, type BlockLine } from './system-block.js'
+import { TsCache } from './time.js'
+
+const HEADER_RE = /^===== (.+?) =====\s*$/
+/** A block longer than this is damage (two traces spliced, a runaway section). */
+const MAX_BLOCK_LINES = 20_000
+
+export interface SystemBlock {
+  sample: SystemSample
+  tsMs: number
+  events: TraceEvent[]
+}
+
+/**
+ * Reads the system trace one line at a time and yields a block when the next
+ * header (or the end) closes it. Memory holds one block, never the file.
+ */
+export class SystemLogParser {
+  readonly #file: string
+  readonly #problems: ProblemLog
+  readonly #ts = new TsCache()
+  #head: { ts: string; tsMs: number; line: number } | undefined
+  #lines: BlockLine[] = []
+  #lastMs = -Infinity
+  #orphans = 0
+  #inBadBlock = false
+  blocks = 0
+
+  constructor(file: string, problems: ProblemLog) {
+    this.#file = file
+    this.#problems = problems
+  }
+
+  line(raw: string, lineNo: number): SystemBlock | undefined {
+    const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw
+    if (text.charCodeAt(0) === 61 /* = */) {
+      const m = HEADER_RE.exec(text)
+      if (m) return this.#open(m[1] as string, lineNo)
+    }
+    if (!this.#head) {
+      if (text.trim() !== '' && !this.#inBadBlock) {
+        this.#orphans++
+        this.#problems.add(this.#file, lineNo, 'unrecognised-line', 'text before the first ===== ts ===== header')
+      }
+      return undefined
+    }
+    if (this.#lines.length < MAX_BLOCK_LINES) this.#lines.push({ text, no: lineNo })
+    else if (this.#lines.length === MAX_BLOCK_LINES) {
+      this.#problems.add(this.#file, lineNo, 'bad-block', `block longer than ${MAX_BLOCK_LINES} lines; rest ignored`)
+      this.#lines.push({ text: '', no: lineNo })
+    }
+    return undefined
+  }
+
+  /** The last line had no newline: keep the block, drop the cut line. */
+  truncated(lineNo: number): void {
+    this.#problems.add(this.#file, lineNo, 'truncated-line', 'last line has no newline (cut short while writing); skipped')
+  }
+
+  /** Closes the last block. */
+  end(): SystemBlock | undefined {
+    return this.#close()
+  }
+
+  get orphanLines(): number {
+    return this.#orphans
+  }
+
+  #open(ts: string, lineNo: number): SystemBlock | undefined {
+    const done = this.#close()
+    const tsMs = this.#ts.parse(ts)
+    if (Number.isNaN(tsMs)) {
+      this.#problems.add(this.#file, lineNo, 'bad-timestamp', `block header time is not ISO-8601 UTC: ${ts.slice(0, 40)}`)
+      this.#head = undefined
+      this.#inBadBlock = true // its lines belong to that one problem
+      return done
+    }
+    if (tsMs < this.#lastMs) {
+      this.#problems.add(this.#file, lineNo, 'out-of-order', 'block time goes backwards; kept and sorted')
+    } else this.#lastMs = tsMs
+    this.#head = { ts, tsMs, line: lineNo }
+    this.#inBadBlock = false
+    return done
+  }
+
+  #close(): SystemBlock | undefined {
+    const head = this.#head
+    const lines = this.#lines
+    this.#head = undefined
+    this.#lines = []
+    if (!head) return undefined
+    this.blocks++
+    const { sample, events } = parseBlock(this.#file, head.ts, head.line, lines, this.#problems)
+    return { sample, tsMs: head.tsMs, events }
+  }
+}

@@ -1,0 +1,24 @@
+/** The records memtrace reads and emits, each defined once as a JSON Schema. */
+export { processSampleSchema, type ProcessSample } from './process-sample.js'
+export { systemSampleSchema, type SystemSample, type SectionName, type Pressure } from './system-sample.js'
+export { loadedModelSchema, type LoadedModel } from './loaded-model.js'
+export { traceEventSchema, type TraceEvent } from './trace-event.js'
+export { processSchema, type ProcessInfo, type Role } from './process.js'
+export { problemSchema, PROBLEM_KINDS, type Problem, type ProblemKind } from './problem.js'
+
+import { processSampleSchema } from './process-sample.js'
+import { systemSampleSchema } from './system-sample.js'
+import { loadedModelSchema } from './loaded-model.js'
+import { traceEventSchema } from './trace-event.js'
+import { processSchema } from './process.js'
+import { problemSchema } from './problem.js'
+
+/** Every schema by its record name, for `memtrace schema` and the tests. */
+export const SCHEMAS = {
+  'process-sample': processSampleSchema,
+  'system-sample': systemSampleSchema,
+  'loaded-model': loadedModelSchema,
+  'trace-event': traceEventSchema,
+  process: processSchema,
+  problem: problemSchema,
+} as const

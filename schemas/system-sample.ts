@@ -1,0 +1,108 @@
+import type { FromSchema } from './from-schema.js'
+import { loadedModelSchema } from './loaded-model.js'
+
+// Embedded without its $id, so one validator can hold both schemas.
+const { $id: _modelId, ...loadedModel } = loadedModelSchema
+
+const bytes = { type: 'number', minimum: 0 } as const
+const count = { type: 'number', minimum: 0 } as const
+const psi = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['someAvg10', 'someAvg60', 'someAvg300', 'someTotalUs'],
+  properties: {
+    someAvg10: { type: 'number' },
+    someAvg60: { type: 'number' },
+    someAvg300: { type: 'number' },
+    someTotalUs: { type: 'number' },
+    fullAvg10: { type: 'number' },
+    fullAvg60: { type: 'number' },
+    fullAvg300: { type: 'number' },
+    fullTotalUs: { type: 'number' },
+  },
+} as const
+
+/**
+ * One `===== ts =====` block of the system trace, with what each section in it
+ * said. A field is absent when no section in the block carried it: absence is
+ * "not measured", never zero.
+ */
+export const systemSampleSchema = {
+  $id: 'https://memtrace.dev/schemas/system-sample.json',
+  title: 'system-sample',
+  type: 'object',
+  additionalProperties: false,
+  required: ['record', 'ts', 'line', 'platform', 'sections'],
+  properties: {
+    record: { const: 'system-sample' },
+    ts: { type: 'string', description: 'Block time, UTC ISO-8601 as written.' },
+    line: { type: 'integer', minimum: 1, description: 'Line of the ===== header.' },
+    platform: { enum: ['macos', 'linux', 'unknown'] },
+    sections: {
+      type: 'array',
+      items: {
+        enum: ['vm_stat', 'memory_pressure', 'swapusage', 'ollama-ps', 'api-ps', 'meminfo', 'psi', 'vmstat', 'nvidia-smi', 'cgroup', 'memtrace'],
+      },
+      description: 'Sections recognised in the block, in order of first appearance.',
+    },
+    memTotalBytes: bytes,
+    freePct: { type: 'number', minimum: 0, maximum: 100, description: 'macOS: memory_pressure free %; Linux: MemAvailable / MemTotal.' },
+    pageSizeBytes: bytes,
+    freeBytes: { ...bytes, description: 'macOS: vm_stat Pages free; Linux: MemFree.' },
+    wiredBytes: bytes,
+    compressorBytes: { ...bytes, description: 'vm_stat Pages occupied by compressor (physical RAM held by the compressor).' },
+    activeBytes: bytes,
+    inactiveBytes: bytes,
+    speculativeBytes: bytes,
+    fileBackedBytes: bytes,
+    anonymousBytes: bytes,
+    pageins: count,
+    pageouts: count,
+    swapins: count,
+    swapouts: count,
+    vmStat: { type: 'object', additionalProperties: { type: 'number' }, description: 'Every vm_stat counter as printed (pages, or bytes where the label says so).' },
+    swapTotalBytes: bytes,
+    swapUsedBytes: bytes,
+    swapFreeBytes: bytes,
+    availableBytes: { ...bytes, description: 'Linux MemAvailable.' },
+    usedBytes: { ...bytes, description: 'Linux MemTotal - MemAvailable.' },
+    meminfo: { type: 'object', additionalProperties: { type: 'number' }, description: '/proc/meminfo fields in bytes.' },
+    swapInPages: { ...count, description: '/proc/vmstat pswpin (cumulative).' },
+    swapOutPages: { ...count, description: '/proc/vmstat pswpout (cumulative).' },
+    vmstat: { type: 'object', additionalProperties: { type: 'number' }, description: '/proc/vmstat counters present in the block.' },
+    pressure: psi,
+    cgroup: {
+      type: 'object',
+      additionalProperties: false,
+      required: [],
+      properties: {
+        path: { type: 'string' },
+        usageBytes: bytes,
+        limitBytes: { type: ['number', 'null'], description: 'null when unlimited (max).' },
+        swapBytes: bytes,
+        peakBytes: bytes,
+        pressure: psi,
+      },
+    },
+    gpus: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['index', 'usedBytes', 'totalBytes'],
+        properties: {
+          index: { type: 'integer', minimum: 0 },
+          name: { type: 'string' },
+          usedBytes: bytes,
+          totalBytes: bytes,
+        },
+      },
+    },
+    models: { type: 'array', items: loadedModel, description: 'What /api/ps listed.' },
+    cliModels: { type: 'array', items: loadedModel, description: 'What ollama ps listed.' },
+  },
+} as const
+
+export type SystemSample = FromSchema<typeof systemSampleSchema>
+export type SectionName = SystemSample['sections'][number]
+export type Pressure = NonNullable<SystemSample['pressure']>

@@ -1,0 +1,30 @@
+import type { FromSchema } from './from-schema.js'
+
+/**
+ * A line the daemon adds to the system trace: `memtrace <kind> <json>`.
+ * markers (memtrace mark), runner→model mappings, daemon starts, missed
+ * ticks and sources that failed.
+ */
+export const traceEventSchema = {
+  $id: 'https://memtrace.dev/schemas/trace-event.json',
+  title: 'trace-event',
+  type: 'object',
+  additionalProperties: false,
+  required: ['record', 'kind', 'ts', 'line'],
+  properties: {
+    record: { const: 'trace-event' },
+    kind: { enum: ['marker', 'runner', 'start', 'missed', 'source-error'] },
+    ts: { type: 'string', description: 'When it happened (the event own ts, else its block ts).' },
+    line: { type: 'integer', minimum: 1 },
+    text: { type: 'string', description: 'marker: the label.' },
+    pid: { type: 'integer', minimum: 0, description: 'runner: the runner process.' },
+    model: { type: 'string', description: 'runner: the model name resolved from the manifests.' },
+    blob: { type: 'string', description: 'runner: the --model blob (sha256-…).' },
+    source: { type: 'string', description: 'source-error / missed: which sampler.' },
+    message: { type: 'string' },
+    ticks: { type: 'integer', minimum: 0, description: 'missed: how many ticks were skipped.' },
+    version: { type: 'string', description: 'start: memtrace version.' },
+  },
+} as const
+
+export type TraceEvent = FromSchema<typeof traceEventSchema>
