@@ -29,10 +29,16 @@ export function toPixels(
     const idx = [first, lo, hi, last].sort((a, b) => a - b)
     let prev = -1
     for (const i of idx) {
-      if (i !== prev) out.push([x(ts[i] as number), y(vals[i] as number)])
+      if (i !== prev) push(x(ts[i] as number), y(vals[i] as number))
       prev = i
     }
     first = lo = hi = last = -1
+  }
+  // Points that round to the same place add bytes and nothing else.
+  const push = (px: number, py: number) => {
+    const last = out[out.length - 1]
+    if (last && Math.abs(last[0] - px) < 0.05 && Math.abs(last[1] - py) < 0.05) return
+    out.push([px, py])
   }
   const brk = () => {
     flush()
@@ -46,7 +52,7 @@ export function toPixels(
     }
     if (i > 0 && (ts[i] as number) - (ts[i - 1] as number) > gapMs) brk()
     if (!decimate) {
-      out.push([x(ts[i] as number), y(v)])
+      push(x(ts[i] as number), y(v))
       continue
     }
     const b = Math.floor(x(ts[i] as number))

@@ -119,7 +119,7 @@ export function parseBlock(
         addVmStat(s, kv[0], kv[1], pageSize)
         continue
       }
-      mode = undefined
+      // Stay in vm_stat: one garbled counter must not lose the ones after it.
     }
     if (mode === 'memory_pressure' && mac.isMemoryPressureLine(t)) continue
     const mem = lin.meminfoLine(t)
