@@ -15,6 +15,7 @@ $(NODE_MODULES): package.json package-lock.json
 install: $(NODE_MODULES)
 
 build: install
+	@rm -rf dist
 	npx tsc -p tsconfig.json
 	@chmod +x dist/bin/memtrace.js
 

@@ -24,7 +24,13 @@ export type RecordSink = (r: ProcessSample | SystemSample | TraceEvent) => void
  * Reads both traces, streaming, into a trace model with named runners.
  * Damaged lines become problems; unusable files throw InputError.
  */
-export async function loadTrace(procPath: string, sysPath: string, sink?: RecordSink, problems = new ProblemLog()): Promise<Loaded> {
+export async function loadTrace(
+  procPath: string,
+  sysPath: string,
+  sink?: RecordSink,
+  problems = new ProblemLog(),
+  drain?: () => Promise<void>,
+): Promise<Loaded> {
   const builder = new TraceBuilder()
   const procName = basename(procPath)
   const sysName = basename(sysPath)
@@ -35,7 +41,7 @@ export async function loadTrace(procPath: string, sysPath: string, sink?: Record
       builder.addProc(row)
       sink?.(row.sample)
     }
-  }, no => proc.truncated(no))
+  }, no => proc.truncated(no), drain)
   if (procRead.bytes === 0) throw new InputError(`${procPath} is empty`)
   if (proc.rows === 0 && !proc.sawHeader) {
     throw new InputError(`${procPath} is not a process trace: no "ts pid ppid comm rss_kb vsz_kb command" header and no valid rows`)
@@ -47,7 +53,7 @@ export async function loadTrace(procPath: string, sysPath: string, sink?: Record
     sink?.(b.sample)
     for (const e of b.events) sink?.(e)
   }
-  const sysRead = await read(sysPath, (line, no) => onBlock(sys.line(line, no)), no => sys.truncated(no))
+  const sysRead = await read(sysPath, (line, no) => onBlock(sys.line(line, no)), no => sys.truncated(no), drain)
   onBlock(sys.end())
   if (sysRead.bytes === 0) throw new InputError(`${sysPath} is empty`)
   if (sys.blocks === 0) throw new InputError(`${sysPath} is not a system trace: no "===== <time> =====" blocks`)
@@ -57,9 +63,14 @@ export async function loadTrace(procPath: string, sysPath: string, sink?: Record
   return { trace, problems, procRows: proc.rows, sysBlocks: sys.blocks }
 }
 
-async function read(path: string, onLine: (line: string, no: number) => void, onCut: (no: number) => void) {
+async function read(
+  path: string,
+  onLine: (line: string, no: number) => void,
+  onCut: (no: number) => void,
+  drain?: () => Promise<void>,
+) {
   try {
-    return await readLines(path, onLine, (_l, no) => onCut(no))
+    return await readLines(path, onLine, (_l, no) => onCut(no), drain)
   } catch (e) {
     const err = e as NodeJS.ErrnoException
     const why =

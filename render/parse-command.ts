@@ -14,7 +14,6 @@ against the schema named by its "record" field (see memtrace schema).`
 /** Writes lines with backpressure; stops quietly when the reader goes away. */
 class LineWriter {
   #buf: string[] = []
-  #size = 0
   #closed = false
   constructor(private readonly out: NodeJS.WritableStream) {
     out.on('error', () => (this.#closed = true))
@@ -23,17 +22,18 @@ class LineWriter {
     if (this.#closed) return
     const s = `${JSON.stringify(obj)}\n`
     this.#buf.push(s)
-    this.#size += s.length
-  }
-  get full(): boolean {
-    return this.#size > 1 << 16
   }
   async flush(): Promise<void> {
     if (this.#buf.length === 0 || this.#closed) return
     const chunk = this.#buf.join('')
     this.#buf = []
-    this.#size = 0
-    if (!this.out.write(chunk)) await new Promise<void>(r => this.out.once('drain', r))
+    if (!this.out.write(chunk)) {
+      await new Promise<void>(r => {
+        this.out.once('drain', r)
+        this.out.once('error', r)
+        this.out.once('close', r)
+      })
+    }
   }
 }
 
@@ -48,10 +48,14 @@ export async function runParse(argv: string[], out: NodeJS.WritableStream): Prom
   const problems = new ProblemLog()
   const pending: unknown[] = []
   problems.onProblem(p => pending.push(p))
-  // Records stream out as parsed; the writer's buffer is flushed between files.
-  const { trace } = await loadTrace(positionals[0] as string, positionals[1] as string, r => {
-    w.push(r)
-  }, problems)
+  // Records stream out as parsed, drained between chunks of input.
+  const { trace } = await loadTrace(
+    positionals[0] as string,
+    positionals[1] as string,
+    r => w.push(r),
+    problems,
+    () => w.flush(),
+  )
   for (const s of trace.procs) w.push(processRecord(s))
   for (const p of pending) w.push(p)
   await w.flush()

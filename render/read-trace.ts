@@ -6,12 +6,14 @@ const CHUNK = 1 << 20
 /**
  * Feeds a file to `onLine` one line at a time (1-based numbers), holding one
  * chunk in memory. A last line without a newline goes to `onTruncated`
- * instead: the writer was cut off there.
+ * instead: the writer was cut off there. `afterChunk` lets a consumer drain
+ * its own output between chunks (backpressure for `memtrace parse`).
  */
 export async function readLines(
   path: string,
   onLine: (line: string, no: number) => void,
   onTruncated: (line: string, no: number) => void,
+  afterChunk?: () => Promise<void>,
 ): Promise<{ lines: number; bytes: number }> {
   const decoder = new StringDecoder('utf8')
   let rest = ''
@@ -29,6 +31,7 @@ export async function readLines(
       nl = text.indexOf('\n', start)
     }
     rest = text.slice(start)
+    if (afterChunk) await afterChunk()
   }
   rest += decoder.end()
   if (rest.length > 0) onTruncated(rest, ++no)

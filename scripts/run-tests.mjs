@@ -1,8 +1,17 @@
 // Runs tap over the compiled tests and ends with the plain line
 // "N passed, N failed" (tap's own summary is an object literal).
 import { spawn } from 'node:child_process'
+import { readdirSync } from 'node:fs'
+import { join } from 'node:path'
 
-const child = spawn('npx', ['tap', '--reporter=tap', ...process.argv.slice(2)], { stdio: ['ignore', 'pipe', 'inherit'] })
+// Compiled tests live beside the code they test: dist/<part>/test/*.test.js.
+const files = readdirSync('dist', { recursive: true })
+  .map(String)
+  .filter(f => /(^|\/)test\/[^/]+\.test\.js$/.test(f))
+  .sort()
+  .map(f => join('dist', f))
+const args = process.argv.length > 2 ? process.argv.slice(2) : files
+const child = spawn('npx', ['tap', '--reporter=tap', ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
 let pass = 0
 let fail = 0
 let tail = ''

@@ -119,8 +119,24 @@ export class TraceBuilder {
     }
     for (const arr of this.#fields.values()) if (arr.length === i) arr.push(NaN)
     const models = s.models ?? s.cliModels
-    if (models) this.#snapshots.push({ tsMs: block.tsMs, models })
+    if (models) this.#snapshots.push({ tsMs: block.tsMs, models: this.#shared(models) })
     for (const e of block.events) this.#events.push(e)
+  }
+
+  /**
+   * The loaded models change rarely: a list equal to the previous one is
+   * stored once, so a day of samples holds a handful of lists, not 17,280.
+   */
+  #shared(models: LoadedModel[]): LoadedModel[] {
+    const prev = this.#snapshots[this.#snapshots.length - 1]?.models
+    if (prev && prev.length === models.length && prev.every((m, i) => sameModel(m, models[i] as LoadedModel))) return prev
+    return models.map(m => {
+      const keep: LoadedModel = { source: m.source, name: m.name, sizeBytes: m.sizeBytes }
+      if (m.sizeVramBytes !== undefined) keep.sizeVramBytes = m.sizeVramBytes
+      if (m.contextLength !== undefined) keep.contextLength = m.contextLength
+      if (m.digest !== undefined) keep.digest = m.digest
+      return keep
+    })
   }
 
   finish(): Trace {
@@ -163,6 +179,10 @@ export class TraceBuilder {
     order.forEach((o, k) => (this.#sysTs[k] = o[0]))
     for (const [name, arr] of this.#fields) this.#fields.set(name, order.map(o => arr[o[1]] as number))
   }
+}
+
+function sameModel(a: LoadedModel, b: LoadedModel): boolean {
+  return a.name === b.name && a.sizeBytes === b.sizeBytes && a.sizeVramBytes === b.sizeVramBytes && a.contextLength === b.contextLength && a.digest === b.digest
 }
 
 function newSeries(pid: number, ppid: number, comm: string, command: string): ProcSeries {

@@ -54,6 +54,6 @@ export function block(body: string, ts = '2026-02-25T14:03:12Z') {
 }
 
 export function memtrace(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env } })
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env } })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }

@@ -1,0 +1,106 @@
+/**
+ * `make bench`: a 24-hour trace at the daemon's rates (86,400 process samples
+ * × 6 processes, 17,280 system blocks), then `memtrace render` on it against
+ * a bare line-by-line Node read of the same files, in one run. Reports the
+ * time ratio, the renderer's peak RSS and the SVG size against the targets.
+ */
+import { spawnSync } from 'node:child_process'
+import { createWriteStream, mkdirSync, statSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import * as f from '../../scripts/sample-format.js'
+
+const HERE = dirname(fileURLToPath(import.meta.url))
+const ROOT = join(HERE, '..', '..', '..')
+const OUT = join(ROOT, 'out', 'bench')
+const DAY = 86_400
+const T0 = Date.UTC(2026, 1, 25, 0, 0, 0)
+
+async function write(path: string, produce: (push: (s: string) => Promise<void>) => Promise<void>) {
+  const ws = createWriteStream(path)
+  let buf = ''
+  const push = async (s: string) => {
+    buf += s
+    if (buf.length > 1 << 20) {
+      if (!ws.write(buf)) await new Promise<void>(r => ws.once('drain', () => r()))
+      buf = ''
+    }
+  }
+  await produce(push)
+  ws.write(buf)
+  await new Promise<void>(r => ws.end(() => r()))
+}
+
+async function generate(proc: string, sys: string) {
+  const res = '/Applications/Ollama.app/Contents/Resources'
+  const cmds = [
+    `${res}/ollama serve`,
+    '/Applications/Ollama.app/Contents/MacOS/Ollama',
+    ...[1, 2, 3, 4].map(i => `${res}/llama-server --model /Users/u/.ollama/models/blobs/sha256-${String(i).repeat(64)} --port ${50000 + i} --host 127.0.0.1 --no-webui --offline -c 8192 -np 1`),
+  ]
+  const r = f.rng(42)
+  await write(proc, async push => {
+    await push('ts\tpid\tppid\tcomm\trss_kb\tvsz_kb\tcommand\n')
+    for (let s = 0; s < DAY; s++) {
+      const ts = f.iso(T0 + s * 1000)
+      for (let i = 0; i < cmds.length; i++) {
+        const rss = Math.round((i < 2 ? 60_000 : 3_000_000 * i) + r() * 50_000 + (s === 50_000 && i === 3 ? 20_000_000 : 0))
+        await push(`${ts}\t${800 + i}\t${i === 0 ? 1 : 800}\t${i === 1 ? 'Ollama' : 'ollama'}\t${rss}\t440401920\t${cmds[i]}\n`)
+      }
+    }
+  })
+  await write(sys, async push => {
+    for (let s = 0; s < DAY; s += 5) {
+      const used = 20 + 8 * Math.sin(s / 3000)
+      const m: f.MacMem = {
+        totalBytes: 32 * f.GIB, pageSize: 16384, freeBytes: (32 - used) * f.GIB * 0.5, activeBytes: 8 * f.GIB, inactiveBytes: 4 * f.GIB, speculativeBytes: 0.2 * f.GIB,
+        wiredBytes: used * 0.5 * f.GIB, compressorBytes: f.GIB, storedInCompressorBytes: 2.5 * f.GIB, pageins: s, pageouts: s >> 3, swapins: s >> 5, swapouts: s >> 4,
+        swapTotalBytes: 4 * f.GIB, swapUsedBytes: f.GIB, freePct: 100 - used * 3,
+      }
+      const models = [1, 2, 3, 4].map(i => ({ name: `model${i}:latest`, digest: String(i).repeat(64), size: 3e9 * i, sizeVram: 3e9 * i, context: 8192, family: 'llama', parameterSize: '8B', quant: 'Q4_K_M', expiresAt: '2026-02-25T14:43:07.512345-08:00', until: '4 minutes from now' }))
+      await push(`===== ${f.iso(T0 + s * 1000)} =====\n${f.vmStat(m)}${f.memoryPressure(m)}${f.swapUsage(m)}${f.ollamaPs(models)}${f.apiPs(models, true)}\n`)
+    }
+  })
+}
+
+function run(args: string[]): { ms: number; maxRssKb: number; stdout: string } {
+  const start = process.hrtime.bigint()
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', cwd: ROOT })
+  const ms = Number(process.hrtime.bigint() - start) / 1e6
+  if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}`)
+  const m = /MEMTRACE_BENCH_MAXRSS_KB (\d+)/.exec(r.stderr)
+  return { ms, maxRssKb: m ? Number(m[1]) : NaN, stdout: r.stdout }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+
+async function main() {
+  mkdirSync(OUT, { recursive: true })
+  const proc = join(OUT, 'ollama-process-memtrace-20260225-000000.tsv')
+  const sys = join(OUT, 'system-memtrace-20260225-000000.log')
+  const svg = join(OUT, 'day.svg')
+  process.stdout.write('generating a 24-hour trace … ')
+  await generate(proc, sys)
+  const mb = (p: string) => (statSync(p).size / 1e6).toFixed(1)
+  process.stdout.write(`process trace ${mb(proc)} MB, system trace ${mb(sys)} MB\n`)
+  const rss = ['--import', join(HERE, 'report-rss.js')]
+  const bare: number[] = []
+  const render: number[] = []
+  let peak = 0
+  for (let i = 0; i < 3; i++) {
+    bare.push(run([...rss, join(HERE, 'bare-read.js'), proc, sys]).ms)
+    const r = run([...rss, join(ROOT, 'dist', 'bin', 'memtrace.js'), 'render', proc, sys, svg, '--tz', 'UTC', '-q'])
+    render.push(r.ms)
+    peak = Math.max(peak, r.maxRssKb)
+  }
+  const ratio = median(render) / median(bare)
+  const size = statSync(svg).size
+  const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED')
+  console.log(`bare read (median of 3):   ${median(bare).toFixed(0)} ms`)
+  console.log(`memtrace render (median):  ${median(render).toFixed(0)} ms`)
+  console.log(`ratio render / bare read:  ${ratio.toFixed(2)}  (target ≤ 3)      ${verdict(ratio <= 3)}`)
+  console.log(`render peak RSS:           ${(peak / 1024).toFixed(0)} MB  (target ≤ 200 MB)  ${verdict(peak / 1024 <= 200)}`)
+  console.log(`SVG size:                  ${(size / 1e6).toFixed(2)} MB  (target < 1 MB)   ${verdict(size < 1e6)}`)
+}
+
+await main()
