@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs'
 import { StringDecoder } from 'node:string_decoder'
 
-const CHUNK = 1 << 20
+const CHUNK = 1 << 18
 
 /**
  * Feeds a file to `onLine` one line at a time (1-based numbers), holding one

@@ -173,6 +173,7 @@ function procPanel(trace: Trace, box: Box, x: (t: number) => number, ticks: { ms
         stroke: colorOf(s.role, i),
         'stroke-width': s.role === 'runner' ? 2 : 1.5,
         'stroke-linejoin': 'round',
+        'stroke-linecap': 'round', // a process seen once still shows as a dot
       }),
     )
   })

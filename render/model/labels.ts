@@ -1,19 +1,12 @@
 import type { ProcessInfo } from '../../schemas/index.js'
 import type { ProcSeries } from './trace.js'
 import { formatTs } from '../parse/time.js'
-
-function base(path: string): string {
-  const i = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'))
-  return path.slice(i + 1)
-}
+import { shortName } from './roles.js'
 
 /** Legend text: `runner · qwen2.5-coder:7b · pid 4412`, `server · pid 4400`. */
 export function processLabel(s: ProcSeries): string {
   if (s.role === 'runner') return `runner · ${s.model ?? 'unknown model'} · pid ${s.pid}`
-  if (s.role === 'other') {
-    const name = base(s.command.split(/\s+/)[0] || s.comm) || s.comm
-    return `other · ${name} · pid ${s.pid}`
-  }
+  if (s.role === 'other') return `other · ${shortName(s.comm, s.command)} · pid ${s.pid}`
   return `${s.role} · pid ${s.pid}`
 }
 

@@ -82,6 +82,14 @@ function withoutInterpreter(tokens: string[]): string[] {
   return i === 0 ? tokens : tokens.slice(i)
 }
 
+/** A short name for a process that is neither server nor runner: `ollama ps`, `Ollama`, `tail`. */
+export function shortName(comm: string, command: string): string {
+  const tokens = withoutInterpreter(command.trim().split(/\s+/))
+  const exe = base(tokens[0] || comm) || comm
+  const sub = tokens[1]
+  return /^ollama(\.exe)?$/i.test(exe) && sub && /^[a-z]+$/.test(sub) ? `${exe} ${sub}` : exe
+}
+
 const BLOB_RE = /(?:^|[\\/])(sha256[-:]([0-9a-f]{64}))$/
 
 /** What --model names: a blob to map, or a model name as it stands. */

@@ -4,6 +4,7 @@ import { TraceBuilder, type Trace } from '../model/trace.js'
 import { nameRunners } from '../model/names.js'
 import { lowFreeIntervals, runnerOverlaps } from '../model/intervals.js'
 import { toPixels } from '../model/decimate.js'
+import { processLabel } from '../model/labels.js'
 import { parseProc, parseSys } from './helpers.js'
 
 const BLOB = 'sha256-5ff0abeeac1d2dbdd5455c0b49ba3b29a9ce3c1fb181b2eef2e948689d55d046'
@@ -149,4 +150,20 @@ t.test('decimation keeps a one-sample spike and breaks lines at gaps', async t =
   t.same(gap.map(p => p === null), [false, false, false, true, false, false])
   const nan = toPixels([0, 1000, 2000, 3000], [1, NaN, 3, 4], x, y, 2500, 1000)
   t.same(nan.map(p => p === null), [false, true, false, false])
+})
+
+t.test('legend labels: role · model · pid, and a short name for other processes', async t => {
+  let p = H
+  p += row(0, 10, 1, 'ollama runner --mlx-engine --model qwen3:8b --port 1')
+  p += row(0, 11, 1, '/usr/local/bin/ollama serve')
+  p += row(0, 12, 1, 'bash /tmp/bin/ollama ps')
+  p += row(0, 13, 1, '/Applications/Ollama.app/Contents/MacOS/Ollama')
+  p += row(0, 14, 1, '/usr/local/lib/ollama/llama-server --port 9')
+  t.same(build(p).procs.map(processLabel), [
+    'runner · qwen3:8b · pid 10',
+    'server · pid 11',
+    'other · ollama ps · pid 12',
+    'other · Ollama · pid 13',
+    'discovery · pid 14',
+  ])
 })
