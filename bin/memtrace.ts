@@ -4,6 +4,7 @@ import { SCHEMAS } from '../schemas/index.js'
 import { InputError } from '../render/load.js'
 import { parseRenderArgs, RENDER_HELP, runRender, UsageError } from '../render/main.js'
 import { PARSE_HELP, runParse } from '../render/parse-command.js'
+import { cmdMark, cmdStart, cmdStatus, cmdStop, CommandError } from '../daemon/commands.js'
 
 const HELP = `memtrace: trace the memory of a local LLM server (Ollama, MLX, llama.cpp)
 and turn it into an SVG for a bug report.
@@ -11,6 +12,10 @@ and turn it into an SVG for a bug report.
 Usage: memtrace <command> [options]
 
 Commands:
+  start [--dir DIR] [options]                    start the tracing daemon in the background
+  stop [--dir DIR]                               stop it; returns when its files are closed
+  status [--dir DIR]                             is it running, what has it written
+  mark [--dir DIR] "text"                        add a marker to the running trace
   render <process.tsv> <system.log> <out.svg>   draw the two-panel chart
   render --dir DIR                               draw the newest traces in DIR
   parse <process.tsv> <system.log>               print the parsed records as JSON lines
@@ -49,6 +54,14 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'parse':
       return runParse(rest, out)
+    case 'start':
+      return cmdStart(rest, version(), out)
+    case 'stop':
+      return cmdStop(rest, out)
+    case 'status':
+      return cmdStatus(rest, out)
+    case 'mark':
+      return cmdMark(rest, out)
     case 'schema': {
       const name = rest[0]
       if (name === '--help' || name === '-h') {
@@ -75,8 +88,11 @@ main(process.argv.slice(2)).then(
   },
   (e: unknown) => {
     const cmd = process.argv[2] ?? ''
-    const who = ['render', 'parse', 'schema'].includes(cmd) ? `memtrace ${cmd}` : 'memtrace'
-    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    const who = ['render', 'parse', 'schema', 'start', 'stop', 'status', 'mark'].includes(cmd) ? `memtrace ${cmd}` : 'memtrace'
+    if (e instanceof CommandError) {
+      process.stderr.write(`${who}: ${e.message}\n`)
+      process.exitCode = e.code
+    } else if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`${who}: ${(e as Error).message}\nTry: memtrace ${cmd && cmd !== '--help' ? `${cmd} ` : ''}--help\n`)
       process.exitCode = 1
     } else if (e instanceof InputError) {

@@ -1,0 +1,221 @@
+import { spawn } from 'node:child_process'
+import { appendFileSync, existsSync, statSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { pino, type Logger } from 'pino'
+import { formatDuration } from '../render/chart/time-axis.js'
+import { ConfigError, parseStartArgs } from './config.js'
+import { Daemon, MARKS_NAME } from './daemon.js'
+import { isMemtraceAlive, type LockInfo, readLock } from './lock.js'
+import { readStatus } from './status-file.js'
+
+export const START_HELP = `Usage: memtrace start [options]
+
+Starts the tracing daemon in the background and returns. It samples the Ollama
+processes every --interval and the system every --system-interval into
+  DIR/ollama-process-memtrace-YYYYMMDD-HHMMSS.tsv
+  DIR/system-memtrace-YYYYMMDD-HHMMSS.log
+and logs to DIR/memtrace.log.
+
+Options:
+  --dir DIR               trace directory (default ./ollama-memtrace)
+  --interval 1s           process sampling interval
+  --system-interval 5s    system sampling interval
+  --match REGEX           processes to trace besides the server's descendants
+                          (default: ollama|mlx|runner)
+  --ollama-url URL        the server (default from OLLAMA_HOST, else http://127.0.0.1:11434)
+  --foreground            run in this terminal, logging to stderr (for service managers)
+  -h, --help              this text`
+
+export const STOP_HELP = `Usage: memtrace stop [--dir DIR]
+
+Stops the daemon tracing into DIR and returns when its files are closed.`
+
+export const STATUS_HELP = `Usage: memtrace status [--dir DIR]
+
+Says whether a daemon is tracing into DIR, with its pid, uptime, files and their
+sizes, samples written, the last sample's time, missed ticks and the last error.`
+
+export const MARK_HELP = `Usage: memtrace mark [--dir DIR] "text"
+
+Adds a marker to the running daemon's trace at this moment: it is drawn as a
+labelled vertical line.`
+
+/** Exit statuses a user or a script sees. */
+export class CommandError extends Error {
+  constructor(message: string, readonly code: number) {
+    super(message)
+  }
+}
+
+function dirOption(argv: string[]): { dir: string; help: boolean; rest: string[] } {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { dir: { type: 'string', default: 'ollama-memtrace' }, help: { type: 'boolean', short: 'h', default: false } },
+  })
+  return { dir: resolve(values.dir as string), help: values.help as boolean, rest: positionals }
+}
+
+function describeHolder(h: LockInfo): string {
+  return `a memtrace daemon is already tracing there (pid ${h.pid}, since ${h.startedAt})\n  ${h.procFile}\n  ${h.systemFile}`
+}
+
+export async function cmdStart(argv: string[], version: string, out: NodeJS.WritableStream): Promise<number> {
+  let cfg
+  try {
+    cfg = parseStartArgs(argv, process.env)
+  } catch (e) {
+    if (e instanceof ConfigError) throw new CommandError(e.message, 1)
+    throw e
+  }
+  if (cfg === 'help') {
+    out.write(`${START_HELP}\n`)
+    return 0
+  }
+  if (!cfg.foreground) return startInBackground(argv, cfg.dir, out)
+  const log: Logger = cfg.daemonized
+    ? pino({ base: { pid: process.pid } }, pino.destination({ dest: `${cfg.dir}/memtrace.log`, sync: true, mkdir: true, mode: 0o600 }))
+    : pino({ base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }))
+  const daemon = new Daemon(cfg, log, version)
+  let opened
+  try {
+    opened = daemon.open()
+  } catch (e) {
+    const msg = `cannot trace into ${cfg.dir}: ${(e as Error).message}`
+    process.send?.({ ok: false, error: msg })
+    throw new CommandError(msg, 2)
+  }
+  if ('holder' in opened) {
+    process.send?.({ ok: false, error: describeHolder(opened.holder), code: 3 })
+    throw new CommandError(describeHolder(opened.holder), 3)
+  }
+  daemon.start()
+  let exiting = false
+  const shutdown = (signal: string) => {
+    if (exiting) return
+    exiting = true
+    void daemon.stop(signal).then(() => {
+      process.exitCode = 0
+      // Nothing else keeps the loop alive once the tickers stopped.
+    })
+  }
+  process.on('SIGTERM', () => shutdown('SIGTERM'))
+  process.on('SIGINT', () => shutdown('SIGINT'))
+  process.on('SIGHUP', () => daemon.reopen())
+  if (process.send) {
+    process.send({ ok: true, lock: opened.lock, staleFrom: opened.staleFrom })
+    process.disconnect()
+  } else {
+    out.write(`tracing into ${cfg.dir} (pid ${process.pid}); Ctrl-C stops\n  ${opened.lock.procFile}\n  ${opened.lock.systemFile}\n`)
+  }
+  return new Promise<number>(() => {
+    /* runs until a signal stops it */
+  })
+}
+
+async function startInBackground(argv: string[], dir: string, out: NodeJS.WritableStream): Promise<number> {
+  const holder = readLock(dir)
+  if (holder && isMemtraceAlive(holder.pid)) throw new CommandError(describeHolder(holder), 3)
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, 'start', ...argv, '--foreground', '--daemonized'], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+    cwd: process.cwd(),
+  })
+  const reply = await new Promise<{ ok: boolean; error?: string; code?: number; lock?: LockInfo; staleFrom?: number }>((res) => {
+    const timer = setTimeout(() => res({ ok: false, error: 'the daemon did not report within 10 s; see memtrace.log' }), 10_000)
+    child.once('message', m => {
+      clearTimeout(timer)
+      res(m as { ok: boolean })
+    })
+    child.once('exit', code => {
+      clearTimeout(timer)
+      res({ ok: false, error: `the daemon exited at once (status ${code}); see ${dir}/memtrace.log` })
+    })
+  })
+  child.unref()
+  child.channel?.unref()
+  if (!reply.ok || !reply.lock) throw new CommandError(reply.error ?? 'the daemon did not start', reply.code ?? 2)
+  if (reply.staleFrom !== undefined) out.write(`took over the lock left by pid ${reply.staleFrom}, which is no longer running\n`)
+  out.write(`memtrace daemon started (pid ${reply.lock.pid}), tracing into ${dir}\n  ${reply.lock.procFile}\n  ${reply.lock.systemFile}\n  log: ${reply.lock.logFile}\nStop it with: memtrace stop${dir === resolve('ollama-memtrace') ? '' : ` --dir ${dir}`}\n`)
+  return 0
+}
+
+export async function cmdStop(argv: string[], out: NodeJS.WritableStream): Promise<number> {
+  const { dir, help } = dirOption(argv)
+  if (help) {
+    out.write(`${STOP_HELP}\n`)
+    return 0
+  }
+  const lock = readLock(dir)
+  if (!lock || !isMemtraceAlive(lock.pid)) throw new CommandError(`no memtrace daemon is tracing into ${dir}`, 1)
+  process.kill(lock.pid, 'SIGTERM')
+  const deadline = Date.now() + 5000
+  while (isMemtraceAlive(lock.pid)) {
+    if (Date.now() > deadline) throw new CommandError(`pid ${lock.pid} did not stop within 5 s`, 2)
+    await new Promise(r => setTimeout(r, 25))
+  }
+  const st = readStatus(dir)
+  out.write(`stopped (pid ${lock.pid}) after ${st?.processSamples ?? '?'} process and ${st?.systemSamples ?? '?'} system samples\n  ${lock.procFile}\n  ${lock.systemFile}\nRender with: memtrace render --dir ${dir}\n`)
+  return 0
+}
+
+function size(path: string): string {
+  try {
+    const b = statSync(path).size
+    return b >= 1e6 ? `${(b / 1e6).toFixed(1)} MB` : `${Math.ceil(b / 1e3)} KB`
+  } catch {
+    return 'missing'
+  }
+}
+
+export async function cmdStatus(argv: string[], out: NodeJS.WritableStream): Promise<number> {
+  const { dir, help } = dirOption(argv)
+  if (help) {
+    out.write(`${STATUS_HELP}\n`)
+    return 0
+  }
+  const lock = readLock(dir)
+  const st = readStatus(dir)
+  const alive = lock !== undefined && isMemtraceAlive(lock.pid)
+  if (!alive) {
+    out.write(`not running in ${dir}${lock ? ` (a stale lock of pid ${lock.pid} is left; the next start takes it over)` : ''}\n`)
+    if (st) out.write(`last run: pid ${st.pid}, ${st.processSamples} process and ${st.systemSamples} system samples, last at ${st.lastProcessSample ?? 'never'}\n  ${st.procFile}\n  ${st.systemFile}\n`)
+    if (st?.lastError) out.write(`last error: ${st.lastError.at} ${st.lastError.message}\n`)
+    return 1
+  }
+  const up = Date.now() - Date.parse(lock.startedAt)
+  const s = st && st.pid === lock.pid ? st : undefined
+  const lines = [
+    `running in ${dir}`,
+    `  pid ${lock.pid}, up ${formatDuration(up)} (since ${lock.startedAt})`,
+    `  ${lock.procFile} (${size(lock.procFile)})`,
+    `  ${lock.systemFile} (${size(lock.systemFile)})`,
+    `  log ${lock.logFile} (${size(lock.logFile)})`,
+  ]
+  if (s) {
+    lines.push(`  samples: ${s.processSamples} process (${s.processRows} rows), ${s.systemSamples} system`)
+    lines.push(`  last sample: ${s.lastProcessSample ?? 'none yet'} (process), ${s.lastSystemSample ?? 'none yet'} (system)`)
+    lines.push(`  missed ticks: ${s.missedTicks.process} process, ${s.missedTicks.system} system; tick lateness p99 ${s.lateness.p99Ms} ms`)
+    lines.push(`  last error: ${s.lastError ? `${s.lastError.at} ${s.lastError.message}` : 'none'}`)
+  }
+  if (!existsSync(dir)) lines.push(`  the trace directory ${dir} no longer exists`)
+  out.write(`${lines.join('\n')}\n`)
+  return 0
+}
+
+export async function cmdMark(argv: string[], out: NodeJS.WritableStream): Promise<number> {
+  const { dir, help, rest } = dirOption(argv)
+  if (help) {
+    out.write(`${MARK_HELP}\n`)
+    return 0
+  }
+  const text = rest.join(' ').trim()
+  if (!text) throw new CommandError('give the marker text: memtrace mark "switched to llama3.3:70b"', 1)
+  const lock = readLock(dir)
+  if (!lock || !isMemtraceAlive(lock.pid)) throw new CommandError(`no memtrace daemon is tracing into ${dir}: start one with memtrace start`, 1)
+  const ts = new Date().toISOString()
+  appendFileSync(`${dir}/${MARKS_NAME}`, `${JSON.stringify({ ts, text })}\n`, { mode: 0o600 })
+  out.write(`marked ${ts}: ${text}\n`)
+  return 0
+}

@@ -1,0 +1,388 @@
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import type { Logger } from 'pino'
+import { classify, modelFromArg } from '../render/model/roles.js'
+import { formatTs } from '../render/parse/time.js'
+import type { DaemonConfig } from './config.js'
+import { acquireLock, type LockInfo, releaseLock, rewriteLock } from './lock.js'
+import { macProcesses, macSystemText } from './probe/macos.js'
+import { fetchApiPs, ManifestIndex } from './probe/ollama.js'
+import { LinuxProcReader, type ProcInfo } from './probe/proc-linux.js'
+import { runCommand } from './probe/run-command.js'
+import { cgroupText, linuxSystemText, memoryCgroup } from './probe/system-linux.js'
+import { isServer, selectProcesses } from './select.js'
+import { AppendFile } from './sink.js'
+import { type DaemonStatus, writeStatus } from './status-file.js'
+import { Ticker } from './ticker.js'
+
+export const TSV_HEADER = 'ts\tpid\tppid\tcomm\trss_kb\tvsz_kb\tcommand\n'
+export const MARKS_NAME = 'memtrace.marks'
+const API_TIMEOUT_MS = 2000
+const COMMAND_TIMEOUT_MS = 3000
+const NVIDIA_QUERY = ['--query-gpu=index,name,memory.used,memory.total', '--format=csv']
+
+/** `20260225-140312` in local time, as the seed's `date +%Y%m%d-%H%M%S`. */
+function stamp(ms: number): string {
+  const d = new Date(ms)
+  const p = (n: number) => String(n).padStart(2, '0')
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`
+}
+
+/** Control characters would break a TSV row; `ps` prints them as `?` too. */
+function clean(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]/g, '?')
+}
+
+function event(kind: string, body: Record<string, unknown>): string {
+  return `memtrace ${kind} ${JSON.stringify(body)}\n`
+}
+
+function percentile(xs: number[], q: number): number {
+  if (xs.length === 0) return 0
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] as number
+}
+
+/**
+ * The tracing daemon: samples processes every interval and the system every
+ * system interval, appends to the two trace files, and keeps a status file.
+ */
+export class Daemon {
+  readonly #cfg: DaemonConfig
+  readonly #log: Logger
+  readonly #version: string
+  #proc!: AppendFile
+  #sys!: AppendFile
+  #lock!: LockInfo
+  readonly #startedAt = Date.now()
+  readonly #linux: LinuxProcReader | undefined
+  #procTicker!: Ticker
+  #sysTicker!: Ticker
+  #events: string[] = []
+  readonly #runnersSeen = new Map<string, { pid: number; blob?: string; named: boolean; tries: number }>()
+  #serverPid: number | undefined
+  #manifests: ManifestIndex | undefined
+  #manifestKey = ''
+  #nvidia: 'unknown' | 'yes' | 'no' = 'unknown'
+  #ollamaCli: 'unknown' | 'yes' | 'no' = 'unknown'
+  #marksOffset = 0
+  #status: Omit<DaemonStatus, 'lateness' | 'updatedAt' | 'running'>
+  #lastSourceErrors = new Map<string, string>()
+  #stopping: Promise<void> | undefined
+
+  constructor(cfg: DaemonConfig, log: Logger, version: string) {
+    this.#cfg = cfg
+    this.#log = log
+    this.#version = version
+    this.#linux = cfg.platform === 'linux' ? new LinuxProcReader(cfg.procRoot) : undefined
+    this.#status = {
+      version,
+      pid: process.pid,
+      startedAt: formatTs(this.#startedAt),
+      dir: cfg.dir,
+      procFile: '',
+      systemFile: '',
+      logFile: join(cfg.dir, 'memtrace.log'),
+      processSamples: 0,
+      processRows: 0,
+      systemSamples: 0,
+      missedTicks: { process: 0, system: 0 },
+    }
+  }
+
+  /** Takes the lock and opens the files; throws a message for the user when it cannot. */
+  open(): { lock: LockInfo; staleFrom?: number } | { holder: LockInfo } {
+    mkdirSync(this.#cfg.dir, { recursive: true, mode: 0o700 })
+    const files = this.#fileNames()
+    this.#lock = { pid: process.pid, startedAt: this.#status.startedAt, ...files, logFile: this.#status.logFile }
+    const got = acquireLock(this.#cfg.dir, this.#lock)
+    if (!got.ok) return { holder: got.holder }
+    this.#openFiles(files)
+    if (got.staleFrom !== undefined) this.#log.warn({ stalePid: got.staleFrom }, 'took over the lock of a daemon that is no longer running')
+    this.#marksOffset = this.#marksSize()
+    this.#events.push(event('start', { version: this.#version, pid: process.pid, interval_ms: this.#cfg.intervalMs, system_interval_ms: this.#cfg.systemIntervalMs }))
+    return got.staleFrom !== undefined ? { lock: this.#lock, staleFrom: got.staleFrom } : { lock: this.#lock }
+  }
+
+  #fileNames(): { procFile: string; systemFile: string } {
+    const s = stamp(Date.now())
+    let procFile = join(this.#cfg.dir, `ollama-process-memtrace-${s}.tsv`)
+    let systemFile = join(this.#cfg.dir, `system-memtrace-${s}.log`)
+    // Existing files are never appended to by a new run, nor overwritten.
+    for (let n = 2; existsSync(procFile) || existsSync(systemFile); n++) {
+      procFile = join(this.#cfg.dir, `ollama-process-memtrace-${s}-${n}.tsv`)
+      systemFile = join(this.#cfg.dir, `system-memtrace-${s}-${n}.log`)
+    }
+    return { procFile, systemFile }
+  }
+
+  #openFiles(files: { procFile: string; systemFile: string }): void {
+    this.#proc = new AppendFile(files.procFile, TSV_HEADER)
+    this.#sys = new AppendFile(files.systemFile)
+    this.#status.procFile = files.procFile
+    this.#status.systemFile = files.systemFile
+  }
+
+  start(): void {
+    this.#procTicker = new Ticker(this.#cfg.intervalMs, t => this.#sampleProcesses(t), (n, t) => this.#missed('process', n, t))
+    this.#sysTicker = new Ticker(this.#cfg.systemIntervalMs, t => this.#sampleSystem(t), (n, t) => this.#missed('system', n, t))
+    this.#procTicker.start()
+    this.#sysTicker.start()
+    this.#log.info({ dir: this.#cfg.dir, procFile: this.#proc.path, systemFile: this.#sys.path, platform: this.#cfg.platform, ollama: this.#cfg.ollamaUrl }, 'tracing started')
+    this.#writeStatus(true)
+  }
+
+  /** Finishes the write in progress, closes the files, releases the lock. */
+  stop(reason: string): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.#log.info({ reason }, 'stopping')
+      // A sample stuck on a slow command must not hold up the exit.
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        Promise.all([this.#procTicker?.stop(), this.#sysTicker?.stop()]),
+        new Promise(r => (timer = setTimeout(r, 1500))),
+      ])
+      clearTimeout(timer)
+      this.#proc?.close()
+      this.#sys?.close()
+      this.#writeStatus(false)
+      releaseLock(this.#cfg.dir)
+      this.#log.info({ processSamples: this.#status.processSamples, systemSamples: this.#status.systemSamples }, 'stopped')
+    })()
+    return this.#stopping
+  }
+
+  /** SIGHUP: reopen the files at their paths (after log rotation). */
+  reopen(): void {
+    this.#proc.reopen()
+    this.#sys.reopen()
+    this.#log.info('reopened the trace files')
+  }
+
+  #missed(source: 'process' | 'system', n: number, atMs: number): void {
+    this.#status.missedTicks[source] += n
+    this.#events.push(event('missed', { ts: formatTs(atMs), source, ticks: n }))
+    this.#log.warn({ source, ticks: n }, 'sampling took longer than the interval; ticks skipped')
+  }
+
+  #error(message: string, extra: Record<string, unknown> = {}): void {
+    this.#status.lastError = { at: formatTs(Date.now()), message }
+    this.#log.error(extra, message)
+  }
+
+  async #sampleProcesses(tickMs: number): Promise<void> {
+    let all: ProcInfo[]
+    try {
+      if (this.#linux) all = this.#linux.scan()
+      else {
+        const r = await macProcesses(COMMAND_TIMEOUT_MS)
+        if (r.error) this.#sourceError('ps', r.error)
+        all = r.procs
+      }
+    } catch (e) {
+      this.#error(`process scan failed: ${(e as Error).message}`)
+      return
+    }
+    const picked = selectProcesses(all, this.#cfg.match, process.pid)
+    const ts = formatTs(tickMs)
+    let rows = ''
+    for (const p of picked) {
+      rows += `${ts}\t${p.pid}\t${p.ppid}\t${clean(p.comm)}\t${p.rssKb}\t${p.vszKb}\t${clean(p.command)}\n`
+      if (isServer(p.command)) this.#serverPid = p.pid
+      this.#noteRunner(p)
+    }
+    this.#status.processSamples++
+    this.#status.processRows += picked.length
+    this.#status.lastProcessSample = ts
+    if (rows && !this.#proc.write(rows)) this.#writeFailed(this.#proc)
+  }
+
+  /** A runner seen for the first time: map its blob to a model name for the trace. */
+  #noteRunner(p: ProcInfo): void {
+    const key = `${p.pid}:${p.startTicks || p.command}`
+    let seen = this.#runnersSeen.get(key)
+    if (!seen) {
+      const c = classify(p.comm, p.command)
+      if (c.role !== 'runner' || !c.modelArg) return
+      const m = modelFromArg(c.modelArg)
+      seen = { pid: p.pid, named: !('blob' in m), tries: 0, ...('blob' in m ? { blob: m.blob } : {}) }
+      this.#runnersSeen.set(key, seen)
+    }
+    if (seen.named || !seen.blob || seen.tries >= 3) return
+    seen.tries++
+    const model = this.#manifestIndex().lookup(seen.blob)
+    if (model) {
+      seen.named = true
+      this.#events.push(event('runner', { ts: formatTs(Date.now()), pid: p.pid, model, blob: seen.blob }))
+      this.#log.info({ pid: p.pid, model }, 'runner started')
+    } else if (seen.tries === 3) this.#log.warn({ pid: p.pid, blob: seen.blob }, 'no manifest names this runner blob')
+  }
+
+  /** Where the models are: the server's OLLAMA_MODELS, else the usual places. */
+  #manifestIndex(): ManifestIndex {
+    const dirs: string[] = []
+    const env = this.#serverPid ? serverEnv(this.#serverPid) : {}
+    if (env.OLLAMA_MODELS) dirs.push(env.OLLAMA_MODELS)
+    if (process.env.OLLAMA_MODELS) dirs.push(process.env.OLLAMA_MODELS)
+    if (env.HOME) dirs.push(join(env.HOME, '.ollama', 'models'))
+    dirs.push(join(homedir(), '.ollama', 'models'), '/usr/share/ollama/.ollama/models', '/root/.ollama/models')
+    const unique = [...new Set(dirs)]
+    const key = unique.join('\u0000')
+    if (!this.#manifests || key !== this.#manifestKey) {
+      this.#manifests = new ManifestIndex(unique)
+      this.#manifestKey = key
+    }
+    return this.#manifests
+  }
+
+  async #sampleSystem(tickMs: number): Promise<void> {
+    this.#checkFiles()
+    const sources = this.#cfg.platform === 'linux' ? this.#linuxSources() : macSystemText(COMMAND_TIMEOUT_MS)
+    const [sys, gpu, ollama] = await Promise.all([sources, this.#nvidiaText(), this.#ollamaText()])
+    for (const e of sys.errors) this.#sourceError('system', e)
+    this.#readMarks()
+    const block = `===== ${formatTs(tickMs)} =====\n${this.#events.join('')}${sys.text}${gpu}${ollama}\n`
+    this.#events = []
+    this.#status.systemSamples++
+    this.#status.lastSystemSample = formatTs(tickMs)
+    if (!this.#sys.write(block)) this.#writeFailed(this.#sys)
+    this.#writeStatus(true)
+  }
+
+  async #linuxSources(): Promise<{ text: string; errors: string[] }> {
+    const r = linuxSystemText(this.#cfg.procRoot)
+    const cg = this.#serverPid ? memoryCgroup(this.#serverPid, this.#cfg.procRoot) : undefined
+    if (cg) r.text += cgroupText(cg)
+    return r
+  }
+
+  async #nvidiaText(): Promise<string> {
+    if (this.#nvidia === 'no') return ''
+    const r = await runCommand('nvidia-smi', NVIDIA_QUERY, COMMAND_TIMEOUT_MS)
+    if (r.ok) {
+      this.#nvidia = 'yes'
+      return r.stdout.endsWith('\n') ? r.stdout : `${r.stdout}\n`
+    }
+    if (r.missing || this.#nvidia === 'unknown') {
+      this.#nvidia = 'no' // no NVIDIA GPU here: not asked again
+      return ''
+    }
+    this.#sourceError('nvidia-smi', r.error)
+    return ''
+  }
+
+  /** /api/ps first; the CLI only when the server answered (it can relaunch the macOS app). */
+  async #ollamaText(): Promise<string> {
+    const api = await fetchApiPs(this.#cfg.ollamaUrl, API_TIMEOUT_MS)
+    if (!api.ok) {
+      this.#sourceError('api-ps', api.error)
+      return ''
+    }
+    this.#lastSourceErrors.delete('api-ps')
+    let cli = ''
+    if (this.#ollamaCli !== 'no') {
+      const env = { ...process.env, OLLAMA_HOST: this.#cfg.ollamaUrl }
+      const r = await runCommand('ollama', ['ps'], COMMAND_TIMEOUT_MS, env)
+      if (r.ok) {
+        this.#ollamaCli = 'yes'
+        cli = r.stdout.endsWith('\n') ? r.stdout : `${r.stdout}\n`
+      } else if (r.missing) {
+        this.#ollamaCli = 'no'
+        this.#sourceError('ollama-ps', r.error)
+      } else this.#sourceError('ollama-ps', r.error)
+    }
+    return `${cli}${api.body}\n`
+  }
+
+  /** Recorded in the trace every time; logged when it starts or changes. */
+  #sourceError(source: string, message: string): void {
+    this.#events.push(event('source-error', { ts: formatTs(Date.now()), source, message }))
+    if (this.#lastSourceErrors.get(source) !== message) {
+      this.#lastSourceErrors.set(source, message)
+      this.#log.warn({ source }, message)
+    }
+  }
+
+  #writeFailed(f: AppendFile): void {
+    this.#error(`cannot write ${f.path}: ${f.lastError}; ${f.pendingBytes} bytes kept, retrying`)
+  }
+
+  /** The trace files or their directory removed while running: say so, start new files. */
+  #checkFiles(): void {
+    if (existsSync(this.#proc.path) && existsSync(this.#sys.path)) {
+      for (const f of [this.#proc, this.#sys]) if (f.pendingBytes > 0 && f.flush()) this.#log.info({ file: f.path }, 'writing again')
+      return
+    }
+    const gone = existsSync(this.#cfg.dir) ? 'the trace files were removed' : `the trace directory ${this.#cfg.dir} was removed`
+    try {
+      mkdirSync(this.#cfg.dir, { recursive: true, mode: 0o700 })
+      this.#proc.close()
+      this.#sys.close()
+      const files = this.#fileNames()
+      this.#openFiles(files)
+      this.#lock = { ...this.#lock, ...files }
+      rewriteLock(this.#cfg.dir, this.#lock)
+      this.#events.push(event('start', { version: this.#version, pid: process.pid, reason: 'files removed', interval_ms: this.#cfg.intervalMs, system_interval_ms: this.#cfg.systemIntervalMs }))
+      this.#error(`${gone} while tracing; what was written before is lost with them; new files: ${files.procFile}, ${files.systemFile}`)
+    } catch (e) {
+      this.#error(`${gone} while tracing, and it cannot be recreated: ${(e as Error).message}`)
+    }
+  }
+
+  #marksSize(): number {
+    try {
+      return statSync(join(this.#cfg.dir, MARKS_NAME)).size
+    } catch {
+      return 0
+    }
+  }
+
+  /** Markers that `memtrace mark` appended since the last block. */
+  #readMarks(): void {
+    const size = this.#marksSize()
+    if (size < this.#marksOffset) this.#marksOffset = 0
+    if (size === this.#marksOffset) return
+    let text: string
+    try {
+      text = readFileSync(join(this.#cfg.dir, MARKS_NAME)).subarray(this.#marksOffset, size).toString('utf8')
+    } catch {
+      return
+    }
+    const complete = text.lastIndexOf('\n') + 1
+    this.#marksOffset += Buffer.byteLength(text.slice(0, complete))
+    for (const line of text.slice(0, complete).split('\n')) {
+      if (!line) continue
+      try {
+        const m = JSON.parse(line) as { ts?: string; text?: string }
+        if (typeof m.ts === 'string' && typeof m.text === 'string') this.#events.push(event('marker', { ts: m.ts, text: m.text }))
+      } catch {
+        this.#log.warn({ line: line.slice(0, 200) }, 'ignored a damaged marker line')
+      }
+    }
+  }
+
+  #writeStatus(running: boolean): void {
+    const late = [...(this.#procTicker?.lateness ?? []), ...(this.#sysTicker?.lateness ?? [])]
+    writeStatus(this.#cfg.dir, {
+      ...this.#status,
+      running,
+      updatedAt: formatTs(Date.now()),
+      lateness: { p50Ms: percentile(late, 0.5), p99Ms: percentile(late, 0.99), maxMs: late.length ? Math.max(...late) : 0 },
+    })
+  }
+}
+
+/** The server's environment (Linux, same user or root); empty when unreadable. */
+function serverEnv(pid: number): Record<string, string> {
+  try {
+    const out: Record<string, string> = {}
+    for (const kv of readFileSync(`/proc/${pid}/environ`, 'utf8').split('\u0000')) {
+      const i = kv.indexOf('=')
+      if (i > 0) out[kv.slice(0, i)] = kv.slice(i + 1)
+    }
+    return out
+  } catch {
+    return {}
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Runs a job on a fixed schedule tied to the clock: at every multiple of the
+ * interval since the epoch, so there is no drift however long it runs. A job
+ * is never started while the previous one still runs; ticks that passed
+ * meanwhile are skipped, not queued, and reported.
+ */
+export interface TickerClock {
+  now(): number
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+const realClock: TickerClock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: h => clearTimeout(h as NodeJS.Timeout),
+}
+
+export class Ticker {
+  readonly #interval: number
+  readonly #job: (tickMs: number) => Promise<void> | void
+  readonly #onMissed: (missed: number, tickMs: number) => void
+  readonly #clock: TickerClock
+  #timer: unknown
+  #running: Promise<void> | undefined
+  #stopped = false
+  /** Lateness of each tick's start, ms (kept for the last 10,000 ticks). */
+  readonly lateness: number[] = []
+  ticks = 0
+  missed = 0
+
+  constructor(intervalMs: number, job: (tickMs: number) => Promise<void> | void, onMissed: (missed: number, tickMs: number) => void, clock = realClock) {
+    this.#interval = intervalMs
+    this.#job = job
+    this.#onMissed = onMissed
+    this.#clock = clock
+  }
+
+  start(): void {
+    const now = this.#clock.now()
+    this.#arm(Math.ceil((now + 1) / this.#interval) * this.#interval)
+  }
+
+  #arm(tickMs: number): void {
+    if (this.#stopped) return
+    this.#timer = this.#clock.setTimeout(() => this.#fire(tickMs), Math.max(0, tickMs - this.#clock.now()))
+  }
+
+  #fire(tickMs: number): void {
+    const late = this.#clock.now() - tickMs
+    if (this.lateness.length >= 10_000) this.lateness.shift()
+    this.lateness.push(late)
+    this.ticks++
+    this.#running = (async () => {
+      try {
+        await this.#job(tickMs)
+      } finally {
+        this.#running = undefined
+        const now = this.#clock.now()
+        let next = tickMs + this.#interval
+        if (now >= next) {
+          const skipped = Math.floor((now - tickMs) / this.#interval)
+          next = tickMs + (skipped + 1) * this.#interval
+          this.missed += skipped
+          this.#onMissed(skipped, tickMs + this.#interval)
+        }
+        this.#arm(next)
+      }
+    })()
+  }
+
+  /** Stops scheduling; resolves when a job in progress has finished. */
+  async stop(): Promise<void> {
+    this.#stopped = true
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer)
+    await this.#running
+  }
+}
