@@ -31,12 +31,13 @@ browser:
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; \
 	fi
 
-# Renders every built-in sample into out/ and says where the SVGs are.
+# The main job on a built-in example: the Ollama stand-in, the real daemon, a
+# model switch, the chart (about a minute). Then the samples, rendered.
 demo: build
+	@bash scripts/demo.sh
 	@mkdir -p out
-	@for s in $(SAMPLES); do $(BIN) render --dir samples/$$s -o out/$$s.svg --tz UTC || exit 1; done
-	@echo
-	@echo "Open these in a browser (or attach them to an issue):"
+	@for s in $(SAMPLES); do $(BIN) render --dir samples/$$s -o out/$$s.svg --tz UTC -q || exit 1; done
+	@echo "The samples, rendered:"
 	@for s in $(SAMPLES); do echo "  $$PWD/out/$$s.svg"; done
 
 test: build browser

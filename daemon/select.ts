@@ -11,12 +11,14 @@ export interface Candidate {
 export const DEFAULT_MATCH = 'ollama|mlx|runner'
 
 const SERVE_RE = /(^|[\/\\\s])ollama(\.exe)?\s+serve(\s|$)/i
+/** memtrace's own commands (`memtrace mark …`, `node …/memtrace.js start …`). */
+const SELF_RE = /(^|[\s/])memtrace(\.js)?\s+(start|stop|status|mark|render|parse|schema|run)\b/
 
 /**
  * Processes whose command line (or name) matches the pattern, and every
  * descendant of an `ollama serve`: runners whose names say neither ollama nor
- * runner (`llama-server`) are children of the server. memtrace's own process
- * and its children (commands it runs) are never traced.
+ * runner (`llama-server`) are children of the server. memtrace's own process,
+ * its children (commands it runs) and other memtrace commands are never traced.
  */
 export function selectProcesses<T extends Candidate>(all: T[], match: RegExp, selfPid: number): T[] {
   const children = new Map<number, T[]>()
@@ -38,7 +40,9 @@ export function selectProcesses<T extends Candidate>(all: T[], match: RegExp, se
   mark(selfPid, excluded)
   const served = new Set<number>()
   for (const p of all) if (SERVE_RE.test(p.command) && !excluded.has(p.pid)) mark(p.pid, served)
-  return all.filter(p => !excluded.has(p.pid) && (served.has(p.pid) || match.test(p.command) || match.test(p.comm)))
+  return all.filter(
+    p => !excluded.has(p.pid) && !SELF_RE.test(p.command) && (served.has(p.pid) || match.test(p.command) || match.test(p.comm)),
+  )
 }
 
 /** Server processes (for the cgroup and the models directory). */

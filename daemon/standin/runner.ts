@@ -1,0 +1,32 @@
+/**
+ * A stand-in model runner: a real process that really holds memory. It
+ * allocates OLLAMA_STANDIN_ALLOC_BYTES and writes to every page over about a
+ * second (a load), says "ready" on stdout, then stays until it is killed or
+ * its server goes away.
+ */
+export async function runRunner(): Promise<void> {
+  const bytes = Math.max(0, Number(process.env.OLLAMA_STANDIN_ALLOC_BYTES ?? 0))
+  const held: Buffer[] = []
+  const chunk = 16 * 1024 * 1024
+  const steps = Math.max(1, Math.ceil(bytes / chunk))
+  const pause = Math.min(50, 1000 / steps)
+  for (let done = 0; done < bytes; done += chunk) {
+    const b = Buffer.allocUnsafe(Math.min(chunk, bytes - done))
+    for (let i = 0; i < b.length; i += 4096) b[i] = 1 // touch every page: resident, not just reserved
+    held.push(b)
+    await new Promise(r => setTimeout(r, pause))
+  }
+  process.stdout.write('ready\n')
+  const parent = process.ppid
+  setInterval(() => {
+    if (process.ppid !== parent) process.exit(0) // the server died: so do its runners
+    held.length // keep the memory referenced
+  }, 500)
+  process.on('SIGTERM', () => process.exit(0))
+  process.on('SIGINT', () => process.exit(0))
+}
+
+/** GPU discovery: a runner-like process without a model that exits at once. */
+export async function runDiscovery(): Promise<void> {
+  await new Promise(r => setTimeout(r, 1200))
+}

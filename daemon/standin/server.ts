@@ -1,0 +1,266 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { findModel } from './catalogue.js'
+import { list, load, type StoredModel } from './store.js'
+
+/** Settings read from the environment, as Ollama reads them. */
+export interface ServeConfig {
+  host: string
+  port: number
+  modelsDir: string
+  /** OLLAMA_NUM_PARALLEL (default 1 since 0.10). */
+  parallel: number
+  /** OLLAMA_MAX_LOADED_MODELS (0 = auto = 3 for one GPU). */
+  maxLoaded: number
+  /** OLLAMA_KEEP_ALIVE in ms (default 5 min); negative = forever. */
+  keepAliveMs: number
+  /** OLLAMA_CONTEXT_LENGTH (default 4096). */
+  contextLength: number
+  /** Which Ollama's runner argv to imitate: 0.30 (llama-server), 0.12, 0.7, mlx. */
+  version: string
+  /** Fraction of the real size a runner allocates (OLLAMA_STANDIN_SCALE). */
+  scale: number
+  /** The stand-in's own executables. */
+  ollamaBin: string
+  llamaServerBin: string
+}
+
+interface Runner {
+  model: StoredModel
+  child: ChildProcess
+  port: number
+  ctx: number
+  parallel: number
+  sizeBytes: number
+  refs: number
+  /** ms since epoch; null while the first request runs; Infinity = forever. */
+  expiresAt: number | null
+  keepAliveMs: number
+  ready: Promise<void>
+  exited: Promise<void>
+}
+
+const FOREVER_MS = Date.UTC(2318, 11, 1)
+
+/** Ollama's keep_alive: seconds as a number, or a Go duration string; negative = forever. */
+export function parseKeepAlive(v: unknown, fallback: number): number {
+  if (v === undefined || v === null || v === '') return fallback
+  if (typeof v === 'number') return v < 0 ? -1 : v * 1000
+  const m = /^(-?\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(String(v).trim())
+  if (!m) return fallback
+  const n = Number(m[1])
+  if (n < 0) return -1
+  return n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's'] as number)
+}
+
+/** RFC 3339 in the server's local zone with fractional seconds, as Go prints it. */
+export function goTime(ms: number): string {
+  const d = new Date(ms)
+  const off = -d.getTimezoneOffset()
+  const local = new Date(ms + off * 60_000).toISOString().replace('Z', '')
+  const sign = off >= 0 ? '+' : '-'
+  const a = Math.abs(off)
+  const zone = off === 0 ? 'Z' : `${sign}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`
+  return `${local.replace(/\.?0+$/, '')}${zone}`
+}
+
+export class StandInServer {
+  readonly #cfg: ServeConfig
+  readonly #runners = new Map<string, Runner>()
+  #nextPort = 40000 + Math.floor(Math.random() * 10000)
+  #queue: Promise<unknown> = Promise.resolve()
+
+  constructor(cfg: ServeConfig) {
+    this.#cfg = cfg
+  }
+
+  async listen(): Promise<void> {
+    this.#discover()
+    const server = createServer((req, res) => void this.#handle(req, res))
+    await new Promise<void>((ok, fail) => {
+      server.once('error', fail)
+      server.listen(this.#cfg.port, this.#cfg.host, ok)
+    })
+    setInterval(() => this.#expire(), 100).unref()
+    const stop = () => {
+      for (const r of this.#runners.values()) r.child.kill('SIGKILL')
+      process.exit(0)
+    }
+    process.on('SIGTERM', stop)
+    process.on('SIGINT', stop)
+  }
+
+  /** GPU discovery at start-up: a runner-like child without --model. */
+  #discover(): void {
+    const port = this.#port()
+    const args = this.#cfg.version === '0.30' ? [this.#cfg.llamaServerBin, '--port', String(port), '--host', '127.0.0.1', '--no-webui', '--offline', '--verbose'] : [this.#cfg.ollamaBin, 'runner', '--ollama-engine', '--port', String(port)]
+    spawn(args[0] as string, args.slice(1), { stdio: 'ignore', env: { ...process.env, OLLAMA_STANDIN_DISCOVERY: '1' } })
+  }
+
+  #port(): number {
+    return this.#nextPort++
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const url = new URL(req.url ?? '/', 'http://x')
+      if (req.method === 'GET' && url.pathname === '/api/ps') return json(res, 200, this.#ps())
+      if (req.method === 'GET' && url.pathname === '/api/tags') return json(res, 200, this.#tags())
+      if (req.method === 'GET' && url.pathname === '/api/version') return json(res, 200, { version: `${this.#cfg.version}.0-standin` })
+      if (req.method === 'GET' && url.pathname === '/') return text(res, 200, 'Ollama is running')
+      if (req.method === 'POST' && (url.pathname === '/api/generate' || url.pathname === '/api/chat')) {
+        const body = JSON.parse((await readBody(req)) || '{}') as Record<string, unknown>
+        return await this.#generate(url.pathname === '/api/chat', body, res)
+      }
+      json(res, 404, { error: 'not found' })
+    } catch (e) {
+      json(res, 500, { error: (e as Error).message })
+    }
+  }
+
+  #ps() {
+    const models = [...this.#runners.values()]
+      .map(r => {
+        const exp = r.expiresAt === null ? Date.now() + Math.max(0, r.keepAliveMs) : r.expiresAt === Infinity ? FOREVER_MS : r.expiresAt
+        return {
+          name: r.model.name,
+          model: r.model.name,
+          size: r.sizeBytes,
+          digest: r.model.manifestDigest,
+          details: { parent_model: '', ...r.model.details },
+          expires_at: goTime(exp),
+          size_vram: r.sizeBytes,
+          context_length: r.ctx,
+          _exp: exp,
+        }
+      })
+      .sort((a, b) => b._exp - a._exp)
+      .map(({ _exp, ...m }) => m)
+    return { models }
+  }
+
+  #tags() {
+    return {
+      models: list(this.#cfg.modelsDir).map(m => ({ name: m.name, model: m.name, modified_at: goTime(Date.now()), size: m.sizeBytes, digest: m.manifestDigest, details: { parent_model: '', ...m.details } })),
+    }
+  }
+
+  async #generate(chat: boolean, body: Record<string, unknown>, res: ServerResponse): Promise<void> {
+    const name = String(body.model ?? '')
+    const stored = load(this.#cfg.modelsDir, name.includes(':') ? name : `${name}:latest`)
+    if (!stored) return json(res, 404, { error: `model '${name}' not found${findModel(name) ? ', try pulling it first' : ''}` })
+    const keepAliveMs = parseKeepAlive(body.keep_alive, this.#cfg.keepAliveMs)
+    const empty = chat ? !Array.isArray(body.messages) || body.messages.length === 0 : !body.prompt
+    const existing = this.#runners.get(stored.name)
+    if (empty && keepAliveMs === 0) {
+      if (existing) await this.#unload(existing)
+      return json(res, 200, done(chat, stored.name, '', 'unload'))
+    }
+    const r = existing ?? (await this.#serialised(() => this.#load(stored, body, keepAliveMs)))
+    r.refs++
+    r.keepAliveMs = keepAliveMs
+    await r.ready
+    const words = empty ? [] : ['This', ' is', ' the', ' memtrace', ' stand-in', ',', ' not', ' a', ' model', '.']
+    const stream = body.stream !== false
+    if (stream) res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+    for (const w of words) {
+      await new Promise(ok => setTimeout(ok, 30))
+      if (stream) res.write(`${JSON.stringify(chunk(chat, stored.name, w))}\n`)
+    }
+    r.refs--
+    if (r.refs === 0) r.expiresAt = keepAliveMs < 0 ? Infinity : Date.now() + keepAliveMs
+    const last = done(chat, stored.name, stream ? '' : words.join(''), empty ? 'load' : 'stop')
+    if (stream) res.end(`${JSON.stringify(last)}\n`)
+    else json(res, 200, last)
+  }
+
+  /** One load at a time, as Ollama's scheduler does. */
+  #serialised<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.#queue.then(fn, fn)
+    this.#queue = p.catch(() => undefined)
+    return p
+  }
+
+  async #load(stored: StoredModel, body: Record<string, unknown>, keepAliveMs: number): Promise<Runner> {
+    const again = this.#runners.get(stored.name)
+    if (again) return again
+    const max = this.#cfg.maxLoaded > 0 ? this.#cfg.maxLoaded : 3
+    while (this.#runners.size >= max) {
+      const idle = [...this.#runners.values()].filter(r => r.refs === 0).sort((a, b) => (a.expiresAt ?? 0) - (b.expiresAt ?? 0))[0]
+      if (!idle) break
+      await this.#unload(idle)
+    }
+    const opts = (body.options ?? {}) as Record<string, unknown>
+    const ctx = Math.min(Number(opts.num_ctx ?? this.#cfg.contextLength), stored.trainedContext)
+    const parallel = this.#cfg.parallel
+    const sizeBytes = stored.sizeBytes + stored.kvBytesPerToken * ctx * parallel
+    const port = this.#port()
+    const [cmd, ...args] = this.#argv(stored, port, ctx, parallel)
+    const child = spawn(cmd as string, args, {
+      stdio: ['ignore', 'pipe', 'ignore'],
+      env: { ...process.env, OLLAMA_STANDIN_ALLOC_BYTES: String(Math.round(sizeBytes * this.#cfg.scale)) },
+    })
+    const ready = new Promise<void>(ok => {
+      child.stdout?.on('data', (d: Buffer) => d.toString().includes('ready') && ok())
+      child.once('exit', () => ok())
+    })
+    const exited = new Promise<void>(ok => child.once('exit', () => ok()))
+    const r: Runner = { model: stored, child, port, ctx, parallel, sizeBytes, refs: 0, expiresAt: null, keepAliveMs, ready, exited }
+    this.#runners.set(stored.name, r)
+    void exited.then(() => this.#runners.get(stored.name) === r && this.#runners.delete(stored.name))
+    return r
+  }
+
+  /** The runner's command line in the shape of the imitated Ollama version (notes: runner argv by version). */
+  #argv(m: StoredModel, port: number, ctx: number, parallel: number): string[] {
+    const { ollamaBin, llamaServerBin, version } = this.#cfg
+    if (version === 'mlx') return [ollamaBin, 'runner', '--mlx-engine', '--model', m.name, '--port', String(port)]
+    if (version === '0.7') return [ollamaBin, 'runner', '--model', m.modelBlob, '--ctx-size', String(ctx * parallel), '--batch-size', '512', '--parallel', String(parallel), '--port', String(port)]
+    if (version === '0.12') return [ollamaBin, 'runner', '--ollama-engine', '--model', m.modelBlob, '--port', String(port)]
+    return [llamaServerBin, '--model', m.modelBlob, '--port', String(port), '--host', '127.0.0.1', '--no-webui', '--offline', '-c', String(ctx * parallel), '-np', String(parallel), '--log-verbosity', '4', '--no-log-prefix', '--no-log-timestamps', '--flash-attn', 'auto']
+  }
+
+  async #unload(r: Runner): Promise<void> {
+    r.child.kill('SIGKILL') // as Ollama does
+    await r.exited
+    this.#runners.delete(r.model.name)
+  }
+
+  #expire(): void {
+    const now = Date.now()
+    for (const r of this.#runners.values()) {
+      if (r.refs === 0 && r.expiresAt !== null && r.expiresAt <= now) void this.#unload(r)
+    }
+  }
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' })
+  res.end(JSON.stringify(body))
+}
+
+function text(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' })
+  res.end(body)
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((ok, fail) => {
+    let s = ''
+    req.setEncoding('utf8')
+    req.on('data', c => (s += c))
+    req.on('end', () => ok(s))
+    req.on('error', fail)
+  })
+}
+
+function chunk(chat: boolean, model: string, word: string) {
+  const base = { model, created_at: goTime(Date.now()), done: false }
+  return chat ? { ...base, message: { role: 'assistant', content: word } } : { ...base, response: word }
+}
+
+function done(chat: boolean, model: string, all: string, reason: string) {
+  const base = { model, created_at: goTime(Date.now()), done: true, done_reason: reason, total_duration: 1, load_duration: 1, eval_count: 0 }
+  return chat ? { ...base, message: { role: 'assistant', content: all } } : { ...base, response: all }
+}
+

@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import type { CatalogueModel } from './catalogue.js'
+
+/** A model as it lies on disk, the way Ollama lays it out. */
+export interface StoredModel {
+  name: string
+  /** SHA-256 of the manifest file: what /api/ps calls digest and ollama ps shows as ID. */
+  manifestDigest: string
+  /** `<models>/blobs/sha256-<hex>`: the runner's --model. */
+  modelBlob: string
+  sizeBytes: number
+  details: { format: string; family: string; families: string[]; parameter_size: string; quantization_level: string }
+  kvBytesPerToken: number
+  trainedContext: number
+}
+
+export function modelsDir(env = process.env): string {
+  return env.OLLAMA_MODELS || join(homedir(), '.ollama', 'models')
+}
+
+const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')
+
+function splitName(name: string): { model: string; tag: string } {
+  const [model, tag = 'latest'] = name.split(':') as [string, string?]
+  return { model, tag }
+}
+
+/**
+ * Writes a manifest, its config blob and a weights blob. The weights blob is
+ * a small file (the stand-in never reads it); the manifest carries the real
+ * size, which is what Ollama reports and what the runner allocates.
+ */
+export function pull(dir: string, m: CatalogueModel): StoredModel {
+  const blobs = join(dir, 'blobs')
+  mkdirSync(blobs, { recursive: true })
+  const weights = Buffer.from(`stand-in weights of ${m.name}\n`)
+  const wHex = sha(weights)
+  writeFileSync(join(blobs, `sha256-${wHex}`), weights)
+  const config = Buffer.from(JSON.stringify({ model_format: 'gguf', model_family: m.family, model_families: [m.family], model_type: m.parameterSize, file_type: m.quantization, stand_in: { kv_bytes_per_token: m.kvBytesPerToken, trained_context: m.trainedContext } }))
+  const cHex = sha(config)
+  writeFileSync(join(blobs, `sha256-${cHex}`), config)
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+    config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: `sha256:${cHex}`, size: config.length },
+    layers: [{ mediaType: 'application/vnd.ollama.image.model', digest: `sha256:${wHex}`, size: m.sizeBytes }],
+  })
+  const { model, tag } = splitName(m.name)
+  const mdir = join(dir, 'manifests', 'registry.ollama.ai', 'library', model)
+  mkdirSync(mdir, { recursive: true })
+  writeFileSync(join(mdir, tag), manifest)
+  return load(dir, m.name) as StoredModel
+}
+
+/** A model by name from the manifests, or undefined when it was never pulled. */
+export function load(dir: string, name: string): StoredModel | undefined {
+  const { model, tag } = splitName(name)
+  let manifestText: string
+  try {
+    manifestText = readFileSync(join(dir, 'manifests', 'registry.ollama.ai', 'library', model, tag), 'utf8')
+  } catch {
+    return undefined
+  }
+  const manifest = JSON.parse(manifestText) as { config: { digest: string }; layers: { mediaType: string; digest: string; size: number }[] }
+  const layer = manifest.layers.find(l => l.mediaType === 'application/vnd.ollama.image.model')
+  if (!layer) return undefined
+  const cfg = JSON.parse(readFileSync(join(dir, 'blobs', manifest.config.digest.replace(':', '-')), 'utf8')) as {
+    model_family: string
+    model_type: string
+    file_type: string
+    stand_in: { kv_bytes_per_token: number; trained_context: number }
+  }
+  return {
+    name: `${model}:${tag}`,
+    manifestDigest: sha(manifestText),
+    modelBlob: join(dir, 'blobs', layer.digest.replace(':', '-')),
+    sizeBytes: layer.size,
+    details: { format: 'gguf', family: cfg.model_family, families: [cfg.model_family], parameter_size: cfg.model_type, quantization_level: cfg.file_type },
+    kvBytesPerToken: cfg.stand_in.kv_bytes_per_token,
+    trainedContext: cfg.stand_in.trained_context,
+  }
+}
+
+export function list(dir: string): StoredModel[] {
+  const root = join(dir, 'manifests', 'registry.ollama.ai', 'library')
+  const out: StoredModel[] = []
+  let models: string[] = []
+  try {
+    models = readdirSync(root)
+  } catch {
+    return out
+  }
+  for (const model of models) {
+    for (const tag of readdirSync(join(root, model))) {
+      const m = load(dir, `${model}:${tag}`)
+      if (m) out.push(m)
+    }
+  }
+  return out
+}
