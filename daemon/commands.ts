@@ -74,10 +74,11 @@ export async function cmdStart(argv: string[], version: string, out: NodeJS.Writ
     return 0
   }
   if (!cfg.foreground) return startInBackground(argv, cfg.dir, out)
-  const log: Logger = cfg.daemonized
-    ? pino({ base: { pid: process.pid } }, pino.destination({ dest: `${cfg.dir}/memtrace.log`, sync: true, mkdir: true, mode: 0o600 }))
-    : pino({ base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }))
-  const daemon = new Daemon(cfg, log, version)
+  const dest = cfg.daemonized
+    ? pino.destination({ dest: `${cfg.dir}/memtrace.log`, sync: true, mkdir: true, mode: 0o600 })
+    : pino.destination({ dest: 2, sync: true })
+  const log: Logger = pino({ base: { pid: process.pid } }, dest)
+  const daemon = new Daemon(cfg, log, version, () => cfg.daemonized && dest.reopen())
   let opened
   try {
     opened = daemon.open()

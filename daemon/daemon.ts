@@ -71,9 +71,13 @@ export class Daemon {
   #lastSourceErrors = new Map<string, string>()
   #stopping: Promise<void> | undefined
 
-  constructor(cfg: DaemonConfig, log: Logger, version: string) {
+  readonly #reopenLog: () => void
+
+  /** `reopenLog` reopens the log file (SIGHUP, or a trace directory that was removed). */
+  constructor(cfg: DaemonConfig, log: Logger, version: string, reopenLog: () => void = () => undefined) {
     this.#cfg = cfg
     this.#log = log
+    this.#reopenLog = reopenLog
     this.#version = version
     this.#linux = cfg.platform === 'linux' ? new LinuxProcReader(cfg.procRoot) : undefined
     this.#status = {
@@ -155,6 +159,7 @@ export class Daemon {
 
   /** SIGHUP: reopen the files at their paths (after log rotation). */
   reopen(): void {
+    this.#reopenLog()
     this.#proc.reopen()
     this.#sys.reopen()
     this.#log.info('reopened the trace files')
@@ -317,6 +322,7 @@ export class Daemon {
     const gone = existsSync(this.#cfg.dir) ? 'the trace files were removed' : `the trace directory ${this.#cfg.dir} was removed`
     try {
       mkdirSync(this.#cfg.dir, { recursive: true, mode: 0o700 })
+      this.#reopenLog()
       this.#proc.close()
       this.#sys.close()
       const files = this.#fileNames()

@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs'
+import { closeSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
 
 /** Pending text kept while writes fail (a full disk); beyond it, the oldest is dropped and counted. */
@@ -16,6 +16,7 @@ const MAX_PENDING = 8 * 1024 * 1024
  */
 export class AppendFile {
   readonly path: string
+  readonly #header: string | undefined
   #fd: number | undefined
   #pending = ''
   #closed = false
@@ -25,6 +26,7 @@ export class AppendFile {
 
   constructor(path: string, header?: string) {
     this.path = path
+    this.#header = header
     this.#fd = openSync(path, 'a', 0o600)
     if (header !== undefined) this.write(header)
   }
@@ -67,12 +69,17 @@ export class AppendFile {
     return this.#pending.length
   }
 
-  /** Closes and opens again at the same path (after log rotation: SIGHUP). */
+  /**
+   * Closes and opens again at the same path (after log rotation: SIGHUP). A
+   * new, empty file gets the header again, so it reads on its own.
+   */
   reopen(): void {
     if (this.#closed) return
+    this.flush()
     this.#closeFd()
     try {
       this.#fd = openSync(this.path, 'a', 0o600)
+      if (this.#header !== undefined && fstatSync(this.#fd).size === 0) this.write(this.#header)
     } catch (e) {
       this.lastError = (e as Error).message
     }

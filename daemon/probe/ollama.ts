@@ -11,9 +11,9 @@ export async function fetchApiPs(baseUrl: string, timeoutMs: number): Promise<Ap
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
   } catch (e) {
-    const err = e as Error & { cause?: { code?: string } }
+    const err = e as Error & { cause?: { code?: string; message?: string } }
     if (err.name === 'TimeoutError' || err.name === 'AbortError') return { ok: false, error: `${url}: no answer within ${timeoutMs} ms` }
-    return { ok: false, error: `${url}: ${err.cause?.code ?? err.message}` }
+    return { ok: false, error: `${url}: ${err.cause?.code ?? err.cause?.message ?? err.message}` }
   }
   let text: string
   try {

@@ -1,0 +1,62 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+export const BIN = join(ROOT, 'dist', 'bin', 'memtrace.js')
+
+export function memtrace(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 })
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+/** A daemon in the foreground, as a service manager would run it. */
+export function foreground(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(process.execPath, [BIN, 'start', '--foreground', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+}
+
+export const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
+
+export async function until<T>(fn: () => T | undefined, ms: number, what: string): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = fn()
+    if (v) return v
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await sleep(50)
+  }
+}
+
+export function traceFiles(dir: string): { proc: string; sys: string } {
+  const names = readdirSync(dir)
+  const proc = names.filter(n => n.endsWith('.tsv')).sort().pop()
+  const sys = names.filter(n => n.endsWith('.log') && n.startsWith('system-')).sort().pop()
+  if (!proc || !sys) throw new Error(`no traces in ${dir}: ${names.join(', ')}`)
+  return { proc: join(dir, proc), sys: join(dir, sys) }
+}
+
+export function read(path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return ''
+  }
+}
+
+export function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise(r => {
+    if (child.exitCode !== null || child.signalCode !== null) return r({ code: child.exitCode, signal: child.signalCode })
+    child.once('exit', (code, signal) => r({ code, signal }))
+  })
+}
+
+/** The process has exited (a zombie waiting for its reaper counts as exited). */
+export function gone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z'
+  } catch {
+    return true
+  }
+}

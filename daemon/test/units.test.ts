@@ -1,0 +1,155 @@
+import t from 'tap'
+import { readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Ticker, type TickerClock } from '../ticker.js'
+import { selectProcesses } from '../select.js'
+import { parsePsLine } from '../probe/macos.js'
+import { AppendFile } from '../sink.js'
+import { ManifestIndex } from '../probe/ollama.js'
+import { ollamaUrlFromEnv, parseDuration } from '../config.js'
+import { pull } from '../standin/store.js'
+import { findModel } from '../standin/catalogue.js'
+
+/** A clock the test moves by hand; jobs take the time the test says. */
+function fakeClock() {
+  let now = 1_000_000_123
+  const timers: { at: number; fn: () => void; id: number }[] = []
+  let id = 0
+  const clock: TickerClock = {
+    now: () => now,
+    setTimeout: (fn, ms) => {
+      timers.push({ at: now + ms, fn, id: ++id })
+      return id
+    },
+    clearTimeout: h => {
+      const i = timers.findIndex(x => x.id === h)
+      if (i >= 0) timers.splice(i, 1)
+    },
+  }
+  const advance = async (ms: number) => {
+    const end = now + ms
+    for (;;) {
+      timers.sort((a, b) => a.at - b.at)
+      const next = timers[0]
+      if (!next || next.at > end) break
+      timers.shift()
+      now = next.at
+      next.fn()
+      for (let i = 0; i < 5; i++) await Promise.resolve()
+    }
+    now = end
+  }
+  return { clock, advance, set: (v: number) => (now = v), get: () => now }
+}
+
+t.test('ticks fall on whole multiples of the interval: no drift over an hour', async t => {
+  const c = fakeClock()
+  const seen: number[] = []
+  const ticker = new Ticker(1000, tick => {
+    seen.push(tick)
+    c.set(c.get() + 37) // each sample takes 37 ms
+  }, () => t.fail('nothing should be missed'), c.clock)
+  ticker.start()
+  await c.advance(3_600_000)
+  t.ok(seen.length >= 3599, `${seen.length} ticks`)
+  t.ok(seen.every(x => x % 1000 === 0), 'every tick on the second')
+  t.ok(seen.every((x, i) => i === 0 || x - (seen[i - 1] as number) === 1000), 'one second apart, always')
+  await ticker.stop()
+})
+
+t.test('a slow sample skips ticks instead of queueing them, and says how many', async t => {
+  const c = fakeClock()
+  const seen: number[] = []
+  const missed: number[] = []
+  let slow = true
+  const ticker = new Ticker(1000, tick => {
+    seen.push(tick)
+    if (slow) {
+      slow = false
+      c.set(c.get() + 3500) // a thrashing machine
+    }
+  }, n => missed.push(n), c.clock)
+  ticker.start()
+  await c.advance(10_000)
+  t.same(missed, [3])
+  const steps = seen.slice(1).map((x, i) => x - (seen[i] as number))
+  t.equal(steps[0], 4000, 'the next tick is the next whole second after the slow one')
+  t.ok(steps.slice(1).every(s => s === 1000))
+  await ticker.stop()
+})
+
+t.test('selection: the pattern, every descendant of ollama serve, never memtrace itself', async t => {
+  const all = [
+    { pid: 1, ppid: 0, comm: 'init', command: '/sbin/init' },
+    { pid: 10, ppid: 1, comm: 'ollama', command: '/usr/local/bin/ollama serve' },
+    { pid: 11, ppid: 10, comm: 'llama-server', command: '/usr/local/lib/ollama/llama-server --model /m/blobs/sha256-x --port 1' },
+    { pid: 12, ppid: 11, comm: 'helper', command: 'helper' },
+    { pid: 20, ppid: 1, comm: 'python3', command: 'python3 -m mlx_lm.server --model x' },
+    { pid: 30, ppid: 1, comm: 'node', command: 'node /opt/memtrace/dist/bin/memtrace.js start --foreground --dir ollama-memtrace' },
+    { pid: 31, ppid: 30, comm: 'nvidia-smi', command: 'nvidia-smi --query-gpu=index' },
+    { pid: 32, ppid: 30, comm: 'ollama', command: 'ollama ps' },
+    { pid: 40, ppid: 1, comm: 'node', command: 'node dist/bin/memtrace.js mark --dir ollama-memtrace hi' },
+    { pid: 50, ppid: 1, comm: 'vim', command: 'vim notes.txt' },
+  ]
+  t.same(selectProcesses(all, /ollama|mlx|runner/, 30).map(p => p.pid), [10, 11, 12, 20])
+})
+
+t.test('macOS ps lines: a comm path with spaces, and junk', async t => {
+  t.same(parsePsLine('  812     1 /Applications/Ollama.app/Contents/Resources/ollama  61234 412345678 /Applications/Ollama.app/Contents/Resources/ollama serve'), {
+    pid: 812, ppid: 1, comm: '/Applications/Ollama.app/Contents/Resources/ollama', rssKb: 61234, vszKb: 412345678, command: '/Applications/Ollama.app/Contents/Resources/ollama serve',
+  })
+  t.equal(parsePsLine('  900   1 /Applications/My App.app/Contents/MacOS/My App  1000 2000 /Applications/My App.app/Contents/MacOS/My App --flag')?.comm, '/Applications/My App.app/Contents/MacOS/My App')
+  t.equal(parsePsLine('garbage'), undefined)
+})
+
+t.test('a failed write is kept and written once the file can be written again', async t => {
+  const dir = t.testdir({})
+  const path = join(dir, 'trace.tsv')
+  symlinkSync('/dev/full', path) // every write: ENOSPC, as on a full disk
+  const f = new AppendFile(path, 'header\n')
+  t.equal(f.write('row 1\n'), false)
+  t.match(f.lastError, /ENOSPC/)
+  t.equal(f.pendingBytes, 'header\nrow 1\n'.length)
+  rmSync(path)
+  writeFileSync(path, '')
+  t.equal(f.write('row 2\n'), true)
+  t.equal(readFileSync(path, 'utf8'), 'header\nrow 1\nrow 2\n', 'nothing lost, nothing doubled')
+  f.close()
+  t.equal(f.write('late\n'), false, 'no writes after close')
+})
+
+t.test('new files are private to their owner and existing ones are appended to, never truncated', async t => {
+  const dir = t.testdir({ 'old.tsv': 'kept\n' })
+  const f = new AppendFile(join(dir, 'old.tsv'))
+  f.write('more\n')
+  f.close()
+  t.equal(readFileSync(join(dir, 'old.tsv'), 'utf8'), 'kept\nmore\n')
+  const g = new AppendFile(join(dir, 'new.tsv'))
+  g.close()
+  const { statSync } = await import('node:fs')
+  t.equal(statSync(join(dir, 'new.tsv')).mode & 0o777, 0o600)
+})
+
+t.test('manifests map a runner blob to the model name Ollama shows', async t => {
+  const dir = t.testdir({})
+  const m = pull(dir, findModel('qwen2.5-coder:7b')!)
+  const blob = m.modelBlob.split('/').pop() as string
+  const idx = new ManifestIndex([join(dir, 'nowhere'), dir])
+  t.equal(idx.lookup(blob, 0), 'qwen2.5-coder:7b')
+  t.equal(idx.lookup('sha256-0000', 10), undefined)
+  // a model pulled later is found (the index rereads for an unknown blob)
+  const later = pull(dir, findModel('llama3.2:3b')!)
+  t.equal(idx.lookup(later.modelBlob.split('/').pop() as string, 10_000), 'llama3.2:3b')
+})
+
+t.test('options: durations and OLLAMA_HOST', async t => {
+  t.equal(parseDuration('1s', 'x'), 1000)
+  t.equal(parseDuration('500ms', 'x'), 500)
+  t.equal(parseDuration('5', 'x'), 5000)
+  t.throws(() => parseDuration('soon', 'x'))
+  t.throws(() => parseDuration('10ms', 'x'))
+  t.equal(ollamaUrlFromEnv({}), 'http://127.0.0.1:11434')
+  t.equal(ollamaUrlFromEnv({ OLLAMA_HOST: '0.0.0.0' }), 'http://127.0.0.1:11434')
+  t.equal(ollamaUrlFromEnv({ OLLAMA_HOST: 'example.test:8080' }), 'http://example.test:8080')
+  t.equal(ollamaUrlFromEnv({ OLLAMA_HOST: 'https://h.test' }), 'https://h.test:11434')
+})
