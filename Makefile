@@ -54,6 +54,7 @@ samples: build
 
 bench: build
 	node dist/render/bench/bench.js
+	node dist/daemon/bench/bench.js
 
 clean:
 	rm -rf dist out .tap

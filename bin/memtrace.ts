@@ -1,10 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs'
-import { SCHEMAS } from '../schemas/index.js'
-import { InputError } from '../render/load.js'
-import { parseRenderArgs, RENDER_HELP, runRender, UsageError } from '../render/main.js'
-import { PARSE_HELP, runParse } from '../render/parse-command.js'
-import { cmdMark, cmdStart, cmdStatus, cmdStop, CommandError } from '../daemon/commands.js'
+import { CommandError, InputError, UsageError } from './errors.js'
 
 const HELP = `memtrace: trace the memory of a local LLM server (Ollama, MLX, llama.cpp)
 and turn it into an SVG for a bug report.
@@ -45,6 +41,8 @@ async function main(argv: string[]): Promise<number> {
       out.write(`${version()}\n`)
       return 0
     case 'render': {
+      // Each command loads only its own code: the daemon stays small.
+      const { parseRenderArgs, RENDER_HELP, runRender } = await import('../render/main.js')
       const args = parseRenderArgs(rest)
       if (args === 'help') {
         out.write(`${RENDER_HELP}\n`)
@@ -53,16 +51,17 @@ async function main(argv: string[]): Promise<number> {
       return runRender(args, out, process.stderr)
     }
     case 'parse':
-      return runParse(rest, out)
+      return (await import('../render/parse-command.js')).runParse(rest, out)
     case 'start':
-      return cmdStart(rest, version(), out)
+      return (await import('../daemon/commands.js')).cmdStart(rest, version(), out)
     case 'stop':
-      return cmdStop(rest, out)
+      return (await import('../daemon/commands.js')).cmdStop(rest, out)
     case 'status':
-      return cmdStatus(rest, out)
+      return (await import('../daemon/commands.js')).cmdStatus(rest, out)
     case 'mark':
-      return cmdMark(rest, out)
+      return (await import('../daemon/commands.js')).cmdMark(rest, out)
     case 'schema': {
+      const { SCHEMAS } = await import('../schemas/index.js')
       const name = rest[0]
       if (name === '--help' || name === '-h') {
         out.write(`Usage: memtrace schema [${Object.keys(SCHEMAS).join('|')}]\n`)

@@ -3,11 +3,12 @@ import { appendFileSync, existsSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { pino, type Logger } from 'pino'
-import { formatDuration } from '../render/chart/time-axis.js'
+import { formatDuration } from '../render/parse/time.js'
 import { ConfigError, parseStartArgs } from './config.js'
 import { Daemon, MARKS_NAME } from './daemon.js'
 import { isMemtraceAlive, type LockInfo, readLock } from './lock.js'
 import { readStatus } from './status-file.js'
+import { CommandError } from '../bin/errors.js'
 
 export const START_HELP = `Usage: memtrace start [options]
 
@@ -41,12 +42,8 @@ export const MARK_HELP = `Usage: memtrace mark [--dir DIR] "text"
 Adds a marker to the running daemon's trace at this moment: it is drawn as a
 labelled vertical line.`
 
-/** Exit statuses a user or a script sees. */
-export class CommandError extends Error {
-  constructor(message: string, readonly code: number) {
-    super(message)
-  }
-}
+
+export { CommandError }
 
 function dirOption(argv: string[]): { dir: string; help: boolean; rest: string[] } {
   const { values, positionals } = parseArgs({

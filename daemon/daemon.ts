@@ -60,6 +60,7 @@ export class Daemon {
   #procTicker!: Ticker
   #sysTicker!: Ticker
   #events: string[] = []
+  #lastPicked: ProcInfo[] | undefined
   readonly #runnersSeen = new Map<string, { pid: number; blob?: string; named: boolean; tries: number }>()
   #serverPid: number | undefined
   #manifests: ManifestIndex | undefined
@@ -189,7 +190,10 @@ export class Daemon {
       this.#error(`process scan failed: ${(e as Error).message}`)
       return
     }
-    const picked = selectProcesses(all, this.#cfg.match, process.pid)
+    // With no process come or gone, the traced set is the same as last time.
+    const selected = this.#linux && !this.#linux.changed && this.#lastPicked ? this.#lastPicked : selectProcesses(all, this.#cfg.match, process.pid)
+    const picked = this.#linux ? this.#linux.fresh(selected) : selected
+    this.#lastPicked = picked
     const ts = formatTs(tickMs)
     let rows = ''
     for (const p of picked) {

@@ -6,9 +6,10 @@ import { SystemLogParser } from './parse/system-log.js'
 import { readLines } from './read-trace.js'
 import { TraceBuilder, type Trace } from './model/trace.js'
 import { nameRunners } from './model/names.js'
+import { InputError } from '../bin/errors.js'
 
-/** An input that cannot be used at all: one clear line, no output written. */
-export class InputError extends Error {}
+
+export { InputError }
 
 export interface Loaded {
   trace: Trace

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util'
 import { renderChart } from './chart/render-chart.js'
 import { checkZone } from './chart/time-axis.js'
 import { InputError, loadTrace } from './load.js'
+import { UsageError } from '../bin/errors.js'
 
 export const RENDER_HELP = `Usage:
   memtrace render <process.tsv> <system.log> <out.svg> [options]
@@ -27,7 +28,8 @@ Options:
 Damaged lines are skipped and counted on stderr; the exit status is 0 when
 anything was drawn, 1 for bad usage, 2 when an input cannot be used.`
 
-export class UsageError extends Error {}
+
+export { UsageError }
 
 export interface RenderArgs {
   procPath: string

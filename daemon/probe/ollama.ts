@@ -1,27 +1,47 @@
 import { readdirSync, readFileSync } from 'node:fs'
+import { get as httpGet } from 'node:http'
+import { get as httpsGet } from 'node:https'
 import { join } from 'node:path'
 
 /** What GET /api/ps gave: the body to record, or why there is none. */
 export type ApiPsResult = { ok: true; body: string; models: number } | { ok: false; error: string }
 
-/** GET /api/ps with a time limit; a body is accepted only if it has Ollama's shape. */
-export async function fetchApiPs(baseUrl: string, timeoutMs: number): Promise<ApiPsResult> {
+/**
+ * GET /api/ps with a time limit; a body is accepted only if it has Ollama's
+ * shape. node:http, not fetch: fetch's client costs the daemon some 15 MB.
+ */
+export function fetchApiPs(baseUrl: string, timeoutMs: number): Promise<ApiPsResult> {
   const url = new URL('/api/ps', baseUrl)
-  let res: Response
-  try {
-    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
-  } catch (e) {
-    const err = e as Error & { cause?: { code?: string; message?: string } }
-    if (err.name === 'TimeoutError' || err.name === 'AbortError') return { ok: false, error: `${url}: no answer within ${timeoutMs} ms` }
-    return { ok: false, error: `${url}: ${err.cause?.code ?? err.cause?.message ?? err.message}` }
-  }
-  let text: string
-  try {
-    text = await res.text()
-  } catch (e) {
-    return { ok: false, error: `${url}: ${(e as Error).message}` }
-  }
-  if (!res.ok) return { ok: false, error: `${url}: HTTP ${res.status}: ${text.slice(0, 200).replace(/\s+/g, ' ')}` }
+  const get = url.protocol === 'https:' ? httpsGet : httpGet
+  return new Promise(resolve => {
+    let settled = false
+    const done = (r: ApiPsResult) => {
+      if (!settled) {
+        settled = true
+        clearTimeout(timer)
+        resolve(r)
+      }
+    }
+    const req = get(url, { agent: false }, res => {
+      const chunks: Buffer[] = []
+      let size = 0
+      res.on('data', (c: Buffer) => {
+        size += c.length
+        if (size <= 4 * 1024 * 1024) chunks.push(c)
+      })
+      res.on('error', e => done({ ok: false, error: `${url}: ${e.message}` }))
+      res.on('end', () => done(judge(url, res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'))))
+    })
+    const timer = setTimeout(() => {
+      req.destroy()
+      done({ ok: false, error: `${url}: no answer within ${timeoutMs} ms` })
+    }, timeoutMs)
+    req.on('error', e => done({ ok: false, error: `${url}: ${(e as NodeJS.ErrnoException).code ?? e.message}` }))
+  })
+}
+
+function judge(url: URL, status: number, text: string): ApiPsResult {
+  if (status < 200 || status > 299) return { ok: false, error: `${url}: HTTP ${status}: ${text.slice(0, 200).replace(/\s+/g, ' ')}` }
   try {
     const body = JSON.parse(text) as { models?: unknown }
     if (!Array.isArray(body.models)) return { ok: false, error: `${url}: answer without a "models" list` }

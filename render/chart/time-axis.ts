@@ -69,13 +69,4 @@ export function timeTicks(startMs: number, endMs: number, zone: string, count: n
   })
 }
 
-/** `1 h 07 min`, `4 min 10 s`, `2 d 3 h`. */
-export function formatDuration(ms: number): string {
-  const s = Math.round(ms / 1000)
-  if (s < 60) return `${s} s`
-  const m = Math.floor(s / 60)
-  if (m < 60) return `${m} min ${pad(s % 60)} s`
-  const h = Math.floor(m / 60)
-  if (h < 48) return `${h} h ${pad(m % 60)} min`
-  return `${Math.floor(h / 24)} d ${h % 24} h`
-}
+export { formatDuration } from '../parse/time.js'

@@ -41,3 +41,14 @@ export class TsCache {
     return this.#ms
   }
 }
+
+/** `1 h 07 min`, `4 min 10 s`, `2 d 3 h`. */
+export function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000)
+  if (s < 60) return `${s} s`
+  const m = Math.floor(s / 60)
+  if (m < 60) return `${m} min ${String(s % 60).padStart(2, '0')} s`
+  const h = Math.floor(m / 60)
+  if (h < 48) return `${h} h ${String(m % 60).padStart(2, '0')} min`
+  return `${Math.floor(h / 24)} d ${h % 24} h`
+}
