@@ -22,6 +22,12 @@ function fakeOllamaCli(dir: string): { env: NodeJS.ProcessEnv; calls: () => numb
   mkdirSync(bin, { recursive: true })
   writeFileSync(join(bin, 'ollama'), `#!/bin/sh\necho "$@" >> '${log}'\necho 'NAME    ID    SIZE    PROCESSOR    CONTEXT    UNTIL '\n`)
   chmodSync(join(bin, 'ollama'), 0o755)
+  // and an nvidia-smi that prints what a one-GPU host's prints (the same query the daemon makes)
+  writeFileSync(
+    join(bin, 'nvidia-smi'),
+    `#!/bin/sh\n[ "$1" = "--query-gpu=index,name,memory.used,memory.total" ] && [ "$2" = "--format=csv" ] || exit 2\nprintf 'index, name, memory.used [MiB], memory.total [MiB]\\n0, NVIDIA H100 80GB HBM3, 1234 MiB, 81559 MiB\\n'\n`,
+  )
+  chmodSync(join(bin, 'nvidia-smi'), 0o755)
   return { env: { PATH: `${bin}:${process.env.PATH}` }, calls: () => read(log).split('\n').filter(Boolean).length }
 }
 
@@ -44,6 +50,7 @@ t.test('server down: recorded in every block, sampling goes on, and the CLI is n
   t.ok(blocks >= 2, `${blocks} blocks`)
   t.equal((log.match(/memtrace source-error \{[^\n]*"source":"api-ps"[^\n]*ECONNREFUSED/g) ?? []).length, blocks, 'each block says the server did not answer')
   t.equal(cli.calls(), 0, 'ollama ps is not run while /api/ps does not answer')
+  t.match(log, /index, name, memory\.used \[MiB\], memory\.total \[MiB\]\n0, NVIDIA H100 80GB HBM3, 1234 MiB, 81559 MiB\n/, 'GPU memory from nvidia-smi')
 })
 
 t.test('a slow server and a garbage answer are recorded; the process sampler keeps its pace', async t => {

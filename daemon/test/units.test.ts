@@ -153,3 +153,23 @@ t.test('options: durations and OLLAMA_HOST', async t => {
   t.equal(ollamaUrlFromEnv({ OLLAMA_HOST: 'example.test:8080' }), 'http://example.test:8080')
   t.equal(ollamaUrlFromEnv({ OLLAMA_HOST: 'https://h.test' }), 'https://h.test:11434')
 })
+
+t.test('the server memory cgroup, v2 and v1, in the layout the renderer reads', async t => {
+  const { memoryCgroup, cgroupText } = await import('../probe/system-linux.js')
+  const dir = t.testdir({
+    proc: { '10': { cgroup: '0::/system.slice/docker-ab12.scope\n' }, '11': { cgroup: '12:memory:/docker/cd34\n11:cpu:/docker/cd34\n' }, '12': { cgroup: '0::/\n' } },
+    sys: {
+      'system.slice': { 'docker-ab12.scope': { 'memory.current': '4294967296\n', 'memory.max': 'max\n', 'memory.pressure': 'some avg10=1.00 avg60=0.50 avg300=0.10 total=42\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=7\n' } },
+      memory: { docker: { cd34: { 'memory.usage_in_bytes': '1073741824\n', 'memory.limit_in_bytes': '8589934592\n' } } },
+    },
+  })
+  const v2 = memoryCgroup(10, join(dir, 'proc'), join(dir, 'sys'))
+  t.match(v2, { version: 2, path: '/system.slice/docker-ab12.scope' })
+  const { block } = await import('../../render/test/helpers.js')
+  const s2 = block(cgroupText(v2!)).sample
+  t.same(s2.cgroup, { path: '/system.slice/docker-ab12.scope', usageBytes: 4294967296, limitBytes: null, pressure: { someAvg10: 1, someAvg60: 0.5, someAvg300: 0.1, someTotalUs: 42, fullAvg10: 0, fullAvg60: 0, fullAvg300: 0, fullTotalUs: 7 } })
+  const v1 = memoryCgroup(11, join(dir, 'proc'), join(dir, 'sys'))
+  t.match(v1, { version: 1, path: '/docker/cd34' })
+  t.match(block(cgroupText(v1!)).sample.cgroup, { usageBytes: 1073741824, limitBytes: 8589934592 })
+  t.equal(memoryCgroup(12, join(dir, 'proc'), join(dir, 'sys')), undefined, 'the root cgroup is the host itself')
+})

@@ -220,7 +220,8 @@ function addVmstat(s: SystemSample, key: string, value: number): void {
 
 function addCgroup(s: SystemSample, cg: { path?: string; key: string; value: number | null }): void {
   s.cgroup ??= {}
-  if (cg.path) s.cgroup.path = cg.path
+  // A `cgroup: <path>` line names it; a file's directory only when nothing did.
+  if (cg.path && (cg.key === '' || s.cgroup.path === undefined)) s.cgroup.path = cg.path
   switch (cg.key) {
     case 'memory.current':
     case 'memory.usage_in_bytes':

@@ -1,0 +1,83 @@
+import t from 'tap'
+import { spawn, spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { installStandin } from '../standin/install.js'
+import { sleep } from './helpers.js'
+
+/** The stand-in's server with the given settings; its runners as `ps` sees them. */
+async function serve(t: import('tap').Test, extraEnv: Record<string, string>) {
+  const dir = t.testdir({})
+  const { ollama } = installStandin(join(dir, 'standin'))
+  const port = 20000 + Math.floor(Math.random() * 20000)
+  const env = { ...process.env, OLLAMA_HOST: `127.0.0.1:${port}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_SCALE: '0.01', ...extraEnv }
+  spawnSync(ollama, ['pull', 'llama3.2:3b', 'qwen2.5-coder:7b'], { env })
+  const server = spawn(ollama, ['serve'], { env, stdio: 'ignore' })
+  t.teardown(() => server.kill())
+  const url = `http://127.0.0.1:${port}`
+  for (let i = 0; i < 100 && !(await fetch(url).then(() => true, () => false)); i++) await sleep(50)
+  const post = async (body: object) => (await fetch(`${url}/api/generate`, { method: 'POST', body: JSON.stringify({ stream: false, ...body }) })).json() as Promise<Record<string, unknown>>
+  const ps = async () => ((await (await fetch(`${url}/api/ps`)).json()) as { models: Record<string, unknown>[] }).models
+  const runners = () =>
+    spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(server.pid)], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter(l => l.includes('--model'))
+  return { post, ps, runners, url, ollama, env }
+}
+
+t.test('/api/ps: Ollama fields, runner argv of 0.30, memory really held', async t => {
+  const s = await serve(t, {})
+  t.same(await s.ps(), [], 'nothing loaded: {"models":[]}')
+  const r = await s.post({ model: 'llama3.2:3b', prompt: 'hi' })
+  t.equal(r.done, true)
+  const [m] = await s.ps()
+  t.match(m, { name: 'llama3.2:3b', model: 'llama3.2:3b', context_length: 4096, details: { format: 'gguf', family: 'llama', parameter_size: '3.2B', quantization_level: 'Q4_K_M' } })
+  t.match(String(m?.digest), /^[0-9a-f]{64}$/)
+  t.equal(m?.size, m?.size_vram)
+  t.match(String(m?.expires_at), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/)
+  const [line] = s.runners()
+  t.match(line, /lib\/ollama\/llama-server --model \S+\/blobs\/sha256-[0-9a-f]{64} --port \d+ --host 127\.0\.0\.1 --no-webui --offline -c 4096 -np 1 /)
+  const pid = Number(line?.trim().split(' ')[0])
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(spawnSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' }).stdout)?.[1])
+  t.ok(rssKb * 1024 > 0.01 * Number(m?.size), `runner RSS ${rssKb} kB holds its share of ${m?.size} bytes`)
+  const tags = (await (await fetch(`${s.url}/api/tags`)).json()) as { models: { name: string }[] }
+  t.same(tags.models.map(x => x.name).sort(), ['llama3.2:3b', 'qwen2.5-coder:7b'])
+  const cli = spawnSync(s.ollama, ['ps'], { env: s.env, encoding: 'utf8' })
+  t.match(cli.stdout, /^NAME\s+ID\s+SIZE\s+PROCESSOR\s+CONTEXT\s+UNTIL\s+\n/)
+  t.match(cli.stdout, /llama3\.2:3b\s+[0-9a-f]{12}\s+2\.\d GB\s+100% GPU\s+4096\s+4 minutes from now/)
+})
+
+t.test('keep_alive 0 unloads; two models run side by side; an unknown model is refused', async t => {
+  const s = await serve(t, {})
+  await s.post({ model: 'llama3.2:3b', prompt: 'hi' })
+  await s.post({ model: 'qwen2.5-coder:7b', prompt: 'hi' })
+  t.equal(s.runners().length, 2, 'both runners alive')
+  t.equal((await s.ps()).length, 2)
+  const r = await s.post({ model: 'llama3.2:3b', keep_alive: 0 })
+  t.equal(r.done_reason, 'unload')
+  t.same((await s.ps()).map(m => m.name), ['qwen2.5-coder:7b'])
+  t.equal(s.runners().length, 1)
+  const bad = await s.post({ model: 'nope:1b', prompt: 'x' })
+  t.match(bad.error, /model 'nope:1b' not found/)
+})
+
+t.test('OLLAMA_MAX_LOADED_MODELS=1 unloads the first before loading the second; NUM_PARALLEL widens the context', async t => {
+  const s = await serve(t, { OLLAMA_MAX_LOADED_MODELS: '1', OLLAMA_NUM_PARALLEL: '4' })
+  await s.post({ model: 'llama3.2:3b', prompt: 'hi' })
+  const first = (await s.ps())[0]
+  t.match(s.runners()[0], / -c 16384 -np 4 /, '-c is num_ctx × parallel')
+  t.equal(first?.context_length, 4096, 'context_length is per slot')
+  t.equal(first?.size, 2_019_393_189 + 114_688 * 4096 * 4, 'KV for every slot is counted')
+  await s.post({ model: 'qwen2.5-coder:7b', prompt: 'hi' })
+  t.same((await s.ps()).map(m => m.name), ['qwen2.5-coder:7b'])
+  t.equal(s.runners().length, 1)
+})
+
+t.test('keep_alive runs out; negative is forever', async t => {
+  const s = await serve(t, {})
+  await s.post({ model: 'llama3.2:3b', prompt: 'hi', keep_alive: 1 })
+  await s.post({ model: 'qwen2.5-coder:7b', prompt: 'hi', keep_alive: -1 })
+  const forever = (await s.ps()).find(m => m.name === 'qwen2.5-coder:7b')
+  t.match(String(forever?.expires_at), /^2318-/)
+  await sleep(1600)
+  t.same((await s.ps()).map(m => m.name), ['qwen2.5-coder:7b'])
+})
