@@ -5,6 +5,8 @@ import { parseArgs } from 'node:util'
 import { renderChart } from './chart/render-chart.js'
 import { checkZone } from './chart/time-axis.js'
 import { InputError, loadTrace } from './load.js'
+import { findFindings } from './findings/findings.js'
+import { reportMarkdown } from './findings/report.js'
 import { UsageError } from '../bin/errors.js'
 
 export const RENDER_HELP = `Usage:
@@ -22,6 +24,8 @@ Options:
                      (default: this machine's zone, named on the chart)
   --width PX         chart width (default 1200)
   --height PX        chart height (default 800; grows to fit long legends)
+  --json             print the findings as JSON lines (schema: memtrace schema finding)
+  --report FILE      also write a Markdown report: findings, runners, host, command
   -q, --quiet        print nothing but errors
   -h, --help         this text
 
@@ -40,6 +44,8 @@ export interface RenderArgs {
   width: number
   height: number
   quiet: boolean
+  json: boolean
+  reportPath?: string
 }
 
 /** argv (after `render`) → arguments, or UsageError. */
@@ -55,6 +61,8 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
       width: { type: 'string', default: '1200' },
       height: { type: 'string', default: '800' },
       quiet: { type: 'boolean', short: 'q', default: false },
+      json: { type: 'boolean', default: false },
+      report: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -78,7 +86,18 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
   } catch {
     throw new UsageError(`unknown time zone "${zone}" (use an IANA name such as Europe/Berlin, or UTC)`)
   }
-  return { procPath, sysPath, outPath, lowFreePct, zone, width: Math.round(width), height: Math.round(height), quiet: values.quiet as boolean }
+  return {
+    procPath,
+    sysPath,
+    outPath,
+    lowFreePct,
+    zone,
+    width: Math.round(width),
+    height: Math.round(height),
+    quiet: values.quiet as boolean,
+    json: values.json as boolean,
+    ...(values.report !== undefined ? { reportPath: values.report } : {}),
+  }
 }
 
 function number(text: string, name: string, min: number, max: number): number {
@@ -108,6 +127,8 @@ export async function runRender(a: RenderArgs, out: NodeJS.WritableStream, err: 
   const notes: string[] = []
   if (problems.total > 0) notes.push(`Skipped as damaged: ${problems.total} line(s); see memtrace's stderr for where.`)
   if (trace.placeholders > 0) notes.push(`Left out ${trace.placeholders} "(ollama)" placeholder rows.`)
+  const findings = findFindings(trace, { zone: a.zone, lowFreePct: a.lowFreePct })
+  notes.push(...(findings.length ? ['What happened:', ...findings.map(f => f.text)] : ['No findings: no runner overlap, no low free memory, no gaps.']))
   const svg = renderChart(trace, {
     width: a.width,
     height: a.height,
@@ -117,21 +138,34 @@ export async function runRender(a: RenderArgs, out: NodeJS.WritableStream, err: 
     sysFile: basename(a.sysPath),
     notes,
   })
-  const tmp = `${a.outPath}.tmp-${process.pid}`
-  try {
-    await writeFile(tmp, svg, { mode: 0o644 })
-    await rename(tmp, a.outPath)
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined)
-    throw new InputError(`cannot write ${a.outPath}: ${(e as Error).message}`)
-  }
+  await writeAtomic(a.outPath, svg)
   for (const line of problems.summary()) err.write(`memtrace render: skipped ${line}\n`)
   if (procRows === 0) err.write(`memtrace render: ${basename(a.procPath)} has no process samples; drew the system panel only\n`)
-  if (!a.quiet) {
+  if (a.reportPath) {
+    const md = reportMarkdown(trace, findings, { zone: a.zone, svgPath: a.outPath, command: ['memtrace', 'render', ...process.argv.slice(3)].join(' ') })
+    await writeAtomic(a.reportPath, md)
+  }
+  if (a.json) {
+    for (const f of findings) out.write(`${JSON.stringify(f)}\n`)
+  } else if (!a.quiet) {
     const runners = trace.procs.filter(p => p.role === 'runner').length
     out.write(
       `wrote ${a.outPath} (${Math.ceil(svg.length / 1024)} KiB): ${trace.procs.length} processes, ${runners} runners, ${sysBlocks} system samples\n`,
     )
+    if (a.reportPath) out.write(`wrote ${a.reportPath}\n`)
+    out.write(findings.length ? `\nWhat happened (times in ${a.zone}):\n${findings.map(f => `- ${f.text}`).join('\n')}\n` : '\nNo findings: no runner overlap, no low free memory, no gaps.\n')
   }
   return 0
+}
+
+/** Writes whole or not at all: never a half-written file. */
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`
+  try {
+    await writeFile(tmp, text, { mode: 0o644 })
+    await rename(tmp, path)
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined)
+    throw new InputError(`cannot write ${path}: ${(e as Error).message}`)
+  }
 }

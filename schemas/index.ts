@@ -5,6 +5,7 @@ export { loadedModelSchema, type LoadedModel } from './loaded-model.js'
 export { traceEventSchema, type TraceEvent } from './trace-event.js'
 export { processSchema, type ProcessInfo, type Role } from './process.js'
 export { problemSchema, PROBLEM_KINDS, type Problem, type ProblemKind } from './problem.js'
+export { findingSchema, type Finding } from './finding.js'
 
 import { processSampleSchema } from './process-sample.js'
 import { systemSampleSchema } from './system-sample.js'
@@ -12,6 +13,7 @@ import { loadedModelSchema } from './loaded-model.js'
 import { traceEventSchema } from './trace-event.js'
 import { processSchema } from './process.js'
 import { problemSchema } from './problem.js'
+import { findingSchema } from './finding.js'
 
 /** Every schema by its record name, for `memtrace schema` and the tests. */
 export const SCHEMAS = {
@@ -21,4 +23,5 @@ export const SCHEMAS = {
   'trace-event': traceEventSchema,
   process: processSchema,
   problem: problemSchema,
+  finding: findingSchema,
 } as const

@@ -1,0 +1,22 @@
+import type { FromSchema } from './from-schema.js'
+
+/** Something the traces show that a maintainer wants to read first, with its figures. */
+export const findingSchema = {
+  $id: 'https://memtrace.dev/schemas/finding.json',
+  title: 'finding',
+  type: 'object',
+  additionalProperties: false,
+  required: ['record', 'kind', 'start', 'text'],
+  properties: {
+    record: { const: 'finding' },
+    kind: { enum: ['runner-overlap', 'low-free', 'claim-vs-measured', 'gap', 'server-unanswered', 'daemon-restart'] },
+    start: { type: 'string', description: 'UTC ISO-8601.' },
+    end: { type: 'string', description: 'UTC ISO-8601; absent for an instant.' },
+    pids: { type: 'array', items: { type: 'integer', minimum: 0 } },
+    models: { type: 'array', items: { type: 'string' } },
+    text: { type: 'string', description: 'The finding as a sentence, times in the chart zone.' },
+    figures: { type: 'object', additionalProperties: { type: 'number' }, description: 'The numbers in the text, bytes and percent, by name.' },
+  },
+} as const
+
+export type Finding = FromSchema<typeof findingSchema>
