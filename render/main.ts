@@ -10,7 +10,7 @@ import { reportMarkdown } from './findings/report.js'
 import { UsageError } from '../bin/errors.js'
 
 export const RENDER_HELP = `Usage:
-  memtrace render <process.tsv> <system.log> <out.svg> [options]
+  memtrace render <process.tsv> <system.log> <out.svg|out.png> [options]
   memtrace render --dir DIR [-o out.svg] [options]
 
 Draws the two traces as one self-contained two-panel SVG: RSS of each Ollama
@@ -138,7 +138,8 @@ export async function runRender(a: RenderArgs, out: NodeJS.WritableStream, err: 
     sysFile: basename(a.sysPath),
     notes,
   })
-  await writeAtomic(a.outPath, svg)
+  // An output ending in .png gets a picture, for chats and trackers that refuse SVG.
+  await writeAtomic(a.outPath, a.outPath.toLowerCase().endsWith('.png') ? await toPng(svg) : svg)
   for (const line of problems.summary()) err.write(`memtrace render: skipped ${line}\n`)
   if (procRows === 0) err.write(`memtrace render: ${basename(a.procPath)} has no process samples; drew the system panel only\n`)
   if (a.reportPath) {
@@ -150,7 +151,7 @@ export async function runRender(a: RenderArgs, out: NodeJS.WritableStream, err: 
   } else if (!a.quiet) {
     const runners = trace.procs.filter(p => p.role === 'runner').length
     out.write(
-      `wrote ${a.outPath} (${Math.ceil(svg.length / 1024)} KiB): ${trace.procs.length} processes, ${runners} runners, ${sysBlocks} system samples\n`,
+      `wrote ${a.outPath}: ${trace.procs.length} processes, ${runners} runners, ${sysBlocks} system samples\n`,
     )
     if (a.reportPath) out.write(`wrote ${a.reportPath}\n`)
     out.write(findings.length ? `\nWhat happened (times in ${a.zone}):\n${findings.map(f => `- ${f.text}`).join('\n')}\n` : '\nNo findings: no runner overlap, no low free memory, no gaps.\n')
@@ -159,7 +160,12 @@ export async function runRender(a: RenderArgs, out: NodeJS.WritableStream, err: 
 }
 
 /** Writes whole or not at all: never a half-written file. */
-async function writeAtomic(path: string, text: string): Promise<void> {
+async function toPng(svg: string): Promise<Buffer> {
+  const { Resvg } = await import('@resvg/resvg-js')
+  return Buffer.from(new Resvg(svg, { font: { loadSystemFonts: true }, background: '#ffffff' }).render().asPng())
+}
+
+async function writeAtomic(path: string, text: string | Buffer): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`
   try {
     await writeFile(tmp, text, { mode: 0o644 })
