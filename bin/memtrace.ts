@@ -12,6 +12,7 @@ Commands:
   stop [--dir DIR]                               stop it; returns when its files are closed
   status [--dir DIR]                             is it running, what has it written
   mark [--dir DIR] "text"                        add a marker to the running trace
+  run [--dir DIR] -- <command …>                 trace while a command runs, then render
   render <process.tsv> <system.log> <out.svg>   draw the two-panel chart
   render --dir DIR                               draw the newest traces in DIR
   parse <process.tsv> <system.log>               print the parsed records as JSON lines
@@ -60,6 +61,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('../daemon/commands.js')).cmdStatus(rest, out)
     case 'mark':
       return (await import('../daemon/commands.js')).cmdMark(rest, out)
+    case 'run':
+      return (await import('../daemon/commands.js')).cmdRun(rest, out)
     case 'schema': {
       const { SCHEMAS } = await import('../schemas/index.js')
       const name = rest[0]
@@ -87,7 +90,7 @@ main(process.argv.slice(2)).then(
   },
   (e: unknown) => {
     const cmd = process.argv[2] ?? ''
-    const who = ['render', 'parse', 'schema', 'start', 'stop', 'status', 'mark'].includes(cmd) ? `memtrace ${cmd}` : 'memtrace'
+    const who = ['render', 'parse', 'schema', 'start', 'stop', 'status', 'mark', 'run'].includes(cmd) ? `memtrace ${cmd}` : 'memtrace'
     if (e instanceof CommandError) {
       process.stderr.write(`${who}: ${e.message}\n`)
       process.exitCode = e.code

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { appendFileSync, existsSync, statSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { basename, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { pino, type Logger } from 'pino'
 import { formatDuration } from '../render/parse/time.js'
@@ -217,3 +217,63 @@ export async function cmdMark(argv: string[], out: NodeJS.WritableStream): Promi
   out.write(`marked ${ts}: ${text}\n`)
   return 0
 }
+
+export const RUN_HELP = `Usage: memtrace run [--dir DIR] [start options] -- <command …>
+
+Starts tracing, runs the command in this terminal, stops tracing when it exits
+(or on Ctrl-C), renders DIR/memtrace-<stamp>.svg and a Markdown report beside
+it, prints where they are, and exits with the command's status.`
+
+/** `memtrace run -- cmd …`: trace one command from start to end. */
+export async function cmdRun(argv: string[], out: NodeJS.WritableStream): Promise<number> {
+  const sep = argv.indexOf('--')
+  const own = sep >= 0 ? argv.slice(0, sep) : argv
+  const command = sep >= 0 ? argv.slice(sep + 1) : []
+  if (own.includes('--help') || own.includes('-h')) {
+    out.write(`${RUN_HELP}\n`)
+    return 0
+  }
+  if (command.length === 0) throw new CommandError('give the command after --: memtrace run -- ollama run llama3.2 "hello"', 1)
+  const cfg = parseStartArgs(own, process.env)
+  if (cfg === 'help') return 0
+  const quiet = { write: () => true } as unknown as NodeJS.WritableStream
+  await startInBackground(own, cfg.dir, quiet)
+  const lock = readLock(cfg.dir)
+  out.write(`memtrace: tracing into ${cfg.dir} while ${command.join(' ')} runs\n`)
+  // Ctrl-C reaches the command through the terminal; memtrace waits for it to end.
+  const onInt = () => undefined
+  process.on('SIGINT', onInt)
+  const status = await new Promise<number>(resolveStatus => {
+    const child = spawn(command[0] as string, command.slice(1), { stdio: 'inherit' })
+    child.once('error', e => {
+      process.stderr.write(`memtrace run: cannot run ${command[0]}: ${e.message}\n`)
+      resolveStatus(127)
+    })
+    child.once('exit', (code, signal) => resolveStatus(code ?? 128 + (signal ? (osSignals[signal] ?? 0) : 0)))
+  })
+  process.off('SIGINT', onInt)
+  await cmdStop(['--dir', cfg.dir], quiet)
+  if (!lock) return status
+  const stamp = /^ollama-process-memtrace-(.*)\.tsv$/.exec(basename(lock.procFile))?.[1] ?? 'run'
+  const { runRender } = await import('../render/main.js')
+  const svg = `${cfg.dir}/memtrace-${stamp}.svg`
+  await runRender(
+    {
+      procPath: lock.procFile,
+      sysPath: lock.systemFile,
+      outPath: svg,
+      reportPath: `${cfg.dir}/memtrace-${stamp}.md`,
+      lowFreePct: 30,
+      zone: Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC',
+      width: 1200,
+      height: 800,
+      quiet: false,
+      json: false,
+    },
+    out,
+    process.stderr,
+  ).catch((e: Error) => process.stderr.write(`memtrace run: could not render: ${e.message}\n`))
+  return status
+}
+
+const osSignals: Record<string, number> = { SIGINT: 2, SIGTERM: 15, SIGKILL: 9, SIGHUP: 1, SIGQUIT: 3 }
