@@ -9,7 +9,7 @@ export const findingSchema = {
   required: ['record', 'kind', 'start', 'text'],
   properties: {
     record: { const: 'finding' },
-    kind: { enum: ['runner-overlap', 'low-free', 'claim-vs-measured', 'gap', 'server-unanswered', 'daemon-restart'] },
+    kind: { enum: ['runner-overlap', 'low-free', 'wired-jump', 'pressure-after-low-free', 'not-given-back', 'claim-vs-measured', 'gap', 'server-unanswered', 'daemon-restart'] },
     start: { type: 'string', description: 'UTC ISO-8601.' },
     end: { type: 'string', description: 'UTC ISO-8601; absent for an instant.' },
     pids: { type: 'array', items: { type: 'integer', minimum: 0 } },

@@ -20,6 +20,9 @@ export function findFindings(trace: Trace, o: FindingOptions): Finding[] {
     ...overlapFindings(trace, at),
     ...lowFreeFindings(trace, o.lowFreePct, at),
     ...claimFindings(trace),
+    ...wiredJumpFindings(trace, at),
+    ...afterLowFreeFindings(trace, o.lowFreePct, at),
+    ...notGivenBackFindings(trace, at),
     ...gapFindings(trace, at),
   ]
   return out.sort((a, b) => a.start.localeCompare(b.start))
@@ -211,5 +214,121 @@ function gapFindings(trace: Trace, at: (ms: number) => string): Finding[] {
     .filter(e => e.kind === 'start')
     .slice(1)
     .forEach(e => out.push({ record: 'finding', kind: 'daemon-restart', start: e.ts, text: `memtrace started again at ${at(Date.parse(e.ts))}: samples before and after are not joined.` }))
+  return out
+}
+
+/** Value of a system series at the last sample before `ms` (or at it, when `inclusive`). */
+function valueBefore(trace: Trace, name: string, ms: number, inclusive = false): number | undefined {
+  const vals = trace.sys.fields.get(name)
+  if (!vals) return undefined
+  let v: number | undefined
+  trace.sys.tsMs.forEach((t, i) => {
+    if ((t < ms || (inclusive && t === ms)) && !Number.isNaN(vals[i] as number)) v = vals[i] as number
+  })
+  return v
+}
+
+/** Highest (or lowest) value of a series in [from, to], with its time. */
+function extreme(trace: Trace, name: string, from: number, to: number, kind: 'max' | 'min'): { v: number; t: number } | undefined {
+  const vals = trace.sys.fields.get(name)
+  if (!vals) return undefined
+  let best: { v: number; t: number } | undefined
+  trace.sys.tsMs.forEach((t, i) => {
+    const v = vals[i] as number
+    if (t < from || t > to || Number.isNaN(v)) return
+    if (!best || (kind === 'max' ? v > best.v : v < best.v)) best = { v, t }
+  })
+  return best
+}
+
+const JUMP_BYTES = 1 * GIB
+const LOAD_WINDOW_MS = 60_000
+
+/** Wired memory rising by a GiB or more within a minute of a runner starting (macOS). */
+function wiredJumpFindings(trace: Trace, at: (ms: number) => string): Finding[] {
+  const out: Finding[] = []
+  for (const s of trace.procs) {
+    if (s.role !== 'runner') continue
+    const start = s.tsMs[0] as number
+    const before = valueBefore(trace, 'wired', start)
+    const peak = extreme(trace, 'wired', start, start + LOAD_WINDOW_MS, 'max')
+    if (before === undefined || !peak || peak.v - before < JUMP_BYTES) continue
+    out.push({
+      record: 'finding',
+      kind: 'wired-jump',
+      start: formatTs(start),
+      end: formatTs(peak.t),
+      pids: [s.pid],
+      models: [s.model ?? ''],
+      text: `Wired memory rose from ${gib(before)} to ${gib(peak.v)} (+${gib(peak.v - before)}) by ${at(peak.t)}, as ${runnerName(s)} started at ${at(start)}.`,
+      figures: { wiredBeforeBytes: before, wiredPeakBytes: peak.v },
+    })
+  }
+  return out
+}
+
+const GROWTH_BYTES = 0.5 * GIB
+
+/** Compressor and swap growing during or after a low-free interval, and whether they came back. */
+function afterLowFreeFindings(trace: Trace, threshold: number, at: (ms: number) => string): Finding[] {
+  const out: Finding[] = []
+  const endMs = trace.sys.tsMs[trace.sys.tsMs.length - 1] ?? trace.endMs
+  for (const iv of lowFreeIntervals(trace, threshold)) {
+    const parts: string[] = []
+    const after: string[] = []
+    const figures: Record<string, number> = {}
+    for (const [name, label] of [['compressor', 'the compressor'], ['swap-used', 'swap used']] as const) {
+      const before = valueBefore(trace, name, iv.startMs)
+      const peak = extreme(trace, name, iv.startMs, iv.endMs + 5 * LOAD_WINDOW_MS, 'max')
+      if (before === undefined || !peak || peak.v - before < GROWTH_BYTES) continue
+      const last = valueBefore(trace, name, endMs, true) as number
+      const grown = peak.v - before
+      const state = last <= before + 0.1 * grown ? 'back' : last <= before + 0.5 * grown ? 'partly back' : 'not given back'
+      parts.push(`${label} grew from ${gib(before)} to ${gib(peak.v)}`)
+      after.push(`${label} was at ${gib(last)} (${state})`)
+      figures[`${name}BeforeBytes`] = before
+      figures[`${name}PeakBytes`] = peak.v
+      figures[`${name}AtEndBytes`] = last
+    }
+    if (parts.length === 0) continue
+    out.push({
+      record: 'finding',
+      kind: 'pressure-after-low-free',
+      start: formatTs(iv.startMs),
+      end: formatTs(iv.endMs),
+      text: `After free memory fell under ${threshold}% at ${at(iv.startMs)}, ${join(parts)}; at the end of the trace (${at(endMs)}) ${join(after)}.`,
+      figures,
+    })
+  }
+  return out
+}
+
+const RECOVERY_POINTS = 10
+
+/** A runner gone, but free memory not back to where it was before it started. */
+function notGivenBackFindings(trace: Trace, at: (ms: number) => string): Finding[] {
+  const out: Finding[] = []
+  const lastSys = trace.sys.tsMs[trace.sys.tsMs.length - 1] ?? 0
+  const runners = trace.procs.filter(s => s.role === 'runner')
+  for (const s of runners) {
+    const start = s.tsMs[0] as number
+    const end = s.tsMs[s.tsMs.length - 1] as number
+    if (lastSys - end < 20_000) continue // still running at the end, or no time to tell
+    if (runners.some(o => o !== s && alive(o, end + 20_000))) continue // another model holds memory now
+    const before = valueBefore(trace, 'free-pct', start)
+    const recovered = extreme(trace, 'free-pct', end, end + LOAD_WINDOW_MS, 'max')
+    if (before === undefined || !recovered || before - recovered.v < RECOVERY_POINTS) continue
+    const word = trace.sys.platform === 'linux' ? 'available memory' : 'free memory'
+    out.push({
+      record: 'finding',
+      kind: 'not-given-back',
+      start: formatTs(end),
+      end: formatTs(recovered.t),
+      pids: [s.pid],
+      models: [s.model ?? ''],
+      text: `${runnerName(s)} exited at ${at(end)}, but ${word} was at most ${recovered.v}% in the minute after, against ${before}% before it started: memory not given back.`,
+      figures: { freePctBefore: before, freePctAfter: recovered.v },
+    })
+  }
   return out
 }

@@ -35,9 +35,9 @@ const block = (s: number, body: string) => `===== ${ts(s)} =====\n${body}\n`
 const mp = (pct: number) => `The system has 34359738368 (2097152 pages with a page size of 16384).\nSystem-wide memory free percentage: ${pct}%\n`
 const api = (models: [string, number][]) => JSON.stringify({ models: models.map(([name, size]) => ({ name, model: name, size, digest: 'd', details: {}, expires_at: '2026-02-25T14:30:00Z', size_vram: size, context_length: 4096 })) })
 
-t.test('the macOS model switch: overlap with its figures, low free memory, both claims', async t => {
+t.test('the macOS model switch: overlap, low free memory, wired jumps, compressor and swap, both claims', async t => {
   const f = await sample('mac-model-switch')
-  t.same(kinds(f).sort(), ['claim-vs-measured', 'claim-vs-measured', 'low-free', 'runner-overlap'])
+  t.same(kinds(f).sort(), ['claim-vs-measured', 'claim-vs-measured', 'low-free', 'pressure-after-low-free', 'runner-overlap', 'wired-jump', 'wired-jump'])
   const ov = f.find(x => x.kind === 'runner-overlap')!
   t.same(ov.pids, [4412, 5120])
   t.same(ov.models, ['qwen2.5-coder:7b', 'qwen3-coder:30b'])
@@ -101,7 +101,7 @@ t.test('render --json prints findings that validate; --report writes the Markdow
   t.equal(r.code, 0, r.stderr)
   const validate = new Ajv({ strict: true }).compile(findingSchema)
   const lines = r.stdout.trim().split('\n')
-  t.equal(lines.length, 4)
+  t.equal(lines.length, 7)
   for (const l of lines) t.ok(validate(JSON.parse(l)), l.slice(0, 80))
   const { readFileSync } = await import('node:fs')
   const md = readFileSync(join(dir, 'r.md'), 'utf8')
@@ -111,4 +111,43 @@ t.test('render --json prints findings that validate; --report writes the Markdow
   t.match(md, /```\nmemtrace render --dir .* --json --report .*\n```/)
   const svg = readFileSync(join(dir, 'c.svg'), 'utf8')
   t.match(svg, /<desc>[^<]*What happened:\n[^<]*At 14:09:45, runner PID 4412/, 'the findings are in the SVG too')
+})
+
+const vm = (wiredGiB: number, compressorGiB: number) =>
+  `Mach Virtual Memory Statistics: (page size of 16384 bytes)\nPages wired down: ${Math.round((wiredGiB * 1024 ** 3) / 16384)}.\nPages occupied by compressor: ${Math.round((compressorGiB * 1024 ** 3) / 16384)}.\n`
+const swap = (gb: number) => `vm.swapusage: total = 4096.00M  used = ${(gb * 1024).toFixed(2)}M  free = 0.00M  (encrypted)\n`
+
+t.test('wired memory jumping at a model load: fires on a jump, not on a flat line', async t => {
+  let p = H
+  let sys = ''
+  for (let s = 20; s < 60; s++) p += `${ts(s)}\t11\t10\tollama\t5000000\t1\t${runner('qwen3:8b')}\n`
+  for (let s = 0; s < 60; s += 5) sys += block(s, vm(s < 20 ? 3 : 8, 0.5) + mp(60))
+  const f = build(p, sys)
+  t.same(kinds(f), ['wired-jump'])
+  t.match(f[0]!.text, /^Wired memory rose from 3\.0 GiB to 8\.0 GiB \(\+5\.0 GiB\) by 14:00:20, as runner PID 11 for qwen3:8b started at 14:00:20\.$/)
+  const flat = sys.replace(/Pages wired down: \d+\./g, 'Pages wired down: 196608.')
+  t.same(build(p, flat), [])
+})
+
+t.test('compressor and swap after low free memory: grown and not back; and a dip that cost nothing', async t => {
+  let sys = ''
+  const pct = [60, 60, 20, 20, 60, 60, 60]
+  pct.forEach((v, i) => (sys += block(i * 5, vm(3, i < 2 ? 0.5 : 3) + swap(i < 2 ? 0 : 2) + mp(v))))
+  const f = build(H, sys)
+  t.same(kinds(f), ['low-free', 'pressure-after-low-free'])
+  t.match(f[1]!.text, /^After free memory fell under 30% at 14:00:10, the compressor grew from 0\.5 GiB to 3\.0 GiB, and swap used grew from 0\.0 GiB to 2\.0 GiB; at the end of the trace \(14:00:30\) the compressor was at 3\.0 GiB \(not given back\), and swap used was at 2\.0 GiB \(not given back\)\.$/)
+  let calm = ''
+  pct.forEach((v, i) => (calm += block(i * 5, vm(3, 0.5) + swap(0) + mp(v))))
+  t.same(kinds(build(H, calm)), ['low-free'])
+})
+
+t.test('memory not given back after a runner exits; given back is no finding', async t => {
+  let p = H
+  for (let s = 10; s < 30; s++) p += `${ts(s)}\t11\t10\tollama\t5000000\t1\t${runner('qwen3:8b')}\n`
+  const stuck = [70, 70, 40, 40, 40, 40, 40, 40, 45, 45, 45, 45].map((v, i) => block(i * 5, mp(v))).join('')
+  const f = build(p, stuck)
+  t.same(kinds(f), ['not-given-back'])
+  t.match(f[0]!.text, /^runner PID 11 for qwen3:8b exited at 14:00:29, but free memory was at most 45% in the minute after, against 70% before it started: memory not given back\.$/)
+  const freed = [70, 70, 40, 40, 40, 40, 40, 69, 70, 70, 70, 70].map((v, i) => block(i * 5, mp(v))).join('')
+  t.same(build(p, freed), [])
 })
