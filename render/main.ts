@@ -22,6 +22,7 @@ Options:
   --low-free PCT     free-memory threshold for the red bands (default 30)
   --tz ZONE          time zone of the labels, e.g. Europe/Berlin or UTC
                      (default: this machine's zone, named on the chart)
+  --theme NAME       light (default) or dark
   --width PX         chart width (default 1200)
   --height PX        chart height (default 800; grows to fit long legends)
   --json             print the findings as JSON lines (schema: memtrace schema finding)
@@ -46,6 +47,7 @@ export interface RenderArgs {
   quiet: boolean
   json: boolean
   reportPath?: string
+  theme?: 'light' | 'dark'
 }
 
 /** argv (after `render`) → arguments, or UsageError. */
@@ -60,6 +62,7 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
       tz: { type: 'string' },
       width: { type: 'string', default: '1200' },
       height: { type: 'string', default: '800' },
+      theme: { type: 'string', default: 'light' },
       quiet: { type: 'boolean', short: 'q', default: false },
       json: { type: 'boolean', default: false },
       report: { type: 'string' },
@@ -86,7 +89,10 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
   } catch {
     throw new UsageError(`unknown time zone "${zone}" (use an IANA name such as Europe/Berlin, or UTC)`)
   }
+  const theme = values.theme as string
+  if (theme !== 'light' && theme !== 'dark') throw new UsageError('--theme must be light or dark')
   return {
+    theme,
     procPath,
     sysPath,
     outPath,
@@ -137,6 +143,7 @@ export async function runRender(a: RenderArgs, out: NodeJS.WritableStream, err: 
     procFile: basename(a.procPath),
     sysFile: basename(a.sysPath),
     notes,
+    theme: a.theme ?? 'light',
   })
   // An output ending in .png gets a picture, for chats and trackers that refuse SVG.
   await writeAtomic(a.outPath, a.outPath.toLowerCase().endsWith('.png') ? await toPng(svg) : svg)

@@ -36,7 +36,7 @@ function layout(items: LegendItem[], width: number) {
 export const LEGEND_ROW_H = ROW_H
 
 /** The legend as an SVG group at (x, y). */
-export function drawLegend(items: LegendItem[], x: number, y: number, width: number, cls: string): string {
+export function drawLegend(items: LegendItem[], x: number, y: number, width: number, cls: string, textColor: string): string {
   const { pos } = layout(items, width)
   const parts = items.map((it, i) => {
     const p = pos[i] as { x: number; row: number }
@@ -45,7 +45,7 @@ export function drawLegend(items: LegendItem[], x: number, y: number, width: num
     const mark = it.swatch
       ? el('rect', { x: px, y: py - 5, width: 20, height: 10, fill: it.color, 'fill-opacity': 0.35 })
       : el('line', { x1: px, y1: py, x2: px + 20, y2: py, stroke: it.color, 'stroke-width': 2.5, 'stroke-dasharray': it.dash })
-    return mark + text({ x: px + 26, y: py + 4, 'font-size': FONT }, clip(it.label, MAX_LABEL))
+    return mark + text({ x: px + 26, y: py + 4, 'font-size': FONT, fill: textColor }, clip(it.label, MAX_LABEL))
   })
   return el('g', { class: cls }, ...parts)
 }

@@ -9,7 +9,7 @@ import { type Box, timeAxis, valueAxis } from './axes.js'
 import { drawLegend, LEGEND_ROW_H, type LegendItem, legendRows } from './legend.js'
 import { clip, el, esc, text } from './svg.js'
 import { formatDuration, offsetName, timeTicks, wallClock, zoneOffsetMs } from './time-axis.js'
-import { SERIES_STYLE, PROCESS_COLORS, ROLE_COLORS } from './style.js'
+import { SERIES_STYLE, PROCESS_COLORS, type Theme, THEMES } from './style.js'
 
 export interface ChartOptions {
   width: number
@@ -22,6 +22,7 @@ export interface ChartOptions {
   sysFile: string
   /** Extra lines for the <desc> (problems skipped, findings). */
   notes?: string[]
+  theme?: 'light' | 'dark'
 }
 
 const GIB = 1024 ** 3
@@ -29,9 +30,10 @@ const M = { left: 78, right: 78, top: 86 }
 
 /** The whole chart as SVG text. Pure: same trace and options, same bytes. */
 export function renderChart(trace: Trace, o: ChartOptions): string {
+  const th = THEMES[o.theme ?? 'light']
   const plotW = o.width - M.left - M.right
   const procs = trace.procs
-  const procItems = processLegend(trace)
+  const procItems = processLegend(trace, th)
   const overlaps = runnerOverlaps(trace)
   const lows = lowFreeIntervals(trace, o.lowFreePct)
   if (overlaps.length > 0) procItems.push({ label: 'two or more runners alive', color: '#f5a623', swatch: true })
@@ -52,13 +54,13 @@ export function renderChart(trace: Trace, o: ChartOptions): string {
   const ticks = timeTicks(trace.startMs, trace.startMs + span, o.zone, Math.max(3, Math.floor(plotW / 110)))
 
   const parts: string[] = []
-  parts.push(el('rect', { width: o.width, height, fill: '#ffffff' }))
-  parts.push(header(trace, o, span))
-  parts.push(procPanel(trace, top, x, ticks, overlaps, plotW))
-  parts.push(drawLegend(procItems, top.x, top.y + top.h + 24, plotW, 'legend legend-processes'))
-  parts.push(systemPanel(trace, bottom, x, ticks, lows, o, sysNames, plotW))
-  parts.push(drawLegend(sysItems, bottom.x, bottom.y + bottom.h + 24, plotW, 'legend legend-system'))
-  parts.push(markers(trace, x, top, bottom))
+  parts.push(el('rect', { width: o.width, height, fill: th.background }))
+  parts.push(header(trace, o, span, th))
+  parts.push(procPanel(trace, top, x, ticks, overlaps, plotW, th))
+  parts.push(drawLegend(procItems, top.x, top.y + top.h + 24, plotW, 'legend legend-processes', th.text))
+  parts.push(systemPanel(trace, bottom, x, ticks, lows, o, sysNames, plotW, th))
+  parts.push(drawLegend(sysItems, bottom.x, bottom.y + bottom.h + 24, plotW, 'legend legend-system', th.text))
+  parts.push(markers(trace, x, top, bottom, th))
 
   const title = titleText(trace, o, span)
   const desc = describe(trace, o, overlaps, lows)
@@ -70,7 +72,7 @@ export function renderChart(trace: Trace, o: ChartOptions): string {
 }
 
 /** Many restarts make many servers: past three of a role, one legend entry stands for them. */
-function processLegend(trace: Trace): LegendItem[] {
+function processLegend(trace: Trace, th: Theme): LegendItem[] {
   const items: LegendItem[] = []
   const grouped = new Set<string>()
   for (const role of ['server', 'discovery']) {
@@ -78,18 +80,20 @@ function processLegend(trace: Trace): LegendItem[] {
   }
   const done = new Set<string>()
   trace.procs.forEach((s, i) => {
-    if (!grouped.has(s.role)) items.push({ label: processLabel(s), color: colorOf(s.role, i) })
+    if (!grouped.has(s.role)) items.push({ label: processLabel(s), color: colorOf(s.role, i, th) })
     else if (!done.has(s.role)) {
       done.add(s.role)
       const n = trace.procs.filter(p => p.role === s.role).length
-      items.push({ label: `${s.role} · ${n} processes`, color: colorOf(s.role, i) })
+      items.push({ label: `${s.role} · ${n} processes`, color: colorOf(s.role, i, th) })
     }
   })
   return items
 }
 
-function colorOf(role: string, i: number): string {
-  return ROLE_COLORS[role] ?? (PROCESS_COLORS[i % PROCESS_COLORS.length] as string)
+function colorOf(role: string, i: number, th: Theme): string {
+  if (role === 'server') return th.server
+  if (role === 'discovery') return th.discovery
+  return PROCESS_COLORS[i % PROCESS_COLORS.length] as string
 }
 
 function styleOf(name: string): { color: string; dash?: string } {
@@ -113,14 +117,14 @@ function titleText(trace: Trace, o: ChartOptions, span: number): string {
   return `Ollama memory · ${host} · ${from} – ${to} ${o.zone} (${formatDuration(span)})`
 }
 
-function header(trace: Trace, o: ChartOptions, span: number): string {
+function header(trace: Trace, o: ChartOptions, span: number, th: Theme): string {
   const off = offsetName(zoneOffsetMs(trace.startMs, o.zone))
   const sub = `process trace: ${clip(o.procFile, 60)} · system trace: ${clip(o.sysFile, 60)} · times in ${o.zone} (${off})`
   return el(
     'g',
     { class: 'header' },
-    text({ x: M.left, y: 30, 'font-size': 17, 'font-weight': 600, fill: '#111' }, titleText(trace, o, span)),
-    text({ x: M.left, y: 50, 'font-size': 11.5, fill: '#555' }, sub),
+    text({ x: M.left, y: 30, 'font-size': 17, 'font-weight': 600, fill: th.title }, titleText(trace, o, span)),
+    text({ x: M.left, y: 50, 'font-size': 11.5, fill: th.muted }, sub),
   )
 }
 
@@ -150,14 +154,14 @@ function band(cls: string, iv: Interval, x: (t: number) => number, box: Box, fil
   })
 }
 
-function procPanel(trace: Trace, box: Box, x: (t: number) => number, ticks: { ms: number; label: string }[], overlaps: Interval[], plotW: number): string {
+function procPanel(trace: Trace, box: Box, x: (t: number) => number, ticks: { ms: number; label: string }[], overlaps: Interval[], plotW: number, th: Theme): string {
   const maxKb = Math.max(1, ...trace.procs.map(s => s.peakRssKb))
   const y = scaleLinear().domain([0, (maxKb * 1024) / GIB]).nice().range([box.y + box.h, box.y])
   const gap = GAP_FACTOR * procPeriod(trace)
   const parts = [
-    el('rect', { class: 'panel', 'data-panel': 'processes', x: box.x, y: box.y, width: box.w, height: box.h, fill: '#fcfcfc', stroke: '#ccc' }),
-    valueAxis(y, box, 'left', v => `${+v.toFixed(2)}`, 'RSS (GiB)'),
-    timeAxis(ticks, x, box, true),
+    el('rect', { class: 'panel', 'data-panel': 'processes', x: box.x, y: box.y, width: box.w, height: box.h, fill: th.panel, stroke: th.frame }),
+    valueAxis(y, box, 'left', v => `${+v.toFixed(2)}`, 'RSS (GiB)', th),
+    timeAxis(ticks, x, box, true, th),
     ...overlaps.map(iv => band('runner-overlap', iv, x, box, '#f5a623')),
   ]
   trace.procs.forEach((s, i) => {
@@ -170,7 +174,7 @@ function procPanel(trace: Trace, box: Box, x: (t: number) => number, ticks: { ms
         'data-model': s.model,
         d: pathOf(pts),
         fill: 'none',
-        stroke: colorOf(s.role, i),
+        stroke: colorOf(s.role, i, th),
         'stroke-width': s.role === 'runner' ? 2 : 1.5,
         'stroke-linejoin': 'round',
         'stroke-linecap': 'round', // a process seen once still shows as a dot
@@ -178,9 +182,9 @@ function procPanel(trace: Trace, box: Box, x: (t: number) => number, ticks: { ms
     )
   })
   if (trace.procs.length === 0) {
-    parts.push(text({ x: box.x + box.w / 2, y: box.y + box.h / 2, 'text-anchor': 'middle', 'font-size': 13, fill: '#777' }, 'no Ollama processes in the process trace'))
+    parts.push(text({ x: box.x + box.w / 2, y: box.y + box.h / 2, 'text-anchor': 'middle', 'font-size': 13, fill: th.muted }, 'no Ollama processes in the process trace'))
   }
-  parts.push(text({ x: box.x, y: box.y - 8, 'font-size': 12.5, 'font-weight': 600, fill: '#222' }, 'Ollama processes: resident memory (RSS)'))
+  parts.push(text({ x: box.x, y: box.y - 8, 'font-size': 12.5, 'font-weight': 600, fill: th.heading }, 'Ollama processes: resident memory (RSS)'))
   return el('g', { class: 'panel-processes' }, ...parts)
 }
 
@@ -193,6 +197,7 @@ function systemPanel(
   o: ChartOptions,
   names: string[],
   plotW: number,
+  th: Theme,
 ): string {
   const { tsMs, fields } = trace.sys
   let max = trace.sys.memTotalBytes ?? 0
@@ -201,10 +206,10 @@ function systemPanel(
   const yPct = scaleLinear().domain([0, 100]).range([box.y + box.h, box.y])
   const gap = GAP_FACTOR * sysPeriod(trace)
   const parts = [
-    el('rect', { class: 'panel', 'data-panel': 'system', x: box.x, y: box.y, width: box.w, height: box.h, fill: '#fcfcfc', stroke: '#ccc' }),
-    valueAxis(y, box, 'left', v => `${+v.toFixed(1)}`, 'GiB'),
-    valueAxis(yPct, box, 'right', v => `${v}%`, trace.sys.platform === 'linux' ? 'available %' : 'free %'),
-    timeAxis(ticks, x, box, true),
+    el('rect', { class: 'panel', 'data-panel': 'system', x: box.x, y: box.y, width: box.w, height: box.h, fill: th.panel, stroke: th.frame }),
+    valueAxis(y, box, 'left', v => `${+v.toFixed(1)}`, 'GiB', th),
+    valueAxis(yPct, box, 'right', v => `${v}%`, trace.sys.platform === 'linux' ? 'available %' : 'free %', th),
+    timeAxis(ticks, x, box, true, th),
     ...lows.map(iv => band('low-free-band', iv, x, box, '#e0302b')),
     el('line', { class: 'threshold', x1: box.x, x2: box.x + box.w, y1: yPct(o.lowFreePct), y2: yPct(o.lowFreePct), stroke: '#e0302b', 'stroke-dasharray': '2 4', 'stroke-width': 1 }),
   ]
@@ -229,13 +234,13 @@ function systemPanel(
     )
   }
   if (tsMs.length === 0) {
-    parts.push(text({ x: box.x + box.w / 2, y: box.y + box.h / 2, 'text-anchor': 'middle', 'font-size': 13, fill: '#777' }, 'no system samples'))
+    parts.push(text({ x: box.x + box.w / 2, y: box.y + box.h / 2, 'text-anchor': 'middle', 'font-size': 13, fill: th.muted }, 'no system samples'))
   }
-  parts.push(text({ x: box.x, y: box.y - 8, 'font-size': 12.5, 'font-weight': 600, fill: '#222' }, 'System memory'))
+  parts.push(text({ x: box.x, y: box.y - 8, 'font-size': 12.5, 'font-weight': 600, fill: th.heading }, 'System memory'))
   return el('g', { class: 'panel-system' }, ...parts)
 }
 
-function markers(trace: Trace, x: (t: number) => number, top: Box, bottom: Box): string {
+function markers(trace: Trace, x: (t: number) => number, top: Box, bottom: Box, th: Theme): string {
   const parts = trace.events
     .filter(e => e.kind === 'marker')
     .map(e => {
@@ -244,8 +249,8 @@ function markers(trace: Trace, x: (t: number) => number, top: Box, bottom: Box):
       return el(
         'g',
         { class: 'marker', 'data-ts': e.ts },
-        el('line', { x1: px, x2: px, y1: top.y, y2: bottom.y + bottom.h, stroke: '#333', 'stroke-dasharray': '4 3', 'stroke-width': 1 }),
-        text({ x: px + 3, y: top.y + 12, 'font-size': 11, fill: '#222' }, label),
+        el('line', { x1: px, x2: px, y1: top.y, y2: bottom.y + bottom.h, stroke: th.marker, 'stroke-dasharray': '4 3', 'stroke-width': 1 }),
+        text({ x: px + 3, y: top.y + 12, 'font-size': 11, fill: th.heading }, label),
       )
     })
   return el('g', { class: 'markers' }, ...parts)

@@ -117,3 +117,16 @@ t.test('an output ending in .png is a PNG of the chart', async t => {
   t.ok(countColor(img, blend('#e0302b', 0.22), 6) > 5000, 'the red low-free band is in the picture')
   t.ok(countColor(img, '#ff7f0e', 30) > 200, 'and the second runner\'s line')
 })
+
+t.test('--theme dark draws light text on a dark background', async t => {
+  const dir = t.testdir({})
+  const out = join(dir, 'dark.png')
+  const r = memtrace(['render', PROC, SYS, out, '--tz', 'UTC', '--theme', 'dark', '-q', '--width', '900', '--height', '600'])
+  t.equal(r.code, 0, r.stderr)
+  const { decodePng, countColor } = await import('./png.js')
+  const img = decodePng(readFileSync(out))
+  t.equal(img.width, 900)
+  t.ok(countColor(img, '#0d1117', 2) > 0.2 * img.width * img.height, 'dark background')
+  t.ok(countColor(img, '#161b22', 2) > 0.2 * img.width * img.height, 'dark panels')
+  t.equal(memtrace(['render', PROC, SYS, out, '--theme', 'sepia']).code, 1)
+})
