@@ -144,6 +144,7 @@ export async function runRender(a: RenderArgs, out: NodeJS.WritableStream, err: 
     sysFile: basename(a.sysPath),
     notes,
     theme: a.theme ?? 'light',
+    findings,
   })
   // An output ending in .png gets a picture, for chats and trackers that refuse SVG.
   await writeAtomic(a.outPath, a.outPath.toLowerCase().endsWith('.png') ? await toPng(svg) : svg)

@@ -1,5 +1,6 @@
 import { scaleLinear } from 'd3-scale'
 import { line as d3line } from 'd3-shape'
+import type { Finding } from '../../schemas/index.js'
 import type { Trace } from '../model/trace.js'
 import { GAP_FACTOR, type Interval, lowFreeIntervals, procPeriod, runnerOverlaps, sysPeriod } from '../model/intervals.js'
 import { processLabel } from '../model/labels.js'
@@ -23,6 +24,8 @@ export interface ChartOptions {
   /** Extra lines for the <desc> (problems skipped, findings). */
   notes?: string[]
   theme?: 'light' | 'dark'
+  /** Drawn as marks over their intervals along the top of the system panel. */
+  findings?: Finding[]
 }
 
 const GIB = 1024 ** 3
@@ -40,6 +43,7 @@ export function renderChart(trace: Trace, o: ChartOptions): string {
   const sysNames = [...trace.sys.fields.keys()].filter(n => trace.sys.fields.get(n)?.some(v => !Number.isNaN(v)))
   const sysItems: LegendItem[] = sysNames.map(n => ({ label: seriesLabel(n, trace.sys.platform), ...styleOf(n) }))
   if (lows.length > 0) sysItems.push({ label: `free under ${o.lowFreePct}%`, color: '#e0302b', swatch: true })
+  if (o.findings?.length) sysItems.push({ label: 'findings: bars along the top, one row per kind (hover for the sentence)', color: '#2c7bb6', swatch: true })
 
   const legendH1 = legendRows(procItems, plotW) * LEGEND_ROW_H
   const legendH2 = legendRows(sysItems, plotW) * LEGEND_ROW_H
@@ -61,6 +65,7 @@ export function renderChart(trace: Trace, o: ChartOptions): string {
   parts.push(systemPanel(trace, bottom, x, ticks, lows, o, sysNames, plotW, th))
   parts.push(drawLegend(sysItems, bottom.x, bottom.y + bottom.h + 24, plotW, 'legend legend-system', th.text))
   parts.push(markers(trace, x, top, bottom, th))
+  parts.push(findingMarks(o.findings ?? [], x, bottom))
 
   const title = titleText(trace, o, span)
   const desc = describe(trace, o, overlaps, lows)
@@ -265,4 +270,38 @@ function describe(trace: Trace, o: ChartOptions, overlaps: Interval[], lows: Int
     ...(o.notes ?? []),
   ]
   return lines.join('\n')
+}
+
+const FINDING_COLORS: Record<string, string> = {
+  'runner-overlap': '#f5a623',
+  'low-free': '#e0302b',
+  'wired-jump': '#7b3294',
+  'pressure-after-low-free': '#c51b7d',
+  'not-given-back': '#b35806',
+  'claim-vs-measured': '#2c7bb6',
+  gap: '#888888',
+  'server-unanswered': '#888888',
+  'daemon-restart': '#888888',
+}
+
+/**
+ * Every finding's interval, as a short bar along the top edge of the system
+ * panel, one row per kind; hovering shows its sentence.
+ */
+function findingMarks(findings: Finding[], x: (t: number) => number, box: Box): string {
+  const kinds = [...new Set(findings.map(f => f.kind))]
+  const parts = findings.map(f => {
+    const s = Date.parse(f.start)
+    const e = f.end ? Date.parse(f.end) : s
+    const x0 = Math.max(box.x, Math.min(box.x + box.w, x(s)))
+    const x1 = Math.max(box.x, Math.min(box.x + box.w, x(e)))
+    const row = kinds.indexOf(f.kind)
+    return el(
+      'g',
+      { class: 'finding', 'data-kind': f.kind, 'data-start': f.start, 'data-end': f.end ?? f.start },
+      `<title>${esc(f.text)}</title>`,
+      el('rect', { x: Math.min(x0, box.x + box.w - 4), y: box.y + 2 + row * 5, width: Math.max(4, x1 - x0), height: 4, fill: FINDING_COLORS[f.kind] ?? '#888888' }),
+    )
+  })
+  return el('g', { class: 'findings' }, ...parts)
 }
