@@ -25,6 +25,7 @@ Options:
   --theme NAME       light (default) or dark
   --width PX         chart width (default 1200)
   --height PX        chart height (default 800; grows to fit long legends)
+  --watch            render again whenever the traces grow (a live run in a browser tab)
   --json             print the findings as JSON lines (schema: memtrace schema finding)
   --report FILE      also write a Markdown report: findings, runners, host, command
   -q, --quiet        print nothing but errors
@@ -48,6 +49,7 @@ export interface RenderArgs {
   json: boolean
   reportPath?: string
   theme?: 'light' | 'dark'
+  watch?: boolean
 }
 
 /** argv (after `render`) → arguments, or UsageError. */
@@ -65,6 +67,7 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
       theme: { type: 'string', default: 'light' },
       quiet: { type: 'boolean', short: 'q', default: false },
       json: { type: 'boolean', default: false },
+      watch: { type: 'boolean', default: false },
       report: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -93,6 +96,7 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
   if (theme !== 'light' && theme !== 'dark') throw new UsageError('--theme must be light or dark')
   return {
     theme,
+    watch: values.watch as boolean,
     procPath,
     sysPath,
     outPath,
@@ -129,6 +133,15 @@ function newestInDir(dir: string, out: string | undefined) {
 
 /** Renders and writes atomically: a failed run never leaves a half-written SVG. */
 export async function runRender(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  if (a.watch) {
+    const { watchAndRender } = await import('./watch.js')
+    const silent = { write: () => true } as unknown as NodeJS.WritableStream
+    return watchAndRender(a, async b => void (await renderOnce({ ...b, quiet: true }, silent, silent)), out, err)
+  }
+  return renderOnce(a, out, err)
+}
+
+async function renderOnce(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const { trace, problems, procRows, sysBlocks } = await loadTrace(a.procPath, a.sysPath)
   const notes: string[] = []
   if (problems.total > 0) notes.push(`Skipped as damaged: ${problems.total} line(s); see memtrace's stderr for where.`)
