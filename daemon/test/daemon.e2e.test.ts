@@ -34,6 +34,8 @@ t.test('end to end on Linux: start, switch models, stop, render', async t => {
   await sleep(2500)
   t.equal(await s.run('run', 'llama3.2:3b', 'hi'), 0)
   await sleep(6000)
+  const mark = memtrace(['mark', '--dir', trace, 'switch to qwen2.5-coder:7b'], s.env)
+  t.equal(mark.code, 0, mark.stderr)
   t.equal(await s.run('run', 'qwen2.5-coder:7b', 'hi'), 0) // the first is still loaded
   await sleep(6000)
   t.equal(await s.run('stop', 'llama3.2:3b'), 0)
@@ -53,7 +55,8 @@ t.test('end to end on Linux: start, switch models, stop, render', async t => {
   t.match(log, /\{"models":\[/)
   t.match(read(proc), /llama-server --model \S+\/blobs\/sha256-/, 'runners traced though their name says neither ollama nor runner')
   const out = join(s.dir, 'chart.svg')
-  const r = memtrace(['render', proc, sys, out, '--tz', 'UTC'])
+  const report = join(s.dir, 'report.md')
+  const r = memtrace(['render', proc, sys, out, '--tz', 'UTC', '--report', report])
   t.equal(r.code, 0, r.stderr)
   t.equal(r.stderr, '', 'a clean trace: nothing skipped')
   const svg = readFileSync(out, 'utf8')
@@ -61,6 +64,11 @@ t.test('end to end on Linux: start, switch models, stop, render', async t => {
   t.match(svg, /class="rss-line"[^>]*data-role="runner"[^>]*data-model="qwen2\.5-coder:7b"/)
   t.match(svg, /class="runner-overlap"/, 'both runners alive at once is shown')
   t.notOk(/data-model="sha256-/.test(svg), 'no runner left unnamed')
+  t.match(svg, /<g class="marker" data-ts="[^"]+">.*switch to qwen2\.5-coder:7b<\/text><\/g>/, 'the marker is drawn')
+  t.match(r.stdout, /runner PID \d+ for llama3\.2:3b was still alive while runner PID \d+ for qwen2\.5-coder:7b started/, 'and said')
+  const md = readFileSync(report, 'utf8')
+  t.match(md, /### Markers\n\n- \d{4}-\d\d-\d\d \d\d:\d\d:\d\d: switch to qwen2\.5-coder:7b/)
+  t.match(md, /\| llama3\.2:3b \| \d+ \|/)
 })
 
 t.test('a second start says who is tracing and starts nothing; stop waits for the exit', async t => {
