@@ -1,5 +1,6 @@
 import { watch } from 'chokidar'
-import { basename } from 'node:path'
+import { statSync } from 'node:fs'
+import { basename, dirname, resolve } from 'node:path'
 import type { RenderArgs } from './main.js'
 
 const DEBOUNCE_MS = 750
@@ -44,13 +45,39 @@ export async function watchAndRender(
     timer = setTimeout(() => void once(), DEBOUNCE_MS)
   }
   await once()
-  const watcher = watch([a.procPath, a.sysPath], { ignoreInitial: true, persistent: true })
-  watcher.on('add', schedule).on('change', schedule).on('unlink', p => err.write(`${stamp()} ${basename(p)} was removed; waiting for it to come back\n`))
+  // Watch the directories, not the files: a rotated file is a new inode at the
+  // old path, which a watch on the file itself would not see.
+  const files = new Set([resolve(a.procPath), resolve(a.sysPath)])
+  const ours = (p: string) => files.has(resolve(p))
+  const watcher = watch([...new Set([...files].map(f => dirname(f)))], { ignoreInitial: true, persistent: true, depth: 0 })
+  watcher
+    .on('add', p => ours(p) && schedule())
+    .on('change', p => ours(p) && schedule())
+    .on('unlink', p => ours(p) && err.write(`${stamp()} ${basename(p)} was removed; waiting for it to come back\n`))
   watcher.on('error', e => err.write(`${stamp()} memtrace render --watch: ${(e as Error).message}\n`))
+  // File events can be lost on a busy machine or a network file system: a
+  // slow check of size, time and inode catches what they miss.
+  const sig = () => [...files].map(f => {
+    try {
+      const st = statSync(f)
+      return `${st.ino}:${st.size}:${st.mtimeMs}`
+    } catch {
+      return 'none'
+    }
+  }).join('|')
+  let last = sig()
+  const poll = setInterval(() => {
+    const now = sig()
+    if (now !== last) {
+      last = now
+      schedule()
+    }
+  }, 2000)
   out.write(`watching ${a.procPath} and ${a.sysPath}; Ctrl-C stops\n`)
   return new Promise<number>(resolve => {
     const stop = () => {
       clearTimeout(timer)
+      clearInterval(poll)
       void watcher.close().then(() => resolve(0))
     }
     process.once('SIGINT', stop)

@@ -20,7 +20,7 @@ t.test('--watch renders again when the traces grow, and follows a rotated file',
   w.stdout.on('data', d => (stdout += d))
   const renders = () => (stdout.match(/ rendered /g) ?? []).length
   const waitFor = async (n: number) => {
-    for (let i = 0; i < 100 && renders() < n; i++) await new Promise(r => setTimeout(r, 100))
+    for (let i = 0; i < 200 && renders() < n; i++) await new Promise(r => setTimeout(r, 100))
     return renders()
   }
   const samples = () => Number(/(\d+) system samples/.exec(readFileSync(out, 'utf8'))?.[1])
