@@ -7,7 +7,7 @@
  * Ollama and runs no model.
  */
 import { basename, dirname, join } from 'node:path'
-import { ollamaPs, type Loaded } from '../../scripts/sample-format.js'
+import { ollamaPs, type Loaded } from './table.js'
 import { CATALOGUE, findModel } from './catalogue.js'
 import { runDiscovery, runRunner } from './runner.js'
 import { parseKeepAlive, StandInServer } from './server.js'
