@@ -378,7 +378,7 @@ export class Daemon {
       ...this.#status,
       running,
       updatedAt: formatTs(Date.now()),
-      lateness: { p50Ms: percentile(late, 0.5), p99Ms: percentile(late, 0.99), maxMs: late.length ? Math.max(...late) : 0 },
+      lateness: { p50Ms: percentile(late, 0.5), p99Ms: percentile(late, 0.99), maxMs: late.reduce((m, v) => (v > m ? v : m), 0) },
     })
   }
 }

@@ -33,18 +33,10 @@ const alive = (s: ProcSeries, ms: number) => (s.tsMs[0] as number) <= ms && ms <
 
 /** The system's worst values in an interval: lowest free %, highest wired, compressor, swap, used. */
 function systemDuring(trace: Trace, iv: Interval): { text: string; figures: Record<string, number> } {
-  const { tsMs, fields } = trace.sys
   const figures: Record<string, number> = {}
   const pick = (name: string, worst: 'min' | 'max') => {
-    const vals = fields.get(name)
-    if (!vals) return
-    let best: number | undefined
-    tsMs.forEach((t, i) => {
-      const v = vals[i] as number
-      if (t < iv.startMs - 5000 || t > iv.endMs + 5000 || Number.isNaN(v)) return
-      if (best === undefined || (worst === 'min' ? v < best : v > best)) best = v
-    })
-    if (best !== undefined) figures[name] = best
+    const e = extreme(trace, name, iv.startMs - 5000, iv.endMs + 5000, worst)
+    if (e) figures[name] = e.v
   }
   pick('free-pct', 'min')
   for (const n of ['wired', 'compressor', 'swap-used', 'used', 'cgroup-usage']) pick(n, 'max')
@@ -77,19 +69,15 @@ function overlapFindings(trace: Trace, at: (ms: number) => string): Finding[] {
     const both = runners.filter(s => alive(s, iv.startMs)).sort((a, b) => (a.tsMs[0] as number) - (b.tsMs[0] as number))
     const newest = both[both.length - 1] as ProcSeries
     const older = both.slice(0, -1)
-    let peak = 0
-    for (const s of both) s.tsMs.forEach((t, i) => t >= iv.startMs && t <= iv.endMs && (peak = Math.max(peak, ((s.rssKb[i] as number) * 1024))))
-    let combined = 0
-    const times = new Set<number>()
-    for (const s of both) for (const t of s.tsMs) if (t >= iv.startMs && t <= iv.endMs) times.add(t)
-    for (const t of times) {
-      let sum = 0
-      for (const s of both) {
-        const i = s.tsMs.indexOf(t)
-        if (i >= 0) sum += (s.rssKb[i] as number) * 1024
-      }
-      combined = Math.max(combined, sum)
+    // Combined RSS per shared sample time, in one pass over each runner.
+    const sums = new Map<number, number>()
+    for (const r of both) {
+      r.tsMs.forEach((t, i) => {
+        if (t >= iv.startMs && t <= iv.endMs) sums.set(t, (sums.get(t) ?? 0) + (r.rssKb[i] as number) * 1024)
+      })
     }
+    let combined = 0
+    for (const v of sums.values()) if (v > combined) combined = v
     const sys = systemDuring(trace, iv)
     const text =
       `At ${at(iv.startMs)}, ${older.map(runnerName).join(' and ')} ${older.length > 1 ? 'were' : 'was'} still alive while ${runnerName(newest)} started. ` +
@@ -108,18 +96,10 @@ function overlapFindings(trace: Trace, at: (ms: number) => string): Finding[] {
 }
 
 function lowFreeFindings(trace: Trace, threshold: number, at: (ms: number) => string): Finding[] {
-  const { tsMs, fields } = trace.sys
-  const pct = fields.get('free-pct')
   return lowFreeIntervals(trace, threshold).map(iv => {
-    let worstMs = iv.startMs
-    let worst = Infinity
-    tsMs.forEach((t, i) => {
-      const v = pct?.[i] as number
-      if (t >= iv.startMs && t < iv.endMs && v < worst) {
-        worst = v
-        worstMs = t
-      }
-    })
+    const low = extreme(trace, 'free-pct', iv.startMs, iv.endMs - 1, 'min')
+    const worst = low?.v ?? threshold
+    const worstMs = low?.t ?? iv.startMs
     const loaded = trace.procs.filter(s => s.role === 'runner' && alive(s, worstMs))
     const sys = systemDuring(trace, { startMs: worstMs, endMs: worstMs })
     const word = trace.sys.platform === 'linux' ? 'available memory' : 'free memory'
