@@ -63,7 +63,7 @@ t.test('a slow server and a garbage answer are recorded; the process sampler kee
   const ex = await exited(d)
   t.equal(ex.code, 0)
   const st = JSON.parse(read(join(dir, 'slow', 'memtrace.status.json'))) as { processSamples: number; missedTicks: { process: number } }
-  t.ok(st.processSamples >= 9, `${st.processSamples} process samples in ~5 s at 2 Hz`)
+  t.ok(st.processSamples >= 8, `${st.processSamples} process samples in ~5 s at 2 Hz`)
   t.equal(st.missedTicks.process, 0, 'the slow server does not hold up process sampling')
   t.match(read(traceFiles(join(dir, 'slow')).sys), /"source":"api-ps","message":"[^"]*no answer within 2000 ms"/)
   const junk = await httpServer(res => res.end('<html>502 Bad Gateway</html>'))
