@@ -125,3 +125,20 @@ t.test('memtrace run: traces while a command runs, renders, exits with its statu
   t.match(readFileSync(join(trace, svg as string), 'utf8'), /data-model="llama3\.2:3b"/)
   t.equal(memtrace(['status', '--dir', trace]).code, 1, 'the daemon is stopped afterwards')
 })
+
+t.test('memtrace run on Ctrl-C: the command stops, tracing stops, the chart is rendered', async t => {
+  const dir = t.testdir({})
+  const trace = join(dir, 'run')
+  const { BIN } = await import('./helpers.js')
+  // Its own process group, as a terminal gives it: Ctrl-C sends SIGINT to the whole group.
+  const child = spawn(process.execPath, [BIN, 'run', '--dir', trace, '--ollama-url', 'http://127.0.0.1:1', '--', 'sleep', '30'], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.on('data', d => (out += d))
+  await until(() => out.includes('tracing into') || undefined, 10_000, 'memtrace run to start')
+  await sleep(2500)
+  process.kill(-(child.pid as number), 'SIGINT')
+  const code = await new Promise<number | null>(r => child.once('exit', c => r(c)))
+  t.equal(code, 130, 'the status of a command ended by SIGINT')
+  t.match(out, /wrote .*memtrace-\d{8}-\d{6}\.svg/)
+  t.equal(memtrace(['status', '--dir', trace]).code, 1, 'the daemon is stopped')
+})
