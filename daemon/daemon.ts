@@ -132,8 +132,10 @@ export class Daemon {
   start(): void {
     this.#procTicker = new Ticker(this.#cfg.intervalMs, t => this.#sampleProcesses(t), (n, t) => this.#missed('process', n, t))
     this.#sysTicker = new Ticker(this.#cfg.systemIntervalMs, t => this.#sampleSystem(t), (n, t) => this.#missed('system', n, t))
-    this.#procTicker.start()
-    this.#sysTicker.start()
+    // One sample of each at once: the state before the reproduction, and data
+    // even for a run shorter than one system interval.
+    this.#procTicker.start(true)
+    this.#sysTicker.start(true)
     this.#log.info({ dir: this.#cfg.dir, procFile: this.#proc.path, systemFile: this.#sys.path, platform: this.#cfg.platform, ollama: this.#cfg.ollamaUrl }, 'tracing started')
     this.#writeStatus(true)
   }

@@ -36,9 +36,10 @@ export class Ticker {
     this.#clock = clock
   }
 
-  start(): void {
-    const now = this.#clock.now()
-    this.#arm(Math.ceil((now + 1) / this.#interval) * this.#interval)
+  /** Starts at the next whole interval, or with one run right now when `now` is set. */
+  start(now = false): void {
+    if (now) this.#fire(this.#clock.now(), true)
+    else this.#arm(Math.ceil((this.#clock.now() + 1) / this.#interval) * this.#interval)
   }
 
   #arm(tickMs: number): void {
@@ -46,7 +47,7 @@ export class Ticker {
     this.#timer = this.#clock.setTimeout(() => this.#fire(tickMs), Math.max(0, tickMs - this.#clock.now()))
   }
 
-  #fire(tickMs: number): void {
+  #fire(tickMs: number, immediate = false): void {
     const late = this.#clock.now() - tickMs
     if (this.lateness.length >= 10_000) this.lateness.shift()
     this.lateness.push(late)
@@ -57,12 +58,15 @@ export class Ticker {
       } finally {
         this.#running = undefined
         const now = this.#clock.now()
-        let next = tickMs + this.#interval
-        if (now >= next) {
-          const skipped = Math.floor((now - tickMs) / this.#interval)
-          next = tickMs + (skipped + 1) * this.#interval
+        // The schedule is the clock's: the next whole interval after this tick.
+        // (The extra run at start-up is off the schedule: nothing it overruns is missed.)
+        const base = Math.floor((immediate ? now : tickMs) / this.#interval) * this.#interval
+        let next = base + this.#interval
+        if (!immediate && now >= next) {
+          const skipped = Math.floor((now - base) / this.#interval)
+          next = base + (skipped + 1) * this.#interval
           this.missed += skipped
-          this.#onMissed(skipped, tickMs + this.#interval)
+          this.#onMissed(skipped, base + this.#interval)
         }
         this.#arm(next)
       }

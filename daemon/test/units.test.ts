@@ -173,3 +173,17 @@ t.test('the server memory cgroup, v2 and v1, in the layout the renderer reads', 
   t.match(block(cgroupText(v1!)).sample.cgroup, { usageBytes: 1073741824, limitBytes: 8589934592 })
   t.equal(memoryCgroup(12, join(dir, 'proc'), join(dir, 'sys')), undefined, 'the root cgroup is the host itself')
 })
+
+t.test('a ticker started now runs at once, then on the whole intervals', async t => {
+  const c = fakeClock()
+  const seen: number[] = []
+  const ticker = new Ticker(5000, tick => void seen.push(tick), () => t.fail('nothing missed'), c.clock)
+  const t0 = c.get()
+  ticker.start(true)
+  for (let i = 0; i < 5; i++) await Promise.resolve() // let the first run finish and arm the next
+  await c.advance(12_000)
+  t.equal(seen[0], t0, 'the first run is immediate')
+  t.ok(seen.slice(1).every(x => x % 5000 === 0), 'the rest on the clock')
+  t.equal(seen.length, 3)
+  await ticker.stop()
+})
