@@ -255,21 +255,13 @@ export async function cmdRun(argv: string[], out: NodeJS.WritableStream): Promis
   await cmdStop(['--dir', cfg.dir], quiet)
   if (!lock) return status
   const stamp = /^ollama-process-memtrace-(.*)\.tsv$/.exec(basename(lock.procFile))?.[1] ?? 'run'
-  const { runRender } = await import('../render/main.js')
+  const { parseRenderArgs, runRender } = await import('../render/main.js')
   const svg = `${cfg.dir}/memtrace-${stamp}.svg`
+  // The render's own defaults (zone, threshold, size), as `memtrace render` would use them.
+  const args = parseRenderArgs([lock.procFile, lock.systemFile, svg, '--report', `${cfg.dir}/memtrace-${stamp}.md`])
+  if (args === 'help') return status
   await runRender(
-    {
-      procPath: lock.procFile,
-      sysPath: lock.systemFile,
-      outPath: svg,
-      reportPath: `${cfg.dir}/memtrace-${stamp}.md`,
-      lowFreePct: 30,
-      zone: Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC',
-      width: 1200,
-      height: 800,
-      quiet: false,
-      json: false,
-    },
+    args,
     out,
     process.stderr,
   ).catch((e: Error) => process.stderr.write(`memtrace run: could not render: ${e.message}\n`))
