@@ -28,11 +28,25 @@ export function findFindings(trace: Trace, o: FindingOptions): Finding[] {
   return out.sort((a, b) => a.start.localeCompare(b.start))
 }
 
+/** A finding about some runners over an interval: the record shape they all share. */
+function runnerFinding(kind: Finding['kind'], startMs: number, endMs: number, runners: ProcSeries[], text: string, figures: Record<string, number>): Finding {
+  return {
+    record: 'finding',
+    kind,
+    start: formatTs(startMs),
+    end: formatTs(endMs),
+    pids: runners.map(s => s.pid),
+    models: runners.map(s => s.model ?? ''),
+    text: text.trim(),
+    figures,
+  }
+}
+
 const runnerName = (s: ProcSeries) => `runner PID ${s.pid} for ${s.model ?? 'an unnamed model'}`
 const alive = (s: ProcSeries, ms: number) => (s.tsMs[0] as number) <= ms && ms <= (s.tsMs[s.tsMs.length - 1] as number)
 
 /** The system's worst values in an interval: lowest free %, highest wired, compressor, swap, used. */
-function systemDuring(trace: Trace, iv: Interval): { text: string; figures: Record<string, number> } {
+function systemDuring(trace: Trace, iv: Interval, lead = 'During that interval'): { text: string; figures: Record<string, number> } {
   const figures: Record<string, number> = {}
   const pick = (name: string, worst: 'min' | 'max') => {
     const e = extreme(trace, name, iv.startMs - 5000, iv.endMs + 5000, worst)
@@ -48,7 +62,7 @@ function systemDuring(trace: Trace, iv: Interval): { text: string; figures: Reco
   if (figures.used !== undefined) parts.push(`used memory was ${gib(figures.used)}`)
   if (figures['cgroup-usage'] !== undefined) parts.push(`the container used ${gib(figures['cgroup-usage'])}`)
   if (figures['swap-used'] !== undefined) parts.push(`swap used was ${gib(figures['swap-used'])}`)
-  return { text: parts.length ? `During that interval ${join(parts)}.` : '', figures }
+  return { text: parts.length ? `${lead} ${join(parts)}.` : '', figures }
 }
 
 function join(parts: string[]): string {
@@ -82,16 +96,7 @@ function overlapFindings(trace: Trace, at: (ms: number) => string): Finding[] {
     const text =
       `At ${at(iv.startMs)}, ${older.map(runnerName).join(' and ')} ${older.length > 1 ? 'were' : 'was'} still alive while ${runnerName(newest)} started. ` +
       `They ran together for ${formatDuration(iv.endMs - iv.startMs + procPeriod(trace))}, holding ${gib(combined)} RSS combined at the peak. ${sys.text}${listed(trace, iv)}`
-    return {
-      record: 'finding',
-      kind: 'runner-overlap',
-      start: formatTs(iv.startMs),
-      end: formatTs(iv.endMs),
-      pids: both.map(s => s.pid),
-      models: both.map(s => s.model ?? ''),
-      text: text.trim(),
-      figures: { combinedRssBytes: combined, ...sys.figures },
-    } satisfies Finding
+    return runnerFinding('runner-overlap', iv.startMs, iv.endMs, both, text, { combinedRssBytes: combined, ...sys.figures })
   })
 }
 
@@ -101,20 +106,11 @@ function lowFreeFindings(trace: Trace, threshold: number, at: (ms: number) => st
     const worst = low?.v ?? threshold
     const worstMs = low?.t ?? iv.startMs
     const loaded = trace.procs.filter(s => s.role === 'runner' && alive(s, worstMs))
-    const sys = systemDuring(trace, { startMs: worstMs, endMs: worstMs })
+    const sys = systemDuring(trace, { startMs: worstMs, endMs: worstMs }, 'At the worst point')
     const word = trace.sys.platform === 'linux' ? 'available memory' : 'free memory'
     const who = loaded.length ? `, with ${loaded.map(s => `${s.model} (pid ${s.pid})`).join(' and ')} loaded` : ', with no model runner alive'
-    const text = `From ${at(iv.startMs)} to ${at(iv.endMs)} (${formatDuration(iv.endMs - iv.startMs)}) ${word} was under ${threshold}%, lowest ${worst}% at ${at(worstMs)}${who}. ${sys.text.replace('During that interval', 'At the worst point')}`
-    return {
-      record: 'finding',
-      kind: 'low-free',
-      start: formatTs(iv.startMs),
-      end: formatTs(iv.endMs),
-      pids: loaded.map(s => s.pid),
-      models: loaded.map(s => s.model ?? ''),
-      text: text.trim(),
-      figures: { lowestFreePct: worst, ...sys.figures },
-    } satisfies Finding
+    const text = `From ${at(iv.startMs)} to ${at(iv.endMs)} (${formatDuration(iv.endMs - iv.startMs)}) ${word} was under ${threshold}%, lowest ${worst}% at ${at(worstMs)}${who}. ${sys.text}`
+    return runnerFinding('low-free', iv.startMs, iv.endMs, loaded, text, { lowestFreePct: worst, ...sys.figures })
   })
 }
 
@@ -137,16 +133,7 @@ function claimFindings(trace: Trace): Finding[] {
     const how = Math.abs(diff) < 0.05 ? 'about the same as' : diff > 0 ? `${Math.round(diff * 100)}% above` : `${Math.round(-diff * 100)}% below`
     const vram = claim.sizeVramBytes !== undefined ? `, ${gib(claim.sizeVramBytes)} of it on the GPU` : ''
     const ctx = claim.contextLength ? `, context ${claim.contextLength}` : ''
-    out.push({
-      record: 'finding',
-      kind: 'claim-vs-measured',
-      start: formatTs(first),
-      end: formatTs(last),
-      pids: [s.pid],
-      models: [s.model],
-      text: `${runnerName(s)} peaked at ${gib(rss)} RSS; Ollama said ${gib(claim.sizeBytes)}${vram}${ctx}: measured ${how} Ollama's figure.`,
-      figures: { peakRssBytes: rss, ollamaSizeBytes: claim.sizeBytes, ...(claim.sizeVramBytes !== undefined ? { ollamaSizeVramBytes: claim.sizeVramBytes } : {}) },
-    })
+    out.push(runnerFinding('claim-vs-measured', first, last, [s], `${runnerName(s)} peaked at ${gib(rss)} RSS; Ollama said ${gib(claim.sizeBytes)}${vram}${ctx}: measured ${how} Ollama's figure.`, { peakRssBytes: rss, ollamaSizeBytes: claim.sizeBytes, ...(claim.sizeVramBytes !== undefined ? { ollamaSizeVramBytes: claim.sizeVramBytes } : {}) }))
   }
   return out
 }
@@ -233,16 +220,7 @@ function wiredJumpFindings(trace: Trace, at: (ms: number) => string): Finding[] 
     const before = valueBefore(trace, 'wired', start)
     const peak = extreme(trace, 'wired', start, start + LOAD_WINDOW_MS, 'max')
     if (before === undefined || !peak || peak.v - before < JUMP_BYTES) continue
-    out.push({
-      record: 'finding',
-      kind: 'wired-jump',
-      start: formatTs(start),
-      end: formatTs(peak.t),
-      pids: [s.pid],
-      models: [s.model ?? ''],
-      text: `Wired memory rose from ${gib(before)} to ${gib(peak.v)} (+${gib(peak.v - before)}) by ${at(peak.t)}, as ${runnerName(s)} started at ${at(start)}.`,
-      figures: { wiredBeforeBytes: before, wiredPeakBytes: peak.v },
-    })
+    out.push(runnerFinding('wired-jump', start, peak.t, [s], `Wired memory rose from ${gib(before)} to ${gib(peak.v)} (+${gib(peak.v - before)}) by ${at(peak.t)}, as ${runnerName(s)} started at ${at(start)}.`, { wiredBeforeBytes: before, wiredPeakBytes: peak.v }))
   }
   return out
 }
@@ -299,16 +277,7 @@ function notGivenBackFindings(trace: Trace, at: (ms: number) => string): Finding
     const recovered = extreme(trace, 'free-pct', end, end + LOAD_WINDOW_MS, 'max')
     if (before === undefined || !recovered || before - recovered.v < RECOVERY_POINTS) continue
     const word = trace.sys.platform === 'linux' ? 'available memory' : 'free memory'
-    out.push({
-      record: 'finding',
-      kind: 'not-given-back',
-      start: formatTs(end),
-      end: formatTs(recovered.t),
-      pids: [s.pid],
-      models: [s.model ?? ''],
-      text: `${runnerName(s)} exited at ${at(end)}, but ${word} was at most ${recovered.v}% in the minute after, against ${before}% before it started: memory not given back.`,
-      figures: { freePctBefore: before, freePctAfter: recovered.v },
-    })
+    out.push(runnerFinding('not-given-back', end, recovered.t, [s], `${runnerName(s)} exited at ${at(end)}, but ${word} was at most ${recovered.v}% in the minute after, against ${before}% before it started: memory not given back.`, { freePctBefore: before, freePctAfter: recovered.v }))
   }
   return out
 }
