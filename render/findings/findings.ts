@@ -13,7 +13,13 @@ export interface FindingOptions {
   lowFreePct: number
 }
 
-/** Every finding, in time order. A calm trace has none. */
+/** A finding before it is numbered. */
+type Draft = Omit<Finding, 'n'>
+
+/** Which kinds a maintainer reads first. */
+const RANK: Finding['kind'][] = ['runner-overlap', 'low-free', 'orphan-runner', 'runner-gone-while-listed', 'pressure-after-low-free', 'not-given-back', 'wired-jump', 'claim-vs-measured', 'gap', 'server-unanswered', 'daemon-restart']
+
+/** Every finding, most important first, numbered from 1. A calm trace has none. */
 export function findFindings(trace: Trace, o: FindingOptions): Finding[] {
   const at = (ms: number) => wallClock(ms, o.zone, { seconds: true })
   const out = [
@@ -25,11 +31,13 @@ export function findFindings(trace: Trace, o: FindingOptions): Finding[] {
     ...notGivenBackFindings(trace, at),
     ...gapFindings(trace, at),
   ]
-  return out.sort((a, b) => a.start.localeCompare(b.start))
+  return out
+    .sort((a, b) => RANK.indexOf(a.kind) - RANK.indexOf(b.kind) || a.start.localeCompare(b.start))
+    .map(({ record, ...rest }, i) => ({ record, n: i + 1, ...rest }))
 }
 
 /** A finding about some runners over an interval: the record shape they all share. */
-function runnerFinding(kind: Finding['kind'], startMs: number, endMs: number, runners: ProcSeries[], text: string, figures: Record<string, number>): Finding {
+function runnerFinding(kind: Finding['kind'], startMs: number, endMs: number, runners: ProcSeries[], text: string, figures: Record<string, number>): Draft {
   return {
     record: 'finding',
     kind,
@@ -77,7 +85,7 @@ function listed(trace: Trace, iv: Interval): string {
   return ` ${src} listed ${snap.models.map((m: LoadedModel) => `${m.name} (${(m.sizeBytes / 1e9).toFixed(1)} GB)`).join(', ')}.`
 }
 
-function overlapFindings(trace: Trace, at: (ms: number) => string): Finding[] {
+function overlapFindings(trace: Trace, at: (ms: number) => string): Draft[] {
   const runners = trace.procs.filter(s => s.role === 'runner')
   return runnerOverlaps(trace).map(iv => {
     const both = runners.filter(s => alive(s, iv.startMs)).sort((a, b) => (a.tsMs[0] as number) - (b.tsMs[0] as number))
@@ -100,7 +108,7 @@ function overlapFindings(trace: Trace, at: (ms: number) => string): Finding[] {
   })
 }
 
-function lowFreeFindings(trace: Trace, threshold: number, at: (ms: number) => string): Finding[] {
+function lowFreeFindings(trace: Trace, threshold: number, at: (ms: number) => string): Draft[] {
   return lowFreeIntervals(trace, threshold).map(iv => {
     const low = extreme(trace, 'free-pct', iv.startMs, iv.endMs - 1, 'min')
     const worst = low?.v ?? threshold
@@ -115,8 +123,8 @@ function lowFreeFindings(trace: Trace, threshold: number, at: (ms: number) => st
 }
 
 /** Each named runner's peak RSS next to what /api/ps said it holds. */
-function claimFindings(trace: Trace): Finding[] {
-  const out: Finding[] = []
+function claimFindings(trace: Trace): Draft[] {
+  const out: Draft[] = []
   for (const s of trace.procs) {
     if (s.role !== 'runner' || !s.model) continue
     const first = s.tsMs[0] as number
@@ -139,8 +147,8 @@ function claimFindings(trace: Trace): Finding[] {
 }
 
 /** Missed samples, a server that did not answer, the daemon starting again. */
-function gapFindings(trace: Trace, at: (ms: number) => string): Finding[] {
-  const out: Finding[] = []
+function gapFindings(trace: Trace, at: (ms: number) => string): Draft[] {
+  const out: Draft[] = []
   // Process rows cannot tell "no Ollama process" from "no sample" (the seed's
   // loop writes nothing for either); system blocks are written every time, and
   // the daemon says when it skipped ticks.
@@ -212,8 +220,8 @@ const JUMP_BYTES = 1 * GIB
 const LOAD_WINDOW_MS = 60_000
 
 /** Wired memory rising by a GiB or more within a minute of a runner starting (macOS). */
-function wiredJumpFindings(trace: Trace, at: (ms: number) => string): Finding[] {
-  const out: Finding[] = []
+function wiredJumpFindings(trace: Trace, at: (ms: number) => string): Draft[] {
+  const out: Draft[] = []
   for (const s of trace.procs) {
     if (s.role !== 'runner') continue
     const start = s.tsMs[0] as number
@@ -228,8 +236,8 @@ function wiredJumpFindings(trace: Trace, at: (ms: number) => string): Finding[] 
 const GROWTH_BYTES = 0.5 * GIB
 
 /** Compressor and swap growing during or after a low-free interval, and whether they came back. */
-function afterLowFreeFindings(trace: Trace, threshold: number, at: (ms: number) => string): Finding[] {
-  const out: Finding[] = []
+function afterLowFreeFindings(trace: Trace, threshold: number, at: (ms: number) => string): Draft[] {
+  const out: Draft[] = []
   const endMs = trace.sys.tsMs[trace.sys.tsMs.length - 1] ?? trace.endMs
   for (const iv of lowFreeIntervals(trace, threshold)) {
     const parts: string[] = []
@@ -264,8 +272,8 @@ function afterLowFreeFindings(trace: Trace, threshold: number, at: (ms: number) 
 const RECOVERY_POINTS = 10
 
 /** A runner gone, but free memory not back to where it was before it started. */
-function notGivenBackFindings(trace: Trace, at: (ms: number) => string): Finding[] {
-  const out: Finding[] = []
+function notGivenBackFindings(trace: Trace, at: (ms: number) => string): Draft[] {
+  const out: Draft[] = []
   const lastSys = trace.sys.tsMs[trace.sys.tsMs.length - 1] ?? 0
   const runners = trace.procs.filter(s => s.role === 'runner')
   for (const s of runners) {
