@@ -41,7 +41,7 @@ export const systemSampleSchema = {
     sections: {
       type: 'array',
       items: {
-        enum: ['vm_stat', 'memory_pressure', 'swapusage', 'ollama-ps', 'api-ps', 'meminfo', 'psi', 'vmstat', 'nvidia-smi', 'cgroup', 'memtrace'],
+        enum: ['vm_stat', 'memory_pressure', 'swapusage', 'ollama-ps', 'api-ps', 'meminfo', 'psi', 'vmstat', 'nvidia-smi', 'cgroup', 'swaps', 'memtrace'],
       },
       description: 'Sections recognised in the block, in order of first appearance.',
     },

@@ -10,7 +10,7 @@ export interface BlockLine {
   no: number
 }
 
-type Mode = 'vm_stat' | 'memory_pressure' | 'ollama-ps' | 'nvidia-smi' | undefined
+type Mode = 'vm_stat' | 'memory_pressure' | 'ollama-ps' | 'nvidia-smi' | 'swaps' | undefined
 const EVENT_RE = /^memtrace ([a-z-]+) (\{.*\})$/
 const EVENT_KINDS = new Set(['marker', 'runner', 'start', 'missed', 'source-error'])
 const ERROR_LINE_RE = /^(Error:|curl: \(\d+\)|jq: error)/
@@ -38,12 +38,13 @@ export function parseBlock(
   let nv: lin.NvidiaColumns | undefined
   let pressure: Partial<Pressure> | undefined
   let cgPressure: Partial<Pressure> | undefined
+  let swaps: { sizeBytes: number; usedBytes: number } | undefined
 
   for (let i = 0; i < lines.length; i++) {
     const { text: raw, no } = lines[i] as BlockLine
     const t = raw.trim()
     if (t === '') {
-      if (mode === 'ollama-ps' || mode === 'nvidia-smi') mode = undefined
+      if (mode === 'ollama-ps' || mode === 'nvidia-smi' || mode === 'swaps') mode = undefined
       continue
     }
     const c0 = t[0]
@@ -164,6 +165,21 @@ export function parseBlock(
       }
       mode = undefined
     }
+    if (lin.isSwapsHeader(t)) {
+      swaps = { sizeBytes: 0, usedBytes: 0 }
+      mode = 'swaps'
+      seen('swaps')
+      continue
+    }
+    if (mode === 'swaps' && swaps) {
+      const row = lin.swapsRow(t)
+      if (row) {
+        swaps.sizeBytes += row.sizeBytes
+        swaps.usedBytes += row.usedBytes
+        continue
+      }
+      mode = undefined
+    }
     const hw = mac.parseHwMemsize(t)
     if (hw !== undefined) {
       s.memTotalBytes = hw
@@ -187,6 +203,11 @@ export function parseBlock(
     s.cgroup.pressure = cgPressure as Pressure
   }
   finish(s)
+  // meminfo's swap lines win; /proc/swaps alone still tells the totals.
+  if (swaps && s.swapTotalBytes === undefined) {
+    s.swapTotalBytes = swaps.sizeBytes
+    s.swapUsedBytes = swaps.usedBytes
+  }
   return { sample: s, events }
 }
 

@@ -85,3 +85,22 @@ t.test('unknown text inside a block is counted, not fatal', async t => {
   t.equal(sample.memTotalBytes, 65536000 * 1024)
   t.equal(problems.count('unrecognised-line'), 1)
 })
+
+// `cat /proc/swaps` as the kernel prints it (tabs between columns; a host with
+// no swap prints the header alone).
+const SWAPS_HEADER = 'Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority'
+
+t.test('/proc/swaps: the header is a section, not damage; rows give the totals', async t => {
+  const none = block(`${MEMINFO.replace(/Swap(Total|Free): +\d+/g, 'Swap$1:       0')}\n${SWAPS_HEADER}`)
+  t.equal(none.problems.total, 0, 'the header alone, on a host with no swap')
+  t.ok(none.sample.sections.includes('swaps'))
+  t.equal(none.sample.swapTotalBytes, 0)
+  const two = block(`${SWAPS_HEADER}\n/dev/sda2                               partition\t8388604\t\t1048576\t\t-2\n/swapfile                               file\t\t2097148\t\t0\t\t-3`)
+  t.equal(two.problems.total, 0)
+  t.equal(two.sample.swapTotalBytes, (8388604 + 2097148) * 1024, 'sizes in KiB, summed')
+  t.equal(two.sample.swapUsedBytes, 1048576 * 1024)
+  const both = block(`${MEMINFO}\n${SWAPS_HEADER}\n/dev/sda2 partition 100 50 -2`)
+  t.equal(both.sample.swapUsedBytes, (8388604 - 7340028) * 1024, "meminfo's figures win over /proc/swaps")
+  const bad = block(`${SWAPS_HEADER}\n/dev/sda2 partition lots 0 -2`)
+  t.equal(bad.problems.total, 1, 'a damaged row is still reported')
+})

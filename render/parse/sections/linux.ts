@@ -8,6 +8,19 @@ const VMSTAT_RE = /^([a-z][a-z0-9_]*) (\d+)$/
 const CGROUP_RE =
   /^(?:(\S*?)\/)?(memory\.(?:current|max|peak|swap\.current|usage_in_bytes|limit_in_bytes|max_usage_in_bytes|memsw\.usage_in_bytes))\s*[:=]\s*(\d+|max)$/
 const CGROUP_PATH_RE = /^cgroup:\s*(\S.*)$/
+const SWAPS_HEADER_RE = /^Filename\s+Type\s+Size\s+Used\s+Priority$/
+const SWAPS_ROW_RE = /^(\S+)\s+(partition|file)\s+(\d+)\s+(\d+)\s+(-?\d+)$/
+
+/** The header `cat /proc/swaps` prints, even on a host with no swap. */
+export function isSwapsHeader(line: string): boolean {
+  return SWAPS_HEADER_RE.test(line)
+}
+
+/** A `/proc/swaps` row → size and used, in bytes (the file counts KiB). */
+export function swapsRow(line: string): { sizeBytes: number; usedBytes: number } | undefined {
+  const m = SWAPS_ROW_RE.exec(line)
+  return m ? { sizeBytes: Number(m[3]) * 1024, usedBytes: Number(m[4]) * 1024 } : undefined
+}
 
 /** `MemTotal:  24576000 kB` → [key, bytes]. Keys without a unit are counts. */
 export function meminfoLine(line: string): [string, number] | undefined {
