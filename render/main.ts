@@ -1,5 +1,6 @@
 import { readdirSync } from 'node:fs'
 import { rename, unlink, writeFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
 import { basename, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { renderChart } from './chart/render-chart.js'
@@ -48,6 +49,8 @@ export interface RenderArgs {
   quiet: boolean
   json: boolean
   reportPath?: string
+  /** The arguments as given, for the report's command line. */
+  argv?: string[]
   theme?: 'light' | 'dark'
   watch?: boolean
 }
@@ -107,6 +110,7 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
     quiet: values.quiet as boolean,
     json: values.json as boolean,
     ...(values.report !== undefined ? { reportPath: values.report } : {}),
+    argv,
   }
 }
 
@@ -131,6 +135,8 @@ function newestInDir(dir: string, out: string | undefined) {
   return { procPath: join(dir, proc), sysPath: join(dir, sys), outPath: out ?? join(dir, `memtrace-${stamp}.svg`) }
 }
 
+const NO_FINDINGS = 'No findings: no runner overlap, no low free memory, no gaps.'
+
 /** Renders and writes atomically: a failed run never leaves a half-written SVG. */
 export async function runRender(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   if (a.watch) {
@@ -147,7 +153,7 @@ async function renderOnce(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS
   if (problems.total > 0) notes.push(`Skipped as damaged: ${problems.total} line(s); see memtrace's stderr for where.`)
   if (trace.placeholders > 0) notes.push(`Left out ${trace.placeholders} "(ollama)" placeholder rows.`)
   const findings = findFindings(trace, { zone: a.zone, lowFreePct: a.lowFreePct })
-  notes.push(...(findings.length ? ['What happened:', ...findings.map(f => f.text)] : ['No findings: no runner overlap, no low free memory, no gaps.']))
+  notes.push(...(findings.length ? ['What happened:', ...findings.map(f => `${f.n}. ${f.text}`)] : [NO_FINDINGS]))
   const svg = renderChart(trace, {
     width: a.width,
     height: a.height,
@@ -160,13 +166,26 @@ async function renderOnce(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS
     findings,
   })
   // An output ending in .png gets a picture, for chats and trackers that refuse SVG.
-  await writeAtomic(a.outPath, a.outPath.toLowerCase().endsWith('.png') ? await toPng(svg) : svg)
+  const isPng = a.outPath.toLowerCase().endsWith('.png')
+  const outputs: [string, string | Buffer][] = [[a.outPath, isPng ? await toPng(svg) : svg]]
+  if (a.reportPath) {
+    // The report is for an issue, and issues take a PNG: an SVG chart gets one beside it.
+    const pngPath = isPng ? a.outPath : a.outPath.replace(/(\.svg)?$/i, '.png')
+    if (!isPng) outputs.push([pngPath, await toPng(svg)])
+    const md = reportMarkdown(trace, findings, {
+      zone: a.zone,
+      lowFreePct: a.lowFreePct,
+      chartName: basename(pngPath),
+      procFile: a.procPath,
+      sysFile: a.sysPath,
+      command: ['memtrace', 'render', ...(a.argv ?? [])],
+      home: homedir(),
+    })
+    outputs.push([a.reportPath, md])
+  }
+  await writeAll(outputs)
   for (const line of problems.summary()) err.write(`memtrace render: skipped ${line}\n`)
   if (procRows === 0) err.write(`memtrace render: ${basename(a.procPath)} has no process samples; drew the system panel only\n`)
-  if (a.reportPath) {
-    const md = reportMarkdown(trace, findings, { zone: a.zone, svgPath: a.outPath, command: ['memtrace', 'render', ...process.argv.slice(3)].join(' ') })
-    await writeAtomic(a.reportPath, md)
-  }
   if (a.json) {
     for (const f of findings) out.write(`${JSON.stringify(f)}\n`)
   } else if (!a.quiet) {
@@ -174,8 +193,8 @@ async function renderOnce(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS
     out.write(
       `wrote ${a.outPath}: ${trace.procs.length} processes, ${runners} runners, ${sysBlocks} system samples\n`,
     )
-    if (a.reportPath) out.write(`wrote ${a.reportPath}\n`)
-    out.write(findings.length ? `\nWhat happened (times in ${a.zone}):\n${findings.map(f => `- ${f.text}`).join('\n')}\n` : '\nNo findings: no runner overlap, no low free memory, no gaps.\n')
+    for (const [path] of outputs.slice(1)) out.write(`wrote ${path}\n`)
+    out.write(findings.length ? `\nWhat happened (times in ${a.zone}), most important first:\n${findings.map(f => `${f.n}. ${f.text}`).join('\n')}\n` : `\n${NO_FINDINGS}\n`)
   }
   return 0
 }
@@ -186,13 +205,36 @@ async function toPng(svg: string): Promise<Buffer> {
   return Buffer.from(new Resvg(svg, { font: { loadSystemFonts: true }, background: '#ffffff' }).render().asPng())
 }
 
-async function writeAtomic(path: string, text: string | Buffer): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`
-  try {
-    await writeFile(tmp, text, { mode: 0o644 })
-    await rename(tmp, path)
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined)
-    throw new InputError(`cannot write ${path}: ${(e as Error).message}`)
+/**
+ * All outputs or none: each is written to a temporary file beside it, and
+ * only when every one is complete are they renamed into place.
+ */
+async function writeAll(outputs: [string, string | Buffer][]): Promise<void> {
+  const done: string[] = []
+  let failed: [string, Error] | undefined
+  for (const [path, data] of outputs) {
+    const tmp = `${path}.tmp-${process.pid}`
+    try {
+      await writeFile(tmp, data, { mode: 0o644 })
+      done.push(tmp)
+    } catch (e) {
+      failed = [path, e as Error]
+      await unlink(tmp).catch(() => undefined)
+      break
+    }
+  }
+  if (!failed) {
+    for (const [path] of outputs) {
+      try {
+        await rename(`${path}.tmp-${process.pid}`, path)
+      } catch (e) {
+        failed = [path, e as Error]
+        break
+      }
+    }
+  }
+  if (failed) {
+    await Promise.all(done.map(t => unlink(t).catch(() => undefined)))
+    throw new InputError(`cannot write ${failed[0]}: ${failed[1].message}`)
   }
 }

@@ -1,39 +1,115 @@
+/** The Markdown report, made to paste into a GitHub issue unchanged. Pure. */
 import type { Finding } from '../../schemas/index.js'
-import type { Trace } from '../model/trace.js'
+import type { ProcSeries, Trace } from '../model/trace.js'
 import { wallClock } from '../chart/time-axis.js'
 import { formatDuration } from '../parse/time.js'
+import { type Claim, claims, whereText } from './claim.js'
+import { firstMs, gib, lastMs, makeCtx, peakRss } from './context.js'
+import { LOW_FREE_RULE } from './low-free.js'
 
-const GIB = 1024 ** 3
+export interface ReportOptions {
+  zone: string
+  lowFreePct: number
+  /** The chart's file name (a PNG to drag into the issue). */
+  chartName: string
+  procFile: string
+  sysFile: string
+  /** How it was made, as typed: paths in it are cut to file names. */
+  command: string[]
+  /** The user's home directory, never to appear in the text. */
+  home?: string
+}
+
+/** GitHub's limit on a comment, with room to spare for the user's own words. */
+export const REPORT_MAX_CHARS = 60_000
+/** Tables longer than this fold into a <details>. */
+const FOLD_ROWS = 10
 
 /** A Markdown table cell: no pipes or newlines from trace text. */
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ')
+/** A file name only: no directory of this machine goes into an issue. */
+const fileName = (p: string) => p.replace(/[/\\]+$/, '').split(/[/\\]/).pop() ?? p
 
-/** The report to paste into an issue next to the SVG. */
-export function reportMarkdown(trace: Trace, findings: Finding[], o: { zone: string; svgPath: string; command: string }): string {
+export function reportMarkdown(trace: Trace, findings: Finding[], o: ReportOptions): string {
   const at = (ms: number) => wallClock(ms, o.zone, { date: true, seconds: true })
-  const lines: string[] = ['## Memory trace (memtrace)', '']
-  const host = trace.sys.memTotalBytes ? `${(trace.sys.memTotalBytes / GIB).toFixed(1)} GiB` : 'unknown'
-  lines.push(`- Host memory: ${host} (${trace.sys.platform})`)
-  lines.push(`- Traced: ${at(trace.startMs)} – ${at(trace.endMs)} ${o.zone} (${formatDuration(trace.endMs - trace.startMs)})`)
-  lines.push(`- Chart: \`${cell(o.svgPath)}\``, '')
-  lines.push('### What happened', '')
-  if (findings.length === 0) lines.push('No runner overlap, no low free memory, no gaps.')
-  for (const f of findings) lines.push(`- ${cell(f.text)}`)
+  const head: string[] = ['## Memory trace (memtrace)', '']
+  head.push(`![memtrace chart](${encodeURI(fileName(o.chartName))})`, '')
+  head.push(`*Drag \`${cell(fileName(o.chartName))}\` from the trace folder into this comment before posting: GitHub uploads it and shows the chart here.*`, '')
+  const host = trace.sys.memTotalBytes ? gib(trace.sys.memTotalBytes) : 'unknown'
+  head.push(`- Host memory: ${host} (${trace.sys.platform === 'macos' ? 'macOS' : trace.sys.platform === 'linux' ? 'Linux' : 'platform unknown'})`)
+  const to = at(trace.endMs)
+  const from = at(trace.startMs)
+  head.push(`- Traced: ${from} – ${to.slice(0, 10) === from.slice(0, 10) ? to.slice(11) : to} ${o.zone} (${formatDuration(trace.endMs - trace.startMs)})`)
+  head.push(`- Traces: \`${cell(fileName(o.procFile))}\`, \`${cell(fileName(o.sysFile))}\``, '')
+  head.push('### What happened', '')
+  if (findings.length === 0) head.push('No runner overlap, no low free memory, no gaps.')
+  const what = findings.map(f => `${f.n}. ${cell(f.text)}`)
+  const notes = ['', `Numbers match the badges on the chart. Times are in ${o.zone}; sizes are GiB (1 GiB = 1.074 GB).`]
+  if (findings.some(f => f.kind === 'low-free')) notes.push(`Low free memory: ${trace.sys.platform === 'linux' ? 'available memory (MemAvailable / MemTotal)' : "memory_pressure's free %"} under ${o.lowFreePct}%. ${LOW_FREE_RULE}`)
   if (findings.some(f => f.kind === 'claim-vs-measured')) {
-    lines.push('', "RSS and Ollama's figure differ by design: Ollama counts what it allocated (on a GPU, memory RSS does not show) and not the page cache of mmapped weights, prompt caches or heap growth.")
+    notes.push("RSS and Ollama's figure differ by design: Ollama counts what it allocated, split between GPU and system RAM, and not the page cache of mmapped weights, prompt caches or heap growth.")
   }
-  lines.push('', '### Runners', '', '| model | pid | start | end | peak RSS | Ollama size |', '|---|---|---|---|---|---|')
-  for (const s of trace.procs.filter(p => p.role === 'runner')) {
-    const claim = findings.find(f => f.kind === 'claim-vs-measured' && f.pids?.[0] === s.pid)?.figures?.ollamaSizeBytes
-    lines.push(
-      `| ${cell(s.model ?? '?')} | ${s.pid} | ${at(s.tsMs[0] as number)} | ${at(s.tsMs[s.tsMs.length - 1] as number)} | ${((s.peakRssKb * 1024) / GIB).toFixed(2)} GiB | ${claim !== undefined ? `${(claim / 1e9).toFixed(1)} GB` : '–'} |`,
-    )
+  const runners = runnerTable(trace, o, at)
+  const markers = trace.events.filter(e => e.kind === 'marker').map(m => `- ${at(Date.parse(m.ts))}: ${cell(scrub(m.text ?? '', o.home))}`)
+  const tail = ['', '### Command', '', '```', cell(scrub(commandText(o.command), o.home)), '```', '']
+  // Findings come first and are cut last: a long trace loses table rows before sentences.
+  const fixed = [...head, ...notes, ...tail].join('\n').length
+  let room = REPORT_MAX_CHARS - fixed - 400
+  const whatKept = fit(what, (room * 2) / 3)
+  room -= whatKept.join('\n').length
+  const runnersKept = fit(runners.rows, (room * 2) / 3)
+  room -= runnersKept.join('\n').length
+  const markersKept = fit(markers, room)
+  const lines = [...head, ...whatKept, ...cutNote(what, whatKept, 'findings', '`memtrace render --json` prints them all'), ...notes]
+  lines.push('', `### Runners (${runners.rows.length})`, '')
+  lines.push(...fold(runners.rows.length, [...runners.header, ...runnersKept]), ...cutNote(runners.rows, runnersKept, 'runners', 'the chart shows them all'))
+  if (runners.rows.length) lines.push('', "Ollama's figure is the largest `size` it listed while the runner lived, in GiB, with the decimal GB that `ollama ps` prints for it.")
+  if (markers.length) lines.push('', '### Markers', '', ...fold(markers.length, markersKept), ...cutNote(markers, markersKept, 'markers', 'the trace holds them all'))
+  lines.push(...tail)
+  return scrub(lines.join('\n'), o.home)
+}
+
+function runnerTable(trace: Trace, o: ReportOptions, at: (ms: number) => string): { header: string[]; rows: string[] } {
+  const ctx = makeCtx(trace, { zone: o.zone, lowFreePct: o.lowFreePct })
+  const byRunner = new Map<ProcSeries, Claim>(claims(ctx).map(c => [c.runner, c]))
+  const unified = trace.sys.platform === 'macos'
+  const header = ["| model | pid | first seen | last seen | peak RSS | Ollama's figure |", '|---|---|---|---|---|---|']
+  const rows = ctx.runners.map(s => {
+    const c = byRunner.get(s)
+    const peak = peakRss(s)
+    const claim = c ? `${whereText(c, unified)} (${(c.model.sizeBytes / 1e9).toFixed(1)} GB)` : '–'
+    return `| ${cell(s.model ?? '?')} | ${s.pid} | ${at(firstMs(s))} | ${at(lastMs(s))} | ${peak ? gib(peak.v) : '–'} | ${cell(claim)} |`
+  })
+  return { header, rows }
+}
+
+/** Long lists fold, so the issue stays readable; the table header stays with its rows. */
+function fold(n: number, lines: string[]): string[] {
+  return n > FOLD_ROWS ? ['<details><summary>Show all</summary>', '', ...lines, '', '</details>'] : lines
+}
+
+/** As many lines as fit in `chars`, in order. */
+function fit(lines: string[], chars: number): string[] {
+  let used = 0
+  const out: string[] = []
+  for (const l of lines) {
+    if (used + l.length + 1 > chars) break
+    used += l.length + 1
+    out.push(l)
   }
-  const markers = trace.events.filter(e => e.kind === 'marker')
-  if (markers.length) {
-    lines.push('', '### Markers', '')
-    for (const m of markers) lines.push(`- ${at(Date.parse(m.ts))}: ${cell(m.text ?? '')}`)
-  }
-  lines.push('', '### Command', '', '```', o.command, '```', '')
-  return lines.join('\n')
+  return out
+}
+
+function cutNote(all: string[], kept: string[], what: string, where: string): string[] {
+  return kept.length < all.length ? ['', `*… and ${all.length - kept.length} more ${what}, cut to stay under GitHub's size limit for a comment: ${where}.*`] : []
+}
+
+/** The command as typed, with every path cut to its file name. */
+function commandText(argv: string[]): string {
+  return argv.map(a => (/[/\\]/.test(a) ? fileName(a) : a)).join(' ')
+}
+
+/** The home directory never reaches an issue. */
+function scrub(text: string, home: string | undefined): string {
+  return home && home.length > 1 ? text.split(home).join('~') : text
 }

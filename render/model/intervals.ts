@@ -4,6 +4,12 @@ import type { ProcSeries, Trace } from './trace.js'
 export interface Interval {
   startMs: number
   endMs: number
+  /**
+   * Why the interval ends where it does, when not by recovery: `end`, still
+   * under way at the last sample of the trace; `gap`, sampling stopped (the
+   * interval ends at its last sample).
+   */
+  cut?: 'end' | 'gap'
 }
 
 /** A gap is this many sampling periods without a sample. */
@@ -34,32 +40,49 @@ export function sysPeriod(trace: Trace): number {
 }
 
 /**
- * Runs of consecutive system samples with free % under the threshold. A run
- * ends at the first sample that is not low, or one period after its last low
- * sample when the next sample is missing.
+ * How far above the threshold a lone sample may read without ending a
+ * low-free interval, in percentage points.
+ */
+export const LOW_FREE_HYSTERESIS_PCT = 2
+
+/**
+ * Intervals of free % under the threshold, from the first low sample to the
+ * first sample back at or above it. One sample that reads at the threshold or
+ * less than LOW_FREE_HYSTERESIS_PCT above it, between two low samples, does not
+ * end the interval: 29, 30, 29 is one interval, not two. An interval that is
+ * still low at the last sample ends there (`cut: 'end'`); one followed by a gap
+ * in sampling ends at its last low sample (`cut: 'gap'`).
  */
 export function lowFreeIntervals(trace: Trace, thresholdPct: number): Interval[] {
   const ts = trace.sys.tsMs
   const pct = trace.sys.fields.get('free-pct')
   if (!pct) return []
-  const period = sysPeriod(trace)
+  const maxStep = GAP_FACTOR * sysPeriod(trace)
   const out: Interval[] = []
+  const isLow = (i: number) => (pct[i] as number) < thresholdPct
   let start: number | undefined
   let last = 0
   for (let i = 0; i < ts.length; i++) {
     const t = ts[i] as number
     const v = pct[i] as number
-    const low = v < thresholdPct
-    if (start !== undefined && (!low || t - last > GAP_FACTOR * period)) {
-      out.push({ startMs: start, endMs: low ? last + period : Math.min(t, last + period) })
+    if (Number.isNaN(v)) continue
+    if (start !== undefined && t - last > maxStep) {
+      out.push({ startMs: start, endMs: last, cut: 'gap' })
       start = undefined
     }
-    if (low) {
+    if (isLow(i)) {
       start ??= t
       last = t
+      continue
     }
+    if (start === undefined) continue
+    const next = ts[i + 1]
+    const blip = v < thresholdPct + LOW_FREE_HYSTERESIS_PCT && next !== undefined && next - t <= maxStep && isLow(i + 1)
+    if (blip) continue
+    out.push({ startMs: start, endMs: t })
+    start = undefined
   }
-  if (start !== undefined) out.push({ startMs: start, endMs: last + period })
+  if (start !== undefined) out.push({ startMs: start, endMs: last, cut: 'end' })
   return out
 }
 

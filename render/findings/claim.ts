@@ -1,0 +1,105 @@
+/** A runner's measured memory against what Ollama says it holds, where each lives. Pure. */
+import type { LoadedModel } from '../../schemas/index.js'
+import type { ProcSeries } from '../model/trace.js'
+import { type At, type Ctx, type Draft, cap, draft, extreme, firstMs, GIB, gib, groupBy, lastMs, listing, listSource, peakRss, range, runnerName } from './context.js'
+
+/** A difference is a finding when it is at least this large, in bytes and as a share of Ollama's figure. */
+export const CLAIM_MIN_BYTES = 1 * GIB
+export const CLAIM_MIN_SHARE = 0.2
+
+/** Ollama's figure for a runner: the largest it listed while the runner lived. */
+export interface Claim {
+  runner: ProcSeries
+  model: LoadedModel
+  atMs: number
+  source: string
+  peak: At
+  /** What Ollama keeps in system memory: all of `size` on unified memory, else size − size_vram. */
+  hostBytes: number
+  gpu?: At
+}
+
+/** Every named runner the server listed, with both figures (for the report's table too). */
+export function claims(ctx: Ctx): Claim[] {
+  const out: Claim[] = []
+  const unified = ctx.trace.sys.platform === 'macos'
+  for (const s of ctx.runners) {
+    if (!s.model) continue
+    let best: Omit<Claim, 'runner' | 'peak' | 'hostBytes'> | undefined
+    for (const snap of ctx.trace.snapshots) {
+      if (snap.tsMs < firstMs(s) || snap.tsMs > lastMs(s)) continue
+      const m = listing(snap, s.model)
+      if (m && m.sizeBytes > 0 && (!best || m.sizeBytes > best.model.sizeBytes)) best = { model: m, atMs: snap.tsMs, source: listSource(snap) }
+    }
+    const peak = peakRss(s)
+    if (!best || !peak) continue
+    const vram = best.model.sizeVramBytes ?? 0
+    const hostBytes = unified ? best.model.sizeBytes : Math.max(0, best.model.sizeBytes - vram)
+    const gpu = gpuUsed(ctx, s)
+    out.push({ runner: s, peak, hostBytes, ...best, ...(gpu ? { gpu } : {}) })
+  }
+  return out
+}
+
+/** The most GPU memory in use (all GPUs together) while the runner lived. */
+function gpuUsed(ctx: Ctx, s: ProcSeries): At | undefined {
+  let best: At | undefined
+  for (const name of ctx.trace.sys.fields.keys()) {
+    if (!name.startsWith('gpu-used:')) continue
+    const e = extreme(ctx.trace, name, firstMs(s), lastMs(s), 'max')
+    if (e && (!best || e.v > best.v)) best = e
+  }
+  return best
+}
+
+const far = (a: number, b: number) => Math.abs(a - b) >= CLAIM_MIN_BYTES && (b === 0 || Math.abs(a - b) / b >= CLAIM_MIN_SHARE)
+
+/** Where Ollama said the model lives, in words: `all in system RAM`, `18.6 GiB on the GPU, 1.4 GiB in system RAM`. */
+export function whereText(c: Claim, unified: boolean): string {
+  const size = c.model.sizeBytes
+  const vram = c.model.sizeVramBytes
+  if (unified) return `${gib(size)}, in unified memory`
+  if (vram === undefined) return `${gib(size)}, with no GPU split given`
+  if (vram === 0) return `${gib(size)}, all in system RAM`
+  if (vram >= size) return `${gib(size)}, all on the GPU and none in system RAM`
+  return `${gib(size)}: ${gib(vram)} on the GPU, ${gib(size - vram)} in system RAM`
+}
+
+/** Runners whose RSS (or the GPU's use) is far from Ollama's figure for it; runners of one model are one line. */
+export function claimFindings(ctx: Ctx): Draft[] {
+  const unified = ctx.trace.sys.platform === 'macos'
+  const off = claims(ctx).filter(c => far(c.peak.v, c.hostBytes) || (c.gpu && c.model.sizeVramBytes && far(c.gpu.v, c.model.sizeVramBytes)))
+  return groupBy(off, c => c.runner.model ?? '').map(g => (g.length === 1 ? one(ctx, g[0] as Claim, unified) : many(ctx, g, unified)))
+}
+
+function figures(c: Claim): Record<string, number> {
+  const f: Record<string, number> = { peakRssBytes: c.peak.v, ollamaSizeBytes: c.model.sizeBytes, ollamaHostBytes: c.hostBytes }
+  if (c.model.sizeVramBytes !== undefined) f.ollamaSizeVramBytes = c.model.sizeVramBytes
+  if (c.gpu) f.gpuUsedBytes = c.gpu.v
+  return f
+}
+
+function one(ctx: Ctx, c: Claim, unified: boolean): Draft {
+  const d = c.peak.v - c.hostBytes
+  const share = c.hostBytes > 0 ? ` (${d > 0 ? '+' : '−'}${Math.round((Math.abs(d) / c.hostBytes) * 100)}%)` : ''
+  const what = unified ? `the ${gib(c.hostBytes)} Ollama said it holds` : c.hostBytes === 0 ? 'what Ollama keeps in system RAM (none)' : `the ${gib(c.hostBytes)} Ollama keeps in system RAM`
+  const rss = far(c.peak.v, c.hostBytes) ? `, ${gib(Math.abs(d))} ${d > 0 ? 'more' : 'less'} than ${what}${share}` : `, close to ${what}`
+  let text = `${cap(runnerName(c.runner))} peaked at ${gib(c.peak.v)} RSS at ${ctx.at(c.peak.t)}${rss}. ${c.source} at ${ctx.at(c.atMs)} gave ${c.model.name} ${whereText(c, unified)}.`
+  if (c.gpu && c.model.sizeVramBytes) text += ` GPU memory in use peaked at ${gib(c.gpu.v)} (${ctx.at(c.gpu.t)}) against the ${gib(c.model.sizeVramBytes)} Ollama put there.`
+  return draft('claim-vs-measured', firstMs(c.runner), lastMs(c.runner), [c.runner], text, figures(c))
+}
+
+function many(ctx: Ctx, g: Claim[], unified: boolean): Draft {
+  const first = g[0] as Claim
+  const runners = g.map(c => c.runner)
+  const more = g.filter(c => c.peak.v > c.hostBytes).length
+  const dir = more === g.length ? 'more' : more === 0 ? 'less' : 'more or less'
+  const where = unified ? 'Ollama said they hold' : 'Ollama keeps in system RAM'
+  const text =
+    `${g.length} runners of ${first.runner.model} held ${dir} than ${where}: peak RSS ${range(g.map(c => c.peak.v))} ` +
+    `against ${range(g.map(c => c.hostBytes))} (${g.map(c => `pid ${c.runner.pid}`).join(', ')}; ${first.source} figures).`
+  const start = Math.min(...runners.map(firstMs))
+  const end = Math.max(...runners.map(lastMs))
+  return draft('claim-vs-measured', start, end, runners, text, { ...figures(first), runners: g.length })
+}
+

@@ -1,0 +1,56 @@
+/** A runner that exited (or was killed) while the server still listed its model. Pure. */
+import type { ProcSeries } from '../model/trace.js'
+import { type Ctx, type Draft, cap, draft, firstMs, groupBy, lastMs, listing, listSource, runnerName, sampledAfter } from './context.js'
+
+/** Process samples the runner must be missing for before a listing counts (the unload's own race). */
+const MARGIN_PERIODS = 2
+
+interface Gone {
+  runner: ProcSeries
+  untilMs: number
+  samples: number
+  toEnd: boolean
+  source: string
+}
+
+export function goneWhileListedFindings(ctx: Ctx): Draft[] {
+  const found: Gone[] = []
+  const pp = ctx.procPeriodMs
+  const snaps = ctx.trace.snapshots
+  for (const s of ctx.runners) {
+    if (!s.model || s.modelSource === 'blob') continue
+    const end = lastMs(s)
+    if (!sampledAfter(ctx, end)) continue // the trace, or sampling, stopped with it
+    const model = s.model
+    const served = (t: number) => ctx.runners.some(o => o.model === model && firstMs(o) <= t + pp && lastMs(o) >= t - pp)
+    let n = 0
+    let until = 0
+    let i = snaps.findIndex(x => x.tsMs > end + MARGIN_PERIODS * pp)
+    for (; i >= 0 && i < snaps.length; i++) {
+      const snap = snaps[i] as (typeof snaps)[number]
+      if (!listing(snap, model) || served(snap.tsMs)) break
+      n++
+      until = snap.tsMs
+    }
+    if (n === 0) continue
+    const first = snaps.find(x => x.tsMs > end + MARGIN_PERIODS * pp) as (typeof snaps)[number]
+    found.push({ runner: s, untilMs: until, samples: n, toEnd: i === snaps.length, source: listSource(first) })
+  }
+  return groupBy(found, g => g.runner.model ?? '').map(g => (g.length === 1 ? one(ctx, g[0] as Gone) : many(ctx, g)))
+}
+
+function one(ctx: Ctx, g: Gone): Draft {
+  const until = g.toEnd ? `until the end of the trace (${ctx.at(g.untilMs)})` : `until ${ctx.at(g.untilMs)}`
+  const text =
+    `${cap(runnerName(g.runner))} exited (or was killed) at ${ctx.at(lastMs(g.runner))}, but ${g.source} still listed ${g.runner.model} ${until}, ` +
+    `in ${g.samples} sample${g.samples > 1 ? 's' : ''}, with no runner for it alive.`
+  return draft('runner-gone-while-listed', lastMs(g.runner), g.untilMs, [g.runner], text, { listedSamples: g.samples })
+}
+
+function many(ctx: Ctx, g: Gone[]): Draft {
+  const first = g[0] as Gone
+  const text =
+    `${g.length} runners of ${first.runner.model} exited (or were killed) while ${first.source} still listed the model with no runner alive ` +
+    `(${g.map(x => `pid ${x.runner.pid} at ${ctx.at(lastMs(x.runner))}, listed until ${ctx.at(x.untilMs)}`).join('; ')}).`
+  return draft('runner-gone-while-listed', lastMs(first.runner), Math.max(...g.map(x => x.untilMs)), g.map(x => x.runner), text, { runners: g.length })
+}

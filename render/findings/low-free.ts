@@ -1,0 +1,62 @@
+/** Free memory under the threshold: the intervals the red bands draw. Pure. */
+import { type Interval, LOW_FREE_HYSTERESIS_PCT, lowFreeIntervals } from '../model/intervals.js'
+import type { ProcSeries } from '../model/trace.js'
+import { formatDuration } from '../parse/time.js'
+import { type At, type Ctx, type Draft, cap, alive, draft, extreme, freeWord, groupBy, join, modelsOf } from './context.js'
+import { valuesAt } from './system-figures.js'
+
+interface Low {
+  iv: Interval
+  worst: At
+  loaded: ProcSeries[]
+}
+
+/** One finding per interval; intervals with runners of the same models loaded are one line. */
+export function lowFreeFindings(ctx: Ctx): Draft[] {
+  const lows: Low[] = lowFreeIntervals(ctx.trace, ctx.lowFreePct).map(iv => {
+    const worst = extreme(ctx.trace, 'free-pct', iv.startMs, iv.endMs, 'min') ?? { v: ctx.lowFreePct, t: iv.startMs }
+    return { iv, worst, loaded: ctx.runners.filter(s => alive(s, worst.t)) }
+  })
+  return groupBy(lows, l => modelsOf(l.loaded).sort().join('\n')).map(g => (g.length === 1 ? one(ctx, g[0] as Low) : many(ctx, g)))
+}
+
+/** `from 14:10:00 to 14:12:00 (2 min 00 s)`, saying so when it never ended. */
+function span(ctx: Ctx, iv: Interval): string {
+  const len = formatDuration(iv.endMs - iv.startMs)
+  if (iv.cut === 'end') return `from ${ctx.at(iv.startMs)} until the end of the trace (${ctx.at(iv.endMs)}, ${len}; not recovered)`
+  if (iv.cut === 'gap') return `from ${ctx.at(iv.startMs)} until sampling stopped at ${ctx.at(iv.endMs)} (${len}; a gap follows)`
+  return `from ${ctx.at(iv.startMs)} to ${ctx.at(iv.endMs)} (${len})`
+}
+
+function who(loaded: ProcSeries[]): string {
+  return loaded.length ? `with ${join(loaded.map(s => `${s.model ?? 'an unnamed model'} (pid ${s.pid})`))} loaded` : 'with no model runner alive'
+}
+
+function one(ctx: Ctx, l: Low): Draft {
+  const at = valuesAt(ctx, l.worst.t)
+  const text =
+    `${cap(freeWord(ctx.trace))} was under ${ctx.lowFreePct}% ${span(ctx, l.iv)}, lowest ${l.worst.v}% at ${ctx.at(l.worst.t)}, ${who(l.loaded)}.` +
+    (at.text ? ` At that sample ${at.text}.` : '')
+  return draft('low-free', l.iv.startMs, l.iv.endMs, l.loaded, text, { lowestFreePct: l.worst.v, ...at.figures })
+}
+
+function many(ctx: Ctx, g: Low[]): Draft {
+  const first = g[0] as Low
+  const last = g[g.length - 1] as Low
+  const worst = g.reduce((a, l) => (l.worst.v < a.worst.v ? l : a))
+  const total = g.reduce((a, l) => a + (l.iv.endMs - l.iv.startMs), 0)
+  const runners = [...new Set(g.flatMap(l => l.loaded))]
+  const models = modelsOf(runners)
+  const each = runners.length ? `each time with ${models.length > 1 ? 'runners' : 'a runner'} of ${join(models)} loaded` : 'with no model runner alive'
+  const at = valuesAt(ctx, worst.worst.t)
+  const open = last.iv.cut === 'end' ? ', the last until the end of the trace, not recovered' : ''
+  const text =
+    `${cap(freeWord(ctx.trace))} was under ${ctx.lowFreePct}% ${g.length} times between ${ctx.at(first.iv.startMs)} and ${ctx.at(last.iv.endMs)} ` +
+    `(${formatDuration(total)} in all${open}), ${each}. Lowest ${worst.worst.v}% at ${ctx.at(worst.worst.t)}` +
+    `${worst.loaded.length ? `, with ${join(worst.loaded.map(s => `pid ${s.pid}`))} loaded` : ''}${at.text ? `; at that sample ${at.text}` : ''}.`
+  return draft('low-free', first.iv.startMs, last.iv.endMs, runners, text, { lowestFreePct: worst.worst.v, intervals: g.length, durationMs: total, ...at.figures })
+}
+
+
+/** How the intervals are decided, for the report. */
+export const LOW_FREE_RULE = `An interval runs from the first sample under the threshold to the first sample back at or above it; one sample less than ${LOW_FREE_HYSTERESIS_PCT} points above the threshold between two low samples does not end it.`

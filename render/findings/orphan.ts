@@ -1,0 +1,56 @@
+/** A runner still alive after the server stopped listing its model (it holds memory nobody accounts for). Pure. */
+import type { ProcSeries } from '../model/trace.js'
+import { formatDuration } from '../parse/time.js'
+import { type Ctx, type Draft, cap, draft, firstMs, gib, groupBy, lastMs, listing, listSource, peakRss, runnerName } from './context.js'
+
+interface Orphan {
+  runner: ProcSeries
+  fromMs: number
+  toMs: number
+  /** Still alive and unlisted at its last sample. */
+  toEnd: boolean
+  source: string
+}
+
+/**
+ * A named runner alive while the server's answers no longer listed its model,
+ * for more than one system interval: from the first answer without it to the
+ * next answer with it, or to the runner's last sample.
+ */
+export function orphanFindings(ctx: Ctx): Draft[] {
+  const found: Orphan[] = []
+  for (const s of ctx.runners) {
+    if (!s.model || s.modelSource === 'blob') continue
+    const snaps = ctx.trace.snapshots.filter(x => x.tsMs >= firstMs(s) && x.tsMs <= lastMs(s))
+    let from: (typeof snaps)[number] | undefined
+    const close = (toMs: number, toEnd: boolean) => {
+      if (from && toMs - from.tsMs > ctx.sysPeriodMs) found.push({ runner: s, fromMs: from.tsMs, toMs, toEnd, source: listSource(from) })
+      from = undefined
+    }
+    for (const snap of snaps) {
+      if (listing(snap, s.model)) close(snap.tsMs, false)
+      else from ??= snap
+    }
+    close(lastMs(s), true)
+  }
+  return groupBy(found, o => o.runner.model ?? '').map(g => (g.length === 1 ? one(ctx, g[0] as Orphan) : many(ctx, g)))
+}
+
+function one(ctx: Ctx, o: Orphan): Draft {
+  const held = peakRss(o.runner, o.fromMs, o.toMs)
+  const until = o.toEnd ? (lastMs(o.runner) >= ctx.trace.endMs - ctx.procPeriodMs ? 'until the end of the trace' : `until it exited at ${ctx.at(o.toMs)}`) : `until it was listed again at ${ctx.at(o.toMs)}`
+  const text =
+    `${cap(runnerName(o.runner))} was alive while ${o.source} no longer listed ${o.runner.model}: from ${ctx.at(o.fromMs)} ${until} (${formatDuration(o.toMs - o.fromMs)}), ` +
+    `an orphan runner${held ? ` holding up to ${gib(held.v)} RSS (${ctx.at(held.t)})` : ''}.`
+  return draft('orphan-runner', o.fromMs, o.toMs, [o.runner], text, { durationMs: o.toMs - o.fromMs, ...(held ? { rssBytes: held.v } : {}) })
+}
+
+function many(ctx: Ctx, g: Orphan[]): Draft {
+  const total = g.reduce((a, o) => a + (o.toMs - o.fromMs), 0)
+  const first = g[0] as Orphan
+  const runners = [...new Set(g.map(o => o.runner))]
+  const text =
+    `${g.length} times a runner of ${first.runner.model} was alive while ${first.source} no longer listed it ` +
+    `(${g.map(o => `pid ${o.runner.pid} from ${ctx.at(o.fromMs)}`).join(', ')}; ${formatDuration(total)} in all): orphan runners.`
+  return draft('orphan-runner', first.fromMs, Math.max(...g.map(o => o.toMs)), runners, text, { durationMs: total, intervals: g.length })
+}

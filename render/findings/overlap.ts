@@ -1,0 +1,81 @@
+/** Runners alive together: the interval the orange band draws, and what it cost. Pure. */
+import type { LoadedModel } from '../../schemas/index.js'
+import { runnerOverlaps, type Interval } from '../model/intervals.js'
+import type { ProcSeries } from '../model/trace.js'
+import { formatDuration } from '../parse/time.js'
+import { arrival, type At, type Ctx, type Draft, draft, firstMs, gib, groupBy, join, lastMs, listSource, modelsOf, runnerName } from './context.js'
+import { worstDuring } from './system-figures.js'
+
+interface Overlap {
+  iv: Interval
+  runners: ProcSeries[]
+  combined: At
+}
+
+/** One finding per overlap; overlaps of the same models, again and again, are one line. */
+export function overlapFindings(ctx: Ctx): Draft[] {
+  const all = runnerOverlaps(ctx.trace).map(iv => measure(ctx, iv))
+  return groupBy(all, o => modelsOf(o.runners).sort().join('\n')).map(g => (g.length === 1 ? one(ctx, g[0] as Overlap) : many(ctx, g)))
+}
+
+function measure(ctx: Ctx, iv: Interval): Overlap {
+  const runners = ctx.runners.filter(s => firstMs(s) <= iv.endMs && lastMs(s) >= iv.startMs && s.tsMs.some(t => t >= iv.startMs && t <= iv.endMs))
+  runners.sort((a, b) => firstMs(a) - firstMs(b) || a.pid - b.pid)
+  // Combined RSS at each process sample inside the overlap.
+  const sums = new Map<number, number>()
+  for (const r of runners) {
+    r.tsMs.forEach((t, i) => {
+      if (t >= iv.startMs && t <= iv.endMs) sums.set(t, (sums.get(t) ?? 0) + (r.rssKb[i] as number) * 1024)
+    })
+  }
+  let combined: At = { v: 0, t: iv.startMs }
+  for (const [t, v] of [...sums].sort((a, b) => a[0] - b[0])) if (v > combined.v) combined = { v, t }
+  return { iv, runners, combined }
+}
+
+function one(ctx: Ctx, o: Overlap): Draft {
+  const { iv, runners, combined } = o
+  const newest = runners[runners.length - 1] as ProcSeries
+  const older = runners.slice(0, -1)
+  const len = iv.endMs - iv.startMs
+  const how = arrival(ctx, newest)
+  const opening =
+    how === 'started'
+      ? `At ${ctx.at(iv.startMs)}, ${join(older.map(runnerName))} ${older.length > 1 ? 'were' : 'was'} still alive while ${runnerName(newest)} started.`
+      : how === 'after-gap'
+        ? `At ${ctx.at(iv.startMs)}, after a gap in sampling, ${join(runners.map(runnerName))} were alive together.`
+        : `When the trace began (${ctx.at(iv.startMs)}), ${join(runners.map(runnerName))} were alive together.`
+  const together =
+    len === 0
+      ? `They were seen together in one sample only, holding ${gib(combined.v)} RSS combined.`
+      : `They ran together until ${ctx.at(iv.endMs)} (${formatDuration(len)}), holding ${gib(combined.v)} RSS combined at the peak (${ctx.at(combined.t)}).`
+  const sys = worstDuring(ctx, iv.startMs, iv.endMs, 'During the overlap')
+  const text = `${opening} ${together} ${sys.text}${listed(ctx, iv)}`
+  return draft('runner-overlap', iv.startMs, iv.endMs, runners, text, { combinedRssBytes: combined.v, durationMs: len, ...sys.figures })
+}
+
+function many(ctx: Ctx, g: Overlap[]): Draft {
+  const first = g[0] as Overlap
+  const last = g[g.length - 1] as Overlap
+  const total = g.reduce((a, o) => a + (o.iv.endMs - o.iv.startMs), 0)
+  const longest = g.reduce((a, o) => (o.iv.endMs - o.iv.startMs > a.iv.endMs - a.iv.startMs ? o : a))
+  const peak = g.reduce((a, o) => (o.combined.v > a.combined.v ? o : a))
+  const runners = [...new Set(g.flatMap(o => o.runners))]
+  const models = modelsOf(runners)
+  const sys = worstDuring(ctx, first.iv.startMs, last.iv.endMs, 'Over those intervals')
+  const text =
+    `Runners of ${join(models)} were alive together ${g.length} times between ${ctx.at(first.iv.startMs)} and ${ctx.at(last.iv.endMs)} ` +
+    `(${formatDuration(total)} in all; the longest from ${ctx.at(longest.iv.startMs)} to ${ctx.at(longest.iv.endMs)}), ` +
+    `holding up to ${gib(peak.combined.v)} RSS combined (${ctx.at(peak.combined.t)}). ${sys.text}`
+  return draft('runner-overlap', first.iv.startMs, last.iv.endMs, runners, text, { combinedRssBytes: peak.combined.v, durationMs: total, ...sys.figures })
+}
+
+/** What the server listed during the overlap: the sample that listed the most models. */
+function listed(ctx: Ctx, iv: Interval): string {
+  const snaps = ctx.trace.snapshots.filter(s => s.tsMs >= iv.startMs && s.tsMs <= iv.endMs)
+  const snap = snaps.reduce<(typeof snaps)[number] | undefined>((a, s) => (!a || s.models.length > a.models.length ? s : a), undefined)
+  if (!snap) return ''
+  if (snap.models.length === 0) return ` ${listSource(snap)} listed no model at ${ctx.at(snap.tsMs)}.`
+  const names = snap.models.map((m: LoadedModel) => `${m.name} (${gib(m.sizeBytes)})`)
+  return ` ${listSource(snap)} listed ${join(names)} at ${ctx.at(snap.tsMs)}.`
+}

@@ -1,0 +1,54 @@
+/** The system's figures a finding quotes, each from a sample it names. Pure. */
+import { type Ctx, extreme, freeWord, gib, join, valueAt } from './context.js'
+
+/** The memory series worth quoting, with how a sentence names them. */
+const QUOTED: [name: string, label: string][] = [
+  ['wired', 'wired'],
+  ['compressor', 'compressor'],
+  ['used', 'used memory'],
+  ['cgroup-usage', 'the container'],
+  ['swap-used', 'swap used'],
+]
+
+const KEY: Record<string, string> = { 'free-pct': 'freePct', wired: 'wiredBytes', compressor: 'compressorBytes', used: 'usedBytes', 'cgroup-usage': 'cgroupUsageBytes', 'swap-used': 'swapUsedBytes' }
+
+/**
+ * The worst of each series over samples inside [from, to] only, each with its
+ * own time: `free memory fell to 6% (14:10:20); wired peaked at 25.7 GiB (14:10:45), …`.
+ */
+export function worstDuring(ctx: Ctx, from: number, to: number, lead: string): { text: string; figures: Record<string, number> } {
+  const figures: Record<string, number> = {}
+  const parts: string[] = []
+  const free = extreme(ctx.trace, 'free-pct', from, to, 'min')
+  if (free) {
+    figures.freePct = free.v
+    parts.push(
+      free.v < ctx.lowFreePct
+        ? `${freeWord(ctx.trace)} fell to ${free.v}% (${ctx.at(free.t)})`
+        : `${freeWord(ctx.trace)} stayed at ${free.v}% or more (lowest at ${ctx.at(free.t)})`,
+    )
+  }
+  const peaks: string[] = []
+  for (const [name, label] of QUOTED) {
+    const e = extreme(ctx.trace, name, from, to, 'max')
+    if (!e) continue
+    figures[KEY[name] as string] = e.v
+    peaks.push(`${label} ${peaks.length ? '' : 'peaked at '}${gib(e.v)} (${ctx.at(e.t)})`.replace('  ', ' '))
+  }
+  if (peaks.length) parts.push(join(peaks))
+  if (parts.length === 0) return { text: `${lead} there was no system sample.`, figures }
+  return { text: `${lead} ${parts.join('; ')}.`, figures }
+}
+
+/** The series at exactly one sample: `wired was 23.7 GiB, compressor 2.8 GiB and swap used 0.9 GiB`. */
+export function valuesAt(ctx: Ctx, ms: number): { text: string; figures: Record<string, number> } {
+  const figures: Record<string, number> = {}
+  const parts: string[] = []
+  for (const [name, label] of QUOTED) {
+    const v = valueAt(ctx.trace, name, ms)
+    if (v === undefined) continue
+    figures[KEY[name] as string] = v
+    parts.push(`${label} ${parts.length ? '' : 'was '}${gib(v)}`.replace('  ', ' '))
+  }
+  return { text: join(parts), figures }
+}

@@ -1,0 +1,61 @@
+/** Wired memory rising as a runner loads (macOS: Metal's buffers are wired). Pure. */
+import { formatDuration } from '../parse/time.js'
+import type { ProcSeries } from '../model/trace.js'
+import { type At, type Ctx, type Draft, arrival, draft, extreme, firstMs, GIB, gib, groupBy, lastMs, peakRss, range, runnerName, valueBefore } from './context.js'
+
+/** A rise of at least this much within LOAD_WINDOW_MS of a runner starting is a finding. */
+export const JUMP_BYTES = 1 * GIB
+export const LOAD_WINDOW_MS = 60_000
+
+interface Jump {
+  runner: ProcSeries
+  before: At
+  peak: At
+}
+
+/**
+ * One finding per runner whose start wired memory followed; a model loaded
+ * again and again (a sweep, reloads) is one line with the range of its loads.
+ * Only a runner seen starting counts, and "before" is never a value from
+ * before a gap in sampling.
+ */
+export function wiredJumpFindings(ctx: Ctx): Draft[] {
+  const jumps: Jump[] = []
+  for (const s of ctx.runners) {
+    if (arrival(ctx, s) !== 'started') continue
+    const start = firstMs(s)
+    // The window closes where the next runner starts: its load is its own.
+    const next = Math.min(...ctx.runners.map(firstMs).filter(t => t > start))
+    const before = valueBefore(ctx, 'wired', start)
+    const peak = extreme(ctx.trace, 'wired', start, Math.min(start + LOAD_WINDOW_MS, next - 1), 'max')
+    if (before && peak && peak.v - before.v >= JUMP_BYTES) jumps.push({ runner: s, before, peak })
+  }
+  return groupBy(jumps, j => j.runner.model ?? '').map(g => (g.length === 1 ? one(ctx, g[0] as Jump) : many(ctx, g)))
+}
+
+function one(ctx: Ctx, j: Jump): Draft {
+  const text =
+    `Wired memory rose by ${gib(j.peak.v - j.before.v)} as ${runnerName(j.runner)} started at ${ctx.at(firstMs(j.runner))}: ` +
+    `from ${gib(j.before.v)} at ${ctx.at(j.before.t)} to ${gib(j.peak.v)} at ${ctx.at(j.peak.t)}.`
+  return draft('wired-jump', firstMs(j.runner), j.peak.t, [j.runner], text, { wiredBeforeBytes: j.before.v, wiredPeakBytes: j.peak.v })
+}
+
+/** `15 runners of qwen2.5-coder:7b, one after another, 13:10:04–13:24:59: peak RSS 5.3 → 15.7 GiB; wired rose at each load by 4.9–14.4 GiB.` */
+function many(ctx: Ctx, g: Jump[]): Draft {
+  const model = g[0]?.runner.model ?? 'an unnamed model'
+  const all = ctx.runners.filter(s => s.model === model)
+  const start = Math.min(...all.map(firstMs))
+  const end = Math.max(...all.map(lastMs))
+  const sequential = all.every((s, i) => i === 0 || firstMs(s) > lastMs(all[i - 1] as ProcSeries))
+  const peaks = all.map(s => (peakRss(s) as At).v)
+  const firstPeak = gib(peaks[0] as number)
+  const lastPeak = gib(peaks[peaks.length - 1] as number)
+  const highest = Math.max(...peaks)
+  const rss = `peak RSS ${firstPeak.replace(' GiB', '')} → ${lastPeak}${gib(highest) !== lastPeak ? ` (highest ${gib(highest)})` : ''}`
+  const loads = g.length === all.length ? 'at each load' : `at ${g.length} of ${all.length} loads`
+  const rises = g.map(j => j.peak.v - j.before.v)
+  const text =
+    `${all.length} runners of ${model}${sequential ? ', one after another' : ''}, ${ctx.at(start)}–${ctx.at(end)} (${formatDuration(end - start)}): ` +
+    `${rss}; wired rose ${loads} by ${range(rises)}.`
+  return draft('wired-jump', start, end, g.map(j => j.runner), text, { runners: all.length, wiredRiseMinBytes: Math.min(...rises), wiredRiseMaxBytes: Math.max(...rises), peakRssFirstBytes: peaks[0] as number, peakRssLastBytes: peaks[peaks.length - 1] as number })
+}
