@@ -25,7 +25,9 @@ function build(proc: string, sys: string) {
   for (const blk of parseSys(sys).blocks) b.addSystem(blk)
   const trace = b.finish()
   nameRunners(trace)
-  return findFindings(trace, O)
+  const f = findFindings(trace, O)
+  if (process.env.SHOW_FINDINGS) for (const x of f) process.stderr.write(`${x.kind}: ${x.text}\n`)
+  return f
 }
 
 const H = 'ts\tpid\tppid\tcomm\trss_kb\tvsz_kb\tcommand\n'
@@ -35,15 +37,17 @@ const block = (s: number, body: string) => `===== ${ts(s)} =====\n${body}\n`
 const mp = (pct: number) => `The system has 34359738368 (2097152 pages with a page size of 16384).\nSystem-wide memory free percentage: ${pct}%\n`
 const api = (models: [string, number][]) => JSON.stringify({ models: models.map(([name, size]) => ({ name, model: name, size, digest: 'd', details: {}, expires_at: '2026-02-25T14:30:00Z', size_vram: size, context_length: 4096 })) })
 
-t.test('the macOS model switch: overlap, low free memory, wired jumps, compressor and swap, both claims', async t => {
+t.test('the macOS model switch: overlap first, then low free memory, compressor and swap, the loads', async t => {
   const f = await sample('mac-model-switch')
-  t.same(kinds(f).sort(), ['claim-vs-measured', 'claim-vs-measured', 'low-free', 'pressure-after-low-free', 'runner-overlap', 'wired-jump', 'wired-jump'])
-  const ov = f.find(x => x.kind === 'runner-overlap')!
+  t.same(kinds(f), ['runner-overlap', 'low-free', 'pressure-after-low-free', 'wired-jump', 'wired-jump'], 'most important first')
+  t.same(f.map(x => x.n), [1, 2, 3, 4, 5], 'numbered in that order')
+  const ov = f[0]!
   t.same(ov.pids, [4412, 5120])
   t.same(ov.models, ['qwen2.5-coder:7b', 'qwen3-coder:30b'])
-  t.match(ov.text, /^At 14:09:45, runner PID 4412 for qwen2\.5-coder:7b was still alive while runner PID 5120 for qwen3-coder:30b started\. They ran together for 1 min 06 s, holding 24\.\d GiB RSS combined at the peak\. During that interval free memory was down to \d+%, wired memory was [\d.]+ GiB, compressor was [\d.]+ GiB, and swap used was [\d.]+ GiB\. \/api\/ps listed qwen3-coder:30b \(19\.4 GB\), qwen2\.5-coder:7b \(5\.4 GB\)\.$/)
-  const low = f.find(x => x.kind === 'low-free')!
-  t.match(low.text, /^From 14:10:00 to .* free memory was under 30%, lowest \d+% at .*, with qwen2\.5-coder:7b \(pid 4412\) and qwen3-coder:30b \(pid 5120\) loaded\./)
+  t.match(ov.text, /^At 14:09:45, runner PID 4412 for qwen2\.5-coder:7b was still alive while runner PID 5120 for qwen3-coder:30b started\. They ran together until 14:10:50 \(1 min 05 s\), holding 24\.\d GiB RSS combined at the peak \(14:10:\d\d\)\. During the overlap free memory fell to \d+% \(14:10:\d\d\); wired peaked at [\d.]+ GiB \(14:10:\d\d\), compressor [\d.]+ GiB \(14:\d\d:\d\d\) and swap used [\d.]+ GiB \(14:\d\d:\d\d\)\. \/api\/ps listed qwen3-coder:30b \(18\.0 GiB\) and qwen2\.5-coder:7b \(5\.1 GiB\) at 14:09:45\.$/)
+  const low = f[1]!
+  t.match(low.text, /^Free memory was under 30% from 14:10:00 until the end of the trace \(14:17:55, 7 min 55 s; not recovered\), lowest \d+% at .*, with qwen2\.5-coder:7b \(pid 4412\) and qwen3-coder:30b \(pid 5120\) loaded\./)
+  t.notOk(f.some(x => x.kind === 'claim-vs-measured'), 'measured about the same as Ollama: not a finding')
 })
 
 t.test('the Linux container: no overlap, no low free memory; the server failing once', async t => {
@@ -62,24 +66,159 @@ t.test('a calm trace has no finding', async t => {
   t.same(build(p, sys), [])
 })
 
-t.test('low free fires under the threshold only', async t => {
+t.test('low free fires under the threshold only, with the figures of the sample it names', async t => {
   let sys = ''
-  ;[50, 40, 25, 20, 28, 35].forEach((v, i) => (sys += block(i * 5, mp(v))))
+  ;[50, 40, 25, 20, 28, 35].forEach((v, i) => (sys += block(i * 5, vm(3 + i, 0.5) + mp(v))))
   const f = build(H, sys)
   t.same(kinds(f), ['low-free'])
-  t.match(f[0]!.text, /^From 14:00:10 to 14:00:25 \(15 s\) free memory was under 30%, lowest 20% at 14:00:15, with no model runner alive\./)
+  t.match(f[0]!.text, /^Free memory was under 30% from 14:00:10 to 14:00:25 \(15 s\), lowest 20% at 14:00:15, with no model runner alive\. At that sample wired was 6\.0 GiB and compressor 0\.5 GiB\.$/)
   t.equal(f[0]!.figures?.lowestFreePct, 20)
+  t.equal(f[0]!.figures?.wiredBytes, 6 * 1024 ** 3, 'wired at 14:00:15 exactly, not the highest nearby (7 and 8 GiB)')
 })
 
-t.test("Ollama's claim: fires with /api/ps, not without it", async t => {
+t.test('low free: one sample at or just above the threshold does not split an interval (hysteresis)', async t => {
+  let sys = ''
+  ;[50, 29, 29, 30, 29, 31, 29, 50, 29, 33, 29, 50].forEach((v, i) => (sys += block(i * 5, mp(v))))
+  const f = build(H, sys)
+  t.same(kinds(f), ['low-free'])
+  t.match(f[0]!.text, /^Free memory was under 30% 3 times between 14:00:05 and 14:00:55 /, '29 29 30 29 31 29 is one interval; 29 33 29 is two more')
+  t.equal(f[0]!.figures?.intervals, 3)
+  t.equal(f[0]!.start, ts(5))
+  let twice = ''
+  ;[50, 29, 30, 30, 29, 50].forEach((v, i) => (twice += block(i * 5, mp(v))))
+  t.equal(build(H, twice)[0]!.figures?.intervals, 2, 'two samples back at the threshold end it')
+})
+
+t.test('low free until the end of the trace says so, and ends at the last sample', async t => {
+  let sys = ''
+  ;[50, 40, 25, 20, 22].forEach((v, i) => (sys += block(i * 5, mp(v))))
+  const f = build(H, sys)
+  t.match(f[0]!.text, /^Free memory was under 30% from 14:00:10 until the end of the trace \(14:00:20, 10 s; not recovered\)/)
+  t.equal(f[0]!.end, ts(20))
+})
+
+t.test('the overlap: its stated length is its drawn band, its figures come from inside it', async t => {
   let p = H
   let sys = ''
-  for (let s = 0; s < 20; s++) p += `${ts(s)}\t11\t10\tollama\t${s < 3 ? 100000 : 6_000_000}\t1\t${runner('qwen3:8b')}\n`
-  for (let s = 0; s < 20; s += 5) sys += block(s, api([['qwen3:8b', 5e9]]))
+  for (let s = 0; s < 60; s++) {
+    p += `${ts(s)}\t10\t1\tollama\t50000\t1\tollama serve\n`
+    if (s >= 5 && s <= 32) p += `${ts(s)}\t11\t10\tollama\t${s === 31 ? 4_000_000 : 3_000_000}\t1\t${runner('a:1b')}\n`
+    if (s >= 21) p += `${ts(s)}\t12\t10\tollama\t2_000_000\t1\t${runner('b:2b')}\n`.replace('2_000_000', '2000000')
+  }
+  // The lowest free % (10) and highest wired (20 GiB) lie just outside the overlap.
+  for (let s = 0; s < 60; s += 5) sys += block(s, vm(s === 35 ? 20 : 8, 1) + mp(s === 20 ? 10 : s >= 25 && s <= 30 ? 40 : 60))
+  const f = build(p, sys)
+  const ov = f.find(x => x.kind === 'runner-overlap')!
+  t.equal(ov.start, ts(21))
+  t.equal(ov.end, ts(32))
+  t.equal(ov.figures?.durationMs, 11_000)
+  t.match(ov.text, /They ran together until 14:00:32 \(11 s\), holding 5\.7 GiB RSS combined at the peak \(14:00:31\)\./)
+  t.match(ov.text, /free memory stayed at 40% or more \(lowest at 14:00:25\); wired peaked at 8\.0 GiB/, 'not the 10% at 14:00:20 or the 20 GiB at 14:00:35')
+})
+
+t.test("Ollama's claim: fires when far apart, not when about the same; never without /api/ps", async t => {
+  let p = H
+  let sys = ''
+  for (let s = 0; s < 20; s++) p += `${ts(s)}\t11\t10\tollama\t${s < 3 ? 100000 : 8_000_000}\t1\t${runner('qwen3:8b')}\n`
+  for (let s = 0; s < 20; s += 5) sys += block(s, mp(60) + api([['qwen3:8b', 5e9]]))
   const f = build(p, sys)
   t.same(kinds(f), ['claim-vs-measured'])
-  t.match(f[0]!.text, /^runner PID 11 for qwen3:8b peaked at 5\.7 GiB RSS; Ollama said 4\.7 GiB, 4\.7 GiB of it on the GPU, context 4096: measured 23% above Ollama's figure\.$/)
+  t.match(f[0]!.text, /^Runner PID 11 for qwen3:8b peaked at 7\.6 GiB RSS at 14:00:03, 3\.0 GiB more than the 4\.7 GiB Ollama said it holds \(\+64%\)\. \/api\/ps at 14:00:00 gave qwen3:8b 4\.7 GiB, in unified memory\.$/)
+  const close = p.replace(/\t8000000\t/g, '\t4900000\t')
+  t.same(kinds(build(close, sys)), [], 'about the same is no finding')
   t.same(build(p, ''), [], 'no /api/ps: nothing to compare')
+})
+
+// Linux with an NVIDIA GPU: meminfo, nvidia-smi and /api/ps with size_vram.
+const meminfo = (availGiB: number) => `MemTotal:       67108864 kB\nMemAvailable:   ${availGiB * 1024 * 1024} kB\nSwapTotal:       0 kB\nSwapFree:        0 kB\n`
+const smi = (usedMiB: number) => `index, name, memory.used [MiB], memory.total [MiB]\n0, NVIDIA GeForce RTX 4090, ${usedMiB} MiB, 24576 MiB\n`
+const apiVram = (name: string, size: number, vram: number) => JSON.stringify({ models: [{ name, model: name, size, digest: 'd', details: {}, expires_at: '2026-02-25T14:30:00Z', size_vram: vram, context_length: 4096 }] })
+
+t.test('GPU-aware: a model all on the GPU is compared with GPU memory, not called 77% below', async t => {
+  let p = H
+  let sys = ''
+  for (let s = 0; s < 30; s++) p += `${ts(s)}\t10\t1\tollama\t50000\t1\tollama serve\n${ts(s)}\t11\t10\tllama-server\t${s < 2 ? 100000 : 600000}\t1\t${runner('phi4:14b')}\n`
+  for (let s = 0; s < 30; s += 5) sys += block(s, meminfo(50) + smi(s === 10 ? 9216 : 8800) + apiVram('phi4:14b', 9126805504, 9126805504))
+  const f = build(p, sys)
+  t.same(kinds(f), [], 'RSS 0.6 GiB for a model all on the GPU, GPU use close to size_vram: nothing to say')
+  t.notMatch(JSON.stringify(f), /below Ollama/)
+  const hungry = sys.replace(/, 88\d\d MiB,|, 9216 MiB,/g, ', 14336 MiB,')
+  const g = build(p, hungry)
+  t.same(kinds(g), ['claim-vs-measured'])
+  t.match(g[0]!.text, /what Ollama keeps in system RAM \(none\)|close to what Ollama keeps in system RAM \(none\)/)
+  t.match(g[0]!.text, /gave phi4:14b 8\.5 GiB, all on the GPU and none in system RAM\. GPU memory in use peaked at 14\.0 GiB \(14:00:00\) against the 8\.5 GiB Ollama put there\.$/)
+  const cpu = sys.replace(/"size_vram":\d+/g, '"size_vram":0')
+  const c = build(p, cpu)
+  t.match(c[0]!.text, /8\.5 GiB, all in system RAM/, 'size_vram 0 reads as all in system RAM')
+  t.match(c[0]!.text, /peaked at 0\.6 GiB RSS at 14:00:02, 7\.9 GiB less than the 8\.5 GiB Ollama keeps in system RAM \(−93%\)/)
+})
+
+t.test('grouping: 15 runners of one model, one after another, are one line', async t => {
+  let p = H
+  let sys = ''
+  for (let k = 0; k < 15; k++) {
+    for (let s = k * 20 + 5; s < k * 20 + 18; s++) p += `${ts(s)}\t${100 + k}\t10\tollama\t${(5 + k) * 1_000_000}\t1\t${runner('qwen2.5-coder:7b')}\n`
+  }
+  for (let s = 0; s < 300; s++) p += `${ts(s)}\t10\t1\tollama\t50000\t1\tollama serve\n`
+  for (let s = 0; s < 300; s += 5) {
+    const k = Math.floor(s / 20)
+    const loaded = s % 20 >= 5 && s % 20 < 18
+    sys += block(s, vm(loaded ? 4 + k : 3, 0.4) + mp(loaded && k >= 10 ? 25 : 60))
+  }
+  const f = build(p, sys)
+  t.same(kinds(f), ['low-free', 'wired-jump'], `${f.length} lines, not 20`)
+  t.match(f[1]!.text, /^15 runners of qwen2\.5-coder:7b, one after another, 14:00:05–14:04:57 \(4 min 52 s\): peak RSS 4\.8 → 18\.1 GiB; wired rose at each load by 1\.0–15\.0 GiB\.$/)
+  t.equal(f[1]!.pids?.length, 15)
+  t.match(f[0]!.text, /^Free memory was under 30% 5 times between /)
+})
+
+t.test('a runner first seen after a gap did not "start" there, and no "rose from" crosses the gap', async t => {
+  let p = H
+  let sys = ''
+  for (let s = 0; s < 10; s++) p += `${ts(s)}\t10\t1\tollama\t50000\t1\tollama serve\n`
+  for (let s = 60; s < 90; s++) p += `${ts(s)}\t10\t1\tollama\t50000\t1\tollama serve\n${ts(s)}\t11\t10\tollama\t${5_000_000}\t1\t${runner('a:1b')}\n`
+  for (let s = 60; s < 90; s++) if (s >= 70) p += `${ts(s)}\t12\t10\tollama\t${1_000_000}\t1\t${runner('b:1b')}\n`
+  for (const s of [0, 5, 60, 65, 70, 75, 80, 85]) sys += block(s, vm(s < 60 ? 3 : 9, 0.5) + mp(60))
+  const f = build(p, sys)
+  t.notOk(f.some(x => x.kind === 'wired-jump' && x.pids?.includes(11)), 'wired 3 → 9 GiB across the gap is not a jump at the load')
+  const ov = f.find(x => x.kind === 'runner-overlap')!
+  t.match(ov.text, /^At 14:01:10, runner PID 11 for a:1b was still alive while runner PID 12 for b:1b started\./)
+  let q = H
+  for (let s = 60; s < 90; s++) q += `${ts(s)}\t11\t10\tollama\t5000000\t1\t${runner('a:1b')}\n${ts(s)}\t12\t10\tollama\t1000000\t1\t${runner('b:1b')}\n`
+  const g = build(H + q.slice(H.length).replace(/^/, `${ts(0)}\t10\t1\tollama\t50000\t1\tollama serve\n`), sys).find(x => x.kind === 'runner-overlap')!
+  t.match(g.text, /^At 14:01:00, after a gap in sampling, runner PID 11 for a:1b and runner PID 12 for b:1b were alive together\./)
+})
+
+t.test('an orphan runner: alive while /api/ps no longer lists its model', async t => {
+  let p = H
+  let sys = ''
+  for (let s = 0; s < 60; s++) p += `${ts(s)}\t10\t1\tollama\t50000\t1\tollama serve\n${ts(s)}\t11\t10\tollama\t3000000\t1\t${runner('qwen3:8b')}\n`
+  for (let s = 0; s < 60; s += 5) sys += block(s, mp(60) + api(s < 30 ? [['qwen3:8b', 3.3e9]] : []))
+  const f = build(p, sys)
+  t.same(kinds(f), ['orphan-runner'])
+  t.match(f[0]!.text, /^Runner PID 11 for qwen3:8b was alive while \/api\/ps no longer listed qwen3:8b: from 14:00:30 until the end of the trace \(29 s\), an orphan runner holding up to 2\.9 GiB RSS \(14:00:30\)\.$/)
+  let blip = ''
+  for (let s = 0; s < 60; s += 5) blip += block(s, mp(60) + api(s === 30 ? [] : [['qwen3:8b', 3.3e9]]))
+  t.same(build(p, blip), [], 'one answer without it, then listed again: one interval, not more')
+})
+
+t.test('a runner gone while Ollama still lists its model', async t => {
+  let p = H
+  let sys = ''
+  for (let s = 0; s < 60; s++) {
+    p += `${ts(s)}\t10\t1\tollama\t50000\t1\tollama serve\n`
+    if (s < 20) p += `${ts(s)}\t11\t10\tollama\t3000000\t1\t${runner('qwen3:8b')}\n`
+  }
+  for (let s = 0; s < 60; s += 5) sys += block(s, mp(60) + api(s < 45 ? [['qwen3:8b', 3.3e9]] : []))
+  const f = build(p, sys)
+  t.same(kinds(f), ['runner-gone-while-listed'])
+  t.match(f[0]!.text, /^Runner PID 11 for qwen3:8b exited \(or was killed\) at 14:00:19, but \/api\/ps still listed qwen3:8b until 14:00:40, in 4 samples, with no runner for it alive\.$/)
+  let clean = ''
+  for (let s = 0; s < 60; s += 5) clean += block(s, mp(60) + api(s < 20 ? [['qwen3:8b', 3.3e9]] : []))
+  t.same(build(p, clean), [], 'unlisted as it exits: no finding')
+  let reload = p
+  for (let s = 21; s < 60; s++) reload += `${ts(s)}\t12\t10\tollama\t3000000\t1\t${runner('qwen3:8b')}\n`
+  t.same(kinds(build(reload, sys)).filter(k => k === 'runner-gone-while-listed'), [], 'a new runner of the same model serves the listing')
 })
 
 t.test('gaps: a hole in the system samples and ticks the daemon skipped; a restart', async t => {
@@ -91,29 +230,29 @@ t.test('gaps: a hole in the system samples and ticks the daemon skipped; a resta
   const skipped = build(H, block(0, `memtrace start {"version":"0.1.0"}\n${mp(60)}`) + block(5, `memtrace missed {"ts":"${ts(4)}","source":"process","ticks":3}\n${mp(60)}`) + block(10, `memtrace start {"version":"0.1.0"}\n${mp(60)}`))
   t.same(kinds(skipped), ['gap', 'daemon-restart'])
   t.match(skipped[0]!.text, /memtrace skipped 3 process samples/)
+  let many = ''
+  for (const s of [0, 5, 30, 35, 60, 65, 90, 95]) many += block(s, mp(60))
+  const g = build(H, many)
+  t.same(kinds(g), ['gap'], 'three holes are one line')
+  t.match(g[0]!.text, /^No samples in 3 intervals \(1 min 15 s in all\): from 14:00:05 to 14:00:30 \(25 s\), /)
 })
 
-t.test('render --json prints findings that validate; --report writes the Markdown', async t => {
+t.test('render --json prints numbered findings that validate; the text and the SVG use the same numbers', async t => {
   const dir = t.testdir({})
   const d = join(ROOT, 'samples', 'mac-model-switch')
   const args = ['render', '--dir', d, '-o', join(dir, 'c.svg'), '--tz', 'UTC']
-  const r = memtrace([...args, '--json', '--report', join(dir, 'r.md')])
+  const r = memtrace([...args, '--json'])
   t.equal(r.code, 0, r.stderr)
   const validate = new Ajv({ strict: true }).compile(findingSchema)
-  const lines = r.stdout.trim().split('\n')
-  t.equal(lines.length, 7)
-  for (const l of lines) t.ok(validate(JSON.parse(l)), l.slice(0, 80))
+  const lines = r.stdout.trim().split('\n').map(l => JSON.parse(l))
+  t.equal(lines.length, 5)
+  for (const l of lines) t.ok(validate(l), JSON.stringify(validate.errors))
+  t.same(lines.map(l => l.n), [1, 2, 3, 4, 5])
+  const text = memtrace(args)
+  t.match(text.stdout, /most important first:\n1\. At 14:09:45, runner PID 4412[^\n]*\n2\. Free memory was under 30%/)
   const { readFileSync } = await import('node:fs')
-  const md = readFileSync(join(dir, 'r.md'), 'utf8')
-  t.match(md, /^## Memory trace \(memtrace\)\n\n- Host memory: 32\.0 GiB \(macos\)\n/)
-  t.match(md, /\| qwen3-coder:30b \| 5120 \| 2026-02-25 14:09:45 \| 2026-02-25 14:17:59 \| 19\.\d\d GiB \| 19\.4 GB \|/)
-  t.match(md, /### Markers\n\n- 2026-02-25 14:03:58: ollama run qwen2\.5-coder:7b\n- 2026-02-25 14:09:43: switch to qwen3-coder:30b/)
-  t.match(md, /```\nmemtrace render --dir .* --json --report .*\n```/)
   const svg = readFileSync(join(dir, 'c.svg'), 'utf8')
-  t.match(svg, /<desc>[^<]*What happened:\n[^<]*At 14:09:45, runner PID 4412/, 'the findings are in the SVG too')
-  const marks = [...svg.matchAll(/<g class="finding" data-kind="([a-z-]+)" data-start="([^"]+)" data-end="([^"]+)"><title>/g)].map(m => [m[1], m[2], m[3]])
-  t.equal(marks.length, lines.length, 'each finding is marked on the chart')
-  t.ok(marks.some(([k, s, e]) => k === 'runner-overlap' && s === '2026-02-25T14:09:45Z' && e === '2026-02-25T14:10:50Z'))
+  t.match(svg, /<desc>[^<]*What happened:\n1\. At 14:09:45, runner PID 4412/, 'the findings are in the SVG too')
 })
 
 const vm = (wiredGiB: number, compressorGiB: number) =>
@@ -123,11 +262,12 @@ const swap = (gb: number) => `vm.swapusage: total = 4096.00M  used = ${(gb * 102
 t.test('wired memory jumping at a model load: fires on a jump, not on a flat line', async t => {
   let p = H
   let sys = ''
+  for (let s = 0; s < 60; s++) p += `${ts(s)}\t10\t1\tollama\t50000\t1\tollama serve\n`
   for (let s = 20; s < 60; s++) p += `${ts(s)}\t11\t10\tollama\t5000000\t1\t${runner('qwen3:8b')}\n`
-  for (let s = 0; s < 60; s += 5) sys += block(s, vm(s < 20 ? 3 : 8, 0.5) + mp(60))
+  for (let s = 0; s < 60; s += 5) sys += block(s, vm(s < 20 ? 3 : s === 25 ? 9 : 8, 0.5) + mp(60))
   const f = build(p, sys)
   t.same(kinds(f), ['wired-jump'])
-  t.match(f[0]!.text, /^Wired memory rose from 3\.0 GiB to 8\.0 GiB \(\+5\.0 GiB\) by 14:00:20, as runner PID 11 for qwen3:8b started at 14:00:20\.$/)
+  t.match(f[0]!.text, /^Wired memory rose by 6\.0 GiB as runner PID 11 for qwen3:8b started at 14:00:20: from 3\.0 GiB at 14:00:15 to 9\.0 GiB at 14:00:25\.$/)
   const flat = sys.replace(/Pages wired down: \d+\./g, 'Pages wired down: 196608.')
   t.same(build(p, flat), [])
 })
@@ -138,7 +278,7 @@ t.test('compressor and swap after low free memory: grown and not back; and a dip
   pct.forEach((v, i) => (sys += block(i * 5, vm(3, i < 2 ? 0.5 : 3) + swap(i < 2 ? 0 : 2) + mp(v))))
   const f = build(H, sys)
   t.same(kinds(f), ['low-free', 'pressure-after-low-free'])
-  t.match(f[1]!.text, /^After free memory fell under 30% at 14:00:10, the compressor grew from 0\.5 GiB to 3\.0 GiB, and swap used grew from 0\.0 GiB to 2\.0 GiB; at the end of the trace \(14:00:30\) the compressor was at 3\.0 GiB \(not given back\), and swap used was at 2\.0 GiB \(not given back\)\.$/)
+  t.match(f[1]!.text, /^After free memory fell under 30% at 14:00:10, the compressor grew from 0\.5 GiB \(14:00:05\) to 3\.0 GiB \(14:00:10\) and swap used grew from 0\.0 GiB \(14:00:05\) to 2\.0 GiB \(14:00:10\); at the last sample \(14:00:30\) the compressor was at 3\.0 GiB \(not given back\) and swap used was at 2\.0 GiB \(not given back\)\.$/)
   let calm = ''
   pct.forEach((v, i) => (calm += block(i * 5, vm(3, 0.5) + swap(0) + mp(v))))
   t.same(kinds(build(H, calm)), ['low-free'])
@@ -146,11 +286,12 @@ t.test('compressor and swap after low free memory: grown and not back; and a dip
 
 t.test('memory not given back after a runner exits; given back is no finding', async t => {
   let p = H
+  for (let s = 0; s < 60; s++) p += `${ts(s)}\t10\t1\tollama\t50000\t1\tollama serve\n`
   for (let s = 10; s < 30; s++) p += `${ts(s)}\t11\t10\tollama\t5000000\t1\t${runner('qwen3:8b')}\n`
   const stuck = [70, 70, 40, 40, 40, 40, 40, 40, 45, 45, 45, 45].map((v, i) => block(i * 5, mp(v))).join('')
   const f = build(p, stuck)
   t.same(kinds(f), ['not-given-back'])
-  t.match(f[0]!.text, /^runner PID 11 for qwen3:8b exited at 14:00:29, but free memory was at most 45% in the minute after, against 70% before it started: memory not given back\.$/)
+  t.match(f[0]!.text, /^Runner PID 11 for qwen3:8b exited at 14:00:29, but free memory was at most 45% in the minute after \(14:00:40\), against 70% at 14:00:05 before it started: memory not given back\.$/)
   const freed = [70, 70, 40, 40, 40, 40, 40, 69, 70, 70, 70, 70].map((v, i) => block(i * 5, mp(v))).join('')
   t.same(build(p, freed), [])
 })
