@@ -53,20 +53,28 @@ export function reportMarkdown(trace: Trace, findings: Finding[], o: ReportOptio
   const markers = trace.events.filter(e => e.kind === 'marker').map(m => `- ${at(Date.parse(m.ts))}: ${cell(scrub(m.text ?? '', o.home))}`)
   const tail = ['', '### Command', '', '```', cell(scrub(commandText(o.command), o.home)), '```', '']
   // Findings come first and are cut last: a long trace loses table rows before sentences.
-  const fixed = [...head, ...notes, ...tail].join('\n').length
-  let room = REPORT_MAX_CHARS - fixed - 400
-  const whatKept = fit(what, (room * 2) / 3)
-  room -= whatKept.join('\n').length
-  const runnersKept = fit(runners.rows, (room * 2) / 3)
-  room -= runnersKept.join('\n').length
-  const markersKept = fit(markers, room)
-  const lines = [...head, ...whatKept, ...cutNote(what, whatKept, 'findings', '`memtrace render --json` prints them all'), ...notes]
-  lines.push('', `### Runners (${runners.rows.length})`, '')
-  lines.push(...fold(runners.rows.length, [...runners.header, ...runnersKept]), ...cutNote(runners.rows, runnersKept, 'runners', 'the chart shows them all'))
-  if (runners.rows.length) lines.push('', "Ollama's figure is the largest `size` it listed while the runner lived, in GiB, with the decimal GB that `ollama ps` prints for it.")
-  if (markers.length) lines.push('', '### Markers', '', ...fold(markers.length, markersKept), ...cutNote(markers, markersKept, 'markers', 'the trace holds them all'))
-  lines.push(...tail)
-  return scrub(lines.join('\n'), o.home)
+  const compose = (room: number): string[] => {
+    const whatKept = fit(what, (room * 2) / 3)
+    room -= whatKept.join('\n').length
+    const runnersKept = fit(runners.rows, (room * 2) / 3)
+    room -= runnersKept.join('\n').length
+    const markersKept = fit(markers, room)
+    const lines = [...head, ...whatKept, ...cutNote(what, whatKept, 'findings', '`memtrace render --json` prints them all'), ...notes]
+    lines.push('', `### Runners (${runners.rows.length})`, '')
+    lines.push(...fold(runners.rows.length, [...runners.header, ...runnersKept]), ...cutNote(runners.rows, runnersKept, 'runners', 'the chart shows them all'))
+    if (runners.rows.length) lines.push('', "Ollama's figure is the largest `size` it listed while the runner lived, in GiB, with the decimal GB that `ollama ps` prints for it.")
+    if (markers.length) lines.push('', '### Markers', '', ...fold(markers.length, markersKept), ...cutNote(markers, markersKept, 'markers', 'the trace holds them all'))
+    lines.push(...tail)
+    return lines
+  }
+  let room = REPORT_MAX_CHARS - [...head, ...notes, ...tail].join('\n').length
+  let text = scrub(compose(room).join('\n'), o.home)
+  // Headings, folds and notes take room too: shrink until it fits.
+  while (text.length > REPORT_MAX_CHARS && room > 0) {
+    room -= text.length - REPORT_MAX_CHARS + 200
+    text = scrub(compose(room).join('\n'), o.home)
+  }
+  return text
 }
 
 function runnerTable(trace: Trace, o: ReportOptions, at: (ms: number) => string): { header: string[]; rows: string[] } {

@@ -1,0 +1,58 @@
+import t from 'tap'
+import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { findFindings } from '../findings/findings.js'
+import { REPORT_MAX_CHARS, reportMarkdown } from '../findings/report.js'
+import { nameRunners } from '../model/names.js'
+import { TraceBuilder } from '../model/trace.js'
+import { memtrace, parseProc, parseSys, ROOT } from './helpers.js'
+
+t.test('the report pastes into an issue: file names only, the PNG to drag in, GiB throughout', async t => {
+  const home = t.testdir({})
+  const traces = join(home, 'work', 'ollama-memtrace')
+  mkdirSync(traces, { recursive: true })
+  cpSync(join(ROOT, 'samples', 'linux-nvidia-container'), traces, { recursive: true })
+  const r = memtrace(['render', '--dir', traces, '-o', join(traces, 'chart.svg'), '--tz', 'UTC', '--report', join(traces, 'report.md')], { env: { HOME: home } })
+  t.equal(r.code, 0, r.stderr)
+  t.ok(existsSync(join(traces, 'chart.png')), 'a PNG beside the SVG, for the issue')
+  const md = readFileSync(join(traces, 'report.md'), 'utf8')
+  t.notOk(md.includes(home), 'the home directory never appears')
+  t.notOk(/(^|[\s`(])\/(?!api\/ps)\w/m.test(md), 'no absolute path')
+  t.match(md, /!\[memtrace chart\]\(chart\.png\)\n\n\*Drag `chart\.png` /)
+  t.match(md, /```\nmemtrace render --dir ollama-memtrace -o chart\.svg --tz UTC --report report\.md\n```/)
+  t.match(md, /\n1\. Runner PID 2412 for phi4:14b/, 'numbered like the chart')
+  // GB only as the original beside its GiB conversion, once per runner.
+  const gb = [...md.matchAll(/[\d.]+ GB\b/g)].map(m => m.index as number).filter(i => !md.slice(i - 12, i).includes('1 GiB ='))
+  t.equal(gb.length, 3)
+  for (const i of gb) t.match(md.slice(i - 60, i), /GiB[^|]*\($/, 'a GB figure only in brackets after its GiB')
+  t.match(md, /\| llama3\.3:70b \| 2688 \| .* \| 30\.5 GiB \| 42\.1 GiB: 20\.6 GiB on the GPU, 21\.5 GiB in system RAM \(45\.2 GB\) \|/)
+})
+
+t.test('a day-long trace with many loads stays under GitHub\'s 65,536-character limit, cut with a note', async t => {
+  const H = 'ts\tpid\tppid\tcomm\trss_kb\tvsz_kb\tcommand\n'
+  const ts = (s: number) => new Date(Date.UTC(2026, 1, 25, 0, 0, s)).toISOString().replace('.000', '')
+  let p = H
+  let sys = ''
+  const loads = 400
+  for (let k = 0; k < loads; k++) {
+    const model = `model-${k}:${k % 7}b`
+    for (let s = k * 200; s < k * 200 + 150; s += 5) p += `${ts(s)}\t${1000 + k}\t10\tollama\t${3_000_000 + k}\t1\tollama runner --mlx-engine --model ${model} --port 1\n`
+    sys += `===== ${ts(k * 200)} =====\nmemtrace marker {"text":"load ${model}, a long marker text to fill the report with what a user typed while testing"}\n`
+    sys += `The system has 34359738368 (2097152 pages with a page size of 16384).\nSystem-wide memory free percentage: ${k % 3 === 0 ? 20 : 60}%\n`
+    sys += `${JSON.stringify({ models: [{ name: model, model, size: 5e9 + k, size_vram: 5e9 + k }] })}\n`
+    for (let s = k * 200 + 5; s < k * 200 + 200; s += 5) sys += `===== ${ts(s)} =====\nSystem-wide memory free percentage: ${k % 3 === 0 && s < k * 200 + 150 ? 20 : 60}%\n`
+  }
+  for (let s = 0; s < loads * 200; s += 5) p += `${ts(s)}\t10\t1\tollama\t50000\t1\tollama serve\n`
+  const b = new TraceBuilder()
+  for (const r of parseProc(p).rows) b.addProc(r)
+  for (const blk of parseSys(sys).blocks) b.addSystem(blk)
+  const trace = b.finish()
+  nameRunners(trace)
+  const findings = findFindings(trace, { zone: 'UTC', lowFreePct: 30 })
+  const md = reportMarkdown(trace, findings, { zone: 'UTC', lowFreePct: 30, chartName: 'c.png', procFile: 'p.tsv', sysFile: 's.log', command: ['memtrace', 'render'] })
+  t.ok(md.length <= REPORT_MAX_CHARS && md.length < 65_536, `${md.length} characters`)
+  t.match(md, /<details><summary>Show all<\/summary>\n\n\| model \| pid \|/, 'the long runners table folds')
+  t.match(md, /\*… and \d+ more runners, cut to stay under GitHub's size limit for a comment: the chart shows them all\.\*/)
+  t.match(md, /### What happened\n\n1\. /, 'the findings come first and stay')
+  t.match(md, /\n### Command\n\n```\nmemtrace render\n```\n$/, 'and the report ends whole')
+})
