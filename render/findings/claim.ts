@@ -1,7 +1,7 @@
 /** A runner's measured memory against what Ollama says it holds, where each lives. Pure. */
 import type { LoadedModel } from '../../schemas/index.js'
 import type { ProcSeries } from '../model/trace.js'
-import { type At, type Ctx, type Draft, cap, draft, extreme, firstMs, GIB, gib, groupBy, lastMs, listing, listSource, peakRss, range, runnerName } from './context.js'
+import { type At, type Ctx, type Draft, cap, draft, extreme, firstMs, GIB, gib, join, lastMs, lines, listing, listSource, modelsOf, peakRss, range, runnerName, some } from './context.js'
 
 /** A difference is a finding when it is at least this large, in bytes and as a share of Ollama's figure. */
 export const CLAIM_MIN_BYTES = 1 * GIB
@@ -69,7 +69,7 @@ export function whereText(c: Claim, unified: boolean): string {
 export function claimFindings(ctx: Ctx): Draft[] {
   const unified = ctx.trace.sys.platform === 'macos'
   const off = claims(ctx).filter(c => far(c.peak.v, c.hostBytes) || (c.gpu && c.model.sizeVramBytes && far(c.gpu.v, c.model.sizeVramBytes)))
-  return groupBy(off, c => c.runner.model ?? '').map(g => (g.length === 1 ? one(ctx, g[0] as Claim, unified) : many(ctx, g, unified)))
+  return lines(off, c => c.runner.model ?? '', c => one(ctx, c, unified), g => many(ctx, g, unified))
 }
 
 function figures(c: Claim): Record<string, number> {
@@ -96,8 +96,8 @@ function many(ctx: Ctx, g: Claim[], unified: boolean): Draft {
   const dir = more === g.length ? 'more' : more === 0 ? 'less' : 'more or less'
   const where = unified ? 'Ollama said they hold' : 'Ollama keeps in system RAM'
   const text =
-    `${g.length} runners of ${first.runner.model} held ${dir} than ${where}: peak RSS ${range(g.map(c => c.peak.v))} ` +
-    `against ${range(g.map(c => c.hostBytes))} (${g.map(c => `pid ${c.runner.pid}`).join(', ')}; ${first.source} figures).`
+    `${g.length} runners of ${join(modelsOf(runners))} held ${dir} than ${where}: peak RSS ${range(g.map(c => c.peak.v))} ` +
+    `against ${range(g.map(c => c.hostBytes))} (${some(g.map(c => `pid ${c.runner.pid}`))}; ${first.source} figures).`
   const start = Math.min(...runners.map(firstMs))
   const end = Math.max(...runners.map(lastMs))
   return draft('claim-vs-measured', start, end, runners, text, { ...figures(first), runners: g.length })

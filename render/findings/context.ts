@@ -209,6 +209,24 @@ export function groupBy<T>(items: T[], key: (x: T) => string): T[][] {
   return [...m.values()]
 }
 
+/** A list for a sentence: the first few, then how many more. */
+export function some(items: string[], sep = ', ', max = 4): string {
+  return items.length <= max ? items.join(sep) : `${items.slice(0, max - 1).join(sep)}${sep}and ${items.length - max + 1} more`
+}
+
+/** A kind with more groups than this says them all in one line. */
+export const MAX_GROUPS = 3
+
+/**
+ * Items of one kind as lines: one per group (by model, usually), a group of
+ * one in full; and when there are more than MAX_GROUPS groups, one line for all.
+ */
+export function lines<T>(items: T[], key: (x: T) => string, one: (x: T) => Draft, many: (g: T[]) => Draft): Draft[] {
+  const groups = groupBy(items, key)
+  if (groups.length > MAX_GROUPS) return [many(items)]
+  return groups.map(g => (g.length === 1 ? one(g[0] as T) : many(g)))
+}
+
 /** `5.3–15.7 GiB`, or one figure when all are equal to the shown precision. */
 export function range(vals: number[]): string {
   const lo = gib(Math.min(...vals))

@@ -1,7 +1,7 @@
 /** Holes in sampling, a server that did not answer, the daemon starting again. Pure. */
 import { GAP_FACTOR } from '../model/intervals.js'
 import { formatDuration } from '../parse/time.js'
-import { type Ctx, type Draft, draft } from './context.js'
+import { type Ctx, type Draft, draft, some } from './context.js'
 
 /** More than this many of one kind are one line. */
 const MAX_SEPARATE = 2
@@ -24,7 +24,7 @@ function holes(ctx: Ctx): Draft[] {
   const total = found.reduce((s, [a, b]) => s + b - a, 0)
   const first = found[0] as [number, number]
   const last = found[found.length - 1] as [number, number]
-  return [draft('gap', first[0], last[1], [], `No samples in ${found.length} intervals (${formatDuration(total)} in all): ${found.map(one).join(', ')}. The chart shows gaps there, not lines.`, { durationMs: total, intervals: found.length })]
+  return [draft('gap', first[0], last[1], [], `No samples in ${found.length} intervals (${formatDuration(total)} in all): ${some(found.map(one))}. The chart shows gaps there, not lines.`, { durationMs: total, intervals: found.length })]
 }
 
 function skipped(ctx: Ctx): Draft[] {
@@ -56,12 +56,12 @@ function unanswered(ctx: Ctx): Draft[] {
   const n = runs.reduce((s, r) => s + r.n, 0)
   const first = runs[0] as (typeof runs)[number]
   const last = runs[runs.length - 1] as (typeof runs)[number]
-  return [draft('server-unanswered', first.start, last.end, [], `The Ollama server did not answer ${runs.length} times (${n} system samples): ${runs.map(when).join(', ')}. First error: ${first.msg}`, { samples: n })]
+  return [draft('server-unanswered', first.start, last.end, [], `The Ollama server did not answer ${runs.length} times (${n} system samples): ${some(runs.map(when))}. First error: ${first.msg}`, { samples: n })]
 }
 
 function restarts(ctx: Ctx): Draft[] {
   const starts = ctx.trace.events.filter(e => e.kind === 'start').slice(1)
   const at = starts.map(e => Date.parse(e.ts))
   if (starts.length <= MAX_SEPARATE) return at.map(ms => draft('daemon-restart', ms, undefined, [], `memtrace started again at ${ctx.at(ms)}: samples before and after are not joined.`))
-  return [draft('daemon-restart', at[0] as number, at[at.length - 1], [], `memtrace started again ${starts.length} times (${at.map(ctx.at).join(', ')}): samples before and after each are not joined.`)]
+  return [draft('daemon-restart', at[0] as number, at[at.length - 1], [], `memtrace started again ${starts.length} times (${some(at.map(ms => ctx.at(ms)))}): samples before and after each are not joined.`)]
 }

@@ -1,6 +1,6 @@
 /** A runner that exited (or was killed) while the server still listed its model. Pure. */
 import type { ProcSeries } from '../model/trace.js'
-import { type Ctx, type Draft, cap, draft, firstMs, groupBy, lastMs, listing, listSource, runnerName, sampledAfter } from './context.js'
+import { type Ctx, type Draft, cap, draft, firstMs, join, lastMs, lines, listing, listSource, modelsOf, runnerName, sampledAfter, some } from './context.js'
 
 /** Process samples the runner must be missing for before a listing counts (the unload's own race). */
 const MARGIN_PERIODS = 2
@@ -36,7 +36,7 @@ export function goneWhileListedFindings(ctx: Ctx): Draft[] {
     const first = snaps.find(x => x.tsMs > end + MARGIN_PERIODS * pp) as (typeof snaps)[number]
     found.push({ runner: s, untilMs: until, samples: n, toEnd: i === snaps.length, source: listSource(first) })
   }
-  return groupBy(found, g => g.runner.model ?? '').map(g => (g.length === 1 ? one(ctx, g[0] as Gone) : many(ctx, g)))
+  return lines(found, g => g.runner.model ?? '', g => one(ctx, g), g => many(ctx, g))
 }
 
 function one(ctx: Ctx, g: Gone): Draft {
@@ -50,7 +50,7 @@ function one(ctx: Ctx, g: Gone): Draft {
 function many(ctx: Ctx, g: Gone[]): Draft {
   const first = g[0] as Gone
   const text =
-    `${g.length} runners of ${first.runner.model} exited (or were killed) while ${first.source} still listed the model with no runner alive ` +
-    `(${g.map(x => `pid ${x.runner.pid} at ${ctx.at(lastMs(x.runner))}, listed until ${ctx.at(x.untilMs)}`).join('; ')}).`
+    `${g.length} runners of ${join(modelsOf(g.map(x => x.runner)))} exited (or were killed) while ${first.source} still listed their model with no runner alive ` +
+    `(${some(g.map(x => `pid ${x.runner.pid} at ${ctx.at(lastMs(x.runner))}, listed until ${ctx.at(x.untilMs)}`), '; ')}).`
   return draft('runner-gone-while-listed', lastMs(first.runner), Math.max(...g.map(x => x.untilMs)), g.map(x => x.runner), text, { runners: g.length })
 }

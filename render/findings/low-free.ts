@@ -2,7 +2,7 @@
 import { type Interval, LOW_FREE_HYSTERESIS_PCT, lowFreeIntervals } from '../model/intervals.js'
 import type { ProcSeries } from '../model/trace.js'
 import { formatDuration } from '../parse/time.js'
-import { type At, type Ctx, type Draft, cap, alive, draft, extreme, freeWord, groupBy, join, modelsOf } from './context.js'
+import { type At, type Ctx, type Draft, cap, alive, draft, extreme, freeWord, join, lines, modelsOf } from './context.js'
 import { valuesAt } from './system-figures.js'
 
 interface Low {
@@ -17,7 +17,7 @@ export function lowFreeFindings(ctx: Ctx): Draft[] {
     const worst = extreme(ctx.trace, 'free-pct', iv.startMs, iv.endMs, 'min') ?? { v: ctx.lowFreePct, t: iv.startMs }
     return { iv, worst, loaded: ctx.runners.filter(s => alive(s, worst.t)) }
   })
-  return groupBy(lows, l => modelsOf(l.loaded).sort().join('\n')).map(g => (g.length === 1 ? one(ctx, g[0] as Low) : many(ctx, g)))
+  return lines(lows, l => modelsOf(l.loaded).sort().join('\n'), l => one(ctx, l), g => many(ctx, g))
 }
 
 /** `from 14:10:00 to 14:12:00 (2 min 00 s)`, saying so when it never ended. */
@@ -47,7 +47,8 @@ function many(ctx: Ctx, g: Low[]): Draft {
   const total = g.reduce((a, l) => a + (l.iv.endMs - l.iv.startMs), 0)
   const runners = [...new Set(g.flatMap(l => l.loaded))]
   const models = modelsOf(runners)
-  const each = runners.length ? `each time with ${models.length > 1 ? 'runners' : 'a runner'} of ${join(models)} loaded` : 'with no model runner alive'
+  const same = new Set(g.map(l => modelsOf(l.loaded).sort().join('\n'))).size === 1
+  const each = !runners.length ? 'with no model runner alive' : same ? `each time with ${models.length > 1 ? 'runners' : 'a runner'} of ${join(models)} loaded` : `with runners of ${join(models)} among those loaded`
   const at = valuesAt(ctx, worst.worst.t)
   const open = last.iv.cut === 'end' ? ', the last until the end of the trace, not recovered' : ''
   const text =

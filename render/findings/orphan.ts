@@ -1,7 +1,7 @@
 /** A runner still alive after the server stopped listing its model (it holds memory nobody accounts for). Pure. */
 import type { ProcSeries } from '../model/trace.js'
 import { formatDuration } from '../parse/time.js'
-import { type Ctx, type Draft, cap, draft, firstMs, gib, groupBy, lastMs, listing, listSource, peakRss, runnerName } from './context.js'
+import { type Ctx, type Draft, cap, draft, firstMs, gib, join, lastMs, lines, listing, listSource, modelsOf, peakRss, runnerName, some } from './context.js'
 
 interface Orphan {
   runner: ProcSeries
@@ -33,7 +33,7 @@ export function orphanFindings(ctx: Ctx): Draft[] {
     }
     close(lastMs(s), true)
   }
-  return groupBy(found, o => o.runner.model ?? '').map(g => (g.length === 1 ? one(ctx, g[0] as Orphan) : many(ctx, g)))
+  return lines(found, o => o.runner.model ?? '', o => one(ctx, o), g => many(ctx, g))
 }
 
 function one(ctx: Ctx, o: Orphan): Draft {
@@ -50,7 +50,7 @@ function many(ctx: Ctx, g: Orphan[]): Draft {
   const first = g[0] as Orphan
   const runners = [...new Set(g.map(o => o.runner))]
   const text =
-    `${g.length} times a runner of ${first.runner.model} was alive while ${first.source} no longer listed it ` +
-    `(${g.map(o => `pid ${o.runner.pid} from ${ctx.at(o.fromMs)}`).join(', ')}; ${formatDuration(total)} in all): orphan runners.`
+    `${g.length} times a runner of ${join(modelsOf(runners))} was alive while ${first.source} no longer listed its model ` +
+    `(${some(g.map(o => `pid ${o.runner.pid} from ${ctx.at(o.fromMs)}`))}; ${formatDuration(total)} in all): orphan runners.`
   return draft('orphan-runner', first.fromMs, Math.max(...g.map(o => o.toMs)), runners, text, { durationMs: total, intervals: g.length })
 }

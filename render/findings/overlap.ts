@@ -3,7 +3,7 @@ import type { LoadedModel } from '../../schemas/index.js'
 import { runnerOverlaps, type Interval } from '../model/intervals.js'
 import type { ProcSeries } from '../model/trace.js'
 import { formatDuration } from '../parse/time.js'
-import { arrival, type At, type Ctx, type Draft, draft, firstMs, gib, groupBy, join, lastMs, listSource, modelsOf, runnerName } from './context.js'
+import { arrival, type At, type Ctx, type Draft, draft, firstMs, gib, join, lines, lastMs, listSource, modelsOf, runnerName } from './context.js'
 import { worstDuring } from './system-figures.js'
 
 interface Overlap {
@@ -15,7 +15,7 @@ interface Overlap {
 /** One finding per overlap; overlaps of the same models, again and again, are one line. */
 export function overlapFindings(ctx: Ctx): Draft[] {
   const all = runnerOverlaps(ctx.trace).map(iv => measure(ctx, iv))
-  return groupBy(all, o => modelsOf(o.runners).sort().join('\n')).map(g => (g.length === 1 ? one(ctx, g[0] as Overlap) : many(ctx, g)))
+  return lines(all, o => modelsOf(o.runners).sort().join('\n'), o => one(ctx, o), g => many(ctx, g))
 }
 
 function measure(ctx: Ctx, iv: Interval): Overlap {

@@ -1,7 +1,7 @@
 /** Wired memory rising as a runner loads (macOS: Metal's buffers are wired). Pure. */
 import { formatDuration } from '../parse/time.js'
 import type { ProcSeries } from '../model/trace.js'
-import { type At, type Ctx, type Draft, arrival, draft, extreme, firstMs, GIB, gib, groupBy, lastMs, peakRss, range, runnerName, valueBefore } from './context.js'
+import { type At, type Ctx, type Draft, arrival, draft, extreme, firstMs, GIB, gib, join, lastMs, lines, modelsOf, peakRss, range, runnerName, valueBefore } from './context.js'
 
 /** A rise of at least this much within LOAD_WINDOW_MS of a runner starting is a finding. */
 export const JUMP_BYTES = 1 * GIB
@@ -30,7 +30,7 @@ export function wiredJumpFindings(ctx: Ctx): Draft[] {
     const peak = extreme(ctx.trace, 'wired', start, Math.min(start + LOAD_WINDOW_MS, next - 1), 'max')
     if (before && peak && peak.v - before.v >= JUMP_BYTES) jumps.push({ runner: s, before, peak })
   }
-  return groupBy(jumps, j => j.runner.model ?? '').map(g => (g.length === 1 ? one(ctx, g[0] as Jump) : many(ctx, g)))
+  return lines(jumps, j => j.runner.model ?? '', j => one(ctx, j), g => (new Set(g.map(j => j.runner.model)).size > 1 ? mixed(ctx, g) : many(ctx, g)))
 }
 
 function one(ctx: Ctx, j: Jump): Draft {
@@ -58,4 +58,13 @@ function many(ctx: Ctx, g: Jump[]): Draft {
     `${all.length} runners of ${model}${sequential ? ', one after another' : ''}, ${ctx.at(start)}–${ctx.at(end)} (${formatDuration(end - start)}): ` +
     `${rss}; wired rose ${loads} by ${range(rises)}.`
   return draft('wired-jump', start, end, g.map(j => j.runner), text, { runners: all.length, wiredRiseMinBytes: Math.min(...rises), wiredRiseMaxBytes: Math.max(...rises), peakRssFirstBytes: peaks[0] as number, peakRssLastBytes: peaks[peaks.length - 1] as number })
+}
+
+/** Loads of several models: one line with the range of the rises. */
+function mixed(ctx: Ctx, g: Jump[]): Draft {
+  const rises = g.map(j => j.peak.v - j.before.v)
+  const start = firstMs((g[0] as Jump).runner)
+  const end = Math.max(...g.map(j => j.peak.t))
+  const text = `Wired memory rose at ${g.length} loads of ${join(modelsOf(g.map(j => j.runner)))} between ${ctx.at(start)} and ${ctx.at(end)}, by ${range(rises)} each.`
+  return draft('wired-jump', start, end, g.map(j => j.runner), text, { loads: g.length, wiredRiseMinBytes: Math.min(...rises), wiredRiseMaxBytes: Math.max(...rises) })
 }

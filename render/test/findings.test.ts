@@ -295,3 +295,28 @@ t.test('memory not given back after a runner exits; given back is no finding', a
   const freed = [70, 70, 40, 40, 40, 40, 40, 69, 70, 70, 70, 70].map((v, i) => block(i * 5, mp(v))).join('')
   t.same(build(p, freed), [])
 })
+
+t.test('a four-hour trace with dozens of loads of four models reads in at most about 12 lines', async t => {
+  const models = ['qwen2.5-coder:7b', 'llama3.3:70b', 'gemma3:27b', 'phi4:14b']
+  const loads = 48
+  const every = 300 // a switch every five minutes, each new runner starting 10 s before the old one exits
+  const rows: string[] = [H.trimEnd()]
+  let sys = ''
+  for (let s = 0; s < loads * every; s += 5) {
+    const k = Math.floor(s / every)
+    const inOverlap = k > 0 && s % every < 10
+    const loaded = s % every >= 5
+    sys += block(s, vm(3 + (loaded ? 4 + (k % 4) * 3 : 0), 0.4 + (inOverlap ? 1 : 0)) + mp(inOverlap ? 12 : 55) + api(loaded ? [[models[k % 4] as string, 6e9 + k]] : []))
+  }
+  for (let s = 0; s < loads * every; s++) {
+    rows.push(`${ts(s)}\t10\t1\tollama\t50000\t1\tollama serve`)
+    const k = Math.floor(s / every)
+    if (s % every >= 2) rows.push(`${ts(s)}\t${1000 + k}\t10\tollama\t${5_800_000 + k * 1000}\t1\t${runner(models[k % 4] as string)}`)
+    if (k + 1 < loads && s % every >= every - 10) rows.push(`${ts(s)}\t${1000 + k + 1}\t10\tollama\t${5_800_000 + (k + 1) * 1000}\t1\t${runner(models[(k + 1) % 4] as string)}`)
+  }
+  const f = build(`${rows.join('\n')}\n`, sys)
+  t.ok(f.length <= 12, `${f.length} lines: ${kinds(f).join(', ')}`)
+  t.ok(f.length >= 3, 'and still says what happened')
+  t.equal(f[0]!.kind, 'runner-overlap')
+  t.match(f[0]!.text, /alive together 47 times/)
+})
