@@ -159,7 +159,10 @@ export function arrival(ctx: Ctx, s: ProcSeries): 'started' | 'trace-start' | 'a
   const t0 = firstMs(s)
   const window = GAP_FACTOR * ctx.procPeriodMs
   if (t0 - ctx.trace.startMs <= window) return 'trace-start'
-  const restart = ctx.trace.events.some((e, i) => e.kind === 'start' && i > 0 && Math.abs(Date.parse(e.ts) - t0) <= window)
+  const restart = ctx.trace.events
+    .filter(e => e.kind === 'start')
+    .slice(1)
+    .some(e => Math.abs(Date.parse(e.ts) - t0) <= window)
   if (restart) return 'after-gap'
   const prev = ctx.procTimes[lowerBound(ctx.procTimes, t0) - 1]
   if (prev !== undefined && t0 - prev <= window) return 'started'

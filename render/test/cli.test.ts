@@ -105,6 +105,17 @@ t.test('an unwritable output is an error, and no temporary file is left', async 
   t.match(r.stderr, /cannot write/)
 })
 
+t.test('all outputs or none: a report that cannot be written leaves no chart and no temporary file', async t => {
+  const dir = t.testdir({ 'old.svg': 'the chart from before' })
+  const out = join(dir, 'old.svg')
+  const r = memtrace(['render', PROC, SYS, out, '--report', join(dir, 'missing', 'r.md')])
+  t.equal(r.code, 2)
+  t.match(r.stderr, /cannot write .*r\.md/)
+  t.equal(readFileSync(out, 'utf8'), 'the chart from before', 'the earlier chart is untouched')
+  const { readdirSync } = await import('node:fs')
+  t.same(readdirSync(dir), ['old.svg'], 'no PNG, no temporary file')
+})
+
 t.test('an output ending in .png is a PNG of the chart', async t => {
   const dir = t.testdir({})
   const out = join(dir, 'chart.png')
