@@ -171,14 +171,6 @@ export function arrival(ctx: Ctx, s: ProcSeries): 'started' | 'trace-start' | 'a
   return (valueBefore(ctx, 'free-pct', t0) ?? valueBefore(ctx, 'used', t0)) ? 'started' : 'after-gap'
 }
 
-/** `started at 14:04:00`, or how it was first seen when that is not known. */
-export function arrivalText(ctx: Ctx, s: ProcSeries): string {
-  const a = arrival(ctx, s)
-  if (a === 'started') return `started at ${ctx.at(firstMs(s))}`
-  if (a === 'trace-start') return `was already running when the trace began (${ctx.at(firstMs(s))})`
-  return `was first seen at ${ctx.at(firstMs(s))} after a gap in sampling`
-}
-
 /** Whether process sampling went on after `ms` (so a process missing there is really gone). */
 export function sampledAfter(ctx: Ctx, ms: number): boolean {
   const next = ctx.procTimes[lowerBound(ctx.procTimes, ms + 1)]

@@ -50,6 +50,21 @@ t.test('the macOS model switch: overlap first, then low free memory, compressor 
   t.notOk(f.some(x => x.kind === 'claim-vs-measured'), 'measured about the same as Ollama: not a finding')
 })
 
+t.test('the NUM_PARALLEL sweep sample: 15 restarts read in a few lines, not 38', async t => {
+  const f = await sample('num-parallel-sweep')
+  t.ok(f.length <= 8, `${f.length} lines`)
+  t.same(kinds(f), ['low-free', 'wired-jump'])
+  t.match(f[0]!.text, /^Free memory was under 30% 7 times between 13:18:15 and 13:24:55 .*each time with a runner of qwen2\.5-coder:7b loaded\. Lowest 20% at 13:24:15/)
+  t.match(f[1]!.text, /^15 runners of qwen2\.5-coder:7b, one after another, 13:10:04–13:24:56 \(14 min 52 s\): peak RSS 5\.3 → 15\.7 GiB; wired rose at each load by 4\.9–14\.4 GiB\.$/)
+})
+
+t.test('the Linux container: GPU-aware claims, no "below Ollama" for a model on the GPU', async t => {
+  const f = await sample('linux-nvidia-container')
+  t.notMatch(f.map(x => x.text).join('\n'), /% below/)
+  const phi = f.find(x => x.kind === 'claim-vs-measured' && x.models?.[0] === 'phi4:14b')!
+  t.match(phi.text, /gave phi4:14b 8\.5 GiB, all on the GPU and none in system RAM/)
+})
+
 t.test('the Linux container: no overlap, no low free memory; the server failing once', async t => {
   const f = await sample('linux-nvidia-container')
   t.notOk(kinds(f).includes('runner-overlap'))
