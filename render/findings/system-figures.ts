@@ -6,7 +6,7 @@ const QUOTED: [name: string, label: string][] = [
   ['wired', 'wired'],
   ['compressor', 'compressor'],
   ['used', 'used memory'],
-  ['cgroup-usage', 'the container'],
+  ['cgroup-usage', 'container usage'],
   ['swap-used', 'swap used'],
 ]
 
