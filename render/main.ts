@@ -25,6 +25,8 @@ Options:
   --theme NAME       light (default) or dark
   --width PX         chart width (default 1200)
   --height PX        chart height (default 800; grows to fit long legends)
+  --scale N          pixels per SVG unit in a PNG (default 2, so text stays
+                     legible when a tracker shrinks the picture; 1 to 4)
   --watch            render again whenever the traces grow (a live run in a browser tab)
   --json             print the findings as JSON lines (schema: memtrace schema finding)
   --report FILE      also write a Markdown report: findings, runners, host, command
@@ -45,6 +47,8 @@ export interface RenderArgs {
   zone: string
   width: number
   height: number
+  /** PNG pixels per SVG unit (default 2). */
+  scale?: number
   quiet: boolean
   json: boolean
   reportPath?: string
@@ -64,6 +68,7 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
       tz: { type: 'string' },
       width: { type: 'string', default: '1200' },
       height: { type: 'string', default: '800' },
+      scale: { type: 'string', default: '2' },
       theme: { type: 'string', default: 'light' },
       quiet: { type: 'boolean', short: 'q', default: false },
       json: { type: 'boolean', default: false },
@@ -86,6 +91,7 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
   const lowFreePct = number(values['low-free'] as string, '--low-free', 0, 100)
   const width = number(values.width as string, '--width', 400, 20000)
   const height = number(values.height as string, '--height', 300, 20000)
+  const scale = number(values.scale as string, '--scale', 1, 4)
   const zone = values.tz ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC'
   try {
     checkZone(zone)
@@ -104,6 +110,7 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
     zone,
     width: Math.round(width),
     height: Math.round(height),
+    scale,
     quiet: values.quiet as boolean,
     json: values.json as boolean,
     ...(values.report !== undefined ? { reportPath: values.report } : {}),
@@ -160,7 +167,7 @@ async function renderOnce(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS
     findings,
   })
   // An output ending in .png gets a picture, for chats and trackers that refuse SVG.
-  await writeAtomic(a.outPath, a.outPath.toLowerCase().endsWith('.png') ? await toPng(svg) : svg)
+  await writeAtomic(a.outPath, a.outPath.toLowerCase().endsWith('.png') ? await toPng(svg, a.scale ?? 2) : svg)
   for (const line of problems.summary()) err.write(`memtrace render: skipped ${line}\n`)
   if (procRows === 0) err.write(`memtrace render: ${basename(a.procPath)} has no process samples; drew the system panel only\n`)
   if (a.reportPath) {
@@ -181,9 +188,9 @@ async function renderOnce(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS
 }
 
 /** Writes whole or not at all: never a half-written file. */
-async function toPng(svg: string): Promise<Buffer> {
+async function toPng(svg: string, scale: number): Promise<Buffer> {
   const { Resvg } = await import('@resvg/resvg-js')
-  return Buffer.from(new Resvg(svg, { font: { loadSystemFonts: true }, background: '#ffffff' }).render().asPng())
+  return Buffer.from(new Resvg(svg, { font: { loadSystemFonts: true }, background: '#ffffff', fitTo: { mode: 'zoom', value: scale } }).render().asPng())
 }
 
 async function writeAtomic(path: string, text: string | Buffer): Promise<void> {
