@@ -32,11 +32,12 @@ type Spot = { x: number; y: number; anchor: 'start' | 'end'; r: Rect }
 
 /**
  * A spot for each label in the top rows of the panel, clear of the other
- * labels, of the other markers' lines and of `taken`; undefined for a label
- * that found none.
+ * labels and of `taken` (and, for full labels, of the other markers'
+ * lines); undefined for a label that found none. Short numbers may cross a
+ * neighbour's line: their halo keeps them legible.
  */
-function place(marks: Mark[], labels: string[], top: Box, rows: number, taken: Occupied): (Spot | undefined)[] {
-  const lines: Rect[] = marks.map(m => ({ x: m.px - 0.5, y: top.y, w: 1, h: top.h }))
+function place(marks: Mark[], labels: string[], top: Box, rows: number, taken: Occupied, avoidLines: boolean): (Spot | undefined)[] {
+  const lines: Rect[] = avoidLines ? marks.map(m => ({ x: m.px - 0.5, y: top.y, w: 1, h: top.h })) : []
   const placed: Rect[] = []
   return marks.map((m, i) => {
     const w = textWidth(labels[i] as string, FONT)
@@ -63,11 +64,11 @@ export function drawMarkers(trace: Trace, x: (t: number) => number, top: Box, bo
     .filter(m => m.px >= top.x - 0.5 && m.px <= top.x + top.w + 0.5)
   const full = marks.map(m => clip(m.label, 48))
   let labels = full
-  let spots = place(marks, full, top, FULL_ROWS, taken)
+  let spots = place(marks, full, top, FULL_ROWS, taken, true)
   const numbered = spots.some(s => s === undefined)
   if (numbered) {
     labels = marks.map((_, i) => `M${i + 1}`)
-    spots = place(marks, labels, top, Math.max(1, Math.floor((top.h - 20) / ROW)), taken)
+    spots = place(marks, labels, top, Math.max(1, Math.floor((top.h - 20) / ROW)), taken, false)
   }
   const parts = marks.map((m, i) => {
     const s = spots[i]
