@@ -71,7 +71,7 @@ export function renderChart(trace: Trace, o: ChartOptions): string {
   const span = Math.max(trace.endMs - trace.startMs, 1000)
   const x = scaleLinear().domain([trace.startMs, trace.startMs + span]).range([M.left, M.left + plotW])
   const ticks = ticksFor(trace.startMs, trace.startMs + span, o.zone, plotW)
-  const textW = o.width - M.left - 16
+  const textW = Math.min(o.width - M.left - 16, 1100) // longer lines are hard to follow
   const block = findingsBlock(o.findings, M.left, textW, o.zone, th)
 
   // Top to bottom: header, panel heading, badge strip, processes, legend, system, legend, lists.

@@ -111,7 +111,7 @@ t.test('render --json prints findings that validate; --report writes the Markdow
   t.match(md, /```\nmemtrace render --dir .* --json --report .*\n```/)
   const svg = readFileSync(join(dir, 'c.svg'), 'utf8')
   t.match(svg, /<desc>[^<]*What happened:\n[^<]*At 14:09:45, runner PID 4412/, 'the findings are in the SVG too')
-  const marks = [...svg.matchAll(/<g class="finding" data-kind="([a-z-]+)" data-start="([^"]+)" data-end="([^"]+)"><title>/g)].map(m => [m[1], m[2], m[3]])
+  const marks = [...svg.matchAll(/<g class="finding" data-n="\d+" data-kind="([a-z-]+)" data-start="([^"]+)" data-end="([^"]+)"><title>/g)].map(m => [m[1], m[2], m[3]])
   t.equal(marks.length, lines.length, 'each finding is marked on the chart')
   t.ok(marks.some(([k, s, e]) => k === 'runner-overlap' && s === '2026-02-25T14:09:45Z' && e === '2026-02-25T14:10:50Z'))
 })
