@@ -26,6 +26,8 @@ Options:
   --theme NAME       light (default) or dark
   --width PX         chart width (default 1200)
   --height PX        chart height (default 800; grows to fit long legends)
+  --scale N          pixels per SVG unit in a PNG (default 2, so text stays
+                     legible when a tracker shrinks the picture; 1 to 4)
   --watch            render again whenever the traces grow (a live run in a browser tab)
   --json             print the findings as JSON lines (schema: memtrace schema finding)
   --report FILE      also write a Markdown report: findings, runners, host, command
@@ -46,6 +48,8 @@ export interface RenderArgs {
   zone: string
   width: number
   height: number
+  /** PNG pixels per SVG unit (default 2). */
+  scale?: number
   quiet: boolean
   json: boolean
   reportPath?: string
@@ -67,6 +71,7 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
       tz: { type: 'string' },
       width: { type: 'string', default: '1200' },
       height: { type: 'string', default: '800' },
+      scale: { type: 'string', default: '2' },
       theme: { type: 'string', default: 'light' },
       quiet: { type: 'boolean', short: 'q', default: false },
       json: { type: 'boolean', default: false },
@@ -89,6 +94,7 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
   const lowFreePct = number(values['low-free'] as string, '--low-free', 0, 100)
   const width = number(values.width as string, '--width', 400, 20000)
   const height = number(values.height as string, '--height', 300, 20000)
+  const scale = number(values.scale as string, '--scale', 1, 4)
   const zone = values.tz ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC'
   try {
     checkZone(zone)
@@ -107,6 +113,7 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
     zone,
     width: Math.round(width),
     height: Math.round(height),
+    scale,
     quiet: values.quiet as boolean,
     json: values.json as boolean,
     ...(values.report !== undefined ? { reportPath: values.report } : {}),
@@ -167,11 +174,11 @@ async function renderOnce(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS
   })
   // An output ending in .png gets a picture, for chats and trackers that refuse SVG.
   const isPng = a.outPath.toLowerCase().endsWith('.png')
-  const outputs: [string, string | Buffer][] = [[a.outPath, isPng ? await toPng(svg) : svg]]
+  const outputs: [string, string | Buffer][] = [[a.outPath, isPng ? await toPng(svg, a.scale ?? 2) : svg]]
   if (a.reportPath) {
     // The report is for an issue, and issues take a PNG: an SVG chart gets one beside it.
     const pngPath = isPng ? a.outPath : a.outPath.replace(/(\.svg)?$/i, '.png')
-    if (!isPng) outputs.push([pngPath, await toPng(svg)])
+    if (!isPng) outputs.push([pngPath, await toPng(svg, a.scale ?? 2)])
     const md = reportMarkdown(trace, findings, {
       zone: a.zone,
       lowFreePct: a.lowFreePct,
@@ -200,9 +207,9 @@ async function renderOnce(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS
 }
 
 /** Writes whole or not at all: never a half-written file. */
-async function toPng(svg: string): Promise<Buffer> {
+async function toPng(svg: string, scale: number): Promise<Buffer> {
   const { Resvg } = await import('@resvg/resvg-js')
-  return Buffer.from(new Resvg(svg, { font: { loadSystemFonts: true }, background: '#ffffff' }).render().asPng())
+  return Buffer.from(new Resvg(svg, { font: { loadSystemFonts: true }, background: '#ffffff', fitTo: { mode: 'zoom', value: scale } }).render().asPng())
 }
 
 /**

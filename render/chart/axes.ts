@@ -42,7 +42,7 @@ export function timeAxis(ticks: { ms: number; label: string }[], x: (ms: number)
     const px = x(t.ms)
     if (px < box.x - 0.5 || px > box.x + box.w + 0.5) continue
     parts.push(el('line', { x1: px, y1: box.y, x2: px, y2: box.y + box.h, stroke: th.gridTime }))
-    if (labels) parts.push(text({ x: px, y: box.y + box.h + 16, 'font-size': 11, 'text-anchor': 'middle', fill: th.muted }, t.label))
+    if (labels) parts.push(text({ x: px, y: box.y + box.h + 18, 'font-size': 11, 'text-anchor': 'middle', fill: th.muted }, t.label))
   }
   return el('g', { class: 'axis axis-time' }, ...parts)
 }

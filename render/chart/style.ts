@@ -1,22 +1,29 @@
-/** Fixed colours, so the same trace always draws the same. */
+/**
+ * Fixed colours, so the same trace always draws the same. Every data colour
+ * is chosen per theme to keep 3:1 against its panel (WCAG non-text
+ * contrast) and every text colour 4.5:1; `render/test/contrast.test.ts`
+ * checks both. Red means low free memory and nothing else.
+ */
 
-export const PROCESS_COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b', '#e377c2', '#bcbd22', '#393b79']
-
-export const SERIES_STYLE: Record<string, { color: string; label: string; dash?: string }> = {
-  wired: { color: '#7b3294', label: 'wired' },
-  compressor: { color: '#e66101', label: 'compressor' },
-  'swap-used': { color: '#c51b7d', label: 'swap used', dash: '6 3' },
-  free: { color: '#1a9641', label: 'free' },
-  'free-pct': { color: '#2c7bb6', label: 'free %', dash: '3 2' },
-  used: { color: '#7b3294', label: 'used (total − available)' },
-  available: { color: '#1a9641', label: 'available' },
-  'cgroup-usage': { color: '#8c510a', label: 'container usage' },
-  'cgroup-limit': { color: '#8c510a', label: 'container limit', dash: '8 4' },
-  'gpu-used': { color: '#e66101', label: 'GPU used' },
-  'gpu-total': { color: '#e66101', label: 'GPU total', dash: '8 4' },
+/** How a system series is named and dashed; its colour comes from the theme. */
+export const SERIES_STYLE: Record<string, { label: string; dash?: string }> = {
+  wired: { label: 'wired' },
+  compressor: { label: 'compressor' },
+  'swap-used': { label: 'swap used', dash: '6 3' },
+  free: { label: 'free pages (vm_stat)' },
+  'free-pct': { label: 'free %', dash: '3 2' },
+  used: { label: 'used (total − available)' },
+  available: { label: 'available (MemAvailable)' },
+  'cgroup-usage': { label: 'container usage' },
+  'cgroup-limit': { label: 'container limit', dash: '8 4' },
+  'gpu-used': { label: 'GPU used' },
+  'gpu-total': { label: 'GPU total', dash: '8 4' },
 }
 
-/** The chart's neutral colours; the data colours above read on both. */
+/** Dashes that tell runners of one model apart: the first is solid. */
+export const RUNNER_DASHES = [undefined, '7 3', '2 3', '10 3 2 3']
+
+/** The chart's colours for one theme. */
 export interface Theme {
   name: 'light' | 'dark'
   background: string
@@ -31,9 +38,79 @@ export interface Theme {
   marker: string
   server: string
   discovery: string
+  other: string
+  /**
+   * One colour per model, in order of first appearance: Okabe–Ito's hues
+   * without vermilion (it reads as red) and yellow, darkened for the light
+   * panel and lightened for the dark one.
+   */
+  models: string[]
+  /** System series colour by kind (`wired`, `gpu-used`, …). */
+  series: Record<string, string>
+  /** Low free memory: band edges, threshold line, legend swatch. */
+  lowFree: string
+  /** Fill opacities: one decimal, as the SVG writes numbers. */
+  lowFreeOpacity: number
+  /** Two or more runners alive together. */
+  overlap: string
+  overlapOpacity: number
+  /** Finding badges: fill and the number on it. */
+  badge: string
+  badgeText: string
 }
 
 export const THEMES: Record<'light' | 'dark', Theme> = {
-  light: { name: 'light', background: '#ffffff', panel: '#fcfcfc', frame: '#cccccc', grid: '#e4e4e4', gridTime: '#eeeeee', title: '#111111', heading: '#222222', text: '#333333', muted: '#555555', marker: '#333333', server: '#555555', discovery: '#b0b0b0' },
-  dark: { name: 'dark', background: '#0d1117', panel: '#161b22', frame: '#30363d', grid: '#21262d', gridTime: '#1c2128', title: '#f0f6fc', heading: '#e6edf3', text: '#c9d1d9', muted: '#8b949e', marker: '#c9d1d9', server: '#8b949e', discovery: '#6e7681' },
+  light: {
+    name: 'light',
+    background: '#ffffff',
+    panel: '#fcfcfc',
+    frame: '#cccccc',
+    grid: '#e4e4e4',
+    gridTime: '#eeeeee',
+    title: '#111111',
+    heading: '#222222',
+    text: '#333333',
+    muted: '#555555',
+    marker: '#333333',
+    server: '#555555',
+    discovery: '#8a8a8a',
+    other: '#7a7a7a',
+    models: ['#0072b2', '#b35c00', '#007a5a', '#a6437e', '#5b5bbf', '#786b00'],
+    series: { wired: '#7b3294', compressor: '#b35c00', 'swap-used': '#c51b7d', free: '#1a7a3a', 'free-pct': '#2c7bb6', used: '#7b3294', available: '#1a7a3a', 'cgroup-usage': '#8c510a', 'cgroup-limit': '#8c510a', 'gpu-used': '#b35c00', 'gpu-total': '#b35c00' },
+    lowFree: '#d7191c',
+    lowFreeOpacity: 0.2,
+    overlap: '#9a6b00',
+    overlapOpacity: 0.2,
+    badge: '#24292f',
+    badgeText: '#ffffff',
+  },
+  dark: {
+    name: 'dark',
+    background: '#0d1117',
+    panel: '#161b22',
+    frame: '#30363d',
+    grid: '#21262d',
+    gridTime: '#1c2128',
+    title: '#f0f6fc',
+    heading: '#e6edf3',
+    text: '#c9d1d9',
+    muted: '#8b949e',
+    marker: '#c9d1d9',
+    server: '#8b949e',
+    discovery: '#6e7681',
+    other: '#a0a8b2',
+    models: ['#56b4e9', '#e69f00', '#2bc79a', '#e38dc0', '#a9a9f5', '#e0d85a'],
+    series: { wired: '#c39bd3', compressor: '#e69f00', 'swap-used': '#f07ab8', free: '#56d364', 'free-pct': '#58a6ff', used: '#c39bd3', available: '#56d364', 'cgroup-usage': '#d9a066', 'cgroup-limit': '#d9a066', 'gpu-used': '#ffa657', 'gpu-total': '#ffa657' },
+    lowFree: '#ff6b6b',
+    lowFreeOpacity: 0.3,
+    overlap: '#e3b341',
+    overlapOpacity: 0.2,
+    badge: '#e6edf3',
+    badgeText: '#0d1117',
+  },
+}
+
+/** The theme colour of a system series (`gpu-used:0` → the `gpu-used` colour). */
+export function seriesColor(name: string, th: Theme): string {
+  return th.series[name.split(':')[0] as string] ?? th.muted
 }

@@ -42,7 +42,10 @@ export function clip(s: string, max: number): string {
   return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : s
 }
 
-/** Rough width of a label in the chart's sans-serif at `size` px. */
-export function textWidth(s: string, size: number): number {
-  return [...s].length * size * 0.56
+/**
+ * A text with a halo in the colour beneath it, so a line or band crossing
+ * it never strikes through the letters.
+ */
+export function haloText(a: Attrs, content: string, halo: string): string {
+  return text({ ...a, stroke: halo, 'stroke-width': 3, 'stroke-linejoin': 'round', 'paint-order': 'stroke' }, content)
 }

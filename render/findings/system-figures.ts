@@ -1,4 +1,5 @@
 /** The system's figures a finding quotes, each from a sample it names. Pure. */
+import { systemSeries } from '../chart/system-panel.js'
 import { type Ctx, extreme, freeWord, gib, join, valueAt } from './context.js'
 
 /** The memory series worth quoting, with how a sentence names them. */
@@ -9,6 +10,11 @@ const QUOTED: [name: string, label: string][] = [
   ['cgroup-usage', 'container usage'],
   ['swap-used', 'swap used'],
 ]
+
+/** A host with no swap has nothing to say about swap used. */
+function quoted(ctx: Ctx): [string, string][] {
+  return systemSeries(ctx.trace).noSwap ? QUOTED.filter(([n]) => n !== 'swap-used') : QUOTED
+}
 
 const KEY: Record<string, string> = { 'free-pct': 'freePct', wired: 'wiredBytes', compressor: 'compressorBytes', used: 'usedBytes', 'cgroup-usage': 'cgroupUsageBytes', 'swap-used': 'swapUsedBytes' }
 
@@ -29,7 +35,7 @@ export function worstDuring(ctx: Ctx, from: number, to: number, lead: string): {
     )
   }
   const peaks: string[] = []
-  for (const [name, label] of QUOTED) {
+  for (const [name, label] of quoted(ctx)) {
     const e = extreme(ctx.trace, name, from, to, 'max')
     if (!e) continue
     figures[KEY[name] as string] = e.v
@@ -44,7 +50,7 @@ export function worstDuring(ctx: Ctx, from: number, to: number, lead: string): {
 export function valuesAt(ctx: Ctx, ms: number): { text: string; figures: Record<string, number> } {
   const figures: Record<string, number> = {}
   const parts: string[] = []
-  for (const [name, label] of QUOTED) {
+  for (const [name, label] of quoted(ctx)) {
     const v = valueAt(ctx.trace, name, ms)
     if (v === undefined) continue
     figures[KEY[name] as string] = v

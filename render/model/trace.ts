@@ -44,12 +44,13 @@ export interface Trace {
 
 type Extract = (s: SystemSample) => number | undefined
 
-/** The system series drawn in the bottom panel, by platform. */
+/** The system series drawn in the bottom panel, by platform (`swap-total` only tells whether there is swap at all). */
 export const SYS_FIELDS: Record<'macos' | 'linux', Record<string, Extract>> = {
   macos: {
     wired: s => s.wiredBytes,
     compressor: s => s.compressorBytes,
     'swap-used': s => s.swapUsedBytes,
+    'swap-total': s => s.swapTotalBytes,
     free: s => s.freeBytes,
     'free-pct': s => s.freePct,
   },
@@ -57,6 +58,7 @@ export const SYS_FIELDS: Record<'macos' | 'linux', Record<string, Extract>> = {
     used: s => s.usedBytes,
     available: s => s.availableBytes,
     'swap-used': s => s.swapUsedBytes,
+    'swap-total': s => s.swapTotalBytes,
     'cgroup-usage': s => s.cgroup?.usageBytes,
     'cgroup-limit': s => s.cgroup?.limitBytes ?? undefined,
     'free-pct': s => s.freePct,

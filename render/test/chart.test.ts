@@ -32,7 +32,7 @@ t.test('macOS model switch: the documented structure', async t => {
   t.ok(lines.every(l => (l.getAttribute('d') ?? '').startsWith('M')), 'every line is drawn')
   t.same(all(doc, 'path.sys-series').map(p => p.getAttribute('data-series')).sort(), ['compressor', 'free', 'free-pct', 'swap-used', 'wired'])
   const overlaps = all(doc, 'rect.runner-overlap')
-  t.equal(overlaps.length, 1)
+  t.same(overlaps.map(o => o.getAttribute('data-panel')), ['processes', 'system'], 'the overlap spans both panels')
   t.equal(overlaps[0]!.getAttribute('data-start'), '2026-02-25T14:09:45Z')
   t.equal(overlaps[0]!.getAttribute('data-end'), '2026-02-25T14:10:50Z')
   const bands = all(doc, 'rect.low-free-band')

@@ -268,6 +268,10 @@ t.test('render --json prints numbered findings that validate; the text and the S
   const { readFileSync } = await import('node:fs')
   const svg = readFileSync(join(dir, 'c.svg'), 'utf8')
   t.match(svg, /<desc>[^<]*What happened:\n1\. At 14:09:45, runner PID 4412/, 'the findings are in the SVG too')
+  const marks = [...svg.matchAll(/<g class="finding" data-n="(\d+)" data-kind="([a-z-]+)" data-start="([^"]+)" data-end="([^"]+)"><title>/g)].map(m => [Number(m[1]), m[2], m[3], m[4]])
+  t.same(marks, lines.map(l => [l.n, l.kind, l.start, l.end ?? l.start]), 'each finding is marked on the chart with its number and interval')
+  const band = [...svg.matchAll(/<rect class="runner-overlap" data-panel="[a-z]+" data-start="([^"]+)" data-end="([^"]+)"/g)].map(m => [m[1], m[2]])
+  t.ok(band.length >= 1 && band.every(([s, e]) => s === lines[0].start && e === lines[0].end), `the overlap's band is its stated interval: ${JSON.stringify(band)}`)
 })
 
 const vm = (wiredGiB: number, compressorGiB: number) =>

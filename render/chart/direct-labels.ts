@@ -1,0 +1,63 @@
+/**
+ * A label at the end of each runner's line: its model and peak RSS, in the
+ * model's colour. Labels never touch each other, the marker labels or the
+ * panel edge. Placed highest peak first: each tries right of the line's end,
+ * then above it, then below. A model is named once, at its highest peak
+ * (`qwen2.5-coder:7b · peak 15.7 GiB`); its other runners, which share its
+ * colour, say `peak 12.7 GiB`. A label with no room shrinks to `12.7 GiB`,
+ * then is left out: with many runners of one model, the lower ones thin out.
+ */
+import type { Trace } from '../model/trace.js'
+import type { Box } from './axes.js'
+import { modelKey, type ProcStyle } from './proc-style.js'
+import { GIB, rssScale } from './proc-panel.js'
+import { inside, type Occupied, textRect } from './rects.js'
+import type { Theme } from './style.js'
+import { el, haloText } from './svg.js'
+import { BOLD, textWidth } from './text-width.js'
+
+const FONT = 11
+
+function peakText(kb: number): string {
+  return `${((kb * 1024) / GIB).toFixed(1)} GiB`
+}
+
+export function directLabels(trace: Trace, box: Box, x: (t: number) => number, styles: ProcStyle[], th: Theme, taken: Occupied): string {
+  const y = rssScale(trace, box)
+  const runners = trace.procs.map((s, i) => ({ s, i })).filter(r => r.s.role === 'runner' && r.s.tsMs.length > 0)
+  runners.sort((a, b) => b.s.peakRssKb - a.s.peakRssKb || a.i - b.i)
+  const parts: string[] = []
+  const named = new Set<string>()
+  for (const { s, i } of runners) {
+    let k = s.tsMs.length - 1
+    while (k > 0 && Number.isNaN(s.rssKb[k])) k--
+    const ex = x(s.tsMs[k] as number)
+    const ey = y(((s.rssKb[k] as number) * 1024) / GIB)
+    const peak = peakText(s.peakRssKb)
+    // The model is named once, at its highest peak; its other runners show their peak only.
+    const forms = named.has(modelKey(s)) ? [`peak ${peak}`, peak] : [`${modelKey(s)} · peak ${peak}`, peak]
+    for (const label of forms) {
+      const w = textWidth(label, FONT, BOLD)
+      const endX = Math.min(ex, box.x + box.w - 4) // a line ending at the right edge is labelled inside it
+      const spots = [
+        { x: ex + 6, y: ey + 4, anchor: 'start' as const },
+        { x: endX, y: ey - 7, anchor: 'end' as const },
+        { x: endX, y: ey + 15, anchor: 'end' as const },
+        { x: ex + 6, y: ey - 7, anchor: 'start' as const },
+      ]
+      const spot = spots.map(p => ({ ...p, r: textRect(p.x, p.y, w, FONT, p.anchor) })).find(p => inside(p.r, box, 2) && taken.free(p.r, 3))
+      if (!spot) continue
+      taken.add(spot.r)
+      if (label !== peak) named.add(modelKey(s))
+      parts.push(
+        haloText(
+          { class: 'direct-label', 'data-pid': s.pid, x: spot.x, y: spot.y, 'font-size': FONT, 'font-weight': 600, 'text-anchor': spot.anchor === 'end' ? 'end' : undefined, fill: (styles[i] as ProcStyle).color },
+          label,
+          th.panel,
+        ),
+      )
+      break
+    }
+  }
+  return el('g', { class: 'direct-labels' }, ...parts)
+}

@@ -1,0 +1,58 @@
+/** The title, subtitle and the plain-text summary in `<desc>`. */
+import type { Trace } from '../model/trace.js'
+import type { Interval } from '../model/intervals.js'
+import type { Theme } from './style.js'
+import { clip, el, text } from './svg.js'
+import { BOLD, wrapText } from './text-width.js'
+import { formatDuration, offsetName, wallClock, zoneOffsetMs } from './time-axis.js'
+
+const GIB = 1024 ** 3
+const TITLE = 17
+const SUB = 11.5
+
+export interface HeaderOptions {
+  width: number
+  zone: string
+  procFile: string
+  sysFile: string
+  notes?: string[]
+  lowFreePct: number
+}
+
+/** `Ollama memory · 32.0 GiB host · 2026-02-25 14:03 – 14:17 UTC (14 min 59 s)`: the zone is always named. */
+export function titleText(trace: Trace, o: HeaderOptions, span: number): string {
+  const host = trace.sys.memTotalBytes ? `${(trace.sys.memTotalBytes / GIB).toFixed(1)} GiB host` : 'host memory unknown'
+  const from = wallClock(trace.startMs, o.zone, { date: true })
+  const to = wallClock(trace.endMs, o.zone, { date: span > 20 * 3600_000 })
+  return `Ollama memory · ${host} · ${from} – ${to} ${o.zone} (${formatDuration(span)})`
+}
+
+/** Title and subtitle, wrapped to the width; `bottom` is the last baseline. */
+export function header(trace: Trace, o: HeaderOptions, span: number, x0: number, th: Theme): { svg: string; bottom: number } {
+  const maxW = o.width - x0 - 12
+  const off = offsetName(zoneOffsetMs(trace.startMs, o.zone))
+  const sub = `process trace: ${clip(o.procFile, 60)} · system trace: ${clip(o.sysFile, 60)} · times in ${o.zone} (${off})`
+  const parts: string[] = []
+  let y = 28
+  for (const l of wrapText(titleText(trace, o, span), TITLE, maxW, BOLD)) {
+    parts.push(text({ x: x0, y, 'font-size': TITLE, 'font-weight': 600, fill: th.title }, l))
+    y += 22
+  }
+  y -= 2
+  for (const l of wrapText(sub, SUB, maxW)) {
+    parts.push(text({ x: x0, y, 'font-size': SUB, fill: th.muted }, l))
+    y += 15
+  }
+  return { svg: el('g', { class: 'header' }, ...parts), bottom: y - 15 }
+}
+
+export function describe(trace: Trace, o: HeaderOptions, overlaps: Interval[], lows: Interval[]): string {
+  const runners = trace.procs.filter(s => s.role === 'runner')
+  const lines = [
+    `Two-panel memory chart made by memtrace from ${o.procFile} and ${o.sysFile}.`,
+    `${trace.procs.length} processes (${runners.length} model runners${runners.length ? `: ${[...new Set(runners.map(r => r.model))].join(', ')}` : ''}), ${trace.sys.tsMs.length} system samples (${trace.sys.platform}).`,
+    `${lows.length} interval(s) with free memory under ${o.lowFreePct}%; ${overlaps.length} interval(s) with two or more runners alive.`,
+    ...(o.notes ?? []),
+  ]
+  return lines.join('\n')
+}

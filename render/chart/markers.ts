@@ -1,0 +1,82 @@
+/**
+ * Markers from `memtrace mark`: a dashed line in each panel (never across
+ * the legend between them) and a label at the top of the process panel.
+ * When the labels cannot all be placed without touching each other, every
+ * marker is numbered (M1, M2, …) and listed in full below the chart.
+ */
+import type { Trace } from '../model/trace.js'
+import type { Box } from './axes.js'
+import { collide, inside, type Occupied, type Rect, textRect } from './rects.js'
+import type { Theme } from './style.js'
+import { clip, el, haloText } from './svg.js'
+import { textWidth } from './text-width.js'
+import { wallClock } from './time-axis.js'
+
+const FONT = 11
+const ROW = 15
+const FULL_ROWS = 2
+
+interface Mark {
+  ts: string
+  px: number
+  label: string
+}
+
+export interface Markers {
+  svg: string
+  /** `M1 14:03:58 switch model` lines for the list below the chart; empty when the labels fit. */
+  list: string[]
+}
+
+type Spot = { x: number; y: number; anchor: 'start' | 'end'; r: Rect }
+
+/**
+ * A spot for each label in the top rows of the panel, clear of the other
+ * labels and of `taken` (and, for full labels, of the other markers'
+ * lines); undefined for a label that found none. Short numbers may cross a
+ * neighbour's line: their halo keeps them legible.
+ */
+function place(marks: Mark[], labels: string[], top: Box, rows: number, taken: Occupied, avoidLines: boolean): (Spot | undefined)[] {
+  const lines: Rect[] = avoidLines ? marks.map(m => ({ x: m.px - 0.5, y: top.y, w: 1, h: top.h })) : []
+  const placed: Rect[] = []
+  return marks.map((m, i) => {
+    const w = textWidth(labels[i] as string, FONT)
+    for (let row = 0; row < rows; row++) {
+      const y = top.y + 13 + row * ROW
+      for (const anchor of ['start', 'end'] as const) {
+        const x = anchor === 'start' ? m.px + 4 : m.px - 4
+        const r = textRect(x, y, w, FONT, anchor)
+        const clear = inside(r, top, 1) && taken.free(r) && placed.every(o => !collide(r, o, 4)) && lines.every((l, k) => k === i || !collide(r, l, 2))
+        if (clear) {
+          placed.push(r)
+          return { x, y, anchor, r }
+        }
+      }
+    }
+    return undefined
+  })
+}
+
+export function drawMarkers(trace: Trace, x: (t: number) => number, top: Box, bottom: Box, zone: string, th: Theme, taken: Occupied): Markers {
+  const marks: Mark[] = trace.events
+    .filter(e => e.kind === 'marker')
+    .map(e => ({ ts: e.ts, px: x(Date.parse(e.ts)), label: e.text ?? '' }))
+    .filter(m => m.px >= top.x - 0.5 && m.px <= top.x + top.w + 0.5)
+  const full = marks.map(m => clip(m.label, 48))
+  let labels = full
+  let spots = place(marks, full, top, FULL_ROWS, taken, true)
+  const numbered = spots.some(s => s === undefined)
+  if (numbered) {
+    labels = marks.map((_, i) => `M${i + 1}`)
+    spots = place(marks, labels, top, Math.max(1, Math.floor((top.h - 20) / ROW)), taken, false)
+  }
+  const parts = marks.map((m, i) => {
+    const s = spots[i]
+    if (s) taken.add(s.r)
+    const line = (b: Box) => el('line', { x1: m.px, x2: m.px, y1: b.y, y2: b.y + b.h, stroke: th.marker, 'stroke-dasharray': '4 3', 'stroke-width': 1 })
+    const label = s ? haloText({ x: s.x, y: s.y, 'font-size': FONT, 'text-anchor': s.anchor === 'end' ? 'end' : undefined, fill: th.heading }, labels[i] as string, th.panel) : ''
+    return el('g', { class: 'marker', 'data-ts': m.ts, 'data-n': numbered ? i + 1 : undefined }, line(top), line(bottom), label)
+  })
+  const list = numbered ? marks.map((m, i) => `M${i + 1} ${wallClock(Date.parse(m.ts), zone, { seconds: true })} ${clip(m.label, 120)}`) : []
+  return { svg: el('g', { class: 'markers' }, ...parts), list }
+}

@@ -1,0 +1,69 @@
+/** The top panel: resident memory of each Ollama process. */
+import { scaleLinear, type ScaleLinear } from 'd3-scale'
+import { line as d3line } from 'd3-shape'
+import type { Trace } from '../model/trace.js'
+import { GAP_FACTOR, procPeriod } from '../model/intervals.js'
+import { toPixels, type Pt } from '../model/decimate.js'
+import { type Box, timeAxis, valueAxis } from './axes.js'
+import type { ProcStyle } from './proc-style.js'
+import type { Theme } from './style.js'
+import { el, text } from './svg.js'
+
+export const GIB = 1024 ** 3
+
+export type Ticks = { ms: number; label: string }[]
+
+/** A d3 path through pixel points, broken at nulls. */
+export function pathOf(points: Pt[]): string {
+  return (
+    d3line<Pt>()
+      .defined(p => p !== null)
+      .x(p => (p as readonly [number, number])[0])
+      .y(p => (p as readonly [number, number])[1])
+      .digits(1)(points) ?? ''
+  )
+}
+
+/** The RSS scale: zero to the largest peak, rounded up. */
+export function rssScale(trace: Trace, box: Box): ScaleLinear<number, number> {
+  const maxKb = Math.max(1, ...trace.procs.map(s => s.peakRssKb))
+  return scaleLinear()
+    .domain([0, (maxKb * 1024) / GIB])
+    .nice()
+    .range([box.y + box.h, box.y])
+}
+
+/** Frame, axes, `bands` (already drawn) and one line per process. */
+export function procPanel(trace: Trace, box: Box, x: (t: number) => number, ticks: Ticks, bands: string, styles: ProcStyle[], th: Theme): string {
+  const y = rssScale(trace, box)
+  const gap = GAP_FACTOR * procPeriod(trace)
+  const parts = [
+    el('rect', { class: 'panel', 'data-panel': 'processes', x: box.x, y: box.y, width: box.w, height: box.h, fill: th.panel, stroke: th.frame }),
+    valueAxis(y, box, 'left', v => `${+v.toFixed(2)}`, 'RSS (GiB)', th),
+    timeAxis(ticks, x, box, true, th),
+    bands,
+  ]
+  trace.procs.forEach((s, i) => {
+    const st = styles[i] as ProcStyle
+    const pts = toPixels(s.tsMs, s.rssKb, x, kb => y((kb * 1024) / GIB), gap, box.w)
+    parts.push(
+      el('path', {
+        class: 'rss-line',
+        'data-pid': s.pid,
+        'data-role': s.role,
+        'data-model': s.model,
+        d: pathOf(pts),
+        fill: 'none',
+        stroke: st.color,
+        'stroke-width': st.width,
+        'stroke-dasharray': st.dash,
+        'stroke-linejoin': 'round',
+        'stroke-linecap': 'round', // a process seen once still shows as a dot
+      }),
+    )
+  })
+  if (trace.procs.length === 0) {
+    parts.push(text({ x: box.x + box.w / 2, y: box.y + box.h / 2, 'text-anchor': 'middle', 'font-size': 13, fill: th.muted }, 'no Ollama processes in the process trace'))
+  }
+  return el('g', { class: 'panel-processes' }, ...parts)
+}

@@ -1,0 +1,72 @@
+/** How each process line looks, and the top panel's legend grouped by model. */
+import type { ProcSeries, Trace } from '../model/trace.js'
+import { shortName } from '../model/roles.js'
+import type { LegendItem } from './legend.js'
+import { RUNNER_DASHES, type Theme } from './style.js'
+
+export interface ProcStyle {
+  color: string
+  dash?: string
+  width: number
+}
+
+/** The name a runner is grouped by: its model, else its weights blob. */
+export function modelKey(s: ProcSeries): string {
+  return s.model ?? s.blob ?? 'unknown model'
+}
+
+/** Models in order of their first runner. */
+export function modelsInOrder(trace: Trace): string[] {
+  return [...new Set(trace.procs.filter(s => s.role === 'runner').map(modelKey))]
+}
+
+/**
+ * One colour per model, shared by all its runners; runners of one model
+ * differ by dash, in order of start. Other roles are neutral greys.
+ */
+export function procStyles(trace: Trace, th: Theme): ProcStyle[] {
+  const models = modelsInOrder(trace)
+  const seen = new Map<string, number>()
+  return trace.procs.map(s => {
+    if (s.role === 'server') return { color: th.server, width: 1.5 }
+    if (s.role === 'discovery') return { color: th.discovery, width: 1.5 }
+    if (s.role !== 'runner') return { color: th.other, dash: '1 3', width: 1.5 }
+    const key = modelKey(s)
+    const k = seen.get(key) ?? 0
+    seen.set(key, k + 1)
+    const color = th.models[models.indexOf(key) % th.models.length] as string
+    const dash = RUNNER_DASHES[k % RUNNER_DASHES.length]
+    return dash ? { color, dash, width: 2 } : { color, width: 2 }
+  })
+}
+
+/**
+ * The top legend: one row per model (`qwen2.5-coder:7b × 15 runners`), then
+ * servers, discovery and other processes. Past three servers or discovery
+ * processes (restarts), one row stands for the role. A process seen in a
+ * single sample (an `ollama ps` call) is drawn but gets no row of its own.
+ */
+export function processLegend(trace: Trace, styles: ProcStyle[]): LegendItem[] {
+  const items: LegendItem[] = []
+  for (const key of modelsInOrder(trace)) {
+    const runners = trace.procs.map((s, i) => ({ s, i })).filter(r => r.s.role === 'runner' && modelKey(r.s) === key)
+    const first = runners[0] as { s: ProcSeries; i: number }
+    const st = styles[first.i] as ProcStyle
+    const label = runners.length === 1 ? `${key} · runner pid ${first.s.pid}` : `${key} × ${runners.length} runners`
+    items.push({ label, color: st.color })
+  }
+  for (const role of ['server', 'discovery', 'other'] as const) {
+    const all = trace.procs.map((s, i) => ({ s, i })).filter(r => r.s.role === role && r.s.tsMs.length > 1)
+    if (all.length === 0) continue
+    const st = styles[(all[0] as { i: number }).i] as ProcStyle
+    if (role !== 'other' && all.length > 3) {
+      items.push({ label: `${role} · ${all.length} processes`, color: st.color })
+      continue
+    }
+    for (const { s } of all) {
+      const label = role === 'other' ? `${shortName(s.comm, s.command)} · pid ${s.pid}` : `${role} · pid ${s.pid}`
+      items.push(st.dash ? { label, color: st.color, dash: st.dash } : { label, color: st.color })
+    }
+  }
+  return items
+}

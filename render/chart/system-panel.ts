@@ -1,0 +1,127 @@
+/** The bottom panel: system memory on a scale that tops at the host's memory. */
+import { scaleLinear, type ScaleLinear } from 'd3-scale'
+import type { Trace } from '../model/trace.js'
+import { GAP_FACTOR, sysPeriod } from '../model/intervals.js'
+import { toPixels } from '../model/decimate.js'
+import { type Box, timeAxis, valueAxis } from './axes.js'
+import type { LegendItem } from './legend.js'
+import { GIB, pathOf, type Ticks } from './proc-panel.js'
+import { SERIES_STYLE, seriesColor, type Theme } from './style.js'
+import { el, haloText } from './svg.js'
+
+/** The series drawn: those with any value, less `swap-total` and a swap that does not exist. */
+export function systemSeries(trace: Trace): { names: string[]; noSwap: boolean } {
+  const f = trace.sys.fields
+  const has = (n: string) => f.get(n)?.some(v => !Number.isNaN(v)) ?? false
+  const totals = (f.get('swap-total') ?? []).filter(v => !Number.isNaN(v))
+  const noSwap = totals.length > 0 && totals.every(v => v === 0)
+  const names = [...f.keys()].filter(n => has(n) && n !== 'swap-total' && !(noSwap && n === 'swap-used'))
+  return { names, noSwap }
+}
+
+/** What the right axis and the red bands measure, named so the two "free"s are not confused. */
+export function freePctName(platform: string): string {
+  return platform === 'linux' ? 'available % of total' : 'free % (memory_pressure)'
+}
+
+export function seriesLabel(name: string, platform: string): string {
+  const [kind, gpu] = name.split(':')
+  if (kind === 'gpu-used') return `GPU ${gpu} used`
+  if (kind === 'gpu-total') return `GPU ${gpu} total`
+  if (kind === 'free-pct') return `${freePctName(platform)}, right axis`
+  return SERIES_STYLE[kind as string]?.label ?? name
+}
+
+export function systemLegend(trace: Trace, names: string[], noSwap: boolean, hasLows: boolean, lowFreePct: number, th: Theme): LegendItem[] {
+  const items: LegendItem[] = names.map(n => {
+    const dash = SERIES_STYLE[n.split(':')[0] as string]?.dash
+    const label = seriesLabel(n, trace.sys.platform)
+    return dash ? { label, color: seriesColor(n, th), dash } : { label, color: seriesColor(n, th) }
+  })
+  if (noSwap) items.push({ label: 'no swap', color: th.text, note: true })
+  const band = `red: ${trace.sys.platform === 'linux' ? 'available' : 'memory_pressure free %'} under ${lowFreePct}%`
+  items.push(hasLows ? { label: band, color: th.lowFree, swatch: th.lowFreeOpacity } : { label: `${band}: never`, color: th.lowFree, dash: '2 4' })
+  return items
+}
+
+export interface SystemScales {
+  y: ScaleLinear<number, number>
+  pct: ScaleLinear<number, number>
+  hostGiB?: number
+}
+
+/**
+ * The left axis tops at the host's memory (higher only when a series goes
+ * past it); the right axis maps 100 % to that same host line, so a
+ * percentage and the GiB it stands for sit at one height.
+ */
+export function systemScales(trace: Trace, names: string[], box: Box): SystemScales {
+  const host = trace.sys.memTotalBytes ? trace.sys.memTotalBytes / GIB : undefined
+  let max = 0
+  for (const n of names) if (n !== 'free-pct') for (const v of trace.sys.fields.get(n) ?? []) if (v / GIB > max) max = v / GIB
+  const bottom = box.y + box.h
+  if (host === undefined) {
+    return { y: scaleLinear().domain([0, Math.max(max, 1)]).nice().range([bottom, box.y]), pct: scaleLinear().domain([0, 100]).range([bottom, box.y]) }
+  }
+  const y = max > host * 1.001 ? scaleLinear().domain([0, max]).nice().range([bottom, box.y]) : scaleLinear().domain([0, host]).range([bottom, box.y])
+  return { y, pct: scaleLinear().domain([0, 100]).range([bottom, y(host)]), hostGiB: host }
+}
+
+export interface SystemPanelArgs {
+  trace: Trace
+  box: Box
+  x: (t: number) => number
+  ticks: Ticks
+  bands: string
+  names: string[]
+  lowFreePct: number
+  th: Theme
+}
+
+export function systemPanel(a: SystemPanelArgs): string {
+  const { trace, box, x, th } = a
+  const { y, pct, hostGiB } = systemScales(trace, a.names, box)
+  const gap = GAP_FACTOR * sysPeriod(trace)
+  const plat = trace.sys.platform
+  const parts = [
+    el('rect', { class: 'panel', 'data-panel': 'system', x: box.x, y: box.y, width: box.w, height: box.h, fill: th.panel, stroke: th.frame }),
+    valueAxis(y, box, 'left', v => `${+v.toFixed(1)}`, 'GiB', th),
+    valueAxis(pct, box, 'right', v => `${v}%`, plat === 'linux' ? 'available %' : 'free % (memory_pressure)', th),
+    timeAxis(a.ticks, x, box, true, th),
+    a.bands,
+    el('line', { class: 'threshold', x1: box.x, x2: box.x + box.w, y1: pct(a.lowFreePct), y2: pct(a.lowFreePct), stroke: th.lowFree, 'stroke-dasharray': '2 4', 'stroke-width': 1.5 }),
+  ]
+  for (const n of a.names) {
+    const isPct = n === 'free-pct'
+    const pts = toPixels(trace.sys.tsMs, trace.sys.fields.get(n) as number[], x, isPct ? v => pct(v) : v => y(v / GIB), gap, box.w)
+    const [kind, gpu] = n.split(':')
+    parts.push(
+      el('path', {
+        class: 'sys-series',
+        'data-series': kind,
+        'data-gpu': gpu,
+        d: pathOf(pts),
+        fill: 'none',
+        stroke: seriesColor(n, th),
+        'stroke-width': isPct ? 1.5 : 2,
+        'stroke-dasharray': SERIES_STYLE[kind as string]?.dash,
+        'stroke-linejoin': 'round',
+      }),
+    )
+  }
+  if (hostGiB !== undefined) {
+    const hy = y(hostGiB)
+    parts.push(
+      el(
+        'g',
+        { class: 'host-line' },
+        el('line', { x1: box.x, x2: box.x + box.w, y1: hy, y2: hy, stroke: th.text, 'stroke-width': 1, 'stroke-dasharray': '6 3' }),
+        haloText({ x: box.x + 5, y: hy + 13, 'font-size': 11, fill: th.text }, `${+hostGiB.toFixed(1)} GiB host = 100%`, th.panel),
+      ),
+    )
+  }
+  if (trace.sys.tsMs.length === 0) {
+    parts.push(haloText({ x: box.x + box.w / 2, y: box.y + box.h / 2, 'text-anchor': 'middle', 'font-size': 13, fill: th.muted }, 'no system samples', th.panel))
+  }
+  return el('g', { class: 'panel-system' }, ...parts)
+}

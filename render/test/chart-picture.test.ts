@@ -1,0 +1,154 @@
+import t from 'tap'
+import { join } from 'node:path'
+import type { SystemSample, TraceEvent } from '../../schemas/index.js'
+import { loadTrace } from '../load.js'
+import { renderChart, type ChartOptions } from '../chart/render-chart.js'
+import { FINDINGS_LINE_BUDGET } from '../chart/findings-block.js'
+import { THEMES } from '../chart/style.js'
+import { findFindings } from '../findings/findings.js'
+import { TraceBuilder } from '../model/trace.js'
+import { ROOT } from './helpers.js'
+import { isRed } from './contrast.js'
+import { parseSvg } from './xml.js'
+
+const OPTS: ChartOptions = { width: 1200, height: 800, zone: 'UTC', lowFreePct: 30, procFile: 'p.tsv', sysFile: 's.log' }
+const STAMPS: Record<string, string> = { 'mac-model-switch': '20260225-140300', 'num-parallel-sweep': '20260225-131000', 'seed-loops': '20261122-194420' }
+const GIB = 1024 ** 3
+
+async function sample(name: string) {
+  const d = join(ROOT, 'samples', name)
+  const s = STAMPS[name] as string
+  return (await loadTrace(join(d, `ollama-process-memtrace-${s}.tsv`), join(d, `system-memtrace-${s}.log`))).trace
+}
+const all = (doc: Document, sel: string) => Array.from(doc.querySelectorAll(sel))
+const num = (e: Element | null | undefined, a: string) => Number(e?.getAttribute(a))
+
+/** A macOS trace made by hand: `sys(i)` gives sample i's figures, `procs` the runners' RSS in GiB. */
+function synthetic(n: number, sys: (i: number) => Partial<SystemSample>, events: TraceEvent[] = []) {
+  const b = new TraceBuilder()
+  for (let i = 0; i < n; i++) {
+    b.addProc({ tsMs: i * 5000, sample: { record: 'process-sample', ts: '', line: 1, pid: 10, ppid: 1, comm: 'ollama', rssKb: 4_000_000, vszKb: 1, command: 'ollama runner --mlx-engine --model a:1b --port 1' } })
+    b.addSystem({ tsMs: i * 5000, events: i === 0 ? events : [], sample: { record: 'system-sample', ts: '', line: 1, platform: 'macos', sections: ['vm_stat'], memTotalBytes: 16 * GIB, ...sys(i) } })
+  }
+  return b.finish()
+}
+
+/** The y of a right-axis label (`100%`) and of the host line, in the system panel. */
+function systemGeometry(doc: Document) {
+  const panel = doc.querySelector('rect[data-panel="system"]')
+  const bottom = num(panel, 'y') + num(panel, 'height')
+  const right = all(doc, '.panel-system .axis-right text')
+  const at = (label: string) => num(right.find(e => e.textContent === label), 'y') - 4
+  const host = doc.querySelector('.host-line line')
+  return { top: num(panel, 'y'), bottom, at, hostY: num(host, 'y1'), hostLabel: doc.querySelector('.host-line text')?.textContent, threshold: num(doc.querySelector('line.threshold'), 'y1') }
+}
+
+t.test('system panel: 100 % on the right axis is the host line, and the threshold is 30 % of the host', async t => {
+  const doc = parseSvg(renderChart(await sample('mac-model-switch'), OPTS))
+  const g = systemGeometry(doc)
+  t.equal(g.hostLabel, '32 GiB host = 100%', 'the host line is labelled with its size')
+  t.ok(Math.abs(g.at('100%') - g.hostY) < 0.6, `100% at the host line (${g.at('100%')} vs ${g.hostY})`)
+  t.ok(Math.abs(g.at('0%') - g.bottom) < 0.6, '0% at the bottom')
+  t.ok(Math.abs(g.threshold - (g.bottom - 0.3 * (g.bottom - g.hostY))) < 0.6, 'the 30% threshold at 30% of the host height')
+  // The left axis says the same: read GiB per pixel off its ticks.
+  const left = all(doc, '.panel-system .axis-left text').filter(e => /^\d+(\.\d)?$/.test(e.textContent ?? ''))
+  const [a, b] = [left[0], left[left.length - 1]]
+  const perPx = (Number(b?.textContent) - Number(a?.textContent)) / (num(a, 'y') - num(b, 'y'))
+  t.ok(Math.abs((g.bottom - g.hostY) * perPx - 32) < 0.1, 'the host line sits at 32 GiB on the left axis')
+  t.ok(Math.abs(g.hostY - g.top) < 0.6, 'and nothing went past the host, so the axis tops there')
+})
+
+t.test('a series above the host memory extends the axis; 100 % stays at the host line', async t => {
+  const trace = synthetic(20, i => ({ wiredBytes: (i === 10 ? 20 : 6) * GIB, freePct: 50 }))
+  const g = systemGeometry(parseSvg(renderChart(trace, OPTS)))
+  t.ok(g.hostY > g.top + 20, 'the host line is below the top of the panel')
+  t.ok(Math.abs(g.at('100%') - g.hostY) < 0.6, '100% still at the host line')
+})
+
+t.test('one colour per model, never red; runners of one model told apart by dash', async t => {
+  const sweep = parseSvg(renderChart(await sample('num-parallel-sweep'), OPTS))
+  const runners = all(sweep, 'path.rss-line[data-role="runner"]')
+  t.equal(runners.length, 15)
+  t.equal(new Set(runners.map(r => r.getAttribute('stroke'))).size, 1, '15 runners of one model share one colour')
+  for (let i = 1; i < runners.length; i++) t.not(runners[i]?.getAttribute('stroke-dasharray'), runners[i - 1]?.getAttribute('stroke-dasharray'), `runner ${i + 1} dashed unlike the one before`)
+  for (const theme of ['light', 'dark'] as const) {
+    const mac = parseSvg(renderChart(await sample('mac-model-switch'), { ...OPTS, theme }))
+    const strokes = all(mac, 'path.rss-line[data-role="runner"]').map(r => r.getAttribute('stroke') as string)
+    t.equal(new Set(strokes).size, 2, `${theme}: two models, two colours`)
+    for (const s of strokes) t.notOk(isRed(s), `${theme}: runner colour ${s} is not red`)
+    t.ok(strokes.every(s => s !== THEMES[theme].lowFree))
+  }
+})
+
+t.test('the process legend groups runners by model and leaves out a process seen once', async t => {
+  const sweep = parseSvg(renderChart(await sample('num-parallel-sweep'), OPTS))
+  const legend = all(sweep, '.legend-processes text').map(e => e.textContent)
+  t.ok(legend.includes('qwen2.5-coder:7b × 15 runners'), legend.join(' | '))
+  t.notOk(legend.some(l => /pid 20109/.test(l ?? '')), 'no row per runner')
+  const seed = parseSvg(renderChart(await sample('seed-loops'), OPTS))
+  t.ok(seed.querySelector('path.rss-line[data-pid="11045"]'), 'the one-sample `ollama ps` call is still drawn')
+  t.notOk(all(seed, '.legend-processes text').some(e => /11045|ollama ps/.test(e.textContent ?? '')), 'but has no legend row')
+})
+
+t.test('each runner line ends in a label with its model and peak', async t => {
+  const trace = await sample('mac-model-switch')
+  const doc = parseSvg(renderChart(trace, OPTS))
+  for (const s of trace.procs.filter(p => p.role === 'runner')) {
+    const label = doc.querySelector(`text.direct-label[data-pid="${s.pid}"]`)?.textContent
+    t.equal(label, `${s.model} · peak ${((s.peakRssKb * 1024) / GIB).toFixed(1)} GiB`)
+  }
+})
+
+t.test('findings: badges numbered like the findings, sentences in the image, the rest counted', async t => {
+  let capped = 0
+  for (const name of ['mac-model-switch', 'num-parallel-sweep']) {
+    const trace = await sample(name)
+    const findings = findFindings(trace, { zone: 'UTC', lowFreePct: 30 })
+    for (const width of [600, 1200]) {
+      const doc = parseSvg(renderChart(trace, { ...OPTS, width, findings }))
+      const blocks = all(doc, 'g.finding-text')
+      const shown = blocks.map(b => num(b, 'data-n'))
+      t.same(shown, findings.slice(0, shown.length).map(f => f.n), `${name} ${width}px: the most important first, in order`)
+      t.same(all(doc, 'g.finding').map(g => num(g, 'data-n')).sort((a, b) => a - b), shown, 'a badge on the chart for each sentence shown')
+      t.same(all(doc, 'g.finding > text').map(e => Number(e.textContent)).sort((a, b) => a - b), shown, 'the badge says its number')
+      blocks.forEach((b, i) => {
+        const f = findings[i]
+        const lines = Array.from(b.querySelectorAll('text')).slice(1).map(e => e.textContent)
+        t.equal(lines.join(' '), f?.text, `finding ${f?.n}: the whole sentence, wrapped`)
+        const badge = doc.querySelector(`g.finding[data-n="${f?.n}"]`)
+        t.equal(badge?.getAttribute('data-start'), f?.start)
+      })
+      const lineCount = blocks.reduce((n, b) => n + b.querySelectorAll('text').length - 1, 0)
+      t.ok(lineCount <= FINDINGS_LINE_BUDGET, `${lineCount} lines within the budget`)
+      const more = doc.querySelector('.findings-more')?.textContent
+      if (shown.length < findings.length) capped++
+      if (shown.length < findings.length) t.equal(more, `… and ${findings.length - shown.length} more in the report`)
+      else t.notOk(more)
+    }
+  }
+  t.ok(capped > 0, 'at 600 px the five sentences of the model switch do not all fit, so the cap is exercised')
+})
+
+t.test('a host without swap says so instead of drawing a flat zero line', async t => {
+  const none = parseSvg(renderChart(synthetic(10, () => ({ swapTotalBytes: 0, swapUsedBytes: 0, wiredBytes: GIB, freePct: 60 })), OPTS))
+  t.notOk(none.querySelector('path.sys-series[data-series="swap-used"]'))
+  t.ok(all(none, '.legend-system text').some(e => e.textContent === 'no swap'))
+  const some = parseSvg(renderChart(synthetic(10, () => ({ swapTotalBytes: 2 * GIB, swapUsedBytes: 0, wiredBytes: GIB, freePct: 60 })), OPTS))
+  t.ok(some.querySelector('path.sys-series[data-series="swap-used"]'), 'swap that exists is drawn, even at zero')
+  t.notOk(all(some, '.legend-system text').some(e => e.textContent === 'no swap'))
+})
+
+t.test('crowded markers are numbered and listed below; their lines stay inside the panels', async t => {
+  const marks: TraceEvent[] = [0, 1, 2, 3].map(i => ({ record: 'trace-event', kind: 'marker', ts: new Date(20_000 + i * 2000).toISOString().replace('.000', ''), line: 1, text: `step ${i + 1}: a long description of what changed` }))
+  const doc = parseSvg(renderChart(synthetic(40, () => ({ wiredBytes: GIB, freePct: 60 }), marks), OPTS))
+  t.same(all(doc, 'g.marker text').map(e => e.textContent), ['M1', 'M2', 'M3', 'M4'])
+  const list = all(doc, '.marker-list text').map(e => e.textContent).join(' ')
+  for (const m of marks) t.ok(list.includes(m.text as string), `the list holds "${m.text}"`)
+  const panels = all(doc, 'rect.panel').map(p => ({ y0: num(p, 'y'), y1: num(p, 'y') + num(p, 'height') }))
+  for (const line of all(doc, 'g.marker line')) {
+    t.ok(panels.some(p => num(line, 'y1') >= p.y0 && num(line, 'y2') <= p.y1), 'a marker line stops at its panel edges')
+  }
+  const roomy = parseSvg(renderChart(synthetic(40, () => ({ wiredBytes: GIB, freePct: 60 }), marks.slice(0, 1)), OPTS))
+  t.same(all(roomy, 'g.marker text').map(e => e.textContent), [marks[0]?.text], 'a lone marker keeps its label')
+  t.equal(all(roomy, '.marker-list text').length, 0)
+})
