@@ -1,7 +1,8 @@
 /** A runner's measured memory against what Ollama says it holds, where each lives. Pure. */
 import type { LoadedModel } from '../../schemas/index.js'
 import type { ProcSeries } from '../model/trace.js'
-import { type At, type Ctx, type Draft, cap, draft, extreme, firstMs, GIB, gib, join, lastMs, lines, listing, listSource, modelsOf, peakRss, range, runnerName, some } from './context.js'
+import { GAP_FACTOR } from '../model/intervals.js'
+import { arrival, type At, type Ctx, type Draft, cap, draft, extreme, firstMs, GIB, gib, join, lastMs, lines, listing, lowerBound, listSource, modelsOf, peakRss, range, runnerName, some } from './context.js'
 
 /** A difference is a finding when it is at least this large, in bytes and as a share of Ollama's figure. */
 export const CLAIM_MIN_BYTES = 1 * GIB
@@ -16,7 +17,13 @@ export interface Claim {
   peak: At
   /** What Ollama keeps in system memory: all of `size` on unified memory, else size − size_vram. */
   hostBytes: number
-  gpu?: At
+  gpu?: GpuUse
+}
+
+/** GPU memory in use while the runner lived, all GPUs together. */
+interface GpuUse {
+  peak: At
+  before?: At
 }
 
 /** Every named runner the server listed, with both figures (for the report's table too). */
@@ -41,18 +48,47 @@ export function claims(ctx: Ctx): Claim[] {
   return out
 }
 
-/** The most GPU memory in use (all GPUs together) while the runner lived. */
-function gpuUsed(ctx: Ctx, s: ProcSeries): At | undefined {
-  let best: At | undefined
-  for (const name of ctx.trace.sys.fields.keys()) {
-    if (!name.startsWith('gpu-used:')) continue
-    const e = extreme(ctx.trace, name, firstMs(s), lastMs(s), 'max')
-    if (e && (!best || e.v > best.v)) best = e
+/**
+ * GPU memory in use, all GPUs together: the highest while the runner lived,
+ * and the last sample before it started (what others already held), when
+ * sampling ran up to its start.
+ */
+function gpuUsed(ctx: Ctx, s: ProcSeries): GpuUse | undefined {
+  const { tsMs, fields } = ctx.trace.sys
+  const cols = [...fields.keys()].filter(n => n.startsWith('gpu-used:')).map(n => fields.get(n) as number[])
+  if (cols.length === 0) return undefined
+  const total = (i: number) => {
+    const vals = cols.map(c => c[i] as number).filter(v => !Number.isNaN(v))
+    return vals.length ? vals.reduce((a, v) => a + v, 0) : undefined
   }
-  return best
+  let peak: At | undefined
+  let before: At | undefined
+  const start = firstMs(s)
+  for (let i = lowerBound(tsMs, start - GAP_FACTOR * ctx.sysPeriodMs); i < tsMs.length && (tsMs[i] as number) <= lastMs(s); i++) {
+    const t = tsMs[i] as number
+    const v = total(i)
+    if (v === undefined) continue
+    if (t < start) before = { v, t }
+    else if (!peak || v > peak.v) peak = { v, t }
+  }
+  if (!peak) return undefined
+  return arrival(ctx, s) === 'started' && before ? { peak, before } : { peak }
 }
 
+/** The runner's own share of GPU memory: the rise over what was in use before it, when that is known. */
+const gpuShare = (g: GpuUse) => g.peak.v - (g.before?.v ?? 0)
+
 const far = (a: number, b: number) => Math.abs(a - b) >= CLAIM_MIN_BYTES && (b === 0 || Math.abs(a - b) / b >= CLAIM_MIN_SHARE)
+
+/**
+ * RSS against Ollama's figure for system memory. On unified memory the GPU's
+ * share sits in Metal's wired buffers, which RSS need not show: there only
+ * more than Ollama's figure counts.
+ */
+function rssOff(c: Claim, unified: boolean): boolean {
+  if (unified && (c.model.sizeVramBytes ?? 0) > 0 && c.peak.v < c.hostBytes) return false
+  return far(c.peak.v, c.hostBytes)
+}
 
 /** Where Ollama said the model lives, in words: `all in system RAM`, `18.6 GiB on the GPU, 1.4 GiB in system RAM`. */
 export function whereText(c: Claim, unified: boolean): string {
@@ -68,14 +104,17 @@ export function whereText(c: Claim, unified: boolean): string {
 /** Runners whose RSS (or the GPU's use) is far from Ollama's figure for it; runners of one model are one line. */
 export function claimFindings(ctx: Ctx): Draft[] {
   const unified = ctx.trace.sys.platform === 'macos'
-  const off = claims(ctx).filter(c => far(c.peak.v, c.hostBytes) || (c.gpu && c.model.sizeVramBytes && far(c.gpu.v, c.model.sizeVramBytes)))
+  const off = claims(ctx).filter(c => rssOff(c, unified) || (c.gpu && c.model.sizeVramBytes && far(gpuShare(c.gpu), c.model.sizeVramBytes)))
   return lines(off, c => c.runner.model ?? '', c => one(ctx, c, unified), g => many(ctx, g, unified))
 }
 
 function figures(c: Claim): Record<string, number> {
   const f: Record<string, number> = { peakRssBytes: c.peak.v, ollamaSizeBytes: c.model.sizeBytes, ollamaHostBytes: c.hostBytes }
   if (c.model.sizeVramBytes !== undefined) f.ollamaSizeVramBytes = c.model.sizeVramBytes
-  if (c.gpu) f.gpuUsedBytes = c.gpu.v
+  if (c.gpu) {
+    f.gpuUsedBytes = c.gpu.peak.v
+    if (c.gpu.before) f.gpuUsedBeforeBytes = c.gpu.before.v
+  }
   return f
 }
 
@@ -83,9 +122,15 @@ function one(ctx: Ctx, c: Claim, unified: boolean): Draft {
   const d = c.peak.v - c.hostBytes
   const share = c.hostBytes > 0 ? ` (${d > 0 ? '+' : '−'}${Math.round((Math.abs(d) / c.hostBytes) * 100)}%)` : ''
   const what = unified ? `the ${gib(c.hostBytes)} Ollama said it holds` : c.hostBytes === 0 ? 'what Ollama keeps in system RAM (none)' : `the ${gib(c.hostBytes)} Ollama keeps in system RAM`
-  const rss = far(c.peak.v, c.hostBytes) ? `, ${gib(Math.abs(d))} ${d > 0 ? 'more' : 'less'} than ${what}${share}` : `, close to ${what}`
+  const rss = rssOff(c, unified) ? `, ${gib(Math.abs(d))} ${d > 0 ? 'more' : 'less'} than ${what}${share}` : `, ${far(c.peak.v, c.hostBytes) ? 'against' : 'close to'} ${what}`
   let text = `${cap(runnerName(c.runner))} peaked at ${gib(c.peak.v)} RSS at ${ctx.at(c.peak.t)}${rss}. ${c.source} at ${ctx.at(c.atMs)} gave ${c.model.name} ${whereText(c, unified)}.`
-  if (c.gpu && c.model.sizeVramBytes) text += ` GPU memory in use peaked at ${gib(c.gpu.v)} (${ctx.at(c.gpu.t)}) against the ${gib(c.model.sizeVramBytes)} Ollama put there.`
+  const g = c.gpu
+  if (g && c.model.sizeVramBytes) {
+    const use = g.before
+      ? `GPU memory in use rose by ${gib(gpuShare(g))}, from ${gib(g.before.v)} at ${ctx.at(g.before.t)} to ${gib(g.peak.v)} at ${ctx.at(g.peak.t)},`
+      : `GPU memory in use peaked at ${gib(g.peak.v)} (${ctx.at(g.peak.t)}),`
+    text += ` ${use} against the ${gib(c.model.sizeVramBytes)} Ollama put there.`
+  }
   return draft('claim-vs-measured', firstMs(c.runner), lastMs(c.runner), [c.runner], text, figures(c))
 }
 

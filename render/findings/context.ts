@@ -30,10 +30,13 @@ export interface Ctx {
 export function makeCtx(trace: Trace, o: FindingOptions): Ctx {
   const times = new Set<number>()
   for (const s of trace.procs) for (const t of s.tsMs) times.add(t)
+  // A trace that crosses midnight in the zone says the date with every time.
+  const day = (ms: number) => wallClock(ms, o.zone, { date: true }).slice(0, 10)
+  const date = trace.endMs > trace.startMs && day(trace.startMs) !== day(trace.endMs)
   return {
     trace,
     lowFreePct: o.lowFreePct,
-    at: ms => wallClock(ms, o.zone, { seconds: true }),
+    at: ms => wallClock(ms, o.zone, { seconds: true, date }),
     runners: trace.procs.filter(s => s.role === 'runner'),
     procPeriodMs: procPeriod(trace),
     sysPeriodMs: sysPeriod(trace),

@@ -54,7 +54,7 @@ function many(ctx: Ctx, g: Low[]): Draft {
   const text =
     `${cap(freeWord(ctx.trace))} was under ${ctx.lowFreePct}% ${g.length} times between ${ctx.at(first.iv.startMs)} and ${ctx.at(last.iv.endMs)} ` +
     `(${formatDuration(total)} in all${open}), ${each}. Lowest ${worst.worst.v}% at ${ctx.at(worst.worst.t)}` +
-    `${worst.loaded.length ? `, with ${join(worst.loaded.map(s => `pid ${s.pid}`))} loaded` : ''}${at.text ? `; at that sample ${at.text}` : ''}.`
+    `${worst.loaded.length ? `, ${who(worst.loaded)}` : ''}${at.text ? `; at that sample ${at.text}` : ''}.`
   return draft('low-free', first.iv.startMs, last.iv.endMs, runners, text, { lowestFreePct: worst.worst.v, intervals: g.length, durationMs: total, ...at.figures })
 }
 

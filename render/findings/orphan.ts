@@ -10,6 +10,8 @@ interface Orphan {
   /** Still alive and unlisted at its last sample. */
   toEnd: boolean
   source: string
+  /** Listed earlier in the runner's life: "no longer listed", not "did not list". */
+  wasListed: boolean
 }
 
 /**
@@ -23,13 +25,16 @@ export function orphanFindings(ctx: Ctx): Draft[] {
     if (!s.model || s.modelSource === 'blob') continue
     const snaps = ctx.trace.snapshots.filter(x => x.tsMs >= firstMs(s) && x.tsMs <= lastMs(s))
     let from: (typeof snaps)[number] | undefined
+    let wasListed = false
     const close = (toMs: number, toEnd: boolean) => {
-      if (from && toMs - from.tsMs > ctx.sysPeriodMs) found.push({ runner: s, fromMs: from.tsMs, toMs, toEnd, source: listSource(from) })
+      if (from && toMs - from.tsMs > ctx.sysPeriodMs) found.push({ runner: s, fromMs: from.tsMs, toMs, toEnd, source: listSource(from), wasListed })
       from = undefined
     }
     for (const snap of snaps) {
-      if (listing(snap, s.model)) close(snap.tsMs, false)
-      else from ??= snap
+      if (listing(snap, s.model)) {
+        close(snap.tsMs, false)
+        wasListed = true
+      } else from ??= snap
     }
     close(lastMs(s), true)
   }
@@ -40,7 +45,7 @@ function one(ctx: Ctx, o: Orphan): Draft {
   const held = peakRss(o.runner, o.fromMs, o.toMs)
   const until = o.toEnd ? (lastMs(o.runner) >= ctx.trace.endMs - ctx.procPeriodMs ? 'until the end of the trace' : `until it exited at ${ctx.at(o.toMs)}`) : `until it was listed again at ${ctx.at(o.toMs)}`
   const text =
-    `${cap(runnerName(o.runner))} was alive while ${o.source} no longer listed ${o.runner.model}: from ${ctx.at(o.fromMs)} ${until} (${formatDuration(o.toMs - o.fromMs)}), ` +
+    `${cap(runnerName(o.runner))} was alive while ${o.source} ${o.wasListed ? 'no longer listed' : 'did not list'} ${o.runner.model}: from ${ctx.at(o.fromMs)} ${until} (${formatDuration(o.toMs - o.fromMs)}), ` +
     `an orphan runner${held ? ` holding up to ${gib(held.v)} RSS (${ctx.at(held.t)})` : ''}.`
   return draft('orphan-runner', o.fromMs, o.toMs, [o.runner], text, { durationMs: o.toMs - o.fromMs, ...(held ? { rssBytes: held.v } : {}) })
 }
@@ -50,7 +55,7 @@ function many(ctx: Ctx, g: Orphan[]): Draft {
   const first = g[0] as Orphan
   const runners = [...new Set(g.map(o => o.runner))]
   const text =
-    `${g.length} times a runner of ${join(modelsOf(runners))} was alive while ${first.source} no longer listed its model ` +
+    `${g.length} times a runner of ${join(modelsOf(runners))} was alive while ${first.source} ${g.every(o => o.wasListed) ? 'no longer listed' : 'did not list'} its model ` +
     `(${some(g.map(o => `pid ${o.runner.pid} from ${ctx.at(o.fromMs)}`))}; ${formatDuration(total)} in all): orphan runners.`
   return draft('orphan-runner', first.fromMs, Math.max(...g.map(o => o.toMs)), runners, text, { durationMs: total, intervals: g.length })
 }

@@ -3,7 +3,7 @@ import type { LoadedModel } from '../../schemas/index.js'
 import { runnerOverlaps, type Interval } from '../model/intervals.js'
 import type { ProcSeries } from '../model/trace.js'
 import { formatDuration } from '../parse/time.js'
-import { arrival, type At, type Ctx, type Draft, draft, firstMs, gib, join, lines, lastMs, listSource, modelsOf, runnerName } from './context.js'
+import { arrival, type At, type Ctx, type Draft, draft, firstMs, gib, join, lines, lastMs, listSource, modelsOf, runnerName, some } from './context.js'
 import { worstDuring } from './system-figures.js'
 
 interface Overlap {
@@ -41,17 +41,22 @@ function one(ctx: Ctx, o: Overlap): Draft {
   const how = arrival(ctx, newest)
   const opening =
     how === 'started'
-      ? `At ${ctx.at(iv.startMs)}, ${join(older.map(runnerName))} ${older.length > 1 ? 'were' : 'was'} still alive while ${runnerName(newest)} started.`
+      ? `At ${ctx.at(iv.startMs)}, ${names(older)} ${older.length > 1 ? 'were' : 'was'} still alive while ${runnerName(newest)} started.`
       : how === 'after-gap'
-        ? `At ${ctx.at(iv.startMs)}, after a gap in sampling, ${join(runners.map(runnerName))} were alive together.`
-        : `When the trace began (${ctx.at(iv.startMs)}), ${join(runners.map(runnerName))} were alive together.`
+        ? `At ${ctx.at(iv.startMs)}, after a gap in sampling, ${names(runners)} were alive together.`
+        : `When the trace began (${ctx.at(iv.startMs)}), ${names(runners)} were alive together.`
   const together =
     len === 0
       ? `They were seen together in one sample only, holding ${gib(combined.v)} RSS combined.`
       : `They ran together until ${ctx.at(iv.endMs)} (${formatDuration(len)}), holding ${gib(combined.v)} RSS combined at the peak (${ctx.at(combined.t)}).`
-  const sys = worstDuring(ctx, iv.startMs, iv.endMs, 'During the overlap')
+  const sys = worstDuring(ctx, [iv], 'During the overlap')
   const text = `${opening} ${together} ${sys.text}${listed(ctx, iv)}`
   return draft('runner-overlap', iv.startMs, iv.endMs, runners, text, { combinedRssBytes: combined.v, durationMs: len, ...sys.figures })
+}
+
+/** Runners by name, the first few of a long list. */
+function names(rs: ProcSeries[]): string {
+  return rs.length <= 3 ? join(rs.map(runnerName)) : `${rs.length} runners (${some(rs.map(s => `PID ${s.pid} for ${s.model ?? 'an unnamed model'}`))})`
 }
 
 function many(ctx: Ctx, g: Overlap[]): Draft {
@@ -62,7 +67,7 @@ function many(ctx: Ctx, g: Overlap[]): Draft {
   const peak = g.reduce((a, o) => (o.combined.v > a.combined.v ? o : a))
   const runners = [...new Set(g.flatMap(o => o.runners))]
   const models = modelsOf(runners)
-  const sys = worstDuring(ctx, first.iv.startMs, last.iv.endMs, 'Over those intervals')
+  const sys = worstDuring(ctx, g.map(o => o.iv), 'During those overlaps')
   const text =
     `Runners of ${join(models)} were alive together ${g.length} times between ${ctx.at(first.iv.startMs)} and ${ctx.at(last.iv.endMs)} ` +
     `(${formatDuration(total)} in all; the longest from ${ctx.at(longest.iv.startMs)} to ${ctx.at(longest.iv.endMs)}), ` +

@@ -34,7 +34,7 @@ export function reportMarkdown(trace: Trace, findings: Finding[], o: ReportOptio
   const at = (ms: number) => wallClock(ms, o.zone, { date: true, seconds: true })
   const head: string[] = ['## Memory trace (memtrace)', '']
   head.push(`![memtrace chart](${encodeURI(fileName(o.chartName))})`, '')
-  head.push(`*Drag \`${cell(fileName(o.chartName))}\` from the trace folder into this comment before posting: GitHub uploads it and shows the chart here.*`, '')
+  head.push(`*Drag the file \`${cell(fileName(o.chartName))}\` into this comment before posting: GitHub uploads it and shows the chart here.*`, '')
   const host = trace.sys.memTotalBytes ? gib(trace.sys.memTotalBytes) : 'unknown'
   head.push(`- Host memory: ${host} (${trace.sys.platform === 'macos' ? 'macOS' : trace.sys.platform === 'linux' ? 'Linux' : 'platform unknown'})`)
   const to = at(trace.endMs)
@@ -117,7 +117,8 @@ function commandText(argv: string[]): string {
   return argv.map(a => (/[/\\]/.test(a) ? fileName(a) : a)).join(' ')
 }
 
-/** The home directory never reaches an issue. */
+/** Home directories, this machine's or those in a trace from another, never reach an issue. */
 function scrub(text: string, home: string | undefined): string {
-  return home && home.length > 1 ? text.split(home).join('~') : text
+  const mine = home && home.length > 1 ? text.split(home).join('~') : text
+  return mine.replace(/(?:\/home|\/Users)\/[^/\s`|)]+|\/root(?=\/)|[A-Za-z]:\\Users\\[^\\\s`|)]+/g, '~')
 }

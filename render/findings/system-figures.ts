@@ -1,6 +1,7 @@
 /** The system's figures a finding quotes, each from a sample it names. Pure. */
 import { systemSeries } from '../chart/system-panel.js'
-import { type Ctx, extreme, freeWord, gib, join, valueAt } from './context.js'
+import type { Interval } from '../model/intervals.js'
+import { type At, type Ctx, extreme, freeWord, gib, join, valueAt } from './context.js'
 
 /** The memory series worth quoting, with how a sentence names them. */
 const QUOTED: [name: string, label: string][] = [
@@ -18,14 +19,24 @@ function quoted(ctx: Ctx): [string, string][] {
 
 const KEY: Record<string, string> = { 'free-pct': 'freePct', wired: 'wiredBytes', compressor: 'compressorBytes', used: 'usedBytes', 'cgroup-usage': 'cgroupUsageBytes', 'swap-used': 'swapUsedBytes' }
 
+/** The extreme of a series over samples inside any of the intervals. */
+function extremeIn(ctx: Ctx, name: string, ivs: Interval[], kind: 'max' | 'min'): At | undefined {
+  let best: At | undefined
+  for (const iv of ivs) {
+    const e = extreme(ctx.trace, name, iv.startMs, iv.endMs, kind)
+    if (e && (!best || (kind === 'max' ? e.v > best.v : e.v < best.v))) best = e
+  }
+  return best
+}
+
 /**
- * The worst of each series over samples inside [from, to] only, each with its
- * own time: `free memory fell to 6% (14:10:20); wired peaked at 25.7 GiB (14:10:45), …`.
+ * The worst of each series over samples inside the intervals only, each with
+ * its own time: `free memory fell to 6% (14:10:20); wired peaked at 25.7 GiB (14:10:45), …`.
  */
-export function worstDuring(ctx: Ctx, from: number, to: number, lead: string): { text: string; figures: Record<string, number> } {
+export function worstDuring(ctx: Ctx, ivs: Interval[], lead: string): { text: string; figures: Record<string, number> } {
   const figures: Record<string, number> = {}
   const parts: string[] = []
-  const free = extreme(ctx.trace, 'free-pct', from, to, 'min')
+  const free = extremeIn(ctx, 'free-pct', ivs, 'min')
   if (free) {
     figures.freePct = free.v
     parts.push(
@@ -36,7 +47,7 @@ export function worstDuring(ctx: Ctx, from: number, to: number, lead: string): {
   }
   const peaks: string[] = []
   for (const [name, label] of quoted(ctx)) {
-    const e = extreme(ctx.trace, name, from, to, 'max')
+    const e = extremeIn(ctx, name, ivs, 'max')
     if (!e) continue
     figures[KEY[name] as string] = e.v
     peaks.push(`${label} ${peaks.length ? '' : 'peaked at '}${gib(e.v)} (${ctx.at(e.t)})`.replace('  ', ' '))

@@ -161,11 +161,27 @@ t.test('GPU-aware: a model all on the GPU is compared with GPU memory, not calle
   const g = build(p, hungry)
   t.same(kinds(g), ['claim-vs-measured'])
   t.match(g[0]!.text, /what Ollama keeps in system RAM \(none\)|close to what Ollama keeps in system RAM \(none\)/)
-  t.match(g[0]!.text, /gave phi4:14b 8\.5 GiB, all on the GPU and none in system RAM\. GPU memory in use peaked at 14\.0 GiB \(14:00:00\) against the 8\.5 GiB Ollama put there\.$/)
+  t.match(g[0]!.text, /gave phi4:14b 8\.5 GiB, all on the GPU and none in system RAM\. GPU memory in use peaked at 14\.0 GiB \(14:00:00\), against the 8\.5 GiB Ollama put there\.$/)
   const cpu = sys.replace(/"size_vram":\d+/g, '"size_vram":0')
   const c = build(p, cpu)
   t.match(c[0]!.text, /8\.5 GiB, all in system RAM/, 'size_vram 0 reads as all in system RAM')
   t.match(c[0]!.text, /peaked at 0\.6 GiB RSS at 14:00:02, 7\.9 GiB less than the 8\.5 GiB Ollama keeps in system RAM \(−93%\)/)
+})
+
+t.test('GPU-aware: all GPUs together, and only what the runner added to them', async t => {
+  let p = H
+  let sys = ''
+  const smi2 = (a: number, b: number) => `index, name, memory.used [MiB], memory.total [MiB]\n0, NVIDIA A100, ${a} MiB, 81920 MiB\n1, NVIDIA A100, ${b} MiB, 81920 MiB\n`
+  for (let s = 0; s < 60; s++) p += `${ts(s)}\t10\t1\tollama\t50000\t1\tollama serve\n${s >= 20 ? `${ts(s)}\t11\t10\tllama-server\t900000\t1\t${runner('llama3.3:70b')}\n` : ''}`
+  // 10 GiB in use by something else before the load; the model then adds 30 + 15 GiB across two GPUs.
+  for (let s = 0; s < 60; s += 5) sys += block(s, meminfo(50) + (s < 20 ? smi2(10240, 0) : smi2(40960, 15360)) + (s >= 20 ? apiVram('llama3.3:70b', 48318382080, 48318382080) : ''))
+  const f = build(p, sys)
+  t.same(kinds(f), [], '45 GiB added across two GPUs for 45 GiB on the GPU: nothing to say')
+  const more = sys.replace(/40960 MiB/g, '61440 MiB')
+  const g = build(p, more)
+  t.same(kinds(g), ['claim-vs-measured'])
+  t.match(g[0]!.text, /GPU memory in use rose by 65\.0 GiB, from 10\.0 GiB at 14:00:15 to 75\.0 GiB at 14:00:20, against the 45\.0 GiB Ollama put there\.$/)
+  t.equal(g[0]!.figures?.gpuUsedBytes, 75 * 1024 ** 3, 'the sum of both GPUs')
 })
 
 t.test('grouping: 15 runners of one model, one after another, are one line', async t => {
@@ -338,4 +354,41 @@ t.test('a four-hour trace with dozens of loads of four models reads in at most a
   t.ok(f.length >= 3, 'and still says what happened')
   t.equal(f[0]!.kind, 'runner-overlap')
   t.match(f[0]!.text, /alive together 47 times/)
+})
+
+t.test('overlaps grouped in one line quote samples inside the overlaps only', async t => {
+  let p = H
+  let sys = ''
+  for (let s = 0; s < 200; s++) {
+    p += `${ts(s)}\t10\t1\tollama\t50000\t1\tollama serve\n${ts(s)}\t11\t10\tollama\t3000000\t1\t${runner('a:7b')}\n`
+    if ((s >= 50 && s <= 60) || (s >= 100 && s <= 110) || (s >= 150 && s <= 160)) p += `${ts(s)}\t${12 + Math.floor(s / 50)}\t10\tollama\t1000000\t1\t${runner('b:7b')}\n`
+  }
+  // The worst sample (10% free, 20 GiB wired) is at 80 s, outside every overlap.
+  for (let s = 0; s < 200; s += 5) sys += block(s, vm(s === 80 ? 20 : s === 105 ? 9 : 5, 0.5) + mp(s === 80 ? 10 : s === 55 ? 40 : 60))
+  const ov = build(p, sys).find(x => x.kind === 'runner-overlap')!
+  t.match(ov.text, /alive together 3 times/)
+  t.match(ov.text, /During those overlaps free memory stayed at 40% or more \(lowest at 14:00:55\); wired peaked at 9\.0 GiB \(14:01:45\)/)
+})
+
+t.test('unified memory: RSS under Ollama\'s figure for a model on the GPU is no finding; over it is', async t => {
+  const f = await sample('seed-loops')
+  t.notOk(f.some(x => x.kind === 'claim-vs-measured'), 'Metal buffers need not show in RSS')
+  t.notMatch(f.map(x => x.text).join('\n'), /−\d+%/)
+})
+
+t.test('an orphan never listed "did not" appear, rather than "no longer"', async t => {
+  let p = H
+  let sys = ''
+  for (let s = 0; s < 40; s++) p += `${ts(s)}\t10\t1\tollama\t50000\t1\tollama serve\n${s >= 5 ? `${ts(s)}\t11\t10\tollama\t3000000\t1\t${runner('qwen3:8b')}\n` : ''}`
+  for (let s = 0; s < 40; s += 5) sys += block(s, mp(60) + api([]))
+  const f = build(p, sys)
+  t.match(f[0]!.text, /^Runner PID 11 for qwen3:8b was alive while \/api\/ps did not list qwen3:8b: from 14:00:05/)
+})
+
+t.test('a trace across midnight gives the date with every time', async t => {
+  const at = (s: number) => new Date(Date.UTC(2026, 1, 25, 23, 59, 0) + s * 1000).toISOString().replace('.000', '')
+  let sys = ''
+  ;[60, 20, 20, 20, 60].forEach((v, i) => (sys += `===== ${at(i * 30)} =====\n${mp(v)}`))
+  const f = build(H, sys)
+  t.match(f.find(x => x.kind === 'low-free')!.text, /from 2026-02-25 23:59:30 to 2026-02-26 00:01:00/)
 })

@@ -18,7 +18,7 @@ t.test('the report pastes into an issue: file names only, the PNG to drag in, Gi
   const md = readFileSync(join(traces, 'report.md'), 'utf8')
   t.notOk(md.includes(home), 'the home directory never appears')
   t.notOk(/(^|[\s`(])\/(?!api\/ps)\w/m.test(md), 'no absolute path')
-  t.match(md, /!\[memtrace chart\]\(chart\.png\)\n\n\*Drag `chart\.png` /)
+  t.match(md, /!\[memtrace chart\]\(chart\.png\)\n\n\*Drag the file `chart\.png` into this comment/)
   t.match(md, /```\nmemtrace render --dir ollama-memtrace -o chart\.svg --tz UTC --report report\.md\n```/)
   t.match(md, /\n1\. Runner PID 2412 for phi4:14b/, 'numbered like the chart')
   // GB only as the original beside its GiB conversion, once per runner.
@@ -55,4 +55,15 @@ t.test('a day-long trace with many loads stays under GitHub\'s 65,536-character 
   t.match(md, /\*… and \d+ more runners, cut to stay under GitHub's size limit for a comment: the chart shows them all\.\*/)
   t.match(md, /### What happened\n\n1\. /, 'the findings come first and stay')
   t.match(md, /\n### Command\n\n```\nmemtrace render\n```\n$/, 'and the report ends whole')
+})
+
+t.test('home directories in a trace from another machine are cut too', async t => {
+  const H = 'ts\tpid\tppid\tcomm\trss_kb\tvsz_kb\tcommand\n2026-02-25T14:00:00Z\t10\t1\tollama\t50000\t1\tollama serve\n'
+  const sys = '===== 2026-02-25T14:00:00Z =====\nmemtrace marker {"text":"ran /home/alice/bin/bench.sh and /Users/bob/x and C:\\\\Users\\\\carol\\\\y"}\nSystem-wide memory free percentage: 60%\n'
+  const b = new TraceBuilder()
+  for (const r of parseProc(H).rows) b.addProc(r)
+  for (const blk of parseSys(sys).blocks) b.addSystem(blk)
+  const md = reportMarkdown(b.finish(), [], { zone: 'UTC', lowFreePct: 30, chartName: 'c.png', procFile: 'p.tsv', sysFile: 's.log', command: ['memtrace'], home: '/home/dave' })
+  t.match(md, /ran ~\/bin\/bench\.sh and ~\/x and ~\\y/)
+  t.notMatch(md, /alice|bob|carol/)
 })
