@@ -20,7 +20,15 @@ export function valueAxis(
 ): string {
   const parts: string[] = []
   const x = side === 'left' ? box.x - 6 : box.x + box.w + 6
-  for (const v of y.ticks(5)) {
+  // As many ticks as the axis has room for: labels 11 px high need about 24 px apart.
+  let count = 5
+  let ticks = y.ticks(count)
+  while (count > 1 && ticks.length > 1 && Math.abs(y(ticks[1] as number) - y(ticks[0] as number)) < 24) ticks = y.ticks(--count)
+  if (ticks.length > 1 && Math.abs(y(ticks[1] as number) - y(ticks[0] as number)) < 24) {
+    const [lo, hi] = y.domain() as [number, number]
+    ticks = Math.abs(y(hi) - y(lo)) < 24 ? [hi] : [lo, hi]
+  }
+  for (const v of ticks) {
     const py = y(v)
     if (side === 'left') {
       parts.push(el('line', { x1: box.x, y1: py, x2: box.x + box.w, y2: py, stroke: th.grid }))

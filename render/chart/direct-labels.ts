@@ -6,17 +6,47 @@
  * (`qwen2.5-coder:7b · peak 15.7 GiB`); its other runners, which share its
  * colour, say `peak 12.7 GiB`. A label with no room shrinks to `12.7 GiB`,
  * then is left out: with many runners of one model, the lower ones thin out.
+ * No label sits on another runner's line, where a reader would take it for
+ * that runner's.
  */
 import type { Trace } from '../model/trace.js'
 import type { Box } from './axes.js'
 import { modelKey, type ProcStyle } from './proc-style.js'
 import { GIB, rssScale } from './proc-panel.js'
-import { inside, type Occupied, textRect } from './rects.js'
+import { inside, type Occupied, type Rect, textRect } from './rects.js'
+import type { ProcSeries } from '../model/trace.js'
 import type { Theme } from './style.js'
 import { el, haloText } from './svg.js'
 import { BOLD, textWidth } from './text-width.js'
 
 const FONT = 11
+
+/** Whether a process's line passes through `r` (segments clipped to its x-range; pads of 2 px). */
+function crosses(s: ProcSeries, r: Rect, x: (t: number) => number, y: (gib: number) => number): boolean {
+  const left = r.x - 2
+  const right = r.x + r.w + 2
+  let prev: [number, number] | undefined
+  for (let i = 0; i < s.tsMs.length; i++) {
+    const px = x(s.tsMs[i] as number)
+    const kb = s.rssKb[i] as number
+    if (Number.isNaN(kb)) {
+      prev = undefined
+      continue
+    }
+    const py = y((kb * 1024) / GIB)
+    if (prev && px >= left && prev[0] <= right) {
+      const a = Math.max(left, prev[0])
+      const b = Math.min(right, px)
+      const at = (q: number) => (px === prev![0] ? py : prev![1] + ((py - prev![1]) * (q - prev![0])) / (px - prev![0]))
+      const lo = Math.min(at(a), at(b))
+      const hi = Math.max(at(a), at(b))
+      if (hi >= r.y - 2 && lo <= r.y + r.h + 2) return true
+    } else if (!prev && px >= left && px <= right && py >= r.y - 2 && py <= r.y + r.h + 2) return true
+    if (px > right) break
+    prev = [px, py]
+  }
+  return false
+}
 
 function peakText(kb: number): string {
   return `${((kb * 1024) / GIB).toFixed(1)} GiB`
@@ -45,7 +75,10 @@ export function directLabels(trace: Trace, box: Box, x: (t: number) => number, s
         { x: endX, y: ey + 15, anchor: 'end' as const },
         { x: ex + 6, y: ey - 7, anchor: 'start' as const },
       ]
-      const spot = spots.map(p => ({ ...p, r: textRect(p.x, p.y, w, FONT, p.anchor) })).find(p => inside(p.r, box, 2) && taken.free(p.r, 3))
+      const others = runners.filter(o => o.s !== s).map(o => o.s)
+      const spot = spots
+        .map(p => ({ ...p, r: textRect(p.x, p.y, w, FONT, p.anchor) }))
+        .find(p => inside(p.r, box, 2) && taken.free(p.r, 3) && others.every(o => !crosses(o, p.r, x, gib => y(gib))))
       if (!spot) continue
       taken.add(spot.r)
       if (label !== peak) named.add(modelKey(s))

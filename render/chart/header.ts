@@ -23,7 +23,8 @@ export interface HeaderOptions {
 export function titleText(trace: Trace, o: HeaderOptions, span: number): string {
   const host = trace.sys.memTotalBytes ? `${(trace.sys.memTotalBytes / GIB).toFixed(1)} GiB host` : 'host memory unknown'
   const from = wallClock(trace.startMs, o.zone, { date: true })
-  const to = wallClock(trace.endMs, o.zone, { date: span > 20 * 3600_000 })
+  const day = (ms: number) => wallClock(ms, o.zone, { date: true }).slice(0, 10)
+  const to = wallClock(trace.endMs, o.zone, { date: day(trace.endMs) !== day(trace.startMs) })
   return `Ollama memory · ${host} · ${from} – ${to} ${o.zone} (${formatDuration(span)})`
 }
 

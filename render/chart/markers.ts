@@ -15,6 +15,10 @@ import { wallClock } from './time-axis.js'
 const FONT = 11
 const ROW = 15
 const FULL_ROWS = 2
+/** Numbers stay in the top rows, off the data below. */
+const NUMBER_ROWS = 3
+/** The list below the chart names this many markers, then counts the rest. */
+export const MAX_LISTED = 20
 
 interface Mark {
   ts: string
@@ -32,24 +36,27 @@ type Spot = { x: number; y: number; anchor: 'start' | 'end'; r: Rect }
 
 /**
  * A spot for each label in the top rows of the panel, clear of the other
- * labels and of `taken` (and, for full labels, of the other markers'
- * lines); undefined for a label that found none. Short numbers may cross a
- * neighbour's line: their halo keeps them legible.
+ * labels, of `taken` and of the other markers' lines; undefined for a label
+ * that found none. Short numbers (`mayCross`) take a spot across a
+ * neighbour's line only when no clear one is left: their halo keeps them
+ * legible.
  */
-function place(marks: Mark[], labels: string[], top: Box, rows: number, taken: Occupied, avoidLines: boolean): (Spot | undefined)[] {
-  const lines: Rect[] = avoidLines ? marks.map(m => ({ x: m.px - 0.5, y: top.y, w: 1, h: top.h })) : []
+function place(marks: Mark[], labels: string[], top: Box, rows: number, taken: Occupied, mayCross: boolean): (Spot | undefined)[] {
+  const lines: Rect[] = marks.map(m => ({ x: m.px - 0.5, y: top.y, w: 1, h: top.h }))
   const placed: Rect[] = []
   return marks.map((m, i) => {
     const w = textWidth(labels[i] as string, FONT)
-    for (let row = 0; row < rows; row++) {
-      const y = top.y + 13 + row * ROW
-      for (const anchor of ['start', 'end'] as const) {
-        const x = anchor === 'start' ? m.px + 4 : m.px - 4
-        const r = textRect(x, y, w, FONT, anchor)
-        const clear = inside(r, top, 1) && taken.free(r) && placed.every(o => !collide(r, o, 4)) && lines.every((l, k) => k === i || !collide(r, l, 2))
-        if (clear) {
-          placed.push(r)
-          return { x, y, anchor, r }
+    for (const strict of mayCross ? [true, false] : [true]) {
+      for (let row = 0; row < rows; row++) {
+        const y = top.y + 13 + row * ROW
+        for (const anchor of ['start', 'end'] as const) {
+          const x = anchor === 'start' ? m.px + 4 : m.px - 4
+          const r = textRect(x, y, w, FONT, anchor)
+          const clear = inside(r, top, 1) && taken.free(r) && placed.every(o => !collide(r, o, 4)) && (!strict || lines.every((l, k) => k === i || !collide(r, l, 2)))
+          if (clear) {
+            placed.push(r)
+            return { x, y, anchor, r }
+          }
         }
       }
     }
@@ -64,11 +71,11 @@ export function drawMarkers(trace: Trace, x: (t: number) => number, top: Box, bo
     .filter(m => m.px >= top.x - 0.5 && m.px <= top.x + top.w + 0.5)
   const full = marks.map(m => clip(m.label, 48))
   let labels = full
-  let spots = place(marks, full, top, FULL_ROWS, taken, true)
+  let spots = place(marks, full, top, FULL_ROWS, taken, false)
   const numbered = spots.some(s => s === undefined)
   if (numbered) {
     labels = marks.map((_, i) => `M${i + 1}`)
-    spots = place(marks, labels, top, Math.max(1, Math.floor((top.h - 20) / ROW)), taken, false)
+    spots = place(marks, labels, top, NUMBER_ROWS, taken, true)
   }
   const parts = marks.map((m, i) => {
     const s = spots[i]
@@ -77,6 +84,7 @@ export function drawMarkers(trace: Trace, x: (t: number) => number, top: Box, bo
     const label = s ? haloText({ x: s.x, y: s.y, 'font-size': FONT, 'text-anchor': s.anchor === 'end' ? 'end' : undefined, fill: th.heading }, labels[i] as string, th.panel) : ''
     return el('g', { class: 'marker', 'data-ts': m.ts, 'data-n': numbered ? i + 1 : undefined }, line(top), line(bottom), label)
   })
-  const list = numbered ? marks.map((m, i) => `M${i + 1} ${wallClock(Date.parse(m.ts), zone, { seconds: true })} ${clip(m.label, 120)}`) : []
+  const all = numbered ? marks.map((m, i) => `M${i + 1} ${wallClock(Date.parse(m.ts), zone, { seconds: true })} ${clip(m.label, 120)}`) : []
+  const list = all.length > MAX_LISTED ? [...all.slice(0, MAX_LISTED), `… and ${all.length - MAX_LISTED} more markers in the report`] : all
   return { svg: el('g', { class: 'markers' }, ...parts), list }
 }

@@ -68,9 +68,11 @@ export function renderChart(trace: Trace, o: ChartOptions): string {
   const { names, noSwap } = systemSeries(trace)
   const sysItems = systemLegend(trace, names, noSwap, lows.length > 0, o.lowFreePct, th)
 
-  const span = Math.max(trace.endMs - trace.startMs, 1000)
-  const x = scaleLinear().domain([trace.startMs, trace.startMs + span]).range([M.left, M.left + plotW])
-  const ticks = ticksFor(trace.startMs, trace.startMs + span, o.zone, plotW)
+  // The axis spans at least ten seconds, so a trace of one sample still gets distinct ticks.
+  const span = Math.max(trace.endMs - trace.startMs, 0)
+  const axisSpan = Math.max(span, 10_000)
+  const x = scaleLinear().domain([trace.startMs, trace.startMs + axisSpan]).range([M.left, M.left + plotW])
+  const ticks = ticksFor(trace.startMs, trace.startMs + axisSpan, o.zone, plotW)
   const textW = Math.min(o.width - M.left - 16, 1100) // longer lines are hard to follow
   const block = findingsBlock(o.findings, M.left, textW, o.zone, th)
 

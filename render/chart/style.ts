@@ -76,7 +76,7 @@ export const THEMES: Record<'light' | 'dark', Theme> = {
     discovery: '#8a8a8a',
     other: '#7a7a7a',
     models: ['#0072b2', '#b35c00', '#007a5a', '#a6437e', '#5b5bbf', '#786b00'],
-    series: { wired: '#7b3294', compressor: '#b35c00', 'swap-used': '#c51b7d', free: '#1a7a3a', 'free-pct': '#2c7bb6', used: '#7b3294', available: '#1a7a3a', 'cgroup-usage': '#8c510a', 'cgroup-limit': '#8c510a', 'gpu-used': '#b35c00', 'gpu-total': '#b35c00' },
+    series: { wired: '#7b3294', compressor: '#b35c00', 'swap-used': '#c51b7d', free: '#1a7a3a', 'free-pct': '#2c7bb6', used: '#7b3294', available: '#1a7a3a', 'cgroup-usage': '#8c510a', 'cgroup-limit': '#8c510a', 'gpu-used': '#00798c', 'gpu-total': '#00798c' },
     lowFree: '#d7191c',
     lowFreeOpacity: 0.2,
     overlap: '#9a6b00',
@@ -100,7 +100,7 @@ export const THEMES: Record<'light' | 'dark', Theme> = {
     discovery: '#6e7681',
     other: '#a0a8b2',
     models: ['#56b4e9', '#e69f00', '#2bc79a', '#e38dc0', '#a9a9f5', '#e0d85a'],
-    series: { wired: '#c39bd3', compressor: '#e69f00', 'swap-used': '#f07ab8', free: '#56d364', 'free-pct': '#58a6ff', used: '#c39bd3', available: '#56d364', 'cgroup-usage': '#d9a066', 'cgroup-limit': '#d9a066', 'gpu-used': '#ffa657', 'gpu-total': '#ffa657' },
+    series: { wired: '#c39bd3', compressor: '#e69f00', 'swap-used': '#f07ab8', free: '#56d364', 'free-pct': '#58a6ff', used: '#c39bd3', available: '#56d364', 'cgroup-usage': '#d9a066', 'cgroup-limit': '#d9a066', 'gpu-used': '#39c5cf', 'gpu-total': '#39c5cf' },
     lowFree: '#ff6b6b',
     lowFreeOpacity: 0.3,
     overlap: '#e3b341',
@@ -108,6 +108,17 @@ export const THEMES: Record<'light' | 'dark', Theme> = {
     badge: '#e6edf3',
     badgeText: '#0d1117',
   },
+}
+
+/** Dashes for the second and later GPUs, used and total, so each GPU has a line of its own. */
+const GPU_DASHES: Record<string, (string | undefined)[]> = { 'gpu-used': [undefined, '2 2', '6 2 2 2'], 'gpu-total': ['8 4', '12 3 3 3', '3 6'] }
+
+/** The dash of a system series (`gpu-used:1` → the second GPU's). */
+export function seriesDash(name: string): string | undefined {
+  const [kind, index] = name.split(':')
+  const gpu = GPU_DASHES[kind as string]
+  if (gpu) return gpu[Number(index ?? 0) % gpu.length]
+  return SERIES_STYLE[kind as string]?.dash
 }
 
 /** The theme colour of a system series (`gpu-used:0` → the `gpu-used` colour). */

@@ -6,16 +6,23 @@ import { toPixels } from '../model/decimate.js'
 import { type Box, timeAxis, valueAxis } from './axes.js'
 import type { LegendItem } from './legend.js'
 import { GIB, pathOf, type Ticks } from './proc-panel.js'
-import { SERIES_STYLE, seriesColor, type Theme } from './style.js'
+import { SERIES_STYLE, seriesColor, seriesDash, type Theme } from './style.js'
 import { el, haloText } from './svg.js'
+import { textRect } from './rects.js'
+import { textWidth } from './text-width.js'
 
-/** The series drawn: those with any value, less `swap-total` and a swap that does not exist. */
+/**
+ * The series drawn: those with any value, less `swap-total`, a swap that
+ * does not exist, and on Linux the available % (MemAvailable / MemTotal with
+ * 100 % at the host line is the available line itself: the right axis reads it).
+ */
 export function systemSeries(trace: Trace): { names: string[]; noSwap: boolean } {
   const f = trace.sys.fields
   const has = (n: string) => f.get(n)?.some(v => !Number.isNaN(v)) ?? false
   const totals = (f.get('swap-total') ?? []).filter(v => !Number.isNaN(v))
   const noSwap = totals.length > 0 && totals.every(v => v === 0)
-  const names = [...f.keys()].filter(n => has(n) && n !== 'swap-total' && !(noSwap && n === 'swap-used'))
+  const samePct = trace.sys.platform === 'linux' && has('available') && trace.sys.memTotalBytes !== undefined
+  const names = [...f.keys()].filter(n => has(n) && n !== 'swap-total' && !(noSwap && n === 'swap-used') && !(samePct && n === 'free-pct'))
   return { names, noSwap }
 }
 
@@ -29,12 +36,13 @@ export function seriesLabel(name: string, platform: string): string {
   if (kind === 'gpu-used') return `GPU ${gpu} used`
   if (kind === 'gpu-total') return `GPU ${gpu} total`
   if (kind === 'free-pct') return `${freePctName(platform)}, right axis`
+  if (kind === 'available' && platform === 'linux') return 'available (MemAvailable; right axis: % of host)'
   return SERIES_STYLE[kind as string]?.label ?? name
 }
 
 export function systemLegend(trace: Trace, names: string[], noSwap: boolean, hasLows: boolean, lowFreePct: number, th: Theme): LegendItem[] {
   const items: LegendItem[] = names.map(n => {
-    const dash = SERIES_STYLE[n.split(':')[0] as string]?.dash
+    const dash = seriesDash(n)
     const label = seriesLabel(n, trace.sys.platform)
     return dash ? { label, color: seriesColor(n, th), dash } : { label, color: seriesColor(n, th) }
   })
@@ -104,19 +112,23 @@ export function systemPanel(a: SystemPanelArgs): string {
         fill: 'none',
         stroke: seriesColor(n, th),
         'stroke-width': isPct ? 1.5 : 2,
-        'stroke-dasharray': SERIES_STYLE[kind as string]?.dash,
+        'stroke-dasharray': seriesDash(n),
         'stroke-linejoin': 'round',
       }),
     )
   }
   if (hostGiB !== undefined) {
     const hy = y(hostGiB)
+    const label = `${+hostGiB.toFixed(1)} GiB host = 100%`
+    // A backing plate, not just a halo: a series running along the host line must not strike the label through.
+    const plate = textRect(box.x + 5, hy + 13, textWidth(label, 11), 11)
     parts.push(
       el(
         'g',
         { class: 'host-line' },
         el('line', { x1: box.x, x2: box.x + box.w, y1: hy, y2: hy, stroke: th.text, 'stroke-width': 1, 'stroke-dasharray': '6 3' }),
-        haloText({ x: box.x + 5, y: hy + 13, 'font-size': 11, fill: th.text }, `${+hostGiB.toFixed(1)} GiB host = 100%`, th.panel),
+        el('rect', { x: plate.x - 3, y: plate.y - 1, width: plate.w + 6, height: plate.h + 2, fill: th.panel, 'fill-opacity': 0.9 }),
+        haloText({ x: box.x + 5, y: hy + 13, 'font-size': 11, fill: th.text }, label, th.panel),
       ),
     )
   }

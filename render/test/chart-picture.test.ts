@@ -152,3 +152,68 @@ t.test('crowded markers are numbered and listed below; their lines stay inside t
   t.same(all(roomy, 'g.marker text').map(e => e.textContent), [marks[0]?.text], 'a lone marker keeps its label')
   t.equal(all(roomy, '.marker-list text').length, 0)
 })
+
+t.test('a GPU far above the host memory leaves the right axis legible', async t => {
+  const trace = synthetic(20, i => ({ wiredBytes: 6 * GIB, freePct: 50, gpus: [{ index: 0, usedBytes: (i > 5 ? 70 : 1) * GIB, totalBytes: 80 * GIB }] }))
+  const doc = parseSvg(renderChart(trace, OPTS))
+  const ys = all(doc, '.panel-system .axis-right text').map(e => num(e, 'y')).filter(y => y > 0).sort((a, b) => a - b)
+  t.ok(ys.length >= 1, `${ys.length} labels`)
+  for (let i = 1; i < ys.length; i++) t.ok((ys[i] as number) - (ys[i - 1] as number) >= 14, `labels ${ys[i - 1]} and ${ys[i]} apart`)
+  t.ok(Math.abs(systemGeometry(doc).at('100%') - systemGeometry(doc).hostY) < 0.6, '100% still at the host line')
+})
+
+t.test('two GPUs are two lines told apart', async t => {
+  const trace = synthetic(10, () => ({ freePct: 50, gpus: [{ index: 0, usedBytes: 5 * GIB, totalBytes: 24 * GIB }, { index: 1, usedBytes: 9 * GIB, totalBytes: 24 * GIB }] }))
+  const doc = parseSvg(renderChart(trace, OPTS))
+  const look = (gpu: string, kind: string) => {
+    const p = doc.querySelector(`path.sys-series[data-series="${kind}"][data-gpu="${gpu}"]`)
+    return `${p?.getAttribute('stroke')} ${p?.getAttribute('stroke-dasharray')}`
+  }
+  t.not(look('0', 'gpu-used'), look('1', 'gpu-used'))
+  t.not(look('0', 'gpu-total'), look('1', 'gpu-total'))
+})
+
+t.test('many markers: the list names 20 and counts the rest; numbers stay in the top rows', async t => {
+  const marks: TraceEvent[] = Array.from({ length: 60 }, (_, i) => ({ record: 'trace-event', kind: 'marker', ts: new Date(10_000 + i * 3000).toISOString().replace('.000', ''), line: 1, text: `step ${i + 1}` }))
+  const doc = parseSvg(renderChart(synthetic(40, () => ({ wiredBytes: GIB, freePct: 60 }), marks), OPTS))
+  const list = all(doc, '.marker-list text').map(e => e.textContent).join(' ')
+  t.match(list, /M20 \S+ step 20/)
+  t.notMatch(list, /M21 /)
+  t.match(list, /… and 40 more markers in the report/)
+  const top = num(doc.querySelector('rect[data-panel="processes"]'), 'y')
+  for (const e of all(doc, 'g.marker text')) t.ok(num(e, 'y') <= top + 13 + 2 * 15 + 0.5, `${e.textContent} in the top three rows`)
+})
+
+t.test('a trace of one sample still gets distinct time labels', async t => {
+  const doc = parseSvg(renderChart(synthetic(1, () => ({ freePct: 60 })), OPTS))
+  const labels = all(doc, '.panel-system .axis-time text').map(e => e.textContent)
+  t.ok(labels.length >= 5, `${labels.length} ticks`)
+  t.equal(new Set(labels).size, labels.length, labels.join(' '))
+  t.match(doc.querySelector('title')?.textContent ?? '', /\(0 s\)$/)
+})
+
+t.test('no direct label sits on another runner\'s line (the sweep)', async t => {
+  const { textRect } = await import('../chart/rects.js')
+  const { textWidth, BOLD } = await import('../chart/text-width.js')
+  for (const width of [600, 1200, 2400]) {
+    const doc = parseSvg(renderChart(await sample('num-parallel-sweep'), { ...OPTS, width }))
+    const lines = all(doc, 'path.rss-line[data-role="runner"]').map(p => ({
+      pid: p.getAttribute('data-pid'),
+      pts: [...(p.getAttribute('d') ?? '').matchAll(/[ML]([\d.]+),([\d.]+)/g)].map(m => [Number(m[1]), Number(m[2])] as const),
+    }))
+    for (const label of all(doc, 'text.direct-label')) {
+      const anchor = label.getAttribute('text-anchor') === 'end' ? 'end' : 'start'
+      const r = textRect(num(label, 'x'), num(label, 'y'), textWidth(label.textContent ?? '', 11, BOLD), 11, anchor)
+      for (const l of lines) {
+        if (l.pid === label.getAttribute('data-pid')) continue
+        const hit = l.pts.some(([x, y], i) => {
+          const prev = l.pts[i - 1]
+          if (!prev || x < r.x || prev[0] > r.x + r.w) return false
+          const ys = [prev[1], y]
+          return Math.max(...ys) >= r.y && Math.min(...ys) <= r.y + r.h
+        })
+        t.notOk(hit, `${width}px: "${label.textContent}" (pid ${label.getAttribute('data-pid')}) clear of pid ${l.pid}'s line`)
+      }
+    }
+  }
+})
