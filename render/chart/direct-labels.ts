@@ -26,7 +26,15 @@ function crosses(s: ProcSeries, r: Rect, x: (t: number) => number, y: (gib: numb
   const left = r.x - 2
   const right = r.x + r.w + 2
   let prev: [number, number] | undefined
-  for (let i = 0; i < s.tsMs.length; i++) {
+  // Start at the last sample left of the rectangle (x grows with time).
+  let lo = 0
+  let hi = s.tsMs.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (x(s.tsMs[mid] as number) < left) lo = mid + 1
+    else hi = mid
+  }
+  for (let i = Math.max(0, lo - 1); i < s.tsMs.length; i++) {
     const px = x(s.tsMs[i] as number)
     const kb = s.rssKb[i] as number
     if (Number.isNaN(kb)) {

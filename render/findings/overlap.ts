@@ -3,7 +3,7 @@ import type { LoadedModel } from '../../schemas/index.js'
 import { runnerOverlaps, type Interval } from '../model/intervals.js'
 import type { ProcSeries } from '../model/trace.js'
 import { formatDuration } from '../parse/time.js'
-import { arrival, type At, type Ctx, type Draft, draft, firstMs, gib, join, lines, lastMs, listSource, modelsOf, runnerName, some } from './context.js'
+import { arrival, type At, type Ctx, type Draft, draft, firstMs, gib, join, lines, lastMs, listSource, lowerBound, modelsOf, runnerName, some } from './context.js'
 import { worstDuring } from './system-figures.js'
 
 interface Overlap {
@@ -19,14 +19,19 @@ export function overlapFindings(ctx: Ctx): Draft[] {
 }
 
 function measure(ctx: Ctx, iv: Interval): Overlap {
-  const runners = ctx.runners.filter(s => firstMs(s) <= iv.endMs && lastMs(s) >= iv.startMs && s.tsMs.some(t => t >= iv.startMs && t <= iv.endMs))
+  const inside = (s: ProcSeries) => {
+    const t = s.tsMs[lowerBound(s.tsMs, iv.startMs)]
+    return t !== undefined && t <= iv.endMs
+  }
+  const runners = ctx.runners.filter(s => firstMs(s) <= iv.endMs && lastMs(s) >= iv.startMs && inside(s))
   runners.sort((a, b) => firstMs(a) - firstMs(b) || a.pid - b.pid)
   // Combined RSS at each process sample inside the overlap.
   const sums = new Map<number, number>()
   for (const r of runners) {
-    r.tsMs.forEach((t, i) => {
-      if (t >= iv.startMs && t <= iv.endMs) sums.set(t, (sums.get(t) ?? 0) + (r.rssKb[i] as number) * 1024)
-    })
+    for (let i = lowerBound(r.tsMs, iv.startMs); i < r.tsMs.length && (r.tsMs[i] as number) <= iv.endMs; i++) {
+      const t = r.tsMs[i] as number
+      sums.set(t, (sums.get(t) ?? 0) + (r.rssKb[i] as number) * 1024)
+    }
   }
   let combined: At = { v: 0, t: iv.startMs }
   for (const [t, v] of [...sums].sort((a, b) => a[0] - b[0])) if (v > combined.v) combined = { v, t }
