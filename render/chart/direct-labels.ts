@@ -2,7 +2,7 @@
  * A label at the end of each runner's line: its model and peak RSS, in the
  * model's colour. Labels never touch each other, the marker labels or the
  * panel edge. Placed highest peak first: each tries right of the line's end,
- * then above it, then below. A model is named once, at its highest peak
+ * then above it, then below, and last over or under the line's peak. A model is named once, at its highest peak
  * (`qwen2.5-coder:7b · peak 15.7 GiB`); its other runners, which share its
  * colour, say `peak 12.7 GiB`. A label with no room shrinks to `12.7 GiB`,
  * then is left out: with many runners of one model, the lower ones thin out.
@@ -72,27 +72,35 @@ export function directLabels(trace: Trace, box: Box, x: (t: number) => number, s
     const ex = x(s.tsMs[k] as number)
     const ey = y(((s.rssKb[k] as number) * 1024) / GIB)
     const peak = peakText(s.peakRssKb)
+    const pk = s.rssKb.indexOf(s.peakRssKb)
+    const px = x(s.tsMs[Math.max(0, pk)] as number)
+    const py = y((s.peakRssKb * 1024) / GIB)
     // The model is named once, at its highest peak; its other runners show their peak only.
     const forms = named.has(modelKey(s)) ? [`peak ${peak}`, peak] : [`${modelKey(s)} · peak ${peak}`, peak]
     for (const label of forms) {
       const w = textWidth(label, FONT, BOLD)
       const endX = Math.min(ex, box.x + box.w - 4) // a line ending at the right edge is labelled inside it
-      const spots = [
-        { x: ex + 6, y: ey + 4, anchor: 'start' as const },
-        { x: endX, y: ey - 7, anchor: 'end' as const },
-        { x: endX, y: ey + 15, anchor: 'end' as const },
-        { x: ex + 6, y: ey - 7, anchor: 'start' as const },
+      // At the line's end first; a runner that ends among other lines (its RSS falling as it exits) is labelled over its peak.
+      const spots: { x: number; y: number; anchor: 'start' | 'middle' | 'end'; clearOfOwn?: boolean }[] = [
+        { x: ex + 6, y: ey + 4, anchor: 'start' },
+        { x: endX, y: ey - 7, anchor: 'end' },
+        { x: endX, y: ey + 15, anchor: 'end' },
+        { x: ex + 6, y: ey - 7, anchor: 'start' },
+        ...(['middle', 'end', 'start'] as const).flatMap(anchor => [
+          { x: px, y: py - 7, anchor, clearOfOwn: true },
+          { x: px, y: py + 15, anchor, clearOfOwn: true },
+        ]),
       ]
-      const others = runners.filter(o => o.s !== s).map(o => o.s)
+      const others = trace.procs.filter(o => o !== s)
       const spot = spots
         .map(p => ({ ...p, r: textRect(p.x, p.y, w, FONT, p.anchor) }))
-        .find(p => inside(p.r, box, 2) && taken.free(p.r, 3) && others.every(o => !crosses(o, p.r, x, gib => y(gib))))
+        .find(p => inside(p.r, box, 2) && taken.free(p.r, 3) && (p.clearOfOwn ? trace.procs : others).every(o => !crosses(o, p.r, x, gib => y(gib))))
       if (!spot) continue
       taken.add(spot.r)
       if (label !== peak) named.add(modelKey(s))
       parts.push(
         haloText(
-          { class: 'direct-label', 'data-pid': s.pid, x: spot.x, y: spot.y, 'font-size': FONT, 'font-weight': 600, 'text-anchor': spot.anchor === 'end' ? 'end' : undefined, fill: (styles[i] as ProcStyle).color },
+          { class: 'direct-label', 'data-pid': s.pid, x: spot.x, y: spot.y, 'font-size': FONT, 'font-weight': 600, 'text-anchor': spot.anchor === 'start' ? undefined : spot.anchor, fill: (styles[i] as ProcStyle).color },
           label,
           th.panel,
         ),

@@ -217,3 +217,19 @@ t.test('no direct label sits on another runner\'s line (the sweep)', async t => 
     }
   }
 })
+
+t.test('a runner whose line ends on the server line is labelled over its peak instead, clear of every line', async t => {
+  const b = new TraceBuilder()
+  const row = (i: number, pid: number, kb: number, command: string) =>
+    b.addProc({ tsMs: i * 1000, sample: { record: 'process-sample', ts: '', line: 1, pid, ppid: 1, comm: 'ollama', rssKb: kb, vszKb: 1, command } })
+  for (let i = 0; i < 60; i++) {
+    row(i, 10, 50_000, 'ollama serve')
+    if (i >= 10 && i < 50) row(i, 11, i < 48 ? 1_000_000 : 1000, 'ollama runner --mlx-engine --model qwen3:30b --port 1')
+    if (i % 5 === 0) b.addSystem({ tsMs: i * 1000, events: [], sample: { record: 'system-sample', ts: '', line: 1, platform: 'macos', sections: ['vm_stat'], memTotalBytes: 16 * GIB, freePct: 60 } })
+  }
+  const doc = parseSvg(renderChart(b.finish(), OPTS))
+  const label = doc.querySelector('text.direct-label[data-pid="11"]')
+  t.equal(label?.textContent, 'qwen3:30b · peak 1.0 GiB')
+  const serverY = Number(/,([\d.]+)/.exec(doc.querySelector('path.rss-line[data-pid="10"]')?.getAttribute('d') ?? '')?.[1])
+  t.ok(num(label, 'y') < serverY - 20, `the label (y ${num(label, 'y')}) is well above the server line (y ${serverY})`)
+})
