@@ -2,7 +2,7 @@
 import type { LoadedModel } from '../../schemas/index.js'
 import type { ProcSeries } from '../model/trace.js'
 import { GAP_FACTOR } from '../model/intervals.js'
-import { arrival, type At, type Ctx, type Draft, cap, draft, extreme, firstMs, GIB, gib, join, lastMs, lines, listing, lowerBound, listSource, modelsOf, peakRss, range, runnerName, some } from './context.js'
+import { arrival, type At, type Ctx, type Draft, cap, draft, firstMs, GIB, gib, join, lastMs, lines, listing, lowerBound, listSource, modelsOf, peakRss, range, runnerName, some } from './context.js'
 
 /** A difference is a finding when it is at least this large, in bytes and as a share of Ollama's figure. */
 export const CLAIM_MIN_BYTES = 1 * GIB
@@ -105,7 +105,7 @@ export function whereText(c: Claim, unified: boolean): string {
 export function claimFindings(ctx: Ctx): Draft[] {
   const unified = ctx.trace.sys.platform === 'macos'
   const off = claims(ctx).filter(c => rssOff(c, unified) || (c.gpu && c.model.sizeVramBytes && far(gpuShare(c.gpu), c.model.sizeVramBytes)))
-  return lines(off, c => c.runner.model ?? '', c => one(ctx, c, unified), g => many(ctx, g, unified))
+  return lines(off, c => c.runner.model ?? '', c => one(ctx, c, unified), g => many(g, unified))
 }
 
 function figures(c: Claim): Record<string, number> {
@@ -134,7 +134,7 @@ function one(ctx: Ctx, c: Claim, unified: boolean): Draft {
   return draft('claim-vs-measured', firstMs(c.runner), lastMs(c.runner), [c.runner], text, figures(c))
 }
 
-function many(ctx: Ctx, g: Claim[], unified: boolean): Draft {
+function many(g: Claim[], unified: boolean): Draft {
   const first = g[0] as Claim
   const runners = g.map(c => c.runner)
   const more = g.filter(c => c.peak.v > c.hostBytes).length
