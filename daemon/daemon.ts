@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
@@ -11,6 +11,7 @@ import { fetchApiPs, ManifestIndex } from './probe/ollama.js'
 import { LinuxProcReader, type ProcInfo } from './probe/proc-linux.js'
 import { runCommand } from './probe/run-command.js'
 import { cgroupText, linuxSystemText, memoryCgroup } from './probe/system-linux.js'
+import { readNoFollow } from './safe-open.js'
 import { isServer, selectProcesses } from './select.js'
 import { AppendFile } from './sink.js'
 import { type DaemonStatus, writeStatus } from './status-file.js'
@@ -344,7 +345,7 @@ export class Daemon {
 
   #marksSize(): number {
     try {
-      return statSync(join(this.#cfg.dir, MARKS_NAME)).size
+      return lstatSync(join(this.#cfg.dir, MARKS_NAME)).size
     } catch {
       return 0
     }
@@ -357,7 +358,7 @@ export class Daemon {
     if (size === this.#marksOffset) return
     let text: string
     try {
-      text = readFileSync(join(this.#cfg.dir, MARKS_NAME)).subarray(this.#marksOffset, size).toString('utf8')
+      text = readNoFollow(join(this.#cfg.dir, MARKS_NAME)).data.subarray(this.#marksOffset, size).toString('utf8')
     } catch {
       return
     }

@@ -1,5 +1,6 @@
-import { closeSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs'
+import { closeSync, fstatSync, mkdirSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { openAppend } from './safe-open.js'
 
 /** Pending text kept while writes fail (a full disk); beyond it, the oldest is dropped and counted. */
 const MAX_PENDING = 8 * 1024 * 1024
@@ -8,7 +9,8 @@ const MAX_PENDING = 8 * 1024 * 1024
  * An append-only trace file. Every call writes whole rows or a whole block in
  * one write(2) on a file opened O_APPEND, so a crash leaves only complete
  * lines (or, at worst, one cut line, which the renderer reports). A file is
- * created readable by its owner only and is never truncated.
+ * created readable by its owner only and is never truncated, nor opened
+ * through a symbolic link (`openAppend`).
  *
  * A failed write keeps the text, reopens the file and tries again on the next
  * call: after a full disk is freed, or the directory comes back, writing goes
@@ -27,7 +29,7 @@ export class AppendFile {
   constructor(path: string, header?: string) {
     this.path = path
     this.#header = header
-    this.#fd = openSync(path, 'a', 0o600)
+    this.#fd = openAppend(path)
     if (header !== undefined) this.write(header)
   }
 
@@ -49,7 +51,7 @@ export class AppendFile {
     try {
       if (this.#fd === undefined) {
         mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 })
-        this.#fd = openSync(this.path, 'a', 0o600)
+        this.#fd = openAppend(this.path)
       }
       const buf = Buffer.from(this.#pending)
       let off = 0
@@ -78,7 +80,7 @@ export class AppendFile {
     this.flush()
     this.#closeFd()
     try {
-      this.#fd = openSync(this.path, 'a', 0o600)
+      this.#fd = openAppend(this.path)
       if (this.#header !== undefined && fstatSync(this.#fd).size === 0) this.write(this.#header)
     } catch (e) {
       this.lastError = (e as Error).message

@@ -1,5 +1,6 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { closeSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { createFresh } from './safe-open.js'
 
 /** What `memtrace status` reports, kept current by the daemon. */
 export interface DaemonStatus {
@@ -28,7 +29,13 @@ export function writeStatus(dir: string, s: DaemonStatus): void {
   const path = join(dir, STATUS_NAME)
   const tmp = `${path}.tmp-${process.pid}`
   try {
-    writeFileSync(tmp, `${JSON.stringify(s, null, 2)}\n`, { mode: 0o600 })
+    // A new file of our own (never through a link); rename replaces a link at `path` itself.
+    const fd = createFresh(tmp)
+    try {
+      writeFileSync(fd, `${JSON.stringify(s, null, 2)}\n`)
+    } finally {
+      closeSync(fd)
+    }
     renameSync(tmp, path)
   } catch {
     /* the directory may be gone; the daemon reports that itself */

@@ -1,0 +1,108 @@
+import t from 'tap'
+import { existsSync, lchownSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs'
+import { join } from 'node:path'
+import { writeStatus, type DaemonStatus } from '../status-file.js'
+import { exited, foreground, memtrace, read } from './helpers.js'
+
+// A root daemon must never write through a link planted in its directory:
+// each test plants one pointing outside and checks the target is untouched.
+const DEAD = 'http://127.0.0.1:1'
+const SLOW = ['--interval', '60m', '--system-interval', '60m', '--ollama-url', DEAD]
+
+/** The stamp the daemon puts in its file names (local time, as `date +%Y%m%d-%H%M%S`). */
+function stamp(ms: number): string {
+  const d = new Date(ms)
+  const p = (n: number) => String(n).padStart(2, '0')
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`
+}
+
+t.test('the log: a planted memtrace.log link is refused, its target untouched', async t => {
+  const dir = t.testdir({ outside: { 'secret.conf': 'keep\n' } })
+  const trace = join(dir, 'trace')
+  mkdirSync(trace, { mode: 0o700 })
+  symlinkSync(join(dir, 'outside', 'secret.conf'), join(trace, 'memtrace.log'))
+  const r = memtrace(['start', '--dir', trace, ...SLOW])
+  t.teardown(() => memtrace(['stop', '--dir', trace]))
+  t.equal(r.code, 2, r.stdout)
+  t.match(r.stderr, /cannot trace into .*: .*memtrace\.log is a symbolic link/)
+  t.equal(read(join(dir, 'outside', 'secret.conf')), 'keep\n')
+})
+
+t.test('the trace files: a link at the next file name is refused, nothing is created through it', async t => {
+  const dir = t.testdir({ outside: {} })
+  const trace = join(dir, 'trace')
+  mkdirSync(trace, { mode: 0o700 })
+  // Links for every name the next few seconds could give; their targets do not exist yet.
+  const now = Date.now()
+  for (let s = 0; s < 30; s++) {
+    const st = stamp(now + s * 1000)
+    symlinkSync(join(dir, 'outside', `proc-${st}`), join(trace, `ollama-process-memtrace-${st}.tsv`))
+    symlinkSync(join(dir, 'outside', `sys-${st}`), join(trace, `system-memtrace-${st}.log`))
+  }
+  const d = foreground(['--dir', trace, ...SLOW])
+  let err = ''
+  d.stderr?.on('data', c => (err += c))
+  const timer = setTimeout(() => d.kill('SIGTERM'), 20_000)
+  const ex = await exited(d)
+  clearTimeout(timer)
+  t.equal(ex.code, 2, err)
+  t.match(err, /cannot trace into .*: .*memtrace-\d{8}-\d{6}\.(tsv|log) is a symbolic link/)
+  t.same(readdirSync(join(dir, 'outside')), [], 'no file created outside')
+})
+
+t.test('mark: a planted memtrace.marks link is refused, its target untouched', async t => {
+  const dir = t.testdir({ outside: { 'crontab': 'keep\n' } })
+  const trace = join(dir, 'trace')
+  const r = memtrace(['start', '--dir', trace, ...SLOW])
+  t.equal(r.code, 0, r.stderr)
+  t.teardown(() => memtrace(['stop', '--dir', trace]))
+  symlinkSync(join(dir, 'outside', 'crontab'), join(trace, 'memtrace.marks'))
+  const m = memtrace(['mark', '--dir', trace, '* * * * * root sh /tmp/x'])
+  t.equal(m.code, 2, m.stdout)
+  t.match(m.stderr, /memtrace\.marks is a symbolic link/)
+  t.equal(read(join(dir, 'outside', 'crontab')), 'keep\n')
+})
+
+t.test('the status file and its temporary file are never written through a link', async t => {
+  const dir = t.testdir({ outside: { a: 'keep a\n', b: 'keep b\n' } })
+  symlinkSync(join(dir, 'outside', 'a'), join(dir, `memtrace.status.json.tmp-${process.pid}`))
+  symlinkSync(join(dir, 'outside', 'b'), join(dir, 'memtrace.status.json'))
+  const s = { version: 'x', pid: process.pid, running: true, processSamples: 3 } as unknown as DaemonStatus
+  writeStatus(dir, s)
+  t.equal(read(join(dir, 'outside', 'a')), 'keep a\n')
+  t.equal(read(join(dir, 'outside', 'b')), 'keep b\n')
+  t.match(JSON.parse(readFileSync(join(dir, 'memtrace.status.json'), 'utf8')), { processSamples: 3 }, 'the status is written in the directory itself')
+})
+
+t.test('a --dir that is a link owned by another user is refused; one of ours is followed', { skip: process.getuid?.() !== 0 && 'needs root to make a link owned by another user' }, async t => {
+  const dir = t.testdir({ target: {}, mine: {} })
+  const link = join(dir, 'trace')
+  symlinkSync(join(dir, 'target'), link)
+  lchownSync(link, 65534, 65534)
+  const d = foreground(['--dir', link, ...SLOW])
+  let err = ''
+  d.stderr?.on('data', c => (err += c))
+  const timer = setTimeout(() => d.kill('SIGTERM'), 20_000)
+  t.equal((await exited(d)).code, 2, err)
+  clearTimeout(timer)
+  t.match(err, /trace is a symbolic link owned by uid 65534/)
+  t.same(readdirSync(join(dir, 'target')), [], 'nothing written where it points')
+  const own = join(dir, 'own')
+  symlinkSync(join(dir, 'mine'), own)
+  const r = memtrace(['start', '--dir', own, ...SLOW])
+  t.equal(r.code, 0, r.stderr)
+  t.equal(memtrace(['stop', '--dir', own]).code, 0)
+  t.ok(readdirSync(join(dir, 'mine')).some(f => f.endsWith('.tsv')), 'a link of our own is followed')
+})
+
+t.test('the trace directory is created private to its owner', async t => {
+  const dir = t.testdir({})
+  const trace = join(dir, 'new', 'trace')
+  const old = process.umask(0o022)
+  const r = memtrace(['start', '--dir', trace, ...SLOW])
+  process.umask(old)
+  t.equal(r.code, 0, r.stderr)
+  t.equal(memtrace(['stop', '--dir', trace]).code, 0)
+  t.equal((statSync(trace).mode & 0o777).toString(8), '700')
+  t.ok(existsSync(join(trace, 'memtrace.log')))
+})
