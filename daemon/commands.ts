@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process'
-import { appendFileSync, existsSync, statSync } from 'node:fs'
+import { closeSync, existsSync, statSync, writeSync } from 'node:fs'
 import { basename, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { pino, type Logger } from 'pino'
 import { formatDuration } from '../render/parse/time.js'
 import { ConfigError, parseStartArgs } from './config.js'
 import { Daemon, MARKS_NAME } from './daemon.js'
-import { isMemtraceAlive, type LockInfo, readLock } from './lock.js'
+import { isHolderAlive, type LockInfo, readLock } from './lock.js'
+import { ensureDir, openAppend, UnsafePathError } from './safe-open.js'
 import { readStatus } from './status-file.js'
 import { CommandError } from '../bin/errors.js'
 
@@ -71,11 +72,20 @@ export async function cmdStart(argv: string[], version: string, out: NodeJS.Writ
     return 0
   }
   if (!cfg.foreground) return startInBackground(argv, cfg.dir, out)
-  const dest = cfg.daemonized
-    ? pino.destination({ dest: `${cfg.dir}/memtrace.log`, sync: true, mkdir: true, mode: 0o600 })
-    : pino.destination({ dest: 2, sync: true })
+  const logPath = `${cfg.dir}/memtrace.log`
+  let logFd = 2
+  try {
+    // The directory first, private to its owner; then the log, never through a link.
+    ensureDir(cfg.dir)
+    if (cfg.daemonized) logFd = openAppend(logPath)
+  } catch (e) {
+    const msg = `cannot trace into ${cfg.dir}: ${(e as Error).message}`
+    process.send?.({ ok: false, error: msg })
+    throw new CommandError(msg, 2)
+  }
+  const dest = pino.destination({ dest: logFd, sync: true })
   const log: Logger = pino({ base: { pid: process.pid } }, dest)
-  const daemon = new Daemon(cfg, log, version, () => cfg.daemonized && dest.reopen())
+  const daemon = new Daemon(cfg, log, version, () => cfg.daemonized && reopenLog(dest as unknown as LogDestination, logPath))
   let opened
   try {
     opened = daemon.open()
@@ -114,7 +124,7 @@ export async function cmdStart(argv: string[], version: string, out: NodeJS.Writ
 
 async function startInBackground(argv: string[], dir: string, out: NodeJS.WritableStream): Promise<number> {
   const holder = readLock(dir)
-  if (holder && isMemtraceAlive(holder.pid)) throw new CommandError(describeHolder(holder), 3)
+  if (holder && isHolderAlive(holder)) throw new CommandError(describeHolder(holder), 3)
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, 'start', ...argv, '--foreground', '--daemonized'], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
@@ -146,10 +156,12 @@ export async function cmdStop(argv: string[], out: NodeJS.WritableStream): Promi
     return 0
   }
   const lock = readLock(dir)
-  if (!lock || !isMemtraceAlive(lock.pid)) throw new CommandError(`no memtrace daemon is tracing into ${dir}`, 1)
+  // Only the process the lock names, by PID and start time: a PID reused by
+  // another process (a `tail -f` of the log) is never signalled.
+  if (!lock || !isHolderAlive(lock)) throw new CommandError(`no memtrace daemon is tracing into ${dir}`, 1)
   process.kill(lock.pid, 'SIGTERM')
   const deadline = Date.now() + 5000
-  while (isMemtraceAlive(lock.pid)) {
+  while (isHolderAlive(lock)) {
     if (Date.now() > deadline) throw new CommandError(`pid ${lock.pid} did not stop within 5 s`, 2)
     await new Promise(r => setTimeout(r, 25))
   }
@@ -175,7 +187,7 @@ export async function cmdStatus(argv: string[], out: NodeJS.WritableStream): Pro
   }
   const lock = readLock(dir)
   const st = readStatus(dir)
-  const alive = lock !== undefined && isMemtraceAlive(lock.pid)
+  const alive = lock !== undefined && isHolderAlive(lock)
   if (!alive) {
     out.write(`not running in ${dir}${lock ? ` (a stale lock of pid ${lock.pid} is left; the next start takes it over)` : ''}\n`)
     if (st) out.write(`last run: pid ${st.pid}, ${st.processSamples} process and ${st.systemSamples} system samples, last at ${st.lastProcessSample ?? 'never'}\n  ${st.procFile}\n  ${st.systemFile}\n`)
@@ -211,11 +223,47 @@ export async function cmdMark(argv: string[], out: NodeJS.WritableStream): Promi
   const text = rest.join(' ').trim()
   if (!text) throw new CommandError('give the marker text: memtrace mark "switched to llama3.3:70b"', 1)
   const lock = readLock(dir)
-  if (!lock || !isMemtraceAlive(lock.pid)) throw new CommandError(`no memtrace daemon is tracing into ${dir}: start one with memtrace start`, 1)
+  if (!lock || !isHolderAlive(lock)) throw new CommandError(`no memtrace daemon is tracing into ${dir}: start one with memtrace start`, 1)
   const ts = new Date().toISOString()
-  appendFileSync(`${dir}/${MARKS_NAME}`, `${JSON.stringify({ ts, text })}\n`, { mode: 0o600 })
+  appendMark(`${dir}/${MARKS_NAME}`, `${JSON.stringify({ ts, text })}\n`)
   out.write(`marked ${ts}: ${text}\n`)
   return 0
+}
+
+/** One append of a whole line, never through a link: the daemon may be root and this user not. */
+function appendMark(path: string, line: string): void {
+  let fd
+  try {
+    fd = openAppend(path)
+    writeSync(fd, line)
+  } catch (e) {
+    throw new CommandError(`cannot add the marker: ${e instanceof UnsafePathError ? e.message : `${path}: ${(e as Error).message}`}`, 2)
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
+}
+
+/**
+ * SIGHUP: the log again at its path (after rotation), opened as safely as at
+ * start. If that fails, the log goes on in the file it had.
+ */
+interface LogDestination {
+  /** The descriptor it writes to (pino's SonicBoom, in sync mode, reads it on every write). */
+  fd: number
+  flushSync(): void
+}
+
+function reopenLog(dest: LogDestination, path: string): void {
+  let fd
+  try {
+    fd = openAppend(path)
+  } catch {
+    return
+  }
+  const old = dest.fd
+  dest.flushSync()
+  dest.fd = fd
+  closeSync(old)
 }
 
 export const RUN_HELP = `Usage: memtrace run [--dir DIR] [start options] -- <command …>
@@ -237,13 +285,41 @@ export async function cmdRun(argv: string[], out: NodeJS.WritableStream): Promis
   const cfg = parseStartArgs(own, process.env)
   if (cfg === 'help') return 0
   const quiet = { write: () => true } as unknown as NodeJS.WritableStream
-  await startInBackground(own, cfg.dir, quiet)
-  const lock = readLock(cfg.dir)
-  out.write(`memtrace: tracing into ${cfg.dir} while ${command.join(' ')} runs\n`)
-  // Ctrl-C reaches the command through the terminal; memtrace waits for it to end.
-  const onInt = () => undefined
+  // Ctrl-C goes to the whole terminal group. The first is the command's;
+  // memtrace waits for it to end. Every later one finds the handler still
+  // there: tracing is always stopped, and a third press skips the chart.
+  let presses = 0
+  let rendering = false
+  const onInt = () => {
+    presses++
+    if (presses === 2) out.write('memtrace: stopping the trace, then drawing the chart; Ctrl-C again to skip the chart\n')
+    if (presses !== 3) return
+    out.write('memtrace: no chart\n')
+    if (!rendering) return
+    // The daemon is stopped already: let the default action end the render.
+    process.off('SIGINT', onInt)
+    process.kill(process.pid, 'SIGINT')
+  }
   process.on('SIGINT', onInt)
-  const status = await new Promise<number>(resolveStatus => {
+  try {
+    await startInBackground(own, cfg.dir, quiet)
+    const lock = readLock(cfg.dir)
+    out.write(`memtrace: tracing into ${cfg.dir} while ${command.join(' ')} runs\n`)
+    // A Ctrl-C while tracing started means the command is not wanted.
+    const status = presses > 0 ? 130 : await runCommand(command)
+    await cmdStop(['--dir', cfg.dir], quiet)
+    if (!lock || presses >= 3) return status
+    rendering = true
+    await renderRun(lock, cfg.dir, out)
+    return status
+  } finally {
+    process.off('SIGINT', onInt)
+  }
+}
+
+/** Runs the command in this terminal; its exit status, as a shell gives it. */
+function runCommand(command: string[]): Promise<number> {
+  return new Promise<number>(resolveStatus => {
     const child = spawn(command[0] as string, command.slice(1), { stdio: 'inherit' })
     child.once('error', e => {
       process.stderr.write(`memtrace run: cannot run ${command[0]}: ${e.message}\n`)
@@ -251,21 +327,15 @@ export async function cmdRun(argv: string[], out: NodeJS.WritableStream): Promis
     })
     child.once('exit', (code, signal) => resolveStatus(code ?? 128 + (signal ? (osSignals[signal] ?? 0) : 0)))
   })
-  process.off('SIGINT', onInt)
-  await cmdStop(['--dir', cfg.dir], quiet)
-  if (!lock) return status
+}
+
+/** The chart and report of the run, with the render's own defaults (zone, threshold, size). */
+async function renderRun(lock: LockInfo, dir: string, out: NodeJS.WritableStream): Promise<void> {
   const stamp = /^ollama-process-memtrace-(.*)\.tsv$/.exec(basename(lock.procFile))?.[1] ?? 'run'
   const { parseRenderArgs, runRender } = await import('../render/main.js')
-  const svg = `${cfg.dir}/memtrace-${stamp}.svg`
-  // The render's own defaults (zone, threshold, size), as `memtrace render` would use them.
-  const args = parseRenderArgs([lock.procFile, lock.systemFile, svg, '--report', `${cfg.dir}/memtrace-${stamp}.md`])
-  if (args === 'help') return status
-  await runRender(
-    args,
-    out,
-    process.stderr,
-  ).catch((e: Error) => process.stderr.write(`memtrace run: could not render: ${e.message}\n`))
-  return status
+  const args = parseRenderArgs([lock.procFile, lock.systemFile, `${dir}/memtrace-${stamp}.svg`, '--report', `${dir}/memtrace-${stamp}.md`])
+  if (args === 'help') return
+  await runRender(args, out, process.stderr).catch((e: Error) => process.stderr.write(`memtrace run: could not render: ${e.message}\n`))
 }
 
 const osSignals: Record<string, number> = { SIGINT: 2, SIGTERM: 15, SIGKILL: 9, SIGHUP: 1, SIGQUIT: 3 }

@@ -1,9 +1,18 @@
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { closeSync, linkSync, lstatSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
+import { createFresh, readNoFollow, UnsafePathError } from './safe-open.js'
 
 /** What the lock file says: who holds the trace directory. */
 export interface LockInfo {
   pid: number
+  /**
+   * When the process `pid` started, as the system tells it (Linux: field 22
+   * of /proc/PID/stat, clock ticks since boot; macOS: `ps -o lstart=`). With
+   * the PID it names the daemon exactly: a PID reused by another process has
+   * another start time. Absent in a lock that did not record it.
+   */
+  pidStart?: string
   startedAt: string
   procFile: string
   systemFile: string
@@ -16,59 +25,141 @@ export function lockPath(dir: string): string {
   return join(dir, LOCK_NAME)
 }
 
+function errno(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException).code
+}
+
+/** The lock and its inode, read without following a link; undefined when there is none. */
+function readLockFile(dir: string): { info: LockInfo; ino: number } | undefined {
+  let got
+  try {
+    got = readNoFollow(lockPath(dir))
+  } catch (e) {
+    if (errno(e) === 'ENOENT') return undefined
+    throw e
+  }
+  try {
+    const info = JSON.parse(got.data.toString('utf8')) as LockInfo
+    if (typeof info.pid === 'number') return { info, ino: got.ino }
+  } catch {
+    /* said below */
+  }
+  throw new UnsafePathError(`${lockPath(dir)} is not a memtrace lock; if no memtrace daemon traces there, remove it`)
+}
+
 export function readLock(dir: string): LockInfo | undefined {
   try {
-    const info = JSON.parse(readFileSync(lockPath(dir), 'utf8')) as LockInfo
-    return typeof info.pid === 'number' ? info : undefined
+    return readLockFile(dir)?.info
   } catch {
     return undefined
   }
 }
 
-/** Whether `pid` is a live memtrace process (not a stranger that got the PID). */
-export function isMemtraceAlive(pid: number): boolean {
+/**
+ * When process `pid` started, or undefined when there is no such process (a
+ * zombie counts as gone). Linux reads /proc; without /proc (macOS) `ps` is
+ * asked, in a fixed locale and zone so every user reads the same text.
+ */
+export function processStart(pid: number): string | undefined {
+  let stat: string
   try {
-    process.kill(pid, 0)
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+  } catch {
+    return hasProc() ? undefined : psStart(pid)
+  }
+  // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return fields[0] === 'Z' ? undefined : fields[19]
+}
+
+function hasProc(): boolean {
+  try {
+    lstatSync('/proc/self/stat')
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** `ps -o lstart= -p PID`: "Wed Feb 25 14:03:12 2026"; undefined when ps knows no such process. */
+export function psStart(pid: number): string | undefined {
+  const r = spawnSync('ps', ['-o', 'lstart=', '-p', String(pid)], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C', TZ: 'UTC' }, timeout: 3000 })
+  const text = r.status === 0 ? r.stdout.trim().replace(/\s+/g, ' ') : ''
+  return text || undefined
+}
+
+/** Whether the lock's holder is running: the same PID and the same start time. */
+export function isHolderAlive(lock: LockInfo): boolean {
+  return lock.pidStart !== undefined && processStart(lock.pid) === lock.pidStart
+}
+
+/** Writes `info` into a new file of ours beside the lock; the caller links or renames it into place. */
+function writeTemp(dir: string, info: LockInfo): string {
+  const tmp = `${lockPath(dir)}.tmp-${process.pid}`
+  const fd = createFresh(tmp)
+  try {
+    writeSync(fd, `${JSON.stringify(info)}\n`)
+  } finally {
+    closeSync(fd)
+  }
+  return tmp
+}
+
+/**
+ * Removes the lock whose inode is `ino`, which its reader proved stale. What
+ * is at the lock's name is first moved aside, atomically: if it is not that
+ * inode (another starter replaced the stale lock meanwhile), it is put back.
+ */
+function breakStale(dir: string, ino: number): void {
+  const aside = `${lockPath(dir)}.stale-${process.pid}`
+  try {
+    renameSync(lockPath(dir), aside)
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false
+    if (errno(e) === 'ENOENT') return
+    throw e
   }
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('memtrace')
-  } catch {
-    return true // no /proc (macOS): trust the signal check
+    if (lstatSync(aside).ino !== ino) linkSync(aside, lockPath(dir))
+  } finally {
+    unlinkSync(aside)
   }
 }
 
 /**
- * Takes the directory's lock. Returns the holder when a live daemon has it; a
- * lock left by a crashed daemon is taken over (and reported as `staleFrom`).
+ * Takes the directory's lock. The lock is written whole into a file of our
+ * own and then hard-linked to its name, so it appears atomically and
+ * complete, or not at all (link fails when the name exists). Returns the
+ * holder when a live daemon has it; a lock whose holder is proven gone is
+ * taken over (and reported as `staleFrom`).
  */
 export function acquireLock(dir: string, info: LockInfo): { ok: true; staleFrom?: number } | { ok: false; holder: LockInfo } {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      writeFileSync(lockPath(dir), `${JSON.stringify(info)}\n`, { flag: 'wx', mode: 0o600 })
-      return { ok: true }
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+  const mine: LockInfo = { ...info, pidStart: processStart(process.pid) }
+  const tmp = writeTemp(dir, mine)
+  let staleFrom: number | undefined
+  try {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        linkSync(tmp, lockPath(dir))
+        return staleFrom === undefined ? { ok: true } : { ok: true, staleFrom }
+      } catch (e) {
+        if (errno(e) !== 'EEXIST') throw e
+      }
+      const found = readLockFile(dir)
+      if (!found) continue
+      if (isHolderAlive(found.info)) return { ok: false, holder: found.info }
+      breakStale(dir, found.ino)
+      staleFrom = found.info.pid
     }
-    const holder = readLock(dir)
-    if (holder && holder.pid !== process.pid && isMemtraceAlive(holder.pid)) return { ok: false, holder }
-    try {
-      unlinkSync(lockPath(dir))
-    } catch {
-      /* another starter removed it first */
-    }
-    if (holder) {
-      const r = acquireLock(dir, info)
-      return r.ok ? { ok: true, staleFrom: holder.pid } : r
-    }
+  } finally {
+    unlinkSync(tmp)
   }
-  throw new Error(`cannot take the lock ${lockPath(dir)}`)
+  throw new Error(`cannot take the lock ${lockPath(dir)}: it keeps changing`)
 }
 
+/** Removes the lock if it is this process's. */
 export function releaseLock(dir: string): void {
   const holder = readLock(dir)
-  if (holder && holder.pid !== process.pid) return
+  if (!holder || holder.pid !== process.pid) return
   try {
     unlinkSync(lockPath(dir))
   } catch {
@@ -76,7 +167,8 @@ export function releaseLock(dir: string): void {
   }
 }
 
-/** Rewrites the lock (after the trace files changed). */
+/** Replaces the lock with new content (after the trace files changed), atomically. */
 export function rewriteLock(dir: string, info: LockInfo): void {
-  writeFileSync(lockPath(dir), `${JSON.stringify(info)}\n`, { mode: 0o600 })
+  const tmp = writeTemp(dir, { ...info, pidStart: processStart(process.pid) })
+  renameSync(tmp, lockPath(dir))
 }
