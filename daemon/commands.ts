@@ -270,7 +270,8 @@ export const RUN_HELP = `Usage: memtrace run [--dir DIR] [start options] -- <com
 
 Starts tracing, runs the command in this terminal, stops tracing when it exits
 (or on Ctrl-C), renders DIR/memtrace-<stamp>.svg and a Markdown report beside
-it, prints where they are, and exits with the command's status.`
+it, prints where they are, and exits with the command's status. Tracing is
+always stopped, whatever the Ctrl-Cs; a third Ctrl-C skips the chart.`
 
 /** `memtrace run -- cmd …`: trace one command from start to end. */
 export async function cmdRun(argv: string[], out: NodeJS.WritableStream): Promise<number> {

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { psStart } from '../lock.js'
 import { exited, foreground, memtrace, read, sleep, ROOT, traceFiles } from './helpers.js'
 
 const FIXTURES = join(ROOT, 'daemon', 'test', 'fixtures', 'macos')
@@ -50,4 +51,25 @@ t.test('the macOS path: ps and the memory commands, as the seed runs them', asyn
   const svg = readFileSync(out, 'utf8')
   for (const s of ['wired', 'compressor', 'swap-used', 'free', 'free-pct']) t.match(svg, `data-series="${s}"`)
   t.match(svg, /32\.0 GiB host/)
+})
+
+t.test('the lock holder on macOS: the start time from ps -o lstart=, in a fixed locale and zone', async t => {
+  const dir = t.testdir({})
+  const bin = join(dir, 'bin')
+  mkdirSync(bin)
+  const calls = join(dir, 'calls')
+  // As macOS ps prints it: the day padded to two places; nothing, and status 1, for no such process.
+  writeFileSync(
+    join(bin, 'ps'),
+    `#!/bin/sh\necho "$* $LC_ALL $TZ" >> '${calls}'\n[ "$1 $2 $3" = "-o lstart= -p" ] || exit 2\n[ "$4" = 4412 ] && echo 'Wed Feb  5 14:03:12 2026' && exit 0\nexit 1\n`,
+  )
+  chmodSync(join(bin, 'ps'), 0o755)
+  const path = process.env.PATH
+  process.env.PATH = `${bin}:${path}`
+  t.teardown(() => {
+    process.env.PATH = path
+  })
+  t.equal(psStart(4412), 'Wed Feb 5 14:03:12 2026')
+  t.equal(psStart(4413), undefined, 'no such process')
+  t.match(read(calls), /^-o lstart= -p 4412 C UTC$/m, 'every user reads the same text, whatever their locale and zone')
 })
