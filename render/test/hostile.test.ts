@@ -38,6 +38,21 @@ t.test('a line with no end is cut at 1 MiB, reported, and the rest still reads',
   t.ok(recs.some(x => x.record === 'problem' && x.kind === 'line-too-long' && x.line === 3), 'the long line is damage at its number')
 })
 
+t.test('memory stays bounded on a file with no newline at all (a sparse 512 MiB file)', async t => {
+  const dir = t.testdir({ 's.log': BLOCK })
+  const sparse = join(dir, 'sparse.tsv')
+  const { openSync, ftruncateSync, closeSync } = await import('node:fs')
+  const fd = openSync(sparse, 'w')
+  ftruncateSync(fd, 512 << 20)
+  closeSync(fd)
+  const { spawnSync } = await import('node:child_process')
+  const r = spawnSync(process.execPath, ['--import', join(ROOT, 'dist', 'render', 'bench', 'report-rss.js'), BIN, 'render', sparse, join(dir, 's.log'), join(dir, 'o.svg')], { encoding: 'utf8' })
+  t.equal(r.status, 2, 'not a process trace: a clear error, not a hang or a crash')
+  t.match(r.stderr, /sparse\.tsv is not a process trace/)
+  const kb = Number(/MEMTRACE_BENCH_MAXRSS_KB (\d+)/.exec(r.stderr)?.[1])
+  t.ok(kb > 0 && kb < 160 * 1024, `peak RSS ${Math.round(kb / 1024)} MB for a 512 MiB line`)
+})
+
 t.test('special files are refused at once: a device that never ends, a FIFO with no writer', async t => {
   const dir = t.testdir({ 's.log': BLOCK })
   const zero = memtrace(['render', '/dev/zero', join(dir, 's.log'), join(dir, 'o.svg')])
