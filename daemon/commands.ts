@@ -7,7 +7,8 @@ import { formatDuration } from '../render/parse/time.js'
 import { ConfigError, parseStartArgs } from './config.js'
 import { Daemon, MARKS_NAME } from './daemon.js'
 import { isMemtraceAlive, type LockInfo, readLock } from './lock.js'
-import { readStatus } from './status-file.js'
+import { LOG_MAX_PENDING, logDestination, MAX_PENDING } from './sink.js'
+import { type DaemonStatus, readStatus, type WriteState } from './status-file.js'
 import { CommandError } from '../bin/errors.js'
 
 export const START_HELP = `Usage: memtrace start [options]
@@ -71,11 +72,9 @@ export async function cmdStart(argv: string[], version: string, out: NodeJS.Writ
     return 0
   }
   if (!cfg.foreground) return startInBackground(argv, cfg.dir, out)
-  const dest = cfg.daemonized
-    ? pino.destination({ dest: `${cfg.dir}/memtrace.log`, sync: true, mkdir: true, mode: 0o600 })
-    : pino.destination({ dest: 2, sync: true })
+  const dest = logDestination(cfg.daemonized ? cfg.dir : undefined)
   const log: Logger = pino({ base: { pid: process.pid } }, dest)
-  const daemon = new Daemon(cfg, log, version, () => cfg.daemonized && dest.reopen())
+  const daemon = new Daemon(cfg, log, version, dest)
   let opened
   try {
     opened = daemon.open()
@@ -196,10 +195,39 @@ export async function cmdStatus(argv: string[], out: NodeJS.WritableStream): Pro
     lines.push(`  last sample: ${s.lastProcessSample ?? 'none yet'} (process), ${s.lastSystemSample ?? 'none yet'} (system)`)
     lines.push(`  missed ticks: ${s.missedTicks.process} process, ${s.missedTicks.system} system; tick lateness p99 ${s.lateness.p99Ms} ms`)
     lines.push(`  last error: ${s.lastError ? `${s.lastError.at} ${s.lastError.message}` : 'none'}`)
+    lines.push(...writeLines(s))
   }
+  const stale = staleness(st, lock.pid)
+  if (stale) lines.push(stale)
   if (!existsSync(dir)) lines.push(`  the trace directory ${dir} no longer exists`)
   out.write(`${lines.join('\n')}\n`)
   return 0
+}
+
+function kb(bytes: number): string {
+  return bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.ceil(bytes / 1e3)} KB`
+}
+
+/** Writes that fail now (a full disk), and what was dropped while they did. */
+function writeLines(s: DaemonStatus): string[] {
+  const out: string[] = []
+  if (!s.writes) return out
+  const files = { process: s.procFile, system: s.systemFile, log: s.logFile }
+  for (const [name, w] of Object.entries(s.writes) as [keyof typeof files, WriteState][]) {
+    const limit = `${(name === 'log' ? LOG_MAX_PENDING : MAX_PENDING) / 1024 / 1024} MiB`
+    if (w.error) out.push(`  writes failing since ${w.failingSince ?? '?'}: ${files[name]}: ${w.error}; ${kb(w.pendingBytes)} held back (up to ${limit}), retried every system sample`)
+    if (w.droppedBytes > 0) out.push(`  dropped: ${kb(w.droppedBytes)} of ${files[name]} (more than ${limit} held back while writes failed)`)
+  }
+  return out
+}
+
+/** A status file the daemon stopped updating (it cannot write it) is said to be old, with its age. */
+function staleness(st: DaemonStatus | undefined, pid: number): string | undefined {
+  if (!st || st.pid !== pid) return `  the status file ${st ? `is from another run (pid ${st.pid})` : 'cannot be read'}: the daemon has not written it; see its log`
+  const age = Date.now() - Date.parse(st.updatedAt)
+  const every = st.systemIntervalMs ?? 5000
+  if (!(age > 3 * every + 5000)) return undefined
+  return `  the status file is stale: last written ${formatDuration(age)} ago (${st.updatedAt}), every ${formatDuration(every)} expected; the figures above are from then`
 }
 
 export async function cmdMark(argv: string[], out: NodeJS.WritableStream): Promise<number> {

@@ -106,7 +106,7 @@ t.test('a failed write is kept and written once the file can be written again', 
   const dir = t.testdir({})
   const path = join(dir, 'trace.tsv')
   symlinkSync('/dev/full', path) // every write: ENOSPC, as on a full disk
-  const f = new AppendFile(path, 'header\n')
+  const f = new AppendFile(path, { header: 'header\n' })
   t.equal(f.write('row 1\n'), false)
   t.match(f.lastError, /ENOSPC/)
   t.equal(f.pendingBytes, 'header\nrow 1\n'.length)
