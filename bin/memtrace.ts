@@ -84,6 +84,14 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that went away (`memtrace render … | head -1`) is no error: printing
+// stops, the work (files written, the daemon stopped) still completes.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e
+  })
+}
+
 main(process.argv.slice(2)).then(
   code => {
     process.exitCode = code

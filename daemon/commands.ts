@@ -8,7 +8,8 @@ import { ConfigError, parseStartArgs } from './config.js'
 import { Daemon, MARKS_NAME } from './daemon.js'
 import { isHolderAlive, type LockInfo, readLock } from './lock.js'
 import { ensureDir, openAppend, UnsafePathError } from './safe-open.js'
-import { readStatus } from './status-file.js'
+import { LOG_MAX_PENDING, logDestination, MAX_PENDING } from './sink.js'
+import { type DaemonStatus, readStatus, type WriteState } from './status-file.js'
 import { CommandError } from '../bin/errors.js'
 
 export const START_HELP = `Usage: memtrace start [options]
@@ -72,20 +73,18 @@ export async function cmdStart(argv: string[], version: string, out: NodeJS.Writ
     return 0
   }
   if (!cfg.foreground) return startInBackground(argv, cfg.dir, out)
-  const logPath = `${cfg.dir}/memtrace.log`
-  let logFd = 2
+  let dest
   try {
     // The directory first, private to its owner; then the log, never through a link.
     ensureDir(cfg.dir)
-    if (cfg.daemonized) logFd = openAppend(logPath)
+    dest = logDestination(cfg.daemonized ? cfg.dir : undefined)
   } catch (e) {
     const msg = `cannot trace into ${cfg.dir}: ${(e as Error).message}`
     process.send?.({ ok: false, error: msg })
     throw new CommandError(msg, 2)
   }
-  const dest = pino.destination({ dest: logFd, sync: true })
   const log: Logger = pino({ base: { pid: process.pid } }, dest)
-  const daemon = new Daemon(cfg, log, version, () => cfg.daemonized && reopenLog(dest as unknown as LogDestination, logPath))
+  const daemon = new Daemon(cfg, log, version, dest)
   let opened
   try {
     opened = daemon.open()
@@ -208,10 +207,39 @@ export async function cmdStatus(argv: string[], out: NodeJS.WritableStream): Pro
     lines.push(`  last sample: ${s.lastProcessSample ?? 'none yet'} (process), ${s.lastSystemSample ?? 'none yet'} (system)`)
     lines.push(`  missed ticks: ${s.missedTicks.process} process, ${s.missedTicks.system} system; tick lateness p99 ${s.lateness.p99Ms} ms`)
     lines.push(`  last error: ${s.lastError ? `${s.lastError.at} ${s.lastError.message}` : 'none'}`)
+    lines.push(...writeLines(s))
   }
+  const stale = staleness(st, lock.pid)
+  if (stale) lines.push(stale)
   if (!existsSync(dir)) lines.push(`  the trace directory ${dir} no longer exists`)
   out.write(`${lines.join('\n')}\n`)
   return 0
+}
+
+function kb(bytes: number): string {
+  return bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.ceil(bytes / 1e3)} KB`
+}
+
+/** Writes that fail now (a full disk), and what was dropped while they did. */
+function writeLines(s: DaemonStatus): string[] {
+  const out: string[] = []
+  if (!s.writes) return out
+  const files = { process: s.procFile, system: s.systemFile, log: s.logFile }
+  for (const [name, w] of Object.entries(s.writes) as [keyof typeof files, WriteState][]) {
+    const limit = `${(name === 'log' ? LOG_MAX_PENDING : MAX_PENDING) / 1024 / 1024} MiB`
+    if (w.error) out.push(`  writes failing since ${w.failingSince ?? '?'}: ${files[name]}: ${w.error}; ${kb(w.pendingBytes)} held back (up to ${limit}), retried every system sample`)
+    if (w.droppedBytes > 0) out.push(`  dropped: ${kb(w.droppedBytes)} of ${files[name]} (more than ${limit} held back while writes failed)`)
+  }
+  return out
+}
+
+/** A status file the daemon stopped updating (it cannot write it) is said to be old, with its age. */
+function staleness(st: DaemonStatus | undefined, pid: number): string | undefined {
+  if (!st || st.pid !== pid) return `  the status file ${st ? `is from another run (pid ${st.pid})` : 'cannot be read'}: the daemon has not written it; see its log`
+  const age = Date.now() - Date.parse(st.updatedAt)
+  const every = st.systemIntervalMs ?? 5000
+  if (!(age > 3 * every + 5000)) return undefined
+  return `  the status file is stale: last written ${formatDuration(age)} ago (${st.updatedAt}), every ${formatDuration(every)} expected; the figures above are from then`
 }
 
 export async function cmdMark(argv: string[], out: NodeJS.WritableStream): Promise<number> {
@@ -241,29 +269,6 @@ function appendMark(path: string, line: string): void {
   } finally {
     if (fd !== undefined) closeSync(fd)
   }
-}
-
-/**
- * SIGHUP: the log again at its path (after rotation), opened as safely as at
- * start. If that fails, the log goes on in the file it had.
- */
-interface LogDestination {
-  /** The descriptor it writes to (pino's SonicBoom, in sync mode, reads it on every write). */
-  fd: number
-  flushSync(): void
-}
-
-function reopenLog(dest: LogDestination, path: string): void {
-  let fd
-  try {
-    fd = openAppend(path)
-  } catch {
-    return
-  }
-  const old = dest.fd
-  dest.flushSync()
-  dest.fd = fd
-  closeSync(old)
 }
 
 export const RUN_HELP = `Usage: memtrace run [--dir DIR] [start options] -- <command …>

@@ -13,8 +13,8 @@ import { runCommand } from './probe/run-command.js'
 import { cgroupText, linuxSystemText, memoryCgroup } from './probe/system-linux.js'
 import { readNoFollow } from './safe-open.js'
 import { isServer, selectProcesses } from './select.js'
-import { AppendFile } from './sink.js'
-import { type DaemonStatus, writeStatus } from './status-file.js'
+import { AppendFile, MAX_PENDING } from './sink.js'
+import { type DaemonStatus, StatusFile, type WriteState } from './status-file.js'
 import { Ticker } from './ticker.js'
 
 export const TSV_HEADER = 'ts\tpid\tppid\tcomm\trss_kb\tvsz_kb\tcommand\n'
@@ -69,23 +69,36 @@ export class Daemon {
   #nvidia: 'unknown' | 'yes' | 'no' = 'unknown'
   #ollamaCli: 'unknown' | 'yes' | 'no' = 'unknown'
   #marksOffset = 0
-  #status: Omit<DaemonStatus, 'lateness' | 'updatedAt' | 'running'>
+  #status: Omit<DaemonStatus, 'lateness' | 'updatedAt' | 'running' | 'writes'>
   #lastSourceErrors = new Map<string, string>()
   #stopping: Promise<void> | undefined
+  #statusProblem: string | undefined
+  /** Set once the files are closed: a sample that outlived the stop writes nothing. */
+  #closed = false
+  /** Aborted on stop: a source still waited for is given up and recorded as timed out. */
+  readonly #abort = new AbortController()
+  readonly #statusFile: StatusFile
+  /** The outputs whose writes are failing, with the error last logged for each. */
+  readonly #failing = new Map<AppendFile, string>()
+  /** Bytes dropped per trace file already reported in the trace. */
+  readonly #droppedReported = new Map<string, number>()
 
-  readonly #reopenLog: () => void
+  /** The daemon's own log: reopened on SIGHUP, retried and reported like the traces. */
+  readonly #logFile: AppendFile | undefined
 
-  /** `reopenLog` reopens the log file (SIGHUP, or a trace directory that was removed). */
-  constructor(cfg: DaemonConfig, log: Logger, version: string, reopenLog: () => void = () => undefined) {
+  /** `logFile` is the destination the logger writes to, when it is a file the daemon owns. */
+  constructor(cfg: DaemonConfig, log: Logger, version: string, logFile?: AppendFile) {
     this.#cfg = cfg
     this.#log = log
-    this.#reopenLog = reopenLog
+    this.#logFile = logFile
+    this.#statusFile = new StatusFile(cfg.dir)
     this.#version = version
     this.#linux = cfg.platform === 'linux' ? new LinuxProcReader(cfg.procRoot) : undefined
     this.#status = {
       version,
       pid: process.pid,
       startedAt: formatTs(this.#startedAt),
+      systemIntervalMs: cfg.systemIntervalMs,
       dir: cfg.dir,
       procFile: '',
       systemFile: '',
@@ -124,7 +137,7 @@ export class Daemon {
   }
 
   #openFiles(files: { procFile: string; systemFile: string }): void {
-    this.#proc = new AppendFile(files.procFile, TSV_HEADER)
+    this.#proc = new AppendFile(files.procFile, { header: TSV_HEADER })
     this.#sys = new AppendFile(files.systemFile)
     this.#status.procFile = files.procFile
     this.#status.systemFile = files.systemFile
@@ -145,16 +158,22 @@ export class Daemon {
   stop(reason: string): Promise<void> {
     this.#stopping ??= (async () => {
       this.#log.info({ reason }, 'stopping')
-      // A sample stuck on a slow command must not hold up the exit.
+      // A sample waiting on a slow source must not hold up the exit: the
+      // source is given up (recorded as timed out) and what was gathered is
+      // written. The limit is for a sample stuck elsewhere; it is then lost.
+      this.#abort.abort()
       let timer: NodeJS.Timeout | undefined
-      await Promise.race([
-        Promise.all([this.#procTicker?.stop(), this.#sysTicker?.stop()]),
-        new Promise(r => (timer = setTimeout(r, 1500))),
+      const finished = await Promise.race([
+        Promise.all([this.#procTicker?.stop(), this.#sysTicker?.stop()]).then(() => true),
+        new Promise<false>(r => (timer = setTimeout(() => r(false), 1000))),
       ])
       clearTimeout(timer)
-      this.#proc?.close()
-      this.#sys?.close()
+      if (!finished) this.#log.warn('a sample still running at the stop was not written')
+      const lost = (this.#proc?.close() ?? 0) + (this.#sys?.close() ?? 0)
+      this.#closed = true
+      if (lost > 0) this.#error(`${lost} bytes of trace held back could not be written before the exit and are lost`)
       this.#writeStatus(false)
+      this.#statusFile.close()
       releaseLock(this.#cfg.dir)
       this.#log.info({ processSamples: this.#status.processSamples, systemSamples: this.#status.systemSamples }, 'stopped')
     })()
@@ -163,7 +182,7 @@ export class Daemon {
 
   /** SIGHUP: reopen the files at their paths (after log rotation). */
   reopen(): void {
-    this.#reopenLog()
+    this.#logFile?.reopen()
     this.#proc.reopen()
     this.#sys.reopen()
     this.#log.info('reopened the trace files')
@@ -185,7 +204,7 @@ export class Daemon {
     try {
       if (this.#linux) all = this.#linux.scan()
       else {
-        const r = await macProcesses(COMMAND_TIMEOUT_MS)
+        const r = await macProcesses(COMMAND_TIMEOUT_MS, this.#abort.signal)
         if (r.error) this.#sourceError('ps', r.error)
         all = r.procs
       }
@@ -193,6 +212,7 @@ export class Daemon {
       this.#error(`process scan failed: ${(e as Error).message}`)
       return
     }
+    if (this.#closed) return
     // With no process come or gone, the traced set is the same as last time.
     const selected = this.#linux && !this.#linux.changed && this.#lastPicked ? this.#lastPicked : selectProcesses(all, this.#cfg.match, process.pid)
     const picked = this.#linux ? this.#linux.fresh(selected) : selected
@@ -250,10 +270,12 @@ export class Daemon {
 
   async #sampleSystem(tickMs: number): Promise<void> {
     this.#checkFiles()
-    const sources = this.#cfg.platform === 'linux' ? this.#linuxSources() : macSystemText(COMMAND_TIMEOUT_MS)
+    const sources = this.#cfg.platform === 'linux' ? this.#linuxSources() : macSystemText(COMMAND_TIMEOUT_MS, this.#abort.signal)
     const [sys, gpu, ollama] = await Promise.all([sources, this.#nvidiaText(), this.#ollamaText()])
+    if (this.#closed) return
     for (const e of sys.errors) this.#sourceError('system', e)
     this.#readMarks()
+    this.#reportDropped()
     const block = `===== ${formatTs(tickMs)} =====\n${this.#events.join('')}${sys.text}${gpu}${ollama}\n`
     this.#events = []
     this.#status.systemSamples++
@@ -271,7 +293,7 @@ export class Daemon {
 
   async #nvidiaText(): Promise<string> {
     if (this.#nvidia === 'no') return ''
-    const r = await runCommand('nvidia-smi', NVIDIA_QUERY, COMMAND_TIMEOUT_MS)
+    const r = await runCommand('nvidia-smi', NVIDIA_QUERY, COMMAND_TIMEOUT_MS, undefined, this.#abort.signal)
     if (r.ok) {
       this.#nvidia = 'yes'
       return r.stdout.endsWith('\n') ? r.stdout : `${r.stdout}\n`
@@ -286,7 +308,7 @@ export class Daemon {
 
   /** /api/ps first; the CLI only when the server answered (it can relaunch the macOS app). */
   async #ollamaText(): Promise<string> {
-    const api = await fetchApiPs(this.#cfg.ollamaUrl, API_TIMEOUT_MS)
+    const api = await fetchApiPs(this.#cfg.ollamaUrl, API_TIMEOUT_MS, this.#abort.signal)
     if (!api.ok) {
       this.#sourceError('api-ps', api.error)
       return ''
@@ -295,7 +317,7 @@ export class Daemon {
     let cli = ''
     if (this.#ollamaCli !== 'no') {
       const env = { ...process.env, OLLAMA_HOST: this.#cfg.ollamaUrl }
-      const r = await runCommand('ollama', ['ps'], COMMAND_TIMEOUT_MS, env)
+      const r = await runCommand('ollama', ['ps'], COMMAND_TIMEOUT_MS, env, this.#abort.signal)
       if (r.ok) {
         this.#ollamaCli = 'yes'
         cli = r.stdout.endsWith('\n') ? r.stdout : `${r.stdout}\n`
@@ -316,20 +338,47 @@ export class Daemon {
     }
   }
 
+  /** Said once when the writes to a file start failing, and again if the error changes; `status` shows it all along. */
   #writeFailed(f: AppendFile): void {
-    this.#error(`cannot write ${f.path}: ${f.lastError}; ${f.pendingBytes} bytes kept, retrying`)
+    if (this.#closed || f.lastError === undefined) return
+    if (this.#failing.get(f) === f.lastError) return
+    this.#failing.set(f, f.lastError)
+    this.#error(`cannot write ${f.path}: ${f.lastError}; holding back what is not written (${f.pendingBytes} bytes, up to ${f === this.#logFile ? '1 MiB' : MAX_PENDING_TEXT}) and retrying every sample`)
+  }
+
+  /** Each system sample retries what is held back, and says when writing works again. */
+  #retryWrites(): void {
+    for (const f of this.#outputs()) {
+      if (f.pendingBytes > 0) f.flush()
+      if (f.lastError !== undefined) this.#writeFailed(f)
+      else if (this.#failing.delete(f)) this.#log.info({ file: f.path, droppedBytes: f.droppedBytes }, 'writing again: what was held back is written')
+    }
+  }
+
+  #outputs(): AppendFile[] {
+    return this.#logFile ? [this.#proc, this.#sys, this.#logFile] : [this.#proc, this.#sys]
+  }
+
+  /** Samples dropped while the disk was full leave a gap; the trace says why. */
+  #reportDropped(): void {
+    for (const [name, f] of [['process', this.#proc], ['system', this.#sys]] as const) {
+      const before = this.#droppedReported.get(f.path) ?? 0
+      if (f.droppedBytes === before) continue
+      this.#droppedReported.set(f.path, f.droppedBytes)
+      this.#events.push(event('dropped', { ts: formatTs(Date.now()), file: name, bytes: f.droppedBytes - before, reason: 'more was held back than the limit while writes failed' }))
+    }
   }
 
   /** The trace files or their directory removed while running: say so, start new files. */
   #checkFiles(): void {
     if (existsSync(this.#proc.path) && existsSync(this.#sys.path)) {
-      for (const f of [this.#proc, this.#sys]) if (f.pendingBytes > 0 && f.flush()) this.#log.info({ file: f.path }, 'writing again')
+      this.#retryWrites()
       return
     }
     const gone = existsSync(this.#cfg.dir) ? 'the trace files were removed' : `the trace directory ${this.#cfg.dir} was removed`
     try {
       mkdirSync(this.#cfg.dir, { recursive: true, mode: 0o700 })
-      this.#reopenLog()
+      this.#logFile?.reopen()
       this.#proc.close()
       this.#sys.close()
       const files = this.#fileNames()
@@ -376,13 +425,31 @@ export class Daemon {
   }
 
   #writeStatus(running: boolean): void {
+    if (this.#closed && running) return
     const late = [...(this.#procTicker?.lateness ?? []), ...(this.#sysTicker?.lateness ?? [])]
-    writeStatus(this.#cfg.dir, {
+    const problem = this.#statusFile.write({
       ...this.#status,
       running,
       updatedAt: formatTs(Date.now()),
       lateness: { p50Ms: percentile(late, 0.5), p99Ms: percentile(late, 0.99), maxMs: late.reduce((m, v) => (v > m ? v : m), 0) },
+      writes: { process: writeState(this.#proc), system: writeState(this.#sys), log: writeState(this.#logFile) },
     })
+    // Logged when it starts or changes; the log may be on the same full disk, and holds it back.
+    if (problem !== this.#statusProblem && problem !== undefined) this.#log.warn(problem)
+    this.#statusProblem = problem
+  }
+}
+
+const MAX_PENDING_TEXT = `${MAX_PENDING / 1024 / 1024} MiB`
+
+function writeState(f: AppendFile | undefined): WriteState {
+  if (!f) return { pendingBytes: 0, droppedBytes: 0 }
+  const s = f.state()
+  return {
+    pendingBytes: s.pendingBytes,
+    droppedBytes: s.droppedBytes,
+    ...(s.lastError !== undefined ? { error: s.lastError } : {}),
+    ...(s.failingSinceMs !== undefined ? { failingSince: formatTs(s.failingSinceMs) } : {}),
   }
 }
 

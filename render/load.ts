@@ -3,7 +3,7 @@ import type { ProcessSample, SystemSample, TraceEvent } from '../schemas/index.j
 import { ProblemLog } from './parse/problems.js'
 import { ProcTsvParser } from './parse/proc-tsv.js'
 import { SystemLogParser } from './parse/system-log.js'
-import { readLines } from './read-trace.js'
+import { MAX_LINE, NotAFile, readLines } from './read-trace.js'
 import { TraceBuilder, type Trace } from './model/trace.js'
 import { nameRunners } from './model/names.js'
 import { InputError } from '../bin/errors.js'
@@ -36,13 +36,14 @@ export async function loadTrace(
   const procName = basename(procPath)
   const sysName = basename(sysPath)
   const proc = new ProcTsvParser(procName, problems)
+  const tooLong = (file: string) => (no: number) => problems.add(file, no, 'line-too-long', `a line longer than ${MAX_LINE} characters; skipped`)
   const procRead = await read(procPath, (line, no) => {
     const row = proc.line(line, no)
     if (row) {
       builder.addProc(row)
       sink?.(row.sample)
     }
-  }, no => proc.truncated(no), drain)
+  }, no => proc.truncated(no), drain, tooLong(procName))
   if (procRead.bytes === 0) throw new InputError(`${procPath} is empty`)
   if (proc.rows === 0 && !proc.sawHeader) {
     throw new InputError(`${procPath} is not a process trace: no "ts pid ppid comm rss_kb vsz_kb command" header and no valid rows`)
@@ -54,7 +55,7 @@ export async function loadTrace(
     sink?.(b.sample)
     for (const e of b.events) sink?.(e)
   }
-  const sysRead = await read(sysPath, (line, no) => onBlock(sys.line(line, no)), no => sys.truncated(no), drain)
+  const sysRead = await read(sysPath, (line, no) => onBlock(sys.line(line, no)), no => sys.truncated(no), drain, tooLong(sysName))
   onBlock(sys.end())
   if (sysRead.bytes === 0) throw new InputError(`${sysPath} is empty`)
   if (sys.blocks === 0) throw new InputError(`${sysPath} is not a system trace: no "===== <time> =====" blocks`)
@@ -69,10 +70,12 @@ async function read(
   onLine: (line: string, no: number) => void,
   onCut: (no: number) => void,
   drain?: () => Promise<void>,
+  onTooLong?: (no: number) => void,
 ) {
   try {
-    return await readLines(path, onLine, (_l, no) => onCut(no), drain)
+    return await readLines(path, onLine, (_l, no) => onCut(no), drain, onTooLong)
   } catch (e) {
+    if (e instanceof NotAFile) throw new InputError(`cannot read ${path}: ${e.message}`)
     const err = e as NodeJS.ErrnoException
     const why =
       err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory' : err.message

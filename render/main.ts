@@ -1,7 +1,7 @@
-import { readdirSync } from 'node:fs'
+import { readdirSync, realpathSync } from 'node:fs'
 import { rename, unlink, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
-import { basename, join } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { renderChart } from './chart/render-chart.js'
 import { checkZone } from './chart/time-axis.js'
@@ -9,6 +9,7 @@ import { InputError, loadTrace } from './load.js'
 import { findFindings } from './findings/findings.js'
 import { reportMarkdown } from './findings/report.js'
 import { UsageError } from '../bin/errors.js'
+import { jsonLine, printable } from './safe-text.js'
 
 export const RENDER_HELP = `Usage:
   memtrace render <process.tsv> <system.log> <out.svg|out.png> [options]
@@ -91,6 +92,8 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
     if (positionals.length !== 3) throw new UsageError('expected <process.tsv> <system.log> <out.svg>, or --dir DIR')
     ;[procPath, sysPath, outPath] = positionals as [string, string, string]
   }
+  const extra = values.report !== undefined ? [values.report, ...(pngBeside(outPath) !== outPath ? [pngBeside(outPath)] : [])] : []
+  refuseOverwritingInputs([procPath, sysPath], [outPath, ...extra])
   const lowFreePct = number(values['low-free'] as string, '--low-free', 0, 100)
   const width = number(values.width as string, '--width', 400, 20000)
   const height = number(values.height as string, '--height', 300, 20000)
@@ -121,12 +124,44 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
   }
 }
 
+/** The PNG a report's chart gets beside an SVG (or the PNG itself). */
+function pngBeside(outPath: string): string {
+  return outPath.toLowerCase().endsWith('.png') ? outPath : outPath.replace(/(\.svg)?$/i, '.png')
+}
+
+/** A file as the system sees it: links resolved where the file exists. */
+function canonical(path: string): string {
+  try {
+    return realpathSync(path)
+  } catch {
+    return resolve(path)
+  }
+}
+
+/** An output that is one of the inputs would destroy the trace it is drawn from. */
+function refuseOverwritingInputs(inputs: string[], outputs: string[]): void {
+  const ins = new Set(inputs.map(canonical))
+  for (const o of outputs) if (ins.has(canonical(o))) throw new UsageError(`${o} is one of the traces: choose another output file`)
+  const outs = outputs.map(canonical)
+  if (new Set(outs).size < outs.length) throw new UsageError('two outputs are the same file: give the chart and the report different names')
+}
+
 function number(text: string, name: string, min: number, max: number): number {
   const v = Number(text)
   if (text.trim() === '' || !Number.isFinite(v) || v < min || v > max) throw new UsageError(`${name} must be a number from ${min} to ${max}`)
   return v
 }
 
+/** `20260225-140300` and `20260225-140300-2` (a second start in the same second): the key a pair of traces shares. */
+const TRACE_RE = /^(ollama-process|system)-memtrace-(\d{8}-\d{6})(?:-(\d+))?\.(tsv|log)$/
+/** Traces renamed by hand keep whatever stands between the prefix and the extension as their stamp. */
+const LOOSE_RE = /^(ollama-process|system)-memtrace-(.+)()\.(tsv|log)$/
+
+/**
+ * The newest pair of traces in a directory: the process trace and the
+ * system log that share one stamp (and suffix), never one of each from
+ * different runs.
+ */
 function newestInDir(dir: string, out: string | undefined) {
   let names: string[]
   try {
@@ -134,12 +169,27 @@ function newestInDir(dir: string, out: string | undefined) {
   } catch {
     throw new InputError(`cannot read directory ${dir}`)
   }
-  const pick = (re: RegExp) => names.filter(n => re.test(n)).sort().pop()
-  const proc = pick(/^ollama-process-memtrace-.*\.tsv$/)
-  const sys = pick(/^system-memtrace-.*\.log$/)
-  if (!proc || !sys) throw new InputError(`no traces in ${dir}: expected ollama-process-memtrace-*.tsv and system-memtrace-*.log`)
-  const stamp = /memtrace-(.*)\.tsv$/.exec(proc)?.[1] ?? 'trace'
-  return { procPath: join(dir, proc), sysPath: join(dir, sys), outPath: out ?? join(dir, `memtrace-${stamp}.svg`) }
+  const pairs = new Map<string, { stamp: string; n: number; proc?: string; sys?: string }>()
+  for (const name of names) {
+    const m = TRACE_RE.exec(name) ?? LOOSE_RE.exec(name)
+    if (!m || (m[1] === 'ollama-process') !== (m[4] === 'tsv')) continue
+    const stamp = m[2] as string
+    const n = m[3] ? Number(m[3]) : 1
+    const key = `${stamp}#${n}`
+    const p = pairs.get(key) ?? { stamp, n }
+    if (m[1] === 'ollama-process') p.proc = name
+    else p.sys = name
+    pairs.set(key, p)
+  }
+  const complete = [...pairs.values()].filter(p => p.proc && p.sys).sort((a, b) => (a.stamp < b.stamp ? -1 : a.stamp > b.stamp ? 1 : a.n - b.n))
+  const newest = complete[complete.length - 1]
+  if (!newest) {
+    const found = names.filter(n => LOOSE_RE.test(n)).sort()
+    const seen = found.length ? `; found only ${found.slice(0, 6).join(', ')}${found.length > 6 ? ` and ${found.length - 6} more` : ''}, with no partner of the same stamp` : ''
+    throw new InputError(`no traces in ${dir}: expected ollama-process-memtrace-<stamp>.tsv and system-memtrace-<stamp>.log${seen}`)
+  }
+  const stamp = newest.n > 1 ? `${newest.stamp}-${newest.n}` : newest.stamp
+  return { procPath: join(dir, newest.proc as string), sysPath: join(dir, newest.sys as string), outPath: out ?? join(dir, `memtrace-${stamp}.svg`) }
 }
 
 const NO_FINDINGS = 'No findings: no runner overlap, no low free memory, no gaps.'
@@ -177,7 +227,7 @@ async function renderOnce(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS
   const outputs: [string, string | Buffer][] = [[a.outPath, isPng ? await toPng(svg, a.scale ?? 2) : svg]]
   if (a.reportPath) {
     // The report is for an issue, and issues take a PNG: an SVG chart gets one beside it.
-    const pngPath = isPng ? a.outPath : a.outPath.replace(/(\.svg)?$/i, '.png')
+    const pngPath = pngBeside(a.outPath)
     if (!isPng) outputs.push([pngPath, await toPng(svg, a.scale ?? 2)])
     const md = reportMarkdown(trace, findings, {
       zone: a.zone,
@@ -191,10 +241,10 @@ async function renderOnce(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS
     outputs.push([a.reportPath, md])
   }
   await writeAll(outputs)
-  for (const line of problems.summary()) err.write(`memtrace render: skipped ${line}\n`)
+  for (const line of problems.summary()) err.write(`memtrace render: skipped ${printable(line)}\n`)
   if (procRows === 0) err.write(`memtrace render: ${basename(a.procPath)} has no process samples; drew the system panel only\n`)
   if (a.json) {
-    for (const f of findings) out.write(`${JSON.stringify(f)}\n`)
+    for (const f of findings) out.write(`${jsonLine(f)}\n`)
   } else if (!a.quiet) {
     const runners = trace.procs.filter(p => p.role === 'runner').length
     out.write(

@@ -3,6 +3,7 @@ import { loadTrace } from './load.js'
 import { processRecord } from './model/labels.js'
 import { UsageError } from './main.js'
 import { ProblemLog } from './parse/problems.js'
+import { jsonLine } from './safe-text.js'
 
 export const PARSE_HELP = `Usage: memtrace parse <process.tsv> <system.log>
 
@@ -20,7 +21,7 @@ class LineWriter {
   }
   push(obj: unknown): void {
     if (this.#closed) return
-    const s = `${JSON.stringify(obj)}\n`
+    const s = `${jsonLine(obj)}\n`
     this.#buf.push(s)
   }
   async flush(): Promise<void> {

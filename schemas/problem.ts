@@ -11,6 +11,7 @@ export const PROBLEM_KINDS = [
   'unrecognised-line',
   'bad-json',
   'bad-value',
+  'line-too-long',
 ] as const
 
 export const problemSchema = {

@@ -27,8 +27,8 @@ export function parsePsLine(line: string): Omit<ProcInfo, 'startTicks'> | undefi
   return undefined
 }
 
-export async function macProcesses(timeoutMs: number): Promise<{ procs: ProcInfo[]; error?: string }> {
-  const r = await runCommand('ps', PS_ARGS, timeoutMs)
+export async function macProcesses(timeoutMs: number, signal?: AbortSignal): Promise<{ procs: ProcInfo[]; error?: string }> {
+  const r = await runCommand('ps', PS_ARGS, timeoutMs, undefined, signal)
   if (!r.ok) return { procs: [], error: r.error }
   const procs: ProcInfo[] = []
   for (const line of r.stdout.split('\n')) {
@@ -39,13 +39,13 @@ export async function macProcesses(timeoutMs: number): Promise<{ procs: ProcInfo
 }
 
 /** The seed's macOS sources, each with a timeout; output kept raw. */
-export async function macSystemText(timeoutMs: number): Promise<{ text: string; errors: string[] }> {
+export async function macSystemText(timeoutMs: number, signal?: AbortSignal): Promise<{ text: string; errors: string[] }> {
   const runs: [string, string[]][] = [
     ['vm_stat', []],
     ['memory_pressure', []],
     ['sysctl', ['vm.swapusage', 'hw.memsize']],
   ]
-  const results: CommandResult[] = await Promise.all(runs.map(([c, a]) => runCommand(c, a, timeoutMs)))
+  const results: CommandResult[] = await Promise.all(runs.map(([c, a]) => runCommand(c, a, timeoutMs, undefined, signal)))
   let text = ''
   const errors: string[] = []
   for (const r of results) {

@@ -10,17 +10,24 @@ export type ApiPsResult = { ok: true; body: string; models: number } | { ok: fal
  * GET /api/ps with a time limit; a body is accepted only if it has Ollama's
  * shape. node:http, not fetch: fetch's client costs the daemon some 15 MB.
  */
-export function fetchApiPs(baseUrl: string, timeoutMs: number): Promise<ApiPsResult> {
+export function fetchApiPs(baseUrl: string, timeoutMs: number, signal?: AbortSignal): Promise<ApiPsResult> {
   const url = new URL('/api/ps', baseUrl)
   const get = url.protocol === 'https:' ? httpsGet : httpGet
   return new Promise(resolve => {
     let settled = false
+    const started = Date.now()
     const done = (r: ApiPsResult) => {
       if (!settled) {
         settled = true
         clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
         resolve(r)
       }
+    }
+    // The daemon is stopping: what was gathered is written now, with this source timed out.
+    const onAbort = () => {
+      req.destroy()
+      done({ ok: false, error: `${url}: no answer within ${Date.now() - started} ms (stopped waiting: the daemon is stopping)` })
     }
     const req = get(url, { agent: false }, res => {
       const chunks: Buffer[] = []
@@ -37,6 +44,8 @@ export function fetchApiPs(baseUrl: string, timeoutMs: number): Promise<ApiPsRes
       done({ ok: false, error: `${url}: no answer within ${timeoutMs} ms` })
     }, timeoutMs)
     req.on('error', e => done({ ok: false, error: `${url}: ${(e as NodeJS.ErrnoException).code ?? e.message}` }))
+    if (signal?.aborted) onAbort()
+    else signal?.addEventListener('abort', onAbort, { once: true })
   })
 }
 

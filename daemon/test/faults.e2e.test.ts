@@ -156,3 +156,33 @@ t.test('a marker lands in the next block at the time it was made', async t => {
   t.equal(memtrace(['stop', '--dir', trace]).code, 0)
   t.match(read(traceFiles(trace).sys), `memtrace marker {"ts":"${ts}","text":"switched to llama3.3:70b"}`)
 })
+
+t.test('stop while `ollama ps` hangs: exits within 2 s, writes the block gathered, marks the source timed out', async t => {
+  const dir = t.testdir({})
+  const bin = join(dir, 'bin')
+  const calls = join(dir, 'calls')
+  mkdirSync(bin)
+  // A shell that waits on a child: the child keeps the output pipe open even after the shell is killed.
+  writeFileSync(join(bin, 'ollama'), `#!/bin/sh\necho ps >> '${calls}'\nsleep 30\n`)
+  chmodSync(join(bin, 'ollama'), 0o755)
+  const api = await httpServer(res => res.end('{"models":[]}'))
+  t.teardown(() => api.server.close())
+  const trace = join(dir, 'trace')
+  const d = foreground(['--dir', trace, '--ollama-url', api.url, ...FAST], { PATH: `${bin}:${process.env.PATH}` })
+  await until(() => read(calls) || undefined, 10_000, 'the daemon to run ollama ps')
+  await sleep(300)
+  const t0 = Date.now()
+  d.kill('SIGTERM')
+  t.equal((await exited(d)).code, 0)
+  const ms = Date.now() - t0
+  t.ok(ms < 2000, `stopped in ${ms} ms`)
+  const log = read(traceFiles(trace).sys)
+  const last = log.slice(log.lastIndexOf('===== '))
+  t.ok(log.endsWith('\n'), 'the last block is whole')
+  t.match(last, /memtrace source-error \{[^\n]*"source":"ollama-ps","message":"ollama: no answer within \d+ ms \(stopped waiting: the daemon is stopping\)"/, 'the hanging source is marked timed out')
+  t.match(last, /^\{"models":\[\]\}$/m, 'what was gathered is written')
+  const st = JSON.parse(read(join(trace, 'memtrace.status.json'))) as { running: boolean; lastError?: { message: string } }
+  t.equal(st.running, false, 'the status file says stopped')
+  t.notMatch(st.lastError?.message ?? '', /undefined/)
+  t.notOk(existsSync(join(trace, 'memtrace.lock')))
+})

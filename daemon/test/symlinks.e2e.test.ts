@@ -1,7 +1,7 @@
 import t from 'tap'
 import { existsSync, lchownSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
-import { writeStatus, type DaemonStatus } from '../status-file.js'
+import { type DaemonStatus, StatusFile } from '../status-file.js'
 import { exited, foreground, memtrace, read } from './helpers.js'
 
 // A root daemon must never write through a link planted in its directory:
@@ -68,7 +68,7 @@ t.test('the status file and its temporary file are never written through a link'
   symlinkSync(join(dir, 'outside', 'a'), join(dir, `memtrace.status.json.tmp-${process.pid}`))
   symlinkSync(join(dir, 'outside', 'b'), join(dir, 'memtrace.status.json'))
   const s = { version: 'x', pid: process.pid, running: true, processSamples: 3 } as unknown as DaemonStatus
-  writeStatus(dir, s)
+  t.equal(new StatusFile(dir).write(s), undefined, 'written')
   t.equal(read(join(dir, 'outside', 'a')), 'keep a\n')
   t.equal(read(join(dir, 'outside', 'b')), 'keep b\n')
   t.match(JSON.parse(readFileSync(join(dir, 'memtrace.status.json'), 'utf8')), { processSamples: 3 }, 'the status is written in the directory itself')

@@ -105,7 +105,7 @@ t.test('macOS ps lines: a comm path with spaces, and junk', async t => {
 t.test('a failed write is kept and written once the file can be written again', async t => {
   const dir = t.testdir({})
   const path = join(dir, 'trace.tsv')
-  const f = new AppendFile(path, 'header\n')
+  const f = new AppendFile(path, { header: 'header\n' })
   // The file replaced by a link to /dev/full and reopened (SIGHUP): the link
   // is refused, so nothing can be written until a plain file is back.
   rmSync(path)

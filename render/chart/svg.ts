@@ -1,4 +1,5 @@
 /** Building SVG text safely: every piece of trace text goes through these. */
+import { printable } from '../safe-text.js'
 
 // Characters XML 1.0 forbids: C0 controls other than tab/newline/CR, lone
 // surrogates, U+FFFE and U+FFFF.
@@ -7,7 +8,7 @@ const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;'
 
 /** Text made safe for XML content and attribute values. */
 export function esc(text: string): string {
-  return text.replace(INVALID_XML_RE, '\uFFFD').replace(/[&<>"']/g, c => ESCAPES[c] as string)
+  return printable(text.replace(INVALID_XML_RE, '\uFFFD')).replace(/[&<>"']/g, c => ESCAPES[c] as string)
 }
 
 export type Attrs = Record<string, string | number | undefined>

@@ -6,6 +6,7 @@ import { formatDuration } from '../parse/time.js'
 import { type Claim, claims, whereText } from './claim.js'
 import { firstMs, gib, lastMs, makeCtx, peakRss } from './context.js'
 import { LOW_FREE_RULE } from './low-free.js'
+import { printable } from '../safe-text.js'
 
 export interface ReportOptions {
   zone: string
@@ -26,7 +27,7 @@ export const REPORT_MAX_CHARS = 60_000
 const FOLD_ROWS = 10
 
 /** A Markdown table cell: no pipes or newlines from trace text. */
-const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ')
+const cell = (s: string) => printable(s.replace(/[\r\n]+/g, ' ')).replace(/\|/g, '\\|')
 /** A file name only: no directory of this machine goes into an issue. */
 const fileName = (p: string) => p.replace(/[/\\]+$/, '').split(/[/\\]/).pop() ?? p
 

@@ -1,3 +1,4 @@
+import { MAX_KIB, MAX_PID } from './ranges.js'
 import type { ProcessSample } from '../../schemas/index.js'
 import type { ProblemLog } from './problems.js'
 import { TsCache } from './time.js'
@@ -43,6 +44,9 @@ export class ProcTsvParser {
     const [ts, pid, ppid, comm, rss, vsz] = f as [string, string, string, string, string, string]
     if (!UINT_RE.test(pid) || !UINT_RE.test(ppid) || !UINT_RE.test(rss) || !UINT_RE.test(vsz)) {
       return this.#bad(lineNo, 'pid, ppid, rss_kb and vsz_kb must be whole numbers')
+    }
+    if (Number(pid) > MAX_PID || Number(ppid) > MAX_PID || Number(rss) > MAX_KIB || Number(vsz) > MAX_KIB) {
+      return this.#bad(lineNo, 'a pid or size no machine has (overflow or out of range)')
     }
     const tsMs = this.#ts.parse(ts)
     if (Number.isNaN(tsMs)) {

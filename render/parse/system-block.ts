@@ -1,5 +1,6 @@
 import type { LoadedModel, Pressure, SectionName, SystemSample, TraceEvent } from '../../schemas/index.js'
 import type { ProblemLog } from './problems.js'
+import { dropImplausible } from './ranges.js'
 import * as mac from './sections/macos.js'
 import * as lin from './sections/linux.js'
 import { JsonCollector, ollamaPsHeader, ollamaPsRow, parseApiPs } from './sections/ollama.js'
@@ -202,12 +203,16 @@ export function parseBlock(
     s.cgroup ??= {}
     s.cgroup.pressure = cgPressure as Pressure
   }
+  const drop = (field: string) => problems.add(file, headerLine, 'bad-value', `${field}: a figure no machine has (overflow or out of range); dropped`)
+  // Raw figures first, so nothing is derived from an impossible one; then what was derived.
+  dropImplausible(s as unknown as Record<string, unknown>, drop)
   finish(s)
   // meminfo's swap lines win; /proc/swaps alone still tells the totals.
   if (swaps && s.swapTotalBytes === undefined) {
     s.swapTotalBytes = swaps.sizeBytes
     s.swapUsedBytes = swaps.usedBytes
   }
+  dropImplausible(s as unknown as Record<string, unknown>, drop)
   return { sample: s, events }
 }
 
