@@ -86,7 +86,7 @@ t.test('on a real full filesystem (tmpfs): no row written twice', { skip: NOT_RO
   const mnt = mkdtempSync(join(tmpdir(), 'memtrace-full-'))
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt])
   t.teardown(() => {
-    execFileSync('umount', [mnt])
+    execFileSync('umount', ['-l', mnt]) // lazily: an open descriptor must not leave it mounted
     rmdirSync(mnt)
   })
   const f = new AppendFile(join(mnt, 'p.tsv'), { header: TSV_HEADER })
