@@ -3,7 +3,7 @@ import type { FromSchema } from './from-schema.js'
 /**
  * A line the daemon adds to the system trace: `memtrace <kind> <json>`.
  * markers (memtrace mark), runner→model mappings, daemon starts, missed
- * ticks and sources that failed.
+ * ticks, sources that failed, and samples dropped while writes failed.
  */
 export const traceEventSchema = {
   $id: 'https://memtrace.dev/schemas/trace-event.json',
@@ -13,7 +13,7 @@ export const traceEventSchema = {
   required: ['record', 'kind', 'ts', 'line'],
   properties: {
     record: { const: 'trace-event' },
-    kind: { enum: ['marker', 'runner', 'start', 'missed', 'source-error'] },
+    kind: { enum: ['marker', 'runner', 'start', 'missed', 'source-error', 'dropped'] },
     ts: { type: 'string', description: 'When it happened (the event own ts, else its block ts).' },
     line: { type: 'integer', minimum: 1 },
     text: { type: 'string', description: 'marker: the label.' },
@@ -24,6 +24,8 @@ export const traceEventSchema = {
     message: { type: 'string' },
     ticks: { type: 'integer', minimum: 0, description: 'missed: how many ticks were skipped.' },
     version: { type: 'string', description: 'start: memtrace version.' },
+    file: { type: 'string', description: 'dropped: which file lost samples (process, system, log).' },
+    bytes: { type: 'integer', minimum: 0, description: 'dropped: how many bytes of whole samples were dropped.' },
   },
 } as const
 

@@ -1,13 +1,13 @@
 /** Holes in sampling, a server that did not answer, the daemon starting again. Pure. */
 import { GAP_FACTOR } from '../model/intervals.js'
 import { formatDuration } from '../parse/time.js'
-import { type Ctx, type Draft, draft, some } from './context.js'
+import { type Ctx, type Draft, draft, join, some } from './context.js'
 
 /** More than this many of one kind are one line. */
 const MAX_SEPARATE = 2
 
 export function gapFindings(ctx: Ctx): Draft[] {
-  return [...holes(ctx), ...skipped(ctx), ...unanswered(ctx), ...restarts(ctx)]
+  return [...holes(ctx), ...skipped(ctx), ...dropped(ctx), ...unanswered(ctx), ...restarts(ctx)]
 }
 
 /** Process rows cannot tell "no Ollama process" from "no sample"; system blocks are written every time. */
@@ -36,6 +36,20 @@ function skipped(ctx: Ctx): Draft[] {
   const a = Date.parse((ev[0] as (typeof ev)[number]).ts)
   const b = Date.parse((ev[ev.length - 1] as (typeof ev)[number]).ts)
   return [draft('gap', a, b, [], `memtrace skipped ${total} samples ${ev.length} times between ${ctx.at(a)} and ${ctx.at(b)}: ${why}.`, { ticks: total })]
+}
+
+/** Samples the daemon held back while writes failed (a full disk) and had to drop past its limit. */
+function dropped(ctx: Ctx): Draft[] {
+  const ev = ctx.trace.events.filter(e => e.kind === 'dropped' && e.bytes)
+  if (ev.length === 0) return []
+  const files = [...new Set(ev.map(e => e.file ?? 'trace'))]
+  const bytes = ev.reduce((s, e) => s + (e.bytes as number), 0)
+  const a = Date.parse((ev[0] as (typeof ev)[number]).ts)
+  const b = Date.parse((ev[ev.length - 1] as (typeof ev)[number]).ts)
+  const when = a === b ? `at ${ctx.at(a)}` : `between ${ctx.at(a)} and ${ctx.at(b)}`
+  const kib = Math.max(1, Math.round(bytes / 1024))
+  const text = `memtrace dropped ${kib} KiB of whole samples from the ${join(files)} ${files.length > 1 ? 'files' : 'file'} ${when}: writes failed (a full disk) for longer than it could hold them back, so those samples are missing.`
+  return [draft('gap', a, b, [], text, { droppedBytes: bytes })]
 }
 
 function unanswered(ctx: Ctx): Draft[] {

@@ -13,7 +13,7 @@ export interface BlockLine {
 
 type Mode = 'vm_stat' | 'memory_pressure' | 'ollama-ps' | 'nvidia-smi' | 'swaps' | undefined
 const EVENT_RE = /^memtrace ([a-z-]+) (\{.*\})$/
-const EVENT_KINDS = new Set(['marker', 'runner', 'start', 'missed', 'source-error'])
+const EVENT_KINDS = new Set(['marker', 'runner', 'start', 'missed', 'source-error', 'dropped'])
 const ERROR_LINE_RE = /^(Error:|curl: \(\d+\)|jq: error)/
 
 /**
@@ -306,10 +306,10 @@ function parseEvent(line: string, blockTs: string, no: number): TraceEvent | und
     ts: typeof body.ts === 'string' ? body.ts : blockTs,
     line: no,
   }
-  for (const key of ['text', 'model', 'blob', 'source', 'message', 'version'] as const) {
+  for (const key of ['text', 'model', 'blob', 'source', 'message', 'version', 'file'] as const) {
     if (typeof body[key] === 'string') ev[key] = body[key] as string
   }
-  for (const key of ['pid', 'ticks'] as const) {
+  for (const key of ['pid', 'ticks', 'bytes'] as const) {
     const v = body[key]
     if (typeof v === 'number' && Number.isInteger(v) && v >= 0) ev[key] = v
   }

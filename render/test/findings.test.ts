@@ -392,3 +392,12 @@ t.test('a trace across midnight gives the date with every time', async t => {
   const f = build(H, sys)
   t.match(f.find(x => x.kind === 'low-free')!.text, /from 2026-02-25 23:59:30 to 2026-02-26 00:01:00/)
 })
+
+t.test('samples the daemon dropped on a full disk are said, not reported as damage', async t => {
+  const sys = block(0, mp(60)) + block(5, `memtrace dropped {"ts":"${ts(4)}","file":"process","bytes":524288,"reason":"more was held back than the limit while writes failed"}\n${mp(60)}`)
+  const { problems } = parseSys(sys)
+  t.equal(problems.total, 0, 'a known event line')
+  const f = build(H, sys)
+  t.same(kinds(f), ['gap'])
+  t.match(f[0]!.text, /^memtrace dropped 512 KiB of whole samples from the process file at 14:00:04: writes failed \(a full disk\)/)
+})
