@@ -1,5 +1,5 @@
 import { readdirSync, realpathSync } from 'node:fs'
-import { rename, unlink, writeFile } from 'node:fs/promises'
+import { lstat, rename, unlink, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -9,7 +9,7 @@ import { InputError, loadTrace } from './load.js'
 import { findFindings } from './findings/findings.js'
 import { reportMarkdown } from './findings/report.js'
 import { UsageError } from '../bin/errors.js'
-import { jsonLine, printable } from './safe-text.js'
+import { jsonLine, oneLine } from './safe-text.js'
 
 export const RENDER_HELP = `Usage:
   memtrace render <process.tsv> <system.log> <out.svg|out.png> [options]
@@ -169,26 +169,31 @@ function newestInDir(dir: string, out: string | undefined) {
   } catch {
     throw new InputError(`cannot read directory ${dir}`)
   }
-  const pairs = new Map<string, { stamp: string; n: number; proc?: string; sys?: string }>()
+  const pairs = new Map<string, { stamp: string; n: number; suffix: string; strict: boolean; proc?: string; sys?: string }>()
   for (const name of names) {
-    const m = TRACE_RE.exec(name) ?? LOOSE_RE.exec(name)
+    const strict = TRACE_RE.exec(name)
+    const m = strict ?? LOOSE_RE.exec(name)
     if (!m || (m[1] === 'ollama-process') !== (m[4] === 'tsv')) continue
     const stamp = m[2] as string
     const n = m[3] ? Number(m[3]) : 1
-    const key = `${stamp}#${n}`
-    const p = pairs.get(key) ?? { stamp, n }
+    // Paired by the name as written: `-02` is not `-2`, and `-1` is not the plain name.
+    const key = `${strict ? 's' : 'l'}:${stamp}#${m[3] ?? ''}`
+    const p = pairs.get(key) ?? { stamp, n, suffix: m[3] ?? '', strict: strict !== null }
     if (m[1] === 'ollama-process') p.proc = name
     else p.sys = name
     pairs.set(key, p)
   }
-  const complete = [...pairs.values()].filter(p => p.proc && p.sys).sort((a, b) => (a.stamp < b.stamp ? -1 : a.stamp > b.stamp ? 1 : a.n - b.n))
+  // Traces named as the daemon names them come before hand-renamed ones, whatever their names.
+  const complete = [...pairs.values()]
+    .filter(p => p.proc && p.sys)
+    .sort((a, b) => Number(a.strict) - Number(b.strict) || (a.stamp < b.stamp ? -1 : a.stamp > b.stamp ? 1 : a.n - b.n))
   const newest = complete[complete.length - 1]
   if (!newest) {
     const found = names.filter(n => LOOSE_RE.test(n)).sort()
     const seen = found.length ? `; found only ${found.slice(0, 6).join(', ')}${found.length > 6 ? ` and ${found.length - 6} more` : ''}, with no partner of the same stamp` : ''
     throw new InputError(`no traces in ${dir}: expected ollama-process-memtrace-<stamp>.tsv and system-memtrace-<stamp>.log${seen}`)
   }
-  const stamp = newest.n > 1 ? `${newest.stamp}-${newest.n}` : newest.stamp
+  const stamp = newest.suffix ? `${newest.stamp}-${newest.suffix}` : newest.stamp
   return { procPath: join(dir, newest.proc as string), sysPath: join(dir, newest.sys as string), outPath: out ?? join(dir, `memtrace-${stamp}.svg`) }
 }
 
@@ -241,7 +246,7 @@ async function renderOnce(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS
     outputs.push([a.reportPath, md])
   }
   await writeAll(outputs)
-  for (const line of problems.summary()) err.write(`memtrace render: skipped ${printable(line)}\n`)
+  for (const line of problems.summary()) err.write(`memtrace render: skipped ${oneLine(line)}\n`)
   if (procRows === 0) err.write(`memtrace render: ${basename(a.procPath)} has no process samples; drew the system panel only\n`)
   if (a.json) {
     for (const f of findings) out.write(`${jsonLine(f)}\n`)
@@ -267,6 +272,11 @@ async function toPng(svg: string, scale: number): Promise<Buffer> {
  * only when every one is complete are they renamed into place.
  */
 async function writeAll(outputs: [string, string | Buffer][]): Promise<void> {
+  // A directory in an output's place would fail only at its rename, after the others: refuse it first.
+  for (const [path] of outputs) {
+    const st = await lstat(path).catch(() => undefined)
+    if (st?.isDirectory()) throw new InputError(`cannot write ${path}: it is a directory`)
+  }
   const done: string[] = []
   let failed: [string, Error] | undefined
   for (const [path, data] of outputs) {

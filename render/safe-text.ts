@@ -17,3 +17,25 @@ export function printable(text: string): string {
 export function jsonLine(value: unknown): string {
   return JSON.stringify(value).replace(UNSAFE, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
+
+/** One line of printable text: tabs and newlines from a trace must not start a line of their own. */
+export function oneLine(text: string): string {
+  return printable(text).replace(/[\t\n]/g, ' ')
+}
+
+/**
+ * Text for Markdown that GitHub renders: no HTML, no links or images, no
+ * mentions, issue references, emphasis or table breaks from a trace.
+ */
+export function markdownText(text: string): string {
+  return oneLine(text)
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/[\\`*_[\]!@|~#]/g, c => `\\${c}`)
+}
+
+/** Text for a Markdown code span or fence: one line, no backticks to close it. */
+export function codeText(text: string): string {
+  return oneLine(text).replace(/`/g, "'")
+}

@@ -55,12 +55,21 @@ t.test('mark: a planted memtrace.marks link is refused, its target untouched', a
   const trace = join(dir, 'trace')
   const r = memtrace(['start', '--dir', trace, ...SLOW])
   t.equal(r.code, 0, r.stderr)
-  t.teardown(() => memtrace(['stop', '--dir', trace]))
+  // By pid, not by `stop --dir`: the test's directory is gone when teardowns run.
+  const pid = Number(/pid (\d+)/.exec(r.stdout)?.[1])
+  t.teardown(() => {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // already stopped
+    }
+  })
   symlinkSync(join(dir, 'outside', 'crontab'), join(trace, 'memtrace.marks'))
   const m = memtrace(['mark', '--dir', trace, '* * * * * root sh /tmp/x'])
   t.equal(m.code, 2, m.stdout)
   t.match(m.stderr, /memtrace\.marks is a symbolic link/)
   t.equal(read(join(dir, 'outside', 'crontab')), 'keep\n')
+  t.equal(memtrace(['stop', '--dir', trace]).code, 0, 'stopped while its directory is still there')
 })
 
 t.test('the status file and its temporary file are never written through a link', async t => {

@@ -1,7 +1,7 @@
 /** What happened, as numbered sentences with times, PIDs, models and figures: the most important first. Pure. */
 import type { Finding } from '../../schemas/index.js'
 import type { Trace } from '../model/trace.js'
-import { printable } from '../safe-text.js'
+import { oneLine } from '../safe-text.js'
 import { afterLowFreeFindings } from './after-low-free.js'
 import { claimFindings } from './claim.js'
 import { type Draft, type FindingOptions, makeCtx } from './context.js'
@@ -52,8 +52,8 @@ export function findFindings(trace: Trace, o: FindingOptions): Finding[] {
   return drafts
     .sort((a, b) => RANK.indexOf(a.kind) - RANK.indexOf(b.kind) || a.start.localeCompare(b.start))
     .map(({ record, ...rest }, i) => {
-      const f: Finding = { record, n: i + 1, ...rest, text: printable(rest.text) }
-      if (rest.models) f.models = rest.models.map(printable)
+      const f: Finding = { record, n: i + 1, ...rest, text: oneLine(rest.text) }
+      if (rest.models) f.models = rest.models.map(oneLine)
       return f
     })
 }

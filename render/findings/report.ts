@@ -6,7 +6,7 @@ import { formatDuration } from '../parse/time.js'
 import { type Claim, claims, whereText } from './claim.js'
 import { firstMs, gib, lastMs, makeCtx, peakRss } from './context.js'
 import { LOW_FREE_RULE } from './low-free.js'
-import { printable } from '../safe-text.js'
+import { codeText, markdownText } from '../safe-text.js'
 
 export interface ReportOptions {
   zone: string
@@ -26,22 +26,22 @@ export const REPORT_MAX_CHARS = 60_000
 /** Tables longer than this fold into a <details>. */
 const FOLD_ROWS = 10
 
-/** A Markdown table cell: no pipes or newlines from trace text. */
-const cell = (s: string) => printable(s.replace(/[\r\n]+/g, ' ')).replace(/\|/g, '\\|')
+/** Trace text in Markdown: one line, nothing GitHub would turn into HTML, a link, a mention or a table break. */
+const cell = markdownText
 /** A file name only: no directory of this machine goes into an issue. */
 const fileName = (p: string) => p.replace(/[/\\]+$/, '').split(/[/\\]/).pop() ?? p
 
 export function reportMarkdown(trace: Trace, findings: Finding[], o: ReportOptions): string {
   const at = (ms: number) => wallClock(ms, o.zone, { date: true, seconds: true })
   const head: string[] = ['## Memory trace (memtrace)', '']
-  head.push(`![memtrace chart](${encodeURI(fileName(o.chartName))})`, '')
-  head.push(`*Drag the file \`${cell(fileName(o.chartName))}\` into this comment before posting: GitHub uploads it and shows the chart here.*`, '')
+  head.push(`![memtrace chart](${encodeURI(fileName(o.chartName)).replace(/[()]/g, c => (c === '(' ? '%28' : '%29'))})`, '')
+  head.push(`*Drag the file \`${codeText(fileName(o.chartName))}\` into this comment before posting: GitHub uploads it and shows the chart here.*`, '')
   const host = trace.sys.memTotalBytes ? gib(trace.sys.memTotalBytes) : 'unknown'
   head.push(`- Host memory: ${host} (${trace.sys.platform === 'macos' ? 'macOS' : trace.sys.platform === 'linux' ? 'Linux' : 'platform unknown'})`)
   const to = at(trace.endMs)
   const from = at(trace.startMs)
   head.push(`- Traced: ${from} – ${to.slice(0, 10) === from.slice(0, 10) ? to.slice(11) : to} ${o.zone} (${formatDuration(trace.endMs - trace.startMs)})`)
-  head.push(`- Traces: \`${cell(fileName(o.procFile))}\`, \`${cell(fileName(o.sysFile))}\``, '')
+  head.push(`- Traces: \`${codeText(fileName(o.procFile))}\`, \`${codeText(fileName(o.sysFile))}\``, '')
   head.push('### What happened', '')
   if (findings.length === 0) head.push('No runner overlap, no low free memory, no gaps.')
   const what = findings.map(f => `${f.n}. ${cell(f.text)}`)
@@ -52,7 +52,7 @@ export function reportMarkdown(trace: Trace, findings: Finding[], o: ReportOptio
   }
   const runners = runnerTable(trace, o, at)
   const markers = trace.events.filter(e => e.kind === 'marker').map(m => `- ${at(Date.parse(m.ts))}: ${cell(scrub(m.text ?? '', o.home))}`)
-  const tail = ['', '### Command', '', '```', cell(scrub(commandText(o.command), o.home)), '```', '']
+  const tail = ['', '### Command', '', '```', codeText(scrub(commandText(o.command), o.home)), '```', '']
   // Findings come first and are cut last: a long trace loses table rows before sentences.
   const compose = (room: number): string[] => {
     const whatKept = fit(what, (room * 2) / 3)

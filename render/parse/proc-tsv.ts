@@ -1,4 +1,8 @@
 import { MAX_KIB, MAX_PID } from './ranges.js'
+
+/** The most of a command line and of a comm that is kept. */
+export const MAX_COMMAND = 8192
+const MAX_COMM = 256
 import type { ProcessSample } from '../../schemas/index.js'
 import type { ProblemLog } from './problems.js'
 import { TsCache } from './time.js'
@@ -57,7 +61,8 @@ export class ProcTsvParser {
       this.#problems.add(this.#file, lineNo, 'out-of-order', 'time goes backwards; row kept and sorted')
     } else this.#lastMs = tsMs
     this.rows++
-    const command = f.length > 7 ? f.slice(6).join('\t') : (f[6] ?? '')
+    // What is kept of a command line is bounded: a runner's model is in its first few hundred characters.
+    const command = (f.length > 7 ? f.slice(6).join('\t') : (f[6] ?? '')).slice(0, MAX_COMMAND)
     return {
       tsMs,
       sample: {
@@ -66,7 +71,7 @@ export class ProcTsvParser {
         line: lineNo,
         pid: Number(pid),
         ppid: Number(ppid),
-        comm,
+        comm: comm.slice(0, MAX_COMM),
         rssKb: Number(rss),
         vszKb: Number(vsz),
         command,

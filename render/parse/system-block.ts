@@ -1,6 +1,7 @@
 import type { LoadedModel, Pressure, SectionName, SystemSample, TraceEvent } from '../../schemas/index.js'
 import type { ProblemLog } from './problems.js'
-import { dropImplausible } from './ranges.js'
+import { dropImplausible, MAX_BYTES, MAX_PID } from './ranges.js'
+import { formatTs, parseTs } from './time.js'
 import * as mac from './sections/macos.js'
 import * as lin from './sections/linux.js'
 import { JsonCollector, ollamaPsHeader, ollamaPsRow, parseApiPs } from './sections/ollama.js'
@@ -62,10 +63,10 @@ export function parseBlock(
     }
     if (t.startsWith('memtrace ')) {
       const ev = parseEvent(t, ts, no)
-      if (ev) {
+      if (typeof ev !== 'string') {
         events.push(ev)
         seen('memtrace')
-      } else problems.add(file, no, 'bad-value', 'memtrace event line is not `memtrace <kind> <json>`')
+      } else problems.add(file, no, 'bad-value', ev)
       continue
     }
     const ps = mac.vmStatPageSize(t)
@@ -291,27 +292,38 @@ function finish(s: SystemSample): void {
   }
 }
 
-function parseEvent(line: string, blockTs: string, no: number): TraceEvent | undefined {
+/** Largest figures an event may carry: a billion ticks is 31 years at one a second. */
+const EVENT_LIMITS = { pid: MAX_PID, ticks: 1e9, bytes: MAX_BYTES } as const
+/** The most of an event's text that is kept (a marker, an error message). */
+const MAX_EVENT_TEXT = 1000
+
+/** An event, or why the line is not one. */
+function parseEvent(line: string, blockTs: string, no: number): TraceEvent | string {
   const m = EVENT_RE.exec(line)
-  if (!m || !EVENT_KINDS.has(m[1] as string)) return undefined
+  if (!m || !EVENT_KINDS.has(m[1] as string)) return 'memtrace event line is not `memtrace <kind> <json>`'
   let body: Record<string, unknown>
   try {
     body = JSON.parse(m[2] as string) as Record<string, unknown>
   } catch {
-    return undefined
+    return 'memtrace event line is not `memtrace <kind> <json>`'
   }
+  // Its own time must be a real UTC instant; it is stored in the trace's form.
+  const ms = typeof body.ts === 'string' ? parseTs(body.ts) : parseTs(blockTs)
+  if (Number.isNaN(ms) || Number.isNaN(new Date(ms).getTime())) return 'memtrace event with a time that is not ISO-8601 with a zone; skipped'
   const ev: TraceEvent = {
     record: 'trace-event',
     kind: m[1] as TraceEvent['kind'],
-    ts: typeof body.ts === 'string' ? body.ts : blockTs,
+    ts: typeof body.ts === 'string' ? (ms % 1000 ? new Date(ms).toISOString() : formatTs(ms)) : blockTs,
     line: no,
   }
   for (const key of ['text', 'model', 'blob', 'source', 'message', 'version', 'file'] as const) {
-    if (typeof body[key] === 'string') ev[key] = body[key] as string
+    if (typeof body[key] === 'string') ev[key] = (body[key] as string).slice(0, MAX_EVENT_TEXT)
   }
   for (const key of ['pid', 'ticks', 'bytes'] as const) {
     const v = body[key]
-    if (typeof v === 'number' && Number.isInteger(v) && v >= 0) ev[key] = v
+    if (v === undefined) continue
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > EVENT_LIMITS[key]) return `memtrace event with a ${key} no machine has; skipped`
+    ev[key] = v
   }
   return ev
 }

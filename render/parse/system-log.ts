@@ -6,6 +6,8 @@ import { TsCache } from './time.js'
 const HEADER_RE = /^===== (.+?) =====\s*$/
 /** A block longer than this is damage (two traces spliced, a runaway section). */
 const MAX_BLOCK_LINES = 20_000
+/** Nor may a block hold more text than this: memory stays bounded whatever the lines hold. */
+const MAX_BLOCK_CHARS = 4 << 20
 
 export interface SystemBlock {
   sample: SystemSample
@@ -23,6 +25,7 @@ export class SystemLogParser {
   readonly #ts = new TsCache()
   #head: { ts: string; tsMs: number; line: number } | undefined
   #lines: BlockLine[] = []
+  #chars = 0
   #lastMs = -Infinity
   #orphans = 0
   #inBadBlock = false
@@ -46,10 +49,13 @@ export class SystemLogParser {
       }
       return undefined
     }
-    if (this.#lines.length < MAX_BLOCK_LINES) this.#lines.push({ text, no: lineNo })
-    else if (this.#lines.length === MAX_BLOCK_LINES) {
-      this.#problems.add(this.#file, lineNo, 'bad-block', `block longer than ${MAX_BLOCK_LINES} lines; rest ignored`)
+    if (this.#lines.length < MAX_BLOCK_LINES && this.#chars + text.length <= MAX_BLOCK_CHARS) {
+      this.#lines.push({ text, no: lineNo })
+      this.#chars += text.length
+    } else if (this.#lines.length <= MAX_BLOCK_LINES && this.#chars <= MAX_BLOCK_CHARS) {
+      this.#problems.add(this.#file, lineNo, 'bad-block', `block longer than ${MAX_BLOCK_LINES} lines or ${MAX_BLOCK_CHARS >> 20} MiB; rest ignored`)
       this.#lines.push({ text: '', no: lineNo })
+      this.#chars = MAX_BLOCK_CHARS + 1
     }
     return undefined
   }
@@ -90,6 +96,7 @@ export class SystemLogParser {
     const lines = this.#lines
     this.#head = undefined
     this.#lines = []
+    this.#chars = 0
     if (!head) return undefined
     this.blocks++
     const { sample, events } = parseBlock(this.#file, head.ts, head.line, lines, this.#problems)

@@ -19,6 +19,8 @@ export function parseTs(text: string): number {
   if (zone && zone !== 'Z') {
     const sign = zone[0] === '-' ? -1 : 1
     const digits = zone.slice(1).replace(':', '')
+    // Real offsets run from −12:00 to +14:00.
+    if (Number(digits.slice(0, 2)) > 14 || Number(digits.slice(2)) > 59) return NaN
     ms -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000
   }
   return ms

@@ -149,3 +149,84 @@ t.test('render --dir pairs the traces of one stamp, the newest with a suffix las
   t.equal(bad.code, 2, 'never a process trace with the system log of another run')
   t.match(bad.stderr, /found only ollama-process-memtrace-20260226-090000\.tsv, system-memtrace-20260225-140300\.log/)
 })
+
+t.test('a sparse system log of many 1 MB lines in one block stays bounded', async t => {
+  const dir = t.testdir({})
+  copyFileSync(PROC, join(dir, 'ollama-process-memtrace-20260225-140300.tsv'))
+  const { openSync, writeSync, closeSync } = await import('node:fs')
+  const fd = openSync(join(dir, 'system-memtrace-20260225-140300.log'), 'w')
+  const head = Buffer.from('===== 2026-02-25T14:03:00Z =====\nMemTotal: 1000 kB\n')
+  writeSync(fd, head)
+  // 1,500 lines of a million NUL bytes each: about 1.5 GB read, almost nothing on disk.
+  for (let k = 1; k <= 1500; k++) writeSync(fd, '\n', head.length + k * 1_000_000)
+  closeSync(fd)
+  const { spawnSync } = await import('node:child_process')
+  const r = spawnSync(process.execPath, ['--import', join(ROOT, 'dist', 'render', 'bench', 'report-rss.js'), BIN, 'render', '--dir', dir, '-q'], { encoding: 'utf8' })
+  t.equal(r.status, 0, r.stderr.slice(0, 500))
+  t.match(r.stderr, /bad-block/)
+  const kb = Number(/MEMTRACE_BENCH_MAXRSS_KB (\d+)/.exec(r.stderr)?.[1])
+  t.ok(kb > 0 && kb < 300 * 1024, `peak RSS ${Math.round(kb / 1024)} MB`)
+})
+
+t.test('an event with an impossible time or figure is damage, not a crash', async t => {
+  const dir = t.testdir({})
+  copyFileSync(PROC, join(dir, 'p.tsv'))
+  const bad = [
+    'memtrace source-error {"ts":"2026-13-45T99:99:99Z","source":"api-ps","message":"x"}',
+    'memtrace marker {"ts":"2026-02-25T14:05:00","text":"no zone"}',
+    'memtrace marker {"ts":"2026-02-25T14:05:00+99:99","text":"no such offset"}',
+    'memtrace missed {"source":"system","ticks":1e300}',
+    'memtrace dropped {"file":"process","bytes":1e300}',
+  ]
+  writeFileSync(join(dir, 's.log'), readFileSync(SYS, 'utf8').replace('===== 2026-02-25T14:05:00Z =====\n', `===== 2026-02-25T14:05:00Z =====\n${bad.join('\n')}\n`))
+  const r = memtrace(['render', join(dir, 'p.tsv'), join(dir, 's.log'), join(dir, 'o.svg'), '--report', join(dir, 'r.md'), '--tz', 'UTC'])
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stderr, /5 bad-value/)
+  t.notMatch(r.stdout + readFileSync(join(dir, 'r.md'), 'utf8'), /1e\+300|e\+296|no zone|no such offset/)
+})
+
+t.test('a report in place of a directory: nothing is written, not the chart either', async t => {
+  const dir = t.testdir({ rdir: {} })
+  const r = memtrace(['render', PROC, SYS, join(dir, 'x.svg'), '--report', join(dir, 'rdir')])
+  t.equal(r.code, 2)
+  t.match(r.stderr, /rdir: it is a directory/)
+  t.notOk(existsSync(join(dir, 'x.svg')))
+  t.notOk(existsSync(join(dir, 'x.png')))
+})
+
+t.test('a newline in trace text never forges a line; Markdown from a trace stays text in the report', async t => {
+  const dir = t.testdir({})
+  let p = HEAD
+  let s = ''
+  const evil = 'm\nFAKE LINE: 9. all good <img src=https://e.example/a.png> @github/security ![x](https://e.example/t.png) </details>'
+  for (let i = 0; i < 30; i++) {
+    const ts = `2026-02-25T14:00:${String(i).padStart(2, '0')}Z`
+    p += `${ts}\t10\t1\tollama\t50000\t1\tollama serve\n${ts}\t11\t10\tollama\t${i < 2 ? 1000 : 8_000_000}\t1\tollama runner --mlx-engine --model m:1b --port 1\n`
+    if (i % 5 === 0) s += `===== ${ts} =====\n${i === 0 ? `memtrace marker ${JSON.stringify({ text: evil })}\n` : ''}The system has 17179869184 (1048576 pages with a page size of 16384).\nSystem-wide memory free percentage: 60%\n{"models":[{"name":${JSON.stringify(`m:1b`)},"size":2000000000,"size_vram":2000000000}]}\nError: ${evil.replace(/\n/g, ' ')}\n`
+  }
+  writeFileSync(join(dir, 'p.tsv'), p)
+  writeFileSync(join(dir, 's.log'), s)
+  const r = memtrace(['render', join(dir, 'p.tsv'), join(dir, 's.log'), join(dir, 'o.svg'), '--tz', 'UTC', '--report', join(dir, 'r.md')])
+  t.equal(r.code, 0, r.stderr)
+  t.notMatch(r.stdout, /^FAKE LINE/m, 'no forged line on the terminal')
+  const md = readFileSync(join(dir, 'r.md'), 'utf8')
+  t.notMatch(md, /^FAKE LINE/m)
+  t.notMatch(md, /<img|<\/details> @|(?<!\\)@github|(?<!\\)!\[x\]/, 'no HTML, mention or image from the trace')
+  t.match(md, /&lt;img src=https:\/\/e\.example\/a\.png&gt;/, 'the text is still there, as text')
+})
+
+t.test('render --dir pairs names exactly and prefers the daemon\'s names over renamed ones', async t => {
+  const dir = t.testdir({})
+  const put = (name: string, from: string) => copyFileSync(from, join(dir, name))
+  put('ollama-process-memtrace-20260225-140300-02.tsv', PROC) // pairs with nothing: "-02" is not "-2"
+  put('system-memtrace-20260225-140300-2.log', SYS)
+  put('ollama-process-memtrace-20260225-140300-1.tsv', PROC) // nor is "-1" the plain name
+  put('system-memtrace-20260225-140300.log', SYS)
+  put('ollama-process-memtrace-20260225-130000.tsv', PROC)
+  put('system-memtrace-20260225-130000.log', SYS)
+  put('ollama-process-memtrace-copy.tsv', PROC) // renamed by hand: sorts after digits, but is not newer
+  put('system-memtrace-copy.log', SYS)
+  const r = memtrace(['render', '--dir', dir, '--tz', 'UTC'])
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, /^wrote .*memtrace-20260225-130000\.svg/)
+})

@@ -64,6 +64,6 @@ t.test('home directories in a trace from another machine are cut too', async t =
   for (const r of parseProc(H).rows) b.addProc(r)
   for (const blk of parseSys(sys).blocks) b.addSystem(blk)
   const md = reportMarkdown(b.finish(), [], { zone: 'UTC', lowFreePct: 30, chartName: 'c.png', procFile: 'p.tsv', sysFile: 's.log', command: ['memtrace'], home: '/home/dave' })
-  t.match(md, /ran ~\/bin\/bench\.sh and ~\/x and ~\\y/)
+  t.match(md, /ran \\~\/bin\/bench\.sh and \\~\/x and \\~\\\\y/, 'cut, and the ~ escaped for Markdown')
   t.notMatch(md, /alice|bob|carol/)
 })

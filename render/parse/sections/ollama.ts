@@ -113,7 +113,8 @@ function apiModel(m: unknown): LoadedModel | undefined {
   if (!isObject(m)) return undefined
   const name = typeof m.name === 'string' ? m.name : typeof m.model === 'string' ? m.model : undefined
   if (name === undefined || typeof m.size !== 'number' || m.size < 0) return undefined
-  const out: LoadedModel = { source: 'api-ps', name, sizeBytes: m.size }
+  // A name longer than any registry allows is cut: memory stays bounded on any input.
+  const out: LoadedModel = { source: 'api-ps', name: name.slice(0, 512), sizeBytes: m.size }
   if (typeof m.digest === 'string') out.digest = m.digest
   if (typeof m.size_vram === 'number' && m.size_vram >= 0) out.sizeVramBytes = m.size_vram
   if (typeof m.context_length === 'number' && m.context_length >= 0) out.contextLength = m.context_length
