@@ -105,24 +105,71 @@ function writeTemp(dir: string, info: LockInfo): string {
   return tmp
 }
 
+/** Only the holder of this name may remove a stale lock: breaking is one process at a time. */
+function breakerPath(dir: string): string {
+  return `${lockPath(dir)}.break`
+}
+
 /**
- * Removes the lock whose inode is `ino`, which its reader proved stale. What
- * is at the lock's name is first moved aside, atomically: if it is not that
- * inode (another starter replaced the stale lock meanwhile), it is put back.
+ * Removes the lock whose inode is `ino`, which its reader proved stale. Only
+ * while holding the breaker (linked from our own whole temp file, so it too
+ * appears atomically): under it the lock is read again and removed only if it
+ * is still that inode and its holder still gone. Nothing else ever removes a
+ * lock but its own daemon, and no one can link a lock in while the stale one
+ * is there, so a live lock is never removed. Returns false when another
+ * process holds the breaker (the caller tries again); a breaker whose holder
+ * died is cleared.
  */
-function breakStale(dir: string, ino: number): void {
-  const aside = `${lockPath(dir)}.stale-${process.pid}`
+function breakStale(dir: string, ino: number, tmp: string): boolean {
   try {
-    renameSync(lockPath(dir), aside)
+    linkSync(tmp, breakerPath(dir))
   } catch (e) {
-    if (errno(e) === 'ENOENT') return
-    throw e
+    if (errno(e) !== 'EEXIST') throw e
+    clearDeadBreaker(dir)
+    return false
   }
   try {
-    if (lstatSync(aside).ino !== ino) linkSync(aside, lockPath(dir))
+    const cur = readLockFile(dir)
+    if (cur && cur.ino === ino && !isHolderAlive(cur.info)) unlinkSync(lockPath(dir))
+  } finally {
+    unlinkSync(breakerPath(dir))
+  }
+  return true
+}
+
+/** A breaker left by a process that died while breaking: moved aside, and put back unless it is still the dead one. */
+function clearDeadBreaker(dir: string): void {
+  let got
+  try {
+    got = readNoFollow(breakerPath(dir))
+  } catch {
+    return
+  }
+  let holder: LockInfo | undefined
+  try {
+    holder = JSON.parse(got.data.toString('utf8')) as LockInfo
+  } catch {
+    holder = undefined
+  }
+  if (holder && isHolderAlive(holder)) return
+  const aside = `${breakerPath(dir)}.dead-${process.pid}`
+  try {
+    renameSync(breakerPath(dir), aside)
+  } catch {
+    return
+  }
+  try {
+    if (lstatSync(aside).ino !== got.ino) linkSync(aside, breakerPath(dir))
+  } catch {
+    /* another breaker is in place: it stays */
   } finally {
     unlinkSync(aside)
   }
+}
+
+/** Waits a little without giving up the thread (the lock is taken before anything else runs). */
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
 }
 
 /**
@@ -137,7 +184,7 @@ export function acquireLock(dir: string, info: LockInfo): { ok: true; staleFrom?
   const tmp = writeTemp(dir, mine)
   let staleFrom: number | undefined
   try {
-    for (let attempt = 0; attempt < 5; attempt++) {
+    for (let attempt = 0; attempt < 100; attempt++) {
       try {
         linkSync(tmp, lockPath(dir))
         return staleFrom === undefined ? { ok: true } : { ok: true, staleFrom }
@@ -147,8 +194,8 @@ export function acquireLock(dir: string, info: LockInfo): { ok: true; staleFrom?
       const found = readLockFile(dir)
       if (!found) continue
       if (isHolderAlive(found.info)) return { ok: false, holder: found.info }
-      breakStale(dir, found.ino)
-      staleFrom = found.info.pid
+      if (breakStale(dir, found.ino, tmp)) staleFrom = found.info.pid
+      else pause(10) // another start is breaking it: look again in a moment
     }
   } finally {
     unlinkSync(tmp)
