@@ -407,8 +407,10 @@ export class Daemon {
     if (size === this.#marksOffset) return
     let text: string
     try {
-      text = readNoFollow(join(this.#cfg.dir, MARKS_NAME)).data.subarray(this.#marksOffset, size).toString('utf8')
-    } catch {
+      text = readNoFollow(join(this.#cfg.dir, MARKS_NAME), { single: true }).data.subarray(this.#marksOffset, size).toString('utf8')
+    } catch (e) {
+      this.#log.warn({ err: (e as Error).message }, 'markers not read')
+      this.#marksOffset = size
       return
     }
     const complete = text.lastIndexOf('\n') + 1

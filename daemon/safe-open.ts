@@ -71,12 +71,17 @@ export function createFresh(path: string, mode = 0o600): number {
   return checkPlain(openNoFollow(path, O_WRONLY | O_CREAT | O_EXCL, mode), path)
 }
 
-/** Reads a file of memtrace's own without following a link; `ino` tells two versions apart. */
-export function readNoFollow(path: string): { data: Buffer; ino: number } {
+/**
+ * Reads a file of memtrace's own without following a link; `ino` tells two
+ * versions apart. With `single`, a file with another name too (a hard link
+ * planted to another file) is refused, as for writing.
+ */
+export function readNoFollow(path: string, o: { single?: boolean } = {}): { data: Buffer; ino: number } {
   const fd = openNoFollow(path, O_RDONLY)
   try {
     const st = fstatSync(fd)
     if (!st.isFile()) throw new UnsafePathError(`${path} is not a regular file`)
+    if (o.single && st.nlink > 1) throw new UnsafePathError(`${path} has ${st.nlink} hard links; memtrace reads only files of its own`)
     return { data: readFileSync(fd), ino: st.ino }
   } finally {
     closeSync(fd)
