@@ -282,7 +282,10 @@ async function writeAll(outputs: [string, string | Buffer][]): Promise<void> {
   for (const [path, data] of outputs) {
     const tmp = `${path}.tmp-${process.pid}`
     try {
-      await writeFile(tmp, data, { mode: 0o644 })
+      // Whatever sits at the temporary name goes first (unlink never follows a link); then O_EXCL:
+      // a link planted in between fails the write instead of being followed.
+      await unlink(tmp).catch(() => undefined)
+      await writeFile(tmp, data, { mode: 0o644, flag: 'wx' })
       done.push(tmp)
     } catch (e) {
       failed = [path, e as Error]

@@ -230,3 +230,16 @@ t.test('render --dir pairs names exactly and prefers the daemon\'s names over re
   t.equal(r.code, 0, r.stderr)
   t.match(r.stdout, /^wrote .*memtrace-20260225-130000\.svg/)
 })
+
+t.test('a link planted at the output\'s temporary name is never written through', async t => {
+  const dir = t.testdir({ 'victim.txt': 'keep\n' })
+  const out = join(dir, 'o.svg')
+  // The render's temporary names are predictable: plant links for the pids it may get.
+  const { symlinkSync } = await import('node:fs')
+  const child = spawn(process.execPath, [BIN, 'render', PROC, SYS, out, '-q'], { cwd: ROOT, stdio: 'ignore' })
+  symlinkSync(join(dir, 'victim.txt'), `${out}.tmp-${child.pid}`)
+  const code = await new Promise(done => child.on('close', done))
+  t.equal(code, 0)
+  t.equal(readFileSync(join(dir, 'victim.txt'), 'utf8'), 'keep\n', 'the link target is untouched')
+  t.match(readFileSync(out, 'utf8'), /^<svg/)
+})
