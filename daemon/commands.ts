@@ -143,7 +143,7 @@ async function startInBackground(argv: string[], dir: string, out: NodeJS.Writab
   child.unref()
   child.channel?.unref()
   if (!reply.ok || !reply.lock) throw new CommandError(reply.error ?? 'the daemon did not start', reply.code ?? 2)
-  if (reply.staleFrom !== undefined) out.write(`took over the lock left by pid ${reply.staleFrom}, which is no longer running\n`)
+  if (reply.staleFrom !== undefined) out.write(`took over a stale lock: its daemon, pid ${reply.staleFrom}, is gone (that pid is free or now another process)\n`)
   out.write(`memtrace daemon started (pid ${reply.lock.pid}), tracing into ${dir}\n  ${reply.lock.procFile}\n  ${reply.lock.systemFile}\n  log: ${reply.lock.logFile}\nStop it with: memtrace stop${dir === resolve('ollama-memtrace') ? '' : ` --dir ${dir}`}\n`)
   return 0
 }

@@ -118,7 +118,7 @@ export class Daemon {
     const got = acquireLock(this.#cfg.dir, this.#lock)
     if (!got.ok) return { holder: got.holder }
     this.#openFiles(files)
-    if (got.staleFrom !== undefined) this.#log.warn({ stalePid: got.staleFrom }, 'took over the lock of a daemon that is no longer running')
+    if (got.staleFrom !== undefined) this.#log.warn({ stalePid: got.staleFrom }, 'took over a stale lock: its daemon is gone (the pid is free or now another process)')
     this.#marksOffset = this.#marksSize()
     this.#events.push(event('start', { version: this.#version, pid: process.pid, interval_ms: this.#cfg.intervalMs, system_interval_ms: this.#cfg.systemIntervalMs }))
     return got.staleFrom !== undefined ? { lock: this.#lock, staleFrom: got.staleFrom } : { lock: this.#lock }

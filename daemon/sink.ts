@@ -124,7 +124,9 @@ export class AppendFile {
       this.failingSinceMs = undefined
       return true
     } catch (e) {
-      this.lastError = `${(e as NodeJS.ErrnoException).code ?? ''} ${(e as Error).message}`.trim()
+      // Node's messages already begin with the code (`ENOSPC: no space left on device, write`).
+      const { code, message } = e as NodeJS.ErrnoException
+      this.lastError = code && !message.startsWith(code) ? `${code} ${message}` : message
       this.failingSinceMs ??= Date.now()
       this.#closeFd()
       return false

@@ -98,7 +98,7 @@ t.test('a stale lock from a crashed daemon is taken over', async t => {
   t.match(memtrace(['status', '--dir', dir]).stdout, /stale lock of pid/)
   const r = memtrace(['start', '--dir', dir, '--ollama-url', 'http://127.0.0.1:1'])
   t.equal(r.code, 0, r.stderr)
-  t.match(r.stdout, new RegExp(`took over the lock left by pid ${dead.pid}`))
+  t.match(r.stdout, new RegExp(`took over a stale lock: its daemon, pid ${dead.pid}, is gone`))
   t.equal(memtrace(['stop', '--dir', dir]).code, 0)
 })
 

@@ -66,7 +66,7 @@ t.test('stop never signals a process that is not the daemon', async t => {
   t.equal(memtrace(['status', '--dir', dir]).code, 1, 'status does not take the tail for the daemon')
   const s = memtrace(['start', '--dir', dir, ...SLOW])
   t.equal(s.code, 0, s.stderr)
-  t.match(s.stdout, `took over the lock left by pid ${tail.pid}`)
+  t.match(s.stdout, `took over a stale lock: its daemon, pid ${tail.pid}, is gone (that pid is free or now another process)`)
   t.equal(memtrace(['stop', '--dir', dir]).code, 0)
   t.notOk(gone(tail.pid as number), 'the tail is still running')
 })
