@@ -1,13 +1,13 @@
 /**
  * A label at the end of each runner's line: its model and peak RSS, in the
- * model's colour. Labels never touch each other, the marker labels or the
- * panel edge. Placed highest peak first: each tries right of the line's end,
- * then above it, then below, and last over or under the line's peak. A model is named once, at its highest peak
+ * model's colour. Labels never touch each other, the markers or the panel
+ * edge. Placed highest peak first: each tries right of the line's end, then
+ * above it, then below, and last over or under the line's peak. A model is named once, at its highest peak
  * (`qwen2.5-coder:7b · peak 15.7 GiB`); its other runners, which share its
  * colour, say `peak 12.7 GiB`. A label with no room shrinks to `12.7 GiB`,
  * then is left out: with many runners of one model, the lower ones thin out.
- * No label sits on another runner's line, where a reader would take it for
- * that runner's.
+ * No label sits on a line, its own or another's: struck through, it is hard
+ * to read, and on another runner's line it reads as that runner's.
  */
 import type { Trace } from '../model/trace.js'
 import type { Box } from './axes.js'
@@ -79,22 +79,22 @@ export function directLabels(trace: Trace, box: Box, x: (t: number) => number, s
     const forms = named.has(modelKey(s)) ? [`peak ${peak}`, peak] : [`${modelKey(s)} · peak ${peak}`, peak]
     for (const label of forms) {
       const w = textWidth(label, FONT, BOLD)
-      const endX = Math.min(ex, box.x + box.w - 4) // a line ending at the right edge is labelled inside it
+      // Ends a little short of the line's end: a marker there (an unload) keeps its line clear.
+      const endX = Math.min(ex - 6, box.x + box.w - 4) // a line ending at the right edge is labelled inside it
       // At the line's end first; a runner that ends among other lines (its RSS falling as it exits) is labelled over its peak.
-      const spots: { x: number; y: number; anchor: 'start' | 'middle' | 'end'; clearOfOwn?: boolean }[] = [
+      const spots: { x: number; y: number; anchor: 'start' | 'middle' | 'end' }[] = [
         { x: ex + 6, y: ey + 4, anchor: 'start' },
         { x: endX, y: ey - 7, anchor: 'end' },
         { x: endX, y: ey + 15, anchor: 'end' },
         { x: ex + 6, y: ey - 7, anchor: 'start' },
         ...(['middle', 'end', 'start'] as const).flatMap(anchor => [
-          { x: px, y: py - 7, anchor, clearOfOwn: true },
-          { x: px, y: py + 15, anchor, clearOfOwn: true },
+          { x: px, y: py - 7, anchor },
+          { x: px, y: py + 15, anchor },
         ]),
       ]
-      const others = trace.procs.filter(o => o !== s)
       const spot = spots
         .map(p => ({ ...p, r: textRect(p.x, p.y, w, FONT, p.anchor) }))
-        .find(p => inside(p.r, box, 2) && taken.free(p.r, 3) && (p.clearOfOwn ? trace.procs : others).every(o => !crosses(o, p.r, x, gib => y(gib))))
+        .find(p => inside(p.r, box, 2) && taken.free(p.r, 3) && trace.procs.every(o => !crosses(o, p.r, x, gib => y(gib))))
       if (!spot) continue
       taken.add(spot.r)
       if (label !== peak) named.add(modelKey(s))

@@ -77,6 +77,8 @@ export function drawMarkers(trace: Trace, x: (t: number) => number, top: Box, bo
     labels = marks.map((_, i) => `M${i + 1}`)
     spots = place(marks, labels, top, NUMBER_ROWS, taken, true)
   }
+  // The lines too: what is placed after (the runners' labels) must not sit on them.
+  for (const m of marks) taken.add({ x: m.px - 1, y: top.y, w: 2, h: top.h })
   const parts = marks.map((m, i) => {
     const s = spots[i]
     if (s) taken.add(s.r)
