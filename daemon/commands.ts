@@ -8,7 +8,7 @@ import { ConfigError, parseStartArgs } from './config.js'
 import { Daemon, MARKS_NAME } from './daemon.js'
 import { isHolderAlive, type LockInfo, readLock } from './lock.js'
 import { ensureDir, openAppend, UnsafePathError } from './safe-open.js'
-import { LOG_MAX_PENDING, logDestination, MAX_PENDING } from './sink.js'
+import { LOG_MAX_PENDING, logDestination, MAX_PENDING, mib } from './sink.js'
 import { type DaemonStatus, readStatus, type WriteState } from './status-file.js'
 import { CommandError } from '../bin/errors.js'
 
@@ -226,7 +226,7 @@ function writeLines(s: DaemonStatus): string[] {
   if (!s.writes) return out
   const files = { process: s.procFile, system: s.systemFile, log: s.logFile }
   for (const [name, w] of Object.entries(s.writes) as [keyof typeof files, WriteState][]) {
-    const limit = `${(name === 'log' ? LOG_MAX_PENDING : MAX_PENDING) / 1024 / 1024} MiB`
+    const limit = mib(name === 'log' ? LOG_MAX_PENDING : MAX_PENDING)
     if (w.error) out.push(`  writes failing since ${w.failingSince ?? '?'}: ${files[name]}: ${w.error}; ${kb(w.pendingBytes)} held back (up to ${limit}), retried every system sample`)
     if (w.droppedBytes > 0) out.push(`  dropped: ${kb(w.droppedBytes)} of ${files[name]} (more than ${limit} held back while writes failed)`)
   }

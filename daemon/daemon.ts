@@ -13,7 +13,7 @@ import { runCommand } from './probe/run-command.js'
 import { cgroupText, linuxSystemText, memoryCgroup } from './probe/system-linux.js'
 import { readNoFollow } from './safe-open.js'
 import { isServer, selectProcesses } from './select.js'
-import { AppendFile, MAX_PENDING } from './sink.js'
+import { AppendFile, mib } from './sink.js'
 import { type DaemonStatus, StatusFile, type WriteState } from './status-file.js'
 import { Ticker } from './ticker.js'
 
@@ -343,7 +343,7 @@ export class Daemon {
     if (this.#closed || f.lastError === undefined) return
     if (this.#failing.get(f) === f.lastError) return
     this.#failing.set(f, f.lastError)
-    this.#error(`cannot write ${f.path}: ${f.lastError}; holding back what is not written (${f.pendingBytes} bytes, up to ${f === this.#logFile ? '1 MiB' : MAX_PENDING_TEXT}) and retrying every sample`)
+    this.#error(`cannot write ${f.path}: ${f.lastError}; holding back what is not written (${f.pendingBytes} bytes, up to ${mib(f.maxPendingBytes)}) and retrying every sample`)
   }
 
   /** Each system sample retries what is held back, and says when writing works again. */
@@ -442,16 +442,13 @@ export class Daemon {
   }
 }
 
-const MAX_PENDING_TEXT = `${MAX_PENDING / 1024 / 1024} MiB`
-
 function writeState(f: AppendFile | undefined): WriteState {
   if (!f) return { pendingBytes: 0, droppedBytes: 0 }
-  const s = f.state()
   return {
-    pendingBytes: s.pendingBytes,
-    droppedBytes: s.droppedBytes,
-    ...(s.lastError !== undefined ? { error: s.lastError } : {}),
-    ...(s.failingSinceMs !== undefined ? { failingSince: formatTs(s.failingSinceMs) } : {}),
+    pendingBytes: f.pendingBytes,
+    droppedBytes: f.droppedBytes,
+    ...(f.lastError !== undefined ? { error: f.lastError } : {}),
+    ...(f.failingSinceMs !== undefined ? { failingSince: formatTs(f.failingSinceMs) } : {}),
   }
 }
 

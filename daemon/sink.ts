@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, mkdirSync, writeSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { ensureDir, openAppend } from './safe-open.js'
+import { openAppend } from './safe-open.js'
 
 /** Pending text a trace file keeps while writes fail (a full disk); beyond it, the oldest whole samples are dropped and counted. */
 export const MAX_PENDING = 8 * 1024 * 1024
@@ -13,16 +13,9 @@ export type WriteFn = (fd: number, buf: Buffer, offset: number) => number
 
 const realWrite: WriteFn = (fd, buf, offset) => writeSync(fd, buf, offset)
 
-/** How a sink is doing, for `status` and the log. */
-export interface SinkState {
-  /** Bytes held back, waiting for the next write to succeed. */
-  pendingBytes: number
-  /** Bytes (whole samples) dropped because more than the limit was held back; since the start. */
-  droppedBytes: number
-  /** The error of the last failed write; undefined once a write succeeds. */
-  lastError: string | undefined
-  /** When writes started failing (ms since the epoch); undefined while they succeed. */
-  failingSinceMs: number | undefined
+/** A hold-back limit as people read it: `8 MiB`. */
+export function mib(bytes: number): string {
+  return `${+(bytes / 1024 / 1024).toFixed(1)} MiB`
 }
 
 export interface AppendFileOptions {
@@ -52,7 +45,8 @@ export interface AppendFileOptions {
 export class AppendFile {
   readonly path: string
   readonly #header: string | undefined
-  readonly #max: number
+  /** Most bytes held back while writes fail. */
+  readonly maxPendingBytes: number
   readonly #write: WriteFn
   readonly #fixedFd: boolean
   #fd: number | undefined
@@ -65,13 +59,15 @@ export class AppendFile {
   droppedBytes = 0
   droppedSamples = 0
   bytesWritten = 0
+  /** The error of the last failed write; undefined once a write succeeds. */
   lastError: string | undefined
+  /** When writes started failing (ms since the epoch); undefined while they succeed. */
   failingSinceMs: number | undefined
 
   constructor(path: string, o: AppendFileOptions = {}) {
     this.path = path
     this.#header = o.header
-    this.#max = o.maxPendingBytes ?? MAX_PENDING
+    this.maxPendingBytes = o.maxPendingBytes ?? MAX_PENDING
     this.#write = o.write ?? realWrite
     this.#fixedFd = o.fd !== undefined
     this.#fd = o.fd ?? openAppend(path)
@@ -91,7 +87,7 @@ export class AppendFile {
   /** Past the limit, whole chunks go, oldest first; a chunk partly on disk stays, or its row would be cut. */
   #dropOldest(): void {
     const first = this.#headOffset > 0 ? 1 : 0
-    while (this.#pendingBytes > this.#max && this.#chunks.length > first + 1) {
+    while (this.#pendingBytes > this.maxPendingBytes && this.#chunks.length > first + 1) {
       const [gone] = this.#chunks.splice(first, 1) as [Buffer]
       this.#pendingBytes -= gone.length
       this.droppedBytes += gone.length
@@ -137,11 +133,6 @@ export class AppendFile {
     return this.#pendingBytes
   }
 
-  /** What `status` shows of this file. */
-  state(): SinkState {
-    return { pendingBytes: this.#pendingBytes, droppedBytes: this.droppedBytes, lastError: this.lastError, failingSinceMs: this.failingSinceMs }
-  }
-
   /**
    * Closes and opens again at the same path (after log rotation: SIGHUP). A
    * new, empty file gets the header again, so it reads on its own.
@@ -181,12 +172,12 @@ export class AppendFile {
 }
 
 /**
- * The daemon's own log as pino's destination: DIR/memtrace.log, or stderr in
+ * The daemon's own log as pino's destination: DIR/memtrace.log (the caller
+ * has made DIR with `ensureDir`), or stderr in
  * the foreground. It is written like the traces, so a full disk holds lines
  * back (up to LOG_MAX_PENDING) instead of throwing out of the logger.
  */
 export function logDestination(dir: string | undefined): AppendFile {
   if (dir === undefined) return new AppendFile('stderr', { fd: 2, maxPendingBytes: LOG_MAX_PENDING })
-  ensureDir(dir)
   return new AppendFile(join(dir, 'memtrace.log'), { maxPendingBytes: LOG_MAX_PENDING })
 }
