@@ -1,6 +1,6 @@
 /** The bottom panel: system memory on a scale that tops at the host's memory. */
 import { scaleLinear, type ScaleLinear } from 'd3-scale'
-import type { Trace } from '../model/trace.js'
+import { hasNoSwap, type Trace } from '../model/trace.js'
 import { GAP_FACTOR, sysPeriod } from '../model/intervals.js'
 import { toPixels } from '../model/decimate.js'
 import { type Box, timeAxis, valueAxis } from './axes.js'
@@ -19,8 +19,7 @@ import { textWidth } from './text-width.js'
 export function systemSeries(trace: Trace): { names: string[]; noSwap: boolean } {
   const f = trace.sys.fields
   const has = (n: string) => f.get(n)?.some(v => !Number.isNaN(v)) ?? false
-  const totals = (f.get('swap-total') ?? []).filter(v => !Number.isNaN(v))
-  const noSwap = totals.length > 0 && totals.every(v => v === 0)
+  const noSwap = hasNoSwap(trace)
   const samePct = trace.sys.platform === 'linux' && has('available') && trace.sys.memTotalBytes !== undefined
   const names = [...f.keys()].filter(n => has(n) && n !== 'swap-total' && !(noSwap && n === 'swap-used') && !(samePct && n === 'free-pct'))
   return { names, noSwap }

@@ -1,5 +1,5 @@
 /** The system's figures a finding quotes, each from a sample it names. Pure. */
-import { systemSeries } from '../chart/system-panel.js'
+import { hasNoSwap } from '../model/trace.js'
 import type { Interval } from '../model/intervals.js'
 import { type At, type Ctx, extreme, freeWord, gib, join, valueAt } from './context.js'
 
@@ -14,13 +14,13 @@ const QUOTED: [name: string, label: string][] = [
 
 /** A host with no swap has nothing to say about swap used. */
 function quoted(ctx: Ctx): [string, string][] {
-  return systemSeries(ctx.trace).noSwap ? QUOTED.filter(([n]) => n !== 'swap-used') : QUOTED
+  return hasNoSwap(ctx.trace) ? QUOTED.filter(([n]) => n !== 'swap-used') : QUOTED
 }
 
 const KEY: Record<string, string> = { 'free-pct': 'freePct', wired: 'wiredBytes', compressor: 'compressorBytes', used: 'usedBytes', 'cgroup-usage': 'cgroupUsageBytes', 'swap-used': 'swapUsedBytes' }
 
 /** The extreme of a series over samples inside any of the intervals. */
-function extremeIn(ctx: Ctx, name: string, ivs: Interval[], kind: 'max' | 'min'): At | undefined {
+function extremeIn(ctx: Ctx, name: string, ivs: readonly Interval[], kind: 'max' | 'min'): At | undefined {
   let best: At | undefined
   for (const iv of ivs) {
     const e = extreme(ctx.trace, name, iv.startMs, iv.endMs, kind)
@@ -33,7 +33,7 @@ function extremeIn(ctx: Ctx, name: string, ivs: Interval[], kind: 'max' | 'min')
  * The worst of each series over samples inside the intervals only, each with
  * its own time: `free memory fell to 6% (14:10:20); wired peaked at 25.7 GiB (14:10:45), …`.
  */
-export function worstDuring(ctx: Ctx, ivs: Interval[], lead: string): { text: string; figures: Record<string, number> } {
+export function worstDuring(ctx: Ctx, ivs: readonly Interval[], lead: string): { text: string; figures: Record<string, number> } {
   const figures: Record<string, number> = {}
   const parts: string[] = []
   const free = extremeIn(ctx, 'free-pct', ivs, 'min')

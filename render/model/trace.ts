@@ -208,3 +208,9 @@ function sortSeries(s: ProcSeries): void {
   s.tsMs = order.map(o => o[0])
   s.ordered = true
 }
+
+/** The host has no swap: every swap total the trace holds is zero (and it holds one). */
+export function hasNoSwap(trace: Trace): boolean {
+  const totals = (trace.sys.fields.get('swap-total') ?? []).filter(v => !Number.isNaN(v))
+  return totals.length > 0 && totals.every(v => v === 0)
+}
