@@ -18,7 +18,7 @@ export interface BandKind {
  * other band tints it): the fill alone is too faint to meet 3:1 contrast,
  * the strip is not.
  */
-export function drawBands(intervals: Interval[], kind: BandKind, x: (t: number) => number, box: Box, panel: string, part: 'fill' | 'edge'): string {
+export function drawBands(intervals: readonly Interval[], kind: BandKind, x: (t: number) => number, box: Box, panel: string, part: 'fill' | 'edge'): string {
   return intervals
     .map(iv => {
       const x0 = Math.max(box.x, Math.min(box.x + box.w - 2, x(iv.startMs)))

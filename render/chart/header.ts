@@ -47,7 +47,7 @@ export function header(trace: Trace, o: HeaderOptions, span: number, x0: number,
   return { svg: el('g', { class: 'header' }, ...parts), bottom: y - 15 }
 }
 
-export function describe(trace: Trace, o: HeaderOptions, overlaps: Interval[], lows: Interval[]): string {
+export function describe(trace: Trace, o: HeaderOptions, overlaps: readonly Interval[], lows: readonly Interval[]): string {
   const runners = trace.procs.filter(s => s.role === 'runner')
   const lines = [
     `Two-panel memory chart made by memtrace from ${o.procFile} and ${o.sysFile}.`,

@@ -53,7 +53,19 @@ export const LOW_FREE_HYSTERESIS_PCT = 2
  * still low at the last sample ends there (`cut: 'end'`); one followed by a gap
  * in sampling ends at its last low sample (`cut: 'gap'`).
  */
-export function lowFreeIntervals(trace: Trace, thresholdPct: number): Interval[] {
+export function lowFreeIntervals(trace: Trace, thresholdPct: number): readonly Interval[] {
+  // The chart and several findings ask for the same intervals: worked out once per trace and threshold.
+  let byThreshold = lowFreeMemo.get(trace)
+  if (!byThreshold) lowFreeMemo.set(trace, (byThreshold = new Map()))
+  let ivs = byThreshold.get(thresholdPct)
+  if (!ivs) byThreshold.set(thresholdPct, (ivs = findLowFree(trace, thresholdPct)))
+  return ivs
+}
+
+const lowFreeMemo = new WeakMap<Trace, Map<number, Interval[]>>()
+const overlapMemo = new WeakMap<Trace, Interval[]>()
+
+function findLowFree(trace: Trace, thresholdPct: number): Interval[] {
   const ts = trace.sys.tsMs
   const pct = trace.sys.fields.get('free-pct')
   if (!pct) return []
@@ -90,7 +102,13 @@ export function lowFreeIntervals(trace: Trace, thresholdPct: number): Interval[]
  * Where two or more model runners appear in the same process samples. The
  * interval runs from the first such sample to the last.
  */
-export function runnerOverlaps(trace: Trace): Interval[] {
+export function runnerOverlaps(trace: Trace): readonly Interval[] {
+  let ivs = overlapMemo.get(trace)
+  if (!ivs) overlapMemo.set(trace, (ivs = findOverlaps(trace)))
+  return ivs
+}
+
+function findOverlaps(trace: Trace): Interval[] {
   const counts = new Map<number, number>()
   for (const s of trace.procs) {
     if (s.role !== 'runner') continue
