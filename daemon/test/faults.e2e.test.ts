@@ -2,17 +2,13 @@ import t from 'tap'
 import { createServer, type Server } from 'node:http'
 import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { exited, foreground, memtrace, read, sleep, traceFiles, until } from './helpers.js'
+import { deadUrl, exited, foreground, memtrace, read, sleep, traceFiles, until } from './helpers.js'
 
 const FAST = ['--interval', '500ms', '--system-interval', '1s']
 let DEAD = ''
 
 t.before(async () => {
-  // a loopback port nothing listens on
-  const s = createServer()
-  await new Promise<void>(ok => s.listen(0, '127.0.0.1', ok))
-  DEAD = `http://127.0.0.1:${(s.address() as { port: number }).port}`
-  await new Promise(ok => s.close(ok))
+  DEAD = await deadUrl()
 })
 
 /** A fake `ollama` CLI on PATH that only records that it was called. */

@@ -1,42 +1,18 @@
 import t from 'tap'
-import { execFileSync } from 'node:child_process'
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync, writeSync } from 'node:fs'
-import { createServer } from 'node:http'
-import { tmpdir } from 'node:os'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { exited, foreground, memtrace, read, sleep, traceFiles, until } from './helpers.js'
+import { deadUrl, exited, fill, foreground, memtrace, read, sleep, smallDisk, traceFiles, until } from './helpers.js'
 import { parseProc, parseSys } from '../../render/test/helpers.js'
 
 const NOT_ROOT = process.getuid?.() !== 0 && 'mounting a small tmpfs needs root (as in CI); sink.test.ts covers the write path with an injected writer'
 let DEAD = ''
 
 t.before(async () => {
-  const s = createServer()
-  await new Promise<void>(ok => s.listen(0, '127.0.0.1', ok))
-  DEAD = `http://127.0.0.1:${(s.address() as { port: number }).port}`
-  await new Promise(ok => s.close(ok))
+  DEAD = await deadUrl()
 })
 
-/** Writes a filler file until the filesystem is full. */
-function fill(path: string): void {
-  const fd = openSync(path, 'w')
-  const chunk = Buffer.alloc(4096, 'x')
-  try {
-    for (;;) writeSync(fd, chunk)
-  } catch {
-    /* full */
-  } finally {
-    closeSync(fd)
-  }
-}
-
 t.test('a full disk: the daemon keeps sampling, says so, and writes on when space returns', { skip: NOT_ROOT }, async t => {
-  const mnt = mkdtempSync(join(tmpdir(), 'memtrace-disk-'))
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mnt])
-  t.teardown(() => {
-    execFileSync('umount', ['-l', mnt])
-    rmdirSync(mnt)
-  })
+  const mnt = smallDisk(t, '4m')
   const trace = join(mnt, 'trace')
   // Every process matches: many rows a sample, so the disk's last free page goes fast.
   const d = foreground(['--dir', trace, '--ollama-url', DEAD, '--match', '.', '--interval', '250ms', '--system-interval', '1s'])

@@ -1,7 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { memtrace as runMemtrace } from '../../render/test/helpers.js'
-import { readdirSync, readFileSync } from 'node:fs'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, writeSync } from 'node:fs'
+import { createServer } from 'node:http'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import type { Test } from 'tap'
+import { memtrace as runMemtrace } from '../../render/test/helpers.js'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
@@ -59,5 +62,38 @@ export function gone(pid: number): boolean {
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z'
   } catch {
     return true
+  }
+}
+
+/** A loopback URL nothing listens on: a server that is down. */
+export async function deadUrl(): Promise<string> {
+  const s = createServer()
+  await new Promise<void>(ok => s.listen(0, '127.0.0.1', ok))
+  const url = `http://127.0.0.1:${(s.address() as { port: number }).port}`
+  await new Promise(ok => s.close(ok))
+  return url
+}
+
+/** A small tmpfs for the test, unmounted (lazily: an open descriptor must not keep it) when it ends. */
+export function smallDisk(t: Test, size: string): string {
+  const mnt = mkdtempSync(join(tmpdir(), 'memtrace-disk-'))
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mnt])
+  t.teardown(() => {
+    execFileSync('umount', ['-l', mnt])
+    rmdirSync(mnt)
+  })
+  return mnt
+}
+
+/** Writes a filler file at `path` until the filesystem is full. */
+export function fill(path: string): void {
+  const fd = openSync(path, 'w')
+  const chunk = Buffer.alloc(4096, 'x')
+  try {
+    for (;;) writeSync(fd, chunk)
+  } catch {
+    /* full */
+  } finally {
+    closeSync(fd)
   }
 }

@@ -81,14 +81,20 @@ function run(trace: string) {
   return { child, ctrlC, out: () => out }
 }
 
-t.test('memtrace run, Ctrl-C twice: tracing stops and the chart is drawn', async t => {
-  const dir = t.testdir({})
-  const trace = join(dir, 'run')
+/** `memtrace run` tracing into `trace`, given Ctrl-C twice in quick succession once it traces. */
+async function runAndPressTwice(trace: string) {
   const r = run(trace)
   await until(() => r.out().includes('tracing into') || undefined, 10_000, 'memtrace run to start')
   r.ctrlC()
   await sleep(30)
   r.ctrlC()
+  return r
+}
+
+t.test('memtrace run, Ctrl-C twice: tracing stops and the chart is drawn', async t => {
+  const dir = t.testdir({})
+  const trace = join(dir, 'run')
+  const r = await runAndPressTwice(trace)
   const ex = await exited(r.child)
   t.equal(ex.code, 130, r.out())
   t.equal(memtrace(['status', '--dir', trace]).code, 1, 'the daemon is stopped')
@@ -99,11 +105,7 @@ t.test('memtrace run, Ctrl-C twice: tracing stops and the chart is drawn', async
 t.test('memtrace run, Ctrl-C three times: tracing stops, no chart', async t => {
   const dir = t.testdir({})
   const trace = join(dir, 'run')
-  const r = run(trace)
-  await until(() => r.out().includes('tracing into') || undefined, 10_000, 'memtrace run to start')
-  r.ctrlC()
-  await sleep(30)
-  r.ctrlC()
+  const r = await runAndPressTwice(trace)
   await until(() => r.out().includes('Ctrl-C again') || undefined, 10_000, 'the offer to skip the chart')
   r.ctrlC()
   await exited(r.child)

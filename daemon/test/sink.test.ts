@@ -1,11 +1,10 @@
 import t from 'tap'
-import { execFileSync } from 'node:child_process'
-import { closeSync, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync, writeSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { AppendFile, type WriteFn } from '../sink.js'
 import { parseProc, parseSys } from '../../render/test/helpers.js'
 import { TSV_HEADER } from '../daemon.js'
+import { fill, smallDisk } from './helpers.js'
 
 /** write(2) on a disk with `room` bytes left: a short write, then ENOSPC, until it is freed. */
 function fillableDisk() {
@@ -83,24 +82,12 @@ t.test('past the limit, the oldest whole samples are dropped and counted; a row 
 const NOT_ROOT = process.getuid?.() !== 0 && 'mounting a small tmpfs needs root (as in CI); the injected writer above covers the same logic'
 
 t.test('on a real full filesystem (tmpfs): no row written twice', { skip: NOT_ROOT }, async t => {
-  const mnt = mkdtempSync(join(tmpdir(), 'memtrace-full-'))
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt])
-  t.teardown(() => {
-    execFileSync('umount', ['-l', mnt]) // lazily: an open descriptor must not leave it mounted
-    rmdirSync(mnt)
-  })
+  const mnt = smallDisk(t, '256k')
   const f = new AppendFile(join(mnt, 'p.tsv'), { header: TSV_HEADER })
   let want = TSV_HEADER
   for (let i = 0; i < 3; i++) f.write(row(i)), (want += row(i))
   // Fill the disk: the trace's last page keeps some room, so the next write is cut short.
-  const fd = openSync(join(mnt, 'filler'), 'w')
-  const chunk = Buffer.alloc(4096, 'x')
-  try {
-    for (;;) writeSync(fd, chunk)
-  } catch {
-    /* full */
-  }
-  closeSync(fd)
+  fill(join(mnt, 'filler'))
   let held = 0
   for (let i = 3; i < 200; i++) {
     want += row(i)
