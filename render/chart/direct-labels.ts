@@ -9,12 +9,12 @@
  * No label sits on a line, its own or another's: struck through, it is hard
  * to read, and on another runner's line it reads as that runner's.
  */
-import type { Trace } from '../model/trace.js'
+import type { ProcSeries, Trace } from '../model/trace.js'
+import { gib } from '../units.js'
 import type { Box } from './axes.js'
 import { modelKey, type ProcStyle } from './proc-style.js'
 import { GIB, rssScale } from './proc-panel.js'
 import { inside, type Occupied, type Rect, textRect } from './rects.js'
-import type { ProcSeries } from '../model/trace.js'
 import type { Theme } from './style.js'
 import { el, haloText } from './svg.js'
 import { BOLD, textWidth } from './text-width.js'
@@ -57,7 +57,7 @@ function crosses(s: ProcSeries, r: Rect, x: (t: number) => number, y: (gib: numb
 }
 
 function peakText(kb: number): string {
-  return `${((kb * 1024) / GIB).toFixed(1)} GiB`
+  return gib(kb * 1024)
 }
 
 export function directLabels(trace: Trace, box: Box, x: (t: number) => number, styles: ProcStyle[], th: Theme, taken: Occupied): string {

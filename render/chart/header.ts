@@ -2,11 +2,11 @@
 import type { Trace } from '../model/trace.js'
 import type { Interval } from '../model/intervals.js'
 import type { Theme } from './style.js'
+import { gib } from '../units.js'
 import { clip, el, text } from './svg.js'
 import { BOLD, wrapText } from './text-width.js'
 import { formatDuration, offsetName, wallClock, zoneOffsetMs } from './time-axis.js'
 
-const GIB = 1024 ** 3
 const TITLE = 17
 const SUB = 11.5
 
@@ -21,7 +21,7 @@ export interface HeaderOptions {
 
 /** `Ollama memory · 32.0 GiB host · 2026-02-25 14:03 – 14:17 UTC (14 min 59 s)`: the zone is always named. */
 export function titleText(trace: Trace, o: HeaderOptions, span: number): string {
-  const host = trace.sys.memTotalBytes ? `${(trace.sys.memTotalBytes / GIB).toFixed(1)} GiB host` : 'host memory unknown'
+  const host = trace.sys.memTotalBytes ? `${gib(trace.sys.memTotalBytes)} host` : 'host memory unknown'
   const from = wallClock(trace.startMs, o.zone, { date: true })
   const day = (ms: number) => wallClock(ms, o.zone, { date: true }).slice(0, 10)
   const to = wallClock(trace.endMs, o.zone, { date: day(trace.endMs) !== day(trace.startMs) })

@@ -9,7 +9,9 @@ import type { ProcStyle } from './proc-style.js'
 import type { Theme } from './style.js'
 import { el, text } from './svg.js'
 
-export const GIB = 1024 ** 3
+import { GIB } from '../units.js'
+
+export { GIB }
 
 export type Ticks = { ms: number; label: string }[]
 

@@ -44,8 +44,9 @@ export function makeCtx(trace: Trace, o: FindingOptions): Ctx {
   }
 }
 
-export const GIB = 1024 ** 3
-export const gib = (b: number) => `${(b / GIB).toFixed(1)} GiB`
+import { GIB, gib } from '../units.js'
+
+export { GIB, gib }
 
 /** The record every finding shares. */
 export function draft(kind: Finding['kind'], startMs: number, endMs: number | undefined, runners: ProcSeries[], text: string, figures?: Record<string, number>): Draft {
