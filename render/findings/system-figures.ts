@@ -50,7 +50,8 @@ export function worstDuring(ctx: Ctx, ivs: readonly Interval[], lead: string): {
     const e = extremeIn(ctx, name, ivs, 'max')
     if (!e) continue
     figures[KEY[name] as string] = e.v
-    peaks.push(`${label} ${peaks.length ? '' : 'peaked at '}${gib(e.v)} (${ctx.at(e.t)})`.replace('  ', ' '))
+    // The verb once, for the first: `wired peaked at 25.7 GiB (…), compressor 5.0 GiB (…)`.
+    peaks.push(`${label} ${peaks.length ? '' : 'peaked at '}${gib(e.v)} (${ctx.at(e.t)})`)
   }
   if (peaks.length) parts.push(join(peaks))
   if (parts.length === 0) return { text: `${lead} there was no system sample.`, figures }
@@ -65,7 +66,7 @@ export function valuesAt(ctx: Ctx, ms: number): { text: string; figures: Record<
     const v = valueAt(ctx.trace, name, ms)
     if (v === undefined) continue
     figures[KEY[name] as string] = v
-    parts.push(`${label} ${parts.length ? '' : 'was '}${gib(v)}`.replace('  ', ' '))
+    parts.push(`${label} ${parts.length ? '' : 'was '}${gib(v)}`)
   }
   return { text: join(parts), figures }
 }
