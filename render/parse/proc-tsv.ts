@@ -49,7 +49,11 @@ export class ProcTsvParser {
     if (!UINT_RE.test(pid) || !UINT_RE.test(ppid) || !UINT_RE.test(rss) || !UINT_RE.test(vsz)) {
       return this.#bad(lineNo, 'pid, ppid, rss_kb and vsz_kb must be whole numbers')
     }
-    if (Number(pid) > MAX_PID || Number(ppid) > MAX_PID || Number(rss) > MAX_KIB || Number(vsz) > MAX_KIB) {
+    const pidN = Number(pid)
+    const ppidN = Number(ppid)
+    const rssKb = Number(rss)
+    const vszKb = Number(vsz)
+    if (pidN > MAX_PID || ppidN > MAX_PID || rssKb > MAX_KIB || vszKb > MAX_KIB) {
       return this.#bad(lineNo, 'a pid or size no machine has (overflow or out of range)')
     }
     const tsMs = this.#ts.parse(ts)
@@ -69,11 +73,11 @@ export class ProcTsvParser {
         record: 'process-sample',
         ts,
         line: lineNo,
-        pid: Number(pid),
-        ppid: Number(ppid),
+        pid: pidN,
+        ppid: ppidN,
         comm: comm.slice(0, MAX_COMM),
-        rssKb: Number(rss),
-        vszKb: Number(vsz),
+        rssKb,
+        vszKb,
         command,
       },
     }

@@ -213,7 +213,8 @@ export function parseBlock(
     s.swapTotalBytes = swaps.sizeBytes
     s.swapUsedBytes = swaps.usedBytes
   }
-  dropImplausible(s as unknown as Record<string, unknown>, drop)
+  // Figures derived above (used, free %, swap) sit at the top: only those are checked again.
+  dropImplausible(s as unknown as Record<string, unknown>, drop, { topOnly: true })
   return { sample: s, events }
 }
 
