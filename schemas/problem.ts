@@ -12,6 +12,7 @@ export const PROBLEM_KINDS = [
   'bad-json',
   'bad-value',
   'line-too-long',
+  'duplicate',
 ] as const
 
 export const problemSchema = {

@@ -30,9 +30,9 @@ export function plausible(key: string, v: number): boolean {
 }
 
 /** Maps of raw counters, and the bound of every value in them: meminfo is in bytes, the others count. */
-const RAW_MAPS: Record<string, number> = { meminfo: MAX_BYTES, vmStat: MAX_COUNT, vmstat: MAX_COUNT }
+const RAW_MAPS: Record<string, number> = { meminfo: MAX_BYTES, vmStat: MAX_COUNT, vmstat: MAX_COUNT, sysctl: MAX_COUNT }
 /** Lists whose entries are dropped whole when one of their figures is impossible. */
-const LISTS = new Set(['gpus', 'models', 'cliModels'])
+const LISTS = new Set(['gpus', 'gpuProcesses', 'models', 'cliModels'])
 
 /**
  * Drops every impossible figure of a parsed system sample in place, calling

@@ -4,7 +4,9 @@ import { dropImplausible, MAX_BYTES, MAX_PID } from './ranges.js'
 import { formatTs, parseTs } from './time.js'
 import * as mac from './sections/macos.js'
 import * as lin from './sections/linux.js'
-import { JsonCollector, ollamaPsHeader, ollamaPsRow, parseApiPs } from './sections/ollama.js'
+import * as smi from './sections/nvidia.js'
+import { FreeTable, isFreeHeader } from './sections/free.js'
+import { JsonCollector, ollamaPsHeader, ollamaPsRow, parseApiPs, type PsColumns } from './sections/ollama.js'
 
 /** A line of a block: its text and 1-based line number. */
 export interface BlockLine {
@@ -12,9 +14,11 @@ export interface BlockLine {
   no: number
 }
 
-type Mode = 'vm_stat' | 'memory_pressure' | 'ollama-ps' | 'nvidia-smi' | 'swaps' | undefined
+type Mode = 'vm_stat' | 'vm_stat-columns' | 'memory_pressure' | 'ollama-ps' | 'nvidia-smi' | 'swaps' | 'swapon' | 'free' | undefined
 const EVENT_RE = /^memtrace ([a-z-]+) (\{.*\})$/
 const EVENT_KINDS = new Set(['marker', 'runner', 'start', 'missed', 'source-error', 'dropped'])
+/** The body Go's HTTP server sends for a path it does not serve: an Ollama older than /api/ps. */
+const NOT_FOUND = '404 page not found'
 const ERROR_LINE_RE = /^(Error:|curl: \(\d+\)|jq: error)/
 
 /**
@@ -36,29 +40,78 @@ export function parseBlock(
   }
   let mode: Mode
   let pageSize = 4096
-  let psColumns: string[] = []
-  let nv: lin.NvidiaColumns | undefined
+  let psColumns: PsColumns = { names: [], starts: [] }
+  let nv: smi.NvidiaColumns | undefined
+  let nvRows = 0
+  const table = new smi.SmiTable()
+  // One value per GPU per block: a GPU printed again (nvidia-smi -l, two samples) keeps its last.
+  const gpus = new Map<string, smi.GpuMemory>()
+  const putGpu = (key: string, gpu: smi.GpuMemory, no: number) => {
+    const before = gpus.get(key)
+    if (before) {
+      gpu.index = before.index
+      problems.add(file, no, 'duplicate', `nvidia-smi: GPU ${gpu.index} printed twice in one block (nvidia-smi -l, or two samples); the last is kept`)
+    }
+    gpus.set(key, gpu)
+  }
   let pressure: Partial<Pressure> | undefined
   let cgPressure: Partial<Pressure> | undefined
-  let swaps: { sizeBytes: number; usedBytes: number } | undefined
+  let swaps: { sizeBytes: number; usedBytes: number; partial?: boolean } | undefined
+  let swaponCols: string[] = []
+  let freeTable: FreeTable | undefined
+  let vmCols: mac.VmStatColumns | undefined
+  let vmColsLine = 0
+  const endVmCols = () => {
+    if (!vmCols) return
+    const { vmStat, fields } = vmCols.fields(pageSize)
+    s.vmStat = { ...s.vmStat, ...vmStat }
+    Object.assign(s, fields)
+    if (vmCols.skipped.size > 0) problems.add(file, vmColsLine, 'bad-value', `vm_stat: ${[...vmCols.skipped].join(', ')} printed in thousands (too wide for the column), not exact; skipped`)
+    vmCols = undefined
+  }
+  let freeLine = 0
+  const endFree = () => {
+    if (!freeTable) return
+    const r = freeTable.end()
+    if (r.skipped) problems.add(file, freeLine, 'bad-value', r.skipped)
+    if ('figures' in r) {
+      if (s.free) problems.add(file, freeLine, 'duplicate', 'free: two tables in one block (free -s, or two samples); the last is kept')
+      s.free = r.figures
+    }
+    freeTable = undefined
+  }
 
   for (let i = 0; i < lines.length; i++) {
     const { text: raw, no } = lines[i] as BlockLine
     const t = raw.trim()
+    if (freeTable) {
+      if (mode === 'free' && t !== '' && freeTable.feed(t)) continue
+      endFree()
+    }
     if (t === '') {
-      if (mode === 'ollama-ps' || mode === 'nvidia-smi' || mode === 'swaps') mode = undefined
+      if (mode === 'ollama-ps' || mode === 'nvidia-smi' || mode === 'swaps' || mode === 'swapon') mode = undefined
       continue
     }
-    const c0 = t[0]
-    if (c0 === '{' || c0 === '[') {
+    if (startsJson(t, lines[i + 1]?.text)) {
       const json = new JsonCollector()
       let done = json.push(t)
-      while (!done && i + 1 < lines.length) done = json.push((lines[++i] as BlockLine).text)
+      let j = i
+      while (!done && j + 1 < lines.length) done = json.push((lines[++j] as BlockLine).text)
       seen('api-ps')
       mode = undefined
-      const parsed = done ? parseApiPs(json.text) : { error: 'JSON not closed before the next block' }
+      if (!done) {
+        // Never past the block, nor over what follows: the lines after it are read as usual.
+        problems.add(file, no, 'bad-json', '/api/ps: JSON not closed before the end of its block')
+        continue
+      }
+      i = j
+      const parsed = parseApiPs(json.text)
       if ('error' in parsed) problems.add(file, no, 'bad-json', `/api/ps: ${parsed.error}`)
       else s.models = parsed.models
+      continue
+    }
+    if (t === NOT_FOUND) {
+      events.push({ record: 'trace-event', kind: 'source-error', ts, line: no, source: 'server', message: 'this Ollama has no /api/ps (it answered "404 page not found")' })
       continue
     }
     if (t.startsWith('memtrace ')) {
@@ -76,6 +129,17 @@ export function parseBlock(
       mode = 'vm_stat'
       seen('vm_stat')
       continue
+    }
+    if (mode === 'vm_stat' || mode === 'vm_stat-columns') {
+      const cols = mode === 'vm_stat' ? mac.vmStatColumns(t) : undefined
+      if (cols) {
+        endVmCols()
+        vmCols = new mac.VmStatColumns(cols)
+        vmColsLine = no
+        mode = 'vm_stat-columns'
+        continue
+      }
+      if (vmCols?.feed(t)) continue
     }
     const mp = mac.memoryPressureHeader(t)
     if (mp) {
@@ -100,7 +164,7 @@ export function parseBlock(
       mode = undefined
       continue
     }
-    const cols = ollamaPsHeader(t)
+    const cols = ollamaPsHeader(raw.trimEnd())
     if (cols) {
       psColumns = cols
       s.cliModels = []
@@ -109,20 +173,16 @@ export function parseBlock(
       continue
     }
     if (mode === 'ollama-ps') {
-      const row = ollamaPsRow(t, psColumns)
+      const row = ollamaPsRow(raw.trimEnd(), psColumns)
+      if (typeof row === 'string') {
+        problems.add(file, no, 'bad-value', row)
+        continue
+      }
       if (row) {
         ;(s.cliModels as LoadedModel[]).push(row)
         continue
       }
       mode = undefined
-    }
-    if (mode === 'vm_stat') {
-      const kv = mac.vmStatCounter(t)
-      if (kv) {
-        addVmStat(s, kv[0], kv[1], pageSize)
-        continue
-      }
-      // Stay in vm_stat: one garbled counter must not lose the ones after it.
     }
     if (mode === 'memory_pressure' && mac.isMemoryPressureLine(t)) continue
     const mem = lin.meminfoLine(t)
@@ -134,7 +194,8 @@ export function parseBlock(
     if (lin.isMeminfoCount(t)) continue
     const psi = lin.psiLine(t)
     if (psi) {
-      if (psi.cgroup) {
+      if (psi.of === 'other') seen('psi')
+      else if (psi.of === 'cgroup') {
         cgPressure ??= {}
         lin.applyPsi(cgPressure, psi)
         seen('cgroup')
@@ -151,21 +212,28 @@ export function parseBlock(
       seen('cgroup')
       continue
     }
-    const nvh = lin.nvidiaHeader(t)
+    const nvh = smi.nvidiaHeader(t)
     if (nvh) {
       nv = nvh
-      s.gpus = []
+      nvRows = 0
       mode = 'nvidia-smi'
       seen('nvidia-smi')
       continue
     }
     if (mode === 'nvidia-smi' && nv) {
-      const gpu = lin.nvidiaRow(t, nv, s.gpus?.length ?? 0)
-      if (gpu) {
-        s.gpus?.push(gpu)
+      const row = smi.nvidiaRow(t, nv, nvRows)
+      if (row) {
+        nvRows++
+        putGpu(row.key, row.gpu, no)
         continue
       }
       mode = undefined
+    }
+    const tl = table.feed(t)
+    if (tl) {
+      seen('nvidia-smi')
+      if (tl.skipped) problems.add(file, no, 'bad-value', tl.skipped)
+      continue
     }
     if (lin.isSwapsHeader(t)) {
       swaps = { sizeBytes: 0, usedBytes: 0 }
@@ -182,9 +250,33 @@ export function parseBlock(
       }
       mode = undefined
     }
-    const hw = mac.parseHwMemsize(t)
-    if (hw !== undefined) {
-      s.memTotalBytes = hw
+    const son = lin.swaponHeader(t)
+    if (son) {
+      swaponCols = son
+      swaps ??= { sizeBytes: 0, usedBytes: 0 }
+      mode = 'swapon'
+      seen('swaps')
+      continue
+    }
+    if (mode === 'swapon' && swaps) {
+      const row = lin.swaponRow(t, swaponCols)
+      if (row) {
+        swaps.sizeBytes += row.sizeBytes
+        swaps.usedBytes += row.usedBytes
+        continue
+      }
+      if (t[0] === '/') {
+        // A device left out would make the totals too small: none of them is used.
+        problems.add(file, no, 'bad-value', 'swapon --show row whose sizes do not read; this block has no swap totals')
+        swaps.partial = true
+        continue
+      }
+      mode = undefined
+    }
+    const sc = mac.sysctlLine(t)
+    if (sc) {
+      addSysctl(s, sc[0], sc[1])
+      seen('sysctl')
       continue
     }
     const vm = lin.vmstatLine(t)
@@ -193,29 +285,67 @@ export function parseBlock(
       seen('vmstat')
       continue
     }
+    if (isFreeHeader(t, lines[i + 1]?.text)) {
+      freeTable = new FreeTable(t)
+      freeLine = no
+      mode = 'free'
+      seen('free')
+      continue
+    }
+    // vm_stat's counters last: `name: N` is also how sysctl, cgroup files and others print.
+    if (mode === 'vm_stat') {
+      const kv = mac.vmStatCounter(t)
+      if (kv) {
+        addVmStat(s, kv[0], kv[1], pageSize)
+        continue
+      }
+      // Stay in vm_stat: one garbled counter must not lose the ones after it.
+    }
     if (ERROR_LINE_RE.test(t)) {
       events.push({ record: 'trace-event', kind: 'source-error', ts, line: no, message: t.slice(0, 300) })
       continue
     }
     problems.add(file, no, 'unrecognised-line', 'a line no known section prints')
   }
+  endFree()
+  endVmCols()
+  const unread = table.end()
+  if (unread) problems.add(file, headerLine, 'bad-value', unread)
+  for (const g of table.gpus) putGpu(g.key, g.gpu, headerLine)
+  if (s.sections.includes('nvidia-smi')) s.gpus = [...gpus.values()]
+  if (table.processes.length > 0) s.gpuProcesses = table.processes
+  const fullOnly = (where: string) => problems.add(file, headerLine, 'bad-value', `PSI of ${where}: a full line without its some line; skipped`)
   if (pressure && pressure.someTotalUs !== undefined) s.pressure = pressure as Pressure
+  else if (pressure) fullOnly('memory')
   if (cgPressure && cgPressure.someTotalUs !== undefined) {
     s.cgroup ??= {}
     s.cgroup.pressure = cgPressure as Pressure
-  }
+  } else if (cgPressure) fullOnly("the cgroup's memory")
   const drop = (field: string) => problems.add(file, headerLine, 'bad-value', `${field}: a figure no machine has (overflow or out of range); dropped`)
   // Raw figures first, so nothing is derived from an impossible one; then what was derived.
   dropImplausible(s as unknown as Record<string, unknown>, drop)
   finish(s)
   // meminfo's swap lines win; /proc/swaps alone still tells the totals.
-  if (swaps && s.swapTotalBytes === undefined) {
+  if (swaps && !swaps.partial && s.swapTotalBytes === undefined) {
     s.swapTotalBytes = swaps.sizeBytes
     s.swapUsedBytes = swaps.usedBytes
   }
   // Figures derived above (used, free %, swap) sit at the top: only those are checked again.
   dropImplausible(s as unknown as Record<string, unknown>, drop, { topOnly: true })
   return { sample: s, events }
+}
+
+/**
+ * Whether a line opens a JSON body: `{`, or `[` followed by `{`, `"` or `]`
+ * (on the line or, for `[` alone, on the next). A shell prompt such as
+ * `[me@box ~]$`, a label such as `[running processes]` and `[N/A]` are not.
+ */
+function startsJson(t: string, next: string | undefined): boolean {
+  if (t[0] === '{') return true
+  if (t[0] !== '[') return false
+  const rest = t.slice(1).trimStart()
+  const c = rest === '' ? next?.trimStart()[0] : rest[0]
+  return c === '{' || c === '"' || c === ']'
 }
 
 function pathOnly(path: string | undefined) {
@@ -232,6 +362,12 @@ function addVmStat(s: SystemSample, label: string, value: number, pageSize: numb
   }
   const count = mac.VM_STAT_COUNTS[label]
   if (count) (s as Record<string, unknown>)[count] = value
+}
+
+function addSysctl(s: SystemSample, key: string, value: number): void {
+  s.sysctl ??= {}
+  s.sysctl[key] = value
+  if (key === 'hw.memsize') s.memTotalBytes = value
 }
 
 function addMeminfo(s: SystemSample, key: string, bytes: number): void {
@@ -288,8 +424,27 @@ function finish(s: SystemSample): void {
     if (st !== undefined) s.swapTotalBytes = st
     if (sf !== undefined) s.swapFreeBytes = sf
     if (st !== undefined && sf !== undefined) s.swapUsedBytes = Math.max(0, st - sf)
-  } else if (s.sections.some(n => n === 'vm_stat' || n === 'memory_pressure' || n === 'swapusage')) {
+  } else if (s.free) {
+    // free's own "used" changed meaning across versions: used is total − available here, as for meminfo.
+    const f = s.free
+    s.platform = 'linux'
+    s.memTotalBytes = f.totalBytes
+    s.freeBytes = f.freeBytes
+    if (f.availableBytes !== undefined) {
+      s.availableBytes = f.availableBytes
+      s.usedBytes = Math.max(0, f.totalBytes - f.availableBytes)
+      if (f.totalBytes > 0) s.freePct = Math.round((f.availableBytes / f.totalBytes) * 1000) / 10
+    }
+    if (f.swapTotalBytes !== undefined) {
+      s.swapTotalBytes = f.swapTotalBytes
+      s.swapUsedBytes = f.swapUsedBytes
+      s.swapFreeBytes = f.swapFreeBytes
+    }
+  } else if (s.sections.some(n => n === 'vm_stat' || n === 'memory_pressure' || n === 'swapusage' || n === 'sysctl')) {
     s.platform = 'macos'
+    // memory_pressure prints the kernel's memorystatus level: the sysctl is the same figure.
+    const level = s.sysctl?.['kern.memorystatus_level']
+    if (s.freePct === undefined && level !== undefined && level <= 100) s.freePct = level
   }
 }
 

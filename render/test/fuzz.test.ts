@@ -3,18 +3,8 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { InputError, loadTrace } from '../load.js'
 import { renderChart } from '../chart/render-chart.js'
-import { ROOT } from './helpers.js'
+import { ROOT, rng } from './helpers.js'
 import { parseSvg, unsafeParts } from './xml.js'
-
-/** Seeded, so a failure names an iteration that replays. */
-function rng(seed: number) {
-  let s = seed >>> 0
-  return () => {
-    s = (Math.imul(s ^ (s >>> 15), 2246822507) + 0x9e3779b9) >>> 0
-    s ^= s >>> 13
-    return s / 4294967296
-  }
-}
 
 const HOSTILE = ['<', '>', '&', '"', "'", '\u0000', '\u0001', '\u001b[31m', '\t', '\r', ']]>', '<!--', '<script>', '\uFFFF', '\u202e', '=====', '{', '}', '%s']
 const SAMPLE = join(ROOT, 'samples', 'mac-model-switch')

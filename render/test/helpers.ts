@@ -47,6 +47,16 @@ export function parseSys(text: string): { blocks: SystemBlock[]; problems: Probl
   return { blocks, problems }
 }
 
+/** A seeded random source, so a failure names an iteration that replays. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0
+  return () => {
+    s = (Math.imul(s ^ (s >>> 15), 2246822507) + 0x9e3779b9) >>> 0
+    s = (s ^ (s >>> 13)) >>> 0
+    return s / 4294967296
+  }
+}
+
 /** One block of system text after a header. */
 export function block(body: string, ts = '2026-02-25T14:03:12Z') {
   const { blocks, problems } = parseSys(`===== ${ts} =====\n${body}\n`)

@@ -2,8 +2,8 @@
 import type { Pressure } from '../../../schemas/index.js'
 
 const MEMINFO_RE = /^([A-Za-z][\w()]*):\s+(\d+)(?:\s+kB)?$/
-const PSI_RE =
-  /^(?:(\S*memory\.pressure):\s*)?(some|full) avg10=(\d+(?:\.\d+)?) avg60=(\d+(?:\.\d+)?) avg300=(\d+(?:\.\d+)?) total=(\d+)$/
+/** A PSI line, alone (`cat`) or after its file's name (`grep -R . /proc/pressure`, a cgroup's memory.pressure). */
+const PSI_RE = /^(?:(\S+):)?(some|full) avg10=(\d+(?:\.\d+)?) avg60=(\d+(?:\.\d+)?) avg300=(\d+(?:\.\d+)?) total=(\d+)$/
 const VMSTAT_RE = /^([a-z][a-z0-9_]*) (\d+)$/
 const CGROUP_RE =
   /^(?:(\S*?)\/)?(memory\.(?:current|max|peak|swap\.current|usage_in_bytes|limit_in_bytes|max_usage_in_bytes|memsw\.usage_in_bytes))\s*[:=]\s*(\d+|max)$/
@@ -22,6 +22,34 @@ export function swapsRow(line: string): { sizeBytes: number; usedBytes: number }
   return m ? { sizeBytes: Number(m[3]) * 1024, usedBytes: Number(m[4]) * 1024 } : undefined
 }
 
+/** Columns `swapon --show` may print (`--show=…` picks and orders them). */
+const SWAPON_COLUMNS = new Set(['NAME', 'TYPE', 'SIZE', 'USED', 'PRIO', 'UUID', 'LABEL'])
+const SWAPON_SIZE_RE = /^(\d+(?:\.\d+)?)([KMGTPE]?)(?:i?B)?$/
+const BINARY: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40, P: 2 ** 50, E: 2 ** 60 }
+
+/** The header of `swapon --show` (its column names, in order), when it names SIZE and USED. */
+export function swaponHeader(line: string): string[] | undefined {
+  const cols = line.split(/\s+/)
+  if (cols.length < 2 || !cols.every(c => SWAPON_COLUMNS.has(c)) || !cols.includes('SIZE') || !cols.includes('USED')) return undefined
+  return cols
+}
+
+/**
+ * A `swapon --show` row: sizes are binary (`8G`, `512.5M`, `0B`) or bytes
+ * with `--bytes`. Undefined when the row does not line up with the header.
+ */
+export function swaponRow(line: string, cols: string[]): { sizeBytes: number; usedBytes: number } | undefined {
+  const cells = line.split(/\s+/)
+  if (cells.length !== cols.length) return undefined
+  const size = (name: string) => {
+    const m = SWAPON_SIZE_RE.exec(cells[cols.indexOf(name)] ?? '')
+    return m ? Math.round(Number(m[1]) * (BINARY[m[2] as string] as number)) : undefined
+  }
+  const sizeBytes = size('SIZE')
+  const usedBytes = size('USED')
+  return sizeBytes === undefined || usedBytes === undefined ? undefined : { sizeBytes, usedBytes }
+}
+
 /** `MemTotal:  24576000 kB` → [key, bytes]. Keys without a unit are counts. */
 export function meminfoLine(line: string): [string, number] | undefined {
   const m = MEMINFO_RE.exec(line)
@@ -33,14 +61,19 @@ export function isMeminfoCount(line: string): boolean {
   return /^HugePages_\w+:\s+\d+$/.test(line)
 }
 
-/** One PSI line; `cgroup` is true when it came from a cgroup's memory.pressure. */
+/**
+ * One PSI line and whose it is: the host's memory (`/proc/pressure/memory`,
+ * or no file name), a cgroup's (`…/memory.pressure`), or another resource
+ * (`/proc/pressure/cpu`, `io`, `irq`), which is read past.
+ */
 export function psiLine(
   line: string,
-): { cgroup: boolean; which: 'some' | 'full'; avg10: number; avg60: number; avg300: number; totalUs: number } | undefined {
+): { of: 'host' | 'cgroup' | 'other'; which: 'some' | 'full'; avg10: number; avg60: number; avg300: number; totalUs: number } | undefined {
   const m = PSI_RE.exec(line)
   if (!m) return undefined
+  const file = m[1]
   return {
-    cgroup: m[1] !== undefined,
+    of: file === undefined || /(?:^|\/)pressure\/memory$/.test(file) ? 'host' : file.endsWith('memory.pressure') ? 'cgroup' : 'other',
     which: m[2] as 'some' | 'full',
     avg10: Number(m[3]),
     avg60: Number(m[4]),
@@ -89,54 +122,4 @@ export function cgroupLine(
 
 export function cgroupPath(line: string): string | undefined {
   return CGROUP_PATH_RE.exec(line)?.[1]
-}
-
-/** Columns of `nvidia-smi --query-gpu=… --format=csv` found in its header. */
-export interface NvidiaColumns {
-  index: number
-  name: number
-  used: number
-  total: number
-  unitMiB: boolean
-}
-
-export function nvidiaHeader(line: string): NvidiaColumns | undefined {
-  if (!line.includes('memory.used') || !line.includes(',')) return undefined
-  const cols = line.split(',').map(c => c.trim())
-  const find = (name: string) => cols.findIndex(c => c === name || c.startsWith(`${name} `))
-  const cols2: NvidiaColumns = {
-    index: find('index'),
-    name: find('name'),
-    used: find('memory.used'),
-    total: find('memory.total'),
-    unitMiB: true,
-  }
-  return cols2.used < 0 ? undefined : cols2
-}
-
-const MIB = 1024 * 1024
-
-/** One CSV row; values may carry ` MiB` or be bare numbers (nounits). */
-export function nvidiaRow(
-  line: string,
-  cols: NvidiaColumns,
-  ordinal: number,
-): { index: number; name?: string; usedBytes: number; totalBytes: number } | undefined {
-  const cells = line.split(',').map(c => c.trim())
-  const num = (i: number) => {
-    const m = /^(\d+(?:\.\d+)?)\s*(MiB|GiB)?$/.exec(cells[i] ?? '')
-    if (!m) return NaN
-    return Number(m[1]) * (m[2] === 'GiB' ? 1024 * MIB : MIB)
-  }
-  const used = num(cols.used)
-  const total = cols.total >= 0 ? num(cols.total) : NaN
-  if (Number.isNaN(used) || Number.isNaN(total)) return undefined
-  const idx = cols.index >= 0 ? Number(cells[cols.index]) : ordinal
-  const name = cols.name >= 0 ? cells[cols.name] : undefined
-  return {
-    index: Number.isInteger(idx) ? idx : ordinal,
-    ...(name ? { name } : {}),
-    usedBytes: used,
-    totalBytes: total,
-  }
 }

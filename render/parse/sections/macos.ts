@@ -5,9 +5,10 @@ const VM_STAT_LINE_RE = /^"?([A-Za-z][^":]*?)"?:\s+(\d+)\.?$/
 const MP_HEADER_RE = /^The system has (\d+) \((\d+) pages with a page size of (\d+)\)/
 const MP_FREE_RE = /^System-wide memory free percentage:\s*(\d+(?:\.\d+)?)%/
 const MP_LINE_RE = /^[A-Za-z][A-Za-z /()-]*:\s*\d*\s*$/
-const SWAP_RE = /^vm\.swapusage:\s*(.*)$/
+/** With its key (`sysctl vm.swapusage`) or without (`sysctl -n vm.swapusage`). */
+const SWAP_RE = /^(?:vm\.swapusage:\s*(.*)|(total\s*=\s*\S+\s+used\s*=.*))$/
 const SWAP_PART_RE = /(total|used|free)\s*=\s*(\d+(?:[.,]\d+)?)\s*([KMGT]?)/g
-const HW_MEMSIZE_RE = /^hw\.memsize:\s*(\d+)$/
+const SYSCTL_RE = /^([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+):\s*(\d+)$/
 
 export function vmStatPageSize(line: string): number | undefined {
   const m = VM_STAT_HEADER_RE.exec(line)
@@ -73,14 +74,97 @@ export function parseSwapUsage(
   const m = SWAP_RE.exec(line)
   if (!m) return undefined
   const out: { total?: number; used?: number; free?: number } = {}
-  for (const p of (m[1] as string).matchAll(SWAP_PART_RE)) {
+  for (const p of ((m[1] ?? m[2]) as string).matchAll(SWAP_PART_RE)) {
     const value = Number((p[2] as string).replace(',', '.')) * (UNIT[p[3] as string] ?? 1)
     out[p[1] as 'total' | 'used' | 'free'] = Math.round(value)
   }
   return out
 }
 
-export function parseHwMemsize(line: string): number | undefined {
-  const m = HW_MEMSIZE_RE.exec(line)
-  return m ? Number(m[1]) : undefined
+/** A numeric sysctl printed as `name: value` (`hw.memsize: 17179869184`, `kern.memorystatus_level: 41`). */
+export function sysctlLine(line: string): [string, number] | undefined {
+  const m = SYSCTL_RE.exec(line)
+  return m ? [m[1] as string, Number(m[2])] : undefined
+}
+
+/** Interval mode's columns (`vm_stat 5`), 10.9 on and before, and the field each feeds. */
+const COLUMN_GAUGES: Record<string, string> = {
+  free: 'freeBytes',
+  active: 'activeBytes',
+  specul: 'speculativeBytes',
+  spec: 'speculativeBytes',
+  inactive: 'inactiveBytes',
+  wired: 'wiredBytes',
+  wire: 'wiredBytes',
+  'file-backed': 'fileBackedBytes',
+  anonymous: 'anonymousBytes',
+  cmprssor: 'compressorBytes',
+}
+const COLUMN_COUNTS: Record<string, string> = { pageins: 'pageins', pageout: 'pageouts', swapins: 'swapins', swapouts: 'swapouts' }
+/** Columns that hold a level (the rest count events: since boot on a header's first row, then per interval). */
+const LEVELS = new Set(['free', 'active', 'specul', 'spec', 'inactive', 'throttle', 'wired', 'wire', 'prgable', 'file-backed', 'anonymous', 'cmprssed', 'cmprssor'])
+
+/** The column header of interval mode, or undefined. */
+export function vmStatColumns(line: string): string[] | undefined {
+  return /^free\s+active\s+spec(?:ul)?\s+inactive\s/.test(line) ? line.split(/\s+/) : undefined
+}
+
+/**
+ * Follows interval mode's rows under one header. The first row after a
+ * header counts since boot, the next ones count what happened in their
+ * interval, so a counter's total is the first row plus the rest. A figure
+ * too wide for its column is printed in thousands (`5919477K`): it is not
+ * exact, and is skipped.
+ */
+export class VmStatColumns {
+  readonly #cols: string[]
+  #rows = 0
+  readonly #levels = new Map<string, number>()
+  readonly #counts = new Map<string, number | undefined>()
+  readonly skipped = new Set<string>()
+
+  constructor(cols: string[]) {
+    this.#cols = cols
+  }
+
+  /** True when the line is a row of the table. */
+  feed(line: string): boolean {
+    const cells = line.split(/\s+/)
+    if (cells.length !== this.#cols.length || !cells.every(c => /^\d+[KMG]?$/.test(c))) return false
+    const first = this.#rows++ === 0
+    this.#cols.forEach((col, i) => {
+      const cell = cells[i] as string
+      const exact = /^\d+$/.test(cell)
+      if (LEVELS.has(col)) {
+        if (exact) this.#levels.set(col, Number(cell))
+        else {
+          this.#levels.delete(col)
+          this.skipped.add(col)
+        }
+        return
+      }
+      const before = first ? 0 : this.#counts.get(col)
+      if (!exact) this.skipped.add(col)
+      this.#counts.set(col, exact && before !== undefined ? before + Number(cell) : undefined)
+    })
+    return true
+  }
+
+  /** The figures of the last row (levels) and the totals (counts), by sample field. */
+  fields(pageSize: number): { vmStat: Record<string, number>; fields: Record<string, number> } {
+    const vmStat: Record<string, number> = {}
+    const fields: Record<string, number> = {}
+    for (const [col, v] of this.#levels) {
+      vmStat[col] = v
+      const f = COLUMN_GAUGES[col]
+      if (f) fields[f] = v * pageSize
+    }
+    for (const [col, v] of this.#counts) {
+      if (v === undefined) continue
+      vmStat[col] = v
+      const f = COLUMN_COUNTS[col]
+      if (f) fields[f] = v
+    }
+    return { vmStat, fields }
+  }
 }

@@ -1,16 +1,30 @@
 /** Parsers for what Ollama says is loaded: the `ollama ps` table and `/api/ps` JSON. */
 import type { LoadedModel } from '../../../schemas/index.js'
 
-const PS_HEADER_RE = /^NAME(?:\t|\s{2,})ID(?:\t|\s{2,})SIZE\b/
+const PS_HEADER_RE = /^\s*NAME\s+ID\s+SIZE(?:\s|$)/
 const CELL_SPLIT_RE = /\t+\s*|\s{2,}/
 const SIZE_RE = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB)$/
 const DECIMAL: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12 }
 const FOREVER_YEAR = 2100
+/** A name, then somewhere a size as HumanBytes prints it: a row, even when its cells cannot be cut. */
+const ROW_LIKE_RE = /^\s*\S+\s.*\b\d+(?:\.\d+)? (?:B|KB|MB|GB|TB)\b/
 
-/** Column names of an `ollama ps` header line (any version), or undefined. */
-export function ollamaPsHeader(line: string): string[] | undefined {
+/** The columns of an `ollama ps` header: names, and where each starts in the line. */
+export interface PsColumns {
+  names: string[]
+  starts: number[]
+}
+
+/** Column names of an `ollama ps` header line (any version) and their offsets, or undefined. */
+export function ollamaPsHeader(line: string): PsColumns | undefined {
   if (!PS_HEADER_RE.test(line)) return undefined
-  return line.trim().split(CELL_SPLIT_RE)
+  const names: string[] = []
+  const starts: number[] = []
+  for (const m of line.matchAll(/\S+/g)) {
+    names.push(m[0])
+    starts.push(m.index)
+  }
+  return { names, starts }
 }
 
 /** `9.6 GB` (decimal units, as Ollama's HumanBytes prints) → bytes. */
@@ -19,17 +33,35 @@ export function parseHumanBytes(text: string): number | undefined {
   return m ? Math.round(Number(m[1]) * (DECIMAL[m[2] as string] ?? 1)) : undefined
 }
 
-/** One data row of `ollama ps`, mapped by the header's column names. */
-export function ollamaPsRow(line: string, columns: string[]): LoadedModel | undefined {
-  const cells = line.trim().split(CELL_SPLIT_RE)
-  if (cells.length < 3) return undefined
+const isSpace = (c: string | undefined) => c === ' ' || c === '\t'
+
+/**
+ * The cells of a row, cut where the header's columns start. The table pads
+ * each column to its widest cell, so a row's cells start where the header's
+ * names do, even when only one space (or one tab) separates a full-width cell
+ * from the next. Where the row does not line up (a pasted table that lost its
+ * padding), cells are split on runs of spaces or tabs instead.
+ */
+export function psCells(line: string, cols: PsColumns): string[] {
+  const { starts } = cols
+  const lined = starts.every((s, i) => !isSpace(line[s]) && s < line.length && (i === 0 ? line.slice(0, s).trim() === '' : isSpace(line[s - 1])))
+  if (!lined) return line.trim().split(CELL_SPLIT_RE)
+  return starts.map((s, i) => line.slice(s, starts[i + 1] ?? line.length).trim())
+}
+
+/** One data row of `ollama ps`, mapped by the header's column names; why not, when it is no row. */
+export function ollamaPsRow(line: string, cols: PsColumns): LoadedModel | string | undefined {
+  const cells = psCells(line, cols)
+  const columns = cols.names
   const get = (name: string) => {
     const i = columns.indexOf(name)
     return i >= 0 ? cells[i] : undefined
   }
   const name = get('NAME')
   const size = parseHumanBytes(get('SIZE') ?? '')
-  if (!name || size === undefined) return undefined
+  // Cells that do not line up with the header would put one column's text in another.
+  const lined = cells.length === columns.length && name && size !== undefined
+  if (!lined) return ROW_LIKE_RE.test(line) ? 'ollama ps row whose cells do not line up with its header; skipped' : undefined
   const model: LoadedModel = { source: 'ollama-ps', name, sizeBytes: size }
   const id = get('ID')
   if (id) model.digest = id

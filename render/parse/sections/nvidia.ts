@@ -1,0 +1,167 @@
+/**
+ * Parsers for `nvidia-smi`: the CSV of `--query-gpu=… --format=csv` and the
+ * default table (GPUs, and the processes holding GPU memory).
+ */
+
+/** Columns of `nvidia-smi --query-gpu=… --format=csv` found in its header. */
+export interface NvidiaColumns {
+  index: number
+  name: number
+  used: number
+  total: number
+  /** `uuid` or `pci.bus_id`: which GPU a row is when there is no index. */
+  id: number
+}
+
+export function nvidiaHeader(line: string): NvidiaColumns | undefined {
+  if (!line.includes('memory.used') || !line.includes(',')) return undefined
+  const cols = line.split(',').map(c => c.trim())
+  const find = (name: string) => cols.findIndex(c => c === name || c.startsWith(`${name} `))
+  const uuid = find('uuid')
+  const found: NvidiaColumns = {
+    index: find('index'),
+    name: find('name'),
+    used: find('memory.used'),
+    total: find('memory.total'),
+    id: uuid >= 0 ? uuid : find('pci.bus_id'),
+  }
+  return found.used < 0 ? undefined : found
+}
+
+const MIB = 1024 * 1024
+
+export interface GpuMemory {
+  index: number
+  name?: string
+  usedBytes: number
+  totalBytes: number
+}
+
+/**
+ * One CSV row; values may carry ` MiB` or be bare numbers (nounits). `key`
+ * says which GPU it is (index, else uuid or bus id, else its place since the
+ * header), so a GPU printed twice in one block is seen as the same GPU.
+ */
+export function nvidiaRow(line: string, cols: NvidiaColumns, ordinal: number): { key: string; gpu: GpuMemory } | undefined {
+  const cells = line.split(',').map(c => c.trim())
+  const num = (i: number) => {
+    const m = /^(\d+(?:\.\d+)?)\s*(MiB|GiB)?$/.exec(cells[i] ?? '')
+    if (!m) return NaN
+    return Number(m[1]) * (m[2] === 'GiB' ? 1024 * MIB : MIB)
+  }
+  const used = num(cols.used)
+  const total = cols.total >= 0 ? num(cols.total) : NaN
+  if (Number.isNaN(used) || Number.isNaN(total)) return undefined
+  const idx = cols.index >= 0 ? Number(cells[cols.index]) : NaN
+  const index = Number.isInteger(idx) && idx >= 0 ? idx : ordinal
+  const name = cols.name >= 0 ? cells[cols.name] : undefined
+  const id = cols.id >= 0 ? cells[cols.id] : undefined
+  return {
+    key: Number.isInteger(idx) && idx >= 0 ? `index ${idx}` : id ? id : `row ${ordinal}`,
+    gpu: { index, ...(name ? { name } : {}), usedBytes: used, totalBytes: total },
+  }
+}
+
+/** A process holding GPU memory, as the default table lists it. */
+export interface GpuProcess {
+  gpu: number
+  pid: number
+  type: string
+  usedBytes: number
+}
+
+const BORDER_RE = /^[+|][-=+| ]*[+|]$/
+const SMI_BANNER_RE = /^\|\s*NVIDIA-SMI \S+\s+(?:Driver Version|KMD Version)/
+const SMI_TIME_RE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d \d{4}$/
+/** `|   0  NVIDIA GeForce RTX 4090        Off |   00000000:01:00.0  On |`: index, name, persistence or driver model, bus id. */
+const GPU_RE = /^\|\s+(\d+)\s+(.+?)\s+(?:On|Off|WDDM|TCC|MCDM|N\/A)\s*\|\s*[0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-9A-Fa-f]\s/
+/** `|   1234MiB / 24564MiB |`, the second cell of a GPU's second line (either side may be N/A). */
+const MEM_RE = /^\|[^|]*\|\s*(\d+MiB|N\/A|Not Supported)\s*\/\s*(\d+MiB|N\/A|Not Supported)\s*\|/
+/**
+ * A process row: GPU, then GI and CI (since driver 450) or not, PID, type,
+ * the process name, and its memory (`N/A` under WDDM and in WSL).
+ */
+const PROC_RE = /^\|\s+(\d+)\s+(?:(?:N\/A|\d+)\s+(?:N\/A|\d+)\s+)?(\d+)\s+(C\+G|M\+C|C|G|M)\s+\S.*?\s(\d+MiB|N\/A)\s*\|$/
+const TEXT_RE = /^\|\s*(?:Processes:|GPU\s+(?:Name|GI|PID)|Fan\s+Temp|ID\s+ID|No running processes found|GPU Memory|Usage\b)/
+const MIG_RE = /^\|\s*MIG devices:/
+/** A line whose first cell is empty: the third line of a GPU, continuation lines. */
+const EMPTY_FIRST_CELL_RE = /^\|\s+\|/
+
+const mib = (cell: string) => (cell.endsWith('MiB') ? Number(cell.slice(0, -3)) * MIB : undefined)
+
+/**
+ * Reads `nvidia-smi`'s default table, line by line: each GPU's memory used
+ * and total, and the memory of each process it lists. MIG slices are read past
+ * (the GPU's own line already counts them).
+ */
+export class SmiTable {
+  readonly gpus: { key: string; gpu: GpuMemory }[] = []
+  readonly processes: GpuProcess[] = []
+  #section: 'gpus' | 'mig' | 'processes' = 'gpus'
+  #pending: { index: number; name: string } | undefined
+  #active = false
+
+  /** Undefined when the line is not the table's; else what was skipped, if anything. */
+  feed(line: string): { skipped?: string } | undefined {
+    if (line[0] !== '|' && line[0] !== '+') {
+      if (!SMI_TIME_RE.test(line)) return undefined
+      this.#active = true
+      return {}
+    }
+    if (SMI_BANNER_RE.test(line)) {
+      this.#active = true
+      this.#section = 'gpus'
+      return {}
+    }
+    // Before nvidia-smi's banner or time, only its top border (which carries nothing) is taken.
+    if (!this.#active) return /^\+-[-+]*\+$/.test(line) ? {} : undefined
+    if (MIG_RE.test(line)) {
+      this.#section = 'mig'
+      return {}
+    }
+    if (/^\|\s*Processes:/.test(line)) {
+      this.#section = 'processes'
+      return {}
+    }
+    const p = this.#section === 'processes' ? PROC_RE.exec(line) : null
+    if (p) {
+      const used = mib(p[4] as string)
+      if (used === undefined) return { skipped: `nvidia-smi: the memory of process ${p[2]} on GPU ${p[1]} is N/A (Windows and WSL do not report it); skipped` }
+      this.processes.push({ gpu: Number(p[1]), pid: Number(p[2]), type: p[3] as string, usedBytes: used })
+      return {}
+    }
+    if (this.#section === 'gpus') {
+      const g = GPU_RE.exec(line)
+      if (g) {
+        const skipped = this.#unfinished()
+        this.#pending = { index: Number(g[1]), name: (g[2] as string).trim() }
+        return skipped ? { skipped } : {}
+      }
+      const m = this.#pending ? MEM_RE.exec(line) : null
+      if (m && this.#pending) {
+        const { index, name } = this.#pending
+        this.#pending = undefined
+        const used = mib(m[1] as string)
+        const total = mib(m[2] as string)
+        if (used === undefined || total === undefined) return { skipped: `nvidia-smi: GPU ${index} memory is ${m[1]} / ${m[2]}; skipped` }
+        this.gpus.push({ key: `index ${index}`, gpu: { index, name, usedBytes: used, totalBytes: total } })
+        return {}
+      }
+    }
+    if (BORDER_RE.test(line) || TEXT_RE.test(line) || EMPTY_FIRST_CELL_RE.test(line) || this.#section === 'mig') return {}
+    return { skipped: 'nvidia-smi: a table line in no known layout; skipped' }
+  }
+
+  /** A GPU whose memory line never came. */
+  #unfinished(): string | undefined {
+    const p = this.#pending
+    return p ? `nvidia-smi: GPU ${p.index} has no memory line; skipped` : undefined
+  }
+
+  /** Call at the block's end: what was left unread. */
+  end(): string | undefined {
+    const r = this.#unfinished()
+    this.#pending = undefined
+    return r
+  }
+}
