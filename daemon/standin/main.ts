@@ -12,6 +12,7 @@ import { CATALOGUE, findModel } from './catalogue.js'
 import { runDiscovery, runRunner } from './runner.js'
 import { parseKeepAlive, StandInServer } from './server.js'
 import { modelsDir, pull } from './store.js'
+import { nvidiaSmi } from './gpu.js'
 
 function hostPort(env: NodeJS.ProcessEnv): { host: string; port: number; url: string } {
   const raw = env.OLLAMA_HOST?.trim() || '127.0.0.1:11434'
@@ -67,6 +68,7 @@ async function main(argv: string[]): Promise<number> {
     return 0
   }
   const { host, port, url } = hostPort(process.env)
+  if (basename(self) === 'nvidia-smi') return nvidiaSmi(url, argv)
   const env = process.env
   switch (argv[0]) {
     case 'serve': {

@@ -105,6 +105,8 @@ export class StandInServer {
     try {
       const url = new URL(req.url ?? '/', 'http://x')
       if (req.method === 'GET' && url.pathname === '/api/ps') return json(res, 200, this.#ps())
+      // Not Ollama's: what the stand-in's nvidia-smi shows each runner holding on the GPU.
+      if (req.method === 'GET' && url.pathname === '/standin/gpu') return json(res, 200, this.#gpu())
       if (req.method === 'GET' && url.pathname === '/api/tags') return json(res, 200, this.#tags())
       if (req.method === 'GET' && url.pathname === '/api/version') return json(res, 200, { version: `${this.#cfg.version}.0-standin` })
       if (req.method === 'GET' && url.pathname === '/') return text(res, 200, 'Ollama is running')
@@ -116,6 +118,10 @@ export class StandInServer {
     } catch (e) {
       json(res, 500, { error: (e as Error).message })
     }
+  }
+
+  #gpu() {
+    return [...this.#runners.values()].filter(r => r.child.pid !== undefined).map(r => ({ pid: r.child.pid, bytes: r.sizeBytes, exe: this.#cfg.version === '0.30' ? this.#cfg.llamaServerBin : this.#cfg.ollamaBin }))
   }
 
   #ps() {

@@ -18,6 +18,7 @@ export const SERIES_STYLE: Record<string, { label: string; dash?: string }> = {
   'cgroup-limit': { label: 'container limit', dash: '8 4' },
   'gpu-used': { label: 'GPU used' },
   'gpu-total': { label: 'GPU total', dash: '8 4' },
+  psi: { label: 'memory pressure (PSI some avg10 %), right axis', dash: '2 2' },
 }
 
 /** Dashes that tell runners of one model apart: the first is solid. */
@@ -76,7 +77,7 @@ export const THEMES: Record<'light' | 'dark', Theme> = {
     discovery: '#8a8a8a',
     other: '#7a7a7a',
     models: ['#0072b2', '#b35c00', '#007a5a', '#a6437e', '#5b5bbf', '#786b00'],
-    series: { wired: '#7b3294', compressor: '#b35c00', 'swap-used': '#c51b7d', free: '#1a7a3a', 'free-pct': '#2c7bb6', used: '#7b3294', available: '#1a7a3a', 'cgroup-usage': '#8c510a', 'cgroup-limit': '#8c510a', 'gpu-used': '#00798c', 'gpu-total': '#00798c' },
+    series: { wired: '#7b3294', compressor: '#b35c00', 'swap-used': '#c51b7d', free: '#1a7a3a', 'free-pct': '#2c7bb6', used: '#7b3294', available: '#1a7a3a', 'cgroup-usage': '#8c510a', 'cgroup-limit': '#8c510a', 'gpu-used': '#00798c', 'gpu-total': '#00798c', psi: '#333333' },
     lowFree: '#d7191c',
     lowFreeOpacity: 0.2,
     overlap: '#9a6b00',
@@ -100,7 +101,7 @@ export const THEMES: Record<'light' | 'dark', Theme> = {
     discovery: '#6e7681',
     other: '#a0a8b2',
     models: ['#56b4e9', '#e69f00', '#2bc79a', '#e38dc0', '#a9a9f5', '#e0d85a'],
-    series: { wired: '#c39bd3', compressor: '#e69f00', 'swap-used': '#f07ab8', free: '#56d364', 'free-pct': '#58a6ff', used: '#c39bd3', available: '#56d364', 'cgroup-usage': '#d9a066', 'cgroup-limit': '#d9a066', 'gpu-used': '#39c5cf', 'gpu-total': '#39c5cf' },
+    series: { wired: '#c39bd3', compressor: '#e69f00', 'swap-used': '#f07ab8', free: '#56d364', 'free-pct': '#58a6ff', used: '#c39bd3', available: '#56d364', 'cgroup-usage': '#d9a066', 'cgroup-limit': '#d9a066', 'gpu-used': '#39c5cf', 'gpu-total': '#39c5cf', psi: '#e6edf3' },
     lowFree: '#ff6b6b',
     lowFreeOpacity: 0.3,
     overlap: '#e3b341',

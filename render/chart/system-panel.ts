@@ -25,6 +25,11 @@ export function systemSeries(trace: Trace): { names: string[]; noSwap: boolean }
   return { names, noSwap }
 }
 
+/** Series read on the right axis, in percent: free or available %, and memory pressure. */
+export function isPercent(name: string): boolean {
+  return name === 'free-pct' || name === 'psi'
+}
+
 /** What the right axis and the red bands measure, named so the two "free"s are not confused. */
 export function freePctName(platform: string): string {
   return platform === 'linux' ? 'available % of total' : 'free % (memory_pressure)'
@@ -65,7 +70,7 @@ export interface SystemScales {
 export function systemScales(trace: Trace, names: string[], box: Box): SystemScales {
   const host = trace.sys.memTotalBytes ? trace.sys.memTotalBytes / GIB : undefined
   let max = 0
-  for (const n of names) if (n !== 'free-pct') for (const v of trace.sys.fields.get(n) ?? []) if (v / GIB > max) max = v / GIB
+  for (const n of names) if (!isPercent(n)) for (const v of trace.sys.fields.get(n) ?? []) if (v / GIB > max) max = v / GIB
   const bottom = box.y + box.h
   if (host === undefined) {
     return { y: scaleLinear().domain([0, Math.max(max, 1)]).nice().range([bottom, box.y]), pct: scaleLinear().domain([0, 100]).range([bottom, box.y]) }
@@ -93,13 +98,13 @@ export function systemPanel(a: SystemPanelArgs): string {
   const parts = [
     el('rect', { class: 'panel', 'data-panel': 'system', x: box.x, y: box.y, width: box.w, height: box.h, fill: th.panel, stroke: th.frame }),
     valueAxis(y, box, 'left', v => `${+v.toFixed(1)}`, 'GiB', th),
-    valueAxis(pct, box, 'right', v => `${v}%`, plat === 'linux' ? 'available %' : 'free % (memory_pressure)', th),
+    valueAxis(pct, box, 'right', v => `${v}%`, plat === 'linux' ? (a.names.includes('psi') ? 'available %, pressure %' : 'available %') : 'free % (memory_pressure)', th),
     timeAxis(a.ticks, x, box, true, th),
     a.bands,
     el('line', { class: 'threshold', x1: box.x, x2: box.x + box.w, y1: pct(a.lowFreePct), y2: pct(a.lowFreePct), stroke: th.lowFree, 'stroke-dasharray': '2 4', 'stroke-width': 1.5 }),
   ]
   for (const n of a.names) {
-    const isPct = n === 'free-pct'
+    const isPct = isPercent(n)
     const pts = toPixels(trace.sys.tsMs, trace.sys.fields.get(n) as number[], x, isPct ? v => pct(v) : v => y(v / GIB), gap, box.w)
     const [kind, gpu] = n.split(':')
     parts.push(

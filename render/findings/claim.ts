@@ -20,10 +20,12 @@ export interface Claim {
   gpu?: GpuUse
 }
 
-/** GPU memory in use while the runner lived, all GPUs together. */
+/** GPU memory in use while the runner lived, all GPUs together; and its own, where nvidia-smi listed it. */
 interface GpuUse {
   peak: At
   before?: At
+  /** The most nvidia-smi's process table gave the runner's PID. */
+  own?: At
 }
 
 /** Every named runner the server listed, with both figures (for the report's table too). */
@@ -72,11 +74,24 @@ function gpuUsed(ctx: Ctx, s: ProcSeries): GpuUse | undefined {
     else if (!peak || v > peak.v) peak = { v, t }
   }
   if (!peak) return undefined
-  return arrival(ctx, s) === 'started' && before ? { peak, before } : { peak }
+  const own = ownGpu(ctx, s)
+  return { peak, ...(arrival(ctx, s) === 'started' && before ? { before } : {}), ...(own ? { own } : {}) }
 }
 
-/** The runner's own share of GPU memory: the rise over what was in use before it, when that is known. */
-const gpuShare = (g: GpuUse) => g.peak.v - (g.before?.v ?? 0)
+/** The runner's own GPU memory, as nvidia-smi's table listed its PID while it lived. */
+function ownGpu(ctx: Ctx, s: ProcSeries): At | undefined {
+  const g = ctx.trace.gpuByPid.get(s.pid)
+  if (!g) return undefined
+  let own: At | undefined
+  for (let i = lowerBound(g.tsMs, firstMs(s)); i < g.tsMs.length && (g.tsMs[i] as number) <= lastMs(s); i++) {
+    const v = g.bytes[i] as number
+    if (!own || v > own.v) own = { v, t: g.tsMs[i] as number }
+  }
+  return own
+}
+
+/** The runner's own share of GPU memory: what nvidia-smi listed for it, else the rise over what was in use before it. */
+const gpuShare = (g: GpuUse) => g.own?.v ?? g.peak.v - (g.before?.v ?? 0)
 
 const far = (a: number, b: number) => Math.abs(a - b) >= CLAIM_MIN_BYTES && (b === 0 || Math.abs(a - b) / b >= CLAIM_MIN_SHARE)
 
@@ -114,6 +129,7 @@ function figures(c: Claim): Record<string, number> {
   if (c.gpu) {
     f.gpuUsedBytes = c.gpu.peak.v
     if (c.gpu.before) f.gpuUsedBeforeBytes = c.gpu.before.v
+    if (c.gpu.own) f.gpuProcessBytes = c.gpu.own.v
   }
   return f
 }
@@ -126,7 +142,9 @@ function one(ctx: Ctx, c: Claim, unified: boolean): Draft {
   let text = `${cap(runnerName(c.runner))} peaked at ${gib(c.peak.v)} RSS at ${ctx.at(c.peak.t)}${rss}. ${c.source} at ${ctx.at(c.atMs)} gave ${c.model.name} ${whereText(c, unified)}.`
   const g = c.gpu
   if (g && c.model.sizeVramBytes) {
-    const use = g.before
+    const use = g.own
+      ? `nvidia-smi gave pid ${c.runner.pid} at most ${gib(g.own.v)} of GPU memory (${ctx.at(g.own.t)}),`
+      : g.before
       ? `GPU memory in use rose by ${gib(gpuShare(g))}, from ${gib(g.before.v)} at ${ctx.at(g.before.t)} to ${gib(g.peak.v)} at ${ctx.at(g.peak.t)},`
       : `GPU memory in use peaked at ${gib(g.peak.v)} (${ctx.at(g.peak.t)}),`
     text += ` ${use} against the ${gib(c.model.sizeVramBytes)} Ollama put there.`

@@ -37,6 +37,8 @@ export interface Trace {
     memTotalBytes?: number
   }
   snapshots: Snapshot[]
+  /** GPU memory nvidia-smi's table listed per process (all GPUs together), by PID: samples in time order. */
+  gpuByPid: Map<number, { tsMs: number[]; bytes: number[] }>
   events: TraceEvent[]
   startMs: number
   endMs: number
@@ -62,6 +64,7 @@ export const SYS_FIELDS: Record<'macos' | 'linux', Record<string, Extract>> = {
     'cgroup-usage': s => s.cgroup?.usageBytes,
     'cgroup-limit': s => s.cgroup?.limitBytes ?? undefined,
     'free-pct': s => s.freePct,
+    psi: s => s.pressure?.someAvg10,
   },
 }
 
@@ -73,6 +76,7 @@ export class TraceBuilder {
   readonly #sysTs: number[] = []
   readonly #fields = new Map<string, number[]>()
   readonly #snapshots: Snapshot[] = []
+  readonly #gpuByPid = new Map<number, { tsMs: number[]; bytes: number[] }>()
   readonly #events: TraceEvent[] = []
   #platformVotes = { macos: 0, linux: 0, unknown: 0 }
   #memTotal: number | undefined
@@ -120,9 +124,21 @@ export class TraceBuilder {
       put(`gpu-total:${g.index}`, g.totalBytes)
     }
     for (const arr of this.#fields.values()) if (arr.length === i) arr.push(NaN)
+    if (s.gpuProcesses) this.#addGpuProcesses(block.tsMs, s.gpuProcesses)
     const models = s.models ?? s.cliModels
     if (models) this.#snapshots.push({ tsMs: block.tsMs, models: this.#shared(models) })
     for (const e of block.events) this.#events.push(e)
+  }
+
+  #addGpuProcesses(tsMs: number, procs: NonNullable<SystemSample['gpuProcesses']>): void {
+    const sums = new Map<number, number>()
+    for (const p of procs) sums.set(p.pid, (sums.get(p.pid) ?? 0) + p.usedBytes)
+    for (const [pid, bytes] of sums) {
+      let series = this.#gpuByPid.get(pid)
+      if (!series) this.#gpuByPid.set(pid, (series = { tsMs: [], bytes: [] }))
+      series.tsMs.push(tsMs)
+      series.bytes.push(bytes)
+    }
   }
 
   /**
@@ -148,6 +164,12 @@ export class TraceBuilder {
       .sort((a, b) => a.first - b.first || a.s.pid - b.s.pid)
       .map(x => x.s)
     if (!this.#sysOrdered) this.#sortSystem()
+    for (const g of this.#gpuByPid.values()) {
+      if (g.tsMs.every((t, i) => i === 0 || t >= (g.tsMs[i - 1] as number))) continue
+      const order = g.tsMs.map((t, i) => [t, g.bytes[i] as number] as const).sort((a, b) => a[0] - b[0])
+      g.tsMs = order.map(o => o[0])
+      g.bytes = order.map(o => o[1])
+    }
     const v = this.#platformVotes
     const platform = v.macos >= v.linux ? (v.macos > 0 ? 'macos' : 'unknown') : 'linux'
     let start = Infinity
@@ -170,6 +192,7 @@ export class TraceBuilder {
         ...(this.#memTotal !== undefined ? { memTotalBytes: this.#memTotal } : {}),
       },
       snapshots: this.#snapshots.sort((a, b) => a.tsMs - b.tsMs),
+      gpuByPid: this.#gpuByPid,
       events: this.#events,
       startMs: start,
       endMs: end,

@@ -130,6 +130,14 @@ export function parseBlock(
       seen('vm_stat')
       continue
     }
+    if (mode === 'vm_stat' && t.endsWith('.')) {
+      // vm_stat ends each counter with a period, which no sysctl, cgroup or meminfo line does.
+      const kv = mac.vmStatCounter(t)
+      if (kv) {
+        addVmStat(s, kv[0], kv[1], pageSize)
+        continue
+      }
+    }
     if (mode === 'vm_stat' || mode === 'vm_stat-columns') {
       const cols = mode === 'vm_stat' ? mac.vmStatColumns(t) : undefined
       if (cols) {

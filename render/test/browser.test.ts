@@ -74,7 +74,7 @@ t.test('a second renderer (resvg) draws the same chart', async t => {
   t.ok(countColor(img, blend(th.lowFree, th.lowFreeOpacity, th.panel), 6) > 5000, 'red band drawn')
 })
 
-const SAMPLES = ['mac-model-switch', 'num-parallel-sweep', 'linux-nvidia-container', 'seed-loops']
+const SAMPLES = ['mac-model-switch', 'num-parallel-sweep', 'linux-nvidia-container', 'seed-loops', 'seed-loop-linux']
 const WIDTHS = [600, 1200, 2400]
 const THEME_NAMES = ['light', 'dark']
 

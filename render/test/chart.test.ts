@@ -50,7 +50,7 @@ t.test('Linux with NVIDIA GPU in a container: the Linux series', async t => {
   const { trace } = await sample('linux-nvidia-container', '20261010-090000')
   const doc = parseSvg(renderChart(trace, OPTS))
   const series = all(doc, 'path.sys-series').map(p => p.getAttribute('data-series'))
-  t.same([...series].sort(), ['available', 'cgroup-limit', 'cgroup-usage', 'gpu-total', 'gpu-used', 'swap-used', 'used'], 'the available % is the available line itself, read on the right axis')
+  t.same([...series].sort(), ['available', 'cgroup-limit', 'cgroup-usage', 'gpu-total', 'gpu-used', 'psi', 'swap-used', 'used'], 'the available % is the available line itself, read on the right axis; memory pressure beside it')
   t.match(doc.querySelector('.legend-system')?.textContent ?? '', /available \(MemAvailable; right axis: % of host\)/)
   t.equal(doc.querySelector('path.sys-series[data-series="gpu-used"]')?.getAttribute('data-gpu'), '0')
   t.same(all(doc, 'path.rss-line[data-role="runner"]').map(l => l.getAttribute('data-model')), ['phi4:14b', 'qwen2.5-coder:32b', 'llama3.3:70b'])

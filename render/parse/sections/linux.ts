@@ -29,6 +29,7 @@ const BINARY: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 
 
 /** The header of `swapon --show` (its column names, in order), when it names SIZE and USED. */
 export function swaponHeader(line: string): string[] | undefined {
+  if (!/^[A-Z]+(?:\s+[A-Z]+)+$/.test(line)) return undefined
   const cols = line.split(/\s+/)
   if (cols.length < 2 || !cols.every(c => SWAPON_COLUMNS.has(c)) || !cols.includes('SIZE') || !cols.includes('USED')) return undefined
   return cols

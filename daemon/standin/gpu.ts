@@ -1,0 +1,103 @@
+/**
+ * The stand-in's `nvidia-smi`: one GPU that is not there, whose memory is
+ * what the stand-in's runners would hold on it (their size_vram) plus a
+ * desktop's share. It prints the default table in the layout of drivers 570
+ * and later, or the CSV of `--query-gpu=… --format=csv[,noheader][,nounits]`,
+ * so traces made with it read as a real NVIDIA host's do. Not nvidia-smi.
+ */
+
+const MIB = 1024 * 1024
+const TOTAL_MIB = 24564
+const NAME = 'memtrace stand-in GPU'
+/** What a desktop session holds on the GPU before any model (MiB). */
+const DESKTOP_MIB = 412
+const XORG = { pid: 1893, mib: 167 }
+
+export interface GpuProcess {
+  pid: number
+  bytes: number
+  exe: string
+}
+
+async function processes(url: string): Promise<GpuProcess[]> {
+  try {
+    const r = await fetch(`${url}/standin/gpu`)
+    return r.ok ? ((await r.json()) as GpuProcess[]) : []
+  } catch {
+    return [] // no server: the GPU is still there, holding the desktop only
+  }
+}
+
+const mib = (bytes: number) => Math.round(bytes / MIB)
+
+function smiTime(d: Date): string {
+  const day = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'][d.getDay()]
+  const mon = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][d.getMonth()]
+  const two = (n: number) => String(n).padStart(2, '0')
+  return `${day} ${mon} ${String(d.getDate()).padStart(2)} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())} ${d.getFullYear()}       `
+}
+
+/** The default table, 91 columns as drivers 570 and later print it. */
+export function table(procs: GpuProcess[], now = new Date()): string {
+  const used = DESKTOP_MIB + procs.reduce((a, p) => a + mib(p.bytes), 0)
+  const rule = '+' + '-'.repeat(89) + '+'
+  const cells = '+' + '-'.repeat(41) + '+' + '-'.repeat(24) + '+' + '-'.repeat(22) + '+'
+  const row = (a: string, b: string, c: string) => `|${a}|${b}|${c}|`
+  const procRow = (pid: number, type: string, exe: string, m: number) => {
+    const mem = `${m}MiB`
+    const room = 46 - mem.length - 1
+    const name = exe.length > room ? `...${exe.slice(exe.length - room + 3)}` : exe
+    return `|    0   N/A  N/A ${String(pid).padStart(15)}   ${type.padStart(4)}   ${name}${' '.repeat(46 - name.length - mem.length)}${mem} |`
+  }
+  const lines = [
+    smiTime(now),
+    rule,
+    '| NVIDIA-SMI 580.82.07              Driver Version: 580.82.07      CUDA Version: 13.0     |',
+    cells,
+    '| GPU  Name                 Persistence-M | Bus-Id          Disp.A | Volatile Uncorr. ECC |',
+    '| Fan  Temp   Perf          Pwr:Usage/Cap |           Memory-Usage | GPU-Util  Compute M. |',
+    '|                                         |                        |               MIG M. |',
+    '|' + '='.repeat(41) + '+' + '='.repeat(24) + '+' + '='.repeat(22) + '|',
+    row(`   0  ${NAME.padEnd(31)}Off `, '   00000000:01:00.0  On ', '                  Off '),
+    row(` 30%   41C    P8             21W /  450W `, `${`${used}MiB`.padStart(11)} / ${`${TOTAL_MIB}MiB`.padStart(9)} `, `      ${procs.length ? 35 : 0}%      Default `.slice(-22)),
+    row(' '.repeat(41), ' '.repeat(24), '                  N/A '),
+    cells,
+    ' '.repeat(91),
+    rule,
+    '| Processes:' + ' '.repeat(78) + '|',
+    '|  GPU   GI   CI              PID   Type   Process name                        GPU Memory |',
+    '|        ID   ID                                                               Usage      |',
+    '|' + '='.repeat(89) + '|',
+    procRow(XORG.pid, 'G', '/usr/lib/xorg/Xorg', XORG.mib),
+    ...procs.map(p => procRow(p.pid, 'C', p.exe, mib(p.bytes))),
+    rule,
+  ]
+  return lines.join('\n') + '\n'
+}
+
+/** `--query-gpu=index,name,memory.used,memory.total --format=csv[,noheader][,nounits]`. */
+export function query(fields: string[], format: string[], procs: GpuProcess[]): string {
+  const used = DESKTOP_MIB + procs.reduce((a, p) => a + mib(p.bytes), 0)
+  const units = !format.includes('nounits')
+  const value: Record<string, string> = {
+    index: '0',
+    name: NAME,
+    'memory.used': units ? `${used} MiB` : String(used),
+    'memory.total': units ? `${TOTAL_MIB} MiB` : String(TOTAL_MIB),
+  }
+  const head = fields.map(f => (f.startsWith('memory.') && units ? `${f} [MiB]` : f)).join(', ')
+  const line = fields.map(f => value[f] ?? '[N/A]').join(', ')
+  return (format.includes('noheader') ? '' : `${head}\n`) + `${line}\n`
+}
+
+export async function nvidiaSmi(url: string, argv: string[]): Promise<number> {
+  const procs = await processes(url)
+  const q = argv.find(a => a.startsWith('--query-gpu='))
+  if (!q) {
+    process.stdout.write(table(procs))
+    return 0
+  }
+  const format = (argv.find(a => a.startsWith('--format='))?.slice(9) ?? 'csv').split(',')
+  process.stdout.write(query(q.slice(12).split(','), format, procs))
+  return 0
+}
