@@ -10,6 +10,7 @@ import { macProcesses, macSystemText } from './probe/macos.js'
 import { fetchApiPs, ManifestIndex } from './probe/ollama.js'
 import { LinuxProcReader, type ProcInfo } from './probe/proc-linux.js'
 import { runCommand } from './probe/run-command.js'
+import { NvidiaSource } from './probe/nvidia.js'
 import { cgroupText, linuxSystemText, memoryCgroup } from './probe/system-linux.js'
 import { readNoFollow } from './safe-open.js'
 import { isServer, selectProcesses } from './select.js'
@@ -21,7 +22,6 @@ export const TSV_HEADER = 'ts\tpid\tppid\tcomm\trss_kb\tvsz_kb\tcommand\n'
 export const MARKS_NAME = 'memtrace.marks'
 const API_TIMEOUT_MS = 2000
 const COMMAND_TIMEOUT_MS = 3000
-const NVIDIA_QUERY = ['--query-gpu=index,name,memory.used,memory.total', '--format=csv']
 
 /** `20260225-140312` in local time, as the seed's `date +%Y%m%d-%H%M%S`. */
 function stamp(ms: number): string {
@@ -66,7 +66,6 @@ export class Daemon {
   #serverPid: number | undefined
   #manifests: ManifestIndex | undefined
   #manifestKey = ''
-  #nvidia: 'unknown' | 'yes' | 'no' = 'unknown'
   #ollamaCli: 'unknown' | 'yes' | 'no' = 'unknown'
   #marksOffset = 0
   #status: Omit<DaemonStatus, 'lateness' | 'updatedAt' | 'running' | 'writes'>
@@ -77,6 +76,7 @@ export class Daemon {
   #closed = false
   /** Aborted on stop: a source still waited for is given up and recorded as timed out. */
   readonly #abort = new AbortController()
+  readonly #nvidia = new NvidiaSource(COMMAND_TIMEOUT_MS, this.#abort.signal)
   readonly #statusFile: StatusFile
   /** The outputs whose writes are failing, with the error last logged for each. */
   readonly #failing = new Map<AppendFile, string>()
@@ -292,18 +292,9 @@ export class Daemon {
   }
 
   async #nvidiaText(): Promise<string> {
-    if (this.#nvidia === 'no') return ''
-    const r = await runCommand('nvidia-smi', NVIDIA_QUERY, COMMAND_TIMEOUT_MS, undefined, this.#abort.signal)
-    if (r.ok) {
-      this.#nvidia = 'yes'
-      return r.stdout.endsWith('\n') ? r.stdout : `${r.stdout}\n`
-    }
-    if (r.missing || this.#nvidia === 'unknown') {
-      this.#nvidia = 'no' // no NVIDIA GPU here: not asked again
-      return ''
-    }
-    this.#sourceError('nvidia-smi', r.error)
-    return ''
+    const r = await this.#nvidia.sample()
+    if (r.error) this.#sourceError('nvidia-smi', r.error)
+    return r.text
   }
 
   /** /api/ps first; the CLI only when the server answered (it can relaunch the macOS app). */

@@ -2,13 +2,14 @@
  * The stand-in's `nvidia-smi`: one GPU that is not there, whose memory is
  * what the stand-in's runners would hold on it (their size_vram) plus a
  * desktop's share. It prints the default table in the layout of drivers 570
- * and later, or the CSV of `--query-gpu=… --format=csv[,noheader][,nounits]`,
+ * and later, or the CSV of `--query-gpu=…` and `--query-compute-apps=…`,
  * so traces made with it read as a real NVIDIA host's do. Not nvidia-smi.
  */
 
 const MIB = 1024 * 1024
 const TOTAL_MIB = 24564
 const NAME = 'memtrace stand-in GPU'
+const UUID = 'GPU-6d656d74-7261-4365-8000-7374616e6469'
 /** What a desktop session holds on the GPU before any model (MiB). */
 const DESKTOP_MIB = 412
 const XORG = { pid: 1893, mib: 167 }
@@ -81,6 +82,7 @@ export function query(fields: string[], format: string[], procs: GpuProcess[]): 
   const units = !format.includes('nounits')
   const value: Record<string, string> = {
     index: '0',
+    uuid: UUID,
     name: NAME,
     'memory.used': units ? `${used} MiB` : String(used),
     'memory.total': units ? `${TOTAL_MIB} MiB` : String(TOTAL_MIB),
@@ -90,14 +92,24 @@ export function query(fields: string[], format: string[], procs: GpuProcess[]): 
   return (format.includes('noheader') ? '' : `${head}\n`) + `${line}\n`
 }
 
+/** `--query-compute-apps=gpu_uuid,pid,used_memory --format=csv[,noheader][,nounits]`: the runners, by PID. */
+export function apps(fields: string[], format: string[], procs: GpuProcess[]): string {
+  const units = !format.includes('nounits')
+  const head = fields.map(f => (f === 'used_memory' ? `used_gpu_memory${units ? ' [MiB]' : ''}` : f)).join(', ')
+  const lines = procs.map(p => {
+    const value: Record<string, string> = { gpu_uuid: UUID, pid: String(p.pid), used_memory: units ? `${mib(p.bytes)} MiB` : String(mib(p.bytes)) }
+    return fields.map(f => value[f] ?? '[N/A]').join(', ')
+  })
+  return (format.includes('noheader') ? '' : `${head}\n`) + lines.map(l => `${l}\n`).join('')
+}
+
 export async function nvidiaSmi(url: string, argv: string[]): Promise<number> {
   const procs = await processes(url)
-  const q = argv.find(a => a.startsWith('--query-gpu='))
-  if (!q) {
-    process.stdout.write(table(procs))
-    return 0
-  }
   const format = (argv.find(a => a.startsWith('--format='))?.slice(9) ?? 'csv').split(',')
-  process.stdout.write(query(q.slice(12).split(','), format, procs))
+  const q = argv.find(a => a.startsWith('--query-gpu='))
+  const a = argv.find(x => x.startsWith('--query-compute-apps='))
+  if (q) process.stdout.write(query(q.slice(12).split(','), format, procs))
+  else if (a) process.stdout.write(apps(a.slice(21).split(','), format, procs))
+  else process.stdout.write(table(procs))
   return 0
 }

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http'
 import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { deadUrl, exited, foreground, memtrace, read, sleep, traceFiles, until } from './helpers.js'
+import { parseSys } from '../../render/test/helpers.js'
 
 const FAST = ['--interval', '500ms', '--system-interval', '1s']
 let DEAD = ''
@@ -21,7 +22,10 @@ function fakeOllamaCli(dir: string): { env: NodeJS.ProcessEnv; calls: () => numb
   // and an nvidia-smi that prints what a one-GPU host's prints (the same query the daemon makes)
   writeFileSync(
     join(bin, 'nvidia-smi'),
-    `#!/bin/sh\n[ "$1" = "--query-gpu=index,name,memory.used,memory.total" ] && [ "$2" = "--format=csv" ] || exit 2\nprintf 'index, name, memory.used [MiB], memory.total [MiB]\\n0, NVIDIA H100 80GB HBM3, 1234 MiB, 81559 MiB\\n'\n`,
+    '#!/bin/sh\n[ "$2" = "--format=csv" ] || exit 2\ncase "$1" in\n' +
+      `  --query-gpu=index,uuid,name,memory.used,memory.total) printf 'index, uuid, name, memory.used [MiB], memory.total [MiB]\\n0, GPU-5f2c3c1e-0e8e-4c55-9a0c-1b6f0c1d2e3f, NVIDIA H100 80GB HBM3, 1234 MiB, 81559 MiB\\n' ;;\n` +
+      `  --query-compute-apps=gpu_uuid,pid,used_memory) printf 'gpu_uuid, pid, used_gpu_memory [MiB]\\nGPU-5f2c3c1e-0e8e-4c55-9a0c-1b6f0c1d2e3f, 4412, 1100 MiB\\n' ;;\n` +
+      '  *) exit 2 ;;\nesac\n',
   )
   chmodSync(join(bin, 'nvidia-smi'), 0o755)
   return { env: { PATH: `${bin}:${process.env.PATH}` }, calls: () => read(log).split('\n').filter(Boolean).length }
@@ -46,7 +50,11 @@ t.test('server down: recorded in every block, sampling goes on, and the CLI is n
   t.ok(blocks >= 2, `${blocks} blocks`)
   t.equal((log.match(/memtrace source-error \{[^\n]*"source":"api-ps"[^\n]*ECONNREFUSED/g) ?? []).length, blocks, 'each block says the server did not answer')
   t.equal(cli.calls(), 0, 'ollama ps is not run while /api/ps does not answer')
-  t.match(log, /index, name, memory\.used \[MiB\], memory\.total \[MiB\]\n0, NVIDIA H100 80GB HBM3, 1234 MiB, 81559 MiB\n/, 'GPU memory from nvidia-smi')
+  t.match(log, /index, uuid, name, memory\.used \[MiB\], memory\.total \[MiB\]\n0, GPU-5f2c[-0-9a-f]+, NVIDIA H100 80GB HBM3, 1234 MiB, 81559 MiB\n/, 'GPU memory from nvidia-smi')
+  t.match(log, /gpu_uuid, pid, used_gpu_memory \[MiB\]\nGPU-5f2c[-0-9a-f]+, 4412, 1100 MiB\n/, 'and what each process holds on it, by PID')
+  const parsed = parseSys(log)
+  t.equal(parsed.problems.total, 0, parsed.problems.summary().join('; '))
+  t.same(parsed.blocks.at(-1)?.sample.gpuProcesses, [{ gpu: 0, pid: 4412, type: 'C', usedBytes: 1100 * 1024 ** 2 }], 'read back: PID 4412 holds 1100 MiB on GPU 0')
 })
 
 t.test('a slow server and a garbage answer are recorded; the process sampler keeps its pace', async t => {

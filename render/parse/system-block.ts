@@ -14,7 +14,7 @@ export interface BlockLine {
   no: number
 }
 
-type Mode = 'vm_stat' | 'vm_stat-columns' | 'memory_pressure' | 'ollama-ps' | 'nvidia-smi' | 'swaps' | 'swapon' | 'free' | undefined
+type Mode = 'vm_stat' | 'vm_stat-columns' | 'nvidia-apps' | 'memory_pressure' | 'ollama-ps' | 'nvidia-smi' | 'swaps' | 'swapon' | 'free' | undefined
 const EVENT_RE = /^memtrace ([a-z-]+) (\{.*\})$/
 const EVENT_KINDS = new Set(['marker', 'runner', 'start', 'missed', 'source-error', 'dropped'])
 /** The body Go's HTTP server sends for a path it does not serve: an Ollama older than /api/ps. */
@@ -46,7 +46,11 @@ export function parseBlock(
   const table = new smi.SmiTable()
   // One value per GPU per block: a GPU printed again (nvidia-smi -l, two samples) keeps its last.
   const gpus = new Map<string, smi.GpuMemory>()
-  const putGpu = (key: string, gpu: smi.GpuMemory, no: number) => {
+  const gpuIds = new Map<string, string>()
+  let apps: smi.AppsColumns | undefined
+  const appRows: { gpu?: string; pid: number; usedBytes: number; no: number }[] = []
+  const putGpu = (key: string, gpu: smi.GpuMemory, no: number, id?: string) => {
+    if (id) gpuIds.set(id, key)
     const before = gpus.get(key)
     if (before) {
       gpu.index = before.index
@@ -89,7 +93,7 @@ export function parseBlock(
       endFree()
     }
     if (t === '') {
-      if (mode === 'ollama-ps' || mode === 'nvidia-smi' || mode === 'swaps' || mode === 'swapon') mode = undefined
+      if (mode === 'ollama-ps' || mode === 'nvidia-smi' || mode === 'nvidia-apps' || mode === 'swaps' || mode === 'swapon') mode = undefined
       continue
     }
     if (startsJson(t, lines[i + 1]?.text)) {
@@ -232,7 +236,23 @@ export function parseBlock(
       const row = smi.nvidiaRow(t, nv, nvRows)
       if (row) {
         nvRows++
-        putGpu(row.key, row.gpu, no)
+        putGpu(row.key, row.gpu, no, row.id)
+        continue
+      }
+      mode = undefined
+    }
+    const aph = smi.appsHeader(t)
+    if (aph) {
+      apps = aph
+      mode = 'nvidia-apps'
+      seen('nvidia-smi')
+      continue
+    }
+    if (mode === 'nvidia-apps' && apps) {
+      const row = smi.appsRow(t, apps)
+      if (row) {
+        if (row.usedBytes === undefined) problems.add(file, no, 'bad-value', `nvidia-smi: the memory of process ${row.pid} is not given (Windows and WSL do not report it); skipped`)
+        else appRows.push({ ...row, usedBytes: row.usedBytes, no })
         continue
       }
       mode = undefined
@@ -321,7 +341,8 @@ export function parseBlock(
   if (unread) problems.add(file, headerLine, 'bad-value', unread)
   for (const g of table.gpus) putGpu(g.key, g.gpu, headerLine)
   if (s.sections.includes('nvidia-smi')) s.gpus = [...gpus.values()]
-  if (table.processes.length > 0) s.gpuProcesses = table.processes
+  const listed = [...table.processes, ...appsOnGpus(appRows, gpus, gpuIds, (no, why) => problems.add(file, no, 'bad-value', why))]
+  if (listed.length > 0) s.gpuProcesses = listed
   const fullOnly = (where: string) => problems.add(file, headerLine, 'bad-value', `PSI of ${where}: a full line without its some line; skipped`)
   if (pressure && pressure.someTotalUs !== undefined) s.pressure = pressure as Pressure
   else if (pressure) fullOnly('memory')
@@ -354,6 +375,27 @@ function startsJson(t: string, next: string | undefined): boolean {
   const rest = t.slice(1).trimStart()
   const c = rest === '' ? next?.trimStart()[0] : rest[0]
   return c === '{' || c === '"' || c === ']'
+}
+
+/**
+ * Compute processes on their GPU's index: by the uuid (or bus id) the GPU
+ * query gave, or, on a host with one GPU, that one.
+ */
+function appsOnGpus(
+  rows: { gpu?: string; pid: number; usedBytes: number; no: number }[],
+  gpus: Map<string, smi.GpuMemory>,
+  ids: Map<string, string>,
+  skip: (no: number, why: string) => void,
+): smi.GpuProcess[] {
+  const only = gpus.size === 1 ? [...gpus.values()][0] : undefined
+  const out: smi.GpuProcess[] = []
+  for (const r of rows) {
+    const key = r.gpu === undefined ? undefined : ids.get(r.gpu)
+    const gpu = key === undefined ? only : gpus.get(key)
+    if (gpu) out.push({ gpu: gpu.index, pid: r.pid, type: 'C', usedBytes: r.usedBytes })
+    else skip(r.no, `nvidia-smi: process ${r.pid} is on a GPU this block does not list; skipped`)
+  }
+  return out
 }
 
 function pathOnly(path: string | undefined) {

@@ -42,7 +42,7 @@ export interface GpuMemory {
  * says which GPU it is (index, else uuid or bus id, else its place since the
  * header), so a GPU printed twice in one block is seen as the same GPU.
  */
-export function nvidiaRow(line: string, cols: NvidiaColumns, ordinal: number): { key: string; gpu: GpuMemory } | undefined {
+export function nvidiaRow(line: string, cols: NvidiaColumns, ordinal: number): { key: string; id?: string; gpu: GpuMemory } | undefined {
   const cells = line.split(',').map(c => c.trim())
   const num = (i: number) => {
     const m = /^(\d+(?:\.\d+)?)\s*(MiB|GiB)?$/.exec(cells[i] ?? '')
@@ -58,9 +58,37 @@ export function nvidiaRow(line: string, cols: NvidiaColumns, ordinal: number): {
   const id = cols.id >= 0 ? cells[cols.id] : undefined
   return {
     key: Number.isInteger(idx) && idx >= 0 ? `index ${idx}` : id ? id : `row ${ordinal}`,
+    ...(id ? { id } : {}),
     gpu: { index, ...(name ? { name } : {}), usedBytes: used, totalBytes: total },
   }
 }
+
+/** Columns of `nvidia-smi --query-compute-apps=gpu_uuid,pid,used_memory --format=csv`. */
+export interface AppsColumns {
+  gpu: number
+  pid: number
+  used: number
+}
+
+export function appsHeader(line: string): AppsColumns | undefined {
+  if (!line.includes('used_gpu_memory') || !line.includes(',')) return undefined
+  const cols = line.split(',').map(c => c.trim())
+  const find = (name: string) => cols.findIndex(c => c === name || c.startsWith(`${name} `))
+  const uuid = find('gpu_uuid')
+  const found = { gpu: uuid >= 0 ? uuid : find('gpu_bus_id'), pid: find('pid'), used: find('used_gpu_memory') }
+  return found.pid < 0 ? undefined : found
+}
+
+/** A compute process: its GPU (uuid or bus id, when asked), PID and memory; undefined memory when printed `[N/A]`. */
+export function appsRow(line: string, cols: AppsColumns): { gpu?: string; pid: number; usedBytes: number | undefined } | undefined {
+  const cells = line.split(',').map(c => c.trim())
+  const pid = cells[cols.pid] ?? ''
+  if (!/^\d+$/.test(pid) || cells.length < Math.max(cols.gpu, cols.pid, cols.used) + 1) return undefined
+  const m = /^(\d+)(?: MiB)?$/.exec(cells[cols.used] ?? '')
+  const gpu = cols.gpu >= 0 ? cells[cols.gpu] : undefined
+  return { ...(gpu ? { gpu } : {}), pid: Number(pid), usedBytes: m ? Number(m[1]) * MIB : undefined }
+}
+
 
 /** A process holding GPU memory, as the default table lists it. */
 export interface GpuProcess {
