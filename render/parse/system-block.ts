@@ -6,7 +6,7 @@ import * as mac from './sections/macos.js'
 import * as lin from './sections/linux.js'
 import * as smi from './sections/nvidia.js'
 import { FreeTable, isFreeHeader } from './sections/free.js'
-import { JsonCollector, ollamaPsHeader, ollamaPsRow, parseApiPs, type PsColumns } from './sections/ollama.js'
+import { isOllamaListHeader, isRowLike, JsonCollector, ollamaPsHeader, ollamaPsRow, parseApiPs, type PsColumns } from './sections/ollama.js'
 
 /** A line of a block: its text and 1-based line number. */
 export interface BlockLine {
@@ -14,11 +14,13 @@ export interface BlockLine {
   no: number
 }
 
-type Mode = 'vm_stat' | 'vm_stat-columns' | 'nvidia-apps' | 'memory_pressure' | 'ollama-ps' | 'nvidia-smi' | 'swaps' | 'swapon' | 'free' | undefined
+type Mode = 'vm_stat' | 'vm_stat-columns' | 'nvidia-apps' | 'ollama-list' | 'memory_pressure' | 'ollama-ps' | 'nvidia-smi' | 'swaps' | 'swapon' | 'free' | undefined
 const EVENT_RE = /^memtrace ([a-z-]+) (\{.*\})$/
 const EVENT_KINDS = new Set(['marker', 'runner', 'start', 'missed', 'source-error', 'dropped'])
 /** The body Go's HTTP server sends for a path it does not serve: an Ollama older than /api/ps. */
 const NOT_FOUND = '404 page not found'
+const MAX_SECTION_LINE = 4096
+const WATCH_RE = /^Every \d+(?:\.\d+)?s: \S/
 const ERROR_LINE_RE = /^(Error:|curl: \(\d+\)|jq: error)/
 
 /**
@@ -48,7 +50,12 @@ export function parseBlock(
   const gpus = new Map<string, smi.GpuMemory>()
   const gpuIds = new Map<string, string>()
   let apps: smi.AppsColumns | undefined
-  const appRows: { gpu?: string; pid: number; usedBytes: number; no: number }[] = []
+  // The processes of one listing (a table, or a compute-apps query): a second one replaces the first.
+  let listing = { table: [] as smi.GpuProcess[], apps: [] as { gpu?: string; pid: number; usedBytes: number; no: number }[], listed: false }
+  const newListing = (no: number) => {
+    if (listing.listed) problems.add(file, no, 'duplicate', 'nvidia-smi: GPU processes listed twice in one block (a table and a query, nvidia-smi -l, or two samples); the last is kept')
+    listing = { table: [], apps: [], listed: true }
+  }
   const putGpu = (key: string, gpu: smi.GpuMemory, no: number, id?: string) => {
     if (id) gpuIds.set(id, key)
     const before = gpus.get(key)
@@ -62,6 +69,11 @@ export function parseBlock(
   let cgPressure: Partial<Pressure> | undefined
   let swaps: { sizeBytes: number; usedBytes: number; partial?: boolean } | undefined
   let swaponCols: string[] = []
+  // One listing of swap devices per block: /proc/swaps and swapon --show list the same devices.
+  const newSwaps = (no: number) => {
+    if (swaps) problems.add(file, no, 'duplicate', 'swap devices listed twice in one block (/proc/swaps and swapon --show, or two samples); the last is kept')
+    swaps = { sizeBytes: 0, usedBytes: 0 }
+  }
   let freeTable: FreeTable | undefined
   let vmCols: mac.VmStatColumns | undefined
   let vmColsLine = 0
@@ -93,7 +105,7 @@ export function parseBlock(
       endFree()
     }
     if (t === '') {
-      if (mode === 'ollama-ps' || mode === 'nvidia-smi' || mode === 'nvidia-apps' || mode === 'swaps' || mode === 'swapon') mode = undefined
+      if (mode === 'ollama-ps' || mode === 'ollama-list' || mode === 'nvidia-smi' || mode === 'nvidia-apps' || mode === 'swaps' || mode === 'swapon') mode = undefined
       continue
     }
     if (startsJson(t, lines[i + 1]?.text)) {
@@ -114,6 +126,13 @@ export function parseBlock(
       else s.models = parsed.models
       continue
     }
+    // No section prints a line this long but compact JSON (read above): no pattern is tried on it.
+    if (t.length > MAX_SECTION_LINE) {
+      problems.add(file, no, 'unrecognised-line', `a line of ${t.length} characters, longer than any known section prints`)
+      continue
+    }
+    // `watch`'s title (`Every 1.0s: nvidia-smi   host: Mon Nov 23 …`) carries no figure.
+    if (WATCH_RE.test(t)) continue
     if (t === NOT_FOUND) {
       events.push({ record: 'trace-event', kind: 'source-error', ts, line: no, source: 'server', message: 'this Ollama has no /api/ps (it answered "404 page not found")' })
       continue
@@ -184,6 +203,12 @@ export function parseBlock(
       seen('ollama-ps')
       continue
     }
+    // `ollama list` tells what is on disk, not what is loaded: read past.
+    if (isOllamaListHeader(raw)) {
+      mode = 'ollama-list'
+      continue
+    }
+    if (mode === 'ollama-list' && isRowLike(t)) continue
     if (mode === 'ollama-ps') {
       const row = ollamaPsRow(raw.trimEnd(), psColumns)
       if (typeof row === 'string') {
@@ -236,13 +261,15 @@ export function parseBlock(
       const row = smi.nvidiaRow(t, nv, nvRows)
       if (row) {
         nvRows++
-        putGpu(row.key, row.gpu, no, row.id)
+        if ('skipped' in row) problems.add(file, no, 'bad-value', row.skipped)
+        else putGpu(row.key, row.gpu, no, row.id)
         continue
       }
       mode = undefined
     }
     const aph = smi.appsHeader(t)
     if (aph) {
+      newListing(no)
       apps = aph
       mode = 'nvidia-apps'
       seen('nvidia-smi')
@@ -252,7 +279,7 @@ export function parseBlock(
       const row = smi.appsRow(t, apps)
       if (row) {
         if (row.usedBytes === undefined) problems.add(file, no, 'bad-value', `nvidia-smi: the memory of process ${row.pid} is not given (Windows and WSL do not report it); skipped`)
-        else appRows.push({ ...row, usedBytes: row.usedBytes, no })
+        else listing.apps.push({ ...row, usedBytes: row.usedBytes, no })
         continue
       }
       mode = undefined
@@ -260,11 +287,13 @@ export function parseBlock(
     const tl = table.feed(t)
     if (tl) {
       seen('nvidia-smi')
+      if (tl.started) newListing(no)
+      if (tl.process) listing.table.push(tl.process)
       if (tl.skipped) problems.add(file, no, 'bad-value', tl.skipped)
       continue
     }
     if (lin.isSwapsHeader(t)) {
-      swaps = { sizeBytes: 0, usedBytes: 0 }
+      newSwaps(no)
       mode = 'swaps'
       seen('swaps')
       continue
@@ -281,7 +310,7 @@ export function parseBlock(
     const son = lin.swaponHeader(t)
     if (son) {
       swaponCols = son
-      swaps ??= { sizeBytes: 0, usedBytes: 0 }
+      newSwaps(no)
       mode = 'swapon'
       seen('swaps')
       continue
@@ -341,7 +370,7 @@ export function parseBlock(
   if (unread) problems.add(file, headerLine, 'bad-value', unread)
   for (const g of table.gpus) putGpu(g.key, g.gpu, headerLine)
   if (s.sections.includes('nvidia-smi')) s.gpus = [...gpus.values()]
-  const listed = [...table.processes, ...appsOnGpus(appRows, gpus, gpuIds, (no, why) => problems.add(file, no, 'bad-value', why))]
+  const listed = [...listing.table, ...appsOnGpus(listing.apps, gpus, gpuIds, (no, why) => problems.add(file, no, 'bad-value', why))]
   if (listed.length > 0) s.gpuProcesses = listed
   const fullOnly = (where: string) => problems.add(file, headerLine, 'bad-value', `PSI of ${where}: a full line without its some line; skipped`)
   if (pressure && pressure.someTotalUs !== undefined) s.pressure = pressure as Pressure
@@ -458,44 +487,40 @@ function addCgroup(s: SystemSample, cg: { path?: string; key: string; value: num
 /** Derived fields and the platform, once every section is read. */
 function finish(s: SystemSample): void {
   const mi = s.meminfo
-  if (mi) {
+  const f = s.free
+  if (mi || f) {
     s.platform = 'linux'
-    const total = mi.MemTotal
-    const avail = mi.MemAvailable
-    if (total !== undefined) s.memTotalBytes = total
-    if (mi.MemFree !== undefined) s.freeBytes = mi.MemFree
-    if (avail !== undefined) s.availableBytes = avail
-    if (total !== undefined && avail !== undefined) {
-      s.usedBytes = Math.max(0, total - avail)
-      if (total > 0) s.freePct = Math.round((avail / total) * 1000) / 10
-    }
-    const st = mi.SwapTotal
-    const sf = mi.SwapFree
-    if (st !== undefined) s.swapTotalBytes = st
-    if (sf !== undefined) s.swapFreeBytes = sf
-    if (st !== undefined && sf !== undefined) s.swapUsedBytes = Math.max(0, st - sf)
-  } else if (s.free) {
-    // free's own "used" changed meaning across versions: used is total − available here, as for meminfo.
-    const f = s.free
-    s.platform = 'linux'
-    s.memTotalBytes = f.totalBytes
-    s.freeBytes = f.freeBytes
-    if (f.availableBytes !== undefined) {
-      s.availableBytes = f.availableBytes
-      s.usedBytes = Math.max(0, f.totalBytes - f.availableBytes)
-      if (f.totalBytes > 0) s.freePct = Math.round((f.availableBytes / f.totalBytes) * 1000) / 10
-    }
-    if (f.swapTotalBytes !== undefined) {
-      s.swapTotalBytes = f.swapTotalBytes
-      s.swapUsedBytes = f.swapUsedBytes
-      s.swapFreeBytes = f.swapFreeBytes
-    }
+    // Each group from one source: /proc/meminfo where it has the group whole (exact), else free (as rounded as it printed).
+    if (mi && mi.MemTotal !== undefined && (mi.MemAvailable !== undefined || !f)) memoryOf(s, mi.MemTotal, mi.MemFree, mi.MemAvailable)
+    else if (f) memoryOf(s, f.totalBytes, f.freeBytes, f.availableBytes)
+    else if (mi) memoryOf(s, undefined, mi.MemFree, mi.MemAvailable)
+    if (mi && mi.SwapTotal !== undefined && (mi.SwapFree !== undefined || f?.swapTotalBytes === undefined)) swapOf(s, mi.SwapTotal, mi.SwapFree)
+    else if (f?.swapTotalBytes !== undefined) swapOf(s, f.swapTotalBytes, f.swapFreeBytes, f.swapUsedBytes)
+    else if (mi?.SwapFree !== undefined) s.swapFreeBytes = mi.SwapFree
   } else if (s.sections.some(n => n === 'vm_stat' || n === 'memory_pressure' || n === 'swapusage' || n === 'sysctl')) {
     s.platform = 'macos'
     // memory_pressure prints the kernel's memorystatus level: the sysctl is the same figure.
     const level = s.sysctl?.['kern.memorystatus_level']
     if (s.freePct === undefined && level !== undefined && level <= 100) s.freePct = level
   }
+}
+
+/** used is total − available, from either source (free's own "used" changed meaning across versions). */
+function memoryOf(s: SystemSample, total: number | undefined, free: number | undefined, avail: number | undefined): void {
+  if (total !== undefined) s.memTotalBytes = total
+  if (free !== undefined) s.freeBytes = free
+  if (avail !== undefined) s.availableBytes = avail
+  if (total !== undefined && avail !== undefined) {
+    s.usedBytes = Math.max(0, total - avail)
+    if (total > 0) s.freePct = Math.round((avail / total) * 1000) / 10
+  }
+}
+
+function swapOf(s: SystemSample, total: number, free: number | undefined, used?: number): void {
+  s.swapTotalBytes = total
+  if (free !== undefined) s.swapFreeBytes = free
+  const u = used ?? (free !== undefined ? Math.max(0, total - free) : undefined)
+  if (u !== undefined) s.swapUsedBytes = u
 }
 
 /** Largest figures an event may carry: a billion ticks is 31 years at one a second. */

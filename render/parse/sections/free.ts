@@ -7,10 +7,12 @@
  */
 
 /** A row: a label ending in a colon (ASCII or full-width), then figures. */
-const ROW_RE = /^(\S[^\d]*?[:：])\s*((?:\d+(?:[.,]\d+)?[BKMGTPE]?i?\s*)+)$/
+const ROW_RE = /^(\S[^\d:：]*[:：])\s*((?:\d+(?:[.,]\d+)?[BKMGTPE]?i?(?:\s+|$))+)$/
+/** free's rows are short: longer lines are not tried (and no pattern runs long on them). */
+const MAX_ROW = 200
 const CELL_RE = /^(\d+(?:[.,]\d+)?)([BKMGTPE]?)(i?)$/
-/** The row of procps before 3.3.10 and of BusyBox on kernels without MemAvailable. */
-const OLD_ROW_RE = /^-\/\+ buffers(?:\/cache)?:\s+\d/
+/** The row of procps before 3.3.10 and of BusyBox on kernels without MemAvailable (`-/+ buffers/cache:`, `-/+ Puffer/Cache:`). */
+const OLD_ROW_RE = /^-\/\+ \S[^\d]{0,40}\s\d/
 /** How procps labels the swap row, in each language it ships. */
 const SWAP_LABELS = new Set(['Swap:', 'Échange:', 'Inter:', 'Wymiana:', '交换：', 'Своп.:'])
 /** The other three-figure rows (`-l`, `-t`, `-v`), in the same languages. */
@@ -26,13 +28,14 @@ interface Row {
 }
 
 function row(line: string): Row | undefined {
+  if (line.length > MAX_ROW) return undefined
   const m = ROW_RE.exec(line)
   return m ? { label: m[1] as string, cells: (m[2] as string).trim().split(/\s+/) } : undefined
 }
 
 /** Whether `line` is free's header: words only, with the Mem row right under it. */
 export function isFreeHeader(line: string, next: string | undefined): boolean {
-  if (next === undefined || /\d/.test(line)) return false
+  if (next === undefined || line.length > MAX_ROW || /\d/.test(line)) return false
   const words = line.trim().split(/\s+/)
   if (words.length < 3) return false
   const r = row(next.trim())
@@ -49,16 +52,18 @@ export interface FreeFigures {
   swapFreeBytes?: number
 }
 
+/** The host sizes a bare figure is taken to mean: 512 MiB to 2 TiB. */
+const HOST_MIN = 2 ** 29
+const HOST_MAX = 2 ** 41
+
 /**
- * The unit of figures printed bare, told by the host's size: `free -g`,
- * `-m`, plain (KiB) and `-b` of a host between 2 GiB and 2 TiB land in
- * ranges that do not overlap.
+ * The unit of figures printed bare (`free`, `-b`, `-m`, `-g`), told by the
+ * host's size: the one unit that makes the total a host of 512 MiB to 2 TiB.
+ * Where two do (980 is 980 MiB or 980 GiB), the unit cannot be told.
  */
-function bareUnit(total: number): number {
-  if (total < 2 ** 11) return 2 ** 30
-  if (total < 2 ** 21) return 2 ** 20
-  if (total < 2 ** 31) return 2 ** 10
-  return 1
+function bareUnit(total: number): number | undefined {
+  const fits = [2 ** 30, 2 ** 20, 2 ** 10, 1].filter(u => total * u >= HOST_MIN && total * u <= HOST_MAX)
+  return fits.length === 1 ? fits[0] : undefined
 }
 
 /** Reads a table's rows as they come; `end()` gives the figures or why not. */
@@ -94,6 +99,7 @@ export class FreeTable {
     const human = mem.cells.some(c => /[A-Za-z]$/.test(c))
     const total0 = Number((mem.cells[0] as string).replace(',', '.'))
     const unit = human ? 0 : bareUnit(total0)
+    if (unit === undefined) return { skipped: `free: figures without a unit whose total (${mem.cells[0]}) fits more than one host size, or none; skipped (free -h, or /proc/meminfo, says)` }
     const bytes = (cell: string | undefined): number | undefined => {
       const m = CELL_RE.exec(cell ?? '')
       if (!m) return undefined

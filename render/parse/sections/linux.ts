@@ -24,7 +24,8 @@ export function swapsRow(line: string): { sizeBytes: number; usedBytes: number }
 
 /** Columns `swapon --show` may print (`--show=…` picks and orders them). */
 const SWAPON_COLUMNS = new Set(['NAME', 'TYPE', 'SIZE', 'USED', 'PRIO', 'UUID', 'LABEL'])
-const SWAPON_SIZE_RE = /^(\d+(?:\.\d+)?)([KMGTPE]?)(?:i?B)?$/
+/** `8G`, `512.5M`, `0B`, and `7,6G` where the locale's decimal point is a comma. */
+const SWAPON_SIZE_RE = /^(\d+(?:[.,]\d+)?)([KMGTPE]?)(?:i?B)?$/
 const BINARY: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40, P: 2 ** 50, E: 2 ** 60 }
 
 /** The header of `swapon --show` (its column names, in order), when it names SIZE and USED. */
@@ -44,7 +45,7 @@ export function swaponRow(line: string, cols: string[]): { sizeBytes: number; us
   if (cells.length !== cols.length) return undefined
   const size = (name: string) => {
     const m = SWAPON_SIZE_RE.exec(cells[cols.indexOf(name)] ?? '')
-    return m ? Math.round(Number(m[1]) * (BINARY[m[2] as string] as number)) : undefined
+    return m ? Math.round(Number((m[1] as string).replace(',', '.')) * (BINARY[m[2] as string] as number)) : undefined
   }
   const sizeBytes = size('SIZE')
   const usedBytes = size('USED')

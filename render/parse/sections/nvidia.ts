@@ -42,8 +42,11 @@ export interface GpuMemory {
  * says which GPU it is (index, else uuid or bus id, else its place since the
  * header), so a GPU printed twice in one block is seen as the same GPU.
  */
-export function nvidiaRow(line: string, cols: NvidiaColumns, ordinal: number): { key: string; id?: string; gpu: GpuMemory } | undefined {
+export function nvidiaRow(line: string, cols: NvidiaColumns, ordinal: number): { key: string; id?: string; gpu: GpuMemory } | { skipped: string } | undefined {
   const cells = line.split(',').map(c => c.trim())
+  const na = (i: number) => i >= 0 && /^\[(?:N\/A|Not Supported|Unknown Error)\]$/.test(cells[i] ?? '')
+  // A row of the table whose memory the driver does not give (`[N/A]`): said, and the rows after it still read.
+  if (cells.length > cols.used && (na(cols.used) || na(cols.total))) return { skipped: `nvidia-smi: GPU ${cols.index >= 0 ? cells[cols.index] : ordinal} memory is ${cells[cols.used]} / ${cols.total >= 0 ? cells[cols.total] : '?'}; skipped` }
   const num = (i: number) => {
     const m = /^(\d+(?:\.\d+)?)\s*(MiB|GiB)?$/.exec(cells[i] ?? '')
     if (!m) return NaN
@@ -102,7 +105,7 @@ const BORDER_RE = /^[+|][-=+| ]*[+|]$/
 const SMI_BANNER_RE = /^\|\s*NVIDIA-SMI \S+\s+(?:Driver Version|KMD Version)/
 const SMI_TIME_RE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d \d{4}$/
 /** `|   0  NVIDIA GeForce RTX 4090        Off |   00000000:01:00.0  On |`: index, name, persistence or driver model, bus id. */
-const GPU_RE = /^\|\s+(\d+)\s+(.+?)\s+(?:On|Off|WDDM|TCC|MCDM|N\/A)\s*\|\s*[0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-9A-Fa-f]\s/
+const GPU_RE = /^\|\s+(\d+)\s+(\S.*?)\s+(?:On|Off|WDDM|TCC|MCDM|N\/A)\s*\|\s*[0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-9A-Fa-f]\s/
 /** `|   1234MiB / 24564MiB |`, the second cell of a GPU's second line (either side may be N/A). */
 const MEM_RE = /^\|[^|]*\|\s*(\d+MiB|N\/A|Not Supported)\s*\/\s*(\d+MiB|N\/A|Not Supported)\s*\|/
 /**
@@ -115,6 +118,8 @@ const MIG_RE = /^\|\s*MIG devices:/
 /** A line whose first cell is empty: the third line of a GPU, continuation lines. */
 const EMPTY_FIRST_CELL_RE = /^\|\s+\|/
 
+const MAX_LINE = 200
+
 const mib = (cell: string) => (cell.endsWith('MiB') ? Number(cell.slice(0, -3)) * MIB : undefined)
 
 /**
@@ -124,13 +129,17 @@ const mib = (cell: string) => (cell.endsWith('MiB') ? Number(cell.slice(0, -3)) 
  */
 export class SmiTable {
   readonly gpus: { key: string; gpu: GpuMemory }[] = []
-  readonly processes: GpuProcess[] = []
   #section: 'gpus' | 'mig' | 'processes' = 'gpus'
   #pending: { index: number; name: string } | undefined
   #active = false
 
-  /** Undefined when the line is not the table's; else what was skipped, if anything. */
-  feed(line: string): { skipped?: string } | undefined {
+  /**
+   * Undefined when the line is not the table's; else what was skipped, a
+   * process it lists, and whether a new table starts (its banner).
+   */
+  feed(line: string): { skipped?: string; process?: GpuProcess; started?: boolean } | undefined {
+    // The widest table is 91 columns, and a process name is cut to fit: a longer line is not the table's.
+    if (line.length > MAX_LINE) return undefined
     if (line[0] !== '|' && line[0] !== '+') {
       if (!SMI_TIME_RE.test(line)) return undefined
       this.#active = true
@@ -139,7 +148,7 @@ export class SmiTable {
     if (SMI_BANNER_RE.test(line)) {
       this.#active = true
       this.#section = 'gpus'
-      return {}
+      return { started: true }
     }
     // Before nvidia-smi's banner or time, only its top border (which carries nothing) is taken.
     if (!this.#active) return /^\+-[-+]*\+$/.test(line) ? {} : undefined
@@ -155,8 +164,7 @@ export class SmiTable {
     if (p) {
       const used = mib(p[4] as string)
       if (used === undefined) return { skipped: `nvidia-smi: the memory of process ${p[2]} on GPU ${p[1]} is N/A (Windows and WSL do not report it); skipped` }
-      this.processes.push({ gpu: Number(p[1]), pid: Number(p[2]), type: p[3] as string, usedBytes: used })
-      return {}
+      return { process: { gpu: Number(p[1]), pid: Number(p[2]), type: p[3] as string, usedBytes: used } }
     }
     if (this.#section === 'gpus') {
       const g = GPU_RE.exec(line)
