@@ -20,6 +20,7 @@ const EVENT_KINDS = new Set(['marker', 'runner', 'start', 'missed', 'source-erro
 /** The body Go's HTTP server sends for a path it does not serve: an Ollama older than /api/ps. */
 const NOT_FOUND = '404 page not found'
 const MAX_SECTION_LINE = 4096
+const SEPARATOR_RE = /^(?:-{3,}|#{3,}|\*{3,})$/
 const WATCH_RE = /^Every \d+(?:\.\d+)?s: \S/
 const ERROR_LINE_RE = /^(Error:|curl: \(\d+\)|jq: error)/
 
@@ -132,7 +133,8 @@ export function parseBlock(
       continue
     }
     // `watch`'s title (`Every 1.0s: nvidia-smi   host: Mon Nov 23 …`) carries no figure.
-    if (WATCH_RE.test(t)) continue
+    // So does a separator a loop prints between commands (`echo "---"`).
+    if (WATCH_RE.test(t) || SEPARATOR_RE.test(t)) continue
     if (t === NOT_FOUND) {
       events.push({ record: 'trace-event', kind: 'source-error', ts, line: no, source: 'server', message: 'this Ollama has no /api/ps (it answered "404 page not found")' })
       continue
