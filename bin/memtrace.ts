@@ -16,6 +16,7 @@ Commands:
   render <process.tsv> <system.log> <out.svg>   draw the two-panel chart
   render --dir DIR                               draw the newest traces in DIR
   parse <process.tsv> <system.log>               print the parsed records as JSON lines
+  plan MODEL [--num-ctx N] [--num-parallel N]    what a model should need, against this machine
   schema [NAME]                                  print the JSON Schema of a record
 
 Options:
@@ -53,6 +54,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'parse':
       return (await import('../render/parse-command.js')).runParse(rest, out)
+    case 'plan':
+      return (await import('../bench/plan-command.js')).runPlan(rest, out)
     case 'start':
       return (await import('../daemon/commands.js')).cmdStart(rest, version(), out)
     case 'stop':
@@ -98,7 +101,7 @@ main(process.argv.slice(2)).then(
   },
   (e: unknown) => {
     const cmd = process.argv[2] ?? ''
-    const who = ['render', 'parse', 'schema', 'start', 'stop', 'status', 'mark', 'run'].includes(cmd) ? `memtrace ${cmd}` : 'memtrace'
+    const who = ['render', 'parse', 'plan', 'schema', 'start', 'stop', 'status', 'mark', 'run'].includes(cmd) ? `memtrace ${cmd}` : 'memtrace'
     if (e instanceof CommandError) {
       process.stderr.write(`${who}: ${e.message}\n`)
       process.exitCode = e.code

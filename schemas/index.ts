@@ -6,6 +6,7 @@ export { traceEventSchema, type TraceEvent } from './trace-event.js'
 export { processSchema, type ProcessInfo, type Role } from './process.js'
 export { problemSchema, PROBLEM_KINDS, type Problem, type ProblemKind } from './problem.js'
 export { findingSchema, type Finding } from './finding.js'
+export { planSchema, type PlanRecord } from './plan.js'
 
 import { processSampleSchema } from './process-sample.js'
 import { systemSampleSchema } from './system-sample.js'
@@ -14,6 +15,7 @@ import { traceEventSchema } from './trace-event.js'
 import { processSchema } from './process.js'
 import { problemSchema } from './problem.js'
 import { findingSchema } from './finding.js'
+import { planSchema } from './plan.js'
 
 /** Every schema by its record name, for `memtrace schema` and the tests. */
 export const SCHEMAS = {
@@ -24,4 +26,5 @@ export const SCHEMAS = {
   process: processSchema,
   problem: problemSchema,
   finding: findingSchema,
+  plan: planSchema,
 } as const

@@ -1,0 +1,107 @@
+/** `memtrace plan MODEL`: the command around `plan()`, with this machine's figures measured now. */
+import { homedir, platform } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { InputError, UsageError } from '../bin/errors.js'
+import { linuxSystemText } from '../daemon/probe/system-linux.js'
+import { macSystemText } from '../daemon/probe/macos.js'
+import { runCommand } from '../daemon/probe/run-command.js'
+import { ProblemLog } from '../render/parse/problems.js'
+import { parseBlock } from '../render/parse/system-block.js'
+import { jsonLine, oneLine } from '../render/safe-text.js'
+import { gib } from '../render/units.js'
+import { findModel, type KvType, plan, type Plan, readFacts } from './plan.js'
+
+export const PLAN_HELP = `Usage: memtrace plan MODEL [--num-ctx N] [--num-parallel N] [--kv-type f16|q8_0|q4_0]
+                     [--flash-attention on|off] [--models DIR] [--json]
+
+What MODEL should need, from the GGUF metadata of its local weights (found
+through its manifest, as Ollama lays them out): weights + KV cache per slot
+× slots + a compute estimate + what this machine uses now (measured), set
+against its memory (and the GPUs' where nvidia-smi reports them). Says the
+most slots (NUM_PARALLEL) that fit at the context, and the longest context
+that fits with the slots.
+
+Options:
+  --num-ctx N          context of each slot (default 4096, Ollama's)
+  --num-parallel N     slots (default 1)
+  --kv-type T          KV cache type: f16 (default), q8_0, q4_0
+  --flash-attention X  on (default): no attention-score buffers; off: llama.cpp
+                       without flash attention, which holds them
+  --models DIR         where the models are (default: $OLLAMA_MODELS, ~/.ollama/models,
+                       /usr/share/ollama/.ollama/models)
+  --json               print one JSON object (schema: memtrace schema plan)`
+
+
+function positive(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 1 || n > 1 << 24) throw new UsageError(`--${name} wants a whole number from 1, not "${v}"`)
+  return n
+}
+
+/** Memory in all and in use now: /proc/meminfo on Linux, vm_stat and memory_pressure on macOS, read as the renderer reads them. */
+async function host(): Promise<{ memTotalBytes: number; osReserveBytes: number; vramTotalBytes?: number }> {
+  const text = platform() === 'darwin' ? (await macSystemText(3000)).text : linuxSystemText().text
+  const lines = text.split('\n').map((t, i) => ({ text: t, no: i + 2 }))
+  const { sample } = parseBlock('system', new Date().toISOString(), 1, lines, new ProblemLog())
+  const total = sample.memTotalBytes
+  const used = sample.usedBytes ?? (total !== undefined && sample.freePct !== undefined ? Math.round(total * (1 - sample.freePct / 100)) : undefined)
+  if (total === undefined || used === undefined) throw new InputError("this machine's memory could not be read")
+  const smi = await runCommand('nvidia-smi', ['--query-gpu=memory.total', '--format=csv,noheader,nounits'], 3000)
+  const vram = smi.ok ? smi.stdout.trim().split('\n').map(Number).filter(n => Number.isFinite(n)) : []
+  return { memTotalBytes: total, osReserveBytes: used, ...(vram.length ? { vramTotalBytes: vram.reduce((a, n) => a + n, 0) * 1024 ** 2 } : {}) }
+}
+
+export async function runPlan(argv: string[], out: NodeJS.WritableStream): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      'num-ctx': { type: 'string' },
+      'num-parallel': { type: 'string' },
+      'kv-type': { type: 'string' },
+      'flash-attention': { type: 'string' },
+      models: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  if (values.help) {
+    out.write(`${PLAN_HELP}\n`)
+    return 0
+  }
+  const name = positionals[0]
+  if (!name || positionals.length > 1) throw new UsageError('plan wants one model name')
+  const kvType = (values['kv-type'] ?? 'f16') as KvType
+  if (!['f16', 'q8_0', 'q4_0'].includes(kvType)) throw new UsageError(`--kv-type is f16, q8_0 or q4_0, not "${kvType}"`)
+  const fa = values['flash-attention'] ?? 'on'
+  if (fa !== 'on' && fa !== 'off') throw new UsageError(`--flash-attention is on or off, not "${fa}"`)
+  const opts = { numCtx: positive('num-ctx', values['num-ctx'], 4096), numParallel: positive('num-parallel', values['num-parallel'], 1), kvType, flashAttention: fa === 'on' }
+  const dirs = values.models ? [values.models] : [...new Set([process.env.OLLAMA_MODELS, join(homedir(), '.ollama', 'models'), '/usr/share/ollama/.ollama/models'].filter((d): d is string => !!d))]
+  const found = findModel(dirs, name)
+  if (!found) throw new InputError(`no manifest for ${oneLine(name)} in ${dirs.join(', ')} (pull it, or say where with --models)`)
+  const facts = await readFacts(found.blob)
+  if (typeof facts === 'string') throw new InputError(`${oneLine(name)}: ${facts}`)
+  const p = plan(name, facts, found.sizeBytes, await host(), opts)
+  out.write(values.json ? `${jsonLine({ record: 'plan', ...p })}\n` : text(p))
+  return 0
+}
+
+function text(p: Plan): string {
+  const fits = p.totalBytes <= p.memTotalBytes
+  const rows = [
+    `${oneLine(p.model)} at ${p.contextLength} context × ${p.slots} slot${p.slots > 1 ? 's' : ''} (KV cache ${p.kvType}, flash attention ${p.flashAttention ? 'on' : 'off'}):`,
+    `  weights                     ${gib(p.weightsBytes)}`,
+    `  KV cache  ${p.slots} × ${gib(p.kvBytesPerSlot)}`.padEnd(30) + gib(p.kvBytesPerSlot * p.slots),
+    `  compute (estimate)          ${gib(p.computeBytes)}`,
+    `  in use now (measured)       ${gib(p.osReserveBytes)}`,
+    `  total                       ${gib(p.totalBytes)} of ${gib(p.memTotalBytes)}: ${fits ? 'fits' : 'does not fit'}`,
+  ]
+  if (p.vramTotalBytes !== undefined) rows.push(`  GPU memory                  ${gib(p.vramTotalBytes)} (weights and KV cache beyond it stay in system memory)`)
+  rows.push(
+    p.maxParallel > 0 ? `The most slots that fit at ${p.contextLength} context: NUM_PARALLEL=${p.maxParallel}.` : `Not even one slot fits at ${p.contextLength} context.`,
+    p.maxContext > 0 ? `The longest context that fits with ${p.slots} slot${p.slots > 1 ? 's' : ''}: ${p.maxContext}.` : `No context of 2048 or more fits with ${p.slots} slot${p.slots > 1 ? 's' : ''}.`,
+  )
+  return `${rows.join('\n')}\n`
+}

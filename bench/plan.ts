@@ -1,0 +1,141 @@
+/**
+ * `memtrace plan`: what a model should need, from its GGUF metadata, set
+ * against this machine's memory. Weights + KV cache per slot × slots +
+ * compute estimate + the OS's own use, measured now.
+ */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { gguf } from '@huggingface/gguf'
+
+/** Bytes per cached element by KV cache type: f16, and ggml's q8_0 (34 bytes per 32) and q4_0 (18 per 32). */
+export const KV_BYTES: Record<KvType, number> = { f16: 2, q8_0: 34 / 32, q4_0: 18 / 32 }
+export type KvType = 'f16' | 'q8_0' | 'q4_0'
+/** Tokens llama.cpp computes in one micro-batch (Ollama's and llama.cpp's default). */
+export const UBATCH = 512
+
+/** What `plan` reads from a model's GGUF header. */
+export interface ModelFacts {
+  arch: string
+  blocks: number
+  trainedContext: number
+  embedding: number
+  heads: number
+  kvHeads: number
+  keyLength: number
+  valueLength: number
+  vocab?: number
+}
+
+export interface PlanOptions {
+  numCtx: number
+  numParallel: number
+  kvType: KvType
+  flashAttention: boolean
+}
+
+export interface Plan {
+  model: string
+  weightsBytes: number
+  kvBytesPerSlot: number
+  slots: number
+  contextLength: number
+  computeBytes: number
+  osReserveBytes: number
+  totalBytes: number
+  memTotalBytes: number
+  vramTotalBytes?: number
+  /** The most slots that fit in memory at this context; 0 when not even one does. */
+  maxParallel: number
+  /** The longest context (a power of two, up to the trained one) that fits with these slots; 0 when none. */
+  maxContext: number
+  kvType: KvType
+  flashAttention: boolean
+}
+
+/** KV cache of one slot: keys and values of every block for every token of its context. */
+export function kvBytesPerSlot(m: ModelFacts, ctx: number, kv: KvType): number {
+  return Math.round(m.blocks * ctx * m.kvHeads * (m.keyLength + m.valueLength) * KV_BYTES[kv])
+}
+
+/**
+ * The compute buffers of one micro-batch, in f32: the logits, a few
+ * activations as wide as the model, and, without flash attention, the
+ * attention scores of the batch against every cached token of every slot.
+ */
+export function computeBytes(m: ModelFacts, ctx: number, slots: number, flash: boolean): number {
+  const logits = (m.vocab ?? 0) * UBATCH * 4
+  const activations = 4 * UBATCH * m.embedding * 4
+  const scores = flash ? 0 : UBATCH * ctx * slots * m.heads * 4
+  return logits + activations + scores
+}
+
+export function plan(name: string, m: ModelFacts, weightsBytes: number, host: { memTotalBytes: number; osReserveBytes: number; vramTotalBytes?: number }, o: PlanOptions): Plan {
+  const total = (ctx: number, slots: number) => weightsBytes + kvBytesPerSlot(m, ctx, o.kvType) * slots + computeBytes(m, ctx, slots, o.flashAttention) + host.osReserveBytes
+  const fits = (ctx: number, slots: number) => total(ctx, slots) <= host.memTotalBytes
+  let maxParallel = 0
+  while (maxParallel < 1024 && fits(o.numCtx, maxParallel + 1)) maxParallel++
+  let maxContext = 0
+  for (let ctx = 2048; ctx <= Math.max(2048, m.trainedContext); ctx *= 2) if (fits(ctx, o.numParallel)) maxContext = ctx
+  return {
+    model: name,
+    weightsBytes,
+    kvBytesPerSlot: kvBytesPerSlot(m, o.numCtx, o.kvType),
+    slots: o.numParallel,
+    contextLength: o.numCtx,
+    computeBytes: computeBytes(m, o.numCtx, o.numParallel, o.flashAttention),
+    osReserveBytes: host.osReserveBytes,
+    totalBytes: total(o.numCtx, o.numParallel),
+    memTotalBytes: host.memTotalBytes,
+    ...(host.vramTotalBytes !== undefined ? { vramTotalBytes: host.vramTotalBytes } : {}),
+    maxParallel,
+    maxContext,
+    kvType: o.kvType,
+    flashAttention: o.flashAttention,
+  }
+}
+
+/** A model's weights blob and size, found through its manifest as Ollama lays them out. */
+export function findModel(dirs: string[], name: string): { blob: string; sizeBytes: number } | undefined {
+  const [path, tag = 'latest'] = splitTag(name)
+  const parts = path.split('/')
+  const [host, ns, model] = parts.length === 1 ? ['registry.ollama.ai', 'library', parts[0]] : parts.length === 2 ? ['registry.ollama.ai', parts[0], parts[1]] : [parts[0], parts[1], parts.slice(2).join('/')]
+  for (const dir of dirs) {
+    let manifest: { layers?: { mediaType?: string; digest?: string; size?: number }[] }
+    try {
+      manifest = JSON.parse(readFileSync(join(dir, 'manifests', host as string, ns as string, model as string, tag), 'utf8'))
+    } catch {
+      continue
+    }
+    const layer = manifest.layers?.find(l => l.mediaType === 'application/vnd.ollama.image.model')
+    if (layer?.digest && typeof layer.size === 'number') return { blob: join(dir, 'blobs', layer.digest.replace(':', '-')), sizeBytes: layer.size }
+  }
+  return undefined
+}
+
+function splitTag(name: string): [string, string | undefined] {
+  const slash = name.lastIndexOf('/')
+  const colon = name.lastIndexOf(':')
+  return colon > slash ? [name.slice(0, colon), name.slice(colon + 1)] : [name, undefined]
+}
+
+/** The facts `plan` needs from a GGUF header, or what is missing. */
+export async function readFacts(file: string): Promise<ModelFacts | string> {
+  let md: Record<string, unknown>
+  try {
+    md = (await gguf(file, { allowLocalFile: true })).metadata as unknown as Record<string, unknown>
+  } catch (e) {
+    return `not a GGUF file this reader knows (${(e as Error).message})`
+  }
+  const arch = md['general.architecture']
+  if (typeof arch !== 'string') return 'no general.architecture'
+  const num = (k: string) => (typeof md[`${arch}.${k}`] === 'number' ? (md[`${arch}.${k}`] as number) : undefined)
+  const blocks = num('block_count')
+  const embedding = num('embedding_length')
+  const heads = num('attention.head_count')
+  const ctx = num('context_length')
+  if (blocks === undefined || embedding === undefined || heads === undefined || ctx === undefined) return `the ${arch} metadata lacks block_count, embedding_length, attention.head_count or context_length`
+  const kvHeads = num('attention.head_count_kv') ?? heads
+  const head = Math.round(embedding / heads)
+  const vocab = num('vocab_size')
+  return { arch, blocks, trainedContext: ctx, embedding, heads, kvHeads, keyLength: num('attention.key_length') ?? head, valueLength: num('attention.value_length') ?? head, ...(vocab !== undefined ? { vocab } : {}) }
+}

@@ -1,0 +1,91 @@
+import t from 'tap'
+import { createHash } from 'node:crypto'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Ajv } from 'ajv'
+import { planSchema, type PlanRecord } from '../../schemas/index.js'
+import { computeBytes, kvBytesPerSlot, type ModelFacts, plan } from '../plan.js'
+import { modelMetadata, type ModelShape, writeGguf } from '../gguf-writer.js'
+import { memtrace } from '../../render/test/helpers.js'
+
+const GIB = 1024 ** 3
+/** qwen2.5-coder:7b as its GGUF header describes it. */
+const QWEN_7B: ModelShape = { arch: 'qwen2', blocks: 28, contextLength: 32768, embedding: 3584, heads: 28, kvHeads: 4, keyLength: 128, valueLength: 128, vocab: 152064 }
+const FACTS: ModelFacts = { arch: 'qwen2', blocks: 28, trainedContext: 32768, embedding: 3584, heads: 28, kvHeads: 4, keyLength: 128, valueLength: 128, vocab: 152064 }
+
+/** Lays a model out as Ollama does: a blob named by its SHA-256 and a manifest naming it. */
+function pullInto(dir: string, name: string, blob: Buffer, size: number): void {
+  const hex = createHash('sha256').update(blob).digest('hex')
+  mkdirSync(join(dir, 'blobs'), { recursive: true })
+  writeFileSync(join(dir, 'blobs', `sha256-${hex}`), blob)
+  const [model, tag] = name.split(':') as [string, string]
+  const mdir = join(dir, 'manifests', 'registry.ollama.ai', 'library', model)
+  mkdirSync(mdir, { recursive: true })
+  writeFileSync(join(mdir, tag), JSON.stringify({ schemaVersion: 2, layers: [{ mediaType: 'application/vnd.ollama.image.model', digest: `sha256:${hex}`, size }] }))
+}
+
+t.test("the f16 KV cache of qwen2.5-coder:7b at 32k is 1.75 GiB a slot, as seed 000's formula gives", async t => {
+  // 28 blocks × 32768 tokens × 4 KV heads × (128 + 128) × 2 bytes
+  t.equal(kvBytesPerSlot(FACTS, 32768, 'f16'), 28 * 32768 * 4 * 256 * 2)
+  t.equal(kvBytesPerSlot(FACTS, 32768, 'f16') / GIB, 1.75)
+  t.equal(kvBytesPerSlot(FACTS, 32768, 'q8_0'), Math.round(28 * 32768 * 4 * 256 * (34 / 32)))
+  t.equal(kvBytesPerSlot(FACTS, 32768, 'q4_0'), Math.round(28 * 32768 * 4 * 256 * (18 / 32)))
+})
+
+t.test('compute: logits and activations of a 512-token batch; without flash attention, its scores against every cached token', async t => {
+  const flash = 152064 * 512 * 4 + 4 * 512 * 3584 * 4
+  t.equal(computeBytes(FACTS, 32768, 4, true), flash)
+  t.equal(computeBytes(FACTS, 32768, 4, false), flash + 512 * 32768 * 4 * 28 * 4)
+})
+
+t.test("seed 000's host: a 32 GB Mac using 8 GiB holds 11 slots of qwen2.5-coder:7b at 32k by this plan", async t => {
+  const host = { memTotalBytes: 32 * GIB, osReserveBytes: 8 * GIB }
+  const p = plan('qwen2.5-coder:7b', FACTS, 4683087332, host, { numCtx: 32768, numParallel: 1, kvType: 'f16', flashAttention: true })
+  const fixed = 4683087332 + computeBytes(FACTS, 32768, 1, true) + 8 * GIB
+  t.equal(p.maxParallel, Math.floor((32 * GIB - fixed) / (1.75 * GIB)))
+  t.equal(p.maxParallel, 11)
+  t.equal(p.totalBytes, fixed + 1.75 * GIB)
+  t.equal(p.maxContext, 32768, 'the trained context fits with one slot')
+  const tight = plan('qwen2.5-coder:7b', FACTS, 4683087332, host, { numCtx: 32768, numParallel: 16, kvType: 'f16', flashAttention: true })
+  t.equal(tight.maxContext, 16384, 'sixteen slots fit at 16k, not at 32k')
+  const none = plan('qwen2.5-coder:7b', FACTS, 40 * GIB, host, { numCtx: 4096, numParallel: 1, kvType: 'f16', flashAttention: true })
+  t.equal(none.maxParallel, 0)
+  t.equal(none.maxContext, 0)
+})
+
+t.test('memtrace plan reads a pulled model through its manifest and this machine now', async t => {
+  const dir = t.testdir({})
+  pullInto(dir, 'qwen2.5-coder:7b', writeGguf(modelMetadata(QWEN_7B)), 4683087332)
+  const r = memtrace(['plan', 'qwen2.5-coder:7b', '--models', dir, '--num-ctx', '32768', '--num-parallel', '2', '--json'])
+  t.equal(r.code, 0, r.stderr)
+  const p = JSON.parse(r.stdout) as PlanRecord
+  const validate = new Ajv({ strict: false }).compile(planSchema)
+  t.ok(validate(p), JSON.stringify(validate.errors))
+  t.equal(p.weightsBytes, 4683087332, 'the manifest sizes the weights')
+  t.equal(p.kvBytesPerSlot, 1.75 * GIB)
+  t.equal(p.slots, 2)
+  const memTotal = Number(/^MemTotal:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1]) * 1024
+  t.equal(p.memTotalBytes, memTotal, "this machine's memory")
+  t.ok(p.osReserveBytes > 0 && p.osReserveBytes < memTotal, 'what it uses now, measured')
+  t.equal(p.totalBytes, p.weightsBytes + 2 * p.kvBytesPerSlot + p.computeBytes + p.osReserveBytes)
+  const at = (np: number) => p.weightsBytes + np * p.kvBytesPerSlot + p.computeBytes + p.osReserveBytes
+  t.ok(p.maxParallel === 0 || at(p.maxParallel) <= memTotal, 'maxParallel slots fit')
+  t.ok(at(p.maxParallel + 1) > memTotal, 'one more does not')
+  const text = memtrace(['plan', 'qwen2.5-coder:7b', '--models', dir, '--num-ctx', '32768'])
+  t.equal(text.code, 0)
+  t.match(text.stdout, /KV cache\s+1 × 1\.8 GiB/)
+  t.match(text.stdout, new RegExp(`NUM_PARALLEL=${p.maxParallel}\\.`))
+})
+
+t.test('memtrace plan says what is wrong: no manifest, not GGUF, bad options', async t => {
+  const dir = t.testdir({})
+  const missing = memtrace(['plan', 'nope:1b', '--models', dir])
+  t.equal(missing.code, 2)
+  t.match(missing.stderr, /no manifest for nope:1b/)
+  pullInto(dir, 'junk:1b', Buffer.from('not a model\n'), 12)
+  const junk = memtrace(['plan', 'junk:1b', '--models', dir])
+  t.equal(junk.code, 2)
+  t.match(junk.stderr, /junk:1b: not a GGUF file/)
+  t.equal(memtrace(['plan', 'junk:1b', '--kv-type', 'q5']).code, 1)
+  t.equal(memtrace(['plan', 'junk:1b', '--num-parallel', '0']).code, 1)
+})
