@@ -89,3 +89,19 @@ t.test('memtrace plan says what is wrong: no manifest, not GGUF, bad options', a
   t.equal(memtrace(['plan', 'junk:1b', '--kv-type', 'q5']).code, 1)
   t.equal(memtrace(['plan', 'junk:1b', '--num-parallel', '0']).code, 1)
 })
+
+t.test("the stand-in's pulled models carry their real GGUF metadata: plan reads them as it reads real ones", async t => {
+  const dir = t.testdir({})
+  const { CATALOGUE } = await import('../../daemon/standin/catalogue.js')
+  const { pull } = await import('../../daemon/standin/store.js')
+  for (const m of CATALOGUE) {
+    pull(dir, m)
+    const r = memtrace(['plan', m.name, '--models', dir, '--num-ctx', '8192', '--json'])
+    t.equal(r.code, 0, r.stderr)
+    const p = JSON.parse(r.stdout) as PlanRecord
+    t.equal(p.weightsBytes, m.sizeBytes, `${m.name}: weights as the manifest sizes them`)
+    t.equal(p.kvBytesPerSlot, m.kvBytesPerToken * 8192, `${m.name}: the KV cache the stand-in's runner allocates per slot`)
+  }
+  const qwen = CATALOGUE.find(m => m.name === 'qwen2.5-coder:7b')
+  t.equal(qwen?.kvBytesPerToken, 28 * 4 * 256 * 2, 'qwen2.5-coder:7b: 28 blocks, 4 KV heads of 128 + 128, f16')
+})

@@ -1,3 +1,4 @@
+import type { ModelShape } from '../../bench/gguf-writer.js'
 /**
  * Models the stand-in can "pull": real names, sizes and details as the Ollama
  * library lists them, so /api/ps and `ollama ps` look as they would.
@@ -8,19 +9,28 @@ export interface CatalogueModel {
   family: string
   parameterSize: string
   quantization: string
-  /** KV cache bytes per token of context (f16; notes: KV-cache formulas). */
+  /** What the model's GGUF header says of its shape (written into the stand-in's weights blob). */
+  shape: ModelShape
+  /** KV cache bytes per token of context (f16): blocks × KV heads × (key + value length) × 2. */
   kvBytesPerToken: number
   /** The context the model was trained for; num_ctx is clamped to it. */
   trainedContext: number
 }
 
+function model(name: string, sizeBytes: number, parameterSize: string, shape: ModelShape): CatalogueModel {
+  const head = shape.embedding / shape.heads
+  const kv = shape.blocks * shape.kvHeads * ((shape.keyLength ?? head) + (shape.valueLength ?? head)) * 2
+  return { name, sizeBytes, family: shape.arch, parameterSize, quantization: 'Q4_K_M', shape: { ...shape, name }, kvBytesPerToken: kv, trainedContext: shape.contextLength }
+}
+
+/** Shapes as the models' GGUF headers give them (block count, heads, KV heads, widths, context, vocabulary). */
 export const CATALOGUE: CatalogueModel[] = [
-  { name: 'llama3.2:3b', sizeBytes: 2_019_393_189, family: 'llama', parameterSize: '3.2B', quantization: 'Q4_K_M', kvBytesPerToken: 114_688, trainedContext: 131_072 },
-  { name: 'qwen2.5-coder:7b', sizeBytes: 4_683_087_332, family: 'qwen2', parameterSize: '7.6B', quantization: 'Q4_K_M', kvBytesPerToken: 57_344, trainedContext: 32_768 },
-  { name: 'qwen3:8b', sizeBytes: 5_225_387_923, family: 'qwen3', parameterSize: '8.2B', quantization: 'Q4_K_M', kvBytesPerToken: 147_456, trainedContext: 40_960 },
-  { name: 'phi4:14b', sizeBytes: 9_053_116_391, family: 'phi3', parameterSize: '14.7B', quantization: 'Q4_K_M', kvBytesPerToken: 204_800, trainedContext: 16_384 },
-  { name: 'qwen3-coder:30b', sizeBytes: 18_556_699_863, family: 'qwen3moe', parameterSize: '30.5B', quantization: 'Q4_K_M', kvBytesPerToken: 98_304, trainedContext: 262_144 },
-  { name: 'llama3.3:70b', sizeBytes: 42_520_413_916, family: 'llama', parameterSize: '70.6B', quantization: 'Q4_K_M', kvBytesPerToken: 327_680, trainedContext: 131_072 },
+  model('llama3.2:3b', 2_019_393_189, '3.2B', { arch: 'llama', blocks: 28, contextLength: 131_072, embedding: 3072, heads: 24, kvHeads: 8, keyLength: 128, valueLength: 128, vocab: 128_256 }),
+  model('qwen2.5-coder:7b', 4_683_087_332, '7.6B', { arch: 'qwen2', blocks: 28, contextLength: 32_768, embedding: 3584, heads: 28, kvHeads: 4, vocab: 152_064 }),
+  model('qwen3:8b', 5_225_387_923, '8.2B', { arch: 'qwen3', blocks: 36, contextLength: 40_960, embedding: 4096, heads: 32, kvHeads: 8, keyLength: 128, valueLength: 128, vocab: 151_936 }),
+  model('phi4:14b', 9_053_116_391, '14.7B', { arch: 'phi3', blocks: 40, contextLength: 16_384, embedding: 5120, heads: 40, kvHeads: 10, vocab: 100_352 }),
+  model('qwen3-coder:30b', 18_556_699_863, '30.5B', { arch: 'qwen3moe', blocks: 48, contextLength: 262_144, embedding: 2048, heads: 32, kvHeads: 4, keyLength: 128, valueLength: 128, vocab: 151_936 }),
+  model('llama3.3:70b', 42_520_413_916, '70.6B', { arch: 'llama', blocks: 80, contextLength: 131_072, embedding: 8192, heads: 64, kvHeads: 8, vocab: 128_256 }),
 ]
 
 export function findModel(name: string): CatalogueModel | undefined {

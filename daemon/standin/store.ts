@@ -3,6 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { CatalogueModel } from './catalogue.js'
+import { modelMetadata, writeGguf } from '../../bench/gguf-writer.js'
 
 /** A model as it lies on disk, the way Ollama lays it out. */
 export interface StoredModel {
@@ -30,13 +31,15 @@ function splitName(name: string): { model: string; tag: string } {
 
 /**
  * Writes a manifest, its config blob and a weights blob. The weights blob is
- * a small file (the stand-in never reads it); the manifest carries the real
- * size, which is what Ollama reports and what the runner allocates.
+ * a GGUF header with the model's real architecture metadata and no tensor
+ * data (a small file: `memtrace plan` reads headers only, and the stand-in's
+ * runner never reads it); the manifest carries the real size, which is what
+ * Ollama reports and what the runner allocates.
  */
 export function pull(dir: string, m: CatalogueModel): StoredModel {
   const blobs = join(dir, 'blobs')
   mkdirSync(blobs, { recursive: true })
-  const weights = Buffer.from(`stand-in weights of ${m.name}\n`)
+  const weights = writeGguf(modelMetadata(m.shape))
   const wHex = sha(weights)
   writeFileSync(join(blobs, `sha256-${wHex}`), weights)
   const config = Buffer.from(JSON.stringify({ model_format: 'gguf', model_family: m.family, model_families: [m.family], model_type: m.parameterSize, file_type: m.quantization, stand_in: { kv_bytes_per_token: m.kvBytesPerToken, trained_context: m.trainedContext } }))
