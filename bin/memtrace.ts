@@ -17,6 +17,7 @@ Commands:
   render --dir DIR                               draw the newest traces in DIR
   parse <process.tsv> <system.log>               print the parsed records as JSON lines
   plan MODEL [--num-ctx N] [--num-parallel N]    what a model should need, against this machine
+  bench num-parallel --model M [options]         seed 000's NUM_PARALLEL sweep, traced
   schema [NAME]                                  print the JSON Schema of a record
 
 Options:
@@ -56,6 +57,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('../render/parse-command.js')).runParse(rest, out)
     case 'plan':
       return (await import('../bench/plan-command.js')).runPlan(rest, out)
+    case 'bench':
+      return (await import('../bench/bench-command.js')).runBench(rest, out, process.stderr)
     case 'start':
       return (await import('../daemon/commands.js')).cmdStart(rest, version(), out)
     case 'stop':
@@ -101,7 +104,7 @@ main(process.argv.slice(2)).then(
   },
   (e: unknown) => {
     const cmd = process.argv[2] ?? ''
-    const who = ['render', 'parse', 'plan', 'schema', 'start', 'stop', 'status', 'mark', 'run'].includes(cmd) ? `memtrace ${cmd}` : 'memtrace'
+    const who = ['render', 'parse', 'plan', 'bench', 'schema', 'start', 'stop', 'status', 'mark', 'run'].includes(cmd) ? `memtrace ${cmd}` : 'memtrace'
     if (e instanceof CommandError) {
       process.stderr.write(`${who}: ${e.message}\n`)
       process.exitCode = e.code

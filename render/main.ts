@@ -162,7 +162,7 @@ const LOOSE_RE = /^(ollama-process|system)-memtrace-(.+)()\.(tsv|log)$/
  * system log that share one stamp (and suffix), never one of each from
  * different runs.
  */
-function newestInDir(dir: string, out: string | undefined) {
+export function newestInDir(dir: string, out: string | undefined) {
   let names: string[]
   try {
     names = readdirSync(dir)

@@ -7,6 +7,7 @@ export { processSchema, type ProcessInfo, type Role } from './process.js'
 export { problemSchema, PROBLEM_KINDS, type Problem, type ProblemKind } from './problem.js'
 export { findingSchema, type Finding } from './finding.js'
 export { planSchema, type PlanRecord } from './plan.js'
+export { benchStepSchema, type BenchStep } from './bench-step.js'
 
 import { processSampleSchema } from './process-sample.js'
 import { systemSampleSchema } from './system-sample.js'
@@ -16,6 +17,7 @@ import { processSchema } from './process.js'
 import { problemSchema } from './problem.js'
 import { findingSchema } from './finding.js'
 import { planSchema } from './plan.js'
+import { benchStepSchema } from './bench-step.js'
 
 /** Every schema by its record name, for `memtrace schema` and the tests. */
 export const SCHEMAS = {
@@ -27,4 +29,5 @@ export const SCHEMAS = {
   problem: problemSchema,
   finding: findingSchema,
   plan: planSchema,
+  'bench-step': benchStepSchema,
 } as const

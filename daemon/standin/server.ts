@@ -162,20 +162,34 @@ export class StandInServer {
       if (existing) await this.#unload(existing)
       return json(res, 200, done(chat, stored.name, '', 'unload'))
     }
+    const started = Date.now()
     const r = existing ?? (await this.#serialised(() => this.#load(stored, body, keepAliveMs)))
     r.refs++
     r.keepAliveMs = keepAliveMs
     await r.ready
-    const words = empty ? [] : ['This', ' is', ' the', ' memtrace', ' stand-in', ',', ' not', ' a', ' model', '.']
+    const loaded = Date.now()
+    const opts = (body.options ?? {}) as Record<string, unknown>
+    const prompt = chat ? JSON.stringify(body.messages ?? '') : String(body.prompt ?? '')
+    const promptTokens = empty ? 0 : Math.max(1, prompt.split(/\s+/).filter(Boolean).length)
+    const n = empty ? 0 : Math.max(1, Math.min(256, Number(opts.num_predict ?? WORDS.length) || WORDS.length))
     const stream = body.stream !== false
     if (stream) res.writeHead(200, { 'content-type': 'application/x-ndjson' })
-    for (const w of words) {
-      await new Promise(ok => setTimeout(ok, 30))
+    // The prompt is read at a fixed pace before the first token, then each token takes a fixed time: no model runs.
+    await new Promise(ok => setTimeout(ok, promptTokens * PROMPT_MS_PER_TOKEN))
+    const evalStart = Date.now()
+    const words: string[] = []
+    for (let i = 0; i < n; i++) {
+      await new Promise(ok => setTimeout(ok, TOKEN_MS))
+      const w = WORDS[i % WORDS.length] as string
+      words.push(w)
       if (stream) res.write(`${JSON.stringify(chunk(chat, stored.name, w))}\n`)
     }
+    const end = Date.now()
     r.refs--
     if (r.refs === 0) r.expiresAt = keepAliveMs < 0 ? Infinity : Date.now() + keepAliveMs
-    const last = done(chat, stored.name, stream ? '' : words.join(''), empty ? 'load' : 'stop')
+    const ms = 1e6
+    const timings = { total_duration: (end - started) * ms, load_duration: (loaded - started) * ms, prompt_eval_count: promptTokens, prompt_eval_duration: (evalStart - loaded) * ms, eval_count: words.length, eval_duration: (end - evalStart) * ms }
+    const last = { ...done(chat, stored.name, stream ? '' : words.join(''), empty ? 'load' : 'stop'), ...(empty ? {} : timings) }
     if (stream) res.end(`${JSON.stringify(last)}\n`)
     else json(res, 200, last)
   }
@@ -259,6 +273,11 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('error', fail)
   })
 }
+
+/** What the stand-in "generates": not a model's words. */
+const WORDS = ['This', ' is', ' the', ' memtrace', ' stand-in', ',', ' not', ' a', ' model', '.']
+const TOKEN_MS = 30
+const PROMPT_MS_PER_TOKEN = 1
 
 function chunk(chat: boolean, model: string, word: string) {
   const base = { model, created_at: goTime(Date.now()), done: false }

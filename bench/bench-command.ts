@@ -1,0 +1,133 @@
+/** `memtrace bench <experiment>`: the seeds' experiments as commands that trace themselves. */
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { spawnSync } from 'node:child_process'
+import { UsageError } from '../bin/errors.js'
+import { ConfigError, ollamaUrlFromEnv, parseDuration } from '../daemon/config.js'
+import { jsonLine } from '../render/safe-text.js'
+import { runNumParallel } from './num-parallel.js'
+import { findModel, kvBytesPerSlot, readFacts } from './plan.js'
+import { chart, markdown, type PerSlot, slope } from './results.js'
+
+/** Seed 000's prompt. */
+export const EMAIL_PROMPT = 'Write a Python function that validates an email address using regex. Include type hints, error handling, docstring, and 3 example test cases.'
+
+export const BENCH_HELP = `Usage: memtrace bench num-parallel --model M [options]
+
+Seed 000's experiment: restarts a server memtrace manages (never your own)
+with OLLAMA_NUM_PARALLEL = 1 … --max-np, sends one request at a time, and
+traces it all. Writes into --out: results.jsonl (memtrace schema bench-step),
+results.md, results.svg, memory.svg (the memory chart, one marker per step),
+the traces and the server's log.
+
+Options:
+  --model M            the model (required)
+  --num-ctx N          context per slot (default 4096)
+  --min-np N, --max-np N   the NUM_PARALLEL range (default 1 to 15)
+  --requests N         measured requests per step (default 5)
+  --warmup N           requests before measuring, to load the model (default 1)
+  --cooldown D         pause between requests (default 3s)
+  --prompt TEXT        the prompt (default: seed 000's email-validation prompt)
+  --seed N, --temperature T   sampling (default 42 and 0)
+  --num-predict N      tokens to generate (default: the server's)
+  --load-timeout D     how long a load or request may take (default 5m)
+  --serve-cmd "CMD"    the server to run (default "ollama serve")
+  --out DIR            where to write (default ./memtrace-bench-<stamp>/)
+
+The other experiments (parallel, models, compare) are not built yet.`
+
+function whole(name: string, v: string | undefined, dflt: number, min = 1): number {
+  if (v === undefined) return dflt
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < min || n > 1_000_000) throw new UsageError(`--${name} wants a whole number from ${min}, not "${v}"`)
+  return n
+}
+
+function duration(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt
+  try {
+    return parseDuration(v, `--${name}`)
+  } catch (e) {
+    throw new UsageError((e as ConfigError).message)
+  }
+}
+
+function stamp(d = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0')
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`
+}
+
+export async function runBench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const [experiment, ...rest] = argv
+  if (experiment === undefined || experiment === '--help' || experiment === '-h') {
+    out.write(`${BENCH_HELP}\n`)
+    return experiment === undefined ? 1 : 0
+  }
+  if (experiment !== 'num-parallel') throw new UsageError(`bench ${experiment}: ${['parallel', 'models', 'compare'].includes(experiment) ? 'not built yet' : 'no such experiment'}; see memtrace bench --help`)
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      model: { type: 'string' },
+      'num-ctx': { type: 'string' },
+      'min-np': { type: 'string' },
+      'max-np': { type: 'string' },
+      requests: { type: 'string' },
+      warmup: { type: 'string' },
+      cooldown: { type: 'string' },
+      prompt: { type: 'string' },
+      seed: { type: 'string' },
+      temperature: { type: 'string' },
+      'num-predict': { type: 'string' },
+      'load-timeout': { type: 'string' },
+      'serve-cmd': { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  if (values.help) {
+    out.write(`${BENCH_HELP}\n`)
+    return 0
+  }
+  if (!values.model) throw new UsageError('bench num-parallel wants --model')
+  const temperature = Number(values.temperature ?? 0)
+  if (!Number.isFinite(temperature) || temperature < 0) throw new UsageError(`--temperature wants a number from 0, not "${values.temperature}"`)
+  const a = {
+    model: values.model,
+    numCtx: whole('num-ctx', values['num-ctx'], 4096),
+    minNp: whole('min-np', values['min-np'], 1),
+    maxNp: whole('max-np', values['max-np'], 15),
+    requests: whole('requests', values.requests, 5),
+    warmup: whole('warmup', values.warmup, 1, 0),
+    cooldownMs: duration('cooldown', values.cooldown, 3000),
+    prompt: values.prompt ?? EMAIL_PROMPT,
+    seed: whole('seed', values.seed, 42, 0),
+    temperature,
+    ...(values['num-predict'] !== undefined ? { numPredict: whole('num-predict', values['num-predict'], 0) } : {}),
+    loadTimeoutMs: duration('load-timeout', values['load-timeout'], 300_000),
+    serveCmd: (values['serve-cmd'] ?? 'ollama serve').split(/\s+/).filter(Boolean),
+    userUrl: ollamaUrlFromEnv(process.env),
+    out: values.out ?? `memtrace-bench-${stamp()}`,
+  }
+  if (a.minNp > a.maxNp) throw new UsageError('--min-np is above --max-np')
+  if (existsSync(a.out) && readdirSync(a.out).length > 0) throw new UsageError(`${a.out} is not empty: give --out a new directory`)
+  mkdirSync(a.out, { recursive: true, mode: 0o700 })
+  const say = (line: string) => err.write(`${line}\n`)
+  const steps = await runNumParallel(a, say)
+  const perSlot: PerSlot = {}
+  const measured = slope(steps.filter(s => s.rssIdleBytes !== undefined).map(s => [s.step, s.rssIdleBytes as number]))
+  if (measured !== undefined) perSlot.measuredBytes = measured
+  const dirs = [...new Set([process.env.OLLAMA_MODELS, join(homedir(), '.ollama', 'models'), '/usr/share/ollama/.ollama/models'].filter((d): d is string => !!d))]
+  const found = findModel(dirs, a.model)
+  const facts = found ? await readFacts(found.blob) : undefined
+  if (facts && typeof facts !== 'string') perSlot.predictedBytes = kvBytesPerSlot(facts, a.numCtx, 'f16')
+  const settings = { model: a.model, numCtx: a.numCtx, requests: a.requests, warmup: a.warmup, cooldownMs: a.cooldownMs, seed: a.seed, temperature: a.temperature }
+  writeFileSync(join(a.out, 'results.jsonl'), steps.map(s => `${jsonLine(s)}\n`).join(''))
+  writeFileSync(join(a.out, 'results.md'), markdown(steps, settings, perSlot))
+  writeFileSync(join(a.out, 'results.svg'), chart(steps, settings))
+  const render = spawnSync(process.execPath, [new URL('../bin/memtrace.js', import.meta.url).pathname, 'render', '--dir', join(a.out, 'trace'), '-o', join(a.out, 'memory.svg'), '--quiet'], { encoding: 'utf8' })
+  if (render.status !== 0) say(`memory.svg: ${render.stderr.trim()}`)
+  out.write(`${markdown(steps, settings, perSlot)}\nWritten to ${a.out}/: results.jsonl, results.md, results.svg, memory.svg, trace/\n`)
+  return 0
+}

@@ -1,0 +1,136 @@
+/**
+ * `memtrace bench num-parallel` (seed 000): one request at a time against a
+ * server restarted with OLLAMA_NUM_PARALLEL = 1, 2, … so that only memory
+ * grows from step to step. It traces itself with the daemon, marks each step,
+ * and names the phases and the cause of each slowdown.
+ */
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import type { BenchStep } from '../schemas/index.js'
+import { loadTrace } from '../render/load.js'
+import { newestInDir } from '../render/main.js'
+import { formatTs } from '../render/parse/time.js'
+import { generate, loadedModels } from './ollama-client.js'
+import { freePort, ManagedServer } from './managed-server.js'
+import { cause, phases } from './rules.js'
+import { stepMemory, type TimedSample } from './step-memory.js'
+
+export interface NumParallelArgs {
+  model: string
+  numCtx: number
+  minNp: number
+  maxNp: number
+  requests: number
+  cooldownMs: number
+  warmup: number
+  prompt: string
+  seed: number
+  temperature: number
+  numPredict?: number
+  loadTimeoutMs: number
+  serveCmd: string[]
+  userUrl: string
+  out: string
+}
+
+const BIN = new URL('../bin/memtrace.js', import.meta.url).pathname
+const memtrace = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' })
+const sleep = (ms: number) => new Promise(ok => setTimeout(ok, ms))
+
+export async function runNumParallel(a: NumParallelArgs, say: (line: string) => void): Promise<BenchStep[]> {
+  const held = await loadedModels(a.userUrl)
+  if (held && held.length > 0) say(`warning: the Ollama at ${a.userUrl} holds ${held.join(', ')}: memory it takes is memory this sweep cannot use (it is left alone)`)
+  const trace = join(a.out, 'trace')
+  const server = new ManagedServer(a.serveCmd, await freePort(), join(a.out, 'server.log'))
+  const started = memtrace(['start', '--dir', trace, '--ollama-url', server.url, '--system-interval', '1s'])
+  if (started.status !== 0) throw new Error(`memtrace start failed: ${started.stderr.trim()}`)
+  const steps: (BenchStep & { measureFrom?: number; measureTo?: number })[] = []
+  try {
+    for (let np = a.minNp; np <= a.maxNp; np++) steps.push(await step(a, server, trace, np, say))
+  } finally {
+    await server.stop()
+    memtrace(['stop', '--dir', trace])
+  }
+  await addMemory(trace, steps)
+  const speeds = steps.map(s => s.genTps ?? 0)
+  const named = phases(speeds)
+  for (const [i, s] of steps.entries()) {
+    if (s.outcome !== 'ok') continue
+    s.phase = named[i]
+    if (s.phase !== 'flat') s.cause = cause({ pageOuts: s.pageOuts ?? 0, swapGrowthBytes: s.swapGrowthBytes ?? 0 })
+  }
+  return steps.map(({ measureFrom: _f, measureTo: _t, ...s }) => s)
+}
+
+async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np: number, say: (line: string) => void): Promise<BenchStep & { measureFrom?: number; measureTo?: number }> {
+  const base = { record: 'bench-step' as const, experiment: 'num-parallel' as const, step: np, model: a.model, startedAt: formatTs(Date.now()) }
+  memtrace(['mark', '--dir', trace, `NUM_PARALLEL=${np}`])
+  say(`NUM_PARALLEL=${np}: restarting the server`)
+  const opts = { numCtx: a.numCtx, seed: a.seed, temperature: a.temperature, ...(a.numPredict !== undefined ? { numPredict: a.numPredict } : {}), timeoutMs: a.loadTimeoutMs }
+  try {
+    await server.start({ OLLAMA_NUM_PARALLEL: String(np), OLLAMA_KEEP_ALIVE: '-1' })
+    for (let w = 0; w < Math.max(1, a.warmup); w++) await generate(server.url, a.model, a.prompt, opts)
+  } catch (e) {
+    await server.stop()
+    say(`NUM_PARALLEL=${np}: did not load: ${(e as Error).message}`)
+    return { ...base, outcome: `did not load: ${(e as Error).message}`, endedAt: formatTs(Date.now()), requests: 0 }
+  }
+  const effective = server.effectiveParallel()
+  const measureFrom = Date.now()
+  const results = []
+  for (let r = 0; r < a.requests; r++) {
+    if (r > 0) await sleep(a.cooldownMs)
+    try {
+      results.push(await generate(server.url, a.model, a.prompt, opts))
+    } catch (e) {
+      say(`NUM_PARALLEL=${np}: request ${r + 1} failed: ${(e as Error).message}`)
+    }
+  }
+  const measureTo = Date.now()
+  await sleep(a.cooldownMs)
+  await server.stop()
+  const gen = results.map(r => r.genTps)
+  const out: BenchStep & { measureFrom?: number; measureTo?: number } = {
+    ...base,
+    outcome: results.length === a.requests ? 'ok' : results.length === 0 ? 'no request answered' : `${a.requests - results.length} of ${a.requests} requests failed`,
+    endedAt: formatTs(Date.now()),
+    requests: results.length,
+    measureFrom,
+    measureTo,
+  }
+  if (results.length > 0) {
+    out.genTps = mean(gen)
+    out.genTpsSd = sd(gen)
+    out.prefillTps = mean(results.map(r => r.prefillTps))
+    out.ttftMs = mean(results.map(r => r.ttftMs))
+  }
+  if (effective !== undefined) {
+    out.effectiveNp = effective
+    out.npMismatch = effective !== np
+  }
+  say(`NUM_PARALLEL=${np}: ${out.genTps !== undefined ? `${out.genTps.toFixed(1)} t/s` : out.outcome}${out.npMismatch ? ` (the runner got NUM_PARALLEL=${effective})` : ''}`)
+  return out
+}
+
+/** Each step's memory, from the trace the daemon wrote during it. */
+async function addMemory(trace: string, steps: (BenchStep & { measureFrom?: number; measureTo?: number })[]): Promise<void> {
+  const { procPath, sysPath } = newestInDir(trace, undefined)
+  const samples: TimedSample[] = []
+  const { trace: t } = await loadTrace(procPath, sysPath, r => {
+    if (r.record === 'system-sample') samples.push({ tsMs: Date.parse(r.ts), sample: r })
+  })
+  for (const s of steps) {
+    if (s.measureFrom === undefined || s.measureTo === undefined) continue
+    Object.assign(s, stepMemory(t, samples, s.measureFrom, s.measureTo))
+  }
+}
+
+export function mean(v: number[]): number {
+  return v.reduce((a, x) => a + x, 0) / v.length
+}
+
+export function sd(v: number[]): number {
+  if (v.length < 2) return 0
+  const m = mean(v)
+  return Math.sqrt(v.reduce((a, x) => a + (x - m) ** 2, 0) / (v.length - 1))
+}

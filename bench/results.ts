@@ -1,0 +1,130 @@
+/** The outputs of an experiment: the Markdown table and the results chart. */
+import { scaleLinear } from 'd3-scale'
+import type { BenchStep } from '../schemas/index.js'
+import { el, text } from '../render/chart/svg.js'
+import { markdownText } from '../render/safe-text.js'
+import { GIB } from '../render/units.js'
+
+export interface SweepSettings {
+  model: string
+  numCtx: number
+  requests: number
+  warmup: number
+  cooldownMs: number
+  seed: number
+  temperature: number
+}
+
+/** Per-slot bytes measured (the rise of idle RSS per slot, least squares) and predicted by `plan`. */
+export interface PerSlot {
+  measuredBytes?: number
+  predictedBytes?: number
+}
+
+/** The slope of y over x by least squares; undefined with fewer than two distinct x. */
+export function slope(points: [number, number][]): number | undefined {
+  if (new Set(points.map(p => p[0])).size < 2) return undefined
+  const n = points.length
+  const mx = points.reduce((a, p) => a + p[0], 0) / n
+  const my = points.reduce((a, p) => a + p[1], 0) / n
+  const num = points.reduce((a, p) => a + (p[0] - mx) * (p[1] - my), 0)
+  const den = points.reduce((a, p) => a + (p[0] - mx) ** 2, 0)
+  return num / den
+}
+
+/** Sizes in the table: GiB with two decimals, as a step's slots differ by tens of MiB on small models. */
+const gib = (b: number) => `${(b / GIB).toFixed(2)} GiB`
+const num = (v: number | undefined, digits = 1) => (v === undefined ? '–' : v.toFixed(digits))
+
+function spans(steps: BenchStep[], phase: string): string {
+  const at = steps.filter(s => s.phase === phase).map(s => s.step)
+  if (at.length === 0) return ''
+  return `${phase} ${at.length > 1 ? `${at[0]}–${at[at.length - 1]}` : at[0]}`
+}
+
+export function markdown(steps: BenchStep[], s: SweepSettings, perSlot: PerSlot): string {
+  const rows = steps.map(x =>
+    x.outcome !== 'ok' && x.genTps === undefined
+      ? `| ${x.step} | | ${markdownText(x.outcome)} | | | | | | | | | |`
+      : `| ${x.step} | ${x.effectiveNp ?? '?'}${x.npMismatch ? ' ⚠' : ''} | ${num(x.genTps)} ± ${num(x.genTpsSd)} | ${num(x.prefillTps, 0)} | ${num(x.ttftMs, 0)} | ${x.rssIdleBytes !== undefined ? gib(x.rssIdleBytes) : '–'} | ${x.rssPeakBytes !== undefined ? gib(x.rssPeakBytes) : '–'} | ${x.swapGrowthBytes !== undefined ? gib(x.swapGrowthBytes) : '–'} | ${x.pageOuts ?? '–'} | ${x.freePctMin !== undefined ? `${num(x.freePctMin)}%` : '–'} | ${x.phase ?? ''} | ${x.cause ?? ''} |`,
+  )
+  const lines = [
+    `# memtrace bench num-parallel: ${markdownText(s.model)}`,
+    '',
+    `num_ctx ${s.numCtx}, one request at a time: ${s.requests} requests per step after ${s.warmup} warm-up, ${s.cooldownMs / 1000} s apart; seed ${s.seed}, temperature ${s.temperature}. The server restarts with OLLAMA_NUM_PARALLEL = NP at each step; memory is from memtrace's trace of the step (after the warm-up).`,
+    '',
+    '| NP | runner NP | gen t/s | prefill t/s | TTFT ms | RSS idle | RSS peak | swap growth | page-outs | free min | phase | cause |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
+    ...rows,
+    '',
+  ]
+  const named = ['flat', 'degradation', 'cliff', 'stabilized'].map(p => spans(steps, p)).filter(Boolean)
+  if (named.length) lines.push(`Phases: ${named.join(', ')}.`)
+  const mismatch = steps.filter(x => x.npMismatch)
+  if (mismatch.length) lines.push(`⚠ The runner did not get the NUM_PARALLEL asked for at NP ${mismatch.map(x => `${x.step} (got ${x.effectiveNp})`).join(', ')}.`)
+  if (perSlot.measuredBytes !== undefined || perSlot.predictedBytes !== undefined) {
+    const m = perSlot.measuredBytes
+    const p = perSlot.predictedBytes
+    const err = m !== undefined && p !== undefined && m > 0 ? ` (error ${p >= m ? '+' : '−'}${Math.round((Math.abs(p - m) / m) * 100)}%)` : ''
+    lines.push(`Per slot: measured ${m !== undefined ? gib(m) : '–'} (the rise of idle runner RSS per NUM_PARALLEL, least squares), predicted ${p !== undefined ? gib(p) : '–'} by \`memtrace plan\` (f16 KV cache at ${s.numCtx})${err}.`)
+  }
+  return `${lines.join('\n')}\n`
+}
+
+const PHASE_COLOUR: Record<string, string> = { flat: '#1a7a3a', degradation: '#b35c00', cliff: '#c51b7d', stabilized: '#555555' }
+
+/** Two panels over NP: generation speed (by phase), and runner RSS with page-outs. */
+export function chart(steps: BenchStep[], s: SweepSettings): string {
+  const W = 900
+  const H = 560
+  const L = 70
+  const R = 30
+  const ok = steps.filter(x => x.genTps !== undefined)
+  const x = scaleLinear()
+    .domain([Math.min(...steps.map(t => t.step)) - 0.5, Math.max(...steps.map(t => t.step)) + 0.5])
+    .range([L, W - R])
+  const top = { y: 90, h: 180 }
+  const bottom = { y: 330, h: 160 }
+  const yGen = scaleLinear().domain([0, Math.max(1, ...ok.map(t => (t.genTps ?? 0) + (t.genTpsSd ?? 0)))]).nice().range([top.y + top.h, top.y])
+  const yRss = scaleLinear().domain([0, Math.max(0.1, ...steps.map(t => (t.rssPeakBytes ?? 0) / 1024 ** 3))]).nice().range([bottom.y + bottom.h, bottom.y])
+  const parts: string[] = [
+    el('rect', { x: 0, y: 0, width: W, height: H, fill: '#ffffff' }),
+    text({ x: L, y: 28, 'font-size': 18, 'font-weight': 'bold', fill: '#111111' }, `NUM_PARALLEL sweep · ${s.model} · num_ctx ${s.numCtx}`),
+    text({ x: L, y: 48, 'font-size': 12, fill: '#444444' }, `one request at a time, ${s.requests} per step; the server restarted with each NUM_PARALLEL`),
+    text({ x: L, y: top.y - 8, 'font-size': 13, 'font-weight': 'bold', fill: '#111111' }, 'generation speed per request (t/s, mean ± sd)'),
+    text({ x: L, y: bottom.y - 8, 'font-size': 13, 'font-weight': 'bold', fill: '#111111' }, 'runner RSS at peak (GiB); page-outs during the step above the points'),
+  ]
+  for (const [box, y, fmt] of [[top, yGen, (v: number) => String(v)], [bottom, yRss, (v: number) => `${v}`]] as const) {
+    parts.push(el('rect', { x: L, y: box.y, width: W - L - R, height: box.h, fill: 'none', stroke: '#999999' }))
+    for (const t of y.ticks(5)) {
+      parts.push(el('line', { x1: L, x2: W - R, y1: y(t), y2: y(t), stroke: '#e5e5e5' }))
+      parts.push(text({ x: L - 6, y: y(t) + 4, 'font-size': 11, 'text-anchor': 'end', fill: '#444444' }, fmt(t)))
+    }
+    for (const st of steps) parts.push(text({ x: x(st.step), y: box.y + box.h + 16, 'font-size': 11, 'text-anchor': 'middle', fill: '#444444' }, String(st.step)))
+  }
+  parts.push(text({ x: (L + W - R) / 2, y: bottom.y + bottom.h + 36, 'font-size': 12, 'text-anchor': 'middle', fill: '#111111' }, 'OLLAMA_NUM_PARALLEL'))
+  const line = (pts: [number, number][], colour: string) => (pts.length > 1 ? el('path', { d: `M${pts.map(p => `${p[0].toFixed(1)},${p[1].toFixed(1)}`).join('L')}`, fill: 'none', stroke: colour, 'stroke-width': 2 }) : '')
+  parts.push(line(ok.map(t => [x(t.step), yGen(t.genTps ?? 0)]), '#2c7bb6'))
+  for (const t of ok) {
+    const cx = x(t.step)
+    const sdv = t.genTpsSd ?? 0
+    parts.push(el('line', { x1: cx, x2: cx, y1: yGen((t.genTps ?? 0) - sdv), y2: yGen((t.genTps ?? 0) + sdv), stroke: '#2c7bb6' }))
+    parts.push(el('circle', { cx, cy: yGen(t.genTps ?? 0), r: 5, fill: PHASE_COLOUR[t.phase ?? 'flat'] ?? '#2c7bb6' }))
+  }
+  for (const t of steps.filter(t => t.genTps === undefined)) parts.push(text({ x: x(t.step), y: top.y + top.h - 8, 'font-size': 11, 'text-anchor': 'middle', fill: '#c51b7d' }, '✕'))
+  const rss = steps.filter(t => t.rssPeakBytes !== undefined)
+  parts.push(line(rss.map(t => [x(t.step), yRss((t.rssPeakBytes ?? 0) / 1024 ** 3)]), '#7b3294'))
+  for (const t of rss) {
+    const cy = yRss((t.rssPeakBytes ?? 0) / 1024 ** 3)
+    parts.push(el('circle', { cx: x(t.step), cy, r: 4, fill: '#7b3294' }))
+    if (t.pageOuts) parts.push(text({ x: x(t.step), y: cy - 9, 'font-size': 11, 'text-anchor': 'middle', fill: '#c51b7d' }, String(t.pageOuts)))
+  }
+  let lx = L
+  for (const [phase, colour] of Object.entries(PHASE_COLOUR)) {
+    parts.push(el('circle', { cx: lx + 5, cy: H - 18, r: 5, fill: colour }))
+    parts.push(text({ x: lx + 14, y: H - 14, 'font-size': 12, fill: '#111111' }, phase))
+    lx += 30 + phase.length * 7.5
+  }
+  parts.push(text({ x: lx + 10, y: H - 14, 'font-size': 12, fill: '#111111' }, '✕ did not load or answer'))
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif">${parts.join('')}</svg>\n`
+}

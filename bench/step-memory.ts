@@ -1,0 +1,53 @@
+/** What the trace says of memory during one step of an experiment. Pure. */
+import type { SystemSample } from '../schemas/index.js'
+import type { Trace } from '../render/model/trace.js'
+
+export interface StepMemory {
+  rssIdleBytes?: number
+  rssPeakBytes?: number
+  swapGrowthBytes?: number
+  pageOuts?: number
+  freePctMin?: number
+}
+
+export interface TimedSample {
+  tsMs: number
+  sample: SystemSample
+}
+
+/** The page-out counter a platform keeps: macOS Pageouts, Linux pswpout. */
+const pageOutsOf = (s: SystemSample) => s.pageouts ?? s.swapOutPages
+
+/**
+ * Between `startMs` and `endMs`: the runners' RSS (together) at the first
+ * process sample and at its highest, the swap used and page-outs from the
+ * last system sample at or before the start to the last before the end, and
+ * the lowest free (Linux: available) %.
+ */
+export function stepMemory(trace: Trace, samples: TimedSample[], startMs: number, endMs: number): StepMemory {
+  const out: StepMemory = {}
+  const runners = trace.procs.filter(p => p.role === 'runner')
+  const times = [...new Set(runners.flatMap(r => r.tsMs.filter(t => t >= startMs && t <= endMs)))].sort((a, b) => a - b)
+  const rssAt = (t: number) => runners.reduce((sum, r) => {
+    const i = r.tsMs.indexOf(t)
+    return i >= 0 ? sum + (r.rssKb[i] as number) * 1024 : sum
+  }, 0)
+  if (times.length > 0) {
+    out.rssIdleBytes = rssAt(times[0] as number)
+    out.rssPeakBytes = Math.max(...times.map(rssAt))
+  }
+  const before = [...samples].reverse().find(s => s.tsMs <= startMs)
+  const inside = samples.filter(s => s.tsMs > startMs && s.tsMs <= endMs)
+  const last = inside[inside.length - 1]
+  if (before && last) {
+    const a = before.sample.swapUsedBytes
+    const b = last.sample.swapUsedBytes
+    if (a !== undefined && b !== undefined) out.swapGrowthBytes = b - a
+    const pa = pageOutsOf(before.sample)
+    const pb = pageOutsOf(last.sample)
+    if (pa !== undefined && pb !== undefined) out.pageOuts = Math.max(0, pb - pa)
+  }
+  const pcts = [before, ...inside].map(s => s?.sample.freePct).filter((v): v is number => v !== undefined)
+  if (pcts.length > 0) out.freePctMin = Math.min(...pcts)
+  return out
+}

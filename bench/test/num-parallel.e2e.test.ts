@@ -1,0 +1,67 @@
+/**
+ * `memtrace bench num-parallel` end to end, against the Ollama stand-in (not
+ * Ollama: its runners hold a share of the memory a model would, and its
+ * tokens come at a fixed pace) with short settings.
+ */
+import t from 'tap'
+import { spawnSync } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Ajv } from 'ajv'
+import { benchStepSchema, type BenchStep } from '../../schemas/index.js'
+import { installStandin } from '../../daemon/standin/install.js'
+import { memtrace } from '../../render/test/helpers.js'
+import { parseSvg } from '../../render/test/xml.js'
+
+t.test('a three-step sweep: results, table, both charts, a marker per step, the runner NP checked', async t => {
+  const dir = t.testdir({})
+  const { bin, ollama } = installStandin(join(dir, 'standin'))
+  const env = { PATH: `${bin}:${process.env.PATH}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_SCALE: '0.02', OLLAMA_HOST: '127.0.0.1:9' }
+  spawnSync(ollama, ['pull', 'qwen2.5-coder:7b'], { env: { ...process.env, ...env } })
+  const out = join(dir, 'out')
+  const r = memtrace(['bench', 'num-parallel', '--model', 'qwen2.5-coder:7b', '--num-ctx', '8192', '--max-np', '3', '--requests', '2', '--cooldown', '200ms', '--num-predict', '12', '--out', out], { env: { ...process.env, ...env } })
+  t.equal(r.code, 0, r.stderr)
+  t.same(readdirSync(out).sort(), ['memory.svg', 'results.jsonl', 'results.md', 'results.svg', 'server.log', 'trace'])
+
+  const steps = readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').map(l => JSON.parse(l) as BenchStep)
+  const validate = new Ajv({ strict: false }).compile(benchStepSchema)
+  for (const s of steps) t.ok(validate(s), JSON.stringify(validate.errors))
+  t.same(steps.map(s => s.step), [1, 2, 3])
+  for (const s of steps) {
+    t.equal(s.outcome, 'ok')
+    t.equal(s.requests, 2)
+    t.equal(s.effectiveNp, s.step, `NP ${s.step}: the runner got -np ${s.step}`)
+    t.equal(s.npMismatch, false)
+    t.ok((s.genTps ?? 0) > 5 && (s.genTps ?? 0) < 100, `NP ${s.step}: ${s.genTps} t/s from eval_count / eval_duration`)
+    t.ok((s.ttftMs ?? 0) > 0, 'a time to the first token')
+    t.ok((s.rssPeakBytes ?? 0) > 0, 'the runner RSS, from the trace')
+    t.equal(s.phase, 'flat', 'the stand-in does not slow down')
+  }
+  t.ok((steps[2]?.rssIdleBytes ?? 0) > (steps[0]?.rssIdleBytes ?? 0), 'more slots, more memory held')
+
+  const md = readFileSync(join(out, 'results.md'), 'utf8')
+  t.match(md, /^\| NP \| runner NP \| gen t\/s \|/m)
+  t.equal((md.match(/^\| [123] \| [123] \| /gm) ?? []).length, 3, 'one row per step')
+  t.match(md, /Phases: flat 1–3\./)
+  t.match(md, /predicted 0\.4 GiB by `memtrace plan`/, "plan's f16 KV cache per slot at 8192: 8192 × 57344 bytes")
+
+  const results = parseSvg(readFileSync(join(out, 'results.svg'), 'utf8'))
+  t.equal(results.querySelectorAll('circle').length, 3 + 3 + 4, 'a point per step in each panel, and the phase legend')
+  const memory = parseSvg(readFileSync(join(out, 'memory.svg'), 'utf8'))
+  const markers = Array.from(memory.querySelectorAll('.marker text, text.marker-label')).map(e => e.textContent)
+  t.ok(['NUM_PARALLEL=1', 'NUM_PARALLEL=2', 'NUM_PARALLEL=3'].every(m => markers.some(x => x?.includes(m))), `markers: ${markers.join(', ')}`)
+  const log = readFileSync(join(out, 'trace', readdirSync(join(out, 'trace')).find(f => f.startsWith('system-memtrace-')) as string), 'utf8')
+  t.equal((log.match(/memtrace marker \{[^\n]*"text":"NUM_PARALLEL=\d"/g) ?? []).length, 3, 'three markers in the trace')
+})
+
+t.test('bad usage is said before anything runs', async t => {
+  t.equal(memtrace(['bench', 'num-parallel']).code, 1, 'no --model')
+  t.equal(memtrace(['bench', 'num-parallel', '--model', 'x', '--min-np', '4', '--max-np', '2']).code, 1)
+  const later = memtrace(['bench', 'parallel', '--model', 'x'])
+  t.equal(later.code, 1)
+  t.match(later.stderr, /not built yet/)
+  const dir = t.testdir({ full: { 'x.txt': 'mine' } })
+  const full = memtrace(['bench', 'num-parallel', '--model', 'x', '--out', join(dir, 'full')])
+  t.equal(full.code, 1)
+  t.match(full.stderr, /is not empty/)
+})

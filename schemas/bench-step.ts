@@ -1,0 +1,39 @@
+import type { FromSchema } from './from-schema.js'
+
+const bytes = { type: 'number', minimum: 0 } as const
+const rate = { type: 'number', minimum: 0 } as const
+
+/** One step of a memtrace experiment, as `results.jsonl` holds it. */
+export const benchStepSchema = {
+  $id: 'https://memtrace.dev/schemas/bench-step.json',
+  title: 'bench-step',
+  type: 'object',
+  additionalProperties: false,
+  required: ['record', 'experiment', 'step', 'model', 'outcome', 'startedAt', 'endedAt'],
+  properties: {
+    record: { const: 'bench-step' },
+    experiment: { enum: ['num-parallel'] },
+    step: { type: 'integer', minimum: 1, description: 'The NUM_PARALLEL of the step (num-parallel), or the concurrency P.' },
+    model: { type: 'string' },
+    outcome: { type: 'string', description: '"ok", or "did not load: …" and the like.' },
+    startedAt: { type: 'string' },
+    endedAt: { type: 'string' },
+    requests: { type: 'integer', minimum: 0 },
+    genTps: { ...rate, description: 'Generation tokens per second per request, mean (eval_count / eval_duration).' },
+    genTpsSd: { ...rate, description: 'Its standard deviation over the requests.' },
+    prefillTps: { ...rate, description: 'prompt_eval_count / prompt_eval_duration, mean.' },
+    ttftMs: { ...rate, description: 'Time to the first streamed token, mean.' },
+    totalTps: { ...rate, description: 'Tokens per second of all requests together.' },
+    effectiveNp: { type: 'integer', minimum: 1, description: "The NUM_PARALLEL the runner got (its argv, else the server's log)." },
+    npMismatch: { type: 'boolean' },
+    rssIdleBytes: { ...bytes, description: "The runner's RSS at the step's first sample after the warm-up." },
+    rssPeakBytes: { ...bytes, description: "The runner's highest RSS during the step." },
+    swapGrowthBytes: { type: 'number', description: 'Swap used at the end of the step less at its start.' },
+    pageOuts: { type: 'number', minimum: 0, description: 'Page-outs during the step (macOS Pageouts, Linux pswpout).' },
+    freePctMin: { type: 'number', minimum: 0, maximum: 100 },
+    phase: { enum: ['flat', 'degradation', 'cliff', 'stabilized'] },
+    cause: { enum: ['memory', 'compute'], description: 'For a step slower than flat: memory when page-outs or swap grew, compute otherwise.' },
+  },
+} as const
+
+export type BenchStep = FromSchema<typeof benchStepSchema>
