@@ -43,7 +43,7 @@ t.test('a three-step sweep: results, table, both charts, a marker per step, the 
   t.match(md, /^\| NP \| runner NP \| gen t\/s \|/m)
   t.equal((md.match(/^\| [123] \| [123] \| /gm) ?? []).length, 3, 'one row per step')
   t.match(md, /Phases: flat 1–3\./)
-  t.match(md, /predicted 0\.4 GiB by `memtrace plan`/, "plan's f16 KV cache per slot at 8192: 8192 × 57344 bytes")
+  t.match(md, /predicted 0\.44 GiB by `memtrace plan`/, "plan's f16 KV cache per slot at 8192: 8192 × 57344 bytes")
 
   const results = parseSvg(readFileSync(join(out, 'results.svg'), 'utf8'))
   t.equal(results.querySelectorAll('circle').length, 3 + 3 + 4, 'a point per step in each panel, and the phase legend')
