@@ -1,6 +1,5 @@
 /** `memtrace bench <experiment>`: the seeds' experiments as commands that trace themselves. */
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
-import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { spawnSync } from 'node:child_process'
@@ -8,7 +7,7 @@ import { UsageError } from '../bin/errors.js'
 import { ConfigError, ollamaUrlFromEnv, parseDuration } from '../daemon/config.js'
 import { jsonLine } from '../render/safe-text.js'
 import { runNumParallel } from './num-parallel.js'
-import { findModel, kvBytesPerSlot, readFacts } from './plan.js'
+import { findModel, kvBytesPerSlot, modelDirs, readFacts } from './plan.js'
 import { chart, markdown, type PerSlot, slope } from './results.js'
 
 /** Seed 000's prompt. */
@@ -118,7 +117,7 @@ export async function runBench(argv: string[], out: NodeJS.WritableStream, err: 
   const perSlot: PerSlot = {}
   const measured = slope(steps.filter(s => s.rssIdleBytes !== undefined).map(s => [s.step, s.rssIdleBytes as number]))
   if (measured !== undefined) perSlot.measuredBytes = measured
-  const dirs = [...new Set([process.env.OLLAMA_MODELS, join(homedir(), '.ollama', 'models'), '/usr/share/ollama/.ollama/models'].filter((d): d is string => !!d))]
+  const dirs = modelDirs()
   const found = findModel(dirs, a.model)
   const facts = found ? await readFacts(found.blob) : undefined
   if (facts && typeof facts !== 'string') perSlot.predictedBytes = kvBytesPerSlot(facts, a.numCtx, 'f16')

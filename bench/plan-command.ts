@@ -1,6 +1,5 @@
 /** `memtrace plan MODEL`: the command around `plan()`, with this machine's figures measured now. */
-import { homedir, platform } from 'node:os'
-import { join } from 'node:path'
+import { platform } from 'node:os'
 import { parseArgs } from 'node:util'
 import { InputError, UsageError } from '../bin/errors.js'
 import { linuxSystemText } from '../daemon/probe/system-linux.js'
@@ -10,7 +9,7 @@ import { ProblemLog } from '../render/parse/problems.js'
 import { parseBlock } from '../render/parse/system-block.js'
 import { jsonLine, oneLine } from '../render/safe-text.js'
 import { gib } from '../render/units.js'
-import { findModel, type KvType, plan, type Plan, readFacts } from './plan.js'
+import { findModel, type KvType, modelDirs, plan, type Plan, readFacts } from './plan.js'
 
 export const PLAN_HELP = `Usage: memtrace plan MODEL [--num-ctx N] [--num-parallel N] [--kv-type f16|q8_0|q4_0]
                      [--flash-attention on|off] [--models DIR] [--json]
@@ -78,7 +77,7 @@ export async function runPlan(argv: string[], out: NodeJS.WritableStream): Promi
   const fa = values['flash-attention'] ?? 'on'
   if (fa !== 'on' && fa !== 'off') throw new UsageError(`--flash-attention is on or off, not "${fa}"`)
   const opts = { numCtx: positive('num-ctx', values['num-ctx'], 4096), numParallel: positive('num-parallel', values['num-parallel'], 1), kvType, flashAttention: fa === 'on' }
-  const dirs = values.models ? [values.models] : [...new Set([process.env.OLLAMA_MODELS, join(homedir(), '.ollama', 'models'), '/usr/share/ollama/.ollama/models'].filter((d): d is string => !!d))]
+  const dirs = values.models ? [values.models] : modelDirs()
   const found = findModel(dirs, name)
   if (!found) throw new InputError(`no manifest for ${oneLine(name)} in ${dirs.join(', ')} (pull it, or say where with --models)`)
   const facts = await readFacts(found.blob)

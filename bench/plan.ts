@@ -4,6 +4,7 @@
  * compute estimate + the OS's own use, measured now.
  */
 import { readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { gguf } from '@huggingface/gguf'
 
@@ -92,6 +93,11 @@ export function plan(name: string, m: ModelFacts, weightsBytes: number, host: { 
     kvType: o.kvType,
     flashAttention: o.flashAttention,
   }
+}
+
+/** Where Ollama keeps models: $OLLAMA_MODELS, the user's, and the Linux service's. */
+export function modelDirs(env = process.env): string[] {
+  return [...new Set([env.OLLAMA_MODELS, join(homedir(), '.ollama', 'models'), '/usr/share/ollama/.ollama/models'].filter((d): d is string => !!d))]
 }
 
 /** A model's weights blob and size, found through its manifest as Ollama lays them out. */
