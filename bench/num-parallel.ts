@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import type { BenchStep } from '../schemas/index.js'
+import { InputError } from '../bin/errors.js'
 import { loadTrace } from '../render/load.js'
 import { newestInDir } from '../render/main.js'
 import { formatTs } from '../render/parse/time.js'
@@ -43,7 +44,7 @@ export async function runNumParallel(a: NumParallelArgs, say: (line: string) => 
   const trace = join(a.out, 'trace')
   const server = new ManagedServer(a.serveCmd, await freePort(), join(a.out, 'server.log'))
   const started = memtrace(['start', '--dir', trace, '--ollama-url', server.url, '--system-interval', '1s'])
-  if (started.status !== 0) throw new Error(`memtrace start failed: ${started.stderr.trim()}`)
+  if (started.status !== 0) throw new InputError(`memtrace start failed: ${started.stderr.trim()}`)
   const steps: (BenchStep & { measureFrom?: number; measureTo?: number })[] = []
   try {
     for (let np = a.minNp; np <= a.maxNp; np++) steps.push(await step(a, server, trace, np, say))
@@ -72,6 +73,8 @@ async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np
     for (let w = 0; w < Math.max(1, a.warmup); w++) await generate(server.url, a.model, a.prompt, opts)
   } catch (e) {
     await server.stop()
+    // A server that cannot be started at all is no result of the sweep: say so once.
+    if ((e as NodeJS.ErrnoException).message.includes('ENOENT')) throw new InputError(`${a.serveCmd.join(' ')}: command not found (install Ollama, or give --serve-cmd)`)
     say(`NUM_PARALLEL=${np}: did not load: ${(e as Error).message}`)
     return { ...base, outcome: `did not load: ${(e as Error).message}`, endedAt: formatTs(Date.now()), requests: 0 }
   }

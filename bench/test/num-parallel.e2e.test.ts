@@ -64,4 +64,7 @@ t.test('bad usage is said before anything runs', async t => {
   const full = memtrace(['bench', 'num-parallel', '--model', 'x', '--out', join(dir, 'full')])
   t.equal(full.code, 1)
   t.match(full.stderr, /is not empty/)
+  const none = memtrace(['bench', 'num-parallel', '--model', 'x', '--serve-cmd', 'no-such-ollama serve', '--out', join(dir, 'none')])
+  t.equal(none.code, 2, 'a server that cannot start is said once, not recorded as fifteen failed steps')
+  t.match(none.stderr, /no-such-ollama serve: command not found/)
 })
