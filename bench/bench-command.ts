@@ -8,12 +8,15 @@ import { ConfigError, ollamaUrlFromEnv, parseDuration } from '../daemon/config.j
 import { jsonLine } from '../render/safe-text.js'
 import { runNumParallel } from './num-parallel.js'
 import { findModel, kvBytesPerSlot, modelDirs, readFacts } from './plan.js'
-import { chart, markdown, type PerSlot, slope } from './results.js'
+import { chart, markdown, markdownParallel, type PerSlot, slope } from './results.js'
+import { runParallel } from './parallel.js'
+import type { BenchStep } from '../schemas/index.js'
 
 /** Seed 000's prompt. */
 export const EMAIL_PROMPT = 'Write a Python function that validates an email address using regex. Include type hints, error handling, docstring, and 3 example test cases.'
 
 export const BENCH_HELP = `Usage: memtrace bench num-parallel --model M [options]
+       memtrace bench parallel --model M [--max-parallel N] [--num-parallel NP] [options]
 
 Seed 000's experiment: restarts a server memtrace manages (never your own)
 with OLLAMA_NUM_PARALLEL = 1 … --max-np, sends one request at a time, and
@@ -21,11 +24,18 @@ traces it all. Writes into --out: results.jsonl (memtrace schema bench-step),
 results.md, results.svg, memory.svg (the memory chart, one marker per step),
 the traces and the server's log.
 
+Seed 001's experiment (parallel): P identical requests at once for P = 1 …
+--max-parallel (default 4), against the running server, or with
+--num-parallel NP a server memtrace manages; finds the cliff (per-request
+speed under half of P=1's), the throughput peak and the knee.
+
 Options:
   --model M            the model (required)
   --num-ctx N          context per slot (default 4096)
-  --min-np N, --max-np N   the NUM_PARALLEL range (default 1 to 15)
-  --requests N         measured requests per step (default 5)
+  --min-np N, --max-np N   num-parallel: the NUM_PARALLEL range (default 1 to 15)
+  --max-parallel N     parallel: the most concurrent requests (default 4)
+  --num-parallel NP    parallel: run a server of memtrace's own with this NUM_PARALLEL
+  --requests N         measured requests (parallel: rounds of P) per step (default 5)
   --warmup N           requests before measuring, to load the model (default 1)
   --cooldown D         pause between requests (default 3s)
   --prompt TEXT        the prompt (default: seed 000's email-validation prompt)
@@ -35,7 +45,7 @@ Options:
   --serve-cmd "CMD"    the server to run (default "ollama serve")
   --out DIR            where to write (default ./memtrace-bench-<stamp>/)
 
-The other experiments (parallel, models, compare) are not built yet.`
+The other experiments (models, compare) are not built yet.`
 
 function whole(name: string, v: string | undefined, dflt: number, min = 1): number {
   if (v === undefined) return dflt
@@ -64,7 +74,7 @@ export async function runBench(argv: string[], out: NodeJS.WritableStream, err: 
     out.write(`${BENCH_HELP}\n`)
     return experiment === undefined ? 1 : 0
   }
-  if (experiment !== 'num-parallel') throw new UsageError(`bench ${experiment}: ${['parallel', 'models', 'compare'].includes(experiment) ? 'not built yet' : 'no such experiment'}; see memtrace bench --help`)
+  if (experiment !== 'num-parallel' && experiment !== 'parallel') throw new UsageError(`bench ${experiment}: ${['models', 'compare'].includes(experiment) ? 'not built yet' : 'no such experiment'}; see memtrace bench --help`)
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -72,6 +82,8 @@ export async function runBench(argv: string[], out: NodeJS.WritableStream, err: 
       'num-ctx': { type: 'string' },
       'min-np': { type: 'string' },
       'max-np': { type: 'string' },
+      'max-parallel': { type: 'string' },
+      'num-parallel': { type: 'string' },
       requests: { type: 'string' },
       warmup: { type: 'string' },
       cooldown: { type: 'string' },
@@ -89,7 +101,7 @@ export async function runBench(argv: string[], out: NodeJS.WritableStream, err: 
     out.write(`${BENCH_HELP}\n`)
     return 0
   }
-  if (!values.model) throw new UsageError('bench num-parallel wants --model')
+  if (!values.model) throw new UsageError(`bench ${experiment} wants --model`)
   const temperature = Number(values.temperature ?? 0)
   if (!Number.isFinite(temperature) || temperature < 0) throw new UsageError(`--temperature wants a number from 0, not "${values.temperature}"`)
   const a = {
@@ -113,20 +125,28 @@ export async function runBench(argv: string[], out: NodeJS.WritableStream, err: 
   if (existsSync(a.out) && readdirSync(a.out).length > 0) throw new UsageError(`${a.out} is not empty: give --out a new directory`)
   mkdirSync(a.out, { recursive: true, mode: 0o700 })
   const say = (line: string) => err.write(`${line}\n`)
-  const steps = await runNumParallel(a, say)
-  const perSlot: PerSlot = {}
-  const measured = slope(steps.filter(s => s.rssIdleBytes !== undefined).map(s => [s.step, s.rssIdleBytes as number]))
-  if (measured !== undefined) perSlot.measuredBytes = measured
-  const dirs = modelDirs()
-  const found = findModel(dirs, a.model)
-  const facts = found ? await readFacts(found.blob) : undefined
-  if (facts && typeof facts !== 'string') perSlot.predictedBytes = kvBytesPerSlot(facts, a.numCtx, 'f16')
   const settings = { model: a.model, numCtx: a.numCtx, requests: a.requests, warmup: a.warmup, cooldownMs: a.cooldownMs, seed: a.seed, temperature: a.temperature }
+  let md: string
+  let steps: BenchStep[]
+  if (experiment === 'parallel') {
+    const numParallel = values['num-parallel'] !== undefined ? whole('num-parallel', values['num-parallel'], 1) : undefined
+    steps = await runParallel({ ...a, maxParallel: whole('max-parallel', values['max-parallel'], 4), ...(numParallel !== undefined ? { numParallel } : {}) }, say)
+    md = markdownParallel(steps, { ...settings, ...(numParallel !== undefined ? { numParallel } : {}) })
+  } else {
+    steps = await runNumParallel(a, say)
+    const perSlot: PerSlot = {}
+    const measured = slope(steps.filter(s => s.rssIdleBytes !== undefined).map(s => [s.step, s.rssIdleBytes as number]))
+    if (measured !== undefined) perSlot.measuredBytes = measured
+    const found = findModel(modelDirs(), a.model)
+    const facts = found ? await readFacts(found.blob) : undefined
+    if (facts && typeof facts !== 'string') perSlot.predictedBytes = kvBytesPerSlot(facts, a.numCtx, 'f16')
+    md = markdown(steps, settings, perSlot)
+  }
   writeFileSync(join(a.out, 'results.jsonl'), steps.map(s => `${jsonLine(s)}\n`).join(''))
-  writeFileSync(join(a.out, 'results.md'), markdown(steps, settings, perSlot))
-  writeFileSync(join(a.out, 'results.svg'), chart(steps, settings))
+  writeFileSync(join(a.out, 'results.md'), md)
+  writeFileSync(join(a.out, 'results.svg'), chart(steps, settings, experiment))
   const render = spawnSync(process.execPath, [new URL('../bin/memtrace.js', import.meta.url).pathname, 'render', '--dir', join(a.out, 'trace'), '-o', join(a.out, 'memory.svg'), '--quiet'], { encoding: 'utf8' })
   if (render.status !== 0) say(`memory.svg: ${render.stderr.trim()}`)
-  out.write(`${markdown(steps, settings, perSlot)}\nWritten to ${a.out}/: results.jsonl, results.md, results.svg, memory.svg, trace/\n`)
+  out.write(`${md}\nWritten to ${a.out}/: results.jsonl, results.md, results.svg, memory.svg, trace/\n`)
   return 0
 }

@@ -4,17 +4,14 @@
  * grows from step to step. It traces itself with the daemon, marks each step,
  * and names the phases and the cause of each slowdown.
  */
-import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import type { BenchStep } from '../schemas/index.js'
 import { InputError } from '../bin/errors.js'
-import { loadTrace } from '../render/load.js'
-import { newestInDir } from '../render/main.js'
 import { formatTs } from '../render/parse/time.js'
 import { generate, loadedModels } from './ollama-client.js'
 import { freePort, ManagedServer } from './managed-server.js'
 import { cause, phases } from './rules.js'
-import { stepMemory, type TimedSample } from './step-memory.js'
+import { addMemory, mean, memtrace, sd, sleep, type Timed } from './sweep.js'
 
 export interface NumParallelArgs {
   model: string
@@ -34,9 +31,6 @@ export interface NumParallelArgs {
   out: string
 }
 
-const BIN = new URL('../bin/memtrace.js', import.meta.url).pathname
-const memtrace = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' })
-const sleep = (ms: number) => new Promise(ok => setTimeout(ok, ms))
 
 export async function runNumParallel(a: NumParallelArgs, say: (line: string) => void): Promise<BenchStep[]> {
   const held = await loadedModels(a.userUrl)
@@ -45,7 +39,7 @@ export async function runNumParallel(a: NumParallelArgs, say: (line: string) => 
   const server = new ManagedServer(a.serveCmd, await freePort(), join(a.out, 'server.log'))
   const started = memtrace(['start', '--dir', trace, '--ollama-url', server.url, '--system-interval', '1s'])
   if (started.status !== 0) throw new InputError(`memtrace start failed: ${started.stderr.trim()}`)
-  const steps: (BenchStep & { measureFrom?: number; measureTo?: number })[] = []
+  const steps: (Timed)[] = []
   try {
     for (let np = a.minNp; np <= a.maxNp; np++) steps.push(await step(a, server, trace, np, say))
   } finally {
@@ -63,7 +57,7 @@ export async function runNumParallel(a: NumParallelArgs, say: (line: string) => 
   return steps.map(({ measureFrom: _f, measureTo: _t, ...s }) => s)
 }
 
-async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np: number, say: (line: string) => void): Promise<BenchStep & { measureFrom?: number; measureTo?: number }> {
+async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np: number, say: (line: string) => void): Promise<Timed> {
   const base = { record: 'bench-step' as const, experiment: 'num-parallel' as const, step: np, model: a.model, startedAt: formatTs(Date.now()) }
   memtrace(['mark', '--dir', trace, `NUM_PARALLEL=${np}`])
   say(`NUM_PARALLEL=${np}: restarting the server`)
@@ -93,7 +87,7 @@ async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np
   await sleep(a.cooldownMs)
   await server.stop()
   const gen = results.map(r => r.genTps)
-  const out: BenchStep & { measureFrom?: number; measureTo?: number } = {
+  const out: Timed = {
     ...base,
     outcome: results.length === a.requests ? 'ok' : results.length === 0 ? 'no request answered' : `${a.requests - results.length} of ${a.requests} requests failed`,
     endedAt: formatTs(Date.now()),
@@ -113,27 +107,4 @@ async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np
   }
   say(`NUM_PARALLEL=${np}: ${out.genTps !== undefined ? `${out.genTps.toFixed(1)} t/s` : out.outcome}${out.npMismatch ? ` (the runner got NUM_PARALLEL=${effective})` : ''}`)
   return out
-}
-
-/** Each step's memory, from the trace the daemon wrote during it. */
-async function addMemory(trace: string, steps: (BenchStep & { measureFrom?: number; measureTo?: number })[]): Promise<void> {
-  const { procPath, sysPath } = newestInDir(trace, undefined)
-  const samples: TimedSample[] = []
-  const { trace: t } = await loadTrace(procPath, sysPath, r => {
-    if (r.record === 'system-sample') samples.push({ tsMs: Date.parse(r.ts), sample: r })
-  })
-  for (const s of steps) {
-    if (s.measureFrom === undefined || s.measureTo === undefined) continue
-    Object.assign(s, stepMemory(t, samples, s.measureFrom, s.measureTo))
-  }
-}
-
-export function mean(v: number[]): number {
-  return v.reduce((a, x) => a + x, 0) / v.length
-}
-
-export function sd(v: number[]): number {
-  if (v.length < 2) return 0
-  const m = mean(v)
-  return Math.sqrt(v.reduce((a, x) => a + (x - m) ** 2, 0) / (v.length - 1))
 }

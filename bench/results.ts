@@ -71,10 +71,39 @@ export function markdown(steps: BenchStep[], s: SweepSettings, perSlot: PerSlot)
   return `${lines.join('\n')}\n`
 }
 
+export function markdownParallel(steps: BenchStep[], s: SweepSettings & { numParallel?: number }): string {
+  const rows = steps.map(x =>
+    x.genTps === undefined
+      ? `| ${x.step} | ${markdownText(x.outcome)} | | | | | | | | |`
+      : `| ${x.step} | ${num(x.genTps)} ± ${num(x.genTpsSd)} | ${num(x.totalTps)} | ${num(x.ttftP50Ms, 0)} | ${num(x.ttftMaxMs, 0)} | ${x.rssPeakBytes !== undefined ? gib(x.rssPeakBytes) : '–'} | ${x.swapGrowthBytes !== undefined ? gib(x.swapGrowthBytes) : '–'} | ${x.pageOuts ?? '–'} | ${x.freePctMin !== undefined ? `${num(x.freePctMin)}%` : '–'} | ${[...(x.verdict ?? []), ...(x.cause ? [`cause ${x.cause}`] : [])].join(', ')} |`,
+  )
+  const at = (k: 'cliff' | 'peak' | 'knee') => steps.find(x => x.verdict?.includes(k))?.step
+  const cliff = at('cliff')
+  const causes = [...new Set(steps.filter(x => x.cause).map(x => x.cause))]
+  const verdict = [
+    cliff !== undefined ? `Cliff at P=${cliff} (per-request speed under half of P=1's)` : 'No cliff (per-request speed stayed above half of P=1\'s)',
+    at('peak') !== undefined ? `throughput peak at P=${at('peak')}` : '',
+    at('knee') !== undefined ? `knee at P=${at('knee')} (throughput gained under 5 %)` : 'no knee',
+    causes.length ? `cause: ${causes.join(' and ')}${causes.includes('memory') ? '' : ' (no page-outs, swap flat)'}` : '',
+  ].filter(Boolean)
+  return `${[
+    `# memtrace bench parallel: ${markdownText(s.model)}`,
+    '',
+    `num_ctx ${s.numCtx}${s.numParallel !== undefined ? `, a server of memtrace's own with OLLAMA_NUM_PARALLEL=${s.numParallel}` : ', the running server'}: P identical requests at once, ${s.requests} rounds per step after ${s.warmup} warm-up, ${s.cooldownMs / 1000} s apart; seed ${s.seed}, temperature ${s.temperature}.`,
+    '',
+    '| P | gen t/s per request | total t/s | TTFT p50 ms | TTFT max ms | RSS peak | swap growth | page-outs | free min | |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    ...rows,
+    '',
+    `${verdict.join('; ')}.`,
+  ].join('\n')}\n`
+}
+
 const PHASE_COLOUR: Record<string, string> = { flat: '#1a7a3a', degradation: '#b35c00', cliff: '#c51b7d', stabilized: '#555555' }
 
 /** Two panels over NP: generation speed (by phase), and runner RSS with page-outs. */
-export function chart(steps: BenchStep[], s: SweepSettings): string {
+export function chart(steps: BenchStep[], s: SweepSettings, kind: 'num-parallel' | 'parallel' = 'num-parallel'): string {
+  const sweep = kind === 'parallel'
   const W = 900
   const H = 560
   const L = 70
@@ -85,13 +114,13 @@ export function chart(steps: BenchStep[], s: SweepSettings): string {
     .range([L, W - R])
   const top = { y: 90, h: 180 }
   const bottom = { y: 330, h: 160 }
-  const yGen = scaleLinear().domain([0, Math.max(1, ...ok.map(t => (t.genTps ?? 0) + (t.genTpsSd ?? 0)))]).nice().range([top.y + top.h, top.y])
+  const yGen = scaleLinear().domain([0, Math.max(1, ...ok.map(t => Math.max((t.genTps ?? 0) + (t.genTpsSd ?? 0), sweep ? (t.totalTps ?? 0) : 0)))]).nice().range([top.y + top.h, top.y])
   const yRss = scaleLinear().domain([0, Math.max(0.1, ...steps.map(t => (t.rssPeakBytes ?? 0) / 1024 ** 3))]).nice().range([bottom.y + bottom.h, bottom.y])
   const parts: string[] = [
     el('rect', { x: 0, y: 0, width: W, height: H, fill: '#ffffff' }),
-    text({ x: L, y: 28, 'font-size': 18, 'font-weight': 'bold', fill: '#111111' }, `NUM_PARALLEL sweep · ${s.model} · num_ctx ${s.numCtx}`),
-    text({ x: L, y: 48, 'font-size': 12, fill: '#444444' }, `one request at a time, ${s.requests} per step; the server restarted with each NUM_PARALLEL`),
-    text({ x: L, y: top.y - 8, 'font-size': 13, 'font-weight': 'bold', fill: '#111111' }, 'generation speed per request (t/s, mean ± sd)'),
+    text({ x: L, y: 28, 'font-size': 18, 'font-weight': 'bold', fill: '#111111' }, `${sweep ? 'Concurrency' : 'NUM_PARALLEL'} sweep · ${s.model} · num_ctx ${s.numCtx}`),
+    text({ x: L, y: 48, 'font-size': 12, fill: '#444444' }, sweep ? `P identical requests at once, ${s.requests} rounds per step` : `one request at a time, ${s.requests} per step; the server restarted with each NUM_PARALLEL`),
+    text({ x: L, y: top.y - 8, 'font-size': 13, 'font-weight': 'bold', fill: '#111111' }, sweep ? 'generation speed per request (t/s, mean ± sd) and in all (t/s, dashed)' : 'generation speed per request (t/s, mean ± sd)'),
     text({ x: L, y: bottom.y - 8, 'font-size': 13, 'font-weight': 'bold', fill: '#111111' }, 'runner RSS at peak (GiB); page-outs during the step above the points'),
   ]
   for (const [box, y, fmt] of [[top, yGen, (v: number) => String(v)], [bottom, yRss, (v: number) => `${v}`]] as const) {
@@ -102,14 +131,23 @@ export function chart(steps: BenchStep[], s: SweepSettings): string {
     }
     for (const st of steps) parts.push(text({ x: x(st.step), y: box.y + box.h + 16, 'font-size': 11, 'text-anchor': 'middle', fill: '#444444' }, String(st.step)))
   }
-  parts.push(text({ x: (L + W - R) / 2, y: bottom.y + bottom.h + 36, 'font-size': 12, 'text-anchor': 'middle', fill: '#111111' }, 'OLLAMA_NUM_PARALLEL'))
-  const line = (pts: [number, number][], colour: string) => (pts.length > 1 ? el('path', { d: `M${pts.map(p => `${p[0].toFixed(1)},${p[1].toFixed(1)}`).join('L')}`, fill: 'none', stroke: colour, 'stroke-width': 2 }) : '')
+  parts.push(text({ x: (L + W - R) / 2, y: bottom.y + bottom.h + 36, 'font-size': 12, 'text-anchor': 'middle', fill: '#111111' }, sweep ? 'concurrent requests (P)' : 'OLLAMA_NUM_PARALLEL'))
+  const line = (pts: [number, number][], colour: string, dash?: string) => (pts.length > 1 ? el('path', { d: `M${pts.map(p => `${p[0].toFixed(1)},${p[1].toFixed(1)}`).join('L')}`, fill: 'none', stroke: colour, 'stroke-width': 2, 'stroke-dasharray': dash }) : '')
   parts.push(line(ok.map(t => [x(t.step), yGen(t.genTps ?? 0)]), '#2c7bb6'))
+  if (sweep) {
+    const total = ok.filter(t => t.totalTps !== undefined)
+    parts.push(line(total.map(t => [x(t.step), yGen(t.totalTps ?? 0)]), '#b35c00', '6 3'))
+    for (const t of total) {
+      parts.push(el('rect', { x: x(t.step) - 4, y: yGen(t.totalTps ?? 0) - 4, width: 8, height: 8, fill: '#b35c00' }))
+      const marks = t.verdict?.join(', ')
+      if (marks) parts.push(text({ x: x(t.step), y: yGen(t.totalTps ?? 0) - 10, 'font-size': 11, 'text-anchor': 'middle', fill: '#111111' }, marks))
+    }
+  }
   for (const t of ok) {
     const cx = x(t.step)
     const sdv = t.genTpsSd ?? 0
     parts.push(el('line', { x1: cx, x2: cx, y1: yGen((t.genTps ?? 0) - sdv), y2: yGen((t.genTps ?? 0) + sdv), stroke: '#2c7bb6' }))
-    parts.push(el('circle', { cx, cy: yGen(t.genTps ?? 0), r: 5, fill: PHASE_COLOUR[t.phase ?? 'flat'] ?? '#2c7bb6' }))
+    parts.push(el('circle', { cx, cy: yGen(t.genTps ?? 0), r: 5, fill: sweep ? '#2c7bb6' : (PHASE_COLOUR[t.phase ?? 'flat'] ?? '#2c7bb6') }))
   }
   for (const t of steps.filter(t => t.genTps === undefined)) parts.push(text({ x: x(t.step), y: top.y + top.h - 8, 'font-size': 11, 'text-anchor': 'middle', fill: '#c51b7d' }, '✕'))
   const rss = steps.filter(t => t.rssPeakBytes !== undefined)
@@ -120,7 +158,7 @@ export function chart(steps: BenchStep[], s: SweepSettings): string {
     if (t.pageOuts) parts.push(text({ x: x(t.step), y: cy - 9, 'font-size': 11, 'text-anchor': 'middle', fill: '#c51b7d' }, String(t.pageOuts)))
   }
   let lx = L
-  for (const [phase, colour] of Object.entries(PHASE_COLOUR)) {
+  for (const [phase, colour] of Object.entries(sweep ? { 'per request': '#2c7bb6', 'in all': '#b35c00' } : PHASE_COLOUR)) {
     parts.push(el('circle', { cx: lx + 5, cy: H - 18, r: 5, fill: colour }))
     parts.push(text({ x: lx + 14, y: H - 14, 'font-size': 12, fill: '#111111' }, phase))
     lx += 30 + phase.length * 7.5

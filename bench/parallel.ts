@@ -1,0 +1,121 @@
+/**
+ * `memtrace bench parallel` (seed 001): P identical requests at once, for
+ * P = 1 … N, against the running server or one memtrace manages with a given
+ * OLLAMA_NUM_PARALLEL. Finds the cliff, the throughput peak and the knee, and
+ * says whether memory or compute caused the slowdown.
+ */
+import { join } from 'node:path'
+import type { BenchStep } from '../schemas/index.js'
+import { InputError } from '../bin/errors.js'
+import { formatTs } from '../render/parse/time.js'
+import { generate, type GenerateResult } from './ollama-client.js'
+import { freePort, ManagedServer } from './managed-server.js'
+import { cause, parallelVerdict } from './rules.js'
+import { addMemory, mean, memtrace, sd, sleep, type Timed } from './sweep.js'
+
+export interface ParallelArgs {
+  model: string
+  numCtx: number
+  maxParallel: number
+  /** Start a server of memtrace's own with this OLLAMA_NUM_PARALLEL; else use the running one. */
+  numParallel?: number
+  requests: number
+  cooldownMs: number
+  warmup: number
+  prompt: string
+  seed: number
+  temperature: number
+  numPredict?: number
+  loadTimeoutMs: number
+  serveCmd: string[]
+  userUrl: string
+  out: string
+}
+
+export async function runParallel(a: ParallelArgs, say: (line: string) => void): Promise<BenchStep[]> {
+  const trace = join(a.out, 'trace')
+  const server = a.numParallel !== undefined ? new ManagedServer(a.serveCmd, await freePort(), join(a.out, 'server.log')) : undefined
+  const url = server?.url ?? a.userUrl
+  const started = memtrace(['start', '--dir', trace, '--ollama-url', url, '--system-interval', '1s'])
+  if (started.status !== 0) throw new InputError(`memtrace start failed: ${started.stderr.trim()}`)
+  const opts = { numCtx: a.numCtx, seed: a.seed, temperature: a.temperature, ...(a.numPredict !== undefined ? { numPredict: a.numPredict } : {}), timeoutMs: a.loadTimeoutMs }
+  const steps: Timed[] = []
+  try {
+    if (server) {
+      say(`starting a server with OLLAMA_NUM_PARALLEL=${a.numParallel}`)
+      try {
+        await server.start({ OLLAMA_NUM_PARALLEL: String(a.numParallel), OLLAMA_KEEP_ALIVE: '-1' })
+      } catch (e) {
+        if ((e as Error).message.includes('ENOENT')) throw new InputError(`${a.serveCmd.join(' ')}: command not found (install Ollama, or give --serve-cmd)`)
+        throw e
+      }
+    }
+    memtrace(['mark', '--dir', trace, 'warm-up'])
+    try {
+      for (let w = 0; w < Math.max(1, a.warmup); w++) await generate(url, a.model, a.prompt, opts)
+    } catch (e) {
+      // Seed 001's NUM_PARALLEL=10: the model never loaded. That is the result.
+      const outcome = `did not load: ${(e as Error).message}`
+      say(outcome)
+      return [{ record: 'bench-step', experiment: 'parallel', step: 1, model: a.model, outcome, startedAt: formatTs(Date.now()), endedAt: formatTs(Date.now()), requests: 0 }]
+    }
+    for (let p = 1; p <= a.maxParallel; p++) steps.push(await step(a, url, trace, p, opts, say))
+  } finally {
+    await server?.stop()
+    memtrace(['stop', '--dir', trace])
+  }
+  await addMemory(trace, steps)
+  const measured = steps.filter(s => s.genTps !== undefined && s.totalTps !== undefined)
+  const v = parallelVerdict(measured.map(s => ({ step: s.step, genTps: s.genTps as number, totalTps: s.totalTps as number })))
+  for (const s of steps) {
+    const marks = (['cliff', 'peak', 'knee'] as const).filter(k => v?.[k] === s.step)
+    if (marks.length) s.verdict = [...marks]
+    if (v?.cliff !== undefined && s.step >= v.cliff && s.genTps !== undefined) s.cause = cause({ pageOuts: s.pageOuts ?? 0, swapGrowthBytes: s.swapGrowthBytes ?? 0 })
+  }
+  return steps.map(({ measureFrom: _f, measureTo: _t, ...s }) => s)
+}
+
+async function step(a: ParallelArgs, url: string, trace: string, p: number, opts: Parameters<typeof generate>[3], say: (line: string) => void): Promise<Timed> {
+  memtrace(['mark', '--dir', trace, `P=${p}`])
+  const startedAt = formatTs(Date.now())
+  const measureFrom = Date.now()
+  const all: GenerateResult[] = []
+  const rates: number[] = []
+  let failed = 0
+  for (let r = 0; r < a.requests; r++) {
+    if (r > 0) await sleep(a.cooldownMs)
+    const t0 = performance.now()
+    const round = await Promise.allSettled(Array.from({ length: p }, () => generate(url, a.model, a.prompt, opts)))
+    const wall = (performance.now() - t0) / 1000
+    const ok = round.flatMap(x => (x.status === 'fulfilled' ? [x.value] : []))
+    failed += round.length - ok.length
+    all.push(...ok)
+    if (ok.length === p) rates.push(ok.reduce((n, x) => n + x.evalCount, 0) / wall)
+  }
+  const measureTo = Date.now()
+  const out: Timed = {
+    record: 'bench-step',
+    experiment: 'parallel',
+    step: p,
+    model: a.model,
+    outcome: failed === 0 ? 'ok' : `${failed} of ${a.requests * p} requests failed`,
+    startedAt,
+    endedAt: formatTs(Date.now()),
+    requests: all.length,
+    measureFrom,
+    measureTo,
+  }
+  if (all.length > 0) {
+    const ttft = all.map(x => x.ttftMs).sort((x, y) => x - y)
+    out.genTps = mean(all.map(x => x.genTps))
+    out.genTpsSd = sd(all.map(x => x.genTps))
+    out.prefillTps = mean(all.map(x => x.prefillTps))
+    out.ttftMs = mean(ttft)
+    out.ttftP50Ms = ttft.length % 2 ? (ttft[(ttft.length - 1) / 2] as number) : ((ttft[ttft.length / 2 - 1] as number) + (ttft[ttft.length / 2] as number)) / 2
+    out.ttftMaxMs = ttft[ttft.length - 1] as number
+  }
+  if (rates.length > 0) out.totalTps = mean(rates)
+  say(`P=${p}: ${out.genTps !== undefined ? `${out.genTps.toFixed(1)} t/s per request, ${out.totalTps?.toFixed(1) ?? '–'} t/s in all` : out.outcome}`)
+  await sleep(a.cooldownMs)
+  return out
+}

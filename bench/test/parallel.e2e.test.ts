@@ -1,0 +1,63 @@
+/**
+ * `memtrace bench parallel` end to end against the Ollama stand-in (not
+ * Ollama: it serves concurrent requests at a fixed pace, so per-request speed
+ * holds and throughput grows with P).
+ */
+import t from 'tap'
+import { spawnSync } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Ajv } from 'ajv'
+import { benchStepSchema, type BenchStep } from '../../schemas/index.js'
+import { installStandin } from '../../daemon/standin/install.js'
+import { memtrace } from '../../render/test/helpers.js'
+import { parseSvg } from '../../render/test/xml.js'
+
+function standin(dir: string) {
+  const { bin, ollama } = installStandin(join(dir, 'standin'))
+  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_SCALE: '0.02', OLLAMA_HOST: '127.0.0.1:9' }
+  spawnSync(ollama, ['pull', 'qwen2.5-coder:7b'], { env })
+  return env
+}
+
+const read = (out: string) => readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').map(l => JSON.parse(l) as BenchStep)
+
+t.test('P = 1 … 3 against a managed server: throughput, TTFT, the verdict, a marker per step', async t => {
+  const dir = t.testdir({})
+  const env = standin(dir)
+  const out = join(dir, 'out')
+  const r = memtrace(['bench', 'parallel', '--model', 'qwen2.5-coder:7b', '--max-parallel', '3', '--num-parallel', '4', '--requests', '2', '--cooldown', '200ms', '--num-predict', '12', '--out', out], { env })
+  t.equal(r.code, 0, r.stderr)
+  const steps = read(out)
+  const validate = new Ajv({ strict: false }).compile(benchStepSchema)
+  for (const s of steps) t.ok(validate(s), JSON.stringify(validate.errors))
+  t.same(steps.map(s => s.step), [1, 2, 3])
+  for (const s of steps) {
+    t.equal(s.requests, 2 * s.step, `P=${s.step}: two rounds of ${s.step}`)
+    t.ok((s.ttftMaxMs ?? 0) >= (s.ttftP50Ms ?? Infinity), 'the longest TTFT is no shorter than the median')
+  }
+  const total = steps.map(s => s.totalTps ?? 0)
+  t.ok(total[2]! > total[0]! * 2, `throughput grows with P on the stand-in: ${total.map(v => v.toFixed(1)).join(', ')}`)
+  t.same(steps.find(s => s.verdict?.includes('peak'))?.step, 3, 'the peak is at P=3')
+  t.notOk(steps.some(s => s.verdict?.includes('cliff')), 'no cliff: per-request speed holds')
+  const md = readFileSync(join(out, 'results.md'), 'utf8')
+  t.equal((md.match(/^\| [123] \| \d/gm) ?? []).length, 3, 'one row per P')
+  t.match(md, /No cliff .*; throughput peak at P=3/)
+  const log = readFileSync(join(out, 'trace', readdirSync(join(out, 'trace')).find(f => f.startsWith('system-memtrace-')) as string), 'utf8')
+  t.same((log.match(/"text":"P=\d"/g) ?? []).sort(), ['"text":"P=1"', '"text":"P=2"', '"text":"P=3"'])
+  const svg = parseSvg(readFileSync(join(out, 'results.svg'), 'utf8'))
+  t.equal(svg.querySelectorAll('rect[fill="#b35c00"]').length, 3, 'a throughput point per P')
+  t.ok(readFileSync(join(out, 'memory.svg'), 'utf8').includes('P=2'), 'the memory chart carries the markers')
+})
+
+t.test('a model that does not load is a result, not a crash', async t => {
+  const dir = t.testdir({})
+  const env = standin(dir)
+  const out = join(dir, 'out')
+  const r = memtrace(['bench', 'parallel', '--model', 'llama3.3:70b', '--max-parallel', '2', '--num-parallel', '2', '--requests', '1', '--cooldown', '100ms', '--out', out], { env })
+  t.equal(r.code, 0, r.stderr)
+  const steps = read(out)
+  t.equal(steps.length, 1)
+  t.match(steps[0]?.outcome, /^did not load: HTTP 404: model 'llama3\.3:70b' not found/)
+  t.match(readFileSync(join(out, 'results.md'), 'utf8'), /did not load/)
+})
