@@ -100,6 +100,19 @@ export function modelDirs(env = process.env): string[] {
   return [...new Set([env.OLLAMA_MODELS, join(homedir(), '.ollama', 'models'), '/usr/share/ollama/.ollama/models'].filter((d): d is string => !!d))]
 }
 
+/** What a runner itself should hold: weights, the KV cache of every slot, and the compute buffers (no OS share). */
+export function runnerBytes(m: ModelFacts, weightsBytes: number, o: PlanOptions): number {
+  return weightsBytes + kvBytesPerSlot(m, o.numCtx, o.kvType) * o.numParallel + computeBytes(m, o.numCtx, o.numParallel, o.flashAttention)
+}
+
+/** `MODEL[:CTX:NP]`: a model name (which may hold a colon itself), then optionally its context and slots. */
+export function parsePlanSpec(spec: string): { model: string; numCtx: number; numParallel: number } | undefined {
+  const parts = spec.split(':')
+  const tail = parts.slice(-2)
+  if (parts.length >= 3 && tail.every(p => /^[1-9]\d{0,7}$/.test(p))) return { model: parts.slice(0, -2).join(':'), numCtx: Number(tail[0]), numParallel: Number(tail[1]) }
+  return spec.trim() === '' ? undefined : { model: spec, numCtx: 4096, numParallel: 1 }
+}
+
 /** A model's weights blob and size, found through its manifest as Ollama lays them out. */
 export function findModel(dirs: string[], name: string): { blob: string; sizeBytes: number } | undefined {
   const [path, tag = 'latest'] = splitTag(name)

@@ -10,6 +10,7 @@ import { findFindings } from './findings/findings.js'
 import { reportMarkdown } from './findings/report.js'
 import { UsageError } from '../bin/errors.js'
 import { jsonLine, oneLine } from './safe-text.js'
+import { gib } from './units.js'
 
 export const RENDER_HELP = `Usage:
   memtrace render <process.tsv> <system.log> <out.svg|out.png> [options]
@@ -32,6 +33,8 @@ Options:
   --watch            render again whenever the traces grow (a live run in a browser tab)
   --json             print the findings as JSON lines (schema: memtrace schema finding)
   --report FILE      also write a Markdown report: findings, runners, host, command
+  --plan M[:CTX:NP]  draw what memtrace plan predicts a runner of model M holds
+                     (context CTX, NP slots; default 4096 and 1) as a dashed level
   -q, --quiet        print nothing but errors
   -h, --help         this text
 
@@ -58,6 +61,8 @@ export interface RenderArgs {
   argv?: string[]
   theme?: 'light' | 'dark'
   watch?: boolean
+  /** `--plan MODEL[:CTX:NP]`: the level `memtrace plan` predicts for a runner. */
+  plan?: string
 }
 
 /** argv (after `render`) → arguments, or UsageError. */
@@ -78,6 +83,7 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
       json: { type: 'boolean', default: false },
       watch: { type: 'boolean', default: false },
       report: { type: 'string' },
+      plan: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -120,8 +126,22 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
     quiet: values.quiet as boolean,
     json: values.json as boolean,
     ...(values.report !== undefined ? { reportPath: values.report } : {}),
+    ...(values.plan !== undefined ? { plan: values.plan } : {}),
     argv,
   }
+}
+
+/** What `memtrace plan` predicts a runner of MODEL[:CTX:NP] holds, from the model's GGUF header on this machine. */
+async function planLevel(spec: string): Promise<{ label: string; bytes: number }> {
+  const { findModel, modelDirs, parsePlanSpec, readFacts, runnerBytes } = await import('../bench/plan.js')
+  const p = parsePlanSpec(spec)
+  if (!p) throw new UsageError('--plan wants MODEL or MODEL:CTX:NP, e.g. qwen2.5-coder:7b:32768:4')
+  const found = findModel(modelDirs(), p.model)
+  if (!found) throw new InputError(`--plan: no manifest for ${oneLine(p.model)} in ${modelDirs().join(', ')}`)
+  const facts = await readFacts(found.blob)
+  if (typeof facts === 'string') throw new InputError(`--plan: ${oneLine(p.model)}: ${facts}`)
+  const bytes = runnerBytes(facts, found.sizeBytes, { numCtx: p.numCtx, numParallel: p.numParallel, kvType: 'f16', flashAttention: true })
+  return { label: `plan: ${p.model} at ${p.numCtx} × ${p.numParallel} slot${p.numParallel > 1 ? 's' : ''}, ${gib(bytes)}`, bytes }
 }
 
 /** The PNG a report's chart gets beside an SVG (or the PNG itself). */
@@ -226,6 +246,7 @@ async function renderOnce(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS
     notes,
     theme: a.theme ?? 'light',
     findings,
+    ...(a.plan !== undefined ? { plan: await planLevel(a.plan) } : {}),
   })
   // An output ending in .png gets a picture, for chats and trackers that refuse SVG.
   const isPng = a.outPath.toLowerCase().endsWith('.png')

@@ -6,7 +6,8 @@ import { Ajv } from 'ajv'
 import { planSchema, type PlanRecord } from '../../schemas/index.js'
 import { computeBytes, kvBytesPerSlot, type ModelFacts, plan } from '../plan.js'
 import { modelMetadata, type ModelShape, writeGguf } from '../gguf-writer.js'
-import { memtrace } from '../../render/test/helpers.js'
+import { memtrace, ROOT } from '../../render/test/helpers.js'
+import { parseSvg } from '../../render/test/xml.js'
 
 const GIB = 1024 ** 3
 /** qwen2.5-coder:7b as its GGUF header describes it. */
@@ -104,4 +105,35 @@ t.test("the stand-in's pulled models carry their real GGUF metadata: plan reads 
   }
   const qwen = CATALOGUE.find(m => m.name === 'qwen2.5-coder:7b')
   t.equal(qwen?.kvBytesPerToken, 28 * 4 * 256 * 2, 'qwen2.5-coder:7b: 28 blocks, 4 KV heads of 128 + 128, f16')
+})
+
+t.test('MODEL[:CTX:NP]: a tag with a colon stays in the name', async t => {
+  const { parsePlanSpec } = await import('../plan.js')
+  t.same(parsePlanSpec('qwen2.5-coder:7b:32768:4'), { model: 'qwen2.5-coder:7b', numCtx: 32768, numParallel: 4 })
+  t.same(parsePlanSpec('qwen2.5-coder:7b'), { model: 'qwen2.5-coder:7b', numCtx: 4096, numParallel: 1 })
+  t.same(parsePlanSpec('hf.co/unsloth/Qwen3-30B-A3B-GGUF:Q4_K_M'), { model: 'hf.co/unsloth/Qwen3-30B-A3B-GGUF:Q4_K_M', numCtx: 4096, numParallel: 1 })
+  t.equal(parsePlanSpec(''), undefined)
+})
+
+t.test('render --plan draws the level plan predicts for a runner, named in the legend', async t => {
+  const dir = t.testdir({})
+  const { CATALOGUE } = await import('../../daemon/standin/catalogue.js')
+  const { pull } = await import('../../daemon/standin/store.js')
+  pull(dir, CATALOGUE.find(m => m.name === 'qwen2.5-coder:7b') as (typeof CATALOGUE)[number])
+  const out = join(dir, 'chart.svg')
+  const sample = join(ROOT, 'samples', 'seed-loops')
+  const r = memtrace(['render', '--dir', sample, '-o', out, '--plan', 'qwen2.5-coder:7b:8192:3', '--tz', 'UTC', '-q'], { env: { OLLAMA_MODELS: dir } })
+  t.equal(r.code, 0, r.stderr)
+  const svg = readFileSync(out, 'utf8')
+  // weights 4,683,087,332 + 3 slots × 8192 × 57,344 + compute 152,064 × 512 × 4 + 4 × 512 × 3584 × 4 = 6,433,160,676 bytes
+  t.match(svg, /plan: qwen2\.5-coder:7b at 8192 × 3 slots, 6\.0 GiB/)
+  const doc = parseSvg(svg)
+  const line = doc.querySelector('line.plan-line')
+  t.ok(line, 'a dashed level on the RSS panel')
+  t.equal(line?.getAttribute('stroke-dasharray'), '10 5')
+  const panel = doc.querySelector('rect[data-panel="processes"]')
+  t.ok(Number(line?.getAttribute('y1')) > Number(panel?.getAttribute('y')), 'inside the panel, not on its frame')
+  const missing = memtrace(['render', '--dir', sample, '-o', join(dir, 'x.svg'), '--plan', 'nope:1b'], { env: { OLLAMA_MODELS: dir } })
+  t.equal(missing.code, 2)
+  t.match(missing.stderr, /--plan: no manifest for nope:1b/)
 })

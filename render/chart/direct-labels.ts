@@ -60,8 +60,8 @@ function peakText(kb: number): string {
   return gib(kb * 1024)
 }
 
-export function directLabels(trace: Trace, box: Box, x: (t: number) => number, styles: ProcStyle[], th: Theme, taken: Occupied): string {
-  const y = rssScale(trace, box)
+export function directLabels(trace: Trace, box: Box, x: (t: number) => number, styles: ProcStyle[], th: Theme, taken: Occupied, planGiB?: number): string {
+  const y = rssScale(trace, box, planGiB)
   const runners = trace.procs.map((s, i) => ({ s, i })).filter(r => r.s.role === 'runner' && r.s.tsMs.length > 0)
   runners.sort((a, b) => b.s.peakRssKb - a.s.peakRssKb || a.i - b.i)
   const parts: string[] = []

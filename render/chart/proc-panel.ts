@@ -26,18 +26,20 @@ export function pathOf(points: Pt[]): string {
   )
 }
 
-/** The RSS scale: zero to the largest peak, rounded up. */
-export function rssScale(trace: Trace, box: Box): ScaleLinear<number, number> {
+export const PLAN_DASH = '10 5'
+
+/** The RSS scale: zero to the largest peak (or a planned level above it), rounded up. */
+export function rssScale(trace: Trace, box: Box, planGiB = 0): ScaleLinear<number, number> {
   const maxKb = Math.max(1, ...trace.procs.map(s => s.peakRssKb))
   return scaleLinear()
-    .domain([0, (maxKb * 1024) / GIB])
+    .domain([0, Math.max((maxKb * 1024) / GIB, planGiB * 1.08)]) // a planned level never on the frame
     .nice()
     .range([box.y + box.h, box.y])
 }
 
 /** Frame, axes, `bands` (already drawn) and one line per process. */
-export function procPanel(trace: Trace, box: Box, x: (t: number) => number, ticks: Ticks, bands: string, styles: ProcStyle[], th: Theme): string {
-  const y = rssScale(trace, box)
+export function procPanel(trace: Trace, box: Box, x: (t: number) => number, ticks: Ticks, bands: string, styles: ProcStyle[], th: Theme, planGiB?: number): string {
+  const y = rssScale(trace, box, planGiB)
   const gap = GAP_FACTOR * procPeriod(trace)
   const parts = [
     el('rect', { class: 'panel', 'data-panel': 'processes', x: box.x, y: box.y, width: box.w, height: box.h, fill: th.panel, stroke: th.frame }),
@@ -64,6 +66,8 @@ export function procPanel(trace: Trace, box: Box, x: (t: number) => number, tick
       }),
     )
   })
+  // What `memtrace plan` predicts a runner holds: a dashed level across the panel, named in the legend.
+  if (planGiB !== undefined) parts.push(el('line', { class: 'plan-line', x1: box.x, x2: box.x + box.w, y1: y(planGiB), y2: y(planGiB), stroke: th.text, 'stroke-width': 1.5, 'stroke-dasharray': PLAN_DASH }))
   if (trace.procs.length === 0) {
     parts.push(text({ x: box.x + box.w / 2, y: box.y + box.h / 2, 'text-anchor': 'middle', 'font-size': 13, fill: th.muted }, 'no Ollama processes in the process trace'))
   }

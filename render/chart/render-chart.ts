@@ -10,7 +10,7 @@ import { findingsBlock } from './findings-block.js'
 import { describe, header, titleText } from './header.js'
 import { drawLegend, LEGEND_ROW_H, legendRows } from './legend.js'
 import { drawMarkers } from './markers.js'
-import { procPanel } from './proc-panel.js'
+import { GIB, PLAN_DASH, procPanel } from './proc-panel.js'
 import { processLegend, procStyles } from './proc-style.js'
 import { Occupied } from './rects.js'
 import { THEMES } from './style.js'
@@ -34,6 +34,8 @@ export interface ChartOptions {
   theme?: 'light' | 'dark'
   /** Numbered, most important first: badges over the panels, sentences below them. */
   findings?: Finding[]
+  /** What `memtrace plan` predicts a runner holds, drawn as a dashed level on the RSS panel. */
+  plan?: { label: string; bytes: number }
 }
 
 const M = { left: 78, right: 78 }
@@ -65,6 +67,8 @@ export function renderChart(trace: Trace, o: ChartOptions): string {
   const styles = procStyles(trace, th)
   const procItems = processLegend(trace, styles)
   if (overlaps.length > 0) procItems.push({ label: 'two or more runners alive', color: th.overlap, swatch: th.overlapOpacity })
+  const planGiB = o.plan ? o.plan.bytes / GIB : undefined
+  if (o.plan) procItems.push({ label: o.plan.label, color: th.text, dash: PLAN_DASH })
   const { names, noSwap } = systemSeries(trace)
   const sysItems = systemLegend(trace, names, noSwap, lows.length > 0, o.lowFreePct, th)
 
@@ -96,7 +100,7 @@ export function renderChart(trace: Trace, o: ChartOptions): string {
 
   const taken = new Occupied()
   const marks = drawMarkers(trace, x, top, bottom, o.zone, th, taken)
-  const labels = directLabels(trace, top, x, styles, th, taken)
+  const labels = directLabels(trace, top, x, styles, th, taken, planGiB)
 
   let y = bottom.y + bottom.h + 28 + legendH2 + 8
   const listParts: string[] = []
@@ -112,7 +116,7 @@ export function renderChart(trace: Trace, o: ChartOptions): string {
     head.svg,
     text({ x: M.left, y: procHeadY, 'font-size': HEADING, 'font-weight': 600, fill: th.heading }, 'Ollama processes: resident memory (RSS)'),
     strip.draw(procHeadY + 6),
-    procPanel(trace, top, x, ticks, bandsIn(top, 'processes'), styles, th),
+    procPanel(trace, top, x, ticks, bandsIn(top, 'processes'), styles, th, planGiB),
     drawLegend(procItems, top.x, top.y + top.h + 28, plotW, 'legend legend-processes', th.text),
     text({ x: M.left, y: bottom.y - 8, 'font-size': HEADING, 'font-weight': 600, fill: th.heading }, 'System memory'),
     systemPanel({ trace, box: bottom, x, ticks, bands: bandsIn(bottom, 'system'), names, lowFreePct: o.lowFreePct, th }),
