@@ -17,6 +17,7 @@ export const EMAIL_PROMPT = 'Write a Python function that validates an email add
 
 export const BENCH_HELP = `Usage: memtrace bench num-parallel --model M [options]
        memtrace bench parallel --model M [--max-parallel N] [--num-parallel NP] [options]
+       memtrace bench compare A/results.jsonl B/results.jsonl
 
 Seed 000's experiment: restarts a server memtrace manages (never your own)
 with OLLAMA_NUM_PARALLEL = 1 … --max-np, sends one request at a time, and
@@ -45,7 +46,9 @@ Options:
   --serve-cmd "CMD"    the server to run (default "ollama serve")
   --out DIR            where to write (default ./memtrace-bench-<stamp>/)
 
-The other experiments (models, compare) are not built yet.`
+compare prints two results side by side (before and after an upgrade, say),
+marking each difference beyond the run-to-run spread. bench models is not
+built yet.`
 
 function whole(name: string, v: string | undefined, dflt: number, min = 1): number {
   if (v === undefined) return dflt
@@ -74,7 +77,14 @@ export async function runBench(argv: string[], out: NodeJS.WritableStream, err: 
     out.write(`${BENCH_HELP}\n`)
     return experiment === undefined ? 1 : 0
   }
-  if (experiment !== 'num-parallel' && experiment !== 'parallel') throw new UsageError(`bench ${experiment}: ${['models', 'compare'].includes(experiment) ? 'not built yet' : 'no such experiment'}; see memtrace bench --help`)
+  if (experiment === 'compare') {
+    const files = rest.filter(x => !x.startsWith('-'))
+    if (files.length !== 2 || files.length !== rest.length) throw new UsageError('bench compare wants two results.jsonl files: A B')
+    const { compare, readResults } = await import('./compare.js')
+    out.write(compare(readResults(files[0] as string), readResults(files[1] as string), [files[0] as string, files[1] as string]))
+    return 0
+  }
+  if (experiment !== 'num-parallel' && experiment !== 'parallel') throw new UsageError(`bench ${experiment}: ${experiment === 'models' ? 'not built yet' : 'no such experiment'}; see memtrace bench --help`)
   const { values } = parseArgs({
     args: rest,
     options: {

@@ -99,7 +99,9 @@ async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np
     out.genTps = mean(gen)
     out.genTpsSd = sd(gen)
     out.prefillTps = mean(results.map(r => r.prefillTps))
+    out.prefillTpsSd = sd(results.map(r => r.prefillTps))
     out.ttftMs = mean(results.map(r => r.ttftMs))
+    out.ttftMsSd = sd(results.map(r => r.ttftMs))
   }
   if (effective !== undefined) {
     out.effectiveNp = effective

@@ -110,7 +110,9 @@ async function step(a: ParallelArgs, url: string, trace: string, p: number, opts
     out.genTps = mean(all.map(x => x.genTps))
     out.genTpsSd = sd(all.map(x => x.genTps))
     out.prefillTps = mean(all.map(x => x.prefillTps))
+    out.prefillTpsSd = sd(all.map(x => x.prefillTps))
     out.ttftMs = mean(ttft)
+    out.ttftMsSd = sd(ttft)
     out.ttftP50Ms = ttft.length % 2 ? (ttft[(ttft.length - 1) / 2] as number) : ((ttft[ttft.length / 2 - 1] as number) + (ttft[ttft.length / 2] as number)) / 2
     out.ttftMaxMs = ttft[ttft.length - 1] as number
   }

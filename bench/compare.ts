@@ -1,0 +1,96 @@
+/**
+ * `memtrace bench compare A B`: two results side by side (before and after
+ * an upgrade, say), each difference marked where it exceeds the run-to-run
+ * spread. Pure but for reading the files.
+ */
+import { readFileSync } from 'node:fs'
+import type { BenchStep } from '../schemas/index.js'
+import { InputError } from '../bin/errors.js'
+import { markdownText, oneLine } from '../render/safe-text.js'
+import { GIB } from '../render/units.js'
+
+/** Memory has no spread within a step: a difference counts from this share on. */
+export const MEMORY_SHARE = 0.05
+
+export function readResults(path: string): BenchStep[] {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (e) {
+    throw new InputError(`cannot read ${oneLine(path)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+  }
+  const steps: BenchStep[] = []
+  for (const [i, line] of text.split('\n').entries()) {
+    if (line.trim() === '') continue
+    let rec: Partial<BenchStep>
+    try {
+      rec = JSON.parse(line) as Partial<BenchStep>
+    } catch {
+      throw new InputError(`${oneLine(path)}:${i + 1}: not a JSON line`)
+    }
+    if (rec.record !== 'bench-step' || typeof rec.step !== 'number') throw new InputError(`${oneLine(path)}:${i + 1}: not a bench-step record (results.jsonl of memtrace bench)`)
+    steps.push(rec as BenchStep)
+  }
+  if (steps.length === 0) throw new InputError(`${oneLine(path)} holds no steps`)
+  return steps
+}
+
+/** A difference beyond the spread: more than the two standard deviations together. */
+export function beyondSpread(a: number, sdA: number, b: number, sdB: number): boolean {
+  return Math.abs(b - a) > sdA + sdB
+}
+
+interface Col {
+  name: string
+  get: (s: BenchStep) => number | undefined
+  sd?: (s: BenchStep) => number | undefined
+  fmt: (v: number) => string
+  memory?: boolean
+}
+
+const COLS: Col[] = [
+  { name: 'gen t/s', get: s => s.genTps, sd: s => s.genTpsSd, fmt: v => v.toFixed(1) },
+  { name: 'prefill t/s', get: s => s.prefillTps, sd: s => s.prefillTpsSd, fmt: v => v.toFixed(0) },
+  { name: 'TTFT ms', get: s => s.ttftMs, sd: s => s.ttftMsSd, fmt: v => v.toFixed(0) },
+  { name: 'total t/s', get: s => s.totalTps, fmt: v => v.toFixed(1) },
+  { name: 'RSS peak GiB', get: s => (s.rssPeakBytes === undefined ? undefined : s.rssPeakBytes / GIB), fmt: v => v.toFixed(2), memory: true },
+]
+
+export function compare(a: BenchStep[], b: BenchStep[], names: [string, string]): string {
+  const kind = a[0]?.experiment
+  if (kind !== b[0]?.experiment) throw new InputError(`one is a ${a[0]?.experiment} sweep, the other a ${b[0]?.experiment} sweep`)
+  const cols = COLS.filter(c => [...a, ...b].some(s => c.get(s) !== undefined))
+  const steps = [...new Set([...a, ...b].map(s => s.step))].sort((x, y) => x - y)
+  const head = `| ${kind === 'parallel' ? 'P' : 'NP'} | ${cols.map(c => `${c.name} A | ${c.name} B | Δ`).join(' | ')} |`
+  const rule = `|---:|${cols.map(() => '---:|---:|---:').join('|')}|`
+  let marked = 0
+  const rows = steps.map(step => {
+    const x = a.find(s => s.step === step)
+    const y = b.find(s => s.step === step)
+    const cells = cols.map(c => {
+      const va = x ? c.get(x) : undefined
+      const vb = y ? c.get(y) : undefined
+      if (va === undefined || vb === undefined) return `${va === undefined ? '–' : c.fmt(va)} | ${vb === undefined ? '–' : c.fmt(vb)} | `
+      const d = vb - va
+      const pct = va !== 0 ? ` (${d >= 0 ? '+' : '−'}${Math.abs((d / va) * 100).toFixed(0)}%)` : ''
+      const sa = x && c.sd ? c.sd(x) : undefined
+      const sb = y && c.sd ? c.sd(y) : undefined
+      const beyond = c.memory ? Math.abs(d) > MEMORY_SHARE * Math.abs(va) : sa !== undefined && sb !== undefined && beyondSpread(va, sa, vb, sb)
+      if (beyond) marked++
+      return `${c.fmt(va)} | ${c.fmt(vb)} | ${d >= 0 ? '+' : '−'}${c.fmt(Math.abs(d))}${pct}${beyond ? ' ⚠' : ''}`
+    })
+    return `| ${step} | ${cells.join(' | ')} |`
+  })
+  return `${[
+    `# memtrace bench compare: ${markdownText(a[0]?.model ?? '')}${b[0]?.model !== a[0]?.model ? ` and ${markdownText(b[0]?.model ?? '')}` : ''}`,
+    '',
+    `A: ${markdownText(names[0])}  `,
+    `B: ${markdownText(names[1])}`,
+    '',
+    head,
+    rule,
+    ...rows,
+    '',
+    `⚠ marks ${marked} difference${marked === 1 ? '' : 's'} beyond the run-to-run spread: for speeds and TTFT, more than the two standard deviations together; for memory, which has no spread within a step, more than ${MEMORY_SHARE * 100} %.`,
+  ].join('\n')}\n`
+}
