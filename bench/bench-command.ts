@@ -1,14 +1,15 @@
 /** `memtrace bench <experiment>`: the seeds' experiments as commands that trace themselves. */
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { spawnSync } from 'node:child_process'
-import { UsageError } from '../bin/errors.js'
+import { InputError, UsageError } from '../bin/errors.js'
 import { ConfigError, ollamaUrlFromEnv, parseDuration } from '../daemon/config.js'
 import { jsonLine } from '../render/safe-text.js'
 import { runNumParallel } from './num-parallel.js'
 import { findModel, kvBytesPerSlot, modelDirs, readFacts } from './plan.js'
-import { chart, markdown, markdownParallel, type PerSlot, slope } from './results.js'
+import { chart, markdown, markdownModels, markdownParallel, type PerSlot, slope } from './results.js'
+import { runModels } from './models.js'
 import { runParallel } from './parallel.js'
 import type { BenchStep } from '../schemas/index.js'
 
@@ -17,6 +18,7 @@ export const EMAIL_PROMPT = 'Write a Python function that validates an email add
 
 export const BENCH_HELP = `Usage: memtrace bench num-parallel --model M [options]
        memtrace bench parallel --model M [--max-parallel N] [--num-parallel NP] [options]
+       memtrace bench models M1 M2 … [--prompts FILE] [--order size|given] [options]
        memtrace bench compare A/results.jsonl B/results.jsonl
 
 Seed 000's experiment: restarts a server memtrace manages (never your own)
@@ -46,9 +48,15 @@ Options:
   --serve-cmd "CMD"    the server to run (default "ollama serve")
   --out DIR            where to write (default ./memtrace-bench-<stamp>/)
 
+Seed 003's clean runs (models): each model in turn on a server memtrace
+manages, smallest first unless --order given; after each, keep_alive 0 and
+a wait until /api/ps is empty, the runner gone and memory back, recording the
+unload time and what was not given back. A failed load restarts the server
+for one more try, then the model is skipped with the reason. --prompts FILE
+takes one prompt per line (default: the email-validation prompt).
+
 compare prints two results side by side (before and after an upgrade, say),
-marking each difference beyond the run-to-run spread. bench models is not
-built yet.`
+marking each difference beyond the run-to-run spread.`
 
 function whole(name: string, v: string | undefined, dflt: number, min = 1): number {
   if (v === undefined) return dflt
@@ -84,10 +92,14 @@ export async function runBench(argv: string[], out: NodeJS.WritableStream, err: 
     out.write(compare(readResults(files[0] as string), readResults(files[1] as string), [files[0] as string, files[1] as string]))
     return 0
   }
-  if (experiment !== 'num-parallel' && experiment !== 'parallel') throw new UsageError(`bench ${experiment}: ${experiment === 'models' ? 'not built yet' : 'no such experiment'}; see memtrace bench --help`)
-  const { values } = parseArgs({
+  if (experiment !== 'num-parallel' && experiment !== 'parallel' && experiment !== 'models') throw new UsageError(`bench ${experiment}: no such experiment; see memtrace bench --help`)
+  const { values, positionals } = parseArgs({
     args: rest,
+    allowPositionals: experiment === 'models',
     options: {
+      prompts: { type: 'string' },
+      order: { type: 'string' },
+      settle: { type: 'string' },
       model: { type: 'string' },
       'num-ctx': { type: 'string' },
       'min-np': { type: 'string' },
@@ -111,11 +123,11 @@ export async function runBench(argv: string[], out: NodeJS.WritableStream, err: 
     out.write(`${BENCH_HELP}\n`)
     return 0
   }
-  if (!values.model) throw new UsageError(`bench ${experiment} wants --model`)
+  if (experiment === 'models' ? positionals.length === 0 : !values.model) throw new UsageError(experiment === 'models' ? 'bench models wants one model name or more' : `bench ${experiment} wants --model`)
   const temperature = Number(values.temperature ?? 0)
   if (!Number.isFinite(temperature) || temperature < 0) throw new UsageError(`--temperature wants a number from 0, not "${values.temperature}"`)
   const a = {
-    model: values.model,
+    model: values.model ?? positionals.join(', '),
     numCtx: whole('num-ctx', values['num-ctx'], 4096),
     minNp: whole('min-np', values['min-np'], 1),
     maxNp: whole('max-np', values['max-np'], 15),
@@ -138,7 +150,21 @@ export async function runBench(argv: string[], out: NodeJS.WritableStream, err: 
   const settings = { model: a.model, numCtx: a.numCtx, requests: a.requests, warmup: a.warmup, cooldownMs: a.cooldownMs, seed: a.seed, temperature: a.temperature }
   let md: string
   let steps: BenchStep[]
-  if (experiment === 'parallel') {
+  if (experiment === 'models') {
+    const order = values.order ?? 'size'
+    if (order !== 'size' && order !== 'given') throw new UsageError(`--order is size or given, not "${order}"`)
+    let prompts = [a.prompt]
+    if (values.prompts !== undefined) {
+      try {
+        prompts = readFileSync(values.prompts, 'utf8').split('\n').map(l => l.trim()).filter(Boolean)
+      } catch (e) {
+        throw new InputError(`cannot read --prompts ${values.prompts}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+      }
+      if (prompts.length === 0) throw new InputError(`--prompts ${values.prompts} holds no prompt`)
+    }
+    steps = await runModels({ ...a, models: positionals, order, prompts, settleMs: duration('settle', values.settle, 30_000) }, say)
+    md = markdownModels(steps, { ...settings, order })
+  } else if (experiment === 'parallel') {
     const numParallel = values['num-parallel'] !== undefined ? whole('num-parallel', values['num-parallel'], 1) : undefined
     steps = await runParallel({ ...a, maxParallel: whole('max-parallel', values['max-parallel'], 4), ...(numParallel !== undefined ? { numParallel } : {}) }, say)
     md = markdownParallel(steps, { ...settings, ...(numParallel !== undefined ? { numParallel } : {}) })

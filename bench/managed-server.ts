@@ -73,9 +73,10 @@ export class ManagedServer {
    * runner's command line (a descendant of the server), else what the server
    * logged (`n_seq_max = N`, `NumParallel:N`, `parallel=N`).
    */
-  effectiveParallel(): number | undefined {
+  /** The server's descendants that run a model (`--model` on their command line), with their arguments. */
+  #runners(): { pid: number; args: string }[] {
     const pid = this.pid
-    if (pid === undefined) return undefined
+    if (pid === undefined) return []
     const ps = spawnSync('ps', ['-axo', 'pid=,ppid=,args='], { encoding: 'utf8' })
     const rows = (ps.stdout ?? '').split('\n').map(l => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l)).filter((m): m is RegExpExecArray => m !== null)
     const kids = new Set([pid])
@@ -83,10 +84,18 @@ export class ManagedServer {
       grew = false
       for (const m of rows) if (kids.has(Number(m[2])) && !kids.has(Number(m[1]))) (kids.add(Number(m[1])), (grew = true))
     }
-    for (const m of rows) {
-      const args = m[3] as string
-      if (!kids.has(Number(m[1])) || !/\s--model\s/.test(args)) continue
-      const np = /\s(?:--parallel|-np|--n-parallel)[\s=](\d+)/.exec(args)
+    return rows.filter(m => Number(m[1]) !== pid && kids.has(Number(m[1])) && /\s--model\s/.test(m[3] as string)).map(m => ({ pid: Number(m[1]), args: m[3] as string }))
+  }
+
+  /** The PIDs of its runners still alive. */
+  runnerPids(): number[] {
+    return this.#runners().map(r => r.pid)
+  }
+
+  effectiveParallel(): number | undefined {
+    if (this.pid === undefined) return undefined
+    for (const r of this.#runners()) {
+      const np = /\s(?:--parallel|-np|--n-parallel)[\s=](\d+)/.exec(r.args)
       if (np) return Number(np[1])
     }
     let log = ''

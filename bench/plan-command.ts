@@ -40,7 +40,7 @@ function positive(name: string, v: string | undefined, dflt: number): number {
 }
 
 /** Memory in all and in use now: /proc/meminfo on Linux, vm_stat and memory_pressure on macOS, read as the renderer reads them. */
-async function host(): Promise<{ memTotalBytes: number; osReserveBytes: number; vramTotalBytes?: number }> {
+export async function host(): Promise<{ memTotalBytes: number; osReserveBytes: number; vramTotalBytes?: number }> {
   const text = platform() === 'darwin' ? (await macSystemText(3000)).text : linuxSystemText().text
   const lines = text.split('\n').map((t, i) => ({ text: t, no: i + 2 }))
   const { sample } = parseBlock('system', new Date().toISOString(), 1, lines, new ProblemLog())

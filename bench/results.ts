@@ -99,11 +99,33 @@ export function markdownParallel(steps: BenchStep[], s: SweepSettings & { numPar
   ].join('\n')}\n`
 }
 
+/** A model name cut to fit its column, by characters. */
+function truncate(text: string, n: number): string {
+  return text.length <= n ? text : `${text.slice(0, n - 1)}…`
+}
+
+export function markdownModels(steps: BenchStep[], s: SweepSettings & { order: string }): string {
+  const rows = steps.map(
+    x =>
+      `| ${x.step} | ${markdownText(x.model)} | ${x.memBeforeBytes !== undefined ? gib(x.memBeforeBytes) : '–'} | ${x.rssPeakBytes !== undefined ? gib(x.rssPeakBytes) : '–'} | ${x.memAfterBytes !== undefined ? gib(x.memAfterBytes) : '–'} | ${x.notGivenBackBytes !== undefined ? `${x.notGivenBackBytes >= 0 ? '+' : '−'}${gib(Math.abs(x.notGivenBackBytes))}` : '–'} | ${x.unloadMs !== undefined ? (x.unloadMs / 1000).toFixed(1) : '–'} | ${x.genTps !== undefined ? `${num(x.genTps)} ± ${num(x.genTpsSd)}` : '–'} | ${markdownText(x.outcome)}${x.retried ? ' (after a restart)' : ''} |`,
+  )
+  return `${[
+    `# memtrace bench models: clean runs`,
+    '',
+    `num_ctx ${s.numCtx}; ${s.order === 'given' ? 'in the order given' : 'smallest first'}; ${s.requests} requests per model after a load; seed ${s.seed}, temperature ${s.temperature}. After each model: keep_alive 0, then a wait until /api/ps is empty, the runner has exited and memory has come back. "In use" is the host's memory in use (total − available); "runner peak" is the runner's RSS from the trace.`,
+    '',
+    '| # | model | in use before | runner peak | in use after unload | not given back | unload s | gen t/s | outcome |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---|',
+    ...rows,
+  ].join('\n')}\n`
+}
+
 const PHASE_COLOUR: Record<string, string> = { flat: '#1a7a3a', degradation: '#b35c00', cliff: '#c51b7d', stabilized: '#555555' }
 
 /** Two panels over NP: generation speed (by phase), and runner RSS with page-outs. */
-export function chart(steps: BenchStep[], s: SweepSettings, kind: 'num-parallel' | 'parallel' = 'num-parallel'): string {
+export function chart(steps: BenchStep[], s: SweepSettings, kind: 'num-parallel' | 'parallel' | 'models' = 'num-parallel'): string {
   const sweep = kind === 'parallel'
+  const byModel = kind === 'models'
   const W = 900
   const H = 560
   const L = 70
@@ -118,8 +140,8 @@ export function chart(steps: BenchStep[], s: SweepSettings, kind: 'num-parallel'
   const yRss = scaleLinear().domain([0, Math.max(0.1, ...steps.map(t => (t.rssPeakBytes ?? 0) / 1024 ** 3))]).nice().range([bottom.y + bottom.h, bottom.y])
   const parts: string[] = [
     el('rect', { x: 0, y: 0, width: W, height: H, fill: '#ffffff' }),
-    text({ x: L, y: 28, 'font-size': 18, 'font-weight': 'bold', fill: '#111111' }, `${sweep ? 'Concurrency' : 'NUM_PARALLEL'} sweep · ${s.model} · num_ctx ${s.numCtx}`),
-    text({ x: L, y: 48, 'font-size': 12, fill: '#444444' }, sweep ? `P identical requests at once, ${s.requests} rounds per step` : `one request at a time, ${s.requests} per step; the server restarted with each NUM_PARALLEL`),
+    text({ x: L, y: 28, 'font-size': 18, 'font-weight': 'bold', fill: '#111111' }, byModel ? `Clean runs · ${steps.length} models · num_ctx ${s.numCtx}` : `${sweep ? 'Concurrency' : 'NUM_PARALLEL'} sweep · ${s.model} · num_ctx ${s.numCtx}`),
+    text({ x: L, y: 48, 'font-size': 12, fill: '#444444' }, byModel ? `one model at a time, ${s.requests} requests each, unloaded between them` : sweep ? `P identical requests at once, ${s.requests} rounds per step` : `one request at a time, ${s.requests} per step; the server restarted with each NUM_PARALLEL`),
     text({ x: L, y: top.y - 8, 'font-size': 13, 'font-weight': 'bold', fill: '#111111' }, sweep ? 'generation speed per request (t/s, mean ± sd) and in all (t/s, dashed)' : 'generation speed per request (t/s, mean ± sd)'),
     text({ x: L, y: bottom.y - 8, 'font-size': 13, 'font-weight': 'bold', fill: '#111111' }, 'runner RSS at peak (GiB); page-outs during the step above the points'),
   ]
@@ -129,9 +151,9 @@ export function chart(steps: BenchStep[], s: SweepSettings, kind: 'num-parallel'
       parts.push(el('line', { x1: L, x2: W - R, y1: y(t), y2: y(t), stroke: '#e5e5e5' }))
       parts.push(text({ x: L - 6, y: y(t) + 4, 'font-size': 11, 'text-anchor': 'end', fill: '#444444' }, fmt(t)))
     }
-    for (const st of steps) parts.push(text({ x: x(st.step), y: box.y + box.h + 16, 'font-size': 11, 'text-anchor': 'middle', fill: '#444444' }, String(st.step)))
+    for (const st of steps) parts.push(text({ x: x(st.step), y: box.y + box.h + 16, 'font-size': 11, 'text-anchor': 'middle', fill: '#444444' }, byModel ? truncate(st.model, Math.max(6, Math.floor((W - L - R) / steps.length / 6.5))) : String(st.step)))
   }
-  parts.push(text({ x: (L + W - R) / 2, y: bottom.y + bottom.h + 36, 'font-size': 12, 'text-anchor': 'middle', fill: '#111111' }, sweep ? 'concurrent requests (P)' : 'OLLAMA_NUM_PARALLEL'))
+  parts.push(text({ x: (L + W - R) / 2, y: bottom.y + bottom.h + 36, 'font-size': 12, 'text-anchor': 'middle', fill: '#111111' }, byModel ? 'model, in the order run' : sweep ? 'concurrent requests (P)' : 'OLLAMA_NUM_PARALLEL'))
   const line = (pts: [number, number][], colour: string, dash?: string) => (pts.length > 1 ? el('path', { d: `M${pts.map(p => `${p[0].toFixed(1)},${p[1].toFixed(1)}`).join('L')}`, fill: 'none', stroke: colour, 'stroke-width': 2, 'stroke-dasharray': dash }) : '')
   parts.push(line(ok.map(t => [x(t.step), yGen(t.genTps ?? 0)]), '#2c7bb6'))
   if (sweep) {
@@ -147,7 +169,7 @@ export function chart(steps: BenchStep[], s: SweepSettings, kind: 'num-parallel'
     const cx = x(t.step)
     const sdv = t.genTpsSd ?? 0
     parts.push(el('line', { x1: cx, x2: cx, y1: yGen((t.genTps ?? 0) - sdv), y2: yGen((t.genTps ?? 0) + sdv), stroke: '#2c7bb6' }))
-    parts.push(el('circle', { cx, cy: yGen(t.genTps ?? 0), r: 5, fill: sweep ? '#2c7bb6' : (PHASE_COLOUR[t.phase ?? 'flat'] ?? '#2c7bb6') }))
+    parts.push(el('circle', { cx, cy: yGen(t.genTps ?? 0), r: 5, fill: sweep || byModel ? '#2c7bb6' : (PHASE_COLOUR[t.phase ?? 'flat'] ?? '#2c7bb6') }))
   }
   for (const t of steps.filter(t => t.genTps === undefined)) parts.push(text({ x: x(t.step), y: top.y + top.h - 8, 'font-size': 11, 'text-anchor': 'middle', fill: '#c51b7d' }, '✕'))
   const rss = steps.filter(t => t.rssPeakBytes !== undefined)
@@ -158,7 +180,7 @@ export function chart(steps: BenchStep[], s: SweepSettings, kind: 'num-parallel'
     if (t.pageOuts) parts.push(text({ x: x(t.step), y: cy - 9, 'font-size': 11, 'text-anchor': 'middle', fill: '#c51b7d' }, String(t.pageOuts)))
   }
   let lx = L
-  for (const [phase, colour] of Object.entries(sweep ? { 'per request': '#2c7bb6', 'in all': '#b35c00' } : PHASE_COLOUR)) {
+  for (const [phase, colour] of Object.entries(sweep ? { 'per request': '#2c7bb6', 'in all': '#b35c00' } : byModel ? { 'gen t/s': '#2c7bb6' } : PHASE_COLOUR)) {
     parts.push(el('circle', { cx: lx + 5, cy: H - 18, r: 5, fill: colour }))
     parts.push(text({ x: lx + 14, y: H - 14, 'font-size': 12, fill: '#111111' }, phase))
     lx += 30 + phase.length * 7.5

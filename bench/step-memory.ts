@@ -15,6 +15,9 @@ export interface TimedSample {
   sample: SystemSample
 }
 
+/** How far before a step a process sample may be, to stand for a step shorter than the sampling interval. */
+const NEAR_MS = 2000
+
 /** The page-out counter a platform keeps: macOS Pageouts, Linux pswpout. */
 const pageOutsOf = (s: SystemSample) => s.pageouts ?? s.swapOutPages
 
@@ -27,7 +30,12 @@ const pageOutsOf = (s: SystemSample) => s.pageouts ?? s.swapOutPages
 export function stepMemory(trace: Trace, samples: TimedSample[], startMs: number, endMs: number): StepMemory {
   const out: StepMemory = {}
   const runners = trace.procs.filter(p => p.role === 'runner')
-  const times = [...new Set(runners.flatMap(r => r.tsMs.filter(t => t >= startMs && t <= endMs)))].sort((a, b) => a - b)
+  let times = [...new Set(runners.flatMap(r => r.tsMs.filter(t => t >= startMs && t <= endMs)))].sort((a, b) => a - b)
+  // A step shorter than the sampling interval: the runner as the last sample before its end saw it.
+  if (times.length === 0) {
+    const last = Math.max(-Infinity, ...runners.flatMap(r => r.tsMs.filter(t => t <= endMs && t >= startMs - NEAR_MS)))
+    if (Number.isFinite(last)) times = [last]
+  }
   const rssAt = (t: number) => runners.reduce((sum, r) => {
     const i = r.tsMs.indexOf(t)
     return i >= 0 ? sum + (r.rssKb[i] as number) * 1024 : sum

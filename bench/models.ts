@@ -1,0 +1,175 @@
+/**
+ * `memtrace bench models M1 M2 …` (seed 003): clean runs, one model at a
+ * time on a server memtrace manages, smallest first. After each model it
+ * unloads (keep_alive 0) and waits until /api/ps is empty, the runner has
+ * exited and memory has come back, and records what was not given back. A
+ * load that fails restarts the server and is tried once more; a model the
+ * plan says will not fit gets a fresh server first.
+ */
+import { join } from 'node:path'
+import type { BenchStep } from '../schemas/index.js'
+import { InputError } from '../bin/errors.js'
+import { formatTs } from '../render/parse/time.js'
+import { generate, loadedModels } from './ollama-client.js'
+import { freePort, ManagedServer } from './managed-server.js'
+import { host } from './plan-command.js'
+import { findModel, modelDirs, readFacts, runnerBytes } from './plan.js'
+import { addMemory, mean, memtrace, sd, sleep, type Timed } from './sweep.js'
+
+export interface ModelsArgs {
+  models: string[]
+  order: 'size' | 'given'
+  prompts: string[]
+  numCtx: number
+  requests: number
+  cooldownMs: number
+  seed: number
+  temperature: number
+  numPredict?: number
+  loadTimeoutMs: number
+  /** How long to wait for the memory to come back after an unload. */
+  settleMs: number
+  serveCmd: string[]
+  out: string
+}
+
+/** Memory has come back when in use is within this much of before. */
+const SETTLED_BYTES = 256 * 1024 ** 2
+
+export function ordered(models: string[], order: 'size' | 'given'): { model: string; sizeBytes?: number }[] {
+  const dirs = modelDirs()
+  const withSize = models.map(model => {
+    const found = findModel(dirs, model)
+    return found ? { model, sizeBytes: found.sizeBytes } : { model }
+  })
+  return order === 'given' ? withSize : [...withSize].sort((a, b) => (a.sizeBytes ?? Infinity) - (b.sizeBytes ?? Infinity))
+}
+
+export async function runModels(a: ModelsArgs, say: (line: string) => void): Promise<BenchStep[]> {
+  const trace = join(a.out, 'trace')
+  const server = new ManagedServer(a.serveCmd, await freePort(), join(a.out, 'server.log'))
+  const started = memtrace(['start', '--dir', trace, '--ollama-url', server.url, '--system-interval', '1s'])
+  if (started.status !== 0) throw new InputError(`memtrace start failed: ${started.stderr.trim()}`)
+  const steps: Timed[] = []
+  try {
+    await startServer(server, a)
+    for (const [i, m] of ordered(a.models, a.order).entries()) steps.push(await runOne(a, server, trace, i + 1, m.model, say))
+  } finally {
+    await server.stop()
+    memtrace(['stop', '--dir', trace])
+  }
+  await addMemory(trace, steps)
+  return steps.map(({ measureFrom: _f, measureTo: _t, ...s }) => s)
+}
+
+async function startServer(server: ManagedServer, a: ModelsArgs): Promise<void> {
+  try {
+    await server.start({ OLLAMA_KEEP_ALIVE: '-1', OLLAMA_MAX_LOADED_MODELS: '1' })
+  } catch (e) {
+    if ((e as Error).message.includes('ENOENT')) throw new InputError(`${a.serveCmd.join(' ')}: command not found (install Ollama, or give --serve-cmd)`)
+    throw e
+  }
+}
+
+async function restart(server: ManagedServer, a: ModelsArgs): Promise<void> {
+  await server.stop()
+  await startServer(server, a)
+}
+
+/** Whether the plan says this model will not fit beside what is in use now. */
+async function predictedNotToFit(model: string, numCtx: number): Promise<boolean> {
+  const found = findModel(modelDirs(), model)
+  if (!found) return false
+  const facts = await readFacts(found.blob)
+  if (typeof facts === 'string') return false
+  const h = await host()
+  return h.osReserveBytes + runnerBytes(facts, found.sizeBytes, { numCtx, numParallel: 1, kvType: 'f16', flashAttention: true }) > h.memTotalBytes
+}
+
+async function runOne(a: ModelsArgs, server: ManagedServer, trace: string, n: number, model: string, say: (line: string) => void): Promise<Timed> {
+  if (await predictedNotToFit(model, a.numCtx)) {
+    say(`${model}: the plan says it will not fit beside what is in use: a fresh server first`)
+    await restart(server, a)
+  }
+  memtrace(['mark', '--dir', trace, `model ${model}`])
+  const startedAt = formatTs(Date.now())
+  const before = (await host()).osReserveBytes
+  // The peak counts from the load on: a clean run's peak is the model's, load included.
+  const measureFrom = Date.now()
+  const opts = { numCtx: a.numCtx, seed: a.seed, temperature: a.temperature, ...(a.numPredict !== undefined ? { numPredict: a.numPredict } : {}), timeoutMs: a.loadTimeoutMs }
+  let retried = false
+  try {
+    await generate(server.url, model, a.prompts[0] as string, opts)
+  } catch (first) {
+    say(`${model}: the load failed (${(first as Error).message}); restarting the server and trying once more`)
+    retried = true
+    await restart(server, a)
+    try {
+      await generate(server.url, model, a.prompts[0] as string, opts)
+    } catch (e) {
+      say(`${model}: skipped: ${(e as Error).message}`)
+      return { record: 'bench-step', experiment: 'models', step: n, model, outcome: `skipped: ${(e as Error).message}`, startedAt, endedAt: formatTs(Date.now()), requests: 0, memBeforeBytes: before, retried }
+    }
+  }
+  const results = []
+  for (let r = 0; r < a.requests; r++) {
+    if (r > 0) await sleep(a.cooldownMs)
+    try {
+      results.push(await generate(server.url, model, a.prompts[r % a.prompts.length] as string, opts))
+    } catch (e) {
+      say(`${model}: request ${r + 1} failed: ${(e as Error).message}`)
+    }
+  }
+  const measureTo = Date.now()
+  const unloadMs = await unload(server, model, a)
+  const after = await settle(before, a.settleMs)
+  const out: Timed = {
+    record: 'bench-step',
+    experiment: 'models',
+    step: n,
+    model,
+    outcome: results.length === a.requests ? 'ok' : `${a.requests - results.length} of ${a.requests} requests failed`,
+    startedAt,
+    endedAt: formatTs(Date.now()),
+    requests: results.length,
+    memBeforeBytes: before,
+    memAfterBytes: after,
+    notGivenBackBytes: after - before,
+    retried,
+    measureFrom,
+    measureTo,
+  }
+  if (unloadMs !== undefined) out.unloadMs = unloadMs
+  else out.outcome += '; did not unload in time'
+  if (results.length > 0) {
+    out.genTps = mean(results.map(r => r.genTps))
+    out.genTpsSd = sd(results.map(r => r.genTps))
+    out.prefillTps = mean(results.map(r => r.prefillTps))
+    out.ttftMs = mean(results.map(r => r.ttftMs))
+  }
+  say(`${model}: ${out.genTps !== undefined ? `${out.genTps.toFixed(1)} t/s` : out.outcome}; unloaded in ${unloadMs !== undefined ? `${(unloadMs / 1000).toFixed(1)} s` : '—'}`)
+  return out
+}
+
+/** keep_alive 0, then wait until /api/ps is empty and no runner is left; undefined when that did not happen in time. */
+async function unload(server: ManagedServer, model: string, a: ModelsArgs): Promise<number | undefined> {
+  const t0 = Date.now()
+  await fetch(`${server.url}/api/generate`, { method: 'POST', body: JSON.stringify({ model, keep_alive: 0 }), signal: AbortSignal.timeout(a.loadTimeoutMs) }).catch(() => undefined)
+  while (Date.now() - t0 < a.loadTimeoutMs) {
+    const listed = await loadedModels(server.url)
+    if (listed !== undefined && listed.length === 0 && server.runnerPids().length === 0) return Date.now() - t0
+    await sleep(100)
+  }
+  return undefined
+}
+
+/** The memory in use once it has come back to within 256 MiB of before, or after `settleMs`. */
+async function settle(before: number, settleMs: number): Promise<number> {
+  const t0 = Date.now()
+  let used = (await host()).osReserveBytes
+  while (used - before > SETTLED_BYTES && Date.now() - t0 < settleMs) {
+    await sleep(250)
+    used = (await host()).osReserveBytes
+  }
+  return used
+}

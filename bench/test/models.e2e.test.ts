@@ -1,0 +1,45 @@
+/**
+ * `memtrace bench models` end to end against the Ollama stand-in (not Ollama:
+ * its runners hold a share of a model's memory and unload at once).
+ */
+import t from 'tap'
+import { spawnSync } from 'node:child_process'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Ajv } from 'ajv'
+import { benchStepSchema, type BenchStep } from '../../schemas/index.js'
+import { installStandin } from '../../daemon/standin/install.js'
+import { memtrace } from '../../render/test/helpers.js'
+
+t.test('clean runs: smallest first, unloaded between, a missing model skipped after one restart', async t => {
+  const dir = t.testdir({ 'prompts.txt': 'Say hello.\n\nWrite a haiku about memory.\n' })
+  const { bin, ollama } = installStandin(join(dir, 'standin'))
+  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_SCALE: '0.02', OLLAMA_HOST: '127.0.0.1:9' }
+  spawnSync(ollama, ['pull', 'qwen2.5-coder:7b', 'llama3.2:3b', 'llama3.3:70b'], { env })
+  const out = join(dir, 'out')
+  const r = memtrace(['bench', 'models', 'qwen2.5-coder:7b', 'llama3.3:70b', 'llama3.2:3b', 'nope:1b', '--prompts', join(dir, 'prompts.txt'), '--requests', '2', '--cooldown', '100ms', '--num-predict', '8', '--settle', '2s', '--out', out], { env })
+  t.equal(r.code, 0, r.stderr)
+  const steps = readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').map(l => JSON.parse(l) as BenchStep)
+  const validate = new Ajv({ strict: false }).compile(benchStepSchema)
+  for (const s of steps) t.ok(validate(s), JSON.stringify(validate.errors))
+  t.same(steps.map(s => s.model), ['llama3.2:3b', 'qwen2.5-coder:7b', 'llama3.3:70b', 'nope:1b'], 'smallest first by the manifests; the unknown last')
+  t.match(r.stderr, /llama3\.3:70b: the plan says it will not fit beside what is in use: a fresh server first/, '42 GB of weights on a host of this size')
+  for (const s of steps.slice(0, 3)) {
+    t.equal(s.outcome, 'ok')
+    t.ok((s.unloadMs ?? -1) >= 0, `${s.model}: unloaded, /api/ps empty and the runner gone`)
+    t.equal(s.notGivenBackBytes, (s.memAfterBytes ?? 0) - (s.memBeforeBytes ?? 0))
+    t.ok((s.rssPeakBytes ?? 0) > 0, 'its runner in the trace')
+    t.equal(s.retried, false)
+  }
+  t.match(steps[3]?.outcome, /^skipped: HTTP 404/)
+  t.equal(steps[3]?.retried, true, 'tried again on a fresh server first')
+  const md = readFileSync(join(out, 'results.md'), 'utf8')
+  t.match(md, /\| 4 \| nope:1b \| .* \| skipped: HTTP 404: model 'nope:1b' not found \(after a restart\) \|/)
+  const log = readFileSync(join(out, 'trace', readdirSync(join(out, 'trace')).find(f => f.startsWith('system-memtrace-')) as string), 'utf8')
+  t.equal((log.match(/"text":"model [^"]+"/g) ?? []).length, 4, 'a marker per model')
+  t.ok(readdirSync(out).includes('results.svg') && readdirSync(out).includes('memory.svg'))
+  writeFileSync(join(dir, 'empty.txt'), '\n')
+  const bad = memtrace(['bench', 'models', 'x:1b', '--prompts', join(dir, 'empty.txt'), '--out', join(dir, 'out2')], { env })
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, /holds no prompt/)
+})
