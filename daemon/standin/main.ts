@@ -85,6 +85,8 @@ async function main(argv: string[]): Promise<number> {
         scale: Number(env.OLLAMA_STANDIN_SCALE || 0.01),
         ollamaBin: self,
         llamaServerBin: join(binDir, '..', 'lib', 'ollama', 'llama-server'),
+        failLoads: (env.OLLAMA_STANDIN_FAIL_LOADS ?? '').split(',').map(x => x.trim()).filter(Boolean),
+        unloadMs: Number(env.OLLAMA_STANDIN_UNLOAD_MS || 0),
       }).listen()
       return new Promise<number>(() => undefined)
     }

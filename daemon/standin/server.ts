@@ -23,6 +23,10 @@ export interface ServeConfig {
   /** The stand-in's own executables. */
   ollamaBin: string
   llamaServerBin: string
+  /** Models whose load fails once this server has loaded another (OLLAMA_STANDIN_FAIL_LOADS): seed 003's EOF. */
+  failLoads?: string[]
+  /** How long an unload takes (OLLAMA_STANDIN_UNLOAD_MS); the model is listed as stopping meanwhile. */
+  unloadMs?: number
 }
 
 interface Runner {
@@ -64,9 +68,13 @@ export function goTime(ms: number): string {
   return `${local.replace(/\.?0+$/, '')}${zone}`
 }
 
+/** A load that failed as Ollama's do: the request gets HTTP 500 with this message. */
+class LoadError extends Error {}
+
 export class StandInServer {
   readonly #cfg: ServeConfig
   readonly #runners = new Map<string, Runner>()
+  #loads = 0
   #nextPort = 40000 + Math.floor(Math.random() * 10000)
   #queue: Promise<unknown> = Promise.resolve()
 
@@ -159,7 +167,11 @@ export class StandInServer {
     const empty = chat ? !Array.isArray(body.messages) || body.messages.length === 0 : !body.prompt
     const existing = this.#runners.get(stored.name)
     if (empty && keepAliveMs === 0) {
-      if (existing) await this.#unload(existing)
+      if (existing && this.#cfg.unloadMs) {
+        // Ollama answers at once and unloads in the background; the model shows as stopping until then.
+        existing.expiresAt = Date.now()
+        void this.#unload(existing)
+      } else if (existing) await this.#unload(existing)
       return json(res, 200, done(chat, stored.name, '', 'unload'))
     }
     const started = Date.now()
@@ -226,6 +238,13 @@ export class StandInServer {
     })
     const exited = new Promise<void>(ok => child.once('exit', () => ok()))
     const r: Runner = { model: stored, child, port, ctx, parallel, sizeBytes, refs: 0, expiresAt: null, keepAliveMs, ready, exited }
+    // Seed 003: on a server that has loaded models before, some loads die with the runner's connection (EOF).
+    if (this.#loads++ > 0 && this.#cfg.failLoads?.includes(stored.name)) {
+      await ready
+      child.kill('SIGKILL')
+      await exited
+      throw new LoadError(`do load request: Post "http://127.0.0.1:${port}/load": EOF`)
+    }
     this.#runners.set(stored.name, r)
     void exited.then(() => this.#runners.get(stored.name) === r && this.#runners.delete(stored.name))
     return r
@@ -241,6 +260,7 @@ export class StandInServer {
   }
 
   async #unload(r: Runner): Promise<void> {
+    if (this.#cfg.unloadMs) await new Promise(ok => setTimeout(ok, this.#cfg.unloadMs))
     r.child.kill('SIGKILL') // as Ollama does
     await r.exited
     this.#runners.delete(r.model.name)
