@@ -1,13 +1,13 @@
 /** `memtrace bench <experiment>`: the seeds' experiments as commands that trace themselves. */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { delimiter, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { spawnSync } from 'node:child_process'
 import { InputError, UsageError } from '../bin/errors.js'
 import { ConfigError, ollamaUrlFromEnv, parseDuration } from '../daemon/config.js'
 import { jsonLine } from '../render/safe-text.js'
 import { runNumParallel } from './num-parallel.js'
-import { findModel, kvBytesPerSlot, modelDirs, readFacts } from './plan.js'
+import { capContext, findModel, kvBytesPerSlot, modelDirs, readFacts } from './plan.js'
 import { chart, markdown, markdownModels, markdownParallel, type PerSlot, slope } from './results.js'
 import { runModels } from './models.js'
 import { runParallel } from './parallel.js'
@@ -39,12 +39,16 @@ Options:
   --max-parallel N     parallel: the most concurrent requests (default 4)
   --num-parallel NP    parallel: run a server of memtrace's own with this NUM_PARALLEL
   --requests N         measured requests (parallel: rounds of P) per step (default 5)
-  --warmup N           requests before measuring, to load the model (default 1)
+  --warmup N           requests before measuring, to load the model (default 1; 0: the first
+                       measured request loads it)
   --cooldown D         pause between requests (default 3s)
   --prompt TEXT        the prompt (default: seed 000's email-validation prompt)
   --seed N, --temperature T   sampling (default 42 and 0)
   --num-predict N      tokens to generate (default: the server's)
   --load-timeout D     how long a load or request may take (default 5m)
+  --settle D           models: how long to wait for memory to come back after an unload (default 30s)
+  --prompts FILE       models: prompts, one per line, used in turn
+  --order size|given   models: smallest first (default), or as given
   --serve-cmd "CMD"    the server to run (default "ollama serve")
   --out DIR            where to write (default ./memtrace-bench-<stamp>/)
 
@@ -72,6 +76,20 @@ function duration(name: string, v: string | undefined, dflt: number): number {
   } catch (e) {
     throw new UsageError((e as ConfigError).message)
   }
+}
+
+/** Whether a command can be run: a path that is an executable file, or a name found on PATH. */
+function onPath(cmd: string): boolean {
+  const runnable = (p: string) => {
+    try {
+      accessSync(p, constants.X_OK)
+      return statSync(p).isFile()
+    } catch {
+      return false
+    }
+  }
+  if (cmd.includes('/')) return runnable(cmd)
+  return (process.env.PATH ?? '').split(delimiter).some(dir => dir !== '' && runnable(join(dir, cmd)))
 }
 
 function stamp(d = new Date()): string {
@@ -123,6 +141,12 @@ export async function runBench(argv: string[], out: NodeJS.WritableStream, err: 
     out.write(`${BENCH_HELP}\n`)
     return 0
   }
+  // An option that does not apply to the experiment is a mistake to say, not to drop.
+  const own: Record<string, string[]> = { 'num-parallel': ['min-np', 'max-np', 'model'], parallel: ['max-parallel', 'num-parallel', 'model'], models: ['prompts', 'order', 'settle'] }
+  const mine = new Set([...(own[experiment] ?? []), 'num-ctx', 'requests', 'warmup', 'cooldown', 'prompt', 'seed', 'temperature', 'num-predict', 'load-timeout', 'serve-cmd', 'out', 'help'])
+  const foreign = Object.keys(values).filter(k => !mine.has(k))
+  if (foreign.length) throw new UsageError(`bench ${experiment} does not take ${foreign.map(k => `--${k}`).join(', ')}`)
+  if (experiment === 'parallel' && values['serve-cmd'] !== undefined && values['num-parallel'] === undefined) throw new UsageError('bench parallel runs --serve-cmd only with --num-parallel (else it measures the running server)')
   if (experiment === 'models' ? positionals.length === 0 : !values.model) throw new UsageError(experiment === 'models' ? 'bench models wants one model name or more' : `bench ${experiment} wants --model`)
   const temperature = Number(values.temperature ?? 0)
   if (!Number.isFinite(temperature) || temperature < 0) throw new UsageError(`--temperature wants a number from 0, not "${values.temperature}"`)
@@ -144,25 +168,31 @@ export async function runBench(argv: string[], out: NodeJS.WritableStream, err: 
     out: values.out ?? `memtrace-bench-${stamp()}`,
   }
   if (a.minNp > a.maxNp) throw new UsageError('--min-np is above --max-np')
-  if (existsSync(a.out) && readdirSync(a.out).length > 0) throw new UsageError(`${a.out} is not empty: give --out a new directory`)
+  const order = values.order ?? 'size'
+  if (order !== 'size' && order !== 'given') throw new UsageError(`--order is size or given, not "${order}"`)
+  const settleMs = duration('settle', values.settle, 30_000)
+  let prompts = [a.prompt]
+  if (values.prompts !== undefined) {
+    try {
+      prompts = readFileSync(values.prompts, 'utf8').split('\n').map(l => l.trim()).filter(Boolean)
+    } catch (e) {
+      throw new InputError(`cannot read --prompts ${values.prompts}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+    }
+    if (prompts.length === 0) throw new InputError(`--prompts ${values.prompts} holds no prompt`)
+  }
+  if (existsSync(a.out)) {
+    if (!statSync(a.out).isDirectory()) throw new UsageError(`--out ${a.out} is a file, not a directory`)
+    if (readdirSync(a.out).length > 0) throw new UsageError(`${a.out} is not empty: give --out a new directory`)
+  }
+  const managed = experiment !== 'parallel' || values['num-parallel'] !== undefined
+  if (managed && !onPath(a.serveCmd[0] as string)) throw new InputError(`${a.serveCmd.join(' ')}: command not found (install Ollama, or give --serve-cmd)`)
   mkdirSync(a.out, { recursive: true, mode: 0o700 })
   const say = (line: string) => err.write(`${line}\n`)
   const settings = { model: a.model, numCtx: a.numCtx, requests: a.requests, warmup: a.warmup, cooldownMs: a.cooldownMs, seed: a.seed, temperature: a.temperature }
   let md: string
   let steps: BenchStep[]
   if (experiment === 'models') {
-    const order = values.order ?? 'size'
-    if (order !== 'size' && order !== 'given') throw new UsageError(`--order is size or given, not "${order}"`)
-    let prompts = [a.prompt]
-    if (values.prompts !== undefined) {
-      try {
-        prompts = readFileSync(values.prompts, 'utf8').split('\n').map(l => l.trim()).filter(Boolean)
-      } catch (e) {
-        throw new InputError(`cannot read --prompts ${values.prompts}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
-      }
-      if (prompts.length === 0) throw new InputError(`--prompts ${values.prompts} holds no prompt`)
-    }
-    steps = await runModels({ ...a, models: positionals, order, prompts, settleMs: duration('settle', values.settle, 30_000) }, say)
+    steps = await runModels({ ...a, models: positionals, order, prompts, settleMs }, say)
     md = markdownModels(steps, { ...settings, order })
   } else if (experiment === 'parallel') {
     const numParallel = values['num-parallel'] !== undefined ? whole('num-parallel', values['num-parallel'], 1) : undefined
@@ -175,7 +205,7 @@ export async function runBench(argv: string[], out: NodeJS.WritableStream, err: 
     if (measured !== undefined) perSlot.measuredBytes = measured
     const found = findModel(modelDirs(), a.model)
     const facts = found ? await readFacts(found.blob) : undefined
-    if (facts && typeof facts !== 'string') perSlot.predictedBytes = kvBytesPerSlot(facts, a.numCtx, 'f16')
+    if (facts && typeof facts !== 'string') perSlot.predictedBytes = kvBytesPerSlot(facts, capContext(facts, a.numCtx), 'f16')
     md = markdown(steps, settings, perSlot)
   }
   writeFileSync(join(a.out, 'results.jsonl'), steps.map(s => `${jsonLine(s)}\n`).join(''))

@@ -9,8 +9,8 @@ import { InputError } from '../bin/errors.js'
 import { markdownText, oneLine } from '../render/safe-text.js'
 import { GIB } from '../render/units.js'
 
-/** Memory has no spread within a step: a difference counts from this share on. */
-export const MEMORY_SHARE = 0.05
+/** Memory and total throughput have no spread within a step: a difference counts from this share on. */
+export const SPREADLESS_SHARE = 0.05
 
 export function readResults(path: string): BenchStep[] {
   let text: string
@@ -35,9 +35,12 @@ export function readResults(path: string): BenchStep[] {
   return steps
 }
 
-/** A difference beyond the spread: more than the two standard deviations together. */
+/** Below this share a difference is never marked: with one request a step (no spread), noise is not news. */
+export const MIN_SHARE = 0.02
+
+/** A difference beyond the spread: more than the two standard deviations together, and more than 2 %. */
 export function beyondSpread(a: number, sdA: number, b: number, sdB: number): boolean {
-  return Math.abs(b - a) > sdA + sdB
+  return Math.abs(b - a) > sdA + sdB && Math.abs(b - a) > MIN_SHARE * Math.abs(a)
 }
 
 interface Col {
@@ -45,28 +48,33 @@ interface Col {
   get: (s: BenchStep) => number | undefined
   sd?: (s: BenchStep) => number | undefined
   fmt: (v: number) => string
-  memory?: boolean
+  /** No spread is recorded for it: a difference counts beyond 5 %. */
+  spreadless?: boolean
 }
 
 const COLS: Col[] = [
   { name: 'gen t/s', get: s => s.genTps, sd: s => s.genTpsSd, fmt: v => v.toFixed(1) },
   { name: 'prefill t/s', get: s => s.prefillTps, sd: s => s.prefillTpsSd, fmt: v => v.toFixed(0) },
   { name: 'TTFT ms', get: s => s.ttftMs, sd: s => s.ttftMsSd, fmt: v => v.toFixed(0) },
-  { name: 'total t/s', get: s => s.totalTps, fmt: v => v.toFixed(1) },
-  { name: 'RSS peak GiB', get: s => (s.rssPeakBytes === undefined ? undefined : s.rssPeakBytes / GIB), fmt: v => v.toFixed(2), memory: true },
+  { name: 'total t/s', get: s => s.totalTps, fmt: v => v.toFixed(1), spreadless: true },
+  { name: 'RSS peak GiB', get: s => (s.rssPeakBytes === undefined ? undefined : s.rssPeakBytes / GIB), fmt: v => v.toFixed(2), spreadless: true },
 ]
 
 export function compare(a: BenchStep[], b: BenchStep[], names: [string, string]): string {
   const kind = a[0]?.experiment
   if (kind !== b[0]?.experiment) throw new InputError(`one is a ${a[0]?.experiment} sweep, the other a ${b[0]?.experiment} sweep`)
   const cols = COLS.filter(c => [...a, ...b].some(s => c.get(s) !== undefined))
-  const steps = [...new Set([...a, ...b].map(s => s.step))].sort((x, y) => x - y)
-  const head = `| ${kind === 'parallel' ? 'P' : 'NP'} | ${cols.map(c => `${c.name} A | ${c.name} B | Δ`).join(' | ')} |`
+  // Clean runs are matched by model; sweeps by their step.
+  const byModel = kind === 'models'
+  const key = (s: BenchStep) => (byModel ? s.model : String(s.step))
+  const keys = [...new Set([...a, ...b].map(key))]
+  if (!byModel) keys.sort((x, y) => Number(x) - Number(y))
+  const head = `| ${byModel ? 'model' : kind === 'parallel' ? 'P' : 'NP'} | ${cols.map(c => `${c.name} A | ${c.name} B | Δ`).join(' | ')} |`
   const rule = `|---:|${cols.map(() => '---:|---:|---:').join('|')}|`
   let marked = 0
-  const rows = steps.map(step => {
-    const x = a.find(s => s.step === step)
-    const y = b.find(s => s.step === step)
+  const rows = keys.map(k => {
+    const x = a.find(s => key(s) === k)
+    const y = b.find(s => key(s) === k)
     const cells = cols.map(c => {
       const va = x ? c.get(x) : undefined
       const vb = y ? c.get(y) : undefined
@@ -75,11 +83,11 @@ export function compare(a: BenchStep[], b: BenchStep[], names: [string, string])
       const pct = va !== 0 ? ` (${d >= 0 ? '+' : '−'}${Math.abs((d / va) * 100).toFixed(0)}%)` : ''
       const sa = x && c.sd ? c.sd(x) : undefined
       const sb = y && c.sd ? c.sd(y) : undefined
-      const beyond = c.memory ? Math.abs(d) > MEMORY_SHARE * Math.abs(va) : sa !== undefined && sb !== undefined && beyondSpread(va, sa, vb, sb)
+      const beyond = c.spreadless ? Math.abs(d) > SPREADLESS_SHARE * Math.abs(va) : sa !== undefined && sb !== undefined && beyondSpread(va, sa, vb, sb)
       if (beyond) marked++
       return `${c.fmt(va)} | ${c.fmt(vb)} | ${d >= 0 ? '+' : '−'}${c.fmt(Math.abs(d))}${pct}${beyond ? ' ⚠' : ''}`
     })
-    return `| ${step} | ${cells.join(' | ')} |`
+    return `| ${byModel ? markdownText(k) : k} | ${cells.join(' | ')} |`
   })
   return `${[
     `# memtrace bench compare: ${markdownText(a[0]?.model ?? '')}${b[0]?.model !== a[0]?.model ? ` and ${markdownText(b[0]?.model ?? '')}` : ''}`,
@@ -91,6 +99,6 @@ export function compare(a: BenchStep[], b: BenchStep[], names: [string, string])
     rule,
     ...rows,
     '',
-    `⚠ marks ${marked} difference${marked === 1 ? '' : 's'} beyond the run-to-run spread: for speeds and TTFT, more than the two standard deviations together; for memory, which has no spread within a step, more than ${MEMORY_SHARE * 100} %.`,
+    `⚠ marks ${marked} difference${marked === 1 ? '' : 's'} beyond the run-to-run spread: for per-request speeds and TTFT, more than the two standard deviations together; for memory and total throughput, which have no spread within a step, more than ${SPREADLESS_SHARE * 100} %. Differences under ${MIN_SHARE * 100} % are never marked.`,
   ].join('\n')}\n`
 }

@@ -4,7 +4,7 @@
  * step asks for and stopped after it. The user's own server is never touched.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { createWriteStream, readFileSync } from 'node:fs'
+import { createWriteStream, existsSync, readFileSync, statSync } from 'node:fs'
 import { createServer } from 'node:net'
 
 export async function freePort(): Promise<number> {
@@ -15,9 +15,14 @@ export async function freePort(): Promise<number> {
   return port
 }
 
+/** The server command cannot serve at all (not found, exits at once, never answers): no step can run. */
+export class ServerError extends Error {}
+
 export class ManagedServer {
   #child: ChildProcess | undefined
   #exited: Promise<void> = Promise.resolve()
+  /** Where this start's part of the log begins. */
+  #logFrom = 0
 
   constructor(
     readonly cmd: string[],
@@ -33,39 +38,79 @@ export class ManagedServer {
     return this.#child?.pid
   }
 
-  /** Starts it with `env` added and waits until it answers (or says why not). */
+  /**
+   * Starts it with `env` added, in a process group of its own, and waits
+   * until it answers (or says why not). A server that exits before answering
+   * is a ServerError: the command cannot serve, whatever the step.
+   */
   async start(env: Record<string, string>, timeoutMs = 30_000): Promise<void> {
+    await this.#portFree()
+    this.#logFrom = existsSync(this.logFile) ? statSync(this.logFile).size : 0
     const log = createWriteStream(this.logFile, { flags: 'a' })
-    const child = spawn(this.cmd[0] as string, this.cmd.slice(1), { env: { ...process.env, ...env, OLLAMA_HOST: `127.0.0.1:${this.port}` }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(this.cmd[0] as string, this.cmd.slice(1), { env: { ...process.env, ...env, OLLAMA_HOST: `127.0.0.1:${this.port}` }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     child.stdout?.pipe(log)
     child.stderr?.pipe(log)
     this.#child = child
     let failed: string | undefined
-    this.#exited = new Promise(ok => child.once('exit', (code, sig) => ((failed = `${this.cmd.join(' ')} exited (${sig ?? code})`), ok())))
-    child.once('error', e => (failed = `${this.cmd.join(' ')}: ${e.message}`))
+    this.#exited = new Promise(ok => child.once('exit', (code, sig) => ((failed = `${this.cmd.join(' ')} exited (${sig ?? `status ${code}`}) before it answered; see ${this.logFile}`), ok())))
+    child.once('error', e => (failed = `${this.cmd.join(' ')}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'command not found' : e.message}`))
     const until = Date.now() + timeoutMs
     while (Date.now() < until) {
-      if (failed) throw new Error(failed)
+      if (failed) throw new ServerError(failed)
       try {
         const r = await fetch(`${this.url}/api/version`, { signal: AbortSignal.timeout(1000) })
-        if (r.ok) return
+        // Only its own answer counts: the child must still be alive.
+        if (r.ok && child.exitCode === null && child.signalCode === null) return
       } catch {
         // not listening yet
       }
       await new Promise(ok => setTimeout(ok, 100))
     }
-    throw new Error(`${this.cmd.join(' ')} did not answer on ${this.url} within ${timeoutMs / 1000} s`)
+    await this.stop()
+    throw new ServerError(`${this.cmd.join(' ')} did not answer on ${this.url} within ${timeoutMs / 1000} s; see ${this.logFile}`)
   }
 
-  /** Stops it (SIGTERM, then SIGKILL after 10 s); its runners go with it. */
+  /** Waits until nothing listens on its port (a server it stopped may take a moment). */
+  async #portFree(): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      const busy = await fetch(`${this.url}/api/version`, { signal: AbortSignal.timeout(500) }).then(() => true, () => false)
+      if (!busy) return
+      await new Promise(ok => setTimeout(ok, 100))
+    }
+    throw new ServerError(`something still answers on ${this.url}, which this run chose for its own server`)
+  }
+
+  /** Stops it and everything it started (its process group: SIGTERM, then SIGKILL after 10 s); its runners go with it. */
   async stop(): Promise<void> {
     const child = this.#child
-    if (!child || child.exitCode !== null || child.signalCode !== null) return
-    child.kill('SIGTERM')
-    const killer = setTimeout(() => child.kill('SIGKILL'), 10_000)
-    await this.#exited
-    clearTimeout(killer)
+    if (!child || child.pid === undefined) return
     this.#child = undefined
+    const group = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-(child.pid as number), sig)
+      } catch {
+        // the group is gone
+      }
+    }
+    if (child.exitCode === null && child.signalCode === null) {
+      group('SIGTERM')
+      const killer = setTimeout(() => group('SIGKILL'), 10_000)
+      await this.#exited
+      clearTimeout(killer)
+    }
+    // A wrapper that did not exec leaves the real server in the group: it goes too.
+    group('SIGKILL')
+  }
+
+  /** Stops it at once, for an exit on a signal: the group gets SIGKILL. */
+  killNow(): void {
+    const pid = this.#child?.pid
+    if (pid === undefined) return
+    try {
+      process.kill(-pid, 'SIGKILL')
+    } catch {
+      // gone
+    }
   }
 
   /**
@@ -100,7 +145,8 @@ export class ManagedServer {
     }
     let log = ''
     try {
-      log = readFileSync(this.logFile, 'utf8')
+      // Only this start's part: the file holds every restart's.
+      log = readFileSync(this.logFile).subarray(this.#logFrom).toString('utf8')
     } catch {
       return undefined
     }

@@ -8,13 +8,12 @@
  */
 import { join } from 'node:path'
 import type { BenchStep } from '../schemas/index.js'
-import { InputError } from '../bin/errors.js'
 import { formatTs } from '../render/parse/time.js'
-import { generate, loadedModels } from './ollama-client.js'
+import { generate, HttpError, loadedModels } from './ollama-client.js'
 import { freePort, ManagedServer } from './managed-server.js'
 import { host } from './plan-command.js'
 import { findModel, modelDirs, readFacts, runnerBytes } from './plan.js'
-import { addMemory, mean, memtrace, sd, sleep, type Timed } from './sweep.js'
+import { addMemory, fillWindow, mean, memtrace, sd, sleep, type Timed, traced } from './sweep.js'
 
 export interface ModelsArgs {
   models: string[]
@@ -48,32 +47,22 @@ export function ordered(models: string[], order: 'size' | 'given'): { model: str
 export async function runModels(a: ModelsArgs, say: (line: string) => void): Promise<BenchStep[]> {
   const trace = join(a.out, 'trace')
   const server = new ManagedServer(a.serveCmd, await freePort(), join(a.out, 'server.log'))
-  const started = memtrace(['start', '--dir', trace, '--ollama-url', server.url, '--system-interval', '1s'])
-  if (started.status !== 0) throw new InputError(`memtrace start failed: ${started.stderr.trim()}`)
   const steps: Timed[] = []
-  try {
-    await startServer(server, a)
+  await traced(trace, server.url, [server], async () => {
+    await startServer(server)
     for (const [i, m] of ordered(a.models, a.order).entries()) steps.push(await runOne(a, server, trace, i + 1, m.model, say))
-  } finally {
-    await server.stop()
-    memtrace(['stop', '--dir', trace])
-  }
+  })
   await addMemory(trace, steps)
-  return steps.map(({ measureFrom: _f, measureTo: _t, ...s }) => s)
+  return steps.map(({ measureFrom: _f, measureTo: _t, runnerPids: _p, ...s }) => s)
 }
 
-async function startServer(server: ManagedServer, a: ModelsArgs): Promise<void> {
-  try {
-    await server.start({ OLLAMA_KEEP_ALIVE: '-1', OLLAMA_MAX_LOADED_MODELS: '1' })
-  } catch (e) {
-    if ((e as Error).message.includes('ENOENT')) throw new InputError(`${a.serveCmd.join(' ')}: command not found (install Ollama, or give --serve-cmd)`)
-    throw e
-  }
+async function startServer(server: ManagedServer): Promise<void> {
+  await server.start({ OLLAMA_KEEP_ALIVE: '-1', OLLAMA_MAX_LOADED_MODELS: '1' })
 }
 
-async function restart(server: ManagedServer, a: ModelsArgs): Promise<void> {
+async function restart(server: ManagedServer): Promise<void> {
   await server.stop()
-  await startServer(server, a)
+  await startServer(server)
 }
 
 /** Whether the plan says this model will not fit beside what is in use now. */
@@ -89,7 +78,7 @@ async function predictedNotToFit(model: string, numCtx: number): Promise<boolean
 async function runOne(a: ModelsArgs, server: ManagedServer, trace: string, n: number, model: string, say: (line: string) => void): Promise<Timed> {
   if (await predictedNotToFit(model, a.numCtx)) {
     say(`${model}: the plan says it will not fit beside what is in use: a fresh server first`)
-    await restart(server, a)
+    await restart(server)
   }
   memtrace(['mark', '--dir', trace, `model ${model}`])
   const startedAt = formatTs(Date.now())
@@ -101,9 +90,14 @@ async function runOne(a: ModelsArgs, server: ManagedServer, trace: string, n: nu
   try {
     await generate(server.url, model, a.prompts[0] as string, opts)
   } catch (first) {
+    // A model the server does not have is skipped as it is: a restart would not pull it.
+    if (first instanceof HttpError && first.status === 404) {
+      say(`${model}: skipped: ${first.message}`)
+      return { record: 'bench-step', experiment: 'models', step: n, model, outcome: `skipped: ${first.message} (not pulled)`, startedAt, endedAt: formatTs(Date.now()), requests: 0, memBeforeBytes: before, retried }
+    }
     say(`${model}: the load failed (${(first as Error).message}); restarting the server and trying once more`)
     retried = true
-    await restart(server, a)
+    await restart(server)
     try {
       await generate(server.url, model, a.prompts[0] as string, opts)
     } catch (e) {
@@ -120,7 +114,9 @@ async function runOne(a: ModelsArgs, server: ManagedServer, trace: string, n: nu
       say(`${model}: request ${r + 1} failed: ${(e as Error).message}`)
     }
   }
+  await fillWindow(measureFrom)
   const measureTo = Date.now()
+  const runnerPids = server.runnerPids()
   const unloadMs = await unload(server, model, a)
   const after = await settle(before, a.settleMs)
   const out: Timed = {
@@ -138,6 +134,7 @@ async function runOne(a: ModelsArgs, server: ManagedServer, trace: string, n: nu
     retried,
     measureFrom,
     measureTo,
+    runnerPids,
   }
   if (unloadMs !== undefined) out.unloadMs = unloadMs
   else out.outcome += '; did not unload in time'

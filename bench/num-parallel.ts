@@ -8,10 +8,10 @@ import { join } from 'node:path'
 import type { BenchStep } from '../schemas/index.js'
 import { InputError } from '../bin/errors.js'
 import { formatTs } from '../render/parse/time.js'
-import { generate, loadedModels } from './ollama-client.js'
+import { generate, HttpError, loadedModels } from './ollama-client.js'
 import { freePort, ManagedServer } from './managed-server.js'
 import { cause, phases } from './rules.js'
-import { addMemory, mean, memtrace, sd, sleep, type Timed } from './sweep.js'
+import { addMemory, fillWindow, mean, memtrace, sd, sleep, type Timed, traced } from './sweep.js'
 
 export interface NumParallelArgs {
   model: string
@@ -37,24 +37,19 @@ export async function runNumParallel(a: NumParallelArgs, say: (line: string) => 
   if (held && held.length > 0) say(`warning: the Ollama at ${a.userUrl} holds ${held.join(', ')}: memory it takes is memory this sweep cannot use (it is left alone)`)
   const trace = join(a.out, 'trace')
   const server = new ManagedServer(a.serveCmd, await freePort(), join(a.out, 'server.log'))
-  const started = memtrace(['start', '--dir', trace, '--ollama-url', server.url, '--system-interval', '1s'])
-  if (started.status !== 0) throw new InputError(`memtrace start failed: ${started.stderr.trim()}`)
-  const steps: (Timed)[] = []
-  try {
+  const steps: Timed[] = []
+  await traced(trace, server.url, [server], async () => {
     for (let np = a.minNp; np <= a.maxNp; np++) steps.push(await step(a, server, trace, np, say))
-  } finally {
-    await server.stop()
-    memtrace(['stop', '--dir', trace])
-  }
+  })
   await addMemory(trace, steps)
-  const speeds = steps.map(s => s.genTps ?? 0)
-  const named = phases(speeds)
-  for (const [i, s] of steps.entries()) {
-    if (s.outcome !== 'ok') continue
+  // Phases over the steps that ran: a step that did not load is no speed of 0.
+  const ran = steps.filter(s => s.genTps !== undefined)
+  const named = phases(ran.map(s => s.genTps as number))
+  for (const [i, s] of ran.entries()) {
     s.phase = named[i]
     if (s.phase !== 'flat') s.cause = cause({ pageOuts: s.pageOuts ?? 0, swapGrowthBytes: s.swapGrowthBytes ?? 0 })
   }
-  return steps.map(({ measureFrom: _f, measureTo: _t, ...s }) => s)
+  return steps.map(({ measureFrom: _f, measureTo: _t, runnerPids: _p, ...s }) => s)
 }
 
 async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np: number, say: (line: string) => void): Promise<Timed> {
@@ -62,13 +57,13 @@ async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np
   memtrace(['mark', '--dir', trace, `NUM_PARALLEL=${np}`])
   say(`NUM_PARALLEL=${np}: restarting the server`)
   const opts = { numCtx: a.numCtx, seed: a.seed, temperature: a.temperature, ...(a.numPredict !== undefined ? { numPredict: a.numPredict } : {}), timeoutMs: a.loadTimeoutMs }
+  await server.start({ OLLAMA_NUM_PARALLEL: String(np), OLLAMA_KEEP_ALIVE: '-1' })
   try {
-    await server.start({ OLLAMA_NUM_PARALLEL: String(np), OLLAMA_KEEP_ALIVE: '-1' })
-    for (let w = 0; w < Math.max(1, a.warmup); w++) await generate(server.url, a.model, a.prompt, opts)
+    for (let w = 0; w < a.warmup; w++) await generate(server.url, a.model, a.prompt, opts)
   } catch (e) {
     await server.stop()
-    // A server that cannot be started at all is no result of the sweep: say so once.
-    if ((e as NodeJS.ErrnoException).message.includes('ENOENT')) throw new InputError(`${a.serveCmd.join(' ')}: command not found (install Ollama, or give --serve-cmd)`)
+    // A model the server does not have is no result of the sweep: said once.
+    if (e instanceof HttpError && e.status === 404) throw new InputError(`${a.model}: ${e.message} (pull it first)`)
     say(`NUM_PARALLEL=${np}: did not load: ${(e as Error).message}`)
     return { ...base, outcome: `did not load: ${(e as Error).message}`, endedAt: formatTs(Date.now()), requests: 0 }
   }
@@ -83,7 +78,9 @@ async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np
       say(`NUM_PARALLEL=${np}: request ${r + 1} failed: ${(e as Error).message}`)
     }
   }
+  await fillWindow(measureFrom)
   const measureTo = Date.now()
+  const runnerPids = server.runnerPids()
   await sleep(a.cooldownMs)
   await server.stop()
   const gen = results.map(r => r.genTps)
@@ -94,6 +91,7 @@ async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np
     requests: results.length,
     measureFrom,
     measureTo,
+    runnerPids,
   }
   if (results.length > 0) {
     out.genTps = mean(gen)

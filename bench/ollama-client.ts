@@ -1,5 +1,15 @@
 /** The calls the experiments make to an Ollama server, through its documented HTTP API. */
 
+/** The server answered with an error status. */
+export class HttpError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message)
+  }
+}
+
 export interface GenerateResult {
   ttftMs: number
   evalCount: number
@@ -26,6 +36,16 @@ export async function generate(url: string, model: string, prompt: string, o: Ge
   const started = performance.now()
   const options: Record<string, number> = { num_ctx: o.numCtx, seed: o.seed, temperature: o.temperature }
   if (o.numPredict !== undefined) options.num_predict = o.numPredict
+  try {
+    return await stream(url, model, prompt, o, options, started)
+  } catch (e) {
+    if ((e as Error).name === 'TimeoutError') throw new Error(`no answer within --load-timeout (${o.timeoutMs < 1000 ? `${o.timeoutMs} ms` : `${Math.round(o.timeoutMs / 1000)} s`})`)
+    if (!(e instanceof HttpError) && (e as Error).message === 'fetch failed') throw new Error(`no server answered at ${url} (${String((e as { cause?: { code?: string } }).cause?.code ?? 'connection failed')})`)
+    throw e
+  }
+}
+
+async function stream(url: string, model: string, prompt: string, o: GenerateOptions, options: Record<string, number>, started: number): Promise<GenerateResult> {
   const res = await fetch(`${url}/api/generate`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -34,7 +54,7 @@ export async function generate(url: string, model: string, prompt: string, o: Ge
   })
   if (!res.ok || !res.body) {
     const body = await res.text().catch(() => '')
-    throw new Error(`HTTP ${res.status}${body ? `: ${errorText(body)}` : ''}`)
+    throw new HttpError(`HTTP ${res.status}${body ? `: ${errorText(body)}` : ''}`, res.status)
   }
   let ttft: number | undefined
   let last: Record<string, unknown> | undefined

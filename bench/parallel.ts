@@ -8,10 +8,10 @@ import { join } from 'node:path'
 import type { BenchStep } from '../schemas/index.js'
 import { InputError } from '../bin/errors.js'
 import { formatTs } from '../render/parse/time.js'
-import { generate, type GenerateResult } from './ollama-client.js'
+import { generate, type GenerateResult, HttpError, loadedModels } from './ollama-client.js'
 import { freePort, ManagedServer } from './managed-server.js'
 import { cause, parallelVerdict } from './rules.js'
-import { addMemory, mean, memtrace, sd, sleep, type Timed } from './sweep.js'
+import { addMemory, fillWindow, mean, memtrace, sd, sleep, type Timed, traced } from './sweep.js'
 
 export interface ParallelArgs {
   model: string
@@ -36,34 +36,27 @@ export async function runParallel(a: ParallelArgs, say: (line: string) => void):
   const trace = join(a.out, 'trace')
   const server = a.numParallel !== undefined ? new ManagedServer(a.serveCmd, await freePort(), join(a.out, 'server.log')) : undefined
   const url = server?.url ?? a.userUrl
-  const started = memtrace(['start', '--dir', trace, '--ollama-url', url, '--system-interval', '1s'])
-  if (started.status !== 0) throw new InputError(`memtrace start failed: ${started.stderr.trim()}`)
   const opts = { numCtx: a.numCtx, seed: a.seed, temperature: a.temperature, ...(a.numPredict !== undefined ? { numPredict: a.numPredict } : {}), timeoutMs: a.loadTimeoutMs }
   const steps: Timed[] = []
-  try {
+  const early = await traced(trace, url, server ? [server] : [], async (): Promise<BenchStep[] | undefined> => {
     if (server) {
       say(`starting a server with OLLAMA_NUM_PARALLEL=${a.numParallel}`)
-      try {
-        await server.start({ OLLAMA_NUM_PARALLEL: String(a.numParallel), OLLAMA_KEEP_ALIVE: '-1' })
-      } catch (e) {
-        if ((e as Error).message.includes('ENOENT')) throw new InputError(`${a.serveCmd.join(' ')}: command not found (install Ollama, or give --serve-cmd)`)
-        throw e
-      }
-    }
+      await server.start({ OLLAMA_NUM_PARALLEL: String(a.numParallel), OLLAMA_KEEP_ALIVE: '-1' })
+    } else if ((await loadedModels(url)) === undefined) throw new InputError(`no Ollama answered at ${url} (start it, set OLLAMA_HOST, or give --num-parallel for a server of memtrace's own)`)
     memtrace(['mark', '--dir', trace, 'warm-up'])
     try {
       for (let w = 0; w < Math.max(1, a.warmup); w++) await generate(url, a.model, a.prompt, opts)
     } catch (e) {
+      if (e instanceof HttpError && e.status === 404) throw new InputError(`${a.model}: ${e.message} (pull it first)`)
       // Seed 001's NUM_PARALLEL=10: the model never loaded. That is the result.
       const outcome = `did not load: ${(e as Error).message}`
       say(outcome)
       return [{ record: 'bench-step', experiment: 'parallel', step: 1, model: a.model, outcome, startedAt: formatTs(Date.now()), endedAt: formatTs(Date.now()), requests: 0 }]
     }
-    for (let p = 1; p <= a.maxParallel; p++) steps.push(await step(a, url, trace, p, opts, say))
-  } finally {
-    await server?.stop()
-    memtrace(['stop', '--dir', trace])
-  }
+    for (let p = 1; p <= a.maxParallel; p++) steps.push(await step(a, url, trace, p, opts, server, say))
+    return undefined
+  })
+  if (early) return early
   await addMemory(trace, steps)
   const measured = steps.filter(s => s.genTps !== undefined && s.totalTps !== undefined)
   const v = parallelVerdict(measured.map(s => ({ step: s.step, genTps: s.genTps as number, totalTps: s.totalTps as number })))
@@ -72,10 +65,10 @@ export async function runParallel(a: ParallelArgs, say: (line: string) => void):
     if (marks.length) s.verdict = [...marks]
     if (v?.cliff !== undefined && s.step >= v.cliff && s.genTps !== undefined) s.cause = cause({ pageOuts: s.pageOuts ?? 0, swapGrowthBytes: s.swapGrowthBytes ?? 0 })
   }
-  return steps.map(({ measureFrom: _f, measureTo: _t, ...s }) => s)
+  return steps.map(({ measureFrom: _f, measureTo: _t, runnerPids: _p, ...s }) => s)
 }
 
-async function step(a: ParallelArgs, url: string, trace: string, p: number, opts: Parameters<typeof generate>[3], say: (line: string) => void): Promise<Timed> {
+async function step(a: ParallelArgs, url: string, trace: string, p: number, opts: Parameters<typeof generate>[3], server: ManagedServer | undefined, say: (line: string) => void): Promise<Timed> {
   memtrace(['mark', '--dir', trace, `P=${p}`])
   const startedAt = formatTs(Date.now())
   const measureFrom = Date.now()
@@ -92,6 +85,7 @@ async function step(a: ParallelArgs, url: string, trace: string, p: number, opts
     all.push(...ok)
     if (ok.length === p) rates.push(ok.reduce((n, x) => n + x.evalCount, 0) / wall)
   }
+  await fillWindow(measureFrom)
   const measureTo = Date.now()
   const out: Timed = {
     record: 'bench-step',
@@ -104,6 +98,7 @@ async function step(a: ParallelArgs, url: string, trace: string, p: number, opts
     requests: all.length,
     measureFrom,
     measureTo,
+    ...(server ? { runnerPids: server.runnerPids() } : {}),
   }
   if (all.length > 0) {
     const ttft = all.map(x => x.ttftMs).sort((x, y) => x - y)

@@ -83,7 +83,8 @@ export async function runPlan(argv: string[], out: NodeJS.WritableStream): Promi
   const facts = await readFacts(found.blob)
   if (typeof facts === 'string') throw new InputError(`${oneLine(name)}: ${facts}`)
   const p = plan(name, facts, found.sizeBytes, await host(), opts)
-  out.write(values.json ? `${jsonLine({ record: 'plan', ...p })}\n` : text(p))
+  const capped = p.contextLength < opts.numCtx ? `${oneLine(name)} was trained for ${p.contextLength} tokens: Ollama caps --num-ctx ${opts.numCtx} there, and so does this plan.\n` : ''
+  out.write(values.json ? `${jsonLine({ record: 'plan', ...p })}\n` : capped + text(p))
   return 0
 }
 

@@ -70,7 +70,9 @@ export function computeBytes(m: ModelFacts, ctx: number, slots: number, flash: b
   return logits + activations + scores
 }
 
-export function plan(name: string, m: ModelFacts, weightsBytes: number, host: { memTotalBytes: number; osReserveBytes: number; vramTotalBytes?: number }, o: PlanOptions): Plan {
+export function plan(name: string, m: ModelFacts, weightsBytes: number, host: { memTotalBytes: number; osReserveBytes: number; vramTotalBytes?: number }, asked: PlanOptions): Plan {
+  // Ollama caps the context at what the model was trained for: so does the plan.
+  const o = { ...asked, numCtx: capContext(m, asked.numCtx) }
   const total = (ctx: number, slots: number) => weightsBytes + kvBytesPerSlot(m, ctx, o.kvType) * slots + computeBytes(m, ctx, slots, o.flashAttention) + host.osReserveBytes
   const fits = (ctx: number, slots: number) => total(ctx, slots) <= host.memTotalBytes
   let maxParallel = 0
@@ -100,8 +102,14 @@ export function modelDirs(env = process.env): string[] {
   return [...new Set([env.OLLAMA_MODELS, join(homedir(), '.ollama', 'models'), '/usr/share/ollama/.ollama/models'].filter((d): d is string => !!d))]
 }
 
+/** The context a runner gets: what was asked, at most the trained context (as Ollama clamps it). */
+export function capContext(m: ModelFacts, numCtx: number): number {
+  return m.trainedContext > 0 ? Math.min(numCtx, m.trainedContext) : numCtx
+}
+
 /** What a runner itself should hold: weights, the KV cache of every slot, and the compute buffers (no OS share). */
-export function runnerBytes(m: ModelFacts, weightsBytes: number, o: PlanOptions): number {
+export function runnerBytes(m: ModelFacts, weightsBytes: number, asked: PlanOptions): number {
+  const o = { ...asked, numCtx: capContext(m, asked.numCtx) }
   return weightsBytes + kvBytesPerSlot(m, o.numCtx, o.kvType) * o.numParallel + computeBytes(m, o.numCtx, o.numParallel, o.flashAttention)
 }
 
@@ -109,7 +117,11 @@ export function runnerBytes(m: ModelFacts, weightsBytes: number, o: PlanOptions)
 export function parsePlanSpec(spec: string): { model: string; numCtx: number; numParallel: number } | undefined {
   const parts = spec.split(':')
   const tail = parts.slice(-2)
-  if (parts.length >= 3 && tail.every(p => /^[1-9]\d{0,7}$/.test(p))) return { model: parts.slice(0, -2).join(':'), numCtx: Number(tail[0]), numParallel: Number(tail[1]) }
+  if (parts.length >= 3 && tail.every(p => /^\d+$/.test(p))) {
+    // Two numbers at the end are CTX and NP: a zero or a huge one is a mistake, not part of a name.
+    if (!tail.every(p => /^[1-9]\d{0,7}$/.test(p))) return undefined
+    return { model: parts.slice(0, -2).join(':'), numCtx: Number(tail[0]), numParallel: Number(tail[1]) }
+  }
   return spec.trim() === '' ? undefined : { model: spec, numCtx: 4096, numParallel: 1 }
 }
 

@@ -32,8 +32,8 @@ export function slope(points: [number, number][]): number | undefined {
   return num / den
 }
 
-/** Sizes in the table: GiB with two decimals, as a step's slots differ by tens of MiB on small models. */
-const gib = (b: number) => `${(b / GIB).toFixed(2)} GiB`
+/** Sizes in the tables: GiB with two decimals from 1 GiB on, MiB below (a step's slots can differ by a few MiB). */
+const gib = (b: number) => (Math.abs(b) >= GIB ? `${(b / GIB).toFixed(2)} GiB` : `${Math.round(b / 2 ** 20)} MiB`)
 const num = (v: number | undefined, digits = 1) => (v === undefined ? '–' : v.toFixed(digits))
 
 function spans(steps: BenchStep[], phase: string): string {
@@ -46,12 +46,12 @@ export function markdown(steps: BenchStep[], s: SweepSettings, perSlot: PerSlot)
   const rows = steps.map(x =>
     x.outcome !== 'ok' && x.genTps === undefined
       ? `| ${x.step} | | ${markdownText(x.outcome)} | | | | | | | | | |`
-      : `| ${x.step} | ${x.effectiveNp ?? '?'}${x.npMismatch ? ' ⚠' : ''} | ${num(x.genTps)} ± ${num(x.genTpsSd)} | ${num(x.prefillTps, 0)} | ${num(x.ttftMs, 0)} | ${x.rssIdleBytes !== undefined ? gib(x.rssIdleBytes) : '–'} | ${x.rssPeakBytes !== undefined ? gib(x.rssPeakBytes) : '–'} | ${x.swapGrowthBytes !== undefined ? gib(x.swapGrowthBytes) : '–'} | ${x.pageOuts ?? '–'} | ${x.freePctMin !== undefined ? `${num(x.freePctMin)}%` : '–'} | ${x.phase ?? ''} | ${x.cause ?? ''} |`,
+      : `| ${x.step} | ${x.effectiveNp ?? '?'}${x.npMismatch ? ' ⚠' : ''} | ${num(x.genTps)} ± ${num(x.genTpsSd)} | ${num(x.prefillTps, 0)} | ${num(x.ttftMs, 0)} | ${x.rssIdleBytes !== undefined ? gib(x.rssIdleBytes) : '–'} | ${x.rssPeakBytes !== undefined ? gib(x.rssPeakBytes) : '–'} | ${x.swapGrowthBytes !== undefined ? gib(x.swapGrowthBytes) : '–'} | ${x.pageOuts ?? '–'} | ${x.freePctMin !== undefined ? `${num(x.freePctMin)}%` : '–'} | ${x.phase ?? ''} | ${x.cause ?? ''}${x.outcome !== 'ok' ? ` ${markdownText(x.outcome)}` : ''} |`,
   )
   const lines = [
     `# memtrace bench num-parallel: ${markdownText(s.model)}`,
     '',
-    `num_ctx ${s.numCtx}, one request at a time: ${s.requests} requests per step after ${s.warmup} warm-up, ${s.cooldownMs / 1000} s apart; seed ${s.seed}, temperature ${s.temperature}. The server restarts with OLLAMA_NUM_PARALLEL = NP at each step; memory is from memtrace's trace of the step (after the warm-up).`,
+    `num_ctx ${s.numCtx}, one request at a time: ${s.requests} requests per step after ${s.warmup ? `${s.warmup} warm-up` : 'no warm-up (the first request loads the model)'}, ${s.cooldownMs / 1000} s apart; seed ${s.seed}, temperature ${s.temperature}. The server restarts with OLLAMA_NUM_PARALLEL = NP at each step; memory is from memtrace's trace of the step (after the warm-up).`,
     '',
     '| NP | runner NP | gen t/s | prefill t/s | TTFT ms | RSS idle | RSS peak | swap growth | page-outs | free min | phase | cause |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
@@ -75,7 +75,7 @@ export function markdownParallel(steps: BenchStep[], s: SweepSettings & { numPar
   const rows = steps.map(x =>
     x.genTps === undefined
       ? `| ${x.step} | ${markdownText(x.outcome)} | | | | | | | | |`
-      : `| ${x.step} | ${num(x.genTps)} ± ${num(x.genTpsSd)} | ${num(x.totalTps)} | ${num(x.ttftP50Ms, 0)} | ${num(x.ttftMaxMs, 0)} | ${x.rssPeakBytes !== undefined ? gib(x.rssPeakBytes) : '–'} | ${x.swapGrowthBytes !== undefined ? gib(x.swapGrowthBytes) : '–'} | ${x.pageOuts ?? '–'} | ${x.freePctMin !== undefined ? `${num(x.freePctMin)}%` : '–'} | ${[...(x.verdict ?? []), ...(x.cause ? [`cause ${x.cause}`] : [])].join(', ')} |`,
+      : `| ${x.step} | ${num(x.genTps)} ± ${num(x.genTpsSd)} | ${num(x.totalTps)} | ${num(x.ttftP50Ms, 0)} | ${num(x.ttftMaxMs, 0)} | ${x.rssPeakBytes !== undefined ? gib(x.rssPeakBytes) : '–'} | ${x.swapGrowthBytes !== undefined ? gib(x.swapGrowthBytes) : '–'} | ${x.pageOuts ?? '–'} | ${x.freePctMin !== undefined ? `${num(x.freePctMin)}%` : '–'} | ${[...(x.verdict ?? []), ...(x.cause ? [`cause ${x.cause}`] : []), ...(x.outcome !== 'ok' ? [markdownText(x.outcome)] : [])].join(', ')} |`,
   )
   const at = (k: 'cliff' | 'peak' | 'knee') => steps.find(x => x.verdict?.includes(k))?.step
   const cliff = at('cliff')

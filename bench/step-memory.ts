@@ -15,9 +15,6 @@ export interface TimedSample {
   sample: SystemSample
 }
 
-/** How far before a step a process sample may be, to stand for a step shorter than the sampling interval. */
-const NEAR_MS = 2000
-
 /** The page-out counter a platform keeps: macOS Pageouts, Linux pswpout. */
 const pageOutsOf = (s: SystemSample) => s.pageouts ?? s.swapOutPages
 
@@ -27,15 +24,11 @@ const pageOutsOf = (s: SystemSample) => s.pageouts ?? s.swapOutPages
  * last system sample at or before the start to the last before the end, and
  * the lowest free (Linux: available) %.
  */
-export function stepMemory(trace: Trace, samples: TimedSample[], startMs: number, endMs: number): StepMemory {
+export function stepMemory(trace: Trace, samples: TimedSample[], startMs: number, endMs: number, pids?: number[]): StepMemory {
   const out: StepMemory = {}
-  const runners = trace.procs.filter(p => p.role === 'runner')
-  let times = [...new Set(runners.flatMap(r => r.tsMs.filter(t => t >= startMs && t <= endMs)))].sort((a, b) => a - b)
-  // A step shorter than the sampling interval: the runner as the last sample before its end saw it.
-  if (times.length === 0) {
-    const last = Math.max(-Infinity, ...runners.flatMap(r => r.tsMs.filter(t => t <= endMs && t >= startMs - NEAR_MS)))
-    if (Number.isFinite(last)) times = [last]
-  }
+  // The step's own runners when they are known (a server memtrace manages), else every runner the trace holds.
+  const runners = trace.procs.filter(p => p.role === 'runner' && (!pids || pids.includes(p.pid)))
+  const times = [...new Set(runners.flatMap(r => r.tsMs.filter(t => t >= startMs && t <= endMs)))].sort((a, b) => a - b)
   const rssAt = (t: number) => runners.reduce((sum, r) => {
     const i = r.tsMs.indexOf(t)
     return i >= 0 ? sum + (r.rssKb[i] as number) * 1024 : sum

@@ -4,6 +4,8 @@ import type { BenchStep } from '../schemas/index.js'
 import { loadTrace } from '../render/load.js'
 import { newestInDir } from '../render/main.js'
 import { stepMemory, type TimedSample } from './step-memory.js'
+import { InputError } from '../bin/errors.js'
+import { type ManagedServer, ServerError } from './managed-server.js'
 
 const BIN = new URL('../bin/memtrace.js', import.meta.url).pathname
 
@@ -11,8 +13,47 @@ const BIN = new URL('../bin/memtrace.js', import.meta.url).pathname
 export const memtrace = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' })
 export const sleep = (ms: number) => new Promise(ok => setTimeout(ok, ms))
 
-/** A step, with the span its requests ran in (not written out). */
-export type Timed = BenchStep & { measureFrom?: number; measureTo?: number }
+/** A step, with the span its requests ran in and its runners' PIDs (not written out). */
+export type Timed = BenchStep & { measureFrom?: number; measureTo?: number; runnerPids?: number[] }
+
+/** The shortest span a step's memory is read over: more than one sample of the daemon's 1 s, whatever the settings. */
+export const MIN_WINDOW_MS = 2100
+
+/** Waits until a step's window is long enough to hold samples of its own. */
+export async function fillWindow(from: number): Promise<void> {
+  const left = MIN_WINDOW_MS - (Date.now() - from)
+  if (left > 0) await sleep(left)
+}
+
+/**
+ * Runs a sweep under memtrace's daemon: starts it tracing `url` into
+ * `trace`, and whatever happens (an error, Ctrl-C, SIGTERM) stops the
+ * servers it was given and the daemon before it returns or the process dies.
+ */
+export async function traced<T>(trace: string, url: string, servers: ManagedServer[], body: () => Promise<T>): Promise<T> {
+  const started = memtrace(['start', '--dir', trace, '--ollama-url', url, '--system-interval', '1s'])
+  if (started.status !== 0) throw new InputError(`memtrace start failed: ${started.stderr.trim()}`)
+  const onSignal = (sig: NodeJS.Signals) => {
+    for (const s of servers) s.killNow()
+    memtrace(['stop', '--dir', trace])
+    process.removeListener('SIGINT', onSignal)
+    process.removeListener('SIGTERM', onSignal)
+    process.kill(process.pid, sig) // and die of it, as without the handler
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  try {
+    return await body()
+  } catch (e) {
+    if (e instanceof ServerError) throw new InputError(e.message)
+    throw e
+  } finally {
+    for (const s of servers) await s.stop()
+    memtrace(['stop', '--dir', trace])
+    process.removeListener('SIGINT', onSignal)
+    process.removeListener('SIGTERM', onSignal)
+  }
+}
 
 /** Each step's memory, from the trace the daemon wrote during it. */
 export async function addMemory(trace: string, steps: Timed[]): Promise<void> {
@@ -23,7 +64,7 @@ export async function addMemory(trace: string, steps: Timed[]): Promise<void> {
   })
   for (const s of steps) {
     if (s.measureFrom === undefined || s.measureTo === undefined) continue
-    Object.assign(s, stepMemory(t, samples, s.measureFrom, s.measureTo))
+    Object.assign(s, stepMemory(t, samples, s.measureFrom, s.measureTo, s.runnerPids))
   }
 }
 

@@ -33,10 +33,10 @@ t.test('clean runs: smallest first, unloaded between, a missing model skipped af
   }
   t.same(steps.slice(0, 3).map(s => s.retried), [false, true, false], 'the EOF load of qwen2.5-coder:7b restarted the server, and the second try loaded')
   t.match(r.stderr, /qwen2\.5-coder:7b: the load failed \(HTTP 500: do load request: Post "http:\/\/127\.0\.0\.1:\d+\/load": EOF\)/)
-  t.match(steps[3]?.outcome, /^skipped: HTTP 404/)
-  t.equal(steps[3]?.retried, true, 'tried again on a fresh server first')
+  t.match(steps[3]?.outcome, /^skipped: HTTP 404: model 'nope:1b' not found.* \(not pulled\)$/)
+  t.equal(steps[3]?.retried, false, 'a model not pulled is skipped as it is: a restart would not pull it')
   const md = readFileSync(join(out, 'results.md'), 'utf8')
-  t.match(md, /\| 4 \| nope:1b \| .* \| skipped: HTTP 404: model 'nope:1b' not found \(after a restart\) \|/)
+  t.match(md, /\| 4 \| nope:1b \| .* \| skipped: HTTP 404: model 'nope:1b' not found.*\(not pulled\) \|/)
   const log = readFileSync(join(out, 'trace', readdirSync(join(out, 'trace')).find(f => f.startsWith('system-memtrace-')) as string), 'utf8')
   t.equal((log.match(/"text":"model [^"]+"/g) ?? []).length, 4, 'a marker per model')
   t.ok(readdirSync(out).includes('results.svg') && readdirSync(out).includes('memory.svg'))

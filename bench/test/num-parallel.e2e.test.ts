@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Ajv } from 'ajv'
 import { benchStepSchema, type BenchStep } from '../../schemas/index.js'
@@ -43,7 +43,7 @@ t.test('a three-step sweep: results, table, both charts, a marker per step, the 
   t.match(md, /^\| NP \| runner NP \| gen t\/s \|/m)
   t.equal((md.match(/^\| [123] \| [123] \| /gm) ?? []).length, 3, 'one row per step')
   t.match(md, /Phases: flat 1–3\./)
-  t.match(md, /predicted 0\.44 GiB by `memtrace plan`/, "plan's f16 KV cache per slot at 8192: 8192 × 57344 bytes")
+  t.match(md, /predicted 448 MiB by `memtrace plan`/, "plan's f16 KV cache per slot at 8192: 8192 × 57344 bytes")
 
   const results = parseSvg(readFileSync(join(out, 'results.svg'), 'utf8'))
   t.equal(results.querySelectorAll('circle').length, 3 + 3 + 4, 'a point per step in each panel, and the phase legend')
@@ -67,4 +67,26 @@ t.test('bad usage is said before anything runs', async t => {
   const missing = memtrace(['bench', 'num-parallel', '--model', 'x', '--serve-cmd', 'no-such-ollama serve', '--out', join(dir, 'none')])
   t.equal(missing.code, 2, 'a server that cannot start is said once, not recorded as fifteen failed steps')
   t.match(missing.stderr, /no-such-ollama serve: command not found/)
+})
+
+t.test('Ctrl-C in the middle of a sweep leaves no server, runner or daemon behind', async t => {
+  const dir = t.testdir({})
+  const { bin, ollama } = installStandin(join(dir, 'standin'))
+  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_SCALE: '0.02', OLLAMA_HOST: '127.0.0.1:9' }
+  spawnSync(ollama, ['pull', 'qwen2.5-coder:7b'], { env })
+  // A server command that does not exec: the real server is a grandchild, as behind a wrapper script.
+  const wrapper = join(dir, 'serve.sh')
+  writeFileSync(wrapper, `#!/bin/sh\n"${ollama}" serve\n`, { mode: 0o755 })
+  const { spawn } = await import('node:child_process')
+  const { BIN } = await import('../../render/test/helpers.js')
+  const child = spawn(process.execPath, [BIN, 'bench', 'num-parallel', '--model', 'qwen2.5-coder:7b', '--max-np', '6', '--requests', '3', '--cooldown', '500ms', '--serve-cmd', wrapper, '--out', join(dir, 'out')], { env, stdio: 'ignore' })
+  const alive = () => spawnSync('pgrep', ['-f', dir], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number).filter(p => p !== child.pid)
+  for (let i = 0; i < 100 && !alive().some(() => true); i++) await new Promise(ok => setTimeout(ok, 100))
+  await new Promise(ok => setTimeout(ok, 4000))
+  t.ok(alive().length > 0, 'server, runner and daemon were running')
+  child.kill('SIGINT')
+  const code = await new Promise(ok => child.once('exit', (c, sig) => ok(sig ?? c)))
+  t.equal(code, 'SIGINT', 'it dies of the signal, as a command does')
+  for (let i = 0; i < 50 && alive().length > 0; i++) await new Promise(ok => setTimeout(ok, 100))
+  t.same(alive(), [], 'nothing of the run is left')
 })
