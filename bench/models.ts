@@ -13,23 +13,14 @@ import { generate, HttpError, loadedModels } from './ollama-client.js'
 import { freePort, ManagedServer } from './managed-server.js'
 import { host } from './plan-command.js'
 import { findModel, modelDirs, readFacts, runnerBytes } from './plan.js'
-import { addMemory, fillWindow, mean, memtrace, sd, sleep, type Timed, traced } from './sweep.js'
+import { addMemory, fillWindow, mean, memtrace, requestOptions, sd, sleep, type SweepArgs, type Timed, traced } from './sweep.js'
 
-export interface ModelsArgs {
+export interface ModelsArgs extends SweepArgs {
   models: string[]
   order: 'size' | 'given'
   prompts: string[]
-  numCtx: number
-  requests: number
-  cooldownMs: number
-  seed: number
-  temperature: number
-  numPredict?: number
-  loadTimeoutMs: number
   /** How long to wait for the memory to come back after an unload. */
   settleMs: number
-  serveCmd: string[]
-  out: string
 }
 
 /** Memory has come back when in use is within this much of before. */
@@ -85,7 +76,7 @@ async function runOne(a: ModelsArgs, server: ManagedServer, trace: string, n: nu
   const before = (await host()).osReserveBytes
   // The peak counts from the load on: a clean run's peak is the model's, load included.
   const measureFrom = Date.now()
-  const opts = { numCtx: a.numCtx, seed: a.seed, temperature: a.temperature, ...(a.numPredict !== undefined ? { numPredict: a.numPredict } : {}), timeoutMs: a.loadTimeoutMs }
+  const opts = requestOptions(a)
   let retried = false
   try {
     await generate(server.url, model, a.prompts[0] as string, opts)

@@ -11,24 +11,14 @@ import { formatTs } from '../render/parse/time.js'
 import { generate, HttpError, loadedModels } from './ollama-client.js'
 import { freePort, ManagedServer } from './managed-server.js'
 import { cause, phases } from './rules.js'
-import { addMemory, fillWindow, mean, memtrace, sd, sleep, type Timed, traced } from './sweep.js'
+import { addMemory, fillWindow, mean, memtrace, requestOptions, sd, sleep, type SweepArgs, type Timed, traced } from './sweep.js'
 
-export interface NumParallelArgs {
+export interface NumParallelArgs extends SweepArgs {
   model: string
-  numCtx: number
   minNp: number
   maxNp: number
-  requests: number
-  cooldownMs: number
-  warmup: number
   prompt: string
-  seed: number
-  temperature: number
-  numPredict?: number
-  loadTimeoutMs: number
-  serveCmd: string[]
   userUrl: string
-  out: string
 }
 
 
@@ -56,7 +46,7 @@ async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np
   const base = { record: 'bench-step' as const, experiment: 'num-parallel' as const, step: np, model: a.model, startedAt: formatTs(Date.now()) }
   memtrace(['mark', '--dir', trace, `NUM_PARALLEL=${np}`])
   say(`NUM_PARALLEL=${np}: restarting the server`)
-  const opts = { numCtx: a.numCtx, seed: a.seed, temperature: a.temperature, ...(a.numPredict !== undefined ? { numPredict: a.numPredict } : {}), timeoutMs: a.loadTimeoutMs }
+  const opts = requestOptions(a)
   await server.start({ OLLAMA_NUM_PARALLEL: String(np), OLLAMA_KEEP_ALIVE: '-1' })
   try {
     for (let w = 0; w < a.warmup; w++) await generate(server.url, a.model, a.prompt, opts)

@@ -11,32 +11,22 @@ import { formatTs } from '../render/parse/time.js'
 import { generate, type GenerateResult, HttpError, loadedModels } from './ollama-client.js'
 import { freePort, ManagedServer } from './managed-server.js'
 import { cause, parallelVerdict } from './rules.js'
-import { addMemory, fillWindow, mean, memtrace, sd, sleep, type Timed, traced } from './sweep.js'
+import { addMemory, fillWindow, mean, memtrace, requestOptions, sd, sleep, type SweepArgs, type Timed, traced } from './sweep.js'
 
-export interface ParallelArgs {
+export interface ParallelArgs extends SweepArgs {
   model: string
-  numCtx: number
   maxParallel: number
   /** Start a server of memtrace's own with this OLLAMA_NUM_PARALLEL; else use the running one. */
   numParallel?: number
-  requests: number
-  cooldownMs: number
-  warmup: number
   prompt: string
-  seed: number
-  temperature: number
-  numPredict?: number
-  loadTimeoutMs: number
-  serveCmd: string[]
   userUrl: string
-  out: string
 }
 
 export async function runParallel(a: ParallelArgs, say: (line: string) => void): Promise<BenchStep[]> {
   const trace = join(a.out, 'trace')
   const server = a.numParallel !== undefined ? new ManagedServer(a.serveCmd, await freePort(), join(a.out, 'server.log')) : undefined
   const url = server?.url ?? a.userUrl
-  const opts = { numCtx: a.numCtx, seed: a.seed, temperature: a.temperature, ...(a.numPredict !== undefined ? { numPredict: a.numPredict } : {}), timeoutMs: a.loadTimeoutMs }
+  const opts = requestOptions(a)
   const steps: Timed[] = []
   const early = await traced(trace, url, server ? [server] : [], async (): Promise<BenchStep[] | undefined> => {
     if (server) {

@@ -13,6 +13,25 @@ const BIN = new URL('../bin/memtrace.js', import.meta.url).pathname
 export const memtrace = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' })
 export const sleep = (ms: number) => new Promise(ok => setTimeout(ok, ms))
 
+/** What every experiment is told: how to ask, how often, where to write. */
+export interface SweepArgs {
+  numCtx: number
+  requests: number
+  cooldownMs: number
+  warmup: number
+  seed: number
+  temperature: number
+  numPredict?: number
+  loadTimeoutMs: number
+  serveCmd: string[]
+  out: string
+}
+
+/** The options of each request, from the sweep's settings. */
+export function requestOptions(a: SweepArgs) {
+  return { numCtx: a.numCtx, seed: a.seed, temperature: a.temperature, ...(a.numPredict !== undefined ? { numPredict: a.numPredict } : {}), timeoutMs: a.loadTimeoutMs }
+}
+
 /** A step, with the span its requests ran in and its runners' PIDs (not written out). */
 export type Timed = BenchStep & { measureFrom?: number; measureTo?: number; runnerPids?: number[] }
 
