@@ -169,6 +169,14 @@ export class Daemon {
       ])
       clearTimeout(timer)
       if (!finished) this.#log.warn('a sample still running at the stop was not written')
+      // A mark made just before the stop, and events waiting for the next block, go out in a last block of their own.
+      if (finished && this.#sys) {
+        this.#readMarks()
+        if (this.#events.length > 0) {
+          if (!this.#sys.write(`===== ${formatTs(Date.now())} =====\n${this.#events.join('')}\n`)) this.#writeFailed(this.#sys)
+          this.#events = []
+        }
+      }
       const lost = (this.#proc?.close() ?? 0) + (this.#sys?.close() ?? 0)
       this.#closed = true
       if (lost > 0) this.#error(`${lost} bytes of trace held back could not be written before the exit and are lost`)

@@ -102,6 +102,15 @@ t.test('a stale lock from a crashed daemon is taken over', async t => {
   t.equal(memtrace(['stop', '--dir', dir]).code, 0)
 })
 
+t.test('a mark made just before the stop is in the trace: a last block carries it', async t => {
+  const dir = join(t.testdir({}), 'trace')
+  t.equal(memtrace(['start', '--dir', dir, '--ollama-url', 'http://127.0.0.1:1', '--system-interval', '50m']).code, 0)
+  t.equal(memtrace(['mark', '--dir', dir, 'the last step']).code, 0)
+  t.equal(memtrace(['stop', '--dir', dir]).code, 0)
+  const log = read(traceFiles(dir).sys)
+  t.match(log, /memtrace marker \{"ts":"[^"]+","text":"the last step"\}\n\n$/, 'the marker, in the last block, never read by a tick')
+})
+
 t.test('mark without a daemon says so', async t => {
   const dir = t.testdir({})
   const r = memtrace(['mark', '--dir', dir, 'hello'])
