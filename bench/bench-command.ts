@@ -4,7 +4,9 @@ import { delimiter, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { spawnSync } from 'node:child_process'
 import { InputError, UsageError } from '../bin/errors.js'
-import { ConfigError, ollamaUrlFromEnv, parseDuration } from '../daemon/config.js'
+import { ollamaUrlFromEnv } from '../daemon/config.js'
+import { localStamp } from '../render/parse/time.js'
+import { duration, whole } from './args.js'
 import { jsonLine } from '../render/safe-text.js'
 import { runNumParallel } from './num-parallel.js'
 import { capContext, findModel, kvBytesPerSlot, modelDirs, readFacts } from './plan.js'
@@ -62,22 +64,6 @@ takes one prompt per line (default: the email-validation prompt).
 compare prints two results side by side (before and after an upgrade, say),
 marking each difference beyond the run-to-run spread.`
 
-function whole(name: string, v: string | undefined, dflt: number, min = 1): number {
-  if (v === undefined) return dflt
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < min || n > 1_000_000) throw new UsageError(`--${name} wants a whole number from ${min}, not "${v}"`)
-  return n
-}
-
-function duration(name: string, v: string | undefined, dflt: number): number {
-  if (v === undefined) return dflt
-  try {
-    return parseDuration(v, `--${name}`)
-  } catch (e) {
-    throw new UsageError((e as ConfigError).message)
-  }
-}
-
 /** Whether a command can be run: a path that is an executable file, or a name found on PATH. */
 function onPath(cmd: string): boolean {
   const runnable = (p: string) => {
@@ -90,11 +76,6 @@ function onPath(cmd: string): boolean {
   }
   if (cmd.includes('/')) return runnable(cmd)
   return (process.env.PATH ?? '').split(delimiter).some(dir => dir !== '' && runnable(join(dir, cmd)))
-}
-
-function stamp(d = new Date()): string {
-  const p = (n: number) => String(n).padStart(2, '0')
-  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`
 }
 
 export async function runBench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
@@ -165,7 +146,7 @@ export async function runBench(argv: string[], out: NodeJS.WritableStream, err: 
     loadTimeoutMs: duration('load-timeout', values['load-timeout'], 300_000),
     serveCmd: (values['serve-cmd'] ?? 'ollama serve').split(/\s+/).filter(Boolean),
     userUrl: ollamaUrlFromEnv(process.env),
-    out: values.out ?? `memtrace-bench-${stamp()}`,
+    out: values.out ?? `memtrace-bench-${localStamp(Date.now())}`,
   }
   if (a.minNp > a.maxNp) throw new UsageError('--min-np is above --max-np')
   const order = values.order ?? 'size'

@@ -11,7 +11,7 @@ import type { BenchStep } from '../schemas/index.js'
 import { formatTs } from '../render/parse/time.js'
 import { generate, HttpError, loadedModels } from './ollama-client.js'
 import { freePort, ManagedServer } from './managed-server.js'
-import { host } from './plan-command.js'
+import { memoryNow } from './plan-command.js'
 import { findModel, modelDirs, readFacts, runnerBytes } from './plan.js'
 import { addMemory, fillWindow, mean, memtrace, requestOptions, sd, sleep, type SweepArgs, type Timed, traced } from './sweep.js'
 
@@ -62,7 +62,7 @@ async function predictedNotToFit(model: string, numCtx: number): Promise<boolean
   if (!found) return false
   const facts = await readFacts(found.blob)
   if (typeof facts === 'string') return false
-  const h = await host()
+  const h = await memoryNow()
   return h.osReserveBytes + runnerBytes(facts, found.sizeBytes, { numCtx, numParallel: 1, kvType: 'f16', flashAttention: true }) > h.memTotalBytes
 }
 
@@ -73,7 +73,7 @@ async function runOne(a: ModelsArgs, server: ManagedServer, trace: string, n: nu
   }
   memtrace(['mark', '--dir', trace, `model ${model}`])
   const startedAt = formatTs(Date.now())
-  const before = (await host()).osReserveBytes
+  const before = (await memoryNow()).osReserveBytes
   // The peak counts from the load on: a clean run's peak is the model's, load included.
   const measureFrom = Date.now()
   const opts = requestOptions(a)
@@ -151,13 +151,13 @@ async function unload(server: ManagedServer, model: string, a: ModelsArgs): Prom
   return undefined
 }
 
-/** The memory in use once it has come back to within 256 MiB of before, or after `settleMs`. */
+/** The memory in use (no GPU query: this is polled) once it has come back to within 256 MiB of before, or after `settleMs`. */
 async function settle(before: number, settleMs: number): Promise<number> {
   const t0 = Date.now()
-  let used = (await host()).osReserveBytes
+  let used = (await memoryNow()).osReserveBytes
   while (used - before > SETTLED_BYTES && Date.now() - t0 < settleMs) {
     await sleep(250)
-    used = (await host()).osReserveBytes
+    used = (await memoryNow()).osReserveBytes
   }
   return used
 }

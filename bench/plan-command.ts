@@ -9,6 +9,7 @@ import { ProblemLog } from '../render/parse/problems.js'
 import { parseBlock } from '../render/parse/system-block.js'
 import { jsonLine, oneLine } from '../render/safe-text.js'
 import { gib } from '../render/units.js'
+import { whole } from './args.js'
 import { findModel, type KvType, modelDirs, plan, type Plan, readFacts } from './plan.js'
 
 export const PLAN_HELP = `Usage: memtrace plan MODEL [--num-ctx N] [--num-parallel N] [--kv-type f16|q8_0|q4_0]
@@ -32,24 +33,23 @@ Options:
   --json               print one JSON object (schema: memtrace schema plan)`
 
 
-function positive(name: string, v: string | undefined, dflt: number): number {
-  if (v === undefined) return dflt
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < 1 || n > 1 << 24) throw new UsageError(`--${name} wants a whole number from 1, not "${v}"`)
-  return n
-}
-
 /** Memory in all and in use now: /proc/meminfo on Linux, vm_stat and memory_pressure on macOS, read as the renderer reads them. */
-export async function host(): Promise<{ memTotalBytes: number; osReserveBytes: number; vramTotalBytes?: number }> {
+export async function memoryNow(): Promise<{ memTotalBytes: number; osReserveBytes: number }> {
   const text = platform() === 'darwin' ? (await macSystemText(3000)).text : linuxSystemText().text
   const lines = text.split('\n').map((t, i) => ({ text: t, no: i + 2 }))
   const { sample } = parseBlock('system', new Date().toISOString(), 1, lines, new ProblemLog())
   const total = sample.memTotalBytes
   const used = sample.usedBytes ?? (total !== undefined && sample.freePct !== undefined ? Math.round(total * (1 - sample.freePct / 100)) : undefined)
   if (total === undefined || used === undefined) throw new InputError("this machine's memory could not be read")
+  return { memTotalBytes: total, osReserveBytes: used }
+}
+
+/** The memory now, and the GPUs' where nvidia-smi reports them. */
+async function host(): Promise<{ memTotalBytes: number; osReserveBytes: number; vramTotalBytes?: number }> {
+  const mem = await memoryNow()
   const smi = await runCommand('nvidia-smi', ['--query-gpu=memory.total', '--format=csv,noheader,nounits'], 3000)
   const vram = smi.ok ? smi.stdout.trim().split('\n').map(Number).filter(n => Number.isFinite(n)) : []
-  return { memTotalBytes: total, osReserveBytes: used, ...(vram.length ? { vramTotalBytes: vram.reduce((a, n) => a + n, 0) * 1024 ** 2 } : {}) }
+  return { ...mem, ...(vram.length ? { vramTotalBytes: vram.reduce((a, n) => a + n, 0) * 1024 ** 2 } : {}) }
 }
 
 export async function runPlan(argv: string[], out: NodeJS.WritableStream): Promise<number> {
@@ -76,7 +76,7 @@ export async function runPlan(argv: string[], out: NodeJS.WritableStream): Promi
   if (!['f16', 'q8_0', 'q4_0'].includes(kvType)) throw new UsageError(`--kv-type is f16, q8_0 or q4_0, not "${kvType}"`)
   const fa = values['flash-attention'] ?? 'on'
   if (fa !== 'on' && fa !== 'off') throw new UsageError(`--flash-attention is on or off, not "${fa}"`)
-  const opts = { numCtx: positive('num-ctx', values['num-ctx'], 4096), numParallel: positive('num-parallel', values['num-parallel'], 1), kvType, flashAttention: fa === 'on' }
+  const opts = { numCtx: whole('num-ctx', values['num-ctx'], 4096), numParallel: whole('num-parallel', values['num-parallel'], 1), kvType, flashAttention: fa === 'on' }
   const dirs = values.models ? [values.models] : modelDirs()
   const found = findModel(dirs, name)
   if (!found) throw new InputError(`no manifest for ${oneLine(name)} in ${dirs.join(', ')} (pull it, or say where with --models)`)

@@ -3,7 +3,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { classify, modelFromArg } from '../render/model/roles.js'
-import { formatTs } from '../render/parse/time.js'
+import { formatTs, localStamp } from '../render/parse/time.js'
 import type { DaemonConfig } from './config.js'
 import { acquireLock, type LockInfo, releaseLock, rewriteLock } from './lock.js'
 import { macProcesses, macSystemText } from './probe/macos.js'
@@ -22,13 +22,6 @@ export const TSV_HEADER = 'ts\tpid\tppid\tcomm\trss_kb\tvsz_kb\tcommand\n'
 export const MARKS_NAME = 'memtrace.marks'
 const API_TIMEOUT_MS = 2000
 const COMMAND_TIMEOUT_MS = 3000
-
-/** `20260225-140312` in local time, as the seed's `date +%Y%m%d-%H%M%S`. */
-function stamp(ms: number): string {
-  const d = new Date(ms)
-  const p = (n: number) => String(n).padStart(2, '0')
-  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`
-}
 
 /** Control characters would break a TSV row; `ps` prints them as `?` too. */
 function clean(text: string): string {
@@ -125,7 +118,7 @@ export class Daemon {
   }
 
   #fileNames(): { procFile: string; systemFile: string } {
-    const s = stamp(Date.now())
+    const s = localStamp(Date.now())
     let procFile = join(this.#cfg.dir, `ollama-process-memtrace-${s}.tsv`)
     let systemFile = join(this.#cfg.dir, `system-memtrace-${s}.log`)
     // Existing files are never appended to by a new run, nor overwritten.

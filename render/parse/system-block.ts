@@ -301,12 +301,7 @@ export function parseBlock(
       continue
     }
     if (mode === 'swaps' && swaps) {
-      const row = lin.swapsRow(t)
-      if (row) {
-        swaps.sizeBytes += row.sizeBytes
-        swaps.usedBytes += row.usedBytes
-        continue
-      }
+      if (addSwapRow(swaps, lin.swapsRow(t))) continue
       mode = undefined
     }
     const son = lin.swaponHeader(t)
@@ -318,12 +313,7 @@ export function parseBlock(
       continue
     }
     if (mode === 'swapon' && swaps) {
-      const row = lin.swaponRow(t, swaponCols)
-      if (row) {
-        swaps.sizeBytes += row.sizeBytes
-        swaps.usedBytes += row.usedBytes
-        continue
-      }
+      if (addSwapRow(swaps, lin.swaponRow(t, swaponCols))) continue
       if (t[0] === '/') {
         // A device left out would make the totals too small: none of them is used.
         problems.add(file, no, 'bad-value', 'swapon --show row whose sizes do not read; this block has no swap totals')
@@ -427,6 +417,14 @@ function appsOnGpus(
     else skip(r.no, `nvidia-smi: process ${r.pid} is on a GPU this block does not list; skipped`)
   }
   return out
+}
+
+/** Adds a device to the block's swap listing; false when the line was no device row. */
+function addSwapRow(swaps: { sizeBytes: number; usedBytes: number }, row: { sizeBytes: number; usedBytes: number } | undefined): boolean {
+  if (!row) return false
+  swaps.sizeBytes += row.sizeBytes
+  swaps.usedBytes += row.usedBytes
+  return true
 }
 
 function pathOnly(path: string | undefined) {

@@ -54,3 +54,10 @@ export function formatDuration(ms: number): string {
   if (h < 48) return `${h} h ${String(m % 60).padStart(2, '0')} min`
   return `${Math.floor(h / 24)} d ${h % 24} h`
 }
+
+/** `20260225-140312` in local time, as the seed's `date +%Y%m%d-%H%M%S` names its files. */
+export function localStamp(ms: number): string {
+  const d = new Date(ms)
+  const p = (n: number) => String(n).padStart(2, '0')
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`
+}
