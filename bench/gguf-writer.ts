@@ -8,10 +8,13 @@
 /** GGUF metadata value types (the spec's gguf_metadata_value_type). */
 export const GGUF = { u32: 4, i32: 5, f32: 6, bool: 7, string: 8, array: 9, u64: 10 } as const
 
-export type GgufValue = { type: 'u32' | 'i32' | 'u64'; value: number } | { type: 'f32'; value: number } | { type: 'bool'; value: boolean } | { type: 'string'; value: string } | { type: 'array-string'; value: string[] } | { type: 'array-i32'; value: number[] }
+export type GgufValue = { type: 'u32' | 'i32' | 'u64'; value: number } | { type: 'f32'; value: number } | { type: 'bool'; value: boolean } | { type: 'string'; value: string } | { type: 'array-string'; value: string[] } | { type: 'array-i32'; value: number[] } | { type: 'array-f32'; value: number[] }
 
 /** ggml tensor types used here. */
 export const GGML_TYPE = { f32: 0, f16: 1 } as const
+
+/** general.file_type of a model whose weights are f16 (llama_ftype MOSTLY_F16). */
+export const GGUF_FILE_TYPE_F16 = 1
 
 export interface GgufTensor {
   name: string
@@ -102,6 +105,12 @@ export function writeGguf(metadata: [string, GgufValue][], tensors: GgufTensor[]
         o.u32(GGUF.i32)
         o.u64(v.value.length)
         for (const n of v.value) o.i32(n)
+        break
+      case 'array-f32':
+        o.u32(GGUF.array)
+        o.u32(GGUF.f32)
+        o.u64(v.value.length)
+        for (const n of v.value) o.f32(n)
         break
     }
   }

@@ -8,7 +8,7 @@ import { runCommand } from '../daemon/probe/run-command.js'
 import { ProblemLog } from '../render/parse/problems.js'
 import { parseBlock } from '../render/parse/system-block.js'
 import { jsonLine, oneLine } from '../render/safe-text.js'
-import { gib } from '../render/units.js'
+import { gibOrMib as gib } from '../render/units.js'
 import { whole } from './args.js'
 import { findModel, type KvType, modelDirs, plan, type Plan, readFacts } from './plan.js'
 

@@ -3,7 +3,7 @@ import { scaleLinear } from 'd3-scale'
 import type { BenchStep } from '../schemas/index.js'
 import { el, text } from '../render/chart/svg.js'
 import { markdownText } from '../render/safe-text.js'
-import { GIB } from '../render/units.js'
+import { gibOrMib as gib } from '../render/units.js'
 
 export interface SweepSettings {
   model: string
@@ -33,7 +33,6 @@ export function slope(points: [number, number][]): number | undefined {
 }
 
 /** Sizes in the tables: GiB with two decimals from 1 GiB on, MiB below (a step's slots can differ by a few MiB). */
-const gib = (b: number) => (Math.abs(b) >= GIB ? `${(b / GIB).toFixed(2)} GiB` : `${Math.round(b / 2 ** 20)} MiB`)
 const num = (v: number | undefined, digits = 1) => (v === undefined ? '–' : v.toFixed(digits))
 
 function spans(steps: BenchStep[], phase: string): string {
@@ -51,7 +50,7 @@ export function markdown(steps: BenchStep[], s: SweepSettings, perSlot: PerSlot)
   const lines = [
     `# memtrace bench num-parallel: ${markdownText(s.model)}`,
     '',
-    `num_ctx ${s.numCtx}, one request at a time: ${s.requests} requests per step after ${s.warmup ? `${s.warmup} warm-up` : 'no warm-up (the first request loads the model)'}, ${s.cooldownMs / 1000} s apart; seed ${s.seed}, temperature ${s.temperature}. The server restarts with OLLAMA_NUM_PARALLEL = NP at each step; memory is from memtrace's trace of the step (after the warm-up).`,
+    `num_ctx ${s.numCtx}, one request at a time: ${s.requests} request${s.requests === 1 ? '' : 's'} per step after ${s.warmup ? `${s.warmup} warm-up${s.warmup === 1 ? '' : 's'}` : 'no warm-up (the first request loads the model)'}, ${s.cooldownMs / 1000} s apart; seed ${s.seed}, temperature ${s.temperature}. The server restarts with OLLAMA_NUM_PARALLEL = NP at each step; memory is from memtrace's trace of the step (after the warm-up).`,
     '',
     '| NP | runner NP | gen t/s | prefill t/s | TTFT ms | RSS idle | RSS peak | swap growth | page-outs | free min | phase | cause |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',

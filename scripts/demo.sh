@@ -11,6 +11,8 @@ memtrace() { node "$PWD/dist/bin/memtrace.js" "$@"; }
 export OLLAMA_HOST=127.0.0.1:${DEMO_PORT:-11436}
 export OLLAMA_MODELS="$out/models"
 export OLLAMA_STANDIN_SCALE=${OLLAMA_STANDIN_SCALE:-0.05}
+# Simulated runners hold a share of each model's real size, so the two models differ on the chart.
+export OLLAMA_STANDIN_RUNNER=${OLLAMA_STANDIN_RUNNER:-simulated}
 export PATH="$(node dist/daemon/standin/install.js "$out/standin"):$PATH"
 serve_pid=
 cleanup() {

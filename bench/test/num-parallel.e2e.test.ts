@@ -16,7 +16,7 @@ import { parseSvg } from '../../render/test/xml.js'
 t.test('a three-step sweep: results, table, both charts, a marker per step, the runner NP checked', async t => {
   const dir = t.testdir({})
   const { bin, ollama } = installStandin(join(dir, 'standin'))
-  const env = { PATH: `${bin}:${process.env.PATH}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_SCALE: '0.02', OLLAMA_HOST: '127.0.0.1:9' }
+  const env = { PATH: `${bin}:${process.env.PATH}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_SCALE: '0.02', OLLAMA_STANDIN_RUNNER: 'simulated', OLLAMA_HOST: '127.0.0.1:9' }
   spawnSync(ollama, ['pull', 'qwen2.5-coder:7b'], { env: { ...process.env, ...env } })
   const out = join(dir, 'out')
   const r = memtrace(['bench', 'num-parallel', '--model', 'qwen2.5-coder:7b', '--num-ctx', '8192', '--max-np', '3', '--requests', '2', '--cooldown', '200ms', '--num-predict', '12', '--out', out], { env: { ...process.env, ...env } })
@@ -54,6 +54,23 @@ t.test('a three-step sweep: results, table, both charts, a marker per step, the 
   t.equal((log.match(/memtrace marker \{[^\n]*"text":"NUM_PARALLEL=\d"/g) ?? []).length, 3, 'three markers in the trace')
 })
 
+t.test("on llama.cpp, the KV cache each slot adds is what plan predicts for it", async t => {
+  const dir = t.testdir({})
+  const { bin, ollama } = installStandin(join(dir, 'standin'))
+  // The stand-in's default runner: the small model on llama.cpp, which allocates its own KV cache.
+  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_RUNNER: 'llama.cpp', OLLAMA_HOST: '127.0.0.1:9' }
+  spawnSync(ollama, ['pull', 'memtrace-tiny'], { env })
+  const out = join(dir, 'out')
+  const r = memtrace(['bench', 'num-parallel', '--model', 'memtrace-tiny', '--num-ctx', '4096', '--max-np', '3', '--requests', '1', '--cooldown', '100ms', '--num-predict', '4', '--out', out], { env })
+  t.equal(r.code, 0, r.stderr)
+  const steps = readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').map(l => JSON.parse(l) as BenchStep)
+  t.same(steps.map(s => [s.step, s.effectiveNp, s.outcome]), [[1, 1, 'ok'], [2, 2, 'ok'], [3, 3, 'ok']])
+  const md = readFileSync(join(out, 'results.md'), 'utf8')
+  const perSlot = /^Per slot: measured (\d+) MiB .* predicted 64 MiB by `memtrace plan` \(f16 KV cache at 4096\) \(error ([+−])(\d+)%\)\.$/m.exec(md)
+  t.ok(perSlot, `plan's 4096 × 16 KiB a slot, set against the measured rise:\n${md}`)
+  t.ok(Number(perSlot?.[3]) <= 15, `measured ${perSlot?.[1]} MiB a slot: within 15 % of the prediction`)
+})
+
 t.test('bad usage is said before anything runs', async t => {
   t.equal(memtrace(['bench', 'num-parallel']).code, 1, 'no --model')
   t.equal(memtrace(['bench', 'num-parallel', '--model', 'x', '--min-np', '4', '--max-np', '2']).code, 1)
@@ -72,7 +89,7 @@ t.test('bad usage is said before anything runs', async t => {
 t.test('Ctrl-C in the middle of a sweep leaves no server, runner or daemon behind', async t => {
   const dir = t.testdir({})
   const { bin, ollama } = installStandin(join(dir, 'standin'))
-  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_SCALE: '0.02', OLLAMA_HOST: '127.0.0.1:9' }
+  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_SCALE: '0.02', OLLAMA_STANDIN_RUNNER: 'simulated', OLLAMA_HOST: '127.0.0.1:9' }
   spawnSync(ollama, ['pull', 'qwen2.5-coder:7b'], { env })
   // A server command that does not exec: the real server is a grandchild, as behind a wrapper script.
   const wrapper = join(dir, 'serve.sh')

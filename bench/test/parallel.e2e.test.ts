@@ -15,7 +15,7 @@ import { parseSvg } from '../../render/test/xml.js'
 
 function standin(dir: string) {
   const { bin, ollama } = installStandin(join(dir, 'standin'))
-  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_SCALE: '0.02', OLLAMA_HOST: '127.0.0.1:9' }
+  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_SCALE: '0.02', OLLAMA_STANDIN_RUNNER: 'simulated', OLLAMA_HOST: '127.0.0.1:9' }
   spawnSync(ollama, ['pull', 'qwen2.5-coder:7b'], { env })
   return env
 }

@@ -74,7 +74,7 @@ t.test('memtrace plan reads a pulled model through its manifest and this machine
   t.ok(at(p.maxParallel + 1) > memTotal, 'one more does not')
   const text = memtrace(['plan', 'qwen2.5-coder:7b', '--models', dir, '--num-ctx', '32768'])
   t.equal(text.code, 0)
-  t.match(text.stdout, /KV cache\s+1 × 1\.8 GiB/)
+  t.match(text.stdout, /KV cache\s+1 × 1\.75 GiB/)
   t.match(text.stdout, new RegExp(`NUM_PARALLEL=${p.maxParallel}\\.`))
 })
 

@@ -60,11 +60,27 @@ async function post(url: string, path: string, body: unknown): Promise<Response>
   return fetch(`${url}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } })
 }
 
+/**
+ * OLLAMA_STANDIN_RUNNER: `llama.cpp` (the default where node-llama-cpp is
+ * installed, as it is with memtrace's development dependencies) or `simulated`.
+ */
+function runnerKind(env: NodeJS.ProcessEnv): 'llama.cpp' | 'simulated' {
+  const asked = env.OLLAMA_STANDIN_RUNNER?.trim()
+  if (asked === 'simulated') return 'simulated'
+  try {
+    import.meta.resolve('node-llama-cpp')
+    return 'llama.cpp'
+  } catch {
+    if (asked === 'llama.cpp') process.stderr.write('stand-in: node-llama-cpp is not installed, so its runners are simulated\n')
+    return 'simulated'
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const self = process.argv[1] as string
   if (basename(self) === 'llama-server' || argv[0] === 'runner') {
     if (process.env.OLLAMA_STANDIN_DISCOVERY || !argv.includes('--model')) await runDiscovery()
-    else await runRunner()
+    else await runRunner(argv)
     return 0
   }
   const { host, port, url } = hostPort(process.env)
@@ -87,6 +103,7 @@ async function main(argv: string[]): Promise<number> {
         llamaServerBin: join(binDir, '..', 'lib', 'ollama', 'llama-server'),
         failLoads: (env.OLLAMA_STANDIN_FAIL_LOADS ?? '').split(',').map(x => x.trim()).filter(Boolean),
         unloadMs: Number(env.OLLAMA_STANDIN_UNLOAD_MS || 0),
+        runner: runnerKind(env),
       }).listen()
       return new Promise<number>(() => undefined)
     }

@@ -1,12 +1,27 @@
+import { llamaRunnerSettings, runLlamaRunner } from './llama-runner.js'
+
 /**
- * A stand-in model runner: a real process that really holds memory. It
- * allocates OLLAMA_STANDIN_ALLOC_BYTES and writes to every page over about a
- * second (a load), says "ready" on stdout, then stays until it is killed or
+ * A stand-in model runner: a real process that really holds memory. With
+ * OLLAMA_STANDIN_RUNNABLE (a model file), it runs that model on llama.cpp
+ * (llama-runner.ts). Otherwise it is the simulated runner: it allocates
+ * OLLAMA_STANDIN_ALLOC_BYTES and writes to every page over about a second
+ * (a load). Either says "ready" on stdout, then stays until it is killed or
  * its server goes away.
  */
-export async function runRunner(): Promise<void> {
-  const bytes = Math.max(0, Number(process.env.OLLAMA_STANDIN_ALLOC_BYTES ?? 0))
+export async function runRunner(argv: string[]): Promise<void> {
+  const parent = process.ppid
   const held: Buffer[] = []
+  if (process.env.OLLAMA_STANDIN_RUNNABLE) await runLlamaRunner(llamaRunnerSettings(argv, process.env))
+  else await simulate(Math.max(0, Number(process.env.OLLAMA_STANDIN_ALLOC_BYTES ?? 0)), held)
+  setInterval(() => {
+    if (process.ppid !== parent) process.exit(0) // the server died: so do its runners
+    held.length // keep the memory referenced
+  }, 500)
+  process.on('SIGTERM', () => process.exit(0))
+  process.on('SIGINT', () => process.exit(0))
+}
+
+async function simulate(bytes: number, held: Buffer[]): Promise<void> {
   const chunk = 16 * 1024 * 1024
   const steps = Math.max(1, Math.ceil(bytes / chunk))
   const pause = Math.min(50, 1000 / steps)
@@ -17,13 +32,6 @@ export async function runRunner(): Promise<void> {
     await new Promise(r => setTimeout(r, pause))
   }
   process.stdout.write('ready\n')
-  const parent = process.ppid
-  setInterval(() => {
-    if (process.ppid !== parent) process.exit(0) // the server died: so do its runners
-    held.length // keep the memory referenced
-  }, 500)
-  process.on('SIGTERM', () => process.exit(0))
-  process.on('SIGINT', () => process.exit(0))
 }
 
 /** GPU discovery: a runner-like process without a model that exits at once. */

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { findModel } from './catalogue.js'
+import { CATALOGUE, findModel } from './catalogue.js'
+import { readBody } from './llama-runner.js'
 import { list, load, type StoredModel } from './store.js'
 
 /** Settings read from the environment, as Ollama reads them. */
@@ -27,6 +28,12 @@ export interface ServeConfig {
   failLoads?: string[]
   /** How long an unload takes (OLLAMA_STANDIN_UNLOAD_MS); the model is listed as stopping meanwhile. */
   unloadMs?: number
+  /**
+   * What the runners are (OLLAMA_STANDIN_RUNNER): `llama.cpp` runs the small
+   * model on llama.cpp and generates for real; `simulated` holds scale × the
+   * model's size and generates at a fixed pace.
+   */
+  runner: 'llama.cpp' | 'simulated'
 }
 
 interface Runner {
@@ -42,9 +49,16 @@ interface Runner {
   keepAliveMs: number
   ready: Promise<void>
   exited: Promise<void>
+  /** Runs the small model on llama.cpp (else simulated). */
+  real: boolean
+  /** Why the runner died while loading, as it said. */
+  failure?: string
 }
 
 const FOREVER_MS = Date.UTC(2318, 11, 1)
+
+/** The small model the llama.cpp runner runs, whatever the name asked for. */
+const TINY = CATALOGUE.find(m => m.runnable) as (typeof CATALOGUE)[number]
 
 /** Ollama's keep_alive: seconds as a number, or a Go duration string; negative = forever. */
 export function parseKeepAlive(v: unknown, fallback: number): number {
@@ -129,7 +143,7 @@ export class StandInServer {
   }
 
   #gpu() {
-    return [...this.#runners.values()].filter(r => r.child.pid !== undefined).map(r => ({ pid: r.child.pid, bytes: r.sizeBytes, exe: this.#cfg.version === '0.30' ? this.#cfg.llamaServerBin : this.#cfg.ollamaBin }))
+    return [...this.#runners.values()].filter(r => r.child.pid !== undefined && !r.real).map(r => ({ pid: r.child.pid, bytes: r.sizeBytes, exe: this.#cfg.version === '0.30' ? this.#cfg.llamaServerBin : this.#cfg.ollamaBin }))
   }
 
   #ps() {
@@ -143,7 +157,8 @@ export class StandInServer {
           digest: r.model.manifestDigest,
           details: { parent_model: '', ...r.model.details },
           expires_at: goTime(exp),
-          size_vram: r.sizeBytes,
+          // The llama.cpp runner runs on the CPU: `ollama ps` shows 100% CPU.
+          size_vram: r.real ? 0 : r.sizeBytes,
           context_length: r.ctx,
           _exp: exp,
         }
@@ -179,29 +194,34 @@ export class StandInServer {
     r.refs++
     r.keepAliveMs = keepAliveMs
     await r.ready
+    if (r.failure !== undefined) {
+      r.refs--
+      r.child.kill('SIGKILL')
+      this.#runners.delete(stored.name)
+      throw new LoadError(`llama runner process has terminated: ${r.failure}`)
+    }
     const loaded = Date.now()
     const opts = (body.options ?? {}) as Record<string, unknown>
     const prompt = chat ? JSON.stringify(body.messages ?? '') : String(body.prompt ?? '')
-    const promptTokens = empty ? 0 : Math.max(1, prompt.split(/\s+/).filter(Boolean).length)
-    const n = empty ? 0 : Math.max(1, Math.min(256, Number(opts.num_predict ?? WORDS.length) || WORDS.length))
     const stream = body.stream !== false
     if (stream) res.writeHead(200, { 'content-type': 'application/x-ndjson' })
-    // The prompt is read at a fixed pace before the first token, then each token takes a fixed time: no model runs.
-    await new Promise(ok => setTimeout(ok, promptTokens * PROMPT_MS_PER_TOKEN))
-    const evalStart = Date.now()
-    const words: string[] = []
-    for (let i = 0; i < n; i++) {
-      await new Promise(ok => setTimeout(ok, TOKEN_MS))
-      const w = WORDS[i % WORDS.length] as string
-      words.push(w)
-      if (stream) res.write(`${JSON.stringify(chunk(chat, stored.name, w))}\n`)
+    const say = (w: string) => stream && res.write(`${JSON.stringify(chunk(chat, stored.name, w))}\n`)
+    let out: Generated
+    try {
+      out = empty ? { promptTokens: 0, promptMs: 0, words: [], evalMs: 0 } : r.real ? await generateOn(r.port, prompt, opts, r.ctx, say) : await simulate(prompt, opts, say)
+    } catch (e) {
+      // The runner died under the request: Ollama ends the stream with an error object.
+      if (!stream) throw e
+      res.end(`${JSON.stringify({ error: (e as Error).message })}\n`)
+      return
+    } finally {
+      r.refs--
+      if (r.refs === 0) r.expiresAt = keepAliveMs < 0 ? Infinity : Date.now() + keepAliveMs
     }
     const end = Date.now()
-    r.refs--
-    if (r.refs === 0) r.expiresAt = keepAliveMs < 0 ? Infinity : Date.now() + keepAliveMs
     const ms = 1e6
-    const timings = { total_duration: (end - started) * ms, load_duration: (loaded - started) * ms, prompt_eval_count: promptTokens, prompt_eval_duration: (evalStart - loaded) * ms, eval_count: words.length, eval_duration: (end - evalStart) * ms }
-    const last = { ...done(chat, stored.name, stream ? '' : words.join(''), empty ? 'load' : 'stop'), ...(empty ? {} : timings) }
+    const timings = { total_duration: (end - started) * ms, load_duration: (loaded - started) * ms, prompt_eval_count: out.promptTokens, prompt_eval_duration: Math.round(out.promptMs * ms), eval_count: out.words.length, eval_duration: Math.round(out.evalMs * ms) }
+    const last = { ...done(chat, stored.name, stream ? '' : out.words.join(''), empty ? 'load' : 'stop'), ...(empty ? {} : timings) }
     if (stream) res.end(`${JSON.stringify(last)}\n`)
     else json(res, 200, last)
   }
@@ -225,19 +245,31 @@ export class StandInServer {
     const opts = (body.options ?? {}) as Record<string, unknown>
     const ctx = Math.min(Number(opts.num_ctx ?? this.#cfg.contextLength), stored.trainedContext)
     const parallel = this.#cfg.parallel
-    const sizeBytes = stored.sizeBytes + stored.kvBytesPerToken * ctx * parallel
+    const real = this.#cfg.runner === 'llama.cpp' && stored.runnable !== undefined
+    // What Ollama would claim for the model that runs: its weights and an f16 KV cache of ctx × NP.
+    const sizeBytes = real ? TINY.sizeBytes + TINY.kvBytesPerToken * ctx * parallel : stored.sizeBytes + stored.kvBytesPerToken * ctx * parallel
     const port = this.#port()
     const [cmd, ...args] = this.#argv(stored, port, ctx, parallel)
-    const child = spawn(cmd as string, args, {
-      stdio: ['ignore', 'pipe', 'ignore'],
-      env: { ...process.env, OLLAMA_STANDIN_ALLOC_BYTES: String(Math.round(sizeBytes * this.#cfg.scale)) },
-    })
+    const env = real
+      ? { ...process.env, OLLAMA_STANDIN_RUNNABLE: stored.runnable, OLLAMA_STANDIN_CTX: String(ctx), OLLAMA_STANDIN_NP: String(parallel) }
+      : { ...process.env, OLLAMA_STANDIN_RUNNABLE: '', OLLAMA_STANDIN_ALLOC_BYTES: String(Math.round(sizeBytes * this.#cfg.scale)) }
+    const child = spawn(cmd as string, args, { stdio: ['ignore', 'pipe', 'ignore'], env })
+    let failure = ''
     const ready = new Promise<void>(ok => {
-      child.stdout?.on('data', (d: Buffer) => d.toString().includes('ready') && ok())
+      let said = ''
+      child.stdout?.on('data', (d: Buffer) => {
+        said += d.toString()
+        const error = /^error: (.*)$/m.exec(said)
+        if (error) failure = error[1] as string
+        if (error || said.includes('ready')) ok()
+      })
       child.once('exit', () => ok())
     })
     const exited = new Promise<void>(ok => child.once('exit', () => ok()))
-    const r: Runner = { model: stored, child, port, ctx, parallel, sizeBytes, refs: 0, expiresAt: null, keepAliveMs, ready, exited }
+    const r: Runner = { model: stored, child, port, ctx, parallel, sizeBytes, refs: 0, expiresAt: null, keepAliveMs, ready, exited, real }
+    void ready.then(() => {
+      if (failure || child.exitCode !== null || child.signalCode !== null) r.failure = failure || 'exit status 1'
+    })
     // Seed 003: on a server that has loaded models before, some loads die with the runner's connection (EOF).
     if (this.#loads++ > 0 && this.#cfg.failLoads?.includes(stored.name)) {
       await ready
@@ -284,17 +316,69 @@ function text(res: ServerResponse, status: number, body: string): void {
   res.end(body)
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((ok, fail) => {
-    let s = ''
-    req.setEncoding('utf8')
-    req.on('data', c => (s += c))
-    req.on('end', () => ok(s))
-    req.on('error', fail)
-  })
+/** A request's tokens and the time its prompt and its generation took (ms). */
+interface Generated {
+  promptTokens: number
+  promptMs: number
+  words: string[]
+  evalMs: number
 }
 
-/** What the stand-in "generates": not a model's words. */
+/** Tokens generated when num_predict is not set: the small model never ends on its own. */
+const DEFAULT_PREDICT = 128
+
+/** Generates on a llama.cpp runner, passing each token on as it comes; the timings are llama.cpp's. */
+async function generateOn(port: number, prompt: string, opts: Record<string, unknown>, ctx: number, say: (w: string) => void): Promise<Generated> {
+  const asked = Number(opts.num_predict ?? DEFAULT_PREDICT)
+  const n = Math.min(ctx - 1, asked > 0 ? Math.floor(asked) : DEFAULT_PREDICT)
+  const res = await fetch(`http://127.0.0.1:${port}/completion`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt, n_predict: n, temperature: Number(opts.temperature ?? 0.8), ...(opts.seed !== undefined ? { seed: Number(opts.seed) } : {}) }),
+  })
+  if (!res.ok || !res.body) throw new Error(`llama runner: HTTP ${res.status}`)
+  const words: string[] = []
+  let timings: { prompt_n: number; prompt_ms: number; predicted_ms: number } | undefined
+  let rest = ''
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
+  for (;;) {
+    const { done: ended, value } = await reader.read()
+    if (ended) break
+    rest += value
+    let nl: number
+    while ((nl = rest.indexOf('\n')) >= 0) {
+      const line = JSON.parse(rest.slice(0, nl)) as { content?: string; stop?: boolean; timings?: typeof timings; error?: string }
+      rest = rest.slice(nl + 1)
+      if (line.error) throw new Error(`llama runner: ${line.error}`)
+      if (line.content !== undefined) {
+        words.push(line.content)
+        say(line.content)
+      }
+      if (line.stop) timings = line.timings
+    }
+  }
+  if (!timings) throw new Error('llama runner process has terminated: the stream ended early')
+  return { promptTokens: timings.prompt_n, promptMs: timings.prompt_ms, words, evalMs: timings.predicted_ms }
+}
+
+/** The simulated runner's generation: the prompt is read at a fixed pace, then each token takes a fixed time. */
+async function simulate(prompt: string, opts: Record<string, unknown>, say: (w: string) => void): Promise<Generated> {
+  const promptTokens = Math.max(1, prompt.split(/\s+/).filter(Boolean).length)
+  const n = Math.max(1, Math.min(256, Number(opts.num_predict ?? WORDS.length) || WORDS.length))
+  const start = Date.now()
+  await new Promise(ok => setTimeout(ok, promptTokens * PROMPT_MS_PER_TOKEN))
+  const evalStart = Date.now()
+  const words: string[] = []
+  for (let i = 0; i < n; i++) {
+    await new Promise(ok => setTimeout(ok, TOKEN_MS))
+    const w = WORDS[i % WORDS.length] as string
+    words.push(w)
+    say(w)
+  }
+  return { promptTokens, promptMs: evalStart - start, words, evalMs: Date.now() - evalStart }
+}
+
+/** What the simulated runner "generates": not a model's words. */
 const WORDS = ['This', ' is', ' the', ' memtrace', ' stand-in', ',', ' not', ' a', ' model', '.']
 const TOKEN_MS = 30
 const PROMPT_MS_PER_TOKEN = 1

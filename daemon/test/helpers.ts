@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, writeSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path'
 import type { Test } from 'tap'
 import { memtrace as runMemtrace } from '../../render/test/helpers.js'
 import { fileURLToPath } from 'node:url'
+import { installStandin } from '../standin/install.js'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 export const BIN = join(ROOT, 'dist', 'bin', 'memtrace.js')
@@ -96,4 +97,24 @@ export function fill(path: string): void {
   } finally {
     closeSync(fd)
   }
+}
+
+/** The stand-in's server with the given settings; its runners as `ps` sees them. */
+export async function standinServer(t: Test, extraEnv: Record<string, string>, models = ['llama3.2:3b', 'qwen2.5-coder:7b']) {
+  const dir = t.testdir({})
+  const { ollama } = installStandin(join(dir, 'standin'))
+  const port = 20000 + Math.floor(Math.random() * 20000)
+  const env = { ...process.env, OLLAMA_HOST: `127.0.0.1:${port}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_SCALE: '0.01', ...extraEnv }
+  spawnSync(ollama, ['pull', ...models], { env })
+  const server = spawn(ollama, ['serve'], { env, stdio: 'ignore' })
+  t.teardown(() => server.kill())
+  const url = `http://127.0.0.1:${port}`
+  for (let i = 0; i < 100 && !(await fetch(url).then(() => true, () => false)); i++) await sleep(50)
+  const post = async (body: object) => (await fetch(`${url}/api/generate`, { method: 'POST', body: JSON.stringify({ stream: false, ...body }) })).json() as Promise<Record<string, unknown>>
+  const ps = async () => ((await (await fetch(`${url}/api/ps`)).json()) as { models: Record<string, unknown>[] }).models
+  const runners = () =>
+    spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(server.pid)], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter(l => l.includes('--model'))
+  return { post, ps, runners, url, ollama, env, server }
 }

@@ -1,28 +1,9 @@
 import t from 'tap'
-import { spawn, spawnSync } from 'node:child_process'
-import { join } from 'node:path'
-import { installStandin } from '../standin/install.js'
-import { sleep } from './helpers.js'
+import { spawnSync } from 'node:child_process'
+import { sleep, standinServer } from './helpers.js'
 
-/** The stand-in's server with the given settings; its runners as `ps` sees them. */
-async function serve(t: import('tap').Test, extraEnv: Record<string, string>) {
-  const dir = t.testdir({})
-  const { ollama } = installStandin(join(dir, 'standin'))
-  const port = 20000 + Math.floor(Math.random() * 20000)
-  const env = { ...process.env, OLLAMA_HOST: `127.0.0.1:${port}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_SCALE: '0.01', ...extraEnv }
-  spawnSync(ollama, ['pull', 'llama3.2:3b', 'qwen2.5-coder:7b'], { env })
-  const server = spawn(ollama, ['serve'], { env, stdio: 'ignore' })
-  t.teardown(() => server.kill())
-  const url = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 100 && !(await fetch(url).then(() => true, () => false)); i++) await sleep(50)
-  const post = async (body: object) => (await fetch(`${url}/api/generate`, { method: 'POST', body: JSON.stringify({ stream: false, ...body }) })).json() as Promise<Record<string, unknown>>
-  const ps = async () => ((await (await fetch(`${url}/api/ps`)).json()) as { models: Record<string, unknown>[] }).models
-  const runners = () =>
-    spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(server.pid)], { encoding: 'utf8' })
-      .stdout.split('\n')
-      .filter(l => l.includes('--model'))
-  return { post, ps, runners, url, ollama, env }
-}
+/** The simulated runner: it holds a share of each model's size and generates at a fixed pace. */
+const serve = (t: import('tap').Test, env: Record<string, string>) => standinServer(t, { OLLAMA_STANDIN_RUNNER: 'simulated', ...env })
 
 t.test('/api/ps: Ollama fields, runner argv of 0.30, memory really held', async t => {
   const s = await serve(t, {})

@@ -29,7 +29,7 @@ if curl -s -o /dev/null http://127.0.0.1:11434/; then
   exit 1
 fi
 export PATH="$(node "$root/dist/daemon/standin/install.js" "$work/standin" --gpu):$PATH"
-export OLLAMA_MODELS="$work/models" OLLAMA_STANDIN_SCALE=0.25
+export OLLAMA_MODELS="$work/models" OLLAMA_STANDIN_SCALE=0.25 OLLAMA_STANDIN_RUNNER=simulated
 mkdir -p "$work/trace"
 if [ "$(id -u)" = 0 ] && [ -z "$(swapon --show)" ]; then
   swapfile="$work/swapfile"

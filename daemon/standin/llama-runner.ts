@@ -1,0 +1,137 @@
+/**
+ * The stand-in's runner on llama.cpp (through node-llama-cpp's prebuilt CPU
+ * binary; never built or downloaded at run time). It loads the small model
+ * the stand-in's `pull` writes, with a context of ctx × NP cells and NP
+ * sequences, as Ollama's runner does, so the KV cache and compute buffers are
+ * llama.cpp's own. It answers one endpoint on its port:
+ *
+ *   POST /completion {prompt, n_predict, seed, temperature}
+ *   → NDJSON: {"content": "…"} per token, then
+ *     {"stop": true, "timings": {prompt_n, prompt_ms, predicted_n, predicted_ms}}
+ *
+ * Requests beyond NP wait for a sequence, as they queue in a real runner.
+ * Settings come from the environment (the server sets them): the model file
+ * (OLLAMA_STANDIN_RUNNABLE), OLLAMA_STANDIN_CTX, OLLAMA_STANDIN_NP,
+ * OLLAMA_STANDIN_THREADS (2) and OLLAMA_STANDIN_BATCH (64). With llama.cpp's
+ * defaults, 64 tokens took a minute on 2 cores; with these, about a second.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+
+/** What the runner needs of node-llama-cpp: a loaded model, a context and its sequences. */
+interface Sequence {
+  evaluate(tokens: unknown[], o: { temperature?: number; seed?: number }): AsyncIterable<unknown>
+  clearHistory(): Promise<void>
+}
+
+export interface LlamaRunnerSettings {
+  modelPath: string
+  ctx: number
+  np: number
+  threads: number
+  batch: number
+  port: number
+}
+
+export function llamaRunnerSettings(argv: string[], env: NodeJS.ProcessEnv): LlamaRunnerSettings {
+  const at = argv.indexOf('--port')
+  const num = (v: string | undefined, d: number) => (v !== undefined && /^\d+$/.test(v) && Number(v) > 0 ? Number(v) : d)
+  return {
+    modelPath: env.OLLAMA_STANDIN_RUNNABLE ?? '',
+    ctx: num(env.OLLAMA_STANDIN_CTX, 2048),
+    np: num(env.OLLAMA_STANDIN_NP, 1),
+    threads: num(env.OLLAMA_STANDIN_THREADS, 2),
+    batch: num(env.OLLAMA_STANDIN_BATCH, 64),
+    port: at >= 0 ? Number(argv[at + 1]) : 0,
+  }
+}
+
+export async function runLlamaRunner(s: LlamaRunnerSettings): Promise<void> {
+  let llamaCpp: typeof import('node-llama-cpp')
+  try {
+    llamaCpp = await import('node-llama-cpp')
+  } catch {
+    process.stdout.write('error: node-llama-cpp is not installed (it is a development dependency of memtrace)\n')
+    process.exit(1)
+  }
+  const { getLlama, LlamaLogLevel } = llamaCpp
+  let model: Awaited<ReturnType<Awaited<ReturnType<typeof getLlama>>['loadModel']>>
+  let context: Awaited<ReturnType<typeof model.createContext>>
+  try {
+    const llama = await getLlama({ build: 'never', gpu: false, progressLogs: false, logLevel: LlamaLogLevel.error, usePrebuiltBinaries: true })
+    model = await llama.loadModel({ modelPath: s.modelPath, gpuLayers: 0 })
+    context = await model.createContext({ contextSize: s.ctx, sequences: s.np, threads: s.threads, batchSize: s.batch, flashAttention: false })
+  } catch (e) {
+    // The server reads this line and answers the request with it, as Ollama answers a failed load.
+    process.stdout.write(`error: ${(e as Error).message.split('\n')[0]}\n`)
+    process.exit(1)
+  }
+  const free: Sequence[] = Array.from({ length: s.np }, () => context.getSequence() as unknown as Sequence)
+  const waiting: ((q: Sequence) => void)[] = []
+  const take = () => new Promise<Sequence>(ok => (free.length > 0 ? ok(free.pop() as Sequence) : waiting.push(ok)))
+  const give = (q: Sequence) => {
+    const next = waiting.shift()
+    if (next) next(q)
+    else free.push(q)
+  }
+
+  const complete = async (req: IncomingMessage, res: ServerResponse) => {
+    const body = JSON.parse((await readBody(req)) || '{}') as { prompt?: string; n_predict?: number; seed?: number; temperature?: number }
+    const n = Math.max(0, Math.floor(Number(body.n_predict ?? 128)))
+    let tokens = model.tokenize(String(body.prompt ?? ''))
+    // A prompt longer than the sequence's cells keeps its end, as Ollama truncates.
+    const room = Math.max(1, s.ctx - n - 1)
+    if (tokens.length > room) tokens = tokens.slice(tokens.length - room)
+    const q = await take()
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+    const start = performance.now()
+    let first = start
+    let produced = 0
+    try {
+      if (n > 0) {
+        for await (const token of q.evaluate(tokens, { temperature: Number(body.temperature ?? 0), ...(body.seed !== undefined ? { seed: Number(body.seed) } : {}) })) {
+          if (produced === 0) first = performance.now()
+          produced++
+          res.write(`${JSON.stringify({ content: model.detokenize([token as never]) })}\n`)
+          if (produced >= n) break
+        }
+      }
+    } finally {
+      await q.clearHistory()
+      give(q)
+    }
+    const end = performance.now()
+    // The prompt's time runs to the first token, which its last step produced; generation is the rest.
+    const timings = { prompt_n: tokens.length, prompt_ms: first - start, predicted_n: produced, predicted_ms: end - first }
+    res.end(`${JSON.stringify({ stop: true, timings })}\n`)
+  }
+
+  const server = createServer((req, res) => {
+    if (req.method === 'POST' && req.url === '/completion') {
+      complete(req, res).catch(e => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' })
+        res.end(JSON.stringify({ error: (e as Error).message }))
+      })
+    } else if (req.method === 'GET' && req.url === '/health') {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ status: 'ok', n_ctx: context.contextSize * s.np, n_parallel: s.np }))
+    } else {
+      res.writeHead(404)
+      res.end()
+    }
+  })
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail)
+    server.listen(s.port, '127.0.0.1', ok)
+  })
+  process.stdout.write('ready\n')
+}
+
+export function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((ok, fail) => {
+    let t = ''
+    req.setEncoding('utf8')
+    req.on('data', c => (t += c))
+    req.on('end', () => ok(t))
+    req.on('error', fail)
+  })
+}
