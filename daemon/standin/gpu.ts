@@ -6,6 +6,9 @@
  * so traces made with it read as a real NVIDIA host's do. Not nvidia-smi.
  */
 
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
 const MIB = 1024 * 1024
 const TOTAL_MIB = 24564
 const NAME = 'memtrace stand-in GPU'
@@ -20,12 +23,53 @@ export interface GpuProcess {
   exe: string
 }
 
-async function processes(url: string): Promise<GpuProcess[]> {
+/**
+ * Every stand-in server of this install shares the one GPU, as every process
+ * of a machine shares a real one: each server writes its address into the
+ * install's `run/` folder while it runs (`registerServer`), and nvidia-smi
+ * asks them all.
+ */
+async function processes(urls: string[]): Promise<GpuProcess[]> {
+  const all = await Promise.all(
+    urls.map(async url => {
+      try {
+        const r = await fetch(`${url}/standin/gpu`, { signal: AbortSignal.timeout(2000) })
+        const body = r.ok ? ((await r.json()) as unknown) : []
+        return Array.isArray(body) ? (body as GpuProcess[]) : []
+      } catch {
+        return [] // a server gone: the GPU is still there, holding the desktop only
+      }
+    }),
+  )
+  return all.flat()
+}
+
+/** The addresses of this install's running servers. */
+export function serverUrls(runDir: string): string[] {
+  let names: string[] = []
   try {
-    const r = await fetch(`${url}/standin/gpu`)
-    return r.ok ? ((await r.json()) as GpuProcess[]) : []
+    names = readdirSync(runDir).filter(n => n.startsWith('server-'))
   } catch {
-    return [] // no server: the GPU is still there, holding the desktop only
+    return []
+  }
+  return names.flatMap(n => {
+    try {
+      return [readFileSync(join(runDir, n), 'utf8').trim()]
+    } catch {
+      return []
+    }
+  })
+}
+
+/** Writes this server's address for nvidia-smi; gone when the server exits. */
+export function registerServer(runDir: string, url: string): void {
+  const file = join(runDir, `server-${process.pid}`)
+  try {
+    mkdirSync(runDir, { recursive: true })
+    writeFileSync(file, `${url}\n`)
+    process.on('exit', () => rmSync(file, { force: true }))
+  } catch {
+    // read-only install: nvidia-smi then sees the desktop only
   }
 }
 
@@ -103,8 +147,8 @@ export function apps(fields: string[], format: string[], procs: GpuProcess[]): s
   return (format.includes('noheader') ? '' : `${head}\n`) + lines.map(l => `${l}\n`).join('')
 }
 
-export async function nvidiaSmi(url: string, argv: string[]): Promise<number> {
-  const procs = await processes(url)
+export async function nvidiaSmi(runDir: string, argv: string[]): Promise<number> {
+  const procs = await processes(serverUrls(runDir))
   const format = (argv.find(a => a.startsWith('--format='))?.slice(9) ?? 'csv').split(',')
   const q = argv.find(a => a.startsWith('--query-gpu='))
   const a = argv.find(x => x.startsWith('--query-compute-apps='))

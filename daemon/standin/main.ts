@@ -12,7 +12,7 @@ import { CATALOGUE, findModel } from './catalogue.js'
 import { runDiscovery, runRunner } from './runner.js'
 import { parseKeepAlive, StandInServer } from './server.js'
 import { modelsDir, pull } from './store.js'
-import { nvidiaSmi } from './gpu.js'
+import { nvidiaSmi, registerServer } from './gpu.js'
 
 function hostPort(env: NodeJS.ProcessEnv): { host: string; port: number; url: string } {
   const raw = env.OLLAMA_HOST?.trim() || '127.0.0.1:11434'
@@ -84,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
     return 0
   }
   const { host, port, url } = hostPort(process.env)
-  if (basename(self) === 'nvidia-smi') return nvidiaSmi(url, argv)
+  if (basename(self) === 'nvidia-smi') return nvidiaSmi(join(dirname(self), '..', 'run'), argv)
   const env = process.env
   switch (argv[0]) {
     case 'serve': {
@@ -105,6 +105,7 @@ async function main(argv: string[]): Promise<number> {
         unloadMs: Number(env.OLLAMA_STANDIN_UNLOAD_MS || 0),
         runner: runnerKind(env),
       }).listen()
+      registerServer(join(binDir, '..', 'run'), `http://${host.includes(':') ? `[${host}]` : host}:${port}`)
       return new Promise<number>(() => undefined)
     }
     case 'ps':

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, writeSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -99,10 +99,15 @@ export function fill(path: string): void {
   }
 }
 
-/** The stand-in's server with the given settings; its runners as `ps` sees them. */
-export async function standinServer(t: Test, extraEnv: Record<string, string>, models = ['llama3.2:3b', 'qwen2.5-coder:7b']) {
-  const dir = t.testdir({})
-  const { ollama } = installStandin(join(dir, 'standin'))
+/**
+ * The stand-in's server with the given settings; its runners as `ps` sees
+ * them. Servers given one `install` (a stand-in installed by the caller)
+ * share its stand-in GPU.
+ */
+export async function standinServer(t: Test, extraEnv: Record<string, string>, models = ['llama3.2:3b', 'qwen2.5-coder:7b'], install?: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'memtrace-standin-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const ollama = install ? join(install, 'bin', 'ollama') : installStandin(join(dir, 'standin')).ollama
   const port = 20000 + Math.floor(Math.random() * 20000)
   const env = { ...process.env, OLLAMA_HOST: `127.0.0.1:${port}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_SCALE: '0.01', ...extraEnv }
   spawnSync(ollama, ['pull', ...models], { env })

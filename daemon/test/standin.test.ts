@@ -1,9 +1,11 @@
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { installStandin } from '../standin/install.js'
 import { sleep, standinServer } from './helpers.js'
 
 /** The simulated runner: it holds a share of each model's size and generates at a fixed pace. */
-const serve = (t: import('tap').Test, env: Record<string, string>) => standinServer(t, { OLLAMA_STANDIN_RUNNER: 'simulated', ...env })
+const serve = (t: import('tap').Test, env: Record<string, string>, models?: string[], install?: string) => standinServer(t, { OLLAMA_STANDIN_RUNNER: 'simulated', ...env }, models, install)
 
 t.test('/api/ps: Ollama fields, runner argv of 0.30, memory really held', async t => {
   const s = await serve(t, {})
@@ -61,4 +63,25 @@ t.test('keep_alive runs out; negative is forever', async t => {
   t.match(String(forever?.expires_at), /^2318-/)
   await sleep(1600)
   t.same((await s.ps()).map(m => m.name), ['qwen2.5-coder:7b'])
+})
+
+t.test("the stand-in's nvidia-smi shows the runners of every server of its install, as one GPU does", async t => {
+  const install = join(t.testdir({}), 'standin')
+  const { bin } = installStandin(install, { gpu: true })
+  const a = await serve(t, {}, ['llama3.2:3b'], install)
+  const b = await serve(t, {}, ['qwen2.5-coder:7b'], install)
+  await a.post({ model: 'llama3.2:3b', prompt: 'hi' })
+  await b.post({ model: 'qwen2.5-coder:7b', prompt: 'hi' })
+  const pids = [...a.runners(), ...b.runners()].map(l => l.trim().split(/\s+/)[0]).sort()
+  const smi = () =>
+    spawnSync(join(bin, 'nvidia-smi'), ['--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits'], { encoding: 'utf8', env: { ...process.env, OLLAMA_HOST: '127.0.0.1:9' } })
+      .stdout.trim()
+      .split('\n')
+      .filter(Boolean)
+  const sizes = new Map([...(await a.ps()), ...(await b.ps())].map(m => [m.name, Math.round(Number(m.size_vram) / 2 ** 20)]))
+  t.same(smi().map(l => l.split(', ')[0]).sort(), pids, 'both runners, whichever OLLAMA_HOST asks')
+  t.same(smi().map(l => Number(l.split(', ')[1])).sort(), [...sizes.values()].sort(), 'each with its size_vram in MiB')
+  b.server.kill()
+  await sleep(300)
+  t.same(smi().map(l => l.split(', ')[0]), a.runners().map(l => l.trim().split(/\s+/)[0]), 'a server that stopped leaves its runners off')
 })
