@@ -100,6 +100,8 @@ export class ManagedServer {
     }
     // A wrapper that did not exec leaves the real server in the group: it goes too.
     group('SIGKILL')
+    // Its runners may take a moment to give their memory back: the next step starts when they are gone.
+    for (let i = 0; i < 100 && alive(-(child.pid as number)); i++) await new Promise(ok => setTimeout(ok, 50))
   }
 
   /** Stops it at once, for an exit on a signal: the group gets SIGKILL. */
@@ -153,5 +155,15 @@ export class ManagedServer {
     const all = [...log.matchAll(/(?:n_seq_max\s*=\s*|NumParallel:|parallel=)(\d+)/g)]
     const last = all[all.length - 1]
     return last ? Number(last[1]) : undefined
+  }
+}
+
+/** Whether a process (or, with a negative PID, any process of a group) still exists. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
   }
 }

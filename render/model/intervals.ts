@@ -100,7 +100,9 @@ function findLowFree(trace: Trace, thresholdPct: number): Interval[] {
 
 /**
  * Where two or more model runners appear in the same process samples. The
- * interval runs from the first such sample to the last.
+ * interval runs from the first such sample to the last. A sample with no
+ * resident memory is a runner that is exiting (its memory already given
+ * back): it holds nothing beside the next one.
  */
 export function runnerOverlaps(trace: Trace): readonly Interval[] {
   let ivs = overlapMemo.get(trace)
@@ -112,7 +114,9 @@ function findOverlaps(trace: Trace): Interval[] {
   const counts = new Map<number, number>()
   for (const s of trace.procs) {
     if (s.role !== 'runner') continue
-    for (const t of s.tsMs) counts.set(t, (counts.get(t) ?? 0) + 1)
+    s.tsMs.forEach((t, i) => {
+      if ((s.rssKb[i] as number) > 0) counts.set(t, (counts.get(t) ?? 0) + 1)
+    })
   }
   const times = [...counts.keys()].sort((a, b) => a - b)
   const period = procPeriod(trace)

@@ -126,6 +126,13 @@ t.test('runner overlap: sampled together, from first to last shared sample', asy
   let disc = H
   for (let s = 0; s < 30; s++) disc += row(s, 401, 100, runner(BLOB)) + row(s, 403, 10, '/usr/local/lib/ollama/llama-server --port 5')
   t.same(runnerOverlaps(build(disc)), [], 'a discovery process is not a model runner')
+  let exiting = H
+  for (let s = 0; s < 30; s++) {
+    if (s < 15) exiting += row(s, 401, 100, runner(BLOB))
+    if (s === 15) exiting += row(s, 401, 0, runner(BLOB)) // killed: its memory already given back
+    if (s >= 15) exiting += row(s, 402, 100, runner(BLOB))
+  }
+  t.same(runnerOverlaps(build(exiting)), [], 'a runner sampled with no memory left, as it exits, holds nothing beside the next')
 })
 
 t.test('low free memory intervals', async t => {
