@@ -9,8 +9,8 @@ import { localStamp } from '../render/parse/time.js'
 import { duration, whole } from './args.js'
 import { jsonLine } from '../render/safe-text.js'
 import { runNumParallel } from './num-parallel.js'
-import { capContext, findModel, kvBytesPerSlot, modelDirs, readFacts } from './plan.js'
-import { chart, markdown, markdownModels, markdownParallel, type PerSlot, slope } from './results.js'
+import { capContext, findModel, kvBytesPerSlot, type ModelFacts, modelDirs, readFacts, runnerBytes } from './plan.js'
+import { chart, markdown, markdownModels, markdownParallel, type PerSlot, type RunnerPlan, slope } from './results.js'
 import { runModels } from './models.js'
 import { runParallel } from './parallel.js'
 import type { BenchStep } from '../schemas/index.js'
@@ -178,15 +178,16 @@ export async function runBench(argv: string[], out: NodeJS.WritableStream, err: 
   } else if (experiment === 'parallel') {
     const numParallel = values['num-parallel'] !== undefined ? whole('num-parallel', values['num-parallel'], 1) : undefined
     steps = await runParallel({ ...a, maxParallel: whole('max-parallel', values['max-parallel'], 4), ...(numParallel !== undefined ? { numParallel } : {}) }, say)
-    md = markdownParallel(steps, { ...settings, ...(numParallel !== undefined ? { numParallel } : {}) })
+    // With a server of its own, the slots are known: the whole runner is set against the plan.
+    const runner = numParallel !== undefined ? await runnerPlan(a.model, a.numCtx, numParallel, steps[0]) : undefined
+    md = markdownParallel(steps, { ...settings, ...(numParallel !== undefined ? { numParallel } : {}) }, runner)
   } else {
     steps = await runNumParallel(a, say)
     const perSlot: PerSlot = {}
     const measured = slope(steps.filter(s => s.rssIdleBytes !== undefined).map(s => [s.step, s.rssIdleBytes as number]))
     if (measured !== undefined) perSlot.measuredBytes = measured
-    const found = findModel(modelDirs(), a.model)
-    const facts = found ? await readFacts(found.blob) : undefined
-    if (facts && typeof facts !== 'string') perSlot.predictedBytes = kvBytesPerSlot(facts, capContext(facts, a.numCtx), 'f16')
+    const facts = await modelFacts(a.model)
+    if (facts) perSlot.predictedBytes = kvBytesPerSlot(facts.facts, capContext(facts.facts, a.numCtx), 'f16')
     md = markdown(steps, settings, perSlot)
   }
   writeFileSync(join(a.out, 'results.jsonl'), steps.map(s => `${jsonLine(s)}\n`).join(''))
@@ -196,4 +197,24 @@ export async function runBench(argv: string[], out: NodeJS.WritableStream, err: 
   if (render.status !== 0) say(`memory.svg: ${render.stderr.trim()}`)
   out.write(`${md}\nWritten to ${a.out}/: results.jsonl, results.md, results.svg, memory.svg, trace/\n`)
   return 0
+}
+
+/** The model's GGUF facts and weights size, where its manifest is found in the local models folders. */
+async function modelFacts(model: string): Promise<{ facts: ModelFacts; weightsBytes: number } | undefined> {
+  const found = findModel(modelDirs(), model)
+  const facts = found ? await readFacts(found.blob) : undefined
+  return found && facts && typeof facts !== 'string' ? { facts, weightsBytes: found.sizeBytes } : undefined
+}
+
+async function runnerPlan(model: string, numCtx: number, numParallel: number, first: BenchStep | undefined): Promise<RunnerPlan> {
+  const out: RunnerPlan = { numParallel }
+  const measured = first?.rssIdleBytes ?? first?.rssPeakBytes
+  if (measured !== undefined) out.measuredBytes = measured
+  const m = await modelFacts(model)
+  if (m) {
+    const ctx = capContext(m.facts, numCtx)
+    out.predictedBytes = runnerBytes(m.facts, m.weightsBytes, { numCtx: ctx, numParallel, kvType: 'f16', flashAttention: true })
+    out.perSlotBytes = kvBytesPerSlot(m.facts, ctx, 'f16')
+  }
+  return out
 }

@@ -21,6 +21,20 @@ export interface PerSlot {
   predictedBytes?: number
 }
 
+/** The whole runner of a parallel sweep's own server: its RSS at P=1 against plan's weights + NP slots + compute. */
+export interface RunnerPlan {
+  numParallel: number
+  measuredBytes?: number
+  predictedBytes?: number
+  /** KV cache per slot by plan (f16). */
+  perSlotBytes?: number
+}
+
+/** `(error +4%)`: the prediction's error against the measurement. */
+function errorPct(predicted: number | undefined, measured: number | undefined): string {
+  return measured !== undefined && predicted !== undefined && measured > 0 ? ` (error ${predicted >= measured ? '+' : '−'}${Math.round((Math.abs(predicted - measured) / measured) * 100)}%)` : ''
+}
+
 /** The slope of y over x by least squares; undefined with fewer than two distinct x. */
 export function slope(points: [number, number][]): number | undefined {
   if (new Set(points.map(p => p[0])).size < 2) return undefined
@@ -64,13 +78,13 @@ export function markdown(steps: BenchStep[], s: SweepSettings, perSlot: PerSlot)
   if (perSlot.measuredBytes !== undefined || perSlot.predictedBytes !== undefined) {
     const m = perSlot.measuredBytes
     const p = perSlot.predictedBytes
-    const err = m !== undefined && p !== undefined && m > 0 ? ` (error ${p >= m ? '+' : '−'}${Math.round((Math.abs(p - m) / m) * 100)}%)` : ''
+    const err = errorPct(p, m)
     lines.push(`Per slot: measured ${m !== undefined ? gib(m) : '–'} (the rise of idle runner RSS per NUM_PARALLEL, least squares), predicted ${p !== undefined ? gib(p) : '–'} by \`memtrace plan\` (f16 KV cache at ${s.numCtx})${err}.`)
   }
   return `${lines.join('\n')}\n`
 }
 
-export function markdownParallel(steps: BenchStep[], s: SweepSettings & { numParallel?: number }): string {
+export function markdownParallel(steps: BenchStep[], s: SweepSettings & { numParallel?: number }, runner?: RunnerPlan): string {
   const rows = steps.map(x =>
     x.genTps === undefined
       ? `| ${x.step} | ${markdownText(x.outcome)} | | | | | | | | |`
@@ -95,6 +109,11 @@ export function markdownParallel(steps: BenchStep[], s: SweepSettings & { numPar
     ...rows,
     '',
     `${verdict.join('; ')}.`,
+    ...(runner && (runner.measuredBytes !== undefined || runner.predictedBytes !== undefined)
+      ? [
+          `Runner: measured ${runner.measuredBytes !== undefined ? gib(runner.measuredBytes) : '–'} (its RSS at P=1, idle after the warm-up), predicted ${runner.predictedBytes !== undefined ? gib(runner.predictedBytes) : '–'} by \`memtrace plan\` for ${runner.numParallel} slot${runner.numParallel === 1 ? '' : 's'} of ${s.numCtx}${runner.perSlotBytes !== undefined ? ` (weights, ${gib(runner.perSlotBytes)} of f16 KV cache a slot, compute with flash attention)` : ''}${errorPct(runner.predictedBytes, runner.measuredBytes)}. Per slot needs a NUM_PARALLEL sweep: the runner's own overhead is in this figure.`,
+        ]
+      : []),
   ].join('\n')}\n`
 }
 

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Ajv } from 'ajv'
-import { benchStepSchema, type BenchStep } from '../../schemas/index.js'
+import { benchStepSchema, type BenchStep, type PlanRecord } from '../../schemas/index.js'
 import { installStandin } from '../../daemon/standin/install.js'
 import { memtrace } from '../../render/test/helpers.js'
 import { parseSvg } from '../../render/test/xml.js'
@@ -43,6 +43,10 @@ t.test('P = 1 … 3 against a managed server: throughput, TTFT, the verdict, a m
   const md = readFileSync(join(out, 'results.md'), 'utf8')
   t.equal((md.match(/^\| [123] \| \d/gm) ?? []).length, 3, 'one row per P')
   t.match(md, /No cliff .*; throughput peak at P=3/)
+  // The whole runner against the plan for the server's 4 slots (the simulated runner holds 2 % of it, so the error is large).
+  const plan = JSON.parse(memtrace(['plan', 'qwen2.5-coder:7b', '--num-ctx', '4096', '--num-parallel', '4', '--json'], { env }).stdout) as PlanRecord
+  const predicted = ((plan.weightsBytes + 4 * plan.kvBytesPerSlot + plan.computeBytes) / 2 ** 30).toFixed(2)
+  t.match(md, new RegExp(`^Runner: measured \\d+ MiB \\(its RSS at P=1, idle after the warm-up\\), predicted ${predicted.replace('.', '\\.')} GiB by \`memtrace plan\` for 4 slots of 4096 .*\\(error \\+\\d+%\\)\\.`, 'm'))
   const log = readFileSync(join(out, 'trace', readdirSync(join(out, 'trace')).find(f => f.startsWith('system-memtrace-')) as string), 'utf8')
   t.same((log.match(/"text":"P=\d"/g) ?? []).sort(), ['"text":"P=1"', '"text":"P=2"', '"text":"P=3"'])
   const svg = parseSvg(readFileSync(join(out, 'results.svg'), 'utf8'))
