@@ -4,7 +4,7 @@ NODE_MODULES := node_modules/.package-lock.json
 BIN := node dist/bin/memtrace.js
 SAMPLES := mac-model-switch num-parallel-sweep linux-nvidia-container seed-loops seed-loop-linux
 
-.PHONY: all install build demo test test-only browser golden samples bench check clean
+.PHONY: all install build demo test test-only browser prometheus golden samples bench check clean
 
 all: build
 
@@ -31,6 +31,15 @@ browser:
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; \
 	fi
 
+# Debian's Prometheus (and its promtool), for the fleet tests: a real
+# Prometheus scrapes the daemon. Never a downloaded binary.
+prometheus:
+	@if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then \
+	  echo "installing Debian's prometheus for the fleet tests"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; fi; \
+	fi
+
 # The main job on a built-in example: the Ollama stand-in, the real daemon, a
 # model switch, the chart (about a minute). Then the samples, rendered.
 demo: build
@@ -40,7 +49,7 @@ demo: build
 	@echo "The samples, rendered:"
 	@for s in $(SAMPLES); do echo "  $$PWD/out/$$s.svg"; done
 
-test: build browser
+test: build browser prometheus
 	node scripts/run-tests.mjs
 
 # Rewrites the golden SVGs after an intended change to the chart.

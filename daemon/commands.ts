@@ -27,6 +27,9 @@ Options:
   --match REGEX           processes to trace besides the server's descendants
                           (default: ollama|mlx|runner)
   --ollama-url URL        the server (default from OLLAMA_HOST, else http://127.0.0.1:11434)
+  --metrics [HOST:]PORT   also serve Prometheus metrics at http://HOST:PORT/metrics
+                          (HOST defaults to 127.0.0.1; each scrape is answered
+                          from the last sample; see docs/fleet.md)
   --foreground            run in this terminal, logging to stderr (for service managers)
   -h, --help              this text`
 
@@ -97,6 +100,17 @@ export async function cmdStart(argv: string[], version: string, out: NodeJS.Writ
     process.send?.({ ok: false, error: describeHolder(opened.holder), code: 3 })
     throw new CommandError(describeHolder(opened.holder), 3)
   }
+  let metricsUrl: string | undefined
+  try {
+    metricsUrl = await daemon.serveMetrics()
+  } catch (e) {
+    // Nothing was sampled yet: the lock is given back and the start fails with the reason.
+    await daemon.stop('the metrics address could not be bound')
+    const at = cfg.metrics ? `${cfg.metrics.host.includes(':') ? `[${cfg.metrics.host}]` : cfg.metrics.host}:${cfg.metrics.port}` : ''
+    const msg = `cannot serve metrics on ${at}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`
+    process.send?.({ ok: false, error: msg })
+    throw new CommandError(msg, 2)
+  }
   daemon.start()
   let exiting = false
   const shutdown = (signal: string) => {
@@ -111,10 +125,10 @@ export async function cmdStart(argv: string[], version: string, out: NodeJS.Writ
   process.on('SIGINT', () => shutdown('SIGINT'))
   process.on('SIGHUP', () => daemon.reopen())
   if (process.send) {
-    process.send({ ok: true, lock: opened.lock, staleFrom: opened.staleFrom })
+    process.send({ ok: true, lock: opened.lock, staleFrom: opened.staleFrom, metricsUrl })
     process.disconnect()
   } else {
-    out.write(`tracing into ${cfg.dir} (pid ${process.pid}); Ctrl-C stops\n  ${opened.lock.procFile}\n  ${opened.lock.systemFile}\n`)
+    out.write(`tracing into ${cfg.dir} (pid ${process.pid}); Ctrl-C stops\n  ${opened.lock.procFile}\n  ${opened.lock.systemFile}\n${metricsUrl ? `  metrics: ${metricsUrl}\n` : ''}`)
   }
   return new Promise<number>(() => {
     /* runs until a signal stops it */
@@ -129,7 +143,7 @@ async function startInBackground(argv: string[], dir: string, out: NodeJS.Writab
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
     cwd: process.cwd(),
   })
-  const reply = await new Promise<{ ok: boolean; error?: string; code?: number; lock?: LockInfo; staleFrom?: number }>((res) => {
+  const reply = await new Promise<{ ok: boolean; error?: string; code?: number; lock?: LockInfo; staleFrom?: number; metricsUrl?: string }>((res) => {
     const timer = setTimeout(() => res({ ok: false, error: 'the daemon did not report within 10 s; see memtrace.log' }), 10_000)
     child.once('message', m => {
       clearTimeout(timer)
@@ -144,7 +158,7 @@ async function startInBackground(argv: string[], dir: string, out: NodeJS.Writab
   child.channel?.unref()
   if (!reply.ok || !reply.lock) throw new CommandError(reply.error ?? 'the daemon did not start', reply.code ?? 2)
   if (reply.staleFrom !== undefined) out.write(`took over a stale lock: its daemon, pid ${reply.staleFrom}, is gone (that pid is free or now another process)\n`)
-  out.write(`memtrace daemon started (pid ${reply.lock.pid}), tracing into ${dir}\n  ${reply.lock.procFile}\n  ${reply.lock.systemFile}\n  log: ${reply.lock.logFile}\nStop it with: memtrace stop${dir === resolve('ollama-memtrace') ? '' : ` --dir ${dir}`}\n`)
+  out.write(`memtrace daemon started (pid ${reply.lock.pid}), tracing into ${dir}\n  ${reply.lock.procFile}\n  ${reply.lock.systemFile}\n  log: ${reply.lock.logFile}\n${reply.metricsUrl ? `  metrics: ${reply.metricsUrl}\n` : ''}Stop it with: memtrace stop${dir === resolve('ollama-memtrace') ? '' : ` --dir ${dir}`}\n`)
   return 0
 }
 
@@ -206,6 +220,7 @@ export async function cmdStatus(argv: string[], out: NodeJS.WritableStream): Pro
     lines.push(`  samples: ${s.processSamples} process (${s.processRows} rows), ${s.systemSamples} system`)
     lines.push(`  last sample: ${s.lastProcessSample ?? 'none yet'} (process), ${s.lastSystemSample ?? 'none yet'} (system)`)
     lines.push(`  missed ticks: ${s.missedTicks.process} process, ${s.missedTicks.system} system; tick lateness p99 ${s.lateness.p99Ms} ms`)
+    if (s.metricsUrl) lines.push(`  metrics: ${s.metricsUrl}`)
     lines.push(`  last error: ${s.lastError ? `${s.lastError.at} ${s.lastError.message}` : 'none'}`)
     lines.push(...writeLines(s))
   }

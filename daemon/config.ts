@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { DEFAULT_MATCH } from './select.js'
+import { MetricsError, parseMetricsAddress, type MetricsAddress } from './metrics-address.js'
 
 export interface DaemonConfig {
   dir: string
@@ -14,6 +15,8 @@ export interface DaemonConfig {
   /** Which sources to read: the real platform, or MEMTRACE_PLATFORM for tests. */
   platform: 'linux' | 'darwin'
   procRoot: string
+  /** `--metrics [HOST:]PORT`: serve Prometheus metrics there. */
+  metrics?: MetricsAddress
 }
 
 export class ConfigError extends Error {}
@@ -44,6 +47,7 @@ export const START_OPTIONS = {
   'system-interval': { type: 'string', default: '5s' },
   match: { type: 'string', default: DEFAULT_MATCH },
   'ollama-url': { type: 'string' },
+  metrics: { type: 'string' },
   foreground: { type: 'boolean', default: false },
   daemonized: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -67,6 +71,13 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv): DaemonCo
   } catch {
     throw new ConfigError(`--ollama-url: not a URL: ${values['ollama-url'] ?? env.OLLAMA_HOST}`)
   }
+  let metrics: MetricsAddress | undefined
+  try {
+    if (values.metrics !== undefined) metrics = parseMetricsAddress(values.metrics as string)
+  } catch (e) {
+    if (e instanceof MetricsError) throw new ConfigError(e.message)
+    throw e
+  }
   const wanted = env.MEMTRACE_PLATFORM ?? process.platform
   if (wanted !== 'linux' && wanted !== 'darwin') throw new ConfigError(`memtrace traces Linux and macOS, not ${wanted}`)
   return {
@@ -79,5 +90,6 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv): DaemonCo
     daemonized: values.daemonized as boolean,
     platform: wanted,
     procRoot: '/proc',
+    ...(metrics ? { metrics } : {}),
   }
 }

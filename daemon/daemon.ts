@@ -17,6 +17,8 @@ import { isServer, selectProcesses } from './select.js'
 import { AppendFile, mib } from './sink.js'
 import { type DaemonStatus, StatusFile, type WriteState } from './status-file.js'
 import { Ticker } from './ticker.js'
+import type { Metrics, MetricProcess } from './metrics.js'
+import type { Server } from 'node:http'
 
 export const TSV_HEADER = 'ts\tpid\tppid\tcomm\trss_kb\tvsz_kb\tcommand\n'
 export const MARKS_NAME = 'memtrace.marks'
@@ -55,7 +57,10 @@ export class Daemon {
   #sysTicker!: Ticker
   #events: string[] = []
   #lastPicked: ProcInfo[] | undefined
-  readonly #runnersSeen = new Map<string, { pid: number; blob?: string; named: boolean; tries: number }>()
+  readonly #runnersSeen = new Map<string, { pid: number; blob?: string; model?: string; named: boolean; tries: number }>()
+  /** With --metrics: what Prometheus scrapes, set at each sample. */
+  #metrics: Metrics | undefined
+  #metricsServer: Server | undefined
   #serverPid: number | undefined
   #manifests: ManifestIndex | undefined
   #manifestKey = ''
@@ -136,6 +141,22 @@ export class Daemon {
     this.#status.systemFile = files.systemFile
   }
 
+  /** Serves the metrics (`--metrics`) before sampling starts; throws when the address cannot be bound. Returns the URL. */
+  async serveMetrics(): Promise<string | undefined> {
+    if (!this.#cfg.metrics) return undefined
+    const { Metrics, serveMetrics } = await import('./metrics.js')
+    this.#parseBlock = (await import('../render/parse/system-block.js')).parseBlock
+    this.#problems = new (await import('../render/parse/problems.js')).ProblemLog()
+    this.#metrics = new Metrics()
+    const { server, url } = await serveMetrics(this.#metrics, this.#cfg.metrics)
+    this.#metricsServer = server
+    this.#status.metricsUrl = url
+    return url
+  }
+
+  #parseBlock: typeof import('../render/parse/system-block.js').parseBlock | undefined
+  #problems: import('../render/parse/problems.js').ProblemLog | undefined
+
   start(): void {
     this.#procTicker = new Ticker(this.#cfg.intervalMs, t => this.#sampleProcesses(t), (n, t) => this.#missed('process', n, t))
     this.#sysTicker = new Ticker(this.#cfg.systemIntervalMs, t => this.#sampleSystem(t), (n, t) => this.#missed('system', n, t))
@@ -170,6 +191,8 @@ export class Daemon {
           this.#events = []
         }
       }
+      this.#metricsServer?.close()
+      this.#metricsServer?.closeAllConnections()
       const lost = (this.#proc?.close() ?? 0) + (this.#sys?.close() ?? 0)
       this.#closed = true
       if (lost > 0) this.#error(`${lost} bytes of trace held back could not be written before the exit and are lost`)
@@ -191,6 +214,7 @@ export class Daemon {
 
   #missed(source: 'process' | 'system', n: number, atMs: number): void {
     this.#status.missedTicks[source] += n
+    this.#metrics?.missed(source, n)
     this.#events.push(event('missed', { ts: formatTs(atMs), source, ticks: n }))
     this.#log.warn({ source, ticks: n }, 'sampling took longer than the interval; ticks skipped')
   }
@@ -201,6 +225,7 @@ export class Daemon {
   }
 
   async #sampleProcesses(tickMs: number): Promise<void> {
+    this.#metrics?.late('process', Date.now() - tickMs)
     let all: ProcInfo[]
     try {
       if (this.#linux) all = this.#linux.scan()
@@ -220,36 +245,41 @@ export class Daemon {
     this.#lastPicked = picked
     const ts = formatTs(tickMs)
     let rows = ''
+    const forMetrics: MetricProcess[] = []
     for (const p of picked) {
       rows += `${ts}\t${p.pid}\t${p.ppid}\t${clean(p.comm)}\t${p.rssKb}\t${p.vszKb}\t${clean(p.command)}\n`
       if (isServer(p.command)) this.#serverPid = p.pid
-      this.#noteRunner(p)
+      const model = this.#noteRunner(p)
+      if (this.#metrics) forMetrics.push(metricProcess(p, model))
     }
+    this.#metrics?.processes(forMetrics, tickMs)
     this.#status.processSamples++
     this.#status.processRows += picked.length
     this.#status.lastProcessSample = ts
     if (rows && !this.#proc.write(rows)) this.#writeFailed(this.#proc)
   }
 
-  /** A runner seen for the first time: map its blob to a model name for the trace. */
-  #noteRunner(p: ProcInfo): void {
+  /** A runner seen for the first time: map its blob to a model name for the trace. Returns the runner's model, where known. */
+  #noteRunner(p: ProcInfo): string | undefined {
     const key = `${p.pid}:${p.startTicks || p.command}`
     let seen = this.#runnersSeen.get(key)
     if (!seen) {
       const c = classify(p.comm, p.command)
-      if (c.role !== 'runner' || !c.modelArg) return
+      if (c.role !== 'runner' || !c.modelArg) return undefined
       const m = modelFromArg(c.modelArg)
-      seen = { pid: p.pid, named: !('blob' in m), tries: 0, ...('blob' in m ? { blob: m.blob } : {}) }
+      seen = { pid: p.pid, named: !('blob' in m), tries: 0, ...('blob' in m ? { blob: m.blob } : { model: m.model }) }
       this.#runnersSeen.set(key, seen)
     }
-    if (seen.named || !seen.blob || seen.tries >= 3) return
+    if (seen.named || !seen.blob || seen.tries >= 3) return seen.model
     seen.tries++
     const model = this.#manifestIndex().lookup(seen.blob)
     if (model) {
       seen.named = true
+      seen.model = model
       this.#events.push(event('runner', { ts: formatTs(Date.now()), pid: p.pid, model, blob: seen.blob }))
       this.#log.info({ pid: p.pid, model }, 'runner started')
     } else if (seen.tries === 3) this.#log.warn({ pid: p.pid, blob: seen.blob }, 'no manifest names this runner blob')
+    return seen.model
   }
 
   /** Where the models are: the server's OLLAMA_MODELS, else the usual places. */
@@ -270,6 +300,7 @@ export class Daemon {
   }
 
   async #sampleSystem(tickMs: number): Promise<void> {
+    this.#metrics?.late('system', Date.now() - tickMs)
     this.#checkFiles()
     const sources = this.#cfg.platform === 'linux' ? this.#linuxSources() : macSystemText(COMMAND_TIMEOUT_MS, this.#abort.signal)
     const [sys, gpu, ollama] = await Promise.all([sources, this.#nvidiaText(), this.#ollamaText()])
@@ -277,8 +308,9 @@ export class Daemon {
     for (const e of sys.errors) this.#sourceError('system', e)
     this.#readMarks()
     this.#reportDropped()
-    const block = `===== ${formatTs(tickMs)} =====\n${this.#events.join('')}${sys.text}${gpu}${ollama}\n`
+    const block = `===== ${formatTs(tickMs)} =====\n${this.#events.join('')}${sys.text}${gpu}${ollama.text}\n`
     this.#events = []
+    this.#metricsFromBlock(block, ollama.answered)
     this.#status.systemSamples++
     this.#status.lastSystemSample = formatTs(tickMs)
     if (!this.#sys.write(block)) this.#writeFailed(this.#sys)
@@ -298,12 +330,20 @@ export class Daemon {
     return r.text
   }
 
+  /** The block as `render` reads it, for the metrics: the same parser, so the figures agree with the chart's. */
+  #metricsFromBlock(block: string, answered: boolean): void {
+    if (!this.#metrics || !this.#parseBlock || !this.#problems) return
+    const lines = block.split('\n').slice(1).map((text, i) => ({ text, no: i + 2 }))
+    const { sample } = this.#parseBlock('system', formatTs(Date.now()), 1, lines, this.#problems)
+    this.#metrics.system(sample, answered)
+  }
+
   /** /api/ps first; the CLI only when the server answered (it can relaunch the macOS app). */
-  async #ollamaText(): Promise<string> {
+  async #ollamaText(): Promise<{ text: string; answered: boolean }> {
     const api = await fetchApiPs(this.#cfg.ollamaUrl, API_TIMEOUT_MS, this.#abort.signal)
     if (!api.ok) {
       this.#sourceError('api-ps', api.error)
-      return ''
+      return { text: '', answered: false }
     }
     this.#lastSourceErrors.delete('api-ps')
     let cli = ''
@@ -318,7 +358,7 @@ export class Daemon {
         this.#sourceError('ollama-ps', r.error)
       } else this.#sourceError('ollama-ps', r.error)
     }
-    return `${cli}${api.body}\n`
+    return { text: `${cli}${api.body}\n`, answered: true }
   }
 
   /** Recorded in the trace every time; logged when it starts or changes. */
@@ -441,6 +481,26 @@ function writeState(f: AppendFile | undefined): WriteState {
     droppedBytes: f.droppedBytes,
     ...(f.lastError !== undefined ? { error: f.lastError } : {}),
     ...(f.failingSinceMs !== undefined ? { failingSince: formatTs(f.failingSinceMs) } : {}),
+  }
+}
+
+/** A traced process for the metrics: its role, model and slots; its command line stays here. */
+function metricProcess(p: ProcInfo, model: string | undefined): MetricProcess {
+  const role = isServer(p.command) ? 'server' : classify(p.comm, p.command).role === 'runner' ? 'runner' : 'other'
+  const num = (re: RegExp) => {
+    const m = re.exec(p.command)
+    return m ? Number(m[1]) : undefined
+  }
+  const parallel = num(/\s(?:--parallel|-np|--n-parallel)[\s=](\d+)/)
+  const ctxCells = num(/\s(?:-c|--ctx-size)[\s=](\d+)/)
+  return {
+    pid: p.pid,
+    ppid: p.ppid,
+    role,
+    rssBytes: p.rssKb * 1024,
+    ...(role === 'runner' && model !== undefined ? { model } : {}),
+    ...(role === 'runner' && parallel !== undefined ? { parallel } : {}),
+    ...(role === 'runner' && ctxCells !== undefined ? { ctxCells } : {}),
   }
 }
 

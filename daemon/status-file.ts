@@ -37,6 +37,8 @@ export interface DaemonStatus {
   lastError?: { at: string; message: string }
   /** The process trace, the system trace and the daemon's log. */
   writes?: { process: WriteState; system: WriteState; log: WriteState }
+  /** Where Prometheus scrapes this daemon (`--metrics`). */
+  metricsUrl?: string
 }
 
 export const STATUS_NAME = 'memtrace.status.json'

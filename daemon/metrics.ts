@@ -1,0 +1,200 @@
+/**
+ * What the daemon samples, for Prometheus (`memtrace start --metrics`). The
+ * values are set when a sample is taken; a scrape only serialises them, so
+ * it never reads another process's /proc or calls Ollama, and costs the
+ * sampler nothing (prom-client's default metrics read memtrace's own
+ * process). Labels carry roles, model names, digests and PIDs, never a
+ * command line or a prompt.
+ */
+import { createServer, type Server } from 'node:http'
+import client from 'prom-client'
+import type { LoadedModel, SystemSample } from '../schemas/index.js'
+import type { MetricsAddress } from './metrics-address.js'
+
+export type Role = 'server' | 'runner' | 'other'
+
+/** One traced process at a sample: its role, its model (runners), its memory, and the runner's slots from its argv. */
+export interface MetricProcess {
+  pid: number
+  ppid: number
+  role: Role
+  model?: string
+  rssBytes: number
+  /** `-np N` / `--parallel N` on a runner's command line. */
+  parallel?: number
+  /** `-c N` / `--ctx-size N`: all slots' cells together. */
+  ctxCells?: number
+}
+
+const LATENESS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+
+export class Metrics {
+  readonly registry = new client.Registry()
+  readonly #resident = new client.Gauge({ name: 'memtrace_process_resident_bytes', help: 'Resident memory (RSS) of the traced processes, by role (server, runner, other) and, for runners, model; summed over processes of one role and model.', labelNames: ['role', 'model'], registers: [this.registry] })
+  readonly #runnerInfo = new client.Gauge({ name: 'memtrace_runner_info', help: 'A model runner alive at the last sample (always 1): its model, the digest Ollama lists for it, its PID, slots (NUM_PARALLEL) and context per slot.', labelNames: ['model', 'digest', 'pid', 'parallel', 'ctx'], registers: [this.registry] })
+  readonly #system = new client.Gauge({ name: 'memtrace_system_memory_bytes', help: 'System memory at the last system sample, by kind: total, free, available (Linux) or free_pages (macOS), wired, compressor, swap_used, swap_total, container_usage, container_limit.', labelNames: ['kind'], registers: [this.registry] })
+  readonly #freeRatio = new client.Gauge({ name: 'memtrace_system_memory_free_ratio', help: 'Free memory as a ratio of the total: MemAvailable / MemTotal on Linux, memory_pressure free % on macOS.', registers: [this.registry] })
+  readonly #psi = new client.Gauge({ name: 'memtrace_memory_pressure_ratio', help: 'Linux memory pressure (PSI): the share of time some or all tasks stalled on memory, averaged over 10, 60 or 300 s.', labelNames: ['kind', 'window'], registers: [this.registry] })
+  readonly #gpu = new client.Gauge({ name: 'memtrace_gpu_memory_bytes', help: 'GPU memory as nvidia-smi reports it, by GPU index and kind (used, total).', labelNames: ['gpu', 'kind'], registers: [this.registry] })
+  readonly #up = new client.Gauge({ name: 'ollama_up', help: 'Whether the Ollama server answered /api/ps at the last system sample (1) or not (0).', registers: [this.registry] })
+  readonly #size = new client.Gauge({ name: 'ollama_model_size_bytes', help: 'What Ollama says a loaded model holds (/api/ps size).', labelNames: ['model'], registers: [this.registry] })
+  readonly #vram = new client.Gauge({ name: 'ollama_model_vram_bytes', help: 'What Ollama says a loaded model holds on the GPU (/api/ps size_vram).', labelNames: ['model'], registers: [this.registry] })
+  readonly #accounting = new client.Gauge({ name: 'memtrace_model_accounting_ratio', help: "A model's measured memory against Ollama's figure for it, as the findings compare them: runner RSS against what Ollama keeps in system memory (all of size on unified memory, else size - size_vram), plus the runner's own GPU memory against size_vram where nvidia-smi lists its PID.", labelNames: ['model'], registers: [this.registry] })
+  readonly #orphans = new client.Gauge({ name: 'memtrace_orphan_runners', help: "Runners alive whose model the server's last two /api/ps answers did not list.", registers: [this.registry] })
+  readonly #overlap = new client.Counter({ name: 'memtrace_runner_overlap_seconds_total', help: 'Time during which two or more model runners held memory at once.', registers: [this.registry] })
+  readonly #samples = new client.Counter({ name: 'memtrace_samples_total', help: 'Samples taken, by kind (process, system).', labelNames: ['kind'], registers: [this.registry] })
+  readonly #missed = new client.Counter({ name: 'memtrace_missed_ticks_total', help: 'Sampling ticks skipped because the sample before ran over, by kind.', labelNames: ['kind'], registers: [this.registry] })
+  readonly #lateness = new client.Histogram({ name: 'memtrace_sample_lateness_seconds', help: 'How late each sample started after its tick, by kind.', labelNames: ['kind'], buckets: LATENESS_BUCKETS, registers: [this.registry] })
+
+  /** The last /api/ps answers (newest last), for digests, orphans and accounting. */
+  #listings: (LoadedModel[] | undefined)[] = []
+  #procs: MetricProcess[] = []
+  #gpuByPid = new Map<number, number>()
+  #unified = false
+  #lastProcMs: number | undefined
+
+  constructor() {
+    // memtrace's own process, under prom-client's names; Ollama's processes never appear under process_*.
+    client.collectDefaultMetrics({ register: this.registry })
+  }
+
+  late(kind: 'process' | 'system', ms: number): void {
+    this.#lateness.observe({ kind }, Math.max(0, ms) / 1000)
+  }
+
+  missed(kind: 'process' | 'system', n: number): void {
+    this.#missed.inc({ kind }, n)
+  }
+
+  /** A process sample: the traced processes with their roles and models. */
+  processes(procs: MetricProcess[], tickMs: number): void {
+    this.#samples.inc({ kind: 'process' })
+    const held = procs.filter(p => p.role === 'runner' && p.rssBytes > 0).length
+    if (held >= 2 && this.#lastProcMs !== undefined && tickMs > this.#lastProcMs) this.#overlap.inc((tickMs - this.#lastProcMs) / 1000)
+    this.#lastProcMs = tickMs
+    this.#procs = procs
+    const sums = new Map<string, { role: Role; model: string; bytes: number }>()
+    for (const p of procs) {
+      const model = p.role === 'runner' ? (p.model ?? 'unknown') : ''
+      const key = `${p.role}\u0000${model}`
+      const s = sums.get(key) ?? { role: p.role, model, bytes: 0 }
+      s.bytes += p.rssBytes
+      sums.set(key, s)
+    }
+    this.#resident.reset()
+    for (const s of sums.values()) this.#resident.set({ role: s.role, model: s.model }, s.bytes)
+    this.#runners()
+  }
+
+  /** A system sample, as the renderer parses it; `answered` is whether /api/ps answered. */
+  system(s: SystemSample, answered: boolean): void {
+    this.#samples.inc({ kind: 'system' })
+    this.#unified = s.platform === 'macos'
+    this.#system.reset()
+    const put = (kind: string, v: number | null | undefined) => {
+      if (typeof v === 'number' && Number.isFinite(v)) this.#system.set({ kind }, v)
+    }
+    put('total', s.memTotalBytes)
+    put('free', s.platform === 'linux' ? s.freeBytes : undefined)
+    put(s.platform === 'macos' ? 'free_pages' : 'available', s.platform === 'macos' ? s.freeBytes : s.availableBytes)
+    put('wired', s.wiredBytes)
+    put('compressor', s.compressorBytes)
+    put('swap_used', s.swapUsedBytes)
+    put('swap_total', s.swapTotalBytes)
+    put('container_usage', s.cgroup?.usageBytes)
+    put('container_limit', s.cgroup?.limitBytes)
+    this.#freeRatio.reset()
+    if (s.freePct !== undefined) this.#freeRatio.set(s.freePct / 100)
+    this.#psi.reset()
+    const p = s.pressure
+    const windows = { avg10: ['someAvg10', 'fullAvg10'], avg60: ['someAvg60', 'fullAvg60'], avg300: ['someAvg300', 'fullAvg300'] } as const
+    for (const [window, [some, full]] of Object.entries(windows)) {
+      if (typeof p?.[some] === 'number') this.#psi.set({ kind: 'some', window }, p[some] / 100)
+      if (typeof p?.[full] === 'number') this.#psi.set({ kind: 'full', window }, p[full] / 100)
+    }
+    this.#gpu.reset()
+    for (const g of s.gpus ?? []) {
+      this.#gpu.set({ gpu: String(g.index), kind: 'used' }, g.usedBytes)
+      this.#gpu.set({ gpu: String(g.index), kind: 'total' }, g.totalBytes)
+    }
+    this.#gpuByPid = new Map()
+    for (const p of s.gpuProcesses ?? []) this.#gpuByPid.set(p.pid, (this.#gpuByPid.get(p.pid) ?? 0) + p.usedBytes)
+    this.#up.set(answered ? 1 : 0)
+    this.#listings = [...this.#listings, answered ? (s.models ?? []) : undefined].slice(-2)
+    this.#size.reset()
+    this.#vram.reset()
+    for (const m of (answered ? s.models : undefined) ?? []) {
+      this.#size.set({ model: m.name }, m.sizeBytes)
+      if (m.sizeVramBytes !== undefined) this.#vram.set({ model: m.name }, m.sizeVramBytes)
+    }
+    this.#runners()
+  }
+
+  /** What depends on both samples: runner info, orphans and accounting. */
+  #runners(): void {
+    const listed = this.#listings.at(-1)
+    const runners = this.#procs.filter(p => p.role === 'runner')
+    this.#runnerInfo.reset()
+    for (const r of runners) {
+      const m = r.model !== undefined ? listed?.find(x => x.name === r.model) : undefined
+      const ctx = m?.contextLength ?? (r.ctxCells !== undefined ? Math.floor(r.ctxCells / (r.parallel ?? 1)) : undefined)
+      this.#runnerInfo.set({ model: r.model ?? 'unknown', digest: m?.digest ?? '', pid: String(r.pid), parallel: r.parallel !== undefined ? String(r.parallel) : '', ctx: ctx !== undefined ? String(ctx) : '' }, 1)
+    }
+    // An orphan as the findings have it: alive while the server's answers (two in a row here) do not list its model.
+    const unlisted = (r: MetricProcess) => this.#listings.length === 2 && this.#listings.every(l => l !== undefined && !l.some(x => x.name === r.model))
+    this.#orphans.set(runners.filter(r => r.model !== undefined && unlisted(r)).length)
+    this.#accounting.reset()
+    for (const m of listed ?? []) {
+      const mine = runners.filter(r => r.model === m.name)
+      if (mine.length === 0 || m.sizeBytes <= 0) continue
+      const rss = mine.reduce((a, r) => a + r.rssBytes, 0)
+      const vram = m.sizeVramBytes ?? 0
+      const own = mine.filter(r => this.#gpuByPid.has(r.pid)).reduce((a, r) => a + (this.#gpuByPid.get(r.pid) as number), 0)
+      const gpuKnown = mine.some(r => this.#gpuByPid.has(r.pid))
+      const hostClaim = this.#unified ? m.sizeBytes : Math.max(0, m.sizeBytes - vram)
+      const claimed = hostClaim + (gpuKnown && !this.#unified ? vram : 0)
+      const measured = rss + (gpuKnown && !this.#unified ? own : 0)
+      if (claimed > 0) this.#accounting.set({ model: m.name }, measured / claimed)
+    }
+  }
+}
+
+/** Serves `GET /metrics` (and `/` with a pointer to it); resolves once listening, with the address it got. */
+export async function serveMetrics(metrics: Metrics, at: MetricsAddress): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' })
+      res.end()
+    } else if (path === '/metrics') {
+      metrics.registry.metrics().then(
+        body => {
+          res.writeHead(200, { 'content-type': metrics.registry.contentType })
+          res.end(req.method === 'HEAD' ? undefined : body)
+        },
+        (e: Error) => {
+          res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' })
+          res.end(`${e.message}\n`)
+        },
+      )
+    } else if (path === '/') {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' })
+      res.end('memtrace: the metrics are at /metrics\n')
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
+      res.end('not found: the metrics are at /metrics\n')
+    }
+  })
+  server.keepAliveTimeout = 65_000
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail)
+    server.listen(at.port, at.host, () => {
+      server.off('error', fail)
+      ok()
+    })
+  })
+  const a = server.address()
+  const port = typeof a === 'object' && a ? a.port : at.port
+  const host = at.host.includes(':') ? `[${at.host}]` : at.host
+  return { server, url: `http://${host}:${port}/metrics` }
+}

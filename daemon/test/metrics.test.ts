@@ -1,0 +1,142 @@
+import t from 'tap'
+import { spawnSync } from 'node:child_process'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { Metrics, type MetricProcess } from '../metrics.js'
+import { parseMetricsAddress } from '../metrics-address.js'
+import { block } from '../../render/test/helpers.js'
+import { memtrace, read, sleep } from './helpers.js'
+
+const GIB = 2 ** 30
+const meminfo = (totalKb: number, availKb: number) => `MemTotal: ${totalKb} kB\nMemFree: ${availKb - 1000} kB\nMemAvailable: ${availKb} kB\nSwapTotal: 2097148 kB\nSwapFree: 1048574 kB\n`
+const apiPs = (models: { name: string; size: number; vram: number; ctx?: number }[]) =>
+  JSON.stringify({ models: models.map(m => ({ name: m.name, model: m.name, size: m.size, size_vram: m.vram, digest: 'ab'.repeat(32), context_length: m.ctx ?? 4096, expires_at: '2026-02-25T14:08:12Z' })) })
+
+/** The value of one series in the exposition text, by its exact label set. */
+function value(text: string, series: string): number | undefined {
+  const line = text.split('\n').find(l => l.startsWith(`${series} `))
+  return line === undefined ? undefined : Number(line.slice(series.length + 1))
+}
+
+const runner = (pid: number, model: string, gib: number, o: Partial<MetricProcess> = {}): MetricProcess => ({ pid, ppid: 10, role: 'runner', model, rssBytes: gib * GIB, parallel: 2, ctxCells: 8192, ...o })
+
+t.test('--metrics takes PORT, HOST:PORT or [V6]:PORT; loopback unless told', async t => {
+  t.same(parseMetricsAddress('9464'), { host: '127.0.0.1', port: 9464 })
+  t.same(parseMetricsAddress('0.0.0.0:9464'), { host: '0.0.0.0', port: 9464 })
+  t.same(parseMetricsAddress('[::1]:9464'), { host: '::1', port: 9464 })
+  for (const bad of ['', 'x', '70000', 'host:', ':9464', 'a b:1']) t.throws(() => parseMetricsAddress(bad), /expected \[HOST:\]PORT/, JSON.stringify(bad))
+})
+
+t.test('one sample of each: processes by role and model, the system, /api/ps, accounting', async t => {
+  const m = new Metrics()
+  m.processes([{ pid: 10, ppid: 1, role: 'server', rssBytes: 0.1 * GIB }, runner(11, 'qwen3:8b', 5), runner(12, 'qwen3:8b', 1), { pid: 13, ppid: 1, role: 'other', rssBytes: 0.5 * GIB }], 1000)
+  const sys = block(`${meminfo(16_777_216, 4_194_304)}some avg10=12.50 avg60=3.00 avg300=1.00 total=100\nfull avg10=2.00 avg60=1.00 avg300=0.50 total=10\n${apiPs([{ name: 'qwen3:8b', size: 5 * GIB, vram: 0, ctx: 4096 }])}`).sample
+  m.system(sys, true)
+  const text = await m.registry.metrics()
+  t.equal(value(text, 'memtrace_process_resident_bytes{role="runner",model="qwen3:8b"}'), 6 * GIB, 'two runners of one model: summed')
+  t.equal(value(text, 'memtrace_process_resident_bytes{role="server",model=""}'), 0.1 * GIB)
+  t.equal(value(text, 'memtrace_process_resident_bytes{role="other",model=""}'), 0.5 * GIB)
+  t.equal(value(text, `memtrace_runner_info{model="qwen3:8b",digest="${'ab'.repeat(32)}",pid="11",parallel="2",ctx="4096"}`), 1, 'the PID is a label of runner_info only')
+  t.equal(value(text, 'memtrace_system_memory_bytes{kind="total"}'), 16 * GIB)
+  t.equal(value(text, 'memtrace_system_memory_bytes{kind="available"}'), 4 * GIB)
+  t.equal(value(text, 'memtrace_system_memory_bytes{kind="swap_used"}'), 1_048_574 * 1024)
+  t.equal(value(text, 'memtrace_system_memory_free_ratio'), 0.25, 'a ratio from 0 to 1')
+  t.equal(value(text, 'memtrace_memory_pressure_ratio{kind="some",window="avg10"}'), 0.125)
+  t.equal(value(text, 'memtrace_memory_pressure_ratio{kind="full",window="avg300"}'), 0.005)
+  t.equal(value(text, 'ollama_up'), 1)
+  t.equal(value(text, 'ollama_model_size_bytes{model="qwen3:8b"}'), 5 * GIB)
+  t.equal(value(text, 'ollama_model_vram_bytes{model="qwen3:8b"}'), 0)
+  t.equal(value(text, 'memtrace_model_accounting_ratio{model="qwen3:8b"}'), 6 / 5, 'RSS against what Ollama keeps in system memory')
+  t.equal(value(text, 'memtrace_runner_overlap_seconds_total'), 0, 'one sample is no span yet')
+  t.notMatch(text, /^process_[a-z_]+\{[^}]*(role|model)=/m, "Ollama's processes never appear under process_*")
+  t.match(text, /^process_resident_memory_bytes \d+/m, "memtrace's own process, under prom-client's names")
+})
+
+t.test('the overlap counter grows by the time two runners held memory; a runner with nothing left does not count', async t => {
+  const m = new Metrics()
+  const overlap = async () => value(await m.registry.metrics(), 'memtrace_runner_overlap_seconds_total')
+  m.processes([runner(11, 'a:1b', 1)], 0)
+  m.processes([runner(11, 'a:1b', 1), runner(12, 'b:1b', 1)], 1000)
+  t.equal(await overlap(), 1)
+  m.processes([runner(11, 'a:1b', 1), runner(12, 'b:1b', 1)], 3000)
+  t.equal(await overlap(), 3, 'two more seconds (a tick was missed)')
+  m.processes([runner(11, 'a:1b', 0), runner(12, 'b:1b', 1)], 4000)
+  t.equal(await overlap(), 3, 'an exiting runner (RSS 0) is not beside the next')
+})
+
+t.test('an orphan is a runner whose model two answers in a row did not list; ollama_up 0 when the server is down', async t => {
+  const m = new Metrics()
+  const orphans = async () => value(await m.registry.metrics(), 'memtrace_orphan_runners')
+  m.processes([runner(11, 'a:1b', 1)], 0)
+  const listed = block(`${meminfo(8_388_608, 4_194_304)}${apiPs([{ name: 'a:1b', size: GIB, vram: 0 }])}`).sample
+  const empty = block(`${meminfo(8_388_608, 4_194_304)}{"models":[]}`).sample
+  m.system(listed, true)
+  t.equal(await orphans(), 0)
+  m.system(empty, true)
+  t.equal(await orphans(), 0, 'one answer without it: it may be unloading')
+  m.system(empty, true)
+  t.equal(await orphans(), 1)
+  m.system(block(meminfo(8_388_608, 4_194_304)).sample, false)
+  const text = await m.registry.metrics()
+  t.equal(value(text, 'ollama_up'), 0)
+  t.equal(value(text, 'memtrace_orphan_runners'), 0, 'no answer is no evidence')
+  t.notMatch(text, /^ollama_model_size_bytes\{/m, 'no model figures from a server that did not answer')
+})
+
+t.test('accounting on a GPU host: the runner\'s own GPU memory against size_vram, where nvidia-smi lists its PID', async t => {
+  const m = new Metrics()
+  m.processes([runner(11, 'a:7b', 1)], 0)
+  const smi = 'gpu_uuid, pid, used_gpu_memory [MiB]\nGPU-1, 11, 4096 MiB\n'
+  const gpus = 'index, uuid, name, memory.used [MiB], memory.total [MiB]\n0, GPU-1, X, 4500 MiB, 24564 MiB\n'
+  m.system(block(`${meminfo(8_388_608, 4_194_304)}${gpus}${smi}${apiPs([{ name: 'a:7b', size: 6 * GIB, vram: 5 * GIB }])}`).sample, true)
+  const text = await m.registry.metrics()
+  t.equal(value(text, 'memtrace_model_accounting_ratio{model="a:7b"}'), (1 * GIB + 4 * GIB) / (6 * GIB), '(RSS + own GPU) against (size - size_vram) + size_vram')
+  t.equal(value(text, 'memtrace_gpu_memory_bytes{gpu="0",kind="used"}'), 4500 * 2 ** 20)
+})
+
+t.test('memtrace start --metrics serves the last sample; an address in use fails the start with the reason', async t => {
+  const dir = t.testdir({})
+  const port = await freePort()
+  const secret = 'sk-live-do-not-publish'
+  // A traced process whose command line holds a secret: it must not reach any label.
+  const decoy = spawnSync('sh', ['-c', `exec -a "ollama-helper --token ${secret}" sleep 30 & echo $!`], { encoding: 'utf8' })
+  const decoyPid = Number(decoy.stdout.trim())
+  t.teardown(() => {
+    try {
+      process.kill(decoyPid)
+    } catch {}
+  })
+  const started = memtrace(['start', '--dir', join(dir, 'a'), '--metrics', `127.0.0.1:${port}`, '--system-interval', '1s', '--ollama-url', 'http://127.0.0.1:9'])
+  t.equal(started.code, 0, started.stderr)
+  t.match(started.stdout, new RegExp(`metrics: http://127\\.0\\.0\\.1:${port}/metrics`))
+  await sleep(2500)
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`)
+  t.equal(res.status, 200)
+  t.match(res.headers.get('content-type'), /^text\/plain; version=0\.0\.4/)
+  const text = await res.text()
+  t.ok((value(text, 'memtrace_samples_total{kind="process"}') ?? 0) >= 2, 'samples counted')
+  t.equal(value(text, 'ollama_up'), 0, 'nothing answers on port 9')
+  t.match(text, /^memtrace_process_resident_bytes\{role="other",model=""\} \d+/m, 'the traced helper, by role only')
+  t.notOk(text.includes(secret) || text.includes('sleep'), 'no command line in any label')
+  t.match(memtrace(['status', '--dir', join(dir, 'a')]).stdout, new RegExp(`metrics: http://127\\.0\\.0\\.1:${port}/metrics`))
+  t.equal((await fetch(`http://127.0.0.1:${port}/nope`)).status, 404)
+
+  const busy = memtrace(['start', '--dir', join(dir, 'b'), '--metrics', `127.0.0.1:${port}`])
+  t.equal(busy.code, 2)
+  t.match(busy.stderr, new RegExp(`cannot serve metrics on 127\\.0\\.0\\.1:${port}: EADDRINUSE`))
+  t.match(memtrace(['status', '--dir', join(dir, 'b')]).stdout, /^not running/, 'no daemon is left tracing without its metrics')
+  t.notMatch(read(join(dir, 'b', 'memtrace.log')), /tracing started/)
+  // Stopped here, not in a teardown: the test's directory is gone by then, and with it the lock that names the daemon.
+  t.equal(memtrace(['stop', '--dir', join(dir, 'a')]).code, 0)
+})
+
+function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer()
+    s.once('error', fail)
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address()
+      s.close(() => ok(typeof a === 'object' && a ? a.port : 0))
+    })
+  })
+}
