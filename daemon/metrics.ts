@@ -56,6 +56,8 @@ export class Metrics {
   constructor() {
     // memtrace's own process, under prom-client's names; Ollama's processes never appear under process_*.
     client.collectDefaultMetrics({ register: this.registry })
+    // Gauges that prom-client names like counters: promtool rejects them, and they say nothing of memory.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name)
   }
 
   late(kind: 'process' | 'system', ms: number): void {

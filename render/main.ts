@@ -4,23 +4,30 @@ import { homedir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { renderChart } from './chart/render-chart.js'
-import { checkZone } from './chart/time-axis.js'
+import { checkZone, zoneOffsetMs } from './chart/time-axis.js'
 import { InputError, loadTrace } from './load.js'
 import { findFindings } from './findings/findings.js'
 import { reportMarkdown } from './findings/report.js'
 import { UsageError } from '../bin/errors.js'
 import { jsonLine, oneLine } from './safe-text.js'
 import { gib } from './units.js'
+import type { PrometheusSource } from './prometheus.js'
 
 export const RENDER_HELP = `Usage:
   memtrace render <process.tsv> <system.log> <out.svg|out.png> [options]
   memtrace render --dir DIR [-o out.svg] [options]
+  memtrace render --prometheus URL --instance HOST:PORT --from T1 --to T2 -o out.svg [options]
 
 Draws the two traces as one self-contained two-panel SVG: RSS of each Ollama
 process on top, system memory below, red bands where free memory was low.
 
 Options:
   --dir DIR          use the newest traces in DIR (as written by memtrace start)
+  --prometheus URL   draw from what Prometheus scraped of a daemon's --metrics:
+    --instance I     the target's instance label (e.g. gpu-host-3:9464)
+    --from T1        start and end: ISO 8601 (2026-11-23T02:00:00+01:00; without
+    --to T2          a zone, in --tz), unix seconds, now, or now-2h / now-30m
+    --step D         seconds between points (default: the target's scrape interval)
   -o, --out FILE     output file (with --dir; default DIR/memtrace-<stamp>.svg)
   --low-free PCT     free-memory threshold for the red bands (default 30)
   --tz ZONE          time zone of the labels, e.g. Europe/Berlin or UTC
@@ -63,6 +70,8 @@ export interface RenderArgs {
   watch?: boolean
   /** `--plan MODEL[:CTX:NP]`: the level `memtrace plan` predicts for a runner. */
   plan?: string
+  /** `--prometheus URL --instance I --from --to`: the traces come from Prometheus. */
+  prometheus?: PrometheusSource
 }
 
 /** argv (after `render`) → arguments, or UsageError. */
@@ -84,6 +93,11 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
       watch: { type: 'boolean', default: false },
       report: { type: 'string' },
       plan: { type: 'string' },
+      prometheus: { type: 'string' },
+      instance: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      step: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -91,7 +105,34 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
   let procPath: string
   let sysPath: string
   let outPath: string
-  if (values.dir !== undefined) {
+  const zoneAsked = values.tz ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC'
+  let prometheus: PrometheusSource | undefined
+  if (values.prometheus !== undefined) {
+    if (values.dir !== undefined || positionals.length > 0) throw new UsageError('give --prometheus, --dir or three files, not more than one')
+    if (values.watch) throw new UsageError('--watch reads trace files; Prometheus is asked once')
+    if (values.out === undefined) throw new UsageError('--prometheus needs -o out.svg')
+    if (values.instance === undefined) throw new UsageError('--prometheus needs --instance, the target\'s instance label (for example gpu-host-3:9464)')
+    if (values.from === undefined || values.to === undefined) throw new UsageError('--prometheus needs --from and --to')
+    let url: URL
+    try {
+      url = new URL(values.prometheus)
+    } catch {
+      throw new UsageError(`--prometheus: not a URL: ${values.prometheus}`)
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError('--prometheus takes an http:// or https:// URL')
+    const now = Date.now()
+    prometheus = {
+      url: url.href,
+      instance: values.instance,
+      fromMs: whenText(values.from, '--from', zoneAsked, now),
+      toMs: whenText(values.to, '--to', zoneAsked, now),
+      ...(values.step !== undefined ? { stepS: number(values.step.replace(/s$/, ''), '--step', 0.001, 86400) } : {}),
+    }
+    if (prometheus.toMs <= prometheus.fromMs) throw new UsageError('--to must be after --from')
+    procPath = ''
+    sysPath = ''
+    outPath = values.out
+  } else if (values.dir !== undefined) {
     if (positionals.length > 0) throw new UsageError('give either --dir or three files, not both')
     ;({ procPath, sysPath, outPath } = newestInDir(values.dir, values.out))
   } else {
@@ -99,12 +140,12 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
     ;[procPath, sysPath, outPath] = positionals as [string, string, string]
   }
   const extra = values.report !== undefined ? [values.report, ...(pngBeside(outPath) !== outPath ? [pngBeside(outPath)] : [])] : []
-  refuseOverwritingInputs([procPath, sysPath], [outPath, ...extra])
+  if (!prometheus) refuseOverwritingInputs([procPath, sysPath], [outPath, ...extra])
   const lowFreePct = number(values['low-free'] as string, '--low-free', 0, 100)
   const width = number(values.width as string, '--width', 400, 20000)
   const height = number(values.height as string, '--height', 300, 20000)
   const scale = number(values.scale as string, '--scale', 1, 4)
-  const zone = values.tz ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC'
+  const zone = zoneAsked
   try {
     checkZone(zone)
   } catch {
@@ -127,8 +168,26 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
     json: values.json as boolean,
     ...(values.report !== undefined ? { reportPath: values.report } : {}),
     ...(values.plan !== undefined ? { plan: values.plan } : {}),
+    ...(prometheus ? { prometheus } : {}),
     argv,
   }
+}
+
+/** `--from`/`--to`: ISO 8601 (a time without a zone is in `zone`), unix seconds, `now`, `now-2h`. */
+export function whenText(text: string, name: string, zone: string, now: number): number {
+  const t = text.trim()
+  const rel = /^now(?:-(\d+(?:\.\d+)?)(s|m|h|d))?$/.exec(t)
+  if (rel) return now - (rel[1] ? Number(rel[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[rel[2] as 's' | 'm' | 'h' | 'd'] : 0)
+  if (/^\d{9,11}(?:\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000)
+  const iso = /^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d(?:\.\d+)?))?(Z|[+-]\d\d:?\d\d)?$/.exec(t)
+  if (!iso) throw new UsageError(`${name}: expected a time such as 2026-11-23T02:00:00Z, 1763863200, now or now-1h, got "${text}"`)
+  const [, y, mo, d, h, mi, sec, z] = iso
+  const wall = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), 0) + Math.round(Number(sec ?? 0) * 1000)
+  if (z) return z === 'Z' ? wall : wall - (z[0] === '-' ? -1 : 1) * (Number(z.slice(1, 3)) * 60 + Number(z.slice(-2))) * 60_000
+  // A wall-clock time in the zone: the offset there at about that moment (twice, for the day the clocks change).
+  let ms = wall - zoneOffsetMs(wall, zone)
+  ms = wall - zoneOffsetMs(ms, zone)
+  return ms
 }
 
 /** What `memtrace plan` predicts a runner of MODEL[:CTX:NP] holds, from the model's GGUF header on this machine. */
@@ -230,8 +289,19 @@ export async function runRender(a: RenderArgs, out: NodeJS.WritableStream, err: 
 }
 
 async function renderOnce(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  if (!a.prometheus) return renderTraces(a, out, err)
+  const { traceFromPrometheus } = await import('./prometheus.js')
+  const from = await traceFromPrometheus(a.prometheus)
+  try {
+    return await renderTraces({ ...a, procPath: from.procPath, sysPath: from.sysPath }, out, err, { notes: from.notes, source: `Prometheus ${a.prometheus.url} · instance ${a.prometheus.instance} · every ${from.stepS} s` })
+  } finally {
+    from.cleanup()
+  }
+}
+
+async function renderTraces(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS.WritableStream, from?: { notes: string[]; source: string }): Promise<number> {
   const { trace, problems, procRows, sysBlocks } = await loadTrace(a.procPath, a.sysPath)
-  const notes: string[] = []
+  const notes: string[] = [...(from?.notes ?? [])]
   if (problems.total > 0) notes.push(`Skipped as damaged: ${problems.total} line(s); see memtrace's stderr for where.`)
   if (trace.placeholders > 0) notes.push(`Left out ${trace.placeholders} "(ollama)" placeholder rows.`)
   const findings = findFindings(trace, { zone: a.zone, lowFreePct: a.lowFreePct })
@@ -243,6 +313,7 @@ async function renderOnce(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS
     lowFreePct: a.lowFreePct,
     procFile: basename(a.procPath),
     sysFile: basename(a.sysPath),
+    ...(from ? { source: from.source } : {}),
     notes,
     theme: a.theme ?? 'light',
     findings,
@@ -277,6 +348,7 @@ async function renderOnce(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS
       `wrote ${a.outPath}: ${trace.procs.length} processes, ${runners} runners, ${sysBlocks} system samples\n`,
     )
     for (const [path] of outputs.slice(1)) out.write(`wrote ${path}\n`)
+    for (const n of from?.notes ?? []) out.write(`${n}\n`)
     out.write(findings.length ? `\nWhat happened (times in ${a.zone}), most important first:\n${findings.map(f => `${f.n}. ${f.text}`).join('\n')}\n` : `\n${NO_FINDINGS}\n`)
   }
   return 0

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { Metrics, type MetricProcess } from '../metrics.js'
@@ -99,13 +99,8 @@ t.test('memtrace start --metrics serves the last sample; an address in use fails
   const port = await freePort()
   const secret = 'sk-live-do-not-publish'
   // A traced process whose command line holds a secret: it must not reach any label.
-  const decoy = spawnSync('sh', ['-c', `exec -a "ollama-helper --token ${secret}" sleep 30 & echo $!`], { encoding: 'utf8' })
-  const decoyPid = Number(decoy.stdout.trim())
-  t.teardown(() => {
-    try {
-      process.kill(decoyPid)
-    } catch {}
-  })
+  const decoy = spawn('sleep', ['30'], { argv0: `ollama-helper --token ${secret}`, stdio: 'ignore' })
+  t.teardown(() => decoy.kill())
   const started = memtrace(['start', '--dir', join(dir, 'a'), '--metrics', `127.0.0.1:${port}`, '--system-interval', '1s', '--ollama-url', 'http://127.0.0.1:9'])
   t.equal(started.code, 0, started.stderr)
   t.match(started.stdout, new RegExp(`metrics: http://127\\.0\\.0\\.1:${port}/metrics`))

@@ -15,6 +15,8 @@ export interface HeaderOptions {
   zone: string
   procFile: string
   sysFile: string
+  /** Where the traces came from, when not files (Prometheus): replaces the file names. */
+  source?: string
   notes?: string[]
   lowFreePct: number
 }
@@ -32,7 +34,7 @@ export function titleText(trace: Trace, o: HeaderOptions, span: number): string 
 export function header(trace: Trace, o: HeaderOptions, span: number, x0: number, th: Theme): { svg: string; bottom: number } {
   const maxW = o.width - x0 - 12
   const off = offsetName(zoneOffsetMs(trace.startMs, o.zone))
-  const sub = `process trace: ${clip(o.procFile, 60)} · system trace: ${clip(o.sysFile, 60)} · times in ${o.zone} (${off})`
+  const sub = `${o.source ? clip(o.source, 140) : `process trace: ${clip(o.procFile, 60)} · system trace: ${clip(o.sysFile, 60)}`} · times in ${o.zone} (${off})`
   const parts: string[] = []
   let y = 28
   for (const l of wrapText(titleText(trace, o, span), TITLE, maxW, BOLD)) {
@@ -50,7 +52,7 @@ export function header(trace: Trace, o: HeaderOptions, span: number, x0: number,
 export function describe(trace: Trace, o: HeaderOptions, overlaps: readonly Interval[], lows: readonly Interval[]): string {
   const runners = trace.procs.filter(s => s.role === 'runner')
   const lines = [
-    `Two-panel memory chart made by memtrace from ${o.procFile} and ${o.sysFile}.`,
+    `Two-panel memory chart made by memtrace from ${o.source ?? `${o.procFile} and ${o.sysFile}`}.`,
     `${trace.procs.length} processes (${runners.length} model runners${runners.length ? `: ${[...new Set(runners.map(r => r.model))].join(', ')}` : ''}), ${trace.sys.tsMs.length} system samples (${trace.sys.platform}).`,
     `${lows.length} interval(s) with free memory under ${o.lowFreePct}%; ${overlaps.length} interval(s) with two or more runners alive.`,
     ...(o.notes ?? []),

@@ -64,7 +64,8 @@ export function processLegend(trace: Trace, styles: ProcStyle[]): LegendItem[] {
       continue
     }
     for (const { s } of all) {
-      const label = role === 'other' ? `${shortName(s.comm, s.command)} · pid ${s.pid}` : `${role} · pid ${s.pid}`
+      // PID 0: not known (a chart drawn from Prometheus, which keeps the runners' PIDs only).
+      const label = role === 'other' ? `${shortName(s.comm, s.command)} · pid ${s.pid}` : s.pid > 0 ? `${role} · pid ${s.pid}` : role
       items.push(st.dash ? { label, color: st.color, dash: st.dash } : { label, color: st.color })
     }
   }

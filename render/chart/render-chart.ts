@@ -29,6 +29,8 @@ export interface ChartOptions {
   /** Names of the two inputs, shown in the subtitle (basenames). */
   procFile: string
   sysFile: string
+  /** Where the traces came from, when not files (Prometheus). */
+  source?: string
   /** Extra lines for the <desc> (problems skipped, findings). */
   notes?: string[]
   theme?: 'light' | 'dark'

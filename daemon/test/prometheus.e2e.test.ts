@@ -1,0 +1,132 @@
+/**
+ * The fleet path with the real thing: Debian's Prometheus scrapes a daemon
+ * (`memtrace start --metrics`) that traces the Ollama stand-in through a
+ * model switch; the series are checked against the daemon's own trace, and
+ * `render --prometheus` against `render` on the trace files.
+ */
+import t from 'tap'
+import { spawn, spawnSync } from 'node:child_process'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { installStandin } from '../standin/install.js'
+import { memtrace, sleep } from './helpers.js'
+
+function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer()
+    s.once('error', fail)
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address()
+      s.close(() => ok(typeof a === 'object' && a ? a.port : 0))
+    })
+  })
+}
+
+const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
+
+async function query(prom: string, q: string, at?: number): Promise<{ metric: Record<string, string>; value?: [number, string]; values?: [number, string][] }[]> {
+  const u = new URL('/api/v1/query', prom)
+  u.searchParams.set('query', q)
+  if (at !== undefined) u.searchParams.set('time', String(at / 1000))
+  const body = (await (await fetch(u)).json()) as { status: string; data: { result: { metric: Record<string, string>; value?: [number, string]; values?: [number, string][] }[] } }
+  return body.data.result
+}
+
+t.test('Prometheus scrapes the daemon through a model switch; render --prometheus draws what render draws from the trace', async t => {
+  if (!have('prometheus') || !have('promtool')) {
+    t.fail("Debian's prometheus is not installed: `make prometheus` installs it (apt-get install prometheus), and `make test` runs that first")
+    return
+  }
+  const dir = t.testdir({})
+  const { bin, ollama } = installStandin(join(dir, 'standin'))
+  const [ollamaPort, metricsPort, promPort] = [await freePort(), await freePort(), await freePort()]
+  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, OLLAMA_HOST: `127.0.0.1:${ollamaPort}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_RUNNER: 'simulated', OLLAMA_STANDIN_SCALE: '0.02' }
+  // Models no other test pulls: the series of this run are this run's.
+  spawnSync(ollama, ['pull', 'qwen3:8b', 'phi4:14b'], { env })
+  const serve = spawn(ollama, ['serve'], { env, stdio: 'ignore' })
+  t.teardown(() => serve.kill())
+  const url = `http://127.0.0.1:${ollamaPort}`
+  for (let i = 0; i < 50 && !(await fetch(url).then(() => true, () => false)); i++) await sleep(100)
+
+  const trace = join(dir, 'trace')
+  const instance = `127.0.0.1:${metricsPort}`
+  const started = memtrace(['start', '--dir', trace, '--ollama-url', url, '--metrics', instance, '--system-interval', '1s'], env)
+  t.equal(started.code, 0, started.stderr)
+  const fromMs = Date.now()
+
+  writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n  - job_name: memtrace\n    static_configs:\n      - targets: ['${instance}']\n`)
+  const prom = `http://127.0.0.1:${promPort}`
+  const prometheus = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'], { stdio: 'ignore' })
+  t.teardown(() => prometheus.kill())
+  for (let i = 0; i < 100 && !(await fetch(`${prom}/-/ready`).then(r => r.ok, () => false)); i++) await sleep(100)
+
+  const run = (...args: string[]) => new Promise<number>(ok => spawn(ollama, args, { env, stdio: 'ignore' }).once('exit', c => ok(c ?? 1)))
+  await sleep(2000)
+  t.equal(await run('run', 'qwen3:8b', 'hi'), 0)
+  await sleep(4000)
+  const switchMs = Date.now()
+  t.equal(await run('run', 'phi4:14b', 'hi'), 0) // qwen3:8b is still loaded: the overlap
+  await sleep(5000)
+  t.equal(await run('stop', 'qwen3:8b'), 0)
+  await sleep(4000)
+
+  const scrape = await (await fetch(`http://${instance}/metrics`)).text()
+  const lint = spawnSync('promtool', ['check', 'metrics'], { input: scrape, encoding: 'utf8' })
+  t.equal(lint.status, 0, `promtool check metrics: ${lint.stdout}${lint.stderr}`)
+  t.equal(`${lint.stdout}${lint.stderr}`.trim(), '', 'no lint problems')
+
+  const toMs = Date.now()
+  t.equal(memtrace(['stop', '--dir', trace]).code, 0)
+  const names = readdirSync(trace)
+  const tsv = readFileSync(join(trace, names.find(n => n.endsWith('.tsv')) as string), 'utf8')
+  const log = readFileSync(join(trace, names.find(n => n.startsWith('system-') && n.endsWith('.log')) as string), 'utf8')
+
+  // The trace: each model's runner RSS at each process sample.
+  const pidModel = new Map([...log.matchAll(/memtrace runner (\{.*\})/g)].map(m => JSON.parse(m[1] as string) as { pid: number; model: string }).map(r => [r.pid, r.model]))
+  const traced = new Map<string, Map<number, number>>()
+  for (const row of tsv.split('\n').slice(1)) {
+    const [ts, pid, , , rss] = row.split('\t')
+    const model = pidModel.get(Number(pid))
+    if (!ts || !model) continue
+    const byTs = traced.get(model) ?? new Map<number, number>()
+    byTs.set(Date.parse(ts), (byTs.get(Date.parse(ts)) ?? 0) + Number(rss) * 1024)
+    traced.set(model, byTs)
+  }
+  for (const model of ['qwen3:8b', 'phi4:14b']) {
+    t.ok(traced.has(model), `the trace has ${model}'s runner`)
+    const raw = await query(prom, `memtrace_process_resident_bytes{instance="${instance}",role="runner",model="${model}"}[2m]`, toMs)
+    const points = raw[0]?.values ?? []
+    t.ok(points.length >= 3, `${model}: ${points.length} scraped points`)
+    // Each scrape answers from the last sample: its value is the trace's at a sample no more than one interval (1 s) before it.
+    const off = points.filter(([at, v]) => ![...(traced.get(model) ?? new Map<number, number>())].some(([ts, rss]) => rss === Number(v) && ts <= at * 1000 + 50 && at * 1000 - ts <= 2100))
+    t.same(off.map(([at, v]) => `${new Date(at * 1000).toISOString()} ${v}`), [], `${model}: every scraped value is the trace's at the sample before the scrape`)
+  }
+  const overlap = async (ms: number) => Number((await query(prom, `memtrace_runner_overlap_seconds_total{instance="${instance}"}`, ms))[0]?.value?.[1] ?? NaN)
+  const before = await overlap(switchMs - 1000)
+  const after = await overlap(toMs)
+  t.ok(after - before >= 3, `the overlap counter grew during the switch: ${before} s → ${after} s`)
+  t.equal((await query(prom, `ollama_up{instance="${instance}"}`, toMs - 2000))[0]?.value?.[1], '1')
+  t.ok((await query(prom, `memtrace_runner_info{instance="${instance}",model="phi4:14b"}`, toMs - 2000)).length === 1, 'runner_info names the runner, with its PID')
+
+  // The same chart and findings from Prometheus as from the trace files.
+  const fromFiles = memtrace(['render', '--dir', trace, '-o', join(dir, 'files.svg'), '--json'])
+  t.equal(fromFiles.code, 0, fromFiles.stderr)
+  const fromProm = memtrace(['render', '--prometheus', prom, '--instance', instance, '--from', String(fromMs / 1000), '--to', String(toMs / 1000), '-o', join(dir, 'prom.svg'), '--json', '--tz', 'UTC'])
+  t.equal(fromProm.code, 0, fromProm.stderr)
+  const runnerModels = (svg: string) => [...new Set([...svg.matchAll(/class="rss-line"[^>]*data-role="runner"[^>]*data-model="([^"]+)"/g)].map(m => m[1]))].filter(m => m === 'qwen3:8b' || m === 'phi4:14b').sort()
+  const filesSvg = readFileSync(join(dir, 'files.svg'), 'utf8')
+  const promSvg = readFileSync(join(dir, 'prom.svg'), 'utf8')
+  t.same(runnerModels(promSvg), runnerModels(filesSvg), 'the same runner lines')
+  t.same(runnerModels(promSvg), ['phi4:14b', 'qwen3:8b'])
+  t.match(promSvg, /Prometheus http:\/\/127\.0\.0\.1:\d+\/ · instance 127\.0\.0\.1:\d+ · every 1 s/, 'the chart names its source')
+  const overlapOf = (json: string) =>
+    json
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map(l => JSON.parse(l) as { kind: string; models?: string[] })
+      .filter(f => f.kind === 'runner-overlap' && f.models?.includes('qwen3:8b') && f.models?.includes('phi4:14b'))
+  t.equal(overlapOf(fromFiles.stdout).length, 1, 'the trace files: the switch is an overlap finding')
+  t.equal(overlapOf(fromProm.stdout).length, 1, 'Prometheus: the same finding')
+})

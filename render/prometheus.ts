@@ -1,0 +1,207 @@
+/**
+ * `memtrace render --prometheus URL --instance I --from T1 --to T2`: the
+ * chart and findings of a trace, from what a daemon's `--metrics` exposed
+ * and Prometheus stored. The series are read with `query_range` at the
+ * target's scrape interval and written out as the two trace files the
+ * daemon writes (a process TSV, a system log), in a private temporary
+ * folder, so the renderer reads them with the parsers, the model and the
+ * findings it uses for any trace. Nothing here decides a figure of its own.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { InputError } from '../bin/errors.js'
+import { formatTs } from './parse/time.js'
+
+export interface PrometheusSource {
+  url: string
+  instance: string
+  fromMs: number
+  toMs: number
+  /** Seconds between points; by default the target's scrape interval. */
+  stepS?: number
+}
+
+/** Prometheus answers at most 11,000 points a series. */
+const MAX_POINTS = 11_000
+const TIMEOUT_MS = 30_000
+const MIB = 2 ** 20
+
+interface Series {
+  metric: Record<string, string>
+  values: [number, string][]
+}
+
+/** `15s`, `1m`, `500ms` (Prometheus durations) → seconds. */
+function promDuration(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text)
+  return m ? Number(m[1]) * ({ ms: 0.001, s: 1, m: 60, h: 3600 }[m[2] as 'ms' | 's' | 'm' | 'h']) : undefined
+}
+
+async function get(base: string, path: string, params: Record<string, string>): Promise<unknown> {
+  const u = new URL(path, base.endsWith('/') ? base : `${base}/`)
+  for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v)
+  let res: Response
+  try {
+    res = await fetch(u, { signal: AbortSignal.timeout(TIMEOUT_MS) })
+  } catch (e) {
+    throw new InputError(`Prometheus at ${base} did not answer: ${(e as Error).message}`)
+  }
+  let body: { status?: string; data?: unknown; error?: string }
+  try {
+    body = (await res.json()) as typeof body
+  } catch {
+    throw new InputError(`${u.origin}${u.pathname}: HTTP ${res.status}, not Prometheus's JSON`)
+  }
+  if (body.status !== 'success') throw new InputError(`Prometheus: ${body.error ?? `HTTP ${res.status}`}`)
+  return body.data
+}
+
+/** A PromQL string literal. */
+const quoted = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`
+
+/** The scrape interval of the target whose instance label is `instance`. */
+async function scrapeInterval(src: PrometheusSource): Promise<number | undefined> {
+  const data = (await get(src.url, 'api/v1/targets', { state: 'active' })) as { activeTargets?: { labels?: Record<string, string>; scrapeInterval?: string }[] }
+  const t = data.activeTargets?.find(x => x.labels?.instance === src.instance)
+  return t?.scrapeInterval ? promDuration(t.scrapeInterval) : undefined
+}
+
+async function range(src: PrometheusSource, stepS: number, name: string): Promise<Series[]> {
+  const data = (await get(src.url, 'api/v1/query_range', {
+    query: `${name}{instance=${quoted(src.instance)}}`,
+    start: String(src.fromMs / 1000),
+    end: String(src.toMs / 1000),
+    step: String(stepS),
+  })) as { resultType?: string; result?: Series[] }
+  return data.result ?? []
+}
+
+/** Values by time (ms) of the series that match `labels`. */
+function byTime(series: Series[], pick: (m: Record<string, string>) => boolean = () => true): Map<number, number> {
+  const out = new Map<number, number>()
+  for (const s of series.filter(x => pick(x.metric))) for (const [t, v] of s.values) out.set(Math.round(t * 1000), (out.get(Math.round(t * 1000)) ?? 0) + Number(v))
+  return out
+}
+
+export interface FromPrometheus {
+  procPath: string
+  sysPath: string
+  stepS: number
+  /** What the chart and the findings should say of the source. */
+  notes: string[]
+  /** Removes the temporary folder. */
+  cleanup: () => void
+}
+
+export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPrometheus> {
+  if (!(src.toMs > src.fromMs)) throw new InputError('--to must be after --from')
+  const found = src.stepS ?? (await scrapeInterval(src))
+  const stepS = found ?? 15
+  const notes: string[] = []
+  if (found === undefined) notes.push(`No active target has instance "${src.instance}": points every ${stepS} s (give --step to choose).`)
+  if ((src.toMs - src.fromMs) / 1000 / stepS + 1 > MAX_POINTS) throw new InputError(`${Math.ceil((src.toMs - src.fromMs) / 1000 / stepS)} points at ${stepS} s: Prometheus answers at most ${MAX_POINTS} a series; give a shorter span or a larger --step`)
+  const names = ['memtrace_process_resident_bytes', 'memtrace_runner_info', 'memtrace_system_memory_bytes', 'memtrace_system_memory_free_ratio', 'memtrace_memory_pressure_ratio', 'memtrace_gpu_memory_bytes', 'ollama_up', 'ollama_model_size_bytes', 'ollama_model_vram_bytes'] as const
+  const got = await Promise.all(names.map(n => range(src, stepS, n)))
+  const q = Object.fromEntries(names.map((n, i) => [n, got[i] as Series[]])) as Record<(typeof names)[number], Series[]>
+  if (Object.values(q).every(s => s.length === 0)) throw new InputError(`Prometheus has no memtrace series for instance "${src.instance}" between ${formatTs(src.fromMs)} and ${formatTs(src.toMs)}`)
+
+  // The times: every point any series has.
+  const times = [...new Set(Object.values(q).flatMap(ss => ss.flatMap(s => s.values.map(([t]) => Math.round(t * 1000)))))].sort((a, b) => a - b)
+
+  // Processes: the server, and each runner as runner_info names it, with its model's RSS.
+  const server = byTime(q.memtrace_process_resident_bytes, m => m.role === 'server')
+  const rssByModel = new Map<string, Map<number, number>>()
+  for (const s of q.memtrace_process_resident_bytes.filter(x => x.metric.role === 'runner')) rssByModel.set(s.metric.model ?? '', byTime([s]))
+  const infoAt = new Map<number, Record<string, string>[]>()
+  for (const s of q.memtrace_runner_info) for (const [t] of s.values) infoAt.set(Math.round(t * 1000), [...(infoAt.get(Math.round(t * 1000)) ?? []), s.metric])
+  let shared = 0
+  let proc = 'ts\tpid\tppid\tcomm\trss_kb\tvsz_kb\tcommand\n'
+  for (const t of times) {
+    const ts = formatTs(t)
+    const srv = server.get(t)
+    if (srv !== undefined) proc += `${ts}\t0\t0\tollama\t${Math.round(srv / 1024)}\t0\tollama serve\n`
+    const byModel = new Map<string, Record<string, string>[]>()
+    for (const info of infoAt.get(t) ?? []) byModel.set(info.model ?? '', [...(byModel.get(info.model ?? '') ?? []), info])
+    for (const [model, infos] of byModel) {
+      const rss = rssByModel.get(model)?.get(t)
+      if (rss === undefined) continue
+      // The RSS is per model: two runners of one model at once are known together only, drawn as the first.
+      if (infos.length > 1) shared++
+      const first = infos.sort((a, b) => Number(a.pid) - Number(b.pid))[0] as Record<string, string>
+      const np = Number(first.parallel) || 1
+      const ctx = Number(first.ctx) || 0
+      const args = [`--model ${model}`, ...(ctx ? [`--ctx-size ${ctx * np}`] : []), `--parallel ${np}`].join(' ')
+      proc += `${ts}\t${Number(first.pid) || 0}\t0\tollama\t${Math.round(rss / 1024)}\t0\tollama runner ${args}\n`
+    }
+  }
+  if (shared > 0) notes.push(`At ${shared} point(s) two runners of one model were alive: Prometheus has their RSS together only, drawn on the first.`)
+
+  // System blocks, in the layouts the renderer reads.
+  const kind = (k: string) => byTime(q.memtrace_system_memory_bytes, m => m.kind === k)
+  const [total, free, available, freePages, wired, compressor, swapUsed, swapTotal, cgUsage, cgLimit] = ['total', 'free', 'available', 'free_pages', 'wired', 'compressor', 'swap_used', 'swap_total', 'container_usage', 'container_limit'].map(kind) as [Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>]
+  const freeRatio = byTime(q.memtrace_system_memory_free_ratio)
+  const psi = (k: string, w: string) => byTime(q.memtrace_memory_pressure_ratio, m => m.kind === k && m.window === w)
+  const psiSeries = ['some', 'full'].map(k => ({ k, w: ['avg10', 'avg60', 'avg300'].map(w => psi(k, w)) }))
+  const up = byTime(q.ollama_up)
+  const size = new Map(q.ollama_model_size_bytes.map(s => [s.metric.model ?? '', byTime([s])]))
+  const vram = new Map(q.ollama_model_vram_bytes.map(s => [s.metric.model ?? '', byTime([s])]))
+  const gpuIndexes = [...new Set(q.memtrace_gpu_memory_bytes.map(s => s.metric.gpu ?? ''))].sort((a, b) => Number(a) - Number(b))
+  const gpu = (i: string, k: string) => byTime(q.memtrace_gpu_memory_bytes, m => m.gpu === i && m.kind === k)
+  const kb = (b: number) => Math.round(b / 1024)
+  let sys = ''
+  for (const t of times) {
+    const ts = formatTs(t)
+    let b = `===== ${ts} =====\n`
+    if (t === times[0]) b += `memtrace start ${JSON.stringify({ version: 'prometheus', pid: 0, interval_ms: stepS * 1000, system_interval_ms: stepS * 1000 })}\n`
+    const tot = total.get(t)
+    const mac = freePages.has(t) || wired.has(t) || compressor.has(t)
+    if (tot !== undefined && !mac) {
+      b += `MemTotal: ${kb(tot)} kB\n`
+      if (free.has(t)) b += `MemFree: ${kb(free.get(t) as number)} kB\n`
+      if (available.has(t)) b += `MemAvailable: ${kb(available.get(t) as number)} kB\n`
+      if (swapTotal.has(t)) b += `SwapTotal: ${kb(swapTotal.get(t) as number)} kB\nSwapFree: ${kb((swapTotal.get(t) as number) - (swapUsed.get(t) ?? 0))} kB\n`
+    } else if (mac) {
+      if (tot !== undefined) b += `hw.memsize: ${tot}\n`
+      if (freeRatio.has(t)) b += `System-wide memory free percentage: ${Math.round((freeRatio.get(t) as number) * 100)}%\n`
+      b += 'Mach Virtual Memory Statistics: (page size of 16384 bytes)\n'
+      if (freePages.has(t)) b += `Pages free:                               ${Math.round((freePages.get(t) as number) / 16384)}.\n`
+      if (wired.has(t)) b += `Pages wired down:                         ${Math.round((wired.get(t) as number) / 16384)}.\n`
+      if (compressor.has(t)) b += `Pages occupied by compressor:             ${Math.round((compressor.get(t) as number) / 16384)}.\n`
+      if (swapTotal.has(t)) b += `vm.swapusage: total = ${((swapTotal.get(t) as number) / MIB).toFixed(2)}M  used = ${((swapUsed.get(t) ?? 0) / MIB).toFixed(2)}M  free = ${(((swapTotal.get(t) as number) - (swapUsed.get(t) ?? 0)) / MIB).toFixed(2)}M  (encrypted)\n`
+    }
+    for (const { k, w } of psiSeries) {
+      const [a10, a60, a300] = w.map(m => m.get(t))
+      if (a10 !== undefined && a60 !== undefined && a300 !== undefined) b += `${k} avg10=${(a10 * 100).toFixed(2)} avg60=${(a60 * 100).toFixed(2)} avg300=${(a300 * 100).toFixed(2)} total=0\n`
+    }
+    if (cgUsage.has(t)) {
+      b += 'cgroup: (from Prometheus)\n'
+      b += `memory.current:${cgUsage.get(t)}\n`
+      b += `memory.max:${cgLimit.has(t) ? cgLimit.get(t) : 'max'}\n`
+    }
+    const gpus = gpuIndexes.filter(i => gpu(i, 'used').has(t))
+    if (gpus.length) {
+      b += 'index, memory.used [MiB], memory.total [MiB]\n'
+      for (const i of gpus) b += `${i}, ${Math.round((gpu(i, 'used').get(t) as number) / MIB)} MiB, ${Math.round((gpu(i, 'total').get(t) ?? 0) / MIB)} MiB\n`
+    }
+    if (up.get(t) === 1) {
+      const infos = infoAt.get(t) ?? []
+      const models = [...size.entries()]
+        .filter(([, v]) => v.has(t))
+        .map(([name, v]) => {
+          const info = infos.find(i => i.model === name)
+          return { name, model: name, size: v.get(t), size_vram: vram.get(name)?.get(t) ?? 0, digest: info?.digest ?? '', ...(info?.ctx ? { context_length: Number(info.ctx) } : {}) }
+        })
+      b += `${JSON.stringify({ models })}\n`
+    } else if (up.get(t) === 0) b += `memtrace source-error ${JSON.stringify({ ts, source: 'api-ps', message: 'ollama_up was 0: the server did not answer /api/ps' })}\n`
+    sys += `${b}\n`
+  }
+
+  const dir = mkdtempSync(join(tmpdir(), 'memtrace-prometheus-'))
+  const procPath = join(dir, 'ollama-process-memtrace-prometheus.tsv')
+  const sysPath = join(dir, 'system-memtrace-prometheus.log')
+  writeFileSync(procPath, proc, { mode: 0o600 })
+  writeFileSync(sysPath, sys, { mode: 0o600 })
+  notes.push(`Drawn from Prometheus at one point every ${stepS} s, not memtrace's 1 s: overlaps and runner lifetimes are known to ${stepS} s, and a runner that lived less than that may be missing.`)
+  return { procPath, sysPath, stepS, notes, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
+}
