@@ -67,8 +67,8 @@ function treeCpu(root: number): number {
   return total
 }
 
-async function watchDaemon(dir: string, url: string, seconds: number, label: string) {
-  const d = spawn(process.execPath, [BIN, 'start', '--foreground', '--dir', dir, '--ollama-url', url], { stdio: 'ignore', env: { ...process.env, PATH: '/usr/bin:/bin' } })
+async function watchDaemon(dir: string, url: string, seconds: number, label: string, extra: string[] = []) {
+  const d = spawn(process.execPath, [BIN, 'start', '--foreground', '--dir', dir, '--ollama-url', url, ...extra], { stdio: 'ignore', env: { ...process.env, PATH: '/usr/bin:/bin' } })
   const rss: number[] = []
   await sleep(5000)
   const warm = stat(d.pid as number)
@@ -134,6 +134,46 @@ async function main() {
   const bs = busy.status
   const expected = Math.floor(busySeconds)
   console.log(`both cores busy (${busySeconds} s): ${bs.processSamples} process samples (about ${expected} expected), lateness p99 ${bs.lateness.p99Ms} ms, max ${bs.lateness.maxMs} ms, missed ${bs.missedTicks.process + bs.missedTicks.system}; ticks stay on whole seconds (no drift by construction)`)
+  // Scraped: 50 concurrent scrapes every second, as a busy fleet's Prometheus servers might.
+  const port = await new Promise<number>(ok => {
+    const probe = createServer()
+    probe.listen(0, '127.0.0.1', () => {
+      const p = (probe.address() as { port: number }).port
+      probe.close(() => ok(p))
+    })
+  })
+  const scrapeSeconds = Math.max(30, Math.round(seconds / 2))
+  const times: number[] = []
+  let failed = 0
+  let scraping = true
+  const scraper = (async () => {
+    await sleep(2000)
+    while (scraping) {
+      const round = Date.now()
+      await Promise.all(
+        Array.from({ length: 50 }, async () => {
+          const t0 = performance.now()
+          try {
+            const r = await fetch(`http://127.0.0.1:${port}/metrics`)
+            await r.text()
+            if (r.ok) times.push(performance.now() - t0)
+            else failed++
+          } catch {
+            failed++
+          }
+        }),
+      )
+      await sleep(Math.max(0, 1000 - (Date.now() - round)))
+    }
+  })()
+  const scraped = await watchDaemon(join(work, 'scraped'), url, scrapeSeconds, 'scraped', ['--metrics', `127.0.0.1:${port}`])
+  scraping = false
+  await scraper
+  times.sort((a, b) => a - b)
+  const pct = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? NaN
+  const ss = scraped.status
+  console.log(`scraped (${scrapeSeconds} s, 50 concurrent scrapes a second): ${times.length} scrapes, ${failed} failed; scrape p50 ${pct(0.5).toFixed(1)} ms, p99 ${pct(0.99).toFixed(1)} ms, max ${pct(1).toFixed(1)} ms (target < 50)  ${verdict(pct(1) < 50 && failed === 0)}`)
+  console.log(`  ticks while scraped: lateness p99 ${ss.lateness.p99Ms} ms (idle: ${s.lateness.p99Ms} ms; target ≤ 50)  ${verdict(ss.lateness.p99Ms <= 50)}; missed ${ss.missedTicks.process + ss.missedTicks.system} (target 0)  ${verdict(ss.missedTicks.process + ss.missedTicks.system === 0)}; daemon CPU ${scraped.steadyCpuS.toFixed(2)} s after the first 5 s (idle: ${daemon.steadyCpuS.toFixed(2)} s over ${daemon.steadySeconds} s)`)
   for (const p of extra) p.kill('SIGKILL')
   api.close()
 }
