@@ -46,6 +46,15 @@ export class Metrics {
   readonly #missed = new client.Counter({ name: 'memtrace_missed_ticks_total', help: 'Sampling ticks skipped because the sample before ran over, by kind.', labelNames: ['kind'], registers: [this.registry] })
   readonly #lateness = new client.Histogram({ name: 'memtrace_sample_lateness_seconds', help: 'How late each sample started after its tick, by kind.', labelNames: ['kind'], buckets: LATENESS_BUCKETS, registers: [this.registry] })
 
+  /** The exposition text of the last sample: written once, whatever the number of scrapes. */
+  #text: Promise<string> | undefined
+
+  /** What a scrape gets: the text as of the last sample (prom-client's own-process figures included). */
+  text(): Promise<string> {
+    this.#text ??= this.registry.metrics()
+    return this.#text
+  }
+
   /** The last /api/ps answers (newest last), for digests, orphans and accounting. */
   #listings: (LoadedModel[] | undefined)[] = []
   #procs: MetricProcess[] = []
@@ -61,15 +70,18 @@ export class Metrics {
   }
 
   late(kind: 'process' | 'system', ms: number): void {
+    this.#text = undefined
     this.#lateness.observe({ kind }, Math.max(0, ms) / 1000)
   }
 
   missed(kind: 'process' | 'system', n: number): void {
+    this.#text = undefined
     this.#missed.inc({ kind }, n)
   }
 
   /** A process sample: the traced processes with their roles and models. */
   processes(procs: MetricProcess[], tickMs: number): void {
+    this.#text = undefined
     this.#samples.inc({ kind: 'process' })
     const held = procs.filter(p => p.role === 'runner' && p.rssBytes > 0).length
     if (held >= 2 && this.#lastProcMs !== undefined && tickMs > this.#lastProcMs) this.#overlap.inc((tickMs - this.#lastProcMs) / 1000)
@@ -90,6 +102,7 @@ export class Metrics {
 
   /** A system sample, as the renderer parses it; `answered` is whether /api/ps answered. */
   system(s: SystemSample, answered: boolean): void {
+    this.#text = undefined
     this.#samples.inc({ kind: 'system' })
     this.#unified = s.platform === 'macos'
     this.#system.reset()
@@ -169,7 +182,7 @@ export async function serveMetrics(metrics: Metrics, at: MetricsAddress): Promis
       res.writeHead(405, { allow: 'GET, HEAD' })
       res.end()
     } else if (path === '/metrics') {
-      metrics.registry.metrics().then(
+      metrics.text().then(
         body => {
           res.writeHead(200, { 'content-type': metrics.registry.contentType })
           res.end(req.method === 'HEAD' ? undefined : body)

@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { installStandin } from '../standin/install.js'
-import { memtrace, sleep } from './helpers.js'
+import { memtrace, ROOT, sleep } from './helpers.js'
 
 function freePort(): Promise<number> {
   return new Promise((ok, fail) => {
@@ -75,6 +75,16 @@ t.test('Prometheus scrapes the daemon through a model switch; render --prometheu
   const lint = spawnSync('promtool', ['check', 'metrics'], { input: scrape, encoding: 'utf8' })
   t.equal(lint.status, 0, `promtool check metrics: ${lint.stdout}${lint.stderr}`)
   t.equal(`${lint.stdout}${lint.stderr}`.trim(), '', 'no lint problems')
+
+  // The Grafana dashboard's queries, as Grafana would send them for this instance: each answers with data.
+  const dash = JSON.parse(readFileSync(join(ROOT, 'docs', 'grafana', 'memtrace.json'), 'utf8')) as { panels: { title: string; targets?: { expr: string; refId: string }[] }[] }
+  for (const p of dash.panels) {
+    for (const target of p.targets ?? []) {
+      const expr = target.expr.replaceAll('$instance', instance.replace(/[.]/g, '\\\\.')).replaceAll('$model', '.*')
+      const res = await query(prom, expr, Date.now() - 2000)
+      t.ok(res.length > 0, `${p.title.replace(' · $instance', '')} ${target.refId}: ${expr}`)
+    }
+  }
 
   const toMs = Date.now()
   t.equal(memtrace(['stop', '--dir', trace]).code, 0)
