@@ -36,6 +36,7 @@ export class Metrics {
   readonly #freeRatio = new client.Gauge({ name: 'memtrace_system_memory_free_ratio', help: 'Free memory as a ratio of the total: MemAvailable / MemTotal on Linux, memory_pressure free % on macOS.', registers: [this.registry] })
   readonly #psi = new client.Gauge({ name: 'memtrace_memory_pressure_ratio', help: 'Linux memory pressure (PSI): the share of time some or all tasks stalled on memory, averaged over 10, 60 or 300 s.', labelNames: ['kind', 'window'], registers: [this.registry] })
   readonly #gpu = new client.Gauge({ name: 'memtrace_gpu_memory_bytes', help: 'GPU memory as nvidia-smi reports it, by GPU index and kind (used, total).', labelNames: ['gpu', 'kind'], registers: [this.registry] })
+  readonly #processGpu = new client.Gauge({ name: 'memtrace_process_gpu_memory_bytes', help: "GPU memory of the traced runners as nvidia-smi lists it by PID, by model and GPU index; summed over a model's runners.", labelNames: ['model', 'gpu'], registers: [this.registry] })
   readonly #up = new client.Gauge({ name: 'ollama_up', help: 'Whether the Ollama server answered /api/ps at the last system sample (1) or not (0).', registers: [this.registry] })
   readonly #size = new client.Gauge({ name: 'ollama_model_size_bytes', help: 'What Ollama says a loaded model holds (/api/ps size).', labelNames: ['model'], registers: [this.registry] })
   readonly #vram = new client.Gauge({ name: 'ollama_model_vram_bytes', help: 'What Ollama says a loaded model holds on the GPU (/api/ps size_vram).', labelNames: ['model'], registers: [this.registry] })
@@ -59,6 +60,7 @@ export class Metrics {
   #listings: (LoadedModel[] | undefined)[] = []
   #procs: MetricProcess[] = []
   #gpuByPid = new Map<number, number>()
+  #gpuRows: { gpu: number; pid: number; usedBytes: number }[] = []
   #unified = false
   #lastProcMs: number | undefined
 
@@ -133,7 +135,8 @@ export class Metrics {
       this.#gpu.set({ gpu: String(g.index), kind: 'total' }, g.totalBytes)
     }
     this.#gpuByPid = new Map()
-    for (const p of s.gpuProcesses ?? []) this.#gpuByPid.set(p.pid, (this.#gpuByPid.get(p.pid) ?? 0) + p.usedBytes)
+    this.#gpuRows = s.gpuProcesses ?? []
+    for (const p of this.#gpuRows) this.#gpuByPid.set(p.pid, (this.#gpuByPid.get(p.pid) ?? 0) + p.usedBytes)
     this.#up.set(answered ? 1 : 0)
     this.#listings = [...this.#listings, answered ? (s.models ?? []) : undefined].slice(-2)
     this.#size.reset()
@@ -155,6 +158,17 @@ export class Metrics {
       const ctx = m?.contextLength ?? (r.ctxCells !== undefined ? Math.floor(r.ctxCells / (r.parallel ?? 1)) : undefined)
       this.#runnerInfo.set({ model: r.model ?? 'unknown', digest: m?.digest ?? '', pid: String(r.pid), parallel: r.parallel !== undefined ? String(r.parallel) : '', ctx: ctx !== undefined ? String(ctx) : '' }, 1)
     }
+    this.#processGpu.reset()
+    const gpuSums = new Map<string, { model: string; gpu: string; bytes: number }>()
+    for (const g of this.#gpuRows) {
+      const r = runners.find(x => x.pid === g.pid)
+      if (!r) continue
+      const key = `${r.model ?? 'unknown'}\u0000${g.gpu}`
+      const sum = gpuSums.get(key) ?? { model: r.model ?? 'unknown', gpu: String(g.gpu), bytes: 0 }
+      sum.bytes += g.usedBytes
+      gpuSums.set(key, sum)
+    }
+    for (const g of gpuSums.values()) this.#processGpu.set({ model: g.model, gpu: g.gpu }, g.bytes)
     // An orphan as the findings have it: alive while the server's answers (two in a row here) do not list its model.
     const unlisted = (r: MetricProcess) => this.#listings.length === 2 && this.#listings.every(l => l !== undefined && !l.some(x => x.name === r.model))
     this.#orphans.set(runners.filter(r => r.model !== undefined && unlisted(r)).length)

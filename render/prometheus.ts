@@ -101,7 +101,7 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
   const notes: string[] = []
   if (found === undefined) notes.push(`No active target has instance "${src.instance}": points every ${stepS} s (give --step to choose).`)
   if ((src.toMs - src.fromMs) / 1000 / stepS + 1 > MAX_POINTS) throw new InputError(`${Math.ceil((src.toMs - src.fromMs) / 1000 / stepS)} points at ${stepS} s: Prometheus answers at most ${MAX_POINTS} a series; give a shorter span or a larger --step`)
-  const names = ['memtrace_process_resident_bytes', 'memtrace_runner_info', 'memtrace_system_memory_bytes', 'memtrace_system_memory_free_ratio', 'memtrace_memory_pressure_ratio', 'memtrace_gpu_memory_bytes', 'ollama_up', 'ollama_model_size_bytes', 'ollama_model_vram_bytes'] as const
+  const names = ['memtrace_process_resident_bytes', 'memtrace_process_gpu_memory_bytes', 'memtrace_runner_info', 'memtrace_system_memory_bytes', 'memtrace_system_memory_free_ratio', 'memtrace_memory_pressure_ratio', 'memtrace_gpu_memory_bytes', 'ollama_up', 'ollama_model_size_bytes', 'ollama_model_vram_bytes'] as const
   const got = await Promise.all(names.map(n => range(src, stepS, n)))
   const q = Object.fromEntries(names.map((n, i) => [n, got[i] as Series[]])) as Record<(typeof names)[number], Series[]>
   if (Object.values(q).every(s => s.length === 0)) throw new InputError(`Prometheus has no memtrace series for instance "${src.instance}" between ${formatTs(src.fromMs)} and ${formatTs(src.toMs)}`)
@@ -116,6 +116,8 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
   const infoAt = new Map<number, Record<string, string>[]>()
   for (const s of q.memtrace_runner_info) for (const [t] of s.values) infoAt.set(Math.round(t * 1000), [...(infoAt.get(Math.round(t * 1000)) ?? []), s.metric])
   let shared = 0
+  /** The PID each model's row carries at each time, for its GPU memory. */
+  const runnerPid = new Map<string, number>()
   let proc = 'ts\tpid\tppid\tcomm\trss_kb\tvsz_kb\tcommand\n'
   for (const t of times) {
     const ts = formatTs(t)
@@ -133,6 +135,7 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
       const ctx = Number(first.ctx) || 0
       const args = [`--model ${model}`, ...(ctx ? [`--ctx-size ${ctx * np}`] : []), `--parallel ${np}`].join(' ')
       proc += `${ts}\t${Number(first.pid) || 0}\t0\tollama\t${Math.round(rss / 1024)}\t0\tollama runner ${args}\n`
+      runnerPid.set(`${t}\u0000${model}`, Number(first.pid) || 0)
     }
   }
   if (shared > 0) notes.push(`At ${shared} point(s) two runners of one model were alive: Prometheus has their RSS together only, drawn on the first.`)
@@ -181,8 +184,15 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
     }
     const gpus = gpuIndexes.filter(i => gpu(i, 'used').has(t))
     if (gpus.length) {
-      b += 'index, memory.used [MiB], memory.total [MiB]\n'
-      for (const i of gpus) b += `${i}, ${Math.round((gpu(i, 'used').get(t) as number) / MIB)} MiB, ${Math.round((gpu(i, 'total').get(t) ?? 0) / MIB)} MiB\n`
+      b += 'index, uuid, memory.used [MiB], memory.total [MiB]\n'
+      for (const i of gpus) b += `${i}, GPU-${i}, ${Math.round((gpu(i, 'used').get(t) as number) / MIB)} MiB, ${Math.round((gpu(i, 'total').get(t) ?? 0) / MIB)} MiB\n`
+      // Each runner's own GPU memory, under the PID its row above carries.
+      const apps = q.memtrace_process_gpu_memory_bytes.flatMap(s => {
+        const v = s.values.find(([at]) => Math.round(at * 1000) === t)
+        const pid = runnerPid.get(`${t}\u0000${s.metric.model ?? ''}`)
+        return v && pid !== undefined ? [`GPU-${s.metric.gpu}, ${pid}, ${Math.round(Number(v[1]) / MIB)} MiB`] : []
+      })
+      if (apps.length) b += `gpu_uuid, pid, used_gpu_memory [MiB]\n${apps.join('\n')}\n`
     }
     if (up.get(t) === 1) {
       const infos = infoAt.get(t) ?? []
@@ -202,6 +212,10 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
   const sysPath = join(dir, 'system-memtrace-prometheus.log')
   writeFileSync(procPath, proc, { mode: 0o600 })
   writeFileSync(sysPath, sys, { mode: 0o600 })
-  notes.push(`Drawn from Prometheus at one point every ${stepS} s, not memtrace's 1 s: overlaps and runner lifetimes are known to ${stepS} s, and a runner that lived less than that may be missing.`)
+  notes.push(
+    stepS <= 1
+      ? 'Drawn from Prometheus at one point a second, memtrace\'s own rate; Prometheus keeps one RSS per model, so two runners of one model at once are one line.'
+      : `Drawn from Prometheus at one point every ${stepS} s, not memtrace's 1 s: overlaps and runner lifetimes are known to ${stepS} s, and a runner that lived less than that may be missing.`,
+  )
   return { procPath, sysPath, stepS, notes, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
 }

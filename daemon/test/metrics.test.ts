@@ -92,6 +92,7 @@ t.test('accounting on a GPU host: the runner\'s own GPU memory against size_vram
   const text = await m.registry.metrics()
   t.equal(value(text, 'memtrace_model_accounting_ratio{model="a:7b"}'), (1 * GIB + 4 * GIB) / (6 * GIB), '(RSS + own GPU) against (size - size_vram) + size_vram')
   t.equal(value(text, 'memtrace_gpu_memory_bytes{gpu="0",kind="used"}'), 4500 * 2 ** 20)
+  t.equal(value(text, 'memtrace_process_gpu_memory_bytes{model="a:7b",gpu="0"}'), 4096 * 2 ** 20, "the runner's own GPU memory, by model and GPU")
 })
 
 t.test('memtrace start --metrics serves the last sample; an address in use fails the start with the reason', async t => {

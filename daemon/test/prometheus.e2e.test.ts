@@ -39,7 +39,8 @@ t.test('Prometheus scrapes the daemon through a model switch; render --prometheu
     return
   }
   const dir = t.testdir({})
-  const { bin, ollama } = installStandin(join(dir, 'standin'))
+  // With the stand-in's nvidia-smi: GPU series, and each runner's own GPU memory for the accounting ratio.
+  const { bin, ollama } = installStandin(join(dir, 'standin'), { gpu: true })
   const [ollamaPort, metricsPort, promPort] = [await freePort(), await freePort(), await freePort()]
   const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, OLLAMA_HOST: `127.0.0.1:${ollamaPort}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_RUNNER: 'simulated', OLLAMA_STANDIN_SCALE: '0.02' }
   // Models no other test pulls: the series of this run are this run's.
