@@ -1,10 +1,9 @@
 /**
  * What the daemon samples, for Prometheus (`memtrace start --metrics`). The
- * values are set when a sample is taken; a scrape only serialises them, so
- * it never reads another process's /proc or calls Ollama, and costs the
- * sampler nothing (prom-client's default metrics read memtrace's own
- * process). Labels carry roles, model names, digests and PIDs, never a
- * command line or a prompt.
+ * values are set, and the exposition text made, when a sample is taken; a
+ * scrape only writes that text out, so it never reads /proc or calls Ollama,
+ * and costs the sampler nothing. Labels carry roles, model names, digests
+ * and PIDs, never a command line or a prompt.
  */
 import { createServer, type Server } from 'node:http'
 import client from 'prom-client'
@@ -56,6 +55,12 @@ export class Metrics {
     return this.#text
   }
 
+  /** Made at the sample, so that no scrape reads even memtrace's own /proc entries. */
+  #made(): void {
+    this.#text = this.registry.metrics()
+    this.#text.catch(() => (this.#text = undefined))
+  }
+
   /** The last /api/ps answers (newest last), for digests, orphans and accounting. */
   #listings: (LoadedModel[] | undefined)[] = []
   #procs: MetricProcess[] = []
@@ -100,6 +105,7 @@ export class Metrics {
     this.#resident.reset()
     for (const s of sums.values()) this.#resident.set({ role: s.role, model: s.model }, s.bytes)
     this.#runners()
+    this.#made()
   }
 
   /** A system sample, as the renderer parses it; `answered` is whether /api/ps answered. */
@@ -146,6 +152,7 @@ export class Metrics {
       if (m.sizeVramBytes !== undefined) this.#vram.set({ model: m.name }, m.sizeVramBytes)
     }
     this.#runners()
+    this.#made()
   }
 
   /** What depends on both samples: runner info, orphans and accounting. */

@@ -136,3 +136,14 @@ function freePort(): Promise<number> {
     })
   })
 }
+
+t.test('a scrape gets the text made at the last sample: the same until the next sample', async t => {
+  const m = new Metrics()
+  m.processes([runner(11, 'a:1b', 1)], 0)
+  const first = await m.text()
+  await new Promise(r => setTimeout(r, 20))
+  t.equal(await m.text(), first, "nothing is read again between samples, not even memtrace's own figures")
+  m.processes([runner(11, 'a:1b', 2)], 1000)
+  t.not(await m.text(), first, 'the next sample makes a new text')
+  t.equal(value(await m.text(), 'memtrace_process_resident_bytes{role="runner",model="a:1b"}'), 2 * GIB)
+})
