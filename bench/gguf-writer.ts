@@ -59,6 +59,13 @@ class Out {
     this.u64(b.length)
     this.push(b)
   }
+  /** An array value: its element type, its length, then each element. */
+  array<T>(type: number, values: T[], one: (v: T) => void): void {
+    this.u32(GGUF.array)
+    this.u32(type)
+    this.u64(values.length)
+    for (const v of values) one(v)
+  }
 }
 
 export function writeGguf(metadata: [string, GgufValue][], tensors: GgufTensor[] = []): Buffer {
@@ -95,22 +102,13 @@ export function writeGguf(metadata: [string, GgufValue][], tensors: GgufTensor[]
         o.str(v.value)
         break
       case 'array-string':
-        o.u32(GGUF.array)
-        o.u32(GGUF.string)
-        o.u64(v.value.length)
-        for (const s of v.value) o.str(s)
+        o.array(GGUF.string, v.value, x => o.str(x))
         break
       case 'array-i32':
-        o.u32(GGUF.array)
-        o.u32(GGUF.i32)
-        o.u64(v.value.length)
-        for (const n of v.value) o.i32(n)
+        o.array(GGUF.i32, v.value, x => o.i32(x))
         break
       case 'array-f32':
-        o.u32(GGUF.array)
-        o.u32(GGUF.f32)
-        o.u64(v.value.length)
-        for (const n of v.value) o.f32(n)
+        o.array(GGUF.f32, v.value, x => o.f32(x))
         break
     }
   }

@@ -1,6 +1,7 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeSync } from 'node:fs'
 import { createServer } from 'node:http'
+import { createServer as createTcpServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import type { Test } from 'tap'
@@ -122,4 +123,16 @@ export async function standinServer(t: Test, extraEnv: Record<string, string>, m
       .stdout.split('\n')
       .filter(l => l.includes('--model'))
   return { post, ps, runners, url, ollama, env, server }
+}
+
+/** A loopback port free at the moment of asking. */
+export function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createTcpServer()
+    s.once('error', fail)
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address()
+      s.close(() => ok(typeof a === 'object' && a ? a.port : 0))
+    })
+  })
 }

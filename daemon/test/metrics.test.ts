@@ -1,11 +1,10 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { Metrics, type MetricProcess } from '../metrics.js'
 import { parseMetricsAddress } from '../metrics-address.js'
 import { block } from '../../render/test/helpers.js'
-import { memtrace, read, sleep } from './helpers.js'
+import { freePort, memtrace, read, sleep } from './helpers.js'
 
 const GIB = 2 ** 30
 const meminfo = (totalKb: number, availKb: number) => `MemTotal: ${totalKb} kB\nMemFree: ${availKb - 1000} kB\nMemAvailable: ${availKb} kB\nSwapTotal: 2097148 kB\nSwapFree: 1048574 kB\n`
@@ -126,16 +125,6 @@ t.test('memtrace start --metrics serves the last sample; an address in use fails
   t.equal(memtrace(['stop', '--dir', join(dir, 'a')]).code, 0)
 })
 
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer()
-    s.once('error', fail)
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      s.close(() => ok(typeof a === 'object' && a ? a.port : 0))
-    })
-  })
-}
 
 t.test('a scrape gets the text made at the last sample: the same until the next sample', async t => {
   const m = new Metrics()

@@ -7,21 +7,10 @@
 import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { installStandin } from '../standin/install.js'
-import { memtrace, ROOT, sleep } from './helpers.js'
+import { freePort, memtrace, ROOT, sleep } from './helpers.js'
 
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer()
-    s.once('error', fail)
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      s.close(() => ok(typeof a === 'object' && a ? a.port : 0))
-    })
-  })
-}
 
 const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 
