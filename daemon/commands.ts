@@ -104,8 +104,8 @@ export async function cmdStart(argv: string[], version: string, out: NodeJS.Writ
   try {
     metricsUrl = await daemon.serveMetrics()
   } catch (e) {
-    // Nothing was sampled yet: the lock is given back and the start fails with the reason.
-    await daemon.stop('the metrics address could not be bound')
+    // Nothing was sampled yet: the empty files and the lock go, and the start fails with the reason.
+    daemon.abandon()
     const at = cfg.metrics ? `${cfg.metrics.host.includes(':') ? `[${cfg.metrics.host}]` : cfg.metrics.host}:${cfg.metrics.port}` : ''
     const msg = `cannot serve metrics on ${at}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`
     process.send?.({ ok: false, error: msg })

@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
@@ -147,7 +147,7 @@ export class Daemon {
     const { Metrics, serveMetrics } = await import('./metrics.js')
     this.#parseBlock = (await import('../render/parse/system-block.js')).parseBlock
     this.#problems = new (await import('../render/parse/problems.js')).ProblemLog()
-    this.#metrics = new Metrics()
+    this.#metrics = new Metrics(this.#cfg.intervalMs)
     const { server, url } = await serveMetrics(this.#metrics, this.#cfg.metrics)
     this.#metricsServer = server
     this.#status.metricsUrl = url
@@ -202,6 +202,19 @@ export class Daemon {
       this.#log.info({ processSamples: this.#status.processSamples, systemSamples: this.#status.systemSamples }, 'stopped')
     })()
     return this.#stopping
+  }
+
+  /**
+   * Gives up before any sample (the metrics address could not be bound): the
+   * files `open` created, which hold nothing yet, are removed with the lock,
+   * so `render --dir` never takes them for the newest trace.
+   */
+  abandon(): void {
+    this.#closed = true
+    this.#proc?.close()
+    this.#sys?.close()
+    for (const f of [this.#status.procFile, this.#status.systemFile]) rmSync(f, { force: true })
+    releaseLock(this.#cfg.dir)
   }
 
   /** SIGHUP: reopen the files at their paths (after log rotation). */

@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http'
 import client from 'prom-client'
 import type { LoadedModel, SystemSample } from '../schemas/index.js'
 import type { MetricsAddress } from './metrics-address.js'
+import { GAP_FACTOR } from '../render/model/intervals.js'
 
 export type Role = 'server' | 'runner' | 'other'
 
@@ -39,7 +40,8 @@ export class Metrics {
   readonly #up = new client.Gauge({ name: 'ollama_up', help: 'Whether the Ollama server answered /api/ps at the last system sample (1) or not (0).', registers: [this.registry] })
   readonly #size = new client.Gauge({ name: 'ollama_model_size_bytes', help: 'What Ollama says a loaded model holds (/api/ps size).', labelNames: ['model'], registers: [this.registry] })
   readonly #vram = new client.Gauge({ name: 'ollama_model_vram_bytes', help: 'What Ollama says a loaded model holds on the GPU (/api/ps size_vram).', labelNames: ['model'], registers: [this.registry] })
-  readonly #accounting = new client.Gauge({ name: 'memtrace_model_accounting_ratio', help: "A model's measured memory against Ollama's figure for it, as the findings compare them: runner RSS against what Ollama keeps in system memory (all of size on unified memory, else size - size_vram), plus the runner's own GPU memory against size_vram where nvidia-smi lists its PID.", labelNames: ['model'], registers: [this.registry] })
+  readonly #accounting = new client.Gauge({ name: 'memtrace_model_accounting_ratio', help: "A model's measured memory against Ollama's figure for it, as the findings compare them: memory=system, runner RSS against what Ollama keeps in system memory (all of size on unified memory, else size - size_vram); memory=gpu, the runner's own GPU memory (nvidia-smi, by PID) against size_vram.", labelNames: ['model', 'memory'], registers: [this.registry] })
+  readonly #claimed = new client.Gauge({ name: 'memtrace_model_claimed_bytes', help: "What Ollama's figures put in system memory (memory=system) or on the GPU (memory=gpu) for a model: the accounting ratio's denominator.", labelNames: ['model', 'memory'], registers: [this.registry] })
   readonly #orphans = new client.Gauge({ name: 'memtrace_orphan_runners', help: "Runners alive whose model the server's last two /api/ps answers did not list.", registers: [this.registry] })
   readonly #overlap = new client.Counter({ name: 'memtrace_runner_overlap_seconds_total', help: 'Time during which two or more model runners held memory at once.', registers: [this.registry] })
   readonly #samples = new client.Counter({ name: 'memtrace_samples_total', help: 'Samples taken, by kind (process, system).', labelNames: ['kind'], registers: [this.registry] })
@@ -61,28 +63,33 @@ export class Metrics {
     this.#text.catch(() => (this.#text = undefined))
   }
 
-  /** The last /api/ps answers (newest last), for digests, orphans and accounting. */
-  #listings: (LoadedModel[] | undefined)[] = []
+  /** The last /api/ps answers (newest last), when they came, for digests, orphans and accounting. */
+  #listings: { atMs: number; models: LoadedModel[] | undefined }[] = []
+  /** When each runner PID was first sampled, and what Ollama said of it once known (kept: a label that changes is a new series). */
+  readonly #seen = new Map<number, { firstMs: number; digest?: string; ctx?: number }>()
+  readonly #intervalMs: number
+  #lastHeld = 0
   #procs: MetricProcess[] = []
   #gpuByPid = new Map<number, number>()
   #gpuRows: { gpu: number; pid: number; usedBytes: number }[] = []
   #unified = false
   #lastProcMs: number | undefined
 
-  constructor() {
+  /** `intervalMs`: the process interval, to tell a gap from the next sample. */
+  constructor(intervalMs = 1000) {
+    this.#intervalMs = intervalMs
     // memtrace's own process, under prom-client's names; Ollama's processes never appear under process_*.
     client.collectDefaultMetrics({ register: this.registry })
     // Gauges that prom-client names like counters: promtool rejects them, and they say nothing of memory.
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name)
   }
 
+  // late() and missed() leave the text as it is: the next sample's text has them.
   late(kind: 'process' | 'system', ms: number): void {
-    this.#text = undefined
     this.#lateness.observe({ kind }, Math.max(0, ms) / 1000)
   }
 
   missed(kind: 'process' | 'system', n: number): void {
-    this.#text = undefined
     this.#missed.inc({ kind }, n)
   }
 
@@ -90,10 +97,15 @@ export class Metrics {
   processes(procs: MetricProcess[], tickMs: number): void {
     this.#text = undefined
     this.#samples.inc({ kind: 'process' })
+    // As the chart measures an overlap: from the first sample with two runners holding memory to the last, never across a gap.
     const held = procs.filter(p => p.role === 'runner' && p.rssBytes > 0).length
-    if (held >= 2 && this.#lastProcMs !== undefined && tickMs > this.#lastProcMs) this.#overlap.inc((tickMs - this.#lastProcMs) / 1000)
+    const dt = this.#lastProcMs !== undefined ? tickMs - this.#lastProcMs : 0
+    if (held >= 2 && this.#lastHeld >= 2 && dt > 0 && dt <= GAP_FACTOR * this.#intervalMs) this.#overlap.inc(dt / 1000)
     this.#lastProcMs = tickMs
+    this.#lastHeld = held
     this.#procs = procs
+    for (const p of procs) if (p.role === 'runner' && !this.#seen.has(p.pid)) this.#seen.set(p.pid, { firstMs: tickMs })
+    for (const pid of this.#seen.keys()) if (!procs.some(p => p.pid === pid)) this.#seen.delete(pid)
     const sums = new Map<string, { role: Role; model: string; bytes: number }>()
     for (const p of procs) {
       const model = p.role === 'runner' ? (p.model ?? 'unknown') : ''
@@ -144,7 +156,8 @@ export class Metrics {
     this.#gpuRows = s.gpuProcesses ?? []
     for (const p of this.#gpuRows) this.#gpuByPid.set(p.pid, (this.#gpuByPid.get(p.pid) ?? 0) + p.usedBytes)
     this.#up.set(answered ? 1 : 0)
-    this.#listings = [...this.#listings, answered ? (s.models ?? []) : undefined].slice(-2)
+    // An answer that did not parse says nothing either way.
+    this.#listings = [...this.#listings, { atMs: Date.now(), models: answered ? s.models : undefined }].slice(-2)
     this.#size.reset()
     this.#vram.reset()
     for (const m of (answered ? s.models : undefined) ?? []) {
@@ -157,13 +170,15 @@ export class Metrics {
 
   /** What depends on both samples: runner info, orphans and accounting. */
   #runners(): void {
-    const listed = this.#listings.at(-1)
+    const listed = this.#listings.at(-1)?.models
     const runners = this.#procs.filter(p => p.role === 'runner')
     this.#runnerInfo.reset()
     for (const r of runners) {
+      const seen = this.#seen.get(r.pid) ?? { firstMs: 0 }
       const m = r.model !== undefined ? listed?.find(x => x.name === r.model) : undefined
-      const ctx = m?.contextLength ?? (r.ctxCells !== undefined ? Math.floor(r.ctxCells / (r.parallel ?? 1)) : undefined)
-      this.#runnerInfo.set({ model: r.model ?? 'unknown', digest: m?.digest ?? '', pid: String(r.pid), parallel: r.parallel !== undefined ? String(r.parallel) : '', ctx: ctx !== undefined ? String(ctx) : '' }, 1)
+      seen.digest ??= m?.digest
+      seen.ctx ??= m?.contextLength ?? (r.ctxCells !== undefined ? Math.floor(r.ctxCells / (r.parallel ?? 1)) : undefined)
+      this.#runnerInfo.set({ model: r.model ?? 'unknown', digest: seen.digest ?? '', pid: String(r.pid), parallel: r.parallel !== undefined ? String(r.parallel) : '', ctx: seen.ctx !== undefined ? String(seen.ctx) : '' }, 1)
     }
     this.#processGpu.reset()
     const gpuSums = new Map<string, { model: string; gpu: string; bytes: number }>()
@@ -176,21 +191,32 @@ export class Metrics {
       gpuSums.set(key, sum)
     }
     for (const g of gpuSums.values()) this.#processGpu.set({ model: g.model, gpu: g.gpu }, g.bytes)
-    // An orphan as the findings have it: alive while the server's answers (two in a row here) do not list its model.
-    const unlisted = (r: MetricProcess) => this.#listings.length === 2 && this.#listings.every(l => l !== undefined && !l.some(x => x.name === r.model))
+    // An orphan as the findings have it: alive while the server's answers in its life (two in a row here) do not list its model.
+    const unlisted = (r: MetricProcess) => {
+      const first = this.#seen.get(r.pid)?.firstMs ?? Infinity
+      return this.#listings.length === 2 && this.#listings.every(l => l.models !== undefined && l.atMs >= first && !l.models.some(x => x.name === r.model))
+    }
     this.#orphans.set(runners.filter(r => r.model !== undefined && unlisted(r)).length)
     this.#accounting.reset()
+    this.#claimed.reset()
     for (const m of listed ?? []) {
       const mine = runners.filter(r => r.model === m.name)
       if (mine.length === 0 || m.sizeBytes <= 0) continue
       const rss = mine.reduce((a, r) => a + r.rssBytes, 0)
       const vram = m.sizeVramBytes ?? 0
-      const own = mine.filter(r => this.#gpuByPid.has(r.pid)).reduce((a, r) => a + (this.#gpuByPid.get(r.pid) as number), 0)
-      const gpuKnown = mine.some(r => this.#gpuByPid.has(r.pid))
       const hostClaim = this.#unified ? m.sizeBytes : Math.max(0, m.sizeBytes - vram)
-      const claimed = hostClaim + (gpuKnown && !this.#unified ? vram : 0)
-      const measured = rss + (gpuKnown && !this.#unified ? own : 0)
-      if (claimed > 0) this.#accounting.set({ model: m.name }, measured / claimed)
+      // On unified memory the GPU's share sits in Metal's wired buffers, which RSS need not show: less than claimed is not drift there.
+      const metalHidden = this.#unified && vram > 0 && rss < hostClaim
+      if (hostClaim > 0 && !metalHidden) {
+        this.#accounting.set({ model: m.name, memory: 'system' }, rss / hostClaim)
+        this.#claimed.set({ model: m.name, memory: 'system' }, hostClaim)
+      }
+      const mineOnGpu = mine.filter(r => this.#gpuByPid.has(r.pid))
+      if (!this.#unified && vram > 0 && mineOnGpu.length > 0) {
+        const own = mineOnGpu.reduce((a, r) => a + (this.#gpuByPid.get(r.pid) as number), 0)
+        this.#accounting.set({ model: m.name, memory: 'gpu' }, own / vram)
+        this.#claimed.set({ model: m.name, memory: 'gpu' }, vram)
+      }
     }
   }
 }

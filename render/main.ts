@@ -106,6 +106,11 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
   let sysPath: string
   let outPath: string
   const zoneAsked = values.tz ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC'
+  try {
+    checkZone(zoneAsked)
+  } catch {
+    throw new UsageError(`unknown time zone "${zoneAsked}" (use an IANA name such as Europe/Berlin, or UTC)`)
+  }
   let prometheus: PrometheusSource | undefined
   if (values.prometheus !== undefined) {
     if (values.dir !== undefined || positionals.length > 0) throw new UsageError('give --prometheus, --dir or three files, not more than one')
@@ -126,7 +131,7 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
       instance: values.instance,
       fromMs: whenText(values.from, '--from', zoneAsked, now),
       toMs: whenText(values.to, '--to', zoneAsked, now),
-      ...(values.step !== undefined ? { stepS: number(values.step.replace(/s$/, ''), '--step', 0.001, 86400) } : {}),
+      ...(values.step !== undefined ? { stepS: number(values.step.replace(/s$/, ''), '--step (seconds)', 1, 86400) } : {}),
     }
     if (prometheus.toMs <= prometheus.fromMs) throw new UsageError('--to must be after --from')
     procPath = ''
@@ -290,10 +295,10 @@ export async function runRender(a: RenderArgs, out: NodeJS.WritableStream, err: 
 
 async function renderOnce(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   if (!a.prometheus) return renderTraces(a, out, err)
-  const { traceFromPrometheus } = await import('./prometheus.js')
+  const { shownUrl, traceFromPrometheus } = await import('./prometheus.js')
   const from = await traceFromPrometheus(a.prometheus)
   try {
-    return await renderTraces({ ...a, procPath: from.procPath, sysPath: from.sysPath }, out, err, { notes: from.notes, source: `Prometheus ${a.prometheus.url} · instance ${a.prometheus.instance} · every ${from.stepS} s` })
+    return await renderTraces({ ...a, procPath: from.procPath, sysPath: from.sysPath }, out, err, { notes: from.notes, source: `Prometheus ${shownUrl(a.prometheus.url)} · instance ${a.prometheus.instance} · every ${from.stepS} s` })
   } finally {
     from.cleanup()
   }

@@ -38,14 +38,27 @@ function promDuration(text: string): number | undefined {
   return m ? Number(m[1]) * ({ ms: 0.001, s: 1, m: 60, h: 3600 }[m[2] as 'ms' | 's' | 'm' | 'h']) : undefined
 }
 
+/** The URL without its user and password, for messages and the chart. */
+export function shownUrl(url: string): string {
+  const u = new URL(url)
+  u.username = ''
+  u.password = ''
+  return u.href
+}
+
 async function get(base: string, path: string, params: Record<string, string>): Promise<unknown> {
   const u = new URL(path, base.endsWith('/') ? base : `${base}/`)
   for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v)
+  // A user and password in the URL go in a header (fetch refuses them in the URL) and never into a message.
+  const headers: Record<string, string> = {}
+  if (u.username || u.password) headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`
+  u.username = ''
+  u.password = ''
   let res: Response
   try {
-    res = await fetch(u, { signal: AbortSignal.timeout(TIMEOUT_MS) })
+    res = await fetch(u, { headers, signal: AbortSignal.timeout(TIMEOUT_MS) })
   } catch (e) {
-    throw new InputError(`Prometheus at ${base} did not answer: ${(e as Error).message}`)
+    throw new InputError(`Prometheus at ${shownUrl(base)} did not answer: ${(e as Error).message}`)
   }
   let body: { status?: string; data?: unknown; error?: string }
   try {
@@ -97,7 +110,8 @@ export interface FromPrometheus {
 export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPrometheus> {
   if (!(src.toMs > src.fromMs)) throw new InputError('--to must be after --from')
   const found = src.stepS ?? (await scrapeInterval(src))
-  const stepS = found ?? 15
+  // memtrace's traces have whole seconds: a finer step would give two points one time.
+  const stepS = Math.max(1, found ?? 15)
   const notes: string[] = []
   if (found === undefined) notes.push(`No active target has instance "${src.instance}": points every ${stepS} s (give --step to choose).`)
   if ((src.toMs - src.fromMs) / 1000 / stepS + 1 > MAX_POINTS) throw new InputError(`${Math.ceil((src.toMs - src.fromMs) / 1000 / stepS)} points at ${stepS} s: Prometheus answers at most ${MAX_POINTS} a series; give a shorter span or a larger --step`)
@@ -131,10 +145,10 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
       // The RSS is per model: two runners of one model at once are known together only, drawn as the first.
       if (infos.length > 1) shared++
       const first = infos.sort((a, b) => Number(a.pid) - Number(b.pid))[0] as Record<string, string>
-      const np = Number(first.parallel) || 1
-      const ctx = Number(first.ctx) || 0
-      const args = [`--model ${model}`, ...(ctx ? [`--ctx-size ${ctx * np}`] : []), `--parallel ${np}`].join(' ')
-      proc += `${ts}\t${Number(first.pid) || 0}\t0\tollama\t${Math.round(rss / 1024)}\t0\tollama runner ${args}\n`
+      // The command line is made of the PID and the model only, the same all the runner's life. A runner the
+      // daemon could not name gets a blob path, so that /api/ps names it by size as in any trace.
+      const arg = model === 'unknown' ? `/prometheus/blobs/sha256-${String(first.pid).padStart(64, '0')}` : model
+      proc += `${ts}\t${Number(first.pid) || 0}\t0\tollama\t${Math.round(rss / 1024)}\t0\tollama runner --model ${arg}\n`
       runnerPid.set(`${t}\u0000${model}`, Number(first.pid) || 0)
     }
   }
@@ -150,7 +164,9 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
   const size = new Map(q.ollama_model_size_bytes.map(s => [s.metric.model ?? '', byTime([s])]))
   const vram = new Map(q.ollama_model_vram_bytes.map(s => [s.metric.model ?? '', byTime([s])]))
   const gpuIndexes = [...new Set(q.memtrace_gpu_memory_bytes.map(s => s.metric.gpu ?? ''))].sort((a, b) => Number(a) - Number(b))
-  const gpu = (i: string, k: string) => byTime(q.memtrace_gpu_memory_bytes, m => m.gpu === i && m.kind === k)
+  const gpuMaps = new Map(gpuIndexes.flatMap(i => ['used', 'total'].map(k => [`${i}\u0000${k}`, byTime(q.memtrace_gpu_memory_bytes, m => m.gpu === i && m.kind === k)] as const)))
+  const gpu = (i: string, k: string) => gpuMaps.get(`${i}\u0000${k}`) as Map<number, number>
+  const processGpu = q.memtrace_process_gpu_memory_bytes.map(s => ({ metric: s.metric, at: byTime([s]) }))
   const kb = (b: number) => Math.round(b / 1024)
   let sys = ''
   for (const t of times) {
@@ -187,10 +203,10 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
       b += 'index, uuid, memory.used [MiB], memory.total [MiB]\n'
       for (const i of gpus) b += `${i}, GPU-${i}, ${Math.round((gpu(i, 'used').get(t) as number) / MIB)} MiB, ${Math.round((gpu(i, 'total').get(t) ?? 0) / MIB)} MiB\n`
       // Each runner's own GPU memory, under the PID its row above carries.
-      const apps = q.memtrace_process_gpu_memory_bytes.flatMap(s => {
-        const v = s.values.find(([at]) => Math.round(at * 1000) === t)
+      const apps = processGpu.flatMap(s => {
+        const v = s.at.get(t)
         const pid = runnerPid.get(`${t}\u0000${s.metric.model ?? ''}`)
-        return v && pid !== undefined ? [`GPU-${s.metric.gpu}, ${pid}, ${Math.round(Number(v[1]) / MIB)} MiB`] : []
+        return v !== undefined && pid !== undefined ? [`GPU-${s.metric.gpu}, ${pid}, ${Math.round(v / MIB)} MiB`] : []
       })
       if (apps.length) b += `gpu_uuid, pid, used_gpu_memory [MiB]\n${apps.join('\n')}\n`
     }
@@ -210,8 +226,13 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
   const dir = mkdtempSync(join(tmpdir(), 'memtrace-prometheus-'))
   const procPath = join(dir, 'ollama-process-memtrace-prometheus.tsv')
   const sysPath = join(dir, 'system-memtrace-prometheus.log')
-  writeFileSync(procPath, proc, { mode: 0o600 })
-  writeFileSync(sysPath, sys, { mode: 0o600 })
+  try {
+    writeFileSync(procPath, proc, { mode: 0o600 })
+    writeFileSync(sysPath, sys, { mode: 0o600 })
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true })
+    throw new InputError(`cannot write the traces from Prometheus in ${tmpdir()}: ${(e as Error).message}`)
+  }
   notes.push(
     stepS <= 1
       ? 'Drawn from Prometheus at one point a second, memtrace\'s own rate; Prometheus keeps one RSS per model, so two runners of one model at once are one line.'

@@ -52,13 +52,23 @@ export function serverUrls(runDir: string): string[] {
   } catch {
     return []
   }
-  return names.flatMap(n => {
+  const urls = names.flatMap(n => {
+    // A server killed without its exit handler left its file: a dead PID's address is not asked.
+    try {
+      process.kill(Number(n.slice('server-'.length)), 0)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') {
+        rmSync(join(runDir, n), { force: true })
+        return []
+      }
+    }
     try {
       return [readFileSync(join(runDir, n), 'utf8').trim()]
     } catch {
       return []
     }
   })
+  return [...new Set(urls)]
 }
 
 /** Writes this server's address for nvidia-smi; gone when the server exits. */

@@ -84,24 +84,31 @@ export async function runLlamaRunner(s: LlamaRunnerSettings): Promise<void> {
     const q = await take()
     res.writeHead(200, { 'content-type': 'application/x-ndjson' })
     const start = performance.now()
-    let first = start
+    let first: number | undefined
     let produced = 0
+    // A client that went away frees its sequence: nobody reads the rest.
+    let gone = false
+    res.once('close', () => (gone = !res.writableFinished))
     try {
       if (n > 0) {
         for await (const token of q.evaluate(tokens, { temperature: Number(body.temperature ?? 0), ...(body.seed !== undefined ? { seed: Number(body.seed) } : {}) })) {
-          if (produced === 0) first = performance.now()
+          first ??= performance.now()
           produced++
           res.write(`${JSON.stringify({ content: model.detokenize([token as never]) })}\n`)
-          if (produced >= n) break
+          if (produced >= n || gone) break
         }
       }
     } finally {
-      await q.clearHistory()
-      give(q)
+      try {
+        await q.clearHistory()
+      } finally {
+        give(q)
+      }
     }
     const end = performance.now()
     // The prompt's time runs to the first token, which its last step produced; generation is the rest.
-    const timings = { prompt_n: tokens.length, prompt_ms: first - start, predicted_n: produced, predicted_ms: end - first }
+    // With no token asked for, the prompt was not read at all.
+    const timings = { prompt_n: n > 0 ? tokens.length : 0, prompt_ms: (first ?? end) - start, predicted_n: produced, predicted_ms: first !== undefined ? end - first : 0 }
     res.end(`${JSON.stringify({ stop: true, timings })}\n`)
   }
 
@@ -109,7 +116,7 @@ export async function runLlamaRunner(s: LlamaRunnerSettings): Promise<void> {
     if (req.method === 'POST' && req.url === '/completion') {
       complete(req, res).catch(e => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' })
-        res.end(JSON.stringify({ error: (e as Error).message }))
+        res.end(`${JSON.stringify({ error: (e as Error).message })}\n`)
       })
     } else if (req.method === 'GET' && req.url === '/health') {
       res.writeHead(200, { 'content-type': 'application/json' })

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { CatalogueModel } from './catalogue.js'
@@ -37,10 +37,17 @@ function splitName(name: string): { model: string; tag: string } {
 
 let tiny: { bytes: Buffer; hex: string } | undefined
 
-/** Writes a blob under its SHA-256, as Ollama names blobs; one already there is kept. */
+/**
+ * Writes a blob under its SHA-256, as Ollama names blobs: whole or not at all
+ * (written beside, then renamed), so a pull cut short or one running at the
+ * same time never leaves a short file. One already there with the right size is kept.
+ */
 function writeBlob(blobs: string, bytes: Buffer, hex = sha(bytes)): string {
   const path = join(blobs, `sha256-${hex}`)
-  if (!existsSync(path)) writeFileSync(path, bytes)
+  if (existsSync(path) && statSync(path).size === bytes.length) return hex
+  const part = `${path}-partial-${process.pid}`
+  writeFileSync(part, bytes)
+  renameSync(part, path)
   return hex
 }
 

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { Metrics, type MetricProcess } from '../metrics.js'
 import { parseMetricsAddress } from '../metrics-address.js'
@@ -45,21 +46,26 @@ t.test('one sample of each: processes by role and model, the system, /api/ps, ac
   t.equal(value(text, 'ollama_up'), 1)
   t.equal(value(text, 'ollama_model_size_bytes{model="qwen3:8b"}'), 5 * GIB)
   t.equal(value(text, 'ollama_model_vram_bytes{model="qwen3:8b"}'), 0)
-  t.equal(value(text, 'memtrace_model_accounting_ratio{model="qwen3:8b"}'), 6 / 5, 'RSS against what Ollama keeps in system memory')
+  t.equal(value(text, 'memtrace_model_accounting_ratio{model="qwen3:8b",memory="system"}'), 6 / 5, 'RSS against what Ollama keeps in system memory')
+  t.equal(value(text, 'memtrace_model_claimed_bytes{model="qwen3:8b",memory="system"}'), 5 * GIB)
+  t.equal(value(text, 'memtrace_model_accounting_ratio{model="qwen3:8b",memory="gpu"}'), undefined, 'nothing on the GPU: no GPU comparison')
   t.equal(value(text, 'memtrace_runner_overlap_seconds_total'), 0, 'one sample is no span yet')
   t.notMatch(text, /^process_[a-z_]+\{[^}]*(role|model)=/m, "Ollama's processes never appear under process_*")
   t.match(text, /^process_resident_memory_bytes \d+/m, "memtrace's own process, under prom-client's names")
 })
 
 t.test('the overlap counter grows by the time two runners held memory; a runner with nothing left does not count', async t => {
-  const m = new Metrics()
+  const m = new Metrics(1000)
   const overlap = async () => value(await m.registry.metrics(), 'memtrace_runner_overlap_seconds_total')
   m.processes([runner(11, 'a:1b', 1)], 0)
   m.processes([runner(11, 'a:1b', 1), runner(12, 'b:1b', 1)], 1000)
-  t.equal(await overlap(), 1)
-  m.processes([runner(11, 'a:1b', 1), runner(12, 'b:1b', 1)], 3000)
-  t.equal(await overlap(), 3, 'two more seconds (a tick was missed)')
-  m.processes([runner(11, 'a:1b', 0), runner(12, 'b:1b', 1)], 4000)
+  t.equal(await overlap(), 0, 'the first shared sample starts the overlap, as on the chart')
+  m.processes([runner(11, 'a:1b', 1), runner(12, 'b:1b', 1)], 2000)
+  m.processes([runner(11, 'a:1b', 1), runner(12, 'b:1b', 1)], 4000)
+  t.equal(await overlap(), 3, 'one second, then two more (a tick was missed)')
+  m.processes([runner(11, 'a:1b', 1), runner(12, 'b:1b', 1)], 3_600_000)
+  t.equal(await overlap(), 3, 'a gap (the machine slept) is not counted')
+  m.processes([runner(11, 'a:1b', 0), runner(12, 'b:1b', 1)], 3_601_000)
   t.equal(await overlap(), 3, 'an exiting runner (RSS 0) is not beside the next')
 })
 
@@ -75,6 +81,8 @@ t.test('an orphan is a runner whose model two answers in a row did not list; oll
   t.equal(await orphans(), 0, 'one answer without it: it may be unloading')
   m.system(empty, true)
   t.equal(await orphans(), 1)
+  m.processes([runner(11, 'a:1b', 1), runner(13, 'c:1b', 1)], Date.now() + 1)
+  t.equal(await orphans(), 1, 'a runner that started after those answers is not one yet')
   m.system(block(meminfo(8_388_608, 4_194_304)).sample, false)
   const text = await m.registry.metrics()
   t.equal(value(text, 'ollama_up'), 0)
@@ -89,7 +97,9 @@ t.test('accounting on a GPU host: the runner\'s own GPU memory against size_vram
   const gpus = 'index, uuid, name, memory.used [MiB], memory.total [MiB]\n0, GPU-1, X, 4500 MiB, 24564 MiB\n'
   m.system(block(`${meminfo(8_388_608, 4_194_304)}${gpus}${smi}${apiPs([{ name: 'a:7b', size: 6 * GIB, vram: 5 * GIB }])}`).sample, true)
   const text = await m.registry.metrics()
-  t.equal(value(text, 'memtrace_model_accounting_ratio{model="a:7b"}'), (1 * GIB + 4 * GIB) / (6 * GIB), '(RSS + own GPU) against (size - size_vram) + size_vram')
+  t.equal(value(text, 'memtrace_model_accounting_ratio{model="a:7b",memory="system"}'), 1, 'RSS against size - size_vram')
+  t.equal(value(text, 'memtrace_model_accounting_ratio{model="a:7b",memory="gpu"}'), 4 / 5, 'its own GPU memory against size_vram, apart: the two never cancel out')
+  t.equal(value(text, 'memtrace_model_claimed_bytes{model="a:7b",memory="gpu"}'), 5 * GIB)
   t.equal(value(text, 'memtrace_gpu_memory_bytes{gpu="0",kind="used"}'), 4500 * 2 ** 20)
   t.equal(value(text, 'memtrace_process_gpu_memory_bytes{model="a:7b",gpu="0"}'), 4096 * 2 ** 20, "the runner's own GPU memory, by model and GPU")
 })
@@ -121,6 +131,7 @@ t.test('memtrace start --metrics serves the last sample; an address in use fails
   t.match(busy.stderr, new RegExp(`cannot serve metrics on 127\\.0\\.0\\.1:${port}: EADDRINUSE`))
   t.match(memtrace(['status', '--dir', join(dir, 'b')]).stdout, /^not running/, 'no daemon is left tracing without its metrics')
   t.notMatch(read(join(dir, 'b', 'memtrace.log')), /tracing started/)
+  t.same(readdirSync(join(dir, 'b')).filter(n => /\.(tsv|log)$/.test(n) && n !== 'memtrace.log'), [], 'no empty trace is left for render --dir to take as the newest')
   // Stopped here, not in a teardown: the test's directory is gone by then, and with it the lock that names the daemon.
   t.equal(memtrace(['stop', '--dir', join(dir, 'a')]).code, 0)
 })

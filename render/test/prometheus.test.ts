@@ -52,9 +52,10 @@ function memtraceAsync(args: string[]): Promise<{ code: number; stderr: string }
   })
 }
 
-/** A stand-in for Prometheus's HTTP API that answers every query with `result`. */
-async function fakePrometheus(t: import('tap').Test, result: unknown[]): Promise<string> {
+/** A stand-in for Prometheus's HTTP API that answers every query with `result`; `auth` collects the Authorization headers. */
+async function fakePrometheus(t: import('tap').Test, result: unknown[], auth: string[] = []): Promise<string> {
   const server = createServer((req, res) => {
+    auth.push(String(req.headers.authorization))
     res.setHeader('content-type', 'application/json')
     if (req.url?.startsWith('/api/v1/targets')) res.end(JSON.stringify({ status: 'success', data: { activeTargets: [{ labels: { instance: 'h:9464' }, scrapeInterval: '5s' }] } }))
     else res.end(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result } }))
@@ -67,13 +68,16 @@ async function fakePrometheus(t: import('tap').Test, result: unknown[]): Promise
 t.test('a Prometheus that is down, has nothing, or would send too much: a clear message, no output', async t => {
   const dir = t.testdir({})
   const out = join(dir, 'x.svg')
-  const down = memtrace(['render', '--prometheus', 'http://127.0.0.1:9', '--instance', 'h:9464', '--from', 'now-1h', '--to', 'now', '-o', out])
+  const down = memtrace(['render', '--prometheus', 'http://me:s3cret@127.0.0.1:9', '--instance', 'h:9464', '--from', 'now-1h', '--to', 'now', '-o', out])
   t.equal(down.code, 2)
   t.match(down.stderr, /Prometheus at http:\/\/127\.0\.0\.1:9\/ did not answer/)
-  const empty = await fakePrometheus(t, [])
-  const none = await memtraceAsync(['render', '--prometheus', empty, '--instance', 'h:9464', '--from', 'now-1h', '--to', 'now', '-o', out])
+  t.notMatch(down.stderr, /s3cret/, 'a password in the URL is never printed')
+  const auth: string[] = []
+  const empty = await fakePrometheus(t, [], auth)
+  const none = await memtraceAsync(['render', '--prometheus', empty.replace('http://', 'http://me:s3cret@'), '--instance', 'h:9464', '--from', 'now-1h', '--to', 'now', '-o', out])
   t.equal(none.code, 2)
   t.match(none.stderr, /has no memtrace series for instance "h:9464"/)
+  t.ok(auth.length > 0 && auth.every(a => a === `Basic ${Buffer.from('me:s3cret').toString('base64')}`), 'the user and password went in the Authorization header')
   const many = await memtraceAsync(['render', '--prometheus', empty, '--instance', 'h:9464', '--from', 'now-30d', '--to', 'now', '-o', out])
   t.equal(many.code, 2)
   t.match(many.stderr, /518400 points at 5 s: Prometheus answers at most 11000 a series/)
