@@ -172,7 +172,13 @@ export async function cmdStop(argv: string[], out: NodeJS.WritableStream): Promi
   // Only the process the lock names, by PID and start time: a PID reused by
   // another process (a `tail -f` of the log) is never signalled.
   if (!lock || !isHolderAlive(lock)) throw new CommandError(`no memtrace daemon is tracing into ${dir}`, 1)
-  process.kill(lock.pid, 'SIGTERM')
+  try {
+    process.kill(lock.pid, 'SIGTERM')
+  } catch (e) {
+    // Another user's daemon (started with sudo, say): not ours to stop.
+    if ((e as NodeJS.ErrnoException).code === 'EPERM') throw new CommandError(`the daemon tracing into ${dir} (pid ${lock.pid}) belongs to another user: stop it as that user (sudo memtrace stop --dir ${dir})`, 2)
+    throw e
+  }
   const deadline = Date.now() + 5000
   while (isHolderAlive(lock)) {
     if (Date.now() > deadline) throw new CommandError(`pid ${lock.pid} did not stop within 5 s`, 2)

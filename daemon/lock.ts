@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { closeSync, linkSync, lstatSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { createFresh, readNoFollow, UnsafePathError } from './safe-open.js'
+import { macBin } from './probe/macos.js'
 
 /** What the lock file says: who holds the trace directory. */
 export interface LockInfo {
@@ -55,42 +56,50 @@ export function readLock(dir: string): LockInfo | undefined {
   }
 }
 
+/** The platform whose check applies: the one traced (MEMTRACE_PLATFORM for tests), not whether /proc exists. */
+function platform(): 'linux' | 'darwin' {
+  return (process.env.MEMTRACE_PLATFORM ?? process.platform) === 'darwin' ? 'darwin' : 'linux'
+}
+
 /**
  * When process `pid` started, or undefined when there is no such process (a
- * zombie counts as gone). Linux reads /proc; without /proc (macOS) `ps` is
- * asked, in a fixed locale and zone so every user reads the same text.
+ * zombie counts as gone). Linux reads /proc; macOS asks `ps`, in a fixed
+ * locale and zone so every user reads the same text.
  */
 export function processStart(pid: number): string | undefined {
+  if (platform() === 'darwin') return psStart(pid)
   let stat: string
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
   } catch {
-    return hasProc() ? undefined : psStart(pid)
+    return undefined
   }
   // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return fields[0] === 'Z' ? undefined : fields[19]
 }
 
-function hasProc(): boolean {
-  try {
-    lstatSync('/proc/self/stat')
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** `ps -o lstart= -p PID`: "Wed Feb 25 14:03:12 2026"; undefined when ps knows no such process. */
-export function psStart(pid: number): string | undefined {
-  const r = spawnSync('ps', ['-o', 'lstart=', '-p', String(pid)], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C', TZ: 'UTC' }, timeout: 3000 })
+/** `ps -o FIELD= -p PID`, in a fixed locale and zone; undefined when ps knows no such process. */
+function psField(field: string, pid: number): string | undefined {
+  const r = spawnSync(macBin('ps'), ['-o', `${field}=`, '-p', String(pid)], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C', TZ: 'UTC' }, timeout: 3000 })
   const text = r.status === 0 ? r.stdout.trim().replace(/\s+/g, ' ') : ''
   return text || undefined
 }
 
-/** Whether the lock's holder is running: the same PID and the same start time. */
+/** `ps -o lstart= -p PID`: "Wed Feb 25 14:03:12 2026"; undefined when ps knows no such process. */
+export function psStart(pid: number): string | undefined {
+  return psField('lstart', pid)
+}
+
+/**
+ * Whether the lock's holder is running: the same PID and the same start
+ * time. On macOS, where `ps` gives the start time to the second only, the
+ * process must also be memtrace: a PID reused within that second by another
+ * program, another user's included, is not the holder.
+ */
 export function isHolderAlive(lock: LockInfo): boolean {
-  return lock.pidStart !== undefined && processStart(lock.pid) === lock.pidStart
+  if (lock.pidStart === undefined || processStart(lock.pid) !== lock.pidStart) return false
+  return platform() !== 'darwin' || /memtrace/.test(psField('command', lock.pid) ?? '')
 }
 
 /** Writes `info` into a new file of ours beside the lock; the caller links or renames it into place. */

@@ -1,5 +1,17 @@
+import { join } from 'node:path'
 import type { ProcInfo } from './proc-linux.js'
 import { type CommandResult, runCommand } from './run-command.js'
+
+/**
+ * Apple's commands by their full paths, so that nothing earlier on PATH (a
+ * Homebrew `ps`, a shell function's wrapper) answers in their place.
+ * MEMTRACE_MACOS_BIN, a directory, replaces them all, for tests.
+ */
+const MAC_BIN = { ps: '/bin/ps', vm_stat: '/usr/bin/vm_stat', memory_pressure: '/usr/bin/memory_pressure', sysctl: '/usr/sbin/sysctl' } as const
+
+export function macBin(name: keyof typeof MAC_BIN, env: NodeJS.ProcessEnv = process.env): string {
+  return env.MEMTRACE_MACOS_BIN ? join(env.MEMTRACE_MACOS_BIN, name) : MAC_BIN[name]
+}
 
 const PS_ARGS = ['-axo', 'pid=,ppid=,comm=,rss=,vsz=,command=']
 const INT_RE = /^\d+$/
@@ -28,7 +40,7 @@ export function parsePsLine(line: string): Omit<ProcInfo, 'startTicks'> | undefi
 }
 
 export async function macProcesses(timeoutMs: number, signal?: AbortSignal): Promise<{ procs: ProcInfo[]; error?: string }> {
-  const r = await runCommand('ps', PS_ARGS, timeoutMs, undefined, signal)
+  const r = await runCommand(macBin('ps'), PS_ARGS, timeoutMs, undefined, signal)
   if (!r.ok) return { procs: [], error: r.error }
   const procs: ProcInfo[] = []
   for (const line of r.stdout.split('\n')) {
@@ -41,9 +53,9 @@ export async function macProcesses(timeoutMs: number, signal?: AbortSignal): Pro
 /** The seed's macOS sources, each with a timeout; output kept raw. */
 export async function macSystemText(timeoutMs: number, signal?: AbortSignal): Promise<{ text: string; errors: string[] }> {
   const runs: [string, string[]][] = [
-    ['vm_stat', []],
-    ['memory_pressure', []],
-    ['sysctl', ['vm.swapusage', 'hw.memsize']],
+    [macBin('vm_stat'), []],
+    [macBin('memory_pressure'), []],
+    [macBin('sysctl'), ['vm.swapusage', 'hw.memsize']],
   ]
   const results: CommandResult[] = await Promise.all(runs.map(([c, a]) => runCommand(c, a, timeoutMs, undefined, signal)))
   let text = ''

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { spawn } from 'node:child_process'
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { psStart } from '../lock.js'
@@ -7,23 +8,34 @@ import { exited, foreground, memtrace, read, sleep, ROOT, traceFiles } from './h
 const FIXTURES = join(ROOT, 'daemon', 'test', 'fixtures', 'macos')
 
 /**
- * macOS cannot run here, so its commands are executables on PATH that print
- * what the real ones print (fixtures/macos/), and MEMTRACE_PLATFORM=darwin
- * makes the daemon take its macOS path: the same code a Mac runs.
+ * macOS cannot run here, so its commands are executables that print what
+ * the real ones print (fixtures/macos/), in MEMTRACE_MACOS_BIN, which
+ * replaces /bin/ps, /usr/bin/vm_stat, /usr/bin/memory_pressure and
+ * /usr/sbin/sysctl; MEMTRACE_PLATFORM=darwin makes the daemon take its macOS
+ * path: the same code a Mac runs. `ps -o command= -p PID` (the lock's check)
+ * is answered by this machine's ps, which prints the same field.
  */
 function macCommands(dir: string): NodeJS.ProcessEnv {
   const bin = join(dir, 'bin')
   mkdirSync(bin, { recursive: true })
   const calls = join(dir, 'calls')
   const cmd = (name: string, body: string) => {
-    writeFileSync(join(bin, name), `#!/bin/sh\necho "${name} $*" >> '${calls}'\n${body}\n`)
+    writeFileSync(join(bin, name), `#!/bin/sh\necho "$0 $*" >> '${calls}'\n${body}\n`)
     chmodSync(join(bin, name), 0o755)
   }
-  cmd('ps', `[ "$1 $2" = "-axo pid=,ppid=,comm=,rss=,vsz=,command=" ] || exit 2\ncat '${FIXTURES}/ps.txt'`)
+  // Every live process started, as this ps says, in one second: only the command can tell the holder.
+  cmd('ps', `case "$1 $2" in\n"-axo pid=,ppid=,comm=,rss=,vsz=,command=") cat '${FIXTURES}/ps.txt' ;;\n"-o lstart=") kill -0 "$4" 2>/dev/null || exit 1; echo 'Wed Feb  5 14:03:12 2026' ;;\n*) exec /bin/ps "$@" ;;\nesac`)
   cmd('vm_stat', `cat '${FIXTURES}/vm_stat.txt'`)
   cmd('memory_pressure', `cat '${FIXTURES}/memory_pressure.txt'`)
   cmd('sysctl', `cat '${FIXTURES}/sysctl.txt'`)
-  return { PATH: `${bin}:${process.env.PATH}`, MEMTRACE_PLATFORM: 'darwin' }
+  // Decoys on PATH: Apple's commands are run by their full paths, never found on PATH.
+  const decoys = join(dir, 'path')
+  mkdirSync(decoys, { recursive: true })
+  for (const name of ['ps', 'vm_stat', 'memory_pressure', 'sysctl']) {
+    writeFileSync(join(decoys, name), `#!/bin/sh\necho "decoy $0 $*" >> '${calls}'\nexit 3\n`)
+    chmodSync(join(decoys, name), 0o755)
+  }
+  return { PATH: `${decoys}:${process.env.PATH}`, MEMTRACE_PLATFORM: 'darwin', MEMTRACE_MACOS_BIN: bin }
 }
 
 t.test('the macOS path: ps and the memory commands, as the seed runs them', async t => {
@@ -35,10 +47,13 @@ t.test('the macOS path: ps and the memory commands, as the seed runs them', asyn
   d.kill('SIGTERM')
   t.equal((await exited(d)).code, 0)
   const calls = read(join(dir, 'calls'))
-  t.match(calls, /^ps -axo pid=,ppid=,comm=,rss=,vsz=,command=$/m)
-  t.match(calls, /^vm_stat $/m)
-  t.match(calls, /^memory_pressure $/m)
-  t.match(calls, /^sysctl vm\.swapusage hw\.memsize$/m)
+  const bin = join(dir, 'bin')
+  t.ok(calls.includes(`${bin}/ps -axo pid=,ppid=,comm=,rss=,vsz=,command=\n`), 'ps by its full path')
+  t.ok(calls.includes(`${bin}/vm_stat \n`))
+  t.ok(calls.includes(`${bin}/memory_pressure \n`))
+  t.ok(calls.includes(`${bin}/sysctl vm.swapusage hw.memsize\n`))
+  t.notMatch(calls, /^decoy /m, 'nothing on PATH answers in their place')
+  t.ok(calls.includes(`${bin}/ps -o lstart= -p ${d.pid}\n`), "the lock's start time is the macOS one, from ps, though this machine has /proc")
   const { proc, sys } = traceFiles(trace)
   const rows = read(proc).trim().split('\n').slice(1)
   const pids = [...new Set(rows.map(r => r.split('\t')[1]))].sort()
@@ -64,12 +79,39 @@ t.test('the lock holder on macOS: the start time from ps -o lstart=, in a fixed 
     `#!/bin/sh\necho "$* $LC_ALL $TZ" >> '${calls}'\n[ "$1 $2 $3" = "-o lstart= -p" ] || exit 2\n[ "$4" = 4412 ] && echo 'Wed Feb  5 14:03:12 2026' && exit 0\nexit 1\n`,
   )
   chmodSync(join(bin, 'ps'), 0o755)
-  const path = process.env.PATH
-  process.env.PATH = `${bin}:${path}`
+  const before = process.env.MEMTRACE_MACOS_BIN
+  process.env.MEMTRACE_MACOS_BIN = bin
   t.teardown(() => {
-    process.env.PATH = path
+    if (before === undefined) delete process.env.MEMTRACE_MACOS_BIN
+    else process.env.MEMTRACE_MACOS_BIN = before
   })
   t.equal(psStart(4412), 'Wed Feb 5 14:03:12 2026')
   t.equal(psStart(4413), undefined, 'no such process')
   t.match(read(calls), /^-o lstart= -p 4412 C UTC$/m, 'every user reads the same text, whatever their locale and zone')
+})
+
+t.test('a lock naming a live process that is not memtrace is stale on macOS, even with the same start time', async t => {
+  const dir = t.testdir({})
+  const env = macCommands(dir)
+  // Another program now holds the PID the lock names, started in the same second as the lock says (ps gives seconds only).
+  const stranger = spawn('sleep', ['60'], { stdio: 'ignore' })
+  t.teardown(() => stranger.kill())
+  await sleep(100)
+  const start = 'Wed Feb 5 14:03:12 2026'
+  const trace = join(dir, 'trace')
+  mkdirSync(trace, { recursive: true, mode: 0o700 })
+  writeFileSync(join(trace, 'memtrace.lock'), JSON.stringify({ pid: stranger.pid, pidStart: start, startedAt: '2026-11-23T08:00:00Z', procFile: join(trace, 'a.tsv'), systemFile: join(trace, 'a.log'), logFile: join(trace, 'memtrace.log') }))
+  const status = memtrace(['status', '--dir', trace], env)
+  t.equal(status.code, 1)
+  t.match(status.stdout, /^not running in .*a stale lock of pid \d+ is left/, 'not the holder: its command is not memtrace')
+  const stop = memtrace(['stop', '--dir', trace], env)
+  t.equal(stop.code, 1)
+  t.equal(stranger.exitCode, null, 'stop did not signal the stranger')
+  await sleep(100)
+  t.equal(stranger.signalCode, null)
+  const started = memtrace(['start', '--dir', trace, '--ollama-url', 'http://127.0.0.1:1'], env)
+  t.equal(started.code, 0, started.stderr)
+  t.match(started.stdout, /took over a stale lock/)
+  const stopped = memtrace(['stop', '--dir', trace], env)
+  t.equal(stopped.code, 0, `its own daemon it stops: ${stopped.stderr}`)
 })
