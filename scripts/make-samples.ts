@@ -139,6 +139,9 @@ function loaded(m: Model, ms: number, context: number, keepAliveS: number, vramS
   }
 }
 
+/** `comm` as Apple's ps prints it when another column follows: the executable's path, cut to 16 bytes. */
+const macComm = (path: string) => path.slice(0, 16)
+
 /** (a) 32 GB Apple Silicon Mac switching models; written in the daemon's format. */
 function macSwitch(): void {
   const d = dir('mac-model-switch')
@@ -148,12 +151,12 @@ function macSwitch(): void {
   const blobs = '/Users/dana/.ollama/models/blobs'
   const a = model('qwen2.5-coder:7b', 7, 5_437_461_504, 'qwen2', '7.6B')
   const b = model('qwen3-coder:30b', 30, 19_362_478_080, 'qwen3moe', '30.5B')
-  const serve: Proc = { pid: 812, ppid: 1, comm: `${res}/ollama`, command: `${res}/ollama serve`, start: 0, end: seconds, rss: ramp(0, 60, 48 * MIB, 71 * MIB, 2 * MIB, 1), vszBytes: 412 * GIB }
-  const gui: Proc = { pid: 790, ppid: 1, comm: '/Applications/Ollama.app/Contents/MacOS/Ollama', command: '/Applications/Ollama.app/Contents/MacOS/Ollama', start: 0, end: seconds, rss: ramp(0, 1, 118 * MIB, 118 * MIB, 3 * MIB, 2), vszBytes: 420 * GIB }
-  const disc: Proc = { pid: 815, ppid: 812, comm: `${res}/llama-server`, command: `${res}/llama-server --port 60123 --host 127.0.0.1 --no-webui --offline --verbose`, start: 1, end: 2, rss: ramp(1, 2, 21 * MIB, 34 * MIB, 0, 3), vszBytes: 401 * GIB }
+  const serve: Proc = { pid: 812, ppid: 1, comm: macComm(`${res}/ollama`), command: `${res}/ollama serve`, start: 0, end: seconds, rss: ramp(0, 60, 48 * MIB, 71 * MIB, 2 * MIB, 1), vszBytes: 412 * GIB }
+  const gui: Proc = { pid: 790, ppid: 1, comm: macComm('/Applications/Ollama.app/Contents/MacOS/Ollama'), command: '/Applications/Ollama.app/Contents/MacOS/Ollama', start: 0, end: seconds, rss: ramp(0, 1, 118 * MIB, 118 * MIB, 3 * MIB, 2), vszBytes: 420 * GIB }
+  const disc: Proc = { pid: 815, ppid: 812, comm: macComm(`${res}/llama-server`), command: `${res}/llama-server --port 60123 --host 127.0.0.1 --no-webui --offline --verbose`, start: 1, end: 2, rss: ramp(1, 2, 21 * MIB, 34 * MIB, 0, 3), vszBytes: 401 * GIB }
   const argv = (m: Model, port: number) => `${res}/llama-server --model ${blobs}/${m.blob} --port ${port} --host 127.0.0.1 --no-webui --offline -c 8192 -np 1 --log-verbosity 4 --no-log-prefix --no-log-timestamps --flash-attn auto`
-  const ra: Proc = { pid: 4412, ppid: 812, comm: `${res}/llama-server`, command: argv(a, 51234), start: 60, end: 470, rss: ramp(60, 75, 40 * MIB, 5.6 * GIB, 40 * MIB, 4), vszBytes: 430 * GIB }
-  const rb: Proc = { pid: 5120, ppid: 812, comm: `${res}/llama-server`, command: argv(b, 52811), start: 405, end: seconds, rss: ramp(405, 450, 60 * MIB, 19.1 * GIB, 90 * MIB, 5), vszBytes: 455 * GIB }
+  const ra: Proc = { pid: 4412, ppid: 812, comm: macComm(`${res}/llama-server`), command: argv(a, 51234), start: 60, end: 470, rss: ramp(60, 75, 40 * MIB, 5.6 * GIB, 40 * MIB, 4), vszBytes: 430 * GIB }
+  const rb: Proc = { pid: 5120, ppid: 812, comm: macComm(`${res}/llama-server`), command: argv(b, 52811), start: 405, end: seconds, rss: ramp(405, 450, 60 * MIB, 19.1 * GIB, 90 * MIB, 5), vszBytes: 455 * GIB }
   const procs = [gui, serve, disc, ra, rb]
   writeProcTrace(join(d, 'ollama-process-memtrace-20260225-140300.tsv'), t0, seconds, procs, 97)
   const mac = macMemory(32 * GIB)
@@ -193,9 +196,9 @@ function parallelSweep(): void {
   rssMb.forEach((mb, i) => {
     const s0 = i * step
     const servePid = 20100 + i * 37
-    procs.push({ pid: servePid, ppid: 1, comm: 'ollama', command: `${bin} serve`, start: s0, end: s0 + step - 3, rss: ramp(s0, s0 + 5, 40 * MIB, 62 * MIB, MIB, 10 + i), vszBytes: 410 * GIB })
-    procs.push({ pid: servePid + 5, ppid: servePid, comm: 'ollama', command: `${bin} runner --ollama-engine --port ${50000 + i}`, start: s0 + 1, end: s0 + 2, rss: ramp(0, 1, 30 * MIB, 30 * MIB, 0, 40 + i), vszBytes: 401 * GIB })
-    procs.push({ pid: servePid + 9, ppid: servePid, comm: 'ollama', command: `${bin} runner --ollama-engine --model ${blobs}/${m.blob} --port ${51000 + i}`, start: s0 + 4, end: s0 + step - 4, rss: ramp(s0 + 4, s0 + 12, 50 * MIB, mb * 1e6, 25 * MIB, 70 + i), vszBytes: 440 * GIB })
+    procs.push({ pid: servePid, ppid: 1, comm: macComm(bin), command: `${bin} serve`, start: s0, end: s0 + step - 3, rss: ramp(s0, s0 + 5, 40 * MIB, 62 * MIB, MIB, 10 + i), vszBytes: 410 * GIB })
+    procs.push({ pid: servePid + 5, ppid: servePid, comm: macComm(bin), command: `${bin} runner --ollama-engine --port ${50000 + i}`, start: s0 + 1, end: s0 + 2, rss: ramp(0, 1, 30 * MIB, 30 * MIB, 0, 40 + i), vszBytes: 401 * GIB })
+    procs.push({ pid: servePid + 9, ppid: servePid, comm: macComm(bin), command: `${bin} runner --ollama-engine --model ${blobs}/${m.blob} --port ${51000 + i}`, start: s0 + 4, end: s0 + step - 4, rss: ramp(s0 + 4, s0 + 12, 50 * MIB, mb * 1e6, 25 * MIB, 70 + i), vszBytes: 440 * GIB })
   })
   writeProcTrace(join(d, 'ollama-process-memtrace-20260225-131000.tsv'), t0, seconds, procs)
   const mac = macMemory(32 * GIB)

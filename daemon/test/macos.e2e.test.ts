@@ -58,7 +58,7 @@ t.test('the macOS path: ps and the memory commands, as the seed runs them', asyn
   const rows = read(proc).trim().split('\n').slice(1)
   const pids = [...new Set(rows.map(r => r.split('\t')[1]))].sort()
   t.same(pids, ['4412', '4420', '812'], 'the server, its runner (a llama-server), the placeholder; not the menu-bar app (the seed pattern is case-sensitive), Safari or launchd')
-  t.match(rows.find(r => r.split('\t')[1] === '4412'), /\t812\t\/Applications\/Ollama\.app\/Contents\/Resources\/llama-server\t5862400\t450887680\t\/Applications\/Ollama\.app\/Contents\/Resources\/llama-server --model /)
+  t.match(rows.find(r => r.split('\t')[1] === '4412'), /\t812\t\/Applications\/Ol\t5862400\t450887680\t\/Applications\/Ollama\.app\/Contents\/Resources\/llama-server --model /, "comm as Apple's ps cuts it; the command whole")
   const out = join(dir, 'chart.svg')
   const r = memtrace(['render', proc, sys, out, '--tz', 'UTC'])
   t.equal(r.code, 0, r.stderr)

@@ -43,7 +43,7 @@ function flag(tokens: string[], ...names: string[]): string | undefined {
  * and MLX's own `mlx_lm.server`. A runner without a model is GPU discovery.
  */
 export function classify(comm: string, command: string): Classified {
-  const tokens = withoutInterpreter(command.trim().split(/\s+/))
+  const tokens = programFirst(withoutInterpreter(command.trim().split(/\s+/)))
   const exe = base(tokens[0] || comm).toLowerCase().replace(/\.exe$/, '')
   const commBase = base(comm).toLowerCase()
   const isOllamaExe = exe === 'ollama' || exe === 'ollama-mlx'
@@ -69,6 +69,28 @@ export function classify(comm: string, command: string): Classified {
   return { role: 'runner', engine, modelArg }
 }
 
+const KNOWN_PROGRAMS = new Set(['ollama', 'ollama-mlx', 'ollama.exe', ...RUNNER_BINARIES])
+
+/**
+ * A program path with spaces, as ps prints it: `/Applications/Ollama
+ * 2.app/Contents/Resources/ollama runner …`, split into words. When the
+ * first word is an absolute path whose base name is not a known program,
+ * the following words that continue that path (neither a flag nor a new
+ * path) are joined to it up to the first whose base name is one; the words
+ * after it are the program's arguments. Anything else stays as it is.
+ */
+function programFirst(tokens: string[]): string[] {
+  const first = tokens[0] ?? ''
+  // Case counts: `/Applications/Ollama` is the start of the app's path, `…/ollama` the program.
+  if (!first.startsWith('/') || KNOWN_PROGRAMS.has(base(first))) return tokens
+  for (let i = 1; i < tokens.length; i++) {
+    const t = tokens[i] as string
+    if (t.startsWith('-') || t.startsWith('/')) return tokens
+    if (t.includes('/') && KNOWN_PROGRAMS.has(base(t))) return [tokens.slice(0, i + 1).join(' '), ...tokens.slice(i + 1)]
+  }
+  return tokens
+}
+
 const INTERPRETERS = /^(?:ba|da|z)?sh$|^python[\d.]*$|^node$|^env$/
 
 /** `bash /opt/x/ollama runner …` is the script's command, not bash's. */
@@ -84,7 +106,7 @@ function withoutInterpreter(tokens: string[]): string[] {
 
 /** A short name for a process that is neither server nor runner: `ollama ps`, `Ollama`, `tail`. */
 export function shortName(comm: string, command: string): string {
-  const tokens = withoutInterpreter(command.trim().split(/\s+/))
+  const tokens = programFirst(withoutInterpreter(command.trim().split(/\s+/)))
   const exe = base(tokens[0] || comm) || comm
   const sub = tokens[1]
   return /^ollama(\.exe)?$/i.test(exe) && sub && /^[a-z]+$/.test(sub) ? `${exe} ${sub}` : exe

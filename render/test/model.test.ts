@@ -28,6 +28,13 @@ t.test('roles across Ollama generations', async t => {
     ['llama-server', '/opt/llama.cpp/llama-server -m /models/Llama-3.2-3B-Q4_K_M.gguf --port 8080', 'runner', 'llama-server', 'Llama-3.2-3B-Q4_K_M'],
     ['bash', 'bash /opt/stand-in/ollama serve', 'server', undefined, undefined],
     ['tail', 'tail -f /var/log/ollama.log', 'other', undefined, undefined],
+    // Apple's ps cuts comm to 16 bytes; the app bundle's path may hold spaces (Ollama's relaunch code expects "Ollama 2.app").
+    ['/Applications/Ol', '/Applications/Ollama 2.app/Contents/Resources/ollama serve', 'server', undefined, undefined],
+    ['/Applications/Ol', `/Applications/Ollama 2.app/Contents/Resources/ollama runner --ollama-engine --model /Users/d/.ollama/models/blobs/${BLOB} --port 51234`, 'runner', 'ollama-engine', BLOB],
+    ['/Applications/Ol', `/Applications/My Apps/Ollama.app/Contents/Resources/llama-server --model /Users/d/.ollama/models/blobs/${BLOB} --port 51235 -c 8192 -np 1`, 'runner', 'llama-server', BLOB],
+    ['/Applications/Ol', '/Applications/Ollama 2.app/Contents/MacOS/Ollama', 'other', undefined, undefined],
+    ['vim', 'vim /tmp/ollama serve', 'other', undefined, undefined],
+    ['/usr/bin/less', '/usr/bin/less /var/log/ollama serve', 'other', undefined, undefined],
   ]
   for (const [comm, cmd, role, engine, model] of cases) {
     const c = classify(comm, cmd)
