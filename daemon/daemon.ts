@@ -1,6 +1,6 @@
 import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { join } from 'node:path'
+import { basename, dirname, isAbsolute, join } from 'node:path'
 import type { Logger } from 'pino'
 import { classify, modelFromArg } from '../render/model/roles.js'
 import { formatTs, localStamp } from '../render/parse/time.js'
@@ -58,6 +58,8 @@ export class Daemon {
   #events: string[] = []
   #lastPicked: ProcInfo[] | undefined
   readonly #runnersSeen = new Map<string, { pid: number; blob?: string; model?: string; named: boolean; tries: number }>()
+  /** The models folders the runners' --model blobs are in. */
+  readonly #runnerModelDirs = new Set<string>()
   /** With --metrics: what Prometheus scrapes, set at each sample. */
   #metrics: Metrics | undefined
   #metricsServer: Server | undefined
@@ -282,6 +284,9 @@ export class Daemon {
       const m = modelFromArg(c.modelArg)
       seen = { pid: p.pid, named: !('blob' in m), tries: 0, ...('blob' in m ? { blob: m.blob } : { model: m.model }) }
       this.#runnersSeen.set(key, seen)
+      // The runner's blob says where the models are, whatever the app set that memtrace cannot see (no OLLAMA_MODELS).
+      const blobs = dirname(c.modelArg)
+      if ('blob' in m && isAbsolute(c.modelArg) && basename(blobs) === 'blobs') this.#runnerModelDirs.add(dirname(blobs))
     }
     if (seen.named || !seen.blob || seen.tries >= 3) return seen.model
     seen.tries++
@@ -295,9 +300,9 @@ export class Daemon {
     return seen.model
   }
 
-  /** Where the models are: the server's OLLAMA_MODELS, else the usual places. */
+  /** Where the models are: beside the runners' blobs first, then the server's OLLAMA_MODELS, else the usual places. */
   #manifestIndex(): ManifestIndex {
-    const dirs: string[] = []
+    const dirs: string[] = [...this.#runnerModelDirs]
     const env = this.#serverPid ? serverEnv(this.#serverPid) : {}
     if (env.OLLAMA_MODELS) dirs.push(env.OLLAMA_MODELS)
     if (process.env.OLLAMA_MODELS) dirs.push(process.env.OLLAMA_MODELS)
