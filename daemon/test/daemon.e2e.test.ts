@@ -10,7 +10,7 @@ async function standin(t: Test) {
   const dir = t.testdir({})
   const { bin, ollama } = installStandin(join(dir, 'standin'))
   const port = 20000 + Math.floor(Math.random() * 20000)
-  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, OLLAMA_HOST: `127.0.0.1:${port}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_SCALE: '0.02' }
+  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, OLLAMA_HOST: `127.0.0.1:${port}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_SCALE: '0.02', OLLAMA_STANDIN_RUNNER: 'simulated' }
   const run = (...args: string[]) =>
     new Promise<number>(ok => spawn(ollama, args, { env, stdio: 'ignore' }).once('exit', c => ok(c ?? 1)))
   await run('pull', 'qwen2.5-coder:7b', 'llama3.2:3b')
