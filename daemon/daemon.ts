@@ -1,6 +1,6 @@
-import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { accessSync, constants, existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, rmSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { basename, dirname, isAbsolute, join } from 'node:path'
+import { basename, delimiter, dirname, isAbsolute, join } from 'node:path'
 import type { Logger } from 'pino'
 import { classify, modelFromArg } from '../render/model/roles.js'
 import { formatTs, localStamp } from '../render/parse/time.js'
@@ -348,6 +348,30 @@ export class Daemon {
     return r.text
   }
 
+  #ollamaCliReal: string | undefined
+
+  /**
+   * The `ollama` on PATH, by its real path. On macOS `/usr/local/bin/ollama`
+   * links into Ollama.app, and the CLI started through that link relaunches
+   * the app when the server does not answer: if the user quit Ollama between
+   * the /api/ps answer and this call, memtrace would start it again.
+   */
+  #ollamaCliPath(): string {
+    if (this.#ollamaCliReal) return this.#ollamaCliReal
+    for (const d of (process.env.PATH ?? '').split(delimiter)) {
+      if (!d) continue
+      try {
+        const real = realpathSync(join(d, 'ollama'))
+        accessSync(real, constants.X_OK)
+        this.#ollamaCliReal = real
+        return real
+      } catch {
+        // not here
+      }
+    }
+    return 'ollama'
+  }
+
   /** The block as `render` reads it, for the metrics: the same parser, so the figures agree with the chart's. */
   #metricsFromBlock(block: string, answered: boolean): void {
     if (!this.#metrics || !this.#parseBlock || !this.#problems) return
@@ -367,7 +391,8 @@ export class Daemon {
     let cli = ''
     if (this.#ollamaCli !== 'no') {
       const env = { ...process.env, OLLAMA_HOST: this.#cfg.ollamaUrl }
-      const r = await runCommand('ollama', ['ps'], COMMAND_TIMEOUT_MS, env, this.#abort.signal)
+      const r = await runCommand(this.#ollamaCliPath(), ['ps'], COMMAND_TIMEOUT_MS, env, this.#abort.signal)
+      if (!r.ok && r.missing) this.#ollamaCliReal = undefined
       if (r.ok) {
         this.#ollamaCli = 'yes'
         cli = r.stdout.endsWith('\n') ? r.stdout : `${r.stdout}\n`
