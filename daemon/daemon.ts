@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync, lstatSync, mkdirSync, readFileSync, 
 import { homedir } from 'node:os'
 import { basename, delimiter, dirname, isAbsolute, join } from 'node:path'
 import type { Logger } from 'pino'
-import { classify, modelFromArg } from '../render/model/roles.js'
+import { classify, isPlaceholder, modelFromArg } from '../render/model/roles.js'
 import { formatTs, localStamp } from '../render/parse/time.js'
 import type { DaemonConfig } from './config.js'
 import { acquireLock, type LockInfo, releaseLock, rewriteLock } from './lock.js'
@@ -268,10 +268,33 @@ export class Daemon {
       if (this.#metrics) forMetrics.push(metricProcess(p, model))
     }
     this.#metrics?.processes(forMetrics, tickMs)
+    this.#noteHidden(picked, tickMs)
     this.#status.processSamples++
     this.#status.processRows += picked.length
     this.#status.lastProcessSample = ts
     if (rows && !this.#proc.write(rows)) this.#writeFailed(this.#proc)
+  }
+
+  /** Placeholder PIDs and the sample each was first seen at; said once when one outlives a start-up. */
+  readonly #placeholderSince = new Map<number, number>()
+  #hiddenSaid = false
+
+  /**
+   * An `(ollama)` that stays is a server whose arguments ps cannot read (run
+   * as root, by `sudo brew services` or a LaunchDaemon): one source-error
+   * says so and how to read them, and `status` shows it.
+   */
+  #noteHidden(picked: ProcInfo[], tickMs: number): void {
+    const now = new Set(picked.filter(p => isPlaceholder(p.comm, p.command)).map(p => p.pid))
+    for (const pid of [...this.#placeholderSince.keys()]) if (!now.has(pid)) this.#placeholderSince.delete(pid)
+    for (const pid of now) if (!this.#placeholderSince.has(pid)) this.#placeholderSince.set(pid, tickMs)
+    if (this.#hiddenSaid) return
+    const lasting = [...this.#placeholderSince.entries()].find(([, since]) => tickMs - since >= 4 * this.#cfg.intervalMs)
+    if (!lasting) return
+    this.#hiddenSaid = true
+    const message = `the arguments of Ollama's processes cannot be read (pid ${lasting[0]} shows as "(ollama)": it runs as another user, such as root): runners are drawn by name only and named from /api/ps; sudo memtrace start would read them`
+    this.#sourceError('ps', message)
+    this.#error(message)
   }
 
   /** A runner seen for the first time: map its blob to a model name for the trace. Returns the runner's model, where known. */

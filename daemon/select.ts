@@ -39,7 +39,8 @@ export function selectProcesses<T extends Candidate>(all: T[], match: RegExp, se
   }
   mark(selfPid, excluded)
   const served = new Set<number>()
-  for (const p of all) if (SERVE_RE.test(p.command) && !excluded.has(p.pid)) mark(p.pid, served)
+  // `(ollama)`: a server whose arguments ps may not read (run as root); its children, `(llama-server)` among them, are its runners.
+  for (const p of all) if ((SERVE_RE.test(p.command) || p.command === '(ollama)') && !excluded.has(p.pid)) mark(p.pid, served)
   return all.filter(
     p => !excluded.has(p.pid) && !SELF_RE.test(p.command) && (served.has(p.pid) || match.test(p.command) || match.test(p.comm)),
   )

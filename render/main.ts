@@ -309,6 +309,7 @@ async function renderTraces(a: RenderArgs, out: NodeJS.WritableStream, err: Node
   const notes: string[] = [...(from?.notes ?? [])]
   if (problems.total > 0) notes.push(`Skipped as damaged: ${problems.total} line(s); see memtrace's stderr for where.`)
   if (trace.placeholders > 0) notes.push(`Left out ${trace.placeholders} "(ollama)" placeholder rows.`)
+  if (trace.hiddenArgs > 0) notes.push(`${trace.hiddenArgs} Ollama process(es) drawn by name only: ps could not read their arguments (they run as another user, such as root); runners are named by what /api/ps listed. \`sudo memtrace start\` reads them.`)
   const findings = findFindings(trace, { zone: a.zone, lowFreePct: a.lowFreePct })
   notes.push(...(findings.length ? ['What happened:', ...findings.map(f => `${f.n}. ${f.text}`)] : [NO_FINDINGS]))
   const svg = renderChart(trace, {

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
 import { join } from 'node:path'
 import { psStart } from '../lock.js'
 import { exited, foreground, memtrace, read, sleep, ROOT, traceFiles } from './helpers.js'
@@ -114,4 +115,38 @@ t.test('a lock naming a live process that is not memtrace is stale on macOS, eve
   t.match(started.stdout, /took over a stale lock/)
   const stopped = memtrace(['stop', '--dir', trace], env)
   t.equal(stopped.code, 0, `its own daemon it stops: ${stopped.stderr}`)
+})
+
+t.test('Ollama run as root: "(ollama)" and "(llama-server)" are traced as server and runner, named from /api/ps, and said once', async t => {
+  const dir = t.testdir({})
+  const env = macCommands(dir)
+  const bin = env.MEMTRACE_MACOS_BIN as string
+  // Apple's ps for a user: root's processes without arguments; a short-lived "(ollama)" (a process starting) in one listing only.
+  const n = join(dir, 'n')
+  writeFileSync(
+    join(bin, 'ps'),
+    `#!/bin/sh\ncase "$1 $2" in\n"-axo pid=,ppid=,comm=,rss=,vsz=,command=") c=$(cat '${n}' 2>/dev/null || echo 0); echo $((c + 1)) > '${n}'\n  cat '${FIXTURES}/ps-root.txt'\n  [ "$c" = 2 ] && echo ' 4420   812 ollama             1184 34567890 (ollama)'\n  exit 0 ;;\n"-o lstart=") kill -0 "$4" 2>/dev/null || exit 1; echo 'Wed Feb  5 14:03:12 2026' ;;\n*) exec /bin/ps "$@" ;;\nesac\n`,
+  )
+  const api = createServer((_q, r) => r.end(JSON.stringify({ models: [{ name: 'qwen3-coder:30b', model: 'qwen3-coder:30b', size: 19_362_478_080, size_vram: 19_362_478_080, digest: 'ab'.repeat(32), context_length: 4096, expires_at: '2026-02-25T14:08:12Z' }] })))
+  await new Promise<void>(ok => api.listen(0, '127.0.0.1', ok))
+  t.teardown(() => api.close())
+  const url = `http://127.0.0.1:${(api.address() as { port: number }).port}`
+  const trace = join(dir, 'trace')
+  const d = foreground(['--dir', trace, '--ollama-url', url, '--interval', '500ms', '--system-interval', '1s'], env)
+  await sleep(4000)
+  const status = memtrace(['status', '--dir', trace], env)
+  t.match(status.stdout, /last error: .*the arguments of Ollama's processes cannot be read .*sudo memtrace start would read them/, 'status says it')
+  d.kill('SIGTERM')
+  t.equal((await exited(d)).code, 0)
+  const { proc, sys } = traceFiles(trace)
+  const log = read(sys)
+  t.equal((log.match(/memtrace source-error \{[^\n]*"source":"ps"[^\n]*cannot be read/g) ?? []).length, 1, 'one source-error, not one a sample')
+  t.ok(read(proc).includes('\t4412\t812\tllama-server\t5862400\t450887680\t(llama-server)\n'), 'the runner is traced: the child of "(ollama)"')
+  const out = join(dir, 'chart.svg')
+  const r = memtrace(['render', proc, sys, out, '--tz', 'UTC'])
+  t.equal(r.code, 0, r.stderr)
+  const svg = readFileSync(out, 'utf8')
+  t.match(svg, /class="rss-line"[^>]*data-role="runner"[^>]*data-model="qwen3-coder:30b"/, 'named by what /api/ps listed in its time and size')
+  t.match(svg, /class="rss-line"[^>]*data-role="server"/, '"(ollama)" with children is the server')
+  t.notMatch(svg, /data-pid="4420"/, 'the short-lived placeholder is left out, as seed 002 has it')
 })

@@ -17,7 +17,19 @@ const RUNNER_BINARIES = new Set([
 
 /** ps shows `(ollama)` for a process whose arguments it could not read. */
 export function isPlaceholder(comm: string, command: string): boolean {
-  return comm === '(ollama)' || command === '(ollama)'
+  return placeholderName(comm, command) !== undefined
+}
+
+const PLACEHOLDER_RE = /^\((ollama|ollama-mlx|llama-server|ollama_llama_server|ollama-runner)\)$/
+
+/**
+ * `ollama` for `(ollama)`, `llama-server` for `(llama-server)`: what macOS's
+ * ps prints for an Ollama process whose arguments it may not read (one of
+ * another user: root's, under `sudo brew services` or a LaunchDaemon), or
+ * that is starting or exiting. Undefined for any other process.
+ */
+export function placeholderName(comm: string, command: string): string | undefined {
+  return PLACEHOLDER_RE.exec(command)?.[1] ?? PLACEHOLDER_RE.exec(comm)?.[1]
 }
 
 function base(path: string): string {

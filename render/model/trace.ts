@@ -1,7 +1,7 @@
 import type { LoadedModel, Role, SystemSample, TraceEvent } from '../../schemas/index.js'
 import type { ProcRow } from '../parse/proc-tsv.js'
 import type { SystemBlock } from '../parse/system-log.js'
-import { classify, isPlaceholder, modelFromArg } from './roles.js'
+import { classify, modelFromArg, placeholderName } from './roles.js'
 
 /** One process over time: one line in the top panel. */
 export interface ProcSeries {
@@ -27,9 +27,19 @@ export interface Snapshot {
   models: LoadedModel[]
 }
 
+/**
+ * A placeholder that lives this many process samples or more is a process
+ * whose arguments ps cannot read (Ollama run as root), and is traced; a
+ * shorter one is a process starting or exiting (seed 002), and left out.
+ */
+export const PLACEHOLDER_MIN_SAMPLES = 5
+
 export interface Trace {
   procs: ProcSeries[]
+  /** Rows of short-lived placeholders left out. */
   placeholders: number
+  /** Ollama processes whose arguments ps could not read, traced by their names only. */
+  hiddenArgs: number
   sys: {
     tsMs: number[]
     fields: Map<string, number[]>
@@ -73,6 +83,9 @@ export class TraceBuilder {
   readonly #live = new Map<number, ProcSeries>()
   readonly #procs: ProcSeries[] = []
   #placeholders = 0
+  /** Placeholder rows by PID, until the end tells how long each lived. */
+  readonly #held = new Map<number, ProcSeries>()
+  #hiddenArgs = 0
   readonly #sysTs: number[] = []
   readonly #fields = new Map<string, number[]>()
   readonly #snapshots: Snapshot[] = []
@@ -84,8 +97,17 @@ export class TraceBuilder {
 
   addProc(row: ProcRow): void {
     const r = row.sample
-    if (isPlaceholder(r.comm, r.command)) {
-      this.#placeholders++
+    const hidden = placeholderName(r.comm, r.command)
+    if (hidden !== undefined) {
+      // Held until the end: how long it lived decides what it is.
+      let h = this.#held.get(r.pid)
+      if (!h || h.command !== r.command) this.#held.set(r.pid, (h = newSeries(r.pid, r.ppid, r.comm, r.command)))
+      const n = h.tsMs.length
+      if (n > 0 && row.tsMs === h.tsMs[n - 1]) return
+      if (n > 0 && row.tsMs < (h.tsMs[n - 1] as number)) h.ordered = false
+      h.tsMs.push(row.tsMs)
+      h.rssKb.push(r.rssKb)
+      if (r.rssKb > h.peakRssKb) h.peakRssKb = r.rssKb
       return
     }
     let s = this.#live.get(r.pid)
@@ -157,7 +179,26 @@ export class TraceBuilder {
     })
   }
 
+  /**
+   * Long-lived placeholders join the processes: an `(ollama)` whose parent is
+   * not one of them is the server; a placeholder child of that server is a
+   * runner, named later by what /api/ps listed in its time and size.
+   */
+  #placeHidden(): void {
+    const kept = [...this.#held.values()].filter(h => h.tsMs.length >= PLACEHOLDER_MIN_SAMPLES)
+    for (const h of this.#held.values()) if (h.tsMs.length < PLACEHOLDER_MIN_SAMPLES) this.#placeholders += h.tsMs.length
+    const servers = new Set(kept.filter(h => placeholderName(h.comm, h.command) === 'ollama' && !kept.some(p => p.pid === h.ppid)).map(h => h.pid))
+    for (const h of kept) {
+      const name = placeholderName(h.comm, h.command) as string
+      h.role = servers.has(h.pid) ? 'server' : servers.has(h.ppid) || this.#procs.some(p => p.role === 'server' && p.pid === h.ppid) ? 'runner' : 'other'
+      if (h.role === 'runner') h.engine = name
+      this.#procs.push(h)
+      this.#hiddenArgs++
+    }
+  }
+
   finish(): Trace {
+    this.#placeHidden()
     for (const s of this.#procs) if (!s.ordered) sortSeries(s)
     const procs = this.#procs
       .map(s => ({ s, first: s.tsMs[0] as number }))
@@ -185,6 +226,7 @@ export class TraceBuilder {
     return {
       procs,
       placeholders: this.#placeholders,
+      hiddenArgs: this.#hiddenArgs,
       sys: {
         tsMs: this.#sysTs,
         fields: this.#fields,
