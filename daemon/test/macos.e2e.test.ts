@@ -1,6 +1,6 @@
 import t from 'tap'
-import { spawn } from 'node:child_process'
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { join } from 'node:path'
 import { psStart } from '../lock.js'
@@ -149,4 +149,51 @@ t.test('Ollama run as root: "(ollama)" and "(llama-server)" are traced as server
   t.match(svg, /class="rss-line"[^>]*data-role="runner"[^>]*data-model="qwen3-coder:30b"/, 'named by what /api/ps listed in its time and size')
   t.match(svg, /class="rss-line"[^>]*data-role="server"/, '"(ollama)" with children is the server')
   t.notMatch(svg, /data-pid="4420"/, 'the short-lived placeholder is left out, as seed 002 has it')
+})
+
+t.test('a Mac with the app as "Ollama 2.app", its own models folder and the CLI linked into it', async t => {
+  const dir = t.testdir({})
+  const env = macCommands(dir)
+  const bin = env.MEMTRACE_MACOS_BIN as string
+  // The models where the app put them: no OLLAMA_MODELS, not under HOME.
+  const { installStandin } = await import('../standin/install.js')
+  const { ollama } = installStandin(join(dir, 'standin'))
+  const models = join(dir, 'Volumes-External', 'ollama-models')
+  spawnSync(ollama, ['pull', 'qwen3-coder:30b'], { env: { ...process.env, OLLAMA_MODELS: models } })
+  const manifest = JSON.parse(readFileSync(join(models, 'manifests', 'registry.ollama.ai', 'library', 'qwen3-coder', '30b'), 'utf8')) as { layers: { mediaType: string; digest: string }[] }
+  const blob = join(models, 'blobs', (manifest.layers.find(l => l.mediaType === 'application/vnd.ollama.image.model') as { digest: string }).digest.replace(':', '-'))
+  const res = '/Applications/Ollama 2.app/Contents/Resources'
+  const rows = [
+    [812, 1, `${res}/ollama`, 61234, 412345678, `${res}/ollama serve`],
+    [4412, 812, `${res}/ollama`, 5862400, 450887680, `${res}/ollama runner --ollama-engine --model ${blob} --port 51234`],
+  ]
+  writeFileSync(join(dir, 'ps-app2.txt'), rows.map(([pid, ppid, comm, rss, vsz, cmd]) => `${String(pid).padStart(5)} ${String(ppid).padStart(5)} ${String(comm).slice(0, 16).padEnd(16)} ${String(rss).padStart(6)} ${String(vsz).padStart(8)} ${cmd}\n`).join(''))
+  writeFileSync(join(bin, 'ps'), `#!/bin/sh\ncase "$1 $2" in\n"-axo pid=,ppid=,comm=,rss=,vsz=,command=") cat '${join(dir, 'ps-app2.txt')}' ;;\n"-o lstart=") kill -0 "$4" 2>/dev/null || exit 1; echo 'Wed Feb  5 14:03:12 2026' ;;\n*) exec /bin/ps "$@" ;;\nesac\n`)
+  // /usr/local/bin/ollama: the app's link to its CLI.
+  const app = join(dir, 'Ollama 2.app', 'Contents', 'Resources')
+  mkdirSync(app, { recursive: true })
+  const calls = join(dir, 'cli-calls')
+  writeFileSync(join(app, 'ollama'), `#!/bin/sh\necho "$0 $*" >> '${calls}'\necho 'NAME    ID    SIZE    PROCESSOR    CONTEXT    UNTIL '\n`)
+  chmodSync(join(app, 'ollama'), 0o755)
+  const links = join(dir, 'usr-local-bin')
+  mkdirSync(links)
+  symlinkSync(join(app, 'ollama'), join(links, 'ollama'))
+  const api = createServer((_q, r) => r.end(JSON.stringify({ models: [{ name: 'qwen3-coder:30b', model: 'qwen3-coder:30b', size: 19_362_478_080, size_vram: 19_362_478_080, digest: 'ab'.repeat(32), context_length: 4096, expires_at: '2026-02-25T14:08:12Z' }] })))
+  await new Promise<void>(ok => api.listen(0, '127.0.0.1', ok))
+  t.teardown(() => api.close())
+  const home = join(dir, 'home')
+  mkdirSync(home)
+  const trace = join(dir, 'trace')
+  const d = foreground(['--dir', trace, '--ollama-url', `http://127.0.0.1:${(api.address() as { port: number }).port}`, '--interval', '500ms', '--system-interval', '1s'], { ...env, PATH: `${links}:${env.PATH}`, HOME: home, OLLAMA_MODELS: '' })
+  await sleep(2600)
+  d.kill('SIGTERM')
+  t.equal((await exited(d)).code, 0)
+  const { proc, sys } = traceFiles(trace)
+  t.match(read(sys), /memtrace runner \{"ts":"[^"]+","pid":4412,"model":"qwen3-coder:30b"/, 'named from the manifests beside its blob')
+  t.same([...new Set(read(calls).trim().split('\n'))], [`${join(app, 'ollama')} ps`], 'ollama ps by its real path, never the link')
+  const out = join(dir, 'chart.svg')
+  t.equal(memtrace(['render', proc, sys, out, '--tz', 'UTC']).code, 0)
+  const svg = readFileSync(out, 'utf8')
+  t.match(svg, /class="rss-line"[^>]*data-role="runner"[^>]*data-model="qwen3-coder:30b"/, 'the runner of "Ollama 2.app" is a runner, not "other"')
+  t.match(svg, /class="rss-line"[^>]*data-role="server"/)
 })
