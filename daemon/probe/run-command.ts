@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { basename } from 'node:path'
 
 /** What a command printed, or why it could not run. */
 export type CommandResult = { ok: true; stdout: string } | { ok: false; error: string; missing: boolean }
@@ -12,7 +13,9 @@ export type CommandResult = { ok: true; stdout: string } | { ok: false; error: s
  */
 export function runCommand(cmd: string, args: string[], timeoutMs: number, env?: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<CommandResult> {
   const started = Date.now()
-  const stopped = (): CommandResult => ({ ok: false, error: `${cmd}: no answer within ${Date.now() - started} ms (stopped waiting: the daemon is stopping)`, missing: false })
+  // Messages name the program, not where it lies (commands are run by full path).
+  const name = basename(cmd)
+  const stopped = (): CommandResult => ({ ok: false, error: `${name}: no answer within ${Date.now() - started} ms (stopped waiting: the daemon is stopping)`, missing: false })
   if (signal?.aborted) return Promise.resolve(stopped())
   return new Promise(resolve => {
     let settled = false
@@ -25,10 +28,10 @@ export function runCommand(cmd: string, args: string[], timeoutMs: number, env?:
     const child = execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024, encoding: 'utf8', env: env ?? process.env, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
       if (!err) return done({ ok: true, stdout })
       const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: string | number }
-      if (e.code === 'ENOENT') return done({ ok: false, error: `${cmd}: command not found`, missing: true })
-      if (e.killed) return done({ ok: false, error: `${cmd}: no answer within ${timeoutMs} ms`, missing: false })
+      if (e.code === 'ENOENT') return done({ ok: false, error: `${name}: command not found`, missing: true })
+      if (e.killed) return done({ ok: false, error: `${name}: no answer within ${timeoutMs} ms`, missing: false })
       const why = (stderr || stdout || e.message).trim().split('\n')[0]?.slice(0, 300) ?? ''
-      done({ ok: false, error: `${cmd} ${args.join(' ')}: exit ${e.code}: ${why}`, missing: false })
+      done({ ok: false, error: `${name} ${args.join(' ')}: exit ${e.code}: ${why}`, missing: false })
     })
     function onAbort(): void {
       child.kill('SIGKILL')
