@@ -11,7 +11,8 @@ const files = readdirSync('dist', { recursive: true })
   .sort()
   .map(f => join('dist', f))
 const args = process.argv.length > 2 ? process.argv.slice(2) : files
-const child = spawn('npx', ['tap', '--reporter=tap', ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+// Two files at a time: most of the suite waits on daemons, servers and sleeps, not on the CPU (tap would take one on a 2-core machine).
+const child = spawn('npx', ['tap', '--reporter=tap', '--jobs=2', ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
 let pass = 0
 let fail = 0
 let tail = ''
