@@ -7,12 +7,14 @@ import { join } from 'node:path'
 // Compiled tests live beside the code they test: dist/<part>/test/*.test.js.
 const files = readdirSync('dist', { recursive: true })
   .map(String)
-  .filter(f => /(^|\/)test\/[^/]+\.test\.js$/.test(f))
+  .filter(f => /(^|\/)test\/(serial\/)?[^/]+\.test\.js$/.test(f))
   .sort()
   .map(f => join('dist', f))
 const args = process.argv.length > 2 ? process.argv.slice(2) : files
-// Two files at a time: most of the suite waits on daemons, servers and sleeps, not on the CPU (tap would take one on a 2-core machine).
-const child = spawn('npx', ['tap', '--reporter=tap', '--jobs=2', ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+// Two files at a time: most of the suite waits on daemons, servers and sleeps, not on the CPU (tap would take one on a
+// 2-core machine). Tests in a test/serial/ folder trace every process of the machine and judge what they find: they run alone.
+const serial = ['dist/daemon/test/serial']
+const child = spawn('npx', ['tap', '--reporter=tap', '--jobs=2', ...serial.map(d => `--serial=${d}`), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
 let pass = 0
 let fail = 0
 let tail = ''

@@ -2,8 +2,8 @@ import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { installStandin } from '../standin/install.js'
-import { gone, memtrace, read, sleep, traceFiles, until } from './helpers.js'
+import { installStandin } from '../../standin/install.js'
+import { gone, memtrace, read, sleep, traceFiles, until } from '../helpers.js'
 
 /** The stand-in Ollama, serving on a free loopback port with two pulled models. */
 async function standin(t: Test) {
@@ -139,7 +139,7 @@ t.test('memtrace run: traces while a command runs, renders, exits with its statu
 t.test('memtrace run on Ctrl-C: the command stops, tracing stops, the chart is rendered', async t => {
   const dir = t.testdir({})
   const trace = join(dir, 'run')
-  const { BIN } = await import('./helpers.js')
+  const { BIN } = await import('../helpers.js')
   // Its own process group, as a terminal gives it: Ctrl-C sends SIGINT to the whole group.
   const child = spawn(process.execPath, [BIN, 'run', '--dir', trace, '--ollama-url', 'http://127.0.0.1:1', '--', 'sleep', '30'], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
