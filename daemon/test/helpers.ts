@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeSync } from 'node:fs'
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { createServer as createTcpServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -135,4 +135,22 @@ export function freePort(): Promise<number> {
       s.close(() => ok(typeof a === 'object' && a ? a.port : 0))
     })
   })
+}
+
+/**
+ * The macOS app's CLI as Ollama installs it: a script inside `APP/Contents/Resources/`
+ * that logs how it was called (`$0 $*`), and `/usr/local/bin/ollama`'s stand-in,
+ * a folder for PATH holding a link to it.
+ */
+export function appCli(dir: string, app: string): { real: string; links: string; calls: string } {
+  const res = join(dir, app, 'Contents', 'Resources')
+  mkdirSync(res, { recursive: true })
+  const calls = join(dir, 'cli-calls')
+  const real = join(res, 'ollama')
+  writeFileSync(real, `#!/bin/sh\necho "$0 $*" >> '${calls}'\necho 'NAME    ID    SIZE    PROCESSOR    CONTEXT    UNTIL '\n`)
+  chmodSync(real, 0o755)
+  const links = join(dir, 'usr-local-bin')
+  mkdirSync(links)
+  symlinkSync(real, join(links, 'ollama'))
+  return { real, links, calls }
 }

@@ -1,10 +1,10 @@
 import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
-import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { join } from 'node:path'
 import { psStart } from '../lock.js'
-import { exited, foreground, memtrace, read, sleep, ROOT, traceFiles } from './helpers.js'
+import { appCli, exited, foreground, memtrace, read, sleep, ROOT, traceFiles } from './helpers.js'
 
 const FIXTURES = join(ROOT, 'daemon', 'test', 'fixtures', 'macos')
 
@@ -170,14 +170,7 @@ t.test('a Mac with the app as "Ollama 2.app", its own models folder and the CLI 
   writeFileSync(join(dir, 'ps-app2.txt'), rows.map(([pid, ppid, comm, rss, vsz, cmd]) => `${String(pid).padStart(5)} ${String(ppid).padStart(5)} ${String(comm).slice(0, 16).padEnd(16)} ${String(rss).padStart(6)} ${String(vsz).padStart(8)} ${cmd}\n`).join(''))
   writeFileSync(join(bin, 'ps'), `#!/bin/sh\ncase "$1 $2" in\n"-axo pid=,ppid=,comm=,rss=,vsz=,command=") cat '${join(dir, 'ps-app2.txt')}' ;;\n"-o lstart=") kill -0 "$4" 2>/dev/null || exit 1; echo 'Wed Feb  5 14:03:12 2026' ;;\n*) exec /bin/ps "$@" ;;\nesac\n`)
   // /usr/local/bin/ollama: the app's link to its CLI.
-  const app = join(dir, 'Ollama 2.app', 'Contents', 'Resources')
-  mkdirSync(app, { recursive: true })
-  const calls = join(dir, 'cli-calls')
-  writeFileSync(join(app, 'ollama'), `#!/bin/sh\necho "$0 $*" >> '${calls}'\necho 'NAME    ID    SIZE    PROCESSOR    CONTEXT    UNTIL '\n`)
-  chmodSync(join(app, 'ollama'), 0o755)
-  const links = join(dir, 'usr-local-bin')
-  mkdirSync(links)
-  symlinkSync(join(app, 'ollama'), join(links, 'ollama'))
+  const { real, links, calls } = appCli(dir, 'Ollama 2.app')
   const api = createServer((_q, r) => r.end(JSON.stringify({ models: [{ name: 'qwen3-coder:30b', model: 'qwen3-coder:30b', size: 19_362_478_080, size_vram: 19_362_478_080, digest: 'ab'.repeat(32), context_length: 4096, expires_at: '2026-02-25T14:08:12Z' }] })))
   await new Promise<void>(ok => api.listen(0, '127.0.0.1', ok))
   t.teardown(() => api.close())
@@ -190,7 +183,7 @@ t.test('a Mac with the app as "Ollama 2.app", its own models folder and the CLI 
   t.equal((await exited(d)).code, 0)
   const { proc, sys } = traceFiles(trace)
   t.match(read(sys), /memtrace runner \{"ts":"[^"]+","pid":4412,"model":"qwen3-coder:30b"/, 'named from the manifests beside its blob')
-  t.same([...new Set(read(calls).trim().split('\n'))], [`${join(app, 'ollama')} ps`], 'ollama ps by its real path, never the link')
+  t.same([...new Set(read(calls).trim().split('\n'))], [`${real} ps`], 'ollama ps by its real path, never the link')
   const out = join(dir, 'chart.svg')
   t.equal(memtrace(['render', proc, sys, out, '--tz', 'UTC']).code, 0)
   const svg = readFileSync(out, 'utf8')

@@ -4,21 +4,13 @@
  * that link relaunches the app when the server does not answer.
  */
 import t from 'tap'
-import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { join } from 'node:path'
-import { exited, foreground, read, sleep } from './helpers.js'
+import { appCli, exited, foreground, read, sleep } from './helpers.js'
 
 t.test('ollama ps is run by the real path behind the link on PATH', async t => {
   const dir = t.testdir({})
-  const app = join(dir, 'Ollama.app', 'Contents', 'Resources')
-  mkdirSync(app, { recursive: true })
-  const calls = join(dir, 'calls')
-  writeFileSync(join(app, 'ollama'), `#!/bin/sh\necho "$0 $*" >> '${calls}'\necho 'NAME    ID    SIZE    PROCESSOR    CONTEXT    UNTIL '\n`)
-  chmodSync(join(app, 'ollama'), 0o755)
-  const links = join(dir, 'usr-local-bin')
-  mkdirSync(links)
-  symlinkSync(join(app, 'ollama'), join(links, 'ollama'))
+  const { real, links, calls } = appCli(dir, 'Ollama.app')
   const api = createServer((_q, r) => r.end('{"models":[]}'))
   await new Promise<void>(ok => api.listen(0, '127.0.0.1', ok))
   t.teardown(() => api.close())
@@ -29,5 +21,5 @@ t.test('ollama ps is run by the real path behind the link on PATH', async t => {
   t.equal((await exited(d)).code, 0)
   const lines = read(calls).trim().split('\n')
   t.ok(lines.length >= 2, `asked ${lines.length} times`)
-  t.same([...new Set(lines)], [`${join(app, 'ollama')} ps`], 'by its real path, never the link')
+  t.same([...new Set(lines)], [`${real} ps`], 'by its real path, never the link')
 })
