@@ -3,6 +3,7 @@
  * `--serve-cmd`) on a free loopback port, started with the environment a
  * step asks for and stopped after it. The user's own server is never touched.
  */
+import { PARALLEL_ARG_RE } from '../render/model/roles.js'
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { createWriteStream, existsSync, readFileSync, statSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -142,7 +143,7 @@ export class ManagedServer {
   effectiveParallel(): number | undefined {
     if (this.pid === undefined) return undefined
     for (const r of this.#runners()) {
-      const np = /\s(?:--parallel|-np|--n-parallel)[\s=](\d+)/.exec(r.args)
+      const np = PARALLEL_ARG_RE.exec(r.args)
       if (np) return Number(np[1])
     }
     let log = ''

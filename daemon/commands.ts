@@ -1,3 +1,4 @@
+import { formatHostPort } from './metrics-address.js'
 import { spawn } from 'node:child_process'
 import { closeSync, existsSync, statSync, writeSync } from 'node:fs'
 import { basename, resolve } from 'node:path'
@@ -106,8 +107,7 @@ export async function cmdStart(argv: string[], version: string, out: NodeJS.Writ
   } catch (e) {
     // Nothing was sampled yet: the empty files and the lock go, and the start fails with the reason.
     daemon.abandon()
-    const at = cfg.metrics ? `${cfg.metrics.host.includes(':') ? `[${cfg.metrics.host}]` : cfg.metrics.host}:${cfg.metrics.port}` : ''
-    const msg = `cannot serve metrics on ${at}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`
+    const msg = `cannot serve metrics on ${cfg.metrics ? formatHostPort(cfg.metrics) : ''}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`
     process.send?.({ ok: false, error: msg })
     throw new CommandError(msg, 2)
   }

@@ -2,8 +2,10 @@ import { accessSync, constants, existsSync, lstatSync, mkdirSync, readFileSync, 
 import { homedir } from 'node:os'
 import { basename, delimiter, dirname, isAbsolute, join } from 'node:path'
 import type { Logger } from 'pino'
-import { classify, isPlaceholder, modelFromArg } from '../render/model/roles.js'
+import { classify, isPlaceholder, modelFromArg, PARALLEL_ARG_RE } from '../render/model/roles.js'
+import { PLACEHOLDER_MIN_SAMPLES } from '../render/model/trace.js'
 import { formatTs, localStamp } from '../render/parse/time.js'
+import { TSV_HEADER } from '../render/parse/proc-tsv.js'
 import type { DaemonConfig } from './config.js'
 import { acquireLock, type LockInfo, releaseLock, rewriteLock } from './lock.js'
 import { macProcesses, macSystemText } from './probe/macos.js'
@@ -20,7 +22,7 @@ import { Ticker } from './ticker.js'
 import type { Metrics, MetricProcess } from './metrics.js'
 import type { Server } from 'node:http'
 
-export const TSV_HEADER = 'ts\tpid\tppid\tcomm\trss_kb\tvsz_kb\tcommand\n'
+export { TSV_HEADER }
 export const MARKS_NAME = 'memtrace.marks'
 const API_TIMEOUT_MS = 2000
 const COMMAND_TIMEOUT_MS = 3000
@@ -265,7 +267,7 @@ export class Daemon {
       rows += `${ts}\t${p.pid}\t${p.ppid}\t${clean(p.comm)}\t${p.rssKb}\t${p.vszKb}\t${clean(p.command)}\n`
       if (isServer(p.command)) this.#serverPid = p.pid
       const model = this.#noteRunner(p)
-      if (this.#metrics) forMetrics.push(metricProcess(p, model))
+      if (this.#metrics) forMetrics.push(this.#metricProcess(p, model))
     }
     this.#metrics?.processes(forMetrics, tickMs)
     this.#noteHidden(picked, tickMs)
@@ -273,6 +275,20 @@ export class Daemon {
     this.#status.processRows += picked.length
     this.#status.lastProcessSample = ts
     if (rows && !this.#proc.write(rows)) this.#writeFailed(this.#proc)
+  }
+
+  /** Each traced process's command facts, read once per process (the same key as the runners'), not every second. */
+  readonly #factsSeen = new Map<string, CommandFacts>()
+
+  #metricProcess(p: ProcInfo, model: string | undefined): MetricProcess {
+    const key = `${p.pid}:${p.startTicks || p.command}`
+    let facts = this.#factsSeen.get(key)
+    if (!facts) {
+      // Processes come and go: the cache is dropped when it holds far more than is traced.
+      if (this.#factsSeen.size > 4096) this.#factsSeen.clear()
+      this.#factsSeen.set(key, (facts = commandFacts(p)))
+    }
+    return { pid: p.pid, ppid: p.ppid, rssBytes: p.rssKb * 1024, ...facts, ...(facts.role === 'runner' && model !== undefined ? { model } : {}) }
   }
 
   /** Placeholder PIDs and the sample each was first seen at; said once when one outlives a start-up. */
@@ -285,11 +301,11 @@ export class Daemon {
    * says so and how to read them, and `status` shows it.
    */
   #noteHidden(picked: ProcInfo[], tickMs: number): void {
+    if (this.#hiddenSaid) return
     const now = new Set(picked.filter(p => isPlaceholder(p.comm, p.command)).map(p => p.pid))
     for (const pid of [...this.#placeholderSince.keys()]) if (!now.has(pid)) this.#placeholderSince.delete(pid)
     for (const pid of now) if (!this.#placeholderSince.has(pid)) this.#placeholderSince.set(pid, tickMs)
-    if (this.#hiddenSaid) return
-    const lasting = [...this.#placeholderSince.entries()].find(([, since]) => tickMs - since >= 4 * this.#cfg.intervalMs)
+    const lasting = [...this.#placeholderSince.entries()].find(([, since]) => tickMs - since >= (PLACEHOLDER_MIN_SAMPLES - 1) * this.#cfg.intervalMs)
     if (!lasting) return
     this.#hiddenSaid = true
     const message = `the arguments of Ollama's processes cannot be read (pid ${lasting[0]} shows as "(ollama)": it runs as another user, such as root): runners are drawn by name only and named from /api/ps; sudo memtrace start would read them`
@@ -415,7 +431,6 @@ export class Daemon {
     if (this.#ollamaCli !== 'no') {
       const env = { ...process.env, OLLAMA_HOST: this.#cfg.ollamaUrl }
       const r = await runCommand(this.#ollamaCliPath(), ['ps'], COMMAND_TIMEOUT_MS, env, this.#abort.signal)
-      if (!r.ok && r.missing) this.#ollamaCliReal = undefined
       if (r.ok) {
         this.#ollamaCli = 'yes'
         cli = r.stdout.endsWith('\n') ? r.stdout : `${r.stdout}\n`
@@ -551,23 +566,19 @@ function writeState(f: AppendFile | undefined): WriteState {
 }
 
 /** A traced process for the metrics: its role, model and slots; its command line stays here. */
-function metricProcess(p: ProcInfo, model: string | undefined): MetricProcess {
+/** What a process's command line says for the metrics: its role and a runner's slots. It stays here. */
+type CommandFacts = Pick<MetricProcess, 'role' | 'parallel' | 'ctxCells'>
+
+function commandFacts(p: ProcInfo): CommandFacts {
   const role = isServer(p.command) ? 'server' : classify(p.comm, p.command).role === 'runner' ? 'runner' : 'other'
+  if (role !== 'runner') return { role }
   const num = (re: RegExp) => {
     const m = re.exec(p.command)
     return m ? Number(m[1]) : undefined
   }
-  const parallel = num(/\s(?:--parallel|-np|--n-parallel)[\s=](\d+)/)
+  const parallel = num(PARALLEL_ARG_RE)
   const ctxCells = num(/\s(?:-c|--ctx-size)[\s=](\d+)/)
-  return {
-    pid: p.pid,
-    ppid: p.ppid,
-    role,
-    rssBytes: p.rssKb * 1024,
-    ...(role === 'runner' && model !== undefined ? { model } : {}),
-    ...(role === 'runner' && parallel !== undefined ? { parallel } : {}),
-    ...(role === 'runner' && ctxCells !== undefined ? { ctxCells } : {}),
-  }
+  return { role, ...(parallel !== undefined ? { parallel } : {}), ...(ctxCells !== undefined ? { ctxCells } : {}) }
 }
 
 /** The server's environment (Linux, same user or root); empty when unreadable. */

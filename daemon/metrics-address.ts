@@ -15,3 +15,8 @@ export function parseMetricsAddress(text: string): MetricsAddress {
   if (!m || port > 65535) throw new MetricsError(`--metrics: expected [HOST:]PORT such as 9464 or 0.0.0.0:9464, got "${text}"`)
   return { host: (m[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port }
 }
+
+/** `HOST:PORT`, with an IPv6 host in brackets. */
+export function formatHostPort(at: MetricsAddress): string {
+  return `${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}`
+}

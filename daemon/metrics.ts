@@ -8,7 +8,7 @@
 import { createServer, type Server } from 'node:http'
 import client from 'prom-client'
 import type { LoadedModel, SystemSample } from '../schemas/index.js'
-import type { MetricsAddress } from './metrics-address.js'
+import { formatHostPort, type MetricsAddress } from './metrics-address.js'
 import { GAP_FACTOR } from '../render/model/intervals.js'
 
 export type Role = 'server' | 'runner' | 'other'
@@ -95,7 +95,6 @@ export class Metrics {
 
   /** A process sample: the traced processes with their roles and models. */
   processes(procs: MetricProcess[], tickMs: number): void {
-    this.#text = undefined
     this.#samples.inc({ kind: 'process' })
     // As the chart measures an overlap: from the first sample with two runners holding memory to the last, never across a gap.
     const held = procs.filter(p => p.role === 'runner' && p.rssBytes > 0).length
@@ -122,7 +121,6 @@ export class Metrics {
 
   /** A system sample, as the renderer parses it; `answered` is whether /api/ps answered. */
   system(s: SystemSample, answered: boolean): void {
-    this.#text = undefined
     this.#samples.inc({ kind: 'system' })
     this.#unified = s.platform === 'macos'
     this.#system.reset()
@@ -257,6 +255,5 @@ export async function serveMetrics(metrics: Metrics, at: MetricsAddress): Promis
   })
   const a = server.address()
   const port = typeof a === 'object' && a ? a.port : at.port
-  const host = at.host.includes(':') ? `[${at.host}]` : at.host
-  return { server, url: `http://${host}:${port}/metrics` }
+  return { server, url: `http://${formatHostPort({ host: at.host, port })}/metrics` }
 }

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { InputError } from '../bin/errors.js'
 import { formatTs } from './parse/time.js'
+import { TSV_HEADER } from './parse/proc-tsv.js'
 
 export interface PrometheusSource {
   url: string
@@ -132,7 +133,7 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
   let shared = 0
   /** The PID each model's row carries at each time, for its GPU memory. */
   const runnerPid = new Map<string, number>()
-  let proc = 'ts\tpid\tppid\tcomm\trss_kb\tvsz_kb\tcommand\n'
+  let proc = TSV_HEADER
   for (const t of times) {
     const ts = formatTs(t)
     const srv = server.get(t)

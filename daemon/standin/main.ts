@@ -105,7 +105,7 @@ async function main(argv: string[]): Promise<number> {
         unloadMs: Number(env.OLLAMA_STANDIN_UNLOAD_MS || 0),
         runner: runnerKind(env),
       }).listen()
-      registerServer(join(binDir, '..', 'run'), `http://${host.includes(':') ? `[${host}]` : host}:${port}`)
+      registerServer(join(binDir, '..', 'run'), url)
       return new Promise<number>(() => undefined)
     }
     case 'ps':

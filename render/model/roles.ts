@@ -15,6 +15,9 @@ const RUNNER_BINARIES = new Set([
   'llama-server',
 ])
 
+/** A runner's slots on its command line: `--parallel N` (Ollama's runner), `-np N` / `--n-parallel N` (llama-server). */
+export const PARALLEL_ARG_RE = /\s(?:--parallel|-np|--n-parallel)[\s=](\d+)/
+
 /** ps shows `(ollama)` for a process whose arguments it could not read. */
 export function isPlaceholder(comm: string, command: string): boolean {
   return placeholderName(comm, command) !== undefined

@@ -8,6 +8,9 @@ import type { ProblemLog } from './problems.js'
 import { TsCache } from './time.js'
 
 const HEADER = ['ts', 'pid', 'ppid', 'comm', 'rss_kb', 'vsz_kb', 'command']
+
+/** The process trace's header line, as the daemon writes it. */
+export const TSV_HEADER = `${HEADER.join('\t')}\n`
 const UINT_RE = /^\d+$/
 
 /** A parsed row plus its time in ms, which the model needs and JSON omits. */
