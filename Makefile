@@ -63,8 +63,8 @@ samples: build
 	node dist/scripts/make-samples.js
 
 bench: build
-	node dist/render/bench/bench.js
-	node dist/daemon/bench/bench.js
+	node dist/perf/render/bench.js
+	node dist/perf/daemon/bench.js
 
 clean:
 	rm -rf dist out .tap

@@ -1,6 +1,6 @@
 /** Option values the experiments and plan share, checked the same way. */
-import { UsageError } from '../bin/errors.js'
-import { type ConfigError, parseDuration } from '../daemon/config.js'
+import { UsageError } from '../core/errors.js'
+import { type ConfigError, parseDuration } from '../daemon/index.js'
 
 /** A whole number from `min`, or the default when the option was not given. */
 export function whole(name: string, v: string | undefined, dflt: number, min = 1): number {

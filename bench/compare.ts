@@ -5,9 +5,9 @@
  */
 import { readFileSync } from 'node:fs'
 import type { BenchStep } from '../schemas/index.js'
-import { InputError } from '../bin/errors.js'
-import { markdownText, oneLine } from '../render/safe-text.js'
-import { GIB } from '../render/units.js'
+import { InputError } from '../core/errors.js'
+import { markdownText, oneLine } from '../core/safe-text.js'
+import { GIB } from '../core/units.js'
 
 /** Memory and total throughput have no spread within a step: a difference counts from this share on. */
 export const SPREADLESS_SHARE = 0.05

@@ -3,7 +3,7 @@
  * `--serve-cmd`) on a free loopback port, started with the environment a
  * step asks for and stopped after it. The user's own server is never touched.
  */
-import { PARALLEL_ARG_RE } from '../render/model/roles.js'
+import { PARALLEL_ARG_RE } from '../core/model/roles.js'
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { createWriteStream, existsSync, readFileSync, statSync } from 'node:fs'
 import { createServer } from 'node:net'

@@ -8,11 +8,12 @@
  */
 import { join } from 'node:path'
 import type { BenchStep } from '../schemas/index.js'
-import { formatTs } from '../render/parse/time.js'
+import { formatTs } from '../core/parse/time.js'
 import { generate, HttpError, loadedModels } from './ollama-client.js'
 import { freePort, ManagedServer } from './managed-server.js'
 import { memoryNow } from './plan-command.js'
-import { findModel, modelDirs, readFacts, runnerBytes } from './plan.js'
+import { runnerBytes } from '../core/plan.js'
+import { findModel, modelDirs, readFacts } from '../core/model-files.js'
 import { addMemory, fillWindow, mean, memtrace, requestOptions, sd, sleep, type SweepArgs, type Timed, traced } from './sweep.js'
 
 export interface ModelsArgs extends SweepArgs {

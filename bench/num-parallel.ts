@@ -6,8 +6,8 @@
  */
 import { join } from 'node:path'
 import type { BenchStep } from '../schemas/index.js'
-import { InputError } from '../bin/errors.js'
-import { formatTs } from '../render/parse/time.js'
+import { InputError } from '../core/errors.js'
+import { formatTs } from '../core/parse/time.js'
 import { generate, HttpError, loadedModels } from './ollama-client.js'
 import { freePort, ManagedServer } from './managed-server.js'
 import { cause, phases } from './rules.js'

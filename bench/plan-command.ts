@@ -1,16 +1,17 @@
 /** `memtrace plan MODEL`: the command around `plan()`, with this machine's figures measured now. */
 import { platform } from 'node:os'
 import { parseArgs } from 'node:util'
-import { InputError, UsageError } from '../bin/errors.js'
-import { linuxSystemText } from '../daemon/probe/system-linux.js'
-import { macSystemText } from '../daemon/probe/macos.js'
-import { runCommand } from '../daemon/probe/run-command.js'
-import { ProblemLog } from '../render/parse/problems.js'
-import { parseBlock } from '../render/parse/system-block.js'
-import { jsonLine, oneLine } from '../render/safe-text.js'
-import { gibOrMib as gib } from '../render/units.js'
+import { InputError, UsageError } from '../core/errors.js'
+import { linuxSystemText } from '../daemon/index.js'
+import { macSystemText } from '../daemon/index.js'
+import { runCommand } from '../daemon/index.js'
+import { ProblemLog } from '../core/parse/problems.js'
+import { parseBlock } from '../core/parse/system-block.js'
+import { jsonLine, oneLine } from '../core/safe-text.js'
+import { gibOrMib as gib } from '../core/units.js'
 import { whole } from './args.js'
-import { findModel, type KvType, modelDirs, plan, type Plan, readFacts } from './plan.js'
+import { type KvType, plan, type Plan } from '../core/plan.js'
+import { findModel, modelDirs, readFacts } from '../core/model-files.js'
 
 export const PLAN_HELP = `Usage: memtrace plan MODEL [--num-ctx N] [--num-parallel N] [--kv-type f16|q8_0|q4_0]
                      [--flash-attention on|off] [--models DIR] [--json]

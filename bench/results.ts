@@ -1,9 +1,9 @@
 /** The outputs of an experiment: the Markdown table and the results chart. */
 import { scaleLinear } from 'd3-scale'
 import type { BenchStep } from '../schemas/index.js'
-import { el, text } from '../render/chart/svg.js'
-import { markdownText } from '../render/safe-text.js'
-import { gibOrMib as gib } from '../render/units.js'
+import { el, text } from '../core/svg.js'
+import { markdownText } from '../core/safe-text.js'
+import { gibOrMib as gib } from '../core/units.js'
 
 export interface SweepSettings {
   model: string

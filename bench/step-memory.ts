@@ -1,6 +1,6 @@
 /** What the trace says of memory during one step of an experiment. Pure. */
 import type { SystemSample } from '../schemas/index.js'
-import type { Trace } from '../render/model/trace.js'
+import type { Trace } from '../core/model/trace.js'
 
 export interface StepMemory {
   rssIdleBytes?: number

@@ -1,10 +1,9 @@
 /** What every sweep shares: the daemon tracing it, each step's memory from that trace, and the statistics. */
 import { spawnSync } from 'node:child_process'
 import type { BenchStep } from '../schemas/index.js'
-import { loadTrace } from '../render/load.js'
-import { newestInDir } from '../render/main.js'
+import { loadTrace, newestInDir } from '../render/index.js'
 import { stepMemory, type TimedSample } from './step-memory.js'
-import { InputError } from '../bin/errors.js'
+import { InputError } from '../core/errors.js'
 import { type ManagedServer, ServerError } from './managed-server.js'
 
 const BIN = new URL('../bin/memtrace.js', import.meta.url).pathname

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs'
-import { CommandError, InputError, UsageError } from './errors.js'
+import { CommandError, InputError, UsageError } from '../core/errors.js'
 
 const HELP = `memtrace: trace the memory of a local LLM server (Ollama, MLX, llama.cpp)
 and turn it into an SVG for a bug report.
@@ -45,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
       return 0
     case 'render': {
       // Each command loads only its own code: the daemon stays small.
-      const { parseRenderArgs, RENDER_HELP, runRender } = await import('../render/main.js')
+      const { parseRenderArgs, RENDER_HELP, runRender } = await import('../render/index.js')
       const args = parseRenderArgs(rest)
       if (args === 'help') {
         out.write(`${RENDER_HELP}\n`)
@@ -68,7 +68,7 @@ async function main(argv: string[]): Promise<number> {
     case 'mark':
       return (await import('../daemon/commands.js')).cmdMark(rest, out)
     case 'run':
-      return (await import('../daemon/commands.js')).cmdRun(rest, out)
+      return (await import('./run.js')).cmdRun(rest, out)
     case 'schema': {
       const { SCHEMAS } = await import('../schemas/index.js')
       const name = rest[0]

@@ -2,10 +2,10 @@ import { accessSync, constants, existsSync, lstatSync, mkdirSync, readFileSync, 
 import { homedir } from 'node:os'
 import { basename, delimiter, dirname, isAbsolute, join } from 'node:path'
 import type { Logger } from 'pino'
-import { classify, isPlaceholder, modelFromArg, PARALLEL_ARG_RE } from '../render/model/roles.js'
-import { PLACEHOLDER_MIN_SAMPLES } from '../render/model/trace.js'
-import { formatTs, localStamp } from '../render/parse/time.js'
-import { TSV_HEADER } from '../render/parse/proc-tsv.js'
+import { classify, isPlaceholder, modelFromArg, PARALLEL_ARG_RE } from '../core/model/roles.js'
+import { PLACEHOLDER_MIN_SAMPLES } from '../core/model/trace.js'
+import { formatTs, localStamp } from '../core/parse/time.js'
+import { TSV_HEADER } from '../core/parse/proc-tsv.js'
 import type { DaemonConfig } from './config.js'
 import { acquireLock, type LockInfo, releaseLock, rewriteLock } from './lock.js'
 import { macProcesses, macSystemText } from './probe/macos.js'
@@ -149,8 +149,8 @@ export class Daemon {
   async serveMetrics(): Promise<string | undefined> {
     if (!this.#cfg.metrics) return undefined
     const { Metrics, serveMetrics } = await import('./metrics.js')
-    this.#parseBlock = (await import('../render/parse/system-block.js')).parseBlock
-    this.#problems = new (await import('../render/parse/problems.js')).ProblemLog()
+    this.#parseBlock = (await import('../core/parse/system-block.js')).parseBlock
+    this.#problems = new (await import('../core/parse/problems.js')).ProblemLog()
     this.#metrics = new Metrics(this.#cfg.intervalMs)
     const { server, url } = await serveMetrics(this.#metrics, this.#cfg.metrics)
     this.#metricsServer = server
@@ -158,8 +158,8 @@ export class Daemon {
     return url
   }
 
-  #parseBlock: typeof import('../render/parse/system-block.js').parseBlock | undefined
-  #problems: import('../render/parse/problems.js').ProblemLog | undefined
+  #parseBlock: typeof import('../core/parse/system-block.js').parseBlock | undefined
+  #problems: import('../core/parse/problems.js').ProblemLog | undefined
 
   start(): void {
     this.#procTicker = new Ticker(this.#cfg.intervalMs, t => this.#sampleProcesses(t), (n, t) => this.#missed('process', n, t))

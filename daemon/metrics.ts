@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http'
 import client from 'prom-client'
 import type { LoadedModel, SystemSample } from '../schemas/index.js'
 import { formatHostPort, type MetricsAddress } from './metrics-address.js'
-import { GAP_FACTOR } from '../render/model/intervals.js'
+import { GAP_FACTOR } from '../core/model/intervals.js'
 
 export type Role = 'server' | 'runner' | 'other'
 

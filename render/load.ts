@@ -1,12 +1,12 @@
 import { basename } from 'node:path'
 import type { ProcessSample, SystemSample, TraceEvent } from '../schemas/index.js'
-import { ProblemLog } from './parse/problems.js'
-import { ProcTsvParser } from './parse/proc-tsv.js'
-import { SystemLogParser } from './parse/system-log.js'
+import { ProblemLog } from '../core/parse/problems.js'
+import { ProcTsvParser } from '../core/parse/proc-tsv.js'
+import { SystemLogParser } from '../core/parse/system-log.js'
 import { MAX_LINE, NotAFile, readLines } from './read-trace.js'
-import { TraceBuilder, type Trace } from './model/trace.js'
-import { nameRunners } from './model/names.js'
-import { InputError } from '../bin/errors.js'
+import { TraceBuilder, type Trace } from '../core/model/trace.js'
+import { nameRunners } from '../core/model/names.js'
+import { InputError } from '../core/errors.js'
 
 
 export { InputError }

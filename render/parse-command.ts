@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util'
 import { loadTrace } from './load.js'
-import { processRecord } from './model/labels.js'
-import { UsageError } from './main.js'
-import { ProblemLog } from './parse/problems.js'
-import { jsonLine } from './safe-text.js'
+import { processRecord } from '../core/model/labels.js'
+import { UsageError } from '../core/errors.js'
+import { ProblemLog } from '../core/parse/problems.js'
+import { jsonLine } from '../core/safe-text.js'
 
 export const PARSE_HELP = `Usage: memtrace parse <process.tsv> <system.log>
 

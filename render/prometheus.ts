@@ -10,9 +10,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { InputError } from '../bin/errors.js'
-import { formatTs } from './parse/time.js'
-import { TSV_HEADER } from './parse/proc-tsv.js'
+import { InputError } from '../core/errors.js'
+import { formatTs } from '../core/parse/time.js'
+import { TSV_HEADER } from '../core/parse/proc-tsv.js'
 
 export interface PrometheusSource {
   url: string

@@ -1,7 +1,7 @@
 import { watch } from 'chokidar'
 import { statSync } from 'node:fs'
 import { basename, dirname, resolve } from 'node:path'
-import type { RenderArgs } from './main.js'
+import type { RenderArgs } from './args.js'
 
 const DEBOUNCE_MS = 750
 

@@ -13,7 +13,7 @@ export OLLAMA_MODELS="$out/models"
 export OLLAMA_STANDIN_SCALE=${OLLAMA_STANDIN_SCALE:-0.05}
 # Simulated runners hold a share of each model's real size, so the two models differ on the chart.
 export OLLAMA_STANDIN_RUNNER=${OLLAMA_STANDIN_RUNNER:-simulated}
-export PATH="$(node dist/daemon/standin/install.js "$out/standin"):$PATH"
+export PATH="$(node dist/standin/install.js "$out/standin"):$PATH"
 serve_pid=
 cleanup() {
   memtrace stop --dir "$out/trace" >/dev/null 2>&1 || true

@@ -11,8 +11,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { computeBytes, kvBytesPerSlot, readFacts } from '../bench/plan.js'
-import { tinyModelGguf } from '../bench/tiny-model.js'
+import { computeBytes, kvBytesPerSlot } from '../core/plan.js'
+import { readFacts } from '../core/model-files.js'
+import { tinyModelGguf } from '../standin/tiny-model.js'
 
 const MIB = 2 ** 20
 

@@ -4,7 +4,7 @@
  * exercise the same parsers users' traces do.
  */
 
-import { humanBytes, type Loaded, ollamaPs } from '../daemon/standin/table.js'
+import { humanBytes, type Loaded, ollamaPs } from '../standin/table.js'
 
 export { humanBytes, type Loaded, ollamaPs }
 

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { BenchStep } from '../../schemas/index.js'
 import { beyondSpread, compare } from '../compare.js'
-import { memtrace } from '../../render/test/helpers.js'
+import { memtrace } from '../../core/test/helpers.js'
 
 const GIB = 1024 ** 3
 const step = (n: number, gen: number, sdv: number, rss: number): BenchStep => ({

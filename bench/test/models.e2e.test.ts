@@ -8,8 +8,8 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Ajv } from 'ajv'
 import { benchStepSchema, type BenchStep } from '../../schemas/index.js'
-import { installStandin } from '../../daemon/standin/install.js'
-import { memtrace } from '../../render/test/helpers.js'
+import { installStandin } from '../../standin/install.js'
+import { memtrace } from '../../core/test/helpers.js'
 
 t.test('clean runs: smallest first, unloaded between, a missing model skipped after one restart', async t => {
   const dir = t.testdir({ 'prompts.txt': 'Say hello.\n\nWrite a haiku about memory.\n' })

@@ -9,8 +9,8 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Ajv } from 'ajv'
 import { benchStepSchema, type BenchStep } from '../../schemas/index.js'
-import { installStandin } from '../../daemon/standin/install.js'
-import { memtrace } from '../../render/test/helpers.js'
+import { installStandin } from '../../standin/install.js'
+import { memtrace } from '../../core/test/helpers.js'
 import { parseSvg } from '../../render/test/xml.js'
 
 t.test('a three-step sweep: results, table, both charts, a marker per step, the runner NP checked', async t => {
@@ -95,7 +95,7 @@ t.test('Ctrl-C in the middle of a sweep leaves no server, runner or daemon behin
   const wrapper = join(dir, 'serve.sh')
   writeFileSync(wrapper, `#!/bin/sh\n"${ollama}" serve\n`, { mode: 0o755 })
   const { spawn } = await import('node:child_process')
-  const { BIN } = await import('../../render/test/helpers.js')
+  const { BIN } = await import('../../core/test/helpers.js')
   const child = spawn(process.execPath, [BIN, 'bench', 'num-parallel', '--model', 'qwen2.5-coder:7b', '--max-np', '6', '--requests', '3', '--cooldown', '500ms', '--serve-cmd', wrapper, '--out', join(dir, 'out')], { env, stdio: 'ignore' })
   const alive = () => spawnSync('pgrep', ['-f', dir], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number).filter(p => p !== child.pid)
   for (let i = 0; i < 100 && !alive().some(() => true); i++) await new Promise(ok => setTimeout(ok, 100))

@@ -9,8 +9,8 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Ajv } from 'ajv'
 import { benchStepSchema, type BenchStep, type PlanRecord } from '../../schemas/index.js'
-import { installStandin } from '../../daemon/standin/install.js'
-import { memtrace } from '../../render/test/helpers.js'
+import { installStandin } from '../../standin/install.js'
+import { memtrace } from '../../core/test/helpers.js'
 import { parseSvg } from '../../render/test/xml.js'
 
 function standin(dir: string) {

@@ -4,9 +4,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Ajv } from 'ajv'
 import { planSchema, type PlanRecord } from '../../schemas/index.js'
-import { computeBytes, kvBytesPerSlot, type ModelFacts, plan } from '../plan.js'
-import { modelMetadata, type ModelShape, writeGguf } from '../gguf-writer.js'
-import { memtrace, ROOT } from '../../render/test/helpers.js'
+import { computeBytes, kvBytesPerSlot, type ModelFacts, plan } from '../../core/plan.js'
+import { modelMetadata, type ModelShape, writeGguf } from '../../standin/gguf-writer.js'
+import { memtrace, ROOT } from '../../core/test/helpers.js'
 import { parseSvg } from '../../render/test/xml.js'
 
 const GIB = 1024 ** 3
@@ -94,8 +94,8 @@ t.test('memtrace plan says what is wrong: no manifest, not GGUF, bad options', a
 
 t.test("the stand-in's pulled models carry their real GGUF metadata: plan reads them as it reads real ones", async t => {
   const dir = t.testdir({})
-  const { CATALOGUE } = await import('../../daemon/standin/catalogue.js')
-  const { pull } = await import('../../daemon/standin/store.js')
+  const { CATALOGUE } = await import('../../standin/catalogue.js')
+  const { pull } = await import('../../standin/store.js')
   for (const m of CATALOGUE) {
     pull(dir, m)
     const r = memtrace(['plan', m.name, '--models', dir, '--num-ctx', '8192', '--json'])
@@ -109,7 +109,7 @@ t.test("the stand-in's pulled models carry their real GGUF metadata: plan reads 
 })
 
 t.test('MODEL[:CTX:NP]: a tag with a colon stays in the name', async t => {
-  const { parsePlanSpec } = await import('../plan.js')
+  const { parsePlanSpec } = await import('../../core/plan.js')
   t.same(parsePlanSpec('qwen2.5-coder:7b:32768:4'), { model: 'qwen2.5-coder:7b', numCtx: 32768, numParallel: 4 })
   t.same(parsePlanSpec('qwen2.5-coder:7b'), { model: 'qwen2.5-coder:7b', numCtx: 4096, numParallel: 1 })
   t.same(parsePlanSpec('hf.co/unsloth/Qwen3-30B-A3B-GGUF:Q4_K_M'), { model: 'hf.co/unsloth/Qwen3-30B-A3B-GGUF:Q4_K_M', numCtx: 4096, numParallel: 1 })
@@ -118,8 +118,8 @@ t.test('MODEL[:CTX:NP]: a tag with a colon stays in the name', async t => {
 
 t.test('render --plan draws the level plan predicts for a runner, named in the legend', async t => {
   const dir = t.testdir({})
-  const { CATALOGUE } = await import('../../daemon/standin/catalogue.js')
-  const { pull } = await import('../../daemon/standin/store.js')
+  const { CATALOGUE } = await import('../../standin/catalogue.js')
+  const { pull } = await import('../../standin/store.js')
   pull(dir, CATALOGUE.find(m => m.name === 'qwen2.5-coder:7b') as (typeof CATALOGUE)[number])
   const out = join(dir, 'chart.svg')
   const sample = join(ROOT, 'samples', 'seed-loops')

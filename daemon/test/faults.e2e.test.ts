@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http'
 import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { deadUrl, exited, foreground, memtrace, read, sleep, traceFiles, until } from './helpers.js'
-import { parseSys } from '../../render/test/helpers.js'
+import { parseSys } from '../../core/test/helpers.js'
 
 const FAST = ['--interval', '500ms', '--system-interval', '1s']
 let DEAD = ''

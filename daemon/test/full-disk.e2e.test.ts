@@ -2,7 +2,7 @@ import t from 'tap'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { deadUrl, exited, fill, foreground, memtrace, read, sleep, smallDisk, traceFiles, until } from './helpers.js'
-import { parseProc, parseSys } from '../../render/test/helpers.js'
+import { parseProc, parseSys } from '../../core/test/helpers.js'
 
 const NOT_ROOT = process.getuid?.() !== 0 && 'mounting a small tmpfs needs root (as in CI); sink.test.ts covers the write path with an injected writer'
 let DEAD = ''

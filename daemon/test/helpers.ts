@@ -5,9 +5,9 @@ import { createServer as createTcpServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import type { Test } from 'tap'
-import { memtrace as runMemtrace } from '../../render/test/helpers.js'
+import { memtrace as runMemtrace } from '../../core/test/helpers.js'
 import { fileURLToPath } from 'node:url'
-import { installStandin } from '../standin/install.js'
+import { installStandin } from '../../standin/install.js'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 export const BIN = join(ROOT, 'dist', 'bin', 'memtrace.js')

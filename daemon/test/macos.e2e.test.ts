@@ -156,7 +156,7 @@ t.test('a Mac with the app as "Ollama 2.app", its own models folder and the CLI 
   const env = macCommands(dir)
   const bin = env.MEMTRACE_MACOS_BIN as string
   // The models where the app put them: no OLLAMA_MODELS, not under HOME.
-  const { installStandin } = await import('../standin/install.js')
+  const { installStandin } = await import('../../standin/install.js')
   const { ollama } = installStandin(join(dir, 'standin'))
   const models = join(dir, 'Volumes-External', 'ollama-models')
   spawnSync(ollama, ['pull', 'qwen3-coder:30b'], { env: { ...process.env, OLLAMA_MODELS: models } })

@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { Metrics, type MetricProcess } from '../metrics.js'
 import { parseMetricsAddress } from '../metrics-address.js'
-import { block } from '../../render/test/helpers.js'
+import { block } from '../../core/test/helpers.js'
 import { freePort, memtrace, read, sleep } from './helpers.js'
 
 const GIB = 2 ** 30

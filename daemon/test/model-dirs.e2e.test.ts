@@ -7,7 +7,7 @@ import t from 'tap'
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { spawn, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { installStandin } from '../standin/install.js'
+import { installStandin } from '../../standin/install.js'
 import { exited, foreground, read, sleep, traceFiles } from './helpers.js'
 
 t.test('a runner whose models are in a folder of its own is named from the manifests beside its blob', async t => {

@@ -8,7 +8,7 @@ import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { installStandin } from '../standin/install.js'
+import { installStandin } from '../../standin/install.js'
 import { freePort, memtrace, ROOT, sleep } from './helpers.js'
 
 

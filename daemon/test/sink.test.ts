@@ -2,7 +2,7 @@ import t from 'tap'
 import { readFileSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { AppendFile, type WriteFn } from '../sink.js'
-import { parseProc, parseSys } from '../../render/test/helpers.js'
+import { parseProc, parseSys } from '../../core/test/helpers.js'
 import { TSV_HEADER } from '../daemon.js'
 import { fill, smallDisk } from './helpers.js'
 

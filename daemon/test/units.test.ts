@@ -7,8 +7,8 @@ import { parsePsLine } from '../probe/macos.js'
 import { AppendFile } from '../sink.js'
 import { ManifestIndex } from '../probe/ollama.js'
 import { ollamaUrlFromEnv, parseDuration } from '../config.js'
-import { pull } from '../standin/store.js'
-import { findModel } from '../standin/catalogue.js'
+import { pull } from '../../standin/store.js'
+import { findModel } from '../../standin/catalogue.js'
 
 /** A clock the test moves by hand; jobs take the time the test says. */
 function fakeClock() {
@@ -169,7 +169,7 @@ t.test('the server memory cgroup, v2 and v1, in the layout the renderer reads', 
   })
   const v2 = memoryCgroup(10, join(dir, 'proc'), join(dir, 'sys'))
   t.match(v2, { version: 2, path: '/system.slice/docker-ab12.scope' })
-  const { block } = await import('../../render/test/helpers.js')
+  const { block } = await import('../../core/test/helpers.js')
   const s2 = block(cgroupText(v2!)).sample
   t.same(s2.cgroup, { path: '/system.slice/docker-ab12.scope', usageBytes: 4294967296, limitBytes: null, pressure: { someAvg10: 1, someAvg60: 0.5, someAvg300: 0.1, someTotalUs: 42, fullAvg10: 0, fullAvg60: 0, fullAvg300: 0, fullTotalUs: 7 } })
   const v1 = memoryCgroup(11, join(dir, 'proc'), join(dir, 'sys'))

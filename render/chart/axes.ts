@@ -1,5 +1,5 @@
 import type { ScaleLinear } from 'd3-scale'
-import { el, text } from './svg.js'
+import { el, text } from '../../core/svg.js'
 import type { Theme } from './style.js'
 
 export interface Box {

@@ -7,7 +7,7 @@
 import type { Finding } from '../../schemas/index.js'
 import type { Box } from './axes.js'
 import type { Theme } from './style.js'
-import { el, esc, fmt, text } from './svg.js'
+import { el, esc, fmt, text } from '../../core/svg.js'
 import { BOLD, textWidth } from './text-width.js'
 
 export const BADGE_H = 16

@@ -1,8 +1,8 @@
 /** Bands over time intervals, drawn in both panels so cause and effect line up. */
-import type { Interval } from '../model/intervals.js'
-import { formatTs } from '../parse/time.js'
+import type { Interval } from '../../core/model/intervals.js'
+import { formatTs } from '../../core/parse/time.js'
 import type { Box } from './axes.js'
-import { el } from './svg.js'
+import { el } from '../../core/svg.js'
 
 export interface BandKind {
   cls: 'low-free-band' | 'runner-overlap'

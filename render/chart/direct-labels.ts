@@ -9,14 +9,14 @@
  * No label sits on a line, its own or another's: struck through, it is hard
  * to read, and on another runner's line it reads as that runner's.
  */
-import type { ProcSeries, Trace } from '../model/trace.js'
-import { gib } from '../units.js'
+import type { ProcSeries, Trace } from '../../core/model/trace.js'
+import { gib } from '../../core/units.js'
 import type { Box } from './axes.js'
 import { modelKey, type ProcStyle } from './proc-style.js'
 import { GIB, rssScale } from './proc-panel.js'
 import { inside, type Occupied, type Rect, textRect } from './rects.js'
 import type { Theme } from './style.js'
-import { el, haloText } from './svg.js'
+import { el, haloText } from '../../core/svg.js'
 import { BOLD, textWidth } from './text-width.js'
 
 const FONT = 11

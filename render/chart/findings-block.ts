@@ -7,7 +7,7 @@
 import type { Finding } from '../../schemas/index.js'
 import { badge, badgeWidth } from './badges.js'
 import type { Theme } from './style.js'
-import { el, text } from './svg.js'
+import { el, text } from '../../core/svg.js'
 import { BOLD, fitText, wrapText } from './text-width.js'
 
 /** At most this many lines of sentences, so a long trace cannot bury the panels. */

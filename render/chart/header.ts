@@ -1,9 +1,9 @@
 /** The title, subtitle and the plain-text summary in `<desc>`. */
-import type { Trace } from '../model/trace.js'
-import type { Interval } from '../model/intervals.js'
+import type { Trace } from '../../core/model/trace.js'
+import type { Interval } from '../../core/model/intervals.js'
 import type { Theme } from './style.js'
-import { gib } from '../units.js'
-import { clip, el, text } from './svg.js'
+import { gib } from '../../core/units.js'
+import { clip, el, text } from '../../core/svg.js'
 import { BOLD, wrapText } from './text-width.js'
 import { formatDuration, offsetName, wallClock, zoneOffsetMs } from './time-axis.js'
 

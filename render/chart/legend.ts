@@ -1,4 +1,4 @@
-import { el, text } from './svg.js'
+import { el, text } from '../../core/svg.js'
 import { fitText, textWidth } from './text-width.js'
 
 export interface LegendItem {

@@ -4,11 +4,11 @@
  * When the labels cannot all be placed without touching each other, every
  * marker is numbered (M1, M2, …) and listed in full below the chart.
  */
-import type { Trace } from '../model/trace.js'
+import type { Trace } from '../../core/model/trace.js'
 import type { Box } from './axes.js'
 import { collide, inside, type Occupied, type Rect, textRect } from './rects.js'
 import type { Theme } from './style.js'
-import { clip, el, haloText } from './svg.js'
+import { clip, el, haloText } from '../../core/svg.js'
 import { textWidth } from './text-width.js'
 import { wallClock } from './time-axis.js'
 

@@ -1,15 +1,15 @@
 /** The top panel: resident memory of each Ollama process. */
 import { scaleLinear, type ScaleLinear } from 'd3-scale'
 import { line as d3line } from 'd3-shape'
-import type { Trace } from '../model/trace.js'
-import { GAP_FACTOR, procPeriod } from '../model/intervals.js'
-import { toPixels, type Pt } from '../model/decimate.js'
+import type { Trace } from '../../core/model/trace.js'
+import { GAP_FACTOR, procPeriod } from '../../core/model/intervals.js'
+import { toPixels, type Pt } from './decimate.js'
 import { type Box, timeAxis, valueAxis } from './axes.js'
 import type { ProcStyle } from './proc-style.js'
 import type { Theme } from './style.js'
-import { el, text } from './svg.js'
+import { el, text } from '../../core/svg.js'
 
-import { GIB } from '../units.js'
+import { GIB } from '../../core/units.js'
 
 export { GIB }
 

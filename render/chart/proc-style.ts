@@ -1,6 +1,6 @@
 /** How each process line looks, and the top panel's legend grouped by model. */
-import type { ProcSeries, Trace } from '../model/trace.js'
-import { shortName } from '../model/roles.js'
+import type { ProcSeries, Trace } from '../../core/model/trace.js'
+import { shortName } from '../../core/model/roles.js'
 import type { LegendItem } from './legend.js'
 import { RUNNER_DASHES, type Theme } from './style.js'
 

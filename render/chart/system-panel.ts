@@ -1,13 +1,13 @@
 /** The bottom panel: system memory on a scale that tops at the host's memory. */
 import { scaleLinear, type ScaleLinear } from 'd3-scale'
-import { hasNoSwap, type Trace } from '../model/trace.js'
-import { GAP_FACTOR, sysPeriod } from '../model/intervals.js'
-import { toPixels } from '../model/decimate.js'
+import { hasNoSwap, type Trace } from '../../core/model/trace.js'
+import { GAP_FACTOR, sysPeriod } from '../../core/model/intervals.js'
+import { toPixels } from './decimate.js'
 import { type Box, timeAxis, valueAxis } from './axes.js'
 import type { LegendItem } from './legend.js'
 import { GIB, pathOf, type Ticks } from './proc-panel.js'
 import { SERIES_STYLE, seriesColor, seriesDash, type Theme } from './style.js'
-import { el, haloText } from './svg.js'
+import { el, haloText } from '../../core/svg.js'
 import { textRect } from './rects.js'
 import { textWidth } from './text-width.js'
 

@@ -69,4 +69,4 @@ export function timeTicks(startMs: number, endMs: number, zone: string, count: n
   })
 }
 
-export { formatDuration } from '../parse/time.js'
+export { formatDuration } from '../../core/parse/time.js'

@@ -1,5 +1,5 @@
 /** The compressor and swap after free memory ran low, and whether they came back. Pure. */
-import { lowFreeIntervals } from '../model/intervals.js'
+import { lowFreeIntervals } from '../../core/model/intervals.js'
 import { type Ctx, type Draft, draft, extreme, freeWord, GIB, gib, join, lastValue, valueBefore } from './context.js'
 import { LOAD_WINDOW_MS } from './wired-jump.js'
 

@@ -1,7 +1,7 @@
 /** A runner's measured memory against what Ollama says it holds, where each lives. Pure. */
 import type { LoadedModel } from '../../schemas/index.js'
-import type { ProcSeries } from '../model/trace.js'
-import { GAP_FACTOR } from '../model/intervals.js'
+import type { ProcSeries } from '../../core/model/trace.js'
+import { GAP_FACTOR } from '../../core/model/intervals.js'
 import { arrival, type At, type Ctx, type Draft, cap, draft, firstMs, GIB, gib, join, lastMs, lines, listing, lowerBound, listSource, modelsOf, peakRss, range, runnerName, some } from './context.js'
 
 /** A difference is a finding when it is at least this large, in bytes and as a share of Ollama's figure. */

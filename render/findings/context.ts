@@ -1,9 +1,9 @@
 /** What every finding reads: the trace, the chart's zone, and exact look-ups of samples. Pure. */
 import type { Finding, LoadedModel } from '../../schemas/index.js'
-import { GAP_FACTOR, procPeriod, sysPeriod } from '../model/intervals.js'
-import type { ProcSeries, Snapshot, Trace } from '../model/trace.js'
+import { GAP_FACTOR, procPeriod, sysPeriod } from '../../core/model/intervals.js'
+import type { ProcSeries, Snapshot, Trace } from '../../core/model/trace.js'
 import { wallClock } from '../chart/time-axis.js'
-import { formatTs } from '../parse/time.js'
+import { formatTs } from '../../core/parse/time.js'
 
 /** A finding before it is ordered and numbered. */
 export type Draft = Omit<Finding, 'n'>
@@ -44,7 +44,7 @@ export function makeCtx(trace: Trace, o: FindingOptions): Ctx {
   }
 }
 
-import { GIB, gib } from '../units.js'
+import { GIB, gib } from '../../core/units.js'
 
 export { GIB, gib }
 

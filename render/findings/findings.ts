@@ -1,7 +1,7 @@
 /** What happened, as numbered sentences with times, PIDs, models and figures: the most important first. Pure. */
 import type { Finding } from '../../schemas/index.js'
-import type { Trace } from '../model/trace.js'
-import { oneLine } from '../safe-text.js'
+import type { Trace } from '../../core/model/trace.js'
+import { oneLine } from '../../core/safe-text.js'
 import { afterLowFreeFindings } from './after-low-free.js'
 import { claimFindings } from './claim.js'
 import { type Draft, type FindingOptions, makeCtx } from './context.js'

@@ -1,6 +1,6 @@
 /** Holes in sampling, a server that did not answer, the daemon starting again. Pure. */
-import { GAP_FACTOR } from '../model/intervals.js'
-import { formatDuration } from '../parse/time.js'
+import { GAP_FACTOR } from '../../core/model/intervals.js'
+import { formatDuration } from '../../core/parse/time.js'
 import { type Ctx, type Draft, draft, join, some } from './context.js'
 
 /** More than this many of one kind are one line. */

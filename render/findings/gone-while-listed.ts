@@ -1,5 +1,5 @@
 /** A runner that exited (or was killed) while the server still listed its model. Pure. */
-import type { ProcSeries } from '../model/trace.js'
+import type { ProcSeries } from '../../core/model/trace.js'
 import { type Ctx, type Draft, cap, draft, firstMs, join, lastMs, lines, listing, listSource, modelsOf, runnerName, sampledAfter, some } from './context.js'
 
 /** Process samples the runner must be missing for before a listing counts (the unload's own race). */

@@ -1,7 +1,7 @@
 /** Free memory under the threshold: the intervals the red bands draw. Pure. */
-import { type Interval, LOW_FREE_HYSTERESIS_PCT, lowFreeIntervals } from '../model/intervals.js'
-import type { ProcSeries } from '../model/trace.js'
-import { formatDuration } from '../parse/time.js'
+import { type Interval, LOW_FREE_HYSTERESIS_PCT, lowFreeIntervals } from '../../core/model/intervals.js'
+import type { ProcSeries } from '../../core/model/trace.js'
+import { formatDuration } from '../../core/parse/time.js'
 import { type At, type Ctx, type Draft, cap, alive, draft, extreme, freeWord, join, lines, modelsOf } from './context.js'
 import { valuesAt } from './system-figures.js'
 

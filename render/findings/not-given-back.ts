@@ -1,5 +1,5 @@
 /** A runner gone, but free memory not back to where it was before it started. Pure. */
-import type { ProcSeries } from '../model/trace.js'
+import type { ProcSeries } from '../../core/model/trace.js'
 import { type At, type Ctx, type Draft, alive, arrival, cap, draft, extreme, firstMs, freeWord, join, lastMs, lines, modelsOf, runnerName, sampledAfter, some, valueBefore } from './context.js'
 import { LOAD_WINDOW_MS } from './wired-jump.js'
 

@@ -1,6 +1,6 @@
 /** A runner still alive after the server stopped listing its model (it holds memory nobody accounts for). Pure. */
-import type { ProcSeries } from '../model/trace.js'
-import { formatDuration } from '../parse/time.js'
+import type { ProcSeries } from '../../core/model/trace.js'
+import { formatDuration } from '../../core/parse/time.js'
 import { type Ctx, type Draft, cap, draft, firstMs, gib, join, lastMs, lines, listing, listSource, modelsOf, peakRss, runnerName, some } from './context.js'
 
 interface Orphan {

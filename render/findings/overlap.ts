@@ -1,8 +1,8 @@
 /** Runners alive together: the interval the orange band draws, and what it cost. Pure. */
 import type { LoadedModel } from '../../schemas/index.js'
-import { runnerOverlaps, type Interval } from '../model/intervals.js'
-import type { ProcSeries } from '../model/trace.js'
-import { formatDuration } from '../parse/time.js'
+import { runnerOverlaps, type Interval } from '../../core/model/intervals.js'
+import type { ProcSeries } from '../../core/model/trace.js'
+import { formatDuration } from '../../core/parse/time.js'
 import { arrival, type At, type Ctx, type Draft, draft, firstMs, gib, join, lines, lastMs, listSource, lowerBound, modelsOf, runnerName, some } from './context.js'
 import { worstDuring } from './system-figures.js'
 

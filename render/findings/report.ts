@@ -1,12 +1,12 @@
 /** The Markdown report, made to paste into a GitHub issue unchanged. Pure. */
 import type { Finding } from '../../schemas/index.js'
-import type { ProcSeries, Trace } from '../model/trace.js'
+import type { ProcSeries, Trace } from '../../core/model/trace.js'
 import { wallClock } from '../chart/time-axis.js'
-import { formatDuration } from '../parse/time.js'
+import { formatDuration } from '../../core/parse/time.js'
 import { type Claim, claims, whereText } from './claim.js'
 import { firstMs, gib, lastMs, makeCtx, peakRss } from './context.js'
 import { LOW_FREE_RULE } from './low-free.js'
-import { codeText, markdownText } from '../safe-text.js'
+import { codeText, markdownText } from '../../core/safe-text.js'
 
 export interface ReportOptions {
   zone: string

@@ -1,6 +1,6 @@
 /** The system's figures a finding quotes, each from a sample it names. Pure. */
-import { hasNoSwap } from '../model/trace.js'
-import type { Interval } from '../model/intervals.js'
+import { hasNoSwap } from '../../core/model/trace.js'
+import type { Interval } from '../../core/model/intervals.js'
 import { type At, type Ctx, extreme, freeWord, gib, join, valueAt } from './context.js'
 
 /** The memory series worth quoting, with how a sentence names them. */

@@ -1,6 +1,6 @@
 /** Wired memory rising as a runner loads (macOS: Metal's buffers are wired). Pure. */
-import { formatDuration } from '../parse/time.js'
-import type { ProcSeries } from '../model/trace.js'
+import { formatDuration } from '../../core/parse/time.js'
+import type { ProcSeries } from '../../core/model/trace.js'
 import { type At, type Ctx, type Draft, arrival, draft, extreme, firstMs, GIB, gib, join, lastMs, lines, modelsOf, peakRss, range, runnerName, valueBefore } from './context.js'
 
 /** A rise of at least this much within LOAD_WINDOW_MS of a runner starting is a finding. */

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { chromium } from 'playwright-core'
 import { Resvg } from '@resvg/resvg-js'
-import { memtrace, ROOT } from './helpers.js'
+import { memtrace, ROOT } from '../../core/test/helpers.js'
 import { blend, countColor, decodePng } from './png.js'
 import { THEMES } from '../chart/style.js'
 

@@ -2,8 +2,8 @@ import t from 'tap'
 import { join } from 'node:path'
 import { loadTrace } from '../load.js'
 import { renderChart, type ChartOptions } from '../chart/render-chart.js'
-import { TraceBuilder } from '../model/trace.js'
-import { ROOT } from './helpers.js'
+import { TraceBuilder } from '../../core/model/trace.js'
+import { ROOT } from '../../core/test/helpers.js'
 import { parseSvg, unsafeParts } from './xml.js'
 
 const OPTS: ChartOptions = { width: 1200, height: 800, zone: 'UTC', lowFreePct: 30, procFile: 'p.tsv', sysFile: 's.log' }

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { memtrace, ROOT } from './helpers.js'
+import { memtrace, ROOT } from '../../core/test/helpers.js'
 import { parseSvg } from './xml.js'
 
 const SAMPLE = join(ROOT, 'samples', 'mac-model-switch')

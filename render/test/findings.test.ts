@@ -3,10 +3,10 @@ import { join } from 'node:path'
 import { Ajv } from 'ajv'
 import { loadTrace } from '../load.js'
 import { findFindings } from '../findings/findings.js'
-import { TraceBuilder } from '../model/trace.js'
-import { nameRunners } from '../model/names.js'
+import { TraceBuilder } from '../../core/model/trace.js'
+import { nameRunners } from '../../core/model/names.js'
 import { findingSchema } from '../../schemas/index.js'
-import { memtrace, parseProc, parseSys, ROOT } from './helpers.js'
+import { memtrace, parseProc, parseSys, ROOT } from '../../core/test/helpers.js'
 
 const O = { zone: 'UTC', lowFreePct: 30 }
 const kinds = (fs: { kind: string }[]) => fs.map(f => f.kind)

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { InputError, loadTrace } from '../load.js'
 import { renderChart } from '../chart/render-chart.js'
-import { ROOT, rng } from './helpers.js'
+import { ROOT, rng } from '../../core/test/helpers.js'
 import { parseSvg, unsafeParts } from './xml.js'
 
 const HOSTILE = ['<', '>', '&', '"', "'", '\u0000', '\u0001', '\u001b[31m', '\t', '\r', ']]>', '<!--', '<script>', '\uFFFF', '\u202e', '=====', '{', '}', '%s']

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { memtrace, ROOT } from './helpers.js'
+import { memtrace, ROOT } from '../../core/test/helpers.js'
 
 const GOLDEN = join(ROOT, 'render', 'test', 'golden')
 

@@ -5,7 +5,7 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { BIN, memtrace, ROOT } from './helpers.js'
+import { BIN, memtrace, ROOT } from '../../core/test/helpers.js'
 
 const SAMPLE = join(ROOT, 'samples', 'mac-model-switch')
 const PROC = join(SAMPLE, 'ollama-process-memtrace-20260225-140300.tsv')
@@ -46,7 +46,7 @@ t.test('memory stays bounded on a file with no newline at all (a sparse 512 MiB 
   ftruncateSync(fd, 512 << 20)
   closeSync(fd)
   const { spawnSync } = await import('node:child_process')
-  const r = spawnSync(process.execPath, ['--import', join(ROOT, 'dist', 'render', 'bench', 'report-rss.js'), BIN, 'render', sparse, join(dir, 's.log'), join(dir, 'o.svg')], { encoding: 'utf8' })
+  const r = spawnSync(process.execPath, ['--import', join(ROOT, 'dist', 'perf', 'render', 'report-rss.js'), BIN, 'render', sparse, join(dir, 's.log'), join(dir, 'o.svg')], { encoding: 'utf8' })
   t.equal(r.status, 2, 'not a process trace: a clear error, not a hang or a crash')
   t.match(r.stderr, /sparse\.tsv is not a process trace/)
   const kb = Number(/MEMTRACE_BENCH_MAXRSS_KB (\d+)/.exec(r.stderr)?.[1])
@@ -161,7 +161,7 @@ t.test('a sparse system log of many 1 MB lines in one block stays bounded', asyn
   for (let k = 1; k <= 1500; k++) writeSync(fd, '\n', head.length + k * 1_000_000)
   closeSync(fd)
   const { spawnSync } = await import('node:child_process')
-  const r = spawnSync(process.execPath, ['--import', join(ROOT, 'dist', 'render', 'bench', 'report-rss.js'), BIN, 'render', '--dir', dir, '-q'], { encoding: 'utf8' })
+  const r = spawnSync(process.execPath, ['--import', join(ROOT, 'dist', 'perf', 'render', 'report-rss.js'), BIN, 'render', '--dir', dir, '-q'], { encoding: 'utf8' })
   t.equal(r.status, 0, r.stderr.slice(0, 500))
   t.match(r.stderr, /bad-block/)
   const kb = Number(/MEMTRACE_BENCH_MAXRSS_KB (\d+)/.exec(r.stderr)?.[1])

@@ -1,11 +1,11 @@
 import t from 'tap'
-import { classify, modelFromArg } from '../model/roles.js'
-import { TraceBuilder, type Trace } from '../model/trace.js'
-import { nameRunners } from '../model/names.js'
-import { lowFreeIntervals, runnerOverlaps } from '../model/intervals.js'
-import { toPixels } from '../model/decimate.js'
-import { processLabel } from '../model/labels.js'
-import { parseProc, parseSys } from './helpers.js'
+import { classify, modelFromArg } from '../../core/model/roles.js'
+import { TraceBuilder, type Trace } from '../../core/model/trace.js'
+import { nameRunners } from '../../core/model/names.js'
+import { lowFreeIntervals, runnerOverlaps } from '../../core/model/intervals.js'
+import { toPixels } from '../chart/decimate.js'
+import { processLabel } from '../../core/model/labels.js'
+import { parseProc, parseSys } from '../../core/test/helpers.js'
 
 const BLOB = 'sha256-5ff0abeeac1d2dbdd5455c0b49ba3b29a9ce3c1fb181b2eef2e948689d55d046'
 

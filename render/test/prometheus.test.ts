@@ -6,9 +6,9 @@ import t from 'tap'
 import { createServer } from 'node:http'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { whenText } from '../main.js'
+import { whenText } from '../args.js'
 import { spawn } from 'node:child_process'
-import { BIN, memtrace } from './helpers.js'
+import { BIN, memtrace } from '../../core/test/helpers.js'
 
 const NOW = Date.UTC(2026, 10, 23, 12, 0, 0)
 

@@ -3,9 +3,9 @@ import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { findFindings } from '../findings/findings.js'
 import { REPORT_MAX_CHARS, reportMarkdown } from '../findings/report.js'
-import { nameRunners } from '../model/names.js'
-import { TraceBuilder } from '../model/trace.js'
-import { memtrace, parseProc, parseSys, ROOT } from './helpers.js'
+import { nameRunners } from '../../core/model/names.js'
+import { TraceBuilder } from '../../core/model/trace.js'
+import { memtrace, parseProc, parseSys, ROOT } from '../../core/test/helpers.js'
 
 t.test('the report pastes into an issue: file names only, the PNG to drag in, GiB throughout', async t => {
   const home = t.testdir({})

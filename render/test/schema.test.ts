@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { Ajv } from 'ajv'
 import { SCHEMAS } from '../../schemas/index.js'
-import { memtrace, ROOT } from './helpers.js'
+import { memtrace, ROOT } from '../../core/test/helpers.js'
 
 const ajv = new Ajv({ allErrors: true, strict: true })
 const validators = Object.fromEntries(Object.entries(SCHEMAS).map(([name, s]) => [name, ajv.compile(s)]))

@@ -6,7 +6,7 @@
 import t from 'tap'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { memtrace, ROOT } from './helpers.js'
+import { memtrace, ROOT } from '../../core/test/helpers.js'
 import { parseSvg } from './xml.js'
 
 const DIR = join(ROOT, 'samples', 'seed-loop-linux')

@@ -2,7 +2,7 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { appendFileSync, copyFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { BIN, ROOT } from './helpers.js'
+import { BIN, ROOT } from '../../core/test/helpers.js'
 
 const SAMPLE = join(ROOT, 'samples', 'seed-loops')
 

@@ -28,7 +28,7 @@ if curl -s -o /dev/null http://127.0.0.1:11434/; then
   echo "something already listens on 127.0.0.1:11434 (the loop asks that address)" >&2
   exit 1
 fi
-export PATH="$(node "$root/dist/daemon/standin/install.js" "$work/standin" --gpu):$PATH"
+export PATH="$(node "$root/dist/standin/install.js" "$work/standin" --gpu):$PATH"
 export OLLAMA_MODELS="$work/models" OLLAMA_STANDIN_SCALE=0.25 OLLAMA_STANDIN_RUNNER=simulated
 mkdir -p "$work/trace"
 if [ "$(id -u)" = 0 ] && [ -z "$(swapon --show)" ]; then

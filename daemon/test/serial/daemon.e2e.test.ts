@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { installStandin } from '../../standin/install.js'
+import { installStandin } from '../../../standin/install.js'
 import { gone, memtrace, read, sleep, traceFiles, until } from '../helpers.js'
 
 /** The stand-in Ollama, serving on a free loopback port with two pulled models. */

@@ -1,5 +1,5 @@
 /** Building SVG text safely: every piece of trace text goes through these. */
-import { printable } from '../safe-text.js'
+import { printable } from './safe-text.js'
 
 // Characters XML 1.0 forbids: C0 controls other than tab/newline/CR, lone
 // surrogates, U+FFFE and U+FFFF.

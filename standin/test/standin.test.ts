@@ -1,8 +1,8 @@
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { installStandin } from '../standin/install.js'
-import { sleep, standinServer } from './helpers.js'
+import { installStandin } from '../install.js'
+import { sleep, standinServer } from '../../daemon/test/helpers.js'
 
 /** The simulated runner: it holds a share of each model's size and generates at a fixed pace. */
 const serve = (t: import('tap').Test, env: Record<string, string>, models?: string[], install?: string) => standinServer(t, { OLLAMA_STANDIN_RUNNER: 'simulated', ...env }, models, install)

@@ -1,5 +1,5 @@
-import type { ModelShape } from '../../bench/gguf-writer.js'
-import { TINY_SHAPE, tinyVocabulary } from '../../bench/tiny-model.js'
+import type { ModelShape } from './gguf-writer.js'
+import { TINY_SHAPE, tinyVocabulary } from './tiny-model.js'
 /**
  * Models the stand-in can "pull": real names, sizes and details as the Ollama
  * library lists them, so /api/ps and `ollama ps` look as they would.

@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync,
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { CatalogueModel } from './catalogue.js'
-import { modelMetadata, writeGguf } from '../../bench/gguf-writer.js'
-import { tinyModelGguf } from '../../bench/tiny-model.js'
+import { modelMetadata, writeGguf } from './gguf-writer.js'
+import { tinyModelGguf } from './tiny-model.js'
 
 /** A model as it lies on disk, the way Ollama lays it out. */
 export interface StoredModel {

@@ -6,9 +6,9 @@ import { ProblemLog } from '../parse/problems.js'
 import { SystemLogParser, type SystemBlock } from '../parse/system-log.js'
 import { ProcTsvParser, type ProcRow } from '../parse/proc-tsv.js'
 
-/** The repository root (tests run from dist/render/test/). */
+/** The repository root (tests run from dist/<part>/test/). */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
-export const FIXTURES = join(ROOT, 'render', 'test', 'fixtures')
+export const FIXTURES = join(ROOT, 'core', 'test', 'fixtures')
 export const BIN = join(ROOT, 'dist', 'bin', 'memtrace.js')
 
 export function fixture(name: string): string {

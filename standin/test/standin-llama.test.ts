@@ -6,8 +6,8 @@ import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { readFileSync, truncateSync } from 'node:fs'
 import { join } from 'node:path'
-import { standinServer } from './helpers.js'
-import { TINY_MODEL_BYTES } from '../standin/catalogue.js'
+import { standinServer } from '../../daemon/test/helpers.js'
+import { TINY_MODEL_BYTES } from '../catalogue.js'
 
 const serve = (t: import('tap').Test, env: Record<string, string> = {}) => standinServer(t, { OLLAMA_STANDIN_RUNNER: 'llama.cpp', ...env }, ['memtrace-tiny'])
 

@@ -2,9 +2,9 @@ import t from 'tap'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { tinyModelGguf, tinyVocabulary } from '../tiny-model.js'
-import { CATALOGUE, TINY_MODEL_BYTES } from '../../daemon/standin/catalogue.js'
-import { pull } from '../../daemon/standin/store.js'
-import { memtrace } from '../../render/test/helpers.js'
+import { CATALOGUE, TINY_MODEL_BYTES } from '../catalogue.js'
+import { pull } from '../store.js'
+import { memtrace } from '../../core/test/helpers.js'
 import type { PlanRecord } from '../../schemas/index.js'
 
 t.test('the small model: the same bytes on every machine, of the size the catalogue gives', async t => {

@@ -24,7 +24,7 @@ export function installStandin(dir: string, o: { gpu?: boolean } = {}): { bin: s
   return { bin, ollama, llamaServer }
 }
 
-// `node dist/daemon/standin/install.js DIR [--gpu]` prints the bin directory.
+// `node dist/standin/install.js DIR [--gpu]` prints the bin directory.
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const dir = process.argv[2]
   if (!dir) {
