@@ -1,0 +1,102 @@
+/**
+ * What each section's lines add to a system sample, and the fields derived
+ * once every section of the block is read (platform, used, free %, swap).
+ */
+import type { SystemSample } from '../../schemas/index.js'
+import * as mac from './sections/macos.js'
+
+export function pathOnly(path: string | undefined) {
+  return path === undefined ? undefined : { path, key: '', value: null }
+}
+
+export function addVmStat(s: SystemSample, label: string, value: number, pageSize: number): void {
+  s.vmStat ??= {}
+  s.vmStat[label] = value
+  const field = mac.VM_STAT_FIELDS[label]
+  if (field) {
+    const bytes = mac.vmStatLabelIsBytes(label) ? value : value * pageSize
+    ;(s as Record<string, unknown>)[field] = bytes
+  }
+  const count = mac.VM_STAT_COUNTS[label]
+  if (count) (s as Record<string, unknown>)[count] = value
+}
+
+export function addSysctl(s: SystemSample, key: string, value: number): void {
+  s.sysctl ??= {}
+  s.sysctl[key] = value
+  if (key === 'hw.memsize') s.memTotalBytes = value
+}
+
+export function addMeminfo(s: SystemSample, key: string, bytes: number): void {
+  s.meminfo ??= {}
+  s.meminfo[key] = bytes
+}
+
+export function addVmstat(s: SystemSample, key: string, value: number): void {
+  s.vmstat ??= {}
+  s.vmstat[key] = value
+  if (key === 'pswpin') s.swapInPages = value
+  if (key === 'pswpout') s.swapOutPages = value
+}
+
+export function addCgroup(s: SystemSample, cg: { path?: string; key: string; value: number | null }): void {
+  s.cgroup ??= {}
+  // A `cgroup: <path>` line names it; a file's directory only when nothing did.
+  if (cg.path && (cg.key === '' || s.cgroup.path === undefined)) s.cgroup.path = cg.path
+  switch (cg.key) {
+    case 'memory.current':
+    case 'memory.usage_in_bytes':
+      if (cg.value !== null) s.cgroup.usageBytes = cg.value
+      break
+    case 'memory.max':
+    case 'memory.limit_in_bytes':
+      s.cgroup.limitBytes = cg.value
+      break
+    case 'memory.peak':
+    case 'memory.max_usage_in_bytes':
+      if (cg.value !== null) s.cgroup.peakBytes = cg.value
+      break
+    case 'memory.swap.current':
+      if (cg.value !== null) s.cgroup.swapBytes = cg.value
+      break
+  }
+}
+
+/** Derived fields and the platform, once every section is read. */
+export function finish(s: SystemSample): void {
+  const mi = s.meminfo
+  const f = s.free
+  if (mi || f) {
+    s.platform = 'linux'
+    // Each group from one source: /proc/meminfo where it has the group whole (exact), else free (as rounded as it printed).
+    if (mi && mi.MemTotal !== undefined && (mi.MemAvailable !== undefined || !f)) memoryOf(s, mi.MemTotal, mi.MemFree, mi.MemAvailable)
+    else if (f) memoryOf(s, f.totalBytes, f.freeBytes, f.availableBytes)
+    else if (mi) memoryOf(s, undefined, mi.MemFree, mi.MemAvailable)
+    if (mi && mi.SwapTotal !== undefined && (mi.SwapFree !== undefined || f?.swapTotalBytes === undefined)) swapOf(s, mi.SwapTotal, mi.SwapFree)
+    else if (f?.swapTotalBytes !== undefined) swapOf(s, f.swapTotalBytes, f.swapFreeBytes, f.swapUsedBytes)
+    else if (mi?.SwapFree !== undefined) s.swapFreeBytes = mi.SwapFree
+  } else if (s.sections.some(n => n === 'vm_stat' || n === 'memory_pressure' || n === 'swapusage' || n === 'sysctl')) {
+    s.platform = 'macos'
+    // memory_pressure prints the kernel's memorystatus level: the sysctl is the same figure.
+    const level = s.sysctl?.['kern.memorystatus_level']
+    if (s.freePct === undefined && level !== undefined && level <= 100) s.freePct = level
+  }
+}
+
+/** used is total − available, from either source (free's own "used" changed meaning across versions). */
+function memoryOf(s: SystemSample, total: number | undefined, free: number | undefined, avail: number | undefined): void {
+  if (total !== undefined) s.memTotalBytes = total
+  if (free !== undefined) s.freeBytes = free
+  if (avail !== undefined) s.availableBytes = avail
+  if (total !== undefined && avail !== undefined) {
+    s.usedBytes = Math.max(0, total - avail)
+    if (total > 0) s.freePct = Math.round((avail / total) * 1000) / 10
+  }
+}
+
+function swapOf(s: SystemSample, total: number, free: number | undefined, used?: number): void {
+  s.swapTotalBytes = total
+  if (free !== undefined) s.swapFreeBytes = free
+  const u = used ?? (free !== undefined ? Math.max(0, total - free) : undefined)
+  if (u !== undefined) s.swapUsedBytes = u
+}

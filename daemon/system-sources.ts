@@ -1,0 +1,110 @@
+import { accessSync, constants, realpathSync } from 'node:fs'
+import { delimiter, join } from 'node:path'
+import type { DaemonConfig } from './config.js'
+import { macSystemText } from './probe/macos.js'
+import { NvidiaSource } from './probe/nvidia.js'
+import { fetchApiPs } from './probe/ollama.js'
+import { runCommand } from './probe/run-command.js'
+import { cgroupText, linuxSystemText, memoryCgroup } from './probe/system-linux.js'
+
+const API_TIMEOUT_MS = 2000
+export const COMMAND_TIMEOUT_MS = 3000
+
+/** Where a source's failures go: recorded in the trace, and said when they start or change. */
+export interface SourceErrors {
+  error(source: string, message: string): void
+  /** The source works again: its next failure is said anew. */
+  recovered(source: string): void
+}
+
+/** What one system sample reads: the memory sources, the GPUs, and what the server says is loaded. */
+export interface SystemText {
+  sys: { text: string; errors: string[] }
+  gpu: string
+  ollama: { text: string; answered: boolean }
+}
+
+/**
+ * The system sample's sources, all at once: /proc (and the server's memory
+ * cgroup) or Apple's commands, nvidia-smi, then /api/ps and `ollama ps`.
+ */
+export class SystemSources {
+  readonly #cfg: DaemonConfig
+  readonly #signal: AbortSignal
+  readonly #errors: SourceErrors
+  readonly #nvidia: NvidiaSource
+  #ollamaCli: 'unknown' | 'yes' | 'no' = 'unknown'
+  #ollamaCliReal: string | undefined
+
+  constructor(cfg: DaemonConfig, signal: AbortSignal, errors: SourceErrors) {
+    this.#cfg = cfg
+    this.#signal = signal
+    this.#errors = errors
+    this.#nvidia = new NvidiaSource(COMMAND_TIMEOUT_MS, signal)
+  }
+
+  /** One sample of every source; `serverPid` finds the server's memory cgroup. */
+  async read(serverPid: number | undefined): Promise<SystemText> {
+    const sources = this.#cfg.platform === 'linux' ? this.#linux(serverPid) : macSystemText(COMMAND_TIMEOUT_MS, this.#signal)
+    const [sys, gpu, ollama] = await Promise.all([sources, this.#nvidiaText(), this.#ollamaText()])
+    return { sys, gpu, ollama }
+  }
+
+  async #linux(serverPid: number | undefined): Promise<{ text: string; errors: string[] }> {
+    const r = linuxSystemText(this.#cfg.procRoot)
+    const cg = serverPid ? memoryCgroup(serverPid, this.#cfg.procRoot) : undefined
+    if (cg) r.text += cgroupText(cg)
+    return r
+  }
+
+  async #nvidiaText(): Promise<string> {
+    const r = await this.#nvidia.sample()
+    if (r.error) this.#errors.error('nvidia-smi', r.error)
+    return r.text
+  }
+
+  /**
+   * The `ollama` on PATH, by its real path. On macOS `/usr/local/bin/ollama`
+   * links into Ollama.app, and the CLI started through that link relaunches
+   * the app when the server does not answer: if the user quit Ollama between
+   * the /api/ps answer and this call, memtrace would start it again.
+   */
+  #ollamaCliPath(): string {
+    if (this.#ollamaCliReal) return this.#ollamaCliReal
+    for (const d of (process.env.PATH ?? '').split(delimiter)) {
+      if (!d) continue
+      try {
+        const real = realpathSync(join(d, 'ollama'))
+        accessSync(real, constants.X_OK)
+        this.#ollamaCliReal = real
+        return real
+      } catch {
+        // not here
+      }
+    }
+    return 'ollama'
+  }
+
+  /** /api/ps first; the CLI only when the server answered (it can relaunch the macOS app). */
+  async #ollamaText(): Promise<{ text: string; answered: boolean }> {
+    const api = await fetchApiPs(this.#cfg.ollamaUrl, API_TIMEOUT_MS, this.#signal)
+    if (!api.ok) {
+      this.#errors.error('api-ps', api.error)
+      return { text: '', answered: false }
+    }
+    this.#errors.recovered('api-ps')
+    let cli = ''
+    if (this.#ollamaCli !== 'no') {
+      const env = { ...process.env, OLLAMA_HOST: this.#cfg.ollamaUrl }
+      const r = await runCommand(this.#ollamaCliPath(), ['ps'], COMMAND_TIMEOUT_MS, env, this.#signal)
+      if (r.ok) {
+        this.#ollamaCli = 'yes'
+        cli = r.stdout.endsWith('\n') ? r.stdout : `${r.stdout}\n`
+      } else if (r.missing) {
+        this.#ollamaCli = 'no'
+        this.#errors.error('ollama-ps', r.error)
+      } else this.#errors.error('ollama-ps', r.error)
+    }
+    return { text: `${cli}${api.body}\n`, answered: true }
+  }
+}
