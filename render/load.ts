@@ -65,15 +65,16 @@ export async function loadTrace(
   return { trace, problems, procRows: proc.rows, sysBlocks: sys.blocks }
 }
 
-async function read(
+/** `readLines`, with a message for the user when the file cannot be read. */
+export async function read(
   path: string,
   onLine: (line: string, no: number) => void,
-  onCut: (no: number) => void,
+  onCut: (no: number, line: string) => void,
   drain?: () => Promise<void>,
   onTooLong?: (no: number) => void,
 ) {
   try {
-    return await readLines(path, onLine, (_l, no) => onCut(no), drain, onTooLong)
+    return await readLines(path, onLine, (l, no) => onCut(no, l), drain, onTooLong)
   } catch (e) {
     if (e instanceof NotAFile) throw new InputError(`cannot read ${path}: ${e.message}`)
     const err = e as NodeJS.ErrnoException

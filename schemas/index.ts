@@ -8,6 +8,7 @@ export { problemSchema, PROBLEM_KINDS, type Problem, type ProblemKind } from './
 export { findingSchema, type Finding } from './finding.js'
 export { planSchema, type PlanRecord } from './plan.js'
 export { benchStepSchema, type BenchStep } from './bench-step.js'
+export { serverEventSchema, type ServerEvent } from './server-event.js'
 
 import { processSampleSchema } from './process-sample.js'
 import { systemSampleSchema } from './system-sample.js'
@@ -18,6 +19,7 @@ import { problemSchema } from './problem.js'
 import { findingSchema } from './finding.js'
 import { planSchema } from './plan.js'
 import { benchStepSchema } from './bench-step.js'
+import { serverEventSchema } from './server-event.js'
 
 /** Every schema by its record name, for `memtrace schema` and the tests. */
 export const SCHEMAS = {
@@ -30,4 +32,5 @@ export const SCHEMAS = {
   finding: findingSchema,
   plan: planSchema,
   'bench-step': benchStepSchema,
+  'server-event': serverEventSchema,
 } as const

@@ -58,3 +58,27 @@ t.test('memtrace schema prints each schema', async t => {
   t.equal(JSON.parse(r.stdout).title, 'process-sample')
   t.equal(memtrace(['schema', 'nope']).code, 1)
 })
+
+t.test('memtrace parse --server-log: every server-event validates, alone or beside the traces', async t => {
+  const log = [
+    'May 14 09:12:03 gpu-box ollama[812]: time=2025-05-14T09:12:03.123+02:00 level=INFO source=server.go:135 msg="system memory" total="31.3 GiB" free="27.9 GiB" free_swap="0 B"',
+    'time=2025-05-14T09:12:04Z level=INFO source=memory.go:326 msg=offload library=cuda layers.model=29 layers.offload=10 memory.available="[10.3 GiB 10.3 GiB]" memory.required.full="5.1 GiB" memory.required.allocations="[2.6 GiB 2.5 GiB]"',
+    'time=2025-05-14T09:12:05Z level=INFO msg="server config" env="map[OLLAMA_NUM_PARALLEL:4 OLLAMA_KEEP_ALIVE:5m0s]"',
+    'llama_kv_cache:      CUDA0 KV buffer size =  1920.00 MiB',
+    '[12345.678901] Out of memory: Killed process 4412 (llama-server) total-vm:41234567kB, anon-rss:31981234kB, file-rss:1024kB, shmem-rss:0kB, UID:0',
+    'time=2025-05-14T09:12:05Z level=INFO msg="model weights" device=CUDA0 size="N/A"',
+  ].join('\n')
+  const dir = t.testdir({ 'server.log': log })
+  const alone = memtrace(['parse', '--server-log', join(dir, 'server.log')])
+  t.equal(alone.code, 0, alone.stderr)
+  t.same(validateLines(t, alone.stdout), { 'server-event': 5, problem: 1 })
+  const sample = join(ROOT, 'samples', 'seed-loops')
+  const files = readdirSync(sample)
+  const both = memtrace(['parse', join(sample, files.find(f => f.endsWith('.tsv'))!), join(sample, files.find(f => f.endsWith('.log'))!), '--server-log', join(dir, 'server.log')])
+  t.equal(both.code, 0, both.stderr)
+  t.equal(validateLines(t, both.stdout)['server-event'], 5)
+  t.equal(JSON.parse(memtrace(['schema', 'server-event']).stdout).title, 'server-event')
+  const missing = memtrace(['parse', '--server-log', join(dir, 'nope.log')])
+  t.equal(missing.code, 2)
+  t.match(missing.stderr, /cannot read .*nope\.log: no such file/)
+})
