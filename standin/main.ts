@@ -10,7 +10,8 @@ import { basename, dirname, join } from 'node:path'
 import { ollamaPs, type Loaded } from './table.js'
 import { CATALOGUE, findModel } from './catalogue.js'
 import { runDiscovery, runRunner } from './runner.js'
-import { parseKeepAlive, StandInServer } from './server.js'
+import { parseKeepAlive } from './go-format.js'
+import { StandInServer } from './server.js'
 import { modelsDir, pull } from './store.js'
 import { nvidiaSmi, registerServer } from './gpu.js'
 
@@ -104,6 +105,7 @@ async function main(argv: string[]): Promise<number> {
         failLoads: (env.OLLAMA_STANDIN_FAIL_LOADS ?? '').split(',').map(x => x.trim()).filter(Boolean),
         unloadMs: Number(env.OLLAMA_STANDIN_UNLOAD_MS || 0),
         runner: runnerKind(env),
+        ...(Number(env.OLLAMA_STANDIN_MEMORY_BUDGET) > 0 ? { memoryBudgetBytes: Number(env.OLLAMA_STANDIN_MEMORY_BUDGET) } : {}),
       }).listen()
       registerServer(join(binDir, '..', 'run'), url)
       return new Promise<number>(() => undefined)

@@ -2,6 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { CATALOGUE, findModel } from './catalogue.js'
 import { readBody } from './llama-runner.js'
+import { chunk, done, generateOn, type Generated, simulate } from './generate.js'
+import { goTime, parseKeepAlive } from './go-format.js'
+import { ServerLog, systemMemory } from './server-log.js'
 import { list, load, type StoredModel } from './store.js'
 
 /** Settings read from the environment, as Ollama reads them. */
@@ -34,6 +37,11 @@ export interface ServeConfig {
    * model's size and generates at a fixed pace.
    */
   runner: 'llama.cpp' | 'simulated'
+  /**
+   * The memory the scheduler sees as free before any runner (OLLAMA_STANDIN_MEMORY_BUDGET, bytes), less what
+   * the loaded runners are predicted to hold: with it, 0.30's rule evicts and says so. Unset, memory decides nothing.
+   */
+  memoryBudgetBytes?: number
 }
 
 interface Runner {
@@ -53,34 +61,14 @@ interface Runner {
   real: boolean
   /** Why the runner died while loading, as it said. */
   failure?: string
+  /** Set when the server stops it: an exit then is no crash. */
+  stopping?: boolean
 }
 
 const FOREVER_MS = Date.UTC(2318, 11, 1)
 
 /** The small model the llama.cpp runner runs, whatever the name asked for. */
 const TINY = CATALOGUE.find(m => m.runnable) as (typeof CATALOGUE)[number]
-
-/** Ollama's keep_alive: seconds as a number, or a Go duration string; negative = forever. */
-export function parseKeepAlive(v: unknown, fallback: number): number {
-  if (v === undefined || v === null || v === '') return fallback
-  if (typeof v === 'number') return v < 0 ? -1 : v * 1000
-  const m = /^(-?\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(String(v).trim())
-  if (!m) return fallback
-  const n = Number(m[1])
-  if (n < 0) return -1
-  return n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's'] as number)
-}
-
-/** RFC 3339 in the server's local zone with fractional seconds, as Go prints it. */
-export function goTime(ms: number): string {
-  const d = new Date(ms)
-  const off = -d.getTimezoneOffset()
-  const local = new Date(ms + off * 60_000).toISOString().replace('Z', '')
-  const sign = off >= 0 ? '+' : '-'
-  const a = Math.abs(off)
-  const zone = off === 0 ? 'Z' : `${sign}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`
-  return `${local.replace(/\.?0+$/, '')}${zone}`
-}
 
 /** A load that failed as Ollama's do: the request gets HTTP 500 with this message. */
 class LoadError extends Error {}
@@ -91,6 +79,7 @@ export class StandInServer {
   #loads = 0
   #nextPort = 40000 + Math.floor(Math.random() * 10000)
   #queue: Promise<unknown> = Promise.resolve()
+  readonly #log = new ServerLog(process.stderr, goTime)
 
   constructor(cfg: ServeConfig) {
     this.#cfg = cfg
@@ -104,8 +93,12 @@ export class StandInServer {
       server.listen(this.#cfg.port, this.#cfg.host, ok)
     })
     setInterval(() => this.#expire(), 100).unref()
+    this.#logStart()
     const stop = () => {
-      for (const r of this.#runners.values()) r.child.kill('SIGKILL')
+      for (const r of this.#runners.values()) {
+        r.stopping = true
+        r.child.kill('SIGKILL')
+      }
       process.exit(0)
     }
     process.on('SIGTERM', stop)
@@ -233,6 +226,41 @@ export class StandInServer {
     return p
   }
 
+  /** What Ollama logs as it starts: the settings that shape memory, the host's memory, the address and version. */
+  #logStart(): void {
+    const c = this.#cfg
+    const keep = c.keepAliveMs < 0 ? '-1ns' : `${Math.floor(c.keepAliveMs / 60_000)}m${Math.round((c.keepAliveMs % 60_000) / 1000)}s`
+    this.#log.line('INFO', 'routes.go:1332', 'server config', { env: `map[OLLAMA_CONTEXT_LENGTH:${c.contextLength} OLLAMA_FLASH_ATTENTION:false OLLAMA_KEEP_ALIVE:${keep} OLLAMA_KV_CACHE_TYPE: OLLAMA_MAX_LOADED_MODELS:${c.maxLoaded} OLLAMA_NUM_PARALLEL:${c.parallel}]` })
+    const mem = systemMemory()
+    this.#log.line('INFO', 'types.go:42', 'system memory', { totalBytes: mem.total, freeBytes: mem.free, free_swapBytes: mem.freeSwap })
+    this.#log.line('INFO', 'routes.go:1385', `Listening on ${c.host}:${c.port} (version ${c.version}.0-standin)`)
+  }
+
+  /** Free memory as the scheduler sees it: the budget less the loaded runners' predictions. */
+  #free(budget: number): number {
+    let used = 0
+    for (const r of this.#runners.values()) used += r.sizeBytes
+    return Math.max(0, budget - used)
+  }
+
+  /** 0.30's rule: evict (idle runners, oldest expiry first) while the prediction exceeds 80 % of what is free; say each decision. */
+  async #makeRoom(predicted: number, ctx: number): Promise<void> {
+    // Without a budget the runners hold a share of each model (OLLAMA_STANDIN_SCALE) and memory decides nothing.
+    const budget = this.#cfg.memoryBudgetBytes
+    if (budget === undefined) return
+    const said = (msg: string, free: number) =>
+      this.#log.line('INFO', 'sched.go:512', msg, { predictedBytes: predicted, predicted_num_ctx: ctx, num_batch: 512, availableBytes: free, gpu_freeBytes: 0, system_freeBytes: free, system_limited: true })
+    // With every other runner gone there is nothing to fit beside.
+    while (this.#runners.size > 0) {
+      const free = this.#free(budget)
+      if (predicted <= 0.8 * free) return said('llama-server model fits alongside existing models', free)
+      const idle = [...this.#runners.values()].filter(r => r.refs === 0).sort((a, b) => (a.expiresAt ?? 0) - (b.expiresAt ?? 0))[0]
+      if (!idle) return
+      said('llama-server model predicted to exceed available memory, evicting', free)
+      await this.#unload(idle)
+    }
+  }
+
   async #load(stored: StoredModel, body: Record<string, unknown>, keepAliveMs: number): Promise<Runner> {
     const again = this.#runners.get(stored.name)
     if (again) return again
@@ -248,8 +276,13 @@ export class StandInServer {
     const real = this.#cfg.runner === 'llama.cpp' && stored.runnable !== undefined
     // What Ollama would claim for the model that runs: its weights and an f16 KV cache of ctx × NP.
     const sizeBytes = real ? TINY.sizeBytes + TINY.kvBytesPerToken * ctx * parallel : stored.sizeBytes + stored.kvBytesPerToken * ctx * parallel
+    await this.#makeRoom(sizeBytes, ctx)
     const port = this.#port()
     const [cmd, ...args] = this.#argv(stored, port, ctx, parallel)
+    const startedAt = Date.now()
+    const v = this.#cfg.version
+    if (v === 'mlx') this.#log.line('INFO', 'server.go:145', 'starting mlx runner subprocess', { model: stored.name, port })
+    else this.#log.line('INFO', 'server.go:431', v === '0.30' ? 'starting llama-server' : 'starting llama server', { cmd: [cmd, ...args].join(' ') })
     const env = real
       ? { ...process.env, OLLAMA_STANDIN_RUNNABLE: stored.runnable, OLLAMA_STANDIN_CTX: String(ctx), OLLAMA_STANDIN_NP: String(parallel) }
       : { ...process.env, OLLAMA_STANDIN_RUNNABLE: '', OLLAMA_STANDIN_ALLOC_BYTES: String(Math.round(sizeBytes * this.#cfg.scale)) }
@@ -269,10 +302,18 @@ export class StandInServer {
     const r: Runner = { model: stored, child, port, ctx, parallel, sizeBytes, refs: 0, expiresAt: null, keepAliveMs, ready, exited, real }
     void ready.then(() => {
       if (failure || child.exitCode !== null || child.signalCode !== null) r.failure = failure || 'exit status 1'
+      else this.#log.line('INFO', 'server.go:1289', `${v === '0.30' ? 'llama-server' : 'llama runner'} started in ${((Date.now() - startedAt) / 1000).toFixed(2)} seconds`)
+    })
+    // A runner that dies when the server did not stop it (the OOM killer, a crash) is said, as Ollama says it.
+    void exited.then(() => {
+      if (r.stopping) return
+      const why = child.signalCode ? `signal: ${child.signalCode === 'SIGKILL' ? 'killed' : child.signalCode.toLowerCase().replace(/^sig/, '')}` : `exit status ${child.exitCode}`
+      this.#log.line('ERROR', 'server.go:622', `${v === '0.30' ? 'llama-server' : 'llama runner'} process has terminated`, { error: why })
     })
     // Seed 003: on a server that has loaded models before, some loads die with the runner's connection (EOF).
     if (this.#loads++ > 0 && this.#cfg.failLoads?.includes(stored.name)) {
       await ready
+      r.stopping = true
       child.kill('SIGKILL')
       await exited
       throw new LoadError(`do load request: Post "http://127.0.0.1:${port}/load": EOF`)
@@ -293,6 +334,7 @@ export class StandInServer {
 
   async #unload(r: Runner): Promise<void> {
     if (this.#cfg.unloadMs) await new Promise(ok => setTimeout(ok, this.#cfg.unloadMs))
+    r.stopping = true
     r.child.kill('SIGKILL') // as Ollama does
     await r.exited
     this.#runners.delete(r.model.name)
@@ -315,81 +357,3 @@ function text(res: ServerResponse, status: number, body: string): void {
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' })
   res.end(body)
 }
-
-/** A request's tokens and the time its prompt and its generation took (ms). */
-interface Generated {
-  promptTokens: number
-  promptMs: number
-  words: string[]
-  evalMs: number
-}
-
-/** Tokens generated when num_predict is not set: the small model never ends on its own. */
-const DEFAULT_PREDICT = 128
-
-/** Generates on a llama.cpp runner, passing each token on as it comes; the timings are llama.cpp's. */
-async function generateOn(port: number, prompt: string, opts: Record<string, unknown>, ctx: number, say: (w: string) => void): Promise<Generated> {
-  const asked = Number(opts.num_predict ?? DEFAULT_PREDICT)
-  const n = Math.min(ctx - 1, asked > 0 ? Math.floor(asked) : DEFAULT_PREDICT)
-  const res = await fetch(`http://127.0.0.1:${port}/completion`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ prompt, n_predict: n, temperature: Number(opts.temperature ?? 0.8), ...(opts.seed !== undefined ? { seed: Number(opts.seed) } : {}) }),
-  })
-  if (!res.ok || !res.body) throw new Error(`llama runner: HTTP ${res.status}`)
-  const words: string[] = []
-  let timings: { prompt_n: number; prompt_ms: number; predicted_ms: number } | undefined
-  let rest = ''
-  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
-  for (;;) {
-    const { done: ended, value } = await reader.read()
-    if (ended) break
-    rest += value
-    let nl: number
-    while ((nl = rest.indexOf('\n')) >= 0) {
-      const line = JSON.parse(rest.slice(0, nl)) as { content?: string; stop?: boolean; timings?: typeof timings; error?: string }
-      rest = rest.slice(nl + 1)
-      if (line.error) throw new Error(`llama runner: ${line.error}`)
-      if (line.content !== undefined) {
-        words.push(line.content)
-        say(line.content)
-      }
-      if (line.stop) timings = line.timings
-    }
-  }
-  if (!timings) throw new Error('llama runner process has terminated: the stream ended early')
-  return { promptTokens: timings.prompt_n, promptMs: timings.prompt_ms, words, evalMs: timings.predicted_ms }
-}
-
-/** The simulated runner's generation: the prompt is read at a fixed pace, then each token takes a fixed time. */
-async function simulate(prompt: string, opts: Record<string, unknown>, say: (w: string) => void): Promise<Generated> {
-  const promptTokens = Math.max(1, prompt.split(/\s+/).filter(Boolean).length)
-  const n = Math.max(1, Math.min(256, Number(opts.num_predict ?? WORDS.length) || WORDS.length))
-  const start = Date.now()
-  await new Promise(ok => setTimeout(ok, promptTokens * PROMPT_MS_PER_TOKEN))
-  const evalStart = Date.now()
-  const words: string[] = []
-  for (let i = 0; i < n; i++) {
-    await new Promise(ok => setTimeout(ok, TOKEN_MS))
-    const w = WORDS[i % WORDS.length] as string
-    words.push(w)
-    say(w)
-  }
-  return { promptTokens, promptMs: evalStart - start, words, evalMs: Date.now() - evalStart }
-}
-
-/** What the simulated runner "generates": not a model's words. */
-const WORDS = ['This', ' is', ' the', ' memtrace', ' stand-in', ',', ' not', ' a', ' model', '.']
-const TOKEN_MS = 30
-const PROMPT_MS_PER_TOKEN = 1
-
-function chunk(chat: boolean, model: string, word: string) {
-  const base = { model, created_at: goTime(Date.now()), done: false }
-  return chat ? { ...base, message: { role: 'assistant', content: word } } : { ...base, response: word }
-}
-
-function done(chat: boolean, model: string, all: string, reason: string) {
-  const base = { model, created_at: goTime(Date.now()), done: true, done_reason: reason, total_duration: 1, load_duration: 1, eval_count: 0 }
-  return chat ? { ...base, message: { role: 'assistant', content: all } } : { ...base, response: all }
-}
-

@@ -112,7 +112,11 @@ export async function standinServer(t: Test, extraEnv: Record<string, string>, m
   const port = 20000 + Math.floor(Math.random() * 20000)
   const env = { ...process.env, OLLAMA_HOST: `127.0.0.1:${port}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_SCALE: '0.01', ...extraEnv }
   spawnSync(ollama, ['pull', ...models], { env })
-  const server = spawn(ollama, ['serve'], { env, stdio: 'ignore' })
+  // Its stderr is its server log, as Ollama's is.
+  const logPath = join(dir, 'server.log')
+  const logFd = openSync(logPath, 'a')
+  const server = spawn(ollama, ['serve'], { env, stdio: ['ignore', 'ignore', logFd] })
+  closeSync(logFd)
   t.teardown(() => server.kill())
   const url = `http://127.0.0.1:${port}`
   for (let i = 0; i < 100 && !(await fetch(url).then(() => true, () => false)); i++) await sleep(50)
@@ -122,7 +126,7 @@ export async function standinServer(t: Test, extraEnv: Record<string, string>, m
     spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(server.pid)], { encoding: 'utf8' })
       .stdout.split('\n')
       .filter(l => l.includes('--model'))
-  return { post, ps, runners, url, ollama, env, server }
+  return { post, ps, runners, url, ollama, env, server, logPath }
 }
 
 /** A loopback port free at the moment of asking. */
