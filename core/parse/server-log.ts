@@ -10,14 +10,21 @@ import type { ProblemLog } from './problems.js'
 import { logfmt, opensQuote } from './server-log/logfmt.js'
 import { type EventBody, ollamaLine, Unreadable } from './server-log/ollama-lines.js'
 import { otherLine } from './server-log/other-lines.js'
-import { stripPrefix, type Stripped } from './server-log/prefix.js'
+import { startsRecord, stripPrefix, type Stripped } from './server-log/prefix.js'
 import { formatTs, parseTs } from './time.js'
 
 /** No line memtrace reads is longer: past it (a prompt in a debug log) nothing is tried. */
 const MAX_LINE = 16 * 1024
 /** A quoted value wrapped by a terminal continues on at most this many lines. */
 const MAX_WRAPPED = 8
-const GO_LOG_RE = /^(\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d) /
+const GO_LINE_RE = /^[\w.]+\.go:\d+: (?:(?:INFO|WARN|ERROR|DEBUG) )?(.*)$/
+
+/** `server config env="map[…]"` → `msg="server config" env="map[…]"`: the words before the first key are the message. */
+function goAsStructured(text: string): string {
+  const key = /\s[\w.]+=/.exec(text)
+  if (!key) return `msg=${JSON.stringify(text)}`
+  return `msg=${JSON.stringify(text.slice(0, key.index))}${text.slice(key.index)}`
+}
 
 /**
  * Whether `raw` goes on the structured line before it, cut by a terminal's
@@ -28,11 +35,15 @@ const GO_LOG_RE = /^(\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d) /
  */
 function continues(body: string, raw: string): boolean {
   const t = raw.trim()
-  if (t === '') return false
+  // A chat app may break a quoted value across a blank line.
+  if (t === '') return opensQuote(body)
+  if (startsRecord(stripPrefix(raw))) return false
   if (opensQuote(body) || body.endsWith('=')) return true
-  const next = stripPrefix(raw)
-  if (next.ms !== undefined || next.clock !== undefined || next.uptimeS !== undefined || /^time=|msg=/.test(next.body) || /^[\w.]+: /.test(t)) return false
-  return /^[\w.]*=|\s[\w.]+=/.test(t) || !/\s/.test(t)
+  // A sentence that quotes a log line of its own is no continuation of the one before.
+  if (body.includes('msg=') && t.includes('msg=')) return false
+  if (/^[\w.]+: /.test(t)) return false
+  // One word ends a value; a fence, a tag or punctuation starts the paste's own text.
+  return /^[\w.]*=|\s[\w.]+=/.test(t) || (!/\s/.test(t) && /^[\w".\]\[-]/.test(t) && !t.startsWith('```'))
 }
 
 /** Reads a server log line by line; feed every line, then `end()`. */
@@ -56,7 +67,8 @@ export class ServerLogParser {
     if (p) {
       if (continues(p.body, raw) && p.body.length + raw.length <= MAX_LINE && p.lines < MAX_WRAPPED) {
         // A terminal cuts anywhere, a space included: only the paste's own indentation is taken off.
-        p.body += raw.slice(Math.min(p.indent, raw.length - raw.trimStart().length))
+        // A blank line (a chat app's break) stood for a space.
+        p.body += raw.trim() === '' ? ' ' : raw.slice(Math.min(p.indent, raw.length - raw.trimStart().length))
         p.lines++
         return []
       }
@@ -64,7 +76,7 @@ export class ServerLogParser {
     }
     const prefix = stripPrefix(raw)
     // A structured line waits for the next: a terminal or a chat may have wrapped it.
-    if (prefix.body.includes('msg=') || /^(?:time|level)=/.test(prefix.body)) this.#pending = { prefix, body: prefix.body, no, lines: 1, indent: raw.length - raw.trimStart().length }
+    if (prefix.body.includes('msg=') || /^(?:time|level)=/.test(prefix.body) || GO_LINE_RE.test(prefix.body)) this.#pending = { prefix, body: prefix.body, no, lines: 1, indent: raw.length - raw.trimStart().length }
     else out.push(...this.#event(prefix, prefix.body, no))
     return out
   }
@@ -78,37 +90,35 @@ export class ServerLogParser {
     const p = this.#pending
     this.#pending = undefined
     if (!p) return []
-    return this.#event(p.prefix, p.body, p.no)
+    return this.#event(p.prefix, p.body, p.no, p.no + p.lines - 1)
   }
 
-  #event(prefix: Stripped, text: string, no: number): ServerEvent[] {
-    let body = text
-    let clock = prefix.clock
-    const go = GO_LOG_RE.exec(body)
-    if (go) {
-      clock ??= go[1]
-      body = body.slice(go[0].length)
-    }
+  #event(prefix: Stripped, body: string, no: number, lastLine?: number): ServerEvent[] {
     let read: EventBody | Unreadable | undefined
     let ms = prefix.ms
-    if (body.includes('msg=')) {
-      const fields = logfmt(body)
-      if (!fields) read = /msg="?(?:system memory|gpu memory|offload|model weights|kv cache|compute graph|total memory|llama-server model|peak memory)/.test(body) ? new Unreadable('a memory line cut before its quoted value closed') : undefined
+    const go = GO_LINE_RE.exec(body)
+    // Go's standard logger before 0.5.12 (`routes.go:1189: INFO server config env=…`): the words up to the first key are the message.
+    const text = go ? goAsStructured(go[1] as string) : body
+    if (text.includes('msg=')) {
+      const pairs = logfmt(text)
+      if (!pairs) read = /msg="?(?:system memory|gpu memory|offload|model weights|kv cache|compute graph|total memory|llama-server model|peak memory)/.test(text) ? new Unreadable('a memory line cut before its quoted value closed') : undefined
       else {
-        read = ollamaLine(fields) ?? otherLine(fields.get('msg') ?? '')
-        const t = fields.get('time')
+        read = ollamaLine(pairs.fields, pairs.cut) ?? otherLine(pairs.fields.get('msg') ?? '')
+        const t = pairs.fields.get('time')
         if (t !== undefined && !Number.isNaN(parseTs(t))) ms = parseTs(t)
       }
-    } else read = otherLine(body)
+    } else read = otherLine(go ? (go[1] as string) : body)
     if (read === undefined) return []
     if (read instanceof Unreadable) {
       this.#problems.add(this.#file, no, 'bad-value', `server log: ${read.why}; skipped`)
       return []
     }
     const e: ServerEvent = { record: 'server-event', line: no, kind: read.kind }
+    if (lastLine !== undefined && lastLine > no) e.lastLine = lastLine
     if (ms !== undefined) e.ts = ms % 1000 ? new Date(ms).toISOString() : formatTs(ms)
-    else if (clock !== undefined) e.clock = clock
+    else if (prefix.clock !== undefined) e.clock = prefix.clock
     if (prefix.uptimeS !== undefined) e.uptimeS = prefix.uptimeS
+    if (prefix.repeated !== undefined) e.repeated = prefix.repeated
     Object.assign(e, read)
     if (e.figures && Object.keys(e.figures).length === 0) delete e.figures
     return [e]

@@ -60,22 +60,22 @@ t.test('every generation\'s memory lines, with their times', async t => {
   const by = (kind: string) => events.filter(e => e.kind === kind)
   t.match(by('system-memory')[0], { line: 1, ts: '2025-05-14T07:12:03.123Z', figures: { totalBytes: (313 * GiB) / 10, freeBytes: (279 * GiB) / 10, freeSwapBytes: 0 } })
   t.match(by('inference-compute')[0], { device: 'GPU-1c2d', figures: { totalBytes: (236 * GiB) / 10, availableBytes: (221 * GiB) / 10 } })
-  t.match(by('estimate')[0], { device: 'cuda', figures: { availablePerGpuBytes: [(221 * GiB) / 10], requiredFullBytes: (51 * GiB) / 10, requiredKvBytes: (18 * GiB) / 10, graphPartialBytes: 585 * MiB, layersOffloaded: 29, layersTotal: 29 } })
+  t.match(by('estimate')[0], { library: 'cuda', figures: { availablePerGpuBytes: [(221 * GiB) / 10], requiredFullBytes: (51 * GiB) / 10, requiredKvBytes: (18 * GiB) / 10, graphPartialBytes: 585 * MiB, layersOffloaded: 29, layersTotal: 29 } })
   t.match(by('load-request')[0], { operation: 'commit', figures: { numCtx: 16384, parallel: 2, numBatch: 512 } })
   t.same(
     by('allocation').map(e => [e.component, e.device, e.onDevice, e.figures?.sizeBytes]),
     [
       ['weights', 'CUDA0', true, (101 * GiB) / 10],
       ['kv', 'CPU', false, (15 * GiB) / 10],
-      ['compute', 'CUDA0', true, 96 * MiB],
+      ['graph', 'CUDA0', true, 96 * MiB],
       ['total', undefined, undefined, (117 * GiB) / 10],
       ['weights', 'CPU', false, (443780 * MiB) / 100],
-      ['projector', undefined, undefined, (115207 * MiB) / 100],
     ],
   )
+  t.match(by('estimate')[1], { component: 'projector', figures: { sizeBytes: (115207 * MiB) / 100 } }, "mmproj's is an estimate")
   t.match(by('fits')[0], { systemLimited: false, figures: { predictedBytes: (63 * GiB) / 10, predictedNumCtx: 4096, gpuFreeBytes: (148 * GiB) / 10 } })
   t.match(by('retry')[0], { evictAll: false, figures: { oldNumCtx: 32768, newNumCtx: 8192 } })
-  t.match(by('oom')[0], { figures: { count: 2 } })
+  t.match(by('eviction')[0], { figures: { count: 2 } }, 'an OOM retry evicts every other model')
   t.match(by('runner-started')[0], { figures: { seconds: 9.49 } })
   t.match(by('load-failed')[0], { model: '/models/blobs/sha256-aa', figures: { requiredBytes: (73 * GiB) / 10, availableBytes: 6 * GiB } })
   t.match(by('peak-memory')[0], { figures: { sizeBytes: (52 * GiB) / 10 } })
@@ -94,8 +94,9 @@ t.test('a paste: journal prefixes, a terminal\'s wraps, indentation and notes be
     const wrapped = line.match(new RegExp(`.{1,${width}}`, 'g'))!.join('\n')
     const { events, problems } = parse(`内存不足，日志如下：\n${wrapped}\nthat was all`)
     t.same(problems, [], `wrapped at ${width}`)
-    t.same(events.map(e => ({ ...e, line: 0 })), plain.map(e => ({ ...e, line: 0 })), `wrapped at ${width}: the same event`)
+    t.same(events.map(e => ({ ...e, line: 0, lastLine: 0 })), plain.map(e => ({ ...e, line: 0, lastLine: 0 })), `wrapped at ${width}: the same event`)
     t.equal(events[0]?.line, 2, 'numbered by its first line')
+    t.equal(events[0]?.lastLine, 1 + wrapped.split('\n').length, 'and its last')
   }
   // Indented in a Markdown code block, or quoted.
   for (const lead of ['    ', '> ', '\t']) t.same(parse(`${lead}${line}`).events.map(e => e.figures), plain.map(e => e.figures), JSON.stringify(lead))

@@ -20,10 +20,11 @@ const UNITS: Record<string, number> = {
 
 const SIZE_RE = /^(\d{1,15})(?:\.(\d{1,6}))? ?(B|KiB|MiB|GiB|TiB|KB|MB|GB|TB)$/
 
-/** Bytes for `N[.D] UNIT`, or undefined when the text is not exactly a size. */
-export function sizeBytes(text: string): number | undefined {
+/** Bytes for `N[.D] UNIT`, or undefined when the text is not exactly a size. `binary`: Ollama's own lines print only B, KiB, MiB, GiB, TiB. */
+export function sizeBytes(text: string, binary = false): number | undefined {
   const m = SIZE_RE.exec(text.trim())
   if (!m) return undefined
+  if (binary && !/^(?:B|[KMGT]iB)$/.test(m[3] as string)) return undefined
   const [, whole, frac = '', unit] = m as unknown as [string, string, string | undefined, string]
   // Past 15 digits a double no longer holds every integer: such a figure cannot be read exactly.
   if (whole.length + frac.length > 15) return undefined
@@ -39,14 +40,14 @@ export function scaled(whole: string, frac: string, unit: number): number {
 }
 
 /** A list of sizes, one per GPU: `[10.3 GiB 10.3 GiB]`, `[2.7 GiB]`; undefined unless every item reads. */
-export function sizeList(text: string): number[] | undefined {
+export function sizeList(text: string, binary = false): number[] | undefined {
   const t = text.trim()
   if (t[0] !== '[' || t[t.length - 1] !== ']') return undefined
   const words = t.slice(1, -1).trim().split(/\s+/)
   if (words.length % 2 !== 0 || words.length === 0 || words.length > 64) return undefined
   const out: number[] = []
   for (let i = 0; i < words.length; i += 2) {
-    const b = sizeBytes(`${words[i]} ${words[i + 1]}`)
+    const b = sizeBytes(`${words[i]} ${words[i + 1]}`, binary)
     if (b === undefined) return undefined
     out.push(b)
   }
