@@ -1,4 +1,5 @@
 /** What every sweep shares: the daemon tracing it, each step's memory from that trace, and the statistics. */
+import { appendFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import type { BenchStep } from '../schemas/index.js'
 import { loadTrace, newestInDir } from '../render/index.js'
@@ -49,7 +50,10 @@ export async function fillWindow(from: number): Promise<void> {
  * servers it was given and the daemon before it returns or the process dies.
  */
 export async function traced<T>(trace: string, url: string, servers: ManagedServer[], body: () => Promise<T>): Promise<T> {
-  const started = memtrace(['start', '--dir', trace, '--ollama-url', url, '--system-interval', '1s'])
+  // The managed server's log is followed too, so the trace says why memory moved (its file exists before the server starts).
+  const serverLog = servers[0]?.logFile
+  if (serverLog) appendFileSync(serverLog, '')
+  const started = memtrace(['start', '--dir', trace, '--ollama-url', url, '--system-interval', '1s', ...(serverLog ? ['--server-log', serverLog] : [])])
   if (started.status !== 0) throw new InputError(`memtrace start failed: ${started.stderr.trim()}`)
   const onSignal = (sig: NodeJS.Signals) => {
     for (const s of servers) s.killNow()

@@ -4,7 +4,9 @@
  * both.
  */
 import { spawn } from 'node:child_process'
-import { basename } from 'node:path'
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { basename, join } from 'node:path'
 import { CommandError } from '../core/errors.js'
 import { cmdStop, startInBackground } from '../daemon/commands.js'
 import { parseStartArgs } from '../daemon/config.js'
@@ -15,7 +17,10 @@ export const RUN_HELP = `Usage: memtrace run [--dir DIR] [start options] -- <com
 Starts tracing, runs the command in this terminal, stops tracing when it exits
 (or on Ctrl-C), renders DIR/memtrace-<stamp>.svg and a Markdown report beside
 it, prints where they are, and exits with the command's status. Tracing is
-always stopped, whatever the Ctrl-Cs; a third Ctrl-C skips the chart.`
+always stopped, whatever the Ctrl-Cs; a third Ctrl-C skips the chart.
+
+With \`memtrace run -- ollama serve\`, the server's log (its stderr) is shown
+as usual and followed too: its memory lines go into the trace.`
 
 /** `memtrace run -- cmd …`: trace one command from start to end. */
 export async function cmdRun(argv: string[], out: NodeJS.WritableStream): Promise<number> {
@@ -46,12 +51,17 @@ export async function cmdRun(argv: string[], out: NodeJS.WritableStream): Promis
     process.kill(process.pid, 'SIGINT')
   }
   process.on('SIGINT', onInt)
+  // `ollama serve`'s stderr is its log: teed to a private file the daemon follows, removed after the run.
+  const serves = basename(command[0] as string) === 'ollama' && command[1] === 'serve' && cfg.serverLog === undefined
+  const logDir = serves ? mkdtempSync(join(tmpdir(), 'memtrace-serve-')) : undefined
+  const serverLog = logDir ? join(logDir, 'server.log') : undefined
+  if (serverLog) writeFileSync(serverLog, '', { mode: 0o600 })
   try {
-    await startInBackground(own, cfg.dir, quiet)
+    await startInBackground(serverLog ? [...own, '--server-log', serverLog] : own, cfg.dir, quiet)
     const lock = readLock(cfg.dir)
     out.write(`memtrace: tracing into ${cfg.dir} while ${command.join(' ')} runs\n`)
     // A Ctrl-C while tracing started means the command is not wanted.
-    const status = presses > 0 ? 130 : await runCommand(command)
+    const status = presses > 0 ? 130 : await runCommand(command, serverLog)
     await cmdStop(['--dir', cfg.dir], quiet)
     if (!lock || presses >= 3) return status
     rendering = true
@@ -59,13 +69,22 @@ export async function cmdRun(argv: string[], out: NodeJS.WritableStream): Promis
     return status
   } finally {
     process.off('SIGINT', onInt)
+    if (logDir) rmSync(logDir, { recursive: true, force: true })
   }
 }
 
 /** Runs the command in this terminal; its exit status, as a shell gives it. */
-function runCommand(command: string[]): Promise<number> {
+function runCommand(command: string[], stderrCopy?: string): Promise<number> {
   return new Promise<number>(resolveStatus => {
-    const child = spawn(command[0] as string, command.slice(1), { stdio: 'inherit' })
+    const child = spawn(command[0] as string, command.slice(1), { stdio: ['inherit', 'inherit', stderrCopy ? 'pipe' : 'inherit'] })
+    if (stderrCopy && child.stderr) {
+      const copy = createWriteStream(stderrCopy, { flags: 'a' })
+      child.stderr.on('data', (d: Buffer) => {
+        process.stderr.write(d)
+        copy.write(d)
+      })
+      child.stderr.once('end', () => copy.end())
+    }
     child.once('error', e => {
       process.stderr.write(`memtrace run: cannot run ${command[0]}: ${e.message}\n`)
       resolveStatus(127)

@@ -32,6 +32,10 @@ Options:
   --metrics [HOST:]PORT   also serve Prometheus metrics at http://HOST:PORT/metrics
                           (HOST defaults to 127.0.0.1; each scrape is answered
                           from the last sample; see docs/fleet.md)
+  --server-log PATH       follow the server's log file (found by itself for the macOS
+                          app, Homebrew and a systemd unit), keeping only its memory
+                          lines in DIR/ollama-server-memtrace-YYYYMMDD-HHMMSS.log
+  --server-log-cmd CMD    follow a command's output instead (docker logs -f NAME)
   --foreground            run in this terminal, logging to stderr (for service managers)
   -h, --help              this text`
 
@@ -228,6 +232,7 @@ export async function cmdStatus(argv: string[], out: NodeJS.WritableStream): Pro
     lines.push(`  last sample: ${s.lastProcessSample ?? 'none yet'} (process), ${s.lastSystemSample ?? 'none yet'} (system)`)
     lines.push(`  missed ticks: ${s.missedTicks.process} process, ${s.missedTicks.system} system; tick lateness p99 ${s.lateness.p99Ms} ms`)
     if (s.metricsUrl) lines.push(`  metrics: ${s.metricsUrl}`)
+    if (s.serverLog) lines.push(s.serverLog.problem && s.serverLog.lines === 0 ? `  server log: ${s.serverLog.problem}` : `  server log: ${s.serverLog.from}, ${s.serverLog.lines} memory lines kept in ${s.serverLog.file}`)
     lines.push(`  last error: ${s.lastError ? `${s.lastError.at} ${s.lastError.message}` : 'none'}`)
     lines.push(...writeLines(s))
   }

@@ -2,6 +2,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { DEFAULT_MATCH } from './select.js'
 import { MetricsError, parseMetricsAddress, type MetricsAddress } from './metrics-address.js'
+import type { LogOrigin } from './server-log.js'
 
 export interface DaemonConfig {
   dir: string
@@ -17,6 +18,8 @@ export interface DaemonConfig {
   procRoot: string
   /** `--metrics [HOST:]PORT`: serve Prometheus metrics there. */
   metrics?: MetricsAddress
+  /** `--server-log PATH` or `--server-log-cmd CMD`: where the server's log is; found by itself when absent. */
+  serverLog?: LogOrigin
 }
 
 export class ConfigError extends Error {}
@@ -48,6 +51,8 @@ export const START_OPTIONS = {
   match: { type: 'string', default: DEFAULT_MATCH },
   'ollama-url': { type: 'string' },
   metrics: { type: 'string' },
+  'server-log': { type: 'string' },
+  'server-log-cmd': { type: 'string' },
   foreground: { type: 'boolean', default: false },
   daemonized: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -78,6 +83,9 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv): DaemonCo
     if (e instanceof MetricsError) throw new ConfigError(e.message)
     throw e
   }
+  if (values['server-log'] !== undefined && values['server-log-cmd'] !== undefined) throw new ConfigError('give --server-log or --server-log-cmd, not both')
+  const serverLog: LogOrigin | undefined =
+    values['server-log'] !== undefined ? { file: resolve(values['server-log'] as string) } : values['server-log-cmd'] !== undefined ? { command: [values['server-log-cmd'] as string], shell: true } : undefined
   const wanted = env.MEMTRACE_PLATFORM ?? process.platform
   if (wanted !== 'linux' && wanted !== 'darwin') throw new ConfigError(`memtrace traces Linux and macOS, not ${wanted}`)
   return {
@@ -91,5 +99,6 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv): DaemonCo
     platform: wanted,
     procRoot: '/proc',
     ...(metrics ? { metrics } : {}),
+    ...(serverLog ? { serverLog } : {}),
   }
 }

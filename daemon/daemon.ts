@@ -14,6 +14,7 @@ import type { MetricProcess, Metrics } from './metrics.js'
 import { macProcesses } from './probe/macos.js'
 import { LinuxProcReader, type ProcInfo } from './probe/proc-linux.js'
 import { RunnerNames } from './runner-names.js'
+import { describeOrigin, findServerLog, ServerLogFollower } from './server-log.js'
 import { isServer, selectProcesses } from './select.js'
 import type { AppendFile } from './sink.js'
 import { type DaemonStatus, StatusFile } from './status-file.js'
@@ -70,6 +71,8 @@ export class Daemon {
   readonly #abort = new AbortController()
   readonly #sources: SystemSources
   readonly #statusFile: StatusFile
+  /** The server's own log, followed into a third trace file. */
+  #serverLog: ServerLogFollower | undefined
 
   /** `logFile` (reopened on SIGHUP, retried and reported like the traces) is the destination the logger writes to, when it is a file the daemon owns. */
   constructor(cfg: DaemonConfig, log: Logger, version: string, logFile?: AppendFile) {
@@ -108,8 +111,26 @@ export class Daemon {
     this.#namedFiles(files)
     if (got.staleFrom !== undefined) this.#log.warn({ stalePid: got.staleFrom }, 'took over a stale lock: its daemon is gone (the pid is free or now another process)')
     this.#marks = new MarksReader(this.#cfg.dir, this.#log)
+    this.#followServerLog(files.procFile)
     this.#events.push(event('start', { version: this.#version, pid: process.pid, interval_ms: this.#cfg.intervalMs, system_interval_ms: this.#cfg.systemIntervalMs }))
     return got.staleFrom !== undefined ? { lock: this.#lock, staleFrom: got.staleFrom } : { lock: this.#lock }
+  }
+
+  /** The server's log, named or found; where there is none, said once and the daemon goes on. */
+  #followServerLog(procFile: string): void {
+    const origin = this.#cfg.serverLog ?? findServerLog(this.#cfg.platform)
+    if (!origin) {
+      const problem = "no server log found (not the macOS app's, Homebrew's nor a systemd unit's): memtrace start --server-log PATH or --server-log-cmd 'docker logs -f NAME' follows it"
+      this.#sourceError('server-log', problem)
+      this.#status.serverLog = { from: 'none', file: '', lines: 0, problem }
+      return
+    }
+    const file = procFile.replace(/ollama-process-memtrace-([^/]*)\.tsv$/, 'ollama-server-memtrace-$1.log')
+    const status = (this.#status.serverLog = { from: describeOrigin(origin), file, lines: 0 } as NonNullable<DaemonStatus['serverLog']>)
+    this.#serverLog = new ServerLogFollower(origin, file, this.#log, m => {
+      status.problem = m
+      this.#sourceError('server-log', m)
+    })
   }
 
   /** `files` are open: the status names them. */
@@ -141,6 +162,7 @@ export class Daemon {
     // even for a run shorter than one system interval.
     this.#procTicker.start(true)
     this.#sysTicker.start(true)
+    this.#serverLog?.start()
     this.#log.info({ dir: this.#cfg.dir, procFile: this.#files.proc.path, systemFile: this.#files.sys.path, platform: this.#cfg.platform, ollama: this.#cfg.ollamaUrl }, 'tracing started')
     this.#writeStatus(true)
   }
@@ -170,6 +192,7 @@ export class Daemon {
       }
       this.#metricsServer?.close()
       this.#metricsServer?.closeAllConnections()
+      this.#serverLog?.stop()
       const lost = this.#files.close()
       this.#closed = true
       if (lost > 0) this.#error(`${lost} bytes of trace held back could not be written before the exit and are lost`)
@@ -188,6 +211,7 @@ export class Daemon {
    */
   abandon(): void {
     this.#closed = true
+    this.#serverLog?.stop()
     this.#files.close()
     for (const f of [this.#status.procFile, this.#status.systemFile]) rmSync(f, { force: true })
     releaseLock(this.#cfg.dir)
@@ -307,6 +331,7 @@ export class Daemon {
   #writeStatus(running: boolean): void {
     if (this.#closed && running) return
     const late = [...(this.#procTicker?.lateness ?? []), ...(this.#sysTicker?.lateness ?? [])]
+    if (this.#status.serverLog && this.#serverLog) this.#status.serverLog.lines = this.#serverLog.kept
     const problem = this.#statusFile.write({
       ...this.#status,
       running,

@@ -39,6 +39,8 @@ export interface DaemonStatus {
   writes?: { process: WriteState; system: WriteState; log: WriteState }
   /** Where Prometheus scrapes this daemon (`--metrics`). */
   metricsUrl?: string
+  /** The server's log: where it is followed from, the file its memory lines go to, and how many were kept. */
+  serverLog?: { from: string; file: string; lines: number; problem?: string }
 }
 
 export const STATUS_NAME = 'memtrace.status.json'

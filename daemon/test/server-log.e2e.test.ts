@@ -1,0 +1,127 @@
+/**
+ * The daemon follows the server's own log into a third trace file: the
+ * stand-in evicts under a small memory budget and has a runner killed, and
+ * the file holds the decision, the starts and the kill, with no command line.
+ */
+import t from 'tap'
+import { appendFileSync, existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { findServerLog } from '../server-log.js'
+import { exited, foreground, memtrace, read, sleep, standinServer, traceFiles, until } from './helpers.js'
+
+const serverLogOf = (dir: string) => readdirSync(dir).find(f => /^ollama-server-memtrace-.*\.log$/.test(f))
+
+t.test('an eviction, two starts and a kill, kept from the server log beside the traces', async t => {
+  const s = await standinServer(t, { OLLAMA_STANDIN_RUNNER: 'simulated', OLLAMA_STANDIN_MEMORY_BUDGET: String(8 * 2 ** 30) }, ['phi4:14b', 'qwen3:8b'])
+  const trace = join(t.testdir({}), 'trace')
+  const d = foreground(['--dir', trace, '--ollama-url', s.url, '--system-interval', '1s', '--server-log', s.logPath], s.env)
+  await sleep(1500)
+  await s.post({ model: 'phi4:14b', prompt: 'hi' })
+  await s.post({ model: 'qwen3:8b', prompt: 'hi' })
+  const pid = Number(s.runners()[0]?.trim().split(' ')[0])
+  process.kill(pid, 'SIGKILL')
+  // A prompt in a debug line of the log is never kept.
+  appendFileSync(s.logPath, 'time=2026-01-01T00:00:00Z level=DEBUG source=server.go:1 msg="completion request" prompt="my secret prompt"\n')
+  await sleep(2500)
+  const status = memtrace(['status', '--dir', trace], s.env)
+  t.match(status.stdout, /server log: .*server\.log, [1-9]\d* memory lines kept in .*ollama-server-memtrace-/)
+  d.kill('SIGTERM')
+  t.equal((await exited(d)).code, 0)
+  const name = serverLogOf(trace)
+  t.ok(name, 'the third trace file, named as the other two')
+  const { proc } = traceFiles(trace)
+  t.equal(name?.replace('ollama-server-', ''), proc.split('/').pop()?.replace('ollama-process-', '').replace(/\.tsv$/, '.log'), 'with their stamp')
+  const kept = read(join(trace, name as string))
+  t.notMatch(kept, /my secret prompt/)
+  t.notMatch(kept, /--host|--no-webui|\/blobs\//, 'no command line, no path')
+  const r = memtrace(['parse', '--server-log', join(trace, name as string)])
+  t.equal(r.code, 0, r.stderr)
+  const events = r.stdout.trim().split('\n').map(l => JSON.parse(l) as { record: string; kind: string; port?: number; model?: string; figures?: Record<string, number> })
+  t.same(events.filter(e => e.record === 'problem'), [])
+  const kinds = events.map(e => e.kind)
+  t.ok(kinds.includes('eviction'), 'the eviction')
+  t.equal(kinds.filter(k => k === 'runner-starting').length, 2, 'both starts')
+  t.ok(kinds.includes('runner-stopped'), 'the kill')
+  const start = events.find(e => e.kind === 'runner-starting')
+  t.match(start, { port: Number, model: /^sha256-[0-9a-f]{64}$/, figures: { numCtx: 4096, parallel: 1 } }, 'a start keeps what ties it to its runner')
+})
+
+t.test('no server log: said once, in the trace and by status; the traces go on', async t => {
+  const dir = t.testdir({})
+  const trace = join(dir, 'trace')
+  const d = foreground(['--dir', trace, '--ollama-url', 'http://127.0.0.1:9', '--system-interval', '1s', '--server-log', join(dir, 'nope.log')], { ...process.env })
+  await sleep(2200)
+  t.match(memtrace(['status', '--dir', trace]).stdout, /server log: the server log .*nope\.log cannot be read; give its place with memtrace start --server-log PATH/)
+  d.kill('SIGTERM')
+  t.equal((await exited(d)).code, 0)
+  const sys = read(traceFiles(trace).sys)
+  t.equal(sys.match(/memtrace source-error \{[^\n]*"source":"server-log"/g)?.length, 1, 'one source-error')
+  t.ok(sys.split('\n').filter(l => l.startsWith('=====')).length >= 2, 'system samples still written')
+  t.notOk(serverLogOf(trace), 'no empty third file')
+})
+
+t.test('a rotated log is followed by name; 10,000 lines a second cost no tick; the kept lines are capped', async t => {
+  const dir = t.testdir({ 'server.log': '' })
+  const log = join(dir, 'server.log')
+  const trace = join(dir, 'trace')
+  const d = foreground(['--dir', trace, '--ollama-url', 'http://127.0.0.1:9', '--interval', '1s', '--system-interval', '1s', '--server-log', log], { ...process.env })
+  await sleep(1200)
+  const line = (i: number) => `time=2026-01-01T00:00:${String(i % 60).padStart(2, '0')}Z level=INFO source=sched.go:1 msg="system memory" total="31.3 GiB" free="${(i % 900) / 10 + 1} GiB" free_swap="0 B"\n`
+  const noise = 'time=2026-01-01T00:00:00Z level=INFO source=routes.go:1 msg="request" status=200\n'
+  // Three seconds of 10,000 lines a second, nine in ten of them noise.
+  for (let s = 0; s < 3; s++) {
+    let chunk = ''
+    for (let i = 0; i < 10_000; i++) chunk += i % 10 === 0 ? line(i) : noise
+    appendFileSync(log, chunk)
+    await sleep(1000)
+  }
+  // The app's rotation: the file is renamed and a new one starts.
+  renameSync(log, join(dir, 'server-1.log'))
+  writeFileSync(log, 'time=2026-01-01T00:01:00Z level=INFO source=sched.go:1 msg="llama-server model fits alongside existing models" predicted="6.3 GiB" predicted_num_ctx=4096 num_batch=512 available="20.0 GiB" gpu_free="0 B" system_free="20.0 GiB" system_limited=true\n')
+  await sleep(2200)
+  d.kill('SIGTERM')
+  t.equal((await exited(d)).code, 0)
+  const status = JSON.parse(read(join(trace, 'memtrace.status.json'))) as { missedTicks: { process: number } }
+  t.equal(status.missedTicks.process, 0, 'no process tick missed')
+  const kept = read(join(trace, serverLogOf(trace) as string))
+  t.equal(kept.split('\n').filter(l => l.includes('system memory')).length, 600, 'at most 600 lines a minute')
+  t.match(kept, /memtrace dropped \{"ts":"[^"]+","lines":2400,"reason":"more than 600 server-log lines of a kind a minute"\}/, 'the rest counted')
+  t.match(kept, /fits alongside existing models/, 'the new file after the rotation, a decision beyond the cap of figures')
+})
+
+t.test('found by itself: the macOS app, Homebrew, a systemd unit', async t => {
+  const has = (...paths: string[]) => (p: string) => paths.includes(p)
+  t.same(findServerLog('darwin', '/Users/u', has('/Users/u/.ollama/logs/server.log')), { file: '/Users/u/.ollama/logs/server.log' })
+  t.same(findServerLog('darwin', '/Users/u', has('/opt/homebrew/var/log/ollama.log')), { file: '/opt/homebrew/var/log/ollama.log' })
+  t.match(findServerLog('linux', '/root', has('/etc/systemd/system/ollama.service', '/usr/bin/journalctl')), { command: ['journalctl', '-u', 'ollama', '-f', '-n', '0', '-o', 'short-iso', '--no-pager'] })
+  t.equal(findServerLog('linux', '/root', has('/usr/bin/journalctl')), undefined, 'no unit, no journal to follow')
+  t.notOk(existsSync('/Users/u/.ollama'), 'made up paths only')
+})
+
+t.test('memtrace run -- ollama serve: the server\'s stderr is shown and its memory lines kept', async t => {
+  const { installStandin } = await import('../../standin/install.js')
+  const { spawn, spawnSync } = await import('node:child_process')
+  const { freePort, BIN } = await import('./helpers.js')
+  const dir = t.testdir({})
+  const { ollama } = installStandin(join(dir, 'standin'))
+  const port = await freePort()
+  const env = { ...process.env, OLLAMA_HOST: `127.0.0.1:${port}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_RUNNER: 'simulated' }
+  const trace = join(dir, 'trace')
+  const tmp = (await import('node:os')).tmpdir()
+  const before = readdirSync(tmp)
+  const run = spawn(process.execPath, [BIN, 'run', '--dir', trace, '--system-interval', '1s', '--', ollama, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  run.stderr.on('data', d => (stderr += String(d)))
+  t.teardown(() => run.kill('SIGKILL'))
+  const serve = await until(() => spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(run.pid)], { encoding: 'utf8' }).stdout.split('\n').find(l => /ollama serve$/.test(l.trim())), 20_000, 'ollama serve started by memtrace run')
+  await until(() => (/Listening on/.test(stderr) ? true : undefined), 20_000, 'the server listening')
+  await sleep(1500)
+  // The server ends (as a Ctrl-C would end it): the run stops tracing and draws.
+  process.kill(Number(serve.trim().split(' ')[0]), 'SIGTERM')
+  await exited(run)
+  t.match(stderr, /msg="Listening on 127\.0\.0\.1:\d+ \(version 0\.30\.0-standin\)"/, 'the log is shown as usual')
+  const kept = read(join(trace, serverLogOf(trace) as string))
+  t.match(kept, /msg="server config"/)
+  t.match(kept, /\(version 0\.30\.0-standin\)/)
+  t.same(readdirSync(tmp).filter(f => f.startsWith('memtrace-serve-') && !before.includes(f)), [], 'the copy of the raw log is gone')
+})
