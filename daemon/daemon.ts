@@ -10,6 +10,7 @@ import { HiddenArgs } from './hidden-args.js'
 import { acquireLock, type LockInfo, releaseLock, rewriteLock } from './lock.js'
 import { MarksReader } from './marks.js'
 import { MetricFacts } from './metric-facts.js'
+import { OomWatch } from './oom-kills.js'
 import type { MetricProcess, Metrics } from './metrics.js'
 import { macProcesses } from './probe/macos.js'
 import { LinuxProcReader, type ProcInfo } from './probe/proc-linux.js'
@@ -58,6 +59,8 @@ export class Daemon {
   readonly #runners: RunnerNames
   readonly #facts = new MetricFacts()
   readonly #hidden = new HiddenArgs()
+  /** Linux: the kernel's OOM kills of traced processes. */
+  readonly #oom: OomWatch | undefined
   /** With --metrics: what Prometheus scrapes, set at each sample. */
   #metrics: Metrics | undefined
   #metricsServer: Server | undefined
@@ -84,6 +87,7 @@ export class Daemon {
     this.#statusFile = new StatusFile(cfg.dir)
     this.#version = version
     this.#linux = cfg.platform === 'linux' ? new LinuxProcReader(cfg.procRoot) : undefined
+    this.#oom = cfg.platform === 'linux' ? new OomWatch(cfg.procRoot) : undefined
     this.#status = {
       version,
       pid: process.pid,
@@ -193,6 +197,7 @@ export class Daemon {
       this.#metricsServer?.close()
       this.#metricsServer?.closeAllConnections()
       this.#serverLog?.stop()
+      this.#oom?.close()
       const lost = this.#files.close()
       this.#closed = true
       if (lost > 0) this.#error(`${lost} bytes of trace held back could not be written before the exit and are lost`)
@@ -257,16 +262,19 @@ export class Daemon {
     const ts = formatTs(tickMs)
     let rows = ''
     const forMetrics: MetricProcess[] = []
+    const models = new Map<number, string>()
     for (const p of picked) {
       rows += `${ts}\t${p.pid}\t${p.ppid}\t${clean(p.comm)}\t${p.rssKb}\t${p.vszKb}\t${clean(p.command)}\n`
       if (isServer(p.command)) this.#runners.serverPid = p.pid
       // One key per process for its whole life: the PID with its start time (or command, where that is unknown).
       const key = `${p.pid}:${p.startTicks || p.command}`
       const { model, named } = this.#runners.note(p, key)
+      if (model) models.set(p.pid, model)
       if (named) this.#events.push(event('runner', { ts: formatTs(Date.now()), ...named }))
       if (this.#metrics) forMetrics.push(this.#facts.process(p, key, model))
     }
     this.#metrics?.processes(forMetrics, tickMs)
+    this.#oom?.note(picked, models, tickMs)
     const hidden = this.#hidden.check(picked, tickMs, this.#cfg.intervalMs)
     if (hidden) {
       this.#sourceError('ps', hidden)
@@ -284,6 +292,10 @@ export class Daemon {
     const { sys, gpu, ollama } = await this.#sources.read(this.#runners.serverPid)
     if (this.#closed) return
     for (const e of sys.errors) this.#sourceError('system', e)
+    for (const k of this.#oom?.check(tickMs, this.#sources.cgroupDir) ?? []) {
+      this.#events.push(event('oom-kill', { ...k }))
+      this.#error(`the kernel's OOM killer killed ${k.text} (pid ${k.pid})${k.model ? `, the runner of ${k.model}` : ''}: ${k.message}`)
+    }
     this.#readMarks()
     for (const d of this.#files.dropped()) this.#events.push(event('dropped', d))
     const block = `===== ${formatTs(tickMs)} =====\n${this.#events.join('')}${sys.text}${gpu}${ollama.text}\n`

@@ -35,6 +35,8 @@ export class SystemSources {
   readonly #nvidia: NvidiaSource
   #ollamaCli: 'unknown' | 'yes' | 'no' = 'unknown'
   #ollamaCliReal: string | undefined
+  /** The server's memory cgroup (v2) at the last sample, where it has one. */
+  cgroupDir: string | undefined
 
   constructor(cfg: DaemonConfig, signal: AbortSignal, errors: SourceErrors) {
     this.#cfg = cfg
@@ -53,6 +55,7 @@ export class SystemSources {
   async #linux(serverPid: number | undefined): Promise<{ text: string; errors: string[] }> {
     const r = linuxSystemText(this.#cfg.procRoot)
     const cg = serverPid ? memoryCgroup(serverPid, this.#cfg.procRoot) : undefined
+    this.cgroupDir = cg?.version === 2 ? cg.dir : undefined
     if (cg) r.text += cgroupText(cg)
     return r
   }

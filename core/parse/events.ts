@@ -7,7 +7,7 @@ import { MAX_BYTES, MAX_PID } from './ranges.js'
 import { formatTs, parseTs } from './time.js'
 
 const EVENT_RE = /^memtrace ([a-z-]+) (\{.*\})$/
-const EVENT_KINDS = new Set(['marker', 'runner', 'start', 'missed', 'source-error', 'dropped'])
+const EVENT_KINDS = new Set(['marker', 'runner', 'start', 'missed', 'source-error', 'dropped', 'oom-kill'])
 
 /** One event line, as the daemon appends it to a block. */
 export function eventLine(kind: TraceEvent['kind'], body: Record<string, unknown>): string {
