@@ -14,6 +14,7 @@ import { gib } from '../units.js'
 import type { Box } from './axes.js'
 import { modelKey, type ProcStyle } from './proc-style.js'
 import { GIB, rssScale } from './proc-panel.js'
+import { LineIndex } from './line-index.js'
 import { inside, type Occupied, type Rect, textRect } from './rects.js'
 import type { Theme } from './style.js'
 import { el, haloText } from './svg.js'
@@ -66,6 +67,9 @@ export function directLabels(trace: Trace, box: Box, x: (t: number) => number, s
   runners.sort((a, b) => b.s.peakRssKb - a.s.peakRssKb || a.i - b.i)
   const parts: string[] = []
   const named = new Set<string>()
+  // Only lines that come near a spot can cross it: checking those gives the answer checking all would.
+  const lines = new LineIndex(trace.procs, x, kb => y((kb * 1024) / GIB))
+  const clear = (r: Rect) => !lines.some(r, 2, o => crosses(o, r, x, gib => y(gib)))
   for (const { s, i } of runners) {
     let k = s.tsMs.length - 1
     while (k > 0 && Number.isNaN(s.rssKb[k])) k--
@@ -94,7 +98,7 @@ export function directLabels(trace: Trace, box: Box, x: (t: number) => number, s
       ]
       const spot = spots
         .map(p => ({ ...p, r: textRect(p.x, p.y, w, FONT, p.anchor) }))
-        .find(p => inside(p.r, box, 2) && taken.free(p.r, 3) && trace.procs.every(o => !crosses(o, p.r, x, gib => y(gib))))
+        .find(p => inside(p.r, box, 2) && taken.free(p.r, 3) && clear(p.r))
       if (!spot) continue
       taken.add(spot.r)
       if (label !== peak) named.add(modelKey(s))

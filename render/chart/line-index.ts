@@ -1,0 +1,129 @@
+/**
+ * Where each process's RSS line runs on the top panel, coarsely: the cells
+ * (BUCKET_PX columns by BAND_PX rows) each of its segments passes through. A
+ * label's spot is then checked only against the lines that come near it,
+ * instead of against every process: the same answer, far fewer checks. Pure.
+ */
+import type { ProcSeries } from '../model/trace.js'
+import type { Rect } from './rects.js'
+
+const BUCKET_PX = 8
+const BAND_PX = 16
+/** A line over more columns than this is kept whole, with one extent, so memory stays linear in processes. */
+const WIDE_BUCKETS = 32
+/** Cells one line may take, and all lines together; past either, a line is kept whole (bounded memory on any input). */
+const CELLS_PER_LINE = 64
+const CELLS = 1 << 20
+/** Slack on every edge, far above the rounding of the same x and y values computed again. */
+const SLACK = 1
+/** Cells are keyed by column and row in one number; rows stay far below this. */
+const ROW_SPAN = 1 << 20
+
+interface Wide {
+  at: number
+  top: number
+  bottom: number
+}
+
+export class LineIndex {
+  readonly #procs: ProcSeries[]
+  /** Indexes into #procs, by cell. */
+  readonly #cells = new Map<number, number[]>()
+  readonly #wide: Wide[] = []
+  #filed = 0
+  /** The query each process was last looked at in: each is tested once per query. */
+  readonly #seen: Uint32Array
+  #query = 0
+
+  constructor(procs: ProcSeries[], x: (t: number) => number, yOfKb: (kb: number) => number) {
+    this.#procs = procs
+    this.#seen = new Uint32Array(procs.length)
+    procs.forEach((s, at) => {
+      const n = s.tsMs.length
+      if (n === 0) return // no samples, no line
+      const first = col(x(s.tsMs[0] as number) - SLACK)
+      const last = col(x(s.tsMs[n - 1] as number) + SLACK)
+      const cells = last - first <= WIDE_BUCKETS && this.#filed < CELLS ? this.#cellsOf(s, x, yOfKb) : undefined
+      if (!cells) {
+        this.#wide.push(extent(s, at, yOfKb))
+        return
+      }
+      this.#filed += cells.size
+      for (const key of cells) {
+        const list = this.#cells.get(key)
+        if (list) list.push(at)
+        else this.#cells.set(key, [at])
+      }
+    })
+  }
+
+  /** The cells a line passes through, or undefined when there are too many to file. */
+  #cellsOf(s: ProcSeries, x: (t: number) => number, yOfKb: (kb: number) => number): Set<number> | undefined {
+    // Each sample, and the segment from the one before (NaN samples skipped: more than is drawn, never less).
+    const mine = new Set<number>()
+    const n = s.tsMs.length
+    let px0 = NaN
+    let py0 = NaN
+    for (let i = 0; i < n; i++) {
+      const kb = s.rssKb[i] as number
+      if (Number.isNaN(kb)) continue
+      const px = x(s.tsMs[i] as number)
+      const py = yOfKb(kb)
+      const joined = !Number.isNaN(px0)
+      const c1 = col((joined ? Math.max(px0, px) : px) + SLACK)
+      const r1 = row((joined ? Math.max(py0, py) : py) + SLACK)
+      for (let c = col((joined ? Math.min(px0, px) : px) - SLACK); c <= c1; c++) {
+        for (let r = row((joined ? Math.min(py0, py) : py) - SLACK); r <= r1; r++) {
+          mine.add(c * ROW_SPAN + r)
+          if (mine.size > CELLS_PER_LINE) return undefined
+        }
+      }
+      px0 = px
+      py0 = py
+    }
+    return mine
+  }
+
+  /** Whether `test` holds for a line that comes within `pad` pixels of `r`; lines far from it are never tested. */
+  some(r: Rect, pad: number, test: (s: ProcSeries) => boolean): boolean {
+    const left = r.x - pad
+    const right = r.x + r.w + pad
+    const top = r.y - pad
+    const bottom = r.y + r.h + pad
+    const q = ++this.#query
+    const seen = this.#seen
+    for (const w of this.#wide) {
+      if (w.top - SLACK > bottom || w.bottom + SLACK < top) continue
+      seen[w.at] = q
+      if (test(this.#procs[w.at] as ProcSeries)) return true
+    }
+    const r1 = row(bottom)
+    for (let c = col(left), c1 = col(right); c <= c1; c++) {
+      for (let rr = row(top); rr <= r1; rr++) {
+        const list = this.#cells.get(c * ROW_SPAN + rr)
+        if (!list) continue
+        for (const at of list) {
+          if (seen[at] === q) continue
+          seen[at] = q
+          if (test(this.#procs[at] as ProcSeries)) return true
+        }
+      }
+    }
+    return false
+  }
+}
+
+const col = (px: number) => Math.floor(px / BUCKET_PX)
+const row = (py: number) => Math.floor(py / BAND_PX)
+
+function extent(s: ProcSeries, at: number, yOfKb: (kb: number) => number): Wide {
+  let top = Infinity
+  let bottom = -Infinity
+  for (const kb of s.rssKb) {
+    if (Number.isNaN(kb)) continue
+    const py = yOfKb(kb)
+    if (py < top) top = py
+    if (py > bottom) bottom = py
+  }
+  return { at, top, bottom }
+}
