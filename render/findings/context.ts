@@ -4,6 +4,7 @@ import { GAP_FACTOR, procPeriod, sysPeriod } from '../model/intervals.js'
 import type { ProcSeries, Snapshot, Trace } from '../model/trace.js'
 import { wallClock } from '../chart/time-axis.js'
 import { formatTs } from '../parse/time.js'
+import { lowerBound } from './lookup.js'
 
 /** A finding before it is ordered and numbered. */
 export type Draft = Omit<Finding, 'n'>
@@ -25,6 +26,8 @@ export interface Ctx {
   sysPeriodMs: number
   /** Every time at which any process row was written, ascending. */
   procTimes: number[]
+  /** The time of each snapshot (they are in time order), for binary searches. */
+  snapTimes: number[]
 }
 
 export function makeCtx(trace: Trace, o: FindingOptions): Ctx {
@@ -41,6 +44,7 @@ export function makeCtx(trace: Trace, o: FindingOptions): Ctx {
     procPeriodMs: procPeriod(trace),
     sysPeriodMs: sysPeriod(trace),
     procTimes: [...times].sort((a, b) => a - b),
+    snapTimes: trace.snapshots.map(s => s.tsMs),
   }
 }
 
@@ -77,17 +81,7 @@ export function freeWord(trace: Trace): string {
   return trace.sys.platform === 'linux' ? 'available memory' : 'free memory'
 }
 
-/** Index of the first sample at or after `ms` in an ascending array. */
-export function lowerBound(ts: readonly number[], ms: number): number {
-  let lo = 0
-  let hi = ts.length
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1
-    if ((ts[mid] as number) < ms) lo = mid + 1
-    else hi = mid
-  }
-  return lo
-}
+export { lowerBound }
 
 /** A value of a system series with the time of its sample. */
 export interface At {

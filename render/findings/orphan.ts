@@ -1,6 +1,7 @@
 /** A runner still alive after the server stopped listing its model (it holds memory nobody accounts for). Pure. */
 import type { ProcSeries } from '../model/trace.js'
 import { formatDuration } from '../parse/time.js'
+import { snapsBetween } from './lookup.js'
 import { type Ctx, type Draft, cap, draft, firstMs, gib, join, lastMs, lines, listing, listSource, modelsOf, peakRss, runnerName, some } from './context.js'
 
 interface Orphan {
@@ -23,7 +24,7 @@ export function orphanFindings(ctx: Ctx): Draft[] {
   const found: Orphan[] = []
   for (const s of ctx.runners) {
     if (!s.model || s.modelSource === 'blob') continue
-    const snaps = ctx.trace.snapshots.filter(x => x.tsMs >= firstMs(s) && x.tsMs <= lastMs(s))
+    const snaps = snapsBetween(ctx.trace.snapshots, ctx.snapTimes, firstMs(s), lastMs(s))
     let from: (typeof snaps)[number] | undefined
     let wasListed = false
     const close = (toMs: number, toEnd: boolean) => {
