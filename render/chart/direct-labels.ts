@@ -26,33 +26,41 @@ const FONT = 11
 function crosses(s: ProcSeries, r: Rect, x: (t: number) => number, y: (gib: number) => number): boolean {
   const left = r.x - 2
   const right = r.x + r.w + 2
-  let prev: [number, number] | undefined
+  const top = r.y - 2
+  const bottom = r.y + r.h + 2
+  const ts = s.tsMs
+  const kbs = s.rssKb
   // Start at the last sample left of the rectangle (x grows with time).
   let lo = 0
-  let hi = s.tsMs.length
+  let hi = ts.length
   while (lo < hi) {
     const mid = (lo + hi) >> 1
-    if (x(s.tsMs[mid] as number) < left) lo = mid + 1
+    if (x(ts[mid] as number) < left) lo = mid + 1
     else hi = mid
   }
-  for (let i = Math.max(0, lo - 1); i < s.tsMs.length; i++) {
-    const px = x(s.tsMs[i] as number)
-    const kb = s.rssKb[i] as number
+  // The sample before, when there is one (a NaN sample breaks the line): plain numbers, no pair allocated per sample.
+  let prev = false
+  let qx = 0
+  let qy = 0
+  for (let i = Math.max(0, lo - 1); i < ts.length; i++) {
+    const px = x(ts[i] as number)
+    const kb = kbs[i] as number
     if (Number.isNaN(kb)) {
-      prev = undefined
+      prev = false
       continue
     }
     const py = y((kb * 1024) / GIB)
-    if (prev && px >= left && prev[0] <= right) {
-      const a = Math.max(left, prev[0])
+    if (prev && px >= left && qx <= right) {
+      const a = Math.max(left, qx)
       const b = Math.min(right, px)
-      const at = (q: number) => (px === prev![0] ? py : prev![1] + ((py - prev![1]) * (q - prev![0])) / (px - prev![0]))
-      const lo = Math.min(at(a), at(b))
-      const hi = Math.max(at(a), at(b))
-      if (hi >= r.y - 2 && lo <= r.y + r.h + 2) return true
-    } else if (!prev && px >= left && px <= right && py >= r.y - 2 && py <= r.y + r.h + 2) return true
+      const ya = px === qx ? py : qy + ((py - qy) * (a - qx)) / (px - qx)
+      const yb = px === qx ? py : qy + ((py - qy) * (b - qx)) / (px - qx)
+      if (Math.max(ya, yb) >= top && Math.min(ya, yb) <= bottom) return true
+    } else if (!prev && px >= left && px <= right && py >= top && py <= bottom) return true
     if (px > right) break
-    prev = [px, py]
+    prev = true
+    qx = px
+    qy = py
   }
   return false
 }
@@ -69,7 +77,7 @@ export function directLabels(trace: Trace, box: Box, x: (t: number) => number, s
   const named = new Set<string>()
   // Only lines that come near a spot can cross it: checking those gives the answer checking all would.
   const lines = new LineIndex(trace.procs, x, kb => y((kb * 1024) / GIB))
-  const clear = (r: Rect) => !lines.some(r, 2, o => crosses(o, r, x, gib => y(gib)))
+  const clear = (r: Rect) => !lines.some(r, 2, o => crosses(o, r, x, y))
   for (const { s, i } of runners) {
     let k = s.tsMs.length - 1
     while (k > 0 && Number.isNaN(s.rssKb[k])) k--
