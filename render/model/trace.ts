@@ -97,32 +97,37 @@ export class TraceBuilder {
 
   addProc(row: ProcRow): void {
     const r = row.sample
-    const hidden = placeholderName(r.comm, r.command)
-    if (hidden !== undefined) {
-      // Held until the end: how long it lived decides what it is.
-      let h = this.#held.get(r.pid)
-      if (!h || h.command !== r.command) this.#held.set(r.pid, (h = newSeries(r.pid, r.ppid, r.comm, r.command)))
-      const n = h.tsMs.length
-      if (n > 0 && row.tsMs === h.tsMs[n - 1]) return
-      if (n > 0 && row.tsMs < (h.tsMs[n - 1] as number)) h.ordered = false
-      h.tsMs.push(row.tsMs)
-      h.rssKb.push(r.rssKb)
-      if (r.rssKb > h.peakRssKb) h.peakRssKb = r.rssKb
+    this.addSample(row.tsMs, r.pid, r.ppid, r.comm, r.command, r.rssKb)
+  }
+
+  /** One process row, by its fields. */
+  addSample(tsMs: number, pid: number, ppid: number, comm: string, command: string, rssKb: number): void {
+    let s = this.#live.get(pid)
+    // The common case first: the PID's process seen again. Its comm and command were no placeholder when it began.
+    if (s && s.command === command && s.comm === comm) {
+      appendTo(s, tsMs, rssKb)
       return
     }
-    let s = this.#live.get(r.pid)
+    const hidden = placeholderName(comm, command)
+    if (hidden !== undefined) {
+      // Held until the end: how long it lived decides what it is.
+      let h = this.#held.get(pid)
+      if (!h || h.command !== command) this.#held.set(pid, (h = newSeries(pid, ppid, comm, command)))
+      const n = h.tsMs.length
+      if (n > 0 && tsMs === h.tsMs[n - 1]) return
+      if (n > 0 && tsMs < (h.tsMs[n - 1] as number)) h.ordered = false
+      h.tsMs.push(tsMs)
+      h.rssKb.push(rssKb)
+      if (rssKb > h.peakRssKb) h.peakRssKb = rssKb
+      return
+    }
     // A PID whose command changed is a new process (the PID was reused).
-    if (!s || s.command !== r.command || s.comm !== r.comm) {
-      s = newSeries(r.pid, r.ppid, r.comm, r.command)
-      this.#live.set(r.pid, s)
+    if (!s || s.command !== command || s.comm !== comm) {
+      s = newSeries(pid, ppid, comm, command)
+      this.#live.set(pid, s)
       this.#procs.push(s)
     }
-    const n = s.tsMs.length
-    if (n > 0 && row.tsMs < (s.tsMs[n - 1] as number)) s.ordered = false
-    if (n > 0 && row.tsMs === s.tsMs[n - 1]) return // a duplicate row of one sample
-    s.tsMs.push(row.tsMs)
-    s.rssKb.push(r.rssKb)
-    if (r.rssKb > s.peakRssKb) s.peakRssKb = r.rssKb
+    appendTo(s, tsMs, rssKb)
   }
 
   addSystem(block: SystemBlock): void {
@@ -265,6 +270,15 @@ function newSeries(pid: number, ppid: number, comm: string, command: string): Pr
     }
   }
   return s
+}
+
+function appendTo(s: ProcSeries, tsMs: number, rssKb: number): void {
+  const n = s.tsMs.length
+  if (n > 0 && tsMs < (s.tsMs[n - 1] as number)) s.ordered = false
+  if (n > 0 && tsMs === s.tsMs[n - 1]) return // a duplicate row of one sample
+  s.tsMs.push(tsMs)
+  s.rssKb.push(rssKb)
+  if (rssKb > s.peakRssKb) s.peakRssKb = rssKb
 }
 
 function sortSeries(s: ProcSeries): void {
