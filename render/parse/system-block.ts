@@ -6,7 +6,8 @@ import * as mac from './sections/macos.js'
 import * as lin from './sections/linux.js'
 import * as smi from './sections/nvidia.js'
 import { FreeTable, isFreeHeader } from './sections/free.js'
-import { isOllamaListHeader, isRowLike, JsonCollector, ollamaPsHeader, ollamaPsRow, parseApiPs, type PsColumns } from './sections/ollama.js'
+import { isOllamaListHeader, isRowLike, ollamaPsHeader, ollamaPsRow, type PsColumns } from './sections/ollama.js'
+import { type BlockMemo, readBody, startsJson } from './json-body.js'
 
 /** A line of a block: its text and 1-based line number. */
 export interface BlockLine {
@@ -28,6 +29,7 @@ const ERROR_LINE_RE = /^(Error:|curl: \(\d+\)|jq: error)/
  * Turns the lines of one `===== ts =====` block into a system sample plus the
  * memtrace events in it. Each section is recognised by its content, not its
  * position, so hand-made logs with sections missing or reordered still read.
+ * `memo` carries what one block's reading can spare the next.
  */
 export function parseBlock(
   file: string,
@@ -35,6 +37,7 @@ export function parseBlock(
   headerLine: number,
   lines: BlockLine[],
   problems: ProblemLog,
+  memo?: BlockMemo,
 ): { sample: SystemSample; events: TraceEvent[] } {
   const s: SystemSample = { record: 'system-sample', ts, line: headerLine, platform: 'unknown', sections: [] }
   const events: TraceEvent[] = []
@@ -110,19 +113,16 @@ export function parseBlock(
       continue
     }
     if (startsJson(t, lines[i + 1]?.text)) {
-      const json = new JsonCollector()
-      let done = json.push(t)
-      let j = i
-      while (!done && j + 1 < lines.length) done = json.push((lines[++j] as BlockLine).text)
+      const body = readBody(lines, i, t, memo)
       seen('api-ps')
       mode = undefined
-      if (!done) {
+      if (!body) {
         // Never past the block, nor over what follows: the lines after it are read as usual.
         problems.add(file, no, 'bad-json', '/api/ps: JSON not closed before the end of its block')
         continue
       }
-      i = j
-      const parsed = parseApiPs(json.text)
+      i = body.end
+      const parsed = body.read
       if ('error' in parsed) problems.add(file, no, 'bad-json', `/api/ps: ${parsed.error}`)
       else s.models = parsed.models
       continue
@@ -383,19 +383,6 @@ export function parseBlock(
   // Figures derived above (used, free %, swap) sit at the top: only those are checked again.
   dropImplausible(s as unknown as Record<string, unknown>, drop, { topOnly: true })
   return { sample: s, events }
-}
-
-/**
- * Whether a line opens a JSON body: `{`, or `[` followed by `{`, `"` or `]`
- * (on the line or, for `[` alone, on the next). A shell prompt such as
- * `[me@box ~]$`, a label such as `[running processes]` and `[N/A]` are not.
- */
-function startsJson(t: string, next: string | undefined): boolean {
-  if (t[0] === '{') return true
-  if (t[0] !== '[') return false
-  const rest = t.slice(1).trimStart()
-  const c = rest === '' ? next?.trimStart()[0] : rest[0]
-  return c === '{' || c === '"' || c === ']'
 }
 
 /**
