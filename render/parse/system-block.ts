@@ -134,7 +134,8 @@ export function parseBlock(
     }
     // `watch`'s title (`Every 1.0s: nvidia-smi   host: Mon Nov 23 …`) carries no figure.
     // So does a separator a loop prints between commands (`echo "---"`).
-    if (WATCH_RE.test(t) || SEPARATOR_RE.test(t)) continue
+    const c0 = t.charCodeAt(0) // each pattern needs its first character: most lines try none
+    if ((c0 === 69 /* E */ && WATCH_RE.test(t)) || ((c0 === 45 || c0 === 35 || c0 === 42) /* - # * */ && SEPARATOR_RE.test(t))) continue
     if (t === NOT_FOUND) {
       events.push({ record: 'trace-event', kind: 'source-error', ts, line: no, source: 'server', message: 'this Ollama has no /api/ps (it answered "404 page not found")' })
       continue
@@ -197,7 +198,7 @@ export function parseBlock(
       mode = undefined
       continue
     }
-    const cols = ollamaPsHeader(raw.trimEnd())
+    const cols = raw.includes('NAME') ? ollamaPsHeader(raw.trimEnd()) : undefined
     if (cols) {
       psColumns = cols
       s.cliModels = []
@@ -350,7 +351,7 @@ export function parseBlock(
       }
       // Stay in vm_stat: one garbled counter must not lose the ones after it.
     }
-    if (ERROR_LINE_RE.test(t)) {
+    if ((c0 === 69 || c0 === 99 || c0 === 106) /* E c j */ && ERROR_LINE_RE.test(t)) {
       events.push({ record: 'trace-event', kind: 'source-error', ts, line: no, message: t.slice(0, 300) })
       continue
     }
