@@ -5,6 +5,7 @@ import type { ProcSeries, Snapshot, Trace } from '../model/trace.js'
 import { wallClock } from '../chart/time-axis.js'
 import { formatTs } from '../parse/time.js'
 import { lowerBound } from './lookup.js'
+import { timesOf } from '../model/samples.js'
 
 /** A finding before it is ordered and numbered. */
 export type Draft = Omit<Finding, 'n'>
@@ -31,8 +32,6 @@ export interface Ctx {
 }
 
 export function makeCtx(trace: Trace, o: FindingOptions): Ctx {
-  const times = new Set<number>()
-  for (const s of trace.procs) for (const t of s.tsMs) times.add(t)
   // A trace that crosses midnight in the zone says the date with every time.
   const day = (ms: number) => wallClock(ms, o.zone, { date: true }).slice(0, 10)
   const date = trace.endMs > trace.startMs && day(trace.startMs) !== day(trace.endMs)
@@ -43,7 +42,7 @@ export function makeCtx(trace: Trace, o: FindingOptions): Ctx {
     runners: trace.procs.filter(s => s.role === 'runner'),
     procPeriodMs: procPeriod(trace),
     sysPeriodMs: sysPeriod(trace),
-    procTimes: [...times].sort((a, b) => a - b),
+    procTimes: timesOf(trace.procs).times,
     snapTimes: trace.snapshots.map(s => s.tsMs),
   }
 }
@@ -141,10 +140,12 @@ export function extreme(trace: Trace, name: string, from: number, to: number, ki
 /** A runner's highest RSS sample, in bytes, with its time. */
 export function peakRss(s: ProcSeries, from = -Infinity, to = Infinity): At | undefined {
   let best: At | undefined
-  s.tsMs.forEach((t, i) => {
+  // An indexed loop: this runs once per runner over all its samples, too seldom to be optimised, and a callback allocates.
+  for (let i = 0; i < s.tsMs.length; i++) {
+    const t = s.tsMs[i] as number
     const v = (s.rssKb[i] as number) * 1024
     if (t >= from && t <= to && (!best || v > best.v)) best = { v, t }
-  })
+  }
   return best
 }
 
