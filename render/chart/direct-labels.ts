@@ -23,7 +23,7 @@ import { BOLD, textWidth } from './text-width.js'
 const FONT = 11
 
 /** Whether a process's line passes through `r` (segments clipped to its x-range; pads of 2 px). */
-function crosses(s: ProcSeries, r: Rect, x: (t: number) => number, y: (gib: number) => number): boolean {
+function crosses(s: ProcSeries, r: Rect, x: (t: number) => number, y: (gib: number) => number, pix?: Float64Array): boolean {
   const left = r.x - 2
   const right = r.x + r.w + 2
   const top = r.y - 2
@@ -35,7 +35,7 @@ function crosses(s: ProcSeries, r: Rect, x: (t: number) => number, y: (gib: numb
   let hi = ts.length
   while (lo < hi) {
     const mid = (lo + hi) >> 1
-    if (x(ts[mid] as number) < left) lo = mid + 1
+    if ((pix ? (pix[2 * mid] as number) : x(ts[mid] as number)) < left) lo = mid + 1
     else hi = mid
   }
   // The sample before, when there is one (a NaN sample breaks the line): plain numbers, no pair allocated per sample.
@@ -43,13 +43,14 @@ function crosses(s: ProcSeries, r: Rect, x: (t: number) => number, y: (gib: numb
   let qx = 0
   let qy = 0
   for (let i = Math.max(0, lo - 1); i < ts.length; i++) {
-    const px = x(ts[i] as number)
+    // The same pixels as the scales give, computed once when the line was filed.
+    const px = pix ? (pix[2 * i] as number) : x(ts[i] as number)
     const kb = kbs[i] as number
     if (Number.isNaN(kb)) {
       prev = false
       continue
     }
-    const py = y((kb * 1024) / GIB)
+    const py = pix ? (pix[2 * i + 1] as number) : y((kb * 1024) / GIB)
     if (prev && px >= left && qx <= right) {
       const a = Math.max(left, qx)
       const b = Math.min(right, px)
@@ -77,7 +78,7 @@ export function directLabels(trace: Trace, box: Box, x: (t: number) => number, s
   const named = new Set<string>()
   // Only lines that come near a spot can cross it: checking those gives the answer checking all would.
   const lines = new LineIndex(trace.procs, x, kb => y((kb * 1024) / GIB))
-  const clear = (r: Rect) => !lines.some(r, 2, o => crosses(o, r, x, y))
+  const clear = (r: Rect) => !lines.some(r, 2, (o, at) => crosses(o, r, x, y, lines.pixels(o, at)))
   for (const { s, i } of runners) {
     let k = s.tsMs.length - 1
     while (k > 0 && Number.isNaN(s.rssKb[k])) k--

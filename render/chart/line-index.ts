@@ -2,7 +2,9 @@
  * Where each process's RSS line runs on the top panel, coarsely: the cells
  * (BUCKET_PX columns by BAND_PX rows) each of its segments passes through. A
  * label's spot is then checked only against the lines that come near it,
- * instead of against every process: the same answer, far fewer checks. Pure.
+ * instead of against every process: the same answer, far fewer checks. The
+ * pixels of a filed line's samples are kept for those checks, so they need
+ * not call the scales again. Pure.
  */
 import type { ProcSeries } from '../model/trace.js'
 import type { Rect } from './rects.js'
@@ -14,6 +16,8 @@ const WIDE_BUCKETS = 32
 /** Cells one line may take, and all lines together; past either, a line is kept whole (bounded memory on any input). */
 const CELLS_PER_LINE = 64
 const CELLS = 1 << 20
+/** Samples whose pixels are kept, all lines together (16 bytes each). */
+const PIXELS = 1 << 20
 /** Slack on every edge, far above the rounding of the same x and y values computed again. */
 const SLACK = 1
 /** Cells are keyed by column and row in one number; rows stay far below this. */
@@ -31,6 +35,9 @@ export class LineIndex {
   readonly #cells = new Map<number, number[]>()
   readonly #wide: Wide[] = []
   #filed = 0
+  /** By process: x and y of each sample, one after the other (y NaN where RSS is). */
+  readonly #pixels: (Float64Array | undefined)[] = []
+  #kept = 0
   /** The query each process was last looked at in: each is tested once per query. */
   readonly #seen: Uint32Array
   #query = 0
@@ -43,10 +50,15 @@ export class LineIndex {
       if (n === 0) return // no samples, no line
       const first = col(x(s.tsMs[0] as number) - SLACK)
       const last = col(x(s.tsMs[n - 1] as number) + SLACK)
-      const cells = last - first <= WIDE_BUCKETS && this.#filed < CELLS ? this.#cellsOf(s, x, yOfKb) : undefined
-      if (!cells) {
+      const pix = last - first <= WIDE_BUCKETS && this.#filed < CELLS ? pixelsOf(s, x, yOfKb) : undefined
+      const cells = pix && cellsOf(pix)
+      if (!pix || !cells) {
         this.#wide.push(extent(s, at, yOfKb))
         return
+      }
+      if (this.#kept < PIXELS) {
+        this.#pixels[at] = pix
+        this.#kept += n
       }
       this.#filed += cells.size
       for (const key of cells) {
@@ -57,35 +69,13 @@ export class LineIndex {
     })
   }
 
-  /** The cells a line passes through, or undefined when there are too many to file. */
-  #cellsOf(s: ProcSeries, x: (t: number) => number, yOfKb: (kb: number) => number): Set<number> | undefined {
-    // Each sample, and the segment from the one before (NaN samples skipped: more than is drawn, never less).
-    const mine = new Set<number>()
-    const n = s.tsMs.length
-    let px0 = NaN
-    let py0 = NaN
-    for (let i = 0; i < n; i++) {
-      const kb = s.rssKb[i] as number
-      if (Number.isNaN(kb)) continue
-      const px = x(s.tsMs[i] as number)
-      const py = yOfKb(kb)
-      const joined = !Number.isNaN(px0)
-      const c1 = col((joined ? Math.max(px0, px) : px) + SLACK)
-      const r1 = row((joined ? Math.max(py0, py) : py) + SLACK)
-      for (let c = col((joined ? Math.min(px0, px) : px) - SLACK); c <= c1; c++) {
-        for (let r = row((joined ? Math.min(py0, py) : py) - SLACK); r <= r1; r++) {
-          mine.add(c * ROW_SPAN + r)
-          if (mine.size > CELLS_PER_LINE) return undefined
-        }
-      }
-      px0 = px
-      py0 = py
-    }
-    return mine
+  /** The pixels of a process's samples, when they were kept: x and y of sample i at 2i and 2i + 1. */
+  pixels(s: ProcSeries, at: number): Float64Array | undefined {
+    return this.#procs[at] === s ? this.#pixels[at] : undefined
   }
 
   /** Whether `test` holds for a line that comes within `pad` pixels of `r`; lines far from it are never tested. */
-  some(r: Rect, pad: number, test: (s: ProcSeries) => boolean): boolean {
+  some(r: Rect, pad: number, test: (s: ProcSeries, at: number) => boolean): boolean {
     const left = r.x - pad
     const right = r.x + r.w + pad
     const top = r.y - pad
@@ -95,7 +85,7 @@ export class LineIndex {
     for (const w of this.#wide) {
       if (w.top - SLACK > bottom || w.bottom + SLACK < top) continue
       seen[w.at] = q
-      if (test(this.#procs[w.at] as ProcSeries)) return true
+      if (test(this.#procs[w.at] as ProcSeries, w.at)) return true
     }
     const r1 = row(bottom)
     for (let c = col(left), c1 = col(right); c <= c1; c++) {
@@ -105,7 +95,7 @@ export class LineIndex {
         for (const at of list) {
           if (seen[at] === q) continue
           seen[at] = q
-          if (test(this.#procs[at] as ProcSeries)) return true
+          if (test(this.#procs[at] as ProcSeries, at)) return true
         }
       }
     }
@@ -113,13 +103,52 @@ export class LineIndex {
   }
 }
 
+/** x and y of each sample (y NaN where the RSS is NaN). */
+function pixelsOf(s: ProcSeries, x: (t: number) => number, yOfKb: (kb: number) => number): Float64Array {
+  const n = s.tsMs.length
+  const pix = new Float64Array(2 * n)
+  for (let i = 0; i < n; i++) {
+    const kb = s.rssKb[i] as number
+    pix[2 * i] = x(s.tsMs[i] as number)
+    pix[2 * i + 1] = Number.isNaN(kb) ? NaN : yOfKb(kb)
+  }
+  return pix
+}
+
+/** The cells a line passes through, or undefined when there are too many to file. */
+function cellsOf(pix: Float64Array): Set<number> | undefined {
+  // Each sample, and the segment from the one before (NaN samples skipped: more than is drawn, never less).
+  const mine = new Set<number>()
+  let px0 = NaN
+  let py0 = NaN
+  for (let i = 0; i < pix.length; i += 2) {
+    const px = pix[i] as number
+    const py = pix[i + 1] as number
+    if (Number.isNaN(py)) continue
+    const joined = !Number.isNaN(px0)
+    const c1 = col((joined ? Math.max(px0, px) : px) + SLACK)
+    const r1 = row((joined ? Math.max(py0, py) : py) + SLACK)
+    for (let c = col((joined ? Math.min(px0, px) : px) - SLACK); c <= c1; c++) {
+      for (let r = row((joined ? Math.min(py0, py) : py) - SLACK); r <= r1; r++) {
+        mine.add(c * ROW_SPAN + r)
+        if (mine.size > CELLS_PER_LINE) return undefined
+      }
+    }
+    px0 = px
+    py0 = py
+  }
+  return mine
+}
+
 const col = (px: number) => Math.floor(px / BUCKET_PX)
+
 const row = (py: number) => Math.floor(py / BAND_PX)
 
 function extent(s: ProcSeries, at: number, yOfKb: (kb: number) => number): Wide {
   let top = Infinity
   let bottom = -Infinity
-  for (const kb of s.rssKb) {
+  for (let i = 0; i < s.rssKb.length; i++) {
+    const kb = s.rssKb[i] as number
     if (Number.isNaN(kb)) continue
     const py = yOfKb(kb)
     if (py < top) top = py
