@@ -78,7 +78,18 @@ export function directLabels(trace: Trace, box: Box, x: (t: number) => number, s
   const named = new Set<string>()
   // Only lines that come near a spot can cross it: checking those gives the answer checking all would.
   const lines = new LineIndex(trace.procs, x, kb => y((kb * 1024) / GIB))
-  const clear = (r: Rect) => !lines.some(r, 2, (o, at) => crosses(o, r, x, y, lines.pixels(o, at)))
+  // The line that crossed the last spot tried is tried first: the next spot is near it, and one crossing line settles it.
+  let lastHit = -1
+  const hits = (o: ProcSeries, at: number, r: Rect) => crosses(o, r, x, y, lines.pixels(o, at))
+  const clear = (r: Rect) => {
+    const last = trace.procs[lastHit]
+    if (last && hits(last, lastHit, r)) return false
+    return !lines.some(r, 2, (o, at) => {
+      if (!hits(o, at, r)) return false
+      lastHit = at
+      return true
+    })
+  }
   for (const { s, i } of runners) {
     let k = s.tsMs.length - 1
     while (k > 0 && Number.isNaN(s.rssKb[k])) k--
@@ -105,9 +116,14 @@ export function directLabels(trace: Trace, box: Box, x: (t: number) => number, s
           { x: px, y: py + 15, anchor },
         ]),
       ]
-      const spot = spots
-        .map(p => ({ ...p, r: textRect(p.x, p.y, w, FONT, p.anchor) }))
-        .find(p => inside(p.r, box, 2) && taken.free(p.r, 3) && clear(p.r))
+      let spot: ((typeof spots)[number] & { r: Rect }) | undefined
+      for (const p of spots) {
+        const r = textRect(p.x, p.y, w, FONT, p.anchor)
+        if (inside(r, box, 2) && taken.free(r, 3) && clear(r)) {
+          spot = { ...p, r }
+          break
+        }
+      }
       if (!spot) continue
       taken.add(spot.r)
       if (label !== peak) named.add(modelKey(s))

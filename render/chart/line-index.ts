@@ -18,6 +18,8 @@ const CELLS_PER_LINE = 64
 const CELLS = 1 << 20
 /** Samples whose pixels are kept, all lines together (16 bytes each). */
 const PIXELS = 1 << 20
+/** A line kept whole gets its pixels too once it has been tested this often (few charts test one that much). */
+const TESTS_BEFORE_PIXELS = 32
 /** Slack on every edge, far above the rounding of the same x and y values computed again. */
 const SLACK = 1
 /** Cells are keyed by column and row in one number; rows stay far below this. */
@@ -38,6 +40,12 @@ export class LineIndex {
   /** By process: x and y of each sample, one after the other (y NaN where RSS is). */
   readonly #pixels: (Float64Array | undefined)[] = []
   #kept = 0
+  /** By process: how often a line kept whole was asked for its pixels. */
+  readonly #asked: Uint32Array
+  readonly #x: (t: number) => number
+  readonly #yOfKb: (kb: number) => number
+  /** By process: the box its samples span (left, right, top, bottom), for a test cheaper than crossing. */
+  readonly #boxes: Float64Array
   /** The query each process was last looked at in: each is tested once per query. */
   readonly #seen: Uint32Array
   #query = 0
@@ -45,6 +53,10 @@ export class LineIndex {
   constructor(procs: ProcSeries[], x: (t: number) => number, yOfKb: (kb: number) => number) {
     this.#procs = procs
     this.#seen = new Uint32Array(procs.length)
+    this.#boxes = new Float64Array(4 * procs.length).fill(NaN)
+    this.#asked = new Uint32Array(procs.length)
+    this.#x = x
+    this.#yOfKb = yOfKb
     procs.forEach((s, at) => {
       const n = s.tsMs.length
       if (n === 0) return // no samples, no line
@@ -56,6 +68,7 @@ export class LineIndex {
         this.#wide.push(extent(s, at, yOfKb))
         return
       }
+      boxOf(pix, this.#boxes, at)
       if (this.#kept < PIXELS) {
         this.#pixels[at] = pix
         this.#kept += n
@@ -71,7 +84,14 @@ export class LineIndex {
 
   /** The pixels of a process's samples, when they were kept: x and y of sample i at 2i and 2i + 1. */
   pixels(s: ProcSeries, at: number): Float64Array | undefined {
-    return this.#procs[at] === s ? this.#pixels[at] : undefined
+    if (this.#procs[at] !== s) return undefined
+    const pix = this.#pixels[at]
+    if (pix || ++(this.#asked[at] as number) < TESTS_BEFORE_PIXELS || this.#kept >= PIXELS) return pix
+    // A long line tested again and again (the server's, against every spot): its pixels once, not its scales each time.
+    const made = pixelsOf(s, this.#x, this.#yOfKb)
+    this.#pixels[at] = made
+    this.#kept += s.tsMs.length
+    return made
   }
 
   /** Whether `test` holds for a line that comes within `pad` pixels of `r`; lines far from it are never tested. */
@@ -82,6 +102,7 @@ export class LineIndex {
     const bottom = r.y + r.h + pad
     const q = ++this.#query
     const seen = this.#seen
+    const boxes = this.#boxes
     for (const w of this.#wide) {
       if (w.top - SLACK > bottom || w.bottom + SLACK < top) continue
       seen[w.at] = q
@@ -95,6 +116,9 @@ export class LineIndex {
         for (const at of list) {
           if (seen[at] === q) continue
           seen[at] = q
+          // Outside the box its samples span, a line cannot cross (its segments stay between their ends).
+          const b = 4 * at
+          if ((boxes[b] as number) - SLACK > right || (boxes[b + 1] as number) + SLACK < left || (boxes[b + 2] as number) - SLACK > bottom || (boxes[b + 3] as number) + SLACK < top) continue
           if (test(this.#procs[at] as ProcSeries, at)) return true
         }
       }
@@ -113,6 +137,25 @@ function pixelsOf(s: ProcSeries, x: (t: number) => number, yOfKb: (kb: number) =
     pix[2 * i + 1] = Number.isNaN(kb) ? NaN : yOfKb(kb)
   }
   return pix
+}
+
+/** The box the samples with an RSS span, into boxes[4 at …]; left as NaN (never skipped) when there is none. */
+function boxOf(pix: Float64Array, boxes: Float64Array, at: number): void {
+  let left = Infinity
+  let right = -Infinity
+  let top = Infinity
+  let bottom = -Infinity
+  for (let i = 0; i < pix.length; i += 2) {
+    const px = pix[i] as number
+    const py = pix[i + 1] as number
+    if (Number.isNaN(py)) continue
+    if (px < left) left = px
+    if (px > right) right = px
+    if (py < top) top = py
+    if (py > bottom) bottom = py
+  }
+  if (left === Infinity) return
+  boxes.set([left, right, top, bottom], 4 * at)
 }
 
 /** The cells a line passes through, or undefined when there are too many to file. */
