@@ -5,7 +5,7 @@
  * the same models, so it is read once. Pure.
  */
 import type { LoadedModel } from '../../schemas/index.js'
-import { JsonCollector, parseApiPs } from './sections/ollama.js'
+import { apiPsBody, JsonCollector, parseApiPs } from './sections/ollama.js'
 
 /** What one block's reading leaves for the next: the last complete body, its lines as collected, and what it read as. */
 export interface BlockMemo {
@@ -42,6 +42,23 @@ export function readBody(
     while (k < known.lines.length && (lines[i + k] as { text: string }).text === known.lines[k]) k++
     // The same lines close the same body at the same line: the collector would end there too.
     if (k === known.lines.length) return { end: i + k - 1, read: copy(known.read) }
+  }
+  // Compact JSON on one line that parses is complete there: its braces balance, so the collector would end on it
+  // too, and read the same text. Only a line that ends as a body must is tried, so a failed try stays rare.
+  const last = first.charCodeAt(first.length - 1)
+  if (last === 125 /* } */ || last === 93 /* ] */) {
+    let body: unknown
+    let parsed = true
+    try {
+      body = JSON.parse(first)
+    } catch {
+      parsed = false
+    }
+    if (parsed) {
+      const read = apiPsBody(body)
+      if (memo) memo.body = { lines: [first], read }
+      return { end: i, read: copy(read) }
+    }
   }
   const json = new JsonCollector()
   let done = json.push(first)

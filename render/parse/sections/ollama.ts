@@ -139,6 +139,11 @@ export function parseApiPs(text: string): { models: LoadedModel[] } | { error: s
   } catch (e) {
     return { error: `not valid JSON (${(e as Error).message})` }
   }
+  return apiPsBody(body)
+}
+
+/** The models of an already parsed `/api/ps` body, or a reason it is not one. */
+export function apiPsBody(body: unknown): { models: LoadedModel[] } | { error: string } {
   if (!isObject(body) || !Array.isArray(body.models)) {
     if (isObject(body) && typeof body.error === 'string') return { error: `server said: ${body.error}` }
     return { error: 'JSON without a "models" list' }
