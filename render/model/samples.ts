@@ -1,11 +1,14 @@
 /**
- * Numbers as they arrive, in a typed array that doubles when full: appending
- * makes no garbage, growing makes little, and none of it sits on the JS heap
- * to be copied by each young collection, as the backing store of a plain
- * array of thousands of numbers is. Pure.
+ * Numbers as they arrive. The first SMALL go into a plain array, which a
+ * short series (most of a busy host's processes) keeps and hands over as is;
+ * past that, into a typed array that doubles when full: appending makes no
+ * garbage, growing makes little, and none of it sits on the JS heap to be
+ * copied by each young collection, as the backing store of a plain array of
+ * thousands of numbers is. Pure.
  */
 export class Column {
-  #a: Float64Array = new Float64Array(INITIAL)
+  #small: number[] = []
+  #big: Float64Array | undefined
   length = 0
 
   /** A column of `n` NaNs: a series that begins after others. */
@@ -17,25 +20,40 @@ export class Column {
 
   /** The last value (only when there is one). */
   get last(): number {
-    return this.#a[this.length - 1] as number
+    return (this.#big ? this.#big[this.length - 1] : this.#small[this.length - 1]) as number
   }
 
   push(v: number): void {
-    if (this.length === this.#a.length) {
-      const b = new Float64Array(this.#a.length * 2)
-      b.set(this.#a)
-      this.#a = b
+    const big = this.#big
+    if (!big) {
+      this.#small.push(v)
+      if (++this.length === SMALL) {
+        this.#big = new Float64Array(2 * SMALL)
+        this.#big.set(this.#small)
+        this.#small = []
+      }
+      return
     }
-    this.#a[this.length++] = v
+    if (this.length === big.length) {
+      const b = new Float64Array(big.length * 2)
+      b.set(big)
+      this.#big = b
+    }
+    ;(this.#big as Float64Array)[this.length++] = v
   }
 
-  /** The values as a plain array, as long as they are (no spare room at its end). */
+  /** The values as a plain array, as long as they are (no spare room at the end of a long one). */
   array(): number[] {
+    const big = this.#big
+    if (!big) return this.#small
     const out = new Array<number>(this.length)
-    for (let i = 0; i < this.length; i++) out[i] = this.#a[i] as number
+    for (let i = 0; i < this.length; i++) out[i] = big[i] as number
     return out
   }
 }
+
+/** Values a column keeps in a plain array before it moves them to a typed one. */
+const SMALL = 1024
 
 /** One process's samples while the trace is read: times and RSS. */
 export class Samples {
@@ -93,4 +111,3 @@ export function timesOf(series: readonly { tsMs: readonly number[] }[], keep?: (
   return { times, counts }
 }
 
-const INITIAL = 8
