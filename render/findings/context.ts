@@ -208,6 +208,11 @@ export function some(items: string[], sep = ', ', max = 4): string {
   return items.length <= max ? items.join(sep) : `${items.slice(0, max - 1).join(sep)}${sep}and ${items.length - max + 1} more`
 }
 
+/** The same for items shown by `show`, which is asked only for the items shown (a time label costs a date formatting). */
+export function someOf<T>(items: readonly T[], show: (x: T) => string, sep = ', ', max = 4): string {
+  return items.length <= max ? items.map(show).join(sep) : `${items.slice(0, max - 1).map(show).join(sep)}${sep}and ${items.length - max + 1} more`
+}
+
 /** A kind with more groups than this says them all in one line. */
 export const MAX_GROUPS = 3
 

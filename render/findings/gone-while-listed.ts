@@ -1,7 +1,7 @@
 /** A runner that exited (or was killed) while the server still listed its model. Pure. */
 import type { ProcSeries } from '../model/trace.js'
 import { Lifetimes, upperBound } from './lookup.js'
-import { type Ctx, type Draft, cap, draft, join, lastMs, lines, listing, listSource, modelsOf, runnerName, sampledAfter, some } from './context.js'
+import { type Ctx, type Draft, cap, draft, join, lastMs, lines, listing, listSource, modelsOf, runnerName, sampledAfter, someOf } from './context.js'
 
 /** Process samples the runner must be missing for before a listing counts (the unload's own race). */
 const MARGIN_PERIODS = 2
@@ -56,6 +56,6 @@ function many(ctx: Ctx, g: Gone[]): Draft {
   const first = g[0] as Gone
   const text =
     `${g.length} runners of ${join(modelsOf(g.map(x => x.runner)))} exited (or were killed) while ${first.source} still listed their model with no runner alive ` +
-    `(${some(g.map(x => `pid ${x.runner.pid} at ${ctx.at(lastMs(x.runner))}, listed until ${ctx.at(x.untilMs)}`), '; ')}).`
+    `(${someOf(g, x => `pid ${x.runner.pid} at ${ctx.at(lastMs(x.runner))}, listed until ${ctx.at(x.untilMs)}`, '; ')}).`
   return draft('runner-gone-while-listed', lastMs(first.runner), Math.max(...g.map(x => x.untilMs)), g.map(x => x.runner), text, { runners: g.length })
 }

@@ -1,6 +1,6 @@
 /** A runner gone, but free memory not back to where it was before it started. Pure. */
 import type { ProcSeries } from '../model/trace.js'
-import { type At, type Ctx, type Draft, arrival, cap, draft, extreme, firstMs, freeWord, join, lastMs, lines, modelsOf, runnerName, sampledAfter, some, valueBefore } from './context.js'
+import { type At, type Ctx, type Draft, arrival, cap, draft, extreme, firstMs, freeWord, join, lastMs, lines, modelsOf, runnerName, sampledAfter, someOf, valueBefore } from './context.js'
 import { Lifetimes } from './lookup.js'
 import { LOAD_WINDOW_MS } from './wired-jump.js'
 
@@ -43,7 +43,7 @@ function many(ctx: Ctx, g: Kept[]): Draft {
   const last = g[g.length - 1] as Kept
   const worst = g.reduce((a, k) => (k.before.v - k.after.v > a.before.v - a.after.v ? k : a))
   const text =
-    `${g.length} runners of ${join(modelsOf(g.map(k => k.runner)))} exited without ${freeWord(ctx.trace)} coming back (${some(g.map(k => `pid ${k.runner.pid} at ${ctx.at(lastMs(k.runner))}`))}); ` +
+    `${g.length} runners of ${join(modelsOf(g.map(k => k.runner)))} exited without ${freeWord(ctx.trace)} coming back (${someOf(g, k => `pid ${k.runner.pid} at ${ctx.at(lastMs(k.runner))}`)}); ` +
     `the worst, pid ${worst.runner.pid}: at most ${worst.after.v}% in the minute after (${ctx.at(worst.after.t)}) against ${worst.before.v}% at ${ctx.at(worst.before.t)} before it started.`
   return draft('not-given-back', lastMs(first.runner), last.after.t, g.map(k => k.runner), text, { freePctBefore: worst.before.v, freePctAfter: worst.after.v, runners: g.length })
 }

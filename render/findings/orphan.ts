@@ -2,7 +2,7 @@
 import type { ProcSeries } from '../model/trace.js'
 import { formatDuration } from '../parse/time.js'
 import { snapsBetween } from './lookup.js'
-import { type Ctx, type Draft, cap, draft, firstMs, gib, join, lastMs, lines, listing, listSource, modelsOf, peakRss, runnerName, some } from './context.js'
+import { type Ctx, type Draft, cap, draft, firstMs, gib, join, lastMs, lines, listing, listSource, modelsOf, peakRss, runnerName, someOf } from './context.js'
 
 interface Orphan {
   runner: ProcSeries
@@ -57,6 +57,6 @@ function many(ctx: Ctx, g: Orphan[]): Draft {
   const runners = [...new Set(g.map(o => o.runner))]
   const text =
     `${g.length} times a runner of ${join(modelsOf(runners))} was alive while ${first.source} ${g.every(o => o.wasListed) ? 'no longer listed' : 'did not list'} its model ` +
-    `(${some(g.map(o => `pid ${o.runner.pid} from ${ctx.at(o.fromMs)}`))}; ${formatDuration(total)} in all): orphan runners.`
+    `(${someOf(g, o => `pid ${o.runner.pid} from ${ctx.at(o.fromMs)}`)}; ${formatDuration(total)} in all): orphan runners.`
   return draft('orphan-runner', first.fromMs, Math.max(...g.map(o => o.toMs)), runners, text, { durationMs: total, intervals: g.length })
 }
