@@ -3,7 +3,7 @@ import { scaleLinear, type ScaleLinear } from 'd3-scale'
 import { line as d3line } from 'd3-shape'
 import type { Trace } from '../model/trace.js'
 import { GAP_FACTOR, procPeriod } from '../model/intervals.js'
-import { toPixels, type Pt } from '../model/decimate.js'
+import { pixelPath, type Pt } from '../model/decimate.js'
 import { type Box, timeAxis, valueAxis } from './axes.js'
 import type { ProcStyle } from './proc-style.js'
 import type { Theme } from './style.js'
@@ -73,14 +73,13 @@ export function procPanel(trace: Trace, box: Box, x: (t: number) => number, tick
   ]
   trace.procs.forEach((s, i) => {
     const st = styles[i] as ProcStyle
-    const pts = toPixels(s.tsMs, s.rssKb, x, kb => y((kb * 1024) / GIB), gap, box.w)
     parts.push(
       el('path', {
         class: 'rss-line',
         'data-pid': s.pid,
         'data-role': s.role,
         'data-model': s.model,
-        d: pathOf(pts),
+        d: pixelPath(s.tsMs, s.rssKb, x, kb => y((kb * 1024) / GIB), gap, box.w),
         fill: 'none',
         stroke: st.color,
         'stroke-width': st.width,

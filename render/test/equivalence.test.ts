@@ -2,7 +2,7 @@
 // replace, on random inputs: each must give the same answer, always.
 import t from 'tap'
 import { d3PathOf, pathOf } from '../chart/proc-panel.js'
-import type { Pt } from '../model/decimate.js'
+import { pixelPath, toPixels, type Pt } from '../model/decimate.js'
 import { Column, timesOf } from '../model/samples.js'
 import type { ProcSeries } from '../model/trace.js'
 import { Lifetimes, lowerBound, snapsBetween, upperBound } from '../findings/lookup.js'
@@ -82,4 +82,95 @@ t.test('lifetimes and snapshot ranges answer as passes over everything do', asyn
     if (lowerBound(times, from) !== times.filter(ms => ms < from).length) wrong.add(seed)
   }
   t.same([...wrong], [], 'every seed')
+})
+
+/** The decimation as it was written before it streamed its points: the reference. */
+function plainToPixels(
+  ts: ArrayLike<number>,
+  vals: ArrayLike<number>,
+  x: (t: number) => number,
+  y: (v: number) => number,
+  gapMs: number,
+  widthPx: number,
+): Pt[] {
+  const n = ts.length
+  const decimate = n > 4 * widthPx
+  const out: Pt[] = []
+  let bucket = NaN
+  let first = -1
+  let lo = -1
+  let hi = -1
+  let last = -1
+  const flush = () => {
+    if (first < 0) return
+    const idx = [first, lo, hi, last].sort((a, b) => a - b)
+    let prev = -1
+    for (const i of idx) {
+      if (i !== prev) push(x(ts[i] as number), y(vals[i] as number))
+      prev = i
+    }
+    first = lo = hi = last = -1
+  }
+  // Points that round to the same place add bytes and nothing else.
+  const push = (px: number, py: number) => {
+    const last = out[out.length - 1]
+    if (last && Math.abs(last[0] - px) < 0.05 && Math.abs(last[1] - py) < 0.05) return
+    out.push([px, py])
+  }
+  const brk = () => {
+    flush()
+    if (out.length > 0 && out[out.length - 1] !== null) out.push(null)
+  }
+  for (let i = 0; i < n; i++) {
+    const v = vals[i] as number
+    if (Number.isNaN(v)) {
+      brk()
+      continue
+    }
+    if (i > 0 && (ts[i] as number) - (ts[i - 1] as number) > gapMs) brk()
+    if (!decimate) {
+      push(x(ts[i] as number), y(v))
+      continue
+    }
+    const b = Math.floor(x(ts[i] as number))
+    if (b !== bucket) {
+      flush()
+      bucket = b
+    }
+    if (first < 0) {
+      first = lo = hi = last = i
+      continue
+    }
+    if (v < (vals[lo] as number)) lo = i
+    if (v > (vals[hi] as number)) hi = i
+    last = i
+  }
+  flush()
+  while (out.length > 0 && out[out.length - 1] === null) out.pop()
+  return out
+}
+
+t.test('decimation streams the points and breaks the plain version made, and writes the same path', async t => {
+  const wrong: number[] = []
+  for (let seed = 0; seed < 400; seed++) {
+    const r = rng(seed)
+    const n = Math.floor(r() * (r() < 0.3 ? 3000 : 60))
+    const ts: number[] = []
+    const vals: number[] = []
+    let at = 0
+    for (let i = 0; i < n; i++) {
+      at += r() < 0.05 ? 20_000 : r() < 0.05 ? 0 : 1000
+      ts.push(at)
+      vals.push(r() < 0.05 ? NaN : r() < 0.3 ? (vals[i - 1] ?? 1) : Math.floor(r() * 1000))
+    }
+    const width = 50 + Math.floor(r() * 400)
+    const x = (ms: number) => 10 + (ms / Math.max(1, at)) * width
+    const y = (v: number) => 300 - v * (r() < 0.5 ? 0.3 : 0.0001)
+    const ys = vals.map(y)
+    const yOf = (v: number) => ys[vals.indexOf(v)] ?? NaN
+    const plain = plainToPixels(ts, vals, x, yOf, 2500, width)
+    if (JSON.stringify(toPixels(ts, vals, x, yOf, 2500, width)) !== JSON.stringify(plain)) wrong.push(seed)
+    if (pixelPath(ts, vals, x, yOf, 2500, width) !== pathOf(plain)) wrong.push(-seed - 1)
+  }
+  t.same(wrong, [], 'every seed')
 })
