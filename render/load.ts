@@ -38,11 +38,10 @@ export async function loadTrace(
   const proc = new ProcTsvParser(procName, problems)
   const tooLong = (file: string) => (no: number) => problems.add(file, no, 'line-too-long', `a line longer than ${MAX_LINE} characters; skipped`)
   const procRead = await read(procPath, (line, no) => {
-    const row = proc.line(line, no)
-    if (row) {
-      builder.addProc(row)
-      sink?.(row.sample)
-    }
+    // Rows go to the model field by field; a record is built only for a sink.
+    if (!proc.scan(line, no)) return
+    builder.addSample(proc.tsMs, proc.pid, proc.ppid, proc.comm, proc.command, proc.rssKb)
+    sink?.(proc.row().sample)
   }, no => proc.truncated(no), drain, tooLong(procName))
   if (procRead.bytes === 0) throw new InputError(`${procPath} is empty`)
   if (proc.rows === 0 && !proc.sawHeader) {

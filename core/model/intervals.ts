@@ -1,4 +1,5 @@
 /** Time intervals derived from a trace: sampling period, gaps, low free memory, runner overlap. */
+import { timesOf } from './samples.js'
 import type { ProcSeries, Trace } from './trace.js'
 
 export interface Interval {
@@ -111,19 +112,14 @@ export function runnerOverlaps(trace: Trace): readonly Interval[] {
 }
 
 function findOverlaps(trace: Trace): Interval[] {
-  const counts = new Map<number, number>()
-  for (const s of trace.procs) {
-    if (s.role !== 'runner') continue
-    s.tsMs.forEach((t, i) => {
-      if ((s.rssKb[i] as number) > 0) counts.set(t, (counts.get(t) ?? 0) + 1)
-    })
-  }
-  const times = [...counts.keys()].sort((a, b) => a - b)
+  const runners = trace.procs.filter(s => s.role === 'runner')
+  const { times, counts } = timesOf(runners, (k, i) => ((runners[k] as ProcSeries).rssKb[i] as number) > 0)
   const period = procPeriod(trace)
   const out: Interval[] = []
   let cur: Interval | undefined
-  for (const t of times) {
-    const both = (counts.get(t) as number) >= 2
+  for (let j = 0; j < times.length; j++) {
+    const t = times[j] as number
+    const both = (counts[j] as number) >= 2
     if (cur && (!both || t - cur.endMs > GAP_FACTOR * period)) {
       out.push(cur)
       cur = undefined

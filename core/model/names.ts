@@ -94,7 +94,18 @@ function bestPresence(s: ProcSeries, presences: Presence[], window: number): Pre
   const end = s.tsMs[s.tsMs.length - 1] as number
   let best: Presence | undefined
   let bestScore = Infinity
-  for (const p of presences) {
+  // Presences are in order of first listing, and only those first listed within the window can match:
+  // start a second before it (rounding), stop a second after, and test each as before.
+  let lo = 0
+  let hi = presences.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if ((presences[mid] as Presence).firstMs < start - window - 1000) lo = mid + 1
+    else hi = mid
+  }
+  for (let i = lo; i < presences.length; i++) {
+    const p = presences[i] as Presence
+    if (p.firstMs > start + window + 1000) break
     if (p.used || p.firstMs > end || p.lastMs < start - window) continue
     const dt = Math.abs(p.firstMs - start)
     if (dt > window) continue

@@ -2,6 +2,7 @@ import type { LoadedModel, Role, SystemSample, TraceEvent } from '../../schemas/
 import type { ProcRow } from '../parse/proc-tsv.js'
 import type { SystemBlock } from '../parse/system-log.js'
 import { classify, modelFromArg, placeholderName } from './roles.js'
+import { Column, Samples } from './samples.js'
 
 /** One process over time: one line in the top panel. */
 export interface ProcSeries {
@@ -78,16 +79,24 @@ export const SYS_FIELDS: Record<'macos' | 'linux', Record<string, Extract>> = {
   },
 }
 
+/** A process being read: its series, and its samples so far (they become the series' arrays at the end). */
+interface Growing {
+  s: ProcSeries
+  samples: Samples
+}
+
 /** Gathers rows and blocks as they stream by into per-process columns. */
 export class TraceBuilder {
-  readonly #live = new Map<number, ProcSeries>()
+  readonly #live = new Map<number, Growing>()
   readonly #procs: ProcSeries[] = []
+  /** Every process begun (not placeholders), in order, with its samples. */
+  readonly #begun: Growing[] = []
   #placeholders = 0
   /** Placeholder rows by PID, until the end tells how long each lived. */
-  readonly #held = new Map<number, ProcSeries>()
+  readonly #held = new Map<number, Growing>()
   #hiddenArgs = 0
-  readonly #sysTs: number[] = []
-  readonly #fields = new Map<string, number[]>()
+  readonly #sysTs = new Column()
+  readonly #fields = new Map<string, Column>()
   readonly #snapshots: Snapshot[] = []
   readonly #gpuByPid = new Map<number, { tsMs: number[]; bytes: number[] }>()
   readonly #events: TraceEvent[] = []
@@ -97,45 +106,50 @@ export class TraceBuilder {
 
   addProc(row: ProcRow): void {
     const r = row.sample
-    const hidden = placeholderName(r.comm, r.command)
-    if (hidden !== undefined) {
-      // Held until the end: how long it lived decides what it is.
-      let h = this.#held.get(r.pid)
-      if (!h || h.command !== r.command) this.#held.set(r.pid, (h = newSeries(r.pid, r.ppid, r.comm, r.command)))
-      const n = h.tsMs.length
-      if (n > 0 && row.tsMs === h.tsMs[n - 1]) return
-      if (n > 0 && row.tsMs < (h.tsMs[n - 1] as number)) h.ordered = false
-      h.tsMs.push(row.tsMs)
-      h.rssKb.push(r.rssKb)
-      if (r.rssKb > h.peakRssKb) h.peakRssKb = r.rssKb
+    this.addSample(row.tsMs, r.pid, r.ppid, r.comm, r.command, r.rssKb)
+  }
+
+  /** One process row, by its fields. */
+  addSample(tsMs: number, pid: number, ppid: number, comm: string, command: string, rssKb: number): void {
+    let g = this.#live.get(pid)
+    // The common case first: the PID's process seen again. Its comm and command were no placeholder when it began.
+    if (g && g.s.command === command && g.s.comm === comm) {
+      appendTo(g, tsMs, rssKb)
       return
     }
-    let s = this.#live.get(r.pid)
-    // A PID whose command changed is a new process (the PID was reused).
-    if (!s || s.command !== r.command || s.comm !== r.comm) {
-      s = newSeries(r.pid, r.ppid, r.comm, r.command)
-      this.#live.set(r.pid, s)
-      this.#procs.push(s)
+    const hidden = placeholderName(comm, command)
+    if (hidden !== undefined) {
+      // Held until the end: how long it lived decides what it is.
+      let h = this.#held.get(pid)
+      if (!h || h.s.command !== command) this.#held.set(pid, (h = { s: newSeries(pid, ppid, comm, command), samples: new Samples() }))
+      const n = h.samples.n
+      if (n > 0 && tsMs === h.samples.lastTs) return
+      if (n > 0 && tsMs < h.samples.lastTs) h.s.ordered = false
+      h.samples.push(tsMs, rssKb)
+      if (rssKb > h.s.peakRssKb) h.s.peakRssKb = rssKb
+      return
     }
-    const n = s.tsMs.length
-    if (n > 0 && row.tsMs < (s.tsMs[n - 1] as number)) s.ordered = false
-    if (n > 0 && row.tsMs === s.tsMs[n - 1]) return // a duplicate row of one sample
-    s.tsMs.push(row.tsMs)
-    s.rssKb.push(r.rssKb)
-    if (r.rssKb > s.peakRssKb) s.peakRssKb = r.rssKb
+    // A PID whose command changed is a new process (the PID was reused).
+    if (!g || g.s.command !== command || g.s.comm !== comm) {
+      g = { s: newSeries(pid, ppid, comm, command), samples: new Samples() }
+      this.#live.set(pid, g)
+      this.#procs.push(g.s)
+      this.#begun.push(g)
+    }
+    appendTo(g, tsMs, rssKb)
   }
 
   addSystem(block: SystemBlock): void {
     const s = block.sample
     const i = this.#sysTs.length
-    if (i > 0 && block.tsMs < (this.#sysTs[i - 1] as number)) this.#sysOrdered = false
+    if (i > 0 && block.tsMs < this.#sysTs.last) this.#sysOrdered = false
     this.#sysTs.push(block.tsMs)
     this.#platformVotes[s.platform]++
     if (s.memTotalBytes !== undefined) this.#memTotal = s.memTotalBytes
     const put = (name: string, v: number | undefined) => {
       let arr = this.#fields.get(name)
       if (!arr) {
-        arr = new Array<number>(i).fill(NaN)
+        arr = Column.ofNaN(i)
         this.#fields.set(name, arr)
       }
       arr.push(v ?? NaN)
@@ -185,8 +199,9 @@ export class TraceBuilder {
    * runner, named later by what /api/ps listed in its time and size.
    */
   #placeHidden(): void {
-    const kept = [...this.#held.values()].filter(h => h.tsMs.length >= PLACEHOLDER_MIN_SAMPLES)
-    for (const h of this.#held.values()) if (h.tsMs.length < PLACEHOLDER_MIN_SAMPLES) this.#placeholders += h.tsMs.length
+    const held = [...this.#held.values()].map(h => h.s)
+    const kept = held.filter(h => h.tsMs.length >= PLACEHOLDER_MIN_SAMPLES)
+    for (const h of held) if (h.tsMs.length < PLACEHOLDER_MIN_SAMPLES) this.#placeholders += h.tsMs.length
     const servers = new Set(kept.filter(h => placeholderName(h.comm, h.command) === 'ollama' && !kept.some(p => p.pid === h.ppid)).map(h => h.pid))
     for (const h of kept) {
       const name = placeholderName(h.comm, h.command) as string
@@ -198,13 +213,17 @@ export class TraceBuilder {
   }
 
   finish(): Trace {
+    for (const g of [...this.#begun, ...this.#held.values()]) Object.assign(g.s, g.samples.arrays())
     this.#placeHidden()
     for (const s of this.#procs) if (!s.ordered) sortSeries(s)
     const procs = this.#procs
       .map(s => ({ s, first: s.tsMs[0] as number }))
       .sort((a, b) => a.first - b.first || a.s.pid - b.s.pid)
       .map(x => x.s)
-    if (!this.#sysOrdered) this.#sortSystem()
+    const sysTs = this.#sysTs.array()
+    const fields = new Map<string, number[]>()
+    for (const [name, c] of this.#fields) fields.set(name, c.array())
+    if (!this.#sysOrdered) sortSystem(sysTs, fields)
     for (const g of this.#gpuByPid.values()) {
       if (g.tsMs.every((t, i) => i === 0 || t >= (g.tsMs[i - 1] as number))) continue
       const order = g.tsMs.map((t, i) => [t, g.bytes[i] as number] as const).sort((a, b) => a[0] - b[0])
@@ -219,17 +238,17 @@ export class TraceBuilder {
       start = Math.min(start, s.tsMs[0] as number)
       end = Math.max(end, s.tsMs[s.tsMs.length - 1] as number)
     }
-    if (this.#sysTs.length > 0) {
-      start = Math.min(start, this.#sysTs[0] as number)
-      end = Math.max(end, this.#sysTs[this.#sysTs.length - 1] as number)
+    if (sysTs.length > 0) {
+      start = Math.min(start, sysTs[0] as number)
+      end = Math.max(end, sysTs[sysTs.length - 1] as number)
     }
     return {
       procs,
       placeholders: this.#placeholders,
       hiddenArgs: this.#hiddenArgs,
       sys: {
-        tsMs: this.#sysTs,
-        fields: this.#fields,
+        tsMs: sysTs,
+        fields,
         platform,
         ...(this.#memTotal !== undefined ? { memTotalBytes: this.#memTotal } : {}),
       },
@@ -241,11 +260,12 @@ export class TraceBuilder {
     }
   }
 
-  #sortSystem(): void {
-    const order = this.#sysTs.map((t, i) => [t, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1])
-    order.forEach((o, k) => (this.#sysTs[k] = o[0]))
-    for (const [name, arr] of this.#fields) this.#fields.set(name, order.map(o => arr[o[1]] as number))
-  }
+}
+
+function sortSystem(sysTs: number[], fields: Map<string, number[]>): void {
+  const order = sysTs.map((t, i) => [t, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1])
+  order.forEach((o, k) => (sysTs[k] = o[0]))
+  for (const [name, arr] of fields) fields.set(name, order.map(o => arr[o[1]] as number))
 }
 
 function sameModel(a: LoadedModel, b: LoadedModel): boolean {
@@ -265,6 +285,15 @@ function newSeries(pid: number, ppid: number, comm: string, command: string): Pr
     }
   }
   return s
+}
+
+function appendTo(g: Growing, tsMs: number, rssKb: number): void {
+  const { s, samples } = g
+  const n = samples.n
+  if (n > 0 && tsMs < samples.lastTs) s.ordered = false
+  if (n > 0 && tsMs === samples.lastTs) return // a duplicate row of one sample
+  samples.push(tsMs, rssKb)
+  if (rssKb > s.peakRssKb) s.peakRssKb = rssKb
 }
 
 function sortSeries(s: ProcSeries): void {

@@ -8,7 +8,8 @@ import { addCgroup, addMeminfo, addSysctl, addVmStat, addVmstat, finish, pathOnl
 import * as mac from './sections/macos.js'
 import * as lin from './sections/linux.js'
 import { FreeTable, isFreeHeader } from './sections/free.js'
-import { isOllamaListHeader, isRowLike, JsonCollector, ollamaPsHeader, ollamaPsRow, parseApiPs, type PsColumns } from './sections/ollama.js'
+import { isOllamaListHeader, isRowLike, ollamaPsHeader, ollamaPsRow, type PsColumns } from './sections/ollama.js'
+import { type BlockMemo, readBody, startsJson } from './json-body.js'
 
 /** A line of a block: its text and 1-based line number. */
 export interface BlockLine {
@@ -28,6 +29,7 @@ const ERROR_LINE_RE = /^(Error:|curl: \(\d+\)|jq: error)/
  * Turns the lines of one `===== ts =====` block into a system sample plus the
  * memtrace events in it. Each section is recognised by its content, not its
  * position, so hand-made logs with sections missing or reordered still read.
+ * `memo` carries what one block's reading can spare the next.
  */
 export function parseBlock(
   file: string,
@@ -35,6 +37,7 @@ export function parseBlock(
   headerLine: number,
   lines: BlockLine[],
   problems: ProblemLog,
+  memo?: BlockMemo,
 ): { sample: SystemSample; events: TraceEvent[] } {
   const s: SystemSample = { record: 'system-sample', ts, line: headerLine, platform: 'unknown', sections: [] }
   const events: TraceEvent[] = []
@@ -87,19 +90,16 @@ export function parseBlock(
       continue
     }
     if (startsJson(t, lines[i + 1]?.text)) {
-      const json = new JsonCollector()
-      let done = json.push(t)
-      let j = i
-      while (!done && j + 1 < lines.length) done = json.push((lines[++j] as BlockLine).text)
+      const body = readBody(lines, i, t, memo)
       seen('api-ps')
       mode = undefined
-      if (!done) {
+      if (!body) {
         // Never past the block, nor over what follows: the lines after it are read as usual.
         problems.add(file, no, 'bad-json', '/api/ps: JSON not closed before the end of its block')
         continue
       }
-      i = j
-      const parsed = parseApiPs(json.text)
+      i = body.end
+      const parsed = body.read
       if ('error' in parsed) problems.add(file, no, 'bad-json', `/api/ps: ${parsed.error}`)
       else s.models = parsed.models
       continue
@@ -111,7 +111,8 @@ export function parseBlock(
     }
     // `watch`'s title (`Every 1.0s: nvidia-smi   host: Mon Nov 23 …`) carries no figure.
     // So does a separator a loop prints between commands (`echo "---"`).
-    if (WATCH_RE.test(t) || SEPARATOR_RE.test(t)) continue
+    const c0 = t.charCodeAt(0) // each pattern needs its first character: most lines try none
+    if ((c0 === 69 /* E */ && WATCH_RE.test(t)) || ((c0 === 45 || c0 === 35 || c0 === 42) /* - # * */ && SEPARATOR_RE.test(t))) continue
     if (t === NOT_FOUND) {
       events.push({ record: 'trace-event', kind: 'source-error', ts, line: no, source: 'server', message: 'this Ollama has no /api/ps (it answered "404 page not found")' })
       continue
@@ -174,7 +175,7 @@ export function parseBlock(
       mode = undefined
       continue
     }
-    const cols = ollamaPsHeader(raw.trimEnd())
+    const cols = raw.includes('NAME') ? ollamaPsHeader(raw.trimEnd()) : undefined
     if (cols) {
       psColumns = cols
       s.cliModels = []
@@ -306,7 +307,7 @@ export function parseBlock(
       }
       // Stay in vm_stat: one garbled counter must not lose the ones after it.
     }
-    if (ERROR_LINE_RE.test(t)) {
+    if ((c0 === 69 || c0 === 99 || c0 === 106) /* E c j */ && ERROR_LINE_RE.test(t)) {
       events.push({ record: 'trace-event', kind: 'source-error', ts, line: no, message: t.slice(0, 300) })
       continue
     }
@@ -334,19 +335,6 @@ export function parseBlock(
   // Figures derived above (used, free %, swap) sit at the top: only those are checked again.
   dropImplausible(s as unknown as Record<string, unknown>, drop, { topOnly: true })
   return { sample: s, events }
-}
-
-/**
- * Whether a line opens a JSON body: `{`, or `[` followed by `{`, `"` or `]`
- * (on the line or, for `[` alone, on the next). A shell prompt such as
- * `[me@box ~]$`, a label such as `[running processes]` and `[N/A]` are not.
- */
-function startsJson(t: string, next: string | undefined): boolean {
-  if (t[0] === '{') return true
-  if (t[0] !== '[') return false
-  const rest = t.slice(1).trimStart()
-  const c = rest === '' ? next?.trimStart()[0] : rest[0]
-  return c === '{' || c === '"' || c === ']'
 }
 
 /** Adds a device to the block's swap listing; false when the line was no device row. */

@@ -1,5 +1,6 @@
 import type { SystemSample, TraceEvent } from '../../schemas/index.js'
 import type { ProblemLog } from './problems.js'
+import type { BlockMemo } from './json-body.js'
 import { parseBlock, type BlockLine } from './system-block.js'
 import { TsCache } from './time.js'
 
@@ -25,6 +26,7 @@ export class SystemLogParser {
   readonly #ts = new TsCache()
   #head: { ts: string; tsMs: number; line: number } | undefined
   #lines: BlockLine[] = []
+  readonly #memo: BlockMemo = {}
   #chars = 0
   #lastMs = -Infinity
   #orphans = 0
@@ -99,7 +101,7 @@ export class SystemLogParser {
     this.#chars = 0
     if (!head) return undefined
     this.blocks++
-    const { sample, events } = parseBlock(this.#file, head.ts, head.line, lines, this.#problems)
+    const { sample, events } = parseBlock(this.#file, head.ts, head.line, lines, this.#problems, this.#memo)
     return { sample, tsMs: head.tsMs, events }
   }
 }

@@ -16,14 +16,73 @@ export function toPixels(
   gapMs: number,
   widthPx: number,
 ): Pt[] {
+  const out: Pt[] = []
+  walk(ts, vals, x, y, gapMs, widthPx, (px, py) => out.push([px, py]), () => out.push(null))
+  return out
+}
+
+/**
+ * The same points written straight into an SVG path (as pathOf writes them:
+ * `M` at a run's first point, `L` after, `Z` after a lone point, one
+ * decimal), with no point arrays made on the way.
+ */
+export function pixelPath(
+  ts: ArrayLike<number>,
+  vals: ArrayLike<number>,
+  x: (t: number) => number,
+  y: (v: number) => number,
+  gapMs: number,
+  widthPx: number,
+): string {
+  const out: (string | number)[] = []
+  let run = 0
+  walk(
+    ts,
+    vals,
+    x,
+    y,
+    gapMs,
+    widthPx,
+    (px, py) => {
+      out.push(run === 0 ? 'M' : 'L', Math.round(px * 10) / 10, ',', Math.round(py * 10) / 10)
+      run++
+    },
+    () => {
+      if (run === 1) out.push('Z')
+      run = 0
+    },
+  )
+  if (run === 1) out.push('Z')
+  return out.join('')
+}
+
+/**
+ * The decimation itself, telling each point and each break as it comes.
+ * Points that round to the same place as the one before are left out; a
+ * break comes only after a point, and none is told after the last point.
+ */
+function walk(
+  ts: ArrayLike<number>,
+  vals: ArrayLike<number>,
+  x: (t: number) => number,
+  y: (v: number) => number,
+  gapMs: number,
+  widthPx: number,
+  point: (px: number, py: number) => void,
+  gap: () => void,
+): void {
   const n = ts.length
   const decimate = n > 4 * widthPx
-  const out: Pt[] = []
   let bucket = NaN
   let first = -1
   let lo = -1
   let hi = -1
   let last = -1
+  // The last point told, when nothing has broken the line since; a break waits until a point follows it.
+  let hasLast = false
+  let lastX = 0
+  let lastY = 0
+  let broken = false
   const flush = () => {
     if (first < 0) return
     const idx = [first, lo, hi, last].sort((a, b) => a - b)
@@ -36,13 +95,18 @@ export function toPixels(
   }
   // Points that round to the same place add bytes and nothing else.
   const push = (px: number, py: number) => {
-    const last = out[out.length - 1]
-    if (last && Math.abs(last[0] - px) < 0.05 && Math.abs(last[1] - py) < 0.05) return
-    out.push([px, py])
+    if (hasLast && Math.abs(lastX - px) < 0.05 && Math.abs(lastY - py) < 0.05) return
+    if (broken) gap()
+    broken = false
+    point(px, py)
+    hasLast = true
+    lastX = px
+    lastY = py
   }
   const brk = () => {
     flush()
-    if (out.length > 0 && out[out.length - 1] !== null) out.push(null)
+    if (hasLast) broken = true
+    hasLast = false
   }
   for (let i = 0; i < n; i++) {
     const v = vals[i] as number
@@ -69,6 +133,4 @@ export function toPixels(
     last = i
   }
   flush()
-  while (out.length > 0 && out[out.length - 1] === null) out.pop()
-  return out
 }

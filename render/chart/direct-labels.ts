@@ -14,6 +14,7 @@ import { gib } from '../../core/units.js'
 import type { Box } from './axes.js'
 import { modelKey, type ProcStyle } from './proc-style.js'
 import { GIB, rssScale } from './proc-panel.js'
+import { LineIndex } from './line-index.js'
 import { inside, type Occupied, type Rect, textRect } from './rects.js'
 import type { Theme } from './style.js'
 import { el, haloText } from '../../core/svg.js'
@@ -22,36 +23,45 @@ import { BOLD, textWidth } from './text-width.js'
 const FONT = 11
 
 /** Whether a process's line passes through `r` (segments clipped to its x-range; pads of 2 px). */
-function crosses(s: ProcSeries, r: Rect, x: (t: number) => number, y: (gib: number) => number): boolean {
+function crosses(s: ProcSeries, r: Rect, x: (t: number) => number, y: (gib: number) => number, pix?: Float64Array): boolean {
   const left = r.x - 2
   const right = r.x + r.w + 2
-  let prev: [number, number] | undefined
+  const top = r.y - 2
+  const bottom = r.y + r.h + 2
+  const ts = s.tsMs
+  const kbs = s.rssKb
   // Start at the last sample left of the rectangle (x grows with time).
   let lo = 0
-  let hi = s.tsMs.length
+  let hi = ts.length
   while (lo < hi) {
     const mid = (lo + hi) >> 1
-    if (x(s.tsMs[mid] as number) < left) lo = mid + 1
+    if ((pix ? (pix[2 * mid] as number) : x(ts[mid] as number)) < left) lo = mid + 1
     else hi = mid
   }
-  for (let i = Math.max(0, lo - 1); i < s.tsMs.length; i++) {
-    const px = x(s.tsMs[i] as number)
-    const kb = s.rssKb[i] as number
+  // The sample before, when there is one (a NaN sample breaks the line): plain numbers, no pair allocated per sample.
+  let prev = false
+  let qx = 0
+  let qy = 0
+  for (let i = Math.max(0, lo - 1); i < ts.length; i++) {
+    // The same pixels as the scales give, computed once when the line was filed.
+    const px = pix ? (pix[2 * i] as number) : x(ts[i] as number)
+    const kb = kbs[i] as number
     if (Number.isNaN(kb)) {
-      prev = undefined
+      prev = false
       continue
     }
-    const py = y((kb * 1024) / GIB)
-    if (prev && px >= left && prev[0] <= right) {
-      const a = Math.max(left, prev[0])
+    const py = pix ? (pix[2 * i + 1] as number) : y((kb * 1024) / GIB)
+    if (prev && px >= left && qx <= right) {
+      const a = Math.max(left, qx)
       const b = Math.min(right, px)
-      const at = (q: number) => (px === prev![0] ? py : prev![1] + ((py - prev![1]) * (q - prev![0])) / (px - prev![0]))
-      const lo = Math.min(at(a), at(b))
-      const hi = Math.max(at(a), at(b))
-      if (hi >= r.y - 2 && lo <= r.y + r.h + 2) return true
-    } else if (!prev && px >= left && px <= right && py >= r.y - 2 && py <= r.y + r.h + 2) return true
+      const ya = px === qx ? py : qy + ((py - qy) * (a - qx)) / (px - qx)
+      const yb = px === qx ? py : qy + ((py - qy) * (b - qx)) / (px - qx)
+      if (Math.max(ya, yb) >= top && Math.min(ya, yb) <= bottom) return true
+    } else if (!prev && px >= left && px <= right && py >= top && py <= bottom) return true
     if (px > right) break
-    prev = [px, py]
+    prev = true
+    qx = px
+    qy = py
   }
   return false
 }
@@ -66,6 +76,20 @@ export function directLabels(trace: Trace, box: Box, x: (t: number) => number, s
   runners.sort((a, b) => b.s.peakRssKb - a.s.peakRssKb || a.i - b.i)
   const parts: string[] = []
   const named = new Set<string>()
+  // Only lines that come near a spot can cross it: checking those gives the answer checking all would.
+  const lines = new LineIndex(trace.procs, x, kb => y((kb * 1024) / GIB))
+  // The line that crossed the last spot tried is tried first: the next spot is near it, and one crossing line settles it.
+  let lastHit = -1
+  const hits = (o: ProcSeries, at: number, r: Rect) => crosses(o, r, x, y, lines.pixels(o, at))
+  const clear = (r: Rect) => {
+    const last = trace.procs[lastHit]
+    if (last && hits(last, lastHit, r)) return false
+    return !lines.some(r, 2, (o, at) => {
+      if (!hits(o, at, r)) return false
+      lastHit = at
+      return true
+    })
+  }
   for (const { s, i } of runners) {
     let k = s.tsMs.length - 1
     while (k > 0 && Number.isNaN(s.rssKb[k])) k--
@@ -92,9 +116,14 @@ export function directLabels(trace: Trace, box: Box, x: (t: number) => number, s
           { x: px, y: py + 15, anchor },
         ]),
       ]
-      const spot = spots
-        .map(p => ({ ...p, r: textRect(p.x, p.y, w, FONT, p.anchor) }))
-        .find(p => inside(p.r, box, 2) && taken.free(p.r, 3) && trace.procs.every(o => !crosses(o, p.r, x, gib => y(gib))))
+      let spot: ((typeof spots)[number] & { r: Rect }) | undefined
+      for (const p of spots) {
+        const r = textRect(p.x, p.y, w, FONT, p.anchor)
+        if (inside(r, box, 2) && taken.free(r, 3) && clear(r)) {
+          spot = { ...p, r }
+          break
+        }
+      }
       if (!spot) continue
       taken.add(spot.r)
       if (label !== peak) named.add(modelKey(s))

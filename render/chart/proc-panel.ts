@@ -3,7 +3,7 @@ import { scaleLinear, type ScaleLinear } from 'd3-scale'
 import { line as d3line } from 'd3-shape'
 import type { Trace } from '../../core/model/trace.js'
 import { GAP_FACTOR, procPeriod } from '../../core/model/intervals.js'
-import { toPixels, type Pt } from './decimate.js'
+import { pixelPath, type Pt } from './decimate.js'
 import { type Box, timeAxis, valueAxis } from './axes.js'
 import type { ProcStyle } from './proc-style.js'
 import type { Theme } from './style.js'
@@ -15,8 +15,32 @@ export { GIB }
 
 export type Ticks = { ms: number; label: string }[]
 
-/** A d3 path through pixel points, broken at nulls. */
+/**
+ * The path through pixel points, broken at nulls, exactly as d3's line()
+ * with a linear curve and one decimal writes it: `M` at the first point of
+ * each run, `L` at the next ones, and `Z` after a run of a single point (so a
+ * lone sample still shows as a dot). Written out here, in one flat string:
+ * d3 built it a few characters at a time, which on a chart of thousands of
+ * processes cost more than everything else in the panel.
+ */
 export function pathOf(points: Pt[]): string {
+  const out: (string | number)[] = []
+  let run = 0
+  for (const p of points) {
+    if (p === null) {
+      if (run === 1) out.push('Z')
+      run = 0
+      continue
+    }
+    out.push(run === 0 ? 'M' : 'L', Math.round(p[0] * 10) / 10, ',', Math.round(p[1] * 10) / 10)
+    run++
+  }
+  if (run === 1) out.push('Z')
+  return out.join('')
+}
+
+/** The same path as d3 writes it, for the tests that hold the two side by side. */
+export function d3PathOf(points: Pt[]): string {
   return (
     d3line<Pt>()
       .defined(p => p !== null)
@@ -49,14 +73,13 @@ export function procPanel(trace: Trace, box: Box, x: (t: number) => number, tick
   ]
   trace.procs.forEach((s, i) => {
     const st = styles[i] as ProcStyle
-    const pts = toPixels(s.tsMs, s.rssKb, x, kb => y((kb * 1024) / GIB), gap, box.w)
     parts.push(
       el('path', {
         class: 'rss-line',
         'data-pid': s.pid,
         'data-role': s.role,
         'data-model': s.model,
-        d: pathOf(pts),
+        d: pixelPath(s.tsMs, s.rssKb, x, kb => y((kb * 1024) / GIB), gap, box.w),
         fill: 'none',
         stroke: st.color,
         'stroke-width': st.width,

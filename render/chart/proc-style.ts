@@ -48,15 +48,26 @@ export function procStyles(trace: Trace, th: Theme): ProcStyle[] {
  */
 export function processLegend(trace: Trace, styles: ProcStyle[]): LegendItem[] {
   const items: LegendItem[] = []
-  for (const key of modelsInOrder(trace)) {
-    const runners = trace.procs.map((s, i) => ({ s, i })).filter(r => r.s.role === 'runner' && modelKey(r.s) === key)
-    const first = runners[0] as { s: ProcSeries; i: number }
-    const st = styles[first.i] as ProcStyle
-    const label = runners.length === 1 ? `${key} · runner pid ${first.s.pid}` : `${key} × ${runners.length} runners`
+  // Each model's first runner and count, in one pass (models in order of their first runner).
+  const byModel = new Map<string, { first: ProcSeries; i: number; n: number }>()
+  trace.procs.forEach((s, i) => {
+    if (s.role !== 'runner') return
+    const key = modelKey(s)
+    const m = byModel.get(key)
+    if (m) m.n++
+    else byModel.set(key, { first: s, i, n: 1 })
+  })
+  for (const [key, { first, i, n }] of byModel) {
+    const st = styles[i] as ProcStyle
+    const label = n === 1 ? `${key} · runner pid ${first.pid}` : `${key} × ${n} runners`
     items.push({ label, color: st.color })
   }
+  const byRole = { server: [] as { s: ProcSeries; i: number }[], discovery: [] as { s: ProcSeries; i: number }[], other: [] as { s: ProcSeries; i: number }[] }
+  trace.procs.forEach((s, i) => {
+    if ((s.role === 'server' || s.role === 'discovery' || s.role === 'other') && s.tsMs.length > 1) byRole[s.role].push({ s, i })
+  })
   for (const role of ['server', 'discovery', 'other'] as const) {
-    const all = trace.procs.map((s, i) => ({ s, i })).filter(r => r.s.role === role && r.s.tsMs.length > 1)
+    const all = byRole[role]
     if (all.length === 0) continue
     const st = styles[(all[0] as { i: number }).i] as ProcStyle
     if (role !== 'other' && all.length > 3) {

@@ -128,11 +128,16 @@ export function renderChart(trace: Trace, o: ChartOptions): string {
     el('g', { class: 'marker-list' }, ...listParts),
     block.draw(y),
   ]
-  return (
+  // One join: the whole text made once, flat, not copied again when it is written.
+  return [
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${o.width} ${height}" width="${o.width}" height="${height}" ` +
-    `font-family="-apple-system, BlinkMacSystemFont, 'Segoe UI', Helvetica, Arial, sans-serif">\n` +
-    `<title>${esc(titleText(trace, o, span))}</title>\n<desc>${esc(describe(trace, o, overlaps, lows))}</desc>\n${parts.join('\n')}\n</svg>\n`
-  )
+      `font-family="-apple-system, BlinkMacSystemFont, 'Segoe UI', Helvetica, Arial, sans-serif">`,
+    `<title>${esc(titleText(trace, o, span))}</title>`,
+    `<desc>${esc(describe(trace, o, overlaps, lows))}</desc>`,
+    ...parts,
+    '</svg>',
+    '',
+  ].join('\n')
 }
 
 

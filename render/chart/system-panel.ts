@@ -2,10 +2,10 @@
 import { scaleLinear, type ScaleLinear } from 'd3-scale'
 import { hasNoSwap, type Trace } from '../../core/model/trace.js'
 import { GAP_FACTOR, sysPeriod } from '../../core/model/intervals.js'
-import { toPixels } from './decimate.js'
+import { pixelPath } from './decimate.js'
 import { type Box, timeAxis, valueAxis } from './axes.js'
 import type { LegendItem } from './legend.js'
-import { GIB, pathOf, type Ticks } from './proc-panel.js'
+import { GIB, type Ticks } from './proc-panel.js'
 import { SERIES_STYLE, seriesColor, seriesDash, type Theme } from './style.js'
 import { el, haloText } from '../../core/svg.js'
 import { textRect } from './rects.js'
@@ -105,14 +105,13 @@ export function systemPanel(a: SystemPanelArgs): string {
   ]
   for (const n of a.names) {
     const isPct = isPercent(n)
-    const pts = toPixels(trace.sys.tsMs, trace.sys.fields.get(n) as number[], x, isPct ? v => pct(v) : v => y(v / GIB), gap, box.w)
     const [kind, gpu] = n.split(':')
     parts.push(
       el('path', {
         class: 'sys-series',
         'data-series': kind,
         'data-gpu': gpu,
-        d: pathOf(pts),
+        d: pixelPath(trace.sys.tsMs, trace.sys.fields.get(n) as number[], x, isPct ? v => pct(v) : v => y(v / GIB), gap, box.w),
         fill: 'none',
         stroke: seriesColor(n, th),
         'stroke-width': isPct ? 1.5 : 2,

@@ -2,6 +2,7 @@
 import type { LoadedModel } from '../../schemas/index.js'
 import type { ProcSeries } from '../../core/model/trace.js'
 import { GAP_FACTOR } from '../../core/model/intervals.js'
+import { snapsBetween } from './lookup.js'
 import { arrival, type At, type Ctx, type Draft, cap, draft, firstMs, GIB, gib, join, lastMs, lines, listing, lowerBound, listSource, modelsOf, peakRss, range, runnerName, some } from './context.js'
 
 /** A difference is a finding when it is at least this large, in bytes and as a share of Ollama's figure. */
@@ -35,8 +36,7 @@ export function claims(ctx: Ctx): Claim[] {
   for (const s of ctx.runners) {
     if (!s.model) continue
     let best: Omit<Claim, 'runner' | 'peak' | 'hostBytes'> | undefined
-    for (const snap of ctx.trace.snapshots) {
-      if (snap.tsMs < firstMs(s) || snap.tsMs > lastMs(s)) continue
+    for (const snap of snapsBetween(ctx.trace.snapshots, ctx.snapTimes, firstMs(s), lastMs(s))) {
       const m = listing(snap, s.model)
       if (m && m.sizeBytes > 0 && (!best || m.sizeBytes > best.model.sizeBytes)) best = { model: m, atMs: snap.tsMs, source: listSource(snap) }
     }

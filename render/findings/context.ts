@@ -4,6 +4,8 @@ import { GAP_FACTOR, procPeriod, sysPeriod } from '../../core/model/intervals.js
 import type { ProcSeries, Snapshot, Trace } from '../../core/model/trace.js'
 import { wallClock } from '../chart/time-axis.js'
 import { formatTs } from '../../core/parse/time.js'
+import { lowerBound } from './lookup.js'
+import { timesOf } from '../../core/model/samples.js'
 
 /** A finding before it is ordered and numbered. */
 export type Draft = Omit<Finding, 'n'>
@@ -25,11 +27,11 @@ export interface Ctx {
   sysPeriodMs: number
   /** Every time at which any process row was written, ascending. */
   procTimes: number[]
+  /** The time of each snapshot (they are in time order), for binary searches. */
+  snapTimes: number[]
 }
 
 export function makeCtx(trace: Trace, o: FindingOptions): Ctx {
-  const times = new Set<number>()
-  for (const s of trace.procs) for (const t of s.tsMs) times.add(t)
   // A trace that crosses midnight in the zone says the date with every time.
   const day = (ms: number) => wallClock(ms, o.zone, { date: true }).slice(0, 10)
   const date = trace.endMs > trace.startMs && day(trace.startMs) !== day(trace.endMs)
@@ -40,7 +42,8 @@ export function makeCtx(trace: Trace, o: FindingOptions): Ctx {
     runners: trace.procs.filter(s => s.role === 'runner'),
     procPeriodMs: procPeriod(trace),
     sysPeriodMs: sysPeriod(trace),
-    procTimes: [...times].sort((a, b) => a - b),
+    procTimes: timesOf(trace.procs).times,
+    snapTimes: trace.snapshots.map(s => s.tsMs),
   }
 }
 
@@ -77,17 +80,7 @@ export function freeWord(trace: Trace): string {
   return trace.sys.platform === 'linux' ? 'available memory' : 'free memory'
 }
 
-/** Index of the first sample at or after `ms` in an ascending array. */
-export function lowerBound(ts: readonly number[], ms: number): number {
-  let lo = 0
-  let hi = ts.length
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1
-    if ((ts[mid] as number) < ms) lo = mid + 1
-    else hi = mid
-  }
-  return lo
-}
+export { lowerBound }
 
 /** A value of a system series with the time of its sample. */
 export interface At {
@@ -147,10 +140,12 @@ export function extreme(trace: Trace, name: string, from: number, to: number, ki
 /** A runner's highest RSS sample, in bytes, with its time. */
 export function peakRss(s: ProcSeries, from = -Infinity, to = Infinity): At | undefined {
   let best: At | undefined
-  s.tsMs.forEach((t, i) => {
+  // An indexed loop: this runs once per runner over all its samples, too seldom to be optimised, and a callback allocates.
+  for (let i = 0; i < s.tsMs.length; i++) {
+    const t = s.tsMs[i] as number
     const v = (s.rssKb[i] as number) * 1024
     if (t >= from && t <= to && (!best || v > best.v)) best = { v, t }
-  })
+  }
   return best
 }
 
@@ -211,6 +206,11 @@ export function groupBy<T>(items: T[], key: (x: T) => string): T[][] {
 /** A list for a sentence: the first few, then how many more. */
 export function some(items: string[], sep = ', ', max = 4): string {
   return items.length <= max ? items.join(sep) : `${items.slice(0, max - 1).join(sep)}${sep}and ${items.length - max + 1} more`
+}
+
+/** The same for items shown by `show`, which is asked only for the items shown (a time label costs a date formatting). */
+export function someOf<T>(items: readonly T[], show: (x: T) => string, sep = ', ', max = 4): string {
+  return items.length <= max ? items.map(show).join(sep) : `${items.slice(0, max - 1).map(show).join(sep)}${sep}and ${items.length - max + 1} more`
 }
 
 /** A kind with more groups than this says them all in one line. */

@@ -1,7 +1,7 @@
 /** Holes in sampling, a server that did not answer, the daemon starting again. Pure. */
 import { GAP_FACTOR } from '../../core/model/intervals.js'
 import { formatDuration } from '../../core/parse/time.js'
-import { type Ctx, type Draft, draft, join, some } from './context.js'
+import { type Ctx, type Draft, draft, join, some, someOf } from './context.js'
 
 /** More than this many of one kind are one line. */
 const MAX_SEPARATE = 2
@@ -77,5 +77,5 @@ function restarts(ctx: Ctx): Draft[] {
   const starts = ctx.trace.events.filter(e => e.kind === 'start').slice(1)
   const at = starts.map(e => Date.parse(e.ts))
   if (starts.length <= MAX_SEPARATE) return at.map(ms => draft('daemon-restart', ms, undefined, [], `memtrace started again at ${ctx.at(ms)}: samples before and after are not joined.`))
-  return [draft('daemon-restart', at[0] as number, at[at.length - 1], [], `memtrace started again ${starts.length} times (${some(at.map(ms => ctx.at(ms)))}): samples before and after each are not joined.`)]
+  return [draft('daemon-restart', at[0] as number, at[at.length - 1], [], `memtrace started again ${starts.length} times (${someOf(at, ms => ctx.at(ms))}): samples before and after each are not joined.`)]
 }

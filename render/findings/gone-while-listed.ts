@@ -1,6 +1,7 @@
 /** A runner that exited (or was killed) while the server still listed its model. Pure. */
 import type { ProcSeries } from '../../core/model/trace.js'
-import { type Ctx, type Draft, cap, draft, firstMs, join, lastMs, lines, listing, listSource, modelsOf, runnerName, sampledAfter, some } from './context.js'
+import { Lifetimes, upperBound } from './lookup.js'
+import { type Ctx, type Draft, cap, draft, join, lastMs, lines, listing, listSource, modelsOf, runnerName, sampledAfter, someOf } from './context.js'
 
 /** Process samples the runner must be missing for before a listing counts (the unload's own race). */
 const MARGIN_PERIODS = 2
@@ -17,15 +18,19 @@ export function goneWhileListedFindings(ctx: Ctx): Draft[] {
   const found: Gone[] = []
   const pp = ctx.procPeriodMs
   const snaps = ctx.trace.snapshots
+  const byModel = new Map<string, Lifetimes>()
   for (const s of ctx.runners) {
     if (!s.model || s.modelSource === 'blob') continue
     const end = lastMs(s)
     if (!sampledAfter(ctx, end)) continue // the trace, or sampling, stopped with it
     const model = s.model
-    const served = (t: number) => ctx.runners.some(o => o.model === model && firstMs(o) <= t + pp && lastMs(o) >= t - pp)
+    let lives = byModel.get(model)
+    if (!lives) byModel.set(model, (lives = new Lifetimes(ctx.runners.filter(o => o.model === model))))
+    const served = (t: number) => (lives as Lifetimes).any(t + pp, t - pp)
     let n = 0
     let until = 0
-    let i = snaps.findIndex(x => x.tsMs > end + MARGIN_PERIODS * pp)
+    const after = upperBound(ctx.snapTimes, end + MARGIN_PERIODS * pp)
+    let i = after < snaps.length ? after : -1
     for (; i >= 0 && i < snaps.length; i++) {
       const snap = snaps[i] as (typeof snaps)[number]
       if (!listing(snap, model) || served(snap.tsMs)) break
@@ -33,7 +38,7 @@ export function goneWhileListedFindings(ctx: Ctx): Draft[] {
       until = snap.tsMs
     }
     if (n === 0) continue
-    const first = snaps.find(x => x.tsMs > end + MARGIN_PERIODS * pp) as (typeof snaps)[number]
+    const first = snaps[after] as (typeof snaps)[number]
     found.push({ runner: s, untilMs: until, samples: n, toEnd: i === snaps.length, source: listSource(first) })
   }
   return lines(found, g => g.runner.model ?? '', g => one(ctx, g), g => many(ctx, g))
@@ -51,6 +56,6 @@ function many(ctx: Ctx, g: Gone[]): Draft {
   const first = g[0] as Gone
   const text =
     `${g.length} runners of ${join(modelsOf(g.map(x => x.runner)))} exited (or were killed) while ${first.source} still listed their model with no runner alive ` +
-    `(${some(g.map(x => `pid ${x.runner.pid} at ${ctx.at(lastMs(x.runner))}, listed until ${ctx.at(x.untilMs)}`), '; ')}).`
+    `(${someOf(g, x => `pid ${x.runner.pid} at ${ctx.at(lastMs(x.runner))}, listed until ${ctx.at(x.untilMs)}`, '; ')}).`
   return draft('runner-gone-while-listed', lastMs(first.runner), Math.max(...g.map(x => x.untilMs)), g.map(x => x.runner), text, { runners: g.length })
 }

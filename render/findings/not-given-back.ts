@@ -1,6 +1,7 @@
 /** A runner gone, but free memory not back to where it was before it started. Pure. */
 import type { ProcSeries } from '../../core/model/trace.js'
-import { type At, type Ctx, type Draft, alive, arrival, cap, draft, extreme, firstMs, freeWord, join, lastMs, lines, modelsOf, runnerName, sampledAfter, some, valueBefore } from './context.js'
+import { type At, type Ctx, type Draft, arrival, cap, draft, extreme, firstMs, freeWord, join, lastMs, lines, modelsOf, runnerName, sampledAfter, someOf, valueBefore } from './context.js'
+import { Lifetimes } from './lookup.js'
 import { LOAD_WINDOW_MS } from './wired-jump.js'
 
 /** Free % that stays this many points below its level before the runner is a finding. */
@@ -17,11 +18,12 @@ interface Kept {
 export function notGivenBackFindings(ctx: Ctx): Draft[] {
   const kept: Kept[] = []
   const lastSys = ctx.trace.sys.tsMs[ctx.trace.sys.tsMs.length - 1] ?? 0
+  const lives = new Lifetimes(ctx.runners)
   for (const s of ctx.runners) {
     const end = lastMs(s)
     if (lastSys - end < QUIET_MS || !sampledAfter(ctx, end)) continue // still running, or no time to tell
     if (arrival(ctx, s) !== 'started') continue
-    if (ctx.runners.some(o => o !== s && alive(o, end + QUIET_MS))) continue
+    if (lives.any(end + QUIET_MS, end + QUIET_MS, s)) continue // another runner alive then
     const before = valueBefore(ctx, 'free-pct', firstMs(s))
     const after = extreme(ctx.trace, 'free-pct', end + 1, end + LOAD_WINDOW_MS, 'max')
     if (before && after && before.v - after.v >= RECOVERY_POINTS) kept.push({ runner: s, before, after })
@@ -41,7 +43,7 @@ function many(ctx: Ctx, g: Kept[]): Draft {
   const last = g[g.length - 1] as Kept
   const worst = g.reduce((a, k) => (k.before.v - k.after.v > a.before.v - a.after.v ? k : a))
   const text =
-    `${g.length} runners of ${join(modelsOf(g.map(k => k.runner)))} exited without ${freeWord(ctx.trace)} coming back (${some(g.map(k => `pid ${k.runner.pid} at ${ctx.at(lastMs(k.runner))}`))}); ` +
+    `${g.length} runners of ${join(modelsOf(g.map(k => k.runner)))} exited without ${freeWord(ctx.trace)} coming back (${someOf(g, k => `pid ${k.runner.pid} at ${ctx.at(lastMs(k.runner))}`)}); ` +
     `the worst, pid ${worst.runner.pid}: at most ${worst.after.v}% in the minute after (${ctx.at(worst.after.t)}) against ${worst.before.v}% at ${ctx.at(worst.before.t)} before it started.`
   return draft('not-given-back', lastMs(first.runner), last.after.t, g.map(k => k.runner), text, { freePctBefore: worst.before.v, freePctAfter: worst.after.v, runners: g.length })
 }

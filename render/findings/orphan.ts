@@ -1,7 +1,8 @@
 /** A runner still alive after the server stopped listing its model (it holds memory nobody accounts for). Pure. */
 import type { ProcSeries } from '../../core/model/trace.js'
 import { formatDuration } from '../../core/parse/time.js'
-import { type Ctx, type Draft, cap, draft, firstMs, gib, join, lastMs, lines, listing, listSource, modelsOf, peakRss, runnerName, some } from './context.js'
+import { snapsBetween } from './lookup.js'
+import { type Ctx, type Draft, cap, draft, firstMs, gib, join, lastMs, lines, listing, listSource, modelsOf, peakRss, runnerName, someOf } from './context.js'
 
 interface Orphan {
   runner: ProcSeries
@@ -23,7 +24,7 @@ export function orphanFindings(ctx: Ctx): Draft[] {
   const found: Orphan[] = []
   for (const s of ctx.runners) {
     if (!s.model || s.modelSource === 'blob') continue
-    const snaps = ctx.trace.snapshots.filter(x => x.tsMs >= firstMs(s) && x.tsMs <= lastMs(s))
+    const snaps = snapsBetween(ctx.trace.snapshots, ctx.snapTimes, firstMs(s), lastMs(s))
     let from: (typeof snaps)[number] | undefined
     let wasListed = false
     const close = (toMs: number, toEnd: boolean) => {
@@ -56,6 +57,6 @@ function many(ctx: Ctx, g: Orphan[]): Draft {
   const runners = [...new Set(g.map(o => o.runner))]
   const text =
     `${g.length} times a runner of ${join(modelsOf(runners))} was alive while ${first.source} ${g.every(o => o.wasListed) ? 'no longer listed' : 'did not list'} its model ` +
-    `(${some(g.map(o => `pid ${o.runner.pid} from ${ctx.at(o.fromMs)}`))}; ${formatDuration(total)} in all): orphan runners.`
+    `(${someOf(g, o => `pid ${o.runner.pid} from ${ctx.at(o.fromMs)}`)}; ${formatDuration(total)} in all): orphan runners.`
   return draft('orphan-runner', first.fromMs, Math.max(...g.map(o => o.toMs)), runners, text, { durationMs: total, intervals: g.length })
 }

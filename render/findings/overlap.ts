@@ -25,7 +25,41 @@ function measure(ctx: Ctx, iv: Interval): Overlap {
   }
   const runners = ctx.runners.filter(s => firstMs(s) <= iv.endMs && lastMs(s) >= iv.startMs && inside(s))
   runners.sort((a, b) => firstMs(a) - firstMs(b) || a.pid - b.pid)
-  // Combined RSS at each process sample inside the overlap.
+  return { iv, runners, combined: runners.length <= FEW ? peakSideBySide(runners, iv) : peakByTime(runners, iv) }
+}
+
+/** Up to this many runners, their samples are walked side by side; more, and they are summed by time in a map. */
+const FEW = 8
+
+/**
+ * The highest combined RSS at one process sample inside the overlap (the
+ * earliest of equal ones): the runners' samples walked side by side in time
+ * order, each time's sum added up in runner order, with nothing stored.
+ */
+function peakSideBySide(runners: ProcSeries[], iv: Interval): At {
+  const at = runners.map(r => lowerBound(r.tsMs, iv.startMs))
+  let combined: At = { v: 0, t: iv.startMs }
+  for (;;) {
+    let t = Infinity
+    for (let k = 0; k < runners.length; k++) {
+      const next = (runners[k] as ProcSeries).tsMs[at[k] as number]
+      if (next !== undefined && next <= iv.endMs && next < t) t = next
+    }
+    if (t === Infinity) return combined
+    let v = 0
+    for (let k = 0; k < runners.length; k++) {
+      const r = runners[k] as ProcSeries
+      let i = at[k] as number
+      // A series sorted after arriving out of order may hold one time twice: each sample counts, as in the map.
+      for (; r.tsMs[i] === t; i++) v += (r.rssKb[i] as number) * 1024
+      at[k] = i
+    }
+    if (v > combined.v) combined = { v, t }
+  }
+}
+
+/** The same, for many runners: combined RSS by time in a map, then in time order. */
+function peakByTime(runners: ProcSeries[], iv: Interval): At {
   const sums = new Map<number, number>()
   for (const r of runners) {
     for (let i = lowerBound(r.tsMs, iv.startMs); i < r.tsMs.length && (r.tsMs[i] as number) <= iv.endMs; i++) {
@@ -35,7 +69,7 @@ function measure(ctx: Ctx, iv: Interval): Overlap {
   }
   let combined: At = { v: 0, t: iv.startMs }
   for (const [t, v] of [...sums].sort((a, b) => a[0] - b[0])) if (v > combined.v) combined = { v, t }
-  return { iv, runners, combined }
+  return combined
 }
 
 function one(ctx: Ctx, o: Overlap): Draft {

@@ -1,6 +1,7 @@
 /** Wired memory rising as a runner loads (macOS: Metal's buffers are wired). Pure. */
 import { formatDuration } from '../../core/parse/time.js'
 import type { ProcSeries } from '../../core/model/trace.js'
+import { upperBound } from './lookup.js'
 import { type At, type Ctx, type Draft, arrival, draft, extreme, firstMs, GIB, gib, join, lastMs, lines, modelsOf, peakRss, range, runnerName, valueBefore } from './context.js'
 
 /** A rise of at least this much within LOAD_WINDOW_MS of a runner starting is a finding. */
@@ -21,11 +22,12 @@ interface Jump {
  */
 export function wiredJumpFindings(ctx: Ctx): Draft[] {
   const jumps: Jump[] = []
+  const starts = ctx.runners.map(firstMs).sort((a, b) => a - b)
   for (const s of ctx.runners) {
     if (arrival(ctx, s) !== 'started') continue
     const start = firstMs(s)
     // The window closes where the next runner starts: its load is its own.
-    const next = Math.min(...ctx.runners.map(firstMs).filter(t => t > start))
+    const next = starts[upperBound(starts, start)] ?? Infinity
     const before = valueBefore(ctx, 'wired', start)
     const peak = extreme(ctx.trace, 'wired', start, Math.min(start + LOAD_WINDOW_MS, next - 1), 'max')
     if (before && peak && peak.v - before.v >= JUMP_BYTES) jumps.push({ runner: s, before, peak })

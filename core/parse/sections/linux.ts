@@ -11,9 +11,16 @@ const CGROUP_PATH_RE = /^cgroup:\s*(\S.*)$/
 const SWAPS_HEADER_RE = /^Filename\s+Type\s+Size\s+Used\s+Priority$/
 const SWAPS_ROW_RE = /^(\S+)\s+(partition|file)\s+(\d+)\s+(\d+)\s+(-?\d+)$/
 
+/*
+ * Every line of a block is offered to most of these in turn, so each first
+ * checks what its pattern cannot do without (its first character, or a word
+ * it holds): a line that cannot match is turned away without running it.
+ */
+const isLetter = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
+
 /** The header `cat /proc/swaps` prints, even on a host with no swap. */
 export function isSwapsHeader(line: string): boolean {
-  return SWAPS_HEADER_RE.test(line)
+  return line.charCodeAt(0) === 70 /* F */ && SWAPS_HEADER_RE.test(line)
 }
 
 /** A `/proc/swaps` row → size and used, in bytes (the file counts KiB). */
@@ -30,7 +37,8 @@ const BINARY: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 
 
 /** The header of `swapon --show` (its column names, in order), when it names SIZE and USED. */
 export function swaponHeader(line: string): string[] | undefined {
-  if (!/^[A-Z]+(?:\s+[A-Z]+)+$/.test(line)) return undefined
+  const c = line.charCodeAt(0)
+  if (c < 65 || c > 90 || !/^[A-Z]+(?:\s+[A-Z]+)+$/.test(line)) return undefined
   const cols = line.split(/\s+/)
   if (cols.length < 2 || !cols.every(c => SWAPON_COLUMNS.has(c)) || !cols.includes('SIZE') || !cols.includes('USED')) return undefined
   return cols
@@ -54,13 +62,14 @@ export function swaponRow(line: string, cols: string[]): { sizeBytes: number; us
 
 /** `MemTotal:  24576000 kB` → [key, bytes]. Keys without a unit are counts. */
 export function meminfoLine(line: string): [string, number] | undefined {
+  if (!isLetter(line.charCodeAt(0))) return undefined
   const m = MEMINFO_RE.exec(line)
   if (!m || !line.endsWith('kB')) return undefined
   return [m[1] as string, Number(m[2]) * 1024]
 }
 
 export function isMeminfoCount(line: string): boolean {
-  return /^HugePages_\w+:\s+\d+$/.test(line)
+  return line.charCodeAt(0) === 72 /* H */ && /^HugePages_\w+:\s+\d+$/.test(line)
 }
 
 /**
@@ -71,6 +80,7 @@ export function isMeminfoCount(line: string): boolean {
 export function psiLine(
   line: string,
 ): { of: 'host' | 'cgroup' | 'other'; which: 'some' | 'full'; avg10: number; avg60: number; avg300: number; totalUs: number } | undefined {
+  if (!line.includes(' avg10=')) return undefined
   const m = PSI_RE.exec(line)
   if (!m) return undefined
   const file = m[1]
@@ -100,6 +110,8 @@ export function applyPsi(target: Partial<Pressure>, p: NonNullable<ReturnType<ty
 
 /** `pswpin 123` from /proc/vmstat. */
 export function vmstatLine(line: string): [string, number] | undefined {
+  const c = line.charCodeAt(0)
+  if (c < 97 || c > 122) return undefined
   const m = VMSTAT_RE.exec(line)
   return m ? [m[1] as string, Number(m[2])] : undefined
 }
@@ -111,6 +123,7 @@ const V1_UNLIMITED = 2 ** 60
 export function cgroupLine(
   line: string,
 ): { path?: string; key: string; value: number | null } | undefined {
+  if (!line.includes('memory.')) return undefined
   const m = CGROUP_RE.exec(line)
   if (!m) return undefined
   const raw = m[3] as string
@@ -123,5 +136,5 @@ export function cgroupLine(
 }
 
 export function cgroupPath(line: string): string | undefined {
-  return CGROUP_PATH_RE.exec(line)?.[1]
+  return line.charCodeAt(0) === 99 /* c */ ? CGROUP_PATH_RE.exec(line)?.[1] : undefined
 }

@@ -140,8 +140,10 @@ export class SmiTable {
   feed(line: string): { skipped?: string; process?: GpuProcess; started?: boolean } | undefined {
     // The widest table is 91 columns, and a process name is cut to fit: a longer line is not the table's.
     if (line.length > MAX_LINE) return undefined
-    if (line[0] !== '|' && line[0] !== '+') {
-      if (!SMI_TIME_RE.test(line)) return undefined
+    const c = line[0]
+    if (c !== '|' && c !== '+') {
+      // The time starts with a day's name.
+      if ((c !== 'M' && c !== 'T' && c !== 'W' && c !== 'F' && c !== 'S') || !SMI_TIME_RE.test(line)) return undefined
       this.#active = true
       return {}
     }

@@ -18,7 +18,7 @@ export interface PsColumns {
 /** Column names of an `ollama ps` header line (any version) and their offsets, or undefined. */
 export function ollamaPsHeader(line: string): PsColumns | undefined {
   // `ollama list` (models on disk) has the same first columns, then MODIFIED and no UNTIL.
-  if (!PS_HEADER_RE.test(line) || !/\sUNTIL\b/.test(line)) return undefined
+  if (!line.includes('NAME') || !PS_HEADER_RE.test(line) || !/\sUNTIL\b/.test(line)) return undefined
   const names: string[] = []
   const starts: number[] = []
   for (const m of line.matchAll(/\S+/g)) {
@@ -30,7 +30,7 @@ export function ollamaPsHeader(line: string): PsColumns | undefined {
 
 /** The header of `ollama list`: the models on disk, not what is loaded. */
 export function isOllamaListHeader(line: string): boolean {
-  return /^\s*NAME\s+ID\s+SIZE\s+MODIFIED\s*$/.test(line)
+  return line.includes('NAME') && /^\s*NAME\s+ID\s+SIZE\s+MODIFIED\s*$/.test(line)
 }
 
 /** A row of `ollama list` (or of a table like it): a name, then a size somewhere. */
@@ -139,6 +139,11 @@ export function parseApiPs(text: string): { models: LoadedModel[] } | { error: s
   } catch (e) {
     return { error: `not valid JSON (${(e as Error).message})` }
   }
+  return apiPsBody(body)
+}
+
+/** The models of an already parsed `/api/ps` body, or a reason it is not one. */
+export function apiPsBody(body: unknown): { models: LoadedModel[] } | { error: string } {
   if (!isObject(body) || !Array.isArray(body.models)) {
     if (isObject(body) && typeof body.error === 'string') return { error: `server said: ${body.error}` }
     return { error: 'JSON without a "models" list' }

@@ -1,0 +1,113 @@
+/**
+ * Numbers as they arrive. The first SMALL go into a plain array, which a
+ * short series (most of a busy host's processes) keeps and hands over as is;
+ * past that, into a typed array that doubles when full: appending makes no
+ * garbage, growing makes little, and none of it sits on the JS heap to be
+ * copied by each young collection, as the backing store of a plain array of
+ * thousands of numbers is. Pure.
+ */
+export class Column {
+  #small: number[] = []
+  #big: Float64Array | undefined
+  length = 0
+
+  /** A column of `n` NaNs: a series that begins after others. */
+  static ofNaN(n: number): Column {
+    const c = new Column()
+    for (let i = 0; i < n; i++) c.push(NaN)
+    return c
+  }
+
+  /** The last value (only when there is one). */
+  get last(): number {
+    return (this.#big ? this.#big[this.length - 1] : this.#small[this.length - 1]) as number
+  }
+
+  push(v: number): void {
+    const big = this.#big
+    if (!big) {
+      this.#small.push(v)
+      if (++this.length === SMALL) {
+        this.#big = new Float64Array(2 * SMALL)
+        this.#big.set(this.#small)
+        this.#small = []
+      }
+      return
+    }
+    if (this.length === big.length) {
+      const b = new Float64Array(big.length * 2)
+      b.set(big)
+      this.#big = b
+    }
+    ;(this.#big as Float64Array)[this.length++] = v
+  }
+
+  /** The values as a plain array, as long as they are (no spare room at the end of a long one). */
+  array(): number[] {
+    const big = this.#big
+    if (!big) return this.#small
+    const out = new Array<number>(this.length)
+    for (let i = 0; i < this.length; i++) out[i] = big[i] as number
+    return out
+  }
+}
+
+/** Values a column keeps in a plain array before it moves them to a typed one. */
+const SMALL = 1024
+
+/** One process's samples while the trace is read: times and RSS. */
+export class Samples {
+  readonly #ts = new Column()
+  readonly #rss = new Column()
+
+  get n(): number {
+    return this.#ts.length
+  }
+
+  /** The time of the last sample (only when there is one). */
+  get lastTs(): number {
+    return this.#ts.last
+  }
+
+  push(tsMs: number, rssKb: number): void {
+    this.#ts.push(tsMs)
+    this.#rss.push(rssKb)
+  }
+
+  /** The samples as plain arrays, as long as they are. */
+  arrays(): { tsMs: number[]; rssKb: number[] } {
+    return { tsMs: this.#ts.array(), rssKb: this.#rss.array() }
+  }
+}
+
+/**
+ * The times at which any of `series` has a sample (where `keep` says so),
+ * ascending, each once, with how many series have one then. Sorted in a
+ * typed array: no map of times, no boxed numbers.
+ */
+export function timesOf(series: readonly { tsMs: readonly number[] }[], keep?: (s: number, i: number) => boolean): { times: number[]; counts: number[] } {
+  let total = 0
+  for (const s of series) total += s.tsMs.length
+  const all = new Float64Array(total)
+  let n = 0
+  series.forEach((s, k) => {
+    for (let i = 0; i < s.tsMs.length; i++) if (!keep || keep(k, i)) all[n++] = s.tsMs[i] as number
+  })
+  const sorted = all.subarray(0, n).sort()
+  let distinct = 0
+  for (let i = 0; i < n; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) distinct++
+  // Arrays of the exact size: pushing grows them in steps, each a copy left behind.
+  const times = new Array<number>(distinct)
+  const counts = new Array<number>(distinct)
+  let j = -1
+  for (let i = 0; i < n; i++) {
+    const t = sorted[i] as number
+    if (j >= 0 && t === times[j]) counts[j] = (counts[j] as number) + 1
+    else {
+      times[++j] = t
+      counts[j] = 1
+    }
+  }
+  return { times, counts }
+}
+

@@ -1,0 +1,176 @@
+// The faster ways of working things out, held against the plain ones they
+// replace, on random inputs: each must give the same answer, always.
+import t from 'tap'
+import { d3PathOf, pathOf } from '../chart/proc-panel.js'
+import { pixelPath, toPixels, type Pt } from '../chart/decimate.js'
+import { Column, timesOf } from '../../core/model/samples.js'
+import type { ProcSeries } from '../../core/model/trace.js'
+import { Lifetimes, lowerBound, snapsBetween, upperBound } from '../findings/lookup.js'
+import { rng } from '../../core/test/helpers.js'
+
+t.test('paths are written as d3 writes them: runs, breaks, lone points, rounding', async t => {
+  const wrong: number[] = []
+  for (let seed = 0; seed < 3000; seed++) {
+    const r = rng(seed)
+    const pts: Pt[] = Array.from({ length: Math.floor(r() * 14) }, () => {
+      const k = r()
+      if (k < 0.25) return null
+      const v = () => (k < 0.3 ? NaN : k < 0.35 ? -0.04 : k < 0.4 ? 1e21 * r() : (r() - 0.3) * 2000)
+      return [v(), v()] as const
+    })
+    if (pathOf(pts) !== d3PathOf(pts)) wrong.push(seed)
+  }
+  t.same(wrong, [], 'every seed')
+})
+
+const series = (r: () => number, n: number) =>
+  Array.from({ length: n }, () => {
+    const start = Math.floor(r() * 50)
+    const tsMs = Array.from({ length: Math.floor(r() * 20) }, (_, i) => (start + i * (1 + Math.floor(r() * 3))) * 1000)
+    return { tsMs, rssKb: tsMs.map(() => (r() < 0.3 ? 0 : Math.floor(r() * 1e6))) }
+  })
+
+t.test('sample times: sorted and counted as a map of times would', async t => {
+  const wrong: number[] = []
+  for (let seed = 0; seed < 300; seed++) {
+    const r = rng(seed)
+    const ss = series(r, Math.floor(r() * 8))
+    const keep = (k: number, i: number) => (ss[k]?.rssKb[i] as number) > 0
+    const counts = new Map<number, number>()
+    ss.forEach((s, k) => s.tsMs.forEach((ms, i) => keep(k, i) && counts.set(ms, (counts.get(ms) ?? 0) + 1)))
+    const times = [...counts.keys()].sort((a, b) => a - b)
+    const got = timesOf(ss, keep)
+    if (JSON.stringify(got) !== JSON.stringify({ times, counts: times.map(ms => counts.get(ms)) })) wrong.push(seed)
+  }
+  t.same(wrong, [], 'every seed')
+})
+
+t.test('columns hand over what was pushed, short and long', async t => {
+  for (const n of [0, 1, 7, 1023, 1024, 1025, 5000]) {
+    const c = Column.ofNaN(n % 3)
+    const want: number[] = Array.from({ length: n % 3 }, () => NaN)
+    for (let i = 0; i < n; i++) {
+      c.push(i * 1.5)
+      want.push(i * 1.5)
+    }
+    t.same(c.array(), want, `${n} values`)
+    t.equal(c.length, want.length)
+    if (want.length) t.equal(c.last, want[want.length - 1])
+  }
+})
+
+t.test('lifetimes and snapshot ranges answer as passes over everything do', async t => {
+  const wrong = new Set<number>()
+  for (let seed = 0; seed < 300; seed++) {
+    const r = rng(seed)
+    const runners = series(r, Math.floor(r() * 10)).filter(s => s.tsMs.length > 0) as unknown as ProcSeries[]
+    const lives = new Lifetimes(runners)
+    for (let q = 0; q < 20; q++) {
+      const at = Math.floor(r() * 120) * 500
+      const except = r() < 0.5 ? runners[Math.floor(r() * runners.length)] : undefined
+      const want = runners.some(o => o !== except && (o.tsMs[0] as number) <= at && (o.tsMs[o.tsMs.length - 1] as number) >= at)
+      if (lives.any(at, at, except) !== want) wrong.add(seed)
+    }
+    const times = Array.from({ length: Math.floor(r() * 30) }, () => Math.floor(r() * 40) * 1000).sort((a, b) => a - b)
+    const snaps = times.map(tsMs => ({ tsMs, models: [] }))
+    const from = Math.floor(r() * 40) * 1000
+    const to = from + Math.floor(r() * 20 - 5) * 1000
+    const between = snapsBetween(snaps, times, from, to)
+    const filtered = snaps.filter(s => s.tsMs >= from && s.tsMs <= to)
+    if (between.length !== filtered.length || between.some((s, i) => s !== filtered[i])) wrong.add(seed)
+    if (upperBound(times, from) !== times.filter(ms => ms <= from).length) wrong.add(seed)
+    if (lowerBound(times, from) !== times.filter(ms => ms < from).length) wrong.add(seed)
+  }
+  t.same([...wrong], [], 'every seed')
+})
+
+/** The decimation as it was written before it streamed its points: the reference. */
+function plainToPixels(
+  ts: ArrayLike<number>,
+  vals: ArrayLike<number>,
+  x: (t: number) => number,
+  y: (v: number) => number,
+  gapMs: number,
+  widthPx: number,
+): Pt[] {
+  const n = ts.length
+  const decimate = n > 4 * widthPx
+  const out: Pt[] = []
+  let bucket = NaN
+  let first = -1
+  let lo = -1
+  let hi = -1
+  let last = -1
+  const flush = () => {
+    if (first < 0) return
+    const idx = [first, lo, hi, last].sort((a, b) => a - b)
+    let prev = -1
+    for (const i of idx) {
+      if (i !== prev) push(x(ts[i] as number), y(vals[i] as number))
+      prev = i
+    }
+    first = lo = hi = last = -1
+  }
+  // Points that round to the same place add bytes and nothing else.
+  const push = (px: number, py: number) => {
+    const last = out[out.length - 1]
+    if (last && Math.abs(last[0] - px) < 0.05 && Math.abs(last[1] - py) < 0.05) return
+    out.push([px, py])
+  }
+  const brk = () => {
+    flush()
+    if (out.length > 0 && out[out.length - 1] !== null) out.push(null)
+  }
+  for (let i = 0; i < n; i++) {
+    const v = vals[i] as number
+    if (Number.isNaN(v)) {
+      brk()
+      continue
+    }
+    if (i > 0 && (ts[i] as number) - (ts[i - 1] as number) > gapMs) brk()
+    if (!decimate) {
+      push(x(ts[i] as number), y(v))
+      continue
+    }
+    const b = Math.floor(x(ts[i] as number))
+    if (b !== bucket) {
+      flush()
+      bucket = b
+    }
+    if (first < 0) {
+      first = lo = hi = last = i
+      continue
+    }
+    if (v < (vals[lo] as number)) lo = i
+    if (v > (vals[hi] as number)) hi = i
+    last = i
+  }
+  flush()
+  while (out.length > 0 && out[out.length - 1] === null) out.pop()
+  return out
+}
+
+t.test('decimation streams the points and breaks the plain version made, and writes the same path', async t => {
+  const wrong: number[] = []
+  for (let seed = 0; seed < 400; seed++) {
+    const r = rng(seed)
+    const n = Math.floor(r() * (r() < 0.3 ? 3000 : 60))
+    const ts: number[] = []
+    const vals: number[] = []
+    let at = 0
+    for (let i = 0; i < n; i++) {
+      at += r() < 0.05 ? 20_000 : r() < 0.05 ? 0 : 1000
+      ts.push(at)
+      vals.push(r() < 0.05 ? NaN : r() < 0.3 ? (vals[i - 1] ?? 1) : Math.floor(r() * 1000))
+    }
+    const width = 50 + Math.floor(r() * 400)
+    const x = (ms: number) => 10 + (ms / Math.max(1, at)) * width
+    const y = (v: number) => 300 - v * (r() < 0.5 ? 0.3 : 0.0001)
+    const ys = vals.map(y)
+    const yOf = (v: number) => ys[vals.indexOf(v)] ?? NaN
+    const plain = plainToPixels(ts, vals, x, yOf, 2500, width)
+    if (JSON.stringify(toPixels(ts, vals, x, yOf, 2500, width)) !== JSON.stringify(plain)) wrong.push(seed)
+    if (pixelPath(ts, vals, x, yOf, 2500, width) !== pathOf(plain)) wrong.push(-seed - 1)
+  }
+  t.same(wrong, [], 'every seed')
+})
