@@ -9,6 +9,7 @@ import { gapFindings } from './gaps.js'
 import { goneWhileListedFindings } from './gone-while-listed.js'
 import { lowFreeFindings } from './low-free.js'
 import { notGivenBackFindings } from './not-given-back.js'
+import { oomKillFindings } from './oom-kill.js'
 import { orphanFindings } from './orphan.js'
 import { overlapFindings } from './overlap.js'
 import { wiredJumpFindings } from './wired-jump.js'
@@ -16,12 +17,14 @@ import { wiredJumpFindings } from './wired-jump.js'
 export type { FindingOptions }
 
 /**
- * The order a maintainer reads them in: runners alive together and low free
+ * The order a maintainer reads them in: the harm first (a process the OOM
+ * killer killed), then runners alive together and low free
  * memory, then memory not given back (orphans, listings without a runner,
  * free memory, compressor and swap), then Ollama's figures against the
  * measured ones and what a load cost, then gaps and server trouble.
  */
 export const RANK: readonly Finding['kind'][] = [
+  'oom-kill',
   'runner-overlap',
   'low-free',
   'orphan-runner',
@@ -39,6 +42,7 @@ export const RANK: readonly Finding['kind'][] = [
 export function findFindings(trace: Trace, o: FindingOptions): Finding[] {
   const ctx = makeCtx(trace, o)
   const drafts: Draft[] = [
+    ...oomKillFindings(ctx),
     ...overlapFindings(ctx),
     ...lowFreeFindings(ctx),
     ...orphanFindings(ctx),

@@ -401,3 +401,21 @@ t.test('samples the daemon dropped on a full disk are said, not reported as dama
   t.same(kinds(f), ['gap'])
   t.match(f[0]!.text, /^memtrace dropped 512 KiB of whole samples from the process file at 14:00:04: writes failed \(a full disk\)/)
 })
+
+t.test("a runner the kernel's OOM killer killed is the first finding, with its RSS at its last sample and the container's usage and limit then", async t => {
+  const lsrv = (m: string) => `/usr/lib/ollama/llama-server --model /m/blobs/${m} --port 40123 -c 8192 -np 1`
+  let proc = H
+  for (let s = 0; s <= 20; s++) {
+    proc += `${ts(s)}\t800\t1\tollama\t60000\t1\t/usr/bin/ollama serve\n`
+    if (s <= 12) proc += `${ts(s)}\t4412\t800\tllama-server\t${30_000_000 + s * 100_000}\t1\t${lsrv('sha256-' + 'a'.repeat(64))}\n`
+  }
+  const cg = (usage: number) => `MemTotal:       65536000 kB\nMemFree:        1000000 kB\nMemAvailable:   2000000 kB\ncgroup: /docker/abc\n/sys/fs/cgroup/memory.current:${usage}\n/sys/fs/cgroup/memory.max:34359738368\n`
+  let sys = ''
+  for (let s = 0; s <= 20; s += 5) sys += block(s, cg(s <= 10 ? 34_000_000_000 : 2_000_000_000) + (s === 15 ? `memtrace oom-kill {"ts":"${ts(15)}","pid":4412,"text":"llama-server","bytes":31200000000,"model":"llama3.3:70b","source":"cgroup","message":"x"}\n` : ''))
+  const f = build(proc, sys)
+  t.equal(f[0]?.kind, 'oom-kill', 'the harm first')
+  t.same(f[0]?.pids, [4412])
+  t.equal(f[0]?.figures?.rssBytes, 31_200_000 * 1024, 'the RSS of its last sample, 14:00:12')
+  t.match(f[0]?.text, /^The kernel's OOM killer killed runner PID 4412 for .+: it held 29\.8 GiB RSS at its last sample, 14:00:12; the container used 31\.7 GiB of its 32\.0 GiB limit at 14:00:10\. The container's OOM-kill count rose while it vanished\.$/)
+  t.same(f[0]?.figures, { rssBytes: 31_200_000 * 1024, cgroupUsageBytes: 34_000_000_000, cgroupLimitBytes: 34_359_738_368 })
+})
