@@ -3,6 +3,8 @@ import type { ProblemLog } from './problems.js'
 import { parseEvent } from './events.js'
 import { GpuBlock } from './gpu-block.js'
 import { PerBlock } from './per-block.js'
+import { otherLine } from './server-log/other-lines.js'
+import { stripPrefix } from './server-log/prefix.js'
 import { dropImplausible } from './ranges.js'
 import { addCgroup, addMeminfo, addSysctl, addVmStat, addVmstat, finish, pathOnly } from './sample-fields.js'
 import * as mac from './sections/macos.js'
@@ -307,6 +309,14 @@ export function parseBlock(
       }
       // Stay in vm_stat: one garbled counter must not lose the ones after it.
     }
+    // The kernel's OOM kill, pasted from dmesg or journalctl -k.
+    if (t.includes('Killed process')) {
+      const kill = kernelKill(t, ts, no)
+      if (kill) {
+        events.push(kill)
+        continue
+      }
+    }
     if ((c0 === 69 || c0 === 99 || c0 === 106) /* E c j */ && ERROR_LINE_RE.test(t)) {
       events.push({ record: 'trace-event', kind: 'source-error', ts, line: no, message: t.slice(0, 300) })
       continue
@@ -335,6 +345,14 @@ export function parseBlock(
   // Figures derived above (used, free %, swap) sit at the top: only those are checked again.
   dropImplausible(s as unknown as Record<string, unknown>, drop, { topOnly: true })
   return { sample: s, events }
+}
+
+/** A pasted `Killed process N (name) … anon-rss:…kB` line as the daemon's `oom-kill` event, the kernel's figure as its bytes. */
+function kernelKill(t: string, ts: string, no: number): TraceEvent | undefined {
+  const e = otherLine(stripPrefix(t).body)
+  if (!e || 'why' in e || e.kind !== 'kernel-oom-kill' || e.pid === undefined) return undefined
+  const rss = e.figures?.anonRssBytes
+  return { record: 'trace-event', kind: 'oom-kill', ts, line: no, pid: e.pid, ...(e.process ? { text: e.process } : {}), ...(rss !== undefined ? { bytes: rss } : {}), source: 'kernel', message: t.slice(0, 300) }
 }
 
 /** Adds a device to the block's swap listing; false when the line was no device row. */

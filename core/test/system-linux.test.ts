@@ -104,3 +104,17 @@ t.test('/proc/swaps: the header is a section, not damage; rows give the totals',
   const bad = block(`${SWAPS_HEADER}\n/dev/sda2 partition lots 0 -2`)
   t.equal(bad.problems.total, 1, 'a damaged row is still reported')
 })
+
+t.test("a pasted dmesg or journalctl -k OOM kill is the daemon's oom-kill event, read the same way", async t => {
+  const { events, problems } = block(
+    [
+      '[2858609.598568] Memory cgroup out of memory: Killed process 4412 (llama-server) total-vm:41234567kB, anon-rss:31981234kB, file-rss:1024kB, shmem-rss:0kB, UID:0 pgtables:62000kB oom_score_adj:0',
+      'May 14 09:12:03 gpu-box kernel: Out of memory: Killed process 4413 (ollama_llama_se) total-vm:2000kB, anon-rss:1000kB, file-rss:0kB, shmem-rss:0kB',
+    ].join('\n'),
+  )
+  t.equal(problems.total, 0)
+  t.match(events, [
+    { kind: 'oom-kill', pid: 4412, text: 'llama-server', bytes: 31981234 * 1024, source: 'kernel', line: 2 },
+    { kind: 'oom-kill', pid: 4413, text: 'ollama_llama_se', bytes: 1000 * 1024, source: 'kernel', line: 3 },
+  ])
+})
