@@ -34,7 +34,11 @@ Options:
                      legible when a tracker shrinks the picture; 1 to 4)
   --watch            render again whenever the traces grow (a live run in a browser tab)
   --json             print the findings as JSON lines (schema: memtrace schema finding)
-  --report FILE      also write a Markdown report: findings, runners, host, command
+  --report FILE      also write a Markdown report: findings, runners, host, command,
+                     and the server's version, settings and memory lines
+  --server-log FILE  Ollama's own log (server.log, journalctl -u ollama, docker logs,
+                     or a paste): read for the report (with --dir: the daemon's
+                     ollama-server-memtrace-<stamp>.log, when it kept one)
   --plan M[:CTX:NP]  draw what memtrace plan predicts a runner of model M holds
                      (context CTX, NP slots; default 4096 and 1) as a dashed level
   -q, --quiet        print nothing but errors
@@ -57,6 +61,8 @@ export interface RenderArgs {
   quiet: boolean
   json: boolean
   reportPath?: string
+  /** The server's log: `--server-log FILE`, or the daemon's third file with `--dir`. */
+  serverLogPath?: string
   /** The arguments as given, for the report's command line. */
   argv?: string[]
   theme?: 'light' | 'dark'
@@ -85,6 +91,7 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
       json: { type: 'boolean', default: false },
       watch: { type: 'boolean', default: false },
       report: { type: 'string' },
+      'server-log': { type: 'string' },
       plan: { type: 'string' },
       prometheus: { type: 'string' },
       instance: { type: 'string' },
@@ -105,6 +112,7 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
     throw new UsageError(`unknown time zone "${zoneAsked}" (use an IANA name such as Europe/Berlin, or UTC)`)
   }
   let prometheus: PrometheusSource | undefined
+  let serverLogPath = values['server-log'] as string | undefined
   if (values.prometheus !== undefined) {
     if (values.dir !== undefined || positionals.length > 0) throw new UsageError('give --prometheus, --dir or three files, not more than one')
     if (values.watch) throw new UsageError('--watch reads trace files; Prometheus is asked once')
@@ -132,7 +140,9 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
     outPath = values.out
   } else if (values.dir !== undefined) {
     if (positionals.length > 0) throw new UsageError('give either --dir or three files, not both')
-    ;({ procPath, sysPath, outPath } = newestInDir(values.dir, values.out))
+    const pair = newestInDir(values.dir, values.out)
+    ;({ procPath, sysPath, outPath } = pair)
+    serverLogPath ??= pair.serverLogPath
   } else {
     if (positionals.length !== 3) throw new UsageError('expected <process.tsv> <system.log> <out.svg>, or --dir DIR')
     ;[procPath, sysPath, outPath] = positionals as [string, string, string]
@@ -160,6 +170,7 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
     quiet: values.quiet as boolean,
     json: values.json as boolean,
     ...(values.report !== undefined ? { reportPath: values.report } : {}),
+    ...(serverLogPath !== undefined ? { serverLogPath } : {}),
     ...(values.plan !== undefined ? { plan: values.plan } : {}),
     ...(prometheus ? { prometheus } : {}),
     argv,

@@ -10,6 +10,9 @@ import { findFindings } from './findings/findings.js'
 import { reportMarkdown } from './findings/report.js'
 import { loadTrace } from './load.js'
 import { pngBeside, toPng, writeAll } from './outputs.js'
+import { readServerLog } from './server-log.js'
+import { ProblemLog } from '../core/parse/problems.js'
+import type { ServerEvent } from '../schemas/index.js'
 
 /** What `memtrace plan` predicts a runner of MODEL[:CTX:NP] holds, from the model's GGUF header on this machine. */
 async function planLevel(spec: string): Promise<{ label: string; bytes: number }> {
@@ -76,6 +79,7 @@ async function renderTraces(a: RenderArgs, out: NodeJS.WritableStream, err: Node
     // The report is for an issue, and issues take a PNG: an SVG chart gets one beside it.
     const pngPath = pngBeside(a.outPath)
     if (!isPng) outputs.push([pngPath, await toPng(svg, a.scale ?? 2)])
+    const server = a.serverLogPath ? await serverEvents(a.serverLogPath, err) : undefined
     const md = reportMarkdown(trace, findings, {
       zone: a.zone,
       lowFreePct: a.lowFreePct,
@@ -84,6 +88,7 @@ async function renderTraces(a: RenderArgs, out: NodeJS.WritableStream, err: Node
       sysFile: a.sysPath,
       command: ['memtrace', 'render', ...(a.argv ?? [])],
       home: homedir(),
+      ...(server ? { server } : {}),
     })
     outputs.push([a.reportPath, md])
   }
@@ -102,4 +107,16 @@ async function renderTraces(a: RenderArgs, out: NodeJS.WritableStream, err: Node
     out.write(findings.length ? `\nWhat happened (times in ${a.zone}), most important first:\n${findings.map(f => `${f.n}. ${f.text}`).join('\n')}\n` : `\n${NO_FINDINGS}\n`)
   }
   return 0
+}
+
+/** Most server-log events a report holds: it shows a few hundred at most. */
+const MAX_SERVER_EVENTS = 20_000
+
+/** The server's log for the report: its events (bounded), and what could not be read said on stderr. */
+async function serverEvents(path: string, err: NodeJS.WritableStream): Promise<{ file: string; events: ServerEvent[] }> {
+  const problems = new ProblemLog()
+  const events: ServerEvent[] = []
+  await readServerLog(path, problems, e => void (events.length < MAX_SERVER_EVENTS && events.push(e)))
+  for (const line of problems.summary()) err.write(`memtrace render: skipped ${oneLine(line)}\n`)
+  return { file: path, events }
 }

@@ -45,5 +45,12 @@ export function newestInDir(dir: string, out: string | undefined) {
     throw new InputError(`no traces in ${dir}: expected ollama-process-memtrace-<stamp>.tsv and system-memtrace-<stamp>.log${seen}`)
   }
   const stamp = newest.suffix ? `${newest.stamp}-${newest.suffix}` : newest.stamp
-  return { procPath: join(dir, newest.proc as string), sysPath: join(dir, newest.sys as string), outPath: out ?? join(dir, `memtrace-${stamp}.svg`) }
+  // The daemon's third file, the server's memory lines, shares the stamp where the server's log was followed.
+  const server = `ollama-server-memtrace-${newest.proc?.replace(/^ollama-process-memtrace-(.*)\.tsv$/, '$1')}.log`
+  return {
+    procPath: join(dir, newest.proc as string),
+    sysPath: join(dir, newest.sys as string),
+    outPath: out ?? join(dir, `memtrace-${stamp}.svg`),
+    ...(names.includes(server) ? { serverLogPath: join(dir, server) } : {}),
+  }
 }

@@ -1,5 +1,5 @@
 /** The Markdown report, made to paste into a GitHub issue unchanged. Pure. */
-import type { Finding } from '../../schemas/index.js'
+import type { Finding, ServerEvent } from '../../schemas/index.js'
 import type { ProcSeries, Trace } from '../../core/model/trace.js'
 import { wallClock } from '../chart/time-axis.js'
 import { formatDuration } from '../../core/parse/time.js'
@@ -7,6 +7,7 @@ import { type Claim, claims, whereText } from './claim.js'
 import { firstMs, gib, lastMs, makeCtx, peakRss } from './context.js'
 import { LOW_FREE_RULE } from './low-free.js'
 import { codeText, markdownText } from '../../core/safe-text.js'
+import { reportedEvents, serverLine, serverSummary } from './server-lines.js'
 
 export interface ReportOptions {
   zone: string
@@ -19,6 +20,8 @@ export interface ReportOptions {
   command: string[]
   /** The user's home directory, never to appear in the text. */
   home?: string
+  /** The server's own log: its file and the memory lines read from it. */
+  server?: { file: string; events: ServerEvent[] }
 }
 
 /** GitHub's limit on a comment, with room to spare for the user's own words. */
@@ -41,7 +44,11 @@ export function reportMarkdown(trace: Trace, findings: Finding[], o: ReportOptio
   const to = at(trace.endMs)
   const from = at(trace.startMs)
   head.push(`- Traced: ${from} – ${to.slice(0, 10) === from.slice(0, 10) ? to.slice(11) : to} ${o.zone} (${formatDuration(trace.endMs - trace.startMs)})`)
-  head.push(`- Traces: \`${codeText(fileName(o.procFile))}\`, \`${codeText(fileName(o.sysFile))}\``, '')
+  const serverFile = o.server ? `, \`${codeText(fileName(o.server.file))}\`` : ''
+  head.push(`- Traces: \`${codeText(fileName(o.procFile))}\`, \`${codeText(fileName(o.sysFile))}\`${serverFile}`)
+  const summary = o.server ? serverSummary(o.server.events) : undefined
+  if (summary) head.push(`- Server: ${cell(summary)}`)
+  head.push('')
   head.push('### What happened', '')
   if (findings.length === 0) head.push('No runner overlap, no low free memory, no gaps.')
   const what = findings.map(f => `${f.n}. ${cell(f.text)}`)
@@ -52,6 +59,7 @@ export function reportMarkdown(trace: Trace, findings: Finding[], o: ReportOptio
   }
   const runners = runnerTable(trace, o, at)
   const markers = trace.events.filter(e => e.kind === 'marker').map(m => `- ${at(Date.parse(m.ts))}: ${cell(scrub(m.text ?? '', o.home))}`)
+  const server = reportedEvents(o.server?.events ?? []).map(e => `- ${cell(scrub(serverLine(e, at), o.home))}`)
   const tail = ['', '### Command', '', '```', codeText(scrub(commandText(o.command), o.home)), '```', '']
   // Findings come first and are cut last: a long trace loses table rows before sentences.
   const compose = (room: number): string[] => {
@@ -59,12 +67,18 @@ export function reportMarkdown(trace: Trace, findings: Finding[], o: ReportOptio
     room -= whatKept.join('\n').length
     const runnersKept = fit(runners.rows, (room * 2) / 3)
     room -= runnersKept.join('\n').length
-    const markersKept = fit(markers, room)
+    const markersKept = fit(markers, (room * 2) / 3)
+    room -= markersKept.join('\n').length
+    const serverKept = fit(server, room)
     const lines = [...head, ...whatKept, ...cutNote(what, whatKept, 'findings', '`memtrace render --json` prints them all'), ...notes]
     lines.push('', `### Runners (${runners.rows.length})`, '')
     lines.push(...fold(runners.rows.length, [...runners.header, ...runnersKept]), ...cutNote(runners.rows, runnersKept, 'runners', 'the chart shows them all'))
     if (runners.rows.length) lines.push('', "Ollama's figure is the largest `size` it listed while the runner lived, in GiB, with the decimal GB that `ollama ps` prints for it.")
     if (markers.length) lines.push('', '### Markers', '', ...fold(markers.length, markersKept), ...cutNote(markers, markersKept, 'markers', 'the trace holds them all'))
+    if (server.length) {
+      lines.push('', `### The server's memory lines (${server.length})`, '', "From the server's own log: its estimates, decisions and allocations, as memtrace read them (never the lines themselves).", '')
+      lines.push('<details><summary>Show them</summary>', '', ...serverKept, '', '</details>', ...cutNote(server, serverKept, 'lines', '`memtrace parse --server-log` prints them all'))
+    }
     lines.push(...tail)
     return lines
   }

@@ -67,3 +67,29 @@ t.test('home directories in a trace from another machine are cut too', async t =
   t.match(md, /ran \\~\/bin\/bench\.sh and \\~\/x and \\~\\\\y/, 'cut, and the ~ escaped for Markdown')
   t.notMatch(md, /alice|bob|carol/)
 })
+
+t.test("the report names the server's version and memory settings, and folds its memory lines: with --dir, the daemon's third file", async t => {
+  const home = t.testdir({})
+  const traces = join(home, 'ollama-memtrace')
+  mkdirSync(traces, { recursive: true })
+  cpSync(join(ROOT, 'samples', 'linux-nvidia-container'), traces, { recursive: true })
+  const { writeFileSync } = await import('node:fs')
+  writeFileSync(
+    join(traces, 'ollama-server-memtrace-20261010-090000.log'),
+    [
+      'time=2026-10-10T09:00:01Z level=INFO source=routes.go:1 msg="server config" env="map[OLLAMA_CONTEXT_LENGTH:8192 OLLAMA_FLASH_ATTENTION:true OLLAMA_KEEP_ALIVE:5m0s OLLAMA_KV_CACHE_TYPE:q8_0 OLLAMA_MAX_LOADED_MODELS:0 OLLAMA_NUM_PARALLEL:4]"',
+      'time=2026-10-10T09:00:01Z level=INFO source=routes.go:2 msg="Listening on 127.0.0.1:11434 (version 0.30.4)"',
+      `time=2026-10-10T09:03:00Z level=INFO source=sched.go:557 msg="llama-server model predicted to exceed available memory, evicting" model=${home}/.ollama/models/blobs/sha256-${'b'.repeat(64)} predicted="42.1 GiB" predicted_num_ctx=8192 num_batch=512 available="30.2 GiB" gpu_free="20.6 GiB" system_free="30.2 GiB" system_limited=true`,
+      'time=2026-10-10T09:03:04Z level=ERROR source=llama_server.go:976 msg="llama-server terminated" error="signal: killed" exit=unknown',
+      'time=2026-10-10T09:03:05Z level=DEBUG source=server.go:1 msg="completion request" prompt="my secret prompt"',
+    ].join('\n') + '\n',
+  )
+  const r = memtrace(['render', '--dir', traces, '-o', join(traces, 'chart.svg'), '--tz', 'UTC', '--report', join(traces, 'report.md')], { env: { HOME: home } })
+  t.equal(r.code, 0, r.stderr)
+  const md = readFileSync(join(traces, 'report.md'), 'utf8')
+  t.match(md, /- Traces: `ollama-process-memtrace-20261010-090000\.tsv`, `system-memtrace-20261010-090000\.log`, `ollama-server-memtrace-20261010-090000\.log`/)
+  t.match(md, /- Server: Ollama 0\.30\.4; NUM\\_PARALLEL 4, context length 8192, KV cache type q8\\_0, flash attention true, max loaded models 0, keep-alive 5m0s\n/, 'Markdown-escaped, as all trace text')
+  t.match(md, /### The server's memory lines \(2\)[\s\S]*<details><summary>Show them<\/summary>\n\n- 2026-10-10 09:03:00 eviction: sha256-bbbbbbbbbbbb, predicted 42\.1 GiB, available 30\.2 GiB, GPU free 20\.6 GiB, system free 30\.2 GiB, limited by system memory\n- 2026-10-10 09:03:04 runner-stopped: signal killed\n\n<\/details>/)
+  t.notMatch(md, /my secret prompt/)
+  t.notOk(md.includes(home), 'no home directory')
+})
