@@ -15,6 +15,7 @@ import type { Box } from './axes.js'
 import { modelKey, type ProcStyle } from './proc-style.js'
 import { GIB, rssScale } from './proc-panel.js'
 import { LineIndex } from './line-index.js'
+import { fastLinear } from './linear.js'
 import { inside, type Occupied, type Rect, textRect } from './rects.js'
 import type { Theme } from './style.js'
 import { el, haloText } from './svg.js'
@@ -71,7 +72,7 @@ function peakText(kb: number): string {
 }
 
 export function directLabels(trace: Trace, box: Box, x: (t: number) => number, styles: ProcStyle[], th: Theme, taken: Occupied, planGiB?: number): string {
-  const y = rssScale(trace, box, planGiB)
+  const y = fastLinear(rssScale(trace, box, planGiB))
   const runners = trace.procs.map((s, i) => ({ s, i })).filter(r => r.s.role === 'runner' && r.s.tsMs.length > 0)
   runners.sort((a, b) => b.s.peakRssKb - a.s.peakRssKb || a.i - b.i)
   const parts: string[] = []

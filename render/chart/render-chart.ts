@@ -6,6 +6,7 @@ import type { Box } from './axes.js'
 import { badgeStrip } from './badges.js'
 import { type BandKind, drawBands } from './bands.js'
 import { directLabels } from './direct-labels.js'
+import { fastLinear } from './linear.js'
 import { findingsBlock } from './findings-block.js'
 import { describe, header, titleText } from './header.js'
 import { drawLegend, LEGEND_ROW_H, legendRows } from './legend.js'
@@ -77,7 +78,7 @@ export function renderChart(trace: Trace, o: ChartOptions): string {
   // The axis spans at least ten seconds, so a trace of one sample still gets distinct ticks.
   const span = Math.max(trace.endMs - trace.startMs, 0)
   const axisSpan = Math.max(span, 10_000)
-  const x = scaleLinear().domain([trace.startMs, trace.startMs + axisSpan]).range([M.left, M.left + plotW])
+  const x = fastLinear(scaleLinear().domain([trace.startMs, trace.startMs + axisSpan]).range([M.left, M.left + plotW]))
   const ticks = ticksFor(trace.startMs, trace.startMs + axisSpan, o.zone, plotW)
   const textW = Math.min(o.width - M.left - 16, 1100) // longer lines are hard to follow
   const block = findingsBlock(o.findings, M.left, textW, o.zone, th)

@@ -174,3 +174,22 @@ t.test('decimation streams the points and breaks the plain version made, and wri
   }
   t.same(wrong, [], 'every seed')
 })
+
+t.test('the plain linear mapping gives the numbers d3 gives, bit for bit', async t => {
+  const { scaleLinear } = await import('d3-scale')
+  const { fastLinear } = await import('../chart/linear.js')
+  const wrong: string[] = []
+  for (let seed = 0; seed < 300; seed++) {
+    const r = rng(seed)
+    const d0 = r() < 0.5 ? 1.77e12 + Math.floor(r() * 1e9) : r() * 100
+    const d1 = r() < 0.1 ? d0 : r() < 0.2 ? d0 - r() * 1e6 : d0 + r() * (r() < 0.5 ? 86_400_000 : 50)
+    const s = scaleLinear().domain([d0, d1]).range([r() * 500, r() * 1200])
+    if (r() < 0.3) s.nice()
+    const f = fastLinear(s)
+    for (let i = 0; i < 200; i++) {
+      const v = i === 0 ? NaN : i === 1 ? d0 : i === 2 ? d1 : d0 + (r() - 0.2) * (d1 - d0 || 1000) * 1.5
+      if (!Object.is(f(v), s(v))) wrong.push(`seed ${seed}: ${v}`)
+    }
+  }
+  t.same(wrong, [], 'every value')
+})
