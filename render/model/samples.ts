@@ -82,10 +82,13 @@ export class Samples {
 
 /**
  * The times at which any of `series` has a sample (where `keep` says so),
- * ascending, each once, with how many series have one then. Sorted in a
- * typed array: no map of times, no boxed numbers.
+ * ascending, each once, with how many series have one then. A few series
+ * (each in time order) are merged side by side; many are copied into one
+ * typed array and sorted natively. Either way: no map of times, no boxed
+ * numbers, arrays of their exact size.
  */
 export function timesOf(series: readonly { tsMs: readonly number[] }[], keep?: (s: number, i: number) => boolean): { times: number[]; counts: number[] } {
+  if (series.length <= MERGED && series.every(s => ascending(s.tsMs))) return merged(series, keep)
   let total = 0
   for (const s of series) total += s.tsMs.length
   const all = new Float64Array(total)
@@ -107,6 +110,46 @@ export function timesOf(series: readonly { tsMs: readonly number[] }[], keep?: (
       times[++j] = t
       counts[j] = 1
     }
+  }
+  return { times, counts }
+}
+
+/** Up to this many series, merging side by side beats sorting them all. */
+const MERGED = 16
+
+/** In time order, and every time a finite number (the merge stops at Infinity). */
+function ascending(ts: readonly number[]): boolean {
+  for (let i = 0; i < ts.length; i++) if (!Number.isFinite(ts[i]) || (i > 0 && !((ts[i] as number) >= (ts[i - 1] as number)))) return false
+  return true
+}
+
+/** timesOf for a few series in time order: the smallest next time of all, counted, and on. */
+function merged(series: readonly { tsMs: readonly number[] }[], keep?: (s: number, i: number) => boolean): { times: number[]; counts: number[] } {
+  const at = series.map(() => 0)
+  const next = (k: number) => {
+    const ts = (series[k] as { tsMs: readonly number[] }).tsMs
+    let i = at[k] as number
+    while (i < ts.length && keep && !keep(k, i)) i++
+    at[k] = i
+    return i < ts.length ? (ts[i] as number) : Infinity
+  }
+  const heads = series.map((_, k) => next(k))
+  const times: number[] = []
+  const counts: number[] = []
+  for (;;) {
+    let t = Infinity
+    for (const h of heads) if (h < t) t = h
+    if (t === Infinity) break
+    let c = 0
+    for (let k = 0; k < heads.length; k++) {
+      while (heads[k] === t) {
+        c++
+        at[k] = (at[k] as number) + 1
+        heads[k] = next(k)
+      }
+    }
+    times.push(t)
+    counts.push(c)
   }
   return { times, counts }
 }
