@@ -195,3 +195,26 @@ t.test('the plain linear mapping gives the numbers d3 gives, bit for bit', async
   t.same(wrong, [], 'every value')
 })
 
+t.test('timestamps in the trace’s own form read as the pattern reads them', async t => {
+  const { parseTs } = await import('../parse/time.js')
+  const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})Z$/
+  const plain = (s: string) => {
+    const m = ISO.exec(s)
+    if (!m) return undefined
+    const [y, mo, d, h, mi, sec] = m.slice(1).map(Number) as [number, number, number, number, number, number]
+    return mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 ? NaN : Date.UTC(y, mo - 1, d, h, mi, sec)
+  }
+  const wrong: string[] = []
+  const chars = '0123456789-:TZ .+x'
+  for (let seed = 0; seed < 20000; seed++) {
+    const r = rng(seed)
+    let s = new Date(Date.UTC(1 + Math.floor(r() * 9998), 0, 1) + r() * 3e11).toISOString().replace(/\.\d{3}Z$/, 'Z')
+    for (let e = Math.floor(r() * 3); e > 0; e--) {
+      const i = Math.floor(r() * s.length)
+      s = s.slice(0, i) + chars[Math.floor(r() * chars.length)] + s.slice(i + 1)
+    }
+    const want = plain(s)
+    if (want !== undefined && !Object.is(parseTs(s), want)) wrong.push(s)
+  }
+  t.same(wrong, [], 'every timestamp')
+})
