@@ -1,14 +1,18 @@
 /**
  * Numbers as they arrive. The first SMALL go into a plain array, which a
  * short series (most of a busy host's processes) keeps and hands over as is;
- * past that, into a typed array that doubles when full: appending makes no
- * garbage, growing makes little, and none of it sits on the JS heap to be
- * copied by each young collection, as the backing store of a plain array of
- * thousands of numbers is. Pure.
+ * past that, into typed arrays of a fixed size, one after another. Appending
+ * makes no garbage and nothing is ever copied to grow: a doubling array left
+ * its old halves behind, twice the samples' size at its peak, and a plain
+ * array's backing store of thousands of numbers was copied by every young
+ * collection. Pure.
  */
 export class Column {
   #small: number[] = []
-  #big: Float64Array | undefined
+  /** Full blocks, then the one being filled. */
+  readonly #blocks: Float64Array[] = []
+  #open: Float64Array | undefined
+  #fill = 0
   length = 0
 
   /** A column of `n` NaNs: a series that begins after others. */
@@ -20,40 +24,47 @@ export class Column {
 
   /** The last value (only when there is one). */
   get last(): number {
-    return (this.#big ? this.#big[this.length - 1] : this.#small[this.length - 1]) as number
+    return (this.#open ? this.#open[this.#fill - 1] : this.#small[this.length - 1]) as number
   }
 
   push(v: number): void {
-    const big = this.#big
-    if (!big) {
+    const open = this.#open
+    if (!open) {
       this.#small.push(v)
       if (++this.length === SMALL) {
-        this.#big = new Float64Array(2 * SMALL)
-        this.#big.set(this.#small)
+        const first = new Float64Array(BLOCK)
+        first.set(this.#small)
+        this.#open = first
+        this.#fill = SMALL
         this.#small = []
       }
       return
     }
-    if (this.length === big.length) {
-      const b = new Float64Array(big.length * 2)
-      b.set(big)
-      this.#big = b
+    if (this.#fill === BLOCK) {
+      this.#blocks.push(open)
+      this.#open = new Float64Array(BLOCK)
+      this.#fill = 0
     }
-    ;(this.#big as Float64Array)[this.length++] = v
+    ;(this.#open as Float64Array)[this.#fill++] = v
+    this.length++
   }
 
   /** The values as a plain array, as long as they are (no spare room at the end of a long one). */
   array(): number[] {
-    const big = this.#big
-    if (!big) return this.#small
+    const open = this.#open
+    if (!open) return this.#small
     const out = new Array<number>(this.length)
-    for (let i = 0; i < this.length; i++) out[i] = big[i] as number
+    let k = 0
+    for (const b of this.#blocks) for (let i = 0; i < BLOCK; i++) out[k++] = b[i] as number
+    for (let i = 0; i < this.#fill; i++) out[k++] = open[i] as number
     return out
   }
 }
 
-/** Values a column keeps in a plain array before it moves them to a typed one. */
+/** Values a column keeps in a plain array before it moves them to typed blocks. */
 const SMALL = 1024
+/** Values in each typed block (64 KiB). */
+const BLOCK = 8192
 
 /** One process's samples while the trace is read: times and RSS. */
 export class Samples {
