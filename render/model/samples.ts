@@ -96,23 +96,20 @@ export class Samples {
  * ascending, each once, with how many series have one then. A few series
  * (each in time order) are merged side by side; many are copied into one
  * typed array and sorted natively. Either way: no map of times, no boxed
- * numbers, arrays of their exact size.
+ * numbers, and typed arrays of the exact size, outside the JS heap.
  */
-export function timesOf(series: readonly { tsMs: readonly number[] }[], keep?: (s: number, i: number) => boolean): { times: number[]; counts: number[] } {
-  if (series.length <= MERGED && series.every(s => ascending(s.tsMs))) return merged(series, keep)
+export function timesOf(series: readonly { tsMs: readonly number[] }[], keep?: (s: number, i: number) => boolean): { times: Float64Array; counts: Float64Array } {
   let total = 0
   for (const s of series) total += s.tsMs.length
+  if (series.length <= MERGED && series.every(s => ascending(s.tsMs))) return merged(series, total, keep)
   const all = new Float64Array(total)
   let n = 0
   series.forEach((s, k) => {
     for (let i = 0; i < s.tsMs.length; i++) if (!keep || keep(k, i)) all[n++] = s.tsMs[i] as number
   })
   const sorted = all.subarray(0, n).sort()
-  let distinct = 0
-  for (let i = 0; i < n; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) distinct++
-  // Arrays of the exact size: pushing grows them in steps, each a copy left behind.
-  const times = new Array<number>(distinct)
-  const counts = new Array<number>(distinct)
+  const times = new Float64Array(n)
+  const counts = new Float64Array(n)
   let j = -1
   for (let i = 0; i < n; i++) {
     const t = sorted[i] as number
@@ -122,7 +119,7 @@ export function timesOf(series: readonly { tsMs: readonly number[] }[], keep?: (
       counts[j] = 1
     }
   }
-  return { times, counts }
+  return { times: times.slice(0, j + 1), counts: counts.slice(0, j + 1) }
 }
 
 /** Up to this many series, merging side by side beats sorting them all. */
@@ -135,7 +132,7 @@ function ascending(ts: readonly number[]): boolean {
 }
 
 /** timesOf for a few series in time order: the smallest next time of all, counted, and on. */
-function merged(series: readonly { tsMs: readonly number[] }[], keep?: (s: number, i: number) => boolean): { times: number[]; counts: number[] } {
+function merged(series: readonly { tsMs: readonly number[] }[], total: number, keep?: (s: number, i: number) => boolean): { times: Float64Array; counts: Float64Array } {
   const at = series.map(() => 0)
   const next = (k: number) => {
     const ts = (series[k] as { tsMs: readonly number[] }).tsMs
@@ -145,8 +142,9 @@ function merged(series: readonly { tsMs: readonly number[] }[], keep?: (s: numbe
     return i < ts.length ? (ts[i] as number) : Infinity
   }
   const heads = series.map((_, k) => next(k))
-  const times: number[] = []
-  const counts: number[] = []
+  const times = new Float64Array(total)
+  const counts = new Float64Array(total)
+  let j = 0
   for (;;) {
     let t = Infinity
     for (const h of heads) if (h < t) t = h
@@ -159,9 +157,9 @@ function merged(series: readonly { tsMs: readonly number[] }[], keep?: (s: numbe
         heads[k] = next(k)
       }
     }
-    times.push(t)
-    counts.push(c)
+    times[j] = t
+    counts[j++] = c
   }
-  return { times, counts }
+  return { times: times.slice(0, j), counts: counts.slice(0, j) }
 }
 
