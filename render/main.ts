@@ -3,7 +3,7 @@ import { lstat, rename, unlink, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { renderChart } from './chart/render-chart.js'
+import { renderChartBytes } from './chart/render-chart.js'
 import { checkZone, zoneOffsetMs } from './chart/time-axis.js'
 import { InputError, loadTrace } from './load.js'
 import { findFindings } from './findings/findings.js'
@@ -307,7 +307,7 @@ async function renderTraces(a: RenderArgs, out: NodeJS.WritableStream, err: Node
   if (trace.hiddenArgs > 0) notes.push(`${trace.hiddenArgs} Ollama process(es) drawn by name only: ps could not read their arguments (they run as another user, such as root); runners are named by what /api/ps listed. \`sudo memtrace start\` reads them.`)
   const findings = findFindings(trace, { zone: a.zone, lowFreePct: a.lowFreePct })
   notes.push(...(findings.length ? ['What happened:', ...findings.map(f => `${f.n}. ${f.text}`)] : [NO_FINDINGS]))
-  const svg = renderChart(trace, {
+  const svg = renderChartBytes(trace, {
     width: a.width,
     height: a.height,
     zone: a.zone,
@@ -356,7 +356,7 @@ async function renderTraces(a: RenderArgs, out: NodeJS.WritableStream, err: Node
 }
 
 /** Writes whole or not at all: never a half-written file. */
-async function toPng(svg: string, scale: number): Promise<Buffer> {
+async function toPng(svg: string | Buffer, scale: number): Promise<Buffer> {
   const { Resvg } = await import('@resvg/resvg-js')
   return Buffer.from(new Resvg(svg, { font: { loadSystemFonts: true }, background: '#ffffff', fitTo: { mode: 'zoom', value: scale } }).render().asPng())
 }
