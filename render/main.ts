@@ -5,7 +5,7 @@ import { InputError, UsageError } from '../core/errors.js'
 import { jsonLine, oneLine } from '../core/safe-text.js'
 import { gib } from '../core/units.js'
 import type { RenderArgs } from './args.js'
-import { renderChart } from './chart/render-chart.js'
+import { renderChartBytes } from './chart/render-chart.js'
 import { findFindings } from './findings/findings.js'
 import { reportMarkdown } from './findings/report.js'
 import { loadTrace } from './load.js'
@@ -59,7 +59,7 @@ async function renderTraces(a: RenderArgs, out: NodeJS.WritableStream, err: Node
   if (trace.hiddenArgs > 0) notes.push(`${trace.hiddenArgs} Ollama process(es) drawn by name only: ps could not read their arguments (they run as another user, such as root); runners are named by what /api/ps listed. \`sudo memtrace start\` reads them.`)
   const findings = findFindings(trace, { zone: a.zone, lowFreePct: a.lowFreePct })
   notes.push(...(findings.length ? ['What happened:', ...findings.map(f => `${f.n}. ${f.text}`)] : [NO_FINDINGS]))
-  const svg = renderChart(trace, {
+  const svg = renderChartBytes(trace, {
     width: a.width,
     height: a.height,
     zone: a.zone,

@@ -8,7 +8,7 @@ export function pngBeside(outPath: string): string {
 }
 
 /** Writes whole or not at all: never a half-written file. */
-export async function toPng(svg: string, scale: number): Promise<Buffer> {
+export async function toPng(svg: string | Buffer, scale: number): Promise<Buffer> {
   const { Resvg } = await import('@resvg/resvg-js')
   return Buffer.from(new Resvg(svg, { font: { loadSystemFonts: true }, background: '#ffffff', fitTo: { mode: 'zoom', value: scale } }).render().asPng())
 }

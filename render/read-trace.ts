@@ -3,11 +3,12 @@ import { stat } from 'node:fs/promises'
 import { StringDecoder } from 'node:string_decoder'
 
 /**
- * Bytes read at a time. Below V8's large-object size, so the text of a chunk
- * is an ordinary young string: decoding 256 KiB at once costs several times
- * more per byte than 64 KiB.
+ * Bytes read at a time. Well below V8's large-object size, so the text of a
+ * chunk is an ordinary young string (decoding 256 KiB at once cost several
+ * times more per byte), and small enough that the chunk in hand when a young
+ * collection comes, copied each time, does not make the young generation grow.
  */
-const CHUNK = 1 << 16
+const CHUNK = 1 << 15
 /** The longest line kept; a longer one (no newline in sight) is reported and skipped, so memory stays bounded. */
 export const MAX_LINE = 1 << 20
 const NL = 0x0a

@@ -1,14 +1,18 @@
 /**
  * Numbers as they arrive. The first SMALL go into a plain array, which a
  * short series (most of a busy host's processes) keeps and hands over as is;
- * past that, into a typed array that doubles when full: appending makes no
- * garbage, growing makes little, and none of it sits on the JS heap to be
- * copied by each young collection, as the backing store of a plain array of
- * thousands of numbers is. Pure.
+ * past that, into typed arrays of a fixed size, one after another. Appending
+ * makes no garbage and nothing is ever copied to grow: a doubling array left
+ * its old halves behind, twice the samples' size at its peak, and a plain
+ * array's backing store of thousands of numbers was copied by every young
+ * collection. Pure.
  */
 export class Column {
   #small: number[] = []
-  #big: Float64Array | undefined
+  /** Full blocks, then the one being filled. */
+  readonly #blocks: Float64Array[] = []
+  #open: Float64Array | undefined
+  #fill = 0
   length = 0
 
   /** A column of `n` NaNs: a series that begins after others. */
@@ -20,40 +24,47 @@ export class Column {
 
   /** The last value (only when there is one). */
   get last(): number {
-    return (this.#big ? this.#big[this.length - 1] : this.#small[this.length - 1]) as number
+    return (this.#open ? this.#open[this.#fill - 1] : this.#small[this.length - 1]) as number
   }
 
   push(v: number): void {
-    const big = this.#big
-    if (!big) {
+    const open = this.#open
+    if (!open) {
       this.#small.push(v)
       if (++this.length === SMALL) {
-        this.#big = new Float64Array(2 * SMALL)
-        this.#big.set(this.#small)
+        const first = new Float64Array(BLOCK)
+        first.set(this.#small)
+        this.#open = first
+        this.#fill = SMALL
         this.#small = []
       }
       return
     }
-    if (this.length === big.length) {
-      const b = new Float64Array(big.length * 2)
-      b.set(big)
-      this.#big = b
+    if (this.#fill === BLOCK) {
+      this.#blocks.push(open)
+      this.#open = new Float64Array(BLOCK)
+      this.#fill = 0
     }
-    ;(this.#big as Float64Array)[this.length++] = v
+    ;(this.#open as Float64Array)[this.#fill++] = v
+    this.length++
   }
 
   /** The values as a plain array, as long as they are (no spare room at the end of a long one). */
   array(): number[] {
-    const big = this.#big
-    if (!big) return this.#small
+    const open = this.#open
+    if (!open) return this.#small
     const out = new Array<number>(this.length)
-    for (let i = 0; i < this.length; i++) out[i] = big[i] as number
+    let k = 0
+    for (const b of this.#blocks) for (let i = 0; i < BLOCK; i++) out[k++] = b[i] as number
+    for (let i = 0; i < this.#fill; i++) out[k++] = open[i] as number
     return out
   }
 }
 
-/** Values a column keeps in a plain array before it moves them to a typed one. */
+/** Values a column keeps in a plain array before it moves them to typed blocks. */
 const SMALL = 1024
+/** Values in each typed block (64 KiB). */
+const BLOCK = 8192
 
 /** One process's samples while the trace is read: times and RSS. */
 export class Samples {
@@ -82,23 +93,23 @@ export class Samples {
 
 /**
  * The times at which any of `series` has a sample (where `keep` says so),
- * ascending, each once, with how many series have one then. Sorted in a
- * typed array: no map of times, no boxed numbers.
+ * ascending, each once, with how many series have one then. A few series
+ * (each in time order) are merged side by side; many are copied into one
+ * typed array and sorted natively. Either way: no map of times, no boxed
+ * numbers, and typed arrays of the exact size, outside the JS heap.
  */
-export function timesOf(series: readonly { tsMs: readonly number[] }[], keep?: (s: number, i: number) => boolean): { times: number[]; counts: number[] } {
+export function timesOf(series: readonly { tsMs: readonly number[] }[], keep?: (s: number, i: number) => boolean): { times: Float64Array; counts: Float64Array } {
   let total = 0
   for (const s of series) total += s.tsMs.length
+  if (series.length <= MERGED && series.every(s => ascending(s.tsMs))) return merged(series, total, keep)
   const all = new Float64Array(total)
   let n = 0
   series.forEach((s, k) => {
     for (let i = 0; i < s.tsMs.length; i++) if (!keep || keep(k, i)) all[n++] = s.tsMs[i] as number
   })
   const sorted = all.subarray(0, n).sort()
-  let distinct = 0
-  for (let i = 0; i < n; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) distinct++
-  // Arrays of the exact size: pushing grows them in steps, each a copy left behind.
-  const times = new Array<number>(distinct)
-  const counts = new Array<number>(distinct)
+  const times = new Float64Array(n)
+  const counts = new Float64Array(n)
   let j = -1
   for (let i = 0; i < n; i++) {
     const t = sorted[i] as number
@@ -108,6 +119,47 @@ export function timesOf(series: readonly { tsMs: readonly number[] }[], keep?: (
       counts[j] = 1
     }
   }
-  return { times, counts }
+  return { times: times.slice(0, j + 1), counts: counts.slice(0, j + 1) }
+}
+
+/** Up to this many series, merging side by side beats sorting them all. */
+const MERGED = 16
+
+/** In time order, and every time a finite number (the merge stops at Infinity). */
+function ascending(ts: readonly number[]): boolean {
+  for (let i = 0; i < ts.length; i++) if (!Number.isFinite(ts[i]) || (i > 0 && !((ts[i] as number) >= (ts[i - 1] as number)))) return false
+  return true
+}
+
+/** timesOf for a few series in time order: the smallest next time of all, counted, and on. */
+function merged(series: readonly { tsMs: readonly number[] }[], total: number, keep?: (s: number, i: number) => boolean): { times: Float64Array; counts: Float64Array } {
+  const at = series.map(() => 0)
+  const next = (k: number) => {
+    const ts = (series[k] as { tsMs: readonly number[] }).tsMs
+    let i = at[k] as number
+    while (i < ts.length && keep && !keep(k, i)) i++
+    at[k] = i
+    return i < ts.length ? (ts[i] as number) : Infinity
+  }
+  const heads = series.map((_, k) => next(k))
+  const times = new Float64Array(total)
+  const counts = new Float64Array(total)
+  let j = 0
+  for (;;) {
+    let t = Infinity
+    for (const h of heads) if (h < t) t = h
+    if (t === Infinity) break
+    let c = 0
+    for (let k = 0; k < heads.length; k++) {
+      while (heads[k] === t) {
+        c++
+        at[k] = (at[k] as number) + 1
+        heads[k] = next(k)
+      }
+    }
+    times[j] = t
+    counts[j++] = c
+  }
+  return { times: times.slice(0, j), counts: counts.slice(0, j) }
 }
 

@@ -98,6 +98,8 @@ export class TraceBuilder {
   readonly #sysTs = new Column()
   readonly #fields = new Map<string, Column>()
   readonly #snapshots: Snapshot[] = []
+  /** The models kept so far, by everything kept of them. */
+  readonly #models = new Map<string, LoadedModel>()
   readonly #gpuByPid = new Map<number, { tsMs: number[]; bytes: number[] }>()
   readonly #events: TraceEvent[] = []
   #platformVotes = { macos: 0, linux: 0, unknown: 0 }
@@ -185,10 +187,16 @@ export class TraceBuilder {
     const prev = this.#snapshots[this.#snapshots.length - 1]?.models
     if (prev && prev.length === models.length && prev.every((m, i) => sameModel(m, models[i] as LoadedModel))) return prev
     return models.map(m => {
+      // A model listed again (in a list that changed around it) is the object kept the first time: a busy host's
+      // thousands of listings hold a few dozen models, each once. They are only ever read.
+      const key = modelKey(m)
+      const known = this.#models.get(key)
+      if (known) return known
       const keep: LoadedModel = { source: m.source, name: m.name, sizeBytes: m.sizeBytes }
       if (m.sizeVramBytes !== undefined) keep.sizeVramBytes = m.sizeVramBytes
       if (m.contextLength !== undefined) keep.contextLength = m.contextLength
       if (m.digest !== undefined) keep.digest = m.digest
+      if (this.#models.size < MODELS_KEPT) this.#models.set(key, keep)
       return keep
     })
   }
@@ -266,6 +274,15 @@ function sortSystem(sysTs: number[], fields: Map<string, number[]>): void {
   const order = sysTs.map((t, i) => [t, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1])
   order.forEach((o, k) => (sysTs[k] = o[0]))
   for (const [name, arr] of fields) fields.set(name, order.map(o => arr[o[1]] as number))
+}
+
+/** Models remembered for sharing, at most (a damaged log may list endless different ones). */
+const MODELS_KEPT = 4096
+
+/** Everything a kept model holds, as one string; -0 and absent fields told apart from 0 and from text. */
+function modelKey(m: LoadedModel): string {
+  const part = (v: string | number | undefined) => (v === undefined ? '-' : typeof v === 'number' ? (Object.is(v, -0) ? 'n-0' : `n${v}`) : `s${v.length}:${v}`)
+  return [m.source, m.name, m.sizeBytes, m.sizeVramBytes, m.contextLength, m.digest].map(part).join('|')
 }
 
 function sameModel(a: LoadedModel, b: LoadedModel): boolean {

@@ -15,6 +15,7 @@ import type { Box } from './axes.js'
 import { modelKey, type ProcStyle } from './proc-style.js'
 import { GIB, rssScale } from './proc-panel.js'
 import { LineIndex } from './line-index.js'
+import { fastLinear } from './linear.js'
 import { inside, type Occupied, type Rect, textRect } from './rects.js'
 import type { Theme } from './style.js'
 import { el, haloText } from '../../core/svg.js'
@@ -22,8 +23,18 @@ import { BOLD, textWidth } from './text-width.js'
 
 const FONT = 11
 
-/** Whether a process's line passes through `r` (segments clipped to its x-range; pads of 2 px). */
+/**
+ * Whether a process's line passes through `r` (segments clipped to its
+ * x-range; pads of 2 px). From its pixels when the line index kept them,
+ * else through the scales: two copies of one test, so that neither mixes
+ * numbers read from an array with numbers a call returns (the compiler boxed
+ * every one of them when it did).
+ */
 function crosses(s: ProcSeries, r: Rect, x: (t: number) => number, y: (gib: number) => number, pix?: Float64Array): boolean {
+  return pix ? crossesAt(pix, s.rssKb, r) : crossesBy(s, r, x, y)
+}
+
+function crossesBy(s: ProcSeries, r: Rect, x: (t: number) => number, y: (gib: number) => number): boolean {
   const left = r.x - 2
   const right = r.x + r.w + 2
   const top = r.y - 2
@@ -35,7 +46,7 @@ function crosses(s: ProcSeries, r: Rect, x: (t: number) => number, y: (gib: numb
   let hi = ts.length
   while (lo < hi) {
     const mid = (lo + hi) >> 1
-    if ((pix ? (pix[2 * mid] as number) : x(ts[mid] as number)) < left) lo = mid + 1
+    if (x(ts[mid] as number) < left) lo = mid + 1
     else hi = mid
   }
   // The sample before, when there is one (a NaN sample breaks the line): plain numbers, no pair allocated per sample.
@@ -43,14 +54,52 @@ function crosses(s: ProcSeries, r: Rect, x: (t: number) => number, y: (gib: numb
   let qx = 0
   let qy = 0
   for (let i = Math.max(0, lo - 1); i < ts.length; i++) {
-    // The same pixels as the scales give, computed once when the line was filed.
-    const px = pix ? (pix[2 * i] as number) : x(ts[i] as number)
+    const px = x(ts[i] as number)
     const kb = kbs[i] as number
     if (Number.isNaN(kb)) {
       prev = false
       continue
     }
-    const py = pix ? (pix[2 * i + 1] as number) : y((kb * 1024) / GIB)
+    const py = y((kb * 1024) / GIB)
+    if (prev && px >= left && qx <= right) {
+      const a = Math.max(left, qx)
+      const b = Math.min(right, px)
+      const ya = px === qx ? py : qy + ((py - qy) * (a - qx)) / (px - qx)
+      const yb = px === qx ? py : qy + ((py - qy) * (b - qx)) / (px - qx)
+      if (Math.max(ya, yb) >= top && Math.min(ya, yb) <= bottom) return true
+    } else if (!prev && px >= left && px <= right && py >= top && py <= bottom) return true
+    if (px > right) break
+    prev = true
+    qx = px
+    qy = py
+  }
+  return false
+}
+
+/** The same test on the pixels the line index computed (x and y of sample i at 2i and 2i + 1): the same numbers. */
+function crossesAt(pix: Float64Array, kbs: readonly number[], r: Rect): boolean {
+  const left = r.x - 2
+  const right = r.x + r.w + 2
+  const top = r.y - 2
+  const bottom = r.y + r.h + 2
+  const n = kbs.length
+  let lo = 0
+  let hi = n
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if ((pix[2 * mid] as number) < left) lo = mid + 1
+    else hi = mid
+  }
+  let prev = false
+  let qx = 0
+  let qy = 0
+  for (let i = Math.max(0, lo - 1); i < n; i++) {
+    const px = pix[2 * i] as number
+    if (Number.isNaN(kbs[i] as number)) {
+      prev = false
+      continue
+    }
+    const py = pix[2 * i + 1] as number
     if (prev && px >= left && qx <= right) {
       const a = Math.max(left, qx)
       const b = Math.min(right, px)
@@ -71,7 +120,7 @@ function peakText(kb: number): string {
 }
 
 export function directLabels(trace: Trace, box: Box, x: (t: number) => number, styles: ProcStyle[], th: Theme, taken: Occupied, planGiB?: number): string {
-  const y = rssScale(trace, box, planGiB)
+  const y = fastLinear(rssScale(trace, box, planGiB))
   const runners = trace.procs.map((s, i) => ({ s, i })).filter(r => r.s.role === 'runner' && r.s.tsMs.length > 0)
   runners.sort((a, b) => b.s.peakRssKb - a.s.peakRssKb || a.i - b.i)
   const parts: string[] = []

@@ -4,6 +4,7 @@ import { line as d3line } from 'd3-shape'
 import type { Trace } from '../../core/model/trace.js'
 import { GAP_FACTOR, procPeriod } from '../../core/model/intervals.js'
 import { pixelPath, type Pt } from './decimate.js'
+import { fastLinear } from './linear.js'
 import { type Box, timeAxis, valueAxis } from './axes.js'
 import type { ProcStyle } from './proc-style.js'
 import type { Theme } from './style.js'
@@ -64,6 +65,7 @@ export function rssScale(trace: Trace, box: Box, planGiB = 0): ScaleLinear<numbe
 /** Frame, axes, `bands` (already drawn) and one line per process. */
 export function procPanel(trace: Trace, box: Box, x: (t: number) => number, ticks: Ticks, bands: string, styles: ProcStyle[], th: Theme, planGiB?: number): string {
   const y = rssScale(trace, box, planGiB)
+  const yf = fastLinear(y)
   const gap = GAP_FACTOR * procPeriod(trace)
   const parts = [
     el('rect', { class: 'panel', 'data-panel': 'processes', x: box.x, y: box.y, width: box.w, height: box.h, fill: th.panel, stroke: th.frame }),
@@ -79,7 +81,7 @@ export function procPanel(trace: Trace, box: Box, x: (t: number) => number, tick
         'data-pid': s.pid,
         'data-role': s.role,
         'data-model': s.model,
-        d: pixelPath(s.tsMs, s.rssKb, x, kb => y((kb * 1024) / GIB), gap, box.w),
+        d: pixelPath(s.tsMs, s.rssKb, x, kb => yf((kb * 1024) / GIB), gap, box.w),
         fill: 'none',
         stroke: st.color,
         'stroke-width': st.width,

@@ -6,6 +6,7 @@ import type { Box } from './axes.js'
 import { badgeStrip } from './badges.js'
 import { type BandKind, drawBands } from './bands.js'
 import { directLabels } from './direct-labels.js'
+import { fastLinear } from './linear.js'
 import { findingsBlock } from './findings-block.js'
 import { describe, header, titleText } from './header.js'
 import { drawLegend, LEGEND_ROW_H, legendRows } from './legend.js'
@@ -62,6 +63,31 @@ function ticksFor(startMs: number, endMs: number, zone: string, plotW: number) {
 
 /** The whole chart as SVG text. Pure: same trace and options, same bytes. */
 export function renderChart(trace: Trace, o: ChartOptions): string {
+  return chartLines(trace, o).join('\n')
+}
+
+/**
+ * The same chart as the UTF-8 bytes of that text, written part by part into
+ * one buffer: the text whole is never made. One character beyond Latin-1
+ * (a dash in a finding) makes a whole joined text two bytes a character, and
+ * writing it made its UTF-8 copy besides: for a chart of thousands of
+ * processes, tens of MB for an instant.
+ */
+export function renderChartBytes(trace: Trace, o: ChartOptions): Buffer {
+  const lines = chartLines(trace, o)
+  let size = lines.length - 1
+  for (const l of lines) size += Buffer.byteLength(l)
+  const out = Buffer.allocUnsafe(size)
+  let at = 0
+  lines.forEach((l, i) => {
+    if (i > 0) at = out.writeUInt8(0x0a, at)
+    at += out.write(l, at)
+  })
+  return out
+}
+
+/** The chart's text, line by line (each joined to the next by a newline). */
+function chartLines(trace: Trace, o: ChartOptions): string[] {
   const th = THEMES[o.theme ?? 'light']
   const plotW = o.width - M.left - M.right
   const overlaps = runnerOverlaps(trace)
@@ -77,7 +103,7 @@ export function renderChart(trace: Trace, o: ChartOptions): string {
   // The axis spans at least ten seconds, so a trace of one sample still gets distinct ticks.
   const span = Math.max(trace.endMs - trace.startMs, 0)
   const axisSpan = Math.max(span, 10_000)
-  const x = scaleLinear().domain([trace.startMs, trace.startMs + axisSpan]).range([M.left, M.left + plotW])
+  const x = fastLinear(scaleLinear().domain([trace.startMs, trace.startMs + axisSpan]).range([M.left, M.left + plotW]))
   const ticks = ticksFor(trace.startMs, trace.startMs + axisSpan, o.zone, plotW)
   const textW = Math.min(o.width - M.left - 16, 1100) // longer lines are hard to follow
   const block = findingsBlock(o.findings, M.left, textW, o.zone, th)
@@ -128,7 +154,6 @@ export function renderChart(trace: Trace, o: ChartOptions): string {
     el('g', { class: 'marker-list' }, ...listParts),
     block.draw(y),
   ]
-  // One join: the whole text made once, flat, not copied again when it is written.
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${o.width} ${height}" width="${o.width}" height="${height}" ` +
       `font-family="-apple-system, BlinkMacSystemFont, 'Segoe UI', Helvetica, Arial, sans-serif">`,
@@ -137,7 +162,7 @@ export function renderChart(trace: Trace, o: ChartOptions): string {
     ...parts,
     '</svg>',
     '',
-  ].join('\n')
+  ]
 }
 
 

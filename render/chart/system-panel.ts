@@ -3,6 +3,7 @@ import { scaleLinear, type ScaleLinear } from 'd3-scale'
 import { hasNoSwap, type Trace } from '../../core/model/trace.js'
 import { GAP_FACTOR, sysPeriod } from '../../core/model/intervals.js'
 import { pixelPath } from './decimate.js'
+import { fastLinear } from './linear.js'
 import { type Box, timeAxis, valueAxis } from './axes.js'
 import type { LegendItem } from './legend.js'
 import { GIB, type Ticks } from './proc-panel.js'
@@ -103,6 +104,8 @@ export function systemPanel(a: SystemPanelArgs): string {
     a.bands,
     el('line', { class: 'threshold', x1: box.x, x2: box.x + box.w, y1: pct(a.lowFreePct), y2: pct(a.lowFreePct), stroke: th.lowFree, 'stroke-dasharray': '2 4', 'stroke-width': 1.5 }),
   ]
+  const yf = fastLinear(y)
+  const pf = fastLinear(pct)
   for (const n of a.names) {
     const isPct = isPercent(n)
     const [kind, gpu] = n.split(':')
@@ -111,7 +114,7 @@ export function systemPanel(a: SystemPanelArgs): string {
         class: 'sys-series',
         'data-series': kind,
         'data-gpu': gpu,
-        d: pixelPath(trace.sys.tsMs, trace.sys.fields.get(n) as number[], x, isPct ? v => pct(v) : v => y(v / GIB), gap, box.w),
+        d: pixelPath(trace.sys.tsMs, trace.sys.fields.get(n) as number[], x, isPct ? v => pf(v) : v => yf(v / GIB), gap, box.w),
         fill: 'none',
         stroke: seriesColor(n, th),
         'stroke-width': isPct ? 1.5 : 2,

@@ -4,8 +4,18 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 
 /** Throws RangeError for a zone Intl does not know. */
 export function checkZone(zone: string): void {
+  if (zone === 'UTC') return // always known; no need to load the time-zone data for it
   new Intl.DateTimeFormat('en-US', { timeZone: zone })
 }
+
+/**
+ * UTC's offset is 0: what the formatter works out too for every instant from
+ * the year 100 to 9999 (before 100, Date.UTC reads its years as 1900 + y and
+ * the formatter's answer is not 0; it is still asked there). Answering it
+ * here keeps a chart drawn in UTC from loading the time-zone data at all.
+ */
+const UTC_FROM = Date.UTC(100, 0, 1)
+const UTC_TO = Date.UTC(10000, 0, 1)
 
 /** One formatter per zone: making one costs far more than using it, and every time label needs one. */
 const formatters = new Map<string, Intl.DateTimeFormat>()
@@ -30,6 +40,7 @@ function formatterFor(zone: string): Intl.DateTimeFormat {
 
 /** Offset of `zone` from UTC at instant `ms`, in ms (east positive). */
 export function zoneOffsetMs(ms: number, zone: string): number {
+  if (zone === 'UTC' && ms >= UTC_FROM && ms < UTC_TO) return 0
   const parts = formatterFor(zone).formatToParts(ms)
   const get = (t: string) => Number(parts.find(p => p.type === t)?.value)
   const wall = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'))

@@ -26,7 +26,7 @@ export interface Ctx {
   procPeriodMs: number
   sysPeriodMs: number
   /** Every time at which any process row was written, ascending. */
-  procTimes: number[]
+  procTimes: Float64Array
   /** The time of each snapshot (they are in time order), for binary searches. */
   snapTimes: number[]
 }

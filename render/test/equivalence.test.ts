@@ -34,13 +34,14 @@ t.test('sample times: sorted and counted as a map of times would', async t => {
   const wrong: number[] = []
   for (let seed = 0; seed < 300; seed++) {
     const r = rng(seed)
-    const ss = series(r, Math.floor(r() * 8))
+    const ss = series(r, Math.floor(r() * (seed % 3 === 0 ? 40 : 8)))
+    if (seed % 5 === 0 && ss[0]) ss[0].tsMs.reverse() // one out of order: sorted, not merged
     const keep = (k: number, i: number) => (ss[k]?.rssKb[i] as number) > 0
     const counts = new Map<number, number>()
     ss.forEach((s, k) => s.tsMs.forEach((ms, i) => keep(k, i) && counts.set(ms, (counts.get(ms) ?? 0) + 1)))
     const times = [...counts.keys()].sort((a, b) => a - b)
     const got = timesOf(ss, keep)
-    if (JSON.stringify(got) !== JSON.stringify({ times, counts: times.map(ms => counts.get(ms)) })) wrong.push(seed)
+    if (JSON.stringify({ times: [...got.times], counts: [...got.counts] }) !== JSON.stringify({ times, counts: times.map(ms => counts.get(ms)) })) wrong.push(seed)
   }
   t.same(wrong, [], 'every seed')
 })
@@ -173,4 +174,47 @@ t.test('decimation streams the points and breaks the plain version made, and wri
     if (pixelPath(ts, vals, x, yOf, 2500, width) !== pathOf(plain)) wrong.push(-seed - 1)
   }
   t.same(wrong, [], 'every seed')
+})
+
+t.test('the plain linear mapping gives the numbers d3 gives, bit for bit', async t => {
+  const { scaleLinear } = await import('d3-scale')
+  const { fastLinear } = await import('../chart/linear.js')
+  const wrong: string[] = []
+  for (let seed = 0; seed < 300; seed++) {
+    const r = rng(seed)
+    const d0 = r() < 0.5 ? 1.77e12 + Math.floor(r() * 1e9) : r() * 100
+    const d1 = r() < 0.1 ? d0 : r() < 0.2 ? d0 - r() * 1e6 : d0 + r() * (r() < 0.5 ? 86_400_000 : 50)
+    const s = scaleLinear().domain([d0, d1]).range([r() * 500, r() * 1200])
+    if (r() < 0.3) s.nice()
+    const f = fastLinear(s)
+    for (let i = 0; i < 200; i++) {
+      const v = i === 0 ? NaN : i === 1 ? d0 : i === 2 ? d1 : d0 + (r() - 0.2) * (d1 - d0 || 1000) * 1.5
+      if (!Object.is(f(v), s(v))) wrong.push(`seed ${seed}: ${v}`)
+    }
+  }
+  t.same(wrong, [], 'every value')
+})
+
+t.test('timestamps in the trace’s own form read as the pattern reads them', async t => {
+  const { parseTs } = await import('../../core/parse/time.js')
+  const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})Z$/
+  const plain = (s: string) => {
+    const m = ISO.exec(s)
+    if (!m) return undefined
+    const [y, mo, d, h, mi, sec] = m.slice(1).map(Number) as [number, number, number, number, number, number]
+    return mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 ? NaN : Date.UTC(y, mo - 1, d, h, mi, sec)
+  }
+  const wrong: string[] = []
+  const chars = '0123456789-:TZ .+x'
+  for (let seed = 0; seed < 20000; seed++) {
+    const r = rng(seed)
+    let s = new Date(Date.UTC(1 + Math.floor(r() * 9998), 0, 1) + r() * 3e11).toISOString().replace(/\.\d{3}Z$/, 'Z')
+    for (let e = Math.floor(r() * 3); e > 0; e--) {
+      const i = Math.floor(r() * s.length)
+      s = s.slice(0, i) + chars[Math.floor(r() * chars.length)] + s.slice(i + 1)
+    }
+    const want = plain(s)
+    if (want !== undefined && !Object.is(parseTs(s), want)) wrong.push(s)
+  }
+  t.same(wrong, [], 'every timestamp')
 })
