@@ -218,3 +218,18 @@ t.test('timestamps in the trace’s own form read as the pattern reads them', as
   }
   t.same(wrong, [], 'every timestamp')
 })
+
+t.test('text that needs no escaping is left as the escaping would leave it', async t => {
+  const { esc } = await import('../chart/svg.js')
+  const { printable } = await import('../safe-text.js')
+  const INVALID = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
+  const E: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
+  const slow = (s: string) => printable(s.replace(INVALID, '\uFFFD')).replace(/[&<>"']/g, c => E[c] as string)
+  const wrong: string[] = []
+  for (let seed = 0; seed < 3000; seed++) {
+    const r = rng(seed)
+    const s = Array.from({ length: Math.floor(r() * 30) }, () => String.fromCharCode(r() < 0.8 ? 0x20 + Math.floor(r() * 0x5f) : Math.floor(r() * 0x2100))).join('')
+    if (esc(s) !== slow(s)) wrong.push(JSON.stringify(s))
+  }
+  t.same(wrong, [], 'every text')
+})
