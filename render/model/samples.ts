@@ -71,18 +71,17 @@ export class Samples {
   readonly #ts = new Column()
   readonly #rss = new Column()
 
+  /** The time of the last sample (only when there is one): a field, read on every row without a call. */
+  lastTs = NaN
+
   get n(): number {
     return this.#ts.length
-  }
-
-  /** The time of the last sample (only when there is one). */
-  get lastTs(): number {
-    return this.#ts.last
   }
 
   push(tsMs: number, rssKb: number): void {
     this.#ts.push(tsMs)
     this.#rss.push(rssKb)
+    this.lastTs = tsMs
   }
 
   /** The samples as plain arrays, as long as they are. */
@@ -127,21 +126,26 @@ const MERGED = 16
 
 /** In time order, and every time a finite number (the merge stops at Infinity). */
 function ascending(ts: readonly number[]): boolean {
-  for (let i = 0; i < ts.length; i++) if (!Number.isFinite(ts[i]) || (i > 0 && !((ts[i] as number) >= (ts[i - 1] as number)))) return false
+  for (let i = 0; i < ts.length; i++) {
+    const v = ts[i] as number
+    if (!(v - v === 0) || (i > 0 && !(v >= (ts[i - 1] as number)))) return false // v - v is 0 only for a finite v
+  }
   return true
 }
 
 /** timesOf for a few series in time order: the smallest next time of all, counted, and on. */
 function merged(series: readonly { tsMs: readonly number[] }[], total: number, keep?: (s: number, i: number) => boolean): { times: Float64Array; counts: Float64Array } {
-  const at = series.map(() => 0)
+  // Where each series stands and its time there (Infinity past its end), in typed arrays: no number boxed per step.
+  const at = new Float64Array(series.length)
+  const heads = new Float64Array(series.length)
   const next = (k: number) => {
     const ts = (series[k] as { tsMs: readonly number[] }).tsMs
     let i = at[k] as number
     while (i < ts.length && keep && !keep(k, i)) i++
     at[k] = i
-    return i < ts.length ? (ts[i] as number) : Infinity
+    heads[k] = i < ts.length ? (ts[i] as number) : Infinity
   }
-  const heads = series.map((_, k) => next(k))
+  for (let k = 0; k < series.length; k++) next(k)
   const times = new Float64Array(total)
   const counts = new Float64Array(total)
   let j = 0
@@ -154,7 +158,7 @@ function merged(series: readonly { tsMs: readonly number[] }[], total: number, k
       while (heads[k] === t) {
         c++
         at[k] = (at[k] as number) + 1
-        heads[k] = next(k)
+        next(k)
       }
     }
     times[j] = t
