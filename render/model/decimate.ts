@@ -53,11 +53,27 @@ export function pixelPath(
       run = 0
       b++
     }
-    out.push(run === 0 ? 'M' : 'L', Math.round((xy[2 * k] as number) * 10) / 10, ',', Math.round((xy[2 * k + 1] as number) * 10) / 10)
+    out.push(run === 0 ? 'M' : 'L', tenths(xy[2 * k] as number), ',', tenths(xy[2 * k + 1] as number))
     run++
   }
   if (run === 1) out.push('Z')
   return out.join('')
+}
+
+/**
+ * `String(Math.round(v * 10) / 10)`, from whole numbers: the digits of the
+ * tenths with a point before the last, which is what that string is for any
+ * |v| below 10^14 (a decimal of 15 digits or fewer names its double exactly,
+ * and nothing shorter does). Whole numbers turn into text from a cache;
+ * fractions are worked out digit by digit each time.
+ */
+function tenths(v: number): string | number {
+  const r = Math.round(v * 10)
+  if (!(r > -1e15 && r < 1e15)) return r / 10
+  const a = r < 0 ? -r : r
+  const whole = Math.floor(a / 10)
+  const tenth = a - whole * 10
+  return `${r < 0 ? '-' : ''}${whole}${tenth ? `.${tenth}` : ''}`
 }
 
 /** A line's points as the decimation leaves them: x and y of point k at 2k and 2k + 1, and the points a break comes before. */

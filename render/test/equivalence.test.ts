@@ -233,3 +233,17 @@ t.test('text that needs no escaping is left as the escaping would leave it', asy
   }
   t.same(wrong, [], 'every text')
 })
+
+t.test('path numbers read as one decimal does, whatever the value', async t => {
+  const { pixelPath } = await import('../model/decimate.js')
+  const wrong: number[] = []
+  const r = rng(7)
+  const vals = [0, -0, 0.04, -0.04, 0.05, -0.05, 0.15, -0.15, 1e13 + 0.06, -1e14, 99999999999999.9, 1e15, 1e21, 3e300, Infinity, -Infinity]
+  for (let i = 0; i < 20000; i++) vals.push((r() - 0.5) * 10 ** Math.floor(r() * 16), Math.round((r() - 0.5) * 20000) / 10)
+  for (const v of vals) {
+    const path = pixelPath([0], [1], () => v, () => v, 1000, 100)
+    const want = `M${Math.round(v * 10) / 10},${Math.round(v * 10) / 10}Z`
+    if (path !== want) wrong.push(v)
+  }
+  t.same(wrong, [], 'every value')
+})
