@@ -106,6 +106,8 @@ export function timesOf(series: readonly { tsMs: readonly number[] }[], keep?: (
   series.forEach((s, k) => {
     for (let i = 0; i < s.tsMs.length; i++) if (!keep || keep(k, i)) all[n++] = s.tsMs[i] as number
   })
+  const counted = onGrid(all.subarray(0, n))
+  if (counted) return counted
   const sorted = all.subarray(0, n).sort()
   const times = new Float64Array(n)
   const counts = new Float64Array(n)
@@ -119,6 +121,52 @@ export function timesOf(series: readonly { tsMs: readonly number[] }[], keep?: (
     }
   }
   return { times: times.slice(0, j + 1), counts: counts.slice(0, j + 1) }
+}
+
+/**
+ * Times that are whole numbers on a grid (every 1,000 ms, say) counted in
+ * their slots, without a sort: the grid's step is the greatest common divisor
+ * of their distances from the first, and each time is the first plus a
+ * whole number of steps, exactly. Undefined when they are not, or when the
+ * grid has far more slots than there are times.
+ */
+function onGrid(all: Float64Array): { times: Float64Array; counts: Float64Array } | undefined {
+  const n = all.length
+  if (n === 0) return undefined
+  let min = Infinity
+  let max = -Infinity
+  for (let i = 0; i < n; i++) {
+    const t = all[i] as number
+    if (!Number.isSafeInteger(t)) return undefined
+    if (t < min) min = t
+    if (t > max) max = t
+  }
+  let step = 0
+  for (let i = 0; i < n && step !== 1; i++) step = gcd(step, (all[i] as number) - min)
+  const slots = step === 0 ? 1 : (max - min) / step + 1
+  if (slots > 4 * n + 1024) return undefined
+  const count = new Uint32Array(slots)
+  for (let i = 0; i < n; i++) {
+    const k = step === 0 ? 0 : ((all[i] as number) - min) / step
+    count[k] = (count[k] as number) + 1
+  }
+  let distinct = 0
+  for (let k = 0; k < slots; k++) if (count[k]) distinct++
+  const times = new Float64Array(distinct)
+  const counts = new Float64Array(distinct)
+  let j = 0
+  for (let k = 0; k < slots; k++) {
+    const c = count[k] as number
+    if (!c) continue
+    times[j] = min + k * step
+    counts[j++] = c
+  }
+  return { times, counts }
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b]
+  return a
 }
 
 /** Up to this many series, merging side by side beats sorting them all. */

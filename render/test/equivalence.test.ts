@@ -36,6 +36,8 @@ t.test('sample times: sorted and counted as a map of times would', async t => {
     const r = rng(seed)
     const ss = series(r, Math.floor(r() * (seed % 3 === 0 ? 40 : 8)))
     if (seed % 5 === 0 && ss[0]) ss[0].tsMs.reverse() // one out of order: sorted, not merged
+    if (seed % 7 === 0 && ss[1]) ss[1].tsMs = ss[1].tsMs.map(ms => ms + 0.25) // off any grid of whole numbers
+    if (seed % 11 === 0 && ss[2]) ss[2].tsMs = ss[2].tsMs.map(ms => ms * 1e6) // a grid too sparse to count in slots
     const keep = (k: number, i: number) => (ss[k]?.rssKb[i] as number) > 0
     const counts = new Map<number, number>()
     ss.forEach((s, k) => s.tsMs.forEach((ms, i) => keep(k, i) && counts.set(ms, (counts.get(ms) ?? 0) + 1)))
