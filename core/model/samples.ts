@@ -71,18 +71,17 @@ export class Samples {
   readonly #ts = new Column()
   readonly #rss = new Column()
 
+  /** The time of the last sample (only when there is one): a field, read on every row without a call. */
+  lastTs = NaN
+
   get n(): number {
     return this.#ts.length
-  }
-
-  /** The time of the last sample (only when there is one). */
-  get lastTs(): number {
-    return this.#ts.last
   }
 
   push(tsMs: number, rssKb: number): void {
     this.#ts.push(tsMs)
     this.#rss.push(rssKb)
+    this.lastTs = tsMs
   }
 
   /** The samples as plain arrays, as long as they are. */
@@ -107,6 +106,8 @@ export function timesOf(series: readonly { tsMs: readonly number[] }[], keep?: (
   series.forEach((s, k) => {
     for (let i = 0; i < s.tsMs.length; i++) if (!keep || keep(k, i)) all[n++] = s.tsMs[i] as number
   })
+  const counted = onGrid(all.subarray(0, n))
+  if (counted) return counted
   const sorted = all.subarray(0, n).sort()
   const times = new Float64Array(n)
   const counts = new Float64Array(n)
@@ -122,26 +123,77 @@ export function timesOf(series: readonly { tsMs: readonly number[] }[], keep?: (
   return { times: times.slice(0, j + 1), counts: counts.slice(0, j + 1) }
 }
 
+/**
+ * Times that are whole numbers on a grid (every 1,000 ms, say) counted in
+ * their slots, without a sort: the grid's step is the greatest common divisor
+ * of their distances from the first, and each time is the first plus a
+ * whole number of steps, exactly. Undefined when they are not, or when the
+ * grid has far more slots than there are times.
+ */
+function onGrid(all: Float64Array): { times: Float64Array; counts: Float64Array } | undefined {
+  const n = all.length
+  if (n === 0) return undefined
+  let min = Infinity
+  let max = -Infinity
+  for (let i = 0; i < n; i++) {
+    const t = all[i] as number
+    if (!Number.isSafeInteger(t)) return undefined
+    if (t < min) min = t
+    if (t > max) max = t
+  }
+  let step = 0
+  for (let i = 0; i < n && step !== 1; i++) step = gcd(step, (all[i] as number) - min)
+  const slots = step === 0 ? 1 : (max - min) / step + 1
+  if (slots > 4 * n + 1024) return undefined
+  const count = new Uint32Array(slots)
+  for (let i = 0; i < n; i++) {
+    const k = step === 0 ? 0 : ((all[i] as number) - min) / step
+    count[k] = (count[k] as number) + 1
+  }
+  let distinct = 0
+  for (let k = 0; k < slots; k++) if (count[k]) distinct++
+  const times = new Float64Array(distinct)
+  const counts = new Float64Array(distinct)
+  let j = 0
+  for (let k = 0; k < slots; k++) {
+    const c = count[k] as number
+    if (!c) continue
+    times[j] = min + k * step
+    counts[j++] = c
+  }
+  return { times, counts }
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b]
+  return a
+}
+
 /** Up to this many series, merging side by side beats sorting them all. */
 const MERGED = 16
 
 /** In time order, and every time a finite number (the merge stops at Infinity). */
 function ascending(ts: readonly number[]): boolean {
-  for (let i = 0; i < ts.length; i++) if (!Number.isFinite(ts[i]) || (i > 0 && !((ts[i] as number) >= (ts[i - 1] as number)))) return false
+  for (let i = 0; i < ts.length; i++) {
+    const v = ts[i] as number
+    if (!(v - v === 0) || (i > 0 && !(v >= (ts[i - 1] as number)))) return false // v - v is 0 only for a finite v
+  }
   return true
 }
 
 /** timesOf for a few series in time order: the smallest next time of all, counted, and on. */
 function merged(series: readonly { tsMs: readonly number[] }[], total: number, keep?: (s: number, i: number) => boolean): { times: Float64Array; counts: Float64Array } {
-  const at = series.map(() => 0)
+  // Where each series stands and its time there (Infinity past its end), in typed arrays: no number boxed per step.
+  const at = new Float64Array(series.length)
+  const heads = new Float64Array(series.length)
   const next = (k: number) => {
     const ts = (series[k] as { tsMs: readonly number[] }).tsMs
     let i = at[k] as number
     while (i < ts.length && keep && !keep(k, i)) i++
     at[k] = i
-    return i < ts.length ? (ts[i] as number) : Infinity
+    heads[k] = i < ts.length ? (ts[i] as number) : Infinity
   }
-  const heads = series.map((_, k) => next(k))
+  for (let k = 0; k < series.length; k++) next(k)
   const times = new Float64Array(total)
   const counts = new Float64Array(total)
   let j = 0
@@ -154,7 +206,7 @@ function merged(series: readonly { tsMs: readonly number[] }[], total: number, k
       while (heads[k] === t) {
         c++
         at[k] = (at[k] as number) + 1
-        heads[k] = next(k)
+        next(k)
       }
     }
     times[j] = t

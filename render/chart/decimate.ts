@@ -16,8 +16,16 @@ export function toPixels(
   gapMs: number,
   widthPx: number,
 ): Pt[] {
+  const p = walk(ts, vals, x, y, gapMs, widthPx)
   const out: Pt[] = []
-  walk(ts, vals, x, y, gapMs, widthPx, (px, py) => out.push([px, py]), () => out.push(null))
+  let b = 0
+  for (let k = 0; k < p.n; k++) {
+    if (p.breaks[b] === k) {
+      out.push(null)
+      b++
+    }
+    out.push([p.xy[2 * k] as number, p.xy[2 * k + 1] as number])
+  }
   return out
 }
 
@@ -34,32 +42,51 @@ export function pixelPath(
   gapMs: number,
   widthPx: number,
 ): string {
+  const p = walk(ts, vals, x, y, gapMs, widthPx)
+  const xy = p.xy
   const out: (string | number)[] = []
   let run = 0
-  walk(
-    ts,
-    vals,
-    x,
-    y,
-    gapMs,
-    widthPx,
-    (px, py) => {
-      out.push(run === 0 ? 'M' : 'L', Math.round(px * 10) / 10, ',', Math.round(py * 10) / 10)
-      run++
-    },
-    () => {
+  let b = 0
+  for (let k = 0; k < p.n; k++) {
+    if (p.breaks[b] === k) {
       if (run === 1) out.push('Z')
       run = 0
-    },
-  )
+      b++
+    }
+    out.push(run === 0 ? 'M' : 'L', tenths(xy[2 * k] as number), ',', tenths(xy[2 * k + 1] as number))
+    run++
+  }
   if (run === 1) out.push('Z')
   return out.join('')
 }
 
 /**
- * The decimation itself, telling each point and each break as it comes.
- * Points that round to the same place as the one before are left out; a
- * break comes only after a point, and none is told after the last point.
+ * `String(Math.round(v * 10) / 10)`, from whole numbers: the digits of the
+ * tenths with a point before the last, which is what that string is for any
+ * |v| below 10^14 (a decimal of 15 digits or fewer names its double exactly,
+ * and nothing shorter does). Whole numbers turn into text from a cache;
+ * fractions are worked out digit by digit each time.
+ */
+function tenths(v: number): string | number {
+  const r = Math.round(v * 10)
+  if (!(r > -1e15 && r < 1e15)) return r / 10
+  const a = r < 0 ? -r : r
+  const whole = Math.floor(a / 10)
+  const tenth = a - whole * 10
+  return `${r < 0 ? '-' : ''}${whole}${tenth ? `.${tenth}` : ''}`
+}
+
+/** A line's points as the decimation leaves them: x and y of point k at 2k and 2k + 1, and the points a break comes before. */
+interface Points {
+  xy: Float64Array
+  n: number
+  breaks: number[]
+}
+
+/**
+ * The decimation itself. Points that round to the same place as the one
+ * before are left out; a break is kept only before a point that follows it.
+ * The points go into a typed array (no pair made, no number boxed per point).
  */
 function walk(
   ts: ArrayLike<number>,
@@ -68,40 +95,55 @@ function walk(
   y: (v: number) => number,
   gapMs: number,
   widthPx: number,
-  point: (px: number, py: number) => void,
-  gap: () => void,
-): void {
+): Points {
   const n = ts.length
   const decimate = n > 4 * widthPx
+  const p: Points = { xy: new Float64Array(2 * Math.min(n, 4096) + 8), n: 0, breaks: [] }
   let bucket = NaN
   let first = -1
   let lo = -1
   let hi = -1
   let last = -1
-  // The last point told, when nothing has broken the line since; a break waits until a point follows it.
+  // Whether the last point told still ends the line (no break since), and a break waiting for a point to follow it.
   let hasLast = false
   let lastX = 0
   let lastY = 0
   let broken = false
-  const flush = () => {
-    if (first < 0) return
-    const idx = [first, lo, hi, last].sort((a, b) => a - b)
-    let prev = -1
-    for (const i of idx) {
-      if (i !== prev) push(x(ts[i] as number), y(vals[i] as number))
-      prev = i
-    }
-    first = lo = hi = last = -1
-  }
   // Points that round to the same place add bytes and nothing else.
   const push = (px: number, py: number) => {
     if (hasLast && Math.abs(lastX - px) < 0.05 && Math.abs(lastY - py) < 0.05) return
-    if (broken) gap()
+    if (broken) p.breaks.push(p.n)
     broken = false
-    point(px, py)
+    if (2 * p.n + 2 > p.xy.length) {
+      const grown = new Float64Array(p.xy.length * 2)
+      grown.set(p.xy)
+      p.xy = grown
+    }
+    p.xy[2 * p.n] = px
+    p.xy[2 * p.n + 1] = py
+    p.n++
     hasLast = true
     lastX = px
     lastY = py
+  }
+  const flush = () => {
+    if (first < 0) return
+    // The four in time order, each once.
+    let a = first
+    let b = lo
+    let c = hi
+    let d = last
+    let t: number
+    if (a > b) (t = a), (a = b), (b = t)
+    if (c > d) (t = c), (c = d), (d = t)
+    if (a > c) (t = a), (a = c), (c = t)
+    if (b > d) (t = b), (b = d), (d = t)
+    if (b > c) (t = b), (b = c), (c = t)
+    push(x(ts[a] as number), y(vals[a] as number))
+    if (b !== a) push(x(ts[b] as number), y(vals[b] as number))
+    if (c !== b) push(x(ts[c] as number), y(vals[c] as number))
+    if (d !== c) push(x(ts[d] as number), y(vals[d] as number))
+    first = lo = hi = last = -1
   }
   const brk = () => {
     flush()
@@ -133,4 +175,5 @@ function walk(
     last = i
   }
   flush()
+  return p
 }

@@ -76,6 +76,9 @@ function crossesBy(s: ProcSeries, r: Rect, x: (t: number) => number, y: (gib: nu
   return false
 }
 
+/** Pixels beyond which a segment's two ends put it clear of a rectangle, whatever the rounding of points between. */
+const SAME_SIDE = 1e-6
+
 /** The same test on the pixels the line index computed (x and y of sample i at 2i and 2i + 1): the same numbers. */
 function crossesAt(pix: Float64Array, kbs: readonly number[], r: Rect): boolean {
   const left = r.x - 2
@@ -101,6 +104,14 @@ function crossesAt(pix: Float64Array, kbs: readonly number[], r: Rect): boolean 
     }
     const py = pix[2 * i + 1] as number
     if (prev && px >= left && qx <= right) {
+      // Both ends well above or well below the rectangle: so is the segment between them (its points stay
+      // between its ends, give or take a rounding far under the margin). No need to work them out.
+      if ((qy < top - SAME_SIDE && py < top - SAME_SIDE) || (qy > bottom + SAME_SIDE && py > bottom + SAME_SIDE)) {
+        if (px > right) break
+        qx = px
+        qy = py
+        continue
+      }
       const a = Math.max(left, qx)
       const b = Math.min(right, px)
       const ya = px === qx ? py : qy + ((py - qy) * (a - qx)) / (px - qx)

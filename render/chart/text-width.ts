@@ -14,16 +14,23 @@ const WIDE: Record<string, number> = { '·': 0.32, '–': 0.56, '—': 1, '…':
 /** Bold (600) text runs about a tenth wider. */
 export const BOLD = 1.1
 
-function advance(ch: string): number {
-  const c = ch.codePointAt(0) as number
-  if (c >= 32 && c < 127) return Number(ASCII.slice((c - 32) * 3, (c - 32) * 3 + 3)) / 100
-  return WIDE[ch] ?? (c < 0x2e80 ? 0.7 : 1.05) // accented Latin, Greek…; CJK and the rest full width
+/** The ASCII advances read out of the table once, not a slice and a Number() per character measured. */
+const ASCII_EM = Float64Array.from({ length: 95 }, (_, i) => Number(ASCII.slice(i * 3, i * 3 + 3)) / 100)
+
+function advance(c: number): number {
+  if (c >= 32 && c < 127) return ASCII_EM[c - 32] as number
+  return WIDE[String.fromCodePoint(c)] ?? (c < 0x2e80 ? 0.7 : 1.05) // accented Latin, Greek…; CJK and the rest full width
 }
 
 /** Estimated width in px of `s` at `size` px (× BOLD for bold text). */
 export function textWidth(s: string, size: number, weight = 1): number {
   let em = 0
-  for (const ch of s) em += advance(ch)
+  // By code point, as for…of walks a string (a pair of surrogates is one character, a lone one is itself).
+  for (let i = 0; i < s.length; ) {
+    const c = s.codePointAt(i) as number
+    em += advance(c)
+    i += c > 0xffff ? 2 : 1
+  }
   return em * size * weight
 }
 

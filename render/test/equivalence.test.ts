@@ -36,6 +36,8 @@ t.test('sample times: sorted and counted as a map of times would', async t => {
     const r = rng(seed)
     const ss = series(r, Math.floor(r() * (seed % 3 === 0 ? 40 : 8)))
     if (seed % 5 === 0 && ss[0]) ss[0].tsMs.reverse() // one out of order: sorted, not merged
+    if (seed % 7 === 0 && ss[1]) ss[1].tsMs = ss[1].tsMs.map(ms => ms + 0.25) // off any grid of whole numbers
+    if (seed % 11 === 0 && ss[2]) ss[2].tsMs = ss[2].tsMs.map(ms => ms * 1e6) // a grid too sparse to count in slots
     const keep = (k: number, i: number) => (ss[k]?.rssKb[i] as number) > 0
     const counts = new Map<number, number>()
     ss.forEach((s, k) => s.tsMs.forEach((ms, i) => keep(k, i) && counts.set(ms, (counts.get(ms) ?? 0) + 1)))
@@ -217,4 +219,33 @@ t.test('timestamps in the trace’s own form read as the pattern reads them', as
     if (want !== undefined && !Object.is(parseTs(s), want)) wrong.push(s)
   }
   t.same(wrong, [], 'every timestamp')
+})
+
+t.test('text that needs no escaping is left as the escaping would leave it', async t => {
+  const { esc } = await import('../../core/svg.js')
+  const { printable } = await import('../../core/safe-text.js')
+  const INVALID = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
+  const E: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
+  const slow = (s: string) => printable(s.replace(INVALID, '\uFFFD')).replace(/[&<>"']/g, c => E[c] as string)
+  const wrong: string[] = []
+  for (let seed = 0; seed < 3000; seed++) {
+    const r = rng(seed)
+    const s = Array.from({ length: Math.floor(r() * 30) }, () => String.fromCharCode(r() < 0.8 ? 0x20 + Math.floor(r() * 0x5f) : Math.floor(r() * 0x2100))).join('')
+    if (esc(s) !== slow(s)) wrong.push(JSON.stringify(s))
+  }
+  t.same(wrong, [], 'every text')
+})
+
+t.test('path numbers read as one decimal does, whatever the value', async t => {
+  const { pixelPath } = await import('../chart/decimate.js')
+  const wrong: number[] = []
+  const r = rng(7)
+  const vals = [0, -0, 0.04, -0.04, 0.05, -0.05, 0.15, -0.15, 1e13 + 0.06, -1e14, 99999999999999.9, 1e15, 1e21, 3e300, Infinity, -Infinity]
+  for (let i = 0; i < 20000; i++) vals.push((r() - 0.5) * 10 ** Math.floor(r() * 16), Math.round((r() - 0.5) * 20000) / 10)
+  for (const v of vals) {
+    const path = pixelPath([0], [1], () => v, () => v, 1000, 100)
+    const want = `M${Math.round(v * 10) / 10},${Math.round(v * 10) / 10}Z`
+    if (path !== want) wrong.push(v)
+  }
+  t.same(wrong, [], 'every value')
 })
