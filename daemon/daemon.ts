@@ -292,7 +292,7 @@ export class Daemon {
     const { sys, gpu, ollama } = await this.#sources.read(this.#runners.serverPid)
     if (this.#closed) return
     for (const e of sys.errors) this.#sourceError('system', e)
-    for (const k of this.#oom?.check(tickMs, this.#sources.cgroupDir) ?? []) {
+    for (const k of this.#oom?.check(tickMs, this.#sources.cgroupDir, sys.text) ?? []) {
       this.#events.push(event('oom-kill', { ...k }))
       this.#error(`the kernel's OOM killer killed ${k.text} (pid ${k.pid})${k.model ? `, the runner of ${k.model}` : ''}: ${k.message}`)
     }

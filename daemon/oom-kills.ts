@@ -58,8 +58,11 @@ export class OomWatch {
     for (const [pid, s] of this.#seen) if (tickMs - s.atMs > REMEMBER_MS) this.#seen.delete(pid)
   }
 
-  /** Each system sample: the kills since the last one. `cgroupDir` is the server's memory cgroup (v2), where it has one. */
-  check(tickMs: number, cgroupDir?: string): OomKill[] {
+  /**
+   * Each system sample: the kills since the last one. `cgroupDir` is the server's memory cgroup (v2), where it has
+   * one; `blockText` is the sample's own text, whose /proc/vmstat lines are read rather than the file again.
+   */
+  check(tickMs: number, cgroupDir?: string, blockText?: string): OomKill[] {
     const ts = new Date(tickMs).toISOString().replace(/\.\d{3}Z$/, 'Z')
     const out: OomKill[] = []
     for (const k of this.#kernelLines()) {
@@ -68,7 +71,8 @@ export class OomWatch {
       out.push({ ts, pid: k.pid, text: s.comm, bytes: s.rssKb * 1024, ...(s.model ? { model: s.model } : {}), source: 'kernel', message: `the kernel killed it: ${k.line}` })
       this.#seen.delete(k.pid)
     }
-    const kills = this.#vmstatKills()
+    const inBlock = blockText === undefined ? undefined : /^oom_kill (\d+)$/m.exec(blockText)
+    const kills = inBlock ? Number(inBlock[1]) : this.#vmstatKills()
     const cgKills = cgroupDir ? cgroupOomKills(cgroupDir) : undefined
     const moved = kills !== undefined && this.#kills !== undefined && kills > this.#kills ? 'vmstat' : cgKills !== undefined && this.#cgroupKills !== undefined && cgKills > this.#cgroupKills ? 'cgroup' : undefined
     if (moved && out.length === 0) {
