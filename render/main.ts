@@ -6,7 +6,7 @@ import { jsonLine, oneLine } from '../core/safe-text.js'
 import { gib } from '../core/units.js'
 import type { RenderArgs } from './args.js'
 import { renderChartBytes } from './chart/render-chart.js'
-import { findFindings } from './findings/findings.js'
+import { findingsIn, makeCtx, runnerRecords, serverMarks } from './findings/findings.js'
 import { reportMarkdown } from './findings/report.js'
 import { loadTrace } from './load.js'
 import { pngBeside, toPng, writeAll } from './outputs.js'
@@ -57,7 +57,11 @@ async function renderTraces(a: RenderArgs, out: NodeJS.WritableStream, err: Node
   if (problems.total > 0) notes.push(`Skipped as damaged: ${problems.total} line(s); see memtrace's stderr for where.`)
   if (trace.placeholders > 0) notes.push(`Left out ${trace.placeholders} "(ollama)" placeholder rows.`)
   if (trace.hiddenArgs > 0) notes.push(`${trace.hiddenArgs} Ollama process(es) drawn by name only: ps could not read their arguments (they run as another user, such as root); runners are named by what /api/ps listed. \`sudo memtrace start\` reads them.`)
-  const findings = findFindings(trace, { zone: a.zone, lowFreePct: a.lowFreePct })
+  // The server's own log says why: read before the findings, which tie its lines to the runners.
+  const server = a.serverLogPath ? await serverEvents(a.serverLogPath, err) : undefined
+  const findingOptions = { zone: a.zone, lowFreePct: a.lowFreePct, ...(server ? { server: server.events } : {}) }
+  const ctx = makeCtx(trace, findingOptions)
+  const findings = findingsIn(ctx)
   notes.push(...(findings.length ? ['What happened:', ...findings.map(f => `${f.n}. ${f.text}`)] : [NO_FINDINGS]))
   const svg = renderChartBytes(trace, {
     width: a.width,
@@ -70,6 +74,7 @@ async function renderTraces(a: RenderArgs, out: NodeJS.WritableStream, err: Node
     notes,
     theme: a.theme ?? 'light',
     findings,
+    serverMarks: serverMarks(ctx),
     ...(a.plan !== undefined ? { plan: await planLevel(a.plan) } : {}),
   })
   // An output ending in .png gets a picture, for chats and trackers that refuse SVG.
@@ -79,7 +84,6 @@ async function renderTraces(a: RenderArgs, out: NodeJS.WritableStream, err: Node
     // The report is for an issue, and issues take a PNG: an SVG chart gets one beside it.
     const pngPath = pngBeside(a.outPath)
     if (!isPng) outputs.push([pngPath, await toPng(svg, a.scale ?? 2)])
-    const server = a.serverLogPath ? await serverEvents(a.serverLogPath, err) : undefined
     const md = reportMarkdown(trace, findings, {
       zone: a.zone,
       lowFreePct: a.lowFreePct,
@@ -97,6 +101,7 @@ async function renderTraces(a: RenderArgs, out: NodeJS.WritableStream, err: Node
   if (procRows === 0) err.write(`memtrace render: ${basename(a.procPath)} has no process samples; drew the system panel only\n`)
   if (a.json) {
     for (const f of findings) out.write(`${jsonLine(f)}\n`)
+    for (const r of runnerRecords(ctx)) out.write(`${jsonLine(r)}\n`)
   } else if (!a.quiet) {
     const runners = trace.procs.filter(p => p.role === 'runner').length
     out.write(

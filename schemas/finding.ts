@@ -10,7 +10,7 @@ export const findingSchema = {
   properties: {
     record: { const: 'finding' },
     n: { type: 'integer', minimum: 1, description: 'Its number: 1 is the most important. The same number labels it on the chart, in the terminal and in the report.' },
-    kind: { enum: ['oom-kill', 'runner-overlap', 'low-free', 'wired-jump', 'pressure-after-low-free', 'not-given-back', 'claim-vs-measured', 'orphan-runner', 'runner-gone-while-listed', 'gap', 'server-unanswered', 'daemon-restart'] },
+    kind: { enum: ['oom-kill', 'runner-killed', 'load-failed', 'eviction', 'prediction-off', 'working-set', 'runner-overlap', 'low-free', 'wired-jump', 'pressure-after-low-free', 'not-given-back', 'claim-vs-measured', 'orphan-runner', 'runner-gone-while-listed', 'gap', 'server-unanswered', 'daemon-restart'] },
     start: { type: 'string', description: 'UTC ISO-8601.' },
     end: { type: 'string', description: 'UTC ISO-8601; absent for an instant.' },
     pids: { type: 'array', items: { type: 'integer', minimum: 0 } },

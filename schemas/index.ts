@@ -9,6 +9,7 @@ export { findingSchema, type Finding } from './finding.js'
 export { planSchema, type PlanRecord } from './plan.js'
 export { benchStepSchema, type BenchStep } from './bench-step.js'
 export { serverEventSchema, type ServerEvent } from './server-event.js'
+export { runnerMemorySchema, type RunnerMemory } from './runner-memory.js'
 
 import { processSampleSchema } from './process-sample.js'
 import { systemSampleSchema } from './system-sample.js'
@@ -20,6 +21,7 @@ import { findingSchema } from './finding.js'
 import { planSchema } from './plan.js'
 import { benchStepSchema } from './bench-step.js'
 import { serverEventSchema } from './server-event.js'
+import { runnerMemorySchema } from './runner-memory.js'
 
 /** Every schema by its record name, for `memtrace schema` and the tests. */
 export const SCHEMAS = {
@@ -33,4 +35,5 @@ export const SCHEMAS = {
   plan: planSchema,
   'bench-step': benchStepSchema,
   'server-event': serverEventSchema,
+  'runner-memory': runnerMemorySchema,
 } as const

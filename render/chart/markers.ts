@@ -1,8 +1,11 @@
 /**
  * Markers from `memtrace mark`: a dashed line in each panel (never across
- * the legend between them) and a label at the top of the process panel.
+ * the legend between them) and a label at the top of the process panel;
+ * and the server's decisions from its log (evicted, fits, context reduced,
+ * killed, …) the same way, in their own colour with a dotted line. Decisions
+ * of one kind a few pixels apart are drawn once, counted (`evicted ×5`).
  * When the labels cannot all be placed without touching each other, every
- * marker is numbered (M1, M2, …) and listed in full below the chart.
+ * mark is numbered (M1, M2, …) and listed in full below the chart.
  */
 import type { Trace } from '../../core/model/trace.js'
 import type { Box } from './axes.js'
@@ -24,7 +27,19 @@ interface Mark {
   ts: string
   px: number
   label: string
+  /** The server's decision, with the sentence for the list. */
+  server?: { text: string; count: number }
 }
+
+/** A server decision to draw: when, a word or two, and a sentence. */
+export interface DecisionMark {
+  ms: number
+  label: string
+  text: string
+}
+
+/** Decisions of one kind closer than this (px) are one mark. */
+const MERGE_PX = 6
 
 export interface Markers {
   svg: string
@@ -64,11 +79,33 @@ function place(marks: Mark[], labels: string[], top: Box, rows: number, taken: O
   })
 }
 
-export function drawMarkers(trace: Trace, x: (t: number) => number, top: Box, bottom: Box, zone: string, th: Theme, taken: Occupied): Markers {
+/** The decisions within the plot, one per kind a few pixels apart, counted. */
+function decisions(list: DecisionMark[], x: (t: number) => number, top: Box): Mark[] {
+  const out: Mark[] = []
+  const last = new Map<string, Mark>()
+  for (const d of list) {
+    const px = x(d.ms)
+    if (px < top.x - 0.5 || px > top.x + top.w + 0.5) continue
+    const prev = last.get(d.label)
+    if (prev?.server && px - prev.px < MERGE_PX) {
+      prev.server.count++
+      continue
+    }
+    const m: Mark = { ts: new Date(d.ms).toISOString(), px, label: d.label, server: { text: d.text, count: 1 } }
+    last.set(d.label, m)
+    out.push(m)
+  }
+  for (const m of out) if (m.server && m.server.count > 1) m.label += ` ×${m.server.count}`
+  return out
+}
+
+export function drawMarkers(trace: Trace, x: (t: number) => number, top: Box, bottom: Box, zone: string, th: Theme, taken: Occupied, server: DecisionMark[] = []): Markers {
   const marks: Mark[] = trace.events
     .filter(e => e.kind === 'marker')
     .map(e => ({ ts: e.ts, px: x(Date.parse(e.ts)), label: e.text ?? '' }))
     .filter(m => m.px >= top.x - 0.5 && m.px <= top.x + top.w + 0.5)
+  marks.push(...decisions(server, x, top))
+  marks.sort((a, b) => a.px - b.px)
   const full = marks.map(m => clip(m.label, 48))
   let labels = full
   let spots = place(marks, full, top, FULL_ROWS, taken, false)
@@ -82,11 +119,13 @@ export function drawMarkers(trace: Trace, x: (t: number) => number, top: Box, bo
   const parts = marks.map((m, i) => {
     const s = spots[i]
     if (s) taken.add(s.r)
-    const line = (b: Box) => el('line', { x1: m.px, x2: m.px, y1: b.y, y2: b.y + b.h, stroke: th.marker, 'stroke-dasharray': '4 3', 'stroke-width': 1 })
-    const label = s ? haloText({ x: s.x, y: s.y, 'font-size': FONT, 'text-anchor': s.anchor === 'end' ? 'end' : undefined, fill: th.heading }, labels[i] as string, th.panel) : ''
-    return el('g', { class: 'marker', 'data-ts': m.ts, 'data-n': numbered ? i + 1 : undefined }, line(top), line(bottom), label)
+    const color = m.server ? th.decision : th.marker
+    const line = (b: Box) => el('line', { x1: m.px, x2: m.px, y1: b.y, y2: b.y + b.h, stroke: color, 'stroke-dasharray': m.server ? '1.5 2.5' : '4 3', 'stroke-width': m.server ? 1.5 : 1 })
+    const label = s ? haloText({ x: s.x, y: s.y, 'font-size': FONT, 'text-anchor': s.anchor === 'end' ? 'end' : undefined, fill: m.server ? th.decision : th.heading, 'font-weight': m.server ? 600 : undefined }, labels[i] as string, th.panel) : ''
+    return el('g', { class: m.server ? 'marker server' : 'marker', 'data-ts': m.ts, 'data-n': numbered ? i + 1 : undefined }, line(top), line(bottom), label)
   })
-  const all = numbered ? marks.map((m, i) => `M${i + 1} ${wallClock(Date.parse(m.ts), zone, { seconds: true })} ${clip(m.label, 120)}`) : []
+  const listed = (m: Mark) => (m.server ? `Ollama: ${m.server.text}${m.server.count > 1 ? ` (×${m.server.count})` : ''}` : m.label)
+  const all = numbered ? marks.map((m, i) => `M${i + 1} ${wallClock(Date.parse(m.ts), zone, { seconds: true })} ${clip(listed(m), 120)}`) : []
   const list = all.length > MAX_LISTED ? [...all.slice(0, MAX_LISTED), `… and ${all.length - MAX_LISTED} more markers in the report`] : all
   return { svg: el('g', { class: 'markers' }, ...parts), list }
 }

@@ -10,7 +10,7 @@ import { fastLinear } from './linear.js'
 import { findingsBlock } from './findings-block.js'
 import { describe, header, titleText } from './header.js'
 import { drawLegend, LEGEND_ROW_H, legendRows } from './legend.js'
-import { drawMarkers } from './markers.js'
+import { type DecisionMark, drawMarkers } from './markers.js'
 import { GIB, PLAN_DASH, procPanel } from './proc-panel.js'
 import { processLegend, procStyles } from './proc-style.js'
 import { Occupied } from './rects.js'
@@ -39,6 +39,8 @@ export interface ChartOptions {
   findings?: Finding[]
   /** What `memtrace plan` predicts a runner holds, drawn as a dashed level on the RSS panel. */
   plan?: { label: string; bytes: number }
+  /** The server's decisions from its log, drawn as marks on the time axis. */
+  serverMarks?: DecisionMark[]
 }
 
 const M = { left: 78, right: 78 }
@@ -97,6 +99,7 @@ function chartLines(trace: Trace, o: ChartOptions): string[] {
   if (overlaps.length > 0) procItems.push({ label: 'two or more runners alive', color: th.overlap, swatch: th.overlapOpacity })
   const planGiB = o.plan ? o.plan.bytes / GIB : undefined
   if (o.plan) procItems.push({ label: o.plan.label, color: th.text, dash: PLAN_DASH })
+  if (o.serverMarks?.length) procItems.push({ label: "Ollama's decisions, from its log", color: th.decision, dash: '1.5 2.5' })
   const { names, noSwap } = systemSeries(trace)
   const sysItems = systemLegend(trace, names, noSwap, lows.length > 0, o.lowFreePct, th)
 
@@ -127,7 +130,7 @@ function chartLines(trace: Trace, o: ChartOptions): string[] {
     (['fill', 'edge'] as const).map(part => drawBands(overlaps, overlapKind, x, b, panel, part) + drawBands(lows, lowKind, x, b, panel, part)).join('')
 
   const taken = new Occupied()
-  const marks = drawMarkers(trace, x, top, bottom, o.zone, th, taken)
+  const marks = drawMarkers(trace, x, top, bottom, o.zone, th, taken, o.serverMarks)
   const labels = directLabels(trace, top, x, styles, th, taken, planGiB)
 
   let y = bottom.y + bottom.h + 28 + legendH2 + 8

@@ -37,6 +37,8 @@ export interface Theme {
   text: string
   muted: string
   marker: string
+  /** The server's decisions on the time axis (evicted, killed, …). */
+  decision: string
   server: string
   discovery: string
   other: string
@@ -73,6 +75,7 @@ export const THEMES: Record<'light' | 'dark', Theme> = {
     text: '#333333',
     muted: '#555555',
     marker: '#333333',
+    decision: '#a3195b',
     server: '#555555',
     discovery: '#8a8a8a',
     other: '#7a7a7a',
@@ -97,6 +100,7 @@ export const THEMES: Record<'light' | 'dark', Theme> = {
     text: '#c9d1d9',
     muted: '#8b949e',
     marker: '#c9d1d9',
+    decision: '#ff85c0',
     server: '#8b949e',
     discovery: '#6e7681',
     other: '#a0a8b2',

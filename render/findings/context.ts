@@ -1,11 +1,12 @@
 /** What every finding reads: the trace, the chart's zone, and exact look-ups of samples. Pure. */
-import type { Finding, LoadedModel } from '../../schemas/index.js'
+import type { Finding, LoadedModel, ServerEvent } from '../../schemas/index.js'
 import { GAP_FACTOR, procPeriod, sysPeriod } from '../../core/model/intervals.js'
 import type { ProcSeries, Snapshot, Trace } from '../../core/model/trace.js'
 import { wallClock } from '../chart/time-axis.js'
 import { formatTs } from '../../core/parse/time.js'
 import { lowerBound } from './lookup.js'
 import { timesOf } from '../../core/model/samples.js'
+import { groupLoads, type Load, runnerFigures, type RunnerFigures, tieLoads } from './loads.js'
 
 /** A finding before it is ordered and numbered. */
 export type Draft = Omit<Finding, 'n'>
@@ -13,6 +14,22 @@ export type Draft = Omit<Finding, 'n'>
 export interface FindingOptions {
   zone: string
   lowFreePct: number
+  /** The server's own log, read: its lines say why. */
+  server?: ServerEvent[]
+}
+
+/** The server's log, told load by load and tied to the trace's runners. */
+export interface ServerStory {
+  events: ServerEvent[]
+  loads: Load[]
+  figures: RunnerFigures[]
+}
+
+/** Groups the log into loads and ties them to runners, once for the findings, the chart and the report. */
+export function serverStory(trace: Trace, events: ServerEvent[]): ServerStory {
+  const loads = groupLoads(events)
+  tieLoads(loads, trace)
+  return { events, loads, figures: runnerFigures(loads, trace) }
 }
 
 /** The trace with what the detectors share, worked out once. */
@@ -29,6 +46,8 @@ export interface Ctx {
   procTimes: Float64Array
   /** The time of each snapshot (they are in time order), for binary searches. */
   snapTimes: number[]
+  /** The server's log, where one was given. */
+  server?: ServerStory
 }
 
 export function makeCtx(trace: Trace, o: FindingOptions): Ctx {
@@ -44,6 +63,7 @@ export function makeCtx(trace: Trace, o: FindingOptions): Ctx {
     sysPeriodMs: sysPeriod(trace),
     procTimes: timesOf(trace.procs).times,
     snapTimes: trace.snapshots.map(s => s.tsMs),
+    ...(o.server ? { server: serverStory(trace, o.server) } : {}),
   }
 }
 

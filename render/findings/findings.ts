@@ -1,15 +1,19 @@
 /** What happened, as numbered sentences with times, PIDs, models and figures: the most important first. Pure. */
-import type { Finding } from '../../schemas/index.js'
+import type { Finding, RunnerMemory } from '../../schemas/index.js'
 import type { Trace } from '../../core/model/trace.js'
 import { oneLine } from '../../core/safe-text.js'
 import { afterLowFreeFindings } from './after-low-free.js'
 import { claimFindings } from './claim.js'
-import { type Draft, type FindingOptions, makeCtx } from './context.js'
+import { type Ctx, type Draft, type FindingOptions, makeCtx } from './context.js'
 import { gapFindings } from './gaps.js'
 import { goneWhileListedFindings } from './gone-while-listed.js'
 import { lowFreeFindings } from './low-free.js'
 import { notGivenBackFindings } from './not-given-back.js'
-import { oomKillFindings } from './oom-kill.js'
+import { evictionFindings, loadFailedFindings } from './decisions.js'
+import { oomKillFindings, runnerKilledFindings } from './oom-kill.js'
+import { predictionFindings, workingSetFindings } from './prediction.js'
+import { runnerMemory } from './runner-memory.js'
+import { serverMarks } from './server-marks.js'
 import { orphanFindings } from './orphan.js'
 import { overlapFindings } from './overlap.js'
 import { wiredJumpFindings } from './wired-jump.js'
@@ -25,12 +29,17 @@ export type { FindingOptions }
  */
 export const RANK: readonly Finding['kind'][] = [
   'oom-kill',
+  'runner-killed',
+  'load-failed',
+  'eviction',
   'runner-overlap',
   'low-free',
   'orphan-runner',
   'runner-gone-while-listed',
   'not-given-back',
   'pressure-after-low-free',
+  'working-set',
+  'prediction-off',
   'claim-vs-measured',
   'wired-jump',
   'gap',
@@ -52,15 +61,24 @@ function byTime(a: string, b: string): number {
 
 /** Every finding, most important first, numbered from 1. A calm trace has none. */
 export function findFindings(trace: Trace, o: FindingOptions): Finding[] {
-  const ctx = makeCtx(trace, o)
+  return findingsIn(makeCtx(trace, o))
+}
+
+/** The same, for a context made once and shared with the chart's server marks and the runner records. */
+export function findingsIn(ctx: Ctx): Finding[] {
   const drafts: Draft[] = [
     ...oomKillFindings(ctx),
+    ...runnerKilledFindings(ctx),
+    ...loadFailedFindings(ctx),
+    ...evictionFindings(ctx),
     ...overlapFindings(ctx),
     ...lowFreeFindings(ctx),
     ...orphanFindings(ctx),
     ...goneWhileListedFindings(ctx),
     ...notGivenBackFindings(ctx),
     ...afterLowFreeFindings(ctx),
+    ...workingSetFindings(ctx),
+    ...predictionFindings(ctx),
     ...claimFindings(ctx),
     ...wiredJumpFindings(ctx),
     ...gapFindings(ctx),
@@ -73,3 +91,10 @@ export function findFindings(trace: Trace, o: FindingOptions): Finding[] {
       return f
     })
 }
+
+/** Each runner's memory three ways, for `--json` after the findings. */
+export function runnerRecords(ctx: Ctx): RunnerMemory[] {
+  return runnerMemory(ctx)
+}
+
+export { makeCtx, serverMarks }

@@ -8,6 +8,7 @@ import { firstMs, gib, lastMs, makeCtx, peakRss } from './context.js'
 import { LOW_FREE_RULE } from './low-free.js'
 import { codeText, markdownText } from '../../core/safe-text.js'
 import { reportedEvents, serverLine, serverSummary } from './server-lines.js'
+import { runnerMemory } from './runner-memory.js'
 
 export interface ReportOptions {
   zone: string
@@ -74,6 +75,7 @@ export function reportMarkdown(trace: Trace, findings: Finding[], o: ReportOptio
     lines.push('', `### Runners (${runners.rows.length})`, '')
     lines.push(...fold(runners.rows.length, [...runners.header, ...runnersKept]), ...cutNote(runners.rows, runnersKept, 'runners', 'the chart shows them all'))
     if (runners.rows.length) lines.push('', "Ollama's figure is the largest `size` it listed while the runner lived, in GiB, with the decimal GB that `ollama ps` prints for it.")
+    if (runners.rows.length && o.server) lines.push('', "From the server's log: Ollama's prediction before the load, and what llama.cpp or Ollama's engine allocated (with the GPU's share); the error is the prediction's, against the allocation, else against the peak RSS with the runner's GPU memory.")
     if (markers.length) lines.push('', '### Markers', '', ...fold(markers.length, markersKept), ...cutNote(markers, markersKept, 'markers', 'the trace holds them all'))
     if (server.length) {
       lines.push('', `### The server's memory lines (${server.length})`, '', "From the server's own log: its estimates, decisions and allocations, as memtrace read them (never the lines themselves).", '')
@@ -93,15 +95,25 @@ export function reportMarkdown(trace: Trace, findings: Finding[], o: ReportOptio
 }
 
 function runnerTable(trace: Trace, o: ReportOptions, at: (ms: number) => string): { header: string[]; rows: string[] } {
-  const ctx = makeCtx(trace, { zone: o.zone, lowFreePct: o.lowFreePct })
+  const ctx = makeCtx(trace, { zone: o.zone, lowFreePct: o.lowFreePct, ...(o.server ? { server: o.server.events } : {}) })
   const byRunner = new Map<ProcSeries, Claim>(claims(ctx).map(c => [c.runner, c]))
+  const records = new Map(runnerMemory(ctx).filter(r => r.pid !== undefined).map(r => [r.pid, r]))
   const unified = trace.sys.platform === 'macos'
-  const header = ["| model | pid | first seen | last seen | peak RSS | Ollama's figure |", '|---|---|---|---|---|---|']
+  // With the server's log, Ollama's prediction and what was allocated stand beside the measurement.
+  const three = o.server !== undefined
+  const header = three
+    ? ["| model | pid | first seen | last seen | peak RSS | Ollama's figure | predicted | allocated | error |", '|---|---|---|---|---|---|---|---|---|']
+    : ["| model | pid | first seen | last seen | peak RSS | Ollama's figure |", '|---|---|---|---|---|---|']
   const rows = ctx.runners.map(s => {
     const c = byRunner.get(s)
     const peak = peakRss(s)
     const claim = c ? `${whereText(c, unified)} (${(c.model.sizeBytes / 1e9).toFixed(1)} GB)` : '–'
-    return `| ${cell(s.model ?? '?')} | ${s.pid} | ${at(firstMs(s))} | ${at(lastMs(s))} | ${peak ? gib(peak.v) : '–'} | ${cell(claim)} |`
+    const row = `| ${cell(s.model ?? '?')} | ${s.pid} | ${at(firstMs(s))} | ${at(lastMs(s))} | ${peak ? gib(peak.v) : '–'} | ${cell(claim)} |`
+    if (!three) return row
+    const r = records.get(s.pid)
+    const alloc = r?.allocatedBytes !== undefined ? `${gib(r.allocatedBytes)}${r.allocatedGpuBytes !== undefined ? ` (${gib(r.allocatedGpuBytes)} GPU)` : ''}` : '–'
+    const err = r?.errorPct !== undefined ? `${r.errorPct > 0 ? '+' : r.errorPct < 0 ? '−' : ''}${Math.abs(r.errorPct)} % vs ${r.errorAgainst === 'allocated' ? 'allocated' : 'RSS'}` : '–'
+    return `${row} ${r?.predictedBytes !== undefined ? gib(r.predictedBytes) : '–'} | ${alloc} | ${err} |`
   })
   return { header, rows }
 }

@@ -5,7 +5,7 @@ import { loadTrace } from '../load.js'
 import { findFindings } from '../findings/findings.js'
 import { TraceBuilder } from '../../core/model/trace.js'
 import { nameRunners } from '../../core/model/names.js'
-import { findingSchema } from '../../schemas/index.js'
+import { findingSchema, runnerMemorySchema } from '../../schemas/index.js'
 import { memtrace, parseProc, parseSys, ROOT } from '../../core/test/helpers.js'
 
 const O = { zone: 'UTC', lowFreePct: 30 }
@@ -274,10 +274,21 @@ t.test('render --json prints numbered findings that validate; the text and the S
   const args = ['render', '--dir', d, '-o', join(dir, 'c.svg'), '--tz', 'UTC']
   const r = memtrace([...args, '--json'])
   t.equal(r.code, 0, r.stderr)
-  const validate = new Ajv({ strict: true }).compile(findingSchema)
-  const lines = r.stdout.trim().split('\n').map(l => JSON.parse(l))
+  const ajv = new Ajv({ strict: true })
+  const validate = ajv.compile(findingSchema)
+  const validateRunner = ajv.compile(runnerMemorySchema)
+  const records = r.stdout.trim().split('\n').map(l => JSON.parse(l))
+  const lines = records.filter(l => l.record === 'finding')
   t.equal(lines.length, 5)
   for (const l of lines) t.ok(validate(l), JSON.stringify(validate.errors))
+  // After the findings, each runner's memory: its figures are the trace's own.
+  const runners = records.slice(lines.length)
+  t.ok(records.slice(0, lines.length).every(l => l.record === 'finding'), 'the findings first')
+  const { trace } = await loadTrace(join(d, 'ollama-process-memtrace-20260225-140300.tsv'), join(d, 'system-memtrace-20260225-140300.log'))
+  const traced = trace.procs.filter(p => p.role === 'runner')
+  t.same(runners.map(x => x.pid), traced.map(p => p.pid), 'one runner-memory record per runner')
+  for (const x of runners) t.ok(validateRunner(x), JSON.stringify(validateRunner.errors))
+  t.same(runners.map(x => x.rssBytes), traced.map(p => p.peakRssKb * 1024), 'with its peak RSS')
   t.same(lines.map(l => l.n), [1, 2, 3, 4, 5])
   const text = memtrace(args)
   t.match(text.stdout, /most important first:\n1\. At 14:09:45, runner PID 4412[^\n]*\n2\. Free memory was under 30%/)

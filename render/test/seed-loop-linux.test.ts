@@ -46,7 +46,7 @@ t.test('the system panel shows used and available, swap, PSI and GPU memory', as
   const legend = Array.from(doc.querySelectorAll('.legend-system text')).map(e => e.textContent ?? '')
   for (const label of ['used (total − available)', 'swap used', 'memory pressure (PSI some avg10 %), right axis', 'GPU 0 used']) t.ok(legend.includes(label), `legend: ${label}`)
   t.notOk(legend.includes('no swap'), 'the swap file is there')
-  const findings = r.stdout.trim().split('\n').map(l => JSON.parse(l) as { kind: string; text: string; pids?: number[] })
+  const findings = r.stdout.trim().split('\n').map(l => JSON.parse(l) as { record: string; kind: string; text: string; pids?: number[] }).filter(f => f.record === 'finding')
   t.ok(findings.some(f => f.kind === 'runner-overlap'), 'the switch is found')
   const claim = findings.find(f => f.kind === 'claim-vs-measured' && /nvidia-smi gave pid \d+/.test(f.text))
   t.ok(claim, 'a runner is tied to its own GPU memory by its PID')

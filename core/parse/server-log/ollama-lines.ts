@@ -247,7 +247,7 @@ const READERS: [RegExp, Reader][] = [
     if (!(e instanceof Unreadable)) e.evictAll = true
     return e
   }],
-  [/^runtime OOM detected/, f => withFigures('oom', f, {})],
+  [/^runtime OOM detected/, f => failed('oom', f.get('error'), f)],
   [/^starting (?:llama-server|llama server|llama runner|runner)$/, f => starting(f)],
   [/^starting mlx runner subprocess$/, f => starting(f)],
   [/^(?:llama runner|llama-server) started in (\d+(?:\.\d+)?) seconds$/, (f, msg) => port('runner-started', f, { seconds: Number(/(\d+(?:\.\d+)?) seconds$/.exec(msg)?.[1]) })],

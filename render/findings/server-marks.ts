@@ -1,0 +1,62 @@
+/** The server's decisions as marks on the chart's time axis: evicted, fits alongside, context reduced, OOM retry, killed, load failed. Pure. */
+import type { ServerEvent } from '../../schemas/index.js'
+import { gib } from '../../core/units.js'
+import type { Ctx } from './context.js'
+import { placed } from './decisions.js'
+import { type Load, loadModel } from './loads.js'
+
+export interface ServerMark {
+  ms: number
+  /** A word or two at the top of the panel. */
+  label: string
+  /** The sentence for the list below the chart, when the labels are numbered. */
+  text: string
+}
+
+function mark(e: ServerEvent, load: Load | undefined): { label: string; text: string } | undefined {
+  const model = load ? loadModel(load) : undefined
+  const f = e.figures ?? {}
+  const pred = f.predictedBytes ?? f.requiredBytes
+  const avail = f.availableBytes ?? f.freeBytes
+  const figs = pred !== undefined ? ` (predicted ${gib(pred)}${avail !== undefined ? `, ${gib(avail)} available` : ''})` : ''
+  switch (e.kind) {
+    case 'eviction':
+      if (f.count !== undefined && pred === undefined) return { label: 'OOM retry', text: `Ollama evicted every other model (${f.count}) to retry a load${model ? ` of ${model}` : ''}` }
+      return { label: 'evicted', text: `Ollama evicted a model${model ? ` to load ${model}` : ''}${figs}` }
+    case 'fits':
+      return { label: 'fits', text: `${model ?? 'a model'} fits alongside the loaded ones${figs}` }
+    case 'retry':
+      if (f.oldNumCtx !== undefined && f.newNumCtx !== undefined) return { label: `context ${f.oldNumCtx}→${f.newNumCtx}`, text: `a load${model ? ` of ${model}` : ''} failed; retried with context ${f.oldNumCtx} → ${f.newNumCtx}` }
+      return { label: 'OOM retry', text: `a load${model ? ` of ${model}` : ''} failed; every other model evicted to retry` }
+    case 'load-failed':
+      return { label: 'load failed', text: `loading ${model ?? 'a model'} failed` }
+    case 'oom':
+      return { label: 'runtime OOM', text: `the runner${model ? ` for ${model}` : ''} ran out of memory` }
+    case 'runner-stopped':
+      return e.signal === 'killed' ? { label: 'killed', text: 'a runner was killed (signal: killed)' } : { label: 'runner died', text: `a runner stopped${e.exitCode !== undefined ? ` (exit status ${e.exitCode})` : e.signal ? ` (signal: ${e.signal})` : ''}` }
+    case 'kernel-oom-kill':
+      return { label: 'OOM killed', text: `the kernel's OOM killer killed PID ${e.pid}${e.process ? ` (${e.process})` : ''}` }
+    default:
+      return undefined
+  }
+}
+
+/** Every decision of the log within the trace, and every OOM kill the daemon saw, in time order. */
+export function serverMarks(ctx: Ctx): ServerMark[] {
+  const out: ServerMark[] = []
+  const loadOf = new Map<ServerEvent, Load>()
+  for (const l of ctx.server?.loads ?? []) for (const e of l.events) loadOf.set(e, l)
+  const kernelPids = new Set<number>()
+  for (const e of ctx.trace.events) {
+    if (e.kind !== 'oom-kill') continue
+    if (e.pid !== undefined) kernelPids.add(e.pid)
+    out.push({ ms: Date.parse(e.ts), label: 'OOM killed', text: `the kernel's OOM killer killed PID ${e.pid ?? '?'}${e.text ? ` (${e.text})` : ''}` })
+  }
+  for (const e of ctx.server?.events ?? []) {
+    const ms = placed(ctx, e)
+    if (ms === undefined || (e.kind === 'kernel-oom-kill' && e.pid !== undefined && kernelPids.has(e.pid))) continue
+    const m = mark(e, loadOf.get(e))
+    if (m) out.push({ ms, ...m })
+  }
+  return out.sort((a, b) => a.ms - b.ms)
+}
