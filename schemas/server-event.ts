@@ -46,7 +46,7 @@ export const serverEventSchema = {
     cgroup: { type: 'boolean', description: 'kernel-oom-kill: the kill was inside a memory cgroup (a container\'s limit).' },
     version: { type: 'string', description: 'version: the server\'s version.' },
     settings: { type: 'object', additionalProperties: { type: 'string' }, description: 'server-config: the settings that shape memory (OLLAMA_NUM_PARALLEL, …).' },
-    text: { type: 'string', description: 'load-failed / runner-stopped / oom: the error, at most 300 characters.' },
+    text: { type: 'string', description: 'load-failed / runner-stopped / oom / retry: the error, at most 300 characters.' },
     figures: {
       type: 'object',
       additionalProperties: false,

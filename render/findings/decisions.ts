@@ -6,6 +6,7 @@
 import type { ServerEvent } from '../../schemas/index.js'
 import type { ProcSeries } from '../../core/model/trace.js'
 import { clip } from '../../core/svg.js'
+import { shortBlob } from '../../core/model/roles.js'
 import { type Ctx, type Draft, draft, gib, lastMs, lines, range, runnerName, sampledAfter, someOf } from './context.js'
 import { eventMs, type Load, loadModel } from './loads.js'
 
@@ -23,7 +24,7 @@ export function placed(ctx: Ctx, e: ServerEvent): number | undefined {
 export function nameOf(ctx: Ctx, s: ProcSeries, fallback?: string): string {
   if (s.model && s.modelSource !== 'blob') return runnerName(s)
   const load = ctx.server?.loads.find(l => l.runner === s)
-  const name = fallback ?? (load?.name && !load.name.includes('/') ? load.name : undefined)
+  const name = fallback ?? (load?.name && !load.name.includes('/') ? load.name : undefined) ?? (s.model ? undefined : s.blob && shortBlob(s.blob))
   return name ? `runner PID ${s.pid} for ${name}` : runnerName(s)
 }
 
@@ -118,7 +119,7 @@ export function loadFailedFindings(ctx: Ctx): Draft[] {
     const runners = load.runner ? [load.runner] : []
     if (fail || retry) {
       const at = placed(ctx, (fail ?? retry) as ServerEvent) as number
-      let text = `Loading ${model} failed at ${ctx.at(at)}${fail ? said(fail) : ''}`
+      let text = `Loading ${model} failed at ${ctx.at(at)}${said((fail ?? retry) as ServerEvent)}`
       const figures: Record<string, number> = {}
       const req = fail?.figures?.requiredBytes
       const avail = fail?.figures?.availableBytes

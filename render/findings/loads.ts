@@ -74,6 +74,9 @@ export function blobOf(model: string | undefined): string | undefined {
   return m ? `sha256-${m[1]}` : undefined
 }
 
+/** A load past its start, or past its failure: what comes before a start after it is the next load's. */
+const ended = (l: Load) => l.starting !== undefined || l.failed.length > 0 || l.retries.length > 0
+
 /** Groups the log's lines into loads, in the log's order. */
 export function groupLoads(events: ServerEvent[]): Load[] {
   const loads: Load[] = []
@@ -89,15 +92,19 @@ export function groupLoads(events: ServerEvent[]): Load[] {
     else if (e.model) l.name ??= e.model
   }
   for (const e of events) {
-    if (BEFORE.has(e.kind) && !(e.kind === 'estimate' && e.component === 'projector')) {
+    // "evicting all other loaded models for OOM retry": part of the retry of the load in progress, not a decision before a new one.
+    const oomRetry = e.kind === 'eviction' && e.figures?.count !== undefined && e.figures.predictedBytes === undefined && e.figures.requiredBytes === undefined
+    if (oomRetry) {
+      cur?.events.push(e)
+    } else if (BEFORE.has(e.kind) && !(e.kind === 'estimate' && e.component === 'projector')) {
       // A decision after the start belongs to the next load (an OOM retry's eviction excepted: it has no figures).
-      if (!cur || cur.starting || cur.failed.length > 0) cur = fresh()
+      if (!cur || ended(cur)) cur = fresh()
       cur.events.push(e)
       if (e.kind === 'estimate') cur.estimate = e
       else cur.decisions.push(e)
       name(cur, e)
     } else if (e.kind === 'runner-starting') {
-      if (!cur || cur.starting || cur.failed.length > 0) cur = fresh()
+      if (!cur || ended(cur)) cur = fresh()
       cur.events.push(e)
       cur.starting = e
       if (e.port !== undefined) cur.port = e.port
@@ -109,9 +116,12 @@ export function groupLoads(events: ServerEvent[]): Load[] {
       if (e.kind === 'allocation' && e.pid !== undefined && !cur.port) name(cur, e)
     } else if (e.kind === 'load-failed' || e.kind === 'oom' || e.kind === 'retry') {
       const blob = blobOf(e.model)
-      // Tied by its model when it names one, else to the load in progress.
-      const to = (blob && [...loads].reverse().find(l => l.blob === blob)) || cur
-      if (!to) continue
+      // Tied by its model when it names one, else to the load in progress; a model no load has is a load of its own.
+      let to = (blob && [...loads].reverse().find(l => l.blob === blob)) || (blob && cur?.blob && cur.blob !== blob ? undefined : cur)
+      if (!to) {
+        to = cur = fresh()
+        name(to, e)
+      }
       to.events.push(e)
       if (e.kind === 'retry') to.retries.push(e)
       else to.failed.push(e)

@@ -4,6 +4,7 @@ import type { ProcSeries } from '../../core/model/trace.js'
 import { formatTs } from '../../core/parse/time.js'
 import { type Ctx, firstMs, lastMs } from './context.js'
 import { actualOf } from './prediction.js'
+import { placed } from './decisions.js'
 import { errorPct, loadModel, measured, type RunnerFigures } from './loads.js'
 
 /** One record per runner of the trace, then one per load of the log that ties to none and has a figure. */
@@ -23,7 +24,8 @@ export function runnerMemory(ctx: Ctx): RunnerMemory[] {
     out.push(r)
   }
   for (const f of ctx.server?.figures ?? []) {
-    if (f.runner || (!f.predicted && !f.allocated)) continue
+    // A load of the log outside the trace (a journal of last week) is not this trace's.
+    if (f.runner || (!f.predicted && !f.allocated) || !f.load.events.some(e => placed(ctx, e) !== undefined)) continue
     out.push({ record: 'runner-memory', model: loadModel(f.load), ...three(f) })
   }
   return out

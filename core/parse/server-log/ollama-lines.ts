@@ -239,12 +239,20 @@ const READERS: [RegExp, Reader][] = [
   [/^new model will fit in available VRAM/, f => decision('fits', f, { required: 'predictedBytes', available: 'availableBytes' })],
   [/load failed; reducing automatic context and retrying once$/, f => {
     const e = withFigures('retry', f, {}, { old_num_ctx: 'oldNumCtx', new_num_ctx: 'newNumCtx', new_num_batch: 'numBatch', loaded_count: 'count' })
-    if (!(e instanceof Unreadable)) e.evictAll = bool(f.get('evict_all')) ?? false
+    if (!(e instanceof Unreadable)) {
+      e.evictAll = bool(f.get('evict_all')) ?? false
+      const err = f.get('error')
+      if (err) e.text = err.slice(0, MAX_TEXT)
+    }
     return e
   }],
   [/load failed; evicting all other models and retrying once$/, f => {
     const e = withFigures('retry', f, {}, { loaded_count: 'count' })
-    if (!(e instanceof Unreadable)) e.evictAll = true
+    if (!(e instanceof Unreadable)) {
+      e.evictAll = true
+      const err = f.get('error')
+      if (err) e.text = err.slice(0, MAX_TEXT)
+    }
     return e
   }],
   [/^runtime OOM detected/, f => failed('oom', f.get('error'), f)],
