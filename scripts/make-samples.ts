@@ -267,9 +267,11 @@ function linuxContainer(): void {
     }
     if (t === 200) log += `memtrace marker {"ts":"${f.iso(ms)}","text":"keep_alive 0: unload phi4"}\n`
     if (t === 540) log += `memtrace source-error {"source":"api-ps","message":"Error: 500 Internal Server Error: llama-server process has terminated: signal: killed"}\n`
+    // The next system sample sees the container's OOM-kill count risen, and the runner gone.
+    if (t === 545) log += `memtrace oom-kill {"ts":"${f.iso(ms)}","pid":${rl.pid},"text":"llama-server","bytes":${Math.round(rl.rss(rl.end) / 1024) * 1024},"model":"llama3.3:70b","source":"cgroup","message":"the server's cgroup memory.events oom_kill rose by 1 while this process vanished"}\n`
     log += f.meminfo({ total, free: Math.max(0.3 * GIB, available - cache), available, cached: cache, swapTotal: 8 * GIB, swapFree: 8 * GIB - (pswpout - 1200) * 4096 - 64 * MIB, anon })
     log += f.psi([pressure, pressure * 0.6, pressure * 0.2], [pressure * 0.4, pressure * 0.25, pressure * 0.1], [someTotal, fullTotal])
-    log += `pswpin 310\npswpout ${pswpout}\n`
+    log += `pswpin 310\npswpout ${pswpout}\noom_kill ${t > rl.end ? 1 : 0}\n`
     log += 'cgroup: /system.slice/docker-5f2c9a81be0d.scope\n'
     log += `/sys/fs/cgroup/system.slice/docker-5f2c9a81be0d.scope/memory.current:${Math.round(Math.min(usage, limit))}\n`
     log += `/sys/fs/cgroup/system.slice/docker-5f2c9a81be0d.scope/memory.max:${limit}\n`
@@ -278,6 +280,50 @@ function linuxContainer(): void {
     log += f.ollamaPs(models) + f.apiPs(models, false) + '\n'
   }
   writeFileSync(join(d, 'system-memtrace-20261010-090000.log'), log)
+  writeFileSync(join(d, 'ollama-server-memtrace-20261010-090000.log'), containerServerLog(t0, [phi, qwen, llama], [rp, rq, rl]))
+}
+
+/**
+ * The daemon's third file for the container sample: the lines of Ollama
+ * 0.30's log it keeps (its own, with `time=`; llama.cpp's, with the daemon's
+ * arrival time before them), a start line cut to what memtrace reads. Three
+ * loads: phi4 alone, qwen2.5-coder:32b partly offloaded, llama3.3:70b after
+ * evicting qwen (predicted 49.6 GiB against 27.4 GiB free), killed at the
+ * container's limit. Sizes as Ollama (one decimal) and llama.cpp (two) print them.
+ */
+function containerServerLog(t0: number, models: Model[], procs: Proc[]): string {
+  const at = (s: number) => new Date(t0 + s * 1000).toISOString()
+  const ollama = (s: number, level: string, source: string, msg: string, rest = '') => `time=${at(s)} level=${level} source=${source} msg=${/[\s"=]/.test(msg) ? JSON.stringify(msg) : msg}${rest ? ` ${rest}` : ''}\n`
+  const llama = (s: number, line: string) => `${at(s)} ${line}\n`
+  let out = ollama(-3600, 'INFO', 'routes.go:1554', 'server config', 'env="map[CUDA_VISIBLE_DEVICES: OLLAMA_CONTEXT_LENGTH:16384 OLLAMA_FLASH_ATTENTION:false OLLAMA_KEEP_ALIVE:5m0s OLLAMA_KV_CACHE_TYPE: OLLAMA_MAX_LOADED_MODELS:0 OLLAMA_NUM_PARALLEL:2]"')
+  out += ollama(-3599.9, 'INFO', 'routes.go:1607', 'Listening on [::]:11434 (version 0.30.2)')
+  const buffers: [string, string][][] = [
+    [['CUDA0 model buffer', '8185.43'], ['CPU_Mapped model buffer', '410.98'], ['CUDA0 KV buffer', '3200.00'], ['CUDA0 compute buffer', '1300.01'], ['CUDA_Host compute buffer', '74.01']],
+    [['CUDA0 model buffer', '15642.87'], ['CPU_Mapped model buffer', '3129.70'], ['CUDA0 KV buffer', '3328.00'], ['CPU KV buffer', '768.00'], ['CUDA0 compute buffer', '1360.00'], ['CUDA_Host compute buffer', '42.01']],
+    [['CUDA0 model buffer', '18432.00'], ['CPU_Mapped model buffer', '21996.56'], ['CUDA0 KV buffer', '2304.00'], ['CPU KV buffer', '2816.00'], ['CUDA0 compute buffer', '1104.00'], ['CUDA_Host compute buffer', '80.02']],
+  ]
+  const layers = ['41/41', '58/65', '37/81']
+  const free = ['23652', '23652', '23420']
+  models.forEach((m, i) => {
+    const p = procs[i] as Proc
+    const s0 = p.start - 1.4
+    if (i === 2) {
+      out += ollama(s0 - 14.2, 'INFO', 'sched.go:557', 'llama-server model predicted to exceed available memory, evicting', 'predicted="49.6 GiB" predicted_num_ctx=16384 num_batch=512 available="27.4 GiB" gpu_free="0.9 GiB" system_free="27.4 GiB" system_limited=true')
+    }
+    out += ollama(s0, 'INFO', 'llama_server.go:433', 'starting llama-server', `cmd="--model ${m.blob} --port ${/--port (\d+)/.exec(p.command)?.[1]} -c 16384 -np 2"`)
+    out += ollama(s0, 'INFO', 'sched.go:623', 'system memory', 'total="62.6 GiB" free="51.2 GiB" free_swap="8.0 GiB"')
+    out += llama(s0 + 0.3, `llama_model_load_from_file_impl: using device CUDA0 (NVIDIA GeForce RTX 4090) (0000:01:00.0) - ${free[i]} MiB free`)
+    out += llama(s0 + 0.9, `load_tensors: offloaded ${layers[i]} layers to GPU`)
+    for (const [name, mib] of buffers[i] as [string, string][]) {
+      const [dev, ...what] = name.split(' ')
+      const fn = what[0] === 'KV' ? 'llama_kv_cache' : what[0] === 'compute' ? 'llama_context' : 'load_tensors'
+      out += llama(s0 + 1.2, `${fn}: ${(dev as string).padStart(12)} ${what.join(' ')} size = ${mib.padStart(8)} MiB`)
+    }
+    out += ollama(s0 + 3.5, 'INFO', 'llama_server.go:1315', `llama-server started in ${(3.5).toFixed(2)} seconds`)
+  })
+  const killed = procs[2] as Proc
+  out += ollama(killed.end + 0.8, 'ERROR', 'llama_server.go:976', 'llama-server terminated', 'error="signal: killed" exit=unknown')
+  return out
 }
 
 macSwitch()

@@ -99,7 +99,7 @@ function chartLines(trace: Trace, o: ChartOptions): string[] {
   if (overlaps.length > 0) procItems.push({ label: 'two or more runners alive', color: th.overlap, swatch: th.overlapOpacity })
   const planGiB = o.plan ? o.plan.bytes / GIB : undefined
   if (o.plan) procItems.push({ label: o.plan.label, color: th.text, dash: PLAN_DASH })
-  if (o.serverMarks?.length) procItems.push({ label: "Ollama's decisions, from its log", color: th.decision, dash: '1.5 2.5' })
+  if (o.serverMarks?.length) procItems.push({ label: "Ollama's decisions (its log) and OOM kills", color: th.decision, dash: '1.5 2.5' })
   const { names, noSwap } = systemSeries(trace)
   const sysItems = systemLegend(trace, names, noSwap, lows.length > 0, o.lowFreePct, th)
 

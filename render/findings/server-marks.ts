@@ -5,6 +5,9 @@ import type { Ctx } from './context.js'
 import { placed } from './decisions.js'
 import { type Load, loadModel } from './loads.js'
 
+/** A kill the daemon saw and a runner's end the log reports this close together are one. */
+const KILL_SAME_MS = 15_000
+
 export interface ServerMark {
   ms: number
   /** A word or two at the top of the panel. */
@@ -52,9 +55,12 @@ export function serverMarks(ctx: Ctx): ServerMark[] {
     if (e.pid !== undefined) kernelPids.add(e.pid)
     out.push({ ms: Date.parse(e.ts), label: 'OOM killed', text: `the kernel's OOM killer killed PID ${e.pid ?? '?'}${e.text ? ` (${e.text})` : ''}` })
   }
+  const killsAt = out.map(m => m.ms)
   for (const e of ctx.server?.events ?? []) {
     const ms = placed(ctx, e)
     if (ms === undefined || (e.kind === 'kernel-oom-kill' && e.pid !== undefined && kernelPids.has(e.pid))) continue
+    // The log's "signal: killed" for a kill the daemon saw is the same kill: one mark.
+    if (e.kind === 'runner-stopped' && e.signal === 'killed' && killsAt.some(k => Math.abs(k - ms) <= KILL_SAME_MS)) continue
     const m = mark(e, loadOf.get(e))
     if (m) out.push({ ms, ...m })
   }
