@@ -1,17 +1,23 @@
 import { llamaRunnerSettings, runLlamaRunner } from './llama-runner.js'
+import { RunnerLog } from './llama-log.js'
 
 /**
  * A stand-in model runner: a real process that really holds memory. With
  * OLLAMA_STANDIN_RUNNABLE (a model file), it runs that model on llama.cpp
  * (llama-runner.ts). Otherwise it is the simulated runner: it allocates
  * OLLAMA_STANDIN_ALLOC_BYTES and writes to every page over about a second
- * (a load). Either says "ready" on stdout, then stays until it is killed or
- * its server goes away.
+ * (a load). Either says "ready N" on stdout (N: the lines it wrote on stderr
+ * first), then stays until it is killed or its server goes away.
+ *
+ * Standing in for llama-server (Ollama 0.30+), it writes llama.cpp's log on
+ * stderr as llama-server does: llama.cpp's own lines on llama.cpp. As an
+ * older Ollama's `ollama runner`, it writes nothing there.
  */
-export async function runRunner(argv: string[]): Promise<void> {
+export async function runRunner(argv: string[], asLlamaServer: boolean): Promise<void> {
   const parent = process.ppid
   const held: Buffer[] = []
-  if (process.env.OLLAMA_STANDIN_RUNNABLE) await runLlamaRunner(llamaRunnerSettings(argv, process.env))
+  const log = asLlamaServer ? new RunnerLog() : undefined
+  if (process.env.OLLAMA_STANDIN_RUNNABLE) await runLlamaRunner(llamaRunnerSettings(argv, process.env), log)
   else await simulate(Math.max(0, Number(process.env.OLLAMA_STANDIN_ALLOC_BYTES ?? 0)), held)
   setInterval(() => {
     if (process.ppid !== parent) process.exit(0) // the server died: so do its runners
@@ -31,7 +37,7 @@ async function simulate(bytes: number, held: Buffer[]): Promise<void> {
     held.push(b)
     await new Promise(r => setTimeout(r, pause))
   }
-  process.stdout.write('ready\n')
+  process.stdout.write('ready 0\n')
 }
 
 /** GPU discovery: a runner-like process without a model that exits at once. */
