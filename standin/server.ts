@@ -5,6 +5,7 @@ import { readBody } from './llama-runner.js'
 import { chunk, done, generateOn, type Generated, simulate } from './generate.js'
 import { goTime, parseKeepAlive } from './go-format.js'
 import { copyLines, ServerLog, systemMemory } from './server-log.js'
+import { simulatedLoad } from './llama-log.js'
 import { list, load, type StoredModel } from './store.js'
 
 /** Settings read from the environment, as Ollama reads them. */
@@ -283,9 +284,10 @@ export class StandInServer {
     const v = this.#cfg.version
     if (v === 'mlx') this.#log.line('INFO', 'server.go:145', 'starting mlx runner subprocess', { model: stored.name, port })
     else this.#log.line('INFO', 'server.go:431', v === '0.30' ? 'starting llama-server' : 'starting llama server', { cmd: [cmd, ...args].join(' ') })
+    const shape = findModel(stored.name)
     const env = real
       ? { ...process.env, OLLAMA_STANDIN_RUNNABLE: stored.runnable, OLLAMA_STANDIN_CTX: String(ctx), OLLAMA_STANDIN_NP: String(parallel) }
-      : { ...process.env, OLLAMA_STANDIN_RUNNABLE: '', OLLAMA_STANDIN_ALLOC_BYTES: String(Math.round(sizeBytes * this.#cfg.scale)) }
+      : { ...process.env, OLLAMA_STANDIN_RUNNABLE: '', OLLAMA_STANDIN_ALLOC_BYTES: String(Math.round(sizeBytes * this.#cfg.scale)), OLLAMA_STANDIN_SIMULATED_LOAD: shape ? JSON.stringify(simulatedLoad(shape, ctx, parallel)) : '' }
     const child = spawn(cmd as string, args, { stdio: ['ignore', 'pipe', 'pipe'], env })
     // Ollama copies its runner's output into its own log; the stand-in's runners write theirs on stderr.
     const copied = copyLines(child.stderr as NodeJS.ReadableStream, line => process.stderr.write(`${line}\n`))
