@@ -16,6 +16,7 @@
  * defaults, 64 tokens took a minute on 2 cores; with these, about a second.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { RunnerLog } from './llama-log.js'
 
 /** What the runner needs of node-llama-cpp: a loaded model, a context and its sequences. */
 interface Sequence {
@@ -45,7 +46,14 @@ export function llamaRunnerSettings(argv: string[], env: NodeJS.ProcessEnv): Lla
   }
 }
 
-export async function runLlamaRunner(s: LlamaRunnerSettings): Promise<void> {
+/**
+ * Runs the runner. With `log` (standing in for llama-server), llama.cpp's own
+ * log at info level goes to stderr through node-llama-cpp's logger, as
+ * llama-server prints it: the model's metadata, its buffers (model, KV cache,
+ * output, compute), the context's settings, a few hundred lines a load and
+ * none a token. Without, nothing is written there.
+ */
+export async function runLlamaRunner(s: LlamaRunnerSettings, log?: RunnerLog): Promise<void> {
   let llamaCpp: typeof import('node-llama-cpp')
   try {
     llamaCpp = await import('node-llama-cpp')
@@ -56,11 +64,13 @@ export async function runLlamaRunner(s: LlamaRunnerSettings): Promise<void> {
   const { getLlama, LlamaLogLevel } = llamaCpp
   let model: Awaited<ReturnType<Awaited<ReturnType<typeof getLlama>>['loadModel']>>
   let context: Awaited<ReturnType<typeof model.createContext>>
+  const logging = log ? { logLevel: LlamaLogLevel.info, logger: (_: unknown, message: string) => log.message(message) } : { logLevel: LlamaLogLevel.disabled }
   try {
-    const llama = await getLlama({ build: 'never', gpu: false, progressLogs: false, logLevel: LlamaLogLevel.error, usePrebuiltBinaries: true })
+    const llama = await getLlama({ build: 'never', gpu: false, progressLogs: false, usePrebuiltBinaries: true, ...logging })
     model = await llama.loadModel({ modelPath: s.modelPath, gpuLayers: 0 })
     context = await model.createContext({ contextSize: s.ctx, sequences: s.np, threads: s.threads, batchSize: s.batch, flashAttention: false })
   } catch (e) {
+    await logged(log)
     // The server reads this line and answers the request with it, as Ollama answers a failed load.
     process.stdout.write(`error: ${(e as Error).message.split('\n')[0]}\n`)
     process.exit(1)
@@ -130,7 +140,19 @@ export async function runLlamaRunner(s: LlamaRunnerSettings): Promise<void> {
     server.once('error', fail)
     server.listen(s.port, '127.0.0.1', ok)
   })
-  process.stdout.write('ready\n')
+  await logged(log)
+  process.stdout.write(`ready ${log?.count ?? 0}\n`)
+}
+
+/**
+ * llama.cpp's lines reach the logger through the event loop (node-llama-cpp
+ * queues them from llama.cpp's threads): let those queued during the load
+ * arrive, then write the progress dots still held.
+ */
+async function logged(log: RunnerLog | undefined): Promise<void> {
+  if (!log) return
+  for (let i = 0; i < 3; i++) await new Promise(ok => setImmediate(ok))
+  log.flush()
 }
 
 export function readBody(req: IncomingMessage): Promise<string> {

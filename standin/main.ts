@@ -81,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
   const self = process.argv[1] as string
   if (basename(self) === 'llama-server' || argv[0] === 'runner') {
     if (process.env.OLLAMA_STANDIN_DISCOVERY || !argv.includes('--model')) await runDiscovery()
-    else await runRunner(argv)
+    else await runRunner(argv, basename(self) === 'llama-server')
     return 0
   }
   const { host, port, url } = hostPort(process.env)

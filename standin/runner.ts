@@ -1,18 +1,25 @@
 import { llamaRunnerSettings, runLlamaRunner } from './llama-runner.js'
+import { RunnerLog, type SimulatedLoad, simulatedLoadLines } from './llama-log.js'
 
 /**
  * A stand-in model runner: a real process that really holds memory. With
  * OLLAMA_STANDIN_RUNNABLE (a model file), it runs that model on llama.cpp
  * (llama-runner.ts). Otherwise it is the simulated runner: it allocates
  * OLLAMA_STANDIN_ALLOC_BYTES and writes to every page over about a second
- * (a load). Either says "ready" on stdout, then stays until it is killed or
- * its server goes away.
+ * (a load). Either says "ready N" on stdout (N: the lines it wrote on stderr
+ * first), then stays until it is killed or its server goes away.
+ *
+ * Standing in for llama-server (Ollama 0.30+), it writes llama.cpp's log on
+ * stderr as llama-server does: llama.cpp's own lines on llama.cpp, the memory
+ * lines of what it simulates (OLLAMA_STANDIN_SIMULATED_LOAD) otherwise. As
+ * an older Ollama's `ollama runner`, it writes nothing there.
  */
-export async function runRunner(argv: string[]): Promise<void> {
+export async function runRunner(argv: string[], asLlamaServer: boolean): Promise<void> {
   const parent = process.ppid
   const held: Buffer[] = []
-  if (process.env.OLLAMA_STANDIN_RUNNABLE) await runLlamaRunner(llamaRunnerSettings(argv, process.env))
-  else await simulate(Math.max(0, Number(process.env.OLLAMA_STANDIN_ALLOC_BYTES ?? 0)), held)
+  const log = asLlamaServer ? new RunnerLog() : undefined
+  if (process.env.OLLAMA_STANDIN_RUNNABLE) await runLlamaRunner(llamaRunnerSettings(argv, process.env), log)
+  else await simulate(Math.max(0, Number(process.env.OLLAMA_STANDIN_ALLOC_BYTES ?? 0)), held, log, simulatedFigures(process.env.OLLAMA_STANDIN_SIMULATED_LOAD))
   setInterval(() => {
     if (process.ppid !== parent) process.exit(0) // the server died: so do its runners
     held.length // keep the memory referenced
@@ -21,7 +28,17 @@ export async function runRunner(argv: string[]): Promise<void> {
   process.on('SIGINT', () => process.exit(0))
 }
 
-async function simulate(bytes: number, held: Buffer[]): Promise<void> {
+function simulatedFigures(json: string | undefined): SimulatedLoad | undefined {
+  try {
+    return json ? (JSON.parse(json) as SimulatedLoad) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+async function simulate(bytes: number, held: Buffer[], log: RunnerLog | undefined, figures: SimulatedLoad | undefined): Promise<void> {
+  const lines = log && figures ? simulatedLoadLines(figures) : { load: [], context: [] }
+  for (const l of lines.load) log?.message(l)
   const chunk = 16 * 1024 * 1024
   const steps = Math.max(1, Math.ceil(bytes / chunk))
   const pause = Math.min(50, 1000 / steps)
@@ -31,7 +48,8 @@ async function simulate(bytes: number, held: Buffer[]): Promise<void> {
     held.push(b)
     await new Promise(r => setTimeout(r, pause))
   }
-  process.stdout.write('ready\n')
+  for (const l of lines.context) log?.message(l)
+  process.stdout.write(`ready ${log?.count ?? 0}\n`)
 }
 
 /** GPU discovery: a runner-like process without a model that exits at once. */

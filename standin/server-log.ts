@@ -59,3 +59,42 @@ export class ServerLog {
     this.#out.write(`${text}\n`)
   }
 }
+
+/**
+ * A runner's output copied into the server's log line by line, as Ollama
+ * copies its runner's (its StatusWriter writes them to its own stderr).
+ * `reached(n)` resolves once n lines are copied, or the output has ended.
+ */
+export function copyLines(from: NodeJS.ReadableStream, write: (line: string) => void): { reached(n: number): Promise<void> } {
+  let rest = ''
+  let count = 0
+  let ended = false
+  const waiting: { n: number; ok: () => void }[] = []
+  const settle = () => {
+    for (const w of waiting.filter(w => ended || count >= w.n)) {
+      waiting.splice(waiting.indexOf(w), 1)
+      w.ok()
+    }
+  }
+  from.setEncoding('utf8')
+  from.on('data', (d: string) => {
+    rest += d
+    let nl: number
+    while ((nl = rest.indexOf('\n')) >= 0) {
+      write(rest.slice(0, nl))
+      rest = rest.slice(nl + 1)
+      count++
+    }
+    settle()
+  })
+  const end = () => {
+    if (ended) return
+    if (rest) write(rest)
+    rest = ''
+    ended = true
+    settle()
+  }
+  from.on('end', end)
+  from.on('close', end)
+  return { reached: n => new Promise<void>(ok => (ended || count >= n ? ok() : waiting.push({ n, ok }))) }
+}

@@ -4,7 +4,8 @@ import { CATALOGUE, findModel } from './catalogue.js'
 import { readBody } from './llama-runner.js'
 import { chunk, done, generateOn, type Generated, simulate } from './generate.js'
 import { goTime, parseKeepAlive } from './go-format.js'
-import { ServerLog, systemMemory } from './server-log.js'
+import { copyLines, ServerLog, systemMemory } from './server-log.js'
+import { simulatedLoad } from './llama-log.js'
 import { list, load, type StoredModel } from './store.js'
 
 /** Settings read from the environment, as Ollama reads them. */
@@ -283,20 +284,25 @@ export class StandInServer {
     const v = this.#cfg.version
     if (v === 'mlx') this.#log.line('INFO', 'server.go:145', 'starting mlx runner subprocess', { model: stored.name, port })
     else this.#log.line('INFO', 'server.go:431', v === '0.30' ? 'starting llama-server' : 'starting llama server', { cmd: [cmd, ...args].join(' ') })
+    const shape = findModel(stored.name)
     const env = real
       ? { ...process.env, OLLAMA_STANDIN_RUNNABLE: stored.runnable, OLLAMA_STANDIN_CTX: String(ctx), OLLAMA_STANDIN_NP: String(parallel) }
-      : { ...process.env, OLLAMA_STANDIN_RUNNABLE: '', OLLAMA_STANDIN_ALLOC_BYTES: String(Math.round(sizeBytes * this.#cfg.scale)) }
-    const child = spawn(cmd as string, args, { stdio: ['ignore', 'pipe', 'ignore'], env })
+      : { ...process.env, OLLAMA_STANDIN_RUNNABLE: '', OLLAMA_STANDIN_ALLOC_BYTES: String(Math.round(sizeBytes * this.#cfg.scale)), OLLAMA_STANDIN_SIMULATED_LOAD: shape ? JSON.stringify(simulatedLoad(shape, ctx, parallel)) : '' }
+    const child = spawn(cmd as string, args, { stdio: ['ignore', 'pipe', 'pipe'], env })
+    // Ollama copies its runner's output into its own log; the stand-in's runners write theirs on stderr.
+    const copied = copyLines(child.stderr as NodeJS.ReadableStream, line => process.stderr.write(`${line}\n`))
     let failure = ''
     const ready = new Promise<void>(ok => {
       let said = ''
       child.stdout?.on('data', (d: Buffer) => {
         said += d.toString()
         const error = /^error: (.*)$/m.exec(said)
+        // A runner that failed exits; one that is ready says how many lines it wrote first, all copied before "started".
+        const up = /^ready(?: (\d+))?$/m.exec(said)
         if (error) failure = error[1] as string
-        if (error || said.includes('ready')) ok()
+        else if (up) void copied.reached(Number(up[1] ?? 0)).then(ok)
       })
-      child.once('exit', () => ok())
+      child.once('close', () => ok())
     })
     const exited = new Promise<void>(ok => child.once('exit', () => ok()))
     const r: Runner = { model: stored, child, port, ctx, parallel, sizeBytes, refs: 0, expiresAt: null, keepAliveMs, ready, exited, real }
@@ -304,8 +310,9 @@ export class StandInServer {
       if (failure || child.exitCode !== null || child.signalCode !== null) r.failure = failure || 'exit status 1'
       else this.#log.line('INFO', 'server.go:1289', `${v === '0.30' ? 'llama-server' : 'llama runner'} started in ${((Date.now() - startedAt) / 1000).toFixed(2)} seconds`)
     })
-    // A runner that dies when the server did not stop it (the OOM killer, a crash) is said, as Ollama says it.
-    void exited.then(() => {
+    // A runner that dies when the server did not stop it (the OOM killer, a crash) is said, as Ollama says it,
+    // after the last lines it wrote.
+    child.once('close', () => {
       if (r.stopping) return
       const why = child.signalCode ? `signal: ${child.signalCode === 'SIGKILL' ? 'killed' : child.signalCode.toLowerCase().replace(/^sig/, '')}` : `exit status ${child.exitCode}`
       this.#log.line('ERROR', 'server.go:622', `${v === '0.30' ? 'llama-server' : 'llama runner'} process has terminated`, { error: why })

@@ -6,13 +6,15 @@ import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { readFileSync, truncateSync } from 'node:fs'
 import { join } from 'node:path'
-import { standinServer } from '../../daemon/test/helpers.js'
+import { read, standinServer, until } from '../../daemon/test/helpers.js'
+import { memtrace } from '../../core/test/helpers.js'
 import { TINY_MODEL_BYTES } from '../catalogue.js'
+import { TINY_SHAPE } from '../tiny-model.js'
 
 const serve = (t: import('tap').Test, env: Record<string, string> = {}) => standinServer(t, { OLLAMA_STANDIN_RUNNER: 'llama.cpp', ...env }, ['memtrace-tiny'])
 
-/** KV cache bytes per token of the small model: 8 blocks × 8 KV heads × (64 + 64) × 2 bytes. */
-const KV_PER_TOKEN = 16_384
+/** KV cache bytes per token of the small model: blocks × KV heads × (key + value length) × 2 bytes of f16 (16 KiB). */
+const KV_PER_TOKEN = TINY_SHAPE.blocks * TINY_SHAPE.kvHeads * 2 * (TINY_SHAPE.embedding / TINY_SHAPE.heads) * 2
 
 interface Chunk {
   response?: string
@@ -106,4 +108,42 @@ t.test('a model llama.cpp cannot load fails as Ollama fails: HTTP 500 with the r
   t.match(String(r.error), /^llama runner process has terminated: \S/)
   t.same(await s.ps(), [], 'nothing is left loaded')
   t.same(s.runners(), [], 'no runner is left')
+})
+
+t.test("the server's log holds llama.cpp's own lines: the load's buffers, the KV cache it made for num_ctx × NUM_PARALLEL, nothing a token", async t => {
+  const s = await serve(t, { OLLAMA_NUM_PARALLEL: '2' })
+  const ask = { model: 'memtrace-tiny', prompt: 'hello', options: { num_ctx: 2048, num_predict: 1 } }
+  await s.post(ask)
+  const loaded = read(s.logPath)
+  // llama.cpp read the file: the stand-in writes none of these lines itself.
+  t.match(loaded, /^llama_model_loader: loaded meta data with \d+ key-value pairs and \d+ tensors from \S+\/blobs\/sha256-[0-9a-f]{64} /m)
+  t.match(loaded, /^print_info: n_layer += 8$/m, "the model's facts, as llama.cpp prints them")
+  // In llama.cpp's layout (`%s: %12s model buffer size = %8.2f MiB`, `%s: %10s KV buffer size = …`), on the CPU.
+  t.match(loaded, /^load_tensors: {3}CPU_Mapped model buffer size = +\d+\.\d\d MiB$/m)
+  t.match(loaded, /^llama_kv_cache: {8}CPU KV buffer size = +\d+\.\d\d MiB$/m)
+  t.match(loaded, /^\w+: {8}CPU compute buffer size = +\d+\.\d\d MiB$/m)
+  t.match(loaded, /\nload_tensors: .* model buffer size = .*\n\.{10,}\n/, "llama.cpp's progress dots, on one line as llama-server prints them")
+  t.ok(loaded.indexOf('KV buffer size') < loaded.indexOf('llama-server started in'), 'the runner\'s lines come before the server says it started')
+  const lines = loaded.split('\n').length
+  t.ok(lines > 50 && lines < 600, `a load writes some hundred lines (${lines}), as llama.cpp does at info level`)
+  await s.post({ ...ask, options: { ...ask.options, num_predict: 48 } })
+  t.equal(read(s.logPath), loaded, 'generating 48 tokens writes no line')
+
+  // A runner killed under it (as the OOM killer kills) is said after its last line.
+  process.kill(runnerPid(s.runners()[0]), 'SIGKILL')
+  const log = await until(() => (/process has terminated/.test(read(s.logPath)) ? read(s.logPath) : undefined), 10_000, 'the kill in the log')
+  t.match(log, /level=ERROR source=\S+ msg="llama-server process has terminated" error="signal: killed"\n$/)
+
+  const r = memtrace(['parse', '--server-log', s.logPath])
+  t.equal(r.code, 0, r.stderr)
+  const records = r.stdout.trim().split('\n').map(l => JSON.parse(l) as { record: string; kind?: string; component?: string; device?: string; onDevice?: boolean; figures?: { sizeBytes?: number }; signal?: string })
+  t.same(records.filter(x => x.record === 'problem'), [], "memtrace reads every line llama.cpp wrote")
+  const alloc = (component: string) => records.filter(x => x.kind === 'allocation' && x.component === component)
+  t.same(alloc('kv').map(x => [x.device, x.onDevice, x.figures?.sizeBytes]), [['CPU', false, KV_PER_TOKEN * 2048 * 2]], 'the KV cache: f16 K and V for 2048 cells of each of 2 sequences')
+  const [weights] = alloc('weights')
+  const w = Number(weights?.figures?.sizeBytes)
+  t.ok(w <= TINY_MODEL_BYTES && w > TINY_MODEL_BYTES - 2 ** 20, `the weights, ${w} bytes: the model file less its header (${TINY_MODEL_BYTES})`)
+  t.equal(weights?.device, 'CPU_Mapped')
+  t.ok(Number(alloc('compute')[0]?.figures?.sizeBytes) > 0, 'a compute buffer')
+  t.match(records.filter(x => x.kind === 'runner-stopped'), [{ signal: 'killed' }])
 })

@@ -2,7 +2,8 @@ import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { installStandin } from '../install.js'
-import { sleep, standinServer } from '../../daemon/test/helpers.js'
+import { findModel } from '../catalogue.js'
+import { read, sleep, standinServer } from '../../daemon/test/helpers.js'
 
 /** The simulated runner: it holds a share of each model's size and generates at a fixed pace. */
 const serve = (t: import('tap').Test, env: Record<string, string>, models?: string[], install?: string) => standinServer(t, { OLLAMA_STANDIN_RUNNER: 'simulated', ...env }, models, install)
@@ -123,4 +124,34 @@ t.test("its server log: Ollama 0.30's lines, which memtrace reads back to the st
   t.equal(stopped.length, 1, 'the eviction is no crash; the kill is')
   t.match(stopped[0]?.text, /process has terminated: signal: killed/)
   t.notMatch(r.stdout, /--host|--no-webui/, 'no command line is printed')
+})
+
+t.test("as llama-server, the simulated runner writes llama.cpp's memory lines with the figures it simulates; as an older runner, none", async t => {
+  const { memtrace } = await import('../../core/test/helpers.js')
+  const s = await serve(t, { OLLAMA_NUM_PARALLEL: '2' })
+  await s.post({ model: 'llama3.2:3b', prompt: 'hi' })
+  const [m] = await s.ps()
+  const model = findModel('llama3.2:3b')
+  const kv = Number(model?.kvBytesPerToken) * 4096 * 2
+  const mib = (b: number) => (b / 2 ** 20).toFixed(2).padStart(8)
+  const log = read(s.logPath)
+  // In llama.cpp's layout: `%s: %12s model buffer size = %8.2f MiB`, `%s: %10s KV buffer size = %8.2f MiB`.
+  t.match(log, `\nload_tensors: offloaded 29/29 layers to GPU\nload_tensors:        CUDA0 model buffer size = ${mib(Number(model?.sizeBytes))} MiB\n`, "all the model's layers on the GPU, as /api/ps says")
+  t.match(log, `\nllama_kv_cache:      CUDA0 KV buffer size = ${mib(kv)} MiB\n`, 'f16 K and V for 4096 cells of each of 2 sequences')
+  t.match(log, /\nsched_reserve: {6}CUDA0 compute buffer size = +\d+\.\d\d MiB\n/)
+  t.ok(log.indexOf('KV buffer size') < log.indexOf('llama-server started in'), 'before the server says it started')
+  const r = memtrace(['parse', '--server-log', s.logPath])
+  t.equal(r.code, 0, r.stderr)
+  const records = r.stdout.trim().split('\n').map(l => JSON.parse(l) as { record: string; kind?: string; component?: string; onDevice?: boolean; figures?: { sizeBytes?: number } })
+  t.same(records.filter(x => x.record === 'problem'), [], 'every line reads')
+  const alloc = (c: string) => records.filter(x => x.kind === 'allocation' && x.component === c)
+  t.same(alloc('kv').map(x => [x.onDevice, x.figures?.sizeBytes]), [[true, kv]])
+  const weights = Number(alloc('weights')[0]?.figures?.sizeBytes)
+  t.ok(Math.abs(weights + kv - Number(m?.size)) <= 0.005 * 2 ** 20, `weights and KV cache, as printed, add up to what /api/ps claims (${m?.size})`)
+  t.match(alloc('compute'), [{ onDevice: true, figures: { sizeBytes: Number } }])
+  t.match(alloc('output'), [{ onDevice: false }], 'the logits in host memory')
+
+  const old = await serve(t, { OLLAMA_STANDIN_VERSION: '0.7' })
+  await old.post({ model: 'llama3.2:3b', prompt: 'hi' })
+  t.notMatch(read(old.logPath), /buffer size|load_tensors/, "0.7's runner is not llama-server: the stand-in writes no llama.cpp line for it")
 })
