@@ -66,7 +66,7 @@ t.test('an eviction and a kill, told by the server log beside the measured memor
 
   const report = readFileSync(join(dir, 'report.md'), 'utf8')
   t.match(report, /\| model \| pid \| first seen \| last seen \| peak RSS \| Ollama's figure \| predicted \| allocated \| error \|/)
-  t.match(report, /- Server: Ollama 0\.30\.0-standin; NUM_PARALLEL 1/)
+  t.match(report, /- Server: Ollama 0\.30\.0-standin; NUM\\_PARALLEL 1/)
   const svg = readFileSync(out, 'utf8')
   t.match(svg, /class="marker server"[^>]*>(?:(?!<\/g>).)*evicted/s, 'the eviction on the time axis')
   t.match(svg, /class="marker server"[^>]*>(?:(?!<\/g>).)*killed/s, 'the kill on the time axis')

@@ -15,7 +15,7 @@ async function sample(name: string) {
   const d = join(ROOT, 'samples', name)
   const { readdirSync } = await import('node:fs')
   const files = readdirSync(d)
-  const { trace } = await loadTrace(join(d, files.find(f => f.endsWith('.tsv'))!), join(d, files.find(f => f.endsWith('.log'))!))
+  const { trace } = await loadTrace(join(d, files.find(f => f.endsWith('.tsv'))!), join(d, files.find(f => f.startsWith('system-') && f.endsWith('.log'))!))
   return findFindings(trace, O)
 }
 

@@ -20,7 +20,10 @@ t.test('the report pastes into an issue: file names only, the PNG to drag in, Gi
   t.notOk(/(^|[\s`(])\/(?!api\/ps)\w/m.test(md), 'no absolute path')
   t.match(md, /!\[memtrace chart\]\(chart\.png\)\n\n\*Drag the file `chart\.png` into this comment/)
   t.match(md, /```\nmemtrace render --dir ollama-memtrace -o chart\.svg --tz UTC --report report\.md\n```/)
-  t.match(md, /\n1\. Runner PID 2412 for phi4:14b/, 'numbered like the chart')
+  t.match(md, /\n1\. The kernel's OOM killer killed runner PID 2688 for llama3\.3:70b: it held 30\.5 GiB RSS/, 'numbered like the chart, the kill first')
+  // The daemon's third file, paired by --dir: Ollama's version and settings, its prediction and what llama.cpp allocated.
+  t.match(md, /\n- Server: Ollama 0\.30\.2; NUM\\_PARALLEL 2, context length 16384, KV cache type \(default\), flash attention false, max loaded models 0, keep-alive 5m0s\n/)
+  t.match(md, /\| llama3\.3:70b \| 2688 \| .* \| 49\.6 GiB \| 45\.6 GiB \(21\.3 GiB GPU\) \| \+8\.7 % vs allocated \|/)
   // GB only as the original beside its GiB conversion, once per runner.
   const gb = [...md.matchAll(/[\d.]+ GB\b/g)].map(m => m.index as number).filter(i => !md.slice(i - 12, i).includes('1 GiB ='))
   t.equal(gb.length, 3)

@@ -31,7 +31,7 @@ for (const entry of readdirSync(join(ROOT, 'samples'), { withFileTypes: true }))
   t.test(`memtrace parse ${name}: every record validates against its schema`, async t => {
     const files = readdirSync(dir)
     const proc = files.find(f => f.endsWith('.tsv')) as string
-    const sys = files.find(f => f.endsWith('.log')) as string
+    const sys = files.find(f => f.startsWith('system-') && f.endsWith('.log')) as string
     const r = memtrace(['parse', join(dir, proc), join(dir, sys)])
     t.equal(r.code, 0, r.stderr)
     const counts = validateLines(t, r.stdout)
@@ -74,7 +74,7 @@ t.test('memtrace parse --server-log: every server-event validates, alone or besi
   t.same(validateLines(t, alone.stdout), { 'server-event': 5, problem: 1 })
   const sample = join(ROOT, 'samples', 'seed-loops')
   const files = readdirSync(sample)
-  const both = memtrace(['parse', join(sample, files.find(f => f.endsWith('.tsv'))!), join(sample, files.find(f => f.endsWith('.log'))!), '--server-log', join(dir, 'server.log')])
+  const both = memtrace(['parse', join(sample, files.find(f => f.endsWith('.tsv'))!), join(sample, files.find(f => f.startsWith('system-') && f.endsWith('.log'))!), '--server-log', join(dir, 'server.log')])
   t.equal(both.code, 0, both.stderr)
   t.equal(validateLines(t, both.stdout)['server-event'], 5)
   t.equal(JSON.parse(memtrace(['schema', 'server-event']).stdout).title, 'server-event')

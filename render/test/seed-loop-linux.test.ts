@@ -10,7 +10,7 @@ import { memtrace, ROOT } from '../../core/test/helpers.js'
 import { parseSvg } from './xml.js'
 
 const DIR = join(ROOT, 'samples', 'seed-loop-linux')
-const LOG = join(DIR, readdirSync(DIR).find(f => f.endsWith('.log')) as string)
+const LOG = join(DIR, readdirSync(DIR).find(f => f.startsWith('system-') && f.endsWith('.log')) as string)
 const TSV = join(DIR, readdirSync(DIR).find(f => f.endsWith('.tsv')) as string)
 const BINARY: Record<string, number> = { B: 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 }
 

@@ -13,7 +13,7 @@ t.test('--watch renders again when the traces grow, and follows a rotated file',
   const p = join(dir, 'p.tsv')
   const s = join(dir, 's.log')
   copyFileSync(join(SAMPLE, names.find(n => n.endsWith('.tsv'))!), p)
-  copyFileSync(join(SAMPLE, names.find(n => n.endsWith('.log'))!), s)
+  copyFileSync(join(SAMPLE, names.find(n => n.startsWith('system-') && n.endsWith('.log'))!), s)
   const out = join(dir, 'live.svg')
   const w = spawn(process.execPath, [BIN, 'render', p, s, out, '--tz', 'UTC', '--watch'], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
