@@ -33,12 +33,15 @@ Options:
   --scale N          pixels per SVG unit in a PNG (default 2, so text stays
                      legible when a tracker shrinks the picture; 1 to 4)
   --watch            render again whenever the traces grow (a live run in a browser tab)
-  --json             print the findings as JSON lines (schema: memtrace schema finding)
+  --json             print the findings, then each runner's memory (Ollama's prediction,
+                     the allocation, RSS), as JSON lines (memtrace schema finding,
+                     memtrace schema runner-memory)
   --report FILE      also write a Markdown report: findings, runners, host, command,
                      and the server's version, settings and memory lines
   --server-log FILE  Ollama's own log (server.log, journalctl -u ollama, docker logs,
-                     or a paste): read for the report (with --dir: the daemon's
-                     ollama-server-memtrace-<stamp>.log, when it kept one)
+                     or a paste): its evictions, failed loads, kills and predictions
+                     in the findings, on the chart and in the report (with --dir:
+                     the daemon's ollama-server-memtrace-<stamp>.log, when it kept one)
   --plan M[:CTX:NP]  draw what memtrace plan predicts a runner of model M holds
                      (context CTX, NP slots; default 4096 and 1) as a dashed level
   -q, --quiet        print nothing but errors
