@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util'
 import { spawnSync } from 'node:child_process'
 import { InputError, UsageError } from '../core/errors.js'
 import { ollamaUrlFromEnv } from '../daemon/index.js'
+import { runnerMemoryIn } from '../render/index.js'
 import { localStamp } from '../core/parse/time.js'
 import { duration, whole } from './args.js'
 import { jsonLine } from '../core/safe-text.js'
@@ -181,6 +182,8 @@ export async function runBench(argv: string[], out: NodeJS.WritableStream, err: 
     steps = await runParallel({ ...a, maxParallel: whole('max-parallel', values['max-parallel'], 4), ...(numParallel !== undefined ? { numParallel } : {}) }, say)
     // With a server of its own, the slots are known: the whole runner is set against the plan.
     const runner = numParallel !== undefined ? await runnerPlan(a.model, a.numCtx, numParallel, steps[0]) : undefined
+    // The fourth and fifth figures, from the server's log the daemon kept beside the trace.
+    if (runner) Object.assign(runner, await fromServerLog(join(a.out, 'trace'), a.model))
     md = markdownParallel(steps, { ...settings, ...(numParallel !== undefined ? { numParallel } : {}) }, runner)
   } else {
     steps = await runNumParallel(a, say)
@@ -205,6 +208,16 @@ async function modelFacts(model: string): Promise<{ facts: ModelFacts; weightsBy
   const found = findModel(modelDirs(), model)
   const facts = found ? await readFacts(found.blob) : undefined
   return found && facts && typeof facts !== 'string' ? { facts, weightsBytes: found.sizeBytes } : undefined
+}
+
+/** Ollama's prediction and the allocation for the first runner of `model` in the trace, where its server log has them. */
+async function fromServerLog(dir: string, model: string): Promise<{ ollamaBytes?: number; allocatedBytes?: number }> {
+  try {
+    const r = (await runnerMemoryIn(dir)).find(x => x.model === model && (x.predictedBytes !== undefined || x.allocatedBytes !== undefined))
+    return { ...(r?.predictedBytes !== undefined ? { ollamaBytes: r.predictedBytes } : {}), ...(r?.allocatedBytes !== undefined ? { allocatedBytes: r.allocatedBytes } : {}) }
+  } catch {
+    return {}
+  }
 }
 
 async function runnerPlan(model: string, numCtx: number, numParallel: number, first: BenchStep | undefined): Promise<RunnerPlan> {

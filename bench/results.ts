@@ -28,6 +28,10 @@ export interface RunnerPlan {
   predictedBytes?: number
   /** KV cache per slot by plan (f16). */
   perSlotBytes?: number
+  /** Ollama's own prediction, from its log (0.30 says one only when other models are loaded). */
+  ollamaBytes?: number
+  /** What llama.cpp or Ollama's engine allocated, from the log. */
+  allocatedBytes?: number
 }
 
 /** `(error +4%)`: the prediction's error against the measurement. */
@@ -111,7 +115,7 @@ export function markdownParallel(steps: BenchStep[], s: SweepSettings & { numPar
     `${verdict.join('; ')}.`,
     ...(runner && (runner.measuredBytes !== undefined || runner.predictedBytes !== undefined)
       ? [
-          `Runner: measured ${runner.measuredBytes !== undefined ? gib(runner.measuredBytes) : '–'} (its RSS at P=1, idle after the warm-up), predicted ${runner.predictedBytes !== undefined ? gib(runner.predictedBytes) : '–'} by \`memtrace plan\` for ${runner.numParallel} slot${runner.numParallel === 1 ? '' : 's'} of ${s.numCtx}${runner.perSlotBytes !== undefined ? ` (weights, ${gib(runner.perSlotBytes)} of f16 KV cache a slot, compute with flash attention)` : ''}${errorPct(runner.predictedBytes, runner.measuredBytes)}. Per slot needs a NUM_PARALLEL sweep: the runner's own overhead is in this figure.`,
+          `Runner: measured ${runner.measuredBytes !== undefined ? gib(runner.measuredBytes) : '–'} (its RSS at P=1, idle after the warm-up), predicted ${runner.predictedBytes !== undefined ? gib(runner.predictedBytes) : '–'} by \`memtrace plan\` for ${runner.numParallel} slot${runner.numParallel === 1 ? '' : 's'} of ${s.numCtx}${runner.perSlotBytes !== undefined ? ` (weights, ${gib(runner.perSlotBytes)} of f16 KV cache a slot, compute with flash attention)` : ''}${errorPct(runner.predictedBytes, runner.measuredBytes)}${runner.ollamaBytes !== undefined ? `; Ollama predicted ${gib(runner.ollamaBytes)}${errorPct(runner.ollamaBytes, runner.measuredBytes)}` : "; Ollama's log gave no prediction (0.30 says one only beside other models)"}${runner.allocatedBytes !== undefined ? `; the server's log says ${gib(runner.allocatedBytes)} was allocated${errorPct(runner.predictedBytes, runner.allocatedBytes).replace('error', "plan's error")}` : ''}. Per slot needs a NUM_PARALLEL sweep: the runner's own overhead is in this figure.`,
         ]
       : []),
   ].join('\n')}\n`

@@ -46,7 +46,15 @@ t.test('P = 1 … 3 against a managed server: throughput, TTFT, the verdict, a m
   // The whole runner against the plan for the server's 4 slots (the simulated runner holds 2 % of it, so the error is large).
   const plan = JSON.parse(memtrace(['plan', 'qwen2.5-coder:7b', '--num-ctx', '4096', '--num-parallel', '4', '--json'], { env }).stdout) as PlanRecord
   const predicted = ((plan.weightsBytes + 4 * plan.kvBytesPerSlot + plan.computeBytes) / 2 ** 30).toFixed(2)
-  t.match(md, new RegExp(`^Runner: measured \\d+ MiB \\(its RSS at P=1, idle after the warm-up\\), predicted ${predicted.replace('.', '\\.')} GiB by \`memtrace plan\` for 4 slots of 4096 .*\\(error \\+\\d+%\\)\\.`, 'm'))
+  t.match(md, new RegExp(`^Runner: measured \\d+ MiB \\(its RSS at P=1, idle after the warm-up\\), predicted ${predicted.replace('.', '\\.')} GiB by \`memtrace plan\` for 4 slots of 4096 [^;]*\\(error \\+\\d+%\\);`, 'm'))
+  // Beside the plan, what the server's log says: 0.30 predicts aloud only beside other models; the allocation is llama.cpp's buffer lines, summed.
+  const kept = readFileSync(join(out, 'trace', readdirSync(join(out, 'trace')).find(f => f.startsWith('ollama-server-memtrace-')) as string), 'utf8')
+  const buffers = [...kept.matchAll(/ buffer size = +([\d.]+) MiB$/gm)].map(m => Number(m[1]) * 2 ** 20)
+  t.ok(buffers.length >= 3, `the runner's buffer lines are kept: ${buffers.length}`)
+  const allocated = /the server's log says ([\d.]+) (GiB|MiB) was allocated \(plan's error [+−]\d+%\)\./.exec(md)
+  t.ok(allocated, md)
+  t.equal(Number(allocated?.[1]).toFixed(1), (buffers.reduce((a, b) => a + b, 0) / (allocated?.[2] === 'GiB' ? 2 ** 30 : 2 ** 20)).toFixed(1), 'the allocation is the sum of the buffers the log printed')
+  t.match(md, /Ollama's log gave no prediction/)
   const log = readFileSync(join(out, 'trace', readdirSync(join(out, 'trace')).find(f => f.startsWith('system-memtrace-')) as string), 'utf8')
   t.same((log.match(/"text":"P=\d"/g) ?? []).sort(), ['"text":"P=1"', '"text":"P=2"', '"text":"P=3"'])
   const svg = parseSvg(readFileSync(join(out, 'results.svg'), 'utf8'))
