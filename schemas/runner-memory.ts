@@ -20,7 +20,7 @@ export const runnerMemorySchema = {
     model: { type: 'string', description: 'Its model: a name, or a weights blob (sha256-…) when nothing names it.' },
     firstSeen: { type: 'string', description: 'UTC ISO-8601: its first process sample.' },
     lastSeen: { type: 'string', description: 'UTC ISO-8601: its last process sample.' },
-    tiedBy: { enum: ['port', 'blob', 'model', 'time'], description: 'How the server log\'s lines were tied to the runner.' },
+    tiedBy: { enum: ['pid', 'port', 'blob', 'model', 'time'], description: 'How the server log\'s lines were tied to the runner.' },
     predictedBytes: bytes('Ollama\'s prediction for the whole model (`predicted=` from 0.30, `required=`, or the estimate\'s `memory.required.full`).'),
     predictedAt: { type: 'string', description: 'UTC ISO-8601 of the line with the prediction, when it has a time.' },
     allocatedBytes: bytes('What was allocated in all: Ollama\'s `total memory`, else the sum of the buffers llama.cpp or Ollama\'s engine printed.'),

@@ -33,9 +33,11 @@ export interface Load {
   /** A model name a line gave (MLX's lines name the model, not its blob). */
   name?: string
   port?: number
+  /** The runner's PID, where a line names it (MLX's scheduler line). */
+  pid?: number
   runner?: ProcSeries
   /** How the runner was tied to it. */
-  tiedBy?: 'port' | 'blob' | 'model' | 'time'
+  tiedBy?: 'pid' | 'port' | 'blob' | 'model' | 'time'
 }
 
 /** What a load allocated: in system RAM, on the GPU (or unified memory), and in all. */
@@ -74,8 +76,8 @@ export function blobOf(model: string | undefined): string | undefined {
   return m ? `sha256-${m[1]}` : undefined
 }
 
-/** A load past its start, or past its failure: what comes before a start after it is the next load's. */
-const ended = (l: Load) => l.starting !== undefined || l.failed.length > 0 || l.retries.length > 0
+/** A load past its start (or with a runner running), or past its failure: what comes before a start after it is the next load's. */
+const ended = (l: Load) => l.starting !== undefined || l.started !== undefined || l.pid !== undefined || l.failed.length > 0 || l.retries.length > 0
 
 /** Groups the log's lines into loads, in the log's order. */
 export function groupLoads(events: ServerEvent[]): Load[] {
@@ -109,11 +111,17 @@ export function groupLoads(events: ServerEvent[]): Load[] {
       cur.starting = e
       if (e.port !== undefined) cur.port = e.port
       name(cur, e)
+    } else if (e.kind === 'allocation' && e.pid !== undefined) {
+      // The scheduler's own line for a runner names its PID: the load in progress when it is that one's, else a load of its own.
+      if (!cur || (cur.pid !== undefined && cur.pid !== e.pid) || (cur.name !== undefined && e.model !== undefined && !e.model.endsWith(cur.name))) cur = fresh()
+      cur.events.push(e)
+      cur.allocations.push(e)
+      cur.pid = e.pid
+      if (!cur.name && !cur.blob) name(cur, e)
     } else if (cur && (AFTER.has(e.kind) || (e.kind === 'estimate' && e.component === 'projector'))) {
       cur.events.push(e)
       if (e.kind === 'allocation') cur.allocations.push(e)
       if (e.kind === 'runner-started') cur.started = e
-      if (e.kind === 'allocation' && e.pid !== undefined && !cur.port) name(cur, e)
     } else if (e.kind === 'load-failed' || e.kind === 'oom' || e.kind === 'retry') {
       const blob = blobOf(e.model)
       // Tied by its model when it names one, else to the load in progress; a model no load has is a load of its own.
@@ -179,15 +187,23 @@ export function tieLoads(loads: Load[], trace: Trace): void {
     return m
   }
   const rules: [(l: Load) => string | number | undefined, Map<string | number, ProcSeries[]>, NonNullable<Load['tiedBy']>][] = [
+    [l => l.pid, index(s => s.pid), 'pid'],
     [l => l.port, index(portOf), 'port'],
     [l => l.blob, index(s => s.blob), 'blob'],
     [l => l.name, index(s => s.model), 'model'],
   ]
+  // A PID names the runner alive then (its line comes after the start); the other keys, the runner that started then.
+  const alive = (l: Load, candidates: ProcSeries[]): ProcSeries | undefined => {
+    const at = loadMs(l)
+    const free = candidates.filter(s => !taken.has(s))
+    if (at === undefined) return free.length === 1 ? free[0] : undefined
+    return free.find(s => (s.tsMs[0] as number) - CLOCK_SLACK_MS <= at && at <= (s.tsMs[s.tsMs.length - 1] as number) + CLOCK_SLACK_MS)
+  }
   for (const [key, byKey, by] of rules) {
     for (const l of loads) {
       const k = key(l)
       if (l.runner || k === undefined) continue
-      const s = pick(l, byKey.get(k) ?? [])
+      const s = (by === 'pid' ? alive : pick)(l, byKey.get(k) ?? [])
       if (s) {
         l.runner = s
         l.tiedBy = by

@@ -78,7 +78,9 @@ export function reportMarkdown(trace: Trace, findings: Finding[], o: ReportOptio
     if (runners.rows.length && o.server) lines.push('', "From the server's log: Ollama's prediction before the load, and what llama.cpp or Ollama's engine allocated (with the GPU's share); the error is the prediction's, against the allocation, else against the peak RSS with the runner's GPU memory.")
     if (markers.length) lines.push('', '### Markers', '', ...fold(markers.length, markersKept), ...cutNote(markers, markersKept, 'markers', 'the trace holds them all'))
     if (server.length) {
-      lines.push('', `### The server's memory lines (${server.length})`, '', "From the server's own log: its estimates, decisions and allocations, as memtrace read them (never the lines themselves).", '')
+      const untimed = reportedEvents(o.server?.events ?? []).filter(e => !e.ts && !e.clock).length
+      const times = untimed === server.length ? ' The log gives no times: the lines are in its order, named by their line numbers, and none is placed on the chart.' : untimed ? ` ${untimed} of them have no time in the log: they are named by their line numbers and not placed on the chart.` : ''
+      lines.push('', `### The server's memory lines (${server.length})`, '', `From the server's own log: its estimates, decisions and allocations, as memtrace read them (never the lines themselves).${times}`, '')
       lines.push('<details><summary>Show them</summary>', '', ...serverKept, '', '</details>', ...cutNote(server, serverKept, 'lines', '`memtrace parse --server-log` prints them all'))
     }
     lines.push(...tail)

@@ -96,3 +96,24 @@ t.test("the report names the server's version and memory settings, and folds its
   t.notMatch(md, /my secret prompt/)
   t.notOk(md.includes(home), 'no home directory')
 })
+
+t.test('a pasted log with no times: its lines are named by line number, said to have no time, and none is placed on the chart', async t => {
+  const dir = t.testdir({
+    'paste.log': [
+      'load_tensors: offloaded 29/29 layers to GPU',
+      'load_tensors:        CUDA0 model buffer size =  1918.35 MiB',
+      'llama_kv_cache:      CUDA0 KV buffer size =   448.00 MiB',
+      'msg="llama-server model predicted to exceed available memory, evicting" predicted="6.3 GiB" available="7.2 GiB" gpu_free="14.8 GiB" system_free="7.2 GiB" system_limited=true',
+    ].join('\n'),
+  })
+  const sample = join(ROOT, 'samples', 'linux-nvidia-container')
+  const r = memtrace(['render', join(sample, 'ollama-process-memtrace-20261010-090000.tsv'), join(sample, 'system-memtrace-20261010-090000.log'), join(dir, 'c.svg'), '--tz', 'UTC', '--server-log', join(dir, 'paste.log'), '--report', join(dir, 'r.md')])
+  t.equal(r.code, 0, r.stderr)
+  const md = readFileSync(join(dir, 'r.md'), 'utf8')
+  t.match(md, /The log gives no times: the lines are in its order, named by their line numbers, and none is placed on the chart\./)
+  t.match(md, /\n- line 2 allocation: weights, on CUDA0, size 1\.9 GiB\n/)
+  t.match(md, /\n- line 4 eviction: predicted 6\.3 GiB/)
+  const svg = readFileSync(join(dir, 'c.svg'), 'utf8')
+  t.notMatch(svg, /class="marker server"[^>]*>(?:(?!<\/g>).)*evicted/s, 'an eviction with no time is not drawn by guess')
+  t.notOk(/^\d+\. Ollama evicted/m.test(r.stdout), 'nor made a finding at a guessed time')
+})

@@ -35,7 +35,7 @@ function events(name: string): ServerEvent[] {
 
 const blob = (c: string) => `sha256-${c.repeat(64)}`
 const llamaServer = (c: string, port: number) => `/usr/lib/ollama/llama-server --model /root/.ollama/models/blobs/${blob(c)} --port ${port} --host 127.0.0.1 --no-webui -c 4096 -np 1`
-const at = (hms: string) => Date.parse(`2026-08-03T${hms}Z`)
+const at = (hms: string, day = '2026-08-03') => Date.parse(`${day}T${hms}Z`)
 const iso = (ms: number) => new Date(ms).toISOString().replace('.000', '')
 
 interface Proc {
@@ -47,12 +47,12 @@ interface Proc {
 }
 
 /** A trace sampled every second, with system samples every 5 s (macOS's free %). */
-function trace(procs: Proc[], from: string, to: string) {
+function trace(procs: Proc[], from: string, to: string, day?: string) {
   let p = 'ts\tpid\tppid\tcomm\trss_kb\tvsz_kb\tcommand\n'
   let s = ''
-  for (let ms = at(from); ms <= at(to); ms += 1000) {
+  for (let ms = at(from, day); ms <= at(to, day); ms += 1000) {
     p += `${iso(ms)}\t100\t1\tollama\t60000\t1\t/usr/bin/ollama serve\n`
-    for (const x of procs) if (ms >= at(x.from) && ms <= at(x.to)) p += `${iso(ms)}\t${x.pid}\t100\tllama-server\t${x.rssKb}\t1\t${x.command}\n`
+    for (const x of procs) if (ms >= at(x.from, day) && ms <= at(x.to, day)) p += `${iso(ms)}\t${x.pid}\t100\tllama-server\t${x.rssKb}\t1\t${x.command}\n`
     if ((ms / 1000) % 5 === 0) s += `===== ${iso(ms)} =====\nThe system has 34359738368 (2097152 pages with a page size of 16384).\nSystem-wide memory free percentage: 45%\n\n`
   }
   const b = new TraceBuilder()
@@ -150,4 +150,21 @@ t.test('a real 0.30 paste: the runner tied by port, its allocation read from lla
   const first = loads.find(l => l.starting?.port === 37851)
   t.ok(first, 'the first start of the paste is a load')
   t.equal(first?.blob, 'sha256-90a618fe6ff21b09ca968df959104eb650658b0bef0faef785c18c2795d993e3')
+})
+
+t.test('MLX (0.32): the scheduler line ties by PID, a start by port; a model beyond the working set is a finding', async t => {
+  const es = events('15-mlx-0.32.txt')
+  // The log's clock is -03:00: 12:41:18 there is 15:41:18 UTC.
+  const gemma = trace([{ pid: 50936, command: 'ollama runner --mlx-engine --model gemma4:31b-mlx --port 64523', from: '15:41:16', to: '15:42:30', rssKb: 900_000 }], '15:41:00', '15:43:00', '2026-08-15')
+  const g = makeCtx(gemma, { ...O, server: es })
+  const load = g.server?.loads.find(l => l.runner?.pid === 50936)
+  t.equal(load?.tiedBy, 'pid', "the scheduler's `finished setting up` names the runner's PID")
+  t.same(runnerMemory(g).find(r => r.pid === 50936), { record: 'runner-memory', pid: 50936, model: 'gemma4:31b-mlx', firstSeen: '2026-08-15T15:41:16Z', lastSeen: '2026-08-15T15:42:30Z', tiedBy: 'pid', allocatedBytes: (173 * GiB) / 10, allocatedSystemBytes: 0, allocatedGpuBytes: (173 * GiB) / 10, rssBytes: 900_000 * 1024 })
+
+  const qwen = trace([{ pid: 51990, command: 'ollama runner --mlx-engine --model qwen3.6:35b-mlx-64k --port 51872', from: '13:02:12', to: '13:03:00', rssKb: 1_200_000 }], '13:02:00', '13:03:10', '2026-08-16')
+  const f = findFindings(qwen, { ...O, server: es })
+  const ws = f.find(x => x.kind === 'working-set')
+  t.equal(ws?.text, 'At 13:02:19 runner PID 51990 for qwen3.6:35b-mlx-64k had 30.1 GiB active, beyond the 26.8 GiB the GPU recommends as its working set: Ollama warned that performance may be degraded.')
+  t.same(ws?.figures, { activeBytes: (3012 * GiB) / 100, recommendedBytes: (2680 * GiB) / 100 })
+  t.same(ws?.pids, [51990], 'tied by the port of its start line')
 })
