@@ -58,7 +58,7 @@ async function renderTraces(a: RenderArgs, out: NodeJS.WritableStream, err: Node
   if (trace.placeholders > 0) notes.push(`Left out ${trace.placeholders} "(ollama)" placeholder rows.`)
   if (trace.hiddenArgs > 0) notes.push(`${trace.hiddenArgs} Ollama process(es) drawn by name only: ps could not read their arguments (they run as another user, such as root); runners are named by what /api/ps listed. \`sudo memtrace start\` reads them.`)
   // The server's own log says why: read before the findings, which tie its lines to the runners.
-  const server = a.serverLogPath ? await serverEvents(a.serverLogPath, err) : undefined
+  const server = a.serverLogPath ? await serverEvents(a.serverLogPath, err, trace) : undefined
   const findingOptions = { zone: a.zone, lowFreePct: a.lowFreePct, ...(server ? { server: server.events } : {}) }
   const ctx = makeCtx(trace, findingOptions)
   const findings = findingsIn(ctx)
@@ -114,14 +114,37 @@ async function renderTraces(a: RenderArgs, out: NodeJS.WritableStream, err: Node
   return 0
 }
 
-/** Most server-log events a report holds: it shows a few hundred at most. */
+/** Most server-log events of each class (figures, decisions) a render holds: the report shows a few hundred at most. */
 const MAX_SERVER_EVENTS = 20_000
 
-/** The server's log for the report: its events (bounded), and what could not be read said on stderr. */
-async function serverEvents(path: string, err: NodeJS.WritableStream): Promise<{ file: string; events: ServerEvent[] }> {
+/** The kinds that carry figures; the others are decisions and runners' lives. */
+const FIGURE_KINDS = new Set<ServerEvent['kind']>(['system-memory', 'gpu-memory', 'inference-compute', 'estimate', 'load-request', 'allocation', 'offloaded', 'device-free', 'peak-memory', 'working-set'])
+
+/** A line of the server's log this long before or after the trace is another day's: read past. */
+const SERVER_WINDOW_MS = 60 * 60_000
+
+/**
+ * The server's log for the findings, the chart and the report: its events
+ * within an hour of the trace (a journal of weeks holds other days), and
+ * those with no time of their own; at most MAX_SERVER_EVENTS, and a line on
+ * stderr when more were left out. What could not be read is said on stderr.
+ */
+async function serverEvents(path: string, err: NodeJS.WritableStream, span: { startMs: number; endMs: number }): Promise<{ file: string; events: ServerEvent[] }> {
   const problems = new ProblemLog()
   const events: ServerEvent[] = []
-  await readServerLog(path, problems, e => void (events.length < MAX_SERVER_EVENTS && events.push(e)))
+  let past = 0
+  // Decisions and runners' lives have a budget of their own: a flood of figures never crowds them out.
+  const kept = [0, 0]
+  await readServerLog(path, problems, e => {
+    const ms = e.ts === undefined ? undefined : Date.parse(e.ts)
+    if (ms !== undefined && (ms < span.startMs - SERVER_WINDOW_MS || ms > span.endMs + SERVER_WINDOW_MS)) return
+    const cls = FIGURE_KINDS.has(e.kind) ? 0 : 1
+    if ((kept[cls] as number) < MAX_SERVER_EVENTS) {
+      kept[cls]!++
+      events.push(e)
+    } else past++
+  })
   for (const line of problems.summary()) err.write(`memtrace render: skipped ${oneLine(line)}\n`)
+  if (past > 0) err.write(`memtrace render: ${basename(path)}: read the first ${MAX_SERVER_EVENTS} figure lines (and decisions) near the trace and left out ${past} more; memtrace parse --server-log prints them all\n`)
   return { file: path, events }
 }

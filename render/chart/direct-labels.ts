@@ -130,18 +130,19 @@ function peakText(kb: number): string {
   return gib(kb * 1024)
 }
 
-export function directLabels(trace: Trace, box: Box, x: (t: number) => number, styles: ProcStyle[], th: Theme, taken: Occupied, planGiB?: number): string {
+/**
+ * Whether a rectangle of the process panel is clear of every process's
+ * line: for the runners' labels, and the markers' (a label's halo over a
+ * line would hide it). Only lines that come near a spot can cross it:
+ * checking those gives the answer checking all would.
+ */
+export function clearOfLines(trace: Trace, box: Box, x: (t: number) => number, planGiB?: number): (r: Rect) => boolean {
   const y = fastLinear(rssScale(trace, box, planGiB))
-  const runners = trace.procs.map((s, i) => ({ s, i })).filter(r => r.s.role === 'runner' && r.s.tsMs.length > 0)
-  runners.sort((a, b) => b.s.peakRssKb - a.s.peakRssKb || a.i - b.i)
-  const parts: string[] = []
-  const named = new Set<string>()
-  // Only lines that come near a spot can cross it: checking those gives the answer checking all would.
   const lines = new LineIndex(trace.procs, x, kb => y((kb * 1024) / GIB))
   // The line that crossed the last spot tried is tried first: the next spot is near it, and one crossing line settles it.
   let lastHit = -1
   const hits = (o: ProcSeries, at: number, r: Rect) => crosses(o, r, x, y, lines.pixels(o, at))
-  const clear = (r: Rect) => {
+  return (r: Rect) => {
     const last = trace.procs[lastHit]
     if (last && hits(last, lastHit, r)) return false
     return !lines.some(r, 2, (o, at) => {
@@ -150,6 +151,14 @@ export function directLabels(trace: Trace, box: Box, x: (t: number) => number, s
       return true
     })
   }
+}
+
+export function directLabels(trace: Trace, box: Box, x: (t: number) => number, styles: ProcStyle[], th: Theme, taken: Occupied, clear: (r: Rect) => boolean, planGiB?: number): string {
+  const y = fastLinear(rssScale(trace, box, planGiB))
+  const runners = trace.procs.map((s, i) => ({ s, i })).filter(r => r.s.role === 'runner' && r.s.tsMs.length > 0)
+  runners.sort((a, b) => b.s.peakRssKb - a.s.peakRssKb || a.i - b.i)
+  const parts: string[] = []
+  const named = new Set<string>()
   for (const { s, i } of runners) {
     let k = s.tsMs.length - 1
     while (k > 0 && Number.isNaN(s.rssKb[k])) k--

@@ -27,14 +27,16 @@ interface Mark {
   ts: string
   px: number
   label: string
-  /** The server's decision, with the sentence for the list. */
-  server?: { text: string; count: number }
+  /** The server's decision, with the sentence for the list and its label without the model. */
+  server?: { text: string; count: number; brief: string }
 }
 
 /** A server decision to draw: when, a word or two, and a sentence. */
 export interface DecisionMark {
   ms: number
   label: string
+  /** The label without the runner's model, for a crowded chart. */
+  brief: string
   text: string
 }
 
@@ -56,7 +58,7 @@ type Spot = { x: number; y: number; anchor: 'start' | 'end'; r: Rect }
  * neighbour's line only when no clear one is left: their halo keeps them
  * legible.
  */
-function place(marks: Mark[], labels: string[], top: Box, rows: number, taken: Occupied, mayCross: boolean): (Spot | undefined)[] {
+function place(marks: Mark[], labels: string[], top: Box, rows: number, taken: Occupied, mayCross: boolean, clear: (r: Rect) => boolean): (Spot | undefined)[] {
   const lines: Rect[] = marks.map(m => ({ x: m.px - 0.5, y: top.y, w: 1, h: top.h }))
   const placed: Rect[] = []
   return marks.map((m, i) => {
@@ -67,8 +69,9 @@ function place(marks: Mark[], labels: string[], top: Box, rows: number, taken: O
         for (const anchor of ['start', 'end'] as const) {
           const x = anchor === 'start' ? m.px + 4 : m.px - 4
           const r = textRect(x, y, w, FONT, anchor)
-          const clear = inside(r, top, 1) && taken.free(r) && placed.every(o => !collide(r, o, 4)) && (!strict || lines.every((l, k) => k === i || !collide(r, l, 2)))
-          if (clear) {
+          // Strict: off the other markers' lines and off the data; a short number may cross them when nothing else is left.
+          const free = inside(r, top, 1) && taken.free(r) && placed.every(o => !collide(r, o, 4)) && (!strict || (lines.every((l, k) => k === i || !collide(r, l, 2)) && clear(r)))
+          if (free) {
             placed.push(r)
             return { x, y, anchor, r }
           }
@@ -91,7 +94,7 @@ function decisions(list: DecisionMark[], x: (t: number) => number, top: Box): Ma
       prev.server.count++
       continue
     }
-    const m: Mark = { ts: new Date(d.ms).toISOString(), px, label: d.label, server: { text: d.text, count: 1 } }
+    const m: Mark = { ts: new Date(d.ms).toISOString(), px, label: d.label, server: { text: d.text, count: 1, brief: d.brief } }
     last.set(d.label, m)
     out.push(m)
   }
@@ -99,23 +102,44 @@ function decisions(list: DecisionMark[], x: (t: number) => number, top: Box): Ma
   return out
 }
 
-export function drawMarkers(trace: Trace, x: (t: number) => number, top: Box, bottom: Box, zone: string, th: Theme, taken: Occupied, server: DecisionMark[] = []): Markers {
+/**
+ * `first` runs once the markers' lines are taken and before their labels are
+ * placed: the runners' own labels go there first, by their lines, and the
+ * markers' labels, which may go either side of their line or in a second
+ * row, keep clear of them.
+ */
+export function drawMarkers(trace: Trace, x: (t: number) => number, top: Box, bottom: Box, zone: string, th: Theme, taken: Occupied, server: DecisionMark[] = [], clear: (r: Rect) => boolean = () => true, first: () => void = () => {}): Markers {
   const marks: Mark[] = trace.events
     .filter(e => e.kind === 'marker')
     .map(e => ({ ts: e.ts, px: x(Date.parse(e.ts)), label: e.text ?? '' }))
     .filter(m => m.px >= top.x - 0.5 && m.px <= top.x + top.w + 0.5)
   marks.push(...decisions(server, x, top))
   marks.sort((a, b) => a.px - b.px)
+  // The lines first: the runners' labels, placed next, must not sit on them.
+  const lineRects = marks.map(m => ({ x: m.px - 1, y: top.y, w: 2, h: top.h }))
+  const before = taken.rects.length
+  for (const r of lineRects) taken.add(r)
+  first()
+  // These labels keep off the lines themselves (a short number may cross one when nothing else is left).
+  taken.rects.splice(before, lineRects.length)
   const full = marks.map(m => clip(m.label, 48))
   let labels = full
-  let spots = place(marks, full, top, FULL_ROWS, taken, false)
+  let spots = place(marks, full, top, FULL_ROWS, taken, false, clear)
+  // A decision names its runner's model when there is room (`evicted qwen3:8b`), else only what it was (`evicted`).
+  const brief = marks.map(m => (m.server ? m.server.brief + (m.server.count > 1 ? ` ×${m.server.count}` : '') : clip(m.label, 48)))
+  if (spots.some(s => s === undefined) && brief.some((b, i) => b !== full[i])) {
+    const again = place(marks, brief, top, FULL_ROWS, taken, false, clear)
+    if (again.every(s => s !== undefined)) {
+      labels = brief
+      spots = again
+    }
+  }
   const numbered = spots.some(s => s === undefined)
   if (numbered) {
     labels = marks.map((_, i) => `M${i + 1}`)
-    spots = place(marks, labels, top, NUMBER_ROWS, taken, true)
+    spots = place(marks, labels, top, NUMBER_ROWS, taken, true, clear)
   }
-  // The lines too: what is placed after (the runners' labels) must not sit on them.
-  for (const m of marks) taken.add({ x: m.px - 1, y: top.y, w: 2, h: top.h })
+  for (const r of lineRects) taken.add(r)
   const parts = marks.map((m, i) => {
     const s = spots[i]
     if (s) taken.add(s.r)
@@ -124,7 +148,7 @@ export function drawMarkers(trace: Trace, x: (t: number) => number, top: Box, bo
     const label = s ? haloText({ x: s.x, y: s.y, 'font-size': FONT, 'text-anchor': s.anchor === 'end' ? 'end' : undefined, fill: m.server ? th.decision : th.heading, 'font-weight': m.server ? 600 : undefined }, labels[i] as string, th.panel) : ''
     return el('g', { class: m.server ? 'marker server' : 'marker', 'data-ts': m.ts, 'data-n': numbered ? i + 1 : undefined }, line(top), line(bottom), label)
   })
-  const listed = (m: Mark) => (m.server ? `Ollama: ${m.server.text}${m.server.count > 1 ? ` (×${m.server.count})` : ''}` : m.label)
+  const listed = (m: Mark) => (m.server ? `${m.server.text}${m.server.count > 1 ? ` (×${m.server.count}, the first)` : ''}` : m.label)
   const all = numbered ? marks.map((m, i) => `M${i + 1} ${wallClock(Date.parse(m.ts), zone, { seconds: true })} ${clip(listed(m), 120)}`) : []
   const list = all.length > MAX_LISTED ? [...all.slice(0, MAX_LISTED), `… and ${all.length - MAX_LISTED} more markers in the report`] : all
   return { svg: el('g', { class: 'markers' }, ...parts), list }

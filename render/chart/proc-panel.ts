@@ -54,10 +54,14 @@ export function d3PathOf(points: Pt[]): string {
 export const PLAN_DASH = '10 5'
 
 /** The RSS scale: zero to the largest peak (or a planned level above it), rounded up. */
+/** The RSS axis reaches this far above the highest peak, before rounding up. */
+const HEADROOM = 1.12
+
 export function rssScale(trace: Trace, box: Box, planGiB = 0): ScaleLinear<number, number> {
   const maxKb = Math.max(1, ...trace.procs.map(s => s.peakRssKb))
   return scaleLinear()
-    .domain([0, Math.max((maxKb * 1024) / GIB, planGiB * 1.08)]) // a planned level never on the frame
+    // Room above the highest line for the markers' labels and its own (a planned level never on the frame).
+    .domain([0, Math.max(((maxKb * 1024) / GIB) * HEADROOM, planGiB * 1.08)])
     .nice()
     .range([box.y + box.h, box.y])
 }

@@ -5,7 +5,7 @@ import { lowFreeIntervals, runnerOverlaps } from '../../core/model/intervals.js'
 import type { Box } from './axes.js'
 import { badgeStrip } from './badges.js'
 import { type BandKind, drawBands } from './bands.js'
-import { directLabels } from './direct-labels.js'
+import { clearOfLines, directLabels } from './direct-labels.js'
 import { fastLinear } from './linear.js'
 import { findingsBlock } from './findings-block.js'
 import { describe, header, titleText } from './header.js'
@@ -130,8 +130,12 @@ function chartLines(trace: Trace, o: ChartOptions): string[] {
     (['fill', 'edge'] as const).map(part => drawBands(overlaps, overlapKind, x, b, panel, part) + drawBands(lows, lowKind, x, b, panel, part)).join('')
 
   const taken = new Occupied()
-  const marks = drawMarkers(trace, x, top, bottom, o.zone, th, taken, o.serverMarks)
-  const labels = directLabels(trace, top, x, styles, th, taken, planGiB)
+  // No label, a marker's or a runner's, sits on a line: its halo would hide it.
+  const clear = clearOfLines(trace, top, x, planGiB)
+  let labels = ''
+  const marks = drawMarkers(trace, x, top, bottom, o.zone, th, taken, o.serverMarks, clear, () => {
+    labels = directLabels(trace, top, x, styles, th, taken, clear, planGiB)
+  })
 
   let y = bottom.y + bottom.h + 28 + legendH2 + 8
   const listParts: string[] = []

@@ -37,7 +37,7 @@ interface Eviction {
 }
 
 /** The runner, other than the one loading, whose last sample came just before or after `ms` and that was really gone after. */
-function evicted(ctx: Ctx, ms: number, loading: ProcSeries | undefined): ProcSeries | undefined {
+export function evicted(ctx: Ctx, ms: number, loading: ProcSeries | undefined): ProcSeries | undefined {
   let best: ProcSeries | undefined
   for (const s of ctx.runners) {
     if (s === loading) continue
@@ -94,8 +94,16 @@ function many(ctx: Ctx, g: Eviction[]): Draft {
   const avail = g.map(v => v.e.figures?.availableBytes ?? v.e.figures?.freeBytes).filter((b): b is number => b !== undefined)
   const system = g.filter(v => v.e.systemLimited === true).length
   const gpu = g.filter(v => v.e.systemLimited === false).length
-  let text = `Ollama evicted a model ${g.length} times to load ${someOf(models, m => m, ', ', 3)}, from ${ctx.at(first.ms)} to ${ctx.at(last.ms)}`
-  if (predicted.length) text += `: it predicted ${range(predicted)}${avail.length ? ` against ${range(avail)} available` : ''}`
+  let text = `Ollama evicted a runner ${g.length} times to load ${someOf(models, m => m, ', ', 3)}, from ${ctx.at(first.ms)} to ${ctx.at(last.ms)}`
+  // A few are said one by one, each prediction with the free figure it met; more, as ranges.
+  const pairs = g.map(v => {
+    const f = v.e.figures ?? {}
+    const p = f.predictedBytes ?? f.requiredBytes
+    const a = f.availableBytes ?? f.freeBytes
+    return p !== undefined && a !== undefined ? `${ctx.at(v.ms)}: ${gib(p)} against ${gib(a)}` : undefined
+  })
+  if (g.length <= 4 && pairs.every(x => x !== undefined)) text += `: it predicted ${pairs.join('; ')} available`
+  else if (predicted.length) text += `: it predicted ${range(predicted)}${avail.length ? ` against ${range(avail)} available` : ''}`
   if (system || gpu) text += `, limited by ${system && gpu ? `system memory ${system} times and GPU memory ${gpu} times` : system ? 'system memory' : 'GPU memory'}`
   const gone = g.map(v => v.gone).filter((s): s is ProcSeries => s !== undefined)
   if (gone.length) text += `. Evicted: ${someOf(gone, s => nameOf(ctx, s), ', ', 3)}`

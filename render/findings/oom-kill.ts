@@ -64,11 +64,7 @@ export function runnerKilledFindings(ctx: Ctx): Draft[] {
   for (const e of ctx.server?.events ?? []) {
     const ms = e.kind === 'runner-stopped' && e.signal === 'killed' ? placed(ctx, e) : undefined
     if (ms === undefined) continue
-    let series: ProcSeries | undefined
-    for (const s of ctx.runners) {
-      const end = lastMs(s)
-      if (end <= ms + 1000 && end >= ms - 2 * ctx.procPeriodMs - 1000 && (!series || end > lastMs(series))) series = s
-    }
+    const series = endedAt(ctx, ms)
     if (series && killed.has(series.pid)) continue
     const figures: Record<string, number> = {}
     let text = `Ollama's log says ${series ? nameOf(ctx, series) : 'a runner'} was killed (signal: killed) at ${ctx.at(ms)}`
@@ -86,8 +82,18 @@ export function runnerKilledFindings(ctx: Ctx): Draft[] {
   return out
 }
 
+/** The runner whose last sample came just before `ms` (a log's line for its end). */
+export function endedAt(ctx: Ctx, ms: number): ProcSeries | undefined {
+  let series: ProcSeries | undefined
+  for (const s of ctx.runners) {
+    const end = lastMs(s)
+    if (end <= ms + 1000 && end >= ms - 2 * ctx.procPeriodMs - 1000 && (!series || end > lastMs(series))) series = s
+  }
+  return series
+}
+
 /** The process's series that was alive last before the kill (a PID can be reused). */
-function lastSeries(procs: ProcSeries[], pid: number, beforeMs: number): ProcSeries | undefined {
+export function lastSeries(procs: ProcSeries[], pid: number, beforeMs: number): ProcSeries | undefined {
   let best: ProcSeries | undefined
   for (const s of procs) if (s.pid === pid && (s.tsMs[0] as number) <= beforeMs && (!best || lastMs(s) > lastMs(best))) best = s
   return best

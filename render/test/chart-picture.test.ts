@@ -202,14 +202,17 @@ t.test('no direct label sits on another runner\'s line (the sweep)', async t => 
       pts: [...(p.getAttribute('d') ?? '').matchAll(/[ML]([\d.]+),([\d.]+)/g)].map(m => [Number(m[1]), Number(m[2])] as const),
     }))
     for (const label of all(doc, 'text.direct-label')) {
-      const anchor = label.getAttribute('text-anchor') === 'end' ? 'end' : 'start'
+      const a = label.getAttribute('text-anchor')
+      const anchor = a === 'end' || a === 'middle' ? a : 'start'
       const r = textRect(num(label, 'x'), num(label, 'y'), textWidth(label.textContent ?? '', 11, BOLD), 11, anchor)
       for (const l of lines) {
         if (l.pid === label.getAttribute('data-pid')) continue
+        // Each segment as drawn, cut to the label's columns: where it runs there, not the box around it.
         const hit = l.pts.some(([x, y], i) => {
           const prev = l.pts[i - 1]
           if (!prev || x < r.x || prev[0] > r.x + r.w) return false
-          const ys = [prev[1], y]
+          const at = (cx: number) => (x === prev[0] ? y : prev[1] + ((y - prev[1]) * (cx - prev[0])) / (x - prev[0]))
+          const ys = x === prev[0] ? [prev[1], y] : [at(Math.max(prev[0], r.x)), at(Math.min(x, r.x + r.w))]
           return Math.max(...ys) >= r.y && Math.min(...ys) <= r.y + r.h
         })
         t.notOk(hit, `${width}px: "${label.textContent}" (pid ${label.getAttribute('data-pid')}) clear of pid ${l.pid}'s line`)

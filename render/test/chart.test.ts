@@ -89,7 +89,7 @@ t.test('a day at 1 Hz with six processes stays under 1 MB and keeps a one-second
   const panel = doc.querySelector('rect[data-panel="processes"]')
   const top = Number(panel?.getAttribute('y'))
   const height = Number(panel?.getAttribute('height'))
-  t.ok(Math.min(...ys) < top + 0.1 * height, 'the 30 GB spike reaches the top tenth of the panel')
+  t.ok(Math.min(...ys) < top + 0.2 * height, 'the 30 GB spike reaches the top fifth of the panel (the axis leaves room above the highest line for labels)')
   t.ok(ys.filter(y => y < top + 0.5 * height).length <= 3, 'and only the spike does')
 })
 

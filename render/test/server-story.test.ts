@@ -132,13 +132,13 @@ t.test('the decisions as marks on the time axis, and nothing outside the trace',
   t.same(
     marks.map(m => [iso(m.ms - (m.ms % 1000)), m.label]),
     [
-      ['2026-08-03T09:14:02Z', 'evicted'],
+      ['2026-08-03T09:14:02Z', 'evicted sha256-cccccccccccc'],
       ['2026-08-03T09:14:03Z', 'fits'],
       ['2026-08-03T09:20:44Z', 'load failed'],
       ['2026-08-03T09:20:44Z', 'context 32768→16384'],
       ['2026-08-03T09:20:44Z', 'OOM retry'],
       ['2026-08-03T09:31:05Z', 'OOM retry'],
-      ['2026-08-03T09:45:12Z', 'killed'],
+      ['2026-08-03T09:45:12Z', 'killed sha256-eeeeeeeeeeee'],
       ['2026-08-03T09:45:12Z', 'runtime OOM'],
     ],
   )
