@@ -66,7 +66,9 @@ function unanswered(ctx: Ctx): Draft[] {
     } else runs.push({ start: e.ms, end: e.ms, n: 1, msg: e.msg })
   }
   const when = (r: (typeof runs)[number]) => (r.n > 1 ? `from ${ctx.at(r.start)} to ${ctx.at(r.end)} (${r.n} system samples)` : `at ${ctx.at(r.start)}`)
-  if (runs.length <= MAX_SEPARATE) return runs.map(r => draft('server-unanswered', r.start, r.end, [], `The Ollama server did not answer ${when(r)}: ${r.msg}`, { samples: r.n }))
+  // A status code means it answered, with an error; else it did not answer at all.
+  const what = (msg: string) => (/\b[45]\d\d\b/.test(msg) ? "The Ollama server's list of loaded models failed" : 'The Ollama server did not answer')
+  if (runs.length <= MAX_SEPARATE) return runs.map(r => draft('server-unanswered', r.start, r.end, [], `${what(r.msg)} ${when(r)}: ${r.msg}`, { samples: r.n }))
   const n = runs.reduce((s, r) => s + r.n, 0)
   const first = runs[0] as (typeof runs)[number]
   const last = runs[runs.length - 1] as (typeof runs)[number]
