@@ -6,7 +6,7 @@
  * RSS for each runner, in the findings, the report and --json.
  */
 import t from 'tap'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { exited, foreground, memtrace, sleep, standinServer, traceFiles } from './helpers.js'
 
@@ -58,6 +58,19 @@ t.test('an eviction and a kill, told by the server log beside the measured memor
   t.ok(Math.abs((second?.predictedBytes ?? NaN) - printed('predicted')) < 1, "the second runner's prediction, from the eviction line")
   t.match(second, { errorAgainst: /^(?:allocated|measured)$/, errorPct: Number }, 'and its error')
   for (const x of runners) t.ok(x.rssBytes > 0, `${x.model}: its measured RSS`)
+  // What the runner's llama.cpp lines say it allocated, copied into the server's log: the sum of its buffers.
+  const kept = readFileSync(join(trace, readdirSync(trace).find(f => f.startsWith('ollama-server-memtrace-')) as string), 'utf8')
+  const starts = kept.split('\n').map((l, i) => (l.includes('msg="starting llama-server"') ? i : -1)).filter(i => i >= 0)
+  t.equal(starts.length, 2, 'two loads in the kept log')
+  const sum = (from: number, to: number) =>
+    kept
+      .split('\n')
+      .slice(from, to)
+      .map(l => / buffer size = +([\d.]+) MiB$/.exec(l))
+      .reduce((a, m) => a + (m ? Number(m[1]) * 2 ** 20 : 0), 0)
+  const byOrder = [...runners].sort((a, b) => (a.model === 'phi4:14b' ? -1 : b.model === 'phi4:14b' ? 1 : 0))
+  t.ok(Math.abs((byOrder[0] as { allocatedBytes?: number }).allocatedBytes! - sum(starts[0] as number, starts[1] as number)) < 1, 'phi4:14b: allocated as its buffer lines say')
+  t.ok(Math.abs((byOrder[1] as { allocatedBytes?: number }).allocatedBytes! - sum(starts[1] as number, Infinity)) < 1, 'qwen3:8b: allocated as its buffer lines say')
   const rssOf = (pid: number) => {
     const rows = readFileSync(traceFiles(trace).proc, 'utf8').split('\n').filter(l => l.split('\t')[1] === String(pid))
     return Math.max(...rows.map(l => Number(l.split('\t')[4]) * 1024))
