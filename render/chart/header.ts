@@ -24,9 +24,11 @@ export interface HeaderOptions {
 /** `Ollama memory · 32.0 GiB host · 2026-02-25 14:03 – 14:17 UTC (14 min 59 s)`: the zone is always named. */
 export function titleText(trace: Trace, o: HeaderOptions, span: number): string {
   const host = trace.sys.memTotalBytes ? `${gib(trace.sys.memTotalBytes)} host` : 'host memory unknown'
-  const from = wallClock(trace.startMs, o.zone, { date: true })
+  // Within one minute the minutes alone read `14:42 – 14:42`: the seconds then.
+  const seconds = wallClock(trace.startMs, o.zone) === wallClock(trace.endMs, o.zone) && trace.endMs !== trace.startMs
+  const from = wallClock(trace.startMs, o.zone, { date: true, seconds })
   const day = (ms: number) => wallClock(ms, o.zone, { date: true }).slice(0, 10)
-  const to = wallClock(trace.endMs, o.zone, { date: day(trace.endMs) !== day(trace.startMs) })
+  const to = wallClock(trace.endMs, o.zone, { date: day(trace.endMs) !== day(trace.startMs), seconds })
   return `Ollama memory · ${host} · ${from} – ${to} ${o.zone} (${formatDuration(span)})`
 }
 

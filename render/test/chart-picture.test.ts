@@ -184,6 +184,11 @@ t.test('many markers: the list names 20 and counts the rest; numbers stay in the
   for (const e of all(doc, 'g.marker text')) t.ok(num(e, 'y') <= top + 13 + 2 * 15 + 0.5, `${e.textContent} in the top three rows`)
 })
 
+t.test('a trace within one minute names its seconds in the title, not 00:00 – 00:00', async t => {
+  const doc = parseSvg(renderChart(synthetic(8, () => ({ freePct: 60 })), OPTS))
+  t.match(doc.querySelector('title')?.textContent ?? '', /1970-01-01 00:00:00 – 00:00:35 UTC \(35 s\)$/)
+})
+
 t.test('a trace of one sample still gets distinct time labels', async t => {
   const doc = parseSvg(renderChart(synthetic(1, () => ({ freePct: 60 })), OPTS))
   const labels = all(doc, '.panel-system .axis-time text').map(e => e.textContent)
