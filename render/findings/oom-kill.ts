@@ -27,13 +27,8 @@ export function oomKillFindings(ctx: Ctx): Draft[] {
     const who = series ? (series.role === 'runner' ? nameOf(ctx, series, e.model) : `${series.role} PID ${series.pid} (${series.comm})`) : `PID ${e.pid}${e.text ? ` (${e.text})` : ''}`
     const figures: Record<string, number> = {}
     let text = `The kernel's OOM killer killed ${who}`
-    let at = killedMs
-    if (series) {
-      at = lastMs(series)
-      const rss = series.rssKb[series.rssKb.length - 1] as number
-      figures.rssBytes = rss * 1024
-      text += `: it held ${gib(rss * 1024)} RSS at its last sample, ${ctx.at(at)}`
-    } else text += ` (by ${ctx.at(killedMs)})`
+    const at = series ? lastMs(series) : killedMs
+    text += series ? lastHeld(ctx, series, figures) : ` (by ${ctx.at(killedMs)})`
     text += memoryThen(ctx, at, figures)
     text += `. ${how(e.source)}`
     const said = series ? stopLine(ctx, series) : undefined
@@ -41,6 +36,13 @@ export function oomKillFindings(ctx: Ctx): Draft[] {
     out.push(draft('oom-kill', at, killedMs > at ? killedMs : undefined, series ? [series] : [], text, figures))
   }
   return out
+}
+
+/** `: it held 30.5 GiB RSS at its last sample, 09:09:00`, with the figure. */
+function lastHeld(ctx: Ctx, s: ProcSeries, figures: Record<string, number>): string {
+  const rss = s.rssKb[s.rssKb.length - 1] as number
+  figures.rssBytes = rss * 1024
+  return `: it held ${gib(rss * 1024)} RSS at its last sample, ${ctx.at(lastMs(s))}`
 }
 
 /** The log's line for a runner's end: the first `process has terminated` within a few seconds after its last sample. */
@@ -68,13 +70,8 @@ export function runnerKilledFindings(ctx: Ctx): Draft[] {
     if (series && killed.has(series.pid)) continue
     const figures: Record<string, number> = {}
     let text = `Ollama's log says ${series ? nameOf(ctx, series) : 'a runner'} was killed (signal: killed) at ${ctx.at(ms)}`
-    let at = ms
-    if (series) {
-      at = lastMs(series)
-      const rss = series.rssKb[series.rssKb.length - 1] as number
-      figures.rssBytes = rss * 1024
-      text += `: it held ${gib(rss * 1024)} RSS at its last sample, ${ctx.at(at)}`
-    }
+    const at = series ? lastMs(series) : ms
+    if (series) text += lastHeld(ctx, series, figures)
     text += memoryThen(ctx, at, figures)
     text += ". SIGKILL is the OOM killer's signal, but the trace holds no OOM kill for it: something else may have killed it (kill -9, a container's stop)."
     out.push(draft('runner-killed', at, ms > at ? ms : undefined, series ? [series] : [], text, figures))
