@@ -66,7 +66,10 @@ function gpuUsed(ctx: Ctx, s: ProcSeries): GpuUse | undefined {
   let peak: At | undefined
   let before: At | undefined
   const start = firstMs(s)
-  for (let i = lowerBound(tsMs, start - GAP_FACTOR * ctx.sysPeriodMs); i < tsMs.length && (tsMs[i] as number) <= lastMs(s); i++) {
+  // The device's figure is all runners': it counts for this one only until the next runner starts.
+  let end = lastMs(s)
+  for (const o of ctx.runners) if (o !== s && firstMs(o) > start && firstMs(o) <= end) end = firstMs(o) - 1
+  for (let i = lowerBound(tsMs, start - GAP_FACTOR * ctx.sysPeriodMs); i < tsMs.length && (tsMs[i] as number) <= end; i++) {
     const t = tsMs[i] as number
     const v = total(i)
     if (v === undefined) continue

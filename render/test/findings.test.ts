@@ -184,6 +184,18 @@ t.test('GPU-aware: all GPUs together, and only what the runner added to them', a
   t.equal(g[0]!.figures?.gpuUsedBytes, 75 * 1024 ** 3, 'the sum of both GPUs')
 })
 
+t.test("GPU-aware: a runner's GPU rise stops where the next runner starts (it is not the next model's memory)", async t => {
+  let p = H
+  let sys = ''
+  // phi4 (8.5 GiB on the GPU) from 0 s to 59 s; qwen (12 GiB more) starts at 40 s while phi4 is still alive.
+  for (let s = 0; s < 60; s++) p += `${ts(s)}\t10\t1\tollama\t50000\t1\tollama serve\n${ts(s)}\t11\t10\tllama-server\t600000\t1\t${runner('phi4:14b')}\n${s >= 40 ? `${ts(s)}\t12\t10\tllama-server\t700000\t1\t${runner('qwen3:14b')}\n` : ''}`
+  const both = (s: number) => JSON.stringify({ models: [JSON.parse(apiVram('phi4:14b', 9126805504, 9126805504)).models[0], ...(s >= 40 ? [JSON.parse(apiVram('qwen3:14b', 12884901888, 12884901888)).models[0]] : [])] })
+  for (let s = 0; s < 60; s += 5) sys += block(s, meminfo(50) + smi(s < 5 ? 600 : s < 40 ? 600 + 8704 : 600 + 8704 + 12288) + both(s))
+  const f = build(p, sys)
+  const phi = f.filter(x => x.kind === 'claim-vs-measured' && x.models?.includes('phi4:14b'))
+  t.same(phi, [], "phi4's own rise is 8.5 GiB, as Ollama said: the 12 GiB qwen added after 40 s are not counted against it")
+})
+
 t.test('grouping: 15 runners of one model, one after another, are one line', async t => {
   let p = H
   let sys = ''
