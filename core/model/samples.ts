@@ -103,11 +103,6 @@ export class SampleLog {
     return this.#owners++
   }
 
-  /** Samples of series `owner` so far. */
-  count(owner: number): number {
-    return this.#counts[owner] as number
-  }
-
   push(owner: number, t: number, v: number): void {
     if (this.#fill === LOG_BLOCK) {
       this.#ts.push((this.#openTs = new Float64Array(LOG_BLOCK)))
