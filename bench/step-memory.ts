@@ -28,7 +28,7 @@ export function stepMemory(trace: Trace, samples: TimedSample[], startMs: number
   const out: StepMemory = {}
   // The step's own runners when they are known (a server memtrace manages), else every runner the trace holds.
   const runners = trace.procs.filter(p => p.role === 'runner' && (!pids || pids.includes(p.pid)))
-  const times = [...new Set(runners.flatMap(r => r.tsMs.filter(t => t >= startMs && t <= endMs)))].sort((a, b) => a - b)
+  const times = [...new Set(runners.flatMap(r => [...r.tsMs.filter(t => t >= startMs && t <= endMs)]))].sort((a, b) => a - b)
   const rssAt = (t: number) => runners.reduce((sum, r) => {
     const i = r.tsMs.indexOf(t)
     return i >= 0 ? sum + (r.rssKb[i] as number) * 1024 : sum

@@ -17,7 +17,7 @@ export interface Interval {
 export const GAP_FACTOR = 2.5
 
 /** The usual spacing of samples: the median of the positive steps. */
-export function samplingPeriod(tsMs: readonly number[], fallbackMs: number): number {
+export function samplingPeriod(tsMs: ArrayLike<number>, fallbackMs: number): number {
   const steps: number[] = []
   const stride = Math.max(1, Math.floor(tsMs.length / 5000))
   for (let i = stride; i < tsMs.length; i += stride) {

@@ -1,11 +1,9 @@
 /**
- * Numbers as they arrive. The first SMALL go into a plain array, which a
- * short series (most of a busy host's processes) keeps and hands over as is;
- * past that, into typed arrays of a fixed size, one after another. Appending
- * makes no garbage and nothing is ever copied to grow: a doubling array left
- * its old halves behind, twice the samples' size at its peak, and a plain
- * array's backing store of thousands of numbers was copied by every young
- * collection. Pure.
+ * Numbers as they arrive, for a series known to be short or kept by one
+ * owner (a system field: one value per block). The first SMALL go into a
+ * plain array; past that, into typed arrays of a fixed size, one after
+ * another, so appending never copies to grow. Handed over as one typed array
+ * of the exact length. Pure.
  */
 export class Column {
   #small: number[] = []
@@ -49,44 +47,120 @@ export class Column {
     this.length++
   }
 
-  /** The values as a plain array, as long as they are (no spare room at the end of a long one). */
-  array(): number[] {
+  /** The values as one typed array of their exact length. */
+  values(): Float64Array {
     const open = this.#open
-    if (!open) return this.#small
-    const out = new Array<number>(this.length)
+    if (!open) return Float64Array.from(this.#small)
+    const out = new Float64Array(this.length)
     let k = 0
-    for (const b of this.#blocks) for (let i = 0; i < BLOCK; i++) out[k++] = b[i] as number
-    for (let i = 0; i < this.#fill; i++) out[k++] = open[i] as number
+    for (const b of this.#blocks) {
+      out.set(b, k)
+      k += BLOCK
+    }
+    out.set(open.subarray(0, this.#fill), k)
     return out
   }
 }
+
+const NO_TIMES = new Float64Array(0)
 
 /** Values a column keeps in a plain array before it moves them to typed blocks. */
 const SMALL = 1024
 /** Values in each typed block (64 KiB). */
 const BLOCK = 8192
+/** Samples in each block of the log: 512 KiB of times, large enough that the C library maps each on its own and gives it back when freed. */
+const LOG_BLOCK = 1 << 16
 
-/** One process's samples while the trace is read: times and RSS. */
-export class Samples {
-  readonly #ts = new Column()
-  readonly #rss = new Column()
+/**
+ * Every process's samples (time and RSS) in the order the rows came, with the
+ * number of the process each belongs to, in typed blocks: a sample costs 20
+ * bytes outside the JS heap and nothing is made per row. At the end they are
+ * sorted by process, in one pass, into one typed array per column, and each
+ * process's samples are a view of it. Before, each process gathered its own
+ * samples and handed them over as plain arrays: half a million numbers on
+ * the JS heap, whose survival made V8 double its young generation.
+ */
+export class SampleLog {
+  readonly #ts: Float64Array[] = []
+  readonly #vals: Float64Array[] = []
+  readonly #owner: Int32Array[] = []
+  /** The blocks being filled (the last of each list). */
+  #openTs = NO_TIMES
+  #openVals = NO_TIMES
+  #openOwner = new Int32Array(0)
+  #fill = LOG_BLOCK
+  #counts = new Int32Array(64)
+  #owners = 0
+  length = 0
 
-  /** The time of the last sample (only when there is one): a field, read on every row without a call. */
-  lastTs = NaN
-
-  get n(): number {
-    return this.#ts.length
+  /** A number for a new series. */
+  add(): number {
+    if (this.#owners === this.#counts.length) {
+      const grown = new Int32Array(this.#counts.length * 2)
+      grown.set(this.#counts)
+      this.#counts = grown
+    }
+    return this.#owners++
   }
 
-  push(tsMs: number, rssKb: number): void {
-    this.#ts.push(tsMs)
-    this.#rss.push(rssKb)
-    this.lastTs = tsMs
+  push(owner: number, t: number, v: number): void {
+    if (this.#fill === LOG_BLOCK) {
+      this.#ts.push((this.#openTs = new Float64Array(LOG_BLOCK)))
+      this.#vals.push((this.#openVals = new Float64Array(LOG_BLOCK)))
+      this.#owner.push((this.#openOwner = new Int32Array(LOG_BLOCK)))
+      this.#fill = 0
+    }
+    const i = this.#fill++
+    this.#openTs[i] = t
+    this.#openVals[i] = v
+    this.#openOwner[i] = owner
+    this.#counts[owner] = (this.#counts[owner] as number) + 1
+    this.length++
   }
 
-  /** The samples as plain arrays, as long as they are. */
-  arrays(): { tsMs: number[]; rssKb: number[] } {
-    return { tsMs: this.#ts.array(), rssKb: this.#rss.array() }
+  /**
+   * The samples of each series in `owners`, in the order they came, as views
+   * of two typed arrays of the exact size; the log is emptied. A series not
+   * named is left out.
+   */
+  split(owners: readonly number[]): { ts: Float64Array; vals: Float64Array }[] {
+    const at = new Int32Array(this.#owners).fill(-1)
+    let total = 0
+    for (const o of owners) {
+      at[o] = total
+      total += this.#counts[o] as number
+    }
+    const ts = new Float64Array(total)
+    const vals = new Float64Array(total)
+    const views = owners.map(o => {
+      const from = at[o] as number
+      const to = from + (this.#counts[o] as number)
+      return { ts: ts.subarray(from, to), vals: vals.subarray(from, to) }
+    })
+    for (let b = 0; b < this.#ts.length; b++) {
+      const bt = this.#ts[b] as Float64Array
+      const bv = this.#vals[b] as Float64Array
+      const bo = this.#owner[b] as Int32Array
+      const n = b === this.#ts.length - 1 ? this.#fill : LOG_BLOCK
+      for (let i = 0; i < n; i++) {
+        const o = bo[i] as number
+        const k = at[o] as number
+        if (k < 0) continue
+        ts[k] = bt[i] as number
+        vals[k] = bv[i] as number
+        at[o] = k + 1
+      }
+    }
+    // Each block's memory handed to a new, young buffer that nothing holds: a young collection frees it, where the
+    // old blocks themselves, long past young, would wait for a full collection, and the peak would hold both copies.
+    for (const b of [...this.#ts, ...this.#vals, ...this.#owner]) structuredClone(b.buffer, { transfer: [b.buffer] })
+    this.#ts.length = this.#vals.length = this.#owner.length = 0
+    this.#openTs = this.#openVals = NO_TIMES
+    this.#openOwner = new Int32Array(0)
+    this.#fill = LOG_BLOCK
+    this.#counts = new Int32Array(64)
+    this.#owners = this.length = 0
+    return views
   }
 }
 
@@ -97,7 +171,7 @@ export class Samples {
  * typed array and sorted natively. Either way: no map of times, no boxed
  * numbers, and typed arrays of the exact size, outside the JS heap.
  */
-export function timesOf(series: readonly { tsMs: readonly number[] }[], keep?: (s: number, i: number) => boolean): { times: Float64Array; counts: Float64Array } {
+export function timesOf(series: readonly { tsMs: ArrayLike<number> }[], keep?: (s: number, i: number) => boolean): { times: Float64Array; counts: Float64Array } {
   let total = 0
   for (const s of series) total += s.tsMs.length
   if (series.length <= MERGED && series.every(s => ascending(s.tsMs))) return merged(series, total, keep)
@@ -173,7 +247,7 @@ function gcd(a: number, b: number): number {
 const MERGED = 16
 
 /** In time order, and every time a finite number (the merge stops at Infinity). */
-function ascending(ts: readonly number[]): boolean {
+function ascending(ts: ArrayLike<number>): boolean {
   for (let i = 0; i < ts.length; i++) {
     const v = ts[i] as number
     if (!(v - v === 0) || (i > 0 && !(v >= (ts[i - 1] as number)))) return false // v - v is 0 only for a finite v
@@ -182,25 +256,38 @@ function ascending(ts: readonly number[]): boolean {
 }
 
 /** timesOf for a few series in time order: the smallest next time of all, counted, and on. */
-function merged(series: readonly { tsMs: readonly number[] }[], total: number, keep?: (s: number, i: number) => boolean): { times: Float64Array; counts: Float64Array } {
+function merged(series: readonly { tsMs: ArrayLike<number> }[], total: number, keep?: (s: number, i: number) => boolean): { times: Float64Array; counts: Float64Array } {
   // Where each series stands and its time there (Infinity past its end), in typed arrays: no number boxed per step.
   const at = new Float64Array(series.length)
   const heads = new Float64Array(series.length)
   const next = (k: number) => {
-    const ts = (series[k] as { tsMs: readonly number[] }).tsMs
+    const ts = (series[k] as { tsMs: ArrayLike<number> }).tsMs
     let i = at[k] as number
     while (i < ts.length && keep && !keep(k, i)) i++
     at[k] = i
     heads[k] = i < ts.length ? (ts[i] as number) : Infinity
   }
   for (let k = 0; k < series.length; k++) next(k)
-  const times = new Float64Array(total)
-  const counts = new Float64Array(total)
+  // Room for as many times as the longest series has, at first: series sampled together share their times, so
+  // that is usually all there are (a day of six processes: 86,400, not the 518,400 of them all).
+  let longest = 0
+  for (const s of series) longest = Math.max(longest, s.tsMs.length)
+  let times = new Float64Array(Math.min(total, longest))
+  let counts = new Float64Array(times.length)
   let j = 0
   for (;;) {
     let t = Infinity
     for (const h of heads) if (h < t) t = h
     if (t === Infinity) break
+    if (j === times.length) {
+      const more = Math.min(total, 2 * j)
+      const t2 = new Float64Array(more)
+      const c2 = new Float64Array(more)
+      t2.set(times)
+      c2.set(counts)
+      times = t2
+      counts = c2
+    }
     let c = 0
     for (let k = 0; k < heads.length; k++) {
       while (heads[k] === t) {
@@ -212,6 +299,6 @@ function merged(series: readonly { tsMs: readonly number[] }[], total: number, k
     times[j] = t
     counts[j++] = c
   }
-  return { times: times.slice(0, j), counts: counts.slice(0, j) }
+  return j === times.length ? { times, counts } : { times: times.slice(0, j), counts: counts.slice(0, j) }
 }
 

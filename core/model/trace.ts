@@ -2,7 +2,7 @@ import type { LoadedModel, Role, SystemSample, TraceEvent } from '../../schemas/
 import type { ProcRow } from '../parse/proc-tsv.js'
 import type { SystemBlock } from '../parse/system-log.js'
 import { classify, modelFromArg, placeholderName } from './roles.js'
-import { Column, Samples } from './samples.js'
+import { Column, SampleLog } from './samples.js'
 
 /** One process over time: one line in the top panel. */
 export interface ProcSeries {
@@ -15,8 +15,9 @@ export interface ProcSeries {
   blob?: string
   model?: string
   modelSource?: 'argv' | 'trace' | 'api-ps-match' | 'blob'
-  tsMs: number[]
-  rssKb: number[]
+  /** Sample times and RSS, in time order: views of typed arrays that hold every process's samples. */
+  tsMs: Float64Array
+  rssKb: Float64Array
   peakRssKb: number
   /** False when rows arrived out of time order; sorted in finish(). */
   ordered: boolean
@@ -42,8 +43,8 @@ export interface Trace {
   /** Ollama processes whose arguments ps could not read, traced by their names only. */
   hiddenArgs: number
   sys: {
-    tsMs: number[]
-    fields: Map<string, number[]>
+    tsMs: Float64Array
+    fields: Map<string, Float64Array>
     platform: SystemSample['platform']
     memTotalBytes?: number
   }
@@ -79,15 +80,18 @@ export const SYS_FIELDS: Record<'macos' | 'linux', Record<string, Extract>> = {
   },
 }
 
-/** A process being read: its series, and its samples so far (they become the series' arrays at the end). */
+/** A process being read: its series, its number in the sample log, and how many samples it has so far and the last one's time. */
 interface Growing {
   s: ProcSeries
-  samples: Samples
+  id: number
+  n: number
+  lastTs: number
 }
 
 /** Gathers rows and blocks as they stream by into per-process columns. */
 export class TraceBuilder {
   readonly #live = new Map<number, Growing>()
+  readonly #log = new SampleLog()
   readonly #procs: ProcSeries[] = []
   /** Every process begun (not placeholders), in order, with its samples. */
   readonly #begun: Growing[] = []
@@ -116,29 +120,40 @@ export class TraceBuilder {
     let g = this.#live.get(pid)
     // The common case first: the PID's process seen again. Its comm and command were no placeholder when it began.
     if (g && g.s.command === command && g.s.comm === comm) {
-      appendTo(g, tsMs, rssKb)
+      this.#append(g, tsMs, rssKb)
       return
     }
     const hidden = placeholderName(comm, command)
     if (hidden !== undefined) {
       // Held until the end: how long it lived decides what it is.
       let h = this.#held.get(pid)
-      if (!h || h.s.command !== command) this.#held.set(pid, (h = { s: newSeries(pid, ppid, comm, command), samples: new Samples() }))
-      const n = h.samples.n
-      if (n > 0 && tsMs === h.samples.lastTs) return
-      if (n > 0 && tsMs < h.samples.lastTs) h.s.ordered = false
-      h.samples.push(tsMs, rssKb)
-      if (rssKb > h.s.peakRssKb) h.s.peakRssKb = rssKb
+      if (!h || h.s.command !== command) this.#held.set(pid, (h = this.#growing(pid, ppid, comm, command)))
+      this.#append(h, tsMs, rssKb)
       return
     }
     // A PID whose command changed is a new process (the PID was reused).
     if (!g || g.s.command !== command || g.s.comm !== comm) {
-      g = { s: newSeries(pid, ppid, comm, command), samples: new Samples() }
+      g = this.#growing(pid, ppid, comm, command)
       this.#live.set(pid, g)
       this.#procs.push(g.s)
       this.#begun.push(g)
     }
-    appendTo(g, tsMs, rssKb)
+    this.#append(g, tsMs, rssKb)
+  }
+
+  #growing(pid: number, ppid: number, comm: string, command: string): Growing {
+    return { s: newSeries(pid, ppid, comm, command), id: this.#log.add(), n: 0, lastTs: NaN }
+  }
+
+  #append(g: Growing, tsMs: number, rssKb: number): void {
+    if (g.n > 0) {
+      if (tsMs === g.lastTs) return // a duplicate row of one sample
+      if (tsMs < g.lastTs) g.s.ordered = false
+    }
+    this.#log.push(g.id, tsMs, rssKb)
+    g.n++
+    g.lastTs = tsMs
+    if (rssKb > g.s.peakRssKb) g.s.peakRssKb = rssKb
   }
 
   addSystem(block: SystemBlock): void {
@@ -221,16 +236,21 @@ export class TraceBuilder {
   }
 
   finish(): Trace {
-    for (const g of [...this.#begun, ...this.#held.values()]) Object.assign(g.s, g.samples.arrays())
+    const growing = [...this.#begun, ...this.#held.values()]
+    this.#log.split(growing.map(g => g.id)).forEach((c, k) => {
+      const s = (growing[k] as Growing).s
+      s.tsMs = c.ts
+      s.rssKb = c.vals
+    })
     this.#placeHidden()
     for (const s of this.#procs) if (!s.ordered) sortSeries(s)
     const procs = this.#procs
       .map(s => ({ s, first: s.tsMs[0] as number }))
       .sort((a, b) => a.first - b.first || a.s.pid - b.s.pid)
       .map(x => x.s)
-    const sysTs = this.#sysTs.array()
-    const fields = new Map<string, number[]>()
-    for (const [name, c] of this.#fields) fields.set(name, c.array())
+    const sysTs = this.#sysTs.values()
+    const fields = new Map<string, Float64Array>()
+    for (const [name, c] of this.#fields) fields.set(name, c.values())
     if (!this.#sysOrdered) sortSystem(sysTs, fields)
     for (const g of this.#gpuByPid.values()) {
       if (g.tsMs.every((t, i) => i === 0 || t >= (g.tsMs[i - 1] as number))) continue
@@ -270,10 +290,20 @@ export class TraceBuilder {
 
 }
 
-function sortSystem(sysTs: number[], fields: Map<string, number[]>): void {
-  const order = sysTs.map((t, i) => [t, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1])
-  order.forEach((o, k) => (sysTs[k] = o[0]))
-  for (const [name, arr] of fields) fields.set(name, order.map(o => arr[o[1]] as number))
+function sortSystem(sysTs: Float64Array, fields: Map<string, Float64Array>): void {
+  const order = timeOrder(sysTs)
+  for (const arr of [sysTs, ...fields.values()]) permute(arr, order)
+}
+
+/** The indices of `ts` in time order, equal times in the order they came. */
+function timeOrder(ts: Float64Array): number[] {
+  return Array.from(ts, (_, i) => i).sort((a, b) => (ts[a] as number) - (ts[b] as number) || a - b)
+}
+
+/** Puts `arr[order[k]]` at k, in place. */
+function permute(arr: Float64Array, order: readonly number[]): void {
+  const was = arr.slice()
+  order.forEach((i, k) => (arr[k] = was[i] as number))
 }
 
 /** Models remembered for sharing, at most (a damaged log may list endless different ones). */
@@ -289,9 +319,12 @@ function sameModel(a: LoadedModel, b: LoadedModel): boolean {
   return a.name === b.name && a.sizeBytes === b.sizeBytes && a.sizeVramBytes === b.sizeVramBytes && a.contextLength === b.contextLength && a.digest === b.digest
 }
 
+/** The samples of a series before they are handed over. */
+const NONE = new Float64Array(0)
+
 function newSeries(pid: number, ppid: number, comm: string, command: string): ProcSeries {
   const c = classify(comm, command)
-  const s: ProcSeries = { pid, ppid, comm, command, role: c.role, tsMs: [], rssKb: [], peakRssKb: 0, ordered: true }
+  const s: ProcSeries = { pid, ppid, comm, command, role: c.role, tsMs: NONE, rssKb: NONE, peakRssKb: 0, ordered: true }
   if (c.engine) s.engine = c.engine
   if (c.modelArg) {
     const m = modelFromArg(c.modelArg)
@@ -304,19 +337,10 @@ function newSeries(pid: number, ppid: number, comm: string, command: string): Pr
   return s
 }
 
-function appendTo(g: Growing, tsMs: number, rssKb: number): void {
-  const { s, samples } = g
-  const n = samples.n
-  if (n > 0 && tsMs < samples.lastTs) s.ordered = false
-  if (n > 0 && tsMs === samples.lastTs) return // a duplicate row of one sample
-  samples.push(tsMs, rssKb)
-  if (rssKb > s.peakRssKb) s.peakRssKb = rssKb
-}
-
 function sortSeries(s: ProcSeries): void {
-  const order = s.tsMs.map((t, i) => [t, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1])
-  s.rssKb = order.map(o => s.rssKb[o[1]] as number)
-  s.tsMs = order.map(o => o[0])
+  const order = timeOrder(s.tsMs)
+  permute(s.rssKb, order)
+  permute(s.tsMs, order)
   s.ordered = true
 }
 

@@ -80,7 +80,7 @@ function crossesBy(s: ProcSeries, r: Rect, x: (t: number) => number, y: (gib: nu
 const SAME_SIDE = 1e-6
 
 /** The same test on the pixels the line index computed (x and y of sample i at 2i and 2i + 1): the same numbers. */
-function crossesAt(pix: Float64Array, kbs: readonly number[], r: Rect): boolean {
+function crossesAt(pix: Float64Array, kbs: Float64Array, r: Rect): boolean {
   const left = r.x - 2
   const right = r.x + r.w + 2
   const top = r.y - 2

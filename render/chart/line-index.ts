@@ -2,9 +2,11 @@
  * Where each process's RSS line runs on the top panel, coarsely: the cells
  * (BUCKET_PX columns by BAND_PX rows) each of its segments passes through. A
  * label's spot is then checked only against the lines that come near it,
- * instead of against every process: the same answer, far fewer checks. The
- * pixels of a filed line's samples are kept for those checks, so they need
- * not call the scales again. Pure.
+ * instead of against every process: the same answer, far fewer checks. A
+ * line tested again and again keeps the pixels of its samples, so it need not
+ * call the scales again; the others do not (a host's thousands of short
+ * lines, each tested a few times, kept 16 bytes a sample on top of the
+ * samples themselves). Pure.
  */
 import type { ProcSeries } from '../../core/model/trace.js'
 import type { Rect } from './rects.js'
@@ -18,7 +20,7 @@ const CELLS_PER_LINE = 64
 const CELLS = 1 << 20
 /** Samples whose pixels are kept, all lines together (16 bytes each). */
 const PIXELS = 1 << 20
-/** A line kept whole gets its pixels too once it has been tested this often (few charts test one that much). */
+/** A line gets its pixels kept once it has been tested this often (few charts test one that much). */
 const TESTS_BEFORE_PIXELS = 32
 /** Slack on every edge, far above the rounding of the same x and y values computed again. */
 const SLACK = 1
@@ -40,7 +42,7 @@ export class LineIndex {
   /** By process: x and y of each sample, one after the other (y NaN where RSS is). */
   readonly #pixels: (Float64Array | undefined)[] = []
   #kept = 0
-  /** By process: how often a line kept whole was asked for its pixels. */
+  /** By process: how often a line was asked for its pixels. */
   readonly #asked: Uint32Array
   readonly #x: (t: number) => number
   readonly #yOfKb: (kb: number) => number
@@ -69,10 +71,6 @@ export class LineIndex {
         return
       }
       boxOf(pix, this.#boxes, at)
-      if (this.#kept < PIXELS) {
-        this.#pixels[at] = pix
-        this.#kept += n
-      }
       this.#filed += cells.size
       for (const key of cells) {
         const list = this.#cells.get(key)

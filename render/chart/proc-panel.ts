@@ -71,15 +71,16 @@ export function procPanel(trace: Trace, box: Box, x: (t: number) => number, tick
   const y = rssScale(trace, box, planGiB)
   const yf = fastLinear(y)
   const gap = GAP_FACTOR * procPeriod(trace)
-  const parts = [
-    el('rect', { class: 'panel', 'data-panel': 'processes', x: box.x, y: box.y, width: box.w, height: box.h, fill: th.panel, stroke: th.frame }),
-    valueAxis(y, box, 'left', v => `${+v.toFixed(2)}`, 'RSS (GiB)', th),
-    timeAxis(ticks, x, box, true, th),
-    bands,
-  ]
+  // The group, as el('g') writes it, gathered as bytes: each line's text is written out as soon as it is made.
+  const out = new ByteText()
+  out.add(GROUP_OPEN)
+  out.add(el('rect', { class: 'panel', 'data-panel': 'processes', x: box.x, y: box.y, width: box.w, height: box.h, fill: th.panel, stroke: th.frame }))
+  out.add(valueAxis(y, box, 'left', v => `${+v.toFixed(2)}`, 'RSS (GiB)', th))
+  out.add(timeAxis(ticks, x, box, true, th))
+  out.add(bands)
   trace.procs.forEach((s, i) => {
     const st = styles[i] as ProcStyle
-    parts.push(
+    out.add(
       el('path', {
         class: 'rss-line',
         'data-pid': s.pid,
@@ -96,9 +97,50 @@ export function procPanel(trace: Trace, box: Box, x: (t: number) => number, tick
     )
   })
   // What `memtrace plan` predicts a runner holds: a dashed level across the panel, named in the legend.
-  if (planGiB !== undefined) parts.push(el('line', { class: 'plan-line', x1: box.x, x2: box.x + box.w, y1: y(planGiB), y2: y(planGiB), stroke: th.text, 'stroke-width': 1.5, 'stroke-dasharray': PLAN_DASH }))
+  if (planGiB !== undefined) out.add(el('line', { class: 'plan-line', x1: box.x, x2: box.x + box.w, y1: y(planGiB), y2: y(planGiB), stroke: th.text, 'stroke-width': 1.5, 'stroke-dasharray': PLAN_DASH }))
   if (trace.procs.length === 0) {
-    parts.push(text({ x: box.x + box.w / 2, y: box.y + box.h / 2, 'text-anchor': 'middle', 'font-size': 13, fill: th.muted }, 'no Ollama processes in the process trace'))
+    out.add(text({ x: box.x + box.w / 2, y: box.y + box.h / 2, 'text-anchor': 'middle', 'font-size': 13, fill: th.muted }, 'no Ollama processes in the process trace'))
   }
-  return el('g', { class: 'panel-processes' }, ...parts)
+  out.add(GROUP_CLOSE)
+  return out.text()
+}
+
+const [GROUP_OPEN, GROUP_CLOSE] = el('g', { class: 'panel-processes' }, '\n').split('\n') as [string, string]
+
+/**
+ * Text gathered as UTF-8 bytes and read back as one string. A chart of
+ * thousands of processes has thousands of path texts: kept as strings for
+ * one join, they outlived young collections, were copied into the old
+ * generation and stayed there, garbage, until a full collection; as bytes
+ * each dies young, and the bytes are let go as soon as they are read back.
+ */
+class ByteText {
+  #buf = new Uint8Array(1 << 16)
+  #at = 0
+
+  add(s: string): void {
+    // A UTF-8 character takes at most three bytes per UTF-16 unit.
+    if (this.#at + 3 * s.length > this.#buf.length) {
+      const grown = new Uint8Array(Math.max(2 * this.#buf.length, this.#at + 3 * s.length))
+      grown.set(this.#buf.subarray(0, this.#at))
+      release(this.#buf)
+      this.#buf = grown
+    }
+    this.#at += encoder.encodeInto(s, this.#buf.subarray(this.#at)).written
+  }
+
+  text(): string {
+    const s = Buffer.from(this.#buf.buffer, this.#buf.byteOffset, this.#at).toString('utf8')
+    release(this.#buf)
+    this.#buf = new Uint8Array(0)
+    this.#at = 0
+    return s
+  }
+}
+
+const encoder = new TextEncoder()
+
+/** Hands the bytes to a new buffer nothing holds, so the next young collection frees them (the old one may have outlived several). */
+function release(a: Uint8Array): void {
+  structuredClone(a.buffer, { transfer: [a.buffer] })
 }

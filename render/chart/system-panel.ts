@@ -114,7 +114,7 @@ export function systemPanel(a: SystemPanelArgs): string {
         class: 'sys-series',
         'data-series': kind,
         'data-gpu': gpu,
-        d: pixelPath(trace.sys.tsMs, trace.sys.fields.get(n) as number[], x, isPct ? v => pf(v) : v => yf(v / GIB), gap, box.w),
+        d: pixelPath(trace.sys.tsMs, trace.sys.fields.get(n) as Float64Array, x, isPct ? v => pf(v) : v => yf(v / GIB), gap, box.w),
         fill: 'none',
         stroke: seriesColor(n, th),
         'stroke-width': isPct ? 1.5 : 2,

@@ -57,7 +57,7 @@ export function claims(ctx: Ctx): Claim[] {
  */
 function gpuUsed(ctx: Ctx, s: ProcSeries): GpuUse | undefined {
   const { tsMs, fields } = ctx.trace.sys
-  const cols = [...fields.keys()].filter(n => n.startsWith('gpu-used:')).map(n => fields.get(n) as number[])
+  const cols = [...fields.keys()].filter(n => n.startsWith('gpu-used:')).map(n => fields.get(n) as Float64Array)
   if (cols.length === 0) return undefined
   const total = (i: number) => {
     const vals = cols.map(c => c[i] as number).filter(v => !Number.isNaN(v))

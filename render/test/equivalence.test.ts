@@ -3,7 +3,7 @@
 import t from 'tap'
 import { d3PathOf, pathOf } from '../chart/proc-panel.js'
 import { pixelPath, toPixels, type Pt } from '../chart/decimate.js'
-import { Column, timesOf } from '../../core/model/samples.js'
+import { Column, SampleLog, timesOf } from '../../core/model/samples.js'
 import type { ProcSeries } from '../../core/model/trace.js'
 import { Lifetimes, lowerBound, snapsBetween, upperBound } from '../findings/lookup.js'
 import { rng } from '../../core/test/helpers.js'
@@ -56,9 +56,32 @@ t.test('columns hand over what was pushed, short and long', async t => {
       c.push(i * 1.5)
       want.push(i * 1.5)
     }
-    t.same(c.array(), want, `${n} values`)
+    t.same([...c.values()], want, `${n} values`)
     t.equal(c.length, want.length)
     if (want.length) t.equal(c.last, want[want.length - 1])
+  }
+})
+
+t.test('the sample log hands each series what was pushed for it, in order, and leaves out the others', async t => {
+  for (const rows of [0, 1, 5000, 70_000, 140_000]) {
+    const log = new SampleLog()
+    const r = rng(rows)
+    const want = new Map<number, { ts: number[]; vals: number[] }>()
+    for (let i = 0; i < rows; i++) {
+      const owner = want.size === 0 || r() < 0.01 ? log.add() : Math.floor(r() * want.size)
+      if (!want.has(owner)) want.set(owner, { ts: [], vals: [] })
+      const w = want.get(owner) as { ts: number[]; vals: number[] }
+      const tsMs = i * 1000 + (r() < 0.1 ? 0.5 : 0)
+      const v = r() < 0.05 ? NaN : Math.floor(r() * 1e7)
+      log.push(owner, tsMs, v)
+      w.ts.push(tsMs)
+      w.vals.push(v)
+    }
+    t.equal(log.length, rows)
+    const kept = [...want.keys()].filter(o => o % 3 !== 1).reverse()
+    const got = log.split(kept)
+    t.same(got.map(g => [[...g.ts], [...g.vals]]), kept.map(o => [want.get(o)?.ts, want.get(o)?.vals]), `${rows} rows, ${want.size} series`)
+    t.equal(log.length, 0, 'the log is emptied')
   }
 })
 
