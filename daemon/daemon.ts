@@ -196,7 +196,8 @@ export class Daemon {
       }
       this.#metricsServer?.close()
       this.#metricsServer?.closeAllConnections()
-      this.#serverLog?.stop()
+      // A log command is ended (SIGKILL if it ignores SIGTERM) before the lock goes: a stop that returned left none behind.
+      await this.#serverLog?.stop()
       this.#oom?.close()
       const lost = this.#files.close()
       this.#closed = true
@@ -216,7 +217,7 @@ export class Daemon {
    */
   abandon(): void {
     this.#closed = true
-    this.#serverLog?.stop()
+    void this.#serverLog?.stop()
     this.#files.close()
     for (const f of [this.#status.procFile, this.#status.systemFile]) rmSync(f, { force: true })
     releaseLock(this.#cfg.dir)

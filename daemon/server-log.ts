@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import { StringDecoder } from 'node:string_decoder'
 import type { Logger } from 'pino'
 import { ProblemLog } from '../core/parse/problems.js'
 import { ServerLogParser } from '../core/parse/server-log.js'
@@ -15,10 +16,16 @@ export type LogOrigin = { file: string } | { command: string[]; shell?: boolean 
 export const MAX_LINES_A_MINUTE = 600
 /** Decisions and runners' lives have a budget of their own: a flood of figures never crowds them out. */
 const DECISIONS = new Set(['eviction', 'fits', 'retry', 'oom', 'load-failed', 'runner-starting', 'runner-started', 'runner-stopped', 'kernel-oom-kill', 'server-config', 'version'])
-/** Most bytes read from the log at one poll; past it, the rest waits for the next. */
+/** Most bytes of lines read from the log at one poll; past it, the rest waits for the next. */
 const MAX_READ = 1 << 20
 /** A line longer than this is no memory line: read past. */
 const MAX_LINE = 16 * 1024
+/** Most bytes looked through at one poll for the end of a line too long to keep (a 100 MB line is passed in two polls). */
+const MAX_SKIP = 64 << 20
+/** Bytes looked through at a time for that end: all a line read past ever holds in memory. */
+const SKIP_CHUNK = 64 * 1024
+/** How long a command is given to end after SIGTERM at the stop, before SIGKILL. */
+const KILL_GRACE_MS = 500
 /** Lines remembered to write a record wrapped over several. */
 const RECENT = 16
 
@@ -42,6 +49,12 @@ export function describeOrigin(o: LogOrigin): string {
   return 'file' in o ? o.file : o.command.join(' ')
 }
 
+/** One stream of the log's text: the start of a line not ended yet, or a line too long to keep being read past. */
+interface Stream {
+  tail: string
+  skipping: boolean
+}
+
 /**
  * Follows the server's log and keeps, in a third trace file, only the lines
  * that say why memory moved (the lines `memtrace parse --server-log` reads):
@@ -49,7 +62,10 @@ export function describeOrigin(o: LogOrigin): string {
  * keeps its model blob, port, context, batch and slots). At most
  * MAX_LINES_A_MINUTE lines a minute are kept; what is dropped is said in the
  * file. A file is read from its end at the start, and reopened from its
- * start when it is rotated (the macOS app renames it to server-1.log).
+ * start when it is rotated (the macOS app renames it to server-1.log) or
+ * removed and made again. A line longer than MAX_LINE is read past to its
+ * end, never held. A command's stdout and stderr are both read (`docker
+ * logs` writes the container's stderr, where Ollama logs, to its stderr).
  */
 export class ServerLogFollower {
   readonly #origin: LogOrigin
@@ -61,17 +77,25 @@ export class ServerLogFollower {
   readonly #recent = new Map<number, string>()
   #out: AppendFile | undefined
   #no = 0
-  #tail = ''
+  /** The file's stream, or a command's stdout and stderr. */
+  readonly #streams: [Stream, Stream] = [{ tail: '', skipping: false }, { tail: '', skipping: false }]
+  #decoder = new StringDecoder('utf8')
+  #skipBuf: Buffer | undefined
   #fd: number | undefined
   #ino = 0
   #offset = 0
   #timer: NodeJS.Timeout | undefined
   #child: ChildProcess | undefined
+  #childGone: Promise<void> = Promise.resolve()
   #windowStart = 0
   /** Lines kept in this minute: figures, decisions. */
   readonly #keptInWindow = [0, 0]
   #dropped = 0
   #stopped = false
+  #stopping: Promise<void> = Promise.resolve()
+  /** The output file is closed: text arriving later is not read. */
+  #closed = false
+  #saidEnded = false
   /** Lines kept since the start, for `status`. */
   kept = 0
 
@@ -96,38 +120,93 @@ export class ServerLogFollower {
       this.#timer.unref()
       return
     }
-    const [cmd, ...args] = this.#origin.command
-    const child = spawn(this.#origin.shell ? '/bin/sh' : (cmd as string), this.#origin.shell ? ['-c', this.#origin.command.join(' ')] : args, { stdio: ['ignore', 'pipe', 'ignore'] })
+    const { command, shell } = this.#origin
+    // A process group of its own: at the stop the command and all it started
+    // (a shell's children) are ended together, and a Ctrl-C to a foreground
+    // daemon's terminal reaches the daemon, which ends it, not the command.
+    const child = spawn(shell ? '/bin/sh' : (command[0] as string), shell ? ['-c', command.join(' ')] : command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     this.#child = child
-    child.stdout?.setEncoding('utf8')
-    child.stdout?.on('data', (chunk: string) => this.#take(chunk))
-    child.once('error', e => this.#onError(`the server log command ${describeOrigin(this.#origin)} cannot run: ${e.message}`))
+    this.#childGone = new Promise<void>(gone => {
+      child.once('exit', () => gone())
+      child.once('error', () => gone())
+    })
+    for (const [i, out] of [child.stdout, child.stderr].entries()) {
+      out?.setEncoding('utf8')
+      out?.on('data', (chunk: string) => this.#take(chunk, this.#streams[i] as Stream, this.#now()))
+    }
+    child.once('error', e => this.#ended(`cannot run: ${e.message}`))
     child.once('exit', (code, signal) => {
       this.#child = undefined
-      if (this.#stopped) return
-      this.#onError(`the server log command ${describeOrigin(this.#origin)} ended (${signal ?? `exit status ${code}`}); the server's log is no longer followed`)
+      this.#ended(`ended (${signal ?? `exit status ${code}`}); the server's log is no longer followed`)
     })
   }
 
-  /** Reads what the file gained since the last poll (at most MAX_READ bytes). */
+  /** A command that could not run or ended: said once. */
+  #ended(why: string): void {
+    if (this.#stopped || this.#saidEnded) return
+    this.#saidEnded = true
+    this.#onError(`the server log command ${describeOrigin(this.#origin)} ${why}`)
+  }
+
+  /** Reads what the file gained since the last poll. */
   poll(): void {
     if (!('file' in this.#origin)) return
+    let st
     try {
-      const st = statSync(this.#origin.file)
+      st = statSync(this.#origin.file)
+    } catch {
+      // Removed (or between a rotation's rename and the new file): what the
+      // old file still holds is read, and the name is looked for at each poll.
+      if (this.#fd !== undefined) {
+        this.#drain()
+        this.#closeFile()
+        this.#log.warn({ file: this.#origin.file }, 'the server log is gone; a new file under its name is read from its start')
+      }
+      return
+    }
+    try {
       // Rotated (a new file under the name) or truncated: read the new one from its start.
       if (this.#fd === undefined || st.ino !== this.#ino || st.size < this.#offset) {
         this.#drain()
         if (!this.#openFile(false)) return
       }
-      const fd = this.#fd as number
-      const size = fstatSync(fd).size
-      if (size <= this.#offset) return
-      const buf = Buffer.allocUnsafe(Math.min(MAX_READ, size - this.#offset))
-      const n = readSync(fd, buf, 0, buf.length, this.#offset)
-      this.#offset += n
-      this.#take(buf.subarray(0, n).toString('utf8'))
+      this.#read()
     } catch {
-      // Between a rotation's rename and the new file: the next poll finds it.
+      // Gone between the stat and the read: the next poll sees it.
+    }
+  }
+
+  /**
+   * Reads what the open file gained: at most MAX_READ bytes of lines, and up
+   * to MAX_SKIP bytes more inside a line too long to keep, looked through for
+   * its end without being decoded or held.
+   */
+  #read(): void {
+    const fd = this.#fd as number
+    const size = fstatSync(fd).size
+    const s = this.#streams[0]
+    let budget = MAX_READ
+    let skip = MAX_SKIP
+    while (this.#offset < size) {
+      if (s.skipping) {
+        if (skip <= 0) return
+        const buf = (this.#skipBuf ??= Buffer.allocUnsafe(SKIP_CHUNK))
+        const n = readSync(fd, buf, 0, Math.min(buf.length, size - this.#offset), this.#offset)
+        if (n <= 0) return
+        const nl = buf.subarray(0, n).indexOf(10)
+        const used = nl < 0 ? n : nl + 1
+        this.#offset += used
+        skip -= used
+        if (nl >= 0) this.#readPast(s, this.#now())
+        continue
+      }
+      if (budget <= 0) return
+      const buf = Buffer.allocUnsafe(Math.min(budget, size - this.#offset))
+      const n = readSync(fd, buf, 0, buf.length, this.#offset)
+      if (n <= 0) return
+      this.#offset += n
+      budget -= n
+      this.#take(this.#decoder.write(buf.subarray(0, n)), s, this.#now())
     }
   }
 
@@ -140,54 +219,85 @@ export class ServerLogFollower {
         closeSync(fd)
         return false
       }
-      if (this.#fd !== undefined) closeSync(this.#fd)
+      this.#closeFile()
       this.#fd = fd
       this.#ino = st.ino
       this.#offset = atEnd ? st.size : 0
-      this.#tail = ''
+      this.#resetFileStream()
       return true
     } catch {
       return false
     }
   }
 
-  /** The rest of a rotated file, read before the new one is opened. */
+  #closeFile(): void {
+    if (this.#fd !== undefined) closeSync(this.#fd)
+    this.#fd = undefined
+    this.#ino = 0
+  }
+
+  #resetFileStream(): void {
+    this.#streams[0].tail = ''
+    this.#streams[0].skipping = false
+    this.#decoder = new StringDecoder('utf8')
+  }
+
+  /** The rest of a rotated or removed file, read before the new one is opened. */
   #drain(): void {
     if (this.#fd === undefined) return
     try {
-      const size = fstatSync(this.#fd).size
-      if (size > this.#offset) {
-        const buf = Buffer.allocUnsafe(Math.min(MAX_READ, size - this.#offset))
-        const n = readSync(this.#fd, buf, 0, buf.length, this.#offset)
-        this.#take(buf.subarray(0, n).toString('utf8'))
-      }
+      this.#read()
     } catch {
       // gone
     }
-    if (this.#tail) this.#line(this.#tail)
-    this.#tail = ''
+    const s = this.#streams[0]
+    if (s.tail && !s.skipping) this.#line(s.tail, this.#now())
+    this.#resetFileStream()
   }
 
-  #take(text: string): void {
+  /** Text as it came: whole lines are read, the start of the next is held (never past MAX_LINE). */
+  #take(text: string, s: Stream, at: number): void {
+    if (this.#closed) return
+    let from = 0
+    if (s.skipping) {
+      const nl = text.indexOf('\n')
+      if (nl < 0) return
+      this.#readPast(s, at)
+      from = nl + 1
+    }
+    const all = s.tail ? s.tail + text.slice(from) : from ? text.slice(from) : text
     let start = 0
-    const all = this.#tail + text
     let nl = all.indexOf('\n')
     while (nl >= 0) {
-      this.#line(all.slice(start, nl))
+      this.#line(all.slice(start, nl), at)
       start = nl + 1
       nl = all.indexOf('\n', start)
     }
-    this.#tail = all.slice(start)
-    // A line with no end in sight is no memory line: dropped, never held.
-    if (this.#tail.length > MAX_LINE) this.#tail = ''
+    s.tail = all.slice(start)
+    // A live log is never wrapped: a structured line need not wait for the next to be kept.
+    for (const e of this.#parser.end()) this.#keep(e)
+    // A line with no end in sight is no memory line: read past to its end, never held.
+    if (s.tail.length > MAX_LINE) {
+      s.tail = ''
+      s.skipping = true
+    }
   }
 
-  #line(text: string): void {
+  /** The end of a line too long to keep: it counts as a line, and nothing of it is read. */
+  #readPast(s: Stream, at: number): void {
+    s.skipping = false
+    if (s === this.#streams[0]) this.#decoder = new StringDecoder('utf8')
+    this.#line(undefined, at)
+  }
+
+  /** A whole line (undefined: one too long to keep). */
+  #line(text: string | undefined, _at: number): void {
     const no = ++this.#no
-    const line = text.length > MAX_LINE ? '' : text
-    this.#recent.set(no, line)
+    const long = text === undefined || text.length > MAX_LINE
+    this.#recent.set(no, long ? '' : text)
     this.#recent.delete(no - RECENT)
-    for (const e of this.#parser.line(line, no)) this.#keep(e)
+    // The parser takes a line past its limit as the end of what came before.
+    for (const e of long ? this.#parser.end() : this.#parser.line(text, no)) this.#keep(e)
   }
 
   #keep(e: ServerEvent): void {
@@ -222,19 +332,49 @@ export class ServerLogFollower {
     if (!this.#out.write(text) && this.#out.lastError) this.#log.warn({ err: this.#out.lastError }, 'server log not written')
   }
 
-  /** Stops following; what was read is written, the file closed. */
-  stop(): void {
-    if (this.#stopped) return
+  /**
+   * Stops following: what was read is written and the file closed. A
+   * command, and all it started, is sent SIGTERM, and SIGKILL after
+   * KILL_GRACE_MS (one that never prints and ignores SIGTERM must not hold
+   * up the daemon's exit); resolves when it is gone.
+   */
+  stop(): Promise<void> {
+    if (this.#stopped) return this.#stopping
     this.#stopped = true
     if (this.#timer) clearInterval(this.#timer)
     this.poll()
-    if (this.#tail) this.#line(this.#tail)
+    const now = this.#now()
+    for (const s of this.#streams) if (s.tail && !s.skipping) this.#line(s.tail, now)
     for (const e of this.#parser.end()) this.#keep(e)
     this.#sayDropped()
-    this.#child?.kill('SIGTERM')
-    if (this.#fd !== undefined) closeSync(this.#fd)
-    this.#fd = undefined
+    this.#closeFile()
     this.#out?.close()
+    this.#closed = true
+    this.#stopping = this.#endCommand()
+    return this.#stopping
+  }
+
+  async #endCommand(): Promise<void> {
+    const child = this.#child
+    const pid = child?.pid
+    if (!child || pid === undefined) return
+    const group = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-pid, signal)
+      } catch {
+        // gone
+      }
+    }
+    group('SIGTERM')
+    let timer: NodeJS.Timeout | undefined
+    const grace = new Promise<void>(r => (timer = setTimeout(r, KILL_GRACE_MS)))
+    await Promise.race([this.#childGone, grace])
+    clearTimeout(timer)
+    // Whatever of the group is left (the command itself, or a child that ignores SIGTERM).
+    group('SIGKILL')
+    await Promise.race([this.#childGone, new Promise(r => setTimeout(r, 100))])
+    child.stdout?.destroy()
+    child.stderr?.destroy()
   }
 }
 
