@@ -74,7 +74,8 @@ export class ServerLogFollower {
   readonly #onError: (message: string) => void
   readonly #now: () => number
   readonly #parser = new ServerLogParser('server log', new ProblemLog())
-  readonly #recent = new Map<number, string>()
+  /** Recent lines, with the moment each was read. */
+  readonly #recent = new Map<number, { text: string; at: number }>()
   #out: AppendFile | undefined
   #no = 0
   /** The file's stream, or a command's stdout and stderr. */
@@ -291,10 +292,10 @@ export class ServerLogFollower {
   }
 
   /** A whole line (undefined: one too long to keep). */
-  #line(text: string | undefined, _at: number): void {
+  #line(text: string | undefined, at: number): void {
     const no = ++this.#no
     const long = text === undefined || text.length > MAX_LINE
-    this.#recent.set(no, long ? '' : text)
+    this.#recent.set(no, { text: long ? '' : text, at })
     this.#recent.delete(no - RECENT)
     // The parser takes a line past its limit as the end of what came before.
     for (const e of long ? this.#parser.end() : this.#parser.line(text, no)) this.#keep(e)
@@ -314,8 +315,10 @@ export class ServerLogFollower {
     }
     this.#keptInWindow[cls]!++
     let text = ''
-    for (let n = e.line; n <= (e.lastLine ?? e.line); n++) text += this.#recent.get(n) ?? ''
+    for (let n = e.line; n <= (e.lastLine ?? e.line); n++) text += this.#recent.get(n)?.text ?? ''
     if (e.kind === 'runner-starting') text = withoutCommandLine(text, e)
+    // A line with no time of its own (llama.cpp's) gets the moment it was read, as `docker logs --timestamps` writes it.
+    if (e.ts === undefined && e.clock === undefined) text = `${new Date(this.#recent.get(e.line)?.at ?? now).toISOString()} ${text.trimStart()}`
     this.#write(`${text}\n`)
     this.kept++
   }
