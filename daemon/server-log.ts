@@ -1,16 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs'
-import { homedir } from 'node:os'
-import { join } from 'node:path'
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs'
 import { StringDecoder } from 'node:string_decoder'
 import type { Logger } from 'pino'
 import { ProblemLog } from '../core/parse/problems.js'
 import { ServerLogParser } from '../core/parse/server-log.js'
 import type { ServerEvent } from '../schemas/index.js'
+import { describeOrigin, type LogOrigin } from './log-origin.js'
 import { AppendFile } from './sink.js'
-
-/** Where the server's log comes from: a file followed by name, or a command's output (`journalctl -f`, `docker logs -f`). */
-export type LogOrigin = { file: string } | { command: string[]; shell?: boolean }
 
 /** Lines of each class kept a minute at most: a debug log or a loop of errors must not fill the disk. */
 export const MAX_LINES_A_MINUTE = 600
@@ -28,26 +24,6 @@ const SKIP_CHUNK = 64 * 1024
 const KILL_GRACE_MS = 500
 /** Lines remembered to write a record wrapped over several. */
 const RECENT = 16
-
-/**
- * The server's log on this machine, found by itself: the macOS app's
- * `~/.ollama/logs/server.log`, Homebrew's `var/log/ollama.log`, or the
- * systemd unit's journal. Undefined where none is found.
- */
-export function findServerLog(platform: 'linux' | 'darwin', home = homedir(), exists: (p: string) => boolean = existsSync): LogOrigin | undefined {
-  if (platform === 'darwin') {
-    for (const file of [join(home, '.ollama', 'logs', 'server.log'), '/opt/homebrew/var/log/ollama.log', '/usr/local/var/log/ollama.log']) if (exists(file)) return { file }
-    return undefined
-  }
-  const unit = ['/etc/systemd/system/ollama.service', '/lib/systemd/system/ollama.service', '/usr/lib/systemd/system/ollama.service'].some(exists)
-  if (unit && ['/usr/bin/journalctl', '/bin/journalctl'].some(exists)) return { command: ['journalctl', '-u', 'ollama', '-f', '-n', '0', '-o', 'short-iso', '--no-pager'] }
-  return undefined
-}
-
-/** What an origin is, for a message. */
-export function describeOrigin(o: LogOrigin): string {
-  return 'file' in o ? o.file : o.command.join(' ')
-}
 
 /** One stream of the log's text: the start of a line not ended yet, or a line too long to keep being read past. */
 interface Stream {

@@ -6,7 +6,7 @@
 import t from 'tap'
 import { appendFileSync, existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { findServerLog } from '../server-log.js'
+import { findServerLog } from '../log-origin.js'
 import { exited, foreground, memtrace, read, sleep, standinServer, traceFiles, until } from './helpers.js'
 
 const serverLogOf = (dir: string) => readdirSync(dir).find(f => /^ollama-server-memtrace-.*\.log$/.test(f))
