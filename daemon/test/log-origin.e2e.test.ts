@@ -89,6 +89,7 @@ exec sleep 3600
   const origin = containerLogOrigin({ runtime: 'docker', id: A }, Date.now())
   const trace = join(dir, 'trace')
   const d = foreground(['--dir', trace, '--ollama-url', 'http://127.0.0.1:9', '--server-log-cmd', (origin as { command: string[] }).command.join(' ')], { PATH: `${bin}:${process.env.PATH}` })
+  t.teardown(() => void d.kill('SIGKILL'))
   const keptFile = () => readdirSync(trace).find(f => f.startsWith('ollama-server-memtrace-'))
   const kept = await until(() => {
     const f = existsIn(trace) ? keptFile() : undefined
@@ -110,6 +111,7 @@ t.test('a server in no container, and no log named or found: said once, after th
   t.equal(containerOfPid(s.server.pid as number), undefined, "the stand-in's server is in no container")
   const trace = join(t.testdir({}), 'trace')
   const d = foreground(['--dir', trace, '--ollama-url', s.url, '--system-interval', '1s'], s.env)
+  t.teardown(() => void d.kill('SIGKILL'))
   await sleep(2500)
   t.match(memtrace(['status', '--dir', trace]).stdout, /server log: no server log found \(not the macOS app's, Homebrew's, a systemd unit's, nor a Docker or Podman container's\)/)
   d.kill('SIGTERM')

@@ -68,6 +68,7 @@ t.test('a log command that exits at once: said once, as a source-error, and by s
   const dir = t.testdir({})
   const trace = join(dir, 'trace')
   const d = foreground(['--dir', trace, '--ollama-url', DEAD, ...FAST, '--server-log-cmd', 'exit 3'])
+  t.teardown(() => void d.kill('SIGKILL'))
   await sleep(3200)
   t.match(memtrace(['status', '--dir', trace]).stdout, /server log: the server log command exit 3 ended \(exit status 3\); the server's log is no longer followed/)
   d.kill('SIGTERM')
@@ -84,6 +85,7 @@ t.test('a log removed while followed, then made again: the old lines, then the n
   const log = join(dir, 'server.log')
   const trace = join(dir, 'trace')
   const d = foreground(['--dir', trace, '--ollama-url', DEAD, ...FAST, '--server-log', log])
+  t.teardown(() => void d.kill('SIGKILL'))
   await sleep(1200)
   appendFileSync(log, memoryLine('11.1'))
   await sleep(1500)
@@ -108,6 +110,7 @@ t.test('binary garbage in the log: nothing kept of it, nothing crashes, the next
   const log = join(dir, 'server.log')
   const trace = join(dir, 'trace')
   const d = foreground(['--dir', trace, '--ollama-url', DEAD, ...FAST, '--server-log', log])
+  t.teardown(() => void d.kill('SIGKILL'))
   await sleep(1200)
   // 2 MiB of bytes from a fixed generator: NULs, newlines, invalid UTF-8, escapes, lone surrogates' bytes.
   const garbage = Buffer.alloc(2 << 20)

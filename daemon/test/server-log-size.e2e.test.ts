@@ -29,6 +29,7 @@ t.test('a single 100 MB line: read past, never held; its end is not taken for a 
   const log = join(dir, 'server.log')
   const trace = join(dir, 'trace')
   const d = foreground(['--dir', trace, '--ollama-url', DEAD, ...FAST, '--server-log', log])
+  t.teardown(() => void d.kill('SIGKILL'))
   await sleep(2500)
   const before = procStatus(d.pid as number, 'VmHWM')
   t.ok(before > 0, `the daemon's peak RSS before: ${before} kB`)
@@ -56,6 +57,7 @@ t.test('a 1 GB log present at the start is read from its end', async t => {
   closeSync(fd)
   const trace = join(dir, 'trace')
   const d = foreground(['--dir', trace, '--ollama-url', DEAD, ...FAST, '--server-log', log])
+  t.teardown(() => void d.kill('SIGKILL'))
   await sleep(1500)
   appendFileSync(log, memoryLine('3.3'))
   await until(() => (serverLogOf(trace).includes('3.3 GiB') ? true : undefined), 10_000, 'the line written after the start')
@@ -76,6 +78,7 @@ t.test('every line a memory line with absurd figures: nothing crashes, the cap h
   const probe = spawn('bash', ['-c', `exec -a ${name} sleep 60`], { stdio: 'ignore' })
   t.teardown(() => probe.kill('SIGKILL'))
   const d = foreground(['--dir', trace, '--ollama-url', DEAD, ...FAST, '--match', name, '--server-log', log])
+  t.teardown(() => void d.kill('SIGKILL'))
   await sleep(1500)
   const absurd = [
     'time=2026-01-01T00:00:00Z level=INFO source=ggml.go:1 msg="kv cache" device=CPU size="99999999999999 GiB"',
