@@ -18,8 +18,18 @@ const MAX_READ = 1 << 20
 const MAX_LINE = 16 * 1024
 /** Most bytes looked through at one poll for the end of a line too long to keep (a 100 MB line is passed in two polls). */
 const MAX_SKIP = 64 << 20
-/** Bytes looked through at a time for that end: all a line read past ever holds in memory. */
-const SKIP_CHUNK = 64 * 1024
+/** Bytes read at a time: all a line read past ever holds in memory. */
+const READ_CHUNK = 64 * 1024
+/**
+ * Words one of which every line the server-log parser keeps holds (its
+ * messages and llama.cpp's, MLX's and the kernel's lines, in every spelling
+ * of core/test/fixtures/server-log; a test holds the two together). A line
+ * with none (a request, a debug line) is counted and passed over without
+ * being parsed: most of a busy log, at a fraction of the cost.
+ */
+export const MAY_TELL = /memory|VRAM|inference compute|offload|msg=load\b|load request|load failed|error loading|kv cache|compute graph|model weights|evict|fit|OOM|starting|started in|is ready|terminated|unexpectedly stopped|working set|WorkingSetSize|finished setting up|server config|Listening on|buffer size|llm_load_tensors|MiB free|mmproj|Killed process/i
+/** MAY_TELL, to scan many lines at once. */
+const MAY_TELL_ALL = new RegExp(MAY_TELL.source, 'gi')
 /** How long a command is given to end after SIGTERM at the stop, before SIGKILL. */
 const KILL_GRACE_MS = 500
 /** Lines remembered to write a record wrapped over several. */
@@ -53,11 +63,14 @@ export class ServerLogFollower {
   /** Recent lines, with the moment each was read. */
   readonly #recent = new Map<number, { text: string; at: number }>()
   #out: AppendFile | undefined
+  /** What the lines read at once keep, written with one append. */
+  #toWrite = ''
   #no = 0
   /** The file's stream, or a command's stdout and stderr. */
   readonly #streams: [Stream, Stream] = [{ tail: '', skipping: false }, { tail: '', skipping: false }]
   #decoder = new StringDecoder('utf8')
-  #skipBuf: Buffer | undefined
+  /** The one buffer a file is read into. */
+  #buf: Buffer | undefined
   #fd: number | undefined
   #ino = 0
   #offset = 0
@@ -125,9 +138,18 @@ export class ServerLogFollower {
     this.#onError(`the server log command ${describeOrigin(this.#origin)} ${why}`)
   }
 
-  /** Reads what the file gained since the last poll. */
+  /**
+   * Reads what the file gained since the last poll. Only a file that did not
+   * grow is looked for by name (rotated, removed, truncated): a log being
+   * written costs one read a second.
+   */
   poll(): void {
     if (!('file' in this.#origin)) return
+    try {
+      if (this.#fd !== undefined && this.#read()) return this.#flushOut()
+    } catch {
+      // The name is looked at below.
+    }
     let st
     try {
       st = statSync(this.#origin.file)
@@ -145,31 +167,34 @@ export class ServerLogFollower {
       // Rotated (a new file under the name) or truncated: read the new one from its start.
       if (this.#fd === undefined || st.ino !== this.#ino || st.size < this.#offset) {
         this.#drain()
-        if (!this.#openFile(false)) return
+        if (this.#openFile(false)) this.#read()
       }
-      this.#read()
     } catch {
       // Gone between the stat and the read: the next poll sees it.
     }
+    this.#flushOut()
   }
 
   /**
-   * Reads what the open file gained: at most MAX_READ bytes of lines, and up
-   * to MAX_SKIP bytes more inside a line too long to keep, looked through for
-   * its end without being decoded or held.
+   * Reads what the open file gained, READ_CHUNK bytes at a time: at most
+   * MAX_READ bytes of lines, and up to MAX_SKIP bytes more inside a line too
+   * long to keep, looked through for its end without being decoded or held.
+   * True when there was anything to read.
    */
-  #read(): void {
+  #read(): boolean {
     const fd = this.#fd as number
-    const size = fstatSync(fd).size
     const s = this.#streams[0]
+    const buf = (this.#buf ??= Buffer.allocUnsafe(READ_CHUNK))
     let budget = MAX_READ
     let skip = MAX_SKIP
-    while (this.#offset < size) {
+    let grew = false
+    for (;;) {
+      const want = Math.min(buf.length, s.skipping ? skip : budget)
+      if (want <= 0) return grew
+      const n = readSync(fd, buf, 0, want, this.#offset)
+      if (n <= 0) return grew
+      grew = true
       if (s.skipping) {
-        if (skip <= 0) return
-        const buf = (this.#skipBuf ??= Buffer.allocUnsafe(SKIP_CHUNK))
-        const n = readSync(fd, buf, 0, Math.min(buf.length, size - this.#offset), this.#offset)
-        if (n <= 0) return
         const nl = buf.subarray(0, n).indexOf(10)
         const used = nl < 0 ? n : nl + 1
         this.#offset += used
@@ -177,10 +202,6 @@ export class ServerLogFollower {
         if (nl >= 0) this.#readPast(s, this.#now())
         continue
       }
-      if (budget <= 0) return
-      const buf = Buffer.allocUnsafe(Math.min(budget, size - this.#offset))
-      const n = readSync(fd, buf, 0, buf.length, this.#offset)
-      if (n <= 0) return
       this.#offset += n
       budget -= n
       this.#take(this.#decoder.write(buf.subarray(0, n)), s, this.#now())
@@ -227,8 +248,8 @@ export class ServerLogFollower {
     } catch {
       // gone
     }
-    const s = this.#streams[0]
-    if (s.tail && !s.skipping) this.#line(s.tail, this.#now())
+    this.#lastLine(this.#streams[0], this.#now())
+    this.#flushOut()
     this.#resetFileStream()
   }
 
@@ -243,16 +264,18 @@ export class ServerLogFollower {
       from = nl + 1
     }
     const all = s.tail ? s.tail + text.slice(from) : from ? text.slice(from) : text
-    let start = 0
-    let nl = all.indexOf('\n')
-    while (nl >= 0) {
-      this.#line(all.slice(start, nl), at)
-      start = nl + 1
-      nl = all.indexOf('\n', start)
+    const end = all.lastIndexOf('\n')
+    // Only a line that holds a word of MAY_TELL is looked at: the rest, most
+    // of a busy log, is passed over in one scan, never cut into lines.
+    const words = MAY_TELL_ALL
+    words.lastIndex = 0
+    for (let m = end >= 0 ? words.exec(all) : null; m && m.index < end; m = words.exec(all)) {
+      const stop = all.indexOf('\n', m.index)
+      this.#line(all.slice(all.lastIndexOf('\n', m.index) + 1, stop), at)
+      words.lastIndex = stop + 1
     }
-    s.tail = all.slice(start)
-    // A live log is never wrapped: a structured line need not wait for the next to be kept.
-    for (const e of this.#parser.end()) this.#keep(e)
+    s.tail = all.slice(end + 1)
+    this.#flushOut()
     // A line with no end in sight is no memory line: read past to its end, never held.
     if (s.tail.length > MAX_LINE) {
       s.tail = ''
@@ -267,14 +290,23 @@ export class ServerLogFollower {
     this.#line(undefined, at)
   }
 
-  /** A whole line (undefined: one too long to keep). */
+  /**
+   * A whole line (undefined: one too long to keep), read on its own: a live
+   * log is never wrapped, so a structured line does not wait for the next.
+   */
   #line(text: string | undefined, at: number): void {
     const no = ++this.#no
     const long = text === undefined || text.length > MAX_LINE
     this.#recent.set(no, { text: long ? '' : text, at })
     this.#recent.delete(no - RECENT)
-    // The parser takes a line past its limit as the end of what came before.
-    for (const e of long ? this.#parser.end() : this.#parser.line(text, no)) this.#keep(e)
+    if (!long) for (const e of this.#parser.line(text, no)) this.#keep(e)
+    for (const e of this.#parser.end()) this.#keep(e)
+  }
+
+  /** The last line of a file or a command, which no newline ended. */
+  #lastLine(s: Stream, at: number): void {
+    if (s.tail && !s.skipping && MAY_TELL.test(s.tail)) this.#line(s.tail, at)
+    s.tail = ''
   }
 
   #keep(e: ServerEvent): void {
@@ -307,8 +339,14 @@ export class ServerLogFollower {
   }
 
   #write(text: string): void {
+    this.#toWrite += text
+  }
+
+  #flushOut(): void {
+    if (!this.#toWrite) return
     this.#out ??= new AppendFile(this.#outPath)
-    if (!this.#out.write(text) && this.#out.lastError) this.#log.warn({ err: this.#out.lastError }, 'server log not written')
+    if (!this.#out.write(this.#toWrite) && this.#out.lastError) this.#log.warn({ err: this.#out.lastError }, 'server log not written')
+    this.#toWrite = ''
   }
 
   /**
@@ -323,9 +361,9 @@ export class ServerLogFollower {
     if (this.#timer) clearInterval(this.#timer)
     this.poll()
     const now = this.#now()
-    for (const s of this.#streams) if (s.tail && !s.skipping) this.#line(s.tail, now)
-    for (const e of this.#parser.end()) this.#keep(e)
+    for (const s of this.#streams) this.#lastLine(s, now)
     this.#sayDropped()
+    this.#flushOut()
     this.#closeFile()
     this.#out?.close()
     this.#closed = true
