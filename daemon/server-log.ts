@@ -6,6 +6,7 @@ import { ProblemLog } from '../core/parse/problems.js'
 import { ServerLogParser } from '../core/parse/server-log.js'
 import type { ServerEvent } from '../schemas/index.js'
 import { describeOrigin, type LogOrigin } from './log-origin.js'
+import { settingsOnly, startLines, withoutCommandLine } from './server-log-start.js'
 import { AppendFile } from './sink.js'
 
 /** Lines of each class kept a minute at most: a debug log or a loop of errors must not fill the disk. */
@@ -32,8 +33,6 @@ export const MAY_TELL = /memory|VRAM|inference compute|offload|msg=load\b|load r
 const MAY_TELL_ALL = new RegExp(MAY_TELL.source, 'gi')
 /** How long a command is given to end after SIGTERM at the stop, before SIGKILL. */
 const KILL_GRACE_MS = 500
-/** Lines remembered to write a record wrapped over several. */
-const RECENT = 16
 
 /** One stream of the log's text: the start of a line not ended yet, or a line too long to keep being read past. */
 interface Stream {
@@ -60,8 +59,8 @@ export class ServerLogFollower {
   readonly #onError: (message: string) => void
   readonly #now: () => number
   readonly #parser = new ServerLogParser('server log', new ProblemLog())
-  /** Recent lines, with the moment each was read. */
-  readonly #recent = new Map<number, { text: string; at: number }>()
+  /** The line being read, and the moment it was read: each is read on its own. */
+  #current = { text: '', at: 0 }
   #out: AppendFile | undefined
   /** What the lines read at once keep, written with one append. */
   #toWrite = ''
@@ -97,15 +96,16 @@ export class ServerLogFollower {
     this.#now = now
   }
 
-  get outPath(): string {
-    return this.#outPath
-  }
-
   /** Starts following; a log that cannot be read is said once (`onError`) and the daemon goes on. */
   start(pollMs = 1000): void {
     this.#windowStart = this.#now()
     if ('file' in this.#origin) {
       if (!this.#openFile(true)) this.#onError(`the server log ${this.#origin.file} cannot be read; give its place with memtrace start --server-log PATH`)
+      else {
+        // What a server started before the daemon said then: its settings and its version.
+        for (const line of startLines(this.#origin.file)) this.#line(line, this.#now())
+        this.#flushOut()
+      }
       this.#timer = setInterval(() => this.poll(), pollMs)
       this.#timer.unref()
       return
@@ -297,8 +297,7 @@ export class ServerLogFollower {
   #line(text: string | undefined, at: number): void {
     const no = ++this.#no
     const long = text === undefined || text.length > MAX_LINE
-    this.#recent.set(no, { text: long ? '' : text, at })
-    this.#recent.delete(no - RECENT)
+    this.#current = { text: long ? '' : text, at }
     if (!long) for (const e of this.#parser.line(text, no)) this.#keep(e)
     for (const e of this.#parser.end()) this.#keep(e)
   }
@@ -322,11 +321,12 @@ export class ServerLogFollower {
       return
     }
     this.#keptInWindow[cls]!++
-    let text = ''
-    for (let n = e.line; n <= (e.lastLine ?? e.line); n++) text += this.#recent.get(n)?.text ?? ''
+    let text = this.#current.text
     if (e.kind === 'runner-starting') text = withoutCommandLine(text, e)
+    // Never the rest of the server's environment (paths, proxies, origins).
+    if (e.kind === 'server-config') text = settingsOnly(text, e)
     // A line with no time of its own (llama.cpp's) gets the moment it was read, as `docker logs --timestamps` writes it.
-    if (e.ts === undefined && e.clock === undefined) text = `${new Date(this.#recent.get(e.line)?.at ?? now).toISOString()} ${text.trimStart()}`
+    if (e.ts === undefined && e.clock === undefined) text = `${new Date(this.#current.at).toISOString()} ${text.trimStart()}`
     this.#write(`${text}\n`)
     this.kept++
   }
@@ -393,11 +393,4 @@ export class ServerLogFollower {
     child.stdout?.destroy()
     child.stderr?.destroy()
   }
-}
-
-/** A runner's start without its command line: only what memtrace reads from it, spelled as llama-server's flags. */
-function withoutCommandLine(text: string, e: ServerEvent): string {
-  const f = e.figures ?? {}
-  const kept = [e.model && `--model ${e.model}`, e.port !== undefined && `--port ${e.port}`, f.numCtx !== undefined && `-c ${f.numCtx}`, f.numBatch !== undefined && `-b ${f.numBatch}`, f.parallel !== undefined && `-np ${f.parallel}`].filter(Boolean).join(' ')
-  return text.replace(/\bcmd="(?:[^"\\]|\\.)*"/, `cmd="${kept}"`)
 }

@@ -164,3 +164,24 @@ t.test("llama.cpp's lines, which carry no time, are kept with the moment they we
     ['allocation', Date.parse(lines[3]?.slice(0, 24) ?? '')],
   ])
 })
+
+t.test("a server started before the daemon: its settings and version, looked for back in the log, kept first; its environment never", async t => {
+  const config = 'time=2026-12-03T13:00:00.000Z level=INFO source=routes.go:1 msg="server config" env="map[HTTPS_PROXY:http://user:secret@proxy:3128 OLLAMA_CONTEXT_LENGTH:8192 OLLAMA_MODELS:/srv/private/models OLLAMA_NUM_PARALLEL:2 OLLAMA_ORIGINS:[http://intranet]]"'
+  const version = 'time=2026-12-03T13:00:00.100Z level=INFO source=routes.go:2 msg="Listening on 127.0.0.1:11434 (version 0.30.1)"'
+  const requests = Array.from({ length: 5000 }, (_, i) => `[GIN] 2026/12/03 - 13:00:${String(i % 60).padStart(2, '0')} | 200 | 1.2ms | 127.0.0.1 | POST "/api/chat"`).join('\n')
+  const dir = t.testdir({ 'server.log': `${config}\n${version}\n${requests}\n` })
+  const log = join(dir, 'server.log')
+  const trace = join(dir, 'trace')
+  const d = foreground(['--dir', trace, '--ollama-url', 'http://127.0.0.1:9', '--server-log', log], { ...process.env })
+  t.teardown(() => void d.kill('SIGKILL'))
+  await sleep(1500)
+  d.kill('SIGTERM')
+  t.equal((await exited(d)).code, 0)
+  const kept = read(join(trace, serverLogOf(trace) as string))
+  const [first, second, ...rest] = kept.split('\n')
+  t.equal(first?.replace(/env="map\[.*\]"$/, ''), config.replace(/env="map\[.*\]"$/, ''), 'the server config line, as printed up to its env')
+  t.same(/env="map\[(.*)\]"$/.exec(first ?? '')?.[1]?.split(' ').sort(), ['OLLAMA_CONTEXT_LENGTH:8192', 'OLLAMA_NUM_PARALLEL:2'], 'and of its env only the settings memtrace reads')
+  t.equal(second, version, 'then the version')
+  t.same(rest, [''], 'nothing else')
+  t.notMatch(kept, /secret|private|intranet/, 'no proxy, path or origin')
+})
