@@ -90,11 +90,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-// A reader that went away (`memtrace render … | head -1`) is no error: printing
-// stops, the work (files written, the daemon stopped) still completes.
+// A reader that went away (`memtrace render … | head -1`, a terminal closed
+// under `memtrace run`) is no error: printing stops, the work (files written,
+// the daemon stopped) still completes.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e
+    if (e.code !== 'EPIPE' && e.code !== 'EIO' && e.code !== 'ERR_STREAM_DESTROYED') throw e
   })
 }
 

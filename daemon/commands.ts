@@ -33,9 +33,11 @@ Options:
                           (HOST defaults to 127.0.0.1; each scrape is answered
                           from the last sample; see docs/fleet.md)
   --server-log PATH       follow the server's log file (found by itself for the macOS
-                          app, Homebrew and a systemd unit), keeping only its memory
-                          lines in DIR/ollama-server-memtrace-YYYYMMDD-HHMMSS.log
-  --server-log-cmd CMD    follow a command's output instead (docker logs -f NAME)
+                          app, Homebrew, a systemd unit and a Docker or Podman
+                          container), keeping only its memory lines in
+                          DIR/ollama-server-memtrace-YYYYMMDD-HHMMSS.log
+  --server-log-cmd CMD    follow a command's stdout and stderr instead
+                          (kubectl logs -f POD)
   --foreground            run in this terminal, logging to stderr (for service managers)
   -h, --help              this text`
 

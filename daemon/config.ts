@@ -2,7 +2,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { DEFAULT_MATCH } from './select.js'
 import { MetricsError, parseMetricsAddress, type MetricsAddress } from './metrics-address.js'
-import type { LogOrigin } from './server-log.js'
+import type { LogOrigin } from './log-origin.js'
 
 export interface DaemonConfig {
   dir: string

@@ -15,7 +15,7 @@ import type { MetricProcess, Metrics } from './metrics.js'
 import { macProcesses } from './probe/macos.js'
 import { LinuxProcReader, type ProcInfo } from './probe/proc-linux.js'
 import { RunnerNames } from './runner-names.js'
-import { describeOrigin, findServerLog, ServerLogFollower } from './server-log.js'
+import { ServerLogSource } from './server-log-source.js'
 import { isServer, selectProcesses } from './select.js'
 import type { AppendFile } from './sink.js'
 import { type DaemonStatus, StatusFile } from './status-file.js'
@@ -75,7 +75,7 @@ export class Daemon {
   readonly #sources: SystemSources
   readonly #statusFile: StatusFile
   /** The server's own log, followed into a third trace file. */
-  #serverLog: ServerLogFollower | undefined
+  #serverLog: ServerLogSource | undefined
 
   /** `logFile` (reopened on SIGHUP, retried and reported like the traces) is the destination the logger writes to, when it is a file the daemon owns. */
   constructor(cfg: DaemonConfig, log: Logger, version: string, logFile?: AppendFile) {
@@ -120,20 +120,16 @@ export class Daemon {
     return got.staleFrom !== undefined ? { lock: this.#lock, staleFrom: got.staleFrom } : { lock: this.#lock }
   }
 
-  /** The server's log, named or found; where there is none, said once and the daemon goes on. */
+  /** The server's log, named or found (a container's, once the server is seen); where there is none, said once and the daemon goes on. */
   #followServerLog(procFile: string): void {
-    const origin = this.#cfg.serverLog ?? findServerLog(this.#cfg.platform)
-    if (!origin) {
-      const problem = "no server log found (not the macOS app's, Homebrew's nor a systemd unit's): memtrace start --server-log PATH or --server-log-cmd 'docker logs -f NAME' follows it"
-      this.#sourceError('server-log', problem)
-      this.#status.serverLog = { from: 'none', file: '', lines: 0, problem }
-      return
-    }
-    const file = procFile.replace(/ollama-process-memtrace-([^/]*)\.tsv$/, 'ollama-server-memtrace-$1.log')
-    const status = (this.#status.serverLog = { from: describeOrigin(origin), file, lines: 0 } as NonNullable<DaemonStatus['serverLog']>)
-    this.#serverLog = new ServerLogFollower(origin, file, this.#log, m => {
-      status.problem = m
-      this.#sourceError('server-log', m)
+    this.#serverLog = new ServerLogSource({
+      named: this.#cfg.serverLog,
+      platform: this.#cfg.platform,
+      procRoot: this.#cfg.procRoot,
+      file: procFile.replace(/ollama-process-memtrace-([^/]*)\.tsv$/, 'ollama-server-memtrace-$1.log'),
+      startedAt: this.#startedAt,
+      log: this.#log,
+      problem: m => this.#sourceError('server-log', m),
     })
   }
 
@@ -196,7 +192,8 @@ export class Daemon {
       }
       this.#metricsServer?.close()
       this.#metricsServer?.closeAllConnections()
-      this.#serverLog?.stop()
+      // A log command is ended (SIGKILL if it ignores SIGTERM) before the lock goes: a stop that returned left none behind.
+      await this.#serverLog?.stop()
       this.#oom?.close()
       const lost = this.#files.close()
       this.#closed = true
@@ -216,7 +213,7 @@ export class Daemon {
    */
   abandon(): void {
     this.#closed = true
-    this.#serverLog?.stop()
+    void this.#serverLog?.stop()
     this.#files.close()
     for (const f of [this.#status.procFile, this.#status.systemFile]) rmSync(f, { force: true })
     releaseLock(this.#cfg.dir)
@@ -291,6 +288,7 @@ export class Daemon {
     this.#checkFiles()
     const { sys, gpu, ollama } = await this.#sources.read(this.#runners.serverPid)
     if (this.#closed) return
+    this.#serverLog?.check(this.#runners.serverPid)
     for (const e of sys.errors) this.#sourceError('system', e)
     for (const k of this.#oom?.check(tickMs, this.#sources.cgroupDir, sys.text) ?? []) {
       this.#events.push(event('oom-kill', { ...k }))
@@ -343,7 +341,7 @@ export class Daemon {
   #writeStatus(running: boolean): void {
     if (this.#closed && running) return
     const late = [...(this.#procTicker?.lateness ?? []), ...(this.#sysTicker?.lateness ?? [])]
-    if (this.#status.serverLog && this.#serverLog) this.#status.serverLog.lines = this.#serverLog.kept
+    if (this.#serverLog) this.#status.serverLog = { ...this.#serverLog.status, lines: this.#serverLog.kept }
     const problem = this.#statusFile.write({
       ...this.#status,
       running,

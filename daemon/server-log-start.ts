@@ -4,6 +4,8 @@
  * memory) and its `Listening on … (version X)` line. A server started hours
  * before the daemon printed both long ago; the report names them. Read from
  * the file's end backwards, a chunk at a time, never more than MAX_BACK.
+ * And the two lines kept only in part: the server config, and a runner's
+ * start without its command line.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import type { ServerEvent } from '../schemas/index.js'
@@ -60,4 +62,11 @@ export function settingsOnly(line: string, e: ServerEvent): string {
     .map(([k, v]) => `${k}:${v}`)
     .join(' ')
   return line.replace(/\benv="map\[(?:[^"\\]|\\.)*\]"|\benv=map\[[^\]]*\]/, `env="map[${kept}]"`)
+}
+
+/** A runner's start without its command line: only what memtrace reads from it, spelled as llama-server's flags. */
+export function withoutCommandLine(text: string, e: ServerEvent): string {
+  const f = e.figures ?? {}
+  const kept = [e.model && `--model ${e.model}`, e.port !== undefined && `--port ${e.port}`, f.numCtx !== undefined && `-c ${f.numCtx}`, f.numBatch !== undefined && `-b ${f.numBatch}`, f.parallel !== undefined && `-np ${f.parallel}`].filter(Boolean).join(' ')
+  return text.replace(/\bcmd="(?:[^"\\]|\\.)*"/, `cmd="${kept}"`)
 }

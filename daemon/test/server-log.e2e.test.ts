@@ -6,7 +6,7 @@
 import t from 'tap'
 import { appendFileSync, existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { findServerLog } from '../server-log.js'
+import { findServerLog } from '../log-origin.js'
 import { exited, foreground, memtrace, read, sleep, standinServer, traceFiles, until } from './helpers.js'
 
 const serverLogOf = (dir: string) => readdirSync(dir).find(f => /^ollama-server-memtrace-.*\.log$/.test(f))
@@ -124,4 +124,64 @@ t.test('memtrace run -- ollama serve: the server\'s stderr is shown and its memo
   t.match(kept, /msg="server config"/)
   t.match(kept, /\(version 0\.30\.0-standin\)/)
   t.same(readdirSync(tmp).filter(f => f.startsWith('memtrace-serve-') && !before.includes(f)), [], 'the copy of the raw log is gone')
+})
+
+t.test("llama.cpp's lines, which carry no time, are kept with the moment they were read; lines with a time stay as printed", async t => {
+  const dir = t.testdir({ 'server.log': '' })
+  const log = join(dir, 'server.log')
+  const trace = join(dir, 'trace')
+  const d = foreground(['--dir', trace, '--ollama-url', 'http://127.0.0.1:9', '--server-log', log], { ...process.env })
+  await sleep(1200)
+  const ollama = 'time=2026-12-03T14:00:00.000Z level=INFO source=ggml.go:1 msg="kv cache" device=CPU size="1.5 GiB"'
+  const journal = 'Dec 03 14:00:01 host ollama[812]: llama_context:  CUDA_Host compute buffer size =   268.05 MiB'
+  const llama = ['load_tensors:   CPU_Mapped model buffer size =   292.36 MiB', 'llama_kv_cache:      CUDA0 KV buffer size =  1920.00 MiB']
+  const before = Date.now()
+  appendFileSync(log, `${[llama[0], ollama, journal, llama[1]].join('\n')}\n`)
+  const kept = await until(() => {
+    const name = serverLogOf(trace)
+    const text = name ? read(join(trace, name)) : ''
+    return text.split('\n').length > 4 ? text : undefined
+  }, 5000, 'four lines kept')
+  const after = Date.now()
+  d.kill('SIGTERM')
+  t.equal((await exited(d)).code, 0)
+  const lines = kept.trimEnd().split('\n')
+  t.equal(lines[1], ollama, "a line with time= as printed")
+  t.equal(lines[2], journal, 'a line with a journal clock as printed')
+  for (const i of [0, 3]) {
+    const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (.*)$/.exec(lines[i] as string)
+    t.equal(m?.[2], llama[i === 0 ? 0 : 1], 'the line itself after the instant')
+    const at = Date.parse(m?.[1] ?? '')
+    t.ok(at >= before && at <= after, `read at ${m?.[1]}, between the write and the check`)
+  }
+  // Read back: the instant is the line's ts, as for `docker logs --timestamps`.
+  const r = memtrace(['parse', '--server-log', join(trace, serverLogOf(trace) as string)])
+  const events = r.stdout.trim().split('\n').map(l => JSON.parse(l) as { kind: string; ts?: string; clock?: string })
+  t.same(events.map(e => [e.kind, e.ts !== undefined ? Date.parse(e.ts) : e.clock]), [
+    ['allocation', Date.parse(lines[0]?.slice(0, 24) ?? '')],
+    ['allocation', Date.parse('2026-12-03T14:00:00Z')],
+    ['allocation', 'Dec 03 14:00:01'],
+    ['allocation', Date.parse(lines[3]?.slice(0, 24) ?? '')],
+  ])
+})
+
+t.test("a server started before the daemon: its settings and version, looked for back in the log, kept first; its environment never", async t => {
+  const config = 'time=2026-12-03T13:00:00.000Z level=INFO source=routes.go:1 msg="server config" env="map[HTTPS_PROXY:http://user:secret@proxy:3128 OLLAMA_CONTEXT_LENGTH:8192 OLLAMA_MODELS:/srv/private/models OLLAMA_NUM_PARALLEL:2 OLLAMA_ORIGINS:[http://intranet]]"'
+  const version = 'time=2026-12-03T13:00:00.100Z level=INFO source=routes.go:2 msg="Listening on 127.0.0.1:11434 (version 0.30.1)"'
+  const requests = Array.from({ length: 5000 }, (_, i) => `[GIN] 2026/12/03 - 13:00:${String(i % 60).padStart(2, '0')} | 200 | 1.2ms | 127.0.0.1 | POST "/api/chat"`).join('\n')
+  const dir = t.testdir({ 'server.log': `${config}\n${version}\n${requests}\n` })
+  const log = join(dir, 'server.log')
+  const trace = join(dir, 'trace')
+  const d = foreground(['--dir', trace, '--ollama-url', 'http://127.0.0.1:9', '--server-log', log], { ...process.env })
+  t.teardown(() => void d.kill('SIGKILL'))
+  await sleep(1500)
+  d.kill('SIGTERM')
+  t.equal((await exited(d)).code, 0)
+  const kept = read(join(trace, serverLogOf(trace) as string))
+  const [first, second, ...rest] = kept.split('\n')
+  t.equal(first?.replace(/env="map\[.*\]"$/, ''), config.replace(/env="map\[.*\]"$/, ''), 'the server config line, as printed up to its env')
+  t.same(/env="map\[(.*)\]"$/.exec(first ?? '')?.[1]?.split(' ').sort(), ['OLLAMA_CONTEXT_LENGTH:8192', 'OLLAMA_NUM_PARALLEL:2'], 'and of its env only the settings memtrace reads')
+  t.equal(second, version, 'then the version')
+  t.same(rest, [''], 'nothing else')
+  t.notMatch(kept, /secret|private|intranet/, 'no proxy, path or origin')
 })

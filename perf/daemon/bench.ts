@@ -2,10 +2,11 @@
  * `make bench` (daemon part): the daemon against the Linux rendition of the
  * seed's two shell loops, at the same rates, in one run on a host with about
  * 500 processes. Reports CPU time, peak and late RSS, tick lateness and missed
- * ticks; then the same daemon with both cores busy.
+ * ticks; then the same daemon following a server log being written, against
+ * itself following none; then with both cores busy, then scraped.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { Agent, createServer, get } from 'node:http'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -21,6 +22,19 @@ function stat(pid: number): { cpuS: number; childCpuS: number; rssKb: number } {
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))?.[1] ?? 0)
   return { cpuS: (Number(f[11]) + Number(f[12])) / TICKS_PER_S, childCpuS: (Number(f[13]) + Number(f[14])) / TICKS_PER_S, rssKb }
+}
+
+/** CPU time of every thread of a process, in seconds, to the nanosecond (the scheduler's own count, not clock ticks). */
+function cpuNs(pid: number): number {
+  let ns = 0
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'latin1').split(' ')[0])
+    } catch {
+      /* a thread that ended */
+    }
+  }
+  return ns / 1e9
 }
 
 function loops(dir: string, url: string): ChildProcess {
@@ -72,17 +86,20 @@ async function watchDaemon(dir: string, url: string, seconds: number, label: str
   const rss: number[] = []
   await sleep(5000)
   const warm = stat(d.pid as number)
+  const warmNs = cpuNs(d.pid as number)
   rss.push(warm.rssKb)
   for (let s = 5; s < seconds; s += 5) {
     await sleep(5000)
     rss.push(stat(d.pid as number).rssKb)
   }
   const cpu = stat(d.pid as number)
+  const steadyNs = cpuNs(d.pid as number) - warmNs
   const status = JSON.parse(readFileSync(join(dir, 'memtrace.status.json'), 'utf8')) as {
     processSamples: number
     systemSamples: number
     missedTicks: { process: number; system: number }
     lateness: { p50Ms: number; p99Ms: number; maxMs: number }
+    serverLog?: { from: string; lines: number }
   }
   d.kill('SIGTERM')
   await new Promise(r => d.once('exit', r))
@@ -91,11 +108,96 @@ async function watchDaemon(dir: string, url: string, seconds: number, label: str
     label,
     cpuS: cpu.cpuS + cpu.childCpuS,
     steadyCpuS: cpu.cpuS + cpu.childCpuS - (warm.cpuS + warm.childCpuS),
+    /** The same, from the scheduler's nanosecond count of every thread. */
+    steadyCpuPreciseS: steadyNs,
     steadySeconds: seconds - 5,
     peakRssMb: Math.max(...rss) / 1024,
     rssSpreadMb: (Math.max(...afterWarmup) - Math.min(...afterWarmup)) / 1024,
     status,
   }
+}
+
+/** A model load as Ollama 0.30's debug log has it: eleven lines, memory and decisions, Ollama's own (time=) and llama.cpp's (no time). */
+function loadLines(at: string, i: number): string[] {
+  const t = `time=${at} level=INFO`
+  return [
+    `${t} source=sched.go:517 msg="system memory" total="31.3 GiB" free="${(18 + (i % 30) / 10).toFixed(1)} GiB" free_swap="0 B"`,
+    `${t} source=sched.go:560 msg="llama-server model fits alongside existing models" predicted="6.3 GiB" predicted_num_ctx=4096 num_batch=512 available="20.0 GiB" gpu_free="14.8 GiB" system_free="20.0 GiB" system_limited=false`,
+    `${t} source=server.go:402 msg="starting llama-server" cmd="/usr/lib/ollama/llama-server --model /models/blobs/sha256-${'ab'.repeat(32)} --port ${40000 + (i % 1000)} -c 4096 -b 512 -np 1"`,
+    'llama_model_load_from_file_impl: using device CUDA0 (NVIDIA GeForce RTX 4090) (0000:01:00.0) - 23008 MiB free',
+    'load_tensors: offloaded 29/29 layers to GPU',
+    'load_tensors:        CUDA0 model buffer size =  4168.09 MiB',
+    'load_tensors:   CPU_Mapped model buffer size =   292.36 MiB',
+    'llama_kv_cache:      CUDA0 KV buffer size =  1920.00 MiB',
+    'llama_context:      CUDA0 compute buffer size =   378.04 MiB',
+    'llama_context:  CUDA_Host compute buffer size =   268.05 MiB',
+    `${t} source=server.go:640 msg="llama-server started in 3.79 seconds"`,
+  ]
+}
+
+/** What a debug log prints around each request: GIN's access line, the scheduler's and the runner's debug lines. */
+function requestLine(at: string, i: number): string {
+  const d = `time=${at} level=DEBUG`
+  switch (i % 6) {
+    case 0:
+      return `[GIN] ${at.slice(0, 10).replace(/-/g, '/')} - ${at.slice(11, 19)} | 200 |  1.73${i % 10}s |       127.0.0.1 | POST     "/api/chat"`
+    case 1:
+      return `${d} source=sched.go:632 msg="evaluating already loaded" model=/models/blobs/sha256-${'ab'.repeat(32)}`
+    case 2:
+      return `${d} source=server.go:1401 msg="completion request" images=0 prompt=${1200 + (i % 500)} format=""`
+    case 3:
+      return `${d} source=cache.go:104 msg="loading cache slot" id=0 cache=${i % 2000} prompt=${1200 + (i % 500)} used=${i % 1000} remaining=${i % 300}`
+    case 4:
+      return `${d} source=sched.go:575 msg="context for request finished"`
+    default:
+      return `${d} source=sched.go:407 msg="runner with non-zero duration has gone idle, adding timer" modelPath=/models/blobs/sha256-${'ab'.repeat(32)} duration=5m0s`
+  }
+}
+
+/**
+ * A server log being written as a busy Ollama with OLLAMA_DEBUG=1 writes it:
+ * `perSecond` lines a second in ten bursts, request lines, and every 5 s a
+ * model load's eleven memory and decision lines among them (2.2 a second,
+ * 132 a minute: all kept). Returns a stop.
+ */
+function writeServerLog(file: string, perSecond: number): () => void {
+  let n = 0
+  let burst = 0
+  const timer = setInterval(() => {
+    const at = new Date().toISOString()
+    const lines = burst++ % 50 === 0 ? loadLines(at, n) : []
+    while (lines.length < perSecond / 10) lines.push(requestLine(at, n++))
+    appendFileSync(file, `${lines.join('\n')}\n`)
+  }, 100)
+  return () => clearInterval(timer)
+}
+
+/**
+ * The daemon following a server log written at 200 lines a second, against
+ * the same daemon following none, alternately, three times each: the ratio
+ * of their CPU after the first 5 s, from the scheduler's own count.
+ */
+async function followingLog(work: string, url: string, seconds: number) {
+  const log = join(work, 'server.log')
+  writeFileSync(log, '')
+  const without: number[] = []
+  const following: number[] = []
+  let kept = 0
+  let missed = 0
+  for (let round = 0; round < 3; round++) {
+    const quiet = await watchDaemon(join(work, `quiet-${round}`), url, seconds, 'without a log')
+    if (quiet.status.serverLog?.from !== 'none') console.log(`  (this host has a server log of its own: ${quiet.status.serverLog?.from}; the runs without one follow it)`)
+    without.push(quiet.steadyCpuPreciseS)
+    missed += quiet.status.missedTicks.process + quiet.status.missedTicks.system
+    const stop = writeServerLog(log, 200)
+    const busy = await watchDaemon(join(work, `log-${round}`), url, seconds, 'following a log', ['--server-log', log])
+    stop()
+    following.push(busy.steadyCpuPreciseS)
+    kept += busy.status.serverLog?.lines ?? 0
+    missed += busy.status.missedTicks.process + busy.status.missedTicks.system
+  }
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0)
+  return { without, following, kept, missed, ratio: sum(following) / sum(without) }
 }
 
 async function main() {
@@ -126,6 +228,11 @@ async function main() {
   console.log(`daemon RSS:   peak ${daemon.peakRssMb.toFixed(1)} MB (target ≤ 80)  ${verdict(daemon.peakRssMb <= 80)}; after warm-up it moved ${daemon.rssSpreadMb.toFixed(1)} MB`)
   const s = daemon.status
   console.log(`ticks:        ${s.processSamples} process, ${s.systemSamples} system; lateness p50 ${s.lateness.p50Ms} ms, p99 ${s.lateness.p99Ms} ms (target ≤ 50)  ${verdict(s.lateness.p99Ms <= 50)}; missed ${s.missedTicks.process + s.missedTicks.system} (target 0)  ${verdict(s.missedTicks.process + s.missedTicks.system === 0)}`)
+  // Following a server log being written, against following none.
+  const logSeconds = Math.max(30, Math.round(seconds / 2))
+  const f = await followingLog(work, url, logSeconds)
+  const list = (xs: number[]) => xs.map(x => x.toFixed(3)).join(', ')
+  console.log(`following a server log at 200 lines/s (3 × ${logSeconds} s each way, alternately): daemon CPU after the first 5 s ${list(f.following)} s, following none ${list(f.without)} s; ratio ${f.ratio.toFixed(3)} (target under 1.10)  ${verdict(f.ratio < 1.1)}; ${f.kept} lines kept; missed ${f.missed} (target 0)  ${verdict(f.missed === 0)}`)
   // Both cores busy.
   const burners = [0, 1].map(() => spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }))
   const busySeconds = Math.max(30, Math.round(seconds / 2))

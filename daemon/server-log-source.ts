@@ -1,0 +1,102 @@
+import type { Logger } from 'pino'
+import { type Container, containerLogOrigin, containerOfPid, describeOrigin, findServerLog, type LogOrigin } from './log-origin.js'
+import { ServerLogFollower } from './server-log.js'
+
+/** What `memtrace status` says of the server's log. */
+export interface ServerLogStatus {
+  from: string
+  file: string
+  lines: number
+  problem?: string
+}
+
+const NO_LOG =
+  "no server log found (not the macOS app's, Homebrew's, a systemd unit's, nor a Docker or Podman container's): memtrace start --server-log PATH or --server-log-cmd 'CMD' follows what CMD prints"
+
+/**
+ * The daemon's server log: the one named (`--server-log`, `--server-log-cmd`)
+ * or found on this machine, followed from the start. On Linux with neither,
+ * the server's container: at each system sample the server's cgroup is read,
+ * and a server in a Docker or Podman container has its `logs -f` followed
+ * (again, in the same file, when the server comes back in another
+ * container). Where there is no log, it is said once (`problem`).
+ */
+export class ServerLogSource {
+  readonly #log: Logger
+  readonly #file: string
+  readonly #startedAt: number
+  readonly #problem: (message: string) => void
+  readonly #procRoot: string
+  #follower: ServerLogFollower | undefined
+  /** Looking for the server's container: no log was named or found on Linux. */
+  readonly #lookForContainer: boolean
+  #container: Container | undefined
+  #saidNone = false
+  /** Lines kept by the followers of earlier containers. */
+  #keptBefore = 0
+  status: ServerLogStatus
+
+  /** `problem` records a failure in the trace (a source-error) and the daemon's log. */
+  constructor(o: { named?: LogOrigin; platform: 'linux' | 'darwin'; procRoot: string; file: string; startedAt: number; log: Logger; problem: (message: string) => void }) {
+    this.#log = o.log
+    this.#file = o.file
+    this.#startedAt = o.startedAt
+    this.#problem = o.problem
+    this.#procRoot = o.procRoot
+    const origin = o.named ?? findServerLog(o.platform)
+    this.#lookForContainer = !origin && o.platform === 'linux'
+    this.status = { from: 'none', file: '', lines: 0, problem: "looking for the server: in a Docker or Podman container, its log is followed" }
+    if (origin) this.#follower = this.#follow(origin)
+    else if (!this.#lookForContainer) this.#sayNone()
+  }
+
+  /** Lines kept since the start. */
+  get kept(): number {
+    return this.#keptBefore + (this.#follower?.kept ?? 0)
+  }
+
+  start(): void {
+    this.#follower?.start()
+  }
+
+  /** At each system sample, with the server's PID where it is known: a server in a container gets its log followed. */
+  check(serverPid: number | undefined): void {
+    if (!this.#lookForContainer) return
+    const found = serverPid ? containerOfPid(serverPid, this.#procRoot) : undefined
+    const origin = found && found.id !== this.#container?.id ? containerLogOrigin(found, this.#startedAt) : undefined
+    if (origin) {
+      if (this.#follower) {
+        this.#keptBefore += this.#follower.kept
+        void this.#follower.stop()
+      }
+      this.#container = found
+      this.#follower = this.#follow(origin)
+      this.#follower.start()
+      this.#log.info({ runtime: found?.runtime, container: found?.id }, 'the server runs in a container: following its log')
+    } else if (!this.#follower) this.#sayNone(found)
+  }
+
+  stop(): Promise<void> {
+    return this.#follower?.stop() ?? Promise.resolve()
+  }
+
+  #follow(origin: LogOrigin): ServerLogFollower {
+    const status: ServerLogStatus = { from: describeOrigin(origin), file: this.#file, lines: this.kept }
+    this.status = status
+    return new ServerLogFollower(origin, this.#file, this.#log, m => {
+      status.problem = m
+      this.#problem(m)
+    })
+  }
+
+  /** No log: said once. */
+  #sayNone(container?: Container): void {
+    if (this.#saidNone) return
+    this.#saidNone = true
+    const problem = container
+      ? `the server runs in a ${container.runtime} container (${container.id}) whose log memtrace cannot follow by itself: memtrace start --server-log-cmd 'CMD' follows what CMD prints`
+      : NO_LOG
+    this.status = { from: 'none', file: '', lines: 0, problem }
+    this.#problem(problem)
+  }
+}
