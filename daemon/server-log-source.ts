@@ -31,6 +31,9 @@ export class ServerLogSource {
   /** Looking for the server's container: no log was named or found on Linux. */
   readonly #lookForContainer: boolean
   #container: Container | undefined
+  /** The server's PID when its container's log was followed, and when that command ended (the container stopped). */
+  #followedPid: number | undefined
+  #endedAt: number | undefined
   #saidNone = false
   /** Lines kept by the followers of earlier containers. */
   #keptBefore = 0
@@ -59,17 +62,27 @@ export class ServerLogSource {
     this.#follower?.start()
   }
 
-  /** At each system sample, with the server's PID where it is known: a server in a container gets its log followed. */
+  /**
+   * At each system sample, with the server's PID where it is known: a server
+   * in a container gets its log followed. A container restarted (its log
+   * command ended with status 0, and the server has a new PID) is followed
+   * again from where the last command ended; a command that failed (no right
+   * to run `docker logs`) is not tried again for that container.
+   */
   check(serverPid: number | undefined): void {
     if (!this.#lookForContainer) return
     const found = serverPid ? containerOfPid(serverPid, this.#procRoot) : undefined
-    const origin = found && found.id !== this.#container?.id ? containerLogOrigin(found, this.#startedAt) : undefined
+    const same = found !== undefined && found.id === this.#container?.id
+    const again = same && this.#endedAt !== undefined && serverPid !== this.#followedPid
+    const origin = found && (!same || again) ? containerLogOrigin(found, again ? (this.#endedAt as number) : this.#startedAt) : undefined
     if (origin) {
       if (this.#follower) {
         this.#keptBefore += this.#follower.kept
         void this.#follower.stop()
       }
       this.#container = found
+      this.#followedPid = serverPid
+      this.#endedAt = undefined
       this.#follower = this.#follow(origin)
       this.#follower.start()
       this.#log.info({ runtime: found?.runtime, container: found?.id }, 'the server runs in a container: following its log')
@@ -83,9 +96,12 @@ export class ServerLogSource {
   #follow(origin: LogOrigin): ServerLogFollower {
     const status: ServerLogStatus = { from: describeOrigin(origin), file: this.#file, lines: this.kept }
     this.status = status
-    return new ServerLogFollower(origin, this.#file, this.#log, m => {
+    const container = this.#container
+    return new ServerLogFollower(origin, this.#file, this.#log, (m, stoppedCleanly) => {
       status.problem = m
       this.#problem(m)
+      // `docker logs -f` ends with status 0 when its container stops; a refusal (no right to run it) ends otherwise.
+      if (stoppedCleanly && container && container === this.#container) this.#endedAt = Date.now()
     })
   }
 

@@ -56,7 +56,7 @@ export class ServerLogFollower {
   readonly #origin: LogOrigin
   readonly #outPath: string
   readonly #log: Logger
-  readonly #onError: (message: string) => void
+  readonly #onError: (message: string, stoppedCleanly?: boolean) => void
   readonly #now: () => number
   readonly #parser = new ServerLogParser('server log', new ProblemLog())
   /** The line being read, and the moment it was read: each is read on its own. */
@@ -88,7 +88,8 @@ export class ServerLogFollower {
   /** Lines kept since the start, for `status`. */
   kept = 0
 
-  constructor(origin: LogOrigin, outPath: string, log: Logger, onError: (message: string) => void, now: () => number = Date.now) {
+  /** `onError` is told of a log that cannot be read, and of a command that ended (`stoppedCleanly`: with status 0, as `docker logs -f` when its container stops). */
+  constructor(origin: LogOrigin, outPath: string, log: Logger, onError: (message: string, stoppedCleanly?: boolean) => void, now: () => number = Date.now) {
     this.#origin = origin
     this.#outPath = outPath
     this.#log = log
@@ -127,15 +128,15 @@ export class ServerLogFollower {
     child.once('error', e => this.#ended(`cannot run: ${e.message}`))
     child.once('exit', (code, signal) => {
       this.#child = undefined
-      this.#ended(`ended (${signal ?? `exit status ${code}`}); the server's log is no longer followed`)
+      this.#ended(`ended (${signal ?? `exit status ${code}`}); the server's log is no longer followed`, code === 0)
     })
   }
 
   /** A command that could not run or ended: said once. */
-  #ended(why: string): void {
+  #ended(why: string, cleanly = false): void {
     if (this.#stopped || this.#saidEnded) return
     this.#saidEnded = true
-    this.#onError(`the server log command ${describeOrigin(this.#origin)} ${why}`)
+    this.#onError(`the server log command ${describeOrigin(this.#origin)} ${why}`, cleanly)
   }
 
   /**

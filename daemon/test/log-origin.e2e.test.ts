@@ -129,3 +129,61 @@ function existsIn(dir: string): boolean {
     return false
   }
 }
+
+t.test('the server in a container over time: followed when seen, again after a restart, a new container anew, a refusal not retried', async t => {
+  const { ServerLogSource } = await import('../server-log-source.js')
+  const { pino } = await import('pino')
+  const dir = t.testdir({})
+  // The server's /proc/PID/cgroup, as the daemon reads it, in a directory standing for /proc.
+  const proc = join(dir, 'proc')
+  const server = (pid: number, id: string) => {
+    mkdirSync(join(proc, String(pid)), { recursive: true })
+    writeFileSync(join(proc, String(pid), 'cgroup'), `0::/system.slice/docker-${id}.scope\n`)
+  }
+  // A docker whose log ends at once, as `docker logs -f` does when its container stops; a refusal for one id.
+  const bin = join(dir, 'bin')
+  mkdirSync(bin)
+  const calls = join(dir, 'calls')
+  writeFileSync(
+    join(bin, 'docker'),
+    `#!/bin/sh\necho "$*" >> '${calls}'\n[ "$5" = "${'f'.repeat(64)}" ] && { echo 'permission denied' >&2; exit 1; }\necho 'time=2026-12-03T14:00:00.000Z level=INFO source=sched.go:1 msg="system memory" total="31.3 GiB" free="20.0 GiB" free_swap="0 B"' >&2\n`,
+  )
+  chmodSync(join(bin, 'docker'), 0o755)
+  const path = process.env.PATH
+  process.env.PATH = `${bin}:${path}`
+  t.teardown(() => void (process.env.PATH = path))
+  const problems: string[] = []
+  const startedAt = Date.parse('2026-12-03T14:00:00Z')
+  const source = new ServerLogSource({ platform: 'linux', procRoot: proc, file: join(dir, 'kept.log'), startedAt, log: pino({ level: 'silent' }), problem: m => void problems.push(m) })
+  t.teardown(() => source.stop())
+  const runs = () => read(calls).split('\n').filter(Boolean)
+  const ended = (n: number) => until(() => (problems.filter(p => / ended | exit status/.test(p)).length >= n ? true : undefined), 5000, `${n} log commands ended`)
+  source.check(undefined)
+  t.match(problems, [/^no server log found/], 'no server yet: said once')
+  server(100, A)
+  source.check(100)
+  await ended(1)
+  t.same(runs(), [`logs -f --since 2026-12-03T14:00:00Z ${A}`], 'followed from the daemon\'s start')
+  source.check(100)
+  t.equal(runs().length, 1, 'the same server: not again')
+  server(200, A)
+  source.check(200)
+  await ended(2)
+  t.match(runs()[1], new RegExp(`^logs -f --since \\d{4}-\\d\\d-\\d\\dT[\\d:]+Z ${A}$`), 'restarted: again')
+  t.not(runs()[1], runs()[0], 'from where the last one ended')
+  server(300, B)
+  source.check(300)
+  await ended(3)
+  t.equal(runs()[2], `logs -f --since 2026-12-03T14:00:00Z ${B}`, 'another container: from the daemon\'s start')
+  const F = 'f'.repeat(64)
+  server(400, F)
+  source.check(400)
+  await ended(4)
+  server(401, F)
+  source.check(401)
+  await sleep(300)
+  t.equal(runs().length, 4, 'a refusal is not tried again')
+  await source.stop()
+  t.equal(read(join(dir, 'kept.log')).split('\n').filter(l => l.includes('system memory')).length, 3, 'three logs, one file')
+  t.equal(source.kept, 3, 'and counted')
+})
