@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { join } from 'node:path'
 import { psStart } from '../lock.js'
-import { appCli, exited, foreground, memtrace, read, sleep, ROOT, traceFiles } from './helpers.js'
+import { appCli, exited, foreground, memtrace, read, sleep, ROOT, traceFiles, until } from './helpers.js'
 
 const FIXTURES = join(ROOT, 'daemon', 'test', 'fixtures', 'macos')
 
@@ -134,8 +134,13 @@ t.test('Ollama run as root: "(ollama)" and "(llama-server)" are traced as server
   const trace = join(dir, 'trace')
   const d = foreground(['--dir', trace, '--ollama-url', url, '--interval', '500ms', '--system-interval', '1s'], env)
   await sleep(4000)
-  const status = memtrace(['status', '--dir', trace], env)
-  t.match(status.stdout, /last error: .*the arguments of Ollama's processes cannot be read .*sudo memtrace start would read them/, 'status says it')
+  // On a busy machine the daemon may need longer for its first samples: status is asked until it says it, up to 20 s.
+  const said = /last error: .*the arguments of Ollama's processes cannot be read .*sudo memtrace start would read them/
+  const status = await until(() => {
+    const r = memtrace(['status', '--dir', trace], env)
+    return said.test(r.stdout) ? r : undefined
+  }, 20_000, 'status to say it').catch(() => memtrace(['status', '--dir', trace], env))
+  t.match(status.stdout, said, 'status says it')
   d.kill('SIGTERM')
   t.equal((await exited(d)).code, 0)
   const { proc, sys } = traceFiles(trace)
