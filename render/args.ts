@@ -28,7 +28,8 @@ Options:
   --tz ZONE          time zone of the labels, e.g. Europe/Berlin or UTC
                      (default: this machine's zone, named on the chart)
   --theme NAME       light (default) or dark
-  --width PX         chart width (default 1200)
+  --width PX         chart width (default 900: a GitHub issue's column, so 11 px
+                     text shows at 11 px; a wider chart is shrunk there)
   --height PX        chart height (default 800; grows to fit long legends)
   --scale N          pixels per SVG unit in a PNG (default 2, so text stays
                      legible when a tracker shrinks the picture; 1 to 4)
@@ -86,7 +87,7 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
       out: { type: 'string', short: 'o' },
       'low-free': { type: 'string', default: '30' },
       tz: { type: 'string' },
-      width: { type: 'string', default: '1200' },
+      width: { type: 'string', default: '900' },
       height: { type: 'string', default: '800' },
       scale: { type: 'string', default: '2' },
       theme: { type: 'string', default: 'light' },

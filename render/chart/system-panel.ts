@@ -9,8 +9,6 @@ import type { LegendItem } from './legend.js'
 import { GIB, type Ticks } from './proc-panel.js'
 import { SERIES_STYLE, seriesColor, seriesDash, type Theme } from './style.js'
 import { el, haloText } from '../../core/svg.js'
-import { textRect } from './rects.js'
-import { textWidth } from './text-width.js'
 
 /**
  * The series drawn: those with any value, less `swap-total`, a swap that
@@ -45,12 +43,22 @@ export function seriesLabel(name: string, platform: string): string {
   return SERIES_STYLE[kind as string]?.label ?? name
 }
 
+const HOST_DASH = '6 3'
+
+/** `32 GiB host = 100%`: what the dashed line at the top of the panel is. */
+export function hostLabel(trace: Trace): string | undefined {
+  const b = trace.sys.memTotalBytes
+  return b ? `${+(b / GIB).toFixed(1)} GiB host = 100%` : undefined
+}
+
 export function systemLegend(trace: Trace, names: string[], noSwap: boolean, hasLows: boolean, lowFreePct: number, th: Theme): LegendItem[] {
-  const items: LegendItem[] = names.map(n => {
+  const host = hostLabel(trace)
+  const items: LegendItem[] = host ? [{ label: host, color: th.text, dash: HOST_DASH }] : []
+  items.push(...names.map(n => {
     const dash = seriesDash(n)
     const label = seriesLabel(n, trace.sys.platform)
     return dash ? { label, color: seriesColor(n, th), dash } : { label, color: seriesColor(n, th) }
-  })
+  }))
   if (noSwap) items.push({ label: 'no swap', color: th.text, note: true })
   const band = `red: ${trace.sys.platform === 'linux' ? 'available' : 'memory_pressure free %'} under ${lowFreePct}%`
   items.push(hasLows ? { label: band, color: th.lowFree, swatch: th.lowFreeOpacity } : { label: `${band}: never`, color: th.lowFree, dash: '2 4' })
@@ -124,19 +132,9 @@ export function systemPanel(a: SystemPanelArgs): string {
     )
   }
   if (hostGiB !== undefined) {
+    // Named in the legend, not beside the line: a label on the panel hid the samples under it.
     const hy = y(hostGiB)
-    const label = `${+hostGiB.toFixed(1)} GiB host = 100%`
-    // A backing plate, not just a halo: a series running along the host line must not strike the label through.
-    const plate = textRect(box.x + 5, hy + 13, textWidth(label, 11), 11)
-    parts.push(
-      el(
-        'g',
-        { class: 'host-line' },
-        el('line', { x1: box.x, x2: box.x + box.w, y1: hy, y2: hy, stroke: th.text, 'stroke-width': 1, 'stroke-dasharray': '6 3' }),
-        el('rect', { x: plate.x - 3, y: plate.y - 1, width: plate.w + 6, height: plate.h + 2, fill: th.panel, 'fill-opacity': 0.9 }),
-        haloText({ x: box.x + 5, y: hy + 13, 'font-size': 11, fill: th.text }, label, th.panel),
-      ),
-    )
+    parts.push(el('g', { class: 'host-line' }, el('line', { x1: box.x, x2: box.x + box.w, y1: hy, y2: hy, stroke: th.text, 'stroke-width': 1, 'stroke-dasharray': HOST_DASH })))
   }
   if (trace.sys.tsMs.length === 0) {
     parts.push(haloText({ x: box.x + box.w / 2, y: box.y + box.h / 2, 'text-anchor': 'middle', 'font-size': 13, fill: th.muted }, 'no system samples', th.panel))

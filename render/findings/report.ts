@@ -34,12 +34,16 @@ const FOLD_ROWS = 10
 const cell = markdownText
 /** A file name only: no directory of this machine goes into an issue. */
 const fileName = (p: string) => p.replace(/[/\\]+$/, '').split(/[/\\]/).pop() ?? p
+/** A name inside an HTML comment: nothing that could end the comment or open a tag. */
+const commentText = (s: string) => codeText(s).replace(/[<>]/g, '').replace(/-{2,}/g, '-')
 
 export function reportMarkdown(trace: Trace, findings: Finding[], o: ReportOptions): string {
   const at = (ms: number) => wallClock(ms, o.zone, { date: true, seconds: true })
   const head: string[] = ['## Memory trace (memtrace)', '']
-  head.push(`![memtrace chart](${encodeURI(fileName(o.chartName)).replace(/[()]/g, c => (c === '(' ? '%28' : '%29'))})`, '')
-  head.push(`*Drag the file \`${codeText(fileName(o.chartName))}\` into this comment before posting: GitHub uploads it and shows the chart here.*`, '')
+  // No image link: a file name cannot resolve in an issue, and pasted as it is
+  // it would show a broken image. A comment says what to drag where, and shows
+  // nothing once posted, dragged or not.
+  head.push(`<!-- Put the cursor on this line and drag ${commentText(fileName(o.chartName))} into the comment box: GitHub uploads the chart and writes its image link here. -->`, '')
   const host = trace.sys.memTotalBytes ? gib(trace.sys.memTotalBytes) : 'unknown'
   head.push(`- Host memory: ${host} (${trace.sys.platform === 'macos' ? 'macOS' : trace.sys.platform === 'linux' ? 'Linux' : 'platform unknown'})`)
   const to = at(trace.endMs)

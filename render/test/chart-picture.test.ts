@@ -40,13 +40,14 @@ function systemGeometry(doc: Document) {
   const right = all(doc, '.panel-system .axis-right text')
   const at = (label: string) => num(right.find(e => e.textContent === label), 'y') - 4
   const host = doc.querySelector('.host-line line')
-  return { top: num(panel, 'y'), bottom, at, hostY: num(host, 'y1'), hostLabel: doc.querySelector('.host-line text')?.textContent, threshold: num(doc.querySelector('line.threshold'), 'y1') }
+  return { top: num(panel, 'y'), bottom, at, hostY: num(host, 'y1'), hostLabel: all(doc, '.legend-system text').map(e => e.textContent).find(x => x?.includes('host')), hostText: doc.querySelector('.host-line text'), threshold: num(doc.querySelector('line.threshold'), 'y1') }
 }
 
 t.test('system panel: 100 % on the right axis is the host line, and the threshold is 30 % of the host', async t => {
   const doc = parseSvg(renderChart(await sample('mac-model-switch'), OPTS))
   const g = systemGeometry(doc)
-  t.equal(g.hostLabel, '32 GiB host = 100%', 'the host line is labelled with its size')
+  t.equal(g.hostLabel, '32 GiB host = 100%', 'the legend names the host line by its size')
+  t.equal(g.hostText, null, 'and no label on the panel covers the samples under it')
   t.ok(Math.abs(g.at('100%') - g.hostY) < 0.6, `100% at the host line (${g.at('100%')} vs ${g.hostY})`)
   t.ok(Math.abs(g.at('0%') - g.bottom) < 0.6, '0% at the bottom')
   t.ok(Math.abs(g.threshold - (g.bottom - 0.3 * (g.bottom - g.hostY))) < 0.6, 'the 30% threshold at 30% of the host height')

@@ -120,7 +120,13 @@ t.test('an output ending in .png is a PNG of the chart, at twice the pixel densi
   const dir = t.testdir({})
   const svgOut = join(dir, 'chart.svg')
   t.equal(memtrace(['render', PROC, SYS, svgOut, '--tz', 'UTC', '-q']).code, 0)
-  const svgHeight = Number(/height="(\d+)"/.exec(readFileSync(svgOut, 'utf8'))?.[1])
+  const svgText = readFileSync(svgOut, 'utf8')
+  const svgHeight = Number(/height="(\d+)"/.exec(svgText)?.[1])
+  // Pasted into an issue, the chart shows in a column about 900 px wide: at the
+  // default width nothing is shrunk, so no text is drawn under 10 px there.
+  t.equal(/<svg[^>]* width="(\d+)"/.exec(svgText)?.[1], '900', 'the default width is an issue column')
+  const sizes = [...svgText.matchAll(/font-size="([\d.]+)"/g)].map(m => Number(m[1]))
+  t.ok(sizes.length > 20 && Math.min(...sizes) >= 10, `every text at 10 px or more (smallest ${Math.min(...sizes)})`)
   const out = join(dir, 'chart.png')
   const r = memtrace(['render', PROC, SYS, out, '--tz', 'UTC', '-q'])
   t.equal(r.code, 0, r.stderr)
@@ -128,13 +134,13 @@ t.test('an output ending in .png is a PNG of the chart, at twice the pixel densi
   const { THEMES } = await import('../chart/style.js')
   const th = THEMES.light
   const img = decodePng(readFileSync(out))
-  t.equal(img.width, 2400, '1200 px chart, 2400 px picture')
+  t.equal(img.width, 1800, 'a 900 px chart (the default width, an issue column), 1800 px picture')
   t.equal(img.height, 2 * svgHeight)
   t.ok(countColor(img, blend(th.lowFree, th.lowFreeOpacity, th.panel), 6) > 20000, 'the red low-free band is in the picture')
   t.ok(countColor(img, th.models[1] as string, 30) > 800, "and the second model's line")
   const one = join(dir, 'one.png')
   t.equal(memtrace(['render', PROC, SYS, one, '--tz', 'UTC', '-q', '--scale', '1']).code, 0)
-  t.equal(decodePng(readFileSync(one)).width, 1200, '--scale 1 gives one pixel per unit')
+  t.equal(decodePng(readFileSync(one)).width, 900, '--scale 1 gives one pixel per unit')
   t.equal(memtrace(['render', PROC, SYS, one, '--scale', '9']).code, 1, 'a scale past 4 is bad usage')
 })
 

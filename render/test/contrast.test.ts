@@ -1,6 +1,6 @@
 import t from 'tap'
 import { THEMES } from '../chart/style.js'
-import { contrast, isRed } from './contrast.js'
+import { colourDistance, contrast, isRed } from './contrast.js'
 import { blend } from './png.js'
 
 // WCAG non-text contrast: every mark a reader must see needs 3:1 against the
@@ -38,5 +38,16 @@ for (const th of Object.values(THEMES)) {
     for (const c of th.models) t.notOk(isRed(c), `model colour ${c} is not red`)
     for (const [k, c] of Object.entries(th.series)) t.notOk(isRed(c), `series ${k} ${c} is not red`)
     t.equal(new Set(th.models).size, th.models.length, 'no model colour repeats')
+  })
+
+  // A model's line and a system series must not be taken for each other: the
+  // second model once had exactly the compressor's colour, the first the free %'s.
+  t.test(`${th.name} theme: no model shares a colour with a system series`, async t => {
+    for (const [i, m] of th.models.entries()) {
+      for (const [k, c] of Object.entries(th.series)) {
+        const d = colourDistance(m, c)
+        t.ok(d >= 12, `model ${i + 1} ${m} and series ${k} ${c} differ: ΔE ${d.toFixed(0)}`)
+      }
+    }
   })
 }

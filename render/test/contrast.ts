@@ -32,3 +32,22 @@ export function isRed(hex: string): boolean {
   const { hue, sat } = hueSat(hex)
   return sat > 0.35 && (hue < 20 || hue > 340)
 }
+
+/** CIELAB (D65) of a `#rrggbb` colour. */
+function lab(hex: string): [number, number, number] {
+  const [r, g, b] = [1, 3, 5].map(i => {
+    const v = parseInt(hex.slice(i, i + 2), 16) / 255
+    return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4
+  }) as [number, number, number]
+  const f = (t: number) => (t > 0.008856 ? Math.cbrt(t) : 7.787 * t + 16 / 116)
+  const x = f((0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047)
+  const y = f(0.2126 * r + 0.7152 * g + 0.0722 * b)
+  const z = f((0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883)
+  return [116 * y - 16, 500 * (x - y), 200 * (y - z)]
+}
+
+/** How far apart two colours look (CIE76 ΔE: about 2 is just noticeable, 10 plainly another colour). */
+export function colourDistance(a: string, b: string): number {
+  const [p, q] = [lab(a), lab(b)]
+  return Math.hypot(p[0] - q[0], p[1] - q[1], p[2] - q[2])
+}

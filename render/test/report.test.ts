@@ -18,7 +18,9 @@ t.test('the report pastes into an issue: file names only, the PNG to drag in, Gi
   const md = readFileSync(join(traces, 'report.md'), 'utf8')
   t.notOk(md.includes(home), 'the home directory never appears')
   t.notOk(/(^|[\s`(])\/(?!api\/ps)\w/m.test(md), 'no absolute path')
-  t.match(md, /!\[memtrace chart\]\(chart\.png\)\n\n\*Drag the file `chart\.png` into this comment/)
+  // A link to a bare file name shows a broken image once posted: the report says what to drag where instead.
+  t.notMatch(md, /!\[/, 'no image link that cannot resolve')
+  t.match(md, /^## Memory trace \(memtrace\)\n\n<!-- Put the cursor on this line and drag chart\.png into the comment box: GitHub uploads the chart and writes its image link here\. -->\n/)
   t.match(md, /```\nmemtrace render --dir ollama-memtrace -o chart\.svg --tz UTC --report report\.md\n```/)
   t.match(md, /\n1\. The kernel's OOM killer killed runner PID 2688 for llama3\.3:70b: it held 30\.5 GiB RSS/, 'numbered like the chart, the kill first')
   // The daemon's third file, paired by --dir: Ollama's version and settings, its prediction and what llama.cpp allocated.
