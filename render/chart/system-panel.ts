@@ -84,7 +84,8 @@ export function systemScales(trace: Trace, names: string[], box: Box): SystemSca
   if (host === undefined) {
     return { y: scaleLinear().domain([0, Math.max(max, 1)]).nice().range([bottom, box.y]), pct: scaleLinear().domain([0, 100]).range([bottom, box.y]) }
   }
-  const y = max > host * 1.001 ? scaleLinear().domain([0, max]).nice().range([bottom, box.y]) : scaleLinear().domain([0, host]).range([bottom, box.y])
+  // Past the host, 4 % of headroom: a GPU's total just above it must not lie on the panel's frame.
+  const y = max > host * 1.001 ? scaleLinear().domain([0, max * 1.04]).nice().range([bottom, box.y]) : scaleLinear().domain([0, host]).range([bottom, box.y])
   return { y, pct: scaleLinear().domain([0, 100]).range([bottom, y(host)]), hostGiB: host }
 }
 

@@ -154,6 +154,15 @@ t.test('crowded markers are numbered and listed below; their lines stay inside t
   t.equal(all(roomy, '.marker-list text').length, 0)
 })
 
+t.test('a GPU total just above the host memory is drawn below the frame, not on it', async t => {
+  const trace = synthetic(20, () => ({ wiredBytes: 6 * GIB, freePct: 50, gpus: [{ index: 0, usedBytes: 2 * GIB, totalBytes: 18 * GIB }] }))
+  const doc = parseSvg(renderChart(trace, OPTS))
+  const d = doc.querySelector('path.sys-series[data-series="gpu-total"]')?.getAttribute('d') ?? ''
+  const ys = [...d.matchAll(/[ML][\d.]+[ ,]([\d.]+)/g)].map(m => Number(m[1]))
+  t.ok(ys.length > 0, 'the GPU total is drawn')
+  t.ok(Math.min(...ys) > systemGeometry(doc).top + 4, `its line (y ${Math.min(...ys)}) is clear of the panel's top (${systemGeometry(doc).top})`)
+})
+
 t.test('a GPU far above the host memory leaves the right axis legible', async t => {
   const trace = synthetic(20, i => ({ wiredBytes: 6 * GIB, freePct: 50, gpus: [{ index: 0, usedBytes: (i > 5 ? 70 : 1) * GIB, totalBytes: 80 * GIB }] }))
   const doc = parseSvg(renderChart(trace, OPTS))
