@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs'
 import { CommandError, InputError, UsageError } from '../core/errors.js'
+import { printable } from '../core/safe-text.js'
 
 const HELP = `memtrace: trace the memory of a local LLM server (Ollama, MLX, llama.cpp)
 and turn it into an SVG for a bug report.
@@ -106,17 +107,19 @@ main(process.argv.slice(2)).then(
   (e: unknown) => {
     const cmd = process.argv[2] ?? ''
     const who = ['render', 'parse', 'plan', 'bench', 'schema', 'start', 'stop', 'status', 'mark', 'run'].includes(cmd) ? `memtrace ${cmd}` : 'memtrace'
+    // A message may quote a stranger's text (a server's error, a file's metadata): nothing in it reaches the terminal as a control.
+    const message = printable((e as Error)?.message ?? String(e))
     if (e instanceof CommandError) {
-      process.stderr.write(`${who}: ${e.message}\n`)
+      process.stderr.write(`${who}: ${message}\n`)
       process.exitCode = e.code
     } else if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`${who}: ${(e as Error).message}\nTry: memtrace ${cmd && cmd !== '--help' ? `${cmd} ` : ''}--help\n`)
+      process.stderr.write(`${who}: ${message}\nTry: memtrace ${cmd && cmd !== '--help' ? `${cmd} ` : ''}--help\n`)
       process.exitCode = 1
     } else if (e instanceof InputError) {
-      process.stderr.write(`${who}: ${e.message}\n`)
+      process.stderr.write(`${who}: ${message}\n`)
       process.exitCode = 2
     } else {
-      process.stderr.write(`${who}: internal error: ${(e as Error).stack ?? String(e)}\n`)
+      process.stderr.write(`${who}: internal error: ${printable((e as Error)?.stack ?? String(e))}\n`)
       process.exitCode = 70
     }
   },

@@ -8,6 +8,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { gguf } from '@huggingface/gguf'
 import type { ModelFacts } from './plan.js'
+import { oneLine } from './safe-text.js'
 
 /** Where Ollama keeps models: $OLLAMA_MODELS, the user's, and the Linux service's. */
 export function modelDirs(env = process.env): string[] {
@@ -53,9 +54,11 @@ export async function readFacts(file: string): Promise<ModelFacts | string> {
   const embedding = num('embedding_length')
   const heads = num('attention.head_count')
   const ctx = num('context_length')
-  if (blocks === undefined || embedding === undefined || heads === undefined || ctx === undefined) return `the ${arch} metadata lacks block_count, embedding_length, attention.head_count or context_length`
+  // The name is the file's: printed, it must not carry a terminal escape.
+  const shown = oneLine(arch).slice(0, 64)
+  if (blocks === undefined || embedding === undefined || heads === undefined || ctx === undefined) return `the ${shown} metadata lacks block_count, embedding_length, attention.head_count or context_length`
   const kvHeads = num('attention.head_count_kv') ?? heads
   const head = Math.round(embedding / heads)
   const vocab = num('vocab_size')
-  return { arch, blocks, trainedContext: ctx, embedding, heads, kvHeads, keyLength: num('attention.key_length') ?? head, valueLength: num('attention.value_length') ?? head, ...(vocab !== undefined ? { vocab } : {}) }
+  return { arch: shown, blocks, trainedContext: ctx, embedding, heads, kvHeads, keyLength: num('attention.key_length') ?? head, valueLength: num('attention.value_length') ?? head, ...(vocab !== undefined ? { vocab } : {}) }
 }

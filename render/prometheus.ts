@@ -13,6 +13,9 @@ import { join } from 'node:path'
 import { InputError } from '../core/errors.js'
 import { formatTs } from '../core/parse/time.js'
 import { TSV_HEADER } from '../core/parse/proc-tsv.js'
+import { apiGet, type Budget, MAX_POINTS_PER_SERIES, pointsIn, rangeOf, type Series } from './prometheus-api.js'
+
+export { shownUrl } from './prometheus-api.js'
 
 export interface PrometheusSource {
   url: string
@@ -23,15 +26,7 @@ export interface PrometheusSource {
   stepS?: number
 }
 
-/** Prometheus answers at most 11,000 points a series. */
-const MAX_POINTS = 11_000
-const TIMEOUT_MS = 30_000
 const MIB = 2 ** 20
-
-interface Series {
-  metric: Record<string, string>
-  values: [number, string][]
-}
 
 /** `15s`, `1m`, `500ms` (Prometheus durations) → seconds. */
 function promDuration(text: string): number | undefined {
@@ -39,62 +34,21 @@ function promDuration(text: string): number | undefined {
   return m ? Number(m[1]) * ({ ms: 0.001, s: 1, m: 60, h: 3600 }[m[2] as 'ms' | 's' | 'm' | 'h']) : undefined
 }
 
-/** The URL without its user and password, for messages and the chart. */
-export function shownUrl(url: string): string {
-  const u = new URL(url)
-  u.username = ''
-  u.password = ''
-  return u.href
-}
-
-async function get(base: string, path: string, params: Record<string, string>): Promise<unknown> {
-  const u = new URL(path, base.endsWith('/') ? base : `${base}/`)
-  for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v)
-  // A user and password in the URL go in a header (fetch refuses them in the URL) and never into a message.
-  const headers: Record<string, string> = {}
-  if (u.username || u.password) headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`
-  u.username = ''
-  u.password = ''
-  let res: Response
-  try {
-    res = await fetch(u, { headers, signal: AbortSignal.timeout(TIMEOUT_MS) })
-  } catch (e) {
-    throw new InputError(`Prometheus at ${shownUrl(base)} did not answer: ${(e as Error).message}`)
-  }
-  let body: { status?: string; data?: unknown; error?: string }
-  try {
-    body = (await res.json()) as typeof body
-  } catch {
-    throw new InputError(`${u.origin}${u.pathname}: HTTP ${res.status}, not Prometheus's JSON`)
-  }
-  if (body.status !== 'success') throw new InputError(`Prometheus: ${body.error ?? `HTTP ${res.status}`}`)
-  return body.data
-}
-
-/** A PromQL string literal. */
-const quoted = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`
-
 /** The scrape interval of the target whose instance label is `instance`. */
 async function scrapeInterval(src: PrometheusSource): Promise<number | undefined> {
-  const data = (await get(src.url, 'api/v1/targets', { state: 'active' })) as { activeTargets?: { labels?: Record<string, string>; scrapeInterval?: string }[] }
-  const t = data.activeTargets?.find(x => x.labels?.instance === src.instance)
-  return t?.scrapeInterval ? promDuration(t.scrapeInterval) : undefined
+  const data = (await apiGet(src.url, 'api/v1/targets', { state: 'active' })) as { activeTargets?: unknown } | null
+  const targets = data && typeof data === 'object' && Array.isArray(data.activeTargets) ? (data.activeTargets as { labels?: Record<string, unknown>; scrapeInterval?: unknown }[]) : []
+  const t = targets.find(x => x && typeof x === 'object' && x.labels?.instance === src.instance)
+  return typeof t?.scrapeInterval === 'string' ? promDuration(t.scrapeInterval) : undefined
 }
 
-async function range(src: PrometheusSource, stepS: number, name: string): Promise<Series[]> {
-  const data = (await get(src.url, 'api/v1/query_range', {
-    query: `${name}{instance=${quoted(src.instance)}}`,
-    start: String(src.fromMs / 1000),
-    end: String(src.toMs / 1000),
-    step: String(stepS),
-  })) as { resultType?: string; result?: Series[] }
-  return data.result ?? []
-}
+/** A label that must be a whole number (a PID, a GPU index), else undefined. */
+const whole = (v: string | undefined) => (v !== undefined && /^\d{1,10}$/.test(v) ? Number(v) : undefined)
 
 /** Values by time (ms) of the series that match `labels`. */
 function byTime(series: Series[], pick: (m: Record<string, string>) => boolean = () => true): Map<number, number> {
   const out = new Map<number, number>()
-  for (const s of series.filter(x => pick(x.metric))) for (const [t, v] of s.values) out.set(Math.round(t * 1000), (out.get(Math.round(t * 1000)) ?? 0) + Number(v))
+  for (const s of series.filter(x => pick(x.metric))) s.ts.forEach((t, i) => out.set(t, (out.get(t) ?? 0) + (s.values[i] as number)))
   return out
 }
 
@@ -115,21 +69,27 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
   const stepS = Math.max(1, found ?? 15)
   const notes: string[] = []
   if (found === undefined) notes.push(`No active target has instance "${src.instance}": points every ${stepS} s (give --step to choose).`)
-  if ((src.toMs - src.fromMs) / 1000 / stepS + 1 > MAX_POINTS) throw new InputError(`${Math.ceil((src.toMs - src.fromMs) / 1000 / stepS)} points at ${stepS} s: Prometheus answers at most ${MAX_POINTS} a series; give a shorter span or a larger --step`)
+  const points = pointsIn(src.fromMs, src.toMs, stepS)
+  if (points > MAX_POINTS_PER_SERIES) throw new InputError(`${points} points at ${stepS} s: memtrace draws at most ${MAX_POINTS_PER_SERIES} a series from Prometheus (a day at 1 s); give a shorter span or a larger --step`)
   const names = ['memtrace_process_resident_bytes', 'memtrace_process_gpu_memory_bytes', 'memtrace_runner_info', 'memtrace_system_memory_bytes', 'memtrace_system_memory_free_ratio', 'memtrace_memory_pressure_ratio', 'memtrace_gpu_memory_bytes', 'ollama_up', 'ollama_model_size_bytes', 'ollama_model_vram_bytes'] as const
-  const got = await Promise.all(names.map(n => range(src, stepS, n)))
+  // One metric at a time, so that no more than one answer is held as text at once.
+  const budget: Budget = { points: 0 }
+  const got: Series[][] = []
+  for (const n of names) got.push(await rangeOf({ ...src, stepS }, n, budget))
   const q = Object.fromEntries(names.map((n, i) => [n, got[i] as Series[]])) as Record<(typeof names)[number], Series[]>
   if (Object.values(q).every(s => s.length === 0)) throw new InputError(`Prometheus has no memtrace series for instance "${src.instance}" between ${formatTs(src.fromMs)} and ${formatTs(src.toMs)}`)
 
   // The times: every point any series has.
-  const times = [...new Set(Object.values(q).flatMap(ss => ss.flatMap(s => s.values.map(([t]) => Math.round(t * 1000)))))].sort((a, b) => a - b)
+  const seen = new Set<number>()
+  for (const ss of Object.values(q)) for (const s of ss) for (const t of s.ts) seen.add(t)
+  const times = [...seen].sort((a, b) => a - b)
 
   // Processes: the server, and each runner as runner_info names it, with its model's RSS.
   const server = byTime(q.memtrace_process_resident_bytes, m => m.role === 'server')
   const rssByModel = new Map<string, Map<number, number>>()
   for (const s of q.memtrace_process_resident_bytes.filter(x => x.metric.role === 'runner')) rssByModel.set(s.metric.model ?? '', byTime([s]))
   const infoAt = new Map<number, Record<string, string>[]>()
-  for (const s of q.memtrace_runner_info) for (const [t] of s.values) infoAt.set(Math.round(t * 1000), [...(infoAt.get(Math.round(t * 1000)) ?? []), s.metric])
+  for (const s of q.memtrace_runner_info) for (const t of s.ts) infoAt.set(t, [...(infoAt.get(t) ?? []), s.metric])
   let shared = 0
   /** The PID each model's row carries at each time, for its GPU memory. */
   const runnerPid = new Map<string, number>()
@@ -148,9 +108,10 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
       const first = infos.sort((a, b) => Number(a.pid) - Number(b.pid))[0] as Record<string, string>
       // The command line is made of the PID and the model only, the same all the runner's life. A runner the
       // daemon could not name gets a blob path, so that /api/ps names it by size as in any trace.
-      const arg = model === 'unknown' ? `/prometheus/blobs/sha256-${String(first.pid).padStart(64, '0')}` : model
-      proc += `${ts}\t${Number(first.pid) || 0}\t0\tollama\t${Math.round(rss / 1024)}\t0\tollama runner --model ${arg}\n`
-      runnerPid.set(`${t}\u0000${model}`, Number(first.pid) || 0)
+      const pid = whole(first.pid) ?? 0
+      const arg = model === 'unknown' ? `/prometheus/blobs/sha256-${String(pid).padStart(64, '0')}` : model
+      proc += `${ts}\t${pid}\t0\tollama\t${Math.round(rss / 1024)}\t0\tollama runner --model ${arg}\n`
+      runnerPid.set(`${t}\u0000${model}`, pid)
     }
   }
   if (shared > 0) notes.push(`At ${shared} point(s) two runners of one model were alive: Prometheus has their RSS together only, drawn on the first.`)
@@ -164,7 +125,8 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
   const up = byTime(q.ollama_up)
   const size = new Map(q.ollama_model_size_bytes.map(s => [s.metric.model ?? '', byTime([s])]))
   const vram = new Map(q.ollama_model_vram_bytes.map(s => [s.metric.model ?? '', byTime([s])]))
-  const gpuIndexes = [...new Set(q.memtrace_gpu_memory_bytes.map(s => s.metric.gpu ?? ''))].sort((a, b) => Number(a) - Number(b))
+  // A GPU is written by its index: a label that is not one is left out (and its process figures with it).
+  const gpuIndexes = [...new Set(q.memtrace_gpu_memory_bytes.map(s => s.metric.gpu ?? ''))].filter(i => whole(i) !== undefined).sort((a, b) => Number(a) - Number(b))
   const gpuMaps = new Map(gpuIndexes.flatMap(i => ['used', 'total'].map(k => [`${i}\u0000${k}`, byTime(q.memtrace_gpu_memory_bytes, m => m.gpu === i && m.kind === k)] as const)))
   const gpu = (i: string, k: string) => gpuMaps.get(`${i}\u0000${k}`) as Map<number, number>
   const processGpu = q.memtrace_process_gpu_memory_bytes.map(s => ({ metric: s.metric, at: byTime([s]) }))
@@ -207,7 +169,7 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
       const apps = processGpu.flatMap(s => {
         const v = s.at.get(t)
         const pid = runnerPid.get(`${t}\u0000${s.metric.model ?? ''}`)
-        return v !== undefined && pid !== undefined ? [`GPU-${s.metric.gpu}, ${pid}, ${Math.round(v / MIB)} MiB`] : []
+        return v !== undefined && pid !== undefined && whole(s.metric.gpu) !== undefined ? [`GPU-${s.metric.gpu}, ${pid}, ${Math.round(v / MIB)} MiB`] : []
       })
       if (apps.length) b += `gpu_uuid, pid, used_gpu_memory [MiB]\n${apps.join('\n')}\n`
     }
@@ -217,7 +179,8 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
         .filter(([, v]) => v.has(t))
         .map(([name, v]) => {
           const info = infos.find(i => i.model === name)
-          return { name, model: name, size: v.get(t), size_vram: vram.get(name)?.get(t) ?? 0, digest: info?.digest ?? '', ...(info?.ctx ? { context_length: Number(info.ctx) } : {}) }
+          const ctx = whole(info?.ctx)
+          return { name, model: name, size: v.get(t), size_vram: vram.get(name)?.get(t) ?? 0, digest: info?.digest ?? '', ...(ctx ? { context_length: ctx } : {}) }
         })
       b += `${JSON.stringify({ models })}\n`
     } else if (up.get(t) === 0) b += `memtrace source-error ${JSON.stringify({ ts, source: 'api-ps', message: 'ollama_up was 0: the server did not answer /api/ps' })}\n`
