@@ -92,6 +92,20 @@ t.test('memtrace plan says what is wrong: no manifest, not GGUF, bad options', a
   t.equal(memtrace(['plan', 'junk:1b', '--num-parallel', '0']).code, 1)
 })
 
+t.test("a GGUF's architecture name reaches the terminal without its escapes, in plan's text and its errors", async t => {
+  const dir = t.testdir({})
+  const evil = 'qwen2\u001b]0;owned\u0007\u001b[2J'
+  pullInto(dir, 'evil:1b', writeGguf(modelMetadata({ ...QWEN_7B, arch: evil })), 4683087332)
+  const r = memtrace(['plan', 'evil:1b', '--models', dir])
+  t.equal(r.code, 0, r.stderr)
+  // Without the figures plan needs, the name is in the error.
+  pullInto(dir, 'bare:1b', writeGguf([['general.architecture', { type: 'string', value: evil }]]), 100)
+  const bare = memtrace(['plan', 'bare:1b', '--models', dir])
+  t.equal(bare.code, 2)
+  t.match(bare.stderr, /the qwen2\uFFFD\]0;owned\uFFFD\uFFFD\[2J metadata lacks/)
+  for (const out of [r.stdout, r.stderr, bare.stderr]) t.notOk(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(out), 'no control character printed')
+})
+
 t.test("the stand-in's pulled models carry their real GGUF metadata: plan reads them as it reads real ones", async t => {
   const dir = t.testdir({})
   const { CATALOGUE } = await import('../../standin/catalogue.js')
