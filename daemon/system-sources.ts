@@ -5,7 +5,7 @@ import { macSystemText } from './probe/macos.js'
 import { NvidiaSource } from './probe/nvidia.js'
 import { fetchApiPs } from './probe/ollama.js'
 import { runCommand } from './probe/run-command.js'
-import { cgroupText, linuxSystemText, memoryCgroup } from './probe/system-linux.js'
+import { cgroupText, linuxSystemText, memoryCgroup, namespaceCgroup } from './probe/system-linux.js'
 
 const API_TIMEOUT_MS = 2000
 export const COMMAND_TIMEOUT_MS = 3000
@@ -54,7 +54,8 @@ export class SystemSources {
 
   async #linux(serverPid: number | undefined): Promise<{ text: string; errors: string[] }> {
     const r = linuxSystemText(this.#cfg.procRoot)
-    const cg = serverPid ? memoryCgroup(serverPid, this.#cfg.procRoot) : undefined
+    // The server's cgroup; before a server is seen, memtrace's own when it runs in a container (the root of its cgroup namespace).
+    const cg = serverPid ? memoryCgroup(serverPid, this.#cfg.procRoot) : namespaceCgroup(this.#cfg.procRoot)
     this.cgroupDir = cg?.version === 2 ? cg.dir : undefined
     if (cg) r.text += cgroupText(cg)
     return r
