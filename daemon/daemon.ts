@@ -82,7 +82,10 @@ export class Daemon {
     this.#cfg = cfg
     this.#log = log
     this.#files = new TraceFiles(cfg.dir, log, logFile, m => this.#error(m))
-    this.#runners = new RunnerNames(log)
+    this.#runners = new RunnerNames(log, m => {
+      this.#sourceError('models', m)
+      this.#error(m)
+    })
     this.#sources = new SystemSources(cfg, this.#abort.signal, { error: (s, m) => this.#sourceError(s, m), recovered: s => this.#lastSourceErrors.delete(s) })
     this.#statusFile = new StatusFile(cfg.dir)
     this.#version = version
