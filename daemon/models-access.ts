@@ -39,7 +39,7 @@ export function unreadableFolder(path: string, etc = '/etc'): Unreadable | undef
 }
 
 /** A user or group name from /etc/passwd or /etc/group; the number where none is found. */
-function nameOf(etc: string, file: 'passwd' | 'group', id: number): string {
+export function nameOf(etc: string, file: 'passwd' | 'group', id: number): string {
   try {
     for (const line of readFileSync(`${etc}/${file}`, 'utf8').split('\n')) {
       const f = line.split(':')

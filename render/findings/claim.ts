@@ -37,7 +37,7 @@ export function claims(ctx: Ctx): Claim[] {
     if (!s.model) continue
     let best: Omit<Claim, 'runner' | 'peak' | 'hostBytes'> | undefined
     for (const snap of snapsBetween(ctx.trace.snapshots, ctx.snapTimes, firstMs(s), lastMs(s))) {
-      const m = listing(snap, s.model)
+      const m = listing(snap, s.model, ctx.serverOf(s))
       if (m && m.sizeBytes > 0 && (!best || m.sizeBytes > best.model.sizeBytes)) best = { model: m, atMs: snap.tsMs, source: listSource(snap) }
     }
     const peak = peakRss(s)
