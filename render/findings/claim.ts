@@ -123,7 +123,7 @@ export function whereText(c: Claim, unified: boolean): string {
 export function claimFindings(ctx: Ctx): Draft[] {
   const unified = ctx.trace.sys.platform === 'macos'
   const off = claims(ctx).filter(c => rssOff(c, unified) || (c.gpu && c.model.sizeVramBytes && far(gpuShare(c.gpu), c.model.sizeVramBytes)))
-  return lines(off, c => c.runner.model ?? '', c => one(ctx, c, unified), g => many(g, unified))
+  return lines(off, c => `${c.runner.server ?? ''}\n${c.runner.model ?? ''}`, c => one(ctx, c, unified), g => many(g, unified))
 }
 
 function figures(c: Claim): Record<string, number> {

@@ -28,7 +28,7 @@ export function orphanFindings(ctx: Ctx): Draft[] {
     let from: (typeof snaps)[number] | undefined
     let wasListed = false
     const close = (toMs: number, toEnd: boolean) => {
-      if (from && toMs - from.tsMs > ctx.sysPeriodMs) found.push({ runner: s, fromMs: from.tsMs, toMs, toEnd, source: listSource(from), wasListed })
+      if (from && toMs - from.tsMs > ctx.sysPeriodMs) found.push({ runner: s, fromMs: from.tsMs, toMs, toEnd, source: `${listSource(from)}${server ? ` of server ${server.name}` : ''}`, wasListed })
       from = undefined
     }
     for (const snap of snaps) {
