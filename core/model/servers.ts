@@ -50,15 +50,7 @@ function find(trace: Trace): Servers {
     const address = addressOf.get(p.pid)
     return address ? { key: address, name: shortName(address), address } : { key: `pid:${p.pid}`, name: `PID ${p.pid}` }
   }
-  let several = addresses.size > 1
-  for (let i = 0; !several && i < serverProcs.length; i++) {
-    for (let j = i + 1; j < serverProcs.length; j++) {
-      const a = serverProcs[i] as ProcSeries
-      const b = serverProcs[j] as ProcSeries
-      if (first(a) <= last(b) && first(b) <= last(a) && ref(a).key !== ref(b).key) several = true
-    }
-  }
-  if (!several) return NONE
+  if (serverProcs.length < 2 && addresses.size < 2) return NONE
   const byPid = new Map<number, ProcSeries[]>()
   for (const p of trace.procs) {
     const list = byPid.get(p.pid)
@@ -70,24 +62,36 @@ function find(trace: Trace): Servers {
     const list = byPid.get(pid)
     return list?.find(p => first(p) <= ms && ms <= last(p)) ?? (list?.length === 1 ? list[0] : undefined)
   }
-  const cache = new Map<ProcSeries, ServerRef | undefined>()
-  return {
-    several,
-    of(s) {
-      if (cache.has(s)) return cache.get(s)
-      let found: ServerRef | undefined
-      let cur: ProcSeries | undefined = s
-      for (let d = 0; cur && d < MAX_DEPTH; d++) {
-        cur = at(cur.ppid, first(s))
-        if (cur?.role === 'server') {
-          found = ref(cur)
-          break
-        }
-      }
-      cache.set(s, found)
-      return found
-    },
+  /** The runner's `ollama serve`: its parent, or an ancestor, alive when it started. */
+  const serverOf = (s: ProcSeries): ProcSeries | undefined => {
+    let cur: ProcSeries | undefined = s
+    for (let d = 0; cur && d < MAX_DEPTH; d++) {
+      cur = at(cur.ppid, first(s))
+      if (cur?.role === 'server') return cur
+    }
+    return undefined
   }
+  const found = new Map<ProcSeries, ServerRef | undefined>()
+  const serving = new Set<ProcSeries>()
+  for (const s of trace.procs) {
+    if (s.role !== 'runner') continue
+    const server = serverOf(s)
+    found.set(s, server ? ref(server) : undefined)
+    if (server) serving.add(server)
+  }
+  // Two addresses recorded, or two servers with runners alive at once: an `ollama serve` that failed to
+  // start beside the running one (its port taken), or a restart, is not a second server.
+  let several = addresses.size > 1
+  const withRunners = [...serving]
+  for (let i = 0; !several && i < withRunners.length; i++) {
+    for (let j = i + 1; j < withRunners.length; j++) {
+      const a = withRunners[i] as ProcSeries
+      const b = withRunners[j] as ProcSeries
+      if (first(a) <= last(b) && first(b) <= last(a) && ref(a).key !== ref(b).key) several = true
+    }
+  }
+  if (!several) return NONE
+  return { several, of: s => found.get(s) }
 }
 
 /** What an address may hold to be shown: a host name or IP and a port, nothing a chart or report could take for markup. */

@@ -6,7 +6,7 @@
  * scripts/make-server-traces.ts (see fixtures/README.md).
  */
 import t from 'tap'
-import { readdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { memtrace, ROOT } from '../../core/test/helpers.js'
 
@@ -90,4 +90,45 @@ t.test('memtrace in a container: the cgroup at the namespace root is the contain
   t.match(svg, 'container limit', 'the limit is drawn, as for Ollama in a container')
   t.match(svg, 'container usage')
   t.notMatch(parsed.stdout, /"record":"problem"/, 'nothing skipped')
+})
+
+/** A trace written by hand, as the shell loops write it: no `memtrace server` lines, so servers are told by the process tree only. */
+function loopTrace(dir: string, procs: { pid: number; ppid: number; command: string; from: number; to: number; kb: number }[]): string {
+  const t0 = Date.UTC(2026, 10, 20, 12, 0, 0)
+  const iso = (s: number) => new Date(t0 + s * 1000).toISOString().replace(/\.000Z$/, 'Z')
+  let tsv = 'ts\tpid\tppid\tcomm\trss_kb\tvsz_kb\tcommand\n'
+  for (let s = 0; s < 60; s++) for (const p of procs) if (s >= p.from && s < p.to) tsv += `${iso(s)}\t${p.pid}\t${p.ppid}\t${p.command.split(' ')[0]!.split('/').pop()}\t${p.kb}\t1000\t${p.command}\n`
+  let log = ''
+  for (let s = 0; s < 60; s += 5) log += `===== ${iso(s)} =====\nMemTotal:       67108864 kB\nMemAvailable:   50331648 kB\n{"models":[]}\n\n`
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, 'ollama-process-memtrace-20261120-120000.tsv'), tsv)
+  writeFileSync(join(dir, 'system-memtrace-20261120-120000.log'), log)
+  return dir
+}
+
+t.test('a trace without server lines: two servers with runners at once are kept apart; a second serve that failed to start is no server', async t => {
+  const runner = (port: number) => `/usr/local/bin/llama-server --model /srv/models/blobs/sha256-${'c'.repeat(64)} --port ${port}`
+  const base = t.testdir({})
+  const two = loopTrace(join(base, 'two'), [
+    { pid: 10, ppid: 1, command: '/usr/local/bin/ollama serve', from: 0, to: 60, kb: 60_000 },
+    { pid: 20, ppid: 1, command: '/usr/local/bin/ollama serve', from: 0, to: 60, kb: 60_000 },
+    { pid: 11, ppid: 10, command: runner(40001), from: 5, to: 60, kb: 2_000_000 },
+    { pid: 21, ppid: 20, command: runner(40002), from: 10, to: 60, kb: 2_000_000 },
+  ])
+  const r = memtrace(['render', '--dir', two, '--out', join(base, 'two.svg'), '--json', '--tz', 'UTC'])
+  t.equal(r.code, 0, r.stderr)
+  t.notMatch(r.stdout, /"kind":"runner-overlap"/, 'two servers, each with its runner: no overlap')
+  t.match(readFileSync(join(base, 'two.svg'), 'utf8'), ` on PID 20 · runner pid 21`, 'a server without an address is named by its PID')
+  // A user's `ollama serve` that could not bind the port lived a few seconds beside the service's.
+  const one = loopTrace(join(base, 'one'), [
+    { pid: 10, ppid: 1, command: '/usr/local/bin/ollama serve', from: 0, to: 60, kb: 60_000 },
+    { pid: 30, ppid: 900, command: 'ollama serve', from: 8, to: 10, kb: 30_000 },
+    { pid: 11, ppid: 10, command: runner(40001), from: 5, to: 40, kb: 2_000_000 },
+    { pid: 12, ppid: 10, command: runner(40003), from: 30, to: 60, kb: 2_000_000 },
+  ])
+  const r1 = memtrace(['render', '--dir', one, '--out', join(base, 'one.svg'), '--json', '--tz', 'UTC'])
+  t.equal(r1.code, 0, r1.stderr)
+  const overlap = r1.stdout.split('\n').find(l => l.includes('"kind":"runner-overlap"'))
+  t.ok(overlap, 'one server: its two runners overlap, as before')
+  t.notMatch(overlap ?? '', /of server/, 'and no server is named')
 })
