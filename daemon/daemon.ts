@@ -17,6 +17,7 @@ import { LinuxProcReader, type ProcInfo } from './probe/proc-linux.js'
 import { RunnerNames } from './runner-names.js'
 import { ServerLogSource } from './server-log-source.js'
 import { isServer, selectProcesses } from './select.js'
+import { type ServerAddress, ServerAddresses } from './server-addresses.js'
 import type { AppendFile } from './sink.js'
 import { type DaemonStatus, StatusFile } from './status-file.js'
 import { COMMAND_TIMEOUT_MS, SystemSources } from './system-sources.js'
@@ -76,15 +77,26 @@ export class Daemon {
   readonly #statusFile: StatusFile
   /** The server's own log, followed into a third trace file. */
   #serverLog: ServerLogSource | undefined
+  /** Linux: where each `ollama serve` answers, for a host that runs several. */
+  readonly #addresses: ServerAddresses
+  #servers: ServerAddress[] = []
+  #serverSet = ''
 
   /** `logFile` (reopened on SIGHUP, retried and reported like the traces) is the destination the logger writes to, when it is a file the daemon owns. */
   constructor(cfg: DaemonConfig, log: Logger, version: string, logFile?: AppendFile) {
     this.#cfg = cfg
     this.#log = log
     this.#files = new TraceFiles(cfg.dir, log, logFile, m => this.#error(m))
-    this.#runners = new RunnerNames(log)
+    this.#runners = new RunnerNames(log, m => {
+      this.#sourceError('models', m)
+      this.#error(m)
+    })
     this.#sources = new SystemSources(cfg, this.#abort.signal, { error: (s, m) => this.#sourceError(s, m), recovered: s => this.#lastSourceErrors.delete(s) })
     this.#statusFile = new StatusFile(cfg.dir)
+    this.#addresses = new ServerAddresses(cfg.procRoot, cfg.ollamaUrl, m => {
+      this.#sourceError('servers', m)
+      this.#error(m)
+    })
     this.#version = version
     this.#linux = cfg.platform === 'linux' ? new LinuxProcReader(cfg.procRoot) : undefined
     this.#oom = cfg.platform === 'linux' ? new OomWatch(cfg.procRoot) : undefined
@@ -271,6 +283,7 @@ export class Daemon {
       if (this.#metrics) forMetrics.push(this.#facts.process(p, key, model))
     }
     this.#metrics?.processes(forMetrics, tickMs)
+    this.#findServers(picked, all)
     this.#oom?.note(picked, models, tickMs)
     const hidden = this.#hidden.check(picked, tickMs, this.#cfg.intervalMs)
     if (hidden) {
@@ -283,10 +296,23 @@ export class Daemon {
     if (rows) this.#files.write(this.#files.proc, rows)
   }
 
+  /**
+   * Linux, several servers: where each answers, worked out again only when the
+   * set of servers changes. One server is asked at --ollama-url, as always.
+   */
+  #findServers(picked: ProcInfo[], all: ProcInfo[]): void {
+    if (!this.#linux) return
+    const servers = picked.filter(p => isServer(p.command))
+    const set = servers.map(p => `${p.pid}:${p.startTicks}`).join(',')
+    if (set === this.#serverSet) return
+    this.#serverSet = set
+    this.#servers = servers.length > 1 ? this.#addresses.resolve(servers, all) : []
+  }
+
   async #sampleSystem(tickMs: number): Promise<void> {
     this.#metrics?.late('system', Date.now() - tickMs)
     this.#checkFiles()
-    const { sys, gpu, ollama } = await this.#sources.read(this.#runners.serverPid)
+    const { sys, gpu, ollama } = await this.#sources.read(this.#runners.serverPid, this.#servers)
     if (this.#closed) return
     this.#serverLog?.check(this.#runners.serverPid)
     for (const e of sys.errors) this.#sourceError('system', e)

@@ -3,6 +3,7 @@ import { homedir } from 'node:os'
 import { basename, dirname, isAbsolute, join } from 'node:path'
 import type { Logger } from 'pino'
 import { classify, modelFromArg } from '../core/model/roles.js'
+import { unreadableFolder, unreadableMessage } from './models-access.js'
 import { ManifestIndex } from './probe/ollama.js'
 import type { ProcInfo } from './probe/proc-linux.js'
 
@@ -20,9 +21,13 @@ export class RunnerNames {
   #manifestKey = ''
   /** The server's PID, whose environment may name its models folder. */
   serverPid: number | undefined
+  /** Where a models folder that cannot be read is said (once per folder). */
+  readonly #problem: (message: string) => void
+  readonly #said = new Set<string>()
 
-  constructor(log: Logger) {
+  constructor(log: Logger, problem: (message: string) => void = () => {}) {
     this.#log = log
+    this.#problem = problem
   }
 
   /** A runner seen for the first time is named where a manifest knows its blob. Returns its model, where known, and the event to record when it was just named. */
@@ -47,8 +52,30 @@ export class RunnerNames {
       this.#log.info({ pid: p.pid, model }, 'runner started')
       return { model, named: { pid: p.pid, model, blob: seen.blob } }
     }
-    if (seen.tries === 3) this.#log.warn({ pid: p.pid, blob: seen.blob }, 'no manifest names this runner blob')
+    if (seen.tries === 3) {
+      this.#log.warn({ pid: p.pid, blob: seen.blob }, 'no manifest names this runner blob')
+      this.#sayUnreadable()
+    }
     return {}
+  }
+
+  /**
+   * A runner left unnamed because the folder its manifests are in cannot be
+   * read (a service user's models at 0750): said once per folder, with the
+   * user it needs, rather than left to the renderer's match by size. Only the
+   * folders this server's runners and environment name are asked about: the
+   * usual places guessed (another user's home) are not anyone's fault.
+   */
+  #sayUnreadable(): void {
+    const env = this.serverPid ? serverEnv(this.serverPid) : {}
+    const named = [...this.#modelDirs, env.OLLAMA_MODELS, env.HOME ? join(env.HOME, '.ollama', 'models') : undefined]
+    for (const dir of named) {
+      if (!dir || this.#said.has(dir)) continue
+      const u = unreadableFolder(dir)
+      if (!u) continue
+      this.#said.add(dir)
+      this.#problem(unreadableMessage(dir, u))
+    }
   }
 
   /** Where the models are: beside the runners' blobs first, then the server's OLLAMA_MODELS, else the usual places. */

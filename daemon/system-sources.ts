@@ -5,7 +5,9 @@ import { macSystemText } from './probe/macos.js'
 import { NvidiaSource } from './probe/nvidia.js'
 import { fetchApiPs } from './probe/ollama.js'
 import { runCommand } from './probe/run-command.js'
-import { cgroupText, linuxSystemText, memoryCgroup } from './probe/system-linux.js'
+import { eventLine } from '../core/parse/events.js'
+import type { ServerAddress } from './server-addresses.js'
+import { cgroupText, linuxSystemText, memoryCgroup, namespaceCgroup } from './probe/system-linux.js'
 
 const API_TIMEOUT_MS = 2000
 export const COMMAND_TIMEOUT_MS = 3000
@@ -45,16 +47,32 @@ export class SystemSources {
     this.#nvidia = new NvidiaSource(COMMAND_TIMEOUT_MS, signal)
   }
 
-  /** One sample of every source; `serverPid` finds the server's memory cgroup. */
-  async read(serverPid: number | undefined): Promise<SystemText> {
+  /**
+   * One sample of every source; `serverPid` finds the server's memory cgroup.
+   * With several servers (`servers`, two or more), each is asked, and each
+   * listing follows a `memtrace server` line that names its server.
+   */
+  async read(serverPid: number | undefined, servers: ServerAddress[] = []): Promise<SystemText> {
     const sources = this.#cfg.platform === 'linux' ? this.#linux(serverPid) : macSystemText(COMMAND_TIMEOUT_MS, this.#signal)
-    const [sys, gpu, ollama] = await Promise.all([sources, this.#nvidiaText(), this.#ollamaText()])
+    const listings = servers.length > 1 ? this.#eachServer(servers) : this.#ollamaText(this.#cfg.ollamaUrl)
+    const [sys, gpu, ollama] = await Promise.all([sources, this.#nvidiaText(), listings])
     return { sys, gpu, ollama }
+  }
+
+  async #eachServer(servers: ServerAddress[]): Promise<{ text: string; answered: boolean }> {
+    const each = await Promise.all(servers.map(s => this.#ollamaText(s.url)))
+    let text = ''
+    servers.forEach((s, i) => {
+      text += eventLine('server', { pid: s.pid, address: s.address, via: s.via })
+      text += (each[i] as { text: string }).text
+    })
+    return { text, answered: each.some(r => r.answered) }
   }
 
   async #linux(serverPid: number | undefined): Promise<{ text: string; errors: string[] }> {
     const r = linuxSystemText(this.#cfg.procRoot)
-    const cg = serverPid ? memoryCgroup(serverPid, this.#cfg.procRoot) : undefined
+    // The server's cgroup; before a server is seen, memtrace's own when it runs in a container (the root of its cgroup namespace).
+    const cg = serverPid ? memoryCgroup(serverPid, this.#cfg.procRoot) : namespaceCgroup(this.#cfg.procRoot)
     this.cgroupDir = cg?.version === 2 ? cg.dir : undefined
     if (cg) r.text += cgroupText(cg)
     return r
@@ -89,8 +107,8 @@ export class SystemSources {
   }
 
   /** /api/ps first; the CLI only when the server answered (it can relaunch the macOS app). */
-  async #ollamaText(): Promise<{ text: string; answered: boolean }> {
-    const api = await fetchApiPs(this.#cfg.ollamaUrl, API_TIMEOUT_MS, this.#signal)
+  async #ollamaText(url: string): Promise<{ text: string; answered: boolean }> {
+    const api = await fetchApiPs(url, API_TIMEOUT_MS, this.#signal)
     if (!api.ok) {
       this.#errors.error('api-ps', api.error)
       return { text: '', answered: false }
@@ -98,7 +116,7 @@ export class SystemSources {
     this.#errors.recovered('api-ps')
     let cli = ''
     if (this.#ollamaCli !== 'no') {
-      const env = { ...process.env, OLLAMA_HOST: this.#cfg.ollamaUrl }
+      const env = { ...process.env, OLLAMA_HOST: url }
       const r = await runCommand(this.#ollamaCliPath(), ['ps'], COMMAND_TIMEOUT_MS, env, this.#signal)
       if (r.ok) {
         this.#ollamaCli = 'yes'

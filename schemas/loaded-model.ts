@@ -10,6 +10,7 @@ export const loadedModelSchema = {
   properties: {
     source: { enum: ['api-ps', 'ollama-ps'] },
     name: { type: 'string', description: 'Display name, e.g. llama3.2:latest.' },
+    server: { type: 'string', description: 'The server (address, host:port) whose listing this is, where the block names one (a `memtrace server` line before it).' },
     digest: { type: 'string', description: '/api/ps digest (of the manifest) or the 12-char ID of ollama ps.' },
     sizeBytes: { type: 'number', minimum: 0, description: 'What Ollama attributes to the runner, bytes. ollama ps sizes are decimal and rounded.' },
     sizeVramBytes: { type: 'number', minimum: 0, description: 'Part of sizeBytes on the GPU (absent before Ollama 0.1.42 on CPU).' },

@@ -130,6 +130,7 @@ export const systemSampleSchema = {
     },
     models: { type: 'array', items: loadedModel, description: 'What /api/ps listed.' },
     cliModels: { type: 'array', items: loadedModel, description: 'What ollama ps listed.' },
+    servers: { type: 'array', items: { type: 'string' }, description: 'With several Ollama servers on the host: the servers (address, host:port) whose listings this block holds; each model carries its server. Absent when the block does not say (one server, or a hand-made log): its listing is every server\'s.' },
   },
 } as const
 

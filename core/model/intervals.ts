@@ -1,5 +1,6 @@
 /** Time intervals derived from a trace: sampling period, gaps, low free memory, runner overlap. */
 import { timesOf } from './samples.js'
+import { servers } from './servers.js'
 import type { ProcSeries, Trace } from './trace.js'
 
 export interface Interval {
@@ -11,6 +12,8 @@ export interface Interval {
    * interval ends at its last sample).
    */
   cut?: 'end' | 'gap'
+  /** An overlap on a host with several servers: the key of the server whose runners overlapped. */
+  server?: string
 }
 
 /** A gap is this many sampling periods without a sample. */
@@ -111,8 +114,28 @@ export function runnerOverlaps(trace: Trace): readonly Interval[] {
   return ivs
 }
 
+/**
+ * With several servers on the host, runners overlap only with runners of
+ * their own server: two servers' runners on two GPUs are not one model
+ * replacing another. Runners whose server is not known are a group of their own.
+ */
 function findOverlaps(trace: Trace): Interval[] {
-  const runners = trace.procs.filter(s => s.role === 'runner')
+  const all = trace.procs.filter(s => s.role === 'runner')
+  const { several, of } = servers(trace)
+  if (!several) return overlapsOf(trace, all)
+  const groups = new Map<string, ProcSeries[]>()
+  for (const s of all) {
+    const key = of(s)?.key ?? ''
+    const g = groups.get(key)
+    if (g) g.push(s)
+    else groups.set(key, [s])
+  }
+  const out: Interval[] = []
+  for (const [key, runners] of groups) for (const iv of overlapsOf(trace, runners)) out.push(key ? { ...iv, server: key } : iv)
+  return out.sort((a, b) => a.startMs - b.startMs || a.endMs - b.endMs)
+}
+
+function overlapsOf(trace: Trace, runners: ProcSeries[]): Interval[] {
   const { times, counts } = timesOf(runners, (k, i) => ((runners[k] as ProcSeries).rssKb[i] as number) > 0)
   const period = procPeriod(trace)
   const out: Interval[] = []

@@ -15,6 +15,8 @@ export interface ProcSeries {
   blob?: string
   model?: string
   modelSource?: 'argv' | 'trace' | 'api-ps-match' | 'blob'
+  /** With several servers on the host: the name of its server (`:11435`), for the legend and the findings. */
+  server?: string
   /** Sample times and RSS, in time order: views of typed arrays that hold every process's samples. */
   tsMs: Float64Array
   rssKb: Float64Array
@@ -27,6 +29,8 @@ export interface ProcSeries {
 export interface Snapshot {
   tsMs: number
   models: LoadedModel[]
+  /** With several servers: those whose listing this is (each model names its own). Absent: every server's. */
+  servers?: string[]
 }
 
 /**
@@ -179,7 +183,7 @@ export class TraceBuilder {
     for (const arr of this.#fields.values()) if (arr.length === i) arr.push(NaN)
     if (s.gpuProcesses) this.#addGpuProcesses(block.tsMs, s.gpuProcesses)
     const models = s.models ?? s.cliModels
-    if (models) this.#snapshots.push({ tsMs: block.tsMs, models: this.#shared(models) })
+    if (models) this.#snapshots.push(s.servers ? { tsMs: block.tsMs, models: this.#shared(models), servers: s.servers } : { tsMs: block.tsMs, models: this.#shared(models) })
     for (const e of block.events) this.#events.push(e)
   }
 
@@ -211,6 +215,7 @@ export class TraceBuilder {
       if (m.sizeVramBytes !== undefined) keep.sizeVramBytes = m.sizeVramBytes
       if (m.contextLength !== undefined) keep.contextLength = m.contextLength
       if (m.digest !== undefined) keep.digest = m.digest
+      if (m.server !== undefined) keep.server = m.server
       if (this.#models.size < MODELS_KEPT) this.#models.set(key, keep)
       return keep
     })
@@ -312,11 +317,11 @@ const MODELS_KEPT = 4096
 /** Everything a kept model holds, as one string; -0 and absent fields told apart from 0 and from text. */
 function modelKey(m: LoadedModel): string {
   const part = (v: string | number | undefined) => (v === undefined ? '-' : typeof v === 'number' ? (Object.is(v, -0) ? 'n-0' : `n${v}`) : `s${v.length}:${v}`)
-  return [m.source, m.name, m.sizeBytes, m.sizeVramBytes, m.contextLength, m.digest].map(part).join('|')
+  return [m.source, m.name, m.sizeBytes, m.sizeVramBytes, m.contextLength, m.digest, m.server].map(part).join('|')
 }
 
 function sameModel(a: LoadedModel, b: LoadedModel): boolean {
-  return a.name === b.name && a.sizeBytes === b.sizeBytes && a.sizeVramBytes === b.sizeVramBytes && a.contextLength === b.contextLength && a.digest === b.digest
+  return a.name === b.name && a.sizeBytes === b.sizeBytes && a.sizeVramBytes === b.sizeVramBytes && a.contextLength === b.contextLength && a.digest === b.digest && a.server === b.server
 }
 
 /** The samples of a series before they are handed over. */

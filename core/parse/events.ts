@@ -7,7 +7,7 @@ import { MAX_BYTES, MAX_PID } from './ranges.js'
 import { formatTs, parseTs } from './time.js'
 
 const EVENT_RE = /^memtrace ([a-z-]+) (\{.*\})$/
-const EVENT_KINDS = new Set(['marker', 'runner', 'start', 'missed', 'source-error', 'dropped', 'oom-kill'])
+const EVENT_KINDS = new Set(['marker', 'runner', 'start', 'missed', 'source-error', 'dropped', 'oom-kill', 'server'])
 
 /** One event line, as the daemon appends it to a block. */
 export function eventLine(kind: TraceEvent['kind'], body: Record<string, unknown>): string {
@@ -38,7 +38,7 @@ export function parseEvent(line: string, blockTs: string, no: number): TraceEven
     ts: typeof body.ts === 'string' ? (ms % 1000 ? new Date(ms).toISOString() : formatTs(ms)) : blockTs,
     line: no,
   }
-  for (const key of ['text', 'model', 'blob', 'source', 'message', 'version', 'file'] as const) {
+  for (const key of ['text', 'model', 'blob', 'source', 'message', 'version', 'file', 'address', 'via'] as const) {
     if (typeof body[key] === 'string') ev[key] = (body[key] as string).slice(0, MAX_EVENT_TEXT)
   }
   for (const key of ['pid', 'ticks', 'bytes'] as const) {

@@ -2,7 +2,7 @@
  * What each section's lines add to a system sample, and the fields derived
  * once every section of the block is read (platform, used, free %, swap).
  */
-import type { SystemSample } from '../../schemas/index.js'
+import type { LoadedModel, SystemSample } from '../../schemas/index.js'
 import * as mac from './sections/macos.js'
 
 export function pathOnly(path: string | undefined) {
@@ -99,4 +99,15 @@ function swapOf(s: SystemSample, total: number, free: number | undefined, used?:
   if (free !== undefined) s.swapFreeBytes = free
   const u = used ?? (free !== undefined ? Math.max(0, total - free) : undefined)
   if (u !== undefined) s.swapUsedBytes = u
+}
+
+/**
+ * A listing of one of several servers (after a `memtrace server` line): its
+ * models, each marked with the server, join the block's list, and the server
+ * is noted among those whose listing the block holds.
+ */
+export function listedBy(s: SystemSample, server: string, list: LoadedModel[] | undefined, models: LoadedModel[]): LoadedModel[] {
+  s.servers ??= []
+  if (!s.servers.includes(server)) s.servers.push(server)
+  return [...(list ?? []), ...models.map(m => ({ ...m, server }))]
 }

@@ -6,7 +6,7 @@ import { PerBlock } from './per-block.js'
 import { otherLine } from './server-log/other-lines.js'
 import { stripPrefix } from './server-log/prefix.js'
 import { dropImplausible } from './ranges.js'
-import { addCgroup, addMeminfo, addSysctl, addVmStat, addVmstat, finish, pathOnly } from './sample-fields.js'
+import { addCgroup, addMeminfo, addSysctl, addVmStat, addVmstat, finish, listedBy, pathOnly } from './sample-fields.js'
 import * as mac from './sections/macos.js'
 import * as lin from './sections/linux.js'
 import { FreeTable, isFreeHeader } from './sections/free.js'
@@ -49,6 +49,8 @@ export function parseBlock(
   let mode: Mode
   let pageSize = 4096
   let psColumns: PsColumns = { names: [], starts: [] }
+  /** The server a `memtrace server` line named: the listings after it are its own. */
+  let server: string | undefined
   const gpu = new GpuBlock(problems, file)
   let pressure: Partial<Pressure> | undefined
   let cgPressure: Partial<Pressure> | undefined
@@ -103,6 +105,7 @@ export function parseBlock(
       i = body.end
       const parsed = body.read
       if ('error' in parsed) problems.add(file, no, 'bad-json', `/api/ps: ${parsed.error}`)
+      else if (server !== undefined) s.models = listedBy(s, server, s.models, parsed.models)
       else s.models = parsed.models
       continue
     }
@@ -122,6 +125,7 @@ export function parseBlock(
     if (t.startsWith('memtrace ')) {
       const ev = parseEvent(t, ts, no)
       if (typeof ev !== 'string') {
+        if (ev.kind === 'server') server = ev.address
         events.push(ev)
         seen('memtrace')
       } else problems.add(file, no, 'bad-value', ev)
@@ -180,7 +184,7 @@ export function parseBlock(
     const cols = raw.includes('NAME') ? ollamaPsHeader(raw.trimEnd()) : undefined
     if (cols) {
       psColumns = cols
-      s.cliModels = []
+      s.cliModels = server !== undefined ? listedBy(s, server, s.cliModels, []) : []
       mode = 'ollama-ps'
       seen('ollama-ps')
       continue
@@ -198,7 +202,7 @@ export function parseBlock(
         continue
       }
       if (row) {
-        ;(s.cliModels as LoadedModel[]).push(row)
+        ;(s.cliModels as LoadedModel[]).push(server !== undefined ? { ...row, server } : row)
         continue
       }
       mode = undefined

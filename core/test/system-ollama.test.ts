@@ -106,3 +106,29 @@ t.test('/api/ps with nothing loaded, with a brace inside a string, and damaged',
   const err = block('{"error":"something went wrong"}')
   t.equal(err.problems.count('bad-json'), 1)
 })
+
+t.test('several servers: each listing after a memtrace server line is that server\'s; a server that did not answer is not among them', async t => {
+  const { sample, events, problems } = block(
+    'memtrace server {"pid":1100,"address":"127.0.0.1:11434","via":"environ"}\n' +
+      'NAME           ID              SIZE      PROCESSOR    CONTEXT    UNTIL\n' +
+      'llama3.2:3b    a80c4f17acd5    2.8 GB    100% GPU     4096       4 minutes from now\n' +
+      '{"models":[{"name":"llama3.2:3b","model":"llama3.2:3b","size":2800000000,"digest":"a80c4f17acd5","size_vram":2800000000,"expires_at":"2026-11-20T10:05:00Z"}]}\n' +
+      'memtrace server {"pid":2100,"address":"127.0.0.1:11435","via":"argv"}\n' +
+      'NAME           ID              SIZE      PROCESSOR    CONTEXT    UNTIL\n' +
+      'qwen3:8b       500a1f067a9f    6.3 GB    100% GPU     4096       4 minutes from now\n' +
+      '{"models":[{"name":"qwen3:8b","model":"qwen3:8b","size":6300000000,"digest":"500a1f067a9f","size_vram":6300000000,"expires_at":"2026-11-20T10:05:00Z"}]}\n' +
+      'memtrace server {"pid":3100,"address":"[::1]:11436","via":"default"}\n',
+  )
+  t.equal(problems.total, 0)
+  t.same(sample.models?.map(m => [m.name, m.server]), [['llama3.2:3b', '127.0.0.1:11434'], ['qwen3:8b', '127.0.0.1:11435']], 'both listings, each marked with its server')
+  t.same(sample.cliModels?.map(m => [m.name, m.server]), [['llama3.2:3b', '127.0.0.1:11434'], ['qwen3:8b', '127.0.0.1:11435']], 'and both tables')
+  t.same(sample.servers, ['127.0.0.1:11434', '127.0.0.1:11435'], 'the third server gave no listing: it says nothing this time')
+  t.same(events.map(e => [e.kind, e.pid, e.address, e.via]), [['server', 1100, '127.0.0.1:11434', 'environ'], ['server', 2100, '127.0.0.1:11435', 'argv'], ['server', 3100, '[::1]:11436', 'default']])
+})
+
+t.test('without server lines, two listings in a block are read as before: the last is kept, nothing is marked', async t => {
+  const { sample } = block('{"models":[{"name":"a:1","model":"a:1","size":1}]}\n{"models":[{"name":"b:1","model":"b:1","size":2}]}\n')
+  t.same(sample.models?.map(m => m.name), ['b:1'])
+  t.equal(sample.servers, undefined)
+  t.equal(sample.models?.[0]?.server, undefined)
+})

@@ -39,11 +39,19 @@ export interface CgroupRef {
   dir: string
 }
 
-export function memoryCgroup(pid: number, procRoot = '/proc', cgroupRoot = '/sys/fs/cgroup'): CgroupRef | undefined {
+/**
+ * The memory cgroup of a process (a PID, or `self`). `0::/` is the root of
+ * the reader's cgroup namespace: on the host that is the host itself (the
+ * root cgroup has no `memory.max`), and it is skipped; inside a container or
+ * a pod, where memtrace runs in its own cgroup namespace, it is the
+ * container's cgroup, whose files are at the root of `/sys/fs/cgroup`.
+ */
+export function memoryCgroup(pid: number | 'self', procRoot = '/proc', cgroupRoot = '/sys/fs/cgroup'): CgroupRef | undefined {
   const text = read(join(procRoot, String(pid), 'cgroup'))
   if (!text) return undefined
   for (const line of text.split('\n')) {
     const [, controllers, path] = /^\d+:([^:]*):(.*)$/.exec(line) ?? []
+    if (controllers === '' && path === '/' && existsSync(join(cgroupRoot, 'memory.max')) && existsSync(join(cgroupRoot, 'memory.current'))) return { version: 2, path: '/', dir: cgroupRoot }
     if (path === undefined || path === '/' || path === '') continue
     if (controllers !== undefined && controllers.split(',').includes('memory')) {
       for (const dir of [join(cgroupRoot, 'memory', path), join(cgroupRoot, path)]) {
@@ -57,6 +65,12 @@ export function memoryCgroup(pid: number, procRoot = '/proc', cgroupRoot = '/sys
     }
   }
   return undefined
+}
+
+/** memtrace's own cgroup when it is the root of its cgroup namespace (memtrace in a container or pod), else undefined. */
+export function namespaceCgroup(procRoot = '/proc', cgroupRoot = '/sys/fs/cgroup'): CgroupRef | undefined {
+  const own = memoryCgroup('self', procRoot, cgroupRoot)
+  return own?.path === '/' ? own : undefined
 }
 
 const V2_FILES = ['memory.current', 'memory.max', 'memory.peak', 'memory.swap.current', 'memory.pressure']

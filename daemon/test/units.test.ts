@@ -178,6 +178,33 @@ t.test('the server memory cgroup, v2 and v1, in the layout the renderer reads', 
   t.equal(memoryCgroup(12, join(dir, 'proc'), join(dir, 'sys')), undefined, 'the root cgroup is the host itself')
 })
 
+t.test('inside a container (its own cgroup namespace), 0::/ is the container: its limit is read from the namespace root', async t => {
+  const { memoryCgroup, cgroupText, namespaceCgroup } = await import('../probe/system-linux.js')
+  const { block } = await import('../../core/test/helpers.js')
+  // What a container sees: every process at `0::/`, and its own cgroup's files at the root of /sys/fs/cgroup.
+  const dir = t.testdir({
+    proc: { self: { cgroup: '0::/\n' }, '7': { cgroup: '0::/\n' } },
+    sys: { 'memory.current': '2013295542\n', 'memory.max': '17179869184\n', 'memory.events': 'low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\n', 'memory.stat': 'anon 1\n' },
+    host: { 'memory.stat': 'anon 1\n', 'cgroup.procs': '1\n' },
+  })
+  const server = memoryCgroup(7, join(dir, 'proc'), join(dir, 'sys'))
+  t.same(server, { version: 2, path: '/', dir: join(dir, 'sys') }, "the server's 0::/ is the container's cgroup")
+  t.match(block(cgroupText(server!)).sample.cgroup, { path: '/', usageBytes: 2013295542, limitBytes: 17179869184 }, 'the limit reaches the trace as a container sample shows it')
+  t.same(namespaceCgroup(join(dir, 'proc'), join(dir, 'sys')), { version: 2, path: '/', dir: join(dir, 'sys') }, "before any server is seen, memtrace's own")
+  t.equal(memoryCgroup(7, join(dir, 'proc'), join(dir, 'host')), undefined, 'on the host, the root cgroup (no memory.max) is still the host itself')
+  t.equal(namespaceCgroup(join(dir, 'proc'), join(dir, 'host')), undefined)
+  // Its memory.events is where a kill at the container's limit shows.
+  const { OomWatch } = await import('../oom-kills.js')
+  const w = new OomWatch(join(dir, 'no-proc'), join(dir, 'no-kmsg'))
+  const runner = { pid: 41, ppid: 7, comm: 'llama-server', rssKb: 9_000_000, vszKb: 1, command: 'llama-server --model x', startTicks: 1 }
+  w.note([runner], new Map([[41, 'qwen3:8b']]), 1000)
+  t.same(w.check(5000, server!.dir), [], 'no kill yet')
+  w.note([], new Map(), 6000)
+  const { writeFileSync } = await import('node:fs')
+  writeFileSync(join(dir, 'sys', 'memory.events'), 'low 0\nhigh 0\nmax 40\noom 2\noom_kill 2\n')
+  t.match(w.check(10000, server!.dir), [{ pid: 41, model: 'qwen3:8b', source: 'cgroup' }], "a kill at the container's limit is seen through the namespace root's memory.events")
+})
+
 t.test('a ticker started now runs at once, then on the whole intervals', async t => {
   const c = fakeClock()
   const seen: number[] = []

@@ -52,7 +52,8 @@ export function processLegend(trace: Trace, styles: ProcStyle[]): LegendItem[] {
   const byModel = new Map<string, { first: ProcSeries; i: number; n: number }>()
   trace.procs.forEach((s, i) => {
     if (s.role !== 'runner') return
-    const key = modelKey(s)
+    // With several servers on the host, a model's runners are told apart by server (`llama3.2:3b on :11435`).
+    const key = s.server ? `${modelKey(s)} on ${s.server}` : modelKey(s)
     const m = byModel.get(key)
     if (m) m.n++
     else byModel.set(key, { first: s, i, n: 1 })
@@ -76,7 +77,7 @@ export function processLegend(trace: Trace, styles: ProcStyle[]): LegendItem[] {
     }
     for (const { s } of all) {
       // PID 0: not known (a chart drawn from Prometheus, which keeps the runners' PIDs only).
-      const label = role === 'other' ? `${shortName(s.comm, s.command)} · pid ${s.pid}` : s.pid > 0 ? `${role} · pid ${s.pid}` : role
+      const label = role === 'other' ? `${shortName(s.comm, s.command)} · pid ${s.pid}` : s.pid > 0 ? `${role}${s.server ? ` ${s.server}` : ''} · pid ${s.pid}` : role
       items.push(st.dash ? { label, color: st.color, dash: st.dash } : { label, color: st.color })
     }
   }

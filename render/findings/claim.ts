@@ -37,7 +37,7 @@ export function claims(ctx: Ctx): Claim[] {
     if (!s.model) continue
     let best: Omit<Claim, 'runner' | 'peak' | 'hostBytes'> | undefined
     for (const snap of snapsBetween(ctx.trace.snapshots, ctx.snapTimes, firstMs(s), lastMs(s))) {
-      const m = listing(snap, s.model)
+      const m = listing(snap, s.model, ctx.serverOf(s))
       if (m && m.sizeBytes > 0 && (!best || m.sizeBytes > best.model.sizeBytes)) best = { model: m, atMs: snap.tsMs, source: listSource(snap) }
     }
     const peak = peakRss(s)
@@ -123,7 +123,7 @@ export function whereText(c: Claim, unified: boolean): string {
 export function claimFindings(ctx: Ctx): Draft[] {
   const unified = ctx.trace.sys.platform === 'macos'
   const off = claims(ctx).filter(c => rssOff(c, unified) || (c.gpu && c.model.sizeVramBytes && far(gpuShare(c.gpu), c.model.sizeVramBytes)))
-  return lines(off, c => c.runner.model ?? '', c => one(ctx, c, unified), g => many(g, unified))
+  return lines(off, c => `${c.runner.server ?? ''}\n${c.runner.model ?? ''}`, c => one(ctx, c, unified), g => many(g, unified))
 }
 
 function figures(c: Claim): Record<string, number> {

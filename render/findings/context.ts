@@ -4,9 +4,10 @@ import { GAP_FACTOR, procPeriod, sysPeriod } from '../../core/model/intervals.js
 import type { ProcSeries, Snapshot, Trace } from '../../core/model/trace.js'
 import { wallClock } from '../chart/time-axis.js'
 import { formatTs } from '../../core/parse/time.js'
-import { lowerBound } from './lookup.js'
+import { lowerBound, snapsBetween } from './lookup.js'
 import { timesOf } from '../../core/model/samples.js'
 import { groupLoads, type Load, runnerFigures, type RunnerFigures, tieLoads } from './loads.js'
+import { listedOn, type ServerRef, servers, speaksFor } from '../../core/model/servers.js'
 
 /** A finding before it is ordered and numbered. */
 export type Draft = Omit<Finding, 'n'>
@@ -48,6 +49,8 @@ export interface Ctx {
   snapTimes: number[]
   /** The server's log, where one was given. */
   server?: ServerStory
+  /** With several Ollama servers on the host, a runner's own (undefined otherwise): its overlaps, listings and claims are its server's. */
+  serverOf: (s: ProcSeries) => ServerRef | undefined
 }
 
 export function makeCtx(trace: Trace, o: FindingOptions): Ctx {
@@ -63,6 +66,7 @@ export function makeCtx(trace: Trace, o: FindingOptions): Ctx {
     sysPeriodMs: sysPeriod(trace),
     procTimes: timesOf(trace.procs).times,
     snapTimes: trace.snapshots.map(s => s.tsMs),
+    serverOf: servers(trace).of,
     ...(o.server ? { server: serverStory(trace, o.server) } : {}),
   }
 }
@@ -90,7 +94,7 @@ export function join(parts: string[]): string {
 /** The sentence's first letter in capitals. */
 export const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1)
 
-export const runnerName = (s: ProcSeries) => `runner PID ${s.pid} for ${s.model ?? 'an unnamed model'}`
+export const runnerName = (s: ProcSeries) => `runner PID ${s.pid}${s.server ? ` of server ${s.server}` : ''} for ${s.model ?? 'an unnamed model'}`
 export const firstMs = (s: ProcSeries) => s.tsMs[0] as number
 export const lastMs = (s: ProcSeries) => s.tsMs[s.tsMs.length - 1] as number
 export const alive = (s: ProcSeries, ms: number) => firstMs(s) <= ms && ms <= lastMs(s)
@@ -196,9 +200,16 @@ export function sampledAfter(ctx: Ctx, ms: number): boolean {
   return next !== undefined && next - ms <= GAP_FACTOR * ctx.procPeriodMs
 }
 
-/** What the server listed at each system sample, with the model's entry when present. */
-export function listing(snap: Snapshot, model: string): LoadedModel | undefined {
-  return snap.models.find(m => m.name === model)
+/** What the server listed at each system sample, with the model's entry when present (of `server`'s listing, where the trace has several servers). */
+export function listing(snap: Snapshot, model: string, server?: ServerRef): LoadedModel | undefined {
+  return server ? listedOn(snap, model, server) : snap.models.find(m => m.name === model)
+}
+
+/** The listings from `from` to `to` that speak for the runner's server: with several servers, its own server's (a server that did not answer says nothing). */
+export function snapsFor(ctx: Ctx, s: ProcSeries, from: number, to: number): Snapshot[] {
+  const snaps = snapsBetween(ctx.trace.snapshots, ctx.snapTimes, from, to)
+  const server = ctx.serverOf(s)
+  return server ? snaps.filter(snap => speaksFor(snap, server)) : snaps
 }
 
 /** `/api/ps` or `ollama ps`, whichever a snapshot came from. */

@@ -1,5 +1,6 @@
 /** A runner that exited (or was killed) while the server still listed its model. Pure. */
 import type { ProcSeries } from '../../core/model/trace.js'
+import { speaksFor } from '../../core/model/servers.js'
 import { Lifetimes, upperBound } from './lookup.js'
 import { type Ctx, type Draft, cap, draft, join, lastMs, lines, listing, listSource, modelsOf, runnerName, sampledAfter, someOf } from './context.js'
 
@@ -24,8 +25,11 @@ export function goneWhileListedFindings(ctx: Ctx): Draft[] {
     const end = lastMs(s)
     if (!sampledAfter(ctx, end)) continue // the trace, or sampling, stopped with it
     const model = s.model
-    let lives = byModel.get(model)
-    if (!lives) byModel.set(model, (lives = new Lifetimes(ctx.runners.filter(o => o.model === model))))
+    // With several servers: its own server's listings, and its own server's runners of the model.
+    const server = ctx.serverOf(s)
+    const key = `${server?.key ?? ''}\n${model}`
+    let lives = byModel.get(key)
+    if (!lives) byModel.set(key, (lives = new Lifetimes(ctx.runners.filter(o => o.model === model && ctx.serverOf(o)?.key === server?.key))))
     const served = (t: number) => (lives as Lifetimes).any(t + pp, t - pp)
     let n = 0
     let until = 0
@@ -33,7 +37,8 @@ export function goneWhileListedFindings(ctx: Ctx): Draft[] {
     let i = after < snaps.length ? after : -1
     for (; i >= 0 && i < snaps.length; i++) {
       const snap = snaps[i] as (typeof snaps)[number]
-      if (!listing(snap, model) || served(snap.tsMs)) break
+      if (!speaksFor(snap, server)) continue
+      if (!listing(snap, model, server) || served(snap.tsMs)) break
       n++
       until = snap.tsMs
     }
@@ -41,7 +46,7 @@ export function goneWhileListedFindings(ctx: Ctx): Draft[] {
     const first = snaps[after] as (typeof snaps)[number]
     found.push({ runner: s, untilMs: until, samples: n, toEnd: i === snaps.length, source: listSource(first) })
   }
-  return lines(found, g => g.runner.model ?? '', g => one(ctx, g), g => many(ctx, g))
+  return lines(found, g => `${g.runner.server ?? ''}\n${g.runner.model ?? ''}`, g => one(ctx, g), g => many(ctx, g))
 }
 
 function one(ctx: Ctx, g: Gone): Draft {

@@ -1,8 +1,7 @@
 /** A runner still alive after the server stopped listing its model (it holds memory nobody accounts for). Pure. */
 import type { ProcSeries } from '../../core/model/trace.js'
 import { formatDuration } from '../../core/parse/time.js'
-import { snapsBetween } from './lookup.js'
-import { type Ctx, type Draft, cap, draft, firstMs, gib, join, lastMs, lines, listing, listSource, modelsOf, peakRss, runnerName, someOf } from './context.js'
+import { type Ctx, type Draft, cap, draft, firstMs, gib, join, lastMs, lines, listing, listSource, modelsOf, peakRss, runnerName, snapsFor, someOf } from './context.js'
 
 interface Orphan {
   runner: ProcSeries
@@ -24,22 +23,23 @@ export function orphanFindings(ctx: Ctx): Draft[] {
   const found: Orphan[] = []
   for (const s of ctx.runners) {
     if (!s.model || s.modelSource === 'blob') continue
-    const snaps = snapsBetween(ctx.trace.snapshots, ctx.snapTimes, firstMs(s), lastMs(s))
+    const snaps = snapsFor(ctx, s, firstMs(s), lastMs(s))
+    const server = ctx.serverOf(s)
     let from: (typeof snaps)[number] | undefined
     let wasListed = false
     const close = (toMs: number, toEnd: boolean) => {
-      if (from && toMs - from.tsMs > ctx.sysPeriodMs) found.push({ runner: s, fromMs: from.tsMs, toMs, toEnd, source: listSource(from), wasListed })
+      if (from && toMs - from.tsMs > ctx.sysPeriodMs) found.push({ runner: s, fromMs: from.tsMs, toMs, toEnd, source: `${listSource(from)}${server ? ` of server ${server.name}` : ''}`, wasListed })
       from = undefined
     }
     for (const snap of snaps) {
-      if (listing(snap, s.model)) {
+      if (listing(snap, s.model, server)) {
         close(snap.tsMs, false)
         wasListed = true
       } else from ??= snap
     }
     close(lastMs(s), true)
   }
-  return lines(found, o => o.runner.model ?? '', o => one(ctx, o), g => many(ctx, g))
+  return lines(found, o => `${o.runner.server ?? ''}\n${o.runner.model ?? ''}`, o => one(ctx, o), g => many(ctx, g))
 }
 
 function one(ctx: Ctx, o: Orphan): Draft {
@@ -56,7 +56,7 @@ function many(ctx: Ctx, g: Orphan[]): Draft {
   const first = g[0] as Orphan
   const runners = [...new Set(g.map(o => o.runner))]
   const text =
-    `${g.length} times a runner of ${join(modelsOf(runners))} was alive while ${first.source} ${g.every(o => o.wasListed) ? 'no longer listed' : 'did not list'} its model ` +
+    `${g.length} times a runner of ${join(modelsOf(runners))}${first.runner.server ? ` (server ${first.runner.server})` : ''} was alive while ${first.source} ${g.every(o => o.wasListed) ? 'no longer listed' : 'did not list'} its model ` +
     `(${someOf(g, o => `pid ${o.runner.pid} from ${ctx.at(o.fromMs)}`)}; ${formatDuration(total)} in all): orphan runners.`
   return draft('orphan-runner', first.fromMs, Math.max(...g.map(o => o.toMs)), runners, text, { durationMs: total, intervals: g.length })
 }

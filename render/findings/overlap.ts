@@ -3,7 +3,7 @@ import type { LoadedModel } from '../../schemas/index.js'
 import { runnerOverlaps, type Interval } from '../../core/model/intervals.js'
 import type { ProcSeries } from '../../core/model/trace.js'
 import { formatDuration } from '../../core/parse/time.js'
-import { arrival, type At, type Ctx, type Draft, draft, firstMs, gib, join, lines, lastMs, listSource, lowerBound, modelsOf, runnerName, some } from './context.js'
+import { arrival, type At, type Ctx, type Draft, draft, firstMs, gib, join, lines, lastMs, listSource, lowerBound, modelsOf, runnerName, snapsFor, some } from './context.js'
 import { worstDuring } from './system-figures.js'
 
 interface Overlap {
@@ -23,7 +23,9 @@ function measure(ctx: Ctx, iv: Interval): Overlap {
     const t = s.tsMs[lowerBound(s.tsMs, iv.startMs)]
     return t !== undefined && t <= iv.endMs
   }
-  const runners = ctx.runners.filter(s => firstMs(s) <= iv.endMs && lastMs(s) >= iv.startMs && inside(s))
+  // With several servers, an overlap is of one server's runners (`iv.server`; none: those whose server is not known).
+  const own = (s: ProcSeries) => ctx.serverOf(s)?.key === iv.server
+  const runners = ctx.runners.filter(s => firstMs(s) <= iv.endMs && lastMs(s) >= iv.startMs && inside(s) && own(s))
   runners.sort((a, b) => firstMs(a) - firstMs(b) || a.pid - b.pid)
   return { iv, runners, combined: runners.length <= FEW ? peakSideBySide(runners, iv) : peakByTime(runners, iv) }
 }
@@ -89,7 +91,7 @@ function one(ctx: Ctx, o: Overlap): Draft {
       ? `They were seen together in one sample only, holding ${gib(combined.v)} RSS combined.`
       : `They ran together until ${ctx.at(iv.endMs)} (${formatDuration(len)}), holding ${gib(combined.v)} RSS combined at the peak (${ctx.at(combined.t)}).`
   const sys = worstDuring(ctx, [iv], 'During the overlap')
-  const text = `${opening} ${together} ${sys.text}${listed(ctx, iv)}`
+  const text = `${opening} ${together} ${sys.text}${listed(ctx, iv, newest)}`
   return draft('runner-overlap', iv.startMs, iv.endMs, runners, text, { combinedRssBytes: combined.v, durationMs: len, ...sys.figures })
 }
 
@@ -114,12 +116,16 @@ function many(ctx: Ctx, g: Overlap[]): Draft {
   return draft('runner-overlap', first.iv.startMs, last.iv.endMs, runners, text, { combinedRssBytes: peak.combined.v, durationMs: total, ...sys.figures })
 }
 
-/** What the server listed during the overlap: the sample that listed the most models. */
-function listed(ctx: Ctx, iv: Interval): string {
-  const snaps = ctx.trace.snapshots.filter(s => s.tsMs >= iv.startMs && s.tsMs <= iv.endMs)
-  const snap = snaps.reduce<(typeof snaps)[number] | undefined>((a, s) => (!a || s.models.length > a.models.length ? s : a), undefined)
+/** What the server listed during the overlap: the sample that listed the most models (the runners' own server's, where there are several). */
+function listed(ctx: Ctx, iv: Interval, runner: ProcSeries): string {
+  const server = ctx.serverOf(runner)
+  const own = (m: LoadedModel) => !server || m.server === undefined || m.server === server.address
+  const snaps = snapsFor(ctx, runner, iv.startMs, iv.endMs)
+  const count = (s: (typeof snaps)[number]) => s.models.filter(own).length
+  const snap = snaps.reduce<(typeof snaps)[number] | undefined>((a, s) => (!a || count(s) > count(a) ? s : a), undefined)
   if (!snap) return ''
-  if (snap.models.length === 0) return ` ${listSource(snap)} listed no model at ${ctx.at(snap.tsMs)}.`
-  const names = snap.models.map((m: LoadedModel) => `${m.name} (${gib(m.sizeBytes)})`)
-  return ` ${listSource(snap)} listed ${join(names)} at ${ctx.at(snap.tsMs)}.`
+  const by = server ? ` of server ${server.name}` : ''
+  if (count(snap) === 0) return ` ${listSource(snap)}${by} listed no model at ${ctx.at(snap.tsMs)}.`
+  const names = snap.models.filter(own).map((m: LoadedModel) => `${m.name} (${gib(m.sizeBytes)})`)
+  return ` ${listSource(snap)}${by} listed ${join(names)} at ${ctx.at(snap.tsMs)}.`
 }
