@@ -10,7 +10,7 @@ import { addCgroup, addMeminfo, addSysctl, addVmStat, addVmstat, finish, pathOnl
 import * as mac from './sections/macos.js'
 import * as lin from './sections/linux.js'
 import { FreeTable, isFreeHeader } from './sections/free.js'
-import { amdgpuCatLines, amdgpuSysfsLine, rocmCsvHeader, rocmCsvRow, rocmSmiLine, tegrastatsLine, type RocmCsvColumns } from './sections/amd.js'
+import { OtherGpuLines } from './other-gpus.js'
 import { isOllamaListHeader, isRowLike, ollamaPsHeader, ollamaPsRow, type PsColumns } from './sections/ollama.js'
 import { type BlockMemo, readBody, startsJson } from './json-body.js'
 
@@ -20,7 +20,7 @@ export interface BlockLine {
   no: number
 }
 
-type Mode = 'vm_stat' | 'vm_stat-columns' | 'nvidia-apps' | 'ollama-list' | 'memory_pressure' | 'ollama-ps' | 'nvidia-smi' | 'swaps' | 'swapon' | 'free' | 'rocm-csv' | undefined
+type Mode = 'vm_stat' | 'vm_stat-columns' | 'nvidia-apps' | 'ollama-list' | 'memory_pressure' | 'ollama-ps' | 'nvidia-smi' | 'swaps' | 'swapon' | 'free' | undefined
 /** The body Go's HTTP server sends for a path it does not serve: an Ollama older than /api/ps. */
 const NOT_FOUND = '404 page not found'
 const MAX_SECTION_LINE = 4096
@@ -51,8 +51,7 @@ export function parseBlock(
   let pageSize = 4096
   let psColumns: PsColumns = { names: [], starts: [] }
   const gpu = new GpuBlock(problems, file)
-  let rocmCsv: RocmCsvColumns | undefined
-  const tegra = new PerBlock<NonNullable<SystemSample['tegrastats']>>(problems, file, () => 'tegrastats: two lines in one block (tegrastats prints one per interval); the last is kept')
+  const otherGpus = new OtherGpuLines(problems, file, gpu, seen)
   let pressure: Partial<Pressure> | undefined
   let cgPressure: Partial<Pressure> | undefined
   let swaps: { sizeBytes: number; usedBytes: number; partial?: boolean } | undefined
@@ -91,7 +90,8 @@ export function parseBlock(
       endFree()
     }
     if (t === '') {
-      if (mode === 'ollama-ps' || mode === 'ollama-list' || mode === 'nvidia-smi' || mode === 'nvidia-apps' || mode === 'swaps' || mode === 'swapon' || mode === 'rocm-csv') mode = undefined
+      if (mode === 'ollama-ps' || mode === 'ollama-list' || mode === 'nvidia-smi' || mode === 'nvidia-apps' || mode === 'swaps' || mode === 'swapon') mode = undefined
+      otherGpus.blank()
       continue
     }
     if (startsJson(t, lines[i + 1]?.text)) {
@@ -234,47 +234,9 @@ export function parseBlock(
       seen('cgroup')
       continue
     }
-    if (c0 === 47 /* / */ || c0 === 99 /* c */) {
-      const amd = amdgpuSysfsLine(t)
-      if (amd) {
-        gpu.amd(amd, 'amdgpu', no)
-        seen('amdgpu')
-        continue
-      }
-    }
-    const cat = amdgpuCatLines(t, lines[i + 1]?.text)
-    if (cat) {
-      gpu.amd(cat, 'amdgpu', no)
-      seen('amdgpu')
-      i++
-      continue
-    }
-    const rocm = rocmSmiLine(t)
-    if (rocm) {
-      if (rocm.figure) gpu.amd(rocm.figure, 'rocm-smi', no)
-      if (rocm.unread) gpu.amdUnread(rocm.unread.card, rocm.unread.printed)
-      seen('rocm-smi')
-      continue
-    }
-    const rh = c0 === 100 /* d */ ? rocmCsvHeader(t) : undefined
-    if (rh) {
-      rocmCsv = rh
-      mode = 'rocm-csv'
-      seen('rocm-smi')
-      continue
-    }
-    if (mode === 'rocm-csv' && rocmCsv) {
-      const row = rocmCsvRow(t, rocmCsv)
-      if (row && 'skipped' in row) problems.add(file, no, 'bad-value', row.skipped)
-      else if (row) for (const f of row.figures) gpu.amd(f, 'rocm-smi', no)
-      if (row) continue
-      mode = undefined
-    }
-    const ts8 = tegrastatsLine(t)
-    if (ts8) {
-      s.tegrastats = tegra.put(no, ts8)
-      s.unifiedMemory = true
-      seen('tegrastats')
+    const other = otherGpus.line(t, lines[i + 1]?.text, no)
+    if (other) {
+      if (other === 'and-next') i++
       continue
     }
     if (gpu.queryHeader(t)) {
@@ -372,6 +334,7 @@ export function parseBlock(
   endFree()
   endVmCols()
   gpu.end(s, headerLine)
+  otherGpus.end(s)
   const fullOnly = (where: string) => problems.add(file, headerLine, 'bad-value', `PSI of ${where}: a full line without its some line; skipped`)
   if (pressure && pressure.someTotalUs !== undefined) s.pressure = pressure as Pressure
   else if (pressure) fullOnly('memory')
