@@ -3,6 +3,8 @@ import { delimiter, join } from 'node:path'
 import type { DaemonConfig } from './config.js'
 import { macSystemText } from './probe/macos.js'
 import { NvidiaSource } from './probe/nvidia.js'
+import { AmdgpuSource } from './probe/amdgpu.js'
+import { isTegra, TegrastatsSource } from './probe/tegrastats.js'
 import { fetchApiPs } from './probe/ollama.js'
 import { runCommand } from './probe/run-command.js'
 import { cgroupText, linuxSystemText, memoryCgroup } from './probe/system-linux.js'
@@ -33,6 +35,8 @@ export class SystemSources {
   readonly #signal: AbortSignal
   readonly #errors: SourceErrors
   readonly #nvidia: NvidiaSource
+  readonly #amd: AmdgpuSource | undefined
+  readonly #tegra: TegrastatsSource | undefined
   #ollamaCli: 'unknown' | 'yes' | 'no' = 'unknown'
   #ollamaCliReal: string | undefined
   /** The server's memory cgroup (v2) at the last sample, where it has one. */
@@ -43,13 +47,16 @@ export class SystemSources {
     this.#signal = signal
     this.#errors = errors
     this.#nvidia = new NvidiaSource(COMMAND_TIMEOUT_MS, signal)
+    const linux = cfg.platform === 'linux'
+    this.#amd = linux ? new AmdgpuSource(cfg.sysRoot ?? '/sys', COMMAND_TIMEOUT_MS, signal) : undefined
+    this.#tegra = linux && isTegra(cfg.procRoot) ? new TegrastatsSource(cfg.systemIntervalMs, signal) : undefined
   }
 
   /** One sample of every source; `serverPid` finds the server's memory cgroup. */
   async read(serverPid: number | undefined): Promise<SystemText> {
     const sources = this.#cfg.platform === 'linux' ? this.#linux(serverPid) : macSystemText(COMMAND_TIMEOUT_MS, this.#signal)
-    const [sys, gpu, ollama] = await Promise.all([sources, this.#nvidiaText(), this.#ollamaText()])
-    return { sys, gpu, ollama }
+    const [sys, nvidia, amd, ollama] = await Promise.all([sources, this.#nvidiaText(), this.#amdText(), this.#ollamaText()])
+    return { sys, gpu: nvidia + amd + this.#tegraText(), ollama }
   }
 
   async #linux(serverPid: number | undefined): Promise<{ text: string; errors: string[] }> {
@@ -58,6 +65,20 @@ export class SystemSources {
     this.cgroupDir = cg?.version === 2 ? cg.dir : undefined
     if (cg) r.text += cgroupText(cg)
     return r
+  }
+
+  async #amdText(): Promise<string> {
+    if (!this.#amd) return ''
+    const r = await this.#amd.sample()
+    if (r.error) this.#errors.error('amdgpu', r.error)
+    return r.text
+  }
+
+  #tegraText(): string {
+    if (!this.#tegra) return ''
+    const r = this.#tegra.sample()
+    if (r.error) this.#errors.error('tegrastats', r.error)
+    return r.text
   }
 
   async #nvidiaText(): Promise<string> {
