@@ -63,8 +63,7 @@ export function systemLegend(trace: Trace, names: string[], noSwap: boolean, has
 export function gpuUnreadNote(trace: Trace): string | undefined {
   const names = trace.sys.gpuUnread
   if (!names?.length) return undefined
-  const where = trace.sys.unifiedMemory ? ': unified memory, in system RAM above' : ''
-  return `${names.join(', ')}: memory not given by the driver${where}`
+  return `${names.join(', ')}: memory not reported${trace.sys.unifiedMemory ? '; it is system RAM' : ''}`
 }
 
 export interface SystemScales {
