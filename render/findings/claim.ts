@@ -155,7 +155,7 @@ function one(ctx: Ctx, c: Claim, unified: boolean): Draft {
   const what = unified ? `the ${gib(c.hostBytes)} Ollama said it holds` : c.hostBytes === 0 ? 'what Ollama keeps in system RAM (none)' : `the ${gib(c.hostBytes)} Ollama keeps in system RAM`
   const rss = rssOff(c, unified) ? `, ${gib(Math.abs(d))} ${d > 0 ? 'more' : 'less'} than ${what}${share}` : `, ${far(c.peak.v, c.hostBytes) ? 'against' : 'close to'} ${what}`
   const peaked = c.held
-    ? `held at most ${gib(c.held.v)} of system RAM at ${ctx.at(c.held.t)}: ${gib(c.held.rssBytes)} RSS plus the ${gib(c.held.gpuBytes)} nvidia-smi gave pid ${c.runner.pid} on the GPU, whose memory is system RAM on this host`
+    ? `held at most ${gib(c.held.v)} of system RAM at ${ctx.at(c.held.t)} (${gib(c.held.rssBytes)} RSS plus the ${gib(c.held.gpuBytes)} nvidia-smi gave pid ${c.runner.pid} on the GPU, which is system RAM on this host)`
     : `peaked at ${gib(c.peak.v)} RSS at ${ctx.at(c.peak.t)}`
   let text = `${cap(runnerName(c.runner))} ${peaked}${rss}. ${c.source} at ${ctx.at(c.atMs)} gave ${c.model.name} ${whereText(c, unified)}.`
   const g = c.gpu
