@@ -16,6 +16,8 @@ export interface DaemonConfig {
   /** Which sources to read: the real platform, or MEMTRACE_PLATFORM for tests. */
   platform: 'linux' | 'darwin'
   procRoot: string
+  /** Where sysfs is mounted (amdgpu's memory files); /sys unless a test gives another. */
+  sysRoot?: string
   /** `--metrics [HOST:]PORT`: serve Prometheus metrics there. */
   metrics?: MetricsAddress
   /** `--server-log PATH` or `--server-log-cmd CMD`: where the server's log is; found by itself when absent. */

@@ -3,6 +3,8 @@ import { delimiter, join } from 'node:path'
 import type { DaemonConfig } from './config.js'
 import { macSystemText } from './probe/macos.js'
 import { NvidiaSource } from './probe/nvidia.js'
+import { AmdgpuSource } from './probe/amdgpu.js'
+import { isTegra, TegrastatsSource } from './probe/tegrastats.js'
 import { fetchApiPs } from './probe/ollama.js'
 import { runCommand } from './probe/run-command.js'
 import { eventLine } from '../core/parse/events.js'
@@ -35,6 +37,8 @@ export class SystemSources {
   readonly #signal: AbortSignal
   readonly #errors: SourceErrors
   readonly #nvidia: NvidiaSource
+  readonly #amd: AmdgpuSource | undefined
+  readonly #tegra: TegrastatsSource | undefined
   #ollamaCli: 'unknown' | 'yes' | 'no' = 'unknown'
   #ollamaCliReal: string | undefined
   /** The server's memory cgroup (v2) at the last sample, where it has one. */
@@ -45,6 +49,9 @@ export class SystemSources {
     this.#signal = signal
     this.#errors = errors
     this.#nvidia = new NvidiaSource(COMMAND_TIMEOUT_MS, signal)
+    const linux = cfg.platform === 'linux'
+    this.#amd = linux ? new AmdgpuSource(cfg.sysRoot ?? '/sys', COMMAND_TIMEOUT_MS, signal) : undefined
+    this.#tegra = linux && isTegra(cfg.procRoot) ? new TegrastatsSource(cfg.systemIntervalMs, signal) : undefined
   }
 
   /**
@@ -55,8 +62,8 @@ export class SystemSources {
   async read(serverPid: number | undefined, servers: ServerAddress[] = []): Promise<SystemText> {
     const sources = this.#cfg.platform === 'linux' ? this.#linux(serverPid) : macSystemText(COMMAND_TIMEOUT_MS, this.#signal)
     const listings = servers.length > 1 ? this.#eachServer(servers) : this.#ollamaText(this.#cfg.ollamaUrl)
-    const [sys, gpu, ollama] = await Promise.all([sources, this.#nvidiaText(), listings])
-    return { sys, gpu, ollama }
+    const [sys, nvidia, amd, ollama] = await Promise.all([sources, this.#nvidiaText(), this.#amdText(), listings])
+    return { sys, gpu: nvidia + amd + this.#tegraText(), ollama }
   }
 
   async #eachServer(servers: ServerAddress[]): Promise<{ text: string; answered: boolean }> {
@@ -76,6 +83,20 @@ export class SystemSources {
     this.cgroupDir = cg?.version === 2 ? cg.dir : undefined
     if (cg) r.text += cgroupText(cg)
     return r
+  }
+
+  async #amdText(): Promise<string> {
+    if (!this.#amd) return ''
+    const r = await this.#amd.sample()
+    if (r.error) this.#errors.error('amdgpu', r.error)
+    return r.text
+  }
+
+  #tegraText(): string {
+    if (!this.#tegra) return ''
+    const r = this.#tegra.sample()
+    if (r.error) this.#errors.error('tegrastats', r.error)
+    return r.text
   }
 
   async #nvidiaText(): Promise<string> {

@@ -41,7 +41,7 @@ export const systemSampleSchema = {
     sections: {
       type: 'array',
       items: {
-        enum: ['vm_stat', 'memory_pressure', 'swapusage', 'ollama-ps', 'api-ps', 'meminfo', 'psi', 'vmstat', 'nvidia-smi', 'cgroup', 'swaps', 'sysctl', 'free', 'memtrace'],
+        enum: ['vm_stat', 'memory_pressure', 'swapusage', 'ollama-ps', 'api-ps', 'meminfo', 'psi', 'vmstat', 'nvidia-smi', 'cgroup', 'swaps', 'sysctl', 'free', 'memtrace', 'amdgpu', 'rocm-smi', 'tegrastats'],
       },
       description: 'Sections recognised in the block, in order of first appearance.',
     },
@@ -110,8 +110,33 @@ export const systemSampleSchema = {
           name: { type: 'string' },
           usedBytes: bytes,
           totalBytes: bytes,
+          source: { enum: ['nvidia-smi', 'amdgpu', 'rocm-smi'], description: 'Where the figures came from; absent means nvidia-smi.' },
+          gttUsedBytes: { ...bytes, description: "amdgpu: system RAM mapped for the GPU (GTT), where an APU's allocations go." },
+          gttTotalBytes: bytes,
         },
       },
+    },
+    gpuUnread: {
+      type: 'array',
+      description: 'GPUs listed whose memory the driver does not give (`[N/A]`, `Not Supported`): named, never counted as zero.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['index', 'printed'],
+        properties: {
+          index: { type: 'integer', minimum: 0 },
+          name: { type: 'string' },
+          printed: { type: 'string', description: 'What was printed for its memory.' },
+        },
+      },
+    },
+    unifiedMemory: { type: 'boolean', description: 'The GPU shares system RAM (DGX Spark GB10, Jetson, tegrastats seen): its allocations are system memory.' },
+    tegrastats: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['ramUsedBytes', 'ramTotalBytes'],
+      description: "tegrastats' RAM and SWAP (MB there is MiB). RAM used is the board's, GPU allocations included.",
+      properties: { ramUsedBytes: bytes, ramTotalBytes: bytes, swapUsedBytes: bytes, swapTotalBytes: bytes },
     },
     gpuProcesses: {
       type: 'array',

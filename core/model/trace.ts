@@ -51,6 +51,10 @@ export interface Trace {
     fields: Map<string, Float64Array>
     platform: SystemSample['platform']
     memTotalBytes?: number
+    /** The GPU shares system RAM (DGX Spark, Jetson, tegrastats seen): its allocations are system memory. */
+    unifiedMemory?: boolean
+    /** GPUs listed whose memory was never read (`GPU 0 (NVIDIA GB10)`), once each. */
+    gpuUnread?: string[]
   }
   snapshots: Snapshot[]
   /** GPU memory nvidia-smi's table listed per process (all GPUs together), by PID: samples in time order. */
@@ -111,6 +115,10 @@ export class TraceBuilder {
   readonly #gpuByPid = new Map<number, { tsMs: number[]; bytes: number[] }>()
   readonly #events: TraceEvent[] = []
   #platformVotes = { macos: 0, linux: 0, unknown: 0 }
+  #unified = false
+  /** GPUs seen without their memory, by index, less those whose memory was read at some sample. */
+  readonly #gpuUnread = new Map<number, string>()
+  readonly #gpuRead = new Set<number>()
   #memTotal: number | undefined
   #sysOrdered = true
 
@@ -176,7 +184,10 @@ export class TraceBuilder {
       arr.push(v ?? NaN)
     }
     if (s.platform !== 'unknown') for (const [name, f] of Object.entries(SYS_FIELDS[s.platform])) put(name, f(s))
+    if (s.unifiedMemory) this.#unified = true
+    for (const u of s.gpuUnread ?? []) if (!this.#gpuUnread.has(u.index)) this.#gpuUnread.set(u.index, u.name ? `GPU ${u.index} (${u.name})` : `GPU ${u.index}`)
     for (const g of s.gpus ?? []) {
+      this.#gpuRead.add(g.index)
       put(`gpu-used:${g.index}`, g.usedBytes)
       put(`gpu-total:${g.index}`, g.totalBytes)
     }
@@ -185,6 +196,11 @@ export class TraceBuilder {
     const models = s.models ?? s.cliModels
     if (models) this.#snapshots.push(s.servers ? { tsMs: block.tsMs, models: this.#shared(models), servers: s.servers } : { tsMs: block.tsMs, models: this.#shared(models) })
     for (const e of block.events) this.#events.push(e)
+  }
+
+  #unreadGpus(): { gpuUnread?: string[] } {
+    const names = [...this.#gpuUnread].filter(([i]) => !this.#gpuRead.has(i)).sort((a, b) => a[0] - b[0]).map(([, n]) => n)
+    return names.length > 0 ? { gpuUnread: names } : {}
   }
 
   #addGpuProcesses(tsMs: number, procs: NonNullable<SystemSample['gpuProcesses']>): void {
@@ -284,6 +300,8 @@ export class TraceBuilder {
         fields,
         platform,
         ...(this.#memTotal !== undefined ? { memTotalBytes: this.#memTotal } : {}),
+        ...(this.#unified ? { unifiedMemory: true } : {}),
+        ...this.#unreadGpus(),
       },
       snapshots: this.#snapshots.sort((a, b) => a.tsMs - b.tsMs),
       gpuByPid: this.#gpuByPid,

@@ -2,6 +2,7 @@ import type { SystemSample } from '../../schemas/index.js'
 import { PerBlock } from './per-block.js'
 import type { ProblemLog } from './problems.js'
 import * as smi from './sections/nvidia.js'
+import { type AmdFigure, UNIFIED_GPU_RE } from './sections/amd.js'
 
 type AppRow = { gpu?: string; pid: number; usedBytes: number; no: number }
 /** The processes of one listing: a default table's, or a compute-apps query's. */
@@ -25,6 +26,10 @@ export class GpuBlock {
   readonly #ids = new Map<string, string>()
   readonly #listings: PerBlock<GpuListing>
   #listing: GpuListing = { table: [], apps: [] }
+  /** GPUs listed without their memory, by the same keys as `#gpus`. */
+  readonly #unread = new Map<string, smi.UnreadGpu>()
+  /** amdgpu's figures, by card, from sysfs or rocm-smi; the last printed of each is kept. */
+  readonly #amd = new Map<number, { source: 'amdgpu' | 'rocm-smi'; no: number; figures: Map<string, number> }>()
 
   constructor(problems: ProblemLog, file: string) {
     this.#problems = problems
@@ -39,6 +44,25 @@ export class GpuBlock {
   #put(key: string, gpu: smi.GpuMemory, no: number, id?: string): void {
     if (id) this.#ids.set(id, key)
     this.#gpus.put(no, gpu, key)
+  }
+
+  #putUnread(key: string, gpu: smi.UnreadGpu, id?: string): void {
+    if (id) this.#ids.set(id, key)
+    this.#unread.set(key, gpu)
+  }
+
+  /** A figure of amdgpu's (sysfs or rocm-smi) for one card. */
+  amd(f: AmdFigure, source: 'amdgpu' | 'rocm-smi', no: number): void {
+    let card = this.#amd.get(f.card)
+    if (!card) this.#amd.set(f.card, (card = { source, no, figures: new Map() }))
+    const k = `${f.pool} ${f.what}`
+    if (card.figures.has(k)) this.#problems.add(this.#file, no, 'duplicate', `${source}: card${f.card} ${k} printed twice in one block; the last is kept`)
+    card.figures.set(k, f.bytes)
+  }
+
+  /** A card whose memory rocm-smi could not read (`N/A`). */
+  amdUnread(card: number, printed: string): void {
+    this.#unread.set(`amd card${card}`, { index: card, name: `card${card}`, printed })
   }
 
   #newListing(no: number): void {
@@ -60,7 +84,7 @@ export class GpuBlock {
     const row = smi.nvidiaRow(t, this.#query, this.#queryRows)
     if (!row) return false
     this.#queryRows++
-    if ('skipped' in row) this.#problems.add(this.#file, no, 'bad-value', row.skipped)
+    if ('unread' in row) this.#putUnread(row.key, row.unread, row.id)
     else this.#put(row.key, row.gpu, no, row.id)
     return true
   }
@@ -96,21 +120,47 @@ export class GpuBlock {
 
   /** At the block's end: the GPUs (where nvidia-smi was seen) and their processes go into the sample. */
   end(s: SystemSample, headerLine: number): void {
-    const unread = this.#table.end()
-    if (unread) this.#problems.add(this.#file, headerLine, 'bad-value', unread)
+    const unfinished = this.#table.end()
+    if (unfinished) this.#problems.add(this.#file, headerLine, 'bad-value', unfinished)
     for (const g of this.#table.gpus) this.#put(g.key, g.gpu, headerLine)
-    if (s.sections.includes('nvidia-smi')) s.gpus = this.#gpus.values()
+    for (const g of this.#table.unread) this.#unread.set(g.key, g.gpu)
+    this.#endAmd()
+    for (const key of this.#gpus.keys()) this.#unread.delete(key)
+    if (s.sections.includes('nvidia-smi') || this.#amd.size > 0) s.gpus = this.#gpus.values()
     const listed = [...this.#listing.table, ...this.#appsOnGpus()]
     if (listed.length > 0) s.gpuProcesses = listed
+    const unread = [...this.#unread.values()]
+    if (unread.length > 0) s.gpuUnread = unread
+    // GPU memory that is system RAM: by the GPU's name, or no memory figure yet figures per process.
+    const named = [...this.#gpus.values(), ...unread].some(g => g.name !== undefined && UNIFIED_GPU_RE.test(g.name))
+    if (named || (unread.length > 0 && listed.some(p => unread.some(u => u.index === p.gpu)))) s.unifiedMemory = true
+  }
+
+  /** amdgpu's cards: VRAM used and total make a GPU; GTT rides along. */
+  #endAmd(): void {
+    for (const [n, card] of this.#amd) {
+      const f = card.figures
+      const used = f.get('vram used')
+      const total = f.get('vram total')
+      if (used === undefined || total === undefined) {
+        this.#problems.add(this.#file, card.no, 'bad-value', `${card.source}: card${n} has VRAM ${used === undefined ? 'total' : 'used'} without its ${used === undefined ? 'used' : 'total'}; skipped`)
+        continue
+      }
+      const gttUsed = f.get('gtt used')
+      const gttTotal = f.get('gtt total')
+      const gpu: smi.GpuMemory = { index: n, name: `card${n}`, usedBytes: used, totalBytes: total, source: card.source, ...(gttUsed !== undefined ? { gttUsedBytes: gttUsed } : {}), ...(gttTotal !== undefined ? { gttTotalBytes: gttTotal } : {}) }
+      this.#gpus.put(card.no, gpu, `amd card${n}`)
+    }
   }
 
   /** Compute processes on their GPU's index: by the uuid (or bus id) the GPU query gave, or, on a host with one GPU, that one. */
   #appsOnGpus(): smi.GpuProcess[] {
-    const only = this.#gpus.size === 1 ? this.#gpus.values()[0] : undefined
+    const all = [...this.#gpus.values(), ...this.#unread.values()]
+    const only = all.length === 1 ? all[0] : undefined
     const out: smi.GpuProcess[] = []
     for (const r of this.#listing.apps) {
       const key = r.gpu === undefined ? undefined : this.#ids.get(r.gpu)
-      const gpu = key === undefined ? only : this.#gpus.get(key)
+      const gpu = key === undefined ? only : this.#gpus.get(key) ?? this.#unread.get(key)
       if (gpu) out.push({ gpu: gpu.index, pid: r.pid, type: 'C', usedBytes: r.usedBytes })
       else this.#problems.add(this.#file, r.no, 'bad-value', `nvidia-smi: process ${r.pid} is on a GPU this block does not list; skipped`)
     }

@@ -36,6 +36,10 @@ export class PerBlock<T> {
     return this.#items.size
   }
 
+  keys(): string[] {
+    return [...this.#items.keys()]
+  }
+
   values(): T[] {
     return [...this.#items.values()]
   }

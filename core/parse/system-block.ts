@@ -10,6 +10,7 @@ import { addCgroup, addMeminfo, addSysctl, addVmStat, addVmstat, finish, listedB
 import * as mac from './sections/macos.js'
 import * as lin from './sections/linux.js'
 import { FreeTable, isFreeHeader } from './sections/free.js'
+import { OtherGpuLines } from './other-gpus.js'
 import { isOllamaListHeader, isRowLike, ollamaPsHeader, ollamaPsRow, type PsColumns } from './sections/ollama.js'
 import { type BlockMemo, readBody, startsJson } from './json-body.js'
 
@@ -52,6 +53,7 @@ export function parseBlock(
   /** The server a `memtrace server` line named: the listings after it are its own. */
   let server: string | undefined
   const gpu = new GpuBlock(problems, file)
+  const otherGpus = new OtherGpuLines(problems, file, gpu, seen)
   let pressure: Partial<Pressure> | undefined
   let cgPressure: Partial<Pressure> | undefined
   let swaps: { sizeBytes: number; usedBytes: number; partial?: boolean } | undefined
@@ -91,6 +93,7 @@ export function parseBlock(
     }
     if (t === '') {
       if (mode === 'ollama-ps' || mode === 'ollama-list' || mode === 'nvidia-smi' || mode === 'nvidia-apps' || mode === 'swaps' || mode === 'swapon') mode = undefined
+      otherGpus.blank()
       continue
     }
     if (startsJson(t, lines[i + 1]?.text)) {
@@ -235,6 +238,11 @@ export function parseBlock(
       seen('cgroup')
       continue
     }
+    const other = otherGpus.line(t, lines[i + 1]?.text, no)
+    if (other) {
+      if (other === 'and-next') i++
+      continue
+    }
     if (gpu.queryHeader(t)) {
       mode = 'nvidia-smi'
       seen('nvidia-smi')
@@ -330,6 +338,7 @@ export function parseBlock(
   endFree()
   endVmCols()
   gpu.end(s, headerLine)
+  otherGpus.end(s)
   const fullOnly = (where: string) => problems.add(file, headerLine, 'bad-value', `PSI of ${where}: a full line without its some line; skipped`)
   if (pressure && pressure.someTotalUs !== undefined) s.pressure = pressure as Pressure
   else if (pressure) fullOnly('memory')

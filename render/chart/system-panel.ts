@@ -60,9 +60,18 @@ export function systemLegend(trace: Trace, names: string[], noSwap: boolean, has
     return dash ? { label, color: seriesColor(n, th), dash } : { label, color: seriesColor(n, th) }
   }))
   if (noSwap) items.push({ label: 'no swap', color: th.text, note: true })
+  const unread = gpuUnreadNote(trace)
+  if (unread) items.push({ label: unread, color: th.text, note: true })
   const band = `red: ${trace.sys.platform === 'linux' ? 'available' : 'memory_pressure free %'} under ${lowFreePct}%`
   items.push(hasLows ? { label: band, color: th.lowFree, swatch: th.lowFreeOpacity } : { label: `${band}: never`, color: th.lowFree, dash: '2 4' })
   return items
+}
+
+/** Said once: GPUs whose memory the driver never gave, and on unified memory where it went. */
+export function gpuUnreadNote(trace: Trace): string | undefined {
+  const names = trace.sys.gpuUnread
+  if (!names?.length) return undefined
+  return `${names.join(', ')}: memory not reported${trace.sys.unifiedMemory ? '; it is system RAM' : ''}`
 }
 
 export interface SystemScales {

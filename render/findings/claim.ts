@@ -3,6 +3,7 @@ import type { LoadedModel } from '../../schemas/index.js'
 import type { ProcSeries } from '../../core/model/trace.js'
 import { GAP_FACTOR } from '../../core/model/intervals.js'
 import { snapsBetween } from './lookup.js'
+import { type Held, heldWithGpu, isUnified } from './unified.js'
 import { arrival, type At, type Ctx, type Draft, cap, draft, firstMs, GIB, gib, join, lastMs, lines, listing, lowerBound, listSource, modelsOf, peakRss, range, runnerName, some } from './context.js'
 
 /** A difference is a finding when it is at least this large, in bytes and as a share of Ollama's figure. */
@@ -19,11 +20,13 @@ export interface Claim {
   /** What Ollama keeps in system memory: all of `size` on unified memory, else size − size_vram. */
   hostBytes: number
   gpu?: GpuUse
+  /** Unified memory with a per-process GPU figure: `peak` is RSS plus GPU memory, both system RAM there. */
+  held?: Held
 }
 
-/** GPU memory in use while the runner lived, all GPUs together; and its own, where nvidia-smi listed it. */
+/** GPU memory in use while the runner lived, all GPUs together (where the GPU gives it); and its own, where nvidia-smi listed it. */
 interface GpuUse {
-  peak: At
+  peak?: At
   before?: At
   /** The most nvidia-smi's process table gave the runner's PID. */
   own?: At
@@ -32,7 +35,7 @@ interface GpuUse {
 /** Every named runner the server listed, with both figures (for the report's table too). */
 export function claims(ctx: Ctx): Claim[] {
   const out: Claim[] = []
-  const unified = ctx.trace.sys.platform === 'macos'
+  const unified = isUnified(ctx.trace)
   for (const s of ctx.runners) {
     if (!s.model) continue
     let best: Omit<Claim, 'runner' | 'peak' | 'hostBytes'> | undefined
@@ -45,7 +48,8 @@ export function claims(ctx: Ctx): Claim[] {
     const vram = best.model.sizeVramBytes ?? 0
     const hostBytes = unified ? best.model.sizeBytes : Math.max(0, best.model.sizeBytes - vram)
     const gpu = gpuUsed(ctx, s)
-    out.push({ runner: s, peak, hostBytes, ...best, ...(gpu ? { gpu } : {}) })
+    const held = heldWithGpu(ctx.trace, s)
+    out.push({ runner: s, peak: held ?? peak, hostBytes, ...best, ...(gpu ? { gpu } : {}), ...(held ? { held } : {}) })
   }
   return out
 }
@@ -58,7 +62,11 @@ export function claims(ctx: Ctx): Claim[] {
 function gpuUsed(ctx: Ctx, s: ProcSeries): GpuUse | undefined {
   const { tsMs, fields } = ctx.trace.sys
   const cols = [...fields.keys()].filter(n => n.startsWith('gpu-used:')).map(n => fields.get(n) as Float64Array)
-  if (cols.length === 0) return undefined
+  if (cols.length === 0) {
+    // A GPU that gives no memory figure (unified memory) may still give each process's.
+    const own = ownGpu(ctx, s)
+    return own ? { own } : undefined
+  }
   const total = (i: number) => {
     const vals = cols.map(c => c[i] as number).filter(v => !Number.isNaN(v))
     return vals.length ? vals.reduce((a, v) => a + v, 0) : undefined
@@ -94,7 +102,7 @@ function ownGpu(ctx: Ctx, s: ProcSeries): At | undefined {
 }
 
 /** The runner's own share of GPU memory: what nvidia-smi listed for it, else the rise over what was in use before it. */
-const gpuShare = (g: GpuUse) => g.own?.v ?? g.peak.v - (g.before?.v ?? 0)
+const gpuShare = (g: GpuUse) => g.own?.v ?? (g.peak ? g.peak.v - (g.before?.v ?? 0) : 0)
 
 const far = (a: number, b: number) => Math.abs(a - b) >= CLAIM_MIN_BYTES && (b === 0 || Math.abs(a - b) / b >= CLAIM_MIN_SHARE)
 
@@ -121,16 +129,20 @@ export function whereText(c: Claim, unified: boolean): string {
 
 /** Runners whose RSS (or the GPU's use) is far from Ollama's figure for it; runners of one model are one line. */
 export function claimFindings(ctx: Ctx): Draft[] {
-  const unified = ctx.trace.sys.platform === 'macos'
-  const off = claims(ctx).filter(c => rssOff(c, unified) || (c.gpu && c.model.sizeVramBytes && far(gpuShare(c.gpu), c.model.sizeVramBytes)))
+  const unified = isUnified(ctx.trace)
+  const off = claims(ctx).filter(c => rssOff(c, unified) || (c.gpu && !c.held && c.model.sizeVramBytes && far(gpuShare(c.gpu), c.model.sizeVramBytes)))
   return lines(off, c => `${c.runner.server ?? ''}\n${c.runner.model ?? ''}`, c => one(ctx, c, unified), g => many(g, unified))
 }
 
 function figures(c: Claim): Record<string, number> {
   const f: Record<string, number> = { peakRssBytes: c.peak.v, ollamaSizeBytes: c.model.sizeBytes, ollamaHostBytes: c.hostBytes }
   if (c.model.sizeVramBytes !== undefined) f.ollamaSizeVramBytes = c.model.sizeVramBytes
+  if (c.held) {
+    f.peakRssBytes = c.held.rssBytes
+    f.heldBytes = c.held.v
+  }
   if (c.gpu) {
-    f.gpuUsedBytes = c.gpu.peak.v
+    if (c.gpu.peak) f.gpuUsedBytes = c.gpu.peak.v
     if (c.gpu.before) f.gpuUsedBeforeBytes = c.gpu.before.v
     if (c.gpu.own) f.gpuProcessBytes = c.gpu.own.v
   }
@@ -142,15 +154,20 @@ function one(ctx: Ctx, c: Claim, unified: boolean): Draft {
   const share = c.hostBytes > 0 ? ` (${d > 0 ? '+' : '−'}${Math.round((Math.abs(d) / c.hostBytes) * 100)}%)` : ''
   const what = unified ? `the ${gib(c.hostBytes)} Ollama said it holds` : c.hostBytes === 0 ? 'what Ollama keeps in system RAM (none)' : `the ${gib(c.hostBytes)} Ollama keeps in system RAM`
   const rss = rssOff(c, unified) ? `, ${gib(Math.abs(d))} ${d > 0 ? 'more' : 'less'} than ${what}${share}` : `, ${far(c.peak.v, c.hostBytes) ? 'against' : 'close to'} ${what}`
-  let text = `${cap(runnerName(c.runner))} peaked at ${gib(c.peak.v)} RSS at ${ctx.at(c.peak.t)}${rss}. ${c.source} at ${ctx.at(c.atMs)} gave ${c.model.name} ${whereText(c, unified)}.`
+  const peaked = c.held
+    ? `held at most ${gib(c.held.v)} of system RAM at ${ctx.at(c.held.t)} (${gib(c.held.rssBytes)} RSS plus the ${gib(c.held.gpuBytes)} nvidia-smi gave pid ${c.runner.pid} on the GPU, which is system RAM on this host)`
+    : `peaked at ${gib(c.peak.v)} RSS at ${ctx.at(c.peak.t)}`
+  let text = `${cap(runnerName(c.runner))} ${peaked}${rss}. ${c.source} at ${ctx.at(c.atMs)} gave ${c.model.name} ${whereText(c, unified)}.`
   const g = c.gpu
-  if (g && c.model.sizeVramBytes) {
+  if (g && c.model.sizeVramBytes && !c.held) {
     const use = g.own
       ? `nvidia-smi gave pid ${c.runner.pid} at most ${gib(g.own.v)} of GPU memory (${ctx.at(g.own.t)}),`
-      : g.before
+      : g.before && g.peak
       ? `GPU memory in use rose by ${gib(gpuShare(g))}, from ${gib(g.before.v)} at ${ctx.at(g.before.t)} to ${gib(g.peak.v)} at ${ctx.at(g.peak.t)},`
-      : `GPU memory in use peaked at ${gib(g.peak.v)} (${ctx.at(g.peak.t)}),`
-    text += ` ${use} against the ${gib(c.model.sizeVramBytes)} Ollama put there.`
+      : g.peak
+      ? `GPU memory in use peaked at ${gib(g.peak.v)} (${ctx.at(g.peak.t)}),`
+      : ''
+    if (use) text += ` ${use} against the ${gib(c.model.sizeVramBytes)} Ollama put there.`
   }
   return draft('claim-vs-measured', firstMs(c.runner), lastMs(c.runner), [c.runner], text, figures(c))
 }
@@ -162,7 +179,7 @@ function many(g: Claim[], unified: boolean): Draft {
   const dir = more === g.length ? 'more' : more === 0 ? 'less' : 'more or less'
   const where = unified ? 'Ollama said they hold' : 'Ollama keeps in system RAM'
   const text =
-    `${g.length} runners of ${join(modelsOf(runners))} held ${dir} than ${where}: peak RSS ${range(g.map(c => c.peak.v))} ` +
+    `${g.length} runners of ${join(modelsOf(runners))} held ${dir} than ${where}: ${g.some(c => c.held) ? 'RSS plus GPU memory (system RAM on this host) at most' : 'peak RSS'} ${range(g.map(c => c.peak.v))} ` +
     `against ${range(g.map(c => c.hostBytes))} (${some(g.map(c => `pid ${c.runner.pid}`))}; ${first.source} figures).`
   const start = Math.min(...runners.map(firstMs))
   const end = Math.max(...runners.map(lastMs))

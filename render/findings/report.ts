@@ -4,6 +4,7 @@ import type { ProcSeries, Trace } from '../../core/model/trace.js'
 import { wallClock } from '../chart/time-axis.js'
 import { formatDuration } from '../../core/parse/time.js'
 import { type Claim, claims, whereText } from './claim.js'
+import { isUnified } from './unified.js'
 import { firstMs, gib, lastMs, makeCtx, peakRss } from './context.js'
 import { LOW_FREE_RULE } from './low-free.js'
 import { codeText, markdownText } from '../../core/safe-text.js'
@@ -104,7 +105,7 @@ function runnerTable(trace: Trace, o: ReportOptions, at: (ms: number) => string)
   const ctx = makeCtx(trace, { zone: o.zone, lowFreePct: o.lowFreePct, ...(o.server ? { server: o.server.events } : {}) })
   const byRunner = new Map<ProcSeries, Claim>(claims(ctx).map(c => [c.runner, c]))
   const records = new Map(runnerMemory(ctx).filter(r => r.pid !== undefined).map(r => [r.pid, r]))
-  const unified = trace.sys.platform === 'macos'
+  const unified = isUnified(trace)
   // With the server's log, Ollama's prediction and what was allocated stand beside the measurement.
   const three = o.server !== undefined
   const header = three

@@ -35,6 +35,9 @@ export interface GpuMemory {
   name?: string
   usedBytes: number
   totalBytes: number
+  source?: 'nvidia-smi' | 'amdgpu' | 'rocm-smi'
+  gttUsedBytes?: number
+  gttTotalBytes?: number
 }
 
 /**
@@ -42,11 +45,25 @@ export interface GpuMemory {
  * says which GPU it is (index, else uuid or bus id, else its place since the
  * header), so a GPU printed twice in one block is seen as the same GPU.
  */
-export function nvidiaRow(line: string, cols: NvidiaColumns, ordinal: number): { key: string; id?: string; gpu: GpuMemory } | { skipped: string } | undefined {
+/** A GPU listed without its memory (`[N/A]`: DGX Spark, Jetson, old GeForce): named, never read as zero. */
+export interface UnreadGpu {
+  index: number
+  name?: string
+  printed: string
+}
+
+export function nvidiaRow(line: string, cols: NvidiaColumns, ordinal: number): { key: string; id?: string; gpu: GpuMemory } | { key: string; id?: string; unread: UnreadGpu } | undefined {
   const cells = line.split(',').map(c => c.trim())
   const na = (i: number) => i >= 0 && /^\[(?:N\/A|Not Supported|Unknown Error)\]$/.test(cells[i] ?? '')
-  // A row of the table whose memory the driver does not give (`[N/A]`): said, and the rows after it still read.
-  if (cells.length > cols.used && (na(cols.used) || na(cols.total))) return { skipped: `nvidia-smi: GPU ${cols.index >= 0 ? cells[cols.index] : ordinal} memory is ${cells[cols.used]} / ${cols.total >= 0 ? cells[cols.total] : '?'}; skipped` }
+  // A row whose memory the driver does not give (`[N/A]`): kept as unread, and the rows after it still read.
+  if (cells.length > cols.used && (na(cols.used) || na(cols.total))) {
+    const idx = cols.index >= 0 ? Number(cells[cols.index]) : NaN
+    const index = Number.isInteger(idx) && idx >= 0 ? idx : ordinal
+    const name = cols.name >= 0 ? cells[cols.name] : undefined
+    const id = cols.id >= 0 ? cells[cols.id] : undefined
+    const printed = `${cells[cols.used]} / ${cols.total >= 0 ? cells[cols.total] : '?'}`
+    return { key: Number.isInteger(idx) && idx >= 0 ? `index ${idx}` : id ? id : `row ${ordinal}`, ...(id ? { id } : {}), unread: { index, ...(name ? { name } : {}), printed } }
+  }
   const num = (i: number) => {
     const m = /^(\d+(?:\.\d+)?)\s*(MiB|GiB)?$/.exec(cells[i] ?? '')
     if (!m) return NaN
@@ -105,9 +122,11 @@ const BORDER_RE = /^[+|][-=+| ]*[+|]$/
 const SMI_BANNER_RE = /^\|\s*NVIDIA-SMI \S+\s+(?:Driver Version|KMD Version)/
 const SMI_TIME_RE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d \d{4}$/
 /** `|   0  NVIDIA GeForce RTX 4090        Off |   00000000:01:00.0  On |`: index, name, persistence or driver model, bus id. */
-const GPU_RE = /^\|\s+(\d+)\s+(\S.*?)\s+(?:On|Off|WDDM|TCC|MCDM|N\/A)\s*\|\s*[0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-9A-Fa-f]\s/
+const GPU_RE = /^\|\s+(\d+)\s+(\S.*?)\s+(?:On|Off|WDDM|TCC|MCDM|N\/A)\s*\|\s*(?:[0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-9A-Fa-f]|N\/A)\s/
 /** `|   1234MiB / 24564MiB |`, the second cell of a GPU's second line (either side may be N/A). */
 const MEM_RE = /^\|[^|]*\|\s*(\d+MiB|N\/A|Not Supported)\s*\/\s*(\d+MiB|N\/A|Not Supported)\s*\|/
+/** `| Not Supported          |`: the memory cell of a GPU sharing system RAM (DGX Spark, Jetson), one word for both figures. */
+const MEM_ONE_RE = /^\|[^|]*\|\s*(Not Supported|N\/A)\s*\|/
 /**
  * A process row: GPU, then GI and CI (since driver 450) or not, PID, type,
  * the process name, and its memory (`N/A` under WDDM and in WSL).
@@ -129,6 +148,7 @@ const mib = (cell: string) => (cell.endsWith('MiB') ? Number(cell.slice(0, -3)) 
  */
 export class SmiTable {
   readonly gpus: { key: string; gpu: GpuMemory }[] = []
+  readonly unread: { key: string; gpu: UnreadGpu }[] = []
   #section: 'gpus' | 'mig' | 'processes' = 'gpus'
   #pending: { index: number; name: string } | undefined
   #active = false
@@ -175,13 +195,16 @@ export class SmiTable {
         this.#pending = { index: Number(g[1]), name: (g[2] as string).trim() }
         return skipped ? { skipped } : {}
       }
-      const m = this.#pending ? MEM_RE.exec(line) : null
+      const m = this.#pending ? MEM_RE.exec(line) ?? MEM_ONE_RE.exec(line) : null
       if (m && this.#pending) {
         const { index, name } = this.#pending
         this.#pending = undefined
         const used = mib(m[1] as string)
-        const total = mib(m[2] as string)
-        if (used === undefined || total === undefined) return { skipped: `nvidia-smi: GPU ${index} memory is ${m[1]} / ${m[2]}; skipped` }
+        const total = m[2] === undefined ? undefined : mib(m[2])
+        if (used === undefined || total === undefined) {
+          this.unread.push({ key: `index ${index}`, gpu: { index, name, printed: m[2] === undefined ? (m[1] as string) : `${m[1]} / ${m[2]}` } })
+          return {}
+        }
         this.gpus.push({ key: `index ${index}`, gpu: { index, name, usedBytes: used, totalBytes: total } })
         return {}
       }

@@ -1,0 +1,92 @@
+/**
+ * The daemon's GPU sources other than nvidia-smi, through the real
+ * SystemSources: amdgpu's sysfs files under a sysfs root made for the test,
+ * rocm-smi and tegrastats as executables on PATH that print what the real
+ * programs print (core/test/fixtures/system/rocm-smi and tegrastats). What the
+ * daemon writes is read back by the renderer's parser.
+ */
+import t from 'tap'
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { block, FIXTURES } from '../../core/test/helpers.js'
+import type { DaemonConfig } from '../config.js'
+import { SystemSources } from '../system-sources.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'memtrace-gpu-'))
+t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+const bin = join(dir, 'bin')
+mkdirSync(bin)
+const PATH = process.env.PATH
+t.teardown(() => {
+  process.env.PATH = PATH
+})
+process.env.PATH = `${bin}:${PATH}`
+
+function card(root: string, name: string, vendor: string, files: Record<string, string>): void {
+  const dev = join(root, 'class', 'drm', name, 'device')
+  mkdirSync(dev, { recursive: true })
+  writeFileSync(join(dev, 'vendor'), `${vendor}\n`)
+  for (const [f, v] of Object.entries(files)) writeFileSync(join(dev, f), `${v}\n`)
+}
+
+function tool(name: string, script: string): void {
+  writeFileSync(join(bin, name), `#!/bin/sh\n${script}\n`)
+  chmodSync(join(bin, name), 0o755)
+}
+
+function sources(sysRoot: string, procRoot: string, ac: AbortController): SystemSources {
+  const cfg: DaemonConfig = {
+    dir, intervalMs: 1000, systemIntervalMs: 200, match: /ollama/, ollamaUrl: 'http://127.0.0.1:9', foreground: true, daemonized: false,
+    platform: 'linux', procRoot, sysRoot,
+  }
+  const errors: string[] = []
+  return Object.assign(new SystemSources(cfg, ac.signal, { error: (s, m) => void errors.push(`${s}: ${m}`), recovered: () => {} }), { errors })
+}
+
+t.test('amdgpu: VRAM and GTT from sysfs, no tool; only AMD cards, not their connectors', async t => {
+  const sys = join(dir, 'sys-amd')
+  card(sys, 'card0', '0x1002', { mem_info_vram_total: '8573157376', mem_info_vram_used: '6812925952', mem_info_gtt_total: '16777216000', mem_info_gtt_used: '52428800' })
+  card(sys, 'card1', '0x10de', { mem_info_vram_total: '1', mem_info_vram_used: '1' })
+  mkdirSync(join(sys, 'class', 'drm', 'card0-DP-1'), { recursive: true })
+  tool('rocm-smi', 'echo rocm-smi must not run >&2; exit 3')
+  const ac = new AbortController()
+  const s = sources(sys, join(dir, 'proc-none'), ac)
+  const { gpu } = await s.read(undefined)
+  ac.abort()
+  const { sample, problems } = block(gpu)
+  t.same(sample.gpus, [{ index: 0, name: 'card0', usedBytes: 6812925952, totalBytes: 8573157376, source: 'amdgpu', gttUsedBytes: 52428800, gttTotalBytes: 16777216000 }])
+  t.equal(problems.total, 0, problems.summary().join('; '))
+  t.notOk(gpu.includes('card1/'), 'the NVIDIA card is not read as amdgpu')
+})
+
+t.test('an AMD card without the memory files: rocm-smi where it is installed', async t => {
+  const sys = join(dir, 'sys-old')
+  card(sys, 'card0', '0x1002', {})
+  tool('rocm-smi', `cat '${join(FIXTURES, 'system', 'rocm-smi', 'showmeminfo-vram.txt')}'`)
+  const ac = new AbortController()
+  const { gpu } = await sources(sys, join(dir, 'proc-none'), ac).read(undefined)
+  ac.abort()
+  const { sample } = block(gpu)
+  t.same(sample.gpus, [{ index: 0, name: 'card0', usedBytes: 108814336, totalBytes: 4278190080, source: 'rocm-smi' }])
+})
+
+t.test('a Jetson: tegrastats started once, its last line in each sample, the host unified', async t => {
+  const proc = join(dir, 'proc-tegra')
+  mkdirSync(join(proc, 'device-tree'), { recursive: true })
+  writeFileSync(join(proc, 'device-tree', 'compatible'), 'nvidia,p3737-0000+p3701-0005\0nvidia,p3701-0005\0nvidia,tegra234\0')
+  const line = readFileSync(join(FIXTURES, 'system', 'tegrastats', 'orin-dated.txt'), 'utf8').trim()
+  const starts = join(dir, 'tegrastats-starts')
+  tool('tegrastats', `echo started >> '${starts}'\nwhile true; do echo '${line}'; sleep 0.05; done`)
+  const ac = new AbortController()
+  const s = sources(join(dir, 'sys-none'), proc, ac)
+  await s.read(undefined)
+  await new Promise(r => setTimeout(r, 400))
+  const { gpu } = await s.read(undefined)
+  ac.abort()
+  const { sample, problems } = block(gpu)
+  t.same(sample.tegrastats, { ramUsedBytes: 4321 * 2 ** 20, ramTotalBytes: 62801 * 2 ** 20, swapUsedBytes: 19 * 2 ** 20, swapTotalBytes: 31400 * 2 ** 20 })
+  t.equal(sample.unifiedMemory, true)
+  t.equal(problems.total, 0, problems.summary().join('; '))
+  t.equal(readFileSync(starts, 'utf8'), 'started\n', 'one tegrastats for all samples')
+})
