@@ -9,7 +9,7 @@ import { timesOf } from '../../core/model/samples.js'
 import { groupLoads, type Load, runnerFigures, type RunnerFigures, tieLoads } from './loads.js'
 
 /** A finding before it is ordered and numbered. */
-export type Draft = Omit<Finding, 'n'>
+export type Draft = Omit<Finding, 'n' | 'severity'>
 
 export interface FindingOptions {
   zone: string
