@@ -4,7 +4,7 @@ import { formatDuration } from '../../core/parse/time.js'
 import { snapsBetween } from './lookup.js'
 import { gpuLeastFree, gpuPeak, ownGpu } from './gpu-use.js'
 import { GPU_SHORT_PCT } from './severity.js'
-import { type Ctx, type Draft, cap, draft, firstMs, gib, join, lastMs, lines, listing, listSource, modelsOf, peakRss, runnerName, someOf } from './context.js'
+import { type At, type Ctx, type Draft, cap, draft, firstMs, gib, join, lastMs, lines, listing, listSource, modelsOf, peakRss, runnerName, someOf } from './context.js'
 
 interface Orphan {
   runner: ProcSeries
@@ -105,8 +105,11 @@ function many(ctx: Ctx, g: Orphan[]): Draft {
   const total = g.reduce((a, o) => a + (o.toMs - o.fromMs), 0)
   const first = g[0] as Orphan
   const runners = [...new Set(g.map(o => o.runner))]
+  // The most GPU memory one of them held, by nvidia-smi's rows for its PID.
+  const own = g.map(o => ({ o, at: ownGpu(ctx, o.runner.pid, o.fromMs, o.toMs) })).reduce<{ o: Orphan; at: At } | undefined>((a, x) => (x.at && (!a || x.at.v > a.at.v) ? { o: x.o, at: x.at } : a), undefined)
+  const gpu = own ? `; pid ${own.o.runner.pid} held up to ${gib(own.at.v)} of GPU memory (nvidia-smi, ${ctx.at(own.at.t)})` : ''
   const text =
     `${g.length} times a runner of ${join(modelsOf(runners))} was alive while ${first.source} ${g.every(o => o.wasListed) ? 'no longer listed' : 'did not list'} its model ` +
-    `(${someOf(g, o => `pid ${o.runner.pid} from ${ctx.at(o.fromMs)}`)}; ${formatDuration(total)} in all): orphan runners.`
-  return draft('orphan-runner', first.fromMs, Math.max(...g.map(o => o.toMs)), runners, text, { durationMs: total, intervals: g.length })
+    `(${someOf(g, o => `pid ${o.runner.pid} from ${ctx.at(o.fromMs)}`)}; ${formatDuration(total)} in all): orphan runners${gpu}.`
+  return draft('orphan-runner', first.fromMs, Math.max(...g.map(o => o.toMs)), runners, text, { durationMs: total, intervals: g.length, ...(own ? { gpuProcessBytes: own.at.v } : {}) })
 }

@@ -183,3 +183,18 @@ t.test('one model loaded again and again at the same size: no "5.6 → 5.6 GiB"'
   t.match(f.text, /: peak RSS 5\.6 GiB; wired rose at each load by/)
   t.notMatch(f.text, /5\.6 → 5\.6/)
 })
+
+t.test('orphans of one model in one line say the most GPU memory one held, by its PID', async t => {
+  let p = H
+  let sys = ''
+  for (let s = 0; s < 60; s++) p += `${ts(s)}\t10\t1\tollama\t50000\t1\tollama serve\n${ts(s)}\t11\t10\tollama\t${1024 * 1024}\t1\t${cuda('qwen3:8b')}\n`
+  const smi = (mib: number) => `index, uuid, name, memory.used [MiB], memory.total [MiB]\n0, GPU-1, NVIDIA GeForce RTX 4090, ${mib + 400} MiB, 24564 MiB\ngpu_uuid, pid, used_gpu_memory [MiB]\nGPU-1, 11, ${mib} MiB\n`
+  const listed = (s: number) => s < 10 || (s >= 30 && s < 40)
+  for (let s = 0; s < 60; s += 5) sys += block(s, meminfo(50) + smi(s === 50 ? 6144 : 5120) + apiVram(listed(s) ? [['qwen3:8b', 5.4e9, 5.4e9]] : []))
+  const f = build(p, sys)
+  const o = f.find(x => x.kind === 'orphan-runner')!
+  t.equal(o.figures?.intervals, 2)
+  t.equal(o.figures?.gpuProcessBytes, 6144 * 1024 ** 2, 'the 14:00:50 row, the highest inside an orphan interval')
+  t.match(o.text, /\(pid 11 from 14:00:10, pid 11 from 14:00:40; 39 s in all\): orphan runners; pid 11 held up to 6\.0 GiB of GPU memory \(nvidia-smi, 14:00:50\)\.$/)
+  t.equal(o.severity, 'not-given-back', 'memory stayed ample: memory kept, not memory short')
+})
