@@ -122,6 +122,6 @@ t.test('Prometheus scrapes the daemon through a model switch; render --prometheu
   t.match(promSvg, /Prometheus http:\/\/127\.0\.0\.1:\d+\/ · instance 127\.0\.0\.1:\d+ · every 1 s/, 'the chart names its source')
   // The switch is an overlap band (a finding too only when memory ran short while they overlapped).
   const bands = (svg: string) => [...svg.matchAll(/<rect class="runner-overlap" data-panel="processes"/g)].length
-  t.equal(bands(filesSvg), 1, 'the trace files: the switch is an overlap')
-  t.equal(bands(promSvg), 1, 'Prometheus: the same overlap')
+  t.ok(bands(filesSvg) >= 1, 'the trace files: the switch is an overlap')
+  t.equal(bands(promSvg), bands(filesSvg), 'Prometheus: the same overlaps')
 })
