@@ -10,16 +10,16 @@ import { type Ctx, type Draft, extreme, GIB, valueBefore } from './context.js'
 export const SEVERITY = ['killed', 'exhausted', 'short', 'not-given-back', 'estimate', 'other'] as const
 export type Severity = Finding['severity']
 
-/** Swap or the compressor growing by this much while free memory was low: memory ran out, not just low. */
+/** Swap, the compressor or pages written out growing by this much while free memory was low: memory ran out, not just low. */
 export const EXHAUSTED_GROWTH_BYTES = 0.5 * GIB
 /** A container whose usage reached this share of its limit was at its limit. */
 export const CGROUP_FULL_SHARE = 0.95
 /** A GPU with less than this share of its memory free had no room for another model's layers. */
 export const GPU_SHORT_PCT = 10
 
-/** Memory that ran out during `iv`: swap or the compressor grew, or a container reached its limit. */
+/** Memory that ran out during `iv`: swap, the compressor or page-outs (macOS) grew, or a container reached its limit. */
 export function exhaustedDuring(ctx: Ctx, iv: Interval): boolean {
-  for (const name of ['swap-used', 'compressor']) {
+  for (const name of ['swap-used', 'compressor', 'paged-out']) {
     const before = valueBefore(ctx, name, iv.startMs) ?? extreme(ctx.trace, name, iv.startMs, iv.startMs, 'min')
     const peak = extreme(ctx.trace, name, iv.startMs, iv.endMs, 'max')
     if (before && peak && peak.v - before.v >= EXHAUSTED_GROWTH_BYTES) return true

@@ -198,3 +198,18 @@ t.test('orphans of one model in one line say the most GPU memory one held, by it
   t.match(o.text, /\(pid 11 from 14:00:10, pid 11 from 14:00:40; 39 s in all\): orphan runners; pid 11 held up to 6\.0 GiB of GPU memory \(nvidia-smi, 14:00:50\)\.$/)
   t.equal(o.severity, 'not-given-back', 'memory stayed ample: memory kept, not memory short')
 })
+
+t.test('low free memory is exhausted memory when pages were written out meanwhile (macOS), else only short', async t => {
+  const mp = (pct: number) => `The system has 34359738368 (2097152 pages with a page size of 16384).\nSystem-wide memory free percentage: ${pct}%\n`
+  const vm = (pageouts: number) => `Mach Virtual Memory Statistics: (page size of 16384 bytes)\nPages wired down: 300000.\nPages occupied by compressor: 30000.\nPageouts: ${pageouts}.\n`
+  const trace = (perSample: number) => {
+    let sys = ''
+    for (let s = 0; s < 60; s += 5) sys += block(s, vm(41234 + (s >= 20 ? ((s - 15) / 5) * perSample : 0)) + mp(s >= 20 && s < 45 ? 20 : 60))
+    return build(H, sys)
+  }
+  // 16384 pages of 16 KiB a sample: 256 MiB a sample, 1.25 GiB over the interval.
+  const paging = trace(16384)
+  t.same(paging.map(f => [f.severity, f.kind]), [['exhausted', 'low-free']])
+  const quiet = trace(10)
+  t.same(quiet.map(f => [f.severity, f.kind]), [['short', 'low-free']], 'a few pages written out: low, not exhausted')
+})
