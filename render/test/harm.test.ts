@@ -213,3 +213,24 @@ t.test('low free memory is exhausted memory when pages were written out meanwhil
   const quiet = trace(10)
   t.same(quiet.map(f => [f.severity, f.kind]), [['short', 'low-free']], 'a few pages written out: low, not exhausted')
 })
+
+t.test('runners alive together in a container at its limit cost memory that was short, though the host had plenty', async t => {
+  let p = H
+  let sys = ''
+  for (let s = 0; s < 60; s++) {
+    p += `${ts(s)}\t10\t1\tollama\t50000\t1\tollama serve\n${ts(s)}\t11\t10\tollama\t${8 * 1024 * 1024}\t1\t${cuda('a:7b')}\n`
+    if (s >= 20 && s < 40) p += `${ts(s)}\t12\t10\tollama\t${7 * 1024 * 1024}\t1\t${cuda('b:7b')}\n`
+  }
+  const cg = (usageGiB: number) => `cgroup: /docker/abc\n/sys/fs/cgroup/memory.current:${Math.round(usageGiB * GIB)}\n/sys/fs/cgroup/memory.max:${16 * GIB}\n`
+  const models = (s: number) => apiVram([['a:7b', 8.6e9, 0], ...(s >= 20 && s < 40 ? [['b:7b', 7.5e9, 0] as [string, number, number]] : [])])
+  const body = (s: number, full: boolean) => meminfo(50) + cg(s >= 20 && s < 40 ? (full ? 15.6 : 12) : 8.5) + models(s)
+  let calm = ''
+  for (let s = 0; s < 60; s += 5) {
+    sys += block(s, body(s, true))
+    calm += block(s, body(s, false))
+  }
+  const f = build(p, sys)
+  t.same(f.map(x => [x.severity, x.kind]), [['short', 'runner-overlap']], '15.6 of 16 GiB: at its limit')
+  t.match(f[0]!.text, /container usage 15\.6 GiB/)
+  t.same(build(p, calm).map(x => x.kind), [], '12 of 16 GiB: ample, the overlap is a line in the report')
+})
