@@ -6,7 +6,7 @@ import { jsonLine, oneLine } from '../core/safe-text.js'
 import { gib } from '../core/units.js'
 import type { RenderArgs } from './args.js'
 import { renderChartBytes } from './chart/render-chart.js'
-import { findingsIn, makeCtx, runnerRecords, serverMarks } from './findings/findings.js'
+import { findingsIn, makeCtx, orphanIntervals, runnerRecords, serverMarks } from './findings/findings.js'
 import { reportMarkdown } from './findings/report.js'
 import { loadTrace } from './load.js'
 import { pngBeside, toPng, writeAll } from './outputs.js'
@@ -28,7 +28,7 @@ async function planLevel(spec: string): Promise<{ label: string; bytes: number }
   return { label: `plan: ${p.model} at ${p.numCtx} × ${p.numParallel} slot${p.numParallel > 1 ? 's' : ''}, ${gib(bytes)}`, bytes }
 }
 
-const NO_FINDINGS = 'No findings: no runner overlap, no low free memory, no gaps.'
+const NO_FINDINGS = 'No findings: no runner killed, no low free memory, no overlap while memory was short, no gaps.'
 
 /** Renders and writes atomically: a failed run never leaves a half-written SVG. */
 export async function runRender(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
@@ -75,6 +75,7 @@ async function renderTraces(a: RenderArgs, out: NodeJS.WritableStream, err: Node
     theme: a.theme ?? 'light',
     findings,
     serverMarks: serverMarks(ctx),
+    orphans: orphanIntervals(ctx),
     ...(a.plan !== undefined ? { plan: await planLevel(a.plan) } : {}),
   })
   // An output ending in .png gets a picture, for chats and trackers that refuse SVG.

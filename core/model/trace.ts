@@ -66,7 +66,10 @@ export interface Trace {
 
 type Extract = (s: SystemSample) => number | undefined
 
-/** The system series drawn in the bottom panel, by platform (`swap-total` only tells whether there is swap at all). */
+/** Series the findings read that the chart does not draw. */
+export const NOT_DRAWN: ReadonlySet<string> = new Set(['swap-total', 'paged-out'])
+
+/** The system series drawn in the bottom panel, by platform (`swap-total` only tells whether there is swap at all; counters in NOT_DRAWN are read, not drawn). */
 export const SYS_FIELDS: Record<'macos' | 'linux', Record<string, Extract>> = {
   macos: {
     wired: s => s.wiredBytes,
@@ -75,6 +78,8 @@ export const SYS_FIELDS: Record<'macos' | 'linux', Record<string, Extract>> = {
     'swap-total': s => s.swapTotalBytes,
     free: s => s.freeBytes,
     'free-pct': s => s.freePct,
+    // Cumulative, in bytes: what the findings read for paging, never a line on the chart.
+    'paged-out': s => (s.pageouts !== undefined ? s.pageouts * (s.pageSizeBytes ?? 16384) : undefined),
   },
   linux: {
     used: s => s.usedBytes,

@@ -120,13 +120,8 @@ t.test('Prometheus scrapes the daemon through a model switch; render --prometheu
   t.same(runnerModels(promSvg), runnerModels(filesSvg), 'the same runner lines')
   t.same(runnerModels(promSvg), ['phi4:14b', 'qwen3:8b'])
   t.match(promSvg, /Prometheus http:\/\/127\.0\.0\.1:\d+\/ · instance 127\.0\.0\.1:\d+ · every 1 s/, 'the chart names its source')
-  const overlapOf = (json: string) =>
-    json
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map(l => JSON.parse(l) as { kind: string; models?: string[] })
-      .filter(f => f.kind === 'runner-overlap' && f.models?.includes('qwen3:8b') && f.models?.includes('phi4:14b'))
-  t.equal(overlapOf(fromFiles.stdout).length, 1, 'the trace files: the switch is an overlap finding')
-  t.equal(overlapOf(fromProm.stdout).length, 1, 'Prometheus: the same finding')
+  // The switch is an overlap band (a finding too only when memory ran short while they overlapped).
+  const bands = (svg: string) => [...svg.matchAll(/<rect class="runner-overlap" data-panel="processes"/g)].length
+  t.ok(bands(filesSvg) >= 1, 'the trace files: the switch is an overlap')
+  t.equal(bands(promSvg), bands(filesSvg), 'Prometheus: the same overlaps')
 })

@@ -5,11 +5,13 @@ import type { Box } from './axes.js'
 import { el } from '../../core/svg.js'
 
 export interface BandKind {
-  cls: 'low-free-band' | 'runner-overlap'
+  cls: 'low-free-band' | 'runner-overlap' | 'orphan-band'
   color: string
   opacity: number
   /** Where the solid strip runs that keeps the band visible on any screen. */
   edge: 'top' | 'bottom'
+  /** Pixels between the panel's edge and the strip: a second kind's strip runs under the first's. */
+  inset?: number
 }
 
 /**
@@ -24,7 +26,7 @@ export function drawBands(intervals: readonly Interval[], kind: BandKind, x: (t:
       const x0 = Math.max(box.x, Math.min(box.x + box.w - 2, x(iv.startMs)))
       const x1 = Math.min(box.x + box.w, Math.max(x(iv.endMs), x0 + 2))
       const w = Math.max(2, x1 - x0)
-      const ey = kind.edge === 'top' ? box.y : box.y + box.h - 3
+      const ey = kind.edge === 'top' ? box.y + (kind.inset ?? 0) : box.y + box.h - 3 - (kind.inset ?? 0)
       if (part === 'edge') return el('rect', { class: 'band-edge', x: x0, y: ey, width: w, height: 3, fill: kind.color })
       return el('rect', {
           class: kind.cls,

@@ -30,7 +30,7 @@ export function findingsBlock(findings: Finding[] | undefined, x0: number, width
   if (findings === undefined) return { shown: [], height: 0, draw: () => '' }
   const heading = fitText(findings.length ? `What memtrace found (times in ${zone}), most important first` : 'What memtrace found', HEAD, width, BOLD)
   if (findings.length === 0) {
-    const none = fitText('No findings: no runner overlap, no low free memory, no gaps.', FONT, width)
+    const none = fitText('No findings: no runner killed, no low free memory, no overlap while memory was short, no gaps.', FONT, width)
     return { shown: [], height: 20 + LINE + 6, draw: top => el('g', { class: 'findings-list' }, text({ x: x0, y: top + 14, 'font-size': HEAD, 'font-weight': 600, fill: th.heading }, heading), text({ x: x0, y: top + 20 + 12, 'font-size': FONT, fill: th.text }, none)) }
   }
   const ordered = [...findings].sort((a, b) => a.n - b.n)

@@ -1,7 +1,7 @@
 import { scaleLinear } from 'd3-scale'
 import type { Finding } from '../../schemas/index.js'
 import type { Trace } from '../../core/model/trace.js'
-import { lowFreeIntervals, runnerOverlaps } from '../../core/model/intervals.js'
+import { type Interval, lowFreeIntervals, runnerOverlaps } from '../../core/model/intervals.js'
 import type { Box } from './axes.js'
 import { badgeStrip } from './badges.js'
 import { type BandKind, drawBands } from './bands.js'
@@ -41,9 +41,13 @@ export interface ChartOptions {
   plan?: { label: string; bytes: number }
   /** The server's decisions from its log, drawn as marks on the time axis. */
   serverMarks?: DecisionMark[]
+  /** Runners alive while their server no longer listed them: a band over each in the process panel. */
+  orphans?: readonly Interval[]
 }
 
 const M = { left: 78, right: 78 }
+/** An orphan's band: a faint tint in the badges' colour, neutral in both themes. */
+const ORPHAN_OPACITY = 0.06
 const HEADING = 12.5
 const LIST_FONT = 11.5
 
@@ -97,6 +101,8 @@ function chartLines(trace: Trace, o: ChartOptions): string[] {
   const styles = procStyles(trace, th)
   const procItems = processLegend(trace, styles)
   if (overlaps.length > 0) procItems.push({ label: 'two or more runners alive', color: th.overlap, swatch: th.overlapOpacity })
+  const orphans = o.orphans ?? []
+  if (orphans.length > 0) procItems.push({ label: 'orphan runner (alive, no longer listed)', color: th.badge, swatch: ORPHAN_OPACITY })
   const planGiB = o.plan ? o.plan.bytes / GIB : undefined
   if (o.plan) procItems.push({ label: o.plan.label, color: th.text, dash: PLAN_DASH })
   if (o.serverMarks?.length) procItems.push({ label: "Ollama's decisions (its log) and OOM kills", color: th.decision, dash: '1.5 2.5' })
@@ -126,8 +132,12 @@ function chartLines(trace: Trace, o: ChartOptions): string[] {
 
   const overlapKind: BandKind = { cls: 'runner-overlap', color: th.overlap, opacity: th.overlapOpacity, edge: 'top' }
   const lowKind: BandKind = { cls: 'low-free-band', color: th.lowFree, opacity: th.lowFreeOpacity, edge: 'bottom' }
+  // The orphan's strip runs under the overlap's, in the badges' colour: the badge above names it.
+  const orphanKind: BandKind = { cls: 'orphan-band', color: th.badge, opacity: ORPHAN_OPACITY, edge: 'top', inset: overlaps.length ? 4 : 0 }
   const bandsIn = (b: Box, panel: string) =>
-    (['fill', 'edge'] as const).map(part => drawBands(overlaps, overlapKind, x, b, panel, part) + drawBands(lows, lowKind, x, b, panel, part)).join('')
+    (['fill', 'edge'] as const)
+      .map(part => drawBands(overlaps, overlapKind, x, b, panel, part) + drawBands(lows, lowKind, x, b, panel, part) + (panel === 'processes' ? drawBands(orphans, orphanKind, x, b, panel, part) : ''))
+      .join('')
 
   const taken = new Occupied()
   // No label, a marker's or a runner's, sits on a line: its halo would hide it.

@@ -1,6 +1,6 @@
 /** The bottom panel: system memory on a scale that tops at the host's memory. */
 import { scaleLinear, type ScaleLinear } from 'd3-scale'
-import { hasNoSwap, type Trace } from '../../core/model/trace.js'
+import { hasNoSwap, NOT_DRAWN, type Trace } from '../../core/model/trace.js'
 import { GAP_FACTOR, sysPeriod } from '../../core/model/intervals.js'
 import { pixelPath } from './decimate.js'
 import { fastLinear } from './linear.js'
@@ -20,7 +20,7 @@ export function systemSeries(trace: Trace): { names: string[]; noSwap: boolean }
   const has = (n: string) => f.get(n)?.some(v => !Number.isNaN(v)) ?? false
   const noSwap = hasNoSwap(trace)
   const samePct = trace.sys.platform === 'linux' && has('available') && trace.sys.memTotalBytes !== undefined
-  const names = [...f.keys()].filter(n => has(n) && n !== 'swap-total' && !(noSwap && n === 'swap-used') && !(samePct && n === 'free-pct'))
+  const names = [...f.keys()].filter(n => has(n) && !NOT_DRAWN.has(n) && !(noSwap && n === 'swap-used') && !(samePct && n === 'free-pct'))
   return { names, noSwap }
 }
 

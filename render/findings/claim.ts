@@ -3,12 +3,20 @@ import type { LoadedModel } from '../../schemas/index.js'
 import type { ProcSeries } from '../../core/model/trace.js'
 import { GAP_FACTOR } from '../../core/model/intervals.js'
 import { snapsBetween } from './lookup.js'
+import { gpuTotalAt, ownGpu } from './gpu-use.js'
 import { type Held, heldWithGpu, isUnified } from './unified.js'
 import { arrival, type At, type Ctx, type Draft, cap, draft, firstMs, GIB, gib, join, lastMs, lines, listing, lowerBound, listSource, modelsOf, peakRss, range, runnerName, some } from './context.js'
 
 /** A difference is a finding when it is at least this large, in bytes and as a share of Ollama's figure. */
 export const CLAIM_MIN_BYTES = 1 * GIB
 export const CLAIM_MIN_SHARE = 0.2
+/**
+ * On a discrete GPU, RSS above Ollama's system-RAM figure by up to this much
+ * is what any CUDA runner holds: the CUDA runtime and its libraries, and the
+ * mapped pages of the weights kept on the CPU (the token embeddings). Public
+ * reports put a fully offloaded runner at 1–2 GiB RSS (docs/render.md).
+ */
+export const GPU_RUNTIME_RSS_BYTES = 2 * GIB
 
 /** Ollama's figure for a runner: the largest it listed while the runner lived. */
 export interface Claim {
@@ -30,6 +38,8 @@ interface GpuUse {
   before?: At
   /** The most nvidia-smi's process table gave the runner's PID. */
   own?: At
+  /** Where the device's figure stops counting for this runner: the next runner's start. */
+  cutMs?: number
 }
 
 /** Every named runner the server listed, with both figures (for the report's table too). */
@@ -61,22 +71,26 @@ export function claims(ctx: Ctx): Claim[] {
  */
 function gpuUsed(ctx: Ctx, s: ProcSeries): GpuUse | undefined {
   const { tsMs, fields } = ctx.trace.sys
-  const cols = [...fields.keys()].filter(n => n.startsWith('gpu-used:')).map(n => fields.get(n) as Float64Array)
-  if (cols.length === 0) {
+  if (![...fields.keys()].some(n => n.startsWith('gpu-used:'))) {
     // A GPU that gives no memory figure (unified memory) may still give each process's.
-    const own = ownGpu(ctx, s)
+    const own = ownGpu(ctx, s.pid, firstMs(s), lastMs(s))
     return own ? { own } : undefined
   }
-  const total = (i: number) => {
-    const vals = cols.map(c => c[i] as number).filter(v => !Number.isNaN(v))
-    return vals.length ? vals.reduce((a, v) => a + v, 0) : undefined
-  }
+  const total = (i: number) => gpuTotalAt(ctx, i)
   let peak: At | undefined
   let before: At | undefined
   const start = firstMs(s)
   // The device's figure is all runners': it counts for this one only until the next runner starts.
   let end = lastMs(s)
-  for (const o of ctx.runners) if (o !== s && firstMs(o) > start && firstMs(o) <= end) end = firstMs(o) - 1
+  let cutMs: number | undefined
+  for (const o of ctx.runners) {
+    if (o !== s && firstMs(o) > start && firstMs(o) <= end) {
+      end = firstMs(o) - 1
+      cutMs = firstMs(o)
+    }
+  }
+  // A runner already alive when this one started is in every figure: without the figure before, none is its own.
+  const older = ctx.runners.some(o => o !== s && firstMs(o) <= start && lastMs(o) >= start)
   for (let i = lowerBound(tsMs, start - GAP_FACTOR * ctx.sysPeriodMs); i < tsMs.length && (tsMs[i] as number) <= end; i++) {
     const t = tsMs[i] as number
     const v = total(i)
@@ -85,20 +99,10 @@ function gpuUsed(ctx: Ctx, s: ProcSeries): GpuUse | undefined {
     else if (!peak || v > peak.v) peak = { v, t }
   }
   if (!peak) return undefined
-  const own = ownGpu(ctx, s)
-  return { peak, ...(arrival(ctx, s) === 'started' && before ? { before } : {}), ...(own ? { own } : {}) }
-}
-
-/** The runner's own GPU memory, as nvidia-smi's table listed its PID while it lived. */
-function ownGpu(ctx: Ctx, s: ProcSeries): At | undefined {
-  const g = ctx.trace.gpuByPid.get(s.pid)
-  if (!g) return undefined
-  let own: At | undefined
-  for (let i = lowerBound(g.tsMs, firstMs(s)); i < g.tsMs.length && (g.tsMs[i] as number) <= lastMs(s); i++) {
-    const v = g.bytes[i] as number
-    if (!own || v > own.v) own = { v, t: g.tsMs[i] as number }
-  }
-  return own
+  const own = ownGpu(ctx, s.pid, firstMs(s), lastMs(s))
+  const from = arrival(ctx, s) === 'started' && before ? before : undefined
+  if (!own && !from && older) return undefined
+  return { peak, ...(from ? { before: from } : {}), ...(own ? { own } : {}), ...(cutMs !== undefined ? { cutMs } : {}) }
 }
 
 /** The runner's own share of GPU memory: what nvidia-smi listed for it, else the rise over what was in use before it. */
@@ -112,7 +116,9 @@ const far = (a: number, b: number) => Math.abs(a - b) >= CLAIM_MIN_BYTES && (b =
  * more than Ollama's figure counts.
  */
 function rssOff(c: Claim, unified: boolean): boolean {
-  if (unified && (c.model.sizeVramBytes ?? 0) > 0 && c.peak.v < c.hostBytes) return false
+  const onGpu = (c.model.sizeVramBytes ?? 0) > 0
+  if (unified && onGpu && c.peak.v < c.hostBytes) return false
+  if (!unified && onGpu && c.peak.v > c.hostBytes && c.peak.v - c.hostBytes <= GPU_RUNTIME_RSS_BYTES) return false
   return far(c.peak.v, c.hostBytes)
 }
 
@@ -153,23 +159,32 @@ function one(ctx: Ctx, c: Claim, unified: boolean): Draft {
   const d = c.peak.v - c.hostBytes
   const share = c.hostBytes > 0 ? ` (${d > 0 ? '+' : '−'}${Math.round((Math.abs(d) / c.hostBytes) * 100)}%)` : ''
   const what = unified ? `the ${gib(c.hostBytes)} Ollama said it holds` : c.hostBytes === 0 ? 'what Ollama keeps in system RAM (none)' : `the ${gib(c.hostBytes)} Ollama keeps in system RAM`
-  const rss = rssOff(c, unified) ? `, ${gib(Math.abs(d))} ${d > 0 ? 'more' : 'less'} than ${what}${share}` : `, ${far(c.peak.v, c.hostBytes) ? 'against' : 'close to'} ${what}`
+  const rss = rssOff(c, unified)
+    ? `, ${gib(Math.abs(d))} ${d > 0 ? 'more' : 'less'} than ${what}${share}`
+    : far(c.peak.v, c.hostBytes) && d > 0 && !unified
+      ? `, within the ${gib(GPU_RUNTIME_RSS_BYTES)} a CUDA runner holds beyond ${what}`
+      : `, close to ${what}`
   const peaked = c.held
     ? `held at most ${gib(c.held.v)} of system RAM at ${ctx.at(c.held.t)} (${gib(c.held.rssBytes)} RSS plus the ${gib(c.held.gpuBytes)} nvidia-smi gave pid ${c.runner.pid} on the GPU, which is system RAM on this host)`
     : `peaked at ${gib(c.peak.v)} RSS at ${ctx.at(c.peak.t)}`
   let text = `${cap(runnerName(c.runner))} ${peaked}${rss}. ${c.source} at ${ctx.at(c.atMs)} gave ${c.model.name} ${whereText(c, unified)}.`
   const g = c.gpu
-  if (g && c.model.sizeVramBytes && !c.held) {
-    const use = g.own
-      ? `nvidia-smi gave pid ${c.runner.pid} at most ${gib(g.own.v)} of GPU memory (${ctx.at(g.own.t)}),`
-      : g.before && g.peak
-      ? `GPU memory in use rose by ${gib(gpuShare(g))}, from ${gib(g.before.v)} at ${ctx.at(g.before.t)} to ${gib(g.peak.v)} at ${ctx.at(g.peak.t)},`
-      : g.peak
-      ? `GPU memory in use peaked at ${gib(g.peak.v)} (${ctx.at(g.peak.t)}),`
-      : ''
-    if (use) text += ` ${use} against the ${gib(c.model.sizeVramBytes)} Ollama put there.`
-  }
+  const use = g && c.model.sizeVramBytes && !c.held ? gpuText(ctx, c, g) : ''
+  if (use) text += ` ${use} against the ${gib(c.model.sizeVramBytes as number)} Ollama put there.`
   return draft('claim-vs-measured', firstMs(c.runner), lastMs(c.runner), [c.runner], text, figures(c))
+}
+
+/**
+ * The runner's GPU memory: its own where nvidia-smi listed its PID; else the
+ * device's rise, said to be the device's, up to where the next runner started.
+ */
+function gpuText(ctx: Ctx, c: Claim, g: GpuUse): string {
+  if (g.own) return `nvidia-smi gave pid ${c.runner.pid} at most ${gib(g.own.v)} of GPU memory (${ctx.at(g.own.t)}),`
+  const cut = g.cutMs !== undefined ? `, counted until the next runner started at ${ctx.at(g.cutMs)}` : ''
+  const device = `the GPU gave no figure for pid ${c.runner.pid}, so this is the device's use${cut}`
+  if (!g.peak) return ''
+  if (g.before) return `GPU memory in use rose by ${gib(gpuShare(g))}, from ${gib(g.before.v)} at ${ctx.at(g.before.t)} to ${gib(g.peak.v)} at ${ctx.at(g.peak.t)} (${device}),`
+  return `GPU memory in use peaked at ${gib(g.peak.v)} (${ctx.at(g.peak.t)}; ${device}),`
 }
 
 function many(g: Claim[], unified: boolean): Draft {

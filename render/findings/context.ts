@@ -10,7 +10,7 @@ import { groupLoads, type Load, runnerFigures, type RunnerFigures, tieLoads } fr
 import { listedOn, type ServerRef, servers, speaksFor } from '../../core/model/servers.js'
 
 /** A finding before it is ordered and numbered. */
-export type Draft = Omit<Finding, 'n'>
+export type Draft = Omit<Finding, 'n' | 'severity'>
 
 export interface FindingOptions {
   zone: string

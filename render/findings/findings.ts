@@ -14,33 +14,32 @@ import { oomKillFindings, runnerKilledFindings } from './oom-kill.js'
 import { predictionFindings, workingSetFindings } from './prediction.js'
 import { runnerMemory } from './runner-memory.js'
 import { serverMarks } from './server-marks.js'
-import { orphanFindings } from './orphan.js'
+import { orphanFindings, orphanIntervals } from './orphan.js'
 import { overlapFindings } from './overlap.js'
 import { wiredJumpFindings } from './wired-jump.js'
+import { SEVERITY, type Severity, severityOf } from './severity.js'
 
 export type { FindingOptions }
 
 /**
- * The order a maintainer reads them in: the harm first (a process the OOM
- * killer killed), then runners alive together and low free
- * memory, then memory not given back (orphans, listings without a runner,
- * free memory, compressor and swap), then Ollama's figures against the
- * measured ones and what a load cost, then gaps and server trouble.
+ * Within one severity (`severity.ts`, which comes first), the order of the
+ * kinds: the kill before a failed load, low memory before what it cost, an
+ * orphan before the overlap it makes; then time.
  */
 export const RANK: readonly Finding['kind'][] = [
   'oom-kill',
   'runner-killed',
   'load-failed',
-  'eviction',
-  'runner-overlap',
   'low-free',
-  'orphan-runner',
-  'runner-gone-while-listed',
-  'not-given-back',
   'pressure-after-low-free',
   'working-set',
+  'orphan-runner',
+  'runner-overlap',
+  'eviction',
+  'not-given-back',
   'prediction-off',
   'claim-vs-measured',
+  'runner-gone-while-listed',
   'wired-jump',
   'gap',
   'server-unanswered',
@@ -83,10 +82,11 @@ export function findingsIn(ctx: Ctx): Finding[] {
     ...wiredJumpFindings(ctx),
     ...gapFindings(ctx),
   ]
-  return drafts
-    .sort((a, b) => RANK.indexOf(a.kind) - RANK.indexOf(b.kind) || byTime(a.start, b.start))
-    .map(({ record, ...rest }, i) => {
-      const f: Finding = { record, n: i + 1, ...rest, text: oneLine(rest.text) }
+  const rated = drafts.map(d => ({ d, severity: severityOf(ctx, d) })).filter((x): x is { d: Draft; severity: Severity } => x.severity !== undefined)
+  return rated
+    .sort((a, b) => SEVERITY.indexOf(a.severity) - SEVERITY.indexOf(b.severity) || RANK.indexOf(a.d.kind) - RANK.indexOf(b.d.kind) || byTime(a.d.start, b.d.start))
+    .map(({ d: { record, ...rest }, severity }, i) => {
+      const f: Finding = { record, n: i + 1, severity, ...rest, text: oneLine(rest.text) }
       if (rest.models) f.models = rest.models.map(oneLine)
       return f
     })
@@ -97,4 +97,4 @@ export function runnerRecords(ctx: Ctx): RunnerMemory[] {
   return runnerMemory(ctx)
 }
 
-export { makeCtx, serverMarks }
+export { makeCtx, orphanIntervals, serverMarks }

@@ -43,6 +43,12 @@ export function goneWhileListedFindings(ctx: Ctx): Draft[] {
       until = snap.tsMs
     }
     if (n === 0) continue
+    // Past the margin it was really listed without a runner: the answers within the margin that listed it count too.
+    for (let j = after - 1; j >= 0 && (snaps[j] as (typeof snaps)[number]).tsMs > end; j--) {
+      const snap = snaps[j] as (typeof snaps)[number]
+      if (!listing(snap, model) || served(snap.tsMs)) break
+      n++
+    }
     const first = snaps[after] as (typeof snaps)[number]
     found.push({ runner: s, untilMs: until, samples: n, toEnd: i === snaps.length, source: listSource(first) })
   }

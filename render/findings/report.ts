@@ -10,6 +10,8 @@ import { LOW_FREE_RULE } from './low-free.js'
 import { codeText, markdownText } from '../../core/safe-text.js'
 import { reportedEvents, serverLine, serverSummary } from './server-lines.js'
 import { runnerMemory } from './runner-memory.js'
+import { overlapFindings } from './overlap.js'
+import { severityOf } from './severity.js'
 
 export interface ReportOptions {
   zone: string
@@ -56,8 +58,10 @@ export function reportMarkdown(trace: Trace, findings: Finding[], o: ReportOptio
   if (summary) head.push(`- Server: ${cell(summary)}`)
   head.push('')
   head.push('### What happened', '')
-  if (findings.length === 0) head.push('No runner overlap, no low free memory, no gaps.')
+  if (findings.length === 0) head.push('Nothing harmful: no runner killed, no low free memory, no runners alive together while memory was short, no gaps.')
   const what = findings.map(f => `${f.n}. ${cell(f.text)}`)
+  const calm = ampleOverlaps(trace, o)
+  if (calm.length) what.push('', `Runners alive together while memory stayed ample (no harm, so no finding; the chart still draws the band): ${cell(calm.join(' '))}`)
   const notes = ['', `Numbers match the badges on the chart. Times are in ${o.zone}; sizes are GiB (1 GiB = 1.074 GB).`]
   if (findings.some(f => f.kind === 'low-free')) notes.push(`Low free memory: ${trace.sys.platform === 'linux' ? 'available memory (MemAvailable / MemTotal)' : "memory_pressure's free %"} under ${o.lowFreePct}%. ${LOW_FREE_RULE}`)
   if (findings.some(f => f.kind === 'claim-vs-measured')) {
@@ -99,6 +103,12 @@ export function reportMarkdown(trace: Trace, findings: Finding[], o: ReportOptio
     text = scrub(compose(room).join('\n'), o.home)
   }
   return text
+}
+
+/** Overlaps the findings leave out because memory stayed ample: a line in the report, not a headline. */
+function ampleOverlaps(trace: Trace, o: ReportOptions): string[] {
+  const ctx = makeCtx(trace, { zone: o.zone, lowFreePct: o.lowFreePct })
+  return overlapFindings(ctx).filter(d => severityOf(ctx, d) === undefined).map(d => d.text)
 }
 
 function runnerTable(trace: Trace, o: ReportOptions, at: (ms: number) => string): { header: string[]; rows: string[] } {

@@ -53,7 +53,8 @@ function many(ctx: Ctx, g: Jump[]): Draft {
   const firstPeak = gib(peaks[0] as number)
   const lastPeak = gib(peaks[peaks.length - 1] as number)
   const highest = Math.max(...peaks)
-  const rss = `peak RSS ${firstPeak.replace(' GiB', '')} → ${lastPeak}${gib(highest) !== lastPeak ? ` (highest ${gib(highest)})` : ''}`
+  // The same figure first and last is no change to show with an arrow: the range says it.
+  const rss = firstPeak === lastPeak ? `peak RSS ${range(peaks)}` : `peak RSS ${firstPeak.replace(' GiB', '')} → ${lastPeak}${gib(highest) !== lastPeak ? ` (highest ${gib(highest)})` : ''}`
   const loads = g.length === all.length ? 'at each load' : `at ${g.length} of ${all.length} loads`
   const rises = g.map(j => j.peak.v - j.before.v)
   const text =
