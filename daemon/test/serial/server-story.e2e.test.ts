@@ -8,7 +8,7 @@
 import t from 'tap'
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { exited, foreground, memtrace, sleep, standinServer, traceFiles } from './helpers.js'
+import { exited, foreground, memtrace, sleep, standinServer, traceFiles } from '../helpers.js'
 
 t.test('an eviction and a kill, told by the server log beside the measured memory', async t => {
   const s = await standinServer(t, { OLLAMA_STANDIN_RUNNER: 'simulated', OLLAMA_STANDIN_MEMORY_BUDGET: String(8 * 2 ** 30) }, ['phi4:14b', 'qwen3:8b'])
