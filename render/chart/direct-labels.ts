@@ -3,9 +3,9 @@
  * model's colour. Labels never touch each other, the markers or the panel
  * edge. Placed highest peak first: each tries right of the line's end, then
  * above it, then below, and last over or under the line's peak. A model is named once, at its highest peak
- * (`qwen2.5-coder:7b · peak 15.7 GiB`); its other runners, which share its
- * colour, say `peak 12.7 GiB`. A label with no room shrinks to `12.7 GiB`,
- * then is left out: with many runners of one model, the lower ones thin out.
+ * (`qwen2.5-coder:7b · peak 15.7 GiB`, or `qwen2.5-coder:7b · 15.7 GiB` where
+ * that has no room); its other runners, which share its colour, say
+ * `peak 12.7 GiB`. A label with no room shrinks to `12.7 GiB`, then is left out: with many runners of one model, the lower ones thin out.
  * No label sits on a line, its own or another's: struck through, it is hard
  * to read, and on another runner's line it reads as that runner's.
  */
@@ -18,10 +18,12 @@ import { LineIndex } from './line-index.js'
 import { fastLinear } from './linear.js'
 import { inside, type Occupied, type Rect, textRect } from './rects.js'
 import type { Theme } from './style.js'
-import { el, haloText } from '../../core/svg.js'
+import { el, esc, haloText } from '../../core/svg.js'
 import { BOLD, textWidth } from './text-width.js'
 
 const FONT = 11
+/** Baseline to baseline, for a label on two lines. */
+const LINE = 13
 
 /**
  * Whether a process's line passes through `r` (segments clipped to its
@@ -169,9 +171,13 @@ export function directLabels(trace: Trace, box: Box, x: (t: number) => number, s
     const px = x(s.tsMs[Math.max(0, pk)] as number)
     const py = y((s.peakRssKb * 1024) / GIB)
     // The model is named once, at its highest peak; its other runners show their peak only.
-    const forms = named.has(modelKey(s)) ? [`peak ${peak}`, peak] : [`${modelKey(s)} · peak ${peak}`, peak]
-    for (const label of forms) {
-      const w = textWidth(label, FONT, BOLD)
+    // Without room for the whole, the model keeps its name before the word `peak` goes: at 700 px a runner
+    // that matters reads `llama3.3:70b · 30.5 GiB`, not a bare figure.
+    // Last before a bare figure, the name over the figure, on two lines: it fits between two markers' lines.
+    const forms: string[][] = named.has(modelKey(s)) ? [[`peak ${peak}`], [peak]] : [[`${modelKey(s)} · peak ${peak}`], [`${modelKey(s)} · ${peak}`], [modelKey(s), peak], [peak]]
+    for (const lines of forms) {
+      const w = Math.max(...lines.map(l => textWidth(l, FONT, BOLD)))
+      const up = (lines.length - 1) * LINE
       // Ends a little short of the line's end: a marker there (an unload) keeps its line clear.
       const endX = Math.min(ex - 6, box.x + box.w - 4) // a line ending at the right edge is labelled inside it
       // At the line's end first; a runner that ends among other lines (its RSS falling as it exits) is labelled over its peak.
@@ -184,10 +190,17 @@ export function directLabels(trace: Trace, box: Box, x: (t: number) => number, s
           { x: px, y: py - 7, anchor },
           { x: px, y: py + 15, anchor },
         ]),
+        // Beside the peak, level with it: a steep line leaves room on either side.
+        { x: px - 6, y: py + 4, anchor: 'end' },
+        { x: px + 6, y: py + 4, anchor: 'start' },
+        // Past a marker's line at the end (a kill, an unload drawn a few seconds after the last sample).
+        { x: ex + 12, y: ey + 4, anchor: 'start' },
+        { x: ex + 12, y: ey - 7, anchor: 'start' },
       ]
       let spot: ((typeof spots)[number] & { r: Rect }) | undefined
       for (const p of spots) {
-        const r = textRect(p.x, p.y, w, FONT, p.anchor)
+        const last = textRect(p.x, p.y, w, FONT, p.anchor)
+        const r = { ...last, y: last.y - up, h: last.h + up }
         if (inside(r, box, 2) && taken.free(r, 3) && clear(r)) {
           spot = { ...p, r }
           break
@@ -195,13 +208,12 @@ export function directLabels(trace: Trace, box: Box, x: (t: number) => number, s
       }
       if (!spot) continue
       taken.add(spot.r)
-      if (label !== peak) named.add(modelKey(s))
+      if (lines[0] !== peak) named.add(modelKey(s))
+      const a = { class: 'direct-label', 'data-pid': s.pid, x: spot.x, y: spot.y - up, 'font-size': FONT, 'font-weight': 600, 'text-anchor': spot.anchor === 'start' ? undefined : spot.anchor, fill: (styles[i] as ProcStyle).color }
       parts.push(
-        haloText(
-          { class: 'direct-label', 'data-pid': s.pid, x: spot.x, y: spot.y, 'font-size': FONT, 'font-weight': 600, 'text-anchor': spot.anchor === 'start' ? undefined : spot.anchor, fill: (styles[i] as ProcStyle).color },
-          label,
-          th.panel,
-        ),
+        lines.length === 1
+          ? haloText(a, lines[0] as string, th.panel)
+          : el('text', { ...a, stroke: th.panel, 'stroke-width': 3, 'stroke-linejoin': 'round', 'paint-order': 'stroke' }, ...lines.map((l, n) => el('tspan', { x: spot.x, dy: n === 0 ? undefined : LINE }, esc(l)))),
       )
       break
     }

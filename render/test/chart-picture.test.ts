@@ -8,6 +8,8 @@ import { THEMES } from '../chart/style.js'
 import { findFindings } from '../findings/findings.js'
 import { TraceBuilder } from '../../core/model/trace.js'
 import { ROOT } from '../../core/test/helpers.js'
+import { readFileSync } from 'node:fs'
+import { memtrace } from '../../core/test/helpers.js'
 import { isRed } from './contrast.js'
 import { parseSvg } from './xml.js'
 
@@ -250,4 +252,18 @@ t.test('a runner whose line ends on the server line is labelled over its peak in
   t.equal(label?.textContent, 'qwen3:30b · peak 1.0 GiB')
   const serverY = Number(/,([\d.]+)/.exec(doc.querySelector('path.rss-line[data-pid="10"]')?.getAttribute('d') ?? '')?.[1])
   t.ok(num(label, 'y') < serverY - 20, `the label (y ${num(label, 'y')}) is well above the server line (y ${serverY})`)
+})
+
+t.test('at 700 px every runner of the container sample is named on its line, even between a decision and a kill', async t => {
+  const dir = t.testdir({})
+  const out = join(dir, 'c.svg')
+  const r = memtrace(['render', '--dir', join(ROOT, 'samples', 'linux-nvidia-container'), '-o', out, '--tz', 'UTC', '--width', '700', '-q'])
+  t.equal(r.code, 0, r.stderr)
+  const doc = parseSvg(readFileSync(out, 'utf8'))
+  const runners = all(doc, 'path.rss-line[data-role="runner"]').map(p => ({ pid: p.getAttribute('data-pid'), model: p.getAttribute('data-model') }))
+  t.equal(runners.length, 3)
+  for (const { pid, model } of runners) {
+    const label = doc.querySelector(`text.direct-label[data-pid="${pid}"]`)?.textContent ?? ''
+    t.ok(label.includes(model as string), `runner ${pid}: "${label}" names ${model}`)
+  }
 })
