@@ -118,11 +118,18 @@ export const THEMES: Record<'light' | 'dark', Theme> = {
 /** Dashes for the second and later GPUs, used and total, so each GPU has a line of its own. */
 const GPU_DASHES: Record<string, (string | undefined)[]> = { 'gpu-used': [undefined, '2 2', '6 2 2 2'], 'gpu-total': ['8 4', '12 3 3 3', '3 6'] }
 
-/** The dash of a system series (`gpu-used:1` → the second GPU's). */
-export function seriesDash(name: string): string | undefined {
-  const [kind, index] = name.split(':')
+/**
+ * The dash of a system series: a GPU's by its place among the trace's GPUs
+ * (`names`), not its number, so a lone `card1` (AMD numbers GPUs by their DRM
+ * card) is drawn solid like a lone GPU 0.
+ */
+export function seriesDash(name: string, names: readonly string[] = []): string | undefined {
+  const [kind] = name.split(':')
   const gpu = GPU_DASHES[kind as string]
-  if (gpu) return gpu[Number(index ?? 0) % gpu.length]
+  if (gpu) {
+    const place = names.filter(n => n.startsWith(`${kind}:`)).indexOf(name)
+    return gpu[(place < 0 ? Number(name.split(':')[1] ?? 0) : place) % gpu.length]
+  }
   return SERIES_STYLE[kind as string]?.dash
 }
 

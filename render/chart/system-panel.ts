@@ -55,7 +55,7 @@ export function systemLegend(trace: Trace, names: string[], noSwap: boolean, has
   const host = hostLabel(trace)
   const items: LegendItem[] = host ? [{ label: host, color: th.text, dash: HOST_DASH }] : []
   items.push(...names.map(n => {
-    const dash = seriesDash(n)
+    const dash = seriesDash(n, names)
     const label = seriesLabel(n, trace.sys.platform)
     return dash ? { label, color: seriesColor(n, th), dash } : { label, color: seriesColor(n, th) }
   }))
@@ -136,7 +136,7 @@ export function systemPanel(a: SystemPanelArgs): string {
         fill: 'none',
         stroke: seriesColor(n, th),
         'stroke-width': isPct ? 1.5 : 2,
-        'stroke-dasharray': seriesDash(n),
+        'stroke-dasharray': seriesDash(n, a.names),
         'stroke-linejoin': 'round',
       }),
     )

@@ -174,6 +174,15 @@ t.test('a GPU far above the host memory leaves the right axis legible', async t 
   t.ok(Math.abs(systemGeometry(doc).at('100%') - systemGeometry(doc).hostY) < 0.6, '100% still at the host line')
 })
 
+t.test('a lone GPU numbered 1 (an AMD card1) is drawn as a lone GPU 0 is: solid used, dashed total', async t => {
+  const dashes = (index: number) => {
+    const doc = parseSvg(renderChart(synthetic(10, () => ({ freePct: 50, gpus: [{ index, usedBytes: 5 * GIB, totalBytes: 24 * GIB }] })), OPTS))
+    return ['gpu-used', 'gpu-total'].map(k => doc.querySelector(`path.sys-series[data-series="${k}"]`)?.getAttribute('stroke-dasharray') ?? 'solid')
+  }
+  t.same(dashes(1), dashes(0))
+  t.same(dashes(0), ['solid', '8 4'])
+})
+
 t.test('two GPUs are two lines told apart', async t => {
   const trace = synthetic(10, () => ({ freePct: 50, gpus: [{ index: 0, usedBytes: 5 * GIB, totalBytes: 24 * GIB }, { index: 1, usedBytes: 9 * GIB, totalBytes: 24 * GIB }] }))
   const doc = parseSvg(renderChart(trace, OPTS))
