@@ -78,7 +78,8 @@ export function timeTicks(startMs: number, endMs: number, zone: string, count: n
     .domain([new Date(startMs + off), new Date(endMs + off)])
     .ticks(count)
   let lastDay = ''
-  const withSeconds = endMs - startMs < 3 * 60_000
+  // Ticks half a minute apart would read 10:00, 10:00, 10:01: whenever one falls off the whole minute, all say their seconds.
+  const withSeconds = endMs - startMs < 3 * 60_000 || ticks.some(t => t.getUTCSeconds() !== 0)
   return ticks.map(t => {
     const local = t.getTime()
     const day = `${MONTHS[t.getUTCMonth()]} ${t.getUTCDate()}`

@@ -218,6 +218,15 @@ t.test('a trace of one sample still gets distinct time labels', async t => {
   t.match(doc.querySelector('title')?.textContent ?? '', /\(0 s\)$/)
 })
 
+t.test('time labels are never the same twice: a five-minute trace at 1200 px says the seconds of its half-minute ticks', async t => {
+  // 61 samples 5 s apart: five minutes, ticked every 30 s at this width.
+  const doc = parseSvg(renderChart(synthetic(61, () => ({ freePct: 60 })), OPTS))
+  const labels = all(doc, '.panel-system .axis-time text').map(e => e.textContent)
+  t.ok(labels.length >= 8, `${labels.length} ticks`)
+  t.equal(new Set(labels).size, labels.length, labels.join(' '))
+  t.ok(labels.includes('00:00:30'), 'the half minutes named')
+})
+
 t.test('no direct label sits on another runner\'s line (the sweep)', async t => {
   const { textRect } = await import('../chart/rects.js')
   const { textWidth, BOLD } = await import('../chart/text-width.js')
