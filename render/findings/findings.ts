@@ -15,6 +15,7 @@ import { predictionFindings, workingSetFindings } from './prediction.js'
 import { runnerMemory } from './runner-memory.js'
 import { serverMarks } from './server-marks.js'
 import { orphanFindings, orphanIntervals } from './orphan.js'
+import { containerLimitFindings } from './container-limit.js'
 import { overlapFindings } from './overlap.js'
 import { wiredJumpFindings } from './wired-jump.js'
 import { SEVERITY, type Severity, severityOf } from './severity.js'
@@ -30,6 +31,7 @@ export const RANK: readonly Finding['kind'][] = [
   'oom-kill',
   'runner-killed',
   'load-failed',
+  'container-limit',
   'low-free',
   'pressure-after-low-free',
   'working-set',
@@ -70,6 +72,7 @@ export function findingsIn(ctx: Ctx): Finding[] {
     ...runnerKilledFindings(ctx),
     ...loadFailedFindings(ctx),
     ...evictionFindings(ctx),
+    ...containerLimitFindings(ctx),
     ...overlapFindings(ctx),
     ...lowFreeFindings(ctx),
     ...orphanFindings(ctx),

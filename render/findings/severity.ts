@@ -86,6 +86,7 @@ export function severityOf(ctx: Ctx, d: Draft): Severity | undefined {
       return 'killed'
     case 'pressure-after-low-free':
     case 'working-set':
+    case 'container-limit':
       return 'exhausted'
     case 'low-free':
       return exhaustedDuring(ctx, span(d)) ? 'exhausted' : 'short'

@@ -110,6 +110,30 @@ t.test('memtrace in a container: the cgroup at the namespace root is the contain
   t.notMatch(parsed.stdout, /"record":"problem"/, 'nothing skipped')
 })
 
+t.test('memtrace in a container: a container at 95 % of its limit is memory exhausted, the first finding, with figures from its own samples', async t => {
+  const { findings } = render('in-container', t.testdir({}))
+  const dir = join(FIX, 'in-container')
+  const log = readFileSync(join(dir, readdirSync(dir).find(f => f.startsWith('system-')) as string), 'utf8')
+  // Each block's time, usage and limit, as the cgroup files print them.
+  const blocks = log.split('===== ').slice(1).map(b => ({
+    ms: Date.parse(b.slice(0, 20)),
+    used: Number(/memory\.current:(\d+)/.exec(b)?.[1]),
+    limit: Number(/memory\.max:(\d+)/.exec(b)?.[1]),
+  }))
+  const full = blocks.filter(b => b.used >= 0.95 * b.limit)
+  t.ok(full.length > 0, `the container reached 95 % in ${full.length} samples`)
+  const worst = full.reduce((a, b) => (b.used / b.limit > a.used / a.limit ? b : a))
+  const f = findings[0] as Finding
+  t.equal(f.kind, 'container-limit', `the headline: ${f.text}`)
+  t.equal(f.start, new Date(full[0]!.ms).toISOString().replace('.000Z', 'Z'), 'from the first sample at the limit')
+  t.equal(f.figures?.cgroupUsageBytes, worst.used, 'the highest usage, as memory.current printed it')
+  t.equal(f.figures?.cgroupLimitBytes, worst.limit)
+  const pct = Math.round((worst.used / worst.limit) * 100)
+  t.match(f.text, new RegExp(`^The container was at its memory limit (?:from|at) [\\d:]+[^:]*: it used ${(worst.used / 2 ** 30).toFixed(1)} GiB of its 16\\.0 GiB \\(${pct}%\\)(?: at [\\d:]+)?, with runner PID 31 for llama3\\.2:3b at `))
+  const memory = findings.find(x => x.kind === 'claim-vs-measured')
+  t.ok(!memory || findings.indexOf(memory) > 0, 'before what Ollama said it holds')
+})
+
 /** A trace written by hand, as the shell loops write it: no `memtrace server` lines, so servers are told by the process tree only. */
 function loopTrace(dir: string, procs: { pid: number; ppid: number; command: string; from: number; to: number; kb: number }[]): string {
   const t0 = Date.UTC(2026, 10, 20, 12, 0, 0)
