@@ -248,7 +248,10 @@ function linuxContainer(): void {
     const rss = alive.reduce((s, p) => s + p.rss(t), 0) + serve.rss(t)
     const gpu = 0.6 * GIB + (t >= rp.start && t <= rp.end ? 8.4 * GIB : 0) + (t >= rq.start && t <= rq.end ? 22.6 * GIB : 0) + (t >= rl.start && t <= rl.end ? 22.9 * GIB : 0)
     const cache = Math.min(14 * GIB, 3 * GIB + rss * 0.35)
-    const usage = rss + cache * 0.6
+    // The container is charged the pages of the weights llama-server reads through its mmap too: as the
+    // 70b loads, they take the container to its limit, where the kernel kills it.
+    const weights = t >= rl.start && t <= rl.end ? ((t - rl.start) / (rl.end - rl.start)) * 9.3 * GIB : 0
+    const usage = rss + cache * 0.6 + weights
     const anon = rss + 5 * GIB
     const available = Math.max(0.4 * GIB, total - anon - 2 * GIB)
     const pressure = usage > 0.9 * limit ? Math.min(60, ((usage - 0.9 * limit) / GIB) * 9) : 0
