@@ -2,7 +2,7 @@
 import type { LoadedModel } from '../../schemas/index.js'
 import type { ProcSeries } from '../../core/model/trace.js'
 import { GAP_FACTOR } from '../../core/model/intervals.js'
-import { snapsBetween } from './lookup.js'
+import { Lifetimes, snapsBetween } from './lookup.js'
 import { arrival, type At, type Ctx, type Draft, cap, draft, firstMs, GIB, gib, join, lastMs, lines, listing, lowerBound, listSource, modelsOf, peakRss, range, runnerName, some } from './context.js'
 
 /** A difference is a finding when it is at least this large, in bytes and as a share of Ollama's figure. */
@@ -33,6 +33,7 @@ interface GpuUse {
 export function claims(ctx: Ctx): Claim[] {
   const out: Claim[] = []
   const unified = ctx.trace.sys.platform === 'macos'
+  const gpu = new GpuTotals(ctx)
   for (const s of ctx.runners) {
     if (!s.model) continue
     let best: Omit<Claim, 'runner' | 'peak' | 'hostBytes'> | undefined
@@ -44,41 +45,71 @@ export function claims(ctx: Ctx): Claim[] {
     if (!best || !peak) continue
     const vram = best.model.sizeVramBytes ?? 0
     const hostBytes = unified ? best.model.sizeBytes : Math.max(0, best.model.sizeBytes - vram)
-    const gpu = gpuUsed(ctx, s)
-    out.push({ runner: s, peak, hostBytes, ...best, ...(gpu ? { gpu } : {}) })
+    const used = gpu.used(s)
+    out.push({ runner: s, peak, hostBytes, ...best, ...(used ? { gpu: used } : {}) })
   }
   return out
 }
 
 /**
- * GPU memory in use, all GPUs together: the highest while the runner lived,
- * and the last sample before it started (what others already held), when
- * sampling ran up to its start.
+ * GPU memory in use, all GPUs together, summed once per system sample (NaN
+ * where no GPU gave a figure); and when each runner starts, sorted, so that
+ * a runner's share ends at the next start by a binary search, not a pass
+ * over every runner.
  */
-function gpuUsed(ctx: Ctx, s: ProcSeries): GpuUse | undefined {
-  const { tsMs, fields } = ctx.trace.sys
-  const cols = [...fields.keys()].filter(n => n.startsWith('gpu-used:')).map(n => fields.get(n) as Float64Array)
-  if (cols.length === 0) return undefined
-  const total = (i: number) => {
-    const vals = cols.map(c => c[i] as number).filter(v => !Number.isNaN(v))
-    return vals.length ? vals.reduce((a, v) => a + v, 0) : undefined
+class GpuTotals {
+  readonly #ctx: Ctx
+  readonly #totals: Float64Array | undefined
+  readonly #lives: Lifetimes
+
+  constructor(ctx: Ctx) {
+    this.#ctx = ctx
+    const { tsMs, fields } = ctx.trace.sys
+    const cols = [...fields.keys()].filter(n => n.startsWith('gpu-used:')).map(n => fields.get(n) as Float64Array)
+    this.#lives = new Lifetimes(ctx.runners.filter(s => s.tsMs.length > 0))
+    if (cols.length === 0) return
+    const totals = new Float64Array(tsMs.length)
+    for (let i = 0; i < totals.length; i++) {
+      let sum = 0
+      let any = false
+      for (const c of cols) {
+        const v = c[i] as number
+        if (Number.isNaN(v)) continue
+        sum += v
+        any = true
+      }
+      totals[i] = any ? sum : NaN
+    }
+    this.#totals = totals
   }
-  let peak: At | undefined
-  let before: At | undefined
-  const start = firstMs(s)
-  // The device's figure is all runners': it counts for this one only until the next runner starts.
-  let end = lastMs(s)
-  for (const o of ctx.runners) if (o !== s && firstMs(o) > start && firstMs(o) <= end) end = firstMs(o) - 1
-  for (let i = lowerBound(tsMs, start - GAP_FACTOR * ctx.sysPeriodMs); i < tsMs.length && (tsMs[i] as number) <= end; i++) {
-    const t = tsMs[i] as number
-    const v = total(i)
-    if (v === undefined) continue
-    if (t < start) before = { v, t }
-    else if (!peak || v > peak.v) peak = { v, t }
+
+  /**
+   * The highest while the runner lived, and the last sample before it
+   * started (what others already held), when sampling ran up to its start.
+   */
+  used(s: ProcSeries): GpuUse | undefined {
+    const totals = this.#totals
+    if (!totals) return undefined
+    const ctx = this.#ctx
+    const { tsMs } = ctx.trace.sys
+    let peak: At | undefined
+    let before: At | undefined
+    const start = firstMs(s)
+    // The device's figure is all runners': it counts for this one only until the next runner starts.
+    let end = lastMs(s)
+    const next = this.#lives.firstAfter(start)
+    if (next !== undefined && next <= end) end = next - 1
+    for (let i = lowerBound(tsMs, start - GAP_FACTOR * ctx.sysPeriodMs); i < tsMs.length && (tsMs[i] as number) <= end; i++) {
+      const t = tsMs[i] as number
+      const v = totals[i] as number
+      if (Number.isNaN(v)) continue
+      if (t < start) before = { v, t }
+      else if (!peak || v > peak.v) peak = { v, t }
+    }
+    if (!peak) return undefined
+    const own = ownGpu(ctx, s)
+    return { peak, ...(arrival(ctx, s) === 'started' && before ? { before } : {}), ...(own ? { own } : {}) }
   }
-  if (!peak) return undefined
-  const own = ownGpu(ctx, s)
-  return { peak, ...(arrival(ctx, s) === 'started' && before ? { before } : {}), ...(own ? { own } : {}) }
 }
 
 /** The runner's own GPU memory, as nvidia-smi's table listed its PID while it lived. */

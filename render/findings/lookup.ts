@@ -67,6 +67,11 @@ export class Lifetimes {
     }
   }
 
+  /** The earliest first sample of any runner after `ms`, if one starts after it. */
+  firstAfter(ms: number): number | undefined {
+    return this.#firsts[upperBound(this.#firsts, ms)]
+  }
+
   /** Whether a runner (other than `except`) has first ≤ `startBy` and last ≥ `endFrom`. */
   any(startBy: number, endFrom: number, except?: ProcSeries): boolean {
     const k = upperBound(this.#firsts, startBy) - 1

@@ -96,6 +96,12 @@ t.test('lifetimes and snapshot ranges answer as passes over everything do', asyn
       const except = r() < 0.5 ? runners[Math.floor(r() * runners.length)] : undefined
       const want = runners.some(o => o !== except && (o.tsMs[0] as number) <= at && (o.tsMs[o.tsMs.length - 1] as number) >= at)
       if (lives.any(at, at, except) !== want) wrong.add(seed)
+      // The next start after a runner's own, as a pass over every other runner found it.
+      const last = at + Math.floor(r() * 60) * 500
+      let end = last
+      for (const o of runners) if ((o.tsMs[0] as number) > at && (o.tsMs[0] as number) <= end) end = (o.tsMs[0] as number) - 1
+      const next = lives.firstAfter(at)
+      if ((next !== undefined && next <= last ? next - 1 : last) !== end) wrong.add(seed)
     }
     const times = Array.from({ length: Math.floor(r() * 30) }, () => Math.floor(r() * 40) * 1000).sort((a, b) => a - b)
     const snaps = times.map(tsMs => ({ tsMs, models: [] }))
