@@ -168,13 +168,17 @@ export class Daemon {
   #problems: import('../core/parse/problems.js').ProblemLog | undefined
 
   start(): void {
-    this.#procTicker = new Ticker(this.#cfg.intervalMs, t => this.#sampleProcesses(t), (n, t) => this.#missed('process', n, t))
+    // The server's log is read right after each process sample (at the default second): the daemon wakes once a second, not twice.
+    this.#procTicker = new Ticker(this.#cfg.intervalMs, async t => {
+      await this.#sampleProcesses(t)
+      if (!this.#closed) this.#serverLog?.poll()
+    }, (n, t) => this.#missed('process', n, t))
     this.#sysTicker = new Ticker(this.#cfg.systemIntervalMs, t => this.#sampleSystem(t), (n, t) => this.#missed('system', n, t))
     // One sample of each at once: the state before the reproduction, and data
     // even for a run shorter than one system interval.
     this.#procTicker.start(true)
     this.#sysTicker.start(true)
-    this.#serverLog?.start()
+    this.#serverLog?.start(this.#cfg.intervalMs)
     this.#log.info({ dir: this.#cfg.dir, procFile: this.#files.proc.path, systemFile: this.#files.sys.path, platform: this.#cfg.platform, ollama: this.#cfg.ollamaUrl }, 'tracing started')
     this.#writeStatus(true)
   }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { type Container, containerLogOrigin, containerOfPid, describeOrigin, findServerLog, type LogOrigin } from './log-origin.js'
-import { ServerLogFollower } from './server-log.js'
+import { POLL_MS, ServerLogFollower } from './server-log.js'
 
 /** What `memtrace status` says of the server's log. */
 export interface ServerLogStatus {
@@ -35,6 +35,8 @@ export class ServerLogSource {
   #followedPid: number | undefined
   #endedAt: number | undefined
   #saidNone = false
+  /** Files are read at the daemon's process tick (poll()), not by a timer of their own. */
+  #byTick = false
   /** Lines kept by the followers of earlier containers. */
   #keptBefore = 0
   status: ServerLogStatus
@@ -58,8 +60,20 @@ export class ServerLogSource {
     return this.#keptBefore + (this.#follower?.kept ?? 0)
   }
 
-  start(): void {
-    this.#follower?.start()
+  /**
+   * With `tickMs` at the follower's own period (a second), a file is read at
+   * each poll(), which the daemon calls after each process sample: no timer
+   * of its own, so the daemon wakes once a second, not twice. At any other
+   * process interval the file keeps its own timer.
+   */
+  start(tickMs: number): void {
+    this.#byTick = tickMs === POLL_MS
+    this.#follower?.start(this.#byTick ? 'by-caller' : POLL_MS)
+  }
+
+  /** At each process tick: reads what a followed file gained (a command's output comes by itself). */
+  poll(): void {
+    if (this.#byTick) this.#follower?.poll()
   }
 
   /**
@@ -84,7 +98,7 @@ export class ServerLogSource {
       this.#followedPid = serverPid
       this.#endedAt = undefined
       this.#follower = this.#follow(origin)
-      this.#follower.start()
+      this.#follower.start(this.#byTick ? 'by-caller' : POLL_MS)
       this.#log.info({ runtime: found?.runtime, container: found?.id }, 'the server runs in a container: following its log')
     } else if (!this.#follower) this.#sayNone(found)
   }

@@ -7,6 +7,7 @@ import { ServerLogParser } from '../core/parse/server-log.js'
 import type { ServerEvent } from '../schemas/index.js'
 import { describeOrigin, type LogOrigin } from './log-origin.js'
 import { settingsOnly, startLines, withoutCommandLine } from './server-log-start.js'
+import { MAY_TELL, MAY_TELL_ALL } from './server-log-words.js'
 import { AppendFile } from './sink.js'
 
 /** Lines of each class kept a minute at most: a debug log or a loop of errors must not fill the disk. */
@@ -21,16 +22,8 @@ const MAX_LINE = 16 * 1024
 const MAX_SKIP = 64 << 20
 /** Bytes read at a time: all a line read past ever holds in memory. */
 const READ_CHUNK = 64 * 1024
-/**
- * Words one of which every line the server-log parser keeps holds (its
- * messages and llama.cpp's, MLX's and the kernel's lines, in every spelling
- * of core/test/fixtures/server-log; a test holds the two together). A line
- * with none (a request, a debug line) is counted and passed over without
- * being parsed: most of a busy log, at a fraction of the cost.
- */
-export const MAY_TELL = /memory|VRAM|inference compute|offload|msg=load\b|load request|load failed|error loading|kv cache|compute graph|model weights|evict|fit|OOM|starting|started in|is ready|terminated|unexpectedly stopped|working set|WorkingSetSize|finished setting up|server config|Listening on|buffer size|llm_load_tensors|MiB free|mmproj|Killed process/i
-/** MAY_TELL, to scan many lines at once. */
-const MAY_TELL_ALL = new RegExp(MAY_TELL.source, 'gi')
+/** How often a file is read when the caller does not read it at its own tick. */
+export const POLL_MS = 1000
 /** How long a command is given to end after SIGTERM at the stop, before SIGKILL. */
 const KILL_GRACE_MS = 500
 
@@ -74,6 +67,8 @@ export class ServerLogFollower {
   #ino = 0
   #offset = 0
   #timer: NodeJS.Timeout | undefined
+  /** A file is followed: start() has run and stop() has not. */
+  #following = false
   #child: ChildProcess | undefined
   #childGone: Promise<void> = Promise.resolve()
   #windowStart = 0
@@ -97,8 +92,8 @@ export class ServerLogFollower {
     this.#now = now
   }
 
-  /** Starts following; a log that cannot be read is said once (`onError`) and the daemon goes on. */
-  start(pollMs = 1000): void {
+  /** Starts following; a log that cannot be read is said once (`onError`) and the daemon goes on. A file is read every `pollMs`, or with `'by-caller'` at each poll() (the daemon's tick: no wake-up of its own). */
+  start(pollMs: number | 'by-caller' = POLL_MS): void {
     this.#windowStart = this.#now()
     if ('file' in this.#origin) {
       if (!this.#openFile(true)) this.#onError(`the server log ${this.#origin.file} cannot be read; give its place with memtrace start --server-log PATH`)
@@ -107,6 +102,8 @@ export class ServerLogFollower {
         for (const line of startLines(this.#origin.file)) this.#line(line, this.#now())
         this.#flushOut()
       }
+      this.#following = true
+      if (pollMs === 'by-caller') return
       this.#timer = setInterval(() => this.poll(), pollMs)
       this.#timer.unref()
       return
@@ -145,7 +142,7 @@ export class ServerLogFollower {
    * written costs one read a second.
    */
   poll(): void {
-    if (!('file' in this.#origin)) return
+    if (!('file' in this.#origin) || !this.#following) return
     try {
       if (this.#fd !== undefined && this.#read()) return this.#flushOut()
     } catch {
@@ -201,11 +198,14 @@ export class ServerLogFollower {
         this.#offset += used
         skip -= used
         if (nl >= 0) this.#readPast(s, this.#now())
+        // A short read is the end of what the file holds now: no second read to hear it.
+        if (n < want && nl < 0) return grew
         continue
       }
       this.#offset += n
       budget -= n
       this.#take(this.#decoder.write(buf.subarray(0, n)), s, this.#now())
+      if (n < want) return grew
     }
   }
 
@@ -361,6 +361,7 @@ export class ServerLogFollower {
     this.#stopped = true
     if (this.#timer) clearInterval(this.#timer)
     this.poll()
+    this.#following = false
     const now = this.#now()
     for (const s of this.#streams) this.#lastLine(s, now)
     this.#sayDropped()

@@ -6,10 +6,13 @@
  */
 import type { LoadedModel } from '../../schemas/index.js'
 import { apiPsBody, JsonCollector, parseApiPs } from './sections/ollama.js'
+import type { VmStatMemo } from './sample-fields.js'
 
 /** What one block's reading leaves for the next: the last complete body, its lines as collected, and what it read as. */
 export interface BlockMemo {
   body?: { lines: string[]; read: { models: LoadedModel[] } | { error: string } }
+  /** The last block's vm_stat counters: their labels in order, and an object of them to copy. */
+  vmStat?: VmStatMemo
 }
 
 /**

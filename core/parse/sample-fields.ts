@@ -9,16 +9,73 @@ export function pathOnly(path: string | undefined) {
   return path === undefined ? undefined : { path, key: '', value: null }
 }
 
-export function addVmStat(s: SystemSample, label: string, value: number, pageSize: number): void {
-  s.vmStat ??= {}
-  s.vmStat[label] = value
-  const field = mac.VM_STAT_FIELDS[label]
-  if (field) {
-    const bytes = mac.vmStatLabelIsBytes(label) ? value : value * pageSize
-    ;(s as Record<string, unknown>)[field] = bytes
+/** What one block's vm_stat counters leave for the next: their labels in order, an object of them to copy, and what each label feeds. */
+export interface VmStatMemo {
+  labels: string[]
+  copy: Record<string, number>
+  feeds: VmStatFeed[]
+}
+
+/** The sample field a vm_stat label feeds (in bytes or in pages), and the count it is. */
+interface VmStatFeed {
+  field: string | undefined
+  isBytes: boolean
+  count: string | undefined
+}
+
+/**
+ * A block's vm_stat counters, held as they come and put into the sample's
+ * `vmStat` at flush(). A block listing the same counters in the same order
+ * as the last one gets a copy of that one's object, filled in: an object of
+ * twenty-odd counters stored one by one went over V8's limit for fast
+ * properties, and every block's was a slow dictionary; and each label at the
+ * place it had last time feeds the field it fed, not looked up again. Same
+ * keys, same order, same values as storing each as it came.
+ */
+export class VmStatCounters {
+  readonly #memo: { vmStat?: VmStatMemo } | undefined
+  readonly #labels: string[] = []
+  readonly #values: number[] = []
+  /** The object this block made for its counters, while it is still empty. */
+  #fresh: Record<string, number> | undefined
+
+  constructor(memo?: { vmStat?: VmStatMemo }) {
+    this.#memo = memo
   }
-  const count = mac.VM_STAT_COUNTS[label]
-  if (count) (s as Record<string, unknown>)[count] = value
+
+  add(s: SystemSample, label: string, value: number, pageSize: number): void {
+    if (!s.vmStat) s.vmStat = this.#fresh = {}
+    const last = this.#memo?.vmStat
+    const at = this.#labels.length
+    this.#labels.push(label)
+    this.#values.push(value)
+    const feed = last && last.labels[at] === label ? (last.feeds[at] as VmStatFeed) : feedOf(label)
+    if (feed.field) (s as Record<string, unknown>)[feed.field] = feed.isBytes ? value : value * pageSize
+    if (feed.count) (s as Record<string, unknown>)[feed.count] = value
+  }
+
+  /** Puts the counters held into `s.vmStat`. */
+  flush(s: SystemSample): void {
+    const labels = this.#labels
+    if (labels.length === 0) return
+    const memo = this.#memo
+    const last = memo?.vmStat
+    let same = s.vmStat === this.#fresh && last !== undefined && last.labels.length === labels.length
+    for (let i = 0; same && i < labels.length; i++) same = last?.labels[i] === labels[i]
+    const into = same ? { ...(last as VmStatMemo).copy } : (s.vmStat as Record<string, number>)
+    for (let i = 0; i < labels.length; i++) into[labels[i] as string] = this.#values[i] as number
+    if (!same && memo && s.vmStat === this.#fresh && new Set(labels).size === labels.length) {
+      memo.vmStat = { labels: [...labels], copy: JSON.parse(JSON.stringify(into)) as Record<string, number>, feeds: labels.map(feedOf) }
+    }
+    s.vmStat = into
+    this.#fresh = undefined
+    labels.length = 0
+    this.#values.length = 0
+  }
+}
+
+function feedOf(label: string): VmStatFeed {
+  return { field: mac.VM_STAT_FIELDS[label], isBytes: mac.vmStatLabelIsBytes(label), count: mac.VM_STAT_COUNTS[label] }
 }
 
 export function addSysctl(s: SystemSample, key: string, value: number): void {

@@ -6,7 +6,7 @@ import { PerBlock } from './per-block.js'
 import { otherLine } from './server-log/other-lines.js'
 import { stripPrefix } from './server-log/prefix.js'
 import { dropImplausible } from './ranges.js'
-import { addCgroup, addMeminfo, addSysctl, addVmStat, addVmstat, finish, listedBy, pathOnly } from './sample-fields.js'
+import { addCgroup, addMeminfo, addSysctl, addVmstat, finish, listedBy, pathOnly, VmStatCounters } from './sample-fields.js'
 import * as mac from './sections/macos.js'
 import * as lin from './sections/linux.js'
 import { FreeTable, isFreeHeader } from './sections/free.js'
@@ -67,8 +67,10 @@ export function parseBlock(
   let freeTable: FreeTable | undefined
   let vmCols: mac.VmStatColumns | undefined
   let vmColsLine = 0
+  const counters = new VmStatCounters(memo)
   const endVmCols = () => {
     if (!vmCols) return
+    counters.flush(s)
     const { vmStat, fields } = vmCols.fields(pageSize)
     s.vmStat = { ...s.vmStat, ...vmStat }
     Object.assign(s, fields)
@@ -146,7 +148,7 @@ export function parseBlock(
       // vm_stat ends each counter with a period, which no sysctl, cgroup or meminfo line does.
       const kv = mac.vmStatCounter(t)
       if (kv) {
-        addVmStat(s, kv[0], kv[1], pageSize)
+        counters.add(s, kv[0], kv[1], pageSize)
         continue
       }
     }
@@ -316,7 +318,7 @@ export function parseBlock(
     if (mode === 'vm_stat') {
       const kv = mac.vmStatCounter(t)
       if (kv) {
-        addVmStat(s, kv[0], kv[1], pageSize)
+        counters.add(s, kv[0], kv[1], pageSize)
         continue
       }
       // Stay in vm_stat: one garbled counter must not lose the ones after it.
@@ -337,6 +339,7 @@ export function parseBlock(
   }
   endFree()
   endVmCols()
+  counters.flush(s)
   gpu.end(s, headerLine)
   otherGpus.end(s)
   const fullOnly = (where: string) => problems.add(file, headerLine, 'bad-value', `PSI of ${where}: a full line without its some line; skipped`)

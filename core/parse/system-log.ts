@@ -39,7 +39,7 @@ export class SystemLogParser {
   }
 
   line(raw: string, lineNo: number): SystemBlock | undefined {
-    const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw
+    const text = raw.charCodeAt(raw.length - 1) === 13 /* \r */ ? raw.slice(0, -1) : raw
     if (text.charCodeAt(0) === 61 /* = */) {
       const m = HEADER_RE.exec(text)
       if (m) return this.#open(m[1] as string, lineNo)

@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ProblemLog } from '../../core/parse/problems.js'
 import { ServerLogParser } from '../../core/parse/server-log.js'
-import { MAY_TELL } from '../server-log.js'
+import { MAY_TELL } from '../server-log-words.js'
 import { ROOT } from './helpers.js'
 
 const FIXTURES = join(ROOT, 'core', 'test', 'fixtures', 'server-log')

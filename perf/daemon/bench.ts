@@ -94,6 +94,9 @@ async function watchDaemon(dir: string, url: string, seconds: number, label: str
   }
   const cpu = stat(d.pid as number)
   const steadyNs = cpuNs(d.pid as number) - warmNs
+  d.kill('SIGTERM')
+  await new Promise(r => d.once('exit', r))
+  // The status the daemon wrote at its stop: it counts every line read up to the end (the one written at each system sample lags by up to 5 s).
   const status = JSON.parse(readFileSync(join(dir, 'memtrace.status.json'), 'utf8')) as {
     processSamples: number
     systemSamples: number
@@ -101,8 +104,6 @@ async function watchDaemon(dir: string, url: string, seconds: number, label: str
     lateness: { p50Ms: number; p99Ms: number; maxMs: number }
     serverLog?: { from: string; lines: number }
   }
-  d.kill('SIGTERM')
-  await new Promise(r => d.once('exit', r))
   const afterWarmup = rss.slice(1)
   return {
     label,
@@ -211,8 +212,26 @@ async function main() {
   for (let i = count + 6; i < 500; i++) extra.push(spawn('sleep', ['3600'], { stdio: 'ignore' }))
   await sleep(1000)
   const procs = readdirSync('/proc').filter(n => /^\d+$/.test(n)).length
-  console.log(`host: ${procs} processes; ${seconds} s each at 1 s / 5 s: the daemon alone, then the loops alone`)
   const work = mkdtempSync(join(tmpdir(), 'memtrace-bench-'))
+  const logSeconds = Math.max(30, Math.round(seconds / 2))
+  if (process.argv[2] === 'server-log') {
+    // Only the server log's part: `node dist/perf/daemon/bench.js server-log`.
+    console.log(`host: ${procs} processes`)
+    await reportFollowing(work, url, logSeconds)
+  } else await everything(work, url, procs, seconds, logSeconds)
+  for (const p of extra) p.kill('SIGKILL')
+  api.close()
+}
+
+async function reportFollowing(work: string, url: string, logSeconds: number) {
+  const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED')
+  const f = await followingLog(work, url, logSeconds)
+  const list = (xs: number[]) => xs.map(x => x.toFixed(3)).join(', ')
+  console.log(`following a server log at 200 lines/s (3 × ${logSeconds} s each way, alternately): daemon CPU after the first 5 s ${list(f.following)} s, following none ${list(f.without)} s; ratio ${f.ratio.toFixed(3)} (target under 1.10)  ${verdict(f.ratio < 1.1)}; ${f.kept} lines kept; missed ${f.missed} (target 0)  ${verdict(f.missed === 0)}`)
+}
+
+async function everything(work: string, url: string, procs: number, seconds: number, logSeconds: number) {
+  console.log(`host: ${procs} processes; ${seconds} s each at 1 s / 5 s: the daemon alone, then the loops alone`)
   const daemon = await watchDaemon(join(work, 'idle'), url, seconds, 'idle')
   const l = loops(work, url)
   await sleep(5000)
@@ -229,10 +248,7 @@ async function main() {
   const s = daemon.status
   console.log(`ticks:        ${s.processSamples} process, ${s.systemSamples} system; lateness p50 ${s.lateness.p50Ms} ms, p99 ${s.lateness.p99Ms} ms (target ≤ 50)  ${verdict(s.lateness.p99Ms <= 50)}; missed ${s.missedTicks.process + s.missedTicks.system} (target 0)  ${verdict(s.missedTicks.process + s.missedTicks.system === 0)}`)
   // Following a server log being written, against following none.
-  const logSeconds = Math.max(30, Math.round(seconds / 2))
-  const f = await followingLog(work, url, logSeconds)
-  const list = (xs: number[]) => xs.map(x => x.toFixed(3)).join(', ')
-  console.log(`following a server log at 200 lines/s (3 × ${logSeconds} s each way, alternately): daemon CPU after the first 5 s ${list(f.following)} s, following none ${list(f.without)} s; ratio ${f.ratio.toFixed(3)} (target under 1.10)  ${verdict(f.ratio < 1.1)}; ${f.kept} lines kept; missed ${f.missed} (target 0)  ${verdict(f.missed === 0)}`)
+  await reportFollowing(work, url, logSeconds)
   // Both cores busy.
   const burners = [0, 1].map(() => spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }))
   const busySeconds = Math.max(30, Math.round(seconds / 2))
@@ -283,8 +299,6 @@ async function main() {
   const ss = scraped.status
   console.log(`scraped (${scrapeSeconds} s, 50 concurrent scrapes a second): ${times.length} scrapes, ${failed} failed; scrape p50 ${pct(0.5).toFixed(1)} ms, p99 ${pct(0.99).toFixed(1)} ms, max ${pct(1).toFixed(1)} ms (target < 50)  ${verdict(pct(1) < 50 && failed === 0)}`)
   console.log(`  ticks while scraped: lateness p99 ${ss.lateness.p99Ms} ms (idle: ${s.lateness.p99Ms} ms; target ≤ 50)  ${verdict(ss.lateness.p99Ms <= 50)}; missed ${ss.missedTicks.process + ss.missedTicks.system} (target 0)  ${verdict(ss.missedTicks.process + ss.missedTicks.system === 0)}; daemon CPU ${scraped.steadyCpuS.toFixed(2)} s after the first 5 s (idle: ${daemon.steadyCpuS.toFixed(2)} s over ${daemon.steadySeconds} s)`)
-  for (const p of extra) p.kill('SIGKILL')
-  api.close()
 }
 
 await main()

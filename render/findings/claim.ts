@@ -2,8 +2,8 @@
 import type { LoadedModel } from '../../schemas/index.js'
 import type { ProcSeries } from '../../core/model/trace.js'
 import { GAP_FACTOR } from '../../core/model/intervals.js'
-import { snapsBetween } from './lookup.js'
-import { gpuTotalAt, ownGpu } from './gpu-use.js'
+import { Lifetimes, snapsBetween } from './lookup.js'
+import { ownGpu } from './gpu-use.js'
 import { type Held, heldWithGpu, isUnified } from './unified.js'
 import { arrival, type At, type Ctx, type Draft, cap, draft, firstMs, GIB, gib, join, lastMs, lines, listing, lowerBound, listSource, modelsOf, peakRss, range, runnerName, some } from './context.js'
 
@@ -46,6 +46,7 @@ interface GpuUse {
 export function claims(ctx: Ctx): Claim[] {
   const out: Claim[] = []
   const unified = isUnified(ctx.trace)
+  const gpus = new GpuTotals(ctx)
   for (const s of ctx.runners) {
     if (!s.model) continue
     let best: Omit<Claim, 'runner' | 'peak' | 'hostBytes'> | undefined
@@ -57,7 +58,7 @@ export function claims(ctx: Ctx): Claim[] {
     if (!best || !peak) continue
     const vram = best.model.sizeVramBytes ?? 0
     const hostBytes = unified ? best.model.sizeBytes : Math.max(0, best.model.sizeBytes - vram)
-    const gpu = gpuUsed(ctx, s)
+    const gpu = gpus.used(s)
     const held = heldWithGpu(ctx.trace, s)
     out.push({ runner: s, peak: held ?? peak, hostBytes, ...best, ...(gpu ? { gpu } : {}), ...(held ? { held } : {}) })
   }
@@ -65,44 +66,74 @@ export function claims(ctx: Ctx): Claim[] {
 }
 
 /**
- * GPU memory in use, all GPUs together: the highest while the runner lived,
- * and the last sample before it started (what others already held), when
- * sampling ran up to its start.
+ * GPU memory in use, all GPUs together, summed once per system sample (NaN
+ * where no GPU gave a figure); and when each runner starts, sorted, so that
+ * a runner's share ends at the next start by a binary search, not a pass
+ * over every runner.
  */
-function gpuUsed(ctx: Ctx, s: ProcSeries): GpuUse | undefined {
-  const { tsMs, fields } = ctx.trace.sys
-  if (![...fields.keys()].some(n => n.startsWith('gpu-used:'))) {
-    // A GPU that gives no memory figure (unified memory) may still give each process's.
-    const own = ownGpu(ctx, s.pid, firstMs(s), lastMs(s))
-    return own ? { own } : undefined
-  }
-  const total = (i: number) => gpuTotalAt(ctx, i)
-  let peak: At | undefined
-  let before: At | undefined
-  const start = firstMs(s)
-  // The device's figure is all runners': it counts for this one only until the next runner starts.
-  let end = lastMs(s)
-  let cutMs: number | undefined
-  for (const o of ctx.runners) {
-    if (o !== s && firstMs(o) > start && firstMs(o) <= end) {
-      end = firstMs(o) - 1
-      cutMs = firstMs(o)
+class GpuTotals {
+  readonly #ctx: Ctx
+  readonly #totals: Float64Array | undefined
+  readonly #lives: Lifetimes
+
+  constructor(ctx: Ctx) {
+    this.#ctx = ctx
+    const { tsMs, fields } = ctx.trace.sys
+    const cols = [...fields.keys()].filter(n => n.startsWith('gpu-used:')).map(n => fields.get(n) as Float64Array)
+    this.#lives = new Lifetimes(ctx.runners.filter(s => s.tsMs.length > 0))
+    if (cols.length === 0) return
+    const totals = new Float64Array(tsMs.length)
+    for (let i = 0; i < totals.length; i++) {
+      let sum = 0
+      let any = false
+      for (const c of cols) {
+        const v = c[i] as number
+        if (Number.isNaN(v)) continue
+        sum += v
+        any = true
+      }
+      totals[i] = any ? sum : NaN
     }
+    this.#totals = totals
   }
-  // A runner already alive when this one started is in every figure: without the figure before, none is its own.
-  const older = ctx.runners.some(o => o !== s && firstMs(o) <= start && lastMs(o) >= start)
-  for (let i = lowerBound(tsMs, start - GAP_FACTOR * ctx.sysPeriodMs); i < tsMs.length && (tsMs[i] as number) <= end; i++) {
-    const t = tsMs[i] as number
-    const v = total(i)
-    if (v === undefined) continue
-    if (t < start) before = { v, t }
-    else if (!peak || v > peak.v) peak = { v, t }
+
+  /**
+   * The highest while the runner lived, up to the next runner's start (the
+   * device's figure is all runners'), and the last sample before it started
+   * (what others already held), when sampling ran up to its start; its own,
+   * where nvidia-smi listed its PID. A GPU that gives no memory figure
+   * (unified memory) may still give each process's.
+   */
+  used(s: ProcSeries): GpuUse | undefined {
+    const ctx = this.#ctx
+    const own = ownGpu(ctx, s.pid, firstMs(s), lastMs(s))
+    const totals = this.#totals
+    if (!totals) return own ? { own } : undefined
+    const { tsMs } = ctx.trace.sys
+    let peak: At | undefined
+    let before: At | undefined
+    const start = firstMs(s)
+    let end = lastMs(s)
+    let cutMs: number | undefined
+    const next = this.#lives.firstAfter(start)
+    if (next !== undefined && next <= end) {
+      end = next - 1
+      cutMs = next
+    }
+    for (let i = lowerBound(tsMs, start - GAP_FACTOR * ctx.sysPeriodMs); i < tsMs.length && (tsMs[i] as number) <= end; i++) {
+      const t = tsMs[i] as number
+      const v = totals[i] as number
+      if (Number.isNaN(v)) continue
+      if (t < start) before = { v, t }
+      else if (!peak || v > peak.v) peak = { v, t }
+    }
+    if (!peak) return undefined
+    // A runner already alive when this one started is in every figure: without the figure before, none is its own.
+    const older = this.#lives.any(start, start, s)
+    const from = arrival(ctx, s) === 'started' && before ? before : undefined
+    if (!own && !from && older) return undefined
+    return { peak, ...(from ? { before: from } : {}), ...(own ? { own } : {}), ...(cutMs !== undefined ? { cutMs } : {}) }
   }
-  if (!peak) return undefined
-  const own = ownGpu(ctx, s.pid, firstMs(s), lastMs(s))
-  const from = arrival(ctx, s) === 'started' && before ? before : undefined
-  if (!own && !from && older) return undefined
-  return { peak, ...(from ? { before: from } : {}), ...(own ? { own } : {}), ...(cutMs !== undefined ? { cutMs } : {}) }
 }
 
 /** The runner's own share of GPU memory: what nvidia-smi listed for it, else the rise over what was in use before it. */

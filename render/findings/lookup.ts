@@ -67,11 +67,53 @@ export class Lifetimes {
     }
   }
 
+  /** The earliest first sample of any runner after `ms`, if one starts after it. */
+  firstAfter(ms: number): number | undefined {
+    return this.#firsts[upperBound(this.#firsts, ms)]
+  }
+
   /** Whether a runner (other than `except`) has first ≤ `startBy` and last ≥ `endFrom`. */
   any(startBy: number, endFrom: number, except?: ProcSeries): boolean {
     const k = upperBound(this.#firsts, startBy) - 1
     if (k < 0) return false
     if (this.#bestOf[k] !== except) return (this.#best[k] as number) >= endFrom
     return (this.#second[k] as number) >= endFrom
+  }
+}
+
+/**
+ * The runners alive at some time in [from, to], in their given order: those
+ * starting at most the longest life before `from`, found by a binary search
+ * over their first samples, instead of a pass over every runner per question.
+ */
+export class Spans {
+  readonly #series: ProcSeries[]
+  /** Indexes into #series, by first sample. */
+  readonly #order: number[]
+  readonly #firsts: number[]
+  readonly #longest: number
+
+  constructor(series: ProcSeries[]) {
+    this.#series = series
+    this.#order = series.map((_, k) => k).filter(k => (series[k] as ProcSeries).tsMs.length > 0)
+    const first = (k: number) => (series[k] as ProcSeries).tsMs[0] as number
+    const last = (k: number) => {
+      const ts = (series[k] as ProcSeries).tsMs
+      return ts[ts.length - 1] as number
+    }
+    this.#order.sort((a, b) => first(a) - first(b))
+    this.#firsts = this.#order.map(first)
+    this.#longest = this.#order.reduce((m, k) => Math.max(m, last(k) - first(k)), 0)
+  }
+
+  /** Every series with first ≤ `to` and last ≥ `from`, as a filter of the list would give them. */
+  between(from: number, to: number): ProcSeries[] {
+    const hits: number[] = []
+    for (let j = lowerBound(this.#firsts, from - this.#longest), end = upperBound(this.#firsts, to); j < end; j++) {
+      const k = this.#order[j] as number
+      const ts = (this.#series[k] as ProcSeries).tsMs
+      if ((ts[ts.length - 1] as number) >= from) hits.push(k)
+    }
+    return hits.sort((a, b) => a - b).map(k => this.#series[k] as ProcSeries)
   }
 }

@@ -2,7 +2,8 @@
 import { type Interval, LOW_FREE_HYSTERESIS_PCT, lowFreeIntervals } from '../../core/model/intervals.js'
 import type { ProcSeries } from '../../core/model/trace.js'
 import { formatDuration } from '../../core/parse/time.js'
-import { type At, type Ctx, type Draft, cap, alive, draft, extreme, freeWord, join, lines, modelsOf } from './context.js'
+import { type At, type Ctx, type Draft, cap, draft, extreme, freeWord, join, lines, modelsOf } from './context.js'
+import { Spans } from './lookup.js'
 import { valuesAt } from './system-figures.js'
 
 interface Low {
@@ -13,9 +14,11 @@ interface Low {
 
 /** One finding per interval; intervals with runners of the same models loaded are one line. */
 export function lowFreeFindings(ctx: Ctx): Draft[] {
+  const spans = new Spans(ctx.runners)
   const lows: Low[] = lowFreeIntervals(ctx.trace, ctx.lowFreePct).map(iv => {
     const worst = extreme(ctx.trace, 'free-pct', iv.startMs, iv.endMs, 'min') ?? { v: ctx.lowFreePct, t: iv.startMs }
-    return { iv, worst, loaded: ctx.runners.filter(s => alive(s, worst.t)) }
+    // The runners alive at that sample.
+    return { iv, worst, loaded: spans.between(worst.t, worst.t) }
   })
   return lines(lows, l => modelsOf(l.loaded).sort().join('\n'), l => one(ctx, l), g => many(ctx, g))
 }

@@ -3,8 +3,9 @@ import type { LoadedModel } from '../../schemas/index.js'
 import { runnerOverlaps, type Interval } from '../../core/model/intervals.js'
 import type { ProcSeries } from '../../core/model/trace.js'
 import { formatDuration } from '../../core/parse/time.js'
-import { arrival, type At, type Ctx, type Draft, draft, firstMs, gib, join, lines, lastMs, listSource, lowerBound, modelsOf, runnerName, snapsFor, some } from './context.js'
+import { arrival, type At, type Ctx, type Draft, draft, firstMs, gib, join, lines, listSource, lowerBound, modelsOf, runnerName, snapsFor, some } from './context.js'
 import { worstDuring } from './system-figures.js'
+import { Spans } from './lookup.js'
 
 interface Overlap {
   iv: Interval
@@ -14,18 +15,19 @@ interface Overlap {
 
 /** One finding per overlap; overlaps of the same models, again and again, are one line. */
 export function overlapFindings(ctx: Ctx): Draft[] {
-  const all = runnerOverlaps(ctx.trace).map(iv => measure(ctx, iv))
+  const spans = new Spans(ctx.runners)
+  const all = runnerOverlaps(ctx.trace).map(iv => measure(ctx, spans, iv))
   return lines(all, o => modelsOf(o.runners).sort().join('\n'), o => one(ctx, o), g => many(ctx, g))
 }
 
-function measure(ctx: Ctx, iv: Interval): Overlap {
+function measure(ctx: Ctx, spans: Spans, iv: Interval): Overlap {
   const inside = (s: ProcSeries) => {
     const t = s.tsMs[lowerBound(s.tsMs, iv.startMs)]
     return t !== undefined && t <= iv.endMs
   }
   // With several servers, an overlap is of one server's runners (`iv.server`; none: those whose server is not known).
   const own = (s: ProcSeries) => ctx.serverOf(s)?.key === iv.server
-  const runners = ctx.runners.filter(s => firstMs(s) <= iv.endMs && lastMs(s) >= iv.startMs && inside(s) && own(s))
+  const runners = spans.between(iv.startMs, iv.endMs).filter(s => inside(s) && own(s))
   runners.sort((a, b) => firstMs(a) - firstMs(b) || a.pid - b.pid)
   return { iv, runners, combined: runners.length <= FEW ? peakSideBySide(runners, iv) : peakByTime(runners, iv) }
 }

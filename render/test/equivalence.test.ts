@@ -5,7 +5,7 @@ import { d3PathOf, pathOf } from '../chart/proc-panel.js'
 import { pixelPath, toPixels, type Pt } from '../chart/decimate.js'
 import { Column, SampleLog, timesOf } from '../../core/model/samples.js'
 import type { ProcSeries } from '../../core/model/trace.js'
-import { Lifetimes, lowerBound, snapsBetween, upperBound } from '../findings/lookup.js'
+import { Lifetimes, lowerBound, snapsBetween, Spans, upperBound } from '../findings/lookup.js'
 import { rng } from '../../core/test/helpers.js'
 
 t.test('paths are written as d3 writes them: runs, breaks, lone points, rounding', async t => {
@@ -96,6 +96,22 @@ t.test('lifetimes and snapshot ranges answer as passes over everything do', asyn
       const except = r() < 0.5 ? runners[Math.floor(r() * runners.length)] : undefined
       const want = runners.some(o => o !== except && (o.tsMs[0] as number) <= at && (o.tsMs[o.tsMs.length - 1] as number) >= at)
       if (lives.any(at, at, except) !== want) wrong.add(seed)
+      // The next start after a runner's own, as a pass over every other runner found it.
+      const last = at + Math.floor(r() * 60) * 500
+      let end = last
+      for (const o of runners) if ((o.tsMs[0] as number) > at && (o.tsMs[0] as number) <= end) end = (o.tsMs[0] as number) - 1
+      const next = lives.firstAfter(at)
+      if ((next !== undefined && next <= last ? next - 1 : last) !== end) wrong.add(seed)
+    }
+    // Runners alive in a span, with some that have no samples at all.
+    const all = series(r, Math.floor(r() * 12)) as unknown as ProcSeries[]
+    const spans = new Spans(all)
+    for (let q = 0; q < 20; q++) {
+      const from = Math.floor(r() * 120) * 500
+      const to = from + Math.floor(r() * 30) * 500
+      const want = all.filter(s => (s.tsMs[0] as number) <= to && (s.tsMs[s.tsMs.length - 1] as number) >= from)
+      const got = spans.between(from, to)
+      if (got.length !== want.length || got.some((s, i) => s !== want[i])) wrong.add(seed)
     }
     const times = Array.from({ length: Math.floor(r() * 30) }, () => Math.floor(r() * 40) * 1000).sort((a, b) => a - b)
     const snaps = times.map(tsMs => ({ tsMs, models: [] }))
