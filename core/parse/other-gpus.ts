@@ -2,13 +2,14 @@ import type { SectionName, SystemSample } from '../../schemas/index.js'
 import type { GpuBlock } from './gpu-block.js'
 import { PerBlock } from './per-block.js'
 import type { ProblemLog } from './problems.js'
+import { AmdSmiLines } from './amd-smi-lines.js'
 import { amdgpuCatLines, amdgpuSysfsLine, rocmCsvHeader, rocmCsvRow, rocmSmiLine, type RocmCsvColumns, tegrastatsLine } from './sections/amd.js'
 
 type Tegra = NonNullable<SystemSample['tegrastats']>
 
 /**
  * The GPU sources of a block other than nvidia-smi: amdgpu's sysfs files,
- * `rocm-smi --showmeminfo` (text and CSV) and `tegrastats`. AMD figures go to
+ * `rocm-smi --showmeminfo` (text and CSV), `amd-smi` and `tegrastats`. AMD figures go to
  * the block's GPUs; tegrastats marks the host unified.
  */
 export class OtherGpuLines {
@@ -17,6 +18,7 @@ export class OtherGpuLines {
   readonly #gpu: GpuBlock
   readonly #seen: (name: SectionName) => void
   #csv: RocmCsvColumns | undefined
+  readonly #amdSmi: AmdSmiLines
   readonly #tegra: PerBlock<Tegra>
   #last: Tegra | undefined
 
@@ -25,12 +27,14 @@ export class OtherGpuLines {
     this.#file = file
     this.#gpu = gpu
     this.#seen = seen
+    this.#amdSmi = new AmdSmiLines(problems, file, gpu)
     this.#tegra = new PerBlock(problems, file, () => 'tegrastats: two lines in one block (tegrastats prints one per interval); the last is kept')
   }
 
   /** A blank line ends a CSV table. */
   blank(): void {
     this.#csv = undefined
+    this.#amdSmi.blank()
   }
 
   /** Undefined when the line is none of these; `and-next` when the next line was its figure too. */
@@ -69,6 +73,10 @@ export class OtherGpuLines {
       else if (row) for (const f of row.figures) this.#gpu.amd(f, 'rocm-smi', no)
       if (row) return 'one'
       this.#csv = undefined
+    }
+    if (this.#amdSmi.line(t, no)) {
+      this.#seen('amd-smi')
+      return 'one'
     }
     const tegra = tegrastatsLine(t)
     if (tegra) {

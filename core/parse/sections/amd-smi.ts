@@ -1,0 +1,170 @@
+/**
+ * `amd-smi` (ROCm 5.7 on): its GPU memory as `amd-smi metric` prints it
+ * (text and CSV) and as `amd-smi monitor` tabulates it. Its `MB` is MiB:
+ * every version divides the driver's bytes by 1024 * 1024 (whole MiB, the
+ * rest dropped) and labels the result `MB`. The default `monitor` view of
+ * ROCm 6.4 on prints `used/total GB`: those MiB divided by 1024 again, to
+ * one decimal, so GiB as printed. A figure in any other unit is skipped.
+ */
+import type { AmdFigure } from './amd.js'
+
+const MIB = 2 ** 20
+const GIB = 2 ** 30
+
+/** `GPU: 0`: the start of one GPU's part of `amd-smi metric` (and of static, list, process). */
+export function amdSmiGpuLine(line: string): number | undefined {
+  if (line.charCodeAt(0) !== 71 /* G */) return undefined
+  const m = /^GPU: (\d{1,4})$/.exec(line)
+  return m ? Number(m[1]) : undefined
+}
+
+type Slot = { pool: AmdFigure['pool']; what: AmdFigure['what'] } | 'derived'
+
+/**
+ * The keys of `MEM_USAGE:`: ROCm 6.0 on (`TOTAL_VRAM` …) and ROCm 5.7 (`VRAM`,
+ * `USED_VRAM` …, no free lines). `FREE_*` is total less used: not read.
+ */
+const MEM_KEYS: Record<string, Slot> = {
+  TOTAL_VRAM: { pool: 'vram', what: 'total' },
+  USED_VRAM: { pool: 'vram', what: 'used' },
+  FREE_VRAM: 'derived',
+  TOTAL_VISIBLE_VRAM: { pool: 'vis_vram', what: 'total' },
+  USED_VISIBLE_VRAM: { pool: 'vis_vram', what: 'used' },
+  FREE_VISIBLE_VRAM: 'derived',
+  TOTAL_GTT: { pool: 'gtt', what: 'total' },
+  USED_GTT: { pool: 'gtt', what: 'used' },
+  FREE_GTT: 'derived',
+  VRAM: { pool: 'vram', what: 'total' },
+  VIS_VRAM: { pool: 'vis_vram', what: 'total' },
+  USED_VIS_VRAM: { pool: 'vis_vram', what: 'used' },
+  GTT: { pool: 'gtt', what: 'total' },
+}
+
+export type MemLine =
+  | { figure: { pool: AmdFigure['pool']; what: AmdFigure['what']; bytes: number } }
+  | { unread: { pool: AmdFigure['pool']; what: AmdFigure['what']; printed: string } }
+  | { skipped: string }
+  | { derived: true }
+
+/** A line under `MEM_USAGE:` (`USED_VRAM: 283 MB`); undefined when the key is none of its keys. */
+export function amdSmiMemLine(line: string): MemLine | undefined {
+  const colon = line.indexOf(': ')
+  if (colon < 0) return undefined
+  const key = line.slice(0, colon)
+  const slot = MEM_KEYS[key]
+  if (slot === undefined) return undefined
+  if (slot === 'derived') return { derived: true }
+  const value = line.slice(colon + 2).trim()
+  const m = /^(\d{1,12}) MB$/.exec(value)
+  if (m) return { figure: { ...slot, bytes: Number(m[1]) * MIB } }
+  if (value === 'N/A') return { unread: { ...slot, printed: value } }
+  return { skipped: `amd-smi: ${key} printed as '${value.slice(0, 40)}', not in MB; skipped` }
+}
+
+/** Any other `KEY:` or `KEY: value` line of `amd-smi metric`'s text (`USAGE:`, `GFX_ACTIVITY: 0 %`). */
+export function isAmdSmiKeyLine(line: string): boolean {
+  return /^[A-Z][A-Z0-9_]*:(?: .*)?$/.test(line)
+}
+
+/** The wrapped rest of a long list (`N/A, N/A, 0 %,` … `N/A]`). */
+export function isAmdSmiListRest(line: string): boolean {
+  return /^(?:(?:N\/A|\d+(?:\.\d+)? %), )*(?:N\/A|\d+(?:\.\d+)? %)[,\]]$/.test(line)
+}
+
+/** Columns of `amd-smi monitor` (its header starts `GPU ` and has a VRAM column). */
+export interface MonitorColumns {
+  names: string[]
+  used?: number
+  total?: number
+  usage?: number
+}
+
+export function amdSmiMonitorHeader(line: string): MonitorColumns | undefined {
+  if (!line.startsWith('GPU ') || !line.includes('VRAM_')) return undefined
+  const names = line.split(/\s+/)
+  const at = (n: string) => {
+    const i = names.indexOf(n)
+    return i < 0 ? undefined : i
+  }
+  const cols: MonitorColumns = { names }
+  const used = at('VRAM_USED')
+  const total = at('VRAM_TOTAL')
+  const usage = at('VRAM_USAGE')
+  if (used !== undefined && total !== undefined) Object.assign(cols, { used, total })
+  else if (usage !== undefined) cols.usage = usage
+  else return undefined
+  return cols
+}
+
+/** One cell: `N/A`, a number with its unit (`283 MB`, `55 °C`, `N/A Mb/s`), `0.3/192.0 GB`, `True`. */
+const CELL_RE = /(?:\d+(?:\.\d+)?\/\s*\d+(?:\.\d+)? GB|(?:N\/A|-?\d+(?:\.\d+)?)(?: (?:W|°C|MHz|%|MB|GB|Mb\/s|mV|J))?|True|False)(?=\s|$)/y
+
+/** A row under the monitor header: its GPU's figures, a skip, or undefined when the line is no row. */
+export function amdSmiMonitorRow(line: string, cols: MonitorColumns): { gpu: number; figures: AmdFigure[]; unread?: string } | { skipped: string } | undefined {
+  const m = /^(\d{1,4})\s/.exec(line)
+  if (!m) return undefined
+  const cells: string[] = []
+  let i = 0
+  while (i < line.length) {
+    while (line[i] === ' ') i++
+    if (i >= line.length) break
+    CELL_RE.lastIndex = i
+    const c = CELL_RE.exec(line)
+    if (!c) return undefined
+    cells.push(c[0])
+    i = CELL_RE.lastIndex
+  }
+  if (cells.length !== cols.names.length) return { skipped: `amd-smi monitor: a row of ${cells.length} cells under a header of ${cols.names.length}; skipped` }
+  const gpu = Number(m[1])
+  const figures: AmdFigure[] = []
+  if (cols.usage !== undefined) {
+    const cell = cells[cols.usage] as string
+    const u = /^(\d+(?:\.\d+)?)\/\s*(\d+(?:\.\d+)?) GB$/.exec(cell)
+    if (!u) return cell === 'N/A' ? { gpu, figures, unread: cell } : { skipped: `amd-smi monitor: VRAM_USAGE '${cell}' does not read; skipped` }
+    figures.push({ card: gpu, pool: 'vram', what: 'used', bytes: Math.round(Number(u[1]) * GIB) })
+    figures.push({ card: gpu, pool: 'vram', what: 'total', bytes: Math.round(Number(u[2]) * GIB) })
+    return { gpu, figures }
+  }
+  for (const [col, what] of [[cols.used, 'used'], [cols.total, 'total']] as const) {
+    const cell = cells[col as number] as string
+    const v = /^(\d+) MB$/.exec(cell)
+    if (v) figures.push({ card: gpu, pool: 'vram', what, bytes: Number(v[1]) * MIB })
+    else if (cell === 'N/A') return { gpu, figures: [], unread: cell }
+    else return { skipped: `amd-smi monitor: VRAM_${what.toUpperCase()} '${cell}' is not in MB; skipped` }
+  }
+  return { gpu, figures }
+}
+
+/** Columns of `amd-smi metric --csv`: its memory columns by name, figures in MiB without a unit. */
+export interface MetricCsvColumns {
+  count: number
+  figures: { col: number; pool: AmdFigure['pool']; what: AmdFigure['what'] }[]
+}
+
+export function amdSmiCsvHeader(line: string): MetricCsvColumns | undefined {
+  if (!line.startsWith('gpu,') || !line.includes('_vram')) return undefined
+  const cols = line.split(',')
+  const figures: MetricCsvColumns['figures'] = []
+  cols.forEach((name, col) => {
+    const slot = /^(?:total|used)_(?:visible_)?(?:vram|gtt)$/.test(name) ? MEM_KEYS[name.toUpperCase()] : undefined
+    if (slot && slot !== 'derived') figures.push({ col, ...slot })
+  })
+  return figures.some(f => f.pool === 'vram') ? { count: cols.length, figures } : undefined
+}
+
+/** A row under the CSV header (`0,16368,174,…`); a skip when its cells do not line up. */
+export function amdSmiCsvRow(line: string, cols: MetricCsvColumns): { figures: AmdFigure[]; unread?: number } | { skipped: string } | undefined {
+  const m = /^(\d{1,4}),/.exec(line)
+  if (!m) return undefined
+  const cells = line.split(',')
+  if (cells.length !== cols.count) return { skipped: `amd-smi: a CSV row of ${cells.length} cells under a header of ${cols.count}; skipped` }
+  const card = Number(m[1])
+  const figures: AmdFigure[] = []
+  let unread = false
+  for (const f of cols.figures) {
+    const v = (cells[f.col] as string).trim()
+    if (/^\d{1,12}$/.test(v)) figures.push({ card, pool: f.pool, what: f.what, bytes: Number(v) * MIB })
+    else if (f.pool === 'vram') unread = true
+  }
+  return unread ? { figures, unread: card } : { figures }
+}
