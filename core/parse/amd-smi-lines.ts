@@ -6,7 +6,8 @@ import * as smi from './sections/amd-smi.js'
 /**
  * The lines `amd-smi` prints in a block: `amd-smi metric` (a `GPU: N` line,
  * then `MEM_USAGE:` and its figures among the other metrics, read past),
- * `amd-smi metric --csv` and `amd-smi monitor`. Each GPU's figures go to the
+ * `amd-smi metric --csv`, `amd-smi monitor` and `amd-smi` alone (its box
+ * view). Each GPU's figures go to the
  * block's AMD GPUs under that GPU's number. A blank line ends a GPU's part
  * and a table.
  */
@@ -19,6 +20,8 @@ export class AmdSmiLines {
   #inMem = false
   #monitor: smi.MonitorColumns | undefined
   #csv: smi.MetricCsvColumns | undefined
+  /** Inside the box `amd-smi` alone prints. */
+  #box = false
 
   constructor(problems: ProblemLog, file: string, gpu: GpuBlock) {
     this.#problems = problems
@@ -31,6 +34,7 @@ export class AmdSmiLines {
     this.#inMem = false
     this.#monitor = undefined
     this.#csv = undefined
+    this.#box = false
   }
 
   #put(f: AmdFigure, no: number): void {
@@ -38,7 +42,17 @@ export class AmdSmiLines {
   }
 
   /** Whether the line was amd-smi's. */
-  line(t: string, no: number): boolean {
+  line(t: string, next: string | undefined, no: number): boolean {
+    if (this.#box || smi.isAmdSmiBoxStart(t, next)) {
+      this.#box = true
+      const box = smi.amdSmiBoxLine(t)
+      if (box) {
+        if ('process' in box) this.#problems.add(this.#file, no, 'unrecognised-line', 'amd-smi: a process row, its memory printed to one decimal; not read')
+        else if ('gpu' in box) this.#row(box, no)
+        return true
+      }
+      this.#box = false
+    }
     const card = smi.amdSmiGpuLine(t)
     if (card !== undefined) {
       this.#card = card

@@ -74,7 +74,7 @@ export class OtherGpuLines {
       if (row) return 'one'
       this.#csv = undefined
     }
-    if (this.#amdSmi.line(t, no)) {
+    if (this.#amdSmi.line(t, next, no)) {
       this.#seen('amd-smi')
       return 'one'
     }

@@ -168,3 +168,32 @@ export function amdSmiCsvRow(line: string, cols: MetricCsvColumns): { figures: A
   }
   return unread ? { figures, unread: card } : { figures }
 }
+
+/**
+ * `amd-smi` alone (ROCm 7.0 on): a box per GPU. Its second line, under
+ * `GPU  HIP-ID  OAM-ID  Partition-Mode | GFX-Uti  Fan  Mem-Usage`, ends
+ * `used/total MB`: the same MiB `metric` prints (an MI300X's total is 196592
+ * in both, a Strix Halo's 8 GiB carve-out 8192).
+ */
+const BOX_GPU_RE = /^\|\s+(\d{1,4})\s+\S+\s+\S+\s+\S+\s+\|.*\s(?:(\d{1,9})\/(\d{1,9}) MB|N\/A)\s*\|$/
+
+/** The box's border (`+---…---+`), when the banner (`| AMD-SMI 26.0.0 …`) follows it. */
+export function isAmdSmiBoxStart(line: string, next: string | undefined): boolean {
+  if (line.startsWith('| AMD-SMI ')) return true
+  return /^\+-+\+$/.test(line) && next !== undefined && next.trim().startsWith('| AMD-SMI ')
+}
+
+/** A line of the box: a GPU's memory, a process row (not read: one decimal), or its frame and headers. */
+export function amdSmiBoxLine(line: string): { gpu: number; figures: AmdFigure[]; unread?: string } | { process: true } | { frame: true } | undefined {
+  const c0 = line.charCodeAt(0)
+  if (c0 === 43 /* + */) return /^\+[-+=]+\+$/.test(line) ? { frame: true } : undefined
+  if (c0 !== 124 /* | */ || !line.endsWith('|')) return undefined
+  const m = BOX_GPU_RE.exec(line)
+  if (m) {
+    const gpu = Number(m[1])
+    if (m[2] === undefined) return { gpu, figures: [], unread: 'N/A' }
+    return { gpu, figures: [{ card: gpu, pool: 'vram', what: 'used', bytes: Number(m[2]) * MIB }, { card: gpu, pool: 'vram', what: 'total', bytes: Number(m[3]) * MIB }] }
+  }
+  if (/^\|\s+\d+\s+\d+\s+.*\d [KMGTPE]?B\s/.test(line)) return { process: true }
+  return { frame: true }
+}
