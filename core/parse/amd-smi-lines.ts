@@ -95,6 +95,13 @@ export class AmdSmiLines {
     return false
   }
 
+  /** A `--json` body: its figures and unread GPUs; what it printed in no known unit is said. */
+  json(body: smi.AmdSmiJson, no: number): void {
+    for (const f of body.figures) this.#put(f, no)
+    for (const card of body.unread) this.#gpu.amdUnread(card, 'N/A')
+    for (const why of body.skipped) this.#problems.add(this.#file, no, 'bad-value', why)
+  }
+
   #metricLine(t: string, card: number, no: number): boolean {
     if (t === 'MEM_USAGE:') {
       this.#inMem = true

@@ -143,8 +143,8 @@ export class GpuBlock {
       const f = card.figures
       const used = f.get('vram used')
       const total = f.get('vram total')
-      // Its VRAM printed N/A (GTT figures beside it): listed as unread, not as half a pair.
-      if (used === undefined && total === undefined && this.#unread.has(`amd card${n}`)) continue
+      // Its VRAM printed N/A (other figures beside it): listed as unread, not as half a pair.
+      if ((used === undefined || total === undefined) && this.#unread.has(`amd card${n}`)) continue
       if (used === undefined || total === undefined) {
         this.#problems.add(this.#file, card.no, 'bad-value', `${card.source}: card${n} has VRAM ${used === undefined ? 'total' : 'used'} without its ${used === undefined ? 'used' : 'total'}; skipped`)
         continue

@@ -3,6 +3,7 @@ import type { GpuBlock } from './gpu-block.js'
 import { PerBlock } from './per-block.js'
 import type { ProblemLog } from './problems.js'
 import { AmdSmiLines } from './amd-smi-lines.js'
+import type { AmdSmiJson } from './sections/amd-smi.js'
 import { amdgpuCatLines, amdgpuSysfsLine, rocmCsvHeader, rocmCsvRow, rocmSmiLine, type RocmCsvColumns, tegrastatsLine } from './sections/amd.js'
 
 type Tegra = NonNullable<SystemSample['tegrastats']>
@@ -85,6 +86,12 @@ export class OtherGpuLines {
       return 'one'
     }
     return undefined
+  }
+
+  /** An `amd-smi … --json` body that opened at line `no`. */
+  amdSmiJson(body: AmdSmiJson, no: number): void {
+    this.#amdSmi.json(body, no)
+    this.#seen('amd-smi')
   }
 
   end(s: SystemSample): void {

@@ -197,3 +197,50 @@ export function amdSmiBoxLine(line: string): { gpu: number; figures: AmdFigure[]
   if (/^\|\s+\d+\s+\d+\s+.*\d [KMGTPE]?B\s/.test(line)) return { process: true }
   return { frame: true }
 }
+
+/** What an `amd-smi … --json` body says of GPU memory. */
+export interface AmdSmiJson {
+  figures: AmdFigure[]
+  unread: number[]
+  skipped: string[]
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/**
+ * An `amd-smi metric --json` or `amd-smi monitor --json` body: a list of one
+ * object per GPU (`{"gpu": 0, "mem_usage": {"used_vram": {"value": 283,
+ * "unit": "MB"}, …}}`; newer ones wrap the list as `{"gpu_data": […]}`).
+ * Undefined when the body is not of that shape. `MB` is MiB as in the text; a
+ * bare number under `mem_usage` (ROCm 6.0 and before print no unit) is the
+ * same MiB; monitor's `GB` is GiB to one decimal.
+ */
+export function amdSmiJson(body: unknown): AmdSmiJson | undefined {
+  const list = isObj(body) && Array.isArray(body.gpu_data) ? body.gpu_data : body
+  if (!Array.isArray(list) || list.length === 0 || !list.every(g => isObj(g) && Number.isInteger(g.gpu))) return undefined
+  const out: AmdSmiJson = { figures: [], unread: [], skipped: [] }
+  for (const g of list as Record<string, unknown>[]) {
+    const card = g.gpu as number
+    const read = (key: string, v: unknown, slot: { pool: AmdFigure['pool']; what: AmdFigure['what'] }, bare: boolean) => {
+      const unit = isObj(v) ? v.unit : undefined
+      const n = isObj(v) ? v.value : bare ? v : undefined
+      const mib = unit === 'MB' || (unit === undefined && bare)
+      if (typeof n === 'number' && n >= 0 && (mib ? Number.isInteger(n) : unit === 'GB' && !bare)) {
+        out.figures.push({ card, ...slot, bytes: unit === 'GB' ? Math.round(n * GIB) : n * MIB })
+      } else if (v === 'N/A' || (isObj(v) && v.value === 'N/A')) {
+        if (slot.pool === 'vram' && !out.unread.includes(card)) out.unread.push(card)
+      } else out.skipped.push(`amd-smi: GPU ${card} ${key} printed as ${JSON.stringify(v).slice(0, 60)}, not in MB; skipped`)
+    }
+    if (isObj(g.mem_usage)) {
+      for (const [key, v] of Object.entries(g.mem_usage)) {
+        const slot = MEM_KEYS[key.toUpperCase()]
+        if (slot !== undefined && slot !== 'derived') read(key, v, slot, true)
+      }
+    }
+    if ('vram_used' in g && 'vram_total' in g) {
+      read('vram_used', g.vram_used, { pool: 'vram', what: 'used' }, false)
+      read('vram_total', g.vram_total, { pool: 'vram', what: 'total' }, false)
+    }
+  }
+  return out
+}
