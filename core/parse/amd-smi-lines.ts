@@ -7,9 +7,9 @@ import * as smi from './sections/amd-smi.js'
  * The lines `amd-smi` prints in a block: `amd-smi metric` (a `GPU: N` line,
  * then `MEM_USAGE:` and its figures among the other metrics, read past),
  * `amd-smi metric --csv`, `amd-smi monitor` and `amd-smi` alone (its box
- * view). Each GPU's figures go to the
- * block's AMD GPUs under that GPU's number. A blank line ends a GPU's part
- * and a table.
+ * view); and its `--json` bodies, which the block hands over. Each GPU's
+ * figures go to the block's AMD GPUs under that GPU's number. A blank line
+ * ends a GPU's part, a table and the box.
  */
 export class AmdSmiLines {
   readonly #problems: ProblemLog

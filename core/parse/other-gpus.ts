@@ -10,8 +10,8 @@ type Tegra = NonNullable<SystemSample['tegrastats']>
 
 /**
  * The GPU sources of a block other than nvidia-smi: amdgpu's sysfs files,
- * `rocm-smi --showmeminfo` (text and CSV), `amd-smi` and `tegrastats`. AMD figures go to
- * the block's GPUs; tegrastats marks the host unified.
+ * `rocm-smi --showmeminfo` (text and CSV), `amd-smi` and `tegrastats`. AMD
+ * figures go to the block's GPUs; tegrastats marks the host unified.
  */
 export class OtherGpuLines {
   readonly #problems: ProblemLog
@@ -32,7 +32,7 @@ export class OtherGpuLines {
     this.#tegra = new PerBlock(problems, file, () => 'tegrastats: two lines in one block (tegrastats prints one per interval); the last is kept')
   }
 
-  /** A blank line ends a CSV table. */
+  /** A blank line ends a CSV table, and amd-smi's parts. */
   blank(): void {
     this.#csv = undefined
     this.#amdSmi.blank()
