@@ -41,7 +41,7 @@ export const systemSampleSchema = {
     sections: {
       type: 'array',
       items: {
-        enum: ['vm_stat', 'memory_pressure', 'swapusage', 'ollama-ps', 'api-ps', 'meminfo', 'psi', 'vmstat', 'nvidia-smi', 'cgroup', 'swaps', 'sysctl', 'free', 'memtrace', 'amdgpu', 'rocm-smi', 'tegrastats'],
+        enum: ['vm_stat', 'memory_pressure', 'swapusage', 'ollama-ps', 'api-ps', 'meminfo', 'psi', 'vmstat', 'nvidia-smi', 'cgroup', 'swaps', 'sysctl', 'free', 'memtrace', 'amdgpu', 'rocm-smi', 'amd-smi', 'tegrastats'],
       },
       description: 'Sections recognised in the block, in order of first appearance.',
     },
@@ -110,7 +110,7 @@ export const systemSampleSchema = {
           name: { type: 'string' },
           usedBytes: bytes,
           totalBytes: bytes,
-          source: { enum: ['nvidia-smi', 'amdgpu', 'rocm-smi'], description: 'Where the figures came from; absent means nvidia-smi.' },
+          source: { enum: ['nvidia-smi', 'amdgpu', 'rocm-smi', 'amd-smi'], description: 'Where the figures came from; absent means nvidia-smi.' },
           gttUsedBytes: { ...bytes, description: "amdgpu: system RAM mapped for the GPU (GTT), where an APU's allocations go." },
           gttTotalBytes: bytes,
         },

@@ -3,8 +3,8 @@
  * (GB10, unified memory, the daemon's nvidia-smi queries with `[N/A]` memory
  * and per-process rows), a Jetson Orin (JetPack 6's nvidia-smi table with
  * `Not Supported`, tegrastats), an AMD host as the daemon records it (amdgpu
- * sysfs) and an AMD user's loop (`free -h`, `rocm-smi --showmeminfo vram`,
- * `ollama ps`). Each source is printed in the layout the real program prints
+ * sysfs), an AMD user's loop (`free -h`, `rocm-smi --showmeminfo vram`,
+ * `ollama ps`) and the same with `amd-smi metric --mem-usage`. Each source is printed in the layout the real program prints
  * (core/test/fixtures/system/*). Deterministic: rerun to rewrite byte for byte.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -188,7 +188,39 @@ function amdRocmLoop(): void {
   write('amd-rocm-loop', t0, procTrace(t0, 7000, [a]), sys)
 }
 
+/**
+ * A host whose only AMD tool is amd-smi, watched by a user's loop: `free -h`,
+ * `amd-smi metric --mem-usage` (MB that are whole MiB), `ollama ps`.
+ */
+function amdSmiLoop(): void {
+  const t0 = Date.UTC(2026, 10, 2, 14, 0, 0)
+  const vramMib = 24560
+  const gttMib = 31948
+  const a: Runner = { pid: 7201, model: 'qwen2.5-coder:14b', size: 10_900_000_000, vramShare: 1, start: 30, end: 580, rss: 0.7 * GIB, gpu: 9.8 * GIB }
+  let sys = ''
+  const gi = (b: number) => `${(b / GIB).toFixed(1)}Gi`
+  for (let t = 0; t < SECONDS; t += 10) {
+    const ms = t0 + t * 1000
+    const used = 6.2 * GIB + rise(t, a, a.rss)
+    const total = 62.7 * GIB
+    const vramUsed = Math.floor((0.9 * GIB + rise(t, a, a.gpu)) / MIB)
+    const gttUsed = 41
+    sys += `===== ${f.iso(ms)} =====\n`
+    sys += '               total        used        free      shared  buff/cache   available\n'
+    sys += `Mem:            ${gi(total)}       ${gi(used)}        ${gi(total - used - 9 * GIB)}       120Mi       ${gi(9 * GIB)}        ${gi(total - used)}\n`
+    sys += 'Swap:          8.0Gi          0B       8.0Gi\n'
+    sys += 'GPU: 0\n    MEM_USAGE:\n'
+    sys += `        TOTAL_VRAM: ${vramMib} MB\n        USED_VRAM: ${vramUsed} MB\n        FREE_VRAM: ${vramMib - vramUsed} MB\n`
+    sys += `        TOTAL_VISIBLE_VRAM: ${vramMib} MB\n        USED_VISIBLE_VRAM: ${vramUsed} MB\n        FREE_VISIBLE_VRAM: ${vramMib - vramUsed} MB\n`
+    sys += `        TOTAL_GTT: ${gttMib} MB\n        USED_GTT: ${gttUsed} MB\n        FREE_GTT: ${gttMib - gttUsed} MB\n\n`
+    sys += f.ollamaPs(alive(t, a) ? [loaded(a, ms)] : [])
+    sys += '\n'
+  }
+  write('amd-smi-loop', t0, procTrace(t0, 7000, [a]), sys)
+}
+
 dgxSpark()
 jetsonOrin()
 amdSysfs()
 amdRocmLoop()
+amdSmiLoop()

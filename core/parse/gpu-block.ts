@@ -4,6 +4,7 @@ import type { ProblemLog } from './problems.js'
 import * as smi from './sections/nvidia.js'
 import { type AmdFigure, UNIFIED_GPU_RE } from './sections/amd.js'
 
+type AmdSource = 'amdgpu' | 'rocm-smi' | 'amd-smi'
 type AppRow = { gpu?: string; pid: number; usedBytes: number; no: number }
 /** The processes of one listing: a default table's, or a compute-apps query's. */
 type GpuListing = { table: smi.GpuProcess[]; apps: AppRow[] }
@@ -28,8 +29,8 @@ export class GpuBlock {
   #listing: GpuListing = { table: [], apps: [] }
   /** GPUs listed without their memory, by the same keys as `#gpus`. */
   readonly #unread = new Map<string, smi.UnreadGpu>()
-  /** amdgpu's figures, by card, from sysfs or rocm-smi; the last printed of each is kept. */
-  readonly #amd = new Map<number, { source: 'amdgpu' | 'rocm-smi'; no: number; figures: Map<string, number> }>()
+  /** amdgpu's figures, by card, from sysfs, rocm-smi or amd-smi; the last printed of each is kept. */
+  readonly #amd = new Map<number, { source: AmdSource; no: number; figures: Map<string, number> }>()
 
   constructor(problems: ProblemLog, file: string) {
     this.#problems = problems
@@ -51,8 +52,8 @@ export class GpuBlock {
     this.#unread.set(key, gpu)
   }
 
-  /** A figure of amdgpu's (sysfs or rocm-smi) for one card. */
-  amd(f: AmdFigure, source: 'amdgpu' | 'rocm-smi', no: number): void {
+  /** A figure of amdgpu's (sysfs, rocm-smi or amd-smi) for one card. */
+  amd(f: AmdFigure, source: AmdSource, no: number): void {
     let card = this.#amd.get(f.card)
     if (!card) this.#amd.set(f.card, (card = { source, no, figures: new Map() }))
     const k = `${f.pool} ${f.what}`
@@ -60,7 +61,7 @@ export class GpuBlock {
     card.figures.set(k, f.bytes)
   }
 
-  /** A card whose memory rocm-smi could not read (`N/A`). */
+  /** A card whose memory rocm-smi or amd-smi could not read (`N/A`). */
   amdUnread(card: number, printed: string): void {
     this.#unread.set(`amd card${card}`, { index: card, name: `card${card}`, printed })
   }
@@ -142,6 +143,8 @@ export class GpuBlock {
       const f = card.figures
       const used = f.get('vram used')
       const total = f.get('vram total')
+      // Its VRAM printed N/A (other figures beside it): listed as unread, not as half a pair.
+      if ((used === undefined || total === undefined) && this.#unread.has(`amd card${n}`)) continue
       if (used === undefined || total === undefined) {
         this.#problems.add(this.#file, card.no, 'bad-value', `${card.source}: card${n} has VRAM ${used === undefined ? 'total' : 'used'} without its ${used === undefined ? 'used' : 'total'}; skipped`)
         continue

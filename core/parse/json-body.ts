@@ -5,12 +5,22 @@
  * the same models, so it is read once. Pure.
  */
 import type { LoadedModel } from '../../schemas/index.js'
-import { apiPsBody, JsonCollector, parseApiPs } from './sections/ollama.js'
+import { apiPsBody, JsonCollector } from './sections/ollama.js'
+import { amdSmiJson, type AmdSmiJson } from './sections/amd-smi.js'
 import type { VmStatMemo } from './sample-fields.js'
+
+/** What a body says: Ollama's loaded models, amd-smi's GPU memory (its `--json`), or why it is neither. */
+export type BodyRead = { models: LoadedModel[] } | { amdSmi: AmdSmiJson } | { error: string }
+
+/** A parsed body as what it is: amd-smi's list of GPUs, else `/api/ps`. */
+function readParsed(body: unknown): BodyRead {
+  const amd = amdSmiJson(body)
+  return amd ? { amdSmi: amd } : apiPsBody(body)
+}
 
 /** What one block's reading leaves for the next: the last complete body, its lines as collected, and what it read as. */
 export interface BlockMemo {
-  body?: { lines: string[]; read: { models: LoadedModel[] } | { error: string } }
+  body?: { lines: string[]; read: BodyRead }
   /** The last block's vm_stat counters: their labels in order, and an object of them to copy. */
   vmStat?: VmStatMemo
 }
@@ -38,7 +48,7 @@ export function readBody(
   i: number,
   first: string,
   memo?: BlockMemo,
-): { end: number; read: { models: LoadedModel[] } | { error: string } } | undefined {
+): { end: number; read: BodyRead } | undefined {
   const known = memo?.body
   if (known && known.lines[0] === first && i + known.lines.length <= lines.length) {
     let k = 1
@@ -58,7 +68,7 @@ export function readBody(
       parsed = false
     }
     if (parsed) {
-      const read = apiPsBody(body)
+      const read = readParsed(body)
       if (memo) memo.body = { lines: [first], read }
       return { end: i, read: copy(read) }
     }
@@ -68,12 +78,17 @@ export function readBody(
   let j = i
   while (!done && j + 1 < lines.length) done = json.push((lines[++j] as { text: string }).text)
   if (!done) return undefined
-  const read = parseApiPs(json.text)
+  let read: BodyRead
+  try {
+    read = readParsed(JSON.parse(json.text))
+  } catch (e) {
+    read = { error: `not valid JSON (${(e as Error).message})` }
+  }
   if (memo) memo.body = { lines: [first, ...lines.slice(i + 1, j + 1).map(l => l.text)], read }
   return { end: j, read: copy(read) }
 }
 
 /** Each sample its own list (the models themselves are never changed). */
-function copy(read: { models: LoadedModel[] } | { error: string }) {
+function copy(read: BodyRead): BodyRead {
   return 'models' in read ? { models: [...read.models] } : read
 }

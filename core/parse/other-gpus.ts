@@ -2,14 +2,16 @@ import type { SectionName, SystemSample } from '../../schemas/index.js'
 import type { GpuBlock } from './gpu-block.js'
 import { PerBlock } from './per-block.js'
 import type { ProblemLog } from './problems.js'
+import { AmdSmiLines } from './amd-smi-lines.js'
+import type { AmdSmiJson } from './sections/amd-smi.js'
 import { amdgpuCatLines, amdgpuSysfsLine, rocmCsvHeader, rocmCsvRow, rocmSmiLine, type RocmCsvColumns, tegrastatsLine } from './sections/amd.js'
 
 type Tegra = NonNullable<SystemSample['tegrastats']>
 
 /**
  * The GPU sources of a block other than nvidia-smi: amdgpu's sysfs files,
- * `rocm-smi --showmeminfo` (text and CSV) and `tegrastats`. AMD figures go to
- * the block's GPUs; tegrastats marks the host unified.
+ * `rocm-smi --showmeminfo` (text and CSV), `amd-smi` and `tegrastats`. AMD
+ * figures go to the block's GPUs; tegrastats marks the host unified.
  */
 export class OtherGpuLines {
   readonly #problems: ProblemLog
@@ -17,6 +19,7 @@ export class OtherGpuLines {
   readonly #gpu: GpuBlock
   readonly #seen: (name: SectionName) => void
   #csv: RocmCsvColumns | undefined
+  readonly #amdSmi: AmdSmiLines
   readonly #tegra: PerBlock<Tegra>
   #last: Tegra | undefined
 
@@ -25,12 +28,14 @@ export class OtherGpuLines {
     this.#file = file
     this.#gpu = gpu
     this.#seen = seen
+    this.#amdSmi = new AmdSmiLines(problems, file, gpu)
     this.#tegra = new PerBlock(problems, file, () => 'tegrastats: two lines in one block (tegrastats prints one per interval); the last is kept')
   }
 
-  /** A blank line ends a CSV table. */
+  /** A blank line ends a CSV table, and amd-smi's parts. */
   blank(): void {
     this.#csv = undefined
+    this.#amdSmi.blank()
   }
 
   /** Undefined when the line is none of these; `and-next` when the next line was its figure too. */
@@ -70,6 +75,10 @@ export class OtherGpuLines {
       if (row) return 'one'
       this.#csv = undefined
     }
+    if (this.#amdSmi.line(t, next, no)) {
+      this.#seen('amd-smi')
+      return 'one'
+    }
     const tegra = tegrastatsLine(t)
     if (tegra) {
       this.#last = this.#tegra.put(no, tegra)
@@ -77,6 +86,12 @@ export class OtherGpuLines {
       return 'one'
     }
     return undefined
+  }
+
+  /** An `amd-smi … --json` body that opened at line `no`. */
+  amdSmiJson(body: AmdSmiJson, no: number): void {
+    this.#amdSmi.json(body, no)
+    this.#seen('amd-smi')
   }
 
   end(s: SystemSample): void {

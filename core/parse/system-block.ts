@@ -100,15 +100,20 @@ export function parseBlock(
     }
     if (startsJson(t, lines[i + 1]?.text)) {
       const body = readBody(lines, i, t, memo)
-      seen('api-ps')
       mode = undefined
       if (!body) {
+        seen('api-ps')
         // Never past the block, nor over what follows: the lines after it are read as usual.
         problems.add(file, no, 'bad-json', '/api/ps: JSON not closed before the end of its block')
         continue
       }
       i = body.end
       const parsed = body.read
+      if ('amdSmi' in parsed) {
+        otherGpus.amdSmiJson(parsed.amdSmi, no)
+        continue
+      }
+      seen('api-ps')
       if ('error' in parsed) problems.add(file, no, 'bad-json', `/api/ps: ${parsed.error}`)
       else if (server !== undefined) s.models = listedBy(s, server, s.models, parsed.models)
       else s.models = parsed.models

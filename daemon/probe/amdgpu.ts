@@ -4,6 +4,9 @@ import { runCommand } from './run-command.js'
 
 const FILES = ['mem_info_vram_total', 'mem_info_vram_used', 'mem_info_gtt_total', 'mem_info_gtt_used']
 const AMD_VENDOR = '0x1002'
+type Tool = 'rocm-smi' | 'amd-smi'
+/** What each tool is run with: its VRAM (amd-smi adds GTT), in the layouts core/parse reads. */
+const TOOLS: Record<Tool, string[]> = { 'rocm-smi': ['--showmeminfo', 'vram'], 'amd-smi': ['metric', '--mem-usage'] }
 
 function read(path: string): string | undefined {
   try {
@@ -18,10 +21,12 @@ function read(path: string): string | undefined {
  * card's VRAM and GTT (system RAM mapped for the GPU, where an APU's
  * allocations go), written `path:bytes` as `grep . …/mem_info_*` prints them.
  * An AMD card without the files (kernels before 5.4.87 and 5.10.5) is asked
- * of `rocm-smi --showmeminfo vram`, where rocm-smi is installed.
+ * of `rocm-smi --showmeminfo vram`, where rocm-smi is installed, or else of
+ * `amd-smi metric --mem-usage`, where amd-smi is.
  */
 export class AmdgpuSource {
-  #rocm: 'unknown' | 'yes' | 'no' = 'unknown'
+  /** The tool that reads a card without the files: not yet tried, found, or none that works. */
+  #tool: 'unknown' | Tool | 'none' = 'unknown'
 
   constructor(
     private readonly sysRoot: string,
@@ -51,15 +56,21 @@ export class AmdgpuSource {
       }
       if (found === 0) unread = true
     }
-    if (!unread || this.#rocm === 'no') return { text }
-    const r = await runCommand('rocm-smi', ['--showmeminfo', 'vram'], this.timeoutMs, undefined, this.signal)
+    if (!unread || this.#tool === 'none') return { text }
+    let tool: Tool = this.#tool === 'unknown' ? 'rocm-smi' : this.#tool
+    let r = await runCommand(tool, TOOLS[tool], this.timeoutMs, undefined, this.signal)
+    // amd-smi only where rocm-smi is not installed: rocm-smi that fails says why, and is not passed over.
+    if (!r.ok && r.missing && this.#tool === 'unknown') {
+      tool = 'amd-smi'
+      r = await runCommand(tool, TOOLS[tool], this.timeoutMs, undefined, this.signal)
+    }
     if (r.ok) {
-      this.#rocm = 'yes'
+      this.#tool = tool
       return { text: text + (r.stdout.endsWith('\n') ? r.stdout : `${r.stdout}\n`) }
     }
-    if (r.missing || this.#rocm === 'unknown') {
-      this.#rocm = 'no'
-      return { text, error: r.missing ? 'an AMD GPU without amdgpu memory files, and no rocm-smi: its memory is not read' : r.error }
+    if (r.missing || this.#tool === 'unknown') {
+      this.#tool = 'none'
+      return { text, error: r.missing ? 'an AMD GPU without amdgpu memory files, and neither rocm-smi nor amd-smi: its memory is not read' : r.error }
     }
     return { text, error: r.error }
   }

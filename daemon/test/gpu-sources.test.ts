@@ -1,11 +1,11 @@
 /**
  * The daemon's GPU sources other than nvidia-smi, through the real
  * SystemSources: amdgpu's sysfs files under a sysfs root made for the test,
- * rocm-smi and tegrastats as executables on PATH that print what the real
- * programs print (core/test/fixtures/system/rocm-smi and tegrastats). What the
- * daemon writes is read back by the renderer's parser.
+ * rocm-smi, amd-smi and tegrastats as executables on PATH that print what the
+ * real programs print (core/test/fixtures/system/rocm-smi, amd-smi and
+ * tegrastats). What the daemon writes is read back by the renderer's parser.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -35,7 +35,24 @@ function tool(name: string, script: string): void {
   chmodSync(join(bin, name), 0o755)
 }
 
-function sources(sysRoot: string, procRoot: string, ac: AbortController): SystemSources {
+/** A PATH of only `tools` (and the system's own commands, for the stand-ins' `cat`): no rocm-smi of this test's others. */
+function onlyTools(t: Test, tools: Record<string, string>): void {
+  const own = mkdtempSync(join(dir, 'bin-'))
+  for (const [name, script] of Object.entries(tools)) {
+    writeFileSync(join(own, name), `#!/bin/sh\n${script}\n`)
+    chmodSync(join(own, name), 0o755)
+  }
+  const before = process.env.PATH
+  process.env.PATH = `${own}:/usr/bin:/bin`
+  t.teardown(() => {
+    process.env.PATH = before
+  })
+}
+
+/** What the GPU sources said (the Ollama these tests leave unreachable says its own). */
+const gpuErrors = (s: { errors: string[] }) => s.errors.filter(e => e.startsWith('amdgpu:'))
+
+function sources(sysRoot: string, procRoot: string, ac: AbortController): SystemSources & { errors: string[] } {
   const cfg: DaemonConfig = {
     dir, intervalMs: 1000, systemIntervalMs: 200, match: /ollama/, ollamaUrl: 'http://127.0.0.1:9', foreground: true, daemonized: false,
     platform: 'linux', procRoot, sysRoot,
@@ -50,6 +67,7 @@ t.test('amdgpu: VRAM and GTT from sysfs, no tool; only AMD cards, not their conn
   card(sys, 'card1', '0x10de', { mem_info_vram_total: '1', mem_info_vram_used: '1' })
   mkdirSync(join(sys, 'class', 'drm', 'card0-DP-1'), { recursive: true })
   tool('rocm-smi', 'echo rocm-smi must not run >&2; exit 3')
+  tool('amd-smi', 'echo amd-smi must not run >&2; exit 3')
   const ac = new AbortController()
   const s = sources(sys, join(dir, 'proc-none'), ac)
   const { gpu } = await s.read(undefined)
@@ -64,11 +82,47 @@ t.test('an AMD card without the memory files: rocm-smi where it is installed', a
   const sys = join(dir, 'sys-old')
   card(sys, 'card0', '0x1002', {})
   tool('rocm-smi', `cat '${join(FIXTURES, 'system', 'rocm-smi', 'showmeminfo-vram.txt')}'`)
+  tool('amd-smi', 'echo amd-smi must not run where rocm-smi is installed >&2; exit 3')
   const ac = new AbortController()
-  const { gpu } = await sources(sys, join(dir, 'proc-none'), ac).read(undefined)
+  const s = sources(sys, join(dir, 'proc-none'), ac)
+  const { gpu } = await s.read(undefined)
   ac.abort()
   const { sample } = block(gpu)
   t.same(sample.gpus, [{ index: 0, name: 'card0', usedBytes: 108814336, totalBytes: 4278190080, source: 'rocm-smi' }])
+  t.same(gpuErrors(s), [])
+})
+
+t.test('an AMD card without the memory files and no rocm-smi: amd-smi metric --mem-usage, each sample', async t => {
+  const sys = join(dir, 'sys-amdsmi')
+  card(sys, 'card0', '0x1002', {})
+  const calls = join(dir, 'amd-smi-calls')
+  const fixture = join(FIXTURES, 'system', 'amd-smi', 'metric-mem-usage.txt')
+  // The real layout, and only for the arguments the daemon must give.
+  onlyTools(t, { 'amd-smi': `echo "$*" >> '${calls}'\n[ "$*" = 'metric --mem-usage' ] || { echo "amd-smi: unknown arguments $*" >&2; exit 2; }\ncat '${fixture}'\necho` })
+  const ac = new AbortController()
+  const s = sources(sys, join(dir, 'proc-none'), ac)
+  await s.read(undefined)
+  const { gpu } = await s.read(undefined)
+  ac.abort()
+  const { sample, problems } = block(gpu)
+  t.same(sample.gpus, [{ index: 0, name: 'card0', usedBytes: 283 * 2 ** 20, totalBytes: 196592 * 2 ** 20, source: 'amd-smi', gttUsedBytes: 20 * 2 ** 20, gttTotalBytes: 1031904 * 2 ** 20 }])
+  t.same(sample.sections, ['amd-smi'])
+  t.equal(problems.total, 0, problems.summary().join('; '))
+  t.same(gpuErrors(s), [])
+  t.equal(readFileSync(calls, 'utf8'), 'metric --mem-usage\nmetric --mem-usage\n', 'run once a sample, rocm-smi not asked again')
+})
+
+t.test('an AMD card without the memory files, neither tool installed: said once, nothing made up', async t => {
+  const sys = join(dir, 'sys-notool')
+  card(sys, 'card0', '0x1002', {})
+  onlyTools(t, {})
+  const ac = new AbortController()
+  const s = sources(sys, join(dir, 'proc-none'), ac)
+  const first = await s.read(undefined)
+  await s.read(undefined)
+  ac.abort()
+  t.equal(first.gpu, '')
+  t.same(gpuErrors(s), ['amdgpu: an AMD GPU without amdgpu memory files, and neither rocm-smi nor amd-smi: its memory is not read'])
 })
 
 t.test('a Jetson: tegrastats started once, its last line in each sample, the host unified', async t => {

@@ -137,3 +137,18 @@ t.test("AMD, a user's loop: free -h, rocm-smi --showmeminfo vram and ollama ps, 
   t.same(findings, [], 'a runner that holds what Ollama said: nothing to say')
   t.ok(legend.includes('GPU 0 used'))
 })
+
+t.test("AMD with amd-smi only, a user's loop: amd-smi metric --mem-usage read to the MiB it prints, VRAM and GTT", async t => {
+  const sys = parsedClean(t, 'amd-smi-loop')
+  const bs = blocks(files('amd-smi-loop').log)
+  t.equal(sys.length, bs.length)
+  sys.forEach((s, i) => {
+    const body = bs[i]?.body ?? ''
+    const mb = (key: string) => Number(new RegExp(`^\\s+${key}: (\\d+) MB$`, 'm').exec(body)?.[1]) * MIB
+    t.same(s.gpus, [{ index: 0, name: 'card0', source: 'amd-smi', usedBytes: mb('USED_VRAM'), totalBytes: mb('TOTAL_VRAM'), gttUsedBytes: mb('USED_GTT'), gttTotalBytes: mb('TOTAL_GTT') }], `block ${i}`)
+    t.same(s.sections, ['free', 'amd-smi', 'ollama-ps'].filter(n => (s.sections as string[]).includes(n)), 'sections in loop order')
+  })
+  const { findings, legend } = render(t, 'amd-smi-loop')
+  t.same(findings, [], 'a runner that holds what Ollama said: nothing to say')
+  for (const l of ['GPU 0 used', 'GPU 0 total']) t.ok(legend.includes(l), `legend: ${l}`)
+})

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { readdirSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Ajv } from 'ajv'
 import { SCHEMAS } from '../../schemas/index.js'
@@ -50,6 +50,19 @@ t.test('problems and events validate too', async t => {
   t.equal(r.code, 0)
   const counts = validateLines(t, r.stdout)
   t.same(counts, { 'process-sample': 1, 'system-sample': 1, 'trace-event': 1, process: 1, problem: 3 })
+})
+
+t.test('a block of amd-smi output validates: its section and its GPUs\' source are in the schema', async t => {
+  const fixture = (name: string) => readFileSync(join(ROOT, 'core', 'test', 'fixtures', 'system', 'amd-smi', name), 'utf8')
+  const dir = t.testdir({
+    'p.tsv': 'ts\tpid\tppid\tcomm\trss_kb\tvsz_kb\tcommand\n2026-02-25T14:03:12Z\t1\t0\tollama\t1\t1\tollama serve\n',
+    's.log': `===== 2026-02-25T14:03:12Z =====\n${fixture('metric-two-gpus.txt')}`,
+  })
+  const r = memtrace(['parse', join(dir, 'p.tsv'), join(dir, 's.log')])
+  t.equal(r.code, 0, r.stderr)
+  const counts = validateLines(t, r.stdout)
+  t.same(counts, { 'process-sample': 1, 'system-sample': 1, process: 1 })
+  t.match(r.stdout, /"source":"amd-smi"/)
 })
 
 t.test('memtrace schema prints each schema', async t => {

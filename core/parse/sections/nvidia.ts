@@ -35,7 +35,7 @@ export interface GpuMemory {
   name?: string
   usedBytes: number
   totalBytes: number
-  source?: 'nvidia-smi' | 'amdgpu' | 'rocm-smi'
+  source?: 'nvidia-smi' | 'amdgpu' | 'rocm-smi' | 'amd-smi'
   gttUsedBytes?: number
   gttTotalBytes?: number
 }

@@ -131,17 +131,6 @@ export class JsonCollector {
   }
 }
 
-/** The models of a `/api/ps` body, or a reason it is not one. */
-export function parseApiPs(text: string): { models: LoadedModel[] } | { error: string } {
-  let body: unknown
-  try {
-    body = JSON.parse(text)
-  } catch (e) {
-    return { error: `not valid JSON (${(e as Error).message})` }
-  }
-  return apiPsBody(body)
-}
-
 /** The models of an already parsed `/api/ps` body, or a reason it is not one. */
 export function apiPsBody(body: unknown): { models: LoadedModel[] } | { error: string } {
   if (!isObject(body) || !Array.isArray(body.models)) {
