@@ -4,10 +4,9 @@ import { Ajv } from 'ajv'
 import { loadTrace } from '../load.js'
 import { findFindings, makeCtx } from '../findings/findings.js'
 import { overlapFindings } from '../findings/overlap.js'
-import { TraceBuilder } from '../../core/model/trace.js'
-import { nameRunners } from '../../core/model/names.js'
 import { findingSchema, runnerMemorySchema } from '../../schemas/index.js'
-import { memtrace, parseProc, parseSys, ROOT } from '../../core/test/helpers.js'
+import { memtrace, parseSys, ROOT } from '../../core/test/helpers.js'
+import { traceOf } from './trace-of.js'
 
 const O = { zone: 'UTC', lowFreePct: 30 }
 const kinds = (fs: { kind: string }[]) => fs.map(f => f.kind)
@@ -22,20 +21,12 @@ async function sample(name: string) {
 
 /** The overlaps as drafted, before those during which memory stayed ample are left to the report. */
 function overlapDrafts(proc: string, sys: string) {
-  const b = new TraceBuilder()
-  for (const r of parseProc(proc).rows) b.addProc(r)
-  for (const blk of parseSys(sys).blocks) b.addSystem(blk)
-  const trace = b.finish()
-  nameRunners(trace)
+  const trace = traceOf(proc, sys)
   return overlapFindings(makeCtx(trace, O))
 }
 
 function build(proc: string, sys: string) {
-  const b = new TraceBuilder()
-  for (const r of parseProc(proc).rows) b.addProc(r)
-  for (const blk of parseSys(sys).blocks) b.addSystem(blk)
-  const trace = b.finish()
-  nameRunners(trace)
+  const trace = traceOf(proc, sys)
   const f = findFindings(trace, O)
   if (process.env.SHOW_FINDINGS) for (const x of f) process.stderr.write(`${x.kind}: ${x.text}\n`)
   return f

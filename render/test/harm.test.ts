@@ -10,9 +10,9 @@ import { loadTrace } from '../load.js'
 import { findFindings } from '../findings/findings.js'
 import { reportMarkdown } from '../findings/report.js'
 import { SEVERITY } from '../findings/severity.js'
-import { TraceBuilder, type Trace } from '../../core/model/trace.js'
-import { nameRunners } from '../../core/model/names.js'
-import { memtrace, parseProc, parseSys, ROOT } from '../../core/test/helpers.js'
+import type { Trace } from '../../core/model/trace.js'
+import { memtrace, ROOT } from '../../core/test/helpers.js'
+import { traceOf } from './trace-of.js'
 
 const O = { zone: 'UTC', lowFreePct: 30 }
 const GIB = 1024 ** 3
@@ -125,11 +125,7 @@ const meminfo = (availGiB: number, swapUsedGiB = 0) => `MemTotal:       67108864
 const apiVram = (models: [string, number, number][]) => JSON.stringify({ models: models.map(([name, size, vram]) => ({ name, model: name, size, digest: 'd', details: {}, expires_at: '2026-02-25T14:30:00Z', size_vram: vram, context_length: 4096 })) })
 
 function build(proc: string, sys: string) {
-  const b = new TraceBuilder()
-  for (const r of parseProc(proc).rows) b.addProc(r)
-  for (const blk of parseSys(sys).blocks) b.addSystem(blk)
-  const trace = b.finish()
-  nameRunners(trace)
+  const trace = traceOf(proc, sys)
   return findFindings(trace, O)
 }
 
