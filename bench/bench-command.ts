@@ -8,7 +8,7 @@ import { ollamaUrlFromEnv } from '../daemon/index.js'
 import { runnerMemoryIn } from '../render/index.js'
 import { localStamp } from '../core/parse/time.js'
 import { duration, whole } from './args.js'
-import { jsonLine } from '../core/safe-text.js'
+import { jsonLine, oneLine } from '../core/safe-text.js'
 import { runNumParallel } from './num-parallel.js'
 import { capContext, kvBytesPerSlot, type ModelFacts, runnerBytes } from '../core/plan.js'
 import { findModel, modelDirs, readFacts } from '../core/model-files.js'
@@ -181,7 +181,7 @@ export async function runBench(argv: string[], out: NodeJS.WritableStream, err: 
     const numParallel = values['num-parallel'] !== undefined ? whole('num-parallel', values['num-parallel'], 1) : undefined
     steps = await runParallel({ ...a, maxParallel: whole('max-parallel', values['max-parallel'], 4), ...(numParallel !== undefined ? { numParallel } : {}) }, say)
     // With a server of its own, the slots are known: the whole runner is set against the plan.
-    const runner = numParallel !== undefined ? await runnerPlan(a.model, a.numCtx, numParallel, steps[0]) : undefined
+    const runner = numParallel !== undefined ? await runnerPlan(a.model, a.numCtx, numParallel, steps[0], say) : undefined
     // The fourth and fifth figures, from the server's log the daemon kept beside the trace.
     if (runner) Object.assign(runner, await fromServerLog(join(a.out, 'trace'), a.model))
     md = markdownParallel(steps, { ...settings, ...(numParallel !== undefined ? { numParallel } : {}) }, runner)
@@ -190,7 +190,7 @@ export async function runBench(argv: string[], out: NodeJS.WritableStream, err: 
     const perSlot: PerSlot = {}
     const measured = slope(steps.filter(s => s.rssIdleBytes !== undefined).map(s => [s.step, s.rssIdleBytes as number]))
     if (measured !== undefined) perSlot.measuredBytes = measured
-    const facts = await modelFacts(a.model)
+    const facts = await modelFacts(a.model, say)
     if (facts) perSlot.predictedBytes = kvBytesPerSlot(facts.facts, capContext(facts.facts, a.numCtx), 'f16')
     md = markdown(steps, settings, perSlot)
   }
@@ -204,9 +204,17 @@ export async function runBench(argv: string[], out: NodeJS.WritableStream, err: 
 }
 
 /** The model's GGUF facts and weights size, where its manifest is found in the local models folders. */
-async function modelFacts(model: string): Promise<{ facts: ModelFacts; weightsBytes: number } | undefined> {
-  const found = findModel(modelDirs(), model)
+async function modelFacts(model: string, say: (line: string) => void): Promise<{ facts: ModelFacts; weightsBytes: number } | undefined> {
+  let found
+  try {
+    found = findModel(modelDirs(), model)
+  } catch (e) {
+    // A manifest refused (a FIFO, a device, too large): no prediction, said, and the measurements stand.
+    say(`no plan for ${oneLine(model)}: ${(e as Error).message}`)
+    return undefined
+  }
   const facts = found ? await readFacts(found.blob) : undefined
+  if (typeof facts === 'string') say(`no plan for ${oneLine(model)}: ${facts}`)
   return found && facts && typeof facts !== 'string' ? { facts, weightsBytes: found.sizeBytes } : undefined
 }
 
@@ -220,11 +228,11 @@ async function fromServerLog(dir: string, model: string): Promise<{ ollamaBytes?
   }
 }
 
-async function runnerPlan(model: string, numCtx: number, numParallel: number, first: BenchStep | undefined): Promise<RunnerPlan> {
+async function runnerPlan(model: string, numCtx: number, numParallel: number, first: BenchStep | undefined, say: (line: string) => void): Promise<RunnerPlan> {
   const out: RunnerPlan = { numParallel }
   const measured = first?.rssIdleBytes ?? first?.rssPeakBytes
   if (measured !== undefined) out.measuredBytes = measured
-  const m = await modelFacts(model)
+  const m = await modelFacts(model, say)
   if (m) {
     const ctx = capContext(m.facts, numCtx)
     out.predictedBytes = runnerBytes(m.facts, m.weightsBytes, { numCtx: ctx, numParallel, kvType: 'f16', flashAttention: true })

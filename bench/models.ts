@@ -30,7 +30,14 @@ const SETTLED_BYTES = 256 * 1024 ** 2
 export function ordered(models: string[], order: 'size' | 'given'): { model: string; sizeBytes?: number }[] {
   const dirs = modelDirs()
   const withSize = models.map(model => {
-    const found = findModel(dirs, model)
+    // A manifest refused here is said when the model's plan is read: unsized, it runs last.
+    const found = (() => {
+      try {
+        return findModel(dirs, model)
+      } catch {
+        return undefined
+      }
+    })()
     return found ? { model, sizeBytes: found.sizeBytes } : { model }
   })
   return order === 'given' ? withSize : [...withSize].sort((a, b) => (a.sizeBytes ?? Infinity) - (b.sizeBytes ?? Infinity))
@@ -59,7 +66,12 @@ async function restart(server: ManagedServer): Promise<void> {
 
 /** Whether the plan says this model will not fit beside what is in use now. */
 async function predictedNotToFit(model: string, numCtx: number): Promise<boolean> {
-  const found = findModel(modelDirs(), model)
+  let found
+  try {
+    found = findModel(modelDirs(), model)
+  } catch {
+    return false // a refused manifest: no plan, so no prediction; the load is tried
+  }
   if (!found) return false
   const facts = await readFacts(found.blob)
   if (typeof facts === 'string') return false
