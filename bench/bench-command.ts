@@ -1,5 +1,5 @@
 /** `memtrace bench <experiment>`: the seeds' experiments as commands that trace themselves. */
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { spawnSync } from 'node:child_process'
@@ -15,6 +15,7 @@ import { findModel, modelDirs, readFacts } from '../core/model-files.js'
 import { chart, markdown, markdownModels, markdownParallel, type PerSlot, type RunnerPlan, slope } from './results.js'
 import { runModels } from './models.js'
 import { runParallel } from './parallel.js'
+import { released } from './guard.js'
 import type { BenchStep } from '../schemas/index.js'
 
 /** Seed 000's prompt. */
@@ -81,6 +82,15 @@ function onPath(cmd: string): boolean {
 }
 
 export async function runBench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  try {
+    return await bench(argv, out, err)
+  } finally {
+    // Ended on its own (or by an error, after its servers and daemon were stopped): the guardian has nothing to do.
+    released()
+  }
+}
+
+async function bench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const [experiment, ...rest] = argv
   if (experiment === undefined || experiment === '--help' || experiment === '-h') {
     out.write(`${BENCH_HELP}\n`)
@@ -194,7 +204,9 @@ export async function runBench(argv: string[], out: NodeJS.WritableStream, err: 
     if (facts) perSlot.predictedBytes = kvBytesPerSlot(facts.facts, capContext(facts.facts, a.numCtx), 'f16')
     md = markdown(steps, settings, perSlot)
   }
-  writeFileSync(join(a.out, 'results.jsonl'), steps.map(s => `${jsonLine(s)}\n`).join(''))
+  // Each step was written as it ended; the whole file now replaces those lines at once, with what needed every step.
+  writeFileSync(join(a.out, 'results.jsonl.tmp'), steps.map(s => `${jsonLine(s)}\n`).join(''))
+  renameSync(join(a.out, 'results.jsonl.tmp'), join(a.out, 'results.jsonl'))
   writeFileSync(join(a.out, 'results.md'), md)
   writeFileSync(join(a.out, 'results.svg'), chart(steps, settings, experiment))
   const render = spawnSync(process.execPath, [new URL('../bin/memtrace.js', import.meta.url).pathname, 'render', '--dir', join(a.out, 'trace'), '-o', join(a.out, 'memory.svg'), '--quiet'], { encoding: 'utf8' })

@@ -14,7 +14,7 @@ import { freePort, ManagedServer } from './managed-server.js'
 import { memoryNow } from './plan-command.js'
 import { runnerBytes } from '../core/plan.js'
 import { findModel, modelDirs, readFacts } from '../core/model-files.js'
-import { addMemory, fillWindow, mean, memtrace, requestOptions, sd, sleep, type SweepArgs, type Timed, traced } from './sweep.js'
+import { addMemory, fillWindow, finished, mean, memtrace, requestOptions, sd, sleep, type SweepArgs, type Timed, traced } from './sweep.js'
 
 export interface ModelsArgs extends SweepArgs {
   models: string[]
@@ -49,7 +49,7 @@ export async function runModels(a: ModelsArgs, say: (line: string) => void): Pro
   const steps: Timed[] = []
   await traced(trace, server.url, [server], async () => {
     await startServer(server)
-    for (const [i, m] of ordered(a.models, a.order).entries()) steps.push(await runOne(a, server, trace, i + 1, m.model, say))
+    for (const [i, m] of ordered(a.models, a.order).entries()) steps.push(await finished(a, trace, await runOne(a, server, trace, i + 1, m.model, say)))
   })
   await addMemory(trace, steps)
   return steps.map(({ measureFrom: _f, measureTo: _t, runnerPids: _p, ...s }) => s)
