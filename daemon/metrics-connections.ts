@@ -7,8 +7,12 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 
-/** The most connections served at once: Prometheus needs one per server scraping, a person's curl one more. */
-export const METRICS_MAX_CONNECTIONS = 8
+/**
+ * The most connections served at once: Prometheus keeps one per server
+ * scraping; 64 serve a busy fleet (`make bench` scrapes with 50 at once) in
+ * a few hundred KiB.
+ */
+export const METRICS_MAX_CONNECTIONS = 64
 /** Descriptors left to the sampler beyond those open when the listener starts (a scan, the files, probes' pipes). */
 export const SAMPLER_RESERVE_FDS = 32
 /** A request's headers must come within this. */
