@@ -72,6 +72,8 @@ t.test('200 idle connections at a limit of 64 descriptors: at most the cap held,
   t.ok(after - before >= Math.floor(during / 1000) - 2, `a process sample each second under the flood: ${after - before} in ${during} ms`)
   t.equal(series(text, 'memtrace_missed_ticks_total{kind="process"}'), 0, 'no tick missed')
   t.notMatch(read(join(trace, 'memtrace.log')), /EMFILE|process scan failed/, 'no scan failed for want of descriptors')
+  // Stopped here, before the test's folder is removed (a teardown comes after that).
+  t.equal(memtrace(['stop', '--dir', trace]).code, 0)
 })
 
 t.test('a kept-alive connection and one that never finishes its headers are closed after seconds', async t => {
@@ -89,4 +91,5 @@ t.test('a kept-alive connection and one that never finishes its headers are clos
   while ((kept.closed() < 1 || partial.closed() < 1) && Date.now() - t0 < 30_000) await sleep(100)
   t.equal(kept.closed(), 1, 'the idle kept-alive connection was closed')
   t.equal(partial.closed(), 1, 'the connection that never finished its headers was closed')
+  t.equal(memtrace(['stop', '--dir', trace]).code, 0)
 })
