@@ -129,3 +129,14 @@ t.test('per-layer head counts, as llama.cpp allows them, are summed by layer, no
   t.match(factsFromMetadata({ ...md, 'qwen2.attention.head_count_kv': [0, 0, 0, 0] }) as string, /is 0 in every layer/)
   t.match(factsFromMetadata({ ...md, 'qwen2.context_length': 2n ** 64n - 1n }) as string, /qwen2\.context_length is 18446744073709551615/)
 })
+
+t.test('a GGUF header longer than 50 MB is refused where the reading stops, not held whole', async t => {
+  const dir = t.testdir({})
+  // Six tokens of 9.9 MB each (the reader's limit for one string is 10 MB): 59 MB of header before the counts.
+  const tokens: [string, GgufValue] = ['tokenizer.ggml.tokens', { type: 'array-string', value: Array.from({ length: 6 }, () => 'x'.repeat(9_900_000)) }]
+  const [arch, ...rest] = modelMetadata(QWEN_7B)
+  pulled(dir, [arch as [string, GgufValue], tokens, ...rest])
+  const r = plan(dir)
+  t.equal(r.code, 2)
+  t.match(r.stderr, /sha256-[0-9a-f]{64}: its GGUF header runs past the 48 MiB memtrace reads of it/)
+})
