@@ -9,8 +9,8 @@ import type { Server } from 'node:http'
 
 /**
  * The most connections served at once: Prometheus keeps one per server
- * scraping; 64 serve a busy fleet (`make bench` scrapes with 50 at once) in
- * a few hundred KiB.
+ * scraping; 64 serve a busy fleet (`make bench` scrapes with 50 at once)
+ * for about 5 MiB.
  */
 export const METRICS_MAX_CONNECTIONS = 64
 /** Descriptors left to the sampler beyond those open when the listener starts (a scan, the files, probes' pipes). */
