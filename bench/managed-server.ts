@@ -106,7 +106,8 @@ export class ManagedServer {
     group('SIGKILL')
     // Its runners may take a moment to give their memory back: the next step starts when they are gone.
     for (let i = 0; i < 100 && alive(-(child.pid as number)); i++) await new Promise(ok => setTimeout(ok, 50))
-    serverGone(child.pid as number)
+    // One still there after 5 s stays the guardian's to end, should the bench die.
+    if (!alive(-(child.pid as number))) serverGone(child.pid as number)
   }
 
   /** Stops it at once, for an exit on a signal: the group gets SIGKILL. */
