@@ -1,5 +1,5 @@
 /** `memtrace bench <experiment>`: the seeds' experiments as commands that trace themselves. */
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { spawnSync } from 'node:child_process'
@@ -8,13 +8,14 @@ import { ollamaUrlFromEnv } from '../daemon/index.js'
 import { runnerMemoryIn } from '../render/index.js'
 import { localStamp } from '../core/parse/time.js'
 import { duration, whole } from './args.js'
-import { jsonLine } from '../core/safe-text.js'
+import { jsonLine, oneLine } from '../core/safe-text.js'
 import { runNumParallel } from './num-parallel.js'
 import { capContext, kvBytesPerSlot, type ModelFacts, runnerBytes } from '../core/plan.js'
 import { findModel, modelDirs, readFacts } from '../core/model-files.js'
 import { chart, markdown, markdownModels, markdownParallel, type PerSlot, type RunnerPlan, slope } from './results.js'
 import { runModels } from './models.js'
 import { runParallel } from './parallel.js'
+import { released } from './guard.js'
 import type { BenchStep } from '../schemas/index.js'
 
 /** Seed 000's prompt. */
@@ -81,6 +82,15 @@ function onPath(cmd: string): boolean {
 }
 
 export async function runBench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  try {
+    return await bench(argv, out, err)
+  } finally {
+    // Ended on its own (or by an error, after its servers and daemon were stopped): the guardian has nothing to do.
+    released()
+  }
+}
+
+async function bench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const [experiment, ...rest] = argv
   if (experiment === undefined || experiment === '--help' || experiment === '-h') {
     out.write(`${BENCH_HELP}\n`)
@@ -181,7 +191,7 @@ export async function runBench(argv: string[], out: NodeJS.WritableStream, err: 
     const numParallel = values['num-parallel'] !== undefined ? whole('num-parallel', values['num-parallel'], 1) : undefined
     steps = await runParallel({ ...a, maxParallel: whole('max-parallel', values['max-parallel'], 4), ...(numParallel !== undefined ? { numParallel } : {}) }, say)
     // With a server of its own, the slots are known: the whole runner is set against the plan.
-    const runner = numParallel !== undefined ? await runnerPlan(a.model, a.numCtx, numParallel, steps[0]) : undefined
+    const runner = numParallel !== undefined ? await runnerPlan(a.model, a.numCtx, numParallel, steps[0], say) : undefined
     // The fourth and fifth figures, from the server's log the daemon kept beside the trace.
     if (runner) Object.assign(runner, await fromServerLog(join(a.out, 'trace'), a.model))
     md = markdownParallel(steps, { ...settings, ...(numParallel !== undefined ? { numParallel } : {}) }, runner)
@@ -190,11 +200,13 @@ export async function runBench(argv: string[], out: NodeJS.WritableStream, err: 
     const perSlot: PerSlot = {}
     const measured = slope(steps.filter(s => s.rssIdleBytes !== undefined).map(s => [s.step, s.rssIdleBytes as number]))
     if (measured !== undefined) perSlot.measuredBytes = measured
-    const facts = await modelFacts(a.model)
+    const facts = await modelFacts(a.model, say)
     if (facts) perSlot.predictedBytes = kvBytesPerSlot(facts.facts, capContext(facts.facts, a.numCtx), 'f16')
     md = markdown(steps, settings, perSlot)
   }
-  writeFileSync(join(a.out, 'results.jsonl'), steps.map(s => `${jsonLine(s)}\n`).join(''))
+  // Each step was written as it ended; the whole file now replaces those lines at once, with what needed every step.
+  writeFileSync(join(a.out, 'results.jsonl.tmp'), steps.map(s => `${jsonLine(s)}\n`).join(''))
+  renameSync(join(a.out, 'results.jsonl.tmp'), join(a.out, 'results.jsonl'))
   writeFileSync(join(a.out, 'results.md'), md)
   writeFileSync(join(a.out, 'results.svg'), chart(steps, settings, experiment))
   const render = spawnSync(process.execPath, [new URL('../bin/memtrace.js', import.meta.url).pathname, 'render', '--dir', join(a.out, 'trace'), '-o', join(a.out, 'memory.svg'), '--quiet'], { encoding: 'utf8' })
@@ -204,9 +216,17 @@ export async function runBench(argv: string[], out: NodeJS.WritableStream, err: 
 }
 
 /** The model's GGUF facts and weights size, where its manifest is found in the local models folders. */
-async function modelFacts(model: string): Promise<{ facts: ModelFacts; weightsBytes: number } | undefined> {
-  const found = findModel(modelDirs(), model)
+async function modelFacts(model: string, say: (line: string) => void): Promise<{ facts: ModelFacts; weightsBytes: number } | undefined> {
+  let found
+  try {
+    found = findModel(modelDirs(), model)
+  } catch (e) {
+    // A manifest refused (a FIFO, a device, too large): no prediction, said, and the measurements stand.
+    say(`no plan for ${oneLine(model)}: ${(e as Error).message}`)
+    return undefined
+  }
   const facts = found ? await readFacts(found.blob) : undefined
+  if (typeof facts === 'string') say(`no plan for ${oneLine(model)}: ${facts}`)
   return found && facts && typeof facts !== 'string' ? { facts, weightsBytes: found.sizeBytes } : undefined
 }
 
@@ -220,11 +240,11 @@ async function fromServerLog(dir: string, model: string): Promise<{ ollamaBytes?
   }
 }
 
-async function runnerPlan(model: string, numCtx: number, numParallel: number, first: BenchStep | undefined): Promise<RunnerPlan> {
+async function runnerPlan(model: string, numCtx: number, numParallel: number, first: BenchStep | undefined, say: (line: string) => void): Promise<RunnerPlan> {
   const out: RunnerPlan = { numParallel }
   const measured = first?.rssIdleBytes ?? first?.rssPeakBytes
   if (measured !== undefined) out.measuredBytes = measured
-  const m = await modelFacts(model)
+  const m = await modelFacts(model, say)
   if (m) {
     const ctx = capContext(m.facts, numCtx)
     out.predictedBytes = runnerBytes(m.facts, m.weightsBytes, { numCtx: ctx, numParallel, kvType: 'f16', flashAttention: true })

@@ -7,6 +7,7 @@ import { PARALLEL_ARG_RE } from '../core/model/roles.js'
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { createWriteStream, existsSync, readFileSync, statSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { serverGone, serverStarted } from './guard.js'
 
 export async function freePort(): Promise<number> {
   const s = createServer()
@@ -52,6 +53,8 @@ export class ManagedServer {
     child.stdout?.pipe(log)
     child.stderr?.pipe(log)
     this.#child = child
+    // Its group dies with the bench, even on SIGKILL.
+    if (child.pid !== undefined) serverStarted(child.pid)
     let failed: string | undefined
     this.#exited = new Promise(ok => child.once('exit', (code, sig) => ((failed = `${this.cmd.join(' ')} exited (${sig ?? `status ${code}`}) before it answered; see ${this.logFile}`), ok())))
     child.once('error', e => (failed = `${this.cmd.join(' ')}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'command not found' : e.message}`))
@@ -103,6 +106,8 @@ export class ManagedServer {
     group('SIGKILL')
     // Its runners may take a moment to give their memory back: the next step starts when they are gone.
     for (let i = 0; i < 100 && alive(-(child.pid as number)); i++) await new Promise(ok => setTimeout(ok, 50))
+    // One still there after 5 s stays the guardian's to end, should the bench die.
+    if (!alive(-(child.pid as number))) serverGone(child.pid as number)
   }
 
   /** Stops it at once, for an exit on a signal: the group gets SIGKILL. */

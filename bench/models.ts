@@ -14,7 +14,7 @@ import { freePort, ManagedServer } from './managed-server.js'
 import { memoryNow } from './plan-command.js'
 import { runnerBytes } from '../core/plan.js'
 import { findModel, modelDirs, readFacts } from '../core/model-files.js'
-import { addMemory, fillWindow, mean, memtrace, requestOptions, sd, sleep, type SweepArgs, type Timed, traced } from './sweep.js'
+import { addMemory, fillWindow, finished, mean, memtrace, requestOptions, sd, sleep, type SweepArgs, type Timed, traced } from './sweep.js'
 
 export interface ModelsArgs extends SweepArgs {
   models: string[]
@@ -30,7 +30,14 @@ const SETTLED_BYTES = 256 * 1024 ** 2
 export function ordered(models: string[], order: 'size' | 'given'): { model: string; sizeBytes?: number }[] {
   const dirs = modelDirs()
   const withSize = models.map(model => {
-    const found = findModel(dirs, model)
+    // A manifest refused here is said when the model's plan is read: unsized, it runs last.
+    const found = (() => {
+      try {
+        return findModel(dirs, model)
+      } catch {
+        return undefined
+      }
+    })()
     return found ? { model, sizeBytes: found.sizeBytes } : { model }
   })
   return order === 'given' ? withSize : [...withSize].sort((a, b) => (a.sizeBytes ?? Infinity) - (b.sizeBytes ?? Infinity))
@@ -42,7 +49,7 @@ export async function runModels(a: ModelsArgs, say: (line: string) => void): Pro
   const steps: Timed[] = []
   await traced(trace, server.url, [server], async () => {
     await startServer(server)
-    for (const [i, m] of ordered(a.models, a.order).entries()) steps.push(await runOne(a, server, trace, i + 1, m.model, say))
+    for (const [i, m] of ordered(a.models, a.order).entries()) steps.push(await finished(a, trace, await runOne(a, server, trace, i + 1, m.model, say)))
   })
   await addMemory(trace, steps)
   return steps.map(({ measureFrom: _f, measureTo: _t, runnerPids: _p, ...s }) => s)
@@ -59,7 +66,12 @@ async function restart(server: ManagedServer): Promise<void> {
 
 /** Whether the plan says this model will not fit beside what is in use now. */
 async function predictedNotToFit(model: string, numCtx: number): Promise<boolean> {
-  const found = findModel(modelDirs(), model)
+  let found
+  try {
+    found = findModel(modelDirs(), model)
+  } catch {
+    return false // a refused manifest: no plan, so no prediction; the load is tried
+  }
   if (!found) return false
   const facts = await readFacts(found.blob)
   if (typeof facts === 'string') return false

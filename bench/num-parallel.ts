@@ -11,7 +11,7 @@ import { formatTs } from '../core/parse/time.js'
 import { generate, HttpError, loadedModels } from './ollama-client.js'
 import { freePort, ManagedServer } from './managed-server.js'
 import { cause, phases } from './rules.js'
-import { addMemory, fillWindow, mean, memtrace, requestOptions, sd, sleep, type SweepArgs, type Timed, traced } from './sweep.js'
+import { addMemory, fillWindow, finished, mean, memtrace, requestOptions, sd, sleep, type SweepArgs, type Timed, traced } from './sweep.js'
 
 export interface NumParallelArgs extends SweepArgs {
   model: string
@@ -29,7 +29,7 @@ export async function runNumParallel(a: NumParallelArgs, say: (line: string) => 
   const server = new ManagedServer(a.serveCmd, await freePort(), join(a.out, 'server.log'))
   const steps: Timed[] = []
   await traced(trace, server.url, [server], async () => {
-    for (let np = a.minNp; np <= a.maxNp; np++) steps.push(await step(a, server, trace, np, say))
+    for (let np = a.minNp; np <= a.maxNp; np++) steps.push(await finished(a, trace, await step(a, server, trace, np, say)))
   })
   await addMemory(trace, steps)
   // Phases over the steps that ran: a step that did not load is no speed of 0.

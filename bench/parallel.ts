@@ -11,7 +11,7 @@ import { formatTs } from '../core/parse/time.js'
 import { generate, type GenerateResult, HttpError, loadedModels } from './ollama-client.js'
 import { freePort, ManagedServer } from './managed-server.js'
 import { cause, parallelVerdict } from './rules.js'
-import { addMemory, fillWindow, mean, memtrace, requestOptions, sd, sleep, type SweepArgs, type Timed, traced } from './sweep.js'
+import { addMemory, fillWindow, finished, mean, memtrace, requestOptions, sd, sleep, type SweepArgs, type Timed, traced } from './sweep.js'
 
 export interface ParallelArgs extends SweepArgs {
   model: string
@@ -43,7 +43,7 @@ export async function runParallel(a: ParallelArgs, say: (line: string) => void):
       say(outcome)
       return [{ record: 'bench-step', experiment: 'parallel', step: 1, model: a.model, outcome, startedAt: formatTs(Date.now()), endedAt: formatTs(Date.now()), requests: 0 }]
     }
-    for (let p = 1; p <= a.maxParallel; p++) steps.push(await step(a, url, trace, p, opts, server, say))
+    for (let p = 1; p <= a.maxParallel; p++) steps.push(await finished(a, trace, await step(a, url, trace, p, opts, server, say)))
     return undefined
   })
   if (early) return early

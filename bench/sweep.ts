@@ -1,5 +1,8 @@
 /** What every sweep shares: the daemon tracing it, each step's memory from that trace, and the statistics. */
 import { appendFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { jsonLine } from '../core/safe-text.js'
+import { daemonGone, daemonStarted } from './guard.js'
 import { spawnSync } from 'node:child_process'
 import type { BenchStep } from '../schemas/index.js'
 import { loadTrace, newestInDir } from '../render/index.js'
@@ -53,8 +56,13 @@ export async function traced<T>(trace: string, url: string, servers: ManagedServ
   // The managed server's log is followed too, so the trace says why memory moved (its file exists before the server starts).
   const serverLog = servers[0]?.logFile
   if (serverLog) appendFileSync(serverLog, '')
+  // Told first: a bench killed during the start still has its daemon stopped.
+  daemonStarted(trace)
   const started = memtrace(['start', '--dir', trace, '--ollama-url', url, '--system-interval', '1s', ...(serverLog ? ['--server-log', serverLog] : [])])
-  if (started.status !== 0) throw new InputError(`memtrace start failed: ${started.stderr.trim()}`)
+  if (started.status !== 0) {
+    daemonGone(trace)
+    throw new InputError(`memtrace start failed: ${started.stderr.trim()}`)
+  }
   const onSignal = (sig: NodeJS.Signals) => {
     for (const s of servers) s.killNow()
     memtrace(['stop', '--dir', trace])
@@ -72,9 +80,28 @@ export async function traced<T>(trace: string, url: string, servers: ManagedServ
   } finally {
     for (const s of servers) await s.stop()
     memtrace(['stop', '--dir', trace])
+    daemonGone(trace)
     process.removeListener('SIGINT', onSignal)
     process.removeListener('SIGTERM', onSignal)
   }
+}
+
+/**
+ * A step that has ended, written at once to `results.jsonl` with its memory
+ * so far: a sweep interrupted, even by SIGKILL, keeps the steps it finished.
+ * The file is written again, whole, when the sweep ends (with the phases and
+ * verdicts that need every step).
+ */
+export async function finished(a: SweepArgs, trace: string, s: Timed): Promise<Timed> {
+  const copy: Timed = { ...s }
+  try {
+    await addMemory(trace, [copy])
+  } catch {
+    // The trace cannot be read now: the step's speeds still count; its memory is added at the end.
+  }
+  const { measureFrom: _f, measureTo: _t, runnerPids: _p, ...line } = copy
+  appendFileSync(join(a.out, 'results.jsonl'), `${jsonLine(line)}\n`)
+  return s
 }
 
 /** Each step's memory, from the trace the daemon wrote during it. */

@@ -10,6 +10,7 @@ import client from 'prom-client'
 import type { LoadedModel, SystemSample } from '../schemas/index.js'
 import { formatHostPort, type MetricsAddress } from './metrics-address.js'
 import { GAP_FACTOR } from '../core/model/intervals.js'
+import { bound, SERVER_OPTIONS } from './metrics-connections.js'
 
 export type Role = 'server' | 'runner' | 'other'
 
@@ -219,9 +220,9 @@ export class Metrics {
   }
 }
 
-/** Serves `GET /metrics` (and `/` with a pointer to it); resolves once listening, with the address it got. */
+/** Serves `GET /metrics` (and `/` with a pointer to it), within the bounds of `metrics-connections.ts`; resolves once listening, with the address it got. */
 export async function serveMetrics(metrics: Metrics, at: MetricsAddress): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
+  const server = createServer(SERVER_OPTIONS, (req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' })
@@ -245,7 +246,7 @@ export async function serveMetrics(metrics: Metrics, at: MetricsAddress): Promis
       res.end('not found: the metrics are at /metrics\n')
     }
   })
-  server.keepAliveTimeout = 65_000
+  bound(server)
   await new Promise<void>((ok, fail) => {
     server.once('error', fail)
     server.listen(at.port, at.host, () => {

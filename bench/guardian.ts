@@ -1,0 +1,76 @@
+/**
+ * The bench's guardian: a small process of its own session that outlives a
+ * bench killed with SIGKILL (which no handler sees) and ends what it
+ * started. The bench tells it, a line at a time on a pipe only the bench
+ * holds, which server process groups and which daemons are running; the
+ * kernel closes that pipe when the bench dies, however it dies. At the end
+ * of the pipe, unless told `done`, the guardian kills each server's group
+ * and every descendant of the server (a runner that left the group too),
+ * and stops each daemon as `memtrace stop` does. Run by `guard.ts`.
+ */
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+const BIN = fileURLToPath(new URL('../bin/memtrace.js', import.meta.url))
+
+/** Server PIDs (each the leader of its group) and daemon directories still running. */
+const servers = new Set<number>()
+const daemons = new Set<string>()
+let done = false
+
+/** `server PID`, `server-gone PID`, `daemon DIR`, `daemon-gone DIR`, `done`. */
+function line(text: string): void {
+  const m = /^(server|server-gone|daemon|daemon-gone|done)(?: (.+))?$/.exec(text)
+  if (!m) return
+  const [, what, arg = ''] = m
+  if (what === 'done') done = true
+  else if (what === 'server' && /^\d+$/.test(arg)) servers.add(Number(arg))
+  else if (what === 'server-gone') servers.delete(Number(arg))
+  else if (what === 'daemon' && arg !== '') daemons.add(arg)
+  else if (what === 'daemon-gone') daemons.delete(arg)
+}
+
+/** Every descendant of `roots`, from `ps` (Linux and macOS alike). */
+function descendants(roots: Iterable<number>): number[] {
+  const ps = spawnSync('ps', ['-axo', 'pid=,ppid='], { encoding: 'utf8' })
+  const rows = (ps.stdout ?? '').split('\n').map(l => /^\s*(\d+)\s+(\d+)/.exec(l)).filter((m): m is RegExpExecArray => m !== null).map(m => [Number(m[1]), Number(m[2])] as const)
+  const found = new Set<number>(roots)
+  for (let grew = true; grew; ) {
+    grew = false
+    for (const [pid, ppid] of rows) if (found.has(ppid) && !found.has(pid)) (found.add(pid), (grew = true))
+  }
+  for (const r of roots) found.delete(r)
+  return [...found]
+}
+
+function kill(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL')
+  } catch {
+    // gone already
+  }
+}
+
+function end(): void {
+  if (!done) {
+    const kids = descendants(servers)
+    for (const pid of servers) kill(-pid)
+    for (const pid of kids) kill(pid)
+    for (const dir of daemons) spawnSync(process.execPath, [BIN, 'stop', '--dir', dir], { stdio: 'ignore', timeout: 30_000 })
+  }
+  process.exit(0)
+}
+
+let buf = ''
+process.stdin.setEncoding('utf8')
+process.stdin.on('data', (chunk: string) => {
+  buf += chunk
+  for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+    line(buf.slice(0, i))
+    buf = buf.slice(i + 1)
+  }
+})
+process.stdin.on('end', end)
+process.stdin.on('error', end)
+// Of its own session, it has no terminal; a hang-up sent to it anyway must not end it before the bench.
+process.on('SIGHUP', () => undefined)
