@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import type { Server } from 'node:http'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
@@ -118,12 +118,17 @@ export class Daemon {
 
   /** Takes the lock and opens the files; throws a message for the user when it cannot. */
   open(): { lock: LockInfo; staleFrom?: number } | { holder: LockInfo } {
-    mkdirSync(this.#cfg.dir, { recursive: true, mode: 0o700 })
     const files = this.#files.names()
     this.#lock = { pid: process.pid, startedAt: this.#status.startedAt, ...files, logFile: this.#status.logFile }
     const got = acquireLock(this.#cfg.dir, this.#lock)
     if (!got.ok) return { holder: got.holder }
-    this.#files.open(files)
+    try {
+      this.#files.open(files)
+    } catch (e) {
+      // Refused (a link planted at a trace name): the lock goes too, so nothing is left that `status` would call stale.
+      releaseLock(this.#cfg.dir)
+      throw e
+    }
     this.#namedFiles(files)
     if (got.staleFrom !== undefined) this.#log.warn({ stalePid: got.staleFrom }, 'took over a stale lock: its daemon is gone (the pid is free or now another process)')
     this.#marks = new MarksReader(this.#cfg.dir, this.#log)

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { TSV_HEADER } from '../core/parse/proc-tsv.js'
@@ -48,9 +48,17 @@ export class TraceFiles {
     return { procFile, systemFile }
   }
 
+  /** Creates both files; when the second is refused, the first, just created, is removed again. */
   open(files: TraceNames): void {
-    this.proc = new AppendFile(files.procFile, { header: TSV_HEADER })
-    this.sys = new AppendFile(files.systemFile)
+    const proc = new AppendFile(files.procFile, { header: TSV_HEADER })
+    try {
+      this.sys = new AppendFile(files.systemFile)
+    } catch (e) {
+      proc.close()
+      rmSync(files.procFile, { force: true })
+      throw e
+    }
+    this.proc = proc
   }
 
   /** One append; a failure is said and the text held back. */

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { existsSync, lchownSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
+import { type AddressInfo, createServer } from 'node:net'
 import { type DaemonStatus, StatusFile } from '../status-file.js'
 import { exited, foreground, memtrace, read } from './helpers.js'
 
@@ -48,6 +49,34 @@ t.test('the trace files: a link at the next file name is refused, nothing is cre
   t.equal(ex.code, 2, err)
   t.match(err, /cannot trace into .*: .*memtrace-\d{8}-\d{6}\.(tsv|log) is a symbolic link/)
   t.same(readdirSync(join(dir, 'outside')), [], 'no file created outside')
+})
+
+t.test('a start refused for a planted link leaves nothing behind: no lock, no empty log, no folder it made', async t => {
+  const dir = t.testdir({ outside: {} })
+  const trace = join(dir, 'new', 'trace')
+  mkdirSync(trace, { recursive: true, mode: 0o700 })
+  const now = Date.now()
+  for (let s = 0; s < 30; s++) {
+    const st = stamp(now + s * 1000)
+    symlinkSync(join(dir, 'outside', `proc-${st}`), join(trace, `ollama-process-memtrace-${st}.tsv`))
+  }
+  const planted = readdirSync(trace).sort()
+  const r = memtrace(['start', '--dir', trace, ...SLOW])
+  t.equal(r.code, 2, r.stdout)
+  t.match(r.stderr, /memtrace-\d{8}-\d{6}\.tsv is a symbolic link/)
+  t.same(readdirSync(trace).sort(), planted, 'only the planted links are there: no lock, no log, no trace file')
+  const st = memtrace(['status', '--dir', trace])
+  t.notMatch(st.stdout, /stale lock/, 'status reports no stale lock')
+  t.same(readdirSync(join(dir, 'outside')), [], 'nothing created outside')
+  // A directory the refused start made itself goes too.
+  const fresh = join(dir, 'made', 'here')
+  const taken = createServer()
+  await new Promise<void>(ok => taken.listen(0, '127.0.0.1', ok))
+  t.teardown(() => taken.close())
+  const r2 = memtrace(['start', '--dir', fresh, '--metrics', `127.0.0.1:${(taken.address() as AddressInfo).port}`, ...SLOW])
+  t.teardown(() => memtrace(['stop', '--dir', fresh]))
+  t.equal(r2.code, 2, 'refused: the metrics port is taken')
+  t.notOk(existsSync(join(dir, 'made')), 'the folders it created are removed')
 })
 
 t.test('mark: a planted memtrace.marks link is refused, its target untouched', async t => {
