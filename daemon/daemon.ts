@@ -118,6 +118,7 @@ export class Daemon {
 
   /** Takes the lock and opens the files; throws a message for the user when it cannot. */
   open(): { lock: LockInfo; staleFrom?: number } | { holder: LockInfo } {
+    this.#files.hold()
     const files = this.#files.names()
     this.#lock = { pid: process.pid, startedAt: this.#status.startedAt, ...files, logFile: this.#status.logFile }
     const got = acquireLock(this.#cfg.dir, this.#lock)
@@ -217,7 +218,7 @@ export class Daemon {
       if (lost > 0) this.#error(`${lost} bytes of trace held back could not be written before the exit and are lost`)
       this.#writeStatus(false)
       this.#statusFile.close()
-      releaseLock(this.#cfg.dir)
+      if (this.#files.usable) releaseLock(this.#cfg.dir)
       this.#log.info({ processSamples: this.#status.processSamples, systemSamples: this.#status.systemSamples }, 'stopped')
     })()
     return this.#stopping
@@ -366,11 +367,12 @@ export class Daemon {
 
   /** Markers that `memtrace mark` appended since the last block. */
   #readMarks(): void {
+    if (!this.#files.usable) return
     for (const m of this.#marks?.read() ?? []) this.#events.push(event('marker', { ts: m.ts, text: m.text }))
   }
 
   #writeStatus(running: boolean): void {
-    if (this.#closed && running) return
+    if ((this.#closed && running) || !this.#files.usable) return
     const late = [...(this.#procTicker?.lateness ?? []), ...(this.#sysTicker?.lateness ?? [])]
     if (this.#serverLog) this.#status.serverLog = { ...this.#serverLog.status, lines: this.#serverLog.kept }
     const problem = this.#statusFile.write({

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
+import { type DirHold, holdDir } from './dir-hold.js'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { TSV_HEADER } from '../core/parse/proc-tsv.js'
@@ -28,12 +29,22 @@ export class TraceFiles {
   /** Bytes dropped per trace file already reported in the trace. */
   readonly #droppedReported = new Map<string, number>()
   #closed = false
+  /** The directory held since the start (see DirHold); absent until `hold`. */
+  #hold: DirHold | undefined
+  /** False while the trace directory is gone or refused: nothing else of the daemon's is written there. */
+  usable = true
+  #refused: string | undefined
 
   constructor(dir: string, log: Logger, logFile: AppendFile | undefined, onError: (message: string) => void) {
     this.#dir = dir
     this.#log = log
     this.#logFile = logFile
     this.#onError = onError
+  }
+
+  /** Holds the trace directory (made by the start's checks) before anything is written there. */
+  hold(): void {
+    this.#hold = holdDir(this.#dir)
   }
 
   /** Names for a new run: existing files are never appended to by a new run, nor overwritten. */
@@ -116,13 +127,16 @@ export class TraceFiles {
    * Returns the sentence to say, if any.
    */
   check(renamed: (files: TraceNames) => void): string | undefined {
-    if (existsSync(this.proc.path) && existsSync(this.sys.path)) {
+    const held = this.#hold?.holds() ?? true
+    if (held && existsSync(this.proc.path) && existsSync(this.sys.path)) {
       this.#retryWrites()
       return undefined
     }
-    const gone = existsSync(this.#dir) ? 'the trace files were removed' : `the trace directory ${this.#dir} was removed`
+    const gone = held ? 'the trace files were removed' : `the trace directory ${this.#dir} was removed`
     try {
-      mkdirSync(this.#dir, { recursive: true, mode: 0o700 })
+      if (!held) this.#hold?.recreate()
+      this.usable = true
+      this.#refused = undefined
       this.#logFile?.reopen()
       this.proc.close()
       this.sys.close()
@@ -131,7 +145,12 @@ export class TraceFiles {
       renamed(files)
       return `${gone} while tracing; what was written before is lost with them; new files: ${files.procFile}, ${files.systemFile}`
     } catch (e) {
-      return `${gone} while tracing, and it cannot be recreated: ${(e as Error).message}`
+      // Nothing more is written there (status, lock, marks) until it is ours again; said once per reason.
+      this.usable = this.#hold?.holds() ?? false
+      const message = `${gone} while tracing, and it cannot be recreated: ${(e as Error).message}`
+      if (message === this.#refused) return undefined
+      this.#refused = message
+      return message
     }
   }
 

@@ -1,9 +1,9 @@
 import t from 'tap'
-import { existsSync, lchownSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { type AddressInfo, createServer } from 'node:net'
 import { type DaemonStatus, StatusFile } from '../status-file.js'
-import { exited, foreground, memtrace, read } from './helpers.js'
+import { exited, foreground, memtrace, read, sleep, traceFiles, until } from './helpers.js'
 
 // A root daemon must never write through a link planted in its directory:
 // each test plants one pointing outside and checks the target is untouched.
@@ -159,4 +159,49 @@ t.test('a memtrace.marks hard-linked to another file is not read into the trace'
   const log = readdirSync(trace).filter(n => n.startsWith('system-memtrace-'))
   t.equal(log.length, 1)
   t.notMatch(read(join(trace, log[0] as string)), /from another file/)
+})
+
+t.test("a trace directory removed while tracing is never made again through another user's link or folder", { skip: process.getuid?.() !== 0 && 'needs root to make files owned by another user' }, async t => {
+  // A world-writable, sticky parent, as /tmp is: anyone may put a name there once the daemon's directory is gone.
+  const dir = t.testdir({ theirs: {}, theirs2: {} })
+  chmodSync(dir, 0o1777)
+  chownSync(join(dir, 'theirs'), 65534, 65534)
+  chownSync(join(dir, 'theirs2'), 65534, 65534)
+  const trace = join(dir, 'trace')
+  const d = foreground(['--dir', trace, '--interval', '1s', '--system-interval', '1s', '--ollama-url', DEAD])
+  t.teardown(() => d.kill('SIGKILL'))
+  let err = ''
+  d.stderr?.on('data', c => (err += c))
+  await until(() => existsSync(join(trace, 'memtrace.status.json')), 10_000, 'the first status')
+  // Removed, and at once another user's link in its place (in one step here, so the daemon cannot come between).
+  rmSync(trace, { recursive: true })
+  symlinkSync(join(dir, 'theirs'), trace)
+  lchownSync(trace, 65534, 65534)
+  await sleep(3000)
+  t.same(readdirSync(join(dir, 'theirs')), [], "nothing written into the other user's directory: no lock, log, status or trace")
+  t.match(err, /trace was removed while tracing, and it cannot be recreated: .*trace is now a symbolic link owned by uid 65534/, 'the refusal is said')
+  // Their folder itself at the name: refused too.
+  unlinkSync(trace)
+  mkdirSync(trace)
+  chownSync(trace, 65534, 65534)
+  await sleep(2500)
+  t.same(readdirSync(trace), [], 'nothing written into a folder of theirs at the name')
+  t.match(err, /trace is now a directory owned by uid 65534/, 'the refusal is said')
+  // Gone again: the daemon makes its own, private, and traces on.
+  rmSync(trace, { recursive: true })
+  await until(() => {
+    try {
+      return traceFiles(trace)
+    } catch {
+      return undefined
+    }
+  }, 10_000, 'new trace files')
+  await sleep(1500)
+  t.equal(statSync(trace).uid, 0, 'made by the daemon')
+  t.equal((statSync(trace).mode & 0o777).toString(8), '700')
+  d.kill('SIGTERM')
+  t.equal((await exited(d)).code, 0, err)
+  const status = JSON.parse(readFileSync(join(trace, 'memtrace.status.json'), 'utf8')) as DaemonStatus
+  t.same(status.missedTicks, { process: 0, system: 0 }, 'no tick missed')
+  t.same(readdirSync(join(dir, 'theirs2')), [])
 })
