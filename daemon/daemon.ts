@@ -278,9 +278,11 @@ export class Daemon {
     let rows = ''
     const forMetrics: MetricProcess[] = []
     const models = new Map<number, string>()
+    // The servers first: a runner is known to be theirs by its parent.
+    this.#runners.servers = new Set(picked.filter(p => isServer(p.command)).map(p => p.pid))
+    for (const pid of this.#runners.servers) this.#runners.serverPid = pid
     for (const p of picked) {
       rows += `${ts}\t${p.pid}\t${p.ppid}\t${clean(p.comm)}\t${p.rssKb}\t${p.vszKb}\t${clean(p.command)}\n`
-      if (isServer(p.command)) this.#runners.serverPid = p.pid
       // One key per process for its whole life: the PID with its start time (or command, where that is unknown).
       const key = `${p.pid}:${p.startTicks || p.command}`
       const { model, named } = this.#runners.note(p, key)

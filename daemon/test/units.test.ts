@@ -5,7 +5,7 @@ import { Ticker, type TickerClock } from '../ticker.js'
 import { selectProcesses } from '../select.js'
 import { parsePsLine } from '../probe/macos.js'
 import { AppendFile } from '../sink.js'
-import { ManifestIndex } from '../probe/ollama.js'
+import { ManifestIndex } from '../manifests.js'
 import { ollamaUrlFromEnv, parseDuration } from '../config.js'
 import { pull } from '../../standin/store.js'
 import { findModel } from '../../standin/catalogue.js'
@@ -139,11 +139,16 @@ t.test('manifests map a runner blob to the model name Ollama shows', async t => 
   const m = pull(dir, findModel('qwen2.5-coder:7b')!)
   const blob = m.modelBlob.split('/').pop() as string
   const idx = new ManifestIndex([join(dir, 'nowhere'), dir])
-  t.equal(idx.lookup(blob, 0), 'qwen2.5-coder:7b')
-  t.equal(idx.lookup('sha256-0000', 10), undefined)
+  t.same(idx.lookup(blob, 0), { pending: true }, 'read off the tick')
+  await idx.settled()
+  t.same(idx.lookup(blob, 0), { model: 'qwen2.5-coder:7b', pending: false })
+  t.same(idx.lookup('sha256-0000', 10), { pending: false }, 'unknown, and read again only after 5 s')
   // a model pulled later is found (the index rereads for an unknown blob)
   const later = pull(dir, findModel('llama3.2:3b')!)
-  t.equal(idx.lookup(later.modelBlob.split('/').pop() as string, 10_000), 'llama3.2:3b')
+  const laterBlob = later.modelBlob.split('/').pop() as string
+  t.same(idx.lookup(laterBlob, 10_000), { pending: true })
+  await idx.settled()
+  t.equal(idx.lookup(laterBlob, 10_000).model, 'llama3.2:3b')
 })
 
 t.test('options: durations and OLLAMA_HOST', async t => {
