@@ -127,7 +127,9 @@ export async function cmdStart(argv: string[], version: string, out: NodeJS.Writ
     exiting = true
     void daemon.stop(signal).then(() => {
       process.exitCode = 0
-      // Nothing else keeps the loop alive once the tickers stopped.
+      // The files are closed and the lock is gone: nothing of ours keeps the loop alive, and a handle
+      // still tearing down (a socket, a DNS answer, a manifest pass) may hold the exit for 200 ms at most.
+      setTimeout(() => process.exit(0), 200).unref()
     })
   }
   process.on('SIGTERM', () => shutdown('SIGTERM'))
