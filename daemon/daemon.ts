@@ -6,6 +6,7 @@ import { eventLine as event } from '../core/parse/events.js'
 import { TSV_HEADER } from '../core/parse/proc-tsv.js'
 import { formatTs } from '../core/parse/time.js'
 import type { DaemonConfig } from './config.js'
+import { clean, CommandColumn } from './command-column.js'
 import { HiddenArgs } from './hidden-args.js'
 import { acquireLock, type LockInfo, releaseLock, rewriteLock } from './lock.js'
 import { MarksReader } from './marks.js'
@@ -27,10 +28,6 @@ import { TraceFiles, type TraceNames } from './trace-files.js'
 export { TSV_HEADER }
 export { MARKS_NAME } from './marks.js'
 
-/** Control characters would break a TSV row; `ps` prints them as `?` too. */
-function clean(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f]/g, '?')
-}
 
 function percentile(xs: number[], q: number): number {
   if (xs.length === 0) return 0
@@ -60,6 +57,9 @@ export class Daemon {
   readonly #runners: RunnerNames
   readonly #facts = new MetricFacts()
   readonly #hidden = new HiddenArgs()
+  /** Each process's command line, written once per file and again when it changes. */
+  readonly #commands = new CommandColumn()
+  #commandsFor = ''
   /** Linux: the kernel's OOM kills of traced processes. */
   readonly #oom: OomWatch | undefined
   /** With --metrics: what Prometheus scrapes, set at each sample. */
@@ -281,8 +281,12 @@ export class Daemon {
     // The servers first: a runner is known to be theirs by its parent.
     this.#runners.servers = new Set(picked.filter(p => isServer(p.command)).map(p => p.pid))
     for (const pid of this.#runners.servers) this.#runners.serverPid = pid
+    // A new or reopened file, or rows dropped on a full disk: every command is written again.
+    const generation = `${this.#files.proc.path}:${this.#files.reopened}:${this.#files.proc.droppedBytes}`
+    if (generation !== this.#commandsFor) this.#commands.reset()
+    this.#commandsFor = generation
     for (const p of picked) {
-      rows += `${ts}\t${p.pid}\t${p.ppid}\t${clean(p.comm)}\t${p.rssKb}\t${p.vszKb}\t${clean(p.command)}\n`
+      rows += `${ts}\t${p.pid}\t${p.ppid}\t${clean(p.comm).slice(0, 256)}\t${p.rssKb}\t${p.vszKb}${this.#commands.column(`${p.pid}:${p.startTicks || p.command}`, p.command, tickMs)}\n`
       // One key per process for its whole life: the PID with its start time (or command, where that is unknown).
       const key = `${p.pid}:${p.startTicks || p.command}`
       const { model, named } = this.#runners.note(p, key)
@@ -290,6 +294,7 @@ export class Daemon {
       if (named) this.#events.push(event('runner', { ts: formatTs(Date.now()), ...named }))
       if (this.#metrics) forMetrics.push(this.#facts.process(p, key, model))
     }
+    this.#commands.sampled()
     this.#metrics?.processes(forMetrics, tickMs)
     this.#findServers(picked, all)
     this.#oom?.note(picked, models, tickMs)

@@ -2,7 +2,7 @@ import { existsSync, rmSync } from 'node:fs'
 import { type DirHold, holdDir } from './dir-hold.js'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
-import { TSV_HEADER } from '../core/parse/proc-tsv.js'
+import { TSV_HEADER_2 } from '../core/parse/proc-tsv.js'
 import { formatTs, localStamp } from '../core/parse/time.js'
 import { AppendFile, mib } from './sink.js'
 import type { WriteState } from './status-file.js'
@@ -33,6 +33,8 @@ export class TraceFiles {
   #hold: DirHold | undefined
   /** False while the trace directory is gone or refused: nothing else of the daemon's is written there. */
   usable = true
+  /** How many times the files were reopened (SIGHUP): a reopened file may be a new one. */
+  reopened = 0
   #refused: string | undefined
 
   constructor(dir: string, log: Logger, logFile: AppendFile | undefined, onError: (message: string) => void) {
@@ -61,7 +63,7 @@ export class TraceFiles {
 
   /** Creates both files; when the second is refused, the first, just created, is removed again. */
   open(files: TraceNames): void {
-    const proc = new AppendFile(files.procFile, { header: TSV_HEADER })
+    const proc = new AppendFile(files.procFile, { header: TSV_HEADER_2 })
     try {
       this.sys = new AppendFile(files.systemFile)
     } catch (e) {
@@ -86,6 +88,7 @@ export class TraceFiles {
 
   /** SIGHUP: reopen the files at their paths (after log rotation). */
   reopen(): void {
+    this.reopened++
     this.#logFile?.reopen()
     this.proc.reopen()
     this.sys.reopen()

@@ -223,3 +223,24 @@ t.test('a ticker started now runs at once, then on the whole intervals', async t
   t.equal(seen.length, 3)
   await ticker.stop()
 })
+
+t.test('the command column: once per process, again on a change at most each minute, all again after a reset', async t => {
+  const { CommandColumn, bounded } = await import('../command-column.js')
+  const c = new CommandColumn()
+  const at = (ms: number, cmd = 'ollama serve', key = '1:5') => {
+    const col = c.column(key, cmd, ms)
+    c.sampled()
+    return col
+  }
+  t.equal(at(0), '\tollama serve', 'the first row has it')
+  t.equal(at(1000), '', 'the next rows leave it out')
+  t.equal(at(2000, 'ollama serve --changed'), '', 'a change within the minute waits')
+  t.equal(at(61_000, 'ollama serve --changed'), '\tollama serve --changed', 'and is written after it')
+  t.equal(at(62_000, 'a\tb\nc'), '', 'unchanged for a minute again')
+  c.reset()
+  t.equal(at(63_000, 'ollama serve --changed'), '\tollama serve --changed', 'a new file has every command again')
+  t.equal(at(64_000, 'ollama serve', '2:9'), '\tollama serve', 'a new process (PID reused: another start) has its own')
+  t.equal(at(65_000, 'ollama serve --changed'), '\tollama serve --changed', 'a process missing from a sample is forgotten')
+  t.equal(bounded('x'.repeat(9000)).length, 8192)
+  t.equal(bounded(`${'x'.repeat(8191)}😀`).length, 8191, 'never half a character')
+})
