@@ -17,9 +17,9 @@ const root = process.getuid?.() === 0
 const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups']
 const HEX = 'c0ffee'.repeat(10) + 'c0ff'
 
-/** As user nobody (the other local user), or as this user where the tests do not run as root. */
+/** As user nobody, the other local user. */
 function asOther(cmd: string, args: string[]): void {
-  const r = root ? spawnSync('setpriv', [...NOBODY, cmd, ...args], { encoding: 'utf8' }) : spawnSync(cmd, args, { encoding: 'utf8' })
+  const r = spawnSync('setpriv', [...NOBODY, cmd, ...args], { encoding: 'utf8' })
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`)
 }
 
@@ -67,7 +67,7 @@ async function trace(t: Test, dir: string) {
   return { sys: read(traceFiles(out).sys), proc: read(traceFiles(out).proc), hwmMiB: hwm / 1024, status }
 }
 
-t.test("another user's models folder, named by a runner no server started, is never read", { skip: process.platform !== 'linux' && 'Linux only' }, async t => {
+t.test("another user's models folder, named by a runner no server started, is never read", { skip: (process.platform !== 'linux' || !root) && 'Linux, as root (a second user is needed)' }, async t => {
   const dir = t.testdir({})
   // World-writable and sticky, as /tmp is: the other user makes their folder in it.
   chmodSync(dir, 0o1777)
