@@ -1,7 +1,7 @@
 import { formatHostPort } from './metrics-address.js'
 import { spawn } from 'node:child_process'
-import { closeSync, existsSync, statSync, writeSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { closeSync, existsSync, lstatSync, statSync, unlinkSync, writeSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { pino, type Logger } from 'pino'
 import { formatDuration } from '../core/parse/time.js'
@@ -9,8 +9,8 @@ import { ConfigError, parseStartArgs } from './config.js'
 import { Daemon } from './daemon.js'
 import { MARKS_NAME } from './marks.js'
 import { isHolderAlive, type LockInfo, readLock } from './lock.js'
-import { ensureDir, openAppend, UnsafePathError } from './safe-open.js'
-import { LOG_MAX_PENDING, logDestination, MAX_PENDING, mib } from './sink.js'
+import { ensureDir, openAppend, removeCreated, UnsafePathError } from './safe-open.js'
+import { type AppendFile, LOG_MAX_PENDING, logDestination, MAX_PENDING, mib } from './sink.js'
 import { type DaemonStatus, readStatus, type WriteState } from './status-file.js'
 import { CommandError } from '../core/errors.js'
 
@@ -84,15 +84,24 @@ export async function cmdStart(argv: string[], version: string, out: NodeJS.Writ
     return 0
   }
   if (!cfg.foreground) return startInBackground(argv, cfg.dir, out)
-  let dest
+  let dest: AppendFile | undefined
+  let created: string | undefined
+  let logExisted = true
+  // A start refused from here on leaves nothing behind: no lock, no empty log, no folder it made.
+  const refuse: (msg: string, code: number) => never = (msg, code) => {
+    dest?.close()
+    if (dest && !logExisted) removeIfEmpty(dest.path)
+    removeCreated(cfg.dir, created)
+    process.send?.({ ok: false, error: msg, ...(code === 3 ? { code } : {}) })
+    throw new CommandError(msg, code)
+  }
   try {
     // The directory first, private to its owner; then the log, never through a link.
-    ensureDir(cfg.dir)
+    created = ensureDir(cfg.dir)
+    logExisted = !cfg.daemonized || exists(join(cfg.dir, 'memtrace.log'))
     dest = logDestination(cfg.daemonized ? cfg.dir : undefined)
   } catch (e) {
-    const msg = `cannot trace into ${cfg.dir}: ${(e as Error).message}`
-    process.send?.({ ok: false, error: msg })
-    throw new CommandError(msg, 2)
+    refuse(`cannot trace into ${cfg.dir}: ${(e as Error).message}`, 2)
   }
   const log: Logger = pino({ base: { pid: process.pid } }, dest)
   const daemon = new Daemon(cfg, log, version, dest)
@@ -100,23 +109,16 @@ export async function cmdStart(argv: string[], version: string, out: NodeJS.Writ
   try {
     opened = daemon.open()
   } catch (e) {
-    const msg = `cannot trace into ${cfg.dir}: ${(e as Error).message}`
-    process.send?.({ ok: false, error: msg })
-    throw new CommandError(msg, 2)
+    refuse(`cannot trace into ${cfg.dir}: ${(e as Error).message}`, 2)
   }
-  if ('holder' in opened) {
-    process.send?.({ ok: false, error: describeHolder(opened.holder), code: 3 })
-    throw new CommandError(describeHolder(opened.holder), 3)
-  }
+  if ('holder' in opened) refuse(describeHolder(opened.holder), 3)
   let metricsUrl: string | undefined
   try {
     metricsUrl = await daemon.serveMetrics()
   } catch (e) {
     // Nothing was sampled yet: the empty files and the lock go, and the start fails with the reason.
     daemon.abandon()
-    const msg = `cannot serve metrics on ${cfg.metrics ? formatHostPort(cfg.metrics) : ''}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`
-    process.send?.({ ok: false, error: msg })
-    throw new CommandError(msg, 2)
+    refuse(`cannot serve metrics on ${cfg.metrics ? formatHostPort(cfg.metrics) : ''}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 2)
   }
   daemon.start()
   let exiting = false
@@ -125,7 +127,9 @@ export async function cmdStart(argv: string[], version: string, out: NodeJS.Writ
     exiting = true
     void daemon.stop(signal).then(() => {
       process.exitCode = 0
-      // Nothing else keeps the loop alive once the tickers stopped.
+      // The files are closed and the lock is gone: nothing of ours keeps the loop alive, and a handle
+      // still tearing down (a socket, a DNS answer, a manifest pass) may hold the exit for 200 ms at most.
+      setTimeout(() => process.exit(0), 200).unref()
     })
   }
   process.on('SIGTERM', () => shutdown('SIGTERM'))
@@ -140,6 +144,25 @@ export async function cmdStart(argv: string[], version: string, out: NodeJS.Writ
   return new Promise<number>(() => {
     /* runs until a signal stops it */
   })
+}
+
+/** Whether anything (a link included) is at `path`. */
+function exists(path: string): boolean {
+  try {
+    lstatSync(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Removes a file this start created and wrote nothing to. */
+function removeIfEmpty(path: string): void {
+  try {
+    if (lstatSync(path).size === 0) unlinkSync(path)
+  } catch {
+    /* gone already */
+  }
 }
 
 export async function startInBackground(argv: string[], dir: string, out: NodeJS.WritableStream): Promise<number> {

@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import type { Server } from 'node:http'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
@@ -6,6 +6,7 @@ import { eventLine as event } from '../core/parse/events.js'
 import { TSV_HEADER } from '../core/parse/proc-tsv.js'
 import { formatTs } from '../core/parse/time.js'
 import type { DaemonConfig } from './config.js'
+import { clean, CommandColumn } from './command-column.js'
 import { HiddenArgs } from './hidden-args.js'
 import { acquireLock, type LockInfo, releaseLock, rewriteLock } from './lock.js'
 import { MarksReader } from './marks.js'
@@ -27,10 +28,6 @@ import { TraceFiles, type TraceNames } from './trace-files.js'
 export { TSV_HEADER }
 export { MARKS_NAME } from './marks.js'
 
-/** Control characters would break a TSV row; `ps` prints them as `?` too. */
-function clean(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f]/g, '?')
-}
 
 function percentile(xs: number[], q: number): number {
   if (xs.length === 0) return 0
@@ -60,6 +57,9 @@ export class Daemon {
   readonly #runners: RunnerNames
   readonly #facts = new MetricFacts()
   readonly #hidden = new HiddenArgs()
+  /** Each process's command line, written once per file and again when it changes. */
+  readonly #commands = new CommandColumn()
+  #commandsFor = ''
   /** Linux: the kernel's OOM kills of traced processes. */
   readonly #oom: OomWatch | undefined
   /** With --metrics: what Prometheus scrapes, set at each sample. */
@@ -118,12 +118,18 @@ export class Daemon {
 
   /** Takes the lock and opens the files; throws a message for the user when it cannot. */
   open(): { lock: LockInfo; staleFrom?: number } | { holder: LockInfo } {
-    mkdirSync(this.#cfg.dir, { recursive: true, mode: 0o700 })
+    this.#files.hold()
     const files = this.#files.names()
     this.#lock = { pid: process.pid, startedAt: this.#status.startedAt, ...files, logFile: this.#status.logFile }
     const got = acquireLock(this.#cfg.dir, this.#lock)
     if (!got.ok) return { holder: got.holder }
-    this.#files.open(files)
+    try {
+      this.#files.open(files)
+    } catch (e) {
+      // Refused (a link planted at a trace name): the lock goes too, so nothing is left that `status` would call stale.
+      releaseLock(this.#cfg.dir)
+      throw e
+    }
     this.#namedFiles(files)
     if (got.staleFrom !== undefined) this.#log.warn({ stalePid: got.staleFrom }, 'took over a stale lock: its daemon is gone (the pid is free or now another process)')
     this.#marks = new MarksReader(this.#cfg.dir, this.#log)
@@ -216,7 +222,7 @@ export class Daemon {
       if (lost > 0) this.#error(`${lost} bytes of trace held back could not be written before the exit and are lost`)
       this.#writeStatus(false)
       this.#statusFile.close()
-      releaseLock(this.#cfg.dir)
+      if (this.#files.usable) releaseLock(this.#cfg.dir)
       this.#log.info({ processSamples: this.#status.processSamples, systemSamples: this.#status.systemSamples }, 'stopped')
     })()
     return this.#stopping
@@ -276,9 +282,15 @@ export class Daemon {
     let rows = ''
     const forMetrics: MetricProcess[] = []
     const models = new Map<number, string>()
+    // The servers first: a runner is known to be theirs by its parent.
+    this.#runners.servers = new Set(picked.filter(p => isServer(p.command)).map(p => p.pid))
+    for (const pid of this.#runners.servers) this.#runners.serverPid = pid
+    // A new or reopened file, or rows dropped on a full disk: every command is written again.
+    const generation = `${this.#files.proc.path}:${this.#files.reopened}:${this.#files.proc.droppedBytes}`
+    if (generation !== this.#commandsFor) this.#commands.reset()
+    this.#commandsFor = generation
     for (const p of picked) {
-      rows += `${ts}\t${p.pid}\t${p.ppid}\t${clean(p.comm)}\t${p.rssKb}\t${p.vszKb}\t${clean(p.command)}\n`
-      if (isServer(p.command)) this.#runners.serverPid = p.pid
+      rows += `${ts}\t${p.pid}\t${p.ppid}\t${clean(p.comm).slice(0, 256)}\t${p.rssKb}\t${p.vszKb}${this.#commands.column(`${p.pid}:${p.startTicks || p.command}`, p.command, tickMs)}\n`
       // One key per process for its whole life: the PID with its start time (or command, where that is unknown).
       const key = `${p.pid}:${p.startTicks || p.command}`
       const { model, named } = this.#runners.note(p, key)
@@ -286,6 +298,7 @@ export class Daemon {
       if (named) this.#events.push(event('runner', { ts: formatTs(Date.now()), ...named }))
       if (this.#metrics) forMetrics.push(this.#facts.process(p, key, model))
     }
+    this.#commands.sampled()
     this.#metrics?.processes(forMetrics, tickMs)
     this.#findServers(picked, all)
     this.#oom?.note(picked, models, tickMs)
@@ -365,11 +378,12 @@ export class Daemon {
 
   /** Markers that `memtrace mark` appended since the last block. */
   #readMarks(): void {
+    if (!this.#files.usable) return
     for (const m of this.#marks?.read() ?? []) this.#events.push(event('marker', { ts: m.ts, text: m.text }))
   }
 
   #writeStatus(running: boolean): void {
-    if (this.#closed && running) return
+    if ((this.#closed && running) || !this.#files.usable) return
     const late = [...(this.#procTicker?.lateness ?? []), ...(this.#sysTicker?.lateness ?? [])]
     if (this.#serverLog) this.#status.serverLog = { ...this.#serverLog.status, lines: this.#serverLog.kept }
     const problem = this.#statusFile.write({

@@ -1,6 +1,7 @@
 import { lstatSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
+import { assertHeld } from './dir-hold.js'
 import { readNoFollow } from './safe-open.js'
 
 /** The file `memtrace mark` appends to, in the trace directory. */
@@ -34,6 +35,7 @@ export class MarksReader {
     if (size === this.#offset) return []
     let text: string
     try {
+      assertHeld(this.#path)
       text = readNoFollow(this.#path, { single: true }).data.subarray(this.#offset, size).toString('utf8')
     } catch (e) {
       this.#log.warn({ err: (e as Error).message }, 'markers not read')

@@ -66,3 +66,20 @@ export function unreadableMessage(dir: string, u: Unreadable): string {
     `Run memtrace as ${u.owner === 'root' ? 'root' : `${u.owner} or root`} (sudo memtrace start)${u.group === 'root' ? '' : `, or add ${me} to group ${u.group}`}.`
   )
 }
+
+/**
+ * Whether `dir` may be trusted as a models folder: a directory owned by one
+ * of `uids` (root, memtrace's user, the server's) that no other user may
+ * write to. A folder under /tmp made by anyone is not. One this user cannot
+ * even look at is kept (nothing of it can be read) so that it is said to be
+ * closed, with what would open it.
+ */
+export function ownedModelsDir(dir: string, uids: Set<number>): boolean {
+  try {
+    const st = statSync(dir)
+    return st.isDirectory() && uids.has(st.uid) && (st.mode & 0o002) === 0
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    return code === 'EACCES' || code === 'EPERM'
+  }
+}

@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { basename, dirname, isAbsolute, join } from 'node:path'
 import type { Logger } from 'pino'
 import { classify, modelFromArg } from '../core/model/roles.js'
-import { unreadableFolder, unreadableMessage } from './models-access.js'
-import { ManifestIndex } from './probe/ollama.js'
+import { ManifestIndex } from './manifests.js'
+import { ownedModelsDir, unreadableFolder, unreadableMessage } from './models-access.js'
 import type { ProcInfo } from './probe/proc-linux.js'
 
 /**
@@ -21,6 +21,8 @@ export class RunnerNames {
   #manifestKey = ''
   /** The server's PID, whose environment may name its models folder. */
   serverPid: number | undefined
+  /** The traced servers' PIDs this sample: their children are their runners. */
+  servers = new Set<number>()
   /** Where a models folder that cannot be read is said (once per folder). */
   readonly #problem: (message: string) => void
   readonly #said = new Set<string>()
@@ -40,12 +42,14 @@ export class RunnerNames {
       seen = { pid: p.pid, named: !('blob' in m), tries: 0, ...('blob' in m ? { blob: m.blob } : { model: m.model }) }
       this.#seen.set(key, seen)
       // The runner's blob says where the models are, whatever the app set that memtrace cannot see (no OLLAMA_MODELS).
+      // Only from a runner the server started, or a folder no other user could have made: any local user can start a process called runner.
       const blobs = dirname(c.modelArg)
-      if ('blob' in m && isAbsolute(c.modelArg) && basename(blobs) === 'blobs') this.#modelDirs.add(dirname(blobs))
+      if ('blob' in m && isAbsolute(c.modelArg) && basename(blobs) === 'blobs' && this.#trusted(p, dirname(blobs))) this.#modelDirs.add(dirname(blobs))
     }
     if (seen.named || !seen.blob || seen.tries >= 3) return seen.model !== undefined ? { model: seen.model } : {}
+    const { model, pending } = this.#manifestIndex().lookup(seen.blob)
+    if (pending) return {}
     seen.tries++
-    const model = this.#manifestIndex().lookup(seen.blob)
     if (model) {
       seen.named = true
       seen.model = model
@@ -57,6 +61,24 @@ export class RunnerNames {
       this.#sayUnreadable()
     }
     return {}
+  }
+
+  /** A runner's models folder is read when the runner is a traced server's child, or the folder is owned by root, this user or a server's user and no one else may write to it. */
+  #trusted(p: ProcInfo, dir: string): boolean {
+    if (this.servers.has(p.ppid)) return true
+    const uids = new Set([0, process.geteuid?.() ?? 0])
+    for (const pid of this.servers) {
+      try {
+        uids.add(statSync(`/proc/${pid}`).uid)
+      } catch {
+        // gone
+      }
+    }
+    if (ownedModelsDir(dir, uids)) return true
+    if (this.#said.has(dir) || this.#said.size > 1000) return false
+    this.#said.add(dir)
+    this.#log.warn({ pid: p.pid, dir }, "a runner's models folder is not read: the runner is no server's child, and the folder is another user's or open to all")
+    return false
   }
 
   /**

@@ -1,4 +1,5 @@
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs'
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, rmdirSync, statSync, unlinkSync } from 'node:fs'
+import { dirname } from 'node:path'
 
 // The daemon often runs as root in a directory others may write to: every
 // file it opens there is opened without following a symbolic link, and must
@@ -92,15 +93,17 @@ export function readNoFollow(path: string, o: { single?: boolean } = {}): { data
  * Makes sure `dir` is a directory to trace into: creates it (and its missing
  * parents) private to this user, and refuses a symbolic link owned by
  * another user (root's and this user's own links are followed, as the
- * kernel's protected_symlinks rule does).
+ * kernel's protected_symlinks rule does). Returns the first folder it
+ * created, if any, so that a start refused later can remove what it made.
  */
-export function ensureDir(dir: string): void {
+export function ensureDir(dir: string): string | undefined {
   let st
+  let created: string | undefined
   try {
     st = lstatSync(dir)
   } catch (e) {
     if (errno(e) !== 'ENOENT') throw e
-    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    created = mkdirSync(dir, { recursive: true, mode: 0o700 })
     st = lstatSync(dir)
   }
   if (st.isSymbolicLink()) {
@@ -111,4 +114,21 @@ export function ensureDir(dir: string): void {
     st = statSync(dir)
   }
   if (!st.isDirectory()) throw new UnsafePathError(`${dir} is not a directory`)
+  return created
+}
+
+/**
+ * Removes the folders `ensureDir` created (`dir` up to `created`), if they
+ * are still empty: a start that was refused leaves nothing behind.
+ */
+export function removeCreated(dir: string, created: string | undefined): void {
+  if (created === undefined) return
+  for (let d = dir; d.length >= created.length; d = dirname(d)) {
+    try {
+      rmdirSync(d)
+    } catch {
+      return // not empty (another start's files), or gone
+    }
+    if (d === created) return
+  }
 }

@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, mkdirSync, writeSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { assertHeld } from './dir-hold.js'
 import { openAppend } from './safe-open.js'
 
 /** Pending text a trace file keeps while writes fail (a full disk); beyond it, the oldest whole samples are dropped and counted. */
@@ -70,6 +71,7 @@ export class AppendFile {
     this.maxPendingBytes = o.maxPendingBytes ?? MAX_PENDING
     this.#write = o.write ?? realWrite
     this.#fixedFd = o.fd !== undefined
+    if (o.fd === undefined) assertHeld(path)
     this.#fd = o.fd ?? openAppend(path)
     if (o.header !== undefined) this.write(o.header)
   }
@@ -100,6 +102,8 @@ export class AppendFile {
     if (this.#chunks.length === 0) return true
     try {
       if (this.#fd === undefined) {
+        // In a held trace directory that was removed or replaced, nothing is made again here: only through the daemon's checks.
+        assertHeld(this.path)
         mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 })
         this.#fd = openAppend(this.path)
       }
@@ -142,6 +146,7 @@ export class AppendFile {
     this.flush()
     this.#closeFd()
     try {
+      assertHeld(this.path)
       this.#fd = openAppend(this.path)
       if (this.#header !== undefined && fstatSync(this.#fd).size === 0) this.write(this.#header)
     } catch (e) {

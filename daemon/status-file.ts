@@ -1,5 +1,6 @@
 import { closeSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
+import { assertHeld } from './dir-hold.js'
 import { createFresh } from './safe-open.js'
 
 /** How one output of the daemon is being written (see `AppendFile`). */
@@ -71,6 +72,7 @@ export class StatusFile {
     try {
       const size = (Math.ceil(Buffer.byteLength(text) / PAGE) + 1) * PAGE
       // A new file of our own (never through a link); rename replaces a link at the status path itself.
+      assertHeld(tmp)
       fd = createFresh(tmp)
       writeAll(fd, padded(text, size))
       renameSync(tmp, this.#path)

@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
+import { type DirHold, holdDir } from './dir-hold.js'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
-import { TSV_HEADER } from '../core/parse/proc-tsv.js'
+import { TSV_HEADER_2 } from '../core/parse/proc-tsv.js'
 import { formatTs, localStamp } from '../core/parse/time.js'
 import { AppendFile, mib } from './sink.js'
 import type { WriteState } from './status-file.js'
@@ -28,12 +29,24 @@ export class TraceFiles {
   /** Bytes dropped per trace file already reported in the trace. */
   readonly #droppedReported = new Map<string, number>()
   #closed = false
+  /** The directory held since the start (see DirHold); absent until `hold`. */
+  #hold: DirHold | undefined
+  /** False while the trace directory is gone or refused: nothing else of the daemon's is written there. */
+  usable = true
+  /** How many times the files were reopened (SIGHUP): a reopened file may be a new one. */
+  reopened = 0
+  #refused: string | undefined
 
   constructor(dir: string, log: Logger, logFile: AppendFile | undefined, onError: (message: string) => void) {
     this.#dir = dir
     this.#log = log
     this.#logFile = logFile
     this.#onError = onError
+  }
+
+  /** Holds the trace directory (made by the start's checks) before anything is written there. */
+  hold(): void {
+    this.#hold = holdDir(this.#dir)
   }
 
   /** Names for a new run: existing files are never appended to by a new run, nor overwritten. */
@@ -48,9 +61,17 @@ export class TraceFiles {
     return { procFile, systemFile }
   }
 
+  /** Creates both files; when the second is refused, the first, just created, is removed again. */
   open(files: TraceNames): void {
-    this.proc = new AppendFile(files.procFile, { header: TSV_HEADER })
-    this.sys = new AppendFile(files.systemFile)
+    const proc = new AppendFile(files.procFile, { header: TSV_HEADER_2 })
+    try {
+      this.sys = new AppendFile(files.systemFile)
+    } catch (e) {
+      proc.close()
+      rmSync(files.procFile, { force: true })
+      throw e
+    }
+    this.proc = proc
   }
 
   /** One append; a failure is said and the text held back. */
@@ -67,6 +88,7 @@ export class TraceFiles {
 
   /** SIGHUP: reopen the files at their paths (after log rotation). */
   reopen(): void {
+    this.reopened++
     this.#logFile?.reopen()
     this.proc.reopen()
     this.sys.reopen()
@@ -108,13 +130,16 @@ export class TraceFiles {
    * Returns the sentence to say, if any.
    */
   check(renamed: (files: TraceNames) => void): string | undefined {
-    if (existsSync(this.proc.path) && existsSync(this.sys.path)) {
+    const held = this.#hold?.holds() ?? true
+    if (held && existsSync(this.proc.path) && existsSync(this.sys.path)) {
       this.#retryWrites()
       return undefined
     }
-    const gone = existsSync(this.#dir) ? 'the trace files were removed' : `the trace directory ${this.#dir} was removed`
+    const gone = held ? 'the trace files were removed' : `the trace directory ${this.#dir} was removed`
     try {
-      mkdirSync(this.#dir, { recursive: true, mode: 0o700 })
+      if (!held) this.#hold?.recreate()
+      this.usable = true
+      this.#refused = undefined
       this.#logFile?.reopen()
       this.proc.close()
       this.sys.close()
@@ -123,7 +148,12 @@ export class TraceFiles {
       renamed(files)
       return `${gone} while tracing; what was written before is lost with them; new files: ${files.procFile}, ${files.systemFile}`
     } catch (e) {
-      return `${gone} while tracing, and it cannot be recreated: ${(e as Error).message}`
+      // Nothing more is written there (status, lock, marks) until it is ours again; said once per reason.
+      this.usable = this.#hold?.holds() ?? false
+      const message = `${gone} while tracing, and it cannot be recreated: ${(e as Error).message}`
+      if (message === this.#refused) return undefined
+      this.#refused = message
+      return message
     }
   }
 

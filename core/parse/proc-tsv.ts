@@ -10,8 +10,18 @@ import { TsCache } from './time.js'
 
 const HEADER = ['ts', 'pid', 'ppid', 'comm', 'rss_kb', 'vsz_kb', 'command']
 
-/** The process trace's header line, as the daemon writes it. */
+/** The process trace's header line, as the seed's loop and `render --prometheus` write it: every row has its command. */
 export const TSV_HEADER = `${HEADER.join('\t')}\n`
+
+/** The mark after the seven names of a trace whose rows may leave out an unchanged command (format 2, the daemon's). */
+export const FORMAT_2 = 'v2'
+
+/**
+ * The header of format 2, as the daemon writes it: a row with six columns
+ * (no command) has the command of its PID's last row that had one, so a
+ * command line is written once per process and again when it changes.
+ */
+export const TSV_HEADER_2 = `${HEADER.join('\t')}\t${FORMAT_2}\n`
 
 /** A parsed row plus its time in ms, which the model needs and JSON omits. */
 export interface ProcRow {
@@ -41,6 +51,8 @@ export class ProcTsvParser {
   #lastTs = ''
   #lastMs = -Infinity
   #sawHeader = false
+  /** Format 2 (after its header): each PID's last command given, for its rows that leave it out. */
+  #commands: Map<number, string> | undefined
   readonly #slotPid = new Float64Array(SLOTS).fill(-1)
   readonly #slotComm: string[] = new Array<string>(SLOTS).fill('')
   readonly #slotCommand: string[] = new Array<string>(SLOTS).fill('')
@@ -132,7 +144,12 @@ export class ProcTsvParser {
     this.#slotPid[slot] = pid
     const comm = same(raw, t3 + 1, Math.min(t4 - t3 - 1, MAX_COMM), known ? (this.#slotComm[slot] as string) : undefined)
     const cmdFrom = t6 < 0 ? end : t6 + 1
-    const command = same(raw, cmdFrom, Math.min(end - cmdFrom, MAX_COMMAND), known ? (this.#slotCommand[slot] as string) : undefined)
+    let command: string
+    if (t6 < 0 && this.#commands) command = this.#commands.get(pid) ?? ''
+    else {
+      command = same(raw, cmdFrom, Math.min(end - cmdFrom, MAX_COMMAND), known ? (this.#slotCommand[slot] as string) : undefined)
+      this.#commands?.set(pid, command)
+    }
     this.#slotComm[slot] = comm
     this.#slotCommand[slot] = command
     this.tsMs = tsMs
@@ -154,7 +171,10 @@ export class ProcTsvParser {
 
   #header(text: string, lineNo: number): undefined {
     const cols = text.split('\t')
-    const ok = cols.length === HEADER.length && cols.every((c, i) => c.trim() === HEADER[i])
+    // Format 2 from its header on, each file (traces concatenated) on its own; a header of format 1 ends it.
+    const v2 = cols.length === HEADER.length + 1 && cols[HEADER.length]?.trim() === FORMAT_2
+    this.#commands = v2 ? new Map() : undefined
+    const ok = (cols.length === HEADER.length || v2) && HEADER.every((h, i) => cols[i]?.trim() === h)
     if (!ok) {
       this.#problems.add(this.#file, lineNo, 'bad-header', `expected "${HEADER.join('\\t')}"`)
     }

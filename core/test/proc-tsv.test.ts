@@ -91,3 +91,30 @@ t.test('fractional seconds and offsets are read; a zone-less time is refused', a
   t.equal(rows[1]!.tsMs, Date.UTC(2026, 1, 25, 14, 3, 13))
   t.equal(problems.count('bad-timestamp'), 1)
 })
+
+t.test('format 2: a row without its command has its PID\'s last one; format 1 is read as before', async t => {
+  const H2 = 'ts\tpid\tppid\tcomm\trss_kb\tvsz_kb\tcommand\tv2\n'
+  const { rows, problems } = parseProc(
+    H2 +
+      '2026-02-25T14:03:12Z\t812\t1\tollama\t61234\t41234567\t/usr/local/bin/ollama serve\n' +
+      '2026-02-25T14:03:12Z\t4412\t812\tollama\t5862400\t445678912\t/usr/local/bin/ollama runner --model /m/blobs/sha256-ab --port 50123\n' +
+      '2026-02-25T14:03:13Z\t812\t1\tollama\t61240\t41234567\n' +
+      '2026-02-25T14:03:13Z\t4412\t812\tollama\t5862500\t445678912\n' +
+      '2026-02-25T14:03:14Z\t4412\t812\tollama\t5862600\t445678912\t/usr/local/bin/ollama runner --model /m/blobs/sha256-cd --port 50124\n' +
+      '2026-02-25T14:03:15Z\t4412\t812\tollama\t5862700\t445678912\n',
+  )
+  t.equal(problems.total, 0, 'the header of format 2 is known')
+  t.same(rows.map(r => r.sample.command), [
+    '/usr/local/bin/ollama serve',
+    '/usr/local/bin/ollama runner --model /m/blobs/sha256-ab --port 50123',
+    '/usr/local/bin/ollama serve',
+    '/usr/local/bin/ollama runner --model /m/blobs/sha256-ab --port 50123',
+    '/usr/local/bin/ollama runner --model /m/blobs/sha256-cd --port 50124',
+    '/usr/local/bin/ollama runner --model /m/blobs/sha256-cd --port 50124',
+  ])
+  // In format 1 a row with six columns has an empty command, as it always had; a second file's header starts afresh.
+  const old = parseProc(H + '2026-02-25T14:03:12Z\t9\t1\tollama\t100\t200\tollama serve\n2026-02-25T14:03:13Z\t9\t1\tollama\t100\t200\n')
+  t.same(old.rows.map(r => r.sample.command), ['ollama serve', ''])
+  const joined = parseProc(H2 + '2026-02-25T14:03:12Z\t9\t1\tollama\t100\t200\tollama serve\n' + H2 + '2026-02-25T14:04:12Z\t9\t1\tollama\t100\t200\n')
+  t.same(joined.rows.map(r => r.sample.command), ['ollama serve', ''], 'each file reads on its own')
+})

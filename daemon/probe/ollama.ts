@@ -1,7 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs'
 import { get as httpGet } from 'node:http'
 import { get as httpsGet } from 'node:https'
-import { join } from 'node:path'
 
 /** What GET /api/ps gave: the body to record, or why there is none. */
 export type ApiPsResult = { ok: true; body: string; models: number } | { ok: false; error: string }
@@ -60,71 +58,8 @@ function judge(url: URL, status: number, text: string): ApiPsResult {
   }
 }
 
-/**
- * Maps weights blobs (`sha256-<hex>`) to model names from the manifests under
- * `<models>/manifests/<host>/<namespace>/<model>/<tag>`, named as Ollama shows
- * them (`llama3.2:latest`, `user/model:tag`, `hf.co/user/repo:tag`).
- */
-export class ManifestIndex {
-  readonly #dirs: string[]
-  #byBlob = new Map<string, string>()
-  #builtAt = -Infinity
-
-  constructor(modelDirs: string[]) {
-    this.#dirs = modelDirs
-  }
-
-  /** The model name for a blob; an unknown blob rereads the manifests (at most every 5 s). */
-  lookup(blob: string, nowMs = Date.now()): string | undefined {
-    if (!this.#byBlob.has(blob) && nowMs - this.#builtAt > 5000) {
-      this.#rebuild()
-      this.#builtAt = nowMs
-    }
-    return this.#byBlob.get(blob)
-  }
-
-  #rebuild(): void {
-    const map = new Map<string, string>()
-    for (const root of this.#dirs) {
-      const mdir = join(root, 'manifests')
-      for (const [parts, file] of walk(mdir, 4)) {
-        const [host, ns, model, tag] = parts as [string, string, string, string]
-        let manifest: { layers?: { mediaType?: string; digest?: string }[] }
-        try {
-          manifest = JSON.parse(readFileSync(file, 'utf8'))
-        } catch {
-          continue
-        }
-        for (const layer of manifest.layers ?? []) {
-          if (layer.mediaType !== 'application/vnd.ollama.image.model' || !layer.digest) continue
-          const blob = layer.digest.replace(':', '-')
-          const name = displayName(host, ns, model, tag)
-          if (!map.has(blob)) map.set(blob, name)
-        }
-      }
-    }
-    this.#byBlob = map
-  }
-}
-
 /** Ollama's DisplayShortest: drop the default registry and the library namespace. */
 export function displayName(host: string, ns: string, model: string, tag: string): string {
   if (host === 'registry.ollama.ai') return ns === 'library' ? `${model}:${tag}` : `${ns}/${model}:${tag}`
   return `${host}/${ns}/${model}:${tag}`
-}
-
-/** Files exactly `depth` levels under `dir`, with their path parts. */
-function* walk(dir: string, depth: number, parts: string[] = []): Generator<[string[], string]> {
-  let entries: import('node:fs').Dirent[]
-  try {
-    entries = readdirSync(dir, { withFileTypes: true })
-  } catch {
-    return
-  }
-  for (const e of entries) {
-    const p = join(dir, e.name)
-    if (depth === 1) {
-      if (e.isFile()) yield [[...parts, e.name], p]
-    } else if (e.isDirectory()) yield* walk(p, depth - 1, [...parts, e.name])
-  }
 }

@@ -1,3 +1,4 @@
+import { MAX_COMMAND } from '../../core/parse/proc-tsv.js'
 import { closeSync, openSync, readdirSync, readSync } from 'node:fs'
 
 /** One process as the kernel sees it, read from /proc/<pid>/stat and cmdline. */
@@ -121,7 +122,8 @@ export class LinuxProcReader {
   }
 
   #cmdline(pid: number): string {
-    const raw = this.#readBytes(`${this.#root}/${pid}/cmdline`)
+    // What the trace keeps of a command line is bounded (MAX_COMMAND characters, at most 4 bytes each): a 1 MB one is not read whole.
+    const raw = this.#readBytes(`${this.#root}/${pid}/cmdline`, 4 * MAX_COMMAND)
     if (!raw) return ''
     let end = raw.length
     while (end > 0 && raw[end - 1] === 0) end--
@@ -133,7 +135,7 @@ export class LinuxProcReader {
   }
 
   /** A whole small file into the shared buffer (a copy only when it is bigger). */
-  #readBytes(path: string): Buffer | undefined {
+  #readBytes(path: string, max = Infinity): Buffer | undefined {
     let fd: number
     try {
       fd = openSync(path, 'r')
@@ -143,17 +145,17 @@ export class LinuxProcReader {
     try {
       let len = 0
       let buf = this.#buf
-      for (;;) {
+      while (len < max) {
         if (len === buf.length) {
           const bigger = Buffer.allocUnsafe(buf.length * 2)
           buf.copy(bigger, 0, 0, len)
           buf = bigger
         }
-        const n = readSync(fd, buf, len, buf.length - len, null)
+        const n = readSync(fd, buf, len, Math.min(buf.length, max) - len, null)
         if (n === 0) break
         len += n
       }
-      return buf.subarray(0, len)
+      return buf.subarray(0, Math.min(len, max))
     } catch {
       return undefined
     } finally {

@@ -112,7 +112,7 @@ t.test('SIGHUP reopens the files: rotation loses nothing', async t => {
   t.equal((await exited(d)).code, 0)
   t.match(read(`${sys}.1`), /^===== /, 'the rotated file kept what was written before')
   t.match(read(sys), /^===== /, 'a fresh file at the old path')
-  t.match(read(proc), /^ts\tpid\tppid\tcomm\trss_kb\tvsz_kb\tcommand\n/, 'a fresh process trace starts with its header')
+  t.match(read(proc), /^ts\tpid\tppid\tcomm\trss_kb\tvsz_kb\tcommand\tv2\n/, 'a fresh process trace starts with its header')
 })
 
 t.test('kill -9 mid-run: every completed sample is on disk and renders', async t => {

@@ -5,7 +5,7 @@ import { Ticker, type TickerClock } from '../ticker.js'
 import { selectProcesses } from '../select.js'
 import { parsePsLine } from '../probe/macos.js'
 import { AppendFile } from '../sink.js'
-import { ManifestIndex } from '../probe/ollama.js'
+import { ManifestIndex } from '../manifests.js'
 import { ollamaUrlFromEnv, parseDuration } from '../config.js'
 import { pull } from '../../standin/store.js'
 import { findModel } from '../../standin/catalogue.js'
@@ -139,11 +139,16 @@ t.test('manifests map a runner blob to the model name Ollama shows', async t => 
   const m = pull(dir, findModel('qwen2.5-coder:7b')!)
   const blob = m.modelBlob.split('/').pop() as string
   const idx = new ManifestIndex([join(dir, 'nowhere'), dir])
-  t.equal(idx.lookup(blob, 0), 'qwen2.5-coder:7b')
-  t.equal(idx.lookup('sha256-0000', 10), undefined)
+  t.same(idx.lookup(blob, 0), { pending: true }, 'read off the tick')
+  await idx.settled()
+  t.same(idx.lookup(blob, 0), { model: 'qwen2.5-coder:7b', pending: false })
+  t.same(idx.lookup('sha256-0000', 10), { pending: false }, 'unknown, and read again only after 5 s')
   // a model pulled later is found (the index rereads for an unknown blob)
   const later = pull(dir, findModel('llama3.2:3b')!)
-  t.equal(idx.lookup(later.modelBlob.split('/').pop() as string, 10_000), 'llama3.2:3b')
+  const laterBlob = later.modelBlob.split('/').pop() as string
+  t.same(idx.lookup(laterBlob, 10_000), { pending: true })
+  await idx.settled()
+  t.equal(idx.lookup(laterBlob, 10_000).model, 'llama3.2:3b')
 })
 
 t.test('options: durations and OLLAMA_HOST', async t => {
@@ -217,4 +222,25 @@ t.test('a ticker started now runs at once, then on the whole intervals', async t
   t.ok(seen.slice(1).every(x => x % 5000 === 0), 'the rest on the clock')
   t.equal(seen.length, 3)
   await ticker.stop()
+})
+
+t.test('the command column: once per process, again on a change at most each minute, all again after a reset', async t => {
+  const { CommandColumn, bounded } = await import('../command-column.js')
+  const c = new CommandColumn()
+  const at = (ms: number, cmd = 'ollama serve', key = '1:5') => {
+    const col = c.column(key, cmd, ms)
+    c.sampled()
+    return col
+  }
+  t.equal(at(0), '\tollama serve', 'the first row has it')
+  t.equal(at(1000), '', 'the next rows leave it out')
+  t.equal(at(2000, 'ollama serve --changed'), '', 'a change within the minute waits')
+  t.equal(at(61_000, 'ollama serve --changed'), '\tollama serve --changed', 'and is written after it')
+  t.equal(at(62_000, 'a\tb\nc'), '', 'unchanged for a minute again')
+  c.reset()
+  t.equal(at(63_000, 'ollama serve --changed'), '\tollama serve --changed', 'a new file has every command again')
+  t.equal(at(64_000, 'ollama serve', '2:9'), '\tollama serve', 'a new process (PID reused: another start) has its own')
+  t.equal(at(65_000, 'ollama serve --changed'), '\tollama serve --changed', 'a process missing from a sample is forgotten')
+  t.equal(bounded('x'.repeat(9000)).length, 8192)
+  t.equal(bounded(`${'x'.repeat(8191)}😀`).length, 8191, 'never half a character')
 })
