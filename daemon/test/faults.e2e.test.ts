@@ -134,11 +134,12 @@ t.test('kill -9 mid-run: every completed sample is on disk and renders', async t
 })
 
 t.test('the trace directory removed while running: a clear error in the log and in status', async t => {
-  const dir = t.testdir({})
-  const trace = join(dir, 'trace')
+  // Stopped before tap removes the folder: a teardown made after t.testdir runs once it is gone, and the daemon lives on.
+  const trace = join(t.testdirName, 'trace')
+  t.teardown(() => memtrace(['stop', '--dir', trace]))
+  t.testdir({})
   const started = memtrace(['start', '--dir', trace, '--ollama-url', DEAD, ...FAST])
   t.equal(started.code, 0, started.stderr)
-  t.teardown(() => memtrace(['stop', '--dir', trace]))
   await sleep(1500)
   rmSync(trace, { recursive: true, force: true })
   await until(() => existsSync(join(trace, 'memtrace.status.json')) || undefined, 5000, 'the daemon to notice')

@@ -18,12 +18,13 @@ function stamp(ms: number): string {
 }
 
 t.test('the log: a planted memtrace.log link is refused, its target untouched', async t => {
+  // Stopped before tap removes the folder: a teardown made after t.testdir runs once it is gone.
+  const trace = join(t.testdirName, 'trace')
+  t.teardown(() => memtrace(['stop', '--dir', trace]))
   const dir = t.testdir({ outside: { 'secret.conf': 'keep\n' } })
-  const trace = join(dir, 'trace')
   mkdirSync(trace, { mode: 0o700 })
   symlinkSync(join(dir, 'outside', 'secret.conf'), join(trace, 'memtrace.log'))
   const r = memtrace(['start', '--dir', trace, ...SLOW])
-  t.teardown(() => memtrace(['stop', '--dir', trace]))
   t.equal(r.code, 2, r.stdout)
   t.match(r.stderr, /cannot trace into .*: .*memtrace\.log is a symbolic link/)
   t.equal(read(join(dir, 'outside', 'secret.conf')), 'keep\n')
