@@ -311,6 +311,7 @@ export class Daemon {
     if (set === this.#serverSet) return
     this.#serverSet = set
     this.#servers = servers.length > 1 ? this.#addresses.resolve(servers, all) : []
+    this.#metrics?.servers(this.#servers)
   }
 
   async #sampleSystem(tickMs: number): Promise<void> {
@@ -365,7 +366,10 @@ export class Daemon {
 
   /** Markers that `memtrace mark` appended since the last block. */
   #readMarks(): void {
-    for (const m of this.#marks?.read() ?? []) this.#events.push(event('marker', { ts: m.ts, text: m.text }))
+    for (const m of this.#marks?.read() ?? []) {
+      this.#events.push(event('marker', { ts: m.ts, text: m.text }))
+      this.#metrics?.marker(Date.parse(m.ts), m.text)
+    }
   }
 
   #writeStatus(running: boolean): void {
