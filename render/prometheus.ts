@@ -131,7 +131,7 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
     if (t === times[0]) b += `memtrace start ${JSON.stringify({ version: 'prometheus', pid: 0, interval_ms: stepS * 1000, system_interval_ms: systemMs })}\n`
     while (markersLeft.length && (markersLeft[0] as { firstSeen: number }).firstSeen <= t) {
       const m = markersLeft.shift() as { atMs: number; text: string }
-      b += `memtrace marker ${JSON.stringify({ ts: formatTs(m.atMs), text: m.text })}\n`
+      b += `memtrace marker ${JSON.stringify({ ts: new Date(m.atMs).toISOString(), text: m.text })}\n`
     }
     const tot = total.get(t)
     const mac = freePages.has(t) || wired.has(t) || compressor.has(t)
