@@ -124,6 +124,7 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
   const processGpu = q.memtrace_process_gpu_memory_bytes.map(s => ({ metric: s.metric, at: byTime([s]) }))
   const kb = (b: number) => Math.round(b / 1024)
   let sys = ''
+  let gpuShared = 0
   for (const t of times) {
     if (!sysAt(t) && t !== times[0]) continue
     const ts = formatTs(t)
@@ -168,6 +169,7 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
         // A model's GPU memory is one figure for all its runners: it goes to a runner only where the model has one.
         const pids = procs.runnerPids.get(`${t}\u0000${s.metric.model ?? ''}`)
         const pid = pids?.length === 1 ? pids[0] : undefined
+        if (v !== undefined && pids !== undefined && pids.length > 1) gpuShared++
         return v !== undefined && pid !== undefined && whole(s.metric.gpu) !== undefined ? [`GPU-${s.metric.gpu}, ${pid}, ${Math.round(v / MIB)} MiB`] : []
       })
       if (apps.length) b += `gpu_uuid, pid, used_gpu_memory [MiB]\n${apps.join('\n')}\n`
@@ -189,6 +191,7 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
     sys += `${b}\n`
   }
 
+  if (gpuShared > 0) notes.push(`At ${gpuShared} system sample(s) a model had two runners at once: its GPU memory is one figure for both, so neither runner's is compared with size_vram there.`)
   const dir = mkdtempSync(join(tmpdir(), 'memtrace-prometheus-'))
   const procPath = join(dir, 'ollama-process-memtrace-prometheus.tsv')
   const sysPath = join(dir, 'system-memtrace-prometheus.log')

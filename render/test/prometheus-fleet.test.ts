@@ -120,3 +120,16 @@ t.test('two runners of one model under two servers: two runner lines, two server
   t.match(svg, /switched to m:1b/)
   t.notOk(kinds(r.stdout).includes('runner-overlap'), 'two servers each with one runner: no overlap within a server')
 })
+
+t.test("a model's GPU memory with two runners of it alive: given to neither, and the chart says so", async t => {
+  const dir = t.testdir({})
+  const all = host(true)
+  all.memtrace_gpu_memory_bytes = [series({ gpu: '0', kind: 'used' }, () => 6 * GIB), series({ gpu: '0', kind: 'total' }, () => 24 * GIB)]
+  all.memtrace_process_gpu_memory_bytes = [series({ model: 'm:1b', gpu: '0' }, s => (s >= 7 ? 5.5 * GIB : undefined))]
+  const url = await prometheus(t, all)
+  const r = await run(['render', '--prometheus', url, '--instance', 'h:9464', '--from', String(T0), '--to', String(T0 + 60), '--tz', 'UTC', '-o', join(dir, 'x.svg'), '--json'])
+  t.equal(r.code, 0, r.stderr)
+  const svg = readFileSync(join(dir, 'x.svg'), 'utf8')
+  t.match(svg, /At \d+ system sample\(s\) a model had two runners at once: its GPU memory is one figure for both/)
+  t.match(svg, /data-series="gpu-used"/, 'the GPU itself is drawn')
+})
