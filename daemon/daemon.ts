@@ -329,7 +329,7 @@ export class Daemon {
     for (const d of this.#files.dropped()) this.#events.push(event('dropped', d))
     const block = `===== ${formatTs(tickMs)} =====\n${this.#events.join('')}${sys.text}${gpu}${ollama.text}\n`
     this.#events = []
-    this.#metricsFromBlock(block, ollama.answered)
+    this.#metricsFromBlock(block, ollama.answered, tickMs)
     this.#status.systemSamples++
     this.#status.lastSystemSample = formatTs(tickMs)
     this.#files.write(this.#files.sys, block)
@@ -348,11 +348,11 @@ export class Daemon {
   }
 
   /** The block as `render` reads it, for the metrics: the same parser, so the figures agree with the chart's. */
-  #metricsFromBlock(block: string, answered: boolean): void {
+  #metricsFromBlock(block: string, answered: boolean, tickMs: number): void {
     if (!this.#metrics || !this.#parseBlock || !this.#problems) return
     const lines = block.split('\n').slice(1).map((text, i) => ({ text, no: i + 2 }))
     const { sample } = this.#parseBlock('system', formatTs(Date.now()), 1, lines, this.#problems)
-    this.#metrics.system(sample, answered)
+    this.#metrics.system(sample, answered, tickMs)
   }
 
   /** Recorded in the trace every time; logged when it starts or changes. */

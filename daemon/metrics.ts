@@ -50,6 +50,7 @@ export class Metrics {
   readonly #claimed = new client.Gauge({ name: 'memtrace_model_claimed_bytes', help: "What Ollama's figures put in system memory (memory=system) or on the GPU (memory=gpu) for a model: the accounting ratio's denominator.", labelNames: ['model', 'memory'], registers: [this.registry] })
   readonly #orphans = new client.Gauge({ name: 'memtrace_orphan_runners', help: "Runners alive whose model the server's last two /api/ps answers did not list.", registers: [this.registry] })
   readonly #overlap = new client.Counter({ name: 'memtrace_runner_overlap_seconds_total', help: 'Time during which two or more model runners held memory at once.', registers: [this.registry] })
+  readonly #sampleTime = new client.Gauge({ name: 'memtrace_last_sample_timestamp_seconds', help: "When the last sample of each kind (process, system) was taken: its tick, the time the trace's block carries (unix seconds).", labelNames: ['kind'], registers: [this.registry] })
   readonly #samples = new client.Counter({ name: 'memtrace_samples_total', help: 'Samples taken, by kind (process, system).', labelNames: ['kind'], registers: [this.registry] })
   readonly #missed = new client.Counter({ name: 'memtrace_missed_ticks_total', help: 'Sampling ticks skipped because the sample before ran over, by kind.', labelNames: ['kind'], registers: [this.registry] })
   readonly #lateness = new client.Histogram({ name: 'memtrace_sample_lateness_seconds', help: 'How late each sample started after its tick, by kind.', labelNames: ['kind'], buckets: LATENESS_BUCKETS, registers: [this.registry] })
@@ -115,6 +116,7 @@ export class Metrics {
   /** A process sample: the traced processes with their roles and models. */
   processes(procs: MetricProcess[], tickMs: number): void {
     this.#samples.inc({ kind: 'process' })
+    this.#sampleTime.set({ kind: 'process' }, tickMs / 1000)
     // As the chart measures an overlap: from the first sample with two runners holding memory to the last, never across a gap.
     const held = procs.filter(p => p.role === 'runner' && p.rssBytes > 0).length
     const dt = this.#lastProcMs !== undefined ? tickMs - this.#lastProcMs : 0
@@ -140,9 +142,10 @@ export class Metrics {
     this.#made()
   }
 
-  /** A system sample, as the renderer parses it; `answered` is whether /api/ps answered. */
-  system(s: SystemSample, answered: boolean): void {
+  /** A system sample, as the renderer parses it; `answered` is whether /api/ps answered; `tickMs`, the tick it was taken for. */
+  system(s: SystemSample, answered: boolean, tickMs?: number): void {
     this.#samples.inc({ kind: 'system' })
+    if (tickMs !== undefined) this.#sampleTime.set({ kind: 'system' }, tickMs / 1000)
     this.#unified = s.platform === 'macos'
     this.#system.reset()
     const put = (kind: string, v: number | null | undefined) => {

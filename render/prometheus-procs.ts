@@ -76,19 +76,42 @@ export function procRows(times: number[], q: { byPid: Series[]; resident: Series
   return { tsv, runnerPids, notes }
 }
 
-/** When the daemon took a sample of `kind`: the points at which its `memtrace_samples_total` moved (or restarted). Undefined where the counter is absent. */
-export function sampleTimes(samples: Series[], kind: 'process' | 'system'): Set<number> | undefined {
-  const s = samples.find(x => x.metric.kind === kind)
-  if (!s) return undefined
-  const out = new Set<number>()
-  s.ts.forEach((t, i) => {
-    if (i === 0 || s.values[i] !== s.values[i - 1]) out.add(t)
-  })
-  return out
+/**
+ * Where the system blocks go: each system sample once, at the tick it was
+ * taken for (`memtrace_last_sample_timestamp_seconds`, as the trace's block
+ * carries it), read at the first point that has it; from a daemon without
+ * that gauge, at the points where its `memtrace_samples_total` moved; from
+ * one with neither, at every point. `t` is the point the figures are read
+ * at, `atMs` the block's time. A sample taken before the first point is left
+ * out: its listing would be read beside runners that started since.
+ */
+export function systemBlocks(times: number[], q: { sampleTime: Series[]; samples: Series[] }): { blocks: { t: number; atMs: number }[]; by: 'tick' | 'counter' | 'every' } {
+  const tick = q.sampleTime.find(x => x.metric.kind === 'system')
+  const counter = q.samples.find(x => x.metric.kind === 'system')
+  const blocks: { t: number; atMs: number }[] = []
+  const first = times[0] ?? 0
+  if (tick) {
+    tick.ts.forEach((t, i) => {
+      if (i > 0 && tick.values[i] === tick.values[i - 1]) return
+      const atMs = Math.round((tick.values[i] as number) * 1000)
+      const last = blocks.at(-1)?.atMs ?? -Infinity
+      // A tick after its point, or not after the last, is no tick of this daemon's: the point's time stands.
+      const at = atMs <= t && atMs > last ? atMs : t
+      if (at >= first && at > last) blocks.push({ t, atMs: at })
+    })
+    return { blocks, by: 'tick' }
+  }
+  if (counter) {
+    counter.ts.forEach((t, i) => {
+      if (i === 0 || counter.values[i] !== counter.values[i - 1]) blocks.push({ t, atMs: t })
+    })
+    return { blocks, by: 'counter' }
+  }
+  return { blocks: times.map(t => ({ t, atMs: t })), by: 'every' }
 }
 
 /** The typical time between two of `times` in ms (their median gap), or undefined with fewer than two. */
-export function medianGapMs(times: Set<number>): number | undefined {
+export function medianGapMs(times: Iterable<number>): number | undefined {
   const sorted = [...times].sort((a, b) => a - b)
   const gaps = sorted.slice(1).map((t, i) => t - (sorted[i] as number)).sort((a, b) => a - b)
   return gaps.length ? gaps[Math.floor(gaps.length / 2)] : undefined

@@ -14,7 +14,7 @@ import { InputError } from '../core/errors.js'
 import { formatTs } from '../core/parse/time.js'
 import { apiGet, type Budget, MAX_POINTS_PER_SERIES, pointsIn, rangeOf, type Series } from './prometheus-api.js'
 
-import { byTime, medianGapMs, procRows, sampleTimes, whole } from './prometheus-procs.js'
+import { byTime, medianGapMs, procRows, systemBlocks, whole } from './prometheus-procs.js'
 
 export { shownUrl } from './prometheus-api.js'
 
@@ -62,7 +62,7 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
   if (found === undefined) notes.push(`No active target has instance "${src.instance}": points every ${stepS} s (give --step to choose).`)
   const points = pointsIn(src.fromMs, src.toMs, stepS)
   if (points > MAX_POINTS_PER_SERIES) throw new InputError(`${points} points at ${stepS} s: memtrace draws at most ${MAX_POINTS_PER_SERIES} a series from Prometheus (a day at 1 s); give a shorter span or a larger --step`)
-  const names = ['memtrace_process_resident_bytes', 'memtrace_process_gpu_memory_bytes', 'memtrace_runner_info', 'memtrace_system_memory_bytes', 'memtrace_system_memory_free_ratio', 'memtrace_memory_pressure_ratio', 'memtrace_gpu_memory_bytes', 'ollama_up', 'ollama_model_size_bytes', 'ollama_model_vram_bytes', 'memtrace_process_pid_resident_bytes', 'memtrace_server_info', 'memtrace_marker_timestamp_seconds', 'memtrace_samples_total'] as const
+  const names = ['memtrace_process_resident_bytes', 'memtrace_process_gpu_memory_bytes', 'memtrace_runner_info', 'memtrace_system_memory_bytes', 'memtrace_system_memory_free_ratio', 'memtrace_memory_pressure_ratio', 'memtrace_gpu_memory_bytes', 'ollama_up', 'ollama_model_size_bytes', 'ollama_model_vram_bytes', 'memtrace_process_pid_resident_bytes', 'memtrace_server_info', 'memtrace_marker_timestamp_seconds', 'memtrace_samples_total', 'memtrace_last_sample_timestamp_seconds'] as const
   // One metric at a time, so that no more than one answer is held as text at once.
   const budget: Budget = { points: 0 }
   const got: Series[][] = []
@@ -84,10 +84,9 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
 
   // The system (and /api/ps) at the daemon's own system interval: a block where its sample counter moved, not at every step,
   // so that a listing 4 s old is never read as a fresh answer beside a runner that started since.
-  const sysTimes = sampleTimes(q.memtrace_samples_total, 'system')
-  const sysAt = (t: number) => sysTimes === undefined || sysTimes.has(t)
-  const systemMs = Math.max(stepS * 1000, Math.round((medianGapMs(sysTimes ?? new Set()) ?? stepS * 1000) / 1000) * 1000)
-  if (sysTimes === undefined) notes.push('This daemon exports no memtrace_samples_total: the system and /api/ps figures are read at every step, not at its own system interval.')
+  const { blocks, by } = systemBlocks(times, { sampleTime: q.memtrace_last_sample_timestamp_seconds, samples: q.memtrace_samples_total })
+  const systemMs = Math.max(stepS * 1000, Math.round((medianGapMs(blocks.map(b => b.atMs)) ?? stepS * 1000) / 1000) * 1000)
+  if (by === 'every') notes.push('This daemon exports no memtrace_samples_total: the system and /api/ps figures are read at every step, not at its own system interval.')
 
   // Markers: each text and time the daemon exported, once, where it falls in the window.
   const markers = new Map<string, { atMs: number; text: string; firstSeen: number }>()
@@ -125,11 +124,11 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
   const kb = (b: number) => Math.round(b / 1024)
   let sys = ''
   let gpuShared = 0
-  for (const t of times) {
-    if (!sysAt(t) && t !== times[0]) continue
-    const ts = formatTs(t)
+  if (blocks.length === 0 || (blocks[0] as { atMs: number }).atMs > (times[0] as number)) blocks.unshift({ t: NaN, atMs: times[0] as number })
+  for (const { t, atMs } of blocks) {
+    const ts = formatTs(atMs)
     let b = `===== ${ts} =====\n`
-    if (t === times[0]) b += `memtrace start ${JSON.stringify({ version: 'prometheus', pid: 0, interval_ms: stepS * 1000, system_interval_ms: systemMs })}\n`
+    if (sys === '') b += `memtrace start ${JSON.stringify({ version: 'prometheus', pid: 0, interval_ms: stepS * 1000, system_interval_ms: systemMs })}\n`
     while (markersLeft.length && (markersLeft[0] as { firstSeen: number }).firstSeen <= t) {
       const m = markersLeft.shift() as { atMs: number; text: string }
       b += `memtrace marker ${JSON.stringify({ ts: new Date(m.atMs).toISOString(), text: m.text })}\n`
@@ -191,6 +190,8 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
     sys += `${b}\n`
   }
 
+  // Markers exported after the last system sample of the window: a block of their own at the last point.
+  if (markersLeft.length) sys += `===== ${formatTs(times.at(-1) as number)} =====\n${markersLeft.map(m => `memtrace marker ${JSON.stringify({ ts: new Date(m.atMs).toISOString(), text: m.text })}\n`).join('')}\n`
   if (gpuShared > 0) notes.push(`At ${gpuShared} system sample(s) a model had two runners at once: its GPU memory is one figure for both, so neither runner's is compared with size_vram there.`)
   const dir = mkdtempSync(join(tmpdir(), 'memtrace-prometheus-'))
   const procPath = join(dir, 'ollama-process-memtrace-prometheus.tsv')

@@ -32,12 +32,13 @@ type Point = [number, string]
 const series = (metric: Record<string, string>, value: (s: number) => number | undefined) => ({ metric, value })
 
 /**
- * Two servers (PIDs 100 and 200) on one host, sampled every second, the system and /api/ps every 5 s:
- * a runner of m:1b under each (PID 101 from 7 s to 37 s, PID 201 from 12 s on), each listed by its own
- * server from the first system sample after it started, until the one after it left; a marker at 20 s.
+ * Two servers (PIDs 100 and 200) on one host, sampled every second, the system and /api/ps every 5 s,
+ * each system sample done 2 s after its tick (nvidia-smi and two servers asked): a runner of m:1b under
+ * each (PID 101 from 7 s to 37 s, PID 201 from 12 s on), each listed by its own server from the first
+ * system sample after it started, until the one after it left; a marker at 20.5 s.
  */
-function host(withCounter: boolean) {
-  const sys = (s: number) => Math.floor(s / 5) * 5 // the system sample a scrape at s sees
+function host(exports: 'tick' | 'counter' | 'neither') {
+  const sys = (s: number) => Math.floor((s - 2) / 5) * 5 // the tick of the system sample a scrape at s sees
   const alive = (from: number, to = Infinity) => (s: number) => (s >= from && s <= to ? 1 : undefined)
   const listed = (from: number, to = Infinity) => (s: number) => (sys(s) >= from && sys(s) <= to ? 3 * GIB : undefined)
   const a = '127.0.0.1:11434'
@@ -61,7 +62,8 @@ function host(withCounter: boolean) {
     ollama_model_size_bytes: [series({ model: 'm:1b', server: a }, listed(10, 35)), series({ model: 'm:1b', server: b }, listed(15))],
     memtrace_system_memory_bytes: [series({ kind: 'total' }, () => 32 * GIB), series({ kind: 'available' }, () => 20 * GIB), series({ kind: 'free' }, () => 10 * GIB)],
     memtrace_marker_timestamp_seconds: [series({ text: 'switched to m:1b' }, s => (sys(s) >= 25 ? T0 + 20.5 : undefined))],
-    memtrace_samples_total: withCounter ? [series({ kind: 'system' }, s => 100 + sys(s) / 5), series({ kind: 'process' }, s => 500 + s)] : [],
+    memtrace_samples_total: exports !== 'neither' ? [series({ kind: 'system' }, s => 100 + sys(s) / 5), series({ kind: 'process' }, s => 500 + s)] : [],
+    memtrace_last_sample_timestamp_seconds: exports === 'tick' ? [series({ kind: 'system' }, s => T0 + sys(s)), series({ kind: 'process' }, s => T0 + s)] : [],
   }
   return all
 }
@@ -92,16 +94,22 @@ const kinds = (stdout: string) => [...stdout.matchAll(/"kind":\s*"([a-z-]+)"/g)]
 
 t.test('at a 1 s step, /api/ps is read at the system interval: no false orphan, no false runner gone while listed', async t => {
   const dir = t.testdir({})
-  const url = await prometheus(t, host(true))
+  const url = await prometheus(t, host('tick'))
   const r = await run(['render', '--prometheus', url, '--instance', 'h:9464', '--from', String(T0), '--to', String(T0 + 60), '--tz', 'UTC', '-o', join(dir, 'x.svg'), '--json'])
   t.equal(r.code, 0, r.stderr)
   t.notOk(kinds(r.stdout).includes('orphan-runner'), 'each runner was listed by the first answer after it started')
   t.notOk(kinds(r.stdout).includes('runner-gone-while-listed'), 'the runner that left was unlisted by the next answer')
   const svg = readFileSync(join(dir, 'x.svg'), 'utf8')
-  t.match(svg, /the system and \/api\/ps every 5 s/, "the chart says the system interval it read from the daemon's counter")
+  t.match(svg, /the system and \/api\/ps every 5 s/, "the chart says the system interval it read from the daemon's ticks")
+
+  // A daemon with the sample counter but not the ticks: each block at the point that first saw it, 2 s late.
+  const counted = await prometheus(t, host('counter'))
+  const c = await run(['render', '--prometheus', counted, '--instance', 'h:9464', '--from', String(T0), '--to', String(T0 + 60), '--tz', 'UTC', '-o', join(dir, 'counted.svg'), '--json'])
+  t.equal(c.code, 0, c.stderr)
+  t.match(readFileSync(join(dir, 'counted.svg'), 'utf8'), /the system and \/api\/ps every 5 s/)
 
   // Without the counter (an older daemon), the listing of 5 s before is read beside a runner that started since.
-  const old = await prometheus(t, host(false))
+  const old = await prometheus(t, host('neither'))
   const o = await run(['render', '--prometheus', old, '--instance', 'h:9464', '--from', String(T0), '--to', String(T0 + 60), '--tz', 'UTC', '-o', join(dir, 'old.svg'), '--json'])
   t.equal(o.code, 0, o.stderr)
   t.match(readFileSync(join(dir, 'old.svg'), 'utf8'), /exports no memtrace_samples_total/, 'and the chart says so')
@@ -110,7 +118,7 @@ t.test('at a 1 s step, /api/ps is read at the system interval: no false orphan, 
 
 t.test('two runners of one model under two servers: two runner lines, two server lines, each listing its own; the marker drawn', async t => {
   const dir = t.testdir({})
-  const url = await prometheus(t, host(true))
+  const url = await prometheus(t, host('tick'))
   const r = await run(['render', '--prometheus', url, '--instance', 'h:9464', '--from', String(T0), '--to', String(T0 + 60), '--tz', 'UTC', '-o', join(dir, 'x.svg'), '--json'])
   t.equal(r.code, 0, r.stderr)
   const svg = readFileSync(join(dir, 'x.svg'), 'utf8')
@@ -123,7 +131,7 @@ t.test('two runners of one model under two servers: two runner lines, two server
 
 t.test("a model's GPU memory with two runners of it alive: given to neither, and the chart says so", async t => {
   const dir = t.testdir({})
-  const all = host(true)
+  const all = host('tick')
   all.memtrace_gpu_memory_bytes = [series({ gpu: '0', kind: 'used' }, () => 6 * GIB), series({ gpu: '0', kind: 'total' }, () => 24 * GIB)]
   all.memtrace_process_gpu_memory_bytes = [series({ model: 'm:1b', gpu: '0' }, s => (s >= 7 ? 5.5 * GIB : undefined))]
   const url = await prometheus(t, all)
