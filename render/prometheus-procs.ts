@@ -4,7 +4,8 @@
  * process keeps its own PID and parent, so two runners of one model stay two
  * lines and each runner stays under its server; from a daemon that exports
  * only `memtrace_process_resident_bytes` (one RSS per role and model), each
- * model is one row under the first runner's PID, as before. Pure.
+ * model is one row under the first runner's PID, as before. And where the
+ * system blocks go: once per system sample, at its tick. Pure.
  */
 import { formatTs } from '../core/parse/time.js'
 import { TSV_HEADER } from '../core/parse/proc-tsv.js'

@@ -2,7 +2,8 @@
  * `memtrace render --prometheus URL --instance I --from T1 --to T2`: the
  * chart and findings of a trace, from what a daemon's `--metrics` exposed
  * and Prometheus stored. The series are read with `query_range` at the
- * target's scrape interval and written out as the two trace files the
+ * target's scrape interval (the system blocks once per system sample, at
+ * the daemon's own tick) and written out as the two trace files the
  * daemon writes (a process TSV, a system log), in a private temporary
  * folder, so the renderer reads them with the parsers, the model and the
  * findings it uses for any trace. Nothing here decides a figure of its own.
@@ -13,7 +14,6 @@ import { join } from 'node:path'
 import { InputError } from '../core/errors.js'
 import { formatTs } from '../core/parse/time.js'
 import { apiGet, type Budget, MAX_POINTS_PER_SERIES, pointsIn, rangeOf, type Series } from './prometheus-api.js'
-
 import { byTime, medianGapMs, procRows, systemBlocks, whole } from './prometheus-procs.js'
 
 export { shownUrl } from './prometheus-api.js'
@@ -82,8 +82,8 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
   const infoAt = new Map<number, Record<string, string>[]>()
   for (const s of q.memtrace_runner_info) for (const t of s.ts) infoAt.set(t, [...(infoAt.get(t) ?? []), s.metric])
 
-  // The system (and /api/ps) at the daemon's own system interval: a block where its sample counter moved, not at every step,
-  // so that a listing 4 s old is never read as a fresh answer beside a runner that started since.
+  // The system (and /api/ps) once per system sample, at the tick it was taken for, not at every step:
+  // a listing seconds old is never read as a fresh answer beside a runner that started since.
   const { blocks, by } = systemBlocks(times, { sampleTime: q.memtrace_last_sample_timestamp_seconds, samples: q.memtrace_samples_total })
   const systemMs = Math.max(stepS * 1000, Math.round((medianGapMs(blocks.map(b => b.atMs)) ?? stepS * 1000) / 1000) * 1000)
   if (by === 'every') notes.push('This daemon exports no memtrace_samples_total: the system and /api/ps figures are read at every step, not at its own system interval.')
