@@ -324,6 +324,7 @@ export class Daemon {
     if (set === this.#serverSet) return
     this.#serverSet = set
     this.#servers = servers.length > 1 ? this.#addresses.resolve(servers, all) : []
+    this.#metrics?.servers(this.#servers)
   }
 
   async #sampleSystem(tickMs: number): Promise<void> {
@@ -341,7 +342,7 @@ export class Daemon {
     for (const d of this.#files.dropped()) this.#events.push(event('dropped', d))
     const block = `===== ${formatTs(tickMs)} =====\n${this.#events.join('')}${sys.text}${gpu}${ollama.text}\n`
     this.#events = []
-    this.#metricsFromBlock(block, ollama.answered)
+    this.#metricsFromBlock(block, ollama.answered, tickMs)
     this.#status.systemSamples++
     this.#status.lastSystemSample = formatTs(tickMs)
     this.#files.write(this.#files.sys, block)
@@ -360,11 +361,11 @@ export class Daemon {
   }
 
   /** The block as `render` reads it, for the metrics: the same parser, so the figures agree with the chart's. */
-  #metricsFromBlock(block: string, answered: boolean): void {
+  #metricsFromBlock(block: string, answered: boolean, tickMs: number): void {
     if (!this.#metrics || !this.#parseBlock || !this.#problems) return
     const lines = block.split('\n').slice(1).map((text, i) => ({ text, no: i + 2 }))
     const { sample } = this.#parseBlock('system', formatTs(Date.now()), 1, lines, this.#problems)
-    this.#metrics.system(sample, answered)
+    this.#metrics.system(sample, answered, tickMs)
   }
 
   /** Recorded in the trace every time; logged when it starts or changes. */
@@ -379,7 +380,10 @@ export class Daemon {
   /** Markers that `memtrace mark` appended since the last block. */
   #readMarks(): void {
     if (!this.#files.usable) return
-    for (const m of this.#marks?.read() ?? []) this.#events.push(event('marker', { ts: m.ts, text: m.text }))
+    for (const m of this.#marks?.read() ?? []) {
+      this.#events.push(event('marker', { ts: m.ts, text: m.text }))
+      this.#metrics?.marker(Date.parse(m.ts), m.text)
+    }
   }
 
   #writeStatus(running: boolean): void {

@@ -27,11 +27,17 @@ export interface MetricProcess {
   ctxCells?: number
 }
 
+/** How long a marker stays exported: any scrape interval up to this sees it. */
+const MARKER_KEPT_MS = 10 * 60_000
+
 const LATENESS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
 export class Metrics {
   readonly registry = new client.Registry()
   readonly #resident = new client.Gauge({ name: 'memtrace_process_resident_bytes', help: 'Resident memory (RSS) of the traced processes, by role (server, runner, other) and, for runners, model; summed over processes of one role and model.', labelNames: ['role', 'model'], registers: [this.registry] })
+  readonly #byPid = new client.Gauge({ name: 'memtrace_process_pid_resident_bytes', help: 'Resident memory (RSS) of each traced process by PID, parent PID, role and (runners) model: memtrace_process_resident_bytes with its processes apart, so that two runners of one model and several servers stay apart, each runner under its server.', labelNames: ['pid', 'ppid', 'role', 'model'], registers: [this.registry] })
+  readonly #serverInfo = new client.Gauge({ name: 'memtrace_server_info', help: 'An Ollama server the daemon asks (always 1), where a host runs several: its PID and the address (host:port) it answers at, the server label of ollama_model_*.', labelNames: ['pid', 'address'], registers: [this.registry] })
+  readonly #marker = new client.Gauge({ name: 'memtrace_marker_timestamp_seconds', help: 'A marker (memtrace mark) made in the last 10 minutes: when it was made (unix seconds), by its text.', labelNames: ['text'], registers: [this.registry] })
   readonly #runnerInfo = new client.Gauge({ name: 'memtrace_runner_info', help: 'A model runner alive at the last sample (always 1): its model, the digest Ollama lists for it, its PID, slots (NUM_PARALLEL) and context per slot.', labelNames: ['model', 'digest', 'pid', 'parallel', 'ctx'], registers: [this.registry] })
   readonly #system = new client.Gauge({ name: 'memtrace_system_memory_bytes', help: 'System memory at the last system sample, by kind: total, free, available (Linux) or free_pages (macOS), wired, compressor, swap_used, swap_total, container_usage, container_limit.', labelNames: ['kind'], registers: [this.registry] })
   readonly #freeRatio = new client.Gauge({ name: 'memtrace_system_memory_free_ratio', help: 'Free memory as a ratio of the total: MemAvailable / MemTotal on Linux, memory_pressure free % on macOS.', registers: [this.registry] })
@@ -39,12 +45,13 @@ export class Metrics {
   readonly #gpu = new client.Gauge({ name: 'memtrace_gpu_memory_bytes', help: 'GPU memory as nvidia-smi reports it, by GPU index and kind (used, total).', labelNames: ['gpu', 'kind'], registers: [this.registry] })
   readonly #processGpu = new client.Gauge({ name: 'memtrace_process_gpu_memory_bytes', help: "GPU memory of the traced runners as nvidia-smi lists it by PID, by model and GPU index; summed over a model's runners.", labelNames: ['model', 'gpu'], registers: [this.registry] })
   readonly #up = new client.Gauge({ name: 'ollama_up', help: 'Whether the Ollama server answered /api/ps at the last system sample (1) or not (0).', registers: [this.registry] })
-  readonly #size = new client.Gauge({ name: 'ollama_model_size_bytes', help: 'What Ollama says a loaded model holds (/api/ps size).', labelNames: ['model'], registers: [this.registry] })
-  readonly #vram = new client.Gauge({ name: 'ollama_model_vram_bytes', help: 'What Ollama says a loaded model holds on the GPU (/api/ps size_vram).', labelNames: ['model'], registers: [this.registry] })
+  readonly #size = new client.Gauge({ name: 'ollama_model_size_bytes', help: 'What Ollama says a loaded model holds (/api/ps size).', labelNames: ['model', 'server'], registers: [this.registry] })
+  readonly #vram = new client.Gauge({ name: 'ollama_model_vram_bytes', help: 'What Ollama says a loaded model holds on the GPU (/api/ps size_vram).', labelNames: ['model', 'server'], registers: [this.registry] })
   readonly #accounting = new client.Gauge({ name: 'memtrace_model_accounting_ratio', help: "A model's measured memory against Ollama's figure for it, as the findings compare them: memory=system, runner RSS against what Ollama keeps in system memory (all of size on unified memory, else size - size_vram); memory=gpu, the runner's own GPU memory (nvidia-smi, by PID) against size_vram.", labelNames: ['model', 'memory'], registers: [this.registry] })
   readonly #claimed = new client.Gauge({ name: 'memtrace_model_claimed_bytes', help: "What Ollama's figures put in system memory (memory=system) or on the GPU (memory=gpu) for a model: the accounting ratio's denominator.", labelNames: ['model', 'memory'], registers: [this.registry] })
   readonly #orphans = new client.Gauge({ name: 'memtrace_orphan_runners', help: "Runners alive whose model the server's last two /api/ps answers did not list.", registers: [this.registry] })
   readonly #overlap = new client.Counter({ name: 'memtrace_runner_overlap_seconds_total', help: 'Time during which two or more model runners held memory at once.', registers: [this.registry] })
+  readonly #sampleTime = new client.Gauge({ name: 'memtrace_last_sample_timestamp_seconds', help: "When the last sample of each kind (process, system) was taken: its tick, the time the trace's block carries (unix seconds).", labelNames: ['kind'], registers: [this.registry] })
   readonly #samples = new client.Counter({ name: 'memtrace_samples_total', help: 'Samples taken, by kind (process, system).', labelNames: ['kind'], registers: [this.registry] })
   readonly #missed = new client.Counter({ name: 'memtrace_missed_ticks_total', help: 'Sampling ticks skipped because the sample before ran over, by kind.', labelNames: ['kind'], registers: [this.registry] })
   readonly #lateness = new client.Histogram({ name: 'memtrace_sample_lateness_seconds', help: 'How late each sample started after its tick, by kind.', labelNames: ['kind'], buckets: LATENESS_BUCKETS, registers: [this.registry] })
@@ -75,6 +82,8 @@ export class Metrics {
   #gpuRows: { gpu: number; pid: number; usedBytes: number }[] = []
   #unified = false
   #lastProcMs: number | undefined
+  /** Markers by text, with their time: the newest of one text is kept. */
+  readonly #marks = new Map<string, number>()
 
   /** `intervalMs`: the process interval, to tell a gap from the next sample. */
   constructor(intervalMs = 1000) {
@@ -94,9 +103,21 @@ export class Metrics {
     this.#missed.inc({ kind }, n)
   }
 
+  /** The servers of a host that runs several, with the address each answers at; none where it runs one. */
+  servers(list: { pid: number; address: string }[]): void {
+    this.#serverInfo.reset()
+    for (const s of list) this.#serverInfo.set({ pid: String(s.pid), address: s.address }, 1)
+  }
+
+  /** A marker of `memtrace mark`: exported from the next system sample on, for 10 minutes. */
+  marker(atMs: number, text: string): void {
+    if (Number.isFinite(atMs)) this.#marks.set(text, atMs)
+  }
+
   /** A process sample: the traced processes with their roles and models. */
   processes(procs: MetricProcess[], tickMs: number): void {
     this.#samples.inc({ kind: 'process' })
+    this.#sampleTime.set({ kind: 'process' }, tickMs / 1000)
     // As the chart measures an overlap: from the first sample with two runners holding memory to the last, never across a gap.
     const held = procs.filter(p => p.role === 'runner' && p.rssBytes > 0).length
     const dt = this.#lastProcMs !== undefined ? tickMs - this.#lastProcMs : 0
@@ -116,13 +137,16 @@ export class Metrics {
     }
     this.#resident.reset()
     for (const s of sums.values()) this.#resident.set({ role: s.role, model: s.model }, s.bytes)
+    this.#byPid.reset()
+    for (const p of procs) this.#byPid.set({ pid: String(p.pid), ppid: String(p.ppid), role: p.role, ...(p.role === 'runner' ? { model: p.model ?? 'unknown' } : {}) }, p.rssBytes)
     this.#runners()
     this.#made()
   }
 
-  /** A system sample, as the renderer parses it; `answered` is whether /api/ps answered. */
-  system(s: SystemSample, answered: boolean): void {
+  /** A system sample, as the renderer parses it; `answered` is whether /api/ps answered; `tickMs`, the tick it was taken for. */
+  system(s: SystemSample, answered: boolean, tickMs?: number): void {
     this.#samples.inc({ kind: 'system' })
+    if (tickMs !== undefined) this.#sampleTime.set({ kind: 'system' }, tickMs / 1000)
     this.#unified = s.platform === 'macos'
     this.#system.reset()
     const put = (kind: string, v: number | null | undefined) => {
@@ -159,10 +183,16 @@ export class Metrics {
     this.#listings = [...this.#listings, { atMs: Date.now(), models: answered ? s.models : undefined }].slice(-2)
     this.#size.reset()
     this.#vram.reset()
+    // With several servers each listing names its server; with one, there is no server label.
     for (const m of (answered ? s.models : undefined) ?? []) {
-      this.#size.set({ model: m.name }, m.sizeBytes)
-      if (m.sizeVramBytes !== undefined) this.#vram.set({ model: m.name }, m.sizeVramBytes)
+      const labels = { model: m.name, ...(m.server !== undefined ? { server: m.server } : {}) }
+      this.#size.set(labels, m.sizeBytes)
+      if (m.sizeVramBytes !== undefined) this.#vram.set(labels, m.sizeVramBytes)
     }
+    const old = Date.now() - MARKER_KEPT_MS
+    for (const [text, atMs] of this.#marks) if (atMs < old) this.#marks.delete(text)
+    this.#marker.reset()
+    for (const [text, atMs] of this.#marks) this.#marker.set({ text }, atMs / 1000)
     this.#runners()
     this.#made()
   }

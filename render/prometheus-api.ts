@@ -93,10 +93,12 @@ export async function apiGet(base: string, path: string, params: Record<string, 
 /**
  * A label value as text that cannot start a row, a field, a word or an escape
  * in what is written from it. memtrace's labels (roles, models, kinds, PIDs,
- * digests) never hold white space: any is shown as damage.
+ * digests) never hold white space: any is shown as damage. A marker's `text`
+ * is written as a JSON string only, so it keeps its spaces (no other white space).
  */
-function labelValue(v: unknown): string {
-  return printable(typeof v === 'string' ? v : JSON.stringify(v) ?? '').replace(/\s/g, '\uFFFD').slice(0, 256)
+function labelValue(v: unknown, key?: string): string {
+  const text = printable(typeof v === 'string' ? v : JSON.stringify(v) ?? '')
+  return (key === 'text' ? text.replace(/[^\S ]/g, '\uFFFD') : text.replace(/\s/g, '\uFFFD')).slice(0, 256)
 }
 
 /** A PromQL string literal. */
@@ -153,7 +155,7 @@ export async function rangeOf(ask: RangeAsk, name: string, budget: Budget): Prom
     const most = pointsIn(start, end, ask.stepS)
     for (const s of result as { metric?: unknown; values?: unknown }[]) {
       const rawMetric = s && typeof s === 'object' && s.metric && typeof s.metric === 'object' ? (s.metric as Record<string, unknown>) : {}
-      const metric = Object.fromEntries(Object.entries(rawMetric).map(([k, v]) => [labelValue(k), labelValue(v)]))
+      const metric = Object.fromEntries(Object.entries(rawMetric).map(([k, v]) => [labelValue(k), labelValue(v, k)]))
       const values = s && typeof s === 'object' ? s.values : undefined
       if (!Array.isArray(values)) throw new InputError(`Prometheus answered a series of ${name} without values`)
       if (values.length > most) throw new InputError(`Prometheus answered ${values.length} points of ${name} between ${formatTs(start)} and ${formatTs(end)}, more than the ${most} its ${ask.stepS} s steps hold`)

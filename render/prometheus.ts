@@ -2,7 +2,8 @@
  * `memtrace render --prometheus URL --instance I --from T1 --to T2`: the
  * chart and findings of a trace, from what a daemon's `--metrics` exposed
  * and Prometheus stored. The series are read with `query_range` at the
- * target's scrape interval and written out as the two trace files the
+ * target's scrape interval (the system blocks once per system sample, at
+ * the daemon's own tick) and written out as the two trace files the
  * daemon writes (a process TSV, a system log), in a private temporary
  * folder, so the renderer reads them with the parsers, the model and the
  * findings it uses for any trace. Nothing here decides a figure of its own.
@@ -12,8 +13,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { InputError } from '../core/errors.js'
 import { formatTs } from '../core/parse/time.js'
-import { TSV_HEADER } from '../core/parse/proc-tsv.js'
 import { apiGet, type Budget, MAX_POINTS_PER_SERIES, pointsIn, rangeOf, type Series } from './prometheus-api.js'
+import { byTime, medianGapMs, procRows, systemBlocks, whole } from './prometheus-procs.js'
 
 export { shownUrl } from './prometheus-api.js'
 
@@ -42,16 +43,6 @@ async function scrapeInterval(src: PrometheusSource): Promise<number | undefined
   return typeof t?.scrapeInterval === 'string' ? promDuration(t.scrapeInterval) : undefined
 }
 
-/** A label that must be a whole number (a PID, a GPU index), else undefined. */
-const whole = (v: string | undefined) => (v !== undefined && /^\d{1,10}$/.test(v) ? Number(v) : undefined)
-
-/** Values by time (ms) of the series that match `labels`. */
-function byTime(series: Series[], pick: (m: Record<string, string>) => boolean = () => true): Map<number, number> {
-  const out = new Map<number, number>()
-  for (const s of series.filter(x => pick(x.metric))) s.ts.forEach((t, i) => out.set(t, (out.get(t) ?? 0) + (s.values[i] as number)))
-  return out
-}
-
 export interface FromPrometheus {
   procPath: string
   sysPath: string
@@ -71,7 +62,7 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
   if (found === undefined) notes.push(`No active target has instance "${src.instance}": points every ${stepS} s (give --step to choose).`)
   const points = pointsIn(src.fromMs, src.toMs, stepS)
   if (points > MAX_POINTS_PER_SERIES) throw new InputError(`${points} points at ${stepS} s: memtrace draws at most ${MAX_POINTS_PER_SERIES} a series from Prometheus (a day at 1 s); give a shorter span or a larger --step`)
-  const names = ['memtrace_process_resident_bytes', 'memtrace_process_gpu_memory_bytes', 'memtrace_runner_info', 'memtrace_system_memory_bytes', 'memtrace_system_memory_free_ratio', 'memtrace_memory_pressure_ratio', 'memtrace_gpu_memory_bytes', 'ollama_up', 'ollama_model_size_bytes', 'ollama_model_vram_bytes'] as const
+  const names = ['memtrace_process_resident_bytes', 'memtrace_process_gpu_memory_bytes', 'memtrace_runner_info', 'memtrace_system_memory_bytes', 'memtrace_system_memory_free_ratio', 'memtrace_memory_pressure_ratio', 'memtrace_gpu_memory_bytes', 'ollama_up', 'ollama_model_size_bytes', 'ollama_model_vram_bytes', 'memtrace_process_pid_resident_bytes', 'memtrace_server_info', 'memtrace_marker_timestamp_seconds', 'memtrace_samples_total', 'memtrace_last_sample_timestamp_seconds'] as const
   // One metric at a time, so that no more than one answer is held as text at once.
   const budget: Budget = { points: 0 }
   const got: Series[][] = []
@@ -84,37 +75,36 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
   for (const ss of Object.values(q)) for (const s of ss) for (const t of s.ts) seen.add(t)
   const times = [...seen].sort((a, b) => a - b)
 
-  // Processes: the server, and each runner as runner_info names it, with its model's RSS.
-  const server = byTime(q.memtrace_process_resident_bytes, m => m.role === 'server')
-  const rssByModel = new Map<string, Map<number, number>>()
-  for (const s of q.memtrace_process_resident_bytes.filter(x => x.metric.role === 'runner')) rssByModel.set(s.metric.model ?? '', byTime([s]))
+  // Processes: each with its own PID where the daemon exports them apart, else each model's RSS under its first runner.
+  const procs = procRows(times, { byPid: q.memtrace_process_pid_resident_bytes, resident: q.memtrace_process_resident_bytes, info: q.memtrace_runner_info })
+  const proc = procs.tsv
+  notes.push(...procs.notes)
   const infoAt = new Map<number, Record<string, string>[]>()
   for (const s of q.memtrace_runner_info) for (const t of s.ts) infoAt.set(t, [...(infoAt.get(t) ?? []), s.metric])
-  let shared = 0
-  /** The PID each model's row carries at each time, for its GPU memory. */
-  const runnerPid = new Map<string, number>()
-  let proc = TSV_HEADER
-  for (const t of times) {
-    const ts = formatTs(t)
-    const srv = server.get(t)
-    if (srv !== undefined) proc += `${ts}\t0\t0\tollama\t${Math.round(srv / 1024)}\t0\tollama serve\n`
-    const byModel = new Map<string, Record<string, string>[]>()
-    for (const info of infoAt.get(t) ?? []) byModel.set(info.model ?? '', [...(byModel.get(info.model ?? '') ?? []), info])
-    for (const [model, infos] of byModel) {
-      const rss = rssByModel.get(model)?.get(t)
-      if (rss === undefined) continue
-      // The RSS is per model: two runners of one model at once are known together only, drawn as the first.
-      if (infos.length > 1) shared++
-      const first = infos.sort((a, b) => Number(a.pid) - Number(b.pid))[0] as Record<string, string>
-      // The command line is made of the PID and the model only, the same all the runner's life. A runner the
-      // daemon could not name gets a blob path, so that /api/ps names it by size as in any trace.
-      const pid = whole(first.pid) ?? 0
-      const arg = model === 'unknown' ? `/prometheus/blobs/sha256-${String(pid).padStart(64, '0')}` : model
-      proc += `${ts}\t${pid}\t0\tollama\t${Math.round(rss / 1024)}\t0\tollama runner --model ${arg}\n`
-      runnerPid.set(`${t}\u0000${model}`, pid)
-    }
+
+  // The system (and /api/ps) once per system sample, at the tick it was taken for, not at every step:
+  // a listing seconds old is never read as a fresh answer beside a runner that started since.
+  const { blocks, by } = systemBlocks(times, { sampleTime: q.memtrace_last_sample_timestamp_seconds, samples: q.memtrace_samples_total })
+  const systemMs = Math.max(stepS * 1000, Math.round((medianGapMs(blocks.map(b => b.atMs)) ?? stepS * 1000) / 1000) * 1000)
+  if (by === 'every') notes.push('This daemon exports no memtrace_samples_total: the system and /api/ps figures are read at every step, not at its own system interval.')
+
+  // Markers: each text and time the daemon exported, once, where it falls in the window.
+  const markers = new Map<string, { atMs: number; text: string; firstSeen: number }>()
+  for (const s of q.memtrace_marker_timestamp_seconds) {
+    s.ts.forEach((t, i) => {
+      const atMs = Math.round((s.values[i] as number) * 1000)
+      const k = `${atMs}\u0000${s.metric.text ?? ''}`
+      if (atMs >= src.fromMs && atMs <= src.toMs && !markers.has(k)) markers.set(k, { atMs, text: s.metric.text ?? '', firstSeen: t })
+    })
   }
-  if (shared > 0) notes.push(`At ${shared} point(s) two runners of one model were alive: Prometheus has their RSS together only, drawn on the first.`)
+  const markersLeft = [...markers.values()].sort((a, b) => a.firstSeen - b.firstSeen)
+
+  // Several servers: each listing after the `memtrace server` line of its server, as the daemon writes them.
+  const serversAt = new Map<number, { pid: number; address: string }[]>()
+  for (const s of q.memtrace_server_info) {
+    const pid = whole(s.metric.pid)
+    if (pid !== undefined && s.metric.address) for (const t of s.ts) serversAt.set(t, [...(serversAt.get(t) ?? []), { pid, address: s.metric.address }])
+  }
 
   // System blocks, in the layouts the renderer reads.
   const kind = (k: string) => byTime(q.memtrace_system_memory_bytes, m => m.kind === k)
@@ -123,8 +113,9 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
   const psi = (k: string, w: string) => byTime(q.memtrace_memory_pressure_ratio, m => m.kind === k && m.window === w)
   const psiSeries = ['some', 'full'].map(k => ({ k, w: ['avg10', 'avg60', 'avg300'].map(w => psi(k, w)) }))
   const up = byTime(q.ollama_up)
-  const size = new Map(q.ollama_model_size_bytes.map(s => [s.metric.model ?? '', byTime([s])]))
-  const vram = new Map(q.ollama_model_vram_bytes.map(s => [s.metric.model ?? '', byTime([s])]))
+  const listed = (s: Series) => `${s.metric.model ?? ''}\u0000${s.metric.server ?? ''}`
+  const size = new Map(q.ollama_model_size_bytes.map(s => [listed(s), { model: s.metric.model ?? '', server: s.metric.server ?? '', at: byTime([s]) }]))
+  const vram = new Map(q.ollama_model_vram_bytes.map(s => [listed(s), byTime([s])]))
   // A GPU is written by its index: a label that is not one is left out (and its process figures with it).
   const gpuIndexes = [...new Set(q.memtrace_gpu_memory_bytes.map(s => s.metric.gpu ?? ''))].filter(i => whole(i) !== undefined).sort((a, b) => Number(a) - Number(b))
   const gpuMaps = new Map(gpuIndexes.flatMap(i => ['used', 'total'].map(k => [`${i}\u0000${k}`, byTime(q.memtrace_gpu_memory_bytes, m => m.gpu === i && m.kind === k)] as const)))
@@ -132,10 +123,16 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
   const processGpu = q.memtrace_process_gpu_memory_bytes.map(s => ({ metric: s.metric, at: byTime([s]) }))
   const kb = (b: number) => Math.round(b / 1024)
   let sys = ''
-  for (const t of times) {
-    const ts = formatTs(t)
+  let gpuShared = 0
+  if (blocks.length === 0 || (blocks[0] as { atMs: number }).atMs > (times[0] as number)) blocks.unshift({ t: NaN, atMs: times[0] as number })
+  for (const { t, atMs } of blocks) {
+    const ts = formatTs(atMs)
     let b = `===== ${ts} =====\n`
-    if (t === times[0]) b += `memtrace start ${JSON.stringify({ version: 'prometheus', pid: 0, interval_ms: stepS * 1000, system_interval_ms: stepS * 1000 })}\n`
+    if (sys === '') b += `memtrace start ${JSON.stringify({ version: 'prometheus', pid: 0, interval_ms: stepS * 1000, system_interval_ms: systemMs })}\n`
+    while (markersLeft.length && (markersLeft[0] as { firstSeen: number }).firstSeen <= t) {
+      const m = markersLeft.shift() as { atMs: number; text: string }
+      b += `memtrace marker ${JSON.stringify({ ts: new Date(m.atMs).toISOString(), text: m.text })}\n`
+    }
     const tot = total.get(t)
     const mac = freePages.has(t) || wired.has(t) || compressor.has(t)
     if (tot !== undefined && !mac) {
@@ -168,25 +165,34 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
       // Each runner's own GPU memory, under the PID its row above carries.
       const apps = processGpu.flatMap(s => {
         const v = s.at.get(t)
-        const pid = runnerPid.get(`${t}\u0000${s.metric.model ?? ''}`)
+        // A model's GPU memory is one figure for all its runners: it goes to a runner only where the model has one.
+        const pids = procs.runnerPids.get(`${t}\u0000${s.metric.model ?? ''}`)
+        const pid = pids?.length === 1 ? pids[0] : undefined
+        if (v !== undefined && pids !== undefined && pids.length > 1) gpuShared++
         return v !== undefined && pid !== undefined && whole(s.metric.gpu) !== undefined ? [`GPU-${s.metric.gpu}, ${pid}, ${Math.round(v / MIB)} MiB`] : []
       })
       if (apps.length) b += `gpu_uuid, pid, used_gpu_memory [MiB]\n${apps.join('\n')}\n`
     }
     if (up.get(t) === 1) {
       const infos = infoAt.get(t) ?? []
-      const models = [...size.entries()]
-        .filter(([, v]) => v.has(t))
-        .map(([name, v]) => {
-          const info = infos.find(i => i.model === name)
-          const ctx = whole(info?.ctx)
-          return { name, model: name, size: v.get(t), size_vram: vram.get(name)?.get(t) ?? 0, digest: info?.digest ?? '', ...(ctx ? { context_length: ctx } : {}) }
-        })
-      b += `${JSON.stringify({ models })}\n`
+      const listing = (server: string) =>
+        [...size.entries()]
+          .filter(([, v]) => v.server === server && v.at.has(t))
+          .map(([k, v]) => {
+            const info = infos.find(i => i.model === v.model)
+            const ctx = whole(info?.ctx)
+            return { name: v.model, model: v.model, size: v.at.get(t), size_vram: vram.get(k)?.get(t) ?? 0, digest: info?.digest ?? '', ...(ctx ? { context_length: ctx } : {}) }
+          })
+      const servers = serversAt.get(t) ?? []
+      if (servers.length > 1) for (const s of servers) b += `memtrace server ${JSON.stringify({ pid: s.pid, address: s.address, via: 'prometheus' })}\n${JSON.stringify({ models: listing(s.address) })}\n`
+      else b += `${JSON.stringify({ models: listing('') })}\n`
     } else if (up.get(t) === 0) b += `memtrace source-error ${JSON.stringify({ ts, source: 'api-ps', message: 'ollama_up was 0: the server did not answer /api/ps' })}\n`
     sys += `${b}\n`
   }
 
+  // Markers exported after the last system sample of the window: a block of their own at the last point.
+  if (markersLeft.length) sys += `===== ${formatTs(times.at(-1) as number)} =====\n${markersLeft.map(m => `memtrace marker ${JSON.stringify({ ts: new Date(m.atMs).toISOString(), text: m.text })}\n`).join('')}\n`
+  if (gpuShared > 0) notes.push(`At ${gpuShared} system sample(s) a model had two runners at once: its GPU memory is one figure for both, so neither runner's is compared with size_vram there.`)
   const dir = mkdtempSync(join(tmpdir(), 'memtrace-prometheus-'))
   const procPath = join(dir, 'ollama-process-memtrace-prometheus.tsv')
   const sysPath = join(dir, 'system-memtrace-prometheus.log')
@@ -199,7 +205,7 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
   }
   notes.push(
     stepS <= 1
-      ? 'Drawn from Prometheus at one point a second, memtrace\'s own rate; Prometheus keeps one RSS per model, so two runners of one model at once are one line.'
+      ? `Drawn from Prometheus at one point a second, memtrace's own rate${systemMs > 1000 ? `; the system and /api/ps every ${systemMs / 1000} s, the daemon's system interval` : ''}.`
       : `Drawn from Prometheus at one point every ${stepS} s, not memtrace's 1 s: overlaps and runner lifetimes are known to ${stepS} s, and a runner that lived less than that may be missing.`,
   )
   return { procPath, sysPath, stepS, notes, cleanup: () => rmSync(dir, { recursive: true, force: true }) }

@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
 
 /**
  * Writes the stand-in's executables into `dir`, laid out as Ollama's Linux
@@ -24,11 +25,32 @@ export function installStandin(dir: string, o: { gpu?: boolean } = {}): { bin: s
   return { bin, ollama, llamaServer }
 }
 
-// `node dist/standin/install.js DIR [--gpu]` prints the bin directory.
+const USAGE = 'usage: install.js [--gpu] DIR'
+
+/**
+ * `install.js`'s arguments: one directory and `--gpu`, in any order. A word
+ * that starts with `-` is a flag, never a directory (after `--`, it is one);
+ * an unknown flag, no directory or two are a message, not a folder made.
+ */
+export function installArgs(argv: string[]): { dir: string; gpu: boolean } | { error: string } {
+  let gpu: boolean | undefined
+  let positionals: string[]
+  try {
+    ;({ values: { gpu }, positionals } = parseArgs({ args: argv, options: { gpu: { type: 'boolean' } }, allowPositionals: true, strict: true }))
+  } catch (e) {
+    return { error: `${(e as Error).message}\n${USAGE}` }
+  }
+  const [dir, ...more] = positionals
+  if (dir === undefined || dir === '') return { error: `no directory given\n${USAGE}` }
+  if (more.length > 0) return { error: `one directory only, not ${positionals.length}\n${USAGE}` }
+  return { dir, gpu: gpu === true }
+}
+
+// `node dist/standin/install.js [--gpu] DIR` prints the bin directory.
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const dir = process.argv[2]
-  if (!dir) {
-    process.stderr.write('usage: install.js DIR [--gpu]\n')
-    process.exitCode = 1
-  } else process.stdout.write(`${installStandin(dir, { gpu: process.argv.includes('--gpu') }).bin}\n`)
+  const a = installArgs(process.argv.slice(2))
+  if ('error' in a) {
+    process.stderr.write(`install.js: ${a.error}\n`)
+    process.exitCode = 2
+  } else process.stdout.write(`${installStandin(a.dir, { gpu: a.gpu }).bin}\n`)
 }

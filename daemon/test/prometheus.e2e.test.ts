@@ -1,8 +1,10 @@
 /**
  * The fleet path with the real thing: Debian's Prometheus scrapes a daemon
  * (`memtrace start --metrics`) that traces the Ollama stand-in through a
- * model switch; the series are checked against the daemon's own trace, and
- * `render --prometheus` against `render` on the trace files.
+ * model switch, with a second server running the same model and a marker;
+ * the series are checked against the daemon's own trace, and `render
+ * --prometheus` at a 1 s step (the system sampled every 5 s, the default)
+ * against `render` on the trace files.
  */
 import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
@@ -36,12 +38,16 @@ t.test('Prometheus scrapes the daemon through a model switch; render --prometheu
   spawnSync(ollama, ['pull', 'qwen3:8b', 'phi4:14b'], { env })
   const serve = spawn(ollama, ['serve'], { env, stdio: 'ignore' })
   t.teardown(() => serve.kill())
+  // A second server on the host, which will run one of the same models: its runner must stay apart.
+  const env2 = { ...env, OLLAMA_HOST: `127.0.0.1:${await freePort()}` }
+  const serve2 = spawn(ollama, ['serve'], { env: env2, stdio: 'ignore' })
+  t.teardown(() => serve2.kill())
   const url = `http://127.0.0.1:${ollamaPort}`
-  for (let i = 0; i < 50 && !(await fetch(url).then(() => true, () => false)); i++) await sleep(100)
+  for (const u of [url, `http://${env2.OLLAMA_HOST}`]) for (let i = 0; i < 50 && !(await fetch(u).then(() => true, () => false)); i++) await sleep(100)
 
   const trace = join(dir, 'trace')
   const instance = `127.0.0.1:${metricsPort}`
-  const started = memtrace(['start', '--dir', trace, '--ollama-url', url, '--metrics', instance, '--system-interval', '1s'], env)
+  const started = memtrace(['start', '--dir', trace, '--ollama-url', url, '--metrics', instance], env)
   t.equal(started.code, 0, started.stderr)
   const fromMs = Date.now()
 
@@ -52,14 +58,17 @@ t.test('Prometheus scrapes the daemon through a model switch; render --prometheu
   for (let i = 0; i < 100 && !(await fetch(`${prom}/-/ready`).then(r => r.ok, () => false)); i++) await sleep(100)
 
   const run = (...args: string[]) => new Promise<number>(ok => spawn(ollama, args, { env, stdio: 'ignore' }).once('exit', c => ok(c ?? 1)))
+  const run2 = (...args: string[]) => new Promise<number>(ok => spawn(ollama, args, { env: env2, stdio: 'ignore' }).once('exit', c => ok(c ?? 1)))
   await sleep(2000)
   t.equal(await run('run', 'qwen3:8b', 'hi'), 0)
+  t.equal(await run2('run', 'qwen3:8b', 'hi'), 0) // the same model on the other server: two runners of one model
   await sleep(4000)
+  t.equal(memtrace(['mark', '--dir', trace, 'switch to phi4']).code, 0)
   const switchMs = Date.now()
   t.equal(await run('run', 'phi4:14b', 'hi'), 0) // qwen3:8b is still loaded: the overlap
   await sleep(5000)
   t.equal(await run('stop', 'qwen3:8b'), 0)
-  await sleep(4000)
+  await sleep(3000)
 
   const scrape = await (await fetch(`http://${instance}/metrics`)).text()
   const lint = spawnSync('promtool', ['check', 'metrics'], { input: scrape, encoding: 'utf8' })
@@ -75,6 +84,13 @@ t.test('Prometheus scrapes the daemon through a model switch; render --prometheu
       t.ok(res.length > 0, `${p.title.replace(' · $instance', '')} ${target.refId}: ${expr}`)
     }
   }
+
+  // The kill: phi4:14b's runner, while its server lists it.
+  const phi = Number((await query(prom, `memtrace_runner_info{instance="${instance}",model="phi4:14b"}`))[0]?.metric.pid)
+  t.ok(phi > 1, `phi4:14b's runner is PID ${phi}`)
+  const killMs = Date.now()
+  process.kill(phi, 'SIGKILL')
+  await sleep(7000)
 
   const toMs = Date.now()
   t.equal(memtrace(['stop', '--dir', trace]).code, 0)
@@ -107,18 +123,37 @@ t.test('Prometheus scrapes the daemon through a model switch; render --prometheu
   const after = await overlap(toMs)
   t.ok(after - before >= 3, `the overlap counter grew during the switch: ${before} s → ${after} s`)
   t.equal((await query(prom, `ollama_up{instance="${instance}"}`, toMs - 2000))[0]?.value?.[1], '1')
-  t.ok((await query(prom, `memtrace_runner_info{instance="${instance}",model="phi4:14b"}`, toMs - 2000)).length === 1, 'runner_info names the runner, with its PID')
+  t.ok((await query(prom, `memtrace_runner_info{instance="${instance}",model="phi4:14b"}`, killMs - 1000)).length === 1, 'runner_info names the runner, with its PID')
 
   // The same chart and findings from Prometheus as from the trace files.
   const fromFiles = memtrace(['render', '--dir', trace, '-o', join(dir, 'files.svg'), '--json'])
   t.equal(fromFiles.code, 0, fromFiles.stderr)
   const fromProm = memtrace(['render', '--prometheus', prom, '--instance', instance, '--from', String(fromMs / 1000), '--to', String(toMs / 1000), '-o', join(dir, 'prom.svg'), '--json', '--tz', 'UTC'])
   t.equal(fromProm.code, 0, fromProm.stderr)
+  // This test's servers and runners only: the host may run other Ollama servers, which the daemon traces too.
+  const ours = (l: string) => l === `server ${serve.pid}` || l === `server ${serve2.pid}` || / (qwen3:8b|phi4:14b)$/.test(l)
+  const runnerPids = (svg: string) => [...svg.matchAll(/class="rss-line" data-pid="(\d+)" data-role="(server|runner)"(?: data-model="([^"]+)")?/g)].map(m => `${m[2]} ${m[1]}${m[3] ? ` ${m[3]}` : ''}`).filter(ours).sort()
   const runnerModels = (svg: string) => [...new Set([...svg.matchAll(/class="rss-line"[^>]*data-role="runner"[^>]*data-model="([^"]+)"/g)].map(m => m[1]))].filter(m => m === 'qwen3:8b' || m === 'phi4:14b').sort()
   const filesSvg = readFileSync(join(dir, 'files.svg'), 'utf8')
   const promSvg = readFileSync(join(dir, 'prom.svg'), 'utf8')
   t.same(runnerModels(promSvg), runnerModels(filesSvg), 'the same runner lines')
   t.same(runnerModels(promSvg), ['phi4:14b', 'qwen3:8b'])
+  t.same(runnerPids(promSvg), runnerPids(filesSvg), 'each server and each runner apart, by PID, as in the trace')
+  t.equal(runnerPids(filesSvg).filter(l => l.endsWith(' qwen3:8b')).length, 2, 'two runners of qwen3:8b, one per server')
+  t.equal(runnerPids(filesSvg).filter(l => l.startsWith('server ')).length, 2, 'two servers')
+  const markers = (svg: string) => [...svg.matchAll(/<g class="marker[^"]*" data-ts="([^"]+)"[^>]*>.*?<text[^>]*>([^<]*)</g)].map(m => `${m[1]} ${m[2]}`)
+  t.same(markers(promSvg), markers(filesSvg), 'the marker, at its time, from both')
+  t.equal(markers(filesSvg).length, 1)
+  // No finding the trace does not have: at 1 s, the /api/ps listings are read every 5 s, as the daemon took them.
+  const kinds = (stdout: string) =>
+    [...new Set(stdout.split('\n').flatMap(l => {
+      const f = (l.startsWith('{') ? JSON.parse(l) : {}) as { kind?: string; models?: string[] }
+      return f.kind && (f.models ?? []).some(m => m === 'qwen3:8b' || m === 'phi4:14b') ? [f.kind] : []
+    }))].sort()
+  t.same(kinds(fromProm.stdout).filter(k => !kinds(fromFiles.stdout).includes(k)), [], `Prometheus finds nothing the trace does not: ${kinds(fromProm.stdout).join(', ')}`)
+  t.same(kinds(fromProm.stdout), kinds(fromFiles.stdout), 'the same kinds of finding')
+  t.notOk(kinds(fromProm.stdout).includes('orphan-runner'), 'no false orphan')
+  t.notOk(kinds(fromProm.stdout).includes('runner-gone-while-listed'), 'no false runner gone while listed')
   t.match(promSvg, /Prometheus http:\/\/127\.0\.0\.1:\d+\/ · instance 127\.0\.0\.1:\d+ · every 1 s/, 'the chart names its source')
   // The switch is an overlap band (a finding too only when memory ran short while they overlapped).
   const bands = (svg: string) => [...svg.matchAll(/<rect class="runner-overlap" data-panel="processes"/g)].length
