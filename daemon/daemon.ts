@@ -22,18 +22,11 @@ import { type ServerAddress, ServerAddresses } from './server-addresses.js'
 import type { AppendFile } from './sink.js'
 import { type DaemonStatus, StatusFile } from './status-file.js'
 import { COMMAND_TIMEOUT_MS, SystemSources } from './system-sources.js'
-import { Ticker } from './ticker.js'
+import { percentile, Ticker } from './ticker.js'
 import { TraceFiles, type TraceNames } from './trace-files.js'
 
 export { TSV_HEADER }
 export { MARKS_NAME } from './marks.js'
-
-
-function percentile(xs: number[], q: number): number {
-  if (xs.length === 0) return 0
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] as number
-}
 
 /**
  * The tracing daemon: samples processes every interval and the system every

@@ -80,3 +80,10 @@ export class Ticker {
     await this.#running
   }
 }
+
+/** The q-th quantile of a tick lateness list (0 for none), as the status file reports it. */
+export function percentile(xs: number[], q: number): number {
+  if (xs.length === 0) return 0
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] as number
+}
