@@ -1,6 +1,6 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { readdirSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Metrics, type MetricProcess } from '../metrics.js'
 import { parseMetricsAddress } from '../metrics-address.js'
@@ -105,6 +105,8 @@ t.test('accounting on a GPU host: the runner\'s own GPU memory against size_vram
 })
 
 t.test('memtrace start --metrics serves the last sample; an address in use fails the start with the reason', async t => {
+  // Stopped before tap removes the folder (a teardown made after t.testdir runs once it is gone), even when a check fails.
+  t.teardown(() => memtrace(['stop', '--dir', join(t.testdirName, 'a')]))
   const dir = t.testdir({})
   const port = await freePort()
   const secret = 'sk-live-do-not-publish'
@@ -131,8 +133,8 @@ t.test('memtrace start --metrics serves the last sample; an address in use fails
   t.match(busy.stderr, new RegExp(`cannot serve metrics on 127\\.0\\.0\\.1:${port}: EADDRINUSE`))
   t.match(memtrace(['status', '--dir', join(dir, 'b')]).stdout, /^not running/, 'no daemon is left tracing without its metrics')
   t.notMatch(read(join(dir, 'b', 'memtrace.log')), /tracing started/)
-  t.same(readdirSync(join(dir, 'b')).filter(n => /\.(tsv|log)$/.test(n) && n !== 'memtrace.log'), [], 'no empty trace is left for render --dir to take as the newest')
-  // Stopped here, not in a teardown: the test's directory is gone by then, and with it the lock that names the daemon.
+  // A refused start leaves nothing behind: the folder it made is gone, so no empty trace is left for render --dir to take as the newest.
+  t.notOk(existsSync(join(dir, 'b')), 'the folder the refused start made is removed')
   t.equal(memtrace(['stop', '--dir', join(dir, 'a')]).code, 0)
 })
 
