@@ -66,6 +66,11 @@ export class GpuBlock {
     this.#unread.set(`amd card${card}`, { index: card, name: `card${card}`, printed })
   }
 
+  /** An Intel GPU, seen by its DRM card's vendor: its driver publishes no memory in use, so it is named as not read. */
+  intelUnread(card: number, printed: string): void {
+    this.#unread.set(`intel card${card}`, { index: card, name: `Intel, card${card}`, printed })
+  }
+
   #newListing(no: number): void {
     this.#listing = this.#listings.put(no, { table: [], apps: [] })
   }

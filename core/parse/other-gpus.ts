@@ -4,7 +4,7 @@ import { PerBlock } from './per-block.js'
 import type { ProblemLog } from './problems.js'
 import { AmdSmiLines } from './amd-smi-lines.js'
 import type { AmdSmiJson } from './sections/amd-smi.js'
-import { amdgpuCatLines, amdgpuSysfsLine, rocmCsvHeader, rocmCsvRow, rocmSmiLine, type RocmCsvColumns, tegrastatsLine } from './sections/amd.js'
+import { amdgpuCatLines, amdgpuSysfsLine, intelVendorLine, rocmCsvHeader, rocmCsvRow, rocmSmiLine, type RocmCsvColumns, tegrastatsLine } from './sections/amd.js'
 
 type Tegra = NonNullable<SystemSample['tegrastats']>
 
@@ -46,6 +46,11 @@ export class OtherGpuLines {
       if (amd) {
         this.#gpu.amd(amd, 'amdgpu', no)
         this.#seen('amdgpu')
+        return 'one'
+      }
+      const intel = intelVendorLine(t)
+      if (intel) {
+        this.#gpu.intelUnread(intel.card, intel.printed)
         return 'one'
       }
     }

@@ -4,6 +4,7 @@ import { runCommand } from './run-command.js'
 
 const FILES = ['mem_info_vram_total', 'mem_info_vram_used', 'mem_info_gtt_total', 'mem_info_gtt_used']
 const AMD_VENDOR = '0x1002'
+const INTEL_VENDOR = '0x8086'
 type Tool = 'rocm-smi' | 'amd-smi'
 /** What each tool is run with: its VRAM (amd-smi adds GTT), in the layouts core/parse reads. */
 const TOOLS: Record<Tool, string[]> = { 'rocm-smi': ['--showmeminfo', 'vram'], 'amd-smi': ['metric', '--mem-usage'] }
@@ -46,7 +47,10 @@ export class AmdgpuSource {
     let unread = false
     for (const card of cards.sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)))) {
       const dev = join(drm, card, 'device')
-      if (read(join(dev, 'vendor')) !== AMD_VENDOR) continue
+      const vendor = read(join(dev, 'vendor'))
+      // An Intel GPU publishes no memory in use outside root-only debugfs: its vendor line lets the chart say it is not read.
+      if (vendor === INTEL_VENDOR) text += `${join(dev, 'vendor')}:${vendor}\n`
+      if (vendor !== AMD_VENDOR) continue
       let found = 0
       for (const f of FILES) {
         const v = read(join(dev, f))

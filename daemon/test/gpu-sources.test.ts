@@ -78,6 +78,22 @@ t.test('amdgpu: VRAM and GTT from sysfs, no tool; only AMD cards, not their conn
   t.notOk(gpu.includes('card1/'), 'the NVIDIA card is not read as amdgpu')
 })
 
+t.test('an Intel GPU: named in the block, so the chart says once that its memory is not read; no tool run', async t => {
+  const sys = join(dir, 'sys-intel')
+  card(sys, 'card0', '0x8086', { lmem_total_bytes: '17163091968' })
+  tool('rocm-smi', 'echo rocm-smi must not run >&2; exit 3')
+  tool('amd-smi', 'echo amd-smi must not run >&2; exit 3')
+  const ac = new AbortController()
+  const s = sources(sys, join(dir, 'proc-none'), ac)
+  const { gpu } = await s.read(undefined)
+  ac.abort()
+  const { sample, problems } = block(gpu)
+  t.same(sample.gpuUnread, [{ index: 0, name: 'Intel, card0', printed: '0x8086' }], 'the Intel card, not read, never counted as zero')
+  t.equal(sample.gpus, undefined, 'no GPU figure made up')
+  t.equal(problems.total, 0, problems.summary().join('; '))
+  t.same(gpuErrors(s), [], 'nothing to say as an error: it is said on the chart')
+})
+
 t.test('an AMD card without the memory files: rocm-smi where it is installed', async t => {
   const sys = join(dir, 'sys-old')
   card(sys, 'card0', '0x1002', {})

@@ -183,6 +183,13 @@ t.test('a lone GPU numbered 1 (an AMD card1) is drawn as a lone GPU 0 is: solid 
   t.same(dashes(0), ['solid', '8 4'])
 })
 
+t.test('a GPU whose memory is not read (an Intel card) is said once in the legend, and no line is drawn for it', async t => {
+  const doc = parseSvg(renderChart(synthetic(10, () => ({ freePct: 50, gpuUnread: [{ index: 0, name: 'Intel, card0', printed: '0x8086' }] })), OPTS))
+  const notes = all(doc, '.legend-system text').map(e => e.textContent).filter(x => x?.includes('not reported'))
+  t.same(notes, ['GPU 0 (Intel, card0): memory not reported'])
+  t.equal(doc.querySelector('path.sys-series[data-series="gpu-used"]'), null)
+})
+
 t.test('two GPUs are two lines told apart', async t => {
   const trace = synthetic(10, () => ({ freePct: 50, gpus: [{ index: 0, usedBytes: 5 * GIB, totalBytes: 24 * GIB }, { index: 1, usedBytes: 9 * GIB, totalBytes: 24 * GIB }] }))
   const doc = parseSvg(renderChart(trace, OPTS))

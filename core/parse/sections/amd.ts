@@ -22,6 +22,19 @@ export function amdgpuSysfsLine(line: string): AmdFigure | undefined {
   return { card: Number(m[1]), pool: m[2] as AmdFigure['pool'], what: m[3] as AmdFigure['what'], bytes: Number(m[4]) }
 }
 
+const INTEL_RE = /\/card(\d+)\/device\/vendor:(0x8086)$/
+
+/**
+ * `/sys/class/drm/card1/device/vendor:0x8086`: an Intel GPU, as the daemon
+ * writes it (or `grep . …/vendor` prints it). Its memory in use is not
+ * published outside root-only debugfs, so it is named, never counted.
+ */
+export function intelVendorLine(line: string): { card: number; printed: string } | undefined {
+  if (!line.includes('/vendor:')) return undefined
+  const m = INTEL_RE.exec(line)
+  return m ? { card: Number(m[1]), printed: m[2] as string } : undefined
+}
+
 /** `$ cat /sys/class/drm/card0/device/mem_info_vram_used` pasted with its prompt: the figure is the next line. */
 const CAT_RE = /(?:^|\s)cat\s+(\/\S*card\d+\/device\/mem_info_(?:vram|vis_vram|gtt)_(?:used|total))$/
 
