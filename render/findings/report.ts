@@ -5,7 +5,7 @@ import { wallClock } from '../chart/time-axis.js'
 import { formatDuration } from '../../core/parse/time.js'
 import { type Claim, claims, whereText } from './claim.js'
 import { isUnified } from './unified.js'
-import { firstMs, gib, lastMs, makeCtx, peakRss } from './context.js'
+import { type Ctx, firstMs, gib, lastMs, makeCtx, peakRss } from './context.js'
 import { LOW_FREE_RULE } from './low-free.js'
 import { codeText, markdownText } from '../../core/safe-text.js'
 import { reportedEvents, serverLine, serverSummary } from './server-lines.js'
@@ -42,6 +42,8 @@ const commentText = (s: string) => codeText(s).replace(/[<>]/g, '').replace(/-{2
 
 export function reportMarkdown(trace: Trace, findings: Finding[], o: ReportOptions): string {
   const at = (ms: number) => wallClock(ms, o.zone, { date: true, seconds: true })
+  // One context for the report's overlaps and its runner table: the server's log is grouped and tied once.
+  const ctx = makeCtx(trace, { zone: o.zone, lowFreePct: o.lowFreePct, ...(o.server ? { server: o.server.events } : {}) })
   const head: string[] = ['## Memory trace (memtrace)', '']
   // No image link: a file name cannot resolve in an issue, and pasted as it is
   // it would show a broken image. A comment says what to drag where, and shows
@@ -60,14 +62,14 @@ export function reportMarkdown(trace: Trace, findings: Finding[], o: ReportOptio
   head.push('### What happened', '')
   if (findings.length === 0) head.push('Nothing harmful: no runner killed, no low free memory, no runners alive together while memory was short, no gaps.')
   const what = findings.map(f => `${f.n}. ${cell(f.text)}`)
-  const calm = ampleOverlaps(trace, o)
+  const calm = ampleOverlaps(ctx)
   if (calm.length) what.push('', `Runners alive together while memory stayed ample (no harm, so no finding; the chart still draws the band): ${cell(calm.join(' '))}`)
   const notes = ['', `Numbers match the badges on the chart. Times are in ${o.zone}; sizes are GiB (1 GiB = 1.074 GB).`]
   if (findings.some(f => f.kind === 'low-free')) notes.push(`Low free memory: ${trace.sys.platform === 'linux' ? 'available memory (MemAvailable / MemTotal)' : "memory_pressure's free %"} under ${o.lowFreePct}%. ${LOW_FREE_RULE}`)
   if (findings.some(f => f.kind === 'claim-vs-measured')) {
     notes.push("RSS and Ollama's figure differ by design: Ollama counts what it allocated, split between GPU and system RAM, and not the page cache of mmapped weights, prompt caches or heap growth.")
   }
-  const runners = runnerTable(trace, o, at)
+  const runners = runnerTable(ctx, o, at)
   const markers = trace.events.filter(e => e.kind === 'marker').map(m => `- ${at(Date.parse(m.ts))}: ${cell(scrub(m.text ?? '', o.home))}`)
   const server = reportedEvents(o.server?.events ?? []).map(e => `- ${cell(scrub(serverLine(e, at), o.home))}`)
   const tail = ['', '### Command', '', '```', codeText(scrub(commandText(o.command), o.home)), '```', '']
@@ -106,13 +108,12 @@ export function reportMarkdown(trace: Trace, findings: Finding[], o: ReportOptio
 }
 
 /** Overlaps the findings leave out because memory stayed ample: a line in the report, not a headline. */
-function ampleOverlaps(trace: Trace, o: ReportOptions): string[] {
-  const ctx = makeCtx(trace, { zone: o.zone, lowFreePct: o.lowFreePct })
+function ampleOverlaps(ctx: Ctx): string[] {
   return overlapFindings(ctx).filter(d => severityOf(ctx, d) === undefined).map(d => d.text)
 }
 
-function runnerTable(trace: Trace, o: ReportOptions, at: (ms: number) => string): { header: string[]; rows: string[] } {
-  const ctx = makeCtx(trace, { zone: o.zone, lowFreePct: o.lowFreePct, ...(o.server ? { server: o.server.events } : {}) })
+function runnerTable(ctx: Ctx, o: ReportOptions, at: (ms: number) => string): { header: string[]; rows: string[] } {
+  const { trace } = ctx
   const byRunner = new Map<ProcSeries, Claim>(claims(ctx).map(c => [c.runner, c]))
   const records = new Map(runnerMemory(ctx).filter(r => r.pid !== undefined).map(r => [r.pid, r]))
   const unified = isUnified(trace)
