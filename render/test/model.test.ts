@@ -1,11 +1,10 @@
 import t from 'tap'
 import { classify, modelFromArg } from '../../core/model/roles.js'
-import { TraceBuilder, type Trace } from '../../core/model/trace.js'
-import { nameRunners } from '../../core/model/names.js'
+import type { Trace } from '../../core/model/trace.js'
 import { lowFreeIntervals, runnerOverlaps } from '../../core/model/intervals.js'
 import { toPixels } from '../chart/decimate.js'
 import { processLabel } from '../../core/model/labels.js'
-import { parseProc, parseSys } from '../../core/test/helpers.js'
+import { traceOf } from './trace-of.js'
 
 const BLOB = 'sha256-5ff0abeeac1d2dbdd5455c0b49ba3b29a9ce3c1fb181b2eef2e948689d55d046'
 
@@ -52,14 +51,7 @@ const ts = (s: number) => new Date(Date.UTC(2026, 1, 25, 14, 0, s)).toISOString(
 const row = (s: number, pid: number, rss: number, cmd: string, ppid = 100) => `${ts(s)}\t${pid}\t${ppid}\tx\t${rss}\t1\t${cmd}\n`
 const runner = (blob: string) => `/usr/local/lib/ollama/llama-server --model /m/blobs/${blob} --port 1`
 
-function build(proc: string, sys = ''): Trace {
-  const b = new TraceBuilder()
-  for (const r of parseProc(proc).rows) b.addProc(r)
-  for (const blk of parseSys(sys).blocks) b.addSystem(blk)
-  const trace = b.finish()
-  nameRunners(trace)
-  return trace
-}
+const build = (proc: string, sys = ''): Trace => traceOf(proc, sys)
 
 function apiBlock(s: number, models: [string, number][]): string {
   const body = { models: models.map(([name, size]) => ({ name, model: name, size, digest: 'd', details: {}, expires_at: '2026-02-25T14:30:00Z', size_vram: size })) }
