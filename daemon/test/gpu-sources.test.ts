@@ -61,6 +61,15 @@ function sources(sysRoot: string, procRoot: string, ac: AbortController): System
   return Object.assign(new SystemSources(cfg, ac.signal, { error: (s, m) => void errors.push(`${s}: ${m}`), recovered: () => {} }), { errors })
 }
 
+/** One system sample of the sources on this sysfs root (and no /proc): the GPU text and the sources, for their errors. */
+async function readOnce(sysRoot: string): Promise<{ s: SystemSources & { errors: string[] }; gpu: string }> {
+  const ac = new AbortController()
+  const s = sources(sysRoot, join(dir, 'proc-none'), ac)
+  const { gpu } = await s.read(undefined)
+  ac.abort()
+  return { s, gpu }
+}
+
 t.test('amdgpu: VRAM and GTT from sysfs, no tool; only AMD cards, not their connectors', async t => {
   const sys = join(dir, 'sys-amd')
   card(sys, 'card0', '0x1002', { mem_info_vram_total: '8573157376', mem_info_vram_used: '6812925952', mem_info_gtt_total: '16777216000', mem_info_gtt_used: '52428800' })
@@ -68,10 +77,7 @@ t.test('amdgpu: VRAM and GTT from sysfs, no tool; only AMD cards, not their conn
   mkdirSync(join(sys, 'class', 'drm', 'card0-DP-1'), { recursive: true })
   tool('rocm-smi', 'echo rocm-smi must not run >&2; exit 3')
   tool('amd-smi', 'echo amd-smi must not run >&2; exit 3')
-  const ac = new AbortController()
-  const s = sources(sys, join(dir, 'proc-none'), ac)
-  const { gpu } = await s.read(undefined)
-  ac.abort()
+  const { gpu } = await readOnce(sys)
   const { sample, problems } = block(gpu)
   t.same(sample.gpus, [{ index: 0, name: 'card0', usedBytes: 6812925952, totalBytes: 8573157376, source: 'amdgpu', gttUsedBytes: 52428800, gttTotalBytes: 16777216000 }])
   t.equal(problems.total, 0, problems.summary().join('; '))
@@ -83,10 +89,7 @@ t.test('an Intel GPU: named in the block, so the chart says once that its memory
   card(sys, 'card0', '0x8086', { lmem_total_bytes: '17163091968' })
   tool('rocm-smi', 'echo rocm-smi must not run >&2; exit 3')
   tool('amd-smi', 'echo amd-smi must not run >&2; exit 3')
-  const ac = new AbortController()
-  const s = sources(sys, join(dir, 'proc-none'), ac)
-  const { gpu } = await s.read(undefined)
-  ac.abort()
+  const { s, gpu } = await readOnce(sys)
   const { sample, problems } = block(gpu)
   t.same(sample.gpuUnread, [{ index: 0, name: 'Intel, card0', printed: '0x8086' }], 'the Intel card, not read, never counted as zero')
   t.equal(sample.gpus, undefined, 'no GPU figure made up')
@@ -99,10 +102,7 @@ t.test('an AMD card without the memory files: rocm-smi where it is installed', a
   card(sys, 'card0', '0x1002', {})
   tool('rocm-smi', `cat '${join(FIXTURES, 'system', 'rocm-smi', 'showmeminfo-vram.txt')}'`)
   tool('amd-smi', 'echo amd-smi must not run where rocm-smi is installed >&2; exit 3')
-  const ac = new AbortController()
-  const s = sources(sys, join(dir, 'proc-none'), ac)
-  const { gpu } = await s.read(undefined)
-  ac.abort()
+  const { s, gpu } = await readOnce(sys)
   const { sample } = block(gpu)
   t.same(sample.gpus, [{ index: 0, name: 'card0', usedBytes: 108814336, totalBytes: 4278190080, source: 'rocm-smi' }])
   t.same(gpuErrors(s), [])
