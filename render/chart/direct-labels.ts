@@ -15,6 +15,7 @@ import type { Box } from './axes.js'
 import { modelKey, type ProcStyle } from './proc-style.js'
 import { GIB, rssScale } from './proc-panel.js'
 import { LineIndex } from './line-index.js'
+import { PointGrid } from './point-grid.js'
 import { fastLinear } from './linear.js'
 import { inside, type Occupied, type Rect, textRect } from './rects.js'
 import type { Theme } from './style.js'
@@ -128,6 +129,13 @@ function crossesAt(pix: Float64Array, kbs: Float64Array, r: Rect): boolean {
   return false
 }
 
+/** Where a label may go: its anchor point and which end of the text sits there. */
+interface Spot {
+  x: number
+  y: number
+  anchor: 'start' | 'middle' | 'end'
+}
+
 function peakText(kb: number): string {
   return gib(kb * 1024)
 }
@@ -140,11 +148,15 @@ function peakText(kb: number): string {
  */
 export function clearOfLines(trace: Trace, box: Box, x: (t: number) => number, planGiB?: number): (r: Rect) => boolean {
   const y = fastLinear(rssScale(trace, box, planGiB))
-  const lines = new LineIndex(trace.procs, x, kb => y((kb * 1024) / GIB))
+  const yOfKb = (kb: number) => y((kb * 1024) / GIB)
+  const lines = new LineIndex(trace.procs, x, yOfKb)
+  // A sample inside the spot (with the 2 px the line test keeps clear) settles it at once.
+  const points = new PointGrid(trace.procs, x, yOfKb, box)
   // The line that crossed the last spot tried is tried first: the next spot is near it, and one crossing line settles it.
   let lastHit = -1
   const hits = (o: ProcSeries, at: number, r: Rect) => crosses(o, r, x, y, lines.pixels(o, at))
   return (r: Rect) => {
+    if (points.anyIn(r, 2)) return false
     const last = trace.procs[lastHit]
     if (last && hits(last, lastHit, r)) return false
     return !lines.some(r, 2, (o, at) => {
@@ -175,33 +187,44 @@ export function directLabels(trace: Trace, box: Box, x: (t: number) => number, s
     // that matters reads `llama3.3:70b · 30.5 GiB`, not a bare figure.
     // Last before a bare figure, the name over the figure, on two lines: it fits between two markers' lines.
     const forms: string[][] = named.has(modelKey(s)) ? [[`peak ${peak}`], [peak]] : [[`${modelKey(s)} · peak ${peak}`], [`${modelKey(s)} · ${peak}`], [modelKey(s), peak], [peak]]
+    // Ends a little short of the line's end: a marker there (an unload) keeps its line clear.
+    const endX = Math.min(ex - 6, box.x + box.w - 4) // a line ending at the right edge is labelled inside it
+    // At the line's end first; a runner that ends among other lines (its RSS falling as it exits) is labelled over its peak.
+    const spots: Spot[] = [
+      { x: ex + 6, y: ey + 4, anchor: 'start' },
+      { x: endX, y: ey - 7, anchor: 'end' },
+      { x: endX, y: ey + 15, anchor: 'end' },
+      { x: ex + 6, y: ey - 7, anchor: 'start' },
+      ...(['middle', 'end', 'start'] as const).flatMap(anchor => [
+        { x: px, y: py - 7, anchor },
+        { x: px, y: py + 15, anchor },
+      ]),
+      // Beside the peak, level with it: a steep line leaves room on either side.
+      { x: px - 6, y: py + 4, anchor: 'end' },
+      { x: px + 6, y: py + 4, anchor: 'start' },
+      // Past a marker's line at the end (a kill, an unload drawn a few seconds after the last sample).
+      { x: ex + 12, y: ey + 4, anchor: 'start' },
+      { x: ex + 12, y: ey - 7, anchor: 'start' },
+    ]
+    const fits = (r: Rect) => inside(r, box, 2) && taken.free(r, 3) && clear(r)
+    // Every form's box at a spot holds the bare figure's box there (as wide or wider, from the same anchor, and
+    // the same baseline for its last line): where the bare figure does not fit, no form does. Trying it first
+    // at each spot rules those spots out once, not once per form; most runners of a crowded chart stop here.
+    const bareW = textWidth(peak, FONT, BOLD)
+    const open = spots.filter(p => fits(textRect(p.x, p.y, bareW, FONT, p.anchor)))
     for (const lines of forms) {
       const w = Math.max(...lines.map(l => textWidth(l, FONT, BOLD)))
       const up = (lines.length - 1) * LINE
-      // Ends a little short of the line's end: a marker there (an unload) keeps its line clear.
-      const endX = Math.min(ex - 6, box.x + box.w - 4) // a line ending at the right edge is labelled inside it
-      // At the line's end first; a runner that ends among other lines (its RSS falling as it exits) is labelled over its peak.
-      const spots: { x: number; y: number; anchor: 'start' | 'middle' | 'end' }[] = [
-        { x: ex + 6, y: ey + 4, anchor: 'start' },
-        { x: endX, y: ey - 7, anchor: 'end' },
-        { x: endX, y: ey + 15, anchor: 'end' },
-        { x: ex + 6, y: ey - 7, anchor: 'start' },
-        ...(['middle', 'end', 'start'] as const).flatMap(anchor => [
-          { x: px, y: py - 7, anchor },
-          { x: px, y: py + 15, anchor },
-        ]),
-        // Beside the peak, level with it: a steep line leaves room on either side.
-        { x: px - 6, y: py + 4, anchor: 'end' },
-        { x: px + 6, y: py + 4, anchor: 'start' },
-        // Past a marker's line at the end (a kill, an unload drawn a few seconds after the last sample).
-        { x: ex + 12, y: ey + 4, anchor: 'start' },
-        { x: ex + 12, y: ey - 7, anchor: 'start' },
-      ]
-      let spot: ((typeof spots)[number] & { r: Rect }) | undefined
-      for (const p of spots) {
+      let spot: (Spot & { r: Rect }) | undefined
+      for (const p of open) {
         const last = textRect(p.x, p.y, w, FONT, p.anchor)
         const r = { ...last, y: last.y - up, h: last.h + up }
-        if (inside(r, box, 2) && taken.free(r, 3) && clear(r)) {
+        // The bare figure was tried above: the same box.
+        if (lines.length === 1 && lines[0] === peak) {
+          spot = { ...p, r }
+          break
+        }
+        if (fits(r)) {
           spot = { ...p, r }
           break
         }

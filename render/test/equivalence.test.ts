@@ -7,6 +7,7 @@ import { Column, SampleLog, timesOf } from '../../core/model/samples.js'
 import type { ProcSeries } from '../../core/model/trace.js'
 import { Lifetimes, lowerBound, snapsBetween, Spans, upperBound } from '../findings/lookup.js'
 import { rng } from '../../core/test/helpers.js'
+import { PointGrid } from '../chart/point-grid.js'
 
 t.test('paths are written as d3 writes them: runs, breaks, lone points, rounding', async t => {
   const wrong: number[] = []
@@ -287,4 +288,30 @@ t.test('path numbers read as one decimal does, whatever the value', async t => {
     if (path !== want) wrong.push(v)
   }
   t.same(wrong, [], 'every value')
+})
+
+t.test('a spot the point grid rules out has a sample of some line inside it, and one with a sample well inside is ruled out', async t => {
+  const wrong = new Set<number>()
+  let ruledOut = 0
+  for (let seed = 0; seed < 200; seed++) {
+    const r = rng(seed)
+    const ss = series(r, 1 + Math.floor(r() * 30)) as unknown as ProcSeries[]
+    for (const s of ss) if (r() < 0.2 && s.rssKb.length > 0) (s.rssKb as unknown as number[])[0] = NaN // a gap: no point
+    const box = { x: 40.5 + r() * 10, y: 20.25 + r() * 10, w: 300 + r() * 200, h: 150 + r() * 100 }
+    const x = (ms: number) => box.x + (ms / 120_000) * box.w
+    const y = (kb: number) => box.y + box.h - (kb / 1e6) * box.h
+    const grid = new PointGrid(ss, x, y, box)
+    const points = ss.flatMap(s => [...s.tsMs].flatMap((ms, i) => (Number.isNaN(s.rssKb[i]) ? [] : [[x(ms as number), y(s.rssKb[i] as number)] as const])))
+    for (let q = 0; q < 50; q++) {
+      const rect = { x: box.x - 20 + r() * (box.w + 20), y: box.y - 10 + r() * (box.h + 10), w: r() * 60, h: 4 + r() * 20 }
+      const within = (m: number) => points.some(([px, py]) => px >= rect.x - m && px <= rect.x + rect.w + m && py >= rect.y - m && py <= rect.y + rect.h + m)
+      const got = grid.anyIn(rect, 2)
+      if (got) ruledOut++
+      // Never ruled out without a sample inside (the 2 px pad included); always with one 1 px inside the padded box, within the panel.
+      const deep = points.some(([px, py]) => px >= rect.x - 1 && px <= rect.x + rect.w + 1 && py >= rect.y - 1 && py <= rect.y + rect.h + 1 && px >= box.x && px < box.x + box.w - 1 && py >= box.y && py < box.y + box.h - 1)
+      if ((got && !within(2)) || (deep && !got)) wrong.add(seed)
+    }
+  }
+  t.same([...wrong], [], 'every answer as the samples give it')
+  t.ok(ruledOut > 500, `the grid ruled out ${ruledOut} spots: the check above is not empty`)
 })
