@@ -39,7 +39,7 @@ function kind(st: Stats): string {
  * descriptor must be the very file that was looked at. Throws FileRefused,
  * or the system's error (ENOENT and the like) as it is.
  */
-export function openRegular(path: string, o: OpenOptions = {}): { fd: number; size: number } {
+export function openRegular(path: string, o: OpenOptions = {}): { fd: number; size: number; ino: number } {
   const follow = o.follow ?? true
   const before = follow ? statSync(path) : lstatSync(path)
   if (!before.isFile()) throw new FileRefused(`${path} is ${kind(before)}, not a regular file; memtrace does not read it`)
@@ -56,7 +56,7 @@ export function openRegular(path: string, o: OpenOptions = {}): { fd: number; si
     closeSync(fd)
     throw new FileRefused(`${path} changed while it was opened (now ${st.isFile() ? 'another file' : kind(st)}); memtrace does not read it`)
   }
-  return { fd, size: st.size }
+  return { fd, size: st.size, ino: st.ino }
 }
 
 /** `n` bytes as a person reads them: 1 MiB, 3.0 GiB. */

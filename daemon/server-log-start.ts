@@ -7,7 +7,8 @@
  * And the two lines kept only in part: the server config, and a runner's
  * start without its command line.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
+import { closeSync, fstatSync, readSync } from 'node:fs'
+import { openRegular } from '../core/bounded-file.js'
 import type { ServerEvent } from '../schemas/index.js'
 
 /** The most of a log read backwards for the start lines. */
@@ -21,7 +22,7 @@ const VERSION_RE = /msg="Listening on .*\(version [^)\s]{1,40}\)"/
 export function startLines(file: string, maxBack = MAX_BACK): string[] {
   let fd: number
   try {
-    fd = openSync(file, 'r')
+    fd = openRegular(file).fd
   } catch {
     return []
   }

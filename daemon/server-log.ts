@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs'
+import { closeSync, readSync, statSync } from 'node:fs'
+import { FileRefused, openRegular } from '../core/bounded-file.js'
 import { StringDecoder } from 'node:string_decoder'
 import type { Logger } from 'pino'
 import { ProblemLog } from '../core/parse/problems.js'
@@ -96,7 +97,8 @@ export class ServerLogFollower {
   start(pollMs: number | 'by-caller' = POLL_MS): void {
     this.#windowStart = this.#now()
     if ('file' in this.#origin) {
-      if (!this.#openFile(true)) this.#onError(`the server log ${this.#origin.file} cannot be read; give its place with memtrace start --server-log PATH`)
+      const opened = this.#openFile(true)
+      if (opened !== true) this.#onError(opened ? `the server log ${opened}; give a log file with memtrace start --server-log PATH` : `the server log ${this.#origin.file} cannot be read; give its place with memtrace start --server-log PATH`)
       else {
         // What a server started before the daemon said then: its settings and its version.
         for (const line of startLines(this.#origin.file)) this.#line(line, this.#now())
@@ -165,7 +167,7 @@ export class ServerLogFollower {
       // Rotated (a new file under the name) or truncated: read the new one from its start.
       if (this.#fd === undefined || st.ino !== this.#ino || st.size < this.#offset) {
         this.#drain()
-        if (this.#openFile(false)) this.#read()
+        if (this.#openFile(false) === true) this.#read()
       }
     } catch {
       // Gone between the stat and the read: the next poll sees it.
@@ -209,23 +211,23 @@ export class ServerLogFollower {
     }
   }
 
-  #openFile(atEnd: boolean): boolean {
+  /**
+   * Opens the log: a regular file only, without blocking (a FIFO would hold
+   * the whole daemon until someone wrote to it). True when open; else why
+   * not, when the file is there but no file memtrace reads, or ''.
+   */
+  #openFile(atEnd: boolean): true | string {
     const file = (this.#origin as { file: string }).file
     try {
-      const fd = openSync(file, 'r')
-      const st = fstatSync(fd)
-      if (!st.isFile()) {
-        closeSync(fd)
-        return false
-      }
+      const { fd, size, ino } = openRegular(file)
       this.#closeFile()
       this.#fd = fd
-      this.#ino = st.ino
-      this.#offset = atEnd ? st.size : 0
+      this.#ino = ino
+      this.#offset = atEnd ? size : 0
       this.#resetFileStream()
       return true
-    } catch {
-      return false
+    } catch (e) {
+      return e instanceof FileRefused ? e.message.replace(/; memtrace does not read it$/, '') : ''
     }
   }
 

@@ -4,6 +4,7 @@
  * (Huge lines, a huge log and absurd figures: server-log-size.e2e.test.ts.)
  */
 import t from 'tap'
+import { execFileSync } from 'node:child_process'
 import { appendFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { deadUrl, exited, foreground, gone, memtrace, read, sleep, traceFiles, until } from './helpers.js'
@@ -127,4 +128,22 @@ t.test('binary garbage in the log: nothing kept of it, nothing crashes, the next
   d.kill('SIGTERM')
   t.equal((await exited(d)).code, 0)
   t.equal(serverLogOf(trace), memoryLine('9.9'), 'only the memory line')
+})
+
+t.test('a FIFO given as the server log: the daemon starts and samples instead of waiting for a writer, and says why the log is not read', async t => {
+  // The stop is registered before the folder: tap removes a test folder before later teardowns run.
+  t.teardown(() => void memtrace(['stop', '--dir', join(t.testdirName, 'trace')]))
+  const dir = t.testdir({})
+  const fifo = join(dir, 'server.log')
+  execFileSync('mkfifo', [fifo])
+  const trace = join(dir, 'trace')
+  const start = memtrace(['start', '--dir', trace, '--ollama-url', DEAD, ...FAST, '--server-log', fifo])
+  // Opening a FIFO for reading waits for a writer: the daemon never reported, and start gave up after 10 s with 2.
+  t.equal(start.code, 0, start.stderr)
+  await until(() => (/samples: [3-9]\d* process/.test(memtrace(['status', '--dir', trace]).stdout) ? true : undefined), 10_000, 'three process samples')
+  t.match(memtrace(['status', '--dir', trace]).stdout, /server log: the server log \S+ is a FIFO, not a regular file; give a log file with memtrace start --server-log PATH/)
+  t.equal(memtrace(['stop', '--dir', trace]).code, 0)
+  const errors = serverLogErrors(read(traceFiles(trace).sys))
+  t.equal(errors.length, 1, 'said once in the trace')
+  t.match(errors[0], /is a FIFO, not a regular file/)
 })
