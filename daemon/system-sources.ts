@@ -10,6 +10,7 @@ import { runCommand } from './probe/run-command.js'
 import { eventLine } from '../core/parse/events.js'
 import type { ServerAddress } from './server-addresses.js'
 import { cgroupText, linuxSystemText, memoryCgroup, namespaceCgroup } from './probe/system-linux.js'
+import { isWsl2Release, kernelRelease, WslNotice } from './wsl.js'
 
 const API_TIMEOUT_MS = 2000
 export const COMMAND_TIMEOUT_MS = 3000
@@ -39,6 +40,7 @@ export class SystemSources {
   readonly #nvidia: NvidiaSource
   readonly #amd: AmdgpuSource | undefined
   readonly #tegra: TegrastatsSource | undefined
+  readonly #wsl: WslNotice
   #ollamaCli: 'unknown' | 'yes' | 'no' = 'unknown'
   #ollamaCliReal: string | undefined
   /** The server's memory cgroup (v2) at the last sample, where it has one. */
@@ -52,6 +54,7 @@ export class SystemSources {
     const linux = cfg.platform === 'linux'
     this.#amd = linux ? new AmdgpuSource(cfg.sysRoot ?? '/sys', COMMAND_TIMEOUT_MS, signal) : undefined
     this.#tegra = linux && isTegra(cfg.procRoot) ? new TegrastatsSource(cfg.systemIntervalMs, signal) : undefined
+    this.#wsl = new WslNotice(linux && isWsl2Release(kernelRelease()))
   }
 
   /**
@@ -63,6 +66,8 @@ export class SystemSources {
     const sources = this.#cfg.platform === 'linux' ? this.#linux(serverPid) : macSystemText(COMMAND_TIMEOUT_MS, this.#signal)
     const listings = servers.length > 1 ? this.#eachServer(servers) : this.#ollamaText(this.#cfg.ollamaUrl)
     const [sys, nvidia, amd, ollama] = await Promise.all([sources, this.#nvidiaText(), this.#amdText(), listings])
+    const wsl = this.#wsl.check(serverPid !== undefined, ollama.answered, this.#cfg.ollamaUrl)
+    if (wsl) this.#errors.error('wsl', wsl)
     return { sys, gpu: nvidia + amd + this.#tegraText(), ollama }
   }
 

@@ -57,6 +57,9 @@ async function renderTraces(a: RenderArgs, out: NodeJS.WritableStream, err: Node
   if (problems.total > 0) notes.push(`Skipped as damaged: ${problems.total} line(s); see memtrace's stderr for where.`)
   if (trace.placeholders > 0) notes.push(`Left out ${trace.placeholders} "(ollama)" placeholder rows.`)
   if (trace.hiddenArgs > 0) notes.push(`${trace.hiddenArgs} Ollama process(es) drawn by name only: ps could not read their arguments (they run as another user, such as root); runners are named by what /api/ps listed. \`sudo memtrace start\` reads them.`)
+  // The daemon's word that Ollama probably ran on Windows, outside what a WSL2 trace can see.
+  const wsl = trace.events.find(e => e.kind === 'source-error' && e.source === 'wsl')
+  if (wsl?.message) notes.push(`Recorded under WSL2: ${wsl.message.slice(0, 400)}.`)
   // The server's own log says why: read before the findings, which tie its lines to the runners.
   const server = a.serverLogPath ? await serverEvents(a.serverLogPath, err, trace) : undefined
   const findingOptions = { zone: a.zone, lowFreePct: a.lowFreePct, ...(server ? { server: server.events } : {}) }
