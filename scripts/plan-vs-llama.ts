@@ -38,7 +38,10 @@ async function checks(models: [string, Buffer][], dir: string): Promise<PlanChec
 
 function table(name: string, checks: PlanCheck[]): string {
   const f = (b: number) => (b / MIB).toFixed(2)
-  const pct = (e: number) => `${e >= 0 ? '+' : '−'}${(Math.abs(e) * 100).toFixed(1)}%`
+  const pct = (e: number) => {
+    const text = (Math.abs(e) * 100).toFixed(1)
+    return text === '0.0' ? '0.0%' : `${e > 0 ? '+' : '−'}${text}%`
+  }
   const lines = [
     `| ${name}: context × slots | flash attention | llama.cpp KV | plan KV | llama.cpp compute | plan compute | error on KV + compute |`,
     '|---|---|---:|---:|---:|---:|---:|',
