@@ -19,6 +19,9 @@ import { tinyModelGguf } from '../tiny-model.js'
 
 const MIB = 2 ** 20
 
+// 45 s alone, 90 s beside other tests on 2 cores: more than the suite's 120 s a file would leave under load.
+t.setTimeout(300_000)
+
 t.test("llama.cpp's buffer lines are read as it prints them, per device, with its micro-batch", async t => {
   // The lines of a context of 2048 × 1 of the sliding-window model, as this llama.cpp printed them (src/llama-kv-cache.cpp, src/llama-context.cpp).
   const b = buffersOf([
