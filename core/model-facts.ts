@@ -6,6 +6,7 @@
  */
 import type { ModelFacts } from './plan.js'
 import { oneLine } from './safe-text.js'
+import { SLIDING, slidingLayerCount } from './sliding-window.js'
 
 /**
  * The most each count may be: far past every model published (Llama 3.1
@@ -22,6 +23,9 @@ export const FACT_LIMITS = {
   'attention.key_length': 2 ** 16,
   'attention.value_length': 2 ** 16,
   vocab_size: 2 ** 24,
+  feed_forward_length: 2 ** 24,
+  'attention.sliding_window': 2 ** 26,
+  'attention.sliding_window_pattern': 4096,
 } as const
 type Key = keyof typeof FACT_LIMITS
 
@@ -83,10 +87,55 @@ export function factsFromMetadata(md: Record<string, unknown>): ModelFacts | str
     const keyLength = optional('attention.key_length') ?? head
     const valueLength = optional('attention.value_length') ?? head
     if (keyLength < 1 || valueLength < 1) throw new Impossible(`impossible metadata: ${key('embedding_length')} ${embedding} over ${heads} heads leaves no head dimension`)
-    const vocab = optional('vocab_size')
-    return { arch: name, blocks, trainedContext, embedding, heads, kvHeads, keyLength, valueLength, ...(vocab !== undefined ? { vocab } : {}) }
+    // Without vocab_size, the tokenizer's token list gives it (llama.cpp reads its length, src/llama-vocab.cpp).
+    const tokens = md['tokenizer.ggml.tokens']
+    const vocab = optional('vocab_size') ?? (Array.isArray(tokens) && tokens.length > 0 ? count('tokenizer.ggml.tokens (its length)', tokens.length, 1, FACT_LIMITS.vocab_size) : undefined)
+    const ffByLayer = perLayer('feed_forward_length')
+    const feedForward = ffByLayer ? Math.max(...ffByLayer) : optional('feed_forward_length')
+    const sliding = slidingFacts(arch, blocks, raw)
+    return {
+      arch: name,
+      blocks,
+      trainedContext,
+      embedding,
+      heads,
+      kvHeads,
+      keyLength,
+      valueLength,
+      ...(vocab !== undefined ? { vocab } : {}),
+      ...(feedForward ? { feedForward } : {}),
+      ...sliding,
+    }
   } catch (e) {
     if (e instanceof Impossible) return e.message
     throw e
   }
+}
+
+/**
+ * The sliding window and how many blocks use it, as llama.cpp sets them for
+ * the architectures it runs with one (`sliding-window.ts`): the window from
+ * `<arch>.attention.sliding_window` (or the architecture's default), the
+ * layers from `<arch>.attention.sliding_window_pattern` (a period, or one
+ * flag a layer) or the architecture's own period. Nothing for an
+ * architecture llama.cpp runs with full attention in every layer.
+ */
+function slidingFacts(arch: string, blocks: number, raw: (k: Key) => unknown): { slidingWindow?: number; slidingLayers?: number } {
+  const rule = SLIDING[arch]
+  const pattern = raw('attention.sliding_window_pattern')
+  if (!rule && !Array.isArray(pattern)) return {}
+  const key = (k: Key) => `${oneLine(arch).slice(0, 64)}.${k}`
+  const w = raw('attention.sliding_window')
+  const window = w !== undefined ? count(key('attention.sliding_window'), w, 0, FACT_LIMITS['attention.sliding_window']) : rule?.defaultWindow
+  if (!window || (rule?.onlyWithBlocks !== undefined && rule.onlyWithBlocks !== blocks)) return {}
+  let layers: number
+  if (Array.isArray(pattern)) {
+    if (pattern.length < blocks) throw new Impossible(`impossible metadata: ${key('attention.sliding_window_pattern')} has ${pattern.length} layers, where ${key('block_count')} says ${blocks}`)
+    layers = pattern.slice(0, blocks).filter(x => x === true || x === 1).length
+  } else if (pattern !== undefined) {
+    layers = slidingLayerCount(blocks, count(key('attention.sliding_window_pattern'), pattern, 0, FACT_LIMITS['attention.sliding_window_pattern']), rule?.denseFirst ?? false)
+  } else if (rule) {
+    layers = slidingLayerCount(blocks, rule.period, rule.denseFirst ?? false)
+  } else return {}
+  return layers > 0 ? { slidingWindow: window, slidingLayers: layers } : {}
 }

@@ -5,24 +5,10 @@
  * the facts from a models folder.
  */
 
-/** Bytes per cached element by KV cache type: f16, and ggml's q8_0 (34 bytes per 32) and q4_0 (18 per 32). */
-export const KV_BYTES: Record<KvType, number> = { f16: 2, q8_0: 34 / 32, q4_0: 18 / 32 }
-export type KvType = 'f16' | 'q8_0' | 'q4_0'
-/** Tokens llama.cpp computes in one micro-batch (Ollama's and llama.cpp's default). */
-export const UBATCH = 512
+import { computeBytes, kvBytesPerSlot, type KvType, type ModelFacts } from './llama-buffers.js'
 
-/** What `plan` reads from a model's GGUF header. */
-export interface ModelFacts {
-  arch: string
-  blocks: number
-  trainedContext: number
-  embedding: number
-  heads: number
-  kvHeads: number
-  keyLength: number
-  valueLength: number
-  vocab?: number
-}
+export { computeBytes, KV_BYTES, kvBytesPerSlot, slidingCells, UBATCH } from './llama-buffers.js'
+export type { KvType, ModelFacts } from './llama-buffers.js'
 
 export interface PlanOptions {
   numCtx: number
@@ -48,23 +34,6 @@ export interface Plan {
   maxContext: number
   kvType: KvType
   flashAttention: boolean
-}
-
-/** KV cache of one slot: keys and values of every block for every token of its context. */
-export function kvBytesPerSlot(m: ModelFacts, ctx: number, kv: KvType): number {
-  return Math.round(m.blocks * ctx * m.kvHeads * (m.keyLength + m.valueLength) * KV_BYTES[kv])
-}
-
-/**
- * The compute buffers of one micro-batch, in f32: the logits, a few
- * activations as wide as the model, and, without flash attention, the
- * attention scores of the batch against every cached token of every slot.
- */
-export function computeBytes(m: ModelFacts, ctx: number, slots: number, flash: boolean): number {
-  const logits = (m.vocab ?? 0) * UBATCH * 4
-  const activations = 4 * UBATCH * m.embedding * 4
-  const scores = flash ? 0 : UBATCH * ctx * slots * m.heads * 4
-  return logits + activations + scores
 }
 
 export function plan(name: string, m: ModelFacts, weightsBytes: number, host: { memTotalBytes: number; osReserveBytes: number; vramTotalBytes?: number }, asked: PlanOptions): Plan {

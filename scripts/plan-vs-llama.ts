@@ -1,60 +1,71 @@
 /**
- * `node dist/scripts/plan-vs-llama.js [CTX×NP …]`: what `memtrace plan`
- * predicts for the stand-in's small model against what llama.cpp really adds
- * to a process's RSS when it creates a context of CTX × NP cells with NP
- * sequences and generates 8 tokens in each (the stand-in runner's settings:
- * 2 threads, a batch of 64, flash attention off). Each measurement runs in a
- * fresh process. The table is the one in docs/bench.md.
+ * `node dist/scripts/plan-vs-llama.js [--write docs/bench.md]`: what `memtrace
+ * plan` predicts for the KV cache and compute buffer of the stand-in's
+ * models against what llama.cpp itself says it allocated (its `KV buffer
+ * size` and `compute buffer size` lines), at the nine shapes of the plan's
+ * check, flash attention off and on. Prints the Markdown table; with
+ * `--write FILE`, sets it in FILE between its `<!-- plan-vs-llama -->` and
+ * `<!-- /plan-vs-llama -->` lines. standin/test/plan-vs-llama.test.ts holds
+ * the plan to 10 % at every row.
  */
-import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { computeBytes, kvBytesPerSlot } from '../core/plan.js'
 import { readFacts } from '../core/model-files.js'
+import { type BufferLines, checkPlan, measureBuffers, PLAN_SHAPES, type PlanCheck } from '../standin/buffer-lines.js'
+import { PLAN_MODELS } from '../standin/buffer-lines.js'
 import { tinyModelGguf } from '../standin/tiny-model.js'
 
 const MIB = 2 ** 20
 
-/** In a child: RSS after the context and 8 tokens per sequence, less RSS after the model alone. */
-async function measure(modelPath: string, ctx: number, np: number): Promise<void> {
-  const { getLlama, LlamaLogLevel } = await import('node-llama-cpp')
-  const llama = await getLlama({ build: 'never', gpu: false, progressLogs: false, logLevel: LlamaLogLevel.error })
-  const model = await llama.loadModel({ modelPath, gpuLayers: 0 })
-  const before = process.memoryUsage().rss
-  const context = await model.createContext({ contextSize: ctx, sequences: np, threads: 2, batchSize: 64, flashAttention: false })
-  const prompt = model.tokenize('Write a function that validates an email address.')
-  await Promise.all(
-    Array.from({ length: np }, async () => {
-      let n = 0
-      for await (const _ of context.getSequence().evaluate(prompt, { temperature: 0 })) if (++n >= 8) break
+/** Writes each model, reads its facts as `plan` does, and sets the plan against llama.cpp at every shape. */
+async function checks(models: [string, Buffer][], dir: string): Promise<PlanCheck[][]> {
+  const files = models.map(([name, gguf]) => {
+    const file = join(dir, `${name}.gguf`)
+    writeFileSync(file, gguf)
+    return file
+  })
+  const measured = await measureBuffers(files, PLAN_SHAPES)
+  if (!measured) throw new Error('node-llama-cpp is not installed')
+  return Promise.all(
+    files.map(async (file, i) => {
+      const facts = await readFacts(file)
+      if (typeof facts === 'string') throw new Error(facts)
+      return checkPlan(facts, measured[i] as BufferLines[])
     }),
   )
-  process.stdout.write(`${process.memoryUsage().rss - before}\n`)
+}
+
+function table(name: string, checks: PlanCheck[]): string {
+  const f = (b: number) => (b / MIB).toFixed(2)
+  const pct = (e: number) => {
+    const text = (Math.abs(e) * 100).toFixed(1)
+    return text === '0.0' ? '0.0%' : `${e > 0 ? '+' : '−'}${text}%`
+  }
+  const lines = [
+    `| ${name}: context × slots | flash attention | llama.cpp KV | plan KV | llama.cpp compute | plan compute | error on KV + compute |`,
+    '|---|---|---:|---:|---:|---:|---:|',
+    ...checks.map(c => `| ${c.ctx} × ${c.np} | ${c.flashAttention ? 'on' : 'off'} | ${f(c.kvBytes)} | ${f(c.planKvBytes)} | ${f(c.computeBytes)} | ${f(c.planComputeBytes)} | ${pct(c.error)} |`),
+  ]
+  return lines.join('\n')
 }
 
 async function main(args: string[]): Promise<void> {
-  if (args[0] === '--measure') return measure(args[1] as string, Number(args[2]), Number(args[3]))
-  const shapes = (args.length ? args : ['8192×1', '8192×4']).map(a => a.split(/[×x]/).map(Number) as [number, number])
   const dir = mkdtempSync(join(tmpdir(), 'memtrace-plan-vs-llama-'))
   try {
-    const file = join(dir, 'tiny.gguf')
-    writeFileSync(file, tinyModelGguf())
-    const facts = await readFacts(file)
-    if (typeof facts === 'string') throw new Error(facts)
-    const pct = (p: number, m: number) => `${p >= m ? '+' : '−'}${Math.round((Math.abs(p - m) / m) * 100)}%`
-    process.stdout.write('| context × slots | measured | plan, flash attention off | error | plan, flash attention on | error |\n|---|---:|---:|---:|---:|---:|\n')
-    for (const [ctx, np] of shapes) {
-      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--measure', file, String(ctx), String(np)], { encoding: 'utf8' })
-      const measured = Number(r.stdout.trim())
-      if (r.status !== 0 || !(measured > 0)) throw new Error(`measuring ${ctx} × ${np} failed: ${r.stderr.trim()}`)
-      const kv = kvBytesPerSlot(facts, ctx, 'f16') * np
-      const off = kv + computeBytes(facts, ctx, np, false)
-      const on = kv + computeBytes(facts, ctx, np, true)
-      const f = (b: number) => `${Math.round(b / MIB)} MiB`
-      process.stdout.write(`| ${ctx} × ${np} | ${f(measured)} | ${f(off)} | ${pct(off, measured)} | ${f(on)} | ${pct(on, measured)} |\n`)
+    const models = PLAN_MODELS.map(m => [m.name, tinyModelGguf(m.shape)] as [string, Buffer])
+    const all = await checks(models, dir)
+    const text = `${all.map((c, i) => table((PLAN_MODELS[i] as { title: string }).title, c)).join('\n\n')}\n`
+    const at = args.indexOf('--write')
+    if (at < 0) {
+      process.stdout.write(text)
+      return
     }
+    const file = args[at + 1] as string
+    const doc = readFileSync(file, 'utf8')
+    const m = /(<!-- plan-vs-llama -->\n)[\s\S]*?(<!-- \/plan-vs-llama -->)/.exec(doc)
+    if (!m) throw new Error(`${file} has no <!-- plan-vs-llama --> … <!-- /plan-vs-llama --> lines`)
+    writeFileSync(file, doc.replace(m[0], `${m[1]}${text}${m[2]}`))
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

@@ -12,8 +12,9 @@
  * Requests beyond NP wait for a sequence, as they queue in a real runner.
  * Settings come from the environment (the server sets them): the model file
  * (OLLAMA_STANDIN_RUNNABLE), OLLAMA_STANDIN_CTX, OLLAMA_STANDIN_NP,
- * OLLAMA_STANDIN_THREADS (2) and OLLAMA_STANDIN_BATCH (64). With llama.cpp's
- * defaults, 64 tokens took a minute on 2 cores; with these, about a second.
+ * OLLAMA_STANDIN_THREADS (2), OLLAMA_STANDIN_BATCH (64) and
+ * OLLAMA_STANDIN_FLASH_ATTENTION (`on`, else off). With llama.cpp's defaults,
+ * 64 tokens took a minute on 2 cores; with these, about a second.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { RunnerLog } from './llama-log.js'
@@ -30,6 +31,7 @@ export interface LlamaRunnerSettings {
   np: number
   threads: number
   batch: number
+  flashAttention: boolean
   port: number
 }
 
@@ -42,8 +44,37 @@ export function llamaRunnerSettings(argv: string[], env: NodeJS.ProcessEnv): Lla
     np: num(env.OLLAMA_STANDIN_NP, 1),
     threads: num(env.OLLAMA_STANDIN_THREADS, 2),
     batch: num(env.OLLAMA_STANDIN_BATCH, 64),
+    flashAttention: env.OLLAMA_STANDIN_FLASH_ATTENTION === 'on',
     port: at >= 0 ? Number(argv[at + 1]) : 0,
   }
+}
+
+/** node-llama-cpp, or undefined when it is not installed (it is a development dependency). */
+export async function nodeLlamaCpp(): Promise<typeof import('node-llama-cpp') | undefined> {
+  try {
+    return await import('node-llama-cpp')
+  } catch {
+    return undefined
+  }
+}
+
+/** llama.cpp through node-llama-cpp's prebuilt CPU binary (never built or downloaded here); with `log`, its lines at info level go to it. */
+export function runnerLlama(llamaCpp: typeof import('node-llama-cpp'), log?: { message(text: string): void }) {
+  const { getLlama, LlamaLogLevel } = llamaCpp
+  const logging = log ? { logLevel: LlamaLogLevel.info, logger: (_: unknown, message: string) => log.message(message) } : { logLevel: LlamaLogLevel.disabled }
+  return getLlama({ build: 'never', gpu: false, progressLogs: false, usePrebuiltBinaries: true, ...logging })
+}
+
+/**
+ * The model loaded on the CPU, and how the runner makes its context: ctx
+ * cells for each of NP sequences (node-llama-cpp asks llama.cpp for ctx ×
+ * NP, one stream a sequence, as Ollama's runner does).
+ */
+export async function loadRunnerModel(llama: Awaited<ReturnType<typeof runnerLlama>>, modelPath: string) {
+  const model = await llama.loadModel({ modelPath, gpuLayers: 0 })
+  const createContext = (s: Pick<LlamaRunnerSettings, 'ctx' | 'np' | 'threads' | 'batch' | 'flashAttention'>) =>
+    model.createContext({ contextSize: s.ctx, sequences: s.np, threads: s.threads, batchSize: s.batch, flashAttention: s.flashAttention })
+  return { model, createContext }
 }
 
 /**
@@ -54,21 +85,17 @@ export function llamaRunnerSettings(argv: string[], env: NodeJS.ProcessEnv): Lla
  * none a token. Without, nothing is written there.
  */
 export async function runLlamaRunner(s: LlamaRunnerSettings, log?: RunnerLog): Promise<void> {
-  let llamaCpp: typeof import('node-llama-cpp')
-  try {
-    llamaCpp = await import('node-llama-cpp')
-  } catch {
+  const llamaCpp = await nodeLlamaCpp()
+  if (!llamaCpp) {
     process.stdout.write('error: node-llama-cpp is not installed (it is a development dependency of memtrace)\n')
     process.exit(1)
   }
-  const { getLlama, LlamaLogLevel } = llamaCpp
-  let model: Awaited<ReturnType<Awaited<ReturnType<typeof getLlama>>['loadModel']>>
-  let context: Awaited<ReturnType<typeof model.createContext>>
-  const logging = log ? { logLevel: LlamaLogLevel.info, logger: (_: unknown, message: string) => log.message(message) } : { logLevel: LlamaLogLevel.disabled }
+  let model: Awaited<ReturnType<typeof loadRunnerModel>>['model']
+  let context: Awaited<ReturnType<Awaited<ReturnType<typeof loadRunnerModel>>['createContext']>>
   try {
-    const llama = await getLlama({ build: 'never', gpu: false, progressLogs: false, usePrebuiltBinaries: true, ...logging })
-    model = await llama.loadModel({ modelPath: s.modelPath, gpuLayers: 0 })
-    context = await model.createContext({ contextSize: s.ctx, sequences: s.np, threads: s.threads, batchSize: s.batch, flashAttention: false })
+    const loaded = await loadRunnerModel(await runnerLlama(llamaCpp, log), s.modelPath)
+    model = loaded.model
+    context = await loaded.createContext(s)
   } catch (e) {
     await logged(log)
     // The server reads this line and answers the request with it, as Ollama answers a failed load.

@@ -6,8 +6,11 @@
  */
 import { GGUF_FILE_TYPE_F16, type GgufTensor, type GgufValue, modelMetadata, type ModelShape, writeGguf } from './gguf-writer.js'
 
+/** A model's shape with its feed-forward width and, optionally, a vocabulary size (else the tiny one, 289 tokens). */
+export type TinyShape = ModelShape & { feedForward: number; vocabSize?: number; slidingWindow?: number }
+
 /** 8 blocks, 512 wide, 8 heads and 8 KV heads of 64, a feed-forward of 1024: about 42 MB in f16. */
-export const TINY_SHAPE: ModelShape & { feedForward: number } = {
+export const TINY_SHAPE: TinyShape = {
   arch: 'llama',
   name: 'memtrace-tiny',
   blocks: 8,
@@ -19,10 +22,25 @@ export const TINY_SHAPE: ModelShape & { feedForward: number } = {
 }
 
 /**
+ * A small gemma3 (llama.cpp's src/models/gemma3.cpp: its extra norms, every
+ * 6th layer global, the rest sliding): 12 blocks, 10 of them with a window
+ * of 256 tokens, so that llama.cpp's sliding-window cache has something to
+ * hold less of.
+ */
+export const SLIDING_TINY_SHAPE: TinyShape = { ...TINY_SHAPE, arch: 'gemma3', name: 'memtrace-tiny-sliding', blocks: 12, kvHeads: 4, slidingWindow: 256 }
+
+/**
+ * The small llama with a vocabulary of 32,000 tokens (Llama 2's), 4 KV heads
+ * and a wider feed-forward: its logits outweigh its attention, as a real
+ * model's do with flash attention on.
+ */
+export const WIDE_VOCAB_TINY_SHAPE: TinyShape = { ...TINY_SHAPE, name: 'memtrace-tiny-vocab', kvHeads: 4, feedForward: 1536, vocabSize: 32_000 }
+
+/**
  * A SentencePiece vocabulary: unknown, begin and end, the 256 byte tokens
  * (so any text can be read), and some words so that the output has spaces.
  */
-export function tinyVocabulary(): { tokens: string[]; scores: number[]; types: number[] } {
+export function tinyVocabulary(size = 0): { tokens: string[]; scores: number[]; types: number[] } {
   const NORMAL = 1
   const UNKNOWN = 2
   const CONTROL = 3
@@ -36,6 +54,11 @@ export function tinyVocabulary(): { tokens: string[]; scores: number[]; types: n
   // The space on its own, then words that begin with one: SentencePiece writes a space as ▁.
   for (const w of ['', ...WORDS]) {
     tokens.push(`▁${w}`)
+    types.push(NORMAL)
+  }
+  // A larger vocabulary, where asked for one (a model shaped like a real one): numbered words up to `size`.
+  for (let i = 0; tokens.length < size; i++) {
+    tokens.push(`▁w${i}`)
     types.push(NORMAL)
   }
   // Bytes score lowest so that the words are preferred where they match.
@@ -81,8 +104,8 @@ function ones(count: number): Buffer {
 }
 
 /** The whole loadable file. */
-export function tinyModelGguf(shape = TINY_SHAPE): Buffer {
-  const { tokens, scores, types } = tinyVocabulary()
+export function tinyModelGguf(shape: TinyShape = TINY_SHAPE): Buffer {
+  const { tokens, scores, types } = tinyVocabulary(shape.vocabSize)
   const e = shape.embedding
   const ff = shape.feedForward
   const kvWidth = shape.kvHeads * (e / shape.heads)
@@ -93,6 +116,7 @@ export function tinyModelGguf(shape = TINY_SHAPE): Buffer {
     [`${shape.arch}.feed_forward_length`, { type: 'u32', value: ff }],
     [`${shape.arch}.rope.dimension_count`, { type: 'u32', value: e / shape.heads }],
     [`${shape.arch}.attention.layer_norm_rms_epsilon`, { type: 'f32', value: 1e-5 }],
+    ...(shape.slidingWindow !== undefined ? ([[`${shape.arch}.attention.sliding_window`, { type: 'u32', value: shape.slidingWindow }]] as [string, GgufValue][]) : []),
     ['tokenizer.ggml.model', { type: 'string', value: 'llama' }],
     ['tokenizer.ggml.tokens', { type: 'array-string', value: tokens }],
     ['tokenizer.ggml.scores', { type: 'array-f32', value: scores }],
@@ -103,7 +127,8 @@ export function tinyModelGguf(shape = TINY_SHAPE): Buffer {
     ['tokenizer.ggml.add_bos_token', { type: 'bool', value: true }],
   ]
   const f16 = (name: string, cols: number, rows: number): GgufTensor => ({ name, shape: [cols, rows], type: 'f16', data: randomF16(cols * rows, next) })
-  const norm = (name: string): GgufTensor => ({ name, shape: [e], type: 'f32', data: ones(e) })
+  const norm = (name: string, width = e): GgufTensor => ({ name, shape: [width], type: 'f32', data: ones(width) })
+  const head = e / shape.heads
   const tensors: GgufTensor[] = [f16('token_embd.weight', e, tokens.length)]
   for (let i = 0; i < shape.blocks; i++) {
     tensors.push(
@@ -117,6 +142,8 @@ export function tinyModelGguf(shape = TINY_SHAPE): Buffer {
       f16(`blk.${i}.ffn_up.weight`, e, ff),
       f16(`blk.${i}.ffn_down.weight`, ff, e),
     )
+    // gemma3 normalizes Q and K by head, and each block's attention and feed-forward outputs.
+    if (shape.arch === 'gemma3') tensors.push(norm(`blk.${i}.attn_q_norm.weight`, head), norm(`blk.${i}.attn_k_norm.weight`, head), norm(`blk.${i}.post_attention_norm.weight`), norm(`blk.${i}.post_ffw_norm.weight`))
   }
   tensors.push(norm('output_norm.weight'), f16('output.weight', e, tokens.length))
   return writeGguf(md, tensors)
