@@ -16,6 +16,7 @@ import { chart, markdown, markdownModels, markdownParallel, type PerSlot, type R
 import { runModels } from './models.js'
 import { runParallel } from './parallel.js'
 import { released } from './guard.js'
+import { onInterrupt } from './sweep.js'
 import type { BenchStep } from '../schemas/index.js'
 
 /** Seed 000's prompt. */
@@ -184,17 +185,27 @@ async function bench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
   const settings = { model: a.model, numCtx: a.numCtx, requests: a.requests, warmup: a.warmup, cooldownMs: a.cooldownMs, seed: a.seed, temperature: a.temperature }
   let md: string
   let steps: BenchStep[]
+  const numParallel = values['num-parallel'] !== undefined ? whole('num-parallel', values['num-parallel'], 1) : undefined
+  // Ctrl-C or SIGTERM: the steps that finished are in results.jsonl; their table and chart are written beside them, and the interruption said.
+  onInterrupt(signal => {
+    const done = finishedSteps(join(a.out, 'results.jsonl'))
+    const note = { signal, steps: done.length }
+    const text = experiment === 'models' ? markdownModels(done, { ...settings, order }, note) : experiment === 'parallel' ? markdownParallel(done, { ...settings, ...(numParallel !== undefined ? { numParallel } : {}) }, undefined, undefined, note) : markdown(done, settings, {}, note)
+    writeFileSync(join(a.out, 'results.md'), text)
+    if (done.length) writeFileSync(join(a.out, 'results.svg'), chart(done, settings, experiment))
+    say(`interrupted (${signal}) after ${done.length} finished step${done.length === 1 ? '' : 's'}: they are in ${join(a.out, 'results.jsonl')} and results.md; the trace is in ${join(a.out, 'trace')} (memtrace render --dir ${join(a.out, 'trace')})`)
+  })
   if (experiment === 'models') {
     steps = await runModels({ ...a, models: positionals, order, prompts, settleMs }, say)
     md = markdownModels(steps, { ...settings, order })
   } else if (experiment === 'parallel') {
-    const numParallel = values['num-parallel'] !== undefined ? whole('num-parallel', values['num-parallel'], 1) : undefined
-    steps = await runParallel({ ...a, maxParallel: whole('max-parallel', values['max-parallel'], 4), ...(numParallel !== undefined ? { numParallel } : {}) }, say)
+    const run = await runParallel({ ...a, maxParallel: whole('max-parallel', values['max-parallel'], 4), ...(numParallel !== undefined ? { numParallel } : {}) }, say)
+    steps = run.steps
     // With a server of its own, the slots are known: the whole runner is set against the plan.
     const runner = numParallel !== undefined ? await runnerPlan(a.model, a.numCtx, numParallel, steps[0], say) : undefined
     // The fourth and fifth figures, from the server's log the daemon kept beside the trace.
     if (runner) Object.assign(runner, await fromServerLog(join(a.out, 'trace'), a.model))
-    md = markdownParallel(steps, { ...settings, ...(numParallel !== undefined ? { numParallel } : {}) }, runner)
+    md = markdownParallel(steps, { ...settings, ...(numParallel !== undefined ? { numParallel } : {}) }, runner, run.verdict)
   } else {
     steps = await runNumParallel(a, say)
     const perSlot: PerSlot = {}
@@ -204,6 +215,7 @@ async function bench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
     if (facts) perSlot.predictedBytes = kvBytesPerSlot(facts.facts, capContext(facts.facts, a.numCtx), 'f16')
     md = markdown(steps, settings, perSlot)
   }
+  onInterrupt(undefined)
   // Each step was written as it ended; the whole file now replaces those lines at once, with what needed every step.
   writeFileSync(join(a.out, 'results.jsonl.tmp'), steps.map(s => `${jsonLine(s)}\n`).join(''))
   renameSync(join(a.out, 'results.jsonl.tmp'), join(a.out, 'results.jsonl'))
@@ -213,6 +225,24 @@ async function bench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
   if (render.status !== 0) say(`memory.svg: ${render.stderr.trim()}`)
   out.write(`${md}\nWritten to ${a.out}/: results.jsonl, results.md, results.svg, memory.svg, trace/\n`)
   return 0
+}
+
+/** The steps a sweep wrote as each ended: every line that is a bench-step (a line cut short by a kill is left out). */
+function finishedSteps(path: string): BenchStep[] {
+  let text = ''
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch {
+    return []
+  }
+  return text.split('\n').flatMap(l => {
+    try {
+      const r = JSON.parse(l) as BenchStep
+      return r.record === 'bench-step' ? [r] : []
+    } catch {
+      return []
+    }
+  })
 }
 
 /** The model's GGUF facts and weights size, where its manifest is found in the local models folders. */

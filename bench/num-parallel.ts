@@ -10,8 +10,8 @@ import { InputError } from '../core/errors.js'
 import { formatTs } from '../core/parse/time.js'
 import { generate, HttpError, loadedModels } from './ollama-client.js'
 import { freePort, ManagedServer } from './managed-server.js'
-import { cause, phases } from './rules.js'
-import { addMemory, fillWindow, finished, mean, memtrace, requestOptions, sd, sleep, type SweepArgs, type Timed, traced } from './sweep.js'
+import { busySteps, npCause, phases } from './rules.js'
+import { addMemory, fillWindow, finished, hostBefore, hostDuring, mean, memtrace, requestOptions, sd, sleep, type SweepArgs, type Timed, traced } from './sweep.js'
 
 export interface NumParallelArgs extends SweepArgs {
   model: string
@@ -32,12 +32,15 @@ export async function runNumParallel(a: NumParallelArgs, say: (line: string) => 
     for (let np = a.minNp; np <= a.maxNp; np++) steps.push(await finished(a, trace, await step(a, server, trace, np, say)))
   })
   await addMemory(trace, steps)
-  // Phases over the steps that ran: a step that did not load is no speed of 0.
+  // Phases over the steps that ran (a step that did not load is no speed of 0), and none on a busy host.
   const ran = steps.filter(s => s.genTps !== undefined)
-  const named = phases(ran.map(s => s.genTps as number))
+  const named = busySteps(steps).length === 0 ? phases(ran.map(s => ({ mean: s.genTps as number, sd: s.genTpsSd ?? 0 }))) : []
   for (const [i, s] of ran.entries()) {
-    s.phase = named[i]
-    if (s.phase !== 'flat') s.cause = cause({ pageOuts: s.pageOuts ?? 0, swapGrowthBytes: s.swapGrowthBytes ?? 0 })
+    const phase = named[i]
+    if (!phase) continue
+    s.phase = phase
+    const c = npCause(phase)
+    if (c) s.cause = c
   }
   return steps.map(({ measureFrom: _f, measureTo: _t, runnerPids: _p, ...s }) => s)
 }
@@ -58,6 +61,8 @@ async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np
     return { ...base, outcome: `did not load: ${(e as Error).message}`, endedAt: formatTs(Date.now()), requests: 0 }
   }
   const effective = server.effectiveParallel()
+  const host = await hostBefore(trace)
+  const during = hostDuring(trace)
   const measureFrom = Date.now()
   const results = []
   for (let r = 0; r < a.requests; r++) {
@@ -70,6 +75,7 @@ async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np
   }
   await fillWindow(measureFrom)
   const measureTo = Date.now()
+  const hostEnd = during()
   const runnerPids = server.runnerPids()
   await sleep(a.cooldownMs)
   await server.stop()
@@ -82,6 +88,8 @@ async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np
     measureFrom,
     measureTo,
     runnerPids,
+    ...host,
+    ...hostEnd,
   }
   if (results.length > 0) {
     out.genTps = mean(gen)

@@ -4,6 +4,7 @@ import type { BenchStep } from '../schemas/index.js'
 import { el, text } from '../core/svg.js'
 import { markdownText } from '../core/safe-text.js'
 import { gibOrMib as gib } from '../core/units.js'
+import { BUSY_PCT, NOT_GIVEN_BACK_BYTES as SETTLED_BYTES, busySteps, firstSigns, type ParallelVerdict, signsText } from './rules.js'
 
 export interface SweepSettings {
   model: string
@@ -59,24 +60,55 @@ function spans(steps: BenchStep[], phase: string): string {
   return `${phase} ${at.length > 1 ? `${at[0]}–${at[at.length - 1]}` : at[0]}`
 }
 
-export function markdown(steps: BenchStep[], s: SweepSettings, perSlot: PerSlot): string {
+/** `2 / 31 %`: the CPU others used before and during a step. */
+function otherCpu(x: BenchStep): string {
+  if (x.otherCpuPct === undefined && x.otherCpuPctBefore === undefined) return '–'
+  return `${x.otherCpuPctBefore !== undefined ? x.otherCpuPctBefore.toFixed(0) : '–'} / ${x.otherCpuPct !== undefined ? x.otherCpuPct.toFixed(0) : '–'} %`
+}
+
+/** Why nothing is named: the steps measured on a busy host; '' when none was. */
+export function busyText(steps: BenchStep[], unit: string): string {
+  const busy = busySteps(steps)
+  if (busy.length === 0) return ''
+  return `the host was busy (other processes used ${busy.map(b => `${b.pct.toFixed(0)} % of the CPU at ${unit} ${b.step}`).join(', ')}; the rules name nothing unless others used ${BUSY_PCT} % or less before and during every step)`
+}
+
+/** The rules' test, said under each table. */
+export const SPREAD_TEST = 'a difference counts only when the two means lie further apart than their two standard deviations together'
+
+/** Said at the top of the results of a sweep that did not end on its own. */
+export function interruptedText(interrupted: { signal: string; steps: number }): string {
+  return `**Interrupted** (${interrupted.signal}) after ${interrupted.steps} finished step${interrupted.steps === 1 ? '' : 's'}: these are the steps that finished, as they were written when each ended. Nothing is named: the rules need the whole sweep.`
+}
+
+export function markdown(steps: BenchStep[], s: SweepSettings, perSlot: PerSlot, interrupted?: { signal: string; steps: number }): string {
   const rows = steps.map(x =>
     x.outcome !== 'ok' && x.genTps === undefined
-      ? `| ${x.step} | | ${markdownText(x.outcome)} | | | | | | | | | |`
-      : `| ${x.step} | ${x.effectiveNp ?? '?'}${x.npMismatch ? ' ⚠' : ''} | ${num(x.genTps)} ± ${num(x.genTpsSd)} | ${num(x.prefillTps, 0)} | ${num(x.ttftMs, 0)} | ${x.rssIdleBytes !== undefined ? gib(x.rssIdleBytes) : '–'} | ${x.rssPeakBytes !== undefined ? gib(x.rssPeakBytes) : '–'} | ${x.swapGrowthBytes !== undefined ? gib(x.swapGrowthBytes) : '–'} | ${x.pageOuts ?? '–'} | ${x.freePctMin !== undefined ? `${num(x.freePctMin)}%` : '–'} | ${x.phase ?? ''} | ${x.cause ?? ''}${x.outcome !== 'ok' ? ` ${markdownText(x.outcome)}` : ''} |`,
+      ? `| ${x.step} | | ${markdownText(x.outcome)} | | | | | | | | | | |`
+      : `| ${x.step} | ${x.effectiveNp ?? '?'}${x.npMismatch ? ' ⚠' : ''} | ${num(x.genTps)} ± ${num(x.genTpsSd)} | ${num(x.prefillTps, 0)} | ${num(x.ttftMs, 0)} | ${x.rssIdleBytes !== undefined ? gib(x.rssIdleBytes) : '–'} | ${x.rssPeakBytes !== undefined ? gib(x.rssPeakBytes) : '–'} | ${x.swapGrowthBytes !== undefined ? gib(x.swapGrowthBytes) : '–'} | ${x.pageOuts ?? '–'} | ${x.freePctMin !== undefined ? `${num(x.freePctMin)}%` : '–'} | ${otherCpu(x)} | ${x.phase ?? ''} | ${x.cause ?? ''}${x.outcome !== 'ok' ? ` ${markdownText(x.outcome)}` : ''} |`,
   )
   const lines = [
     `# memtrace bench num-parallel: ${markdownText(s.model)}`,
     '',
-    `num_ctx ${s.numCtx}, one request at a time: ${s.requests} request${s.requests === 1 ? '' : 's'} per step after ${s.warmup ? `${s.warmup} warm-up${s.warmup === 1 ? '' : 's'}` : 'no warm-up (the first request loads the model)'}, ${s.cooldownMs / 1000} s apart; seed ${s.seed}, temperature ${s.temperature}. The server restarts with OLLAMA_NUM_PARALLEL = NP at each step; memory is from memtrace's trace of the step (after the warm-up).`,
+    ...(interrupted ? [interruptedText(interrupted), ''] : []),
+    `num_ctx ${s.numCtx}, one request at a time: ${s.requests} request${s.requests === 1 ? '' : 's'} per step after ${s.warmup ? `${s.warmup} warm-up${s.warmup === 1 ? '' : 's'}` : 'no warm-up (the first request loads the model)'}, ${s.cooldownMs / 1000} s apart; seed ${s.seed}, temperature ${s.temperature}. The server restarts with OLLAMA_NUM_PARALLEL = NP at each step; memory is from memtrace's trace of the step (after the warm-up). "Other CPU" is what processes other than the server, its runners and memtrace used, in % of the machine, over a second before the requests and while they ran.`,
     '',
-    '| NP | runner NP | gen t/s | prefill t/s | TTFT ms | RSS idle | RSS peak | swap growth | page-outs | free min | phase | cause |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
+    '| NP | runner NP | gen t/s | prefill t/s | TTFT ms | RSS idle | RSS peak | swap growth | page-outs | free min | other CPU | phase | cause |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
     ...rows,
     '',
   ]
   const named = ['flat', 'degradation', 'cliff', 'stabilized'].map(p => spans(steps, p)).filter(Boolean)
-  if (named.length) lines.push(`Phases: ${named.join(', ')}.`)
+  const busy = busyText(steps, 'NP')
+  const signs = signsText(firstSigns(steps), 'NP')
+  if (!interrupted) {
+    if (busy) lines.push(`Phases: none named: ${busy}.`)
+    else if (named.length) {
+      lines.push(`Phases: ${named.join(', ')} (${SPREAD_TEST}).`)
+      lines.push(steps.some(x => x.cause === 'memory') ? `Cause: memory (one request at a time holds compute constant)${signs ? `; ${signs}` : ''}.` : `Cause: none (no step slower beyond the spread)${signs ? `; memory still showed ${signs}` : ''}.`)
+    }
+    if (!busy && steps.some(x => x.genTps !== undefined && (x.requests ?? 0) < 2)) lines.push('With one request a step there is no spread: the phases are read from the means alone.')
+  }
   const mismatch = steps.filter(x => x.npMismatch)
   if (mismatch.length) lines.push(`⚠ The runner did not get the NUM_PARALLEL asked for at NP ${mismatch.map(x => `${x.step} (got ${x.effectiveNp})`).join(', ')}.`)
   if (perSlot.measuredBytes !== undefined || perSlot.predictedBytes !== undefined) {
@@ -88,31 +120,44 @@ export function markdown(steps: BenchStep[], s: SweepSettings, perSlot: PerSlot)
   return `${lines.join('\n')}\n`
 }
 
-export function markdownParallel(steps: BenchStep[], s: SweepSettings & { numParallel?: number }, runner?: RunnerPlan): string {
+export function markdownParallel(steps: BenchStep[], s: SweepSettings & { numParallel?: number }, runner?: RunnerPlan, v?: ParallelVerdict, interrupted?: { signal: string; steps: number }): string {
   const rows = steps.map(x =>
     x.genTps === undefined
-      ? `| ${x.step} | ${markdownText(x.outcome)} | | | | | | | | |`
-      : `| ${x.step} | ${num(x.genTps)} ± ${num(x.genTpsSd)} | ${num(x.totalTps)} | ${num(x.ttftP50Ms, 0)} | ${num(x.ttftMaxMs, 0)} | ${x.rssPeakBytes !== undefined ? gib(x.rssPeakBytes) : '–'} | ${x.swapGrowthBytes !== undefined ? gib(x.swapGrowthBytes) : '–'} | ${x.pageOuts ?? '–'} | ${x.freePctMin !== undefined ? `${num(x.freePctMin)}%` : '–'} | ${[...(x.verdict ?? []), ...(x.cause ? [`cause ${x.cause}`] : []), ...(x.outcome !== 'ok' ? [markdownText(x.outcome)] : [])].join(', ')} |`,
+      ? `| ${x.step} | ${markdownText(x.outcome)} | | | | | | | | | |`
+      : `| ${x.step} | ${num(x.genTps)} ± ${num(x.genTpsSd)} | ${num(x.totalTps)}${x.totalTpsSd ? ` ± ${num(x.totalTpsSd)}` : ''} | ${num(x.ttftP50Ms, 0)} | ${num(x.ttftMaxMs, 0)} | ${x.rssPeakBytes !== undefined ? gib(x.rssPeakBytes) : '–'} | ${x.swapGrowthBytes !== undefined ? gib(x.swapGrowthBytes) : '–'} | ${x.pageOuts ?? '–'} | ${x.freePctMin !== undefined ? `${num(x.freePctMin)}%` : '–'} | ${otherCpu(x)} | ${[...(x.verdict ?? []), ...(x.cause ? [`cause ${x.cause}`] : []), ...(x.outcome !== 'ok' ? [markdownText(x.outcome)] : [])].join(', ')} |`,
   )
   const at = (k: 'cliff' | 'peak' | 'knee') => steps.find(x => x.verdict?.includes(k))?.step
   const cliff = at('cliff')
   const causes = [...new Set(steps.filter(x => x.cause).map(x => x.cause))]
-  const verdict = [
-    cliff !== undefined ? `Cliff at P=${cliff} (per-request speed under half of P=1's)` : 'No cliff (per-request speed stayed above half of P=1\'s)',
-    at('peak') !== undefined ? `throughput peak at P=${at('peak')}` : '',
-    at('knee') !== undefined ? `knee at P=${at('knee')} (throughput gained under 5 %)` : 'no knee',
-    causes.length ? `cause: ${causes.join(' and ')}${causes.includes('memory') ? '' : ' (no page-outs, swap flat)'}` : '',
-  ].filter(Boolean)
+  const busy = busyText(steps, 'P')
+  const base = v?.baseline?.from === 'total' ? ` (P=1's ${v.baseline.tps.toFixed(1)} t/s in all: one request cannot generate slower than its throughput in all, so its lower per-request reading, ${num(steps[0]?.genTps)}, is noise)` : ''
+  const cliffText =
+    cliff !== undefined
+      ? `Cliff at P=${cliff} (per-request speed under half of P=1's${base}, beyond the spread)`
+      : v?.cliffBetween
+        ? `No cliff named: from P=${v.cliffBetween.from} per-request speed may be under half of P=1's${base}, but the spread cannot tell where it falls under${v.cliffBetween.to !== undefined ? ` (P=${v.cliffBetween.to} surely is)` : ''}`
+        : "No cliff (per-request speed stayed above half of P=1's, or within the spread of it)"
+  const signs = signsText(firstSigns(steps), 'P')
+  const verdict = busy
+    ? [`Nothing named: ${busy}`]
+    : [
+        cliffText,
+        at('peak') !== undefined ? `throughput peak at P=${at('peak')}` : 'no throughput peak beyond the spread',
+        at('knee') !== undefined ? `knee at P=${at('knee')} (throughput gained under 5 %, or within the spread)` : 'no knee',
+        causes.length ? `cause: ${causes.join(' and ')}${causes.includes('memory') ? (signs ? ` (${signs})` : '') : ' (no page-outs, swap and compressor flat)'}` : '',
+        SPREAD_TEST,
+      ].filter(Boolean)
   return `${[
     `# memtrace bench parallel: ${markdownText(s.model)}`,
     '',
+    ...(interrupted ? [interruptedText(interrupted), ''] : []),
     `num_ctx ${s.numCtx}${s.numParallel !== undefined ? `, a server of memtrace's own with OLLAMA_NUM_PARALLEL=${s.numParallel}` : ', the running server'}: P identical requests at once, ${s.requests} rounds per step after ${s.warmup} warm-up, ${s.cooldownMs / 1000} s apart; seed ${s.seed}, temperature ${s.temperature}.`,
     '',
-    '| P | gen t/s per request | total t/s | TTFT p50 ms | TTFT max ms | RSS peak | swap growth | page-outs | free min | |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| P | gen t/s per request | total t/s | TTFT p50 ms | TTFT max ms | RSS peak | swap growth | page-outs | free min | other CPU | |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ...rows,
     '',
-    `${verdict.join('; ')}.`,
+    ...(interrupted ? [] : [`${verdict.join('; ')}.`]),
     ...(runner && (runner.measuredBytes !== undefined || runner.predictedBytes !== undefined)
       ? [
           `Runner: measured ${runner.measuredBytes !== undefined ? gib(runner.measuredBytes) : '–'} (its RSS at P=1, idle after the warm-up), predicted ${runner.predictedBytes !== undefined ? gib(runner.predictedBytes) : '–'} by \`memtrace plan\` for ${runner.numParallel} slot${runner.numParallel === 1 ? '' : 's'} of ${s.numCtx}${runner.perSlotBytes !== undefined ? ` (weights, ${gib(runner.perSlotBytes)} of f16 KV cache a slot, compute with flash attention)` : ''}${errorPct(runner.predictedBytes, runner.measuredBytes)}${runner.ollamaBytes !== undefined ? `; Ollama predicted ${gib(runner.ollamaBytes)}${errorPct(runner.ollamaBytes, runner.measuredBytes)}` : "; Ollama's log gave no prediction (0.30 says one only beside other models)"}${runner.allocatedBytes !== undefined ? `; the server's log says ${gib(runner.allocatedBytes)} was allocated${errorPct(runner.predictedBytes, runner.allocatedBytes).replace('error', "plan's error")}` : ''}. Per slot needs a NUM_PARALLEL sweep: the runner's own overhead is in this figure.`,
@@ -126,19 +171,23 @@ function truncate(text: string, n: number): string {
   return text.length <= n ? text : `${text.slice(0, n - 1)}…`
 }
 
-export function markdownModels(steps: BenchStep[], s: SweepSettings & { order: string }): string {
+export function markdownModels(steps: BenchStep[], s: SweepSettings & { order: string }, interrupted?: { signal: string; steps: number }): string {
   const rows = steps.map(
     x =>
-      `| ${x.step} | ${markdownText(x.model)} | ${x.memBeforeBytes !== undefined ? gib(x.memBeforeBytes) : '–'} | ${x.rssPeakBytes !== undefined ? gib(x.rssPeakBytes) : '–'} | ${x.memAfterBytes !== undefined ? gib(x.memAfterBytes) : '–'} | ${x.notGivenBackBytes !== undefined ? `${x.notGivenBackBytes >= 0 ? '+' : '−'}${gib(Math.abs(x.notGivenBackBytes))}` : '–'} | ${x.unloadMs !== undefined ? (x.unloadMs / 1000).toFixed(1) : '–'} | ${x.genTps !== undefined ? `${num(x.genTps)} ± ${num(x.genTpsSd)}` : '–'} | ${markdownText(x.outcome)}${x.retried ? ' (after a restart)' : ''} |`,
+      `| ${x.step} | ${markdownText(x.model)} | ${x.memBeforeBytes !== undefined ? gib(x.memBeforeBytes) : '–'} | ${x.rssPeakBytes !== undefined ? gib(x.rssPeakBytes) : '–'} | ${x.memAfterBytes !== undefined ? gib(x.memAfterBytes) : '–'} | ${x.notGivenBackBytes !== undefined ? `${x.notGivenBackBytes >= 0 ? '+' : '−'}${gib(Math.abs(x.notGivenBackBytes))}${x.notGivenBack ? ' ⚠' : ''}` : '–'} | ${x.unloadMs !== undefined ? (x.unloadMs / 1000).toFixed(1) : '–'} | ${x.genTps !== undefined ? `${num(x.genTps)} ± ${num(x.genTpsSd)}` : '–'} | ${markdownText(x.outcome)}${x.retried ? ' (after a restart)' : ''}${x.restarted ? ' (a fresh server first: the plan said it would not fit)' : ''} |`,
   )
+  const held = steps.filter(x => x.notGivenBack)
   return `${[
     `# memtrace bench models: clean runs`,
     '',
+    ...(interrupted ? [interruptedText(interrupted).replace('Nothing is named: the rules need the whole sweep.', '')
+      .trim(), ''] : []),
     `num_ctx ${s.numCtx}; ${s.order === 'given' ? 'in the order given' : 'smallest first'}; ${s.requests} requests per model after a load; seed ${s.seed}, temperature ${s.temperature}. After each model: keep_alive 0, then a wait until /api/ps is empty, the runner has exited and memory has come back. "In use" is the host's memory in use (total − available); "runner peak" is the runner's RSS from the trace.`,
     '',
     '| # | model | in use before | runner peak | in use after unload | not given back | unload s | gen t/s | outcome |',
     '|---:|---|---:|---:|---:|---:|---:|---:|---|',
     ...rows,
+    ...(held.length ? ['', `⚠ Not given back: ${held.map(x => `${markdownText(x.model)} (${gib(x.notGivenBackBytes ?? 0)})`).join(', ')}: more than ${gib(SETTLED_BYTES)} more in use once the model was unloaded and its runner gone than before it loaded.`] : []),
   ].join('\n')}\n`
 }
 

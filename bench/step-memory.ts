@@ -7,6 +7,7 @@ export interface StepMemory {
   rssPeakBytes?: number
   swapGrowthBytes?: number
   pageOuts?: number
+  compressionGrowthBytes?: number
   freePctMin?: number
 }
 
@@ -21,7 +22,8 @@ const pageOutsOf = (s: SystemSample) => s.pageouts ?? s.swapOutPages
 /**
  * Between `startMs` and `endMs`: the runners' RSS (together) at the first
  * process sample and at its highest, the swap used and page-outs from the
- * last system sample at or before the start to the last before the end, and
+ * last system sample at or before the start to the last before the end (and
+ * macOS's compressor), and
  * the lowest free (Linux: available) %.
  */
 export function stepMemory(trace: Trace, samples: TimedSample[], startMs: number, endMs: number, pids?: number[]): StepMemory {
@@ -47,6 +49,9 @@ export function stepMemory(trace: Trace, samples: TimedSample[], startMs: number
     const pa = pageOutsOf(before.sample)
     const pb = pageOutsOf(last.sample)
     if (pa !== undefined && pb !== undefined) out.pageOuts = Math.max(0, pb - pa)
+    const ca = before.sample.compressorBytes
+    const cb = last.sample.compressorBytes
+    if (ca !== undefined && cb !== undefined) out.compressionGrowthBytes = cb - ca
   }
   const pcts = [before, ...inside].map(s => s?.sample.freePct).filter((v): v is number => v !== undefined)
   if (pcts.length > 0) out.freePctMin = Math.min(...pcts)

@@ -8,6 +8,8 @@ import type { BenchStep } from '../schemas/index.js'
 import { loadTrace, newestInDir } from '../render/index.js'
 import { stepMemory, type TimedSample } from './step-memory.js'
 import { InputError } from '../core/errors.js'
+import { readLock } from '../daemon/index.js'
+import { otherCpuPct, snapshot } from './host-load.js'
 import { type ManagedServer, ServerError } from './managed-server.js'
 
 const BIN = new URL('../bin/memtrace.js', import.meta.url).pathname
@@ -47,6 +49,12 @@ export async function fillWindow(from: number): Promise<void> {
   if (left > 0) await sleep(left)
 }
 
+/** What to do when a signal ends the sweep, once its servers and daemon are stopped (write what finished). */
+let interrupted: ((signal: NodeJS.Signals) => void) | undefined
+export function onInterrupt(f: ((signal: NodeJS.Signals) => void) | undefined): void {
+  interrupted = f
+}
+
 /**
  * Runs a sweep under memtrace's daemon: starts it tracing `url` into
  * `trace`, and whatever happens (an error, Ctrl-C, SIGTERM) stops the
@@ -66,6 +74,11 @@ export async function traced<T>(trace: string, url: string, servers: ManagedServ
   const onSignal = (sig: NodeJS.Signals) => {
     for (const s of servers) s.killNow()
     memtrace(['stop', '--dir', trace])
+    try {
+      interrupted?.(sig)
+    } catch {
+      // What finished is in results.jsonl already; dying of the signal comes first.
+    }
     process.removeListener('SIGINT', onSignal)
     process.removeListener('SIGTERM', onSignal)
     process.kill(process.pid, sig) // and die of it, as without the handler
@@ -117,12 +130,28 @@ export async function addMemory(trace: string, steps: Timed[]): Promise<void> {
   }
 }
 
-export function mean(v: number[]): number {
-  return v.reduce((a, x) => a + x, 0) / v.length
+export { mean, sd } from './stats.js'
+
+/** memtrace's own processes: this one (and what it started: the server and its runners) and the daemon tracing into `trace`. */
+function ourRoots(trace: string): number[] {
+  return [process.pid, readLock(trace)?.pid ?? 0]
 }
 
-export function sd(v: number[]): number {
-  if (v.length < 2) return 0
-  const m = mean(v)
-  return Math.sqrt(v.reduce((a, x) => a + (x - m) ** 2, 0) / (v.length - 1))
+/** How busy the host was over a second with the server idle, just before a step's requests: the CPU others used and the load. */
+export async function hostBefore(trace: string, anyServer = false): Promise<{ otherCpuPctBefore?: number; loadAvgBefore: number }> {
+  const a = snapshot(ourRoots(trace), anyServer)
+  await sleep(1000)
+  const b = snapshot(ourRoots(trace), anyServer)
+  const pct = otherCpuPct(a, b)
+  return { ...(pct !== undefined ? { otherCpuPctBefore: pct } : {}), loadAvgBefore: b.load }
+}
+
+/** Starts reading how busy the host is during a step; the function it returns ends the reading. */
+export function hostDuring(trace: string, anyServer = false): () => { otherCpuPct?: number; loadAvg: number } {
+  const a = snapshot(ourRoots(trace), anyServer)
+  return () => {
+    const b = snapshot(ourRoots(trace), anyServer)
+    const pct = otherCpuPct(a, b)
+    return { ...(pct !== undefined ? { otherCpuPct: pct } : {}), loadAvg: b.load }
+  }
 }
