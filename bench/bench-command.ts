@@ -16,6 +16,7 @@ import { chart, markdown, markdownModels, markdownParallel, type PerSlot, type R
 import { runModels } from './models.js'
 import { runParallel } from './parallel.js'
 import { released } from './guard.js'
+import { managedPids } from './managed-server.js'
 import { onInterrupt } from './sweep.js'
 import type { BenchStep } from '../schemas/index.js'
 
@@ -56,6 +57,7 @@ Options:
   --prompts FILE       models: prompts, one per line, used in turn
   --order size|given   models: smallest first (default), or as given
   --serve-cmd "CMD"    the server to run (default "ollama serve")
+  --port N             the port of that server, on 127.0.0.1 (default: a free one)
   --out DIR            where to write (default ./memtrace-bench-<stamp>/)
 
 Seed 003's clean runs (models): each model in turn on a server memtrace
@@ -127,6 +129,7 @@ async function bench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
       'num-predict': { type: 'string' },
       'load-timeout': { type: 'string' },
       'serve-cmd': { type: 'string' },
+      port: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -137,10 +140,11 @@ async function bench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
   }
   // An option that does not apply to the experiment is a mistake to say, not to drop.
   const own: Record<string, string[]> = { 'num-parallel': ['min-np', 'max-np', 'model'], parallel: ['max-parallel', 'num-parallel', 'model'], models: ['prompts', 'order', 'settle'] }
-  const mine = new Set([...(own[experiment] ?? []), 'num-ctx', 'requests', 'warmup', 'cooldown', 'prompt', 'seed', 'temperature', 'num-predict', 'load-timeout', 'serve-cmd', 'out', 'help'])
+  const mine = new Set([...(own[experiment] ?? []), 'num-ctx', 'requests', 'warmup', 'cooldown', 'prompt', 'seed', 'temperature', 'num-predict', 'load-timeout', 'serve-cmd', 'port', 'out', 'help'])
   const foreign = Object.keys(values).filter(k => !mine.has(k))
   if (foreign.length) throw new UsageError(`bench ${experiment} does not take ${foreign.map(k => `--${k}`).join(', ')}`)
   if (experiment === 'parallel' && values['serve-cmd'] !== undefined && values['num-parallel'] === undefined) throw new UsageError('bench parallel runs --serve-cmd only with --num-parallel (else it measures the running server)')
+  if (experiment === 'parallel' && values.port !== undefined && values['num-parallel'] === undefined) throw new UsageError('bench parallel takes --port only with --num-parallel (the port of the server memtrace starts; the running one is OLLAMA_HOST)')
   if (experiment === 'models' ? positionals.length === 0 : !values.model) throw new UsageError(experiment === 'models' ? 'bench models wants one model name or more' : `bench ${experiment} wants --model`)
   const temperature = Number(values.temperature ?? 0)
   if (!Number.isFinite(temperature) || temperature < 0) throw new UsageError(`--temperature wants a number from 0, not "${values.temperature}"`)
@@ -158,10 +162,12 @@ async function bench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
     ...(values['num-predict'] !== undefined ? { numPredict: whole('num-predict', values['num-predict'], 0) } : {}),
     loadTimeoutMs: duration('load-timeout', values['load-timeout'], 300_000),
     serveCmd: (values['serve-cmd'] ?? 'ollama serve').split(/\s+/).filter(Boolean),
+    ...(values.port !== undefined ? { port: whole('port', values.port, 0, 1) } : {}),
     userUrl: ollamaUrlFromEnv(process.env),
     out: values.out ?? `memtrace-bench-${localStamp(Date.now())}`,
   }
   if (a.minNp > a.maxNp) throw new UsageError('--min-np is above --max-np')
+  if (a.port !== undefined && a.port > 65535) throw new UsageError(`--port wants a port from 1 to 65535, not "${values.port}"`)
   const order = values.order ?? 'size'
   if (order !== 'size' && order !== 'given') throw new UsageError(`--order is size or given, not "${order}"`)
   const settleMs = duration('settle', values.settle, 30_000)
@@ -221,7 +227,9 @@ async function bench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
   renameSync(join(a.out, 'results.jsonl.tmp'), join(a.out, 'results.jsonl'))
   writeFileSync(join(a.out, 'results.md'), md)
   writeFileSync(join(a.out, 'results.svg'), chart(steps, settings, experiment))
-  const render = spawnSync(process.execPath, [new URL('../bin/memtrace.js', import.meta.url).pathname, 'render', '--dir', join(a.out, 'trace'), '-o', join(a.out, 'memory.svg'), '--quiet'], { encoding: 'utf8' })
+  // Only the processes of the servers memtrace ran, not every Ollama process on the host.
+  const ownPids = managedPids()
+  const render = spawnSync(process.execPath, [new URL('../bin/memtrace.js', import.meta.url).pathname, 'render', '--dir', join(a.out, 'trace'), '-o', join(a.out, 'memory.svg'), '--quiet', ...(ownPids.length ? ['--pid', ownPids.join(',')] : [])], { encoding: 'utf8' })
   if (render.status !== 0) say(`memory.svg: ${render.stderr.trim()}`)
   out.write(`${md}\nWritten to ${a.out}/: results.jsonl, results.md, results.svg, memory.svg, trace/\n`)
   return 0

@@ -44,7 +44,7 @@ export function ordered(models: string[], order: 'size' | 'given'): { model: str
 
 export async function runModels(a: ModelsArgs, say: (line: string) => void): Promise<BenchStep[]> {
   const trace = join(a.out, 'trace')
-  const server = new ManagedServer(a.serveCmd, await freePort(), join(a.out, 'server.log'))
+  const server = new ManagedServer(a.serveCmd, a.port ?? (await freePort()), join(a.out, 'server.log'))
   const steps: Timed[] = []
   await traced(trace, server.url, [server], async () => {
     memtrace(['mark', '--dir', trace, 'server start, restart'])

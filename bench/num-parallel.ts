@@ -26,7 +26,7 @@ export async function runNumParallel(a: NumParallelArgs, say: (line: string) => 
   const held = await loadedModels(a.userUrl)
   if (held && held.length > 0) say(`warning: the Ollama at ${a.userUrl} holds ${held.join(', ')}: memory it takes is memory this sweep cannot use (it is left alone)`)
   const trace = join(a.out, 'trace')
-  const server = new ManagedServer(a.serveCmd, await freePort(), join(a.out, 'server.log'))
+  const server = new ManagedServer(a.serveCmd, a.port ?? (await freePort()), join(a.out, 'server.log'))
   const steps: Timed[] = []
   await traced(trace, server.url, [server], async () => {
     for (let np = a.minNp; np <= a.maxNp; np++) steps.push(await finished(a, trace, await step(a, server, trace, np, say)))
@@ -47,7 +47,8 @@ export async function runNumParallel(a: NumParallelArgs, say: (line: string) => 
 
 async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np: number, say: (line: string) => void): Promise<Timed> {
   const base = { record: 'bench-step' as const, experiment: 'num-parallel' as const, step: np, model: a.model, startedAt: formatTs(Date.now()) }
-  memtrace(['mark', '--dir', trace, `NUM_PARALLEL=${np}`])
+  // Marked as a restart: the chart draws the server's gap as this marker, not as a server that did not answer.
+  memtrace(['mark', '--dir', trace, `NUM_PARALLEL=${np}, restart`])
   say(`NUM_PARALLEL=${np}: restarting the server`)
   const opts = requestOptions(a)
   await server.start({ OLLAMA_NUM_PARALLEL: String(np), OLLAMA_KEEP_ALIVE: '-1' })

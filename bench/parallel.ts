@@ -24,13 +24,14 @@ export interface ParallelArgs extends SweepArgs {
 
 export async function runParallel(a: ParallelArgs, say: (line: string) => void): Promise<{ steps: BenchStep[]; verdict?: ParallelVerdict }> {
   const trace = join(a.out, 'trace')
-  const server = a.numParallel !== undefined ? new ManagedServer(a.serveCmd, await freePort(), join(a.out, 'server.log')) : undefined
+  const server = a.numParallel !== undefined ? new ManagedServer(a.serveCmd, a.port ?? (await freePort()), join(a.out, 'server.log')) : undefined
   const url = server?.url ?? a.userUrl
   const opts = requestOptions(a)
   const steps: Timed[] = []
   const early = await traced(trace, url, server ? [server] : [], async (): Promise<BenchStep[] | undefined> => {
     if (server) {
       say(`starting a server with OLLAMA_NUM_PARALLEL=${a.numParallel}`)
+      memtrace(['mark', '--dir', trace, `OLLAMA_NUM_PARALLEL=${a.numParallel}, restart`])
       await server.start({ OLLAMA_NUM_PARALLEL: String(a.numParallel), OLLAMA_KEEP_ALIVE: '-1' })
     } else if ((await loadedModels(url)) === undefined) throw new InputError(`no Ollama answered at ${url} (start it, set OLLAMA_HOST, or give --num-parallel for a server of memtrace's own)`)
     memtrace(['mark', '--dir', trace, 'warm-up'])

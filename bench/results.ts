@@ -205,7 +205,7 @@ export function chart(steps: BenchStep[], s: SweepSettings, kind: 'num-parallel'
   const x = scaleLinear()
     .domain([Math.min(...steps.map(t => t.step)) - 0.5, Math.max(...steps.map(t => t.step)) + 0.5])
     .range([L, W - R])
-  const top = { y: 90, h: 180 }
+  const top = { y: 104, h: 166 }
   const bottom = { y: 330, h: 160 }
   const yGen = scaleLinear().domain([0, Math.max(1, ...ok.map(t => Math.max((t.genTps ?? 0) + (t.genTpsSd ?? 0), sweep ? (t.totalTps ?? 0) : 0)))]).nice().range([top.y + top.h, top.y])
   const yRss = scaleLinear().domain([0, Math.max(0.1, ...steps.map(t => (t.rssPeakBytes ?? 0) / 1024 ** 3))]).nice().range([bottom.y + bottom.h, bottom.y])
@@ -213,6 +213,7 @@ export function chart(steps: BenchStep[], s: SweepSettings, kind: 'num-parallel'
     el('rect', { x: 0, y: 0, width: W, height: H, fill: '#ffffff' }),
     text({ x: L, y: 28, 'font-size': 18, 'font-weight': 'bold', fill: '#111111' }, byModel ? `Clean runs · ${steps.length} models · num_ctx ${s.numCtx}` : `${sweep ? 'Concurrency' : 'NUM_PARALLEL'} sweep · ${s.model} · num_ctx ${s.numCtx}`),
     text({ x: L, y: 48, 'font-size': 12, fill: '#444444' }, byModel ? `one model at a time, ${s.requests} requests each, unloaded between them` : sweep ? `P identical requests at once, ${s.requests} rounds per step` : `one request at a time, ${s.requests} per step; the server restarted with each NUM_PARALLEL`),
+    ...(!byModel && busySteps(steps).length ? [text({ x: L, y: 68, 'font-size': 12, fill: '#c51b7d' }, `Nothing named: other processes used up to ${Math.max(...busySteps(steps).map(b => b.pct)).toFixed(0)} % of the CPU during a step (the rules need ${BUSY_PCT} % or less)`)] : []),
     text({ x: L, y: top.y - 8, 'font-size': 13, 'font-weight': 'bold', fill: '#111111' }, sweep ? 'generation speed per request (t/s, mean ± sd) and in all (t/s, dashed)' : 'generation speed per request (t/s, mean ± sd)'),
     text({ x: L, y: bottom.y - 8, 'font-size': 13, 'font-weight': 'bold', fill: '#111111' }, 'runner RSS at peak (GiB); page-outs during the step above the points'),
   ]
@@ -240,7 +241,8 @@ export function chart(steps: BenchStep[], s: SweepSettings, kind: 'num-parallel'
     const cx = x(t.step)
     const sdv = t.genTpsSd ?? 0
     parts.push(el('line', { x1: cx, x2: cx, y1: yGen((t.genTps ?? 0) - sdv), y2: yGen((t.genTps ?? 0) + sdv), stroke: '#2c7bb6' }))
-    parts.push(el('circle', { cx, cy: yGen(t.genTps ?? 0), r: 5, fill: sweep || byModel ? '#2c7bb6' : (PHASE_COLOUR[t.phase ?? 'flat'] ?? '#2c7bb6') }))
+    // A step with no phase named (a busy host, an interrupted sweep) is drawn plain, not as flat.
+    parts.push(el('circle', { cx, cy: yGen(t.genTps ?? 0), r: 5, fill: sweep || byModel || t.phase === undefined ? '#2c7bb6' : (PHASE_COLOUR[t.phase] ?? '#2c7bb6') }))
   }
   for (const t of steps.filter(t => t.genTps === undefined)) parts.push(text({ x: x(t.step), y: top.y + top.h - 8, 'font-size': 11, 'text-anchor': 'middle', fill: '#c51b7d' }, '✕'))
   const rss = steps.filter(t => t.rssPeakBytes !== undefined)

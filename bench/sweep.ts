@@ -29,6 +29,8 @@ export interface SweepArgs {
   numPredict?: number
   loadTimeoutMs: number
   serveCmd: string[]
+  /** The managed server's port (default: a free one). */
+  port?: number
   out: string
 }
 
