@@ -38,11 +38,18 @@ t.test('P = 1 … 3 against a managed server: throughput, TTFT, the verdict, a m
   }
   const total = steps.map(s => s.totalTps ?? 0)
   t.ok(total[2]! > total[0]! * 2, `throughput grows with P on the stand-in: ${total.map(v => v.toFixed(1)).join(', ')}`)
-  t.same(steps.find(s => s.verdict?.includes('peak'))?.step, 3, 'the peak is at P=3')
-  t.notOk(steps.some(s => s.verdict?.includes('cliff')), 'no cliff: per-request speed holds')
   const md = readFileSync(join(out, 'results.md'), 'utf8')
   t.equal((md.match(/^\| [123] \| \d/gm) ?? []).length, 3, 'one row per P')
-  t.match(md, /No cliff .*; throughput peak at P=3/)
+  // Named only on a quiet host; on a busy one nothing is, and that is said.
+  const busy = steps.filter(s => Math.max(s.otherCpuPct ?? 0, s.otherCpuPctBefore ?? 0) > 25)
+  if (busy.length === 0) {
+    t.same(steps.find(s => s.verdict?.includes('peak'))?.step, 3, 'the peak is at P=3')
+    t.notOk(steps.some(s => s.verdict?.includes('cliff')), 'no cliff: per-request speed holds')
+    t.match(md, /No cliff .*; throughput peak at P=3/)
+  } else {
+    t.notOk(steps.some(s => s.verdict), 'nothing named on a busy host')
+    t.match(md, new RegExp(`^Nothing named: the host was busy \\(other processes used \\d+ % of the CPU at P ${busy[0]?.step}`, 'm'))
+  }
   // The whole runner against the plan for the server's 4 slots (the simulated runner holds 2 % of it, so the error is large).
   const plan = JSON.parse(memtrace(['plan', 'qwen2.5-coder:7b', '--num-ctx', '4096', '--num-parallel', '4', '--json'], { env }).stdout) as PlanRecord
   const predicted = ((plan.weightsBytes + 4 * plan.kvBytesPerSlot + plan.computeBytes) / 2 ** 30).toFixed(2)
