@@ -7,6 +7,7 @@
 import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { Ajv } from 'ajv'
 import { benchStepSchema, type BenchStep } from '../../schemas/index.js'
@@ -21,10 +22,21 @@ t.test('SIGTERM after two of three steps leaves two valid result lines and resul
   const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_SCALE: '0.02', OLLAMA_STANDIN_RUNNER: 'simulated', OLLAMA_HOST: '127.0.0.1:9' }
   spawnSync(ollama, ['pull', 'qwen2.5-coder:7b'], { env })
   const out = join(dir, 'out')
-  const bench = spawn(process.execPath, [BIN, 'bench', 'num-parallel', '--model', 'qwen2.5-coder:7b', '--num-ctx', '4096', '--max-np', '3', '--requests', '2', '--cooldown', '100ms', '--num-predict', '8', '--out', out], { env, stdio: ['ignore', 'ignore', 'pipe'] })
+  // The managed server on the port asked for.
+  const srv = createServer()
+  await new Promise<void>(ok => srv.listen(0, '127.0.0.1', ok))
+  const port = (srv.address() as { port: number }).port
+  await new Promise(ok => srv.close(ok))
+  const bench = spawn(process.execPath, [BIN, 'bench', 'num-parallel', '--model', 'qwen2.5-coder:7b', '--num-ctx', '4096', '--max-np', '3', '--requests', '2', '--cooldown', '100ms', '--num-predict', '8', '--port', String(port), '--out', out], { env, stdio: ['ignore', 'ignore', 'pipe'] })
   let said = ''
   bench.stderr.on('data', (d: Buffer) => (said += d.toString()))
   const exited = new Promise<string | number | null>(ok => bench.once('exit', (code, sig) => ok(sig ?? code)))
+  let answered = false
+  for (let i = 0; i < 400 && !answered; i++) {
+    answered = await fetch(`http://127.0.0.1:${port}/api/version`).then(r => r.ok, () => false)
+    if (!answered) await sleep(50)
+  }
+  t.ok(answered, `the managed server answers on --port ${port}`)
   // The third step has begun: two have finished and been written.
   for (let i = 0; i < 1200 && !said.includes('NUM_PARALLEL=3: restarting'); i++) await sleep(50)
   t.match(said, /NUM_PARALLEL=3: restarting/, 'the sweep reached its third step')
