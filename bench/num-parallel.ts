@@ -10,6 +10,7 @@ import { InputError } from '../core/errors.js'
 import { formatTs } from '../core/parse/time.js'
 import { generate, HttpError, loadedModels } from './ollama-client.js'
 import { freePort, ManagedServer } from './managed-server.js'
+import { latency } from './stats.js'
 import { busySteps, npCause, phases } from './rules.js'
 import { addMemory, fillWindow, finished, hostBefore, hostDuring, mean, memtrace, requestOptions, sd, sleep, type SweepArgs, type Timed, traced } from './sweep.js'
 
@@ -99,6 +100,7 @@ async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np
     out.prefillTpsSd = sd(results.map(r => r.prefillTps))
     out.ttftMs = mean(results.map(r => r.ttftMs))
     out.ttftMsSd = sd(results.map(r => r.ttftMs))
+    Object.assign(out, latency(results))
   }
   if (effective !== undefined) {
     out.effectiveNp = effective

@@ -10,6 +10,7 @@ import { InputError } from '../core/errors.js'
 import { formatTs } from '../core/parse/time.js'
 import { generate, type GenerateResult, HttpError, loadedModels } from './ollama-client.js'
 import { freePort, ManagedServer } from './managed-server.js'
+import { latency } from './stats.js'
 import { busySteps, cause, parallelVerdict, type ParallelVerdict } from './rules.js'
 import { addMemory, fillWindow, finished, hostBefore, hostDuring, mean, memtrace, requestOptions, sd, sleep, type SweepArgs, type Timed, traced } from './sweep.js'
 
@@ -106,7 +107,7 @@ async function step(a: ParallelArgs, url: string, trace: string, p: number, opts
     out.prefillTpsSd = sd(all.map(x => x.prefillTps))
     out.ttftMs = mean(ttft)
     out.ttftMsSd = sd(ttft)
-    out.ttftP50Ms = ttft.length % 2 ? (ttft[(ttft.length - 1) / 2] as number) : ((ttft[ttft.length / 2 - 1] as number) + (ttft[ttft.length / 2] as number)) / 2
+    Object.assign(out, latency(all))
     out.ttftMaxMs = ttft[ttft.length - 1] as number
   }
   if (rates.length > 0) {

@@ -73,6 +73,28 @@ export function busyText(steps: BenchStep[], unit: string): string {
   return `the host was busy (other processes used ${busy.map(b => `${b.pct.toFixed(0)} % of the CPU at ${unit} ${b.step}`).join(', ')}; the rules name nothing unless others used ${BUSY_PCT} % or less before and during every step)`
 }
 
+/** `120 / 180 / 195`: p50, p95 and p99 of one latency, in ms. */
+function pcts(x: BenchStep, name: 'ttft' | 'tpot' | 'itl' | 'e2e'): string {
+  const v = [50, 95, 99].map(p => x[`${name}P${p}Ms` as keyof BenchStep] as number | undefined)
+  if (v.every(y => y === undefined)) return '–'
+  const digits = name === 'tpot' || name === 'itl' ? 1 : 0
+  return v.map(y => num(y, digits)).join(' / ')
+}
+
+/** The latencies per step as the serving benchmarks report them (TTFT, TPOT, ITL, E2E; p50 / p95 / p99). */
+function latencyTable(steps: BenchStep[], unit: string): string[] {
+  const rows = steps.filter(x => x.ttftP50Ms !== undefined || x.e2eP50Ms !== undefined)
+  if (rows.length === 0) return []
+  return [
+    `Latency per request, ms, p50 / p95 / p99 over the step's requests (ITL over every gap between streamed tokens):`,
+    '',
+    `| ${unit} | TTFT | TPOT | ITL | E2E |`,
+    '|---:|---:|---:|---:|---:|',
+    ...rows.map(x => `| ${x.step} | ${pcts(x, 'ttft')} | ${pcts(x, 'tpot')} | ${pcts(x, 'itl')} | ${pcts(x, 'e2e')} |`),
+    '',
+  ]
+}
+
 /** The rules' test, said under each table. */
 export const SPREAD_TEST = 'a difference counts only when the two means lie further apart than their two standard deviations together'
 
@@ -97,6 +119,7 @@ export function markdown(steps: BenchStep[], s: SweepSettings, perSlot: PerSlot,
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
     ...rows,
     '',
+    ...latencyTable(steps, 'NP'),
   ]
   const named = ['flat', 'degradation', 'cliff', 'stabilized'].map(p => spans(steps, p)).filter(Boolean)
   const busy = busyText(steps, 'NP')
@@ -157,6 +180,7 @@ export function markdownParallel(steps: BenchStep[], s: SweepSettings & { numPar
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ...rows,
     '',
+    ...latencyTable(steps, 'P'),
     ...(interrupted ? [] : [`${verdict.join('; ')}.`]),
     ...(runner && (runner.measuredBytes !== undefined || runner.predictedBytes !== undefined)
       ? [

@@ -35,11 +35,16 @@ t.test('P = 1 … 3 against a managed server: throughput, TTFT, the verdict, a m
   for (const s of steps) {
     t.equal(s.requests, 2 * s.step, `P=${s.step}: two rounds of ${s.step}`)
     t.ok((s.ttftMaxMs ?? 0) >= (s.ttftP50Ms ?? Infinity), 'the longest TTFT is no shorter than the median')
+    t.ok((s.ttftP99Ms ?? 0) >= (s.ttftP95Ms ?? Infinity) && (s.ttftP95Ms ?? 0) >= (s.ttftP50Ms ?? Infinity), 'TTFT p50 ≤ p95 ≤ p99')
+    t.ok((s.e2eP50Ms ?? 0) > (s.ttftP50Ms ?? Infinity), 'a request ends after its first token')
+    t.ok((s.tpotP50Ms ?? 0) > 0 && (s.itlP50Ms ?? 0) >= 0, `P=${s.step}: time per output token ${s.tpotP50Ms?.toFixed(1)} ms, inter-token ${s.itlP50Ms?.toFixed(1)} ms`)
   }
   const total = steps.map(s => s.totalTps ?? 0)
   t.ok(total[2]! > total[0]! * 2, `throughput grows with P on the stand-in: ${total.map(v => v.toFixed(1)).join(', ')}`)
   const md = readFileSync(join(out, 'results.md'), 'utf8')
-  t.equal((md.match(/^\| [123] \| \d/gm) ?? []).length, 3, 'one row per P')
+  t.equal((md.match(/^\| [123] \| \d+\.\d ± /gm) ?? []).length, 3, 'one row per P')
+  t.match(md, /^\| P \| TTFT \| TPOT \| ITL \| E2E \|$/m, 'and a latency table')
+  t.equal((md.match(/^\| [123] \| \d+ \/ \d+ \/ \d+ \| [\d.]+ \/ [\d.]+ \/ [\d.]+ \| [\d.]+ \/ [\d.]+ \/ [\d.]+ \| \d+ \/ \d+ \/ \d+ \|$/gm) ?? []).length, 3, 'p50 / p95 / p99 of each, per P')
   // Named only on a quiet host; on a busy one nothing is, and that is said.
   const busy = steps.filter(s => Math.max(s.otherCpuPct ?? 0, s.otherCpuPctBefore ?? 0) > 25)
   if (busy.length === 0) {
