@@ -28,16 +28,6 @@ async function planLevel(spec: string): Promise<{ label: string; bytes: number }
   return { label: `plan: ${p.model} at ${p.numCtx} × ${p.numParallel} slot${p.numParallel > 1 ? 's' : ''}, ${gib(bytes)}`, bytes }
 }
 
-/** The processes of `pids` and every process descended from them, by the parents the trace recorded. */
-export function onlyTrees<T extends { pid: number; ppid: number }>(procs: T[], pids: number[]): T[] {
-  const keep = new Set(pids)
-  for (let grew = true; grew; ) {
-    grew = false
-    for (const p of procs) if (keep.has(p.ppid) && !keep.has(p.pid)) (keep.add(p.pid), (grew = true))
-  }
-  return procs.filter(p => keep.has(p.pid))
-}
-
 const NO_FINDINGS = 'No findings: no runner killed, no low free memory, no overlap while memory was short, no gaps.'
 
 /** Renders and writes atomically: a failed run never leaves a half-written SVG. */
@@ -62,13 +52,9 @@ async function renderOnce(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS
 }
 
 async function renderTraces(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS.WritableStream, from?: { notes: string[]; source: string }): Promise<number> {
-  const { trace, problems, procRows, sysBlocks } = await loadTrace(a.procPath, a.sysPath)
+  const { trace, problems, procRows, sysBlocks, procsBefore } = await loadTrace(a.procPath, a.sysPath, undefined, undefined, undefined, a.pids)
   const notes: string[] = [...(from?.notes ?? [])]
-  if (a.pids) {
-    const before = trace.procs.length
-    trace.procs = onlyTrees(trace.procs, a.pids)
-    if (trace.procs.length < before) notes.push(`Drawn: the processes of PID ${a.pids.join(', ')} and their descendants (${trace.procs.length} of the ${before} traced).`)
-  }
+  if (a.pids && procsBefore !== undefined && trace.procs.length < procsBefore) notes.push(`Drawn: the processes of PID ${a.pids.join(', ')} and their descendants (${trace.procs.length} of the ${procsBefore} traced).`)
   if (problems.total > 0) notes.push(`Skipped as damaged: ${problems.total} line(s); see memtrace's stderr for where.`)
   if (trace.placeholders > 0) notes.push(`Left out ${trace.placeholders} "(ollama)" placeholder rows.`)
   if (trace.hiddenArgs > 0) notes.push(`${trace.hiddenArgs} Ollama process(es) drawn by name only: ps could not read their arguments (they run as another user, such as root); runners are named by what /api/ps listed. \`sudo memtrace start\` reads them.`)

@@ -52,8 +52,8 @@ function dropped(ctx: Ctx): Draft[] {
   return [draft('gap', a, b, [], text, { droppedBytes: bytes })]
 }
 
-/** A marker that says the server was restarted (`NUM_PARALLEL=4, restart`, as memtrace bench writes each time it restarts its own server). */
-export const RESTART_MARK = /\brestart(ed|ing)?\b/i
+/** A marker that says the server was restarted or stopped (`NUM_PARALLEL=4, restart`, `sweep done, server stopped`, as memtrace bench marks its own server). */
+export const RESTART_MARK = /\b(restart(ed|ing)?|server stopped)\b/i
 /** A restart marker explains a server that did not answer from this long before its first error (a stop may take up to 10 s). */
 const RESTART_LEAD_MS = 10_000
 

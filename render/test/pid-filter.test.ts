@@ -1,7 +1,7 @@
 /** `render --pid`: only the processes of the given PIDs and their descendants, as a bench's memory chart draws its own server. */
 import t from 'tap'
 import { join } from 'node:path'
-import { onlyTrees } from '../main.js'
+import { onlyTrees } from '../only-pids.js'
 import { memtrace, ROOT } from '../../core/test/helpers.js'
 
 t.test('a PID keeps itself and every process descended from it', async t => {
@@ -24,4 +24,17 @@ t.test('on the Mac sample: --pid 812 draws the server and its three children (tw
   const bad = memtrace(['render', '--dir', join(ROOT, 'samples', 'mac-model-switch'), '-o', join(dir, 'x.svg'), '--pid', '812,abc'])
   t.equal(bad.code, 1)
   t.match(bad.stderr, /--pid wants process IDs separated by commas/)
+})
+
+t.test("two servers captured by the daemon: --pid of one keeps its processes, its address and its listings, not the other's", async t => {
+  const { loadTrace } = await import('../load.js')
+  const { readdirSync } = await import('node:fs')
+  const d = join(ROOT, 'render', 'test', 'fixtures', 'two-servers')
+  const files = readdirSync(d)
+  const { trace, procsBefore } = await loadTrace(join(d, files.find(f => f.endsWith('.tsv'))!), join(d, files.find(f => f.startsWith('system-'))!), undefined, undefined, undefined, [6357])
+  t.equal(procsBefore, 6)
+  t.same(trace.procs.map(p => p.pid).sort(), [6357, 6518, 6699], 'the server on :29270 and its two runners')
+  t.same([...new Set(trace.events.filter(e => e.kind === 'server').map(e => e.address))], ['127.0.0.1:29270'])
+  t.ok(trace.snapshots.length > 0)
+  t.ok(trace.snapshots.every(s => s.servers?.join() === '127.0.0.1:29270' && s.models.every(m => m.server === '127.0.0.1:29270')), "the other server's listings are gone")
 })
