@@ -112,3 +112,9 @@ t.test('a busy host: the steps where other processes used more than 25 % of the 
   t.same(busySteps([{ step: 1, otherCpuPct: 3 }, { step: 2, otherCpuPctBefore: 40, otherCpuPct: 10 }, { step: 3 }]), [{ step: 2, pct: 40 }])
   t.same(busySteps([{ step: 1, otherCpuPct: 25 }]), [], '25 % is not over the limit')
 })
+
+t.test('a quiet stand-in concurrency sweep (docs/bench.md): P=2 is within the spread of half, so no cliff is placed at P=3', async t => {
+  const rows: [number, number, number, number][] = [[1, 58.8, 1.5, 45.0], [2, 30.7, 0.8, 51.5], [3, 23.7, 1.6, 59.0], [4, 22.3, 0.6, 72.2], [5, 16.9, 1.3, 70.1], [6, 14.8, 1.2, 73.2], [7, 13.6, 0.9, 75.6], [8, 12.8, 0.6, 79.0]]
+  const v = parallelVerdict(rows.map(([step, mean, sd, total]) => ({ step, gen: { mean, sd }, total: { mean: total } })))
+  t.same(v, { baseline: { tps: 58.8, from: 'gen' }, cliffBetween: { from: 2, to: 3 }, peak: 8, knee: 5 })
+})
