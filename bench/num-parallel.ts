@@ -43,7 +43,7 @@ export async function runNumParallel(a: NumParallelArgs, say: (line: string) => 
     const c = npCause(phase)
     if (c) s.cause = c
   }
-  return steps.map(({ measureFrom: _f, measureTo: _t, runnerPids: _p, ...s }) => s)
+  return steps.map(({ measureFrom: _f, measureTo: _t, runnerPids: _p, rssFrom: _r, ...s }) => s)
 }
 
 async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np: number, say: (line: string) => void): Promise<Timed> {
@@ -63,6 +63,8 @@ async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np
     return { ...base, outcome: `did not load: ${(e as Error).message}`, endedAt: formatTs(Date.now()), requests: 0 }
   }
   const effective = server.effectiveParallel()
+  // The runner is loaded and idle from here: its RSS counts from now, a second before the requests.
+  const rssFrom = Date.now()
   const host = await hostBefore(trace)
   const during = hostDuring(trace)
   const measureFrom = Date.now()
@@ -90,6 +92,7 @@ async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np
     measureFrom,
     measureTo,
     runnerPids,
+    rssFrom,
     ...host,
     ...hostEnd,
   }

@@ -26,11 +26,12 @@ const pageOutsOf = (s: SystemSample) => s.pageouts ?? s.swapOutPages
  * macOS's compressor), and
  * the lowest free (Linux: available) %.
  */
-export function stepMemory(trace: Trace, samples: TimedSample[], startMs: number, endMs: number, pids?: number[]): StepMemory {
+export function stepMemory(trace: Trace, samples: TimedSample[], startMs: number, endMs: number, pids?: number[], rssFromMs = startMs): StepMemory {
   const out: StepMemory = {}
   // The step's own runners when they are known (a server memtrace manages), else every runner the trace holds.
   const runners = trace.procs.filter(p => p.role === 'runner' && (!pids || pids.includes(p.pid)))
-  const times = [...new Set(runners.flatMap(r => [...r.tsMs.filter(t => t >= startMs && t <= endMs)]))].sort((a, b) => a - b)
+  // Their RSS from `rssFromMs` (the warm-up's end, when the step had one: the runner is loaded and idle from there).
+  const times = [...new Set(runners.flatMap(r => [...r.tsMs.filter(t => t >= rssFromMs && t <= endMs)]))].sort((a, b) => a - b)
   const rssAt = (t: number) => runners.reduce((sum, r) => {
     const i = r.tsMs.indexOf(t)
     return i >= 0 ? sum + (r.rssKb[i] as number) * 1024 : sum

@@ -40,7 +40,7 @@ export function requestOptions(a: SweepArgs) {
 }
 
 /** A step, with the span its requests ran in and its runners' PIDs (not written out). */
-export type Timed = BenchStep & { measureFrom?: number; measureTo?: number; runnerPids?: number[] }
+export type Timed = BenchStep & { measureFrom?: number; measureTo?: number; runnerPids?: number[]; rssFrom?: number }
 
 /** The shortest span a step's memory is read over: more than one sample of the daemon's 1 s, whatever the settings. */
 export const MIN_WINDOW_MS = 2100
@@ -116,7 +116,7 @@ export async function finished(a: SweepArgs, trace: string, s: Timed): Promise<T
   } catch {
     // The trace cannot be read now: the step's speeds still count; its memory is added at the end.
   }
-  const { measureFrom: _f, measureTo: _t, runnerPids: _p, ...line } = copy
+  const { measureFrom: _f, measureTo: _t, runnerPids: _p, rssFrom: _r, ...line } = copy
   appendFileSync(join(a.out, 'results.jsonl'), `${jsonLine(line)}\n`)
   return s
 }
@@ -130,7 +130,7 @@ export async function addMemory(trace: string, steps: Timed[]): Promise<void> {
   })
   for (const s of steps) {
     if (s.measureFrom === undefined || s.measureTo === undefined) continue
-    Object.assign(s, stepMemory(t, samples, s.measureFrom, s.measureTo, s.runnerPids))
+    Object.assign(s, stepMemory(t, samples, s.measureFrom, s.measureTo, s.runnerPids, s.rssFrom))
   }
 }
 
