@@ -16,6 +16,8 @@ import { chart, markdown, markdownModels, markdownParallel, type PerSlot, type R
 import { runModels } from './models.js'
 import { runParallel } from './parallel.js'
 import { released } from './guard.js'
+import { managedPids } from './managed-server.js'
+import { onInterrupt } from './sweep.js'
 import type { BenchStep } from '../schemas/index.js'
 
 /** Seed 000's prompt. */
@@ -55,6 +57,7 @@ Options:
   --prompts FILE       models: prompts, one per line, used in turn
   --order size|given   models: smallest first (default), or as given
   --serve-cmd "CMD"    the server to run (default "ollama serve")
+  --port N             the port of that server, on 127.0.0.1 (default: a free one)
   --out DIR            where to write (default ./memtrace-bench-<stamp>/)
 
 Seed 003's clean runs (models): each model in turn on a server memtrace
@@ -126,6 +129,7 @@ async function bench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
       'num-predict': { type: 'string' },
       'load-timeout': { type: 'string' },
       'serve-cmd': { type: 'string' },
+      port: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -136,10 +140,11 @@ async function bench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
   }
   // An option that does not apply to the experiment is a mistake to say, not to drop.
   const own: Record<string, string[]> = { 'num-parallel': ['min-np', 'max-np', 'model'], parallel: ['max-parallel', 'num-parallel', 'model'], models: ['prompts', 'order', 'settle'] }
-  const mine = new Set([...(own[experiment] ?? []), 'num-ctx', 'requests', 'warmup', 'cooldown', 'prompt', 'seed', 'temperature', 'num-predict', 'load-timeout', 'serve-cmd', 'out', 'help'])
+  const mine = new Set([...(own[experiment] ?? []), 'num-ctx', 'requests', 'warmup', 'cooldown', 'prompt', 'seed', 'temperature', 'num-predict', 'load-timeout', 'serve-cmd', 'port', 'out', 'help'])
   const foreign = Object.keys(values).filter(k => !mine.has(k))
   if (foreign.length) throw new UsageError(`bench ${experiment} does not take ${foreign.map(k => `--${k}`).join(', ')}`)
   if (experiment === 'parallel' && values['serve-cmd'] !== undefined && values['num-parallel'] === undefined) throw new UsageError('bench parallel runs --serve-cmd only with --num-parallel (else it measures the running server)')
+  if (experiment === 'parallel' && values.port !== undefined && values['num-parallel'] === undefined) throw new UsageError('bench parallel takes --port only with --num-parallel (the port of the server memtrace starts; the running one is OLLAMA_HOST)')
   if (experiment === 'models' ? positionals.length === 0 : !values.model) throw new UsageError(experiment === 'models' ? 'bench models wants one model name or more' : `bench ${experiment} wants --model`)
   const temperature = Number(values.temperature ?? 0)
   if (!Number.isFinite(temperature) || temperature < 0) throw new UsageError(`--temperature wants a number from 0, not "${values.temperature}"`)
@@ -157,10 +162,12 @@ async function bench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
     ...(values['num-predict'] !== undefined ? { numPredict: whole('num-predict', values['num-predict'], 0) } : {}),
     loadTimeoutMs: duration('load-timeout', values['load-timeout'], 300_000),
     serveCmd: (values['serve-cmd'] ?? 'ollama serve').split(/\s+/).filter(Boolean),
+    ...(values.port !== undefined ? { port: whole('port', values.port, 0, 1) } : {}),
     userUrl: ollamaUrlFromEnv(process.env),
     out: values.out ?? `memtrace-bench-${localStamp(Date.now())}`,
   }
   if (a.minNp > a.maxNp) throw new UsageError('--min-np is above --max-np')
+  if (a.port !== undefined && a.port > 65535) throw new UsageError(`--port wants a port from 1 to 65535, not "${values.port}"`)
   const order = values.order ?? 'size'
   if (order !== 'size' && order !== 'given') throw new UsageError(`--order is size or given, not "${order}"`)
   const settleMs = duration('settle', values.settle, 30_000)
@@ -184,17 +191,27 @@ async function bench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
   const settings = { model: a.model, numCtx: a.numCtx, requests: a.requests, warmup: a.warmup, cooldownMs: a.cooldownMs, seed: a.seed, temperature: a.temperature }
   let md: string
   let steps: BenchStep[]
+  const numParallel = values['num-parallel'] !== undefined ? whole('num-parallel', values['num-parallel'], 1) : undefined
+  // Ctrl-C or SIGTERM: the steps that finished are in results.jsonl; their table and chart are written beside them, and the interruption said.
+  onInterrupt(signal => {
+    const done = finishedSteps(join(a.out, 'results.jsonl'))
+    const note = { signal, steps: done.length }
+    const text = experiment === 'models' ? markdownModels(done, { ...settings, order }, note) : experiment === 'parallel' ? markdownParallel(done, { ...settings, ...(numParallel !== undefined ? { numParallel } : {}) }, undefined, undefined, note) : markdown(done, settings, {}, note)
+    writeFileSync(join(a.out, 'results.md'), text)
+    if (done.length) writeFileSync(join(a.out, 'results.svg'), chart(done, settings, experiment))
+    say(`interrupted (${signal}) after ${done.length} finished step${done.length === 1 ? '' : 's'}: they are in ${join(a.out, 'results.jsonl')} and results.md; the trace is in ${join(a.out, 'trace')} (memtrace render --dir ${join(a.out, 'trace')})`)
+  })
   if (experiment === 'models') {
     steps = await runModels({ ...a, models: positionals, order, prompts, settleMs }, say)
     md = markdownModels(steps, { ...settings, order })
   } else if (experiment === 'parallel') {
-    const numParallel = values['num-parallel'] !== undefined ? whole('num-parallel', values['num-parallel'], 1) : undefined
-    steps = await runParallel({ ...a, maxParallel: whole('max-parallel', values['max-parallel'], 4), ...(numParallel !== undefined ? { numParallel } : {}) }, say)
+    const run = await runParallel({ ...a, maxParallel: whole('max-parallel', values['max-parallel'], 4), ...(numParallel !== undefined ? { numParallel } : {}) }, say)
+    steps = run.steps
     // With a server of its own, the slots are known: the whole runner is set against the plan.
     const runner = numParallel !== undefined ? await runnerPlan(a.model, a.numCtx, numParallel, steps[0], say) : undefined
     // The fourth and fifth figures, from the server's log the daemon kept beside the trace.
     if (runner) Object.assign(runner, await fromServerLog(join(a.out, 'trace'), a.model))
-    md = markdownParallel(steps, { ...settings, ...(numParallel !== undefined ? { numParallel } : {}) }, runner)
+    md = markdownParallel(steps, { ...settings, ...(numParallel !== undefined ? { numParallel } : {}) }, runner, run.verdict)
   } else {
     steps = await runNumParallel(a, say)
     const perSlot: PerSlot = {}
@@ -204,15 +221,36 @@ async function bench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
     if (facts) perSlot.predictedBytes = kvBytesPerSlot(facts.facts, capContext(facts.facts, a.numCtx), 'f16')
     md = markdown(steps, settings, perSlot)
   }
+  onInterrupt(undefined)
   // Each step was written as it ended; the whole file now replaces those lines at once, with what needed every step.
   writeFileSync(join(a.out, 'results.jsonl.tmp'), steps.map(s => `${jsonLine(s)}\n`).join(''))
   renameSync(join(a.out, 'results.jsonl.tmp'), join(a.out, 'results.jsonl'))
   writeFileSync(join(a.out, 'results.md'), md)
   writeFileSync(join(a.out, 'results.svg'), chart(steps, settings, experiment))
-  const render = spawnSync(process.execPath, [new URL('../bin/memtrace.js', import.meta.url).pathname, 'render', '--dir', join(a.out, 'trace'), '-o', join(a.out, 'memory.svg'), '--quiet'], { encoding: 'utf8' })
+  // Only the processes of the servers memtrace ran, not every Ollama process on the host.
+  const ownPids = managedPids()
+  const render = spawnSync(process.execPath, [new URL('../bin/memtrace.js', import.meta.url).pathname, 'render', '--dir', join(a.out, 'trace'), '-o', join(a.out, 'memory.svg'), '--quiet', ...(ownPids.length ? ['--pid', ownPids.join(',')] : [])], { encoding: 'utf8' })
   if (render.status !== 0) say(`memory.svg: ${render.stderr.trim()}`)
   out.write(`${md}\nWritten to ${a.out}/: results.jsonl, results.md, results.svg, memory.svg, trace/\n`)
   return 0
+}
+
+/** The steps a sweep wrote as each ended: every line that is a bench-step (a line cut short by a kill is left out). */
+function finishedSteps(path: string): BenchStep[] {
+  let text = ''
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch {
+    return []
+  }
+  return text.split('\n').flatMap(l => {
+    try {
+      const r = JSON.parse(l) as BenchStep
+      return r.record === 'bench-step' ? [r] : []
+    } catch {
+      return []
+    }
+  })
 }
 
 /** The model's GGUF facts and weights size, where its manifest is found in the local models folders. */

@@ -17,6 +17,12 @@ export async function freePort(): Promise<number> {
   return port
 }
 
+/** Every process of every server memtrace started in this run, and their descendants seen: the memory chart draws only these. */
+const started = new Set<number>()
+export function managedPids(): number[] {
+  return [...started]
+}
+
 /** The server command cannot serve at all (not found, exits at once, never answers): no step can run. */
 export class ServerError extends Error {}
 
@@ -54,7 +60,10 @@ export class ManagedServer {
     child.stderr?.pipe(log)
     this.#child = child
     // Its group dies with the bench, even on SIGKILL.
-    if (child.pid !== undefined) serverStarted(child.pid)
+    if (child.pid !== undefined) {
+      serverStarted(child.pid)
+      started.add(child.pid)
+    }
     let failed: string | undefined
     this.#exited = new Promise(ok => child.once('exit', (code, sig) => ((failed = `${this.cmd.join(' ')} exited (${sig ?? `status ${code}`}) before it answered; see ${this.logFile}`), ok())))
     child.once('error', e => (failed = `${this.cmd.join(' ')}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'command not found' : e.message}`))
@@ -64,7 +73,11 @@ export class ManagedServer {
       try {
         const r = await fetch(`${this.url}/api/version`, { signal: AbortSignal.timeout(1000) })
         // Only its own answer counts: the child must still be alive.
-        if (r.ok && child.exitCode === null && child.signalCode === null) return
+        if (r.ok && child.exitCode === null && child.signalCode === null) {
+          // Behind a wrapper, the real server is a descendant: it is one of the run's own processes too.
+          this.#runners()
+          return
+        }
       } catch {
         // not listening yet
       }
@@ -137,6 +150,7 @@ export class ManagedServer {
       grew = false
       for (const m of rows) if (kids.has(Number(m[2])) && !kids.has(Number(m[1]))) (kids.add(Number(m[1])), (grew = true))
     }
+    for (const k of kids) started.add(k)
     return rows.filter(m => Number(m[1]) !== pid && kids.has(Number(m[1])) && /\s--model\s/.test(m[3] as string)).map(m => ({ pid: Number(m[1]), args: m[3] as string }))
   }
 

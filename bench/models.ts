@@ -14,6 +14,7 @@ import { freePort, ManagedServer } from './managed-server.js'
 import { memoryNow } from './plan-command.js'
 import { runnerBytes } from '../core/plan.js'
 import { findModel, modelDirs, readFacts } from '../core/model-files.js'
+import { NOT_GIVEN_BACK_BYTES as SETTLED_BYTES } from './rules.js'
 import { addMemory, fillWindow, finished, mean, memtrace, requestOptions, sd, sleep, type SweepArgs, type Timed, traced } from './sweep.js'
 
 export interface ModelsArgs extends SweepArgs {
@@ -24,8 +25,6 @@ export interface ModelsArgs extends SweepArgs {
   settleMs: number
 }
 
-/** Memory has come back when in use is within this much of before. */
-const SETTLED_BYTES = 256 * 1024 ** 2
 
 export function ordered(models: string[], order: 'size' | 'given'): { model: string; sizeBytes?: number }[] {
   const dirs = modelDirs()
@@ -45,9 +44,10 @@ export function ordered(models: string[], order: 'size' | 'given'): { model: str
 
 export async function runModels(a: ModelsArgs, say: (line: string) => void): Promise<BenchStep[]> {
   const trace = join(a.out, 'trace')
-  const server = new ManagedServer(a.serveCmd, await freePort(), join(a.out, 'server.log'))
+  const server = new ManagedServer(a.serveCmd, a.port ?? (await freePort()), join(a.out, 'server.log'))
   const steps: Timed[] = []
   await traced(trace, server.url, [server], async () => {
+    memtrace(['mark', '--dir', trace, 'server start, restart'])
     await startServer(server)
     for (const [i, m] of ordered(a.models, a.order).entries()) steps.push(await finished(a, trace, await runOne(a, server, trace, i + 1, m.model, say)))
   })
@@ -80,8 +80,10 @@ async function predictedNotToFit(model: string, numCtx: number): Promise<boolean
 }
 
 async function runOne(a: ModelsArgs, server: ManagedServer, trace: string, n: number, model: string, say: (line: string) => void): Promise<Timed> {
-  if (await predictedNotToFit(model, a.numCtx)) {
+  const restarted = await predictedNotToFit(model, a.numCtx)
+  if (restarted) {
     say(`${model}: the plan says it will not fit beside what is in use: a fresh server first`)
+    memtrace(['mark', '--dir', trace, `${model} will not fit: restart`])
     await restart(server)
   }
   memtrace(['mark', '--dir', trace, `model ${model}`])
@@ -97,16 +99,17 @@ async function runOne(a: ModelsArgs, server: ManagedServer, trace: string, n: nu
     // A model the server does not have is skipped as it is: a restart would not pull it.
     if (first instanceof HttpError && first.status === 404) {
       say(`${model}: skipped: ${first.message}`)
-      return { record: 'bench-step', experiment: 'models', step: n, model, outcome: `skipped: ${first.message} (not pulled)`, startedAt, endedAt: formatTs(Date.now()), requests: 0, memBeforeBytes: before, retried }
+      return { record: 'bench-step', experiment: 'models', step: n, model, outcome: `skipped: ${first.message} (not pulled)`, startedAt, endedAt: formatTs(Date.now()), requests: 0, memBeforeBytes: before, retried, restarted }
     }
     say(`${model}: the load failed (${(first as Error).message}); restarting the server and trying once more`)
     retried = true
+    memtrace(['mark', '--dir', trace, `${model} failed to load: restart`])
     await restart(server)
     try {
       await generate(server.url, model, a.prompts[0] as string, opts)
     } catch (e) {
       say(`${model}: skipped: ${(e as Error).message}`)
-      return { record: 'bench-step', experiment: 'models', step: n, model, outcome: `skipped: ${(e as Error).message}`, startedAt, endedAt: formatTs(Date.now()), requests: 0, memBeforeBytes: before, retried }
+      return { record: 'bench-step', experiment: 'models', step: n, model, outcome: `skipped: ${(e as Error).message}`, startedAt, endedAt: formatTs(Date.now()), requests: 0, memBeforeBytes: before, retried, restarted }
     }
   }
   const results = []
@@ -135,7 +138,9 @@ async function runOne(a: ModelsArgs, server: ManagedServer, trace: string, n: nu
     memBeforeBytes: before,
     memAfterBytes: after,
     notGivenBackBytes: after - before,
+    notGivenBack: after - before > SETTLED_BYTES,
     retried,
+    restarted,
     measureFrom,
     measureTo,
     runnerPids,

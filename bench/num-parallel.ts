@@ -10,8 +10,9 @@ import { InputError } from '../core/errors.js'
 import { formatTs } from '../core/parse/time.js'
 import { generate, HttpError, loadedModels } from './ollama-client.js'
 import { freePort, ManagedServer } from './managed-server.js'
-import { cause, phases } from './rules.js'
-import { addMemory, fillWindow, finished, mean, memtrace, requestOptions, sd, sleep, type SweepArgs, type Timed, traced } from './sweep.js'
+import { latency } from './stats.js'
+import { busySteps, npCause, phases } from './rules.js'
+import { addMemory, fillWindow, finished, hostBefore, hostDuring, mean, memtrace, requestOptions, sd, sleep, type SweepArgs, type Timed, traced } from './sweep.js'
 
 export interface NumParallelArgs extends SweepArgs {
   model: string
@@ -26,25 +27,29 @@ export async function runNumParallel(a: NumParallelArgs, say: (line: string) => 
   const held = await loadedModels(a.userUrl)
   if (held && held.length > 0) say(`warning: the Ollama at ${a.userUrl} holds ${held.join(', ')}: memory it takes is memory this sweep cannot use (it is left alone)`)
   const trace = join(a.out, 'trace')
-  const server = new ManagedServer(a.serveCmd, await freePort(), join(a.out, 'server.log'))
+  const server = new ManagedServer(a.serveCmd, a.port ?? (await freePort()), join(a.out, 'server.log'))
   const steps: Timed[] = []
   await traced(trace, server.url, [server], async () => {
     for (let np = a.minNp; np <= a.maxNp; np++) steps.push(await finished(a, trace, await step(a, server, trace, np, say)))
   })
   await addMemory(trace, steps)
-  // Phases over the steps that ran: a step that did not load is no speed of 0.
+  // Phases over the steps that ran (a step that did not load is no speed of 0), and none on a busy host.
   const ran = steps.filter(s => s.genTps !== undefined)
-  const named = phases(ran.map(s => s.genTps as number))
+  const named = busySteps(steps).length === 0 ? phases(ran.map(s => ({ mean: s.genTps as number, sd: s.genTpsSd ?? 0 }))) : []
   for (const [i, s] of ran.entries()) {
-    s.phase = named[i]
-    if (s.phase !== 'flat') s.cause = cause({ pageOuts: s.pageOuts ?? 0, swapGrowthBytes: s.swapGrowthBytes ?? 0 })
+    const phase = named[i]
+    if (!phase) continue
+    s.phase = phase
+    const c = npCause(phase)
+    if (c) s.cause = c
   }
-  return steps.map(({ measureFrom: _f, measureTo: _t, runnerPids: _p, ...s }) => s)
+  return steps.map(({ measureFrom: _f, measureTo: _t, runnerPids: _p, rssFrom: _r, ...s }) => s)
 }
 
 async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np: number, say: (line: string) => void): Promise<Timed> {
   const base = { record: 'bench-step' as const, experiment: 'num-parallel' as const, step: np, model: a.model, startedAt: formatTs(Date.now()) }
-  memtrace(['mark', '--dir', trace, `NUM_PARALLEL=${np}`])
+  // Marked as a restart: the chart draws the server's gap as this marker, not as a server that did not answer.
+  memtrace(['mark', '--dir', trace, `NUM_PARALLEL=${np}, restart`])
   say(`NUM_PARALLEL=${np}: restarting the server`)
   const opts = requestOptions(a)
   await server.start({ OLLAMA_NUM_PARALLEL: String(np), OLLAMA_KEEP_ALIVE: '-1' })
@@ -58,6 +63,10 @@ async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np
     return { ...base, outcome: `did not load: ${(e as Error).message}`, endedAt: formatTs(Date.now()), requests: 0 }
   }
   const effective = server.effectiveParallel()
+  // The runner is loaded and idle from here: its RSS counts from now, a second before the requests.
+  const rssFrom = Date.now()
+  const host = await hostBefore(trace)
+  const during = hostDuring(trace)
   const measureFrom = Date.now()
   const results = []
   for (let r = 0; r < a.requests; r++) {
@@ -70,6 +79,7 @@ async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np
   }
   await fillWindow(measureFrom)
   const measureTo = Date.now()
+  const hostEnd = during()
   const runnerPids = server.runnerPids()
   await sleep(a.cooldownMs)
   await server.stop()
@@ -82,6 +92,9 @@ async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np
     measureFrom,
     measureTo,
     runnerPids,
+    rssFrom,
+    ...host,
+    ...hostEnd,
   }
   if (results.length > 0) {
     out.genTps = mean(gen)
@@ -90,6 +103,7 @@ async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np
     out.prefillTpsSd = sd(results.map(r => r.prefillTps))
     out.ttftMs = mean(results.map(r => r.ttftMs))
     out.ttftMsSd = sd(results.map(r => r.ttftMs))
+    Object.assign(out, latency(results))
   }
   if (effective !== undefined) {
     out.effectiveNp = effective

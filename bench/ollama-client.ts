@@ -12,6 +12,10 @@ export class HttpError extends Error {
 
 export interface GenerateResult {
   ttftMs: number
+  /** From sending the request to its last chunk. */
+  e2eMs: number
+  /** The gaps between successive streamed token chunks, after the first (inter-token latency). */
+  itlMs: number[]
   evalCount: number
   genTps: number
   prefillTps: number
@@ -57,6 +61,8 @@ async function stream(url: string, model: string, prompt: string, o: GenerateOpt
     throw new HttpError(`HTTP ${res.status}${body ? `: ${errorText(body)}` : ''}`, res.status)
   }
   let ttft: number | undefined
+  let prev: number | undefined
+  const itl: number[] = []
   let last: Record<string, unknown> | undefined
   let rest = ''
   const decoder = new TextDecoder()
@@ -69,14 +75,22 @@ async function stream(url: string, model: string, prompt: string, o: GenerateOpt
       if (!line) continue
       const msg = JSON.parse(line) as Record<string, unknown>
       if (typeof msg.error === 'string') throw new Error(msg.error)
-      if (ttft === undefined && typeof msg.response === 'string' && msg.response !== '') ttft = performance.now() - started
+      if (typeof msg.response === 'string' && msg.response !== '') {
+        const now = performance.now()
+        if (ttft === undefined) ttft = now - started
+        else if (prev !== undefined) itl.push(now - prev)
+        prev = now
+      }
       if (msg.done === true) last = msg
     }
   }
   if (!last) throw new Error('the stream ended without its last chunk')
   const n = (k: string) => (typeof last?.[k] === 'number' ? (last[k] as number) : 0)
+  const end = performance.now()
   return {
-    ttftMs: ttft ?? performance.now() - started,
+    ttftMs: ttft ?? end - started,
+    e2eMs: end - started,
+    itlMs: itl,
     evalCount: n('eval_count'),
     genTps: n('eval_duration') > 0 ? n('eval_count') / (n('eval_duration') / 1e9) : 0,
     prefillTps: n('prompt_eval_duration') > 0 ? n('prompt_eval_count') / (n('prompt_eval_duration') / 1e9) : 0,

@@ -4,6 +4,7 @@ import type { BenchStep } from '../schemas/index.js'
 import { el, text } from '../core/svg.js'
 import { markdownText } from '../core/safe-text.js'
 import { gibOrMib as gib } from '../core/units.js'
+import { BUSY_PCT, NOT_GIVEN_BACK_BYTES as SETTLED_BYTES, busySteps, firstSigns, type ParallelVerdict, signsText } from './rules.js'
 
 export interface SweepSettings {
   model: string
@@ -59,24 +60,78 @@ function spans(steps: BenchStep[], phase: string): string {
   return `${phase} ${at.length > 1 ? `${at[0]}–${at[at.length - 1]}` : at[0]}`
 }
 
-export function markdown(steps: BenchStep[], s: SweepSettings, perSlot: PerSlot): string {
+/** `2 / 31 %`: the CPU others used before and during a step. */
+function otherCpu(x: BenchStep): string {
+  if (x.otherCpuPct === undefined && x.otherCpuPctBefore === undefined) return '–'
+  return `${x.otherCpuPctBefore !== undefined ? x.otherCpuPctBefore.toFixed(0) : '–'} / ${x.otherCpuPct !== undefined ? x.otherCpuPct.toFixed(0) : '–'} %`
+}
+
+/** Why nothing is named: the steps measured on a busy host; '' when none was. */
+export function busyText(steps: BenchStep[], unit: string): string {
+  const busy = busySteps(steps)
+  if (busy.length === 0) return ''
+  return `the host was busy (other processes used ${busy.map(b => `${b.pct.toFixed(0)} % of the CPU at ${unit} ${b.step}`).join(', ')}; the rules name nothing unless others used ${BUSY_PCT} % or less before and during every step)`
+}
+
+/** `120 / 180 / 195`: p50, p95 and p99 of one latency, in ms. */
+function pcts(x: BenchStep, name: 'ttft' | 'tpot' | 'itl' | 'e2e'): string {
+  const v = [50, 95, 99].map(p => x[`${name}P${p}Ms` as keyof BenchStep] as number | undefined)
+  if (v.every(y => y === undefined)) return '–'
+  const digits = name === 'tpot' || name === 'itl' ? 1 : 0
+  return v.map(y => num(y, digits)).join(' / ')
+}
+
+/** The latencies per step as the serving benchmarks report them (TTFT, TPOT, ITL, E2E; p50 / p95 / p99). */
+function latencyTable(steps: BenchStep[], unit: string): string[] {
+  const rows = steps.filter(x => x.ttftP50Ms !== undefined || x.e2eP50Ms !== undefined)
+  if (rows.length === 0) return []
+  return [
+    `Latency per request, ms, p50 / p95 / p99 over the step's requests (ITL over every gap between streamed tokens):`,
+    '',
+    `| ${unit} | TTFT | TPOT | ITL | E2E |`,
+    '|---:|---:|---:|---:|---:|',
+    ...rows.map(x => `| ${x.step} | ${pcts(x, 'ttft')} | ${pcts(x, 'tpot')} | ${pcts(x, 'itl')} | ${pcts(x, 'e2e')} |`),
+    '',
+  ]
+}
+
+/** The rules' test, said under each table. */
+export const SPREAD_TEST = 'a difference counts only when the two means lie further apart than their two standard deviations together'
+
+/** Said at the top of the results of a sweep that did not end on its own. */
+export function interruptedText(interrupted: { signal: string; steps: number }): string {
+  return `**Interrupted** (${interrupted.signal}) after ${interrupted.steps} finished step${interrupted.steps === 1 ? '' : 's'}: these are the steps that finished, as they were written when each ended. Nothing is named: the rules need the whole sweep.`
+}
+
+export function markdown(steps: BenchStep[], s: SweepSettings, perSlot: PerSlot, interrupted?: { signal: string; steps: number }): string {
   const rows = steps.map(x =>
     x.outcome !== 'ok' && x.genTps === undefined
-      ? `| ${x.step} | | ${markdownText(x.outcome)} | | | | | | | | | |`
-      : `| ${x.step} | ${x.effectiveNp ?? '?'}${x.npMismatch ? ' ⚠' : ''} | ${num(x.genTps)} ± ${num(x.genTpsSd)} | ${num(x.prefillTps, 0)} | ${num(x.ttftMs, 0)} | ${x.rssIdleBytes !== undefined ? gib(x.rssIdleBytes) : '–'} | ${x.rssPeakBytes !== undefined ? gib(x.rssPeakBytes) : '–'} | ${x.swapGrowthBytes !== undefined ? gib(x.swapGrowthBytes) : '–'} | ${x.pageOuts ?? '–'} | ${x.freePctMin !== undefined ? `${num(x.freePctMin)}%` : '–'} | ${x.phase ?? ''} | ${x.cause ?? ''}${x.outcome !== 'ok' ? ` ${markdownText(x.outcome)}` : ''} |`,
+      ? `| ${x.step} | | ${markdownText(x.outcome)} | | | | | | | | | | |`
+      : `| ${x.step} | ${x.effectiveNp ?? '?'}${x.npMismatch ? ' ⚠' : ''} | ${num(x.genTps)} ± ${num(x.genTpsSd)} | ${num(x.prefillTps, 0)} | ${num(x.ttftMs, 0)} | ${x.rssIdleBytes !== undefined ? gib(x.rssIdleBytes) : '–'} | ${x.rssPeakBytes !== undefined ? gib(x.rssPeakBytes) : '–'} | ${x.swapGrowthBytes !== undefined ? gib(x.swapGrowthBytes) : '–'} | ${x.pageOuts ?? '–'} | ${x.freePctMin !== undefined ? `${num(x.freePctMin)}%` : '–'} | ${otherCpu(x)} | ${x.phase ?? ''} | ${x.cause ?? ''}${x.outcome !== 'ok' ? ` ${markdownText(x.outcome)}` : ''} |`,
   )
   const lines = [
     `# memtrace bench num-parallel: ${markdownText(s.model)}`,
     '',
-    `num_ctx ${s.numCtx}, one request at a time: ${s.requests} request${s.requests === 1 ? '' : 's'} per step after ${s.warmup ? `${s.warmup} warm-up${s.warmup === 1 ? '' : 's'}` : 'no warm-up (the first request loads the model)'}, ${s.cooldownMs / 1000} s apart; seed ${s.seed}, temperature ${s.temperature}. The server restarts with OLLAMA_NUM_PARALLEL = NP at each step; memory is from memtrace's trace of the step (after the warm-up).`,
+    ...(interrupted ? [interruptedText(interrupted), ''] : []),
+    `num_ctx ${s.numCtx}, one request at a time: ${s.requests} request${s.requests === 1 ? '' : 's'} per step after ${s.warmup ? `${s.warmup} warm-up${s.warmup === 1 ? '' : 's'}` : 'no warm-up (the first request loads the model)'}, ${s.cooldownMs / 1000} s apart; seed ${s.seed}, temperature ${s.temperature}. The server restarts with OLLAMA_NUM_PARALLEL = NP at each step; memory is from memtrace's trace of the step (after the warm-up). "Other CPU" is what processes other than the server, its runners and memtrace used, in % of the machine, over a second before the requests and while they ran.`,
     '',
-    '| NP | runner NP | gen t/s | prefill t/s | TTFT ms | RSS idle | RSS peak | swap growth | page-outs | free min | phase | cause |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
+    '| NP | runner NP | gen t/s | prefill t/s | TTFT ms | RSS idle | RSS peak | swap growth | page-outs | free min | other CPU | phase | cause |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
     ...rows,
     '',
+    ...latencyTable(steps, 'NP'),
   ]
   const named = ['flat', 'degradation', 'cliff', 'stabilized'].map(p => spans(steps, p)).filter(Boolean)
-  if (named.length) lines.push(`Phases: ${named.join(', ')}.`)
+  const busy = busyText(steps, 'NP')
+  const signs = signsText(firstSigns(steps), 'NP')
+  if (!interrupted) {
+    if (busy) lines.push(`Phases: none named: ${busy}.`)
+    else if (named.length) {
+      lines.push(`Phases: ${named.join(', ')} (${SPREAD_TEST}).`)
+      lines.push(steps.some(x => x.cause === 'memory') ? `Cause: memory (one request at a time holds compute constant)${signs ? `; ${signs}` : ''}.` : `Cause: none (no step slower beyond the spread)${signs ? `; memory still showed ${signs}` : ''}.`)
+    }
+    if (!busy && steps.some(x => x.genTps !== undefined && (x.requests ?? 0) < 2)) lines.push('With one request a step there is no spread: the phases are read from the means alone.')
+  }
   const mismatch = steps.filter(x => x.npMismatch)
   if (mismatch.length) lines.push(`⚠ The runner did not get the NUM_PARALLEL asked for at NP ${mismatch.map(x => `${x.step} (got ${x.effectiveNp})`).join(', ')}.`)
   if (perSlot.measuredBytes !== undefined || perSlot.predictedBytes !== undefined) {
@@ -88,31 +143,45 @@ export function markdown(steps: BenchStep[], s: SweepSettings, perSlot: PerSlot)
   return `${lines.join('\n')}\n`
 }
 
-export function markdownParallel(steps: BenchStep[], s: SweepSettings & { numParallel?: number }, runner?: RunnerPlan): string {
+export function markdownParallel(steps: BenchStep[], s: SweepSettings & { numParallel?: number }, runner?: RunnerPlan, v?: ParallelVerdict, interrupted?: { signal: string; steps: number }): string {
   const rows = steps.map(x =>
     x.genTps === undefined
-      ? `| ${x.step} | ${markdownText(x.outcome)} | | | | | | | | |`
-      : `| ${x.step} | ${num(x.genTps)} ± ${num(x.genTpsSd)} | ${num(x.totalTps)} | ${num(x.ttftP50Ms, 0)} | ${num(x.ttftMaxMs, 0)} | ${x.rssPeakBytes !== undefined ? gib(x.rssPeakBytes) : '–'} | ${x.swapGrowthBytes !== undefined ? gib(x.swapGrowthBytes) : '–'} | ${x.pageOuts ?? '–'} | ${x.freePctMin !== undefined ? `${num(x.freePctMin)}%` : '–'} | ${[...(x.verdict ?? []), ...(x.cause ? [`cause ${x.cause}`] : []), ...(x.outcome !== 'ok' ? [markdownText(x.outcome)] : [])].join(', ')} |`,
+      ? `| ${x.step} | ${markdownText(x.outcome)} | | | | | | | | | |`
+      : `| ${x.step} | ${num(x.genTps)} ± ${num(x.genTpsSd)} | ${num(x.totalTps)}${x.totalTpsSd ? ` ± ${num(x.totalTpsSd)}` : ''} | ${num(x.ttftP50Ms, 0)} | ${num(x.ttftMaxMs, 0)} | ${x.rssPeakBytes !== undefined ? gib(x.rssPeakBytes) : '–'} | ${x.swapGrowthBytes !== undefined ? gib(x.swapGrowthBytes) : '–'} | ${x.pageOuts ?? '–'} | ${x.freePctMin !== undefined ? `${num(x.freePctMin)}%` : '–'} | ${otherCpu(x)} | ${[...(x.verdict ?? []), ...(x.cause ? [`cause ${x.cause}`] : []), ...(x.outcome !== 'ok' ? [markdownText(x.outcome)] : [])].join(', ')} |`,
   )
   const at = (k: 'cliff' | 'peak' | 'knee') => steps.find(x => x.verdict?.includes(k))?.step
   const cliff = at('cliff')
   const causes = [...new Set(steps.filter(x => x.cause).map(x => x.cause))]
-  const verdict = [
-    cliff !== undefined ? `Cliff at P=${cliff} (per-request speed under half of P=1's)` : 'No cliff (per-request speed stayed above half of P=1\'s)',
-    at('peak') !== undefined ? `throughput peak at P=${at('peak')}` : '',
-    at('knee') !== undefined ? `knee at P=${at('knee')} (throughput gained under 5 %)` : 'no knee',
-    causes.length ? `cause: ${causes.join(' and ')}${causes.includes('memory') ? '' : ' (no page-outs, swap flat)'}` : '',
-  ].filter(Boolean)
+  const busy = busyText(steps, 'P')
+  const base = v?.baseline?.from === 'total' ? ` (P=1's ${v.baseline.tps.toFixed(1)} t/s in all: one request cannot generate slower than its throughput in all, so its lower per-request reading, ${num(steps[0]?.genTps)}, is noise)` : ''
+  const cliffText =
+    cliff !== undefined
+      ? `Cliff at P=${cliff} (per-request speed under half of P=1's${base}, beyond the spread)`
+      : v?.cliffBetween
+        ? `No cliff named: from P=${v.cliffBetween.from} per-request speed may be under half of P=1's${base}, but the spread cannot tell where it falls under${v.cliffBetween.to !== undefined ? ` (P=${v.cliffBetween.to} surely is)` : ''}`
+        : "No cliff (per-request speed stayed above half of P=1's, or within the spread of it)"
+  const signs = signsText(firstSigns(steps), 'P')
+  const verdict = busy
+    ? [`Nothing named: ${busy}`]
+    : [
+        cliffText,
+        at('peak') !== undefined ? `throughput peak at P=${at('peak')}` : 'no throughput peak beyond the spread',
+        at('knee') !== undefined ? `knee at P=${at('knee')} (throughput gained under 5 %, or within the spread)` : 'no knee',
+        causes.length ? `cause: ${causes.join(' and ')}${causes.includes('memory') ? (signs ? ` (${signs})` : '') : ' (no page-outs, swap and compressor flat)'}` : '',
+        SPREAD_TEST,
+      ].filter(Boolean)
   return `${[
     `# memtrace bench parallel: ${markdownText(s.model)}`,
     '',
+    ...(interrupted ? [interruptedText(interrupted), ''] : []),
     `num_ctx ${s.numCtx}${s.numParallel !== undefined ? `, a server of memtrace's own with OLLAMA_NUM_PARALLEL=${s.numParallel}` : ', the running server'}: P identical requests at once, ${s.requests} rounds per step after ${s.warmup} warm-up, ${s.cooldownMs / 1000} s apart; seed ${s.seed}, temperature ${s.temperature}.`,
     '',
-    '| P | gen t/s per request | total t/s | TTFT p50 ms | TTFT max ms | RSS peak | swap growth | page-outs | free min | |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| P | gen t/s per request | total t/s | TTFT p50 ms | TTFT max ms | RSS peak | swap growth | page-outs | free min | other CPU | |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ...rows,
     '',
-    `${verdict.join('; ')}.`,
+    ...latencyTable(steps, 'P'),
+    ...(interrupted ? [] : [`${verdict.join('; ')}.`]),
     ...(runner && (runner.measuredBytes !== undefined || runner.predictedBytes !== undefined)
       ? [
           `Runner: measured ${runner.measuredBytes !== undefined ? gib(runner.measuredBytes) : '–'} (its RSS at P=1, idle after the warm-up), predicted ${runner.predictedBytes !== undefined ? gib(runner.predictedBytes) : '–'} by \`memtrace plan\` for ${runner.numParallel} slot${runner.numParallel === 1 ? '' : 's'} of ${s.numCtx}${runner.perSlotBytes !== undefined ? ` (weights, ${gib(runner.perSlotBytes)} of f16 KV cache a slot, compute with flash attention)` : ''}${errorPct(runner.predictedBytes, runner.measuredBytes)}${runner.ollamaBytes !== undefined ? `; Ollama predicted ${gib(runner.ollamaBytes)}${errorPct(runner.ollamaBytes, runner.measuredBytes)}` : "; Ollama's log gave no prediction (0.30 says one only beside other models)"}${runner.allocatedBytes !== undefined ? `; the server's log says ${gib(runner.allocatedBytes)} was allocated${errorPct(runner.predictedBytes, runner.allocatedBytes).replace('error', "plan's error")}` : ''}. Per slot needs a NUM_PARALLEL sweep: the runner's own overhead is in this figure.`,
@@ -126,19 +195,23 @@ function truncate(text: string, n: number): string {
   return text.length <= n ? text : `${text.slice(0, n - 1)}…`
 }
 
-export function markdownModels(steps: BenchStep[], s: SweepSettings & { order: string }): string {
+export function markdownModels(steps: BenchStep[], s: SweepSettings & { order: string }, interrupted?: { signal: string; steps: number }): string {
   const rows = steps.map(
     x =>
-      `| ${x.step} | ${markdownText(x.model)} | ${x.memBeforeBytes !== undefined ? gib(x.memBeforeBytes) : '–'} | ${x.rssPeakBytes !== undefined ? gib(x.rssPeakBytes) : '–'} | ${x.memAfterBytes !== undefined ? gib(x.memAfterBytes) : '–'} | ${x.notGivenBackBytes !== undefined ? `${x.notGivenBackBytes >= 0 ? '+' : '−'}${gib(Math.abs(x.notGivenBackBytes))}` : '–'} | ${x.unloadMs !== undefined ? (x.unloadMs / 1000).toFixed(1) : '–'} | ${x.genTps !== undefined ? `${num(x.genTps)} ± ${num(x.genTpsSd)}` : '–'} | ${markdownText(x.outcome)}${x.retried ? ' (after a restart)' : ''} |`,
+      `| ${x.step} | ${markdownText(x.model)} | ${x.memBeforeBytes !== undefined ? gib(x.memBeforeBytes) : '–'} | ${x.rssPeakBytes !== undefined ? gib(x.rssPeakBytes) : '–'} | ${x.memAfterBytes !== undefined ? gib(x.memAfterBytes) : '–'} | ${x.notGivenBackBytes !== undefined ? `${x.notGivenBackBytes >= 0 ? '+' : '−'}${gib(Math.abs(x.notGivenBackBytes))}${x.notGivenBack ? ' ⚠' : ''}` : '–'} | ${x.unloadMs !== undefined ? (x.unloadMs / 1000).toFixed(1) : '–'} | ${x.genTps !== undefined ? `${num(x.genTps)} ± ${num(x.genTpsSd)}` : '–'} | ${markdownText(x.outcome)}${x.retried ? ' (after a restart)' : ''}${x.restarted ? ' (a fresh server first: the plan said it would not fit)' : ''} |`,
   )
+  const held = steps.filter(x => x.notGivenBack)
   return `${[
     `# memtrace bench models: clean runs`,
     '',
+    ...(interrupted ? [interruptedText(interrupted).replace('Nothing is named: the rules need the whole sweep.', '')
+      .trim(), ''] : []),
     `num_ctx ${s.numCtx}; ${s.order === 'given' ? 'in the order given' : 'smallest first'}; ${s.requests} requests per model after a load; seed ${s.seed}, temperature ${s.temperature}. After each model: keep_alive 0, then a wait until /api/ps is empty, the runner has exited and memory has come back. "In use" is the host's memory in use (total − available); "runner peak" is the runner's RSS from the trace.`,
     '',
     '| # | model | in use before | runner peak | in use after unload | not given back | unload s | gen t/s | outcome |',
     '|---:|---|---:|---:|---:|---:|---:|---:|---|',
     ...rows,
+    ...(held.length ? ['', `⚠ Not given back: ${held.map(x => `${markdownText(x.model)} (${gib(x.notGivenBackBytes ?? 0)})`).join(', ')}: more than ${gib(SETTLED_BYTES)} more in use once the model was unloaded and its runner gone than before it loaded.`] : []),
   ].join('\n')}\n`
 }
 
@@ -156,7 +229,7 @@ export function chart(steps: BenchStep[], s: SweepSettings, kind: 'num-parallel'
   const x = scaleLinear()
     .domain([Math.min(...steps.map(t => t.step)) - 0.5, Math.max(...steps.map(t => t.step)) + 0.5])
     .range([L, W - R])
-  const top = { y: 90, h: 180 }
+  const top = { y: 104, h: 166 }
   const bottom = { y: 330, h: 160 }
   const yGen = scaleLinear().domain([0, Math.max(1, ...ok.map(t => Math.max((t.genTps ?? 0) + (t.genTpsSd ?? 0), sweep ? (t.totalTps ?? 0) : 0)))]).nice().range([top.y + top.h, top.y])
   const yRss = scaleLinear().domain([0, Math.max(0.1, ...steps.map(t => (t.rssPeakBytes ?? 0) / 1024 ** 3))]).nice().range([bottom.y + bottom.h, bottom.y])
@@ -164,6 +237,7 @@ export function chart(steps: BenchStep[], s: SweepSettings, kind: 'num-parallel'
     el('rect', { x: 0, y: 0, width: W, height: H, fill: '#ffffff' }),
     text({ x: L, y: 28, 'font-size': 18, 'font-weight': 'bold', fill: '#111111' }, byModel ? `Clean runs · ${steps.length} models · num_ctx ${s.numCtx}` : `${sweep ? 'Concurrency' : 'NUM_PARALLEL'} sweep · ${s.model} · num_ctx ${s.numCtx}`),
     text({ x: L, y: 48, 'font-size': 12, fill: '#444444' }, byModel ? `one model at a time, ${s.requests} requests each, unloaded between them` : sweep ? `P identical requests at once, ${s.requests} rounds per step` : `one request at a time, ${s.requests} per step; the server restarted with each NUM_PARALLEL`),
+    ...(!byModel && busySteps(steps).length ? [text({ x: L, y: 68, 'font-size': 12, fill: '#c51b7d' }, `Nothing named: other processes used up to ${Math.max(...busySteps(steps).map(b => b.pct)).toFixed(0)} % of the CPU during a step (the rules need ${BUSY_PCT} % or less)`)] : []),
     text({ x: L, y: top.y - 8, 'font-size': 13, 'font-weight': 'bold', fill: '#111111' }, sweep ? 'generation speed per request (t/s, mean ± sd) and in all (t/s, dashed)' : 'generation speed per request (t/s, mean ± sd)'),
     text({ x: L, y: bottom.y - 8, 'font-size': 13, 'font-weight': 'bold', fill: '#111111' }, 'runner RSS at peak (GiB); page-outs during the step above the points'),
   ]
@@ -191,7 +265,8 @@ export function chart(steps: BenchStep[], s: SweepSettings, kind: 'num-parallel'
     const cx = x(t.step)
     const sdv = t.genTpsSd ?? 0
     parts.push(el('line', { x1: cx, x2: cx, y1: yGen((t.genTps ?? 0) - sdv), y2: yGen((t.genTps ?? 0) + sdv), stroke: '#2c7bb6' }))
-    parts.push(el('circle', { cx, cy: yGen(t.genTps ?? 0), r: 5, fill: sweep || byModel ? '#2c7bb6' : (PHASE_COLOUR[t.phase ?? 'flat'] ?? '#2c7bb6') }))
+    // A step with no phase named (a busy host, an interrupted sweep) is drawn plain, not as flat.
+    parts.push(el('circle', { cx, cy: yGen(t.genTps ?? 0), r: 5, fill: sweep || byModel || t.phase === undefined ? '#2c7bb6' : (PHASE_COLOUR[t.phase] ?? '#2c7bb6') }))
   }
   for (const t of steps.filter(t => t.genTps === undefined)) parts.push(text({ x: x(t.step), y: top.y + top.h - 8, 'font-size': 11, 'text-anchor': 'middle', fill: '#c51b7d' }, '✕'))
   const rss = steps.filter(t => t.rssPeakBytes !== undefined)

@@ -8,6 +8,8 @@ import type { BenchStep } from '../schemas/index.js'
 import { loadTrace, newestInDir } from '../render/index.js'
 import { stepMemory, type TimedSample } from './step-memory.js'
 import { InputError } from '../core/errors.js'
+import { readLock } from '../daemon/index.js'
+import { otherCpuPct, snapshot } from './host-load.js'
 import { type ManagedServer, ServerError } from './managed-server.js'
 
 const BIN = new URL('../bin/memtrace.js', import.meta.url).pathname
@@ -27,6 +29,8 @@ export interface SweepArgs {
   numPredict?: number
   loadTimeoutMs: number
   serveCmd: string[]
+  /** The managed server's port (default: a free one). */
+  port?: number
   out: string
 }
 
@@ -36,7 +40,7 @@ export function requestOptions(a: SweepArgs) {
 }
 
 /** A step, with the span its requests ran in and its runners' PIDs (not written out). */
-export type Timed = BenchStep & { measureFrom?: number; measureTo?: number; runnerPids?: number[] }
+export type Timed = BenchStep & { measureFrom?: number; measureTo?: number; runnerPids?: number[]; rssFrom?: number }
 
 /** The shortest span a step's memory is read over: more than one sample of the daemon's 1 s, whatever the settings. */
 export const MIN_WINDOW_MS = 2100
@@ -45,6 +49,12 @@ export const MIN_WINDOW_MS = 2100
 export async function fillWindow(from: number): Promise<void> {
   const left = MIN_WINDOW_MS - (Date.now() - from)
   if (left > 0) await sleep(left)
+}
+
+/** What to do when a signal ends the sweep, once its servers and daemon are stopped (write what finished). */
+let interrupted: ((signal: NodeJS.Signals) => void) | undefined
+export function onInterrupt(f: ((signal: NodeJS.Signals) => void) | undefined): void {
+  interrupted = f
 }
 
 /**
@@ -66,6 +76,11 @@ export async function traced<T>(trace: string, url: string, servers: ManagedServ
   const onSignal = (sig: NodeJS.Signals) => {
     for (const s of servers) s.killNow()
     memtrace(['stop', '--dir', trace])
+    try {
+      interrupted?.(sig)
+    } catch {
+      // What finished is in results.jsonl already; dying of the signal comes first.
+    }
     process.removeListener('SIGINT', onSignal)
     process.removeListener('SIGTERM', onSignal)
     process.kill(process.pid, sig) // and die of it, as without the handler
@@ -78,6 +93,8 @@ export async function traced<T>(trace: string, url: string, servers: ManagedServ
     if (e instanceof ServerError) throw new InputError(e.message)
     throw e
   } finally {
+    // Its server's last stop is memtrace's own too: marked, so the chart does not call it a server that did not answer.
+    if (servers.length) memtrace(['mark', '--dir', trace, 'sweep done, server stopped'])
     for (const s of servers) await s.stop()
     memtrace(['stop', '--dir', trace])
     daemonGone(trace)
@@ -99,7 +116,7 @@ export async function finished(a: SweepArgs, trace: string, s: Timed): Promise<T
   } catch {
     // The trace cannot be read now: the step's speeds still count; its memory is added at the end.
   }
-  const { measureFrom: _f, measureTo: _t, runnerPids: _p, ...line } = copy
+  const { measureFrom: _f, measureTo: _t, runnerPids: _p, rssFrom: _r, ...line } = copy
   appendFileSync(join(a.out, 'results.jsonl'), `${jsonLine(line)}\n`)
   return s
 }
@@ -113,16 +130,32 @@ export async function addMemory(trace: string, steps: Timed[]): Promise<void> {
   })
   for (const s of steps) {
     if (s.measureFrom === undefined || s.measureTo === undefined) continue
-    Object.assign(s, stepMemory(t, samples, s.measureFrom, s.measureTo, s.runnerPids))
+    Object.assign(s, stepMemory(t, samples, s.measureFrom, s.measureTo, s.runnerPids, s.rssFrom))
   }
 }
 
-export function mean(v: number[]): number {
-  return v.reduce((a, x) => a + x, 0) / v.length
+export { mean, sd } from './stats.js'
+
+/** memtrace's own processes: this one (and what it started: the server and its runners) and the daemon tracing into `trace`. */
+function ourRoots(trace: string): number[] {
+  return [process.pid, readLock(trace)?.pid ?? 0]
 }
 
-export function sd(v: number[]): number {
-  if (v.length < 2) return 0
-  const m = mean(v)
-  return Math.sqrt(v.reduce((a, x) => a + (x - m) ** 2, 0) / (v.length - 1))
+/** How busy the host was over a second with the server idle, just before a step's requests: the CPU others used and the load. */
+export async function hostBefore(trace: string, anyServer = false): Promise<{ otherCpuPctBefore?: number; loadAvgBefore: number }> {
+  const a = snapshot(ourRoots(trace), anyServer)
+  await sleep(1000)
+  const b = snapshot(ourRoots(trace), anyServer)
+  const pct = otherCpuPct(a, b)
+  return { ...(pct !== undefined ? { otherCpuPctBefore: pct } : {}), loadAvgBefore: b.load }
+}
+
+/** Starts reading how busy the host is during a step; the function it returns ends the reading. */
+export function hostDuring(trace: string, anyServer = false): () => { otherCpuPct?: number; loadAvg: number } {
+  const a = snapshot(ourRoots(trace), anyServer)
+  return () => {
+    const b = snapshot(ourRoots(trace), anyServer)
+    const pct = otherCpuPct(a, b)
+    return { ...(pct !== undefined ? { otherCpuPct: pct } : {}), loadAvg: b.load }
+  }
 }

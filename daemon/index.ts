@@ -4,6 +4,7 @@
  * daemon reaches further into it.
  */
 export { type ConfigError, ollamaUrlFromEnv, parseDuration } from './config.js'
+export { readLock } from './lock.js'
 export { macSystemText } from './probe/macos.js'
 export { runCommand } from './probe/run-command.js'
 export { linuxSystemText } from './probe/system-linux.js'

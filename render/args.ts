@@ -45,6 +45,8 @@ Options:
                      the daemon's ollama-server-memtrace-<stamp>.log, when it kept one)
   --plan M[:CTX:NP]  draw what memtrace plan predicts a runner of model M holds
                      (context CTX, NP slots; default 4096 and 1) as a dashed level
+  --pid PID[,PID…]   draw only these processes and their descendants (a server's
+                     runners), not every Ollama process the trace holds
   -q, --quiet        print nothing but errors
   -h, --help         this text
 
@@ -75,6 +77,8 @@ export interface RenderArgs {
   plan?: string
   /** `--prometheus URL --instance I --from --to`: the traces come from Prometheus. */
   prometheus?: PrometheusSource
+  /** `--pid`: only these processes and their descendants. */
+  pids?: number[]
 }
 
 /** argv (after `render`) → arguments, or UsageError. */
@@ -97,6 +101,7 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
       report: { type: 'string' },
       'server-log': { type: 'string' },
       plan: { type: 'string' },
+      pid: { type: 'string' },
       prometheus: { type: 'string' },
       instance: { type: 'string' },
       from: { type: 'string' },
@@ -160,6 +165,8 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
   const zone = zoneAsked
   const theme = values.theme as string
   if (theme !== 'light' && theme !== 'dark') throw new UsageError('--theme must be light or dark')
+  const pids = values.pid?.split(',').map(p => p.trim())
+  if (pids && pids.some(p => !/^[1-9]\d{0,9}$/.test(p))) throw new UsageError(`--pid wants process IDs separated by commas, not "${values.pid}"`)
   return {
     theme,
     watch: values.watch as boolean,
@@ -177,6 +184,7 @@ export function parseRenderArgs(argv: string[]): RenderArgs | 'help' {
     ...(serverLogPath !== undefined ? { serverLogPath } : {}),
     ...(values.plan !== undefined ? { plan: values.plan } : {}),
     ...(prometheus ? { prometheus } : {}),
+    ...(pids ? { pids: pids.map(Number) } : {}),
     argv,
   }
 }

@@ -6,6 +6,7 @@ import { SystemLogParser } from '../core/parse/system-log.js'
 import { MAX_LINE, NotAFile, readLines } from './read-trace.js'
 import { TraceBuilder, type Trace } from '../core/model/trace.js'
 import { nameRunners } from '../core/model/names.js'
+import { onlyTheirServers, onlyTrees } from './only-pids.js'
 import { InputError } from '../core/errors.js'
 
 
@@ -16,6 +17,8 @@ export interface Loaded {
   problems: ProblemLog
   procRows: number
   sysBlocks: number
+  /** With `only`: how many processes the trace held before. */
+  procsBefore?: number
 }
 
 /** Called with every parsed record as it streams by (for `memtrace parse`). */
@@ -31,6 +34,7 @@ export async function loadTrace(
   sink?: RecordSink,
   problems = new ProblemLog(),
   drain?: () => Promise<void>,
+  only?: number[],
 ): Promise<Loaded> {
   const builder = new TraceBuilder()
   const procName = basename(procPath)
@@ -60,8 +64,14 @@ export async function loadTrace(
   if (sys.blocks === 0) throw new InputError(`${sysPath} is not a system trace: no "===== <time> =====" blocks`)
   if (proc.rows === 0 && sys.blocks === 0) throw new InputError('both traces are empty')
   const trace = builder.finish()
+  // Kept to these processes before the runners are named and the servers told apart, which read them.
+  const procsBefore = trace.procs.length
+  if (only) {
+    trace.procs = onlyTrees(trace.procs, only)
+    onlyTheirServers(trace)
+  }
   nameRunners(trace)
-  return { trace, problems, procRows: proc.rows, sysBlocks: sys.blocks }
+  return { trace, problems, procRows: proc.rows, sysBlocks: sys.blocks, ...(only ? { procsBefore } : {}) }
 }
 
 /** `readLines`, with a message for the user when the file cannot be read. */

@@ -52,8 +52,9 @@ async function renderOnce(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS
 }
 
 async function renderTraces(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS.WritableStream, from?: { notes: string[]; source: string }): Promise<number> {
-  const { trace, problems, procRows, sysBlocks } = await loadTrace(a.procPath, a.sysPath)
+  const { trace, problems, procRows, sysBlocks, procsBefore } = await loadTrace(a.procPath, a.sysPath, undefined, undefined, undefined, a.pids)
   const notes: string[] = [...(from?.notes ?? [])]
+  if (a.pids && procsBefore !== undefined && trace.procs.length < procsBefore) notes.push(`Drawn: the processes of PID ${a.pids.join(', ')} and their descendants (${trace.procs.length} of the ${procsBefore} traced).`)
   if (problems.total > 0) notes.push(`Skipped as damaged: ${problems.total} line(s); see memtrace's stderr for where.`)
   if (trace.placeholders > 0) notes.push(`Left out ${trace.placeholders} "(ollama)" placeholder rows.`)
   if (trace.hiddenArgs > 0) notes.push(`${trace.hiddenArgs} Ollama process(es) drawn by name only: ps could not read their arguments (they run as another user, such as root); runners are named by what /api/ps listed. \`sudo memtrace start\` reads them.`)

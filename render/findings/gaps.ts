@@ -52,7 +52,13 @@ function dropped(ctx: Ctx): Draft[] {
   return [draft('gap', a, b, [], text, { droppedBytes: bytes })]
 }
 
+/** A marker that says the server was restarted or stopped (`NUM_PARALLEL=4, restart`, `sweep done, server stopped`, as memtrace bench marks its own server). */
+export const RESTART_MARK = /\b(restart(ed|ing)?|server stopped)\b/i
+/** A restart marker explains a server that did not answer from this long before its first error (a stop may take up to 10 s). */
+const RESTART_LEAD_MS = 10_000
+
 function unanswered(ctx: Ctx): Draft[] {
+  const restarts = ctx.trace.events.filter(e => e.kind === 'marker' && RESTART_MARK.test(e.text ?? '')).map(e => Date.parse(e.ts))
   const errs = ctx.trace.events
     .filter(e => e.kind === 'source-error' && (e.source === 'api-ps' || e.source === undefined))
     .map(e => ({ ms: Date.parse(e.ts), msg: e.message ?? '' }))
@@ -65,6 +71,9 @@ function unanswered(ctx: Ctx): Draft[] {
       run.n++
     } else runs.push({ start: e.ms, end: e.ms, n: 1, msg: e.msg })
   }
+  // A server restarted on purpose, and marked so, is drawn as its marker, not said to have failed.
+  const own = (r: (typeof runs)[number]) => restarts.some(ms => ms >= r.start - RESTART_LEAD_MS && ms <= r.end + GAP_FACTOR * ctx.sysPeriodMs)
+  runs.splice(0, runs.length, ...runs.filter(r => !own(r)))
   const when = (r: (typeof runs)[number]) => (r.n > 1 ? `from ${ctx.at(r.start)} to ${ctx.at(r.end)} (${r.n} system samples)` : `at ${ctx.at(r.start)}`)
   // A status code means it answered, with an error; else it did not answer at all.
   const what = (msg: string) => (/\b[45]\d\d\b/.test(msg) ? "The Ollama server's list of loaded models failed" : 'The Ollama server did not answer')

@@ -453,3 +453,20 @@ t.test("a runner the kernel's OOM killer killed is the first finding, with its R
   t.match(f[0]?.text, /^The kernel's OOM killer killed runner PID 4412 for .+: it held 29\.8 GiB RSS at its last sample, 14:00:12; the container used 31\.7 GiB of its 32\.0 GiB limit at 14:00:10\. The container's OOM-kill count rose while it vanished\.$/)
   t.same(f[0]?.figures, { rssBytes: 31_200_000 * 1024, cgroupUsageBytes: 34_000_000_000, cgroupLimitBytes: 34_359_738_368 })
 })
+
+t.test("a server restarted on purpose, and marked so, is its marker, not a server that did not answer", async t => {
+  const trace = (mark: string | undefined) => {
+    let p = H
+    let sys = ''
+    for (let s = 0; s < 60; s++) p += `${ts(s)}\t10\t1\tollama\t50000\t1\tollama serve\n`
+    for (let s = 0; s < 60; s += 5) {
+      // Down from 20 s to 30 s, as memtrace bench stops one step's server and starts the next one's.
+      const down = s >= 20 && s <= 30
+      sys += block(s, `${s === 20 && mark ? `memtrace marker ${JSON.stringify({ ts: ts(22), text: mark })}\n` : ''}${down ? `memtrace source-error ${JSON.stringify({ ts: ts(s), source: 'api-ps', message: 'fetch failed: connect ECONNREFUSED 127.0.0.1:41234' })}\n` : ''}${mp(70)}`)
+    }
+    return build(p, sys)
+  }
+  t.same(kinds(trace(undefined)), ['server-unanswered'], 'unmarked, the silence is a finding')
+  t.same(kinds(trace('NUM_PARALLEL=2')), ['server-unanswered'], 'a marker that says no restart explains nothing')
+  t.same(kinds(trace('NUM_PARALLEL=2, restart')), [], 'a restart marker explains it')
+})
