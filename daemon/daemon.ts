@@ -157,7 +157,7 @@ export class Daemon {
     this.#parseBlock = (await import('../core/parse/system-block.js')).parseBlock
     this.#problems = new (await import('../core/parse/problems.js')).ProblemLog()
     this.#metrics = new Metrics(this.#cfg.intervalMs)
-    const { server, url } = await serveMetrics(this.#metrics, this.#cfg.metrics)
+    const { server, url } = await serveMetrics(this.#metrics, this.#cfg.metrics, this.#cfg.metricsAccess)
     this.#metricsServer = server
     this.#status.metricsUrl = url
     return url

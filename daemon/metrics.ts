@@ -5,12 +5,15 @@
  * and costs the sampler nothing. Labels carry roles, model names, digests
  * and PIDs, never a command line or a prompt.
  */
-import { createServer, type Server } from 'node:http'
+import { createServer, type RequestListener, type Server } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import client from 'prom-client'
 import type { LoadedModel, SystemSample } from '../schemas/index.js'
 import { formatHostPort, type MetricsAddress } from './metrics-address.js'
 import { GAP_FACTOR } from '../core/model/intervals.js'
-import { bound, SERVER_OPTIONS } from './metrics-connections.js'
+import { bound, HEADERS_TIMEOUT_MS, SERVER_OPTIONS } from './metrics-connections.js'
+import type { MetricsAccess } from './metrics-access.js'
+import { BasicAuth, guard } from './metrics-auth.js'
 
 export type Role = 'server' | 'runner' | 'other'
 
@@ -250,9 +253,13 @@ export class Metrics {
   }
 }
 
-/** Serves `GET /metrics` (and `/` with a pointer to it), within the bounds of `metrics-connections.ts`; resolves once listening, with the address it got. */
-export async function serveMetrics(metrics: Metrics, at: MetricsAddress): Promise<{ server: Server; url: string }> {
-  const server = createServer(SERVER_OPTIONS, (req, res) => {
+/**
+ * Serves `GET /metrics` (and `/` with a pointer to it), within the bounds of
+ * `metrics-connections.ts`, over HTTPS and to the listed users where `access`
+ * says so; resolves once listening, with the address it got.
+ */
+export async function serveMetrics(metrics: Metrics, at: MetricsAddress, access?: MetricsAccess): Promise<{ server: Server; url: string }> {
+  const handle: RequestListener = (req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' })
@@ -275,8 +282,11 @@ export async function serveMetrics(metrics: Metrics, at: MetricsAddress): Promis
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
       res.end('not found: the metrics are at /metrics\n')
     }
-  })
-  bound(server)
+  }
+  const auth = access && access.users.size > 0 ? new BasicAuth(access.users) : undefined
+  const guarded: RequestListener = auth ? (req, res) => void guard(auth, req, res, handle) : handle
+  const server = access?.tls ? createHttpsServer({ ...SERVER_OPTIONS, ...access.tls, handshakeTimeout: HEADERS_TIMEOUT_MS }, guarded) : createServer(SERVER_OPTIONS, guarded)
+  bound(server as Server)
   await new Promise<void>((ok, fail) => {
     server.once('error', fail)
     server.listen(at.port, at.host, () => {
@@ -286,5 +296,5 @@ export async function serveMetrics(metrics: Metrics, at: MetricsAddress): Promis
   })
   const a = server.address()
   const port = typeof a === 'object' && a ? a.port : at.port
-  return { server, url: `http://${formatHostPort({ host: at.host, port })}/metrics` }
+  return { server: server as Server, url: `${access?.tls ? 'https' : 'http'}://${formatHostPort({ host: at.host, port })}/metrics` }
 }
