@@ -32,6 +32,11 @@ Options:
   --metrics [HOST:]PORT   also serve Prometheus metrics at http://HOST:PORT/metrics
                           (HOST defaults to 127.0.0.1; each scrape is answered
                           from the last sample; see docs/fleet.md)
+  --metrics-tls-cert FILE, --metrics-tls-key FILE
+                          serve the metrics over HTTPS with this PEM certificate and key
+  --metrics-web-config FILE
+                          Prometheus's web-config file (tls_server_config,
+                          basic_auth_users with bcrypt hashes): HTTPS and users
   --server-log PATH       follow the server's log file (found by itself for the macOS
                           app, Homebrew, a systemd unit and a Docker or Podman
                           container), keeping only its memory lines in
