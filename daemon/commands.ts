@@ -32,6 +32,8 @@ Options:
   --metrics [HOST:]PORT   also serve Prometheus metrics at http://HOST:PORT/metrics
                           (HOST defaults to 127.0.0.1; each scrape is answered
                           from the last sample; see docs/fleet.md)
+  --metrics-runtime       with --metrics, also memtrace's own process_* and
+                          nodejs_* figures (prom-client's defaults)
   --server-log PATH       follow the server's log file (found by itself for the macOS
                           app, Homebrew, a systemd unit and a Docker or Podman
                           container), keeping only its memory lines in
