@@ -37,6 +37,8 @@ Options:
   --metrics-web-config FILE
                           Prometheus's web-config file (tls_server_config,
                           basic_auth_users with bcrypt hashes): HTTPS and users
+  --metrics-runtime       with --metrics, also memtrace's own process_* and
+                          nodejs_* figures (prom-client's defaults)
   --server-log PATH       follow the server's log file (found by itself for the macOS
                           app, Homebrew, a systemd unit and a Docker or Podman
                           container), keeping only its memory lines in

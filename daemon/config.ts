@@ -23,6 +23,8 @@ export interface DaemonConfig {
   metrics?: MetricsAddress
   /** `--metrics-tls-cert`/`--metrics-tls-key`, `--metrics-web-config`: HTTPS and users, read and checked at the parse. */
   metricsAccess?: MetricsAccess
+  /** `--metrics-runtime`: prom-client's metrics of memtrace's own process (process_*, nodejs_*) too. */
+  metricsRuntime?: boolean
   /** `--server-log PATH` or `--server-log-cmd CMD`: where the server's log is; found by itself when absent. */
   serverLog?: LogOrigin
 }
@@ -59,6 +61,7 @@ export const START_OPTIONS = {
   'metrics-tls-cert': { type: 'string' },
   'metrics-tls-key': { type: 'string' },
   'metrics-web-config': { type: 'string' },
+  'metrics-runtime': { type: 'boolean', default: false },
   'server-log': { type: 'string' },
   'server-log-cmd': { type: 'string' },
   foreground: { type: 'boolean', default: false },
@@ -98,6 +101,7 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv): DaemonCo
     if (e instanceof MetricsAccessError) throw new ConfigError(e.message)
     throw e
   }
+  if (values['metrics-runtime'] && !metrics) throw new ConfigError('--metrics-runtime adds to --metrics: give --metrics [HOST:]PORT too')
   if (values['server-log'] !== undefined && values['server-log-cmd'] !== undefined) throw new ConfigError('give --server-log or --server-log-cmd, not both')
   const serverLog: LogOrigin | undefined =
     values['server-log'] !== undefined ? { file: resolve(values['server-log'] as string) } : values['server-log-cmd'] !== undefined ? { command: [values['server-log-cmd'] as string], shell: true } : undefined
@@ -115,6 +119,7 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv): DaemonCo
     procRoot: '/proc',
     ...(metrics ? { metrics } : {}),
     ...(metricsAccess ? { metricsAccess } : {}),
+    ...(values['metrics-runtime'] ? { metricsRuntime: true } : {}),
     ...(serverLog ? { serverLog } : {}),
   }
 }

@@ -141,6 +141,9 @@ export class Daemon {
       startedAt: this.#startedAt,
       log: this.#log,
       problem: m => this.#sourceError('server-log', m),
+      onEvent: e => {
+        if (e.kind === 'eviction') this.#metrics?.evictions()
+      },
     })
   }
 
@@ -156,7 +159,7 @@ export class Daemon {
     const { Metrics, serveMetrics } = await import('./metrics.js')
     this.#parseBlock = (await import('../core/parse/system-block.js')).parseBlock
     this.#problems = new (await import('../core/parse/problems.js')).ProblemLog()
-    this.#metrics = new Metrics(this.#cfg.intervalMs)
+    this.#metrics = new Metrics(this.#cfg.intervalMs, { version: this.#version, ...(this.#cfg.metricsRuntime ? { runtime: true } : {}) })
     const { server, url } = await serveMetrics(this.#metrics, this.#cfg.metrics, this.#cfg.metricsAccess)
     this.#metricsServer = server
     this.#status.metricsUrl = url
@@ -357,8 +360,8 @@ export class Daemon {
   #metricsFromBlock(block: string, answered: boolean, tickMs: number): void {
     if (!this.#metrics || !this.#parseBlock || !this.#problems) return
     const lines = block.split('\n').slice(1).map((text, i) => ({ text, no: i + 2 }))
-    const { sample } = this.#parseBlock('system', formatTs(Date.now()), 1, lines, this.#problems)
-    this.#metrics.system(sample, answered, tickMs)
+    const { sample, events } = this.#parseBlock('system', formatTs(Date.now()), 1, lines, this.#problems)
+    this.#metrics.system(sample, answered, tickMs, events, this.#serverLog?.following === true)
   }
 
   /** Recorded in the trace every time; logged when it starts or changes. */

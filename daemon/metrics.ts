@@ -8,14 +8,25 @@
 import { createServer, type RequestListener, type Server } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import client from 'prom-client'
-import type { LoadedModel, SystemSample } from '../schemas/index.js'
+import type { LoadedModel, SystemSample, TraceEvent } from '../schemas/index.js'
 import { formatHostPort, type MetricsAddress } from './metrics-address.js'
 import { GAP_FACTOR } from '../core/model/intervals.js'
 import { bound, HEADERS_TIMEOUT_MS, SERVER_OPTIONS } from './metrics-connections.js'
 import type { MetricsAccess } from './metrics-access.js'
 import { BasicAuth, guard } from './metrics-auth.js'
+import { clear, SystemMetrics } from './metrics-system.js'
+import { RunnerDeaths } from './metrics-deaths.js'
 
 export type Role = 'server' | 'runner' | 'other'
+
+export interface MetricsOptions {
+  /** memtrace's version, for memtrace_build_info. */
+  version?: string
+  /** `--metrics-runtime`: prom-client's default metrics of memtrace's own process. */
+  runtime?: boolean
+  /** The clock markers age by; Date.now unless a replay gives its own. */
+  now?: () => number
+}
 
 /** One traced process at a sample: its role, its model (runners), its memory, and the runner's slots from its argv. */
 export interface MetricProcess {
@@ -42,14 +53,15 @@ export class Metrics {
   readonly #serverInfo = new client.Gauge({ name: 'memtrace_server_info', help: 'An Ollama server the daemon asks (always 1), where a host runs several: its PID and the address (host:port) it answers at, the server label of ollama_model_*.', labelNames: ['pid', 'address'], registers: [this.registry] })
   readonly #marker = new client.Gauge({ name: 'memtrace_marker_timestamp_seconds', help: 'A marker (memtrace mark) made in the last 10 minutes: when it was made (unix seconds), by its text.', labelNames: ['text'], registers: [this.registry] })
   readonly #runnerInfo = new client.Gauge({ name: 'memtrace_runner_info', help: 'A model runner alive at the last sample (always 1): its model, the digest Ollama lists for it, its PID, slots (NUM_PARALLEL) and context per slot.', labelNames: ['model', 'digest', 'pid', 'parallel', 'ctx'], registers: [this.registry] })
-  readonly #system = new client.Gauge({ name: 'memtrace_system_memory_bytes', help: 'System memory at the last system sample, by kind: total, free, available (Linux) or free_pages (macOS), wired, compressor, swap_used, swap_total, container_usage, container_limit.', labelNames: ['kind'], registers: [this.registry] })
-  readonly #freeRatio = new client.Gauge({ name: 'memtrace_system_memory_free_ratio', help: 'Free memory as a ratio of the total: MemAvailable / MemTotal on Linux, memory_pressure free % on macOS.', registers: [this.registry] })
-  readonly #psi = new client.Gauge({ name: 'memtrace_memory_pressure_ratio', help: 'Linux memory pressure (PSI): the share of time some or all tasks stalled on memory, averaged over 10, 60 or 300 s.', labelNames: ['kind', 'window'], registers: [this.registry] })
-  readonly #gpu = new client.Gauge({ name: 'memtrace_gpu_memory_bytes', help: 'GPU memory as nvidia-smi reports it, by GPU index and kind (used, total).', labelNames: ['gpu', 'kind'], registers: [this.registry] })
   readonly #processGpu = new client.Gauge({ name: 'memtrace_process_gpu_memory_bytes', help: "GPU memory of the traced runners as nvidia-smi lists it by PID, by model and GPU index; summed over a model's runners.", labelNames: ['model', 'gpu'], registers: [this.registry] })
-  readonly #up = new client.Gauge({ name: 'ollama_up', help: 'Whether the Ollama server answered /api/ps at the last system sample (1) or not (0).', registers: [this.registry] })
-  readonly #size = new client.Gauge({ name: 'ollama_model_size_bytes', help: 'What Ollama says a loaded model holds (/api/ps size).', labelNames: ['model', 'server'], registers: [this.registry] })
-  readonly #vram = new client.Gauge({ name: 'ollama_model_vram_bytes', help: 'What Ollama says a loaded model holds on the GPU (/api/ps size_vram).', labelNames: ['model', 'server'], registers: [this.registry] })
+  readonly #up = new client.Gauge({ name: 'memtrace_ollama_up', help: 'Whether the Ollama server answered /api/ps at the last system sample (1) or not (0); by server where a host runs several.', labelNames: ['server'], registers: [this.registry] })
+  readonly #size = new client.Gauge({ name: 'memtrace_ollama_model_loaded_bytes', help: 'What Ollama says a loaded model holds in memory (/api/ps size): its loaded size, not its size on disk.', labelNames: ['model', 'server'], registers: [this.registry] })
+  readonly #vram = new client.Gauge({ name: 'memtrace_ollama_model_vram_bytes', help: 'What Ollama says a loaded model holds on the GPU (/api/ps size_vram).', labelNames: ['model', 'server'], registers: [this.registry] })
+  readonly #oomKills = new client.Counter({ name: 'memtrace_oom_kills_total', help: "Traced processes (Ollama's server and runners) the kernel's OOM killer killed since the daemon started, by how the kill was seen: source=kernel (the kernel's log, or /proc/vmstat oom_kill), source=cgroup (the server's cgroup memory.events oom_kill).", labelNames: ['source'], registers: [this.registry] })
+  readonly #deaths = new client.Counter({ name: 'memtrace_runner_deaths_while_listed_total', help: "Runners that died while their server still listed their model, as the findings' runner gone while listed: a crash or a kill Ollama had not noticed. By server where a host runs several.", labelNames: ['server'], registers: [this.registry] })
+  readonly #evictions = new client.Counter({ name: 'memtrace_model_evictions_total', help: "Evictions in the server's log since the daemon started: Ollama unloading a model to make room for another (\"evicting\").", registers: [this.registry] })
+  readonly #buildInfo = new client.Gauge({ name: 'memtrace_build_info', help: "memtrace's version and the Node.js version it runs on (always 1).", labelNames: ['version', 'node_version'], registers: [this.registry] })
+  readonly #system = new SystemMetrics(this.registry)
   readonly #accounting = new client.Gauge({ name: 'memtrace_model_accounting_ratio', help: "A model's measured memory against Ollama's figure for it, as the findings compare them: memory=system, runner RSS against what Ollama keeps in system memory (all of size on unified memory, else size - size_vram); memory=gpu, the runner's own GPU memory (nvidia-smi, by PID) against size_vram.", labelNames: ['model', 'memory'], registers: [this.registry] })
   readonly #claimed = new client.Gauge({ name: 'memtrace_model_claimed_bytes', help: "What Ollama's figures put in system memory (memory=system) or on the GPU (memory=gpu) for a model: the accounting ratio's denominator.", labelNames: ['model', 'memory'], registers: [this.registry] })
   readonly #orphans = new client.Gauge({ name: 'memtrace_orphan_runners', help: "Runners alive whose model the server's last two /api/ps answers did not list.", registers: [this.registry] })
@@ -62,7 +74,7 @@ export class Metrics {
   /** The exposition text of the last sample: written once, whatever the number of scrapes. */
   #text: Promise<string> | undefined
 
-  /** What a scrape gets: the text as of the last sample (prom-client's own-process figures included). */
+  /** What a scrape gets: the text as of the last sample (with --metrics-runtime, prom-client's own-process figures included). */
   text(): Promise<string> {
     this.#text ??= this.registry.metrics()
     return this.#text
@@ -79,6 +91,10 @@ export class Metrics {
   /** When each runner PID was first sampled, and what Ollama said of it once known (kept: a label that changes is a new series). */
   readonly #seen = new Map<number, { firstMs: number; digest?: string; ctx?: number }>()
   readonly #intervalMs: number
+  readonly #now: () => number
+  readonly #deathsSeen: RunnerDeaths
+  /** Each server's address by its PID, where a host runs several. */
+  #serverOf = new Map<number, string>()
   #lastHeld = 0
   #procs: MetricProcess[] = []
   #gpuByPid = new Map<number, number>()
@@ -89,12 +105,29 @@ export class Metrics {
   readonly #marks = new Map<string, number>()
 
   /** `intervalMs`: the process interval, to tell a gap from the next sample. */
-  constructor(intervalMs = 1000) {
+  /**
+   * `intervalMs`: the process interval, to tell a gap from the next sample. `runtime` (`--metrics-runtime`):
+   * prom-client's figures of memtrace's own process (`process_*`, `nodejs_*`) too. `now`: the clock markers
+   * age by (a replay of a trace gives its own).
+   */
+  constructor(intervalMs = 1000, o: MetricsOptions = {}) {
     this.#intervalMs = intervalMs
-    // memtrace's own process, under prom-client's names; Ollama's processes never appear under process_*.
-    client.collectDefaultMetrics({ register: this.registry })
-    // Gauges that prom-client names like counters: promtool rejects them, and they say nothing of memory.
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name)
+    this.#now = o.now ?? Date.now
+    this.#deathsSeen = new RunnerDeaths(intervalMs)
+    // Counted only where a server log is followed (system(…, serverLog)): absent, not 0, before.
+    clear(this.#evictions)
+    this.#buildInfo.set({ version: o.version ?? 'unknown', node_version: process.version }, 1)
+    if (o.runtime) {
+      // memtrace's own process, under prom-client's names; Ollama's processes never appear under process_*.
+      client.collectDefaultMetrics({ register: this.registry })
+      // Gauges that prom-client names like counters: promtool rejects them, and they say nothing of memory.
+      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name)
+    }
+  }
+
+  /** An eviction in the server's log (`0` when a log is followed: the counter is there, at 0, before the first). */
+  evictions(n = 1): void {
+    this.#evictions.inc(n)
   }
 
   // late() and missed() leave the text as it is: the next sample's text has them.
@@ -109,6 +142,7 @@ export class Metrics {
   /** The servers of a host that runs several, with the address each answers at; none where it runs one. */
   servers(list: { pid: number; address: string }[]): void {
     this.#serverInfo.reset()
+    this.#serverOf = new Map(list.map(s => [s.pid, s.address]))
     for (const s of list) this.#serverInfo.set({ pid: String(s.pid), address: s.address }, 1)
   }
 
@@ -130,6 +164,7 @@ export class Metrics {
     this.#procs = procs
     for (const p of procs) if (p.role === 'runner' && !this.#seen.has(p.pid)) this.#seen.set(p.pid, { firstMs: tickMs })
     for (const pid of this.#seen.keys()) if (!procs.some(p => p.pid === pid)) this.#seen.delete(pid)
+    this.#deathsSeen.processes(procs.filter(p => p.role === 'runner').map(p => ({ pid: p.pid, ppid: p.ppid, ...(p.model !== undefined ? { model: p.model } : {}) })), tickMs)
     const sums = new Map<string, { role: Role; model: string; bytes: number }>()
     for (const p of procs) {
       const model = p.role === 'runner' ? (p.model ?? 'unknown') : ''
@@ -146,44 +181,32 @@ export class Metrics {
     this.#made()
   }
 
-  /** A system sample, as the renderer parses it; `answered` is whether /api/ps answered; `tickMs`, the tick it was taken for. */
-  system(s: SystemSample, answered: boolean, tickMs?: number): void {
+  /**
+   * A system sample, as the renderer parses it, with the events its block holds (OOM kills); `answered` is
+   * whether /api/ps answered; `tickMs`, the tick it was taken for. `serverLog`: a server log is followed.
+   */
+  system(s: SystemSample, answered: boolean, tickMs?: number, events: readonly TraceEvent[] = [], serverLog = false): void {
+    const atMs = tickMs ?? this.#now()
     this.#samples.inc({ kind: 'system' })
     if (tickMs !== undefined) this.#sampleTime.set({ kind: 'system' }, tickMs / 1000)
     this.#unified = s.platform === 'macos'
-    this.#system.reset()
-    const put = (kind: string, v: number | null | undefined) => {
-      if (typeof v === 'number' && Number.isFinite(v)) this.#system.set({ kind }, v)
-    }
-    put('total', s.memTotalBytes)
-    put('free', s.platform === 'linux' ? s.freeBytes : undefined)
-    put(s.platform === 'macos' ? 'free_pages' : 'available', s.platform === 'macos' ? s.freeBytes : s.availableBytes)
-    put('wired', s.wiredBytes)
-    put('compressor', s.compressorBytes)
-    put('swap_used', s.swapUsedBytes)
-    put('swap_total', s.swapTotalBytes)
-    put('container_usage', s.cgroup?.usageBytes)
-    put('container_limit', s.cgroup?.limitBytes)
-    this.#freeRatio.reset()
-    if (s.freePct !== undefined) this.#freeRatio.set(s.freePct / 100)
-    this.#psi.reset()
-    const p = s.pressure
-    const windows = { avg10: ['someAvg10', 'fullAvg10'], avg60: ['someAvg60', 'fullAvg60'], avg300: ['someAvg300', 'fullAvg300'] } as const
-    for (const [window, [some, full]] of Object.entries(windows)) {
-      if (typeof p?.[some] === 'number') this.#psi.set({ kind: 'some', window }, p[some] / 100)
-      if (typeof p?.[full] === 'number') this.#psi.set({ kind: 'full', window }, p[full] / 100)
-    }
-    this.#gpu.reset()
-    for (const g of s.gpus ?? []) {
-      this.#gpu.set({ gpu: String(g.index), kind: 'used' }, g.usedBytes)
-      this.#gpu.set({ gpu: String(g.index), kind: 'total' }, g.totalBytes)
-    }
+    this.#system.set(s)
+    // Where the kills are watched (Linux), each source is there from the start, at 0: an increase is then seen from the first.
+    if (s.platform === 'linux') this.#oomKills.inc({ source: 'kernel' }, 0)
+    if (s.platform === 'linux' && s.cgroup !== undefined) this.#oomKills.inc({ source: 'cgroup' }, 0)
+    for (const e of events) if (e.kind === 'oom-kill') this.#oomKills.inc({ source: e.source === 'cgroup' ? 'cgroup' : 'kernel' })
+    if (serverLog) this.#evictions.inc(0)
     this.#gpuByPid = new Map()
     this.#gpuRows = s.gpuProcesses ?? []
     for (const p of this.#gpuRows) this.#gpuByPid.set(p.pid, (this.#gpuByPid.get(p.pid) ?? 0) + p.usedBytes)
-    this.#up.set(answered ? 1 : 0)
+    // With several servers, each is up where its listing is in the block; with one, there is no server label.
+    const servers = [...new Set(this.#serverOf.values())]
+    this.#up.reset()
+    if (servers.length > 1) for (const server of servers) this.#up.set({ server }, answered && s.servers?.includes(server) ? 1 : 0)
+    else this.#up.set(answered ? 1 : 0)
     // An answer that did not parse says nothing either way.
-    this.#listings = [...this.#listings, { atMs: Date.now(), models: answered ? s.models : undefined }].slice(-2)
+    this.#listings = [...this.#listings, { atMs, models: answered ? s.models : undefined }].slice(-2)
+    this.#deathsWhileListed(answered ? s : undefined, servers, atMs)
     this.#size.reset()
     this.#vram.reset()
     // With several servers each listing names its server; with one, there is no server label.
@@ -192,12 +215,23 @@ export class Metrics {
       this.#size.set(labels, m.sizeBytes)
       if (m.sizeVramBytes !== undefined) this.#vram.set(labels, m.sizeVramBytes)
     }
-    const old = Date.now() - MARKER_KEPT_MS
+    const old = this.#now() - MARKER_KEPT_MS
     for (const [text, atMs] of this.#marks) if (atMs < old) this.#marks.delete(text)
     this.#marker.reset()
     for (const [text, atMs] of this.#marks) this.#marker.set({ text }, atMs / 1000)
     this.#runners()
     this.#made()
+  }
+
+  /** Runners gone while the listings of their server, answered at this sample, still list them. */
+  #deathsWhileListed(s: SystemSample | undefined, servers: string[], atMs: number): void {
+    const listed = new Map<string, string[]>()
+    if (s !== undefined && servers.length > 1) for (const server of s.servers ?? []) listed.set(server, (s.models ?? []).filter(m => m.server === server).map(m => m.name))
+    else if (s !== undefined) listed.set('', (s.models ?? []).map(m => m.name))
+    // Each server that answered has its count, at 0 until a death.
+    for (const server of listed.keys()) this.#deaths.inc(server ? { server } : {}, 0)
+    const serverOf = (ppid: number) => (servers.length > 1 ? (this.#serverOf.get(ppid) ?? '') : '')
+    for (const server of this.#deathsSeen.listings(listed, atMs, serverOf)) this.#deaths.inc(server ? { server } : {})
   }
 
   /** What depends on both samples: runner info, orphans and accounting. */

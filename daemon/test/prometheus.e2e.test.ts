@@ -122,7 +122,10 @@ t.test('Prometheus scrapes the daemon through a model switch; render --prometheu
   const before = await overlap(switchMs - 1000)
   const after = await overlap(toMs)
   t.ok(after - before >= 3, `the overlap counter grew during the switch: ${before} s → ${after} s`)
-  t.equal((await query(prom, `ollama_up{instance="${instance}"}`, toMs - 2000))[0]?.value?.[1], '1')
+  const up = await query(prom, `memtrace_ollama_up{instance="${instance}"}`, toMs - 2000)
+  t.same(up.map(u => u.value?.[1]), ['1', '1'], 'each of the two servers answered, by its address')
+  t.same((await query(prom, `memtrace_build_info{instance="${instance}"}`, toMs - 2000)).map(b => b.metric.node_version), [process.version])
+  t.same(await query(prom, `{instance="${instance}", __name__=~"process_.*|nodejs_.*"}`, toMs - 2000), [], "memtrace's own runtime figures only with --metrics-runtime")
   t.ok((await query(prom, `memtrace_runner_info{instance="${instance}",model="phi4:14b"}`, killMs - 1000)).length === 1, 'runner_info names the runner, with its PID')
 
   // The same chart and findings from Prometheus as from the trace files.
@@ -154,6 +157,9 @@ t.test('Prometheus scrapes the daemon through a model switch; render --prometheu
   t.same(kinds(fromProm.stdout), kinds(fromFiles.stdout), 'the same kinds of finding')
   t.notOk(kinds(fromProm.stdout).includes('orphan-runner'), 'no false orphan')
   t.notOk(kinds(fromProm.stdout).includes('runner-gone-while-listed'), 'no false runner gone while listed')
+  // The kill, counted as the findings count it: a death while listed where the trace has one, none where not.
+  const deaths = Number((await query(prom, `sum(memtrace_runner_deaths_while_listed_total{instance="${instance}"})`, toMs))[0]?.value?.[1] ?? NaN)
+  t.equal(deaths > 0, kinds(fromFiles.stdout).includes('runner-gone-while-listed'), `memtrace_runner_deaths_while_listed_total (${deaths}) agrees with the trace's findings (${kinds(fromFiles.stdout).join(', ')})`)
   t.match(promSvg, /Prometheus http:\/\/127\.0\.0\.1:\d+\/ · instance 127\.0\.0\.1:\d+ · every 1 s/, 'the chart names its source')
   // The switch is an overlap band (a finding too only when memory ran short while they overlapped).
   const bands = (svg: string) => [...svg.matchAll(/<rect class="runner-overlap" data-panel="processes"/g)].length
