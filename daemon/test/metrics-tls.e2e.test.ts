@@ -10,8 +10,11 @@ import t, { type Test } from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { request } from 'node:https'
+import { connect as connectTcp, type Socket } from 'node:net'
+import { connect as connectTls } from 'node:tls'
 import { join } from 'node:path'
-import { deadUrl, freePort, memtrace, ROOT, sleep } from './helpers.js'
+import { SAMPLER_RESERVE_FDS } from '../metrics-connections.js'
+import { BIN, deadUrl, freePort, memtrace, ROOT, sleep } from './helpers.js'
 
 /**
  * A test's folder, whose daemons are stopped before it is removed: the
@@ -195,4 +198,37 @@ t.test('basic auth in clear text beyond loopback is refused; on loopback (behind
   t.equal(ok.status, 200)
   t.match(await ok.text(), /^memtrace_samples_total/m)
   t.notOk(readFileSync(join(trace, 'memtrace.log'), 'utf8').includes('$2b$'), 'nothing of the file in the log')
+})
+
+t.test('over HTTPS the listener keeps its bounds: 200 connections that never shake hands at a limit of 64 descriptors, and one that shakes hands and sends nothing, are closed in seconds', async t => {
+  const { dir, started: stopLater } = folder(t)
+  const { cert, key } = makeCert(dir)
+  const port = await freePort()
+  const trace = join(dir, 'trace')
+  const started = spawnSync('sh', ['-c', 'ulimit -n 64 && exec "$0" "$@"', process.execPath, BIN, 'start', '--dir', trace, '--metrics', `127.0.0.1:${port}`, '--metrics-tls-cert', cert, '--metrics-tls-key', key, '--ollama-url', await deadUrl()], { encoding: 'utf8' })
+  t.equal(started.status, 0, started.stderr)
+  stopLater(trace)
+  await sleep(1200)
+  let closed = 0
+  const track = (s: Socket) => {
+    s.on('data', () => undefined)
+    s.on('error', () => undefined)
+    s.on('close', () => closed++)
+    return s
+  }
+  const silent = Array.from({ length: 200 }, () => track(connectTcp(port, '127.0.0.1')))
+  const shook = track(connectTls({ port, host: '127.0.0.1', ca: readFileSync(cert) }))
+  const t0 = Date.now()
+  const most = 64 - SAMPLER_RESERVE_FDS
+  while (closed < 200 - most && Date.now() - t0 < 10_000) await sleep(50)
+  t.ok(closed >= 200 - most, `at most ${most} held: ${201 - closed} still open`)
+  // A handshake must end within 5 s, and a request come within 10 s.
+  while (closed < 201 && Date.now() - t0 < 30_000) await sleep(100)
+  t.equal(closed, 201, 'every silent connection was closed by the daemon')
+  t.ok(silent.every(s => s.destroyed) && shook.destroyed)
+  const r = await get(`https://127.0.0.1:${port}/metrics`, cert)
+  t.equal(r.status, 200, 'and a scrape is answered after')
+  t.notMatch(r.body, /^memtrace_missed_ticks_total\{kind="process"\} [1-9]/m, 'no tick missed')
+  const samples = Number(/^memtrace_samples_total\{kind="process"\} (\d+)$/m.exec(r.body)?.[1])
+  t.ok(samples >= Math.floor((Date.now() - t0) / 1000) - 2, `a process sample each second under the flood: ${samples}`)
 })
