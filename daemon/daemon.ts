@@ -153,17 +153,17 @@ export class Daemon {
     this.#status.systemFile = files.systemFile
   }
 
-  /** Serves the metrics (`--metrics`) before sampling starts; throws when the address cannot be bound. Returns the URL. */
-  async serveMetrics(): Promise<string | undefined> {
+  /** Serves the metrics (`--metrics`) before sampling starts; throws when the address cannot be bound. Returns the URL, and what reads the certificate and users again. */
+  async serveMetrics(): Promise<{ url: string; reread: () => string | undefined } | undefined> {
     if (!this.#cfg.metrics) return undefined
     const { Metrics, serveMetrics } = await import('./metrics.js')
     this.#parseBlock = (await import('../core/parse/system-block.js')).parseBlock
     this.#problems = new (await import('../core/parse/problems.js')).ProblemLog()
     this.#metrics = new Metrics(this.#cfg.intervalMs, { version: this.#version, ...(this.#cfg.metricsRuntime ? { runtime: true } : {}) })
-    const { server, url } = await serveMetrics(this.#metrics, this.#cfg.metrics, this.#cfg.metricsAccess)
+    const { server, url, reread } = await serveMetrics(this.#metrics, this.#cfg.metrics, this.#cfg.metricsAccess)
     this.#metricsServer = server
     this.#status.metricsUrl = url
-    return url
+    return { url, reread }
   }
 
   #parseBlock: typeof import('../core/parse/system-block.js').parseBlock | undefined

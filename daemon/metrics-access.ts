@@ -23,6 +23,8 @@ export interface MetricsAccess {
   tls?: { cert: Buffer; key: Buffer; minVersion?: 'TLSv1.2' | 'TLSv1.3'; maxVersion?: 'TLSv1.2' | 'TLSv1.3' }
   /** User name → bcrypt hash; empty when no one has to authenticate. */
   users: Map<string, string>
+  /** The files read again (SIGHUP: a renewed certificate, a changed user), checked as at the start. */
+  reread: () => MetricsAccess
 }
 
 export class MetricsAccessError extends Error {}
@@ -64,7 +66,7 @@ export function readMetricsAccess(opts: MetricsAccessOptions, at: MetricsAddress
   if (!tls && users.size > 0 && !isLoopback(at.host)) {
     throw new MetricsAccessError(`--metrics ${at.host}: basic_auth_users without TLS would send every password in clear text over the network; add tls_server_config (or --metrics-tls-cert and --metrics-tls-key), or listen on loopback behind a proxy that has TLS`)
   }
-  return { ...(tls ? { tls } : {}), users }
+  return { ...(tls ? { tls } : {}), users, reread: () => readMetricsAccess(opts, at) as MetricsAccess }
 }
 
 function parse(text: Buffer, file: string) {

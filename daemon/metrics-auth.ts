@@ -6,10 +6,11 @@
  * - a check that succeeded is remembered by the SHA-256 of the user and
  *   password (never the password itself), and a scrape every second pays
  *   for it once;
- * - at most `MAX_CHECKS_AT_ONCE` checks run at once, and they may take at
- *   most `CHECK_BUDGET_MS` of every `CHECK_WINDOW_MS`: beyond either, the
- *   request is answered 429 without a check, so a flood of wrong passwords
- *   costs the daemon about a tenth of a core, not all of it.
+ * - at most `MAX_CHECKS_AT_ONCE` checks run at once, and past the first
+ *   `CHECKS_PER_WINDOW` of every `CHECK_WINDOW_MS` they may take at most
+ *   `CHECK_BUDGET_MS` of it: beyond, the request is answered 429 without a
+ *   check, so a flood of wrong passwords costs the daemon a tenth of a core
+ *   (three checks' worth where one costs more), not all of it.
  *
  * A user name that is not listed is checked against a listed user's hash,
  * so that the time of the answer does not say which names exist; credentials
@@ -20,23 +21,25 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import bcrypt from 'bcryptjs'
 
 export const MAX_CHECKS_AT_ONCE = 2
-/** Time the bcrypt checks may take in each window: 10 % of a core. */
+/** Time the bcrypt checks may take in each window: 10 % of a core… */
 export const CHECK_BUDGET_MS = 1_000
 export const CHECK_WINDOW_MS = 10_000
+/** …but this many checks in each window whatever they cost, so that a costly hash (cost 12: about a second on a busy host) still lets a scraper in after a wrong password. */
+export const CHECKS_PER_WINDOW = 3
 /** Successful credentials remembered; a fleet has one or two scrapers per host. */
 export const REMEMBERED = 16
 
 export type Verdict = 'ok' | 'denied' | 'busy'
 
 export class BasicAuth {
-  readonly #users: Map<string, string>
+  #users: Map<string, string>
   /** Digests of credentials that passed, oldest first. */
   #passed: Buffer[] = []
   #running = 0
   /** When each recent check ended, and what it cost. */
   #spent: { endMs: number; ms: number }[] = []
   /** A listed user's hash, checked for names not listed: the answer comes no faster for them. */
-  readonly #stand: string | undefined
+  #stand: string | undefined
   readonly #now: () => number
   readonly #compare: (password: string, hash: string) => Promise<boolean>
 
@@ -46,6 +49,13 @@ export class BasicAuth {
     this.#now = opts.now ?? (() => performance.now())
     this.#compare = opts.compare ?? ((p, h) => bcrypt.compare(p, h))
     this.#stand = users.values().next().value
+  }
+
+  /** The users read again: what passed before is checked again. */
+  replace(users: Map<string, string>): void {
+    this.#users = users
+    this.#stand = users.values().next().value
+    this.#passed = []
   }
 
   /** Whether requests must authenticate at all. */
@@ -84,7 +94,7 @@ export class BasicAuth {
     if (this.#running >= MAX_CHECKS_AT_ONCE) return false
     const since = this.#now() - CHECK_WINDOW_MS
     this.#spent = this.#spent.filter(s => s.endMs > since)
-    return this.#spent.reduce((a, s) => a + s.ms, 0) < CHECK_BUDGET_MS
+    return this.#spent.length < CHECKS_PER_WINDOW || this.#spent.reduce((a, s) => a + s.ms, 0) < CHECK_BUDGET_MS
   }
 }
 

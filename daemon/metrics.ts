@@ -292,7 +292,7 @@ export class Metrics {
  * `metrics-connections.ts`, over HTTPS and to the listed users where `access`
  * says so; resolves once listening, with the address it got.
  */
-export async function serveMetrics(metrics: Metrics, at: MetricsAddress, access?: MetricsAccess): Promise<{ server: Server; url: string }> {
+export async function serveMetrics(metrics: Metrics, at: MetricsAddress, access?: MetricsAccess): Promise<{ server: Server; url: string; reread: () => string | undefined }> {
   const handle: RequestListener = (req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -317,8 +317,9 @@ export async function serveMetrics(metrics: Metrics, at: MetricsAddress, access?
       res.end('not found: the metrics are at /metrics\n')
     }
   }
-  const auth = access && access.users.size > 0 ? new BasicAuth(access.users) : undefined
-  const guarded: RequestListener = auth ? (req, res) => void guard(auth, req, res, handle) : handle
+  // Made whenever the file names users, even none yet: a SIGHUP may add them.
+  const auth = access ? new BasicAuth(access.users) : undefined
+  const guarded: RequestListener = auth ? (req, res) => void (auth.required ? guard(auth, req, res, handle) : handle(req, res)) : handle
   const server = access?.tls ? createHttpsServer({ ...SERVER_OPTIONS, ...access.tls, handshakeTimeout: HEADERS_TIMEOUT_MS }, guarded) : createServer(SERVER_OPTIONS, guarded)
   bound(server as Server)
   await new Promise<void>((ok, fail) => {
@@ -330,5 +331,19 @@ export async function serveMetrics(metrics: Metrics, at: MetricsAddress, access?
   })
   const a = server.address()
   const port = typeof a === 'object' && a ? a.port : at.port
-  return { server: server as Server, url: `${access?.tls ? 'https' : 'http'}://${formatHostPort({ host: at.host, port })}/metrics` }
+  // SIGHUP: the files read again and checked as at the start (a renewed certificate, a changed user), for
+  // the next connections; HTTP stays HTTP and HTTPS HTTPS. What fails keeps the old ones: its reason is returned.
+  const reread = (): string | undefined => {
+    if (!access) return undefined
+    try {
+      const next = access.reread()
+      if (Boolean(next.tls) !== Boolean(access.tls)) return `the files now ${next.tls ? 'give' : 'give no'} a certificate: HTTP and HTTPS change only at a restart`
+      if (next.tls && 'setSecureContext' in server) server.setSecureContext(next.tls)
+      auth?.replace(next.users)
+      return undefined
+    } catch (e) {
+      return (e as Error).message
+    }
+  }
+  return { server: server as Server, url: `${access?.tls ? 'https' : 'http'}://${formatHostPort({ host: at.host, port })}/metrics`, reread }
 }

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import bcrypt from 'bcryptjs'
-import { BasicAuth, basicCredentials, CHECK_BUDGET_MS, MAX_CHECKS_AT_ONCE } from '../metrics-auth.js'
+import { BasicAuth, basicCredentials, CHECK_BUDGET_MS, CHECKS_PER_WINDOW, MAX_CHECKS_AT_ONCE } from '../metrics-auth.js'
 import { parseWebConfig, WebConfigError } from '../metrics-web-config.js'
 import { ROOT } from './helpers.js'
 
@@ -111,6 +111,7 @@ t.test('a flood of wrong passwords: at most two checks at once, and a budget of 
   clock += CHECK_BUDGET_MS + 1 // the two running checks take more than the window's budget
   for (const f of pending.splice(0)) f()
   t.same(await Promise.all(flood.slice(0, MAX_CHECKS_AT_ONCE)), ['denied', 'denied'])
+  t.equal(CHECKS_PER_WINDOW, 3, 'the right one and these two: the checks every window allows')
   t.equal(await auth.check(basic('admin', 'other')), 'busy', 'the budget is spent: no more checks in this window')
   t.equal(await auth.check(basic('admin', 'test')), 'ok', 'a scraper already known is still served')
   t.equal(checks, 3)
@@ -118,4 +119,17 @@ t.test('a flood of wrong passwords: at most two checks at once, and a budget of 
   const later = auth.check(basic('admin', 'again'))
   pending.shift()?.()
   t.equal(await later, 'denied', 'a new window: checked again')
+})
+
+t.test('a costly hash: a check that takes the whole budget still leaves the window its three checks, so one wrong password does not lock a scraper out', async t => {
+  let clock = 0
+  const auth = new BasicAuth(new Map([['admin', GUIDE_HASH]]), {
+    now: () => clock,
+    compare: async p => ((clock += 1500), p === 'test'),
+  })
+  t.equal(await auth.check(basic('admin', 'wrong')), 'denied', '1.5 s: past the budget alone')
+  t.equal(await auth.check(basic('admin', 'test')), 'ok', 'the scraper still gets its check')
+  t.equal(await auth.check(basic('admin', 'wrong2')), 'denied', 'a third check')
+  t.equal(await auth.check(basic('admin', 'wrong3')), 'busy', 'then 429 until the window moves on')
+  t.equal(await auth.check(basic('admin', 'test')), 'ok', 'the known scraper is served all along')
 })
