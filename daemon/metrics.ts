@@ -151,6 +151,8 @@ export class Metrics {
   servers(list: { pid: number; address: string }[]): void {
     this.#serverInfo.reset()
     this.#serverOf = new Map(list.map(s => [s.pid, s.address]))
+    // The overlap counted before the servers were told apart (the first sample) is no series of theirs.
+    if (list.length > 1) this.#overlap.remove({})
     for (const s of list) this.#serverInfo.set({ pid: String(s.pid), address: s.address }, 1)
   }
 
