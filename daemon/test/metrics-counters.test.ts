@@ -55,7 +55,7 @@ t.test('an OOM kill the daemon recorded counts by how it was seen; macOS has no 
   t.equal(value(text, 'memtrace_oom_kills_total{source="cgroup"}'), 1, "the cgroup's memory.events")
   t.equal(value(text, 'memtrace_oom_kills_total{source="kernel"}'), 2, "the kernel's own line, or /proc/vmstat's count")
   const mac = new Metrics()
-  // sysctl kern.memorystatus_vm_pressure_level prints `name: level` (apple.stackexchange.com/questions/107126, super-unix.com's copy of it).
+  // sysctl kern.memorystatus_vm_pressure_level prints `name: level` (daemon/test/fixtures/macos/README.md says where that is seen).
   mac.system(block('Mach Virtual Memory Statistics: (page size of 16384 bytes)\nPages free:    1000.\nPages wired down:   2000.\nkern.memorystatus_vm_pressure_level: 2\n').sample, true, 0)
   const macText = await mac.registry.metrics()
   t.notMatch(macText, /^memtrace_oom_kills_total/m, 'macOS: the kills are not watched, so no count, not 0')
