@@ -41,6 +41,16 @@ export interface MetricProcess {
   ctxCells?: number
 }
 
+/** An /api/ps answer (undefined models: none came), when it came, and the servers whose listings it holds where a host runs several. */
+interface Listing {
+  atMs: number
+  models: LoadedModel[] | undefined
+  servers?: string[]
+}
+
+/** The labels of a per-server series: none where the host runs one server. */
+const labelled = (server: string) => (server ? { server } : {})
+
 /** How long a marker stays exported: any scrape interval up to this sees it. */
 const MARKER_KEPT_MS = 10 * 60_000
 
@@ -50,7 +60,7 @@ export class Metrics {
   readonly registry = new client.Registry()
   readonly #resident = new client.Gauge({ name: 'memtrace_process_resident_bytes', help: 'Resident memory (RSS) of the traced processes, by role (server, runner, other) and, for runners, model; summed over processes of one role and model.', labelNames: ['role', 'model'], registers: [this.registry] })
   readonly #byPid = new client.Gauge({ name: 'memtrace_process_pid_resident_bytes', help: 'Resident memory (RSS) of each traced process by PID, parent PID, role and (runners) model: memtrace_process_resident_bytes with its processes apart, so that two runners of one model and several servers stay apart, each runner under its server.', labelNames: ['pid', 'ppid', 'role', 'model'], registers: [this.registry] })
-  readonly #serverInfo = new client.Gauge({ name: 'memtrace_server_info', help: 'An Ollama server the daemon asks (always 1), where a host runs several: its PID and the address (host:port) it answers at, the server label of ollama_model_*.', labelNames: ['pid', 'address'], registers: [this.registry] })
+  readonly #serverInfo = new client.Gauge({ name: 'memtrace_server_info', help: 'An Ollama server the daemon asks (always 1), where a host runs several: its PID and the address (host:port) it answers at, the server label of the per-server series.', labelNames: ['pid', 'address'], registers: [this.registry] })
   readonly #marker = new client.Gauge({ name: 'memtrace_marker_timestamp_seconds', help: 'A marker (memtrace mark) made in the last 10 minutes: when it was made (unix seconds), by its text.', labelNames: ['text'], registers: [this.registry] })
   readonly #runnerInfo = new client.Gauge({ name: 'memtrace_runner_info', help: 'A model runner alive at the last sample (always 1): its model, the digest Ollama lists for it, its PID, slots (NUM_PARALLEL) and context per slot.', labelNames: ['model', 'digest', 'pid', 'parallel', 'ctx'], registers: [this.registry] })
   readonly #processGpu = new client.Gauge({ name: 'memtrace_process_gpu_memory_bytes', help: "GPU memory of the traced runners as nvidia-smi lists it by PID, by model and GPU index; summed over a model's runners.", labelNames: ['model', 'gpu'], registers: [this.registry] })
@@ -64,8 +74,8 @@ export class Metrics {
   readonly #system = new SystemMetrics(this.registry)
   readonly #accounting = new client.Gauge({ name: 'memtrace_model_accounting_ratio', help: "A model's measured memory against Ollama's figure for it, as the findings compare them: memory=system, runner RSS against what Ollama keeps in system memory (all of size on unified memory, else size - size_vram); memory=gpu, the runner's own GPU memory (nvidia-smi, by PID) against size_vram.", labelNames: ['model', 'memory'], registers: [this.registry] })
   readonly #claimed = new client.Gauge({ name: 'memtrace_model_claimed_bytes', help: "What Ollama's figures put in system memory (memory=system) or on the GPU (memory=gpu) for a model: the accounting ratio's denominator.", labelNames: ['model', 'memory'], registers: [this.registry] })
-  readonly #orphans = new client.Gauge({ name: 'memtrace_orphan_runners', help: "Runners alive whose model the server's last two /api/ps answers did not list.", registers: [this.registry] })
-  readonly #overlap = new client.Counter({ name: 'memtrace_runner_overlap_seconds_total', help: 'Time during which two or more model runners held memory at once.', registers: [this.registry] })
+  readonly #orphans = new client.Gauge({ name: 'memtrace_orphan_runners', help: "Runners alive whose model their server's last two /api/ps answers did not list; by server where a host runs several.", labelNames: ['server'], registers: [this.registry] })
+  readonly #overlap = new client.Counter({ name: 'memtrace_runner_overlap_seconds_total', help: 'Time during which two or more model runners of one server held memory at once; by server where a host runs several.', labelNames: ['server'], registers: [this.registry] })
   readonly #sampleTime = new client.Gauge({ name: 'memtrace_last_sample_timestamp_seconds', help: "When the last sample of each kind (process, system) was taken: its tick, the time the trace's block carries (unix seconds).", labelNames: ['kind'], registers: [this.registry] })
   readonly #samples = new client.Counter({ name: 'memtrace_samples_total', help: 'Samples taken, by kind (process, system).', labelNames: ['kind'], registers: [this.registry] })
   readonly #missed = new client.Counter({ name: 'memtrace_missed_ticks_total', help: 'Sampling ticks skipped because the sample before ran over, by kind.', labelNames: ['kind'], registers: [this.registry] })
@@ -87,7 +97,7 @@ export class Metrics {
   }
 
   /** The last /api/ps answers (newest last), when they came, for digests, orphans and accounting. */
-  #listings: { atMs: number; models: LoadedModel[] | undefined }[] = []
+  #listings: Listing[] = []
   /** When each runner PID was first sampled, and what Ollama said of it once known (kept: a label that changes is a new series). */
   readonly #seen = new Map<number, { firstMs: number; digest?: string; ctx?: number }>()
   readonly #intervalMs: number
@@ -95,7 +105,8 @@ export class Metrics {
   readonly #deathsSeen: RunnerDeaths
   /** Each server's address by its PID, where a host runs several. */
   #serverOf = new Map<number, string>()
-  #lastHeld = 0
+  /** Runners holding memory at the last process sample, by server. */
+  #lastHeld = new Map<string, number>()
   #procs: MetricProcess[] = []
   #gpuByPid = new Map<number, number>()
   #gpuRows: { gpu: number; pid: number; usedBytes: number }[] = []
@@ -143,6 +154,8 @@ export class Metrics {
   servers(list: { pid: number; address: string }[]): void {
     this.#serverInfo.reset()
     this.#serverOf = new Map(list.map(s => [s.pid, s.address]))
+    // The overlap counted before the servers were told apart (the first sample) is no series of theirs.
+    if (list.length > 1) this.#overlap.remove({})
     for (const s of list) this.#serverInfo.set({ pid: String(s.pid), address: s.address }, 1)
   }
 
@@ -156,9 +169,12 @@ export class Metrics {
     this.#samples.inc({ kind: 'process' })
     this.#sampleTime.set({ kind: 'process' }, tickMs / 1000)
     // As the chart measures an overlap: from the first sample with two runners holding memory to the last, never across a gap.
-    const held = procs.filter(p => p.role === 'runner' && p.rssBytes > 0).length
+    // Each server's runners apart: two servers with one runner each are no overlap, as on the chart.
+    const held = new Map<string, number>()
+    for (const p of procs) if (p.role === 'runner' && p.rssBytes > 0) held.set(this.#serverKey(p.ppid), (held.get(this.#serverKey(p.ppid)) ?? 0) + 1)
     const dt = this.#lastProcMs !== undefined ? tickMs - this.#lastProcMs : 0
-    if (held >= 2 && this.#lastHeld >= 2 && dt > 0 && dt <= GAP_FACTOR * this.#intervalMs) this.#overlap.inc(dt / 1000)
+    for (const server of this.#serverKeys()) this.#overlap.inc(labelled(server), 0)
+    for (const [server, n] of held) if (n >= 2 && (this.#lastHeld.get(server) ?? 0) >= 2 && dt > 0 && dt <= GAP_FACTOR * this.#intervalMs) this.#overlap.inc(labelled(server), dt / 1000)
     this.#lastProcMs = tickMs
     this.#lastHeld = held
     this.#procs = procs
@@ -205,7 +221,7 @@ export class Metrics {
     if (servers.length > 1) for (const server of servers) this.#up.set({ server }, answered && s.servers?.includes(server) ? 1 : 0)
     else this.#up.set(answered ? 1 : 0)
     // An answer that did not parse says nothing either way.
-    this.#listings = [...this.#listings, { atMs, models: answered ? s.models : undefined }].slice(-2)
+    this.#listings = [...this.#listings, { atMs, models: answered ? s.models : undefined, ...(s.servers ? { servers: s.servers } : {}) }].slice(-2)
     this.#deathsWhileListed(answered ? s : undefined, servers, atMs)
     this.#size.reset()
     this.#vram.reset()
@@ -223,15 +239,24 @@ export class Metrics {
     this.#made()
   }
 
+  /** A runner's server: its parent's address where a host runs several, '' where it runs one. */
+  #serverKey(ppid: number): string {
+    return this.#serverOf.size > 1 ? (this.#serverOf.get(ppid) ?? '') : ''
+  }
+
+  /** The servers the per-server series are kept for: each address where a host runs several, '' where one. */
+  #serverKeys(): string[] {
+    return this.#serverOf.size > 1 ? [...new Set(this.#serverOf.values())] : ['']
+  }
+
   /** Runners gone while the listings of their server, answered at this sample, still list them. */
   #deathsWhileListed(s: SystemSample | undefined, servers: string[], atMs: number): void {
     const listed = new Map<string, string[]>()
     if (s !== undefined && servers.length > 1) for (const server of s.servers ?? []) listed.set(server, (s.models ?? []).filter(m => m.server === server).map(m => m.name))
     else if (s !== undefined) listed.set('', (s.models ?? []).map(m => m.name))
     // Each server that answered has its count, at 0 until a death.
-    for (const server of listed.keys()) this.#deaths.inc(server ? { server } : {}, 0)
-    const serverOf = (ppid: number) => (servers.length > 1 ? (this.#serverOf.get(ppid) ?? '') : '')
-    for (const server of this.#deathsSeen.listings(listed, atMs, serverOf)) this.#deaths.inc(server ? { server } : {})
+    for (const server of listed.keys()) this.#deaths.inc(labelled(server), 0)
+    for (const server of this.#deathsSeen.listings(listed, atMs, ppid => this.#serverKey(ppid))) this.#deaths.inc(labelled(server))
   }
 
   /** What depends on both samples: runner info, orphans and accounting. */
@@ -258,11 +283,17 @@ export class Metrics {
     }
     for (const g of gpuSums.values()) this.#processGpu.set({ model: g.model, gpu: g.gpu }, g.bytes)
     // An orphan as the findings have it: alive while the server's answers in its life (two in a row here) do not list its model.
+    // With several servers, its own server's answers: another server's listing neither hides nor makes an orphan.
     const unlisted = (r: MetricProcess) => {
       const first = this.#seen.get(r.pid)?.firstMs ?? Infinity
-      return this.#listings.length === 2 && this.#listings.every(l => l.models !== undefined && l.atMs >= first && !l.models.some(x => x.name === r.model))
+      const server = this.#serverKey(r.ppid)
+      const own = (l: Listing) => (server === '' ? l.models : l.servers?.includes(server) ? l.models?.filter(x => x.server === server) : undefined)
+      return this.#listings.length === 2 && this.#listings.every(l => own(l) !== undefined && l.atMs >= first && !own(l)?.some(x => x.name === r.model))
     }
-    this.#orphans.set(runners.filter(r => r.model !== undefined && unlisted(r)).length)
+    this.#orphans.reset()
+    const orphans = new Map(this.#serverKeys().map(k => [k, 0]))
+    for (const r of runners) if (r.model !== undefined && unlisted(r)) orphans.set(this.#serverKey(r.ppid), (orphans.get(this.#serverKey(r.ppid)) ?? 0) + 1)
+    for (const [server, n] of orphans) this.#orphans.set(labelled(server), n)
     this.#accounting.reset()
     this.#claimed.reset()
     for (const m of listed ?? []) {

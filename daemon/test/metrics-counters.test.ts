@@ -55,7 +55,7 @@ t.test('an OOM kill the daemon recorded counts by how it was seen; macOS has no 
   t.equal(value(text, 'memtrace_oom_kills_total{source="cgroup"}'), 1, "the cgroup's memory.events")
   t.equal(value(text, 'memtrace_oom_kills_total{source="kernel"}'), 2, "the kernel's own line, or /proc/vmstat's count")
   const mac = new Metrics()
-  // sysctl kern.memorystatus_vm_pressure_level prints `name: level` (apple.stackexchange.com/questions/107126, super-unix.com's copy of it).
+  // sysctl kern.memorystatus_vm_pressure_level prints `name: level` (daemon/test/fixtures/macos/README.md says where that is seen).
   mac.system(block('Mach Virtual Memory Statistics: (page size of 16384 bytes)\nPages free:    1000.\nPages wired down:   2000.\nkern.memorystatus_vm_pressure_level: 2\n').sample, true, 0)
   const macText = await mac.registry.metrics()
   t.notMatch(macText, /^memtrace_oom_kills_total/m, 'macOS: the kills are not watched, so no count, not 0')
@@ -123,4 +123,32 @@ t.test('evictions in the server log count from 0 once a log is followed', async 
   m.evictions()
   m.system(block(meminfo).sample, true, 5000, [], true)
   t.equal(value(await m.registry.metrics(), 'memtrace_model_evictions_total'), 2)
+})
+
+t.test('several servers: overlaps and orphans each of its own server, so that one server does not fire the other\'s rules', async t => {
+  const m = new Metrics(1000)
+  const a = '127.0.0.1:11434'
+  const b = '127.0.0.1:11435'
+  m.servers([{ pid: 10, address: a }, { pid: 20, address: b }])
+  const procs = [server, { ...server, pid: 20 }, runner(11, 'x:1b', 10), runner(21, 'y:1b', 20), runner(22, 'z:1b', 20)]
+  for (const at of [0, 1000, 2000, 3000]) m.processes(procs, at)
+  // The first server lists nothing; the second lists its own two models and, by chance, the first's too.
+  const listings = block(`${meminfo}memtrace server {"pid":10,"address":"${a}","via":"environ"}\n${listing()}\nmemtrace server {"pid":20,"address":"${b}","via":"environ"}\n${listing('x:1b', 'y:1b', 'z:1b')}\n`).sample
+  m.system(listings, true, 3000)
+  m.system(listings, true, 4000)
+  const text = await m.registry.metrics()
+  t.equal(value(text, `memtrace_runner_overlap_seconds_total{server="${b}"}`), 3, 'two runners of the second server, 3 s')
+  t.equal(value(text, `memtrace_runner_overlap_seconds_total{server="${a}"}`), 0, "the first server's one runner beside them is no overlap of its own")
+  t.equal(value(text, `memtrace_orphan_runners{server="${a}"}`), 1, "x:1b is an orphan of the first server, though the second lists a model of that name")
+  t.equal(value(text, `memtrace_orphan_runners{server="${b}"}`), 0)
+  t.equal(value(text, 'memtrace_runner_overlap_seconds_total'), undefined, 'no host-wide series beside the per-server ones')
+  // The daemon's first sample comes before the servers are told apart: its host-wide series goes once they are.
+  const first = new Metrics(1000)
+  first.processes(procs, 0)
+  t.equal(value(await first.registry.metrics(), 'memtrace_runner_overlap_seconds_total'), 0)
+  first.servers([{ pid: 10, address: a }, { pid: 20, address: b }])
+  first.processes(procs, 1000)
+  const later = await first.registry.metrics()
+  t.equal(value(later, 'memtrace_runner_overlap_seconds_total'), undefined)
+  t.equal(value(later, `memtrace_runner_overlap_seconds_total{server="${b}"}`), 0, "the second server's runners start their overlap at the first sample that tells them apart")
 })

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Metrics, type MetricProcess } from '../metrics.js'
 import { parseMetricsAddress } from '../metrics-address.js'
+import { parseStartArgs } from '../config.js'
 import { block } from '../../core/test/helpers.js'
 import { freePort, memtrace, read, sleep } from './helpers.js'
 
@@ -25,6 +26,12 @@ t.test('--metrics takes PORT, HOST:PORT or [V6]:PORT; loopback unless told', asy
   t.same(parseMetricsAddress('0.0.0.0:9464'), { host: '0.0.0.0', port: 9464 })
   t.same(parseMetricsAddress('[::1]:9464'), { host: '::1', port: 9464 })
   for (const bad of ['', 'x', '70000', 'host:', ':9464', 'a b:1']) t.throws(() => parseMetricsAddress(bad), /expected \[HOST:\]PORT/, JSON.stringify(bad))
+})
+
+t.test('--metrics-runtime adds prom-client\'s own series to --metrics, and means nothing without it', async t => {
+  t.match(parseStartArgs(['--metrics', '9464', '--metrics-runtime'], {}), { metricsRuntime: true })
+  t.notOk((parseStartArgs(['--metrics', '9464'], {}) as { metricsRuntime?: boolean }).metricsRuntime)
+  t.throws(() => parseStartArgs(['--metrics-runtime'], {}), /--metrics-runtime adds to --metrics: give --metrics \[HOST:\]PORT too/)
 })
 
 t.test('one sample of each: processes by role and model, the system, /api/ps, accounting', async t => {
