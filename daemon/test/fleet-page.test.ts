@@ -21,14 +21,18 @@ interface Target { refId: string; expr: string; datasource?: unknown }
 interface Panel { id: number; type: string; title: string; datasource?: { uid?: string }; targets?: Target[]; gridPos: { x: number; y: number; w: number; h: number }; repeat?: string; panels?: Panel[]; fieldConfig?: unknown }
 interface Dashboard { uid: string; panels: Panel[]; templating: { list: { name: string; type: string; query?: { query: string } | string; multi?: boolean; includeAll?: boolean }[] }; annotations: { list: { expr?: string }[] } }
 
-const dashboard = JSON.parse(readFileSync(join(ROOT, 'docs', 'grafana', 'memtrace-fleet.json'), 'utf8')) as Dashboard
-const panels = dashboard.panels.flatMap(p => [p, ...(p.panels ?? [])])
+const load = (name: string) => JSON.parse(readFileSync(join(ROOT, 'docs', 'grafana', name), 'utf8')) as Dashboard
+const dashboard = load('memtrace-fleet.json')
+/** The per-host dashboard, one host at a time too. */
+const perHost = load('memtrace.json')
+const panelsOf = (d: Dashboard) => d.panels.flatMap(p => [p, ...(p.panels ?? [])])
+const panels = panelsOf(dashboard)
 const PROMQL_WORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan'])
 
 /** Every query the dashboard sends: panels' targets, the variables' and the annotations'. */
 function queries(d: Dashboard): { where: string; expr: string }[] {
   const out: { where: string; expr: string }[] = []
-  for (const p of panels) for (const x of p.targets ?? []) out.push({ where: `${p.title} ${x.refId}`, expr: x.expr })
+  for (const p of panelsOf(d)) for (const x of p.targets ?? []) out.push({ where: `${p.title} ${x.refId}`, expr: x.expr })
   for (const v of d.templating.list) {
     if (v.type !== 'query') continue
     const q = typeof v.query === 'string' ? v.query : (v.query?.query ?? '')
@@ -126,6 +130,15 @@ t.test('the dashboard: ids, data sources, targets, grid positions, the hosts fir
   t.match(links, 'var-instance=${__value.raw}', '…with that host picked')
 })
 
+t.test('the per-host dashboard (memtrace.json): one host at a time, no row or panel repeated per host', async t => {
+  const all = panelsOf(perHost)
+  t.same(all.filter(p => p.repeat).map(p => p.title), [], 'nothing repeated: twenty hosts do not make eighty panels')
+  const instance = perHost.templating.list.find(v => v.name === 'instance')
+  t.ok(instance && !instance.multi && !instance.includeAll, 'one host picked')
+  const ids = all.map(p => p.id)
+  t.equal(new Set(ids).size, ids.length, 'unique ids')
+})
+
 t.test("every query parses, and every metric name is in a real scrape of the daemon or recorded by recording.yml", async t => {
   if (!haveProm()) {
     t.fail("promtool is not installed: `make prometheus` installs Debian's prometheus, which has it, and `make test` runs that first")
@@ -135,7 +148,7 @@ t.test("every query parses, and every metric name is in a real scrape of the dae
   t.ok(scraped.has('memtrace_system_memory_free_ratio') && scraped.has('memtrace_build_info'), `the daemon's names (${scraped.size})`)
   const rules = new Set(recorded())
   t.ok(rules.size >= 10, `${rules.size} recorded series`)
-  const all = queries(dashboard)
+  const all = [...queries(dashboard), ...queries(perHost).map(q => ({ ...q, where: `memtrace.json: ${q.where}` }))]
   const unknown = all.flatMap(q => metricNames(q.expr).filter(n => !scraped.has(n) && !rules.has(n)).map(n => `${q.where}: ${n}`))
   t.same(unknown, [], 'no name the daemon does not export and no rule records')
   t.ok(all.filter(q => metricNames(q.expr).some(n => rules.has(n))).length >= 8, 'the heavy queries read recorded series')
