@@ -32,6 +32,13 @@ Options:
   --metrics [HOST:]PORT   also serve Prometheus metrics at http://HOST:PORT/metrics
                           (HOST defaults to 127.0.0.1; each scrape is answered
                           from the last sample; see docs/fleet.md)
+  --metrics-tls-cert FILE, --metrics-tls-key FILE
+                          serve the metrics over HTTPS with this PEM certificate and key
+  --metrics-web-config FILE
+                          Prometheus's web-config file (tls_server_config,
+                          basic_auth_users with bcrypt hashes): HTTPS and users
+  --metrics-runtime       with --metrics, also memtrace's own process_* and
+                          nodejs_* figures (prom-client's defaults)
   --server-log PATH       follow the server's log file (found by itself for the macOS
                           app, Homebrew, a systemd unit and a Docker or Podman
                           container), keeping only its memory lines in
@@ -113,8 +120,9 @@ export async function cmdStart(argv: string[], version: string, out: NodeJS.Writ
   }
   if ('holder' in opened) refuse(describeHolder(opened.holder), 3)
   let metricsUrl: string | undefined
+  let reread: (() => string | undefined) | undefined
   try {
-    metricsUrl = await daemon.serveMetrics()
+    ;({ url: metricsUrl, reread } = (await daemon.serveMetrics()) ?? {})
   } catch (e) {
     // Nothing was sampled yet: the empty files and the lock go, and the start fails with the reason.
     daemon.abandon()
@@ -134,7 +142,13 @@ export async function cmdStart(argv: string[], version: string, out: NodeJS.Writ
   }
   process.on('SIGTERM', () => shutdown('SIGTERM'))
   process.on('SIGINT', () => shutdown('SIGINT'))
-  process.on('SIGHUP', () => daemon.reopen())
+  process.on('SIGHUP', () => {
+    daemon.reopen()
+    // The metrics' certificate, key and users too (a renewed certificate); messages name files, never a password or a hash.
+    const failed = reread?.()
+    if (failed !== undefined) log.error(`the metrics' certificate and users were not read again; the old ones are kept: ${failed}`)
+    else if (reread && cfg.metricsAccess) log.info("read the metrics' certificate and users again")
+  })
   if (process.send) {
     process.send({ ok: true, lock: opened.lock, staleFrom: opened.staleFrom, metricsUrl })
     process.disconnect()

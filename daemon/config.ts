@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util'
 import { DEFAULT_MATCH } from './select.js'
 import { MetricsError, parseMetricsAddress, type MetricsAddress } from './metrics-address.js'
 import type { LogOrigin } from './log-origin.js'
+import { MetricsAccessError, readMetricsAccess, type MetricsAccess } from './metrics-access.js'
 
 export interface DaemonConfig {
   dir: string
@@ -20,6 +21,10 @@ export interface DaemonConfig {
   sysRoot?: string
   /** `--metrics [HOST:]PORT`: serve Prometheus metrics there. */
   metrics?: MetricsAddress
+  /** `--metrics-tls-cert`/`--metrics-tls-key`, `--metrics-web-config`: HTTPS and users, read and checked at the parse. */
+  metricsAccess?: MetricsAccess
+  /** `--metrics-runtime`: prom-client's metrics of memtrace's own process (process_*, nodejs_*) too. */
+  metricsRuntime?: boolean
   /** `--server-log PATH` or `--server-log-cmd CMD`: where the server's log is; found by itself when absent. */
   serverLog?: LogOrigin
 }
@@ -53,6 +58,10 @@ export const START_OPTIONS = {
   match: { type: 'string', default: DEFAULT_MATCH },
   'ollama-url': { type: 'string' },
   metrics: { type: 'string' },
+  'metrics-tls-cert': { type: 'string' },
+  'metrics-tls-key': { type: 'string' },
+  'metrics-web-config': { type: 'string' },
+  'metrics-runtime': { type: 'boolean', default: false },
   'server-log': { type: 'string' },
   'server-log-cmd': { type: 'string' },
   foreground: { type: 'boolean', default: false },
@@ -85,6 +94,14 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv): DaemonCo
     if (e instanceof MetricsError) throw new ConfigError(e.message)
     throw e
   }
+  let metricsAccess: MetricsAccess | undefined
+  try {
+    metricsAccess = readMetricsAccess({ tlsCert: values['metrics-tls-cert'], tlsKey: values['metrics-tls-key'], webConfig: values['metrics-web-config'] }, metrics)
+  } catch (e) {
+    if (e instanceof MetricsAccessError) throw new ConfigError(e.message)
+    throw e
+  }
+  if (values['metrics-runtime'] && !metrics) throw new ConfigError('--metrics-runtime adds to --metrics: give --metrics [HOST:]PORT too')
   if (values['server-log'] !== undefined && values['server-log-cmd'] !== undefined) throw new ConfigError('give --server-log or --server-log-cmd, not both')
   const serverLog: LogOrigin | undefined =
     values['server-log'] !== undefined ? { file: resolve(values['server-log'] as string) } : values['server-log-cmd'] !== undefined ? { command: [values['server-log-cmd'] as string], shell: true } : undefined
@@ -101,6 +118,8 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv): DaemonCo
     platform: wanted,
     procRoot: '/proc',
     ...(metrics ? { metrics } : {}),
+    ...(metricsAccess ? { metricsAccess } : {}),
+    ...(values['metrics-runtime'] ? { metricsRuntime: true } : {}),
     ...(serverLog ? { serverLog } : {}),
   }
 }

@@ -141,6 +141,9 @@ export class Daemon {
       startedAt: this.#startedAt,
       log: this.#log,
       problem: m => this.#sourceError('server-log', m),
+      onEvent: e => {
+        if (e.kind === 'eviction') this.#metrics?.evictions()
+      },
     })
   }
 
@@ -150,17 +153,17 @@ export class Daemon {
     this.#status.systemFile = files.systemFile
   }
 
-  /** Serves the metrics (`--metrics`) before sampling starts; throws when the address cannot be bound. Returns the URL. */
-  async serveMetrics(): Promise<string | undefined> {
+  /** Serves the metrics (`--metrics`) before sampling starts; throws when the address cannot be bound. Returns the URL, and what reads the certificate and users again. */
+  async serveMetrics(): Promise<{ url: string; reread: () => string | undefined } | undefined> {
     if (!this.#cfg.metrics) return undefined
     const { Metrics, serveMetrics } = await import('./metrics.js')
     this.#parseBlock = (await import('../core/parse/system-block.js')).parseBlock
     this.#problems = new (await import('../core/parse/problems.js')).ProblemLog()
-    this.#metrics = new Metrics(this.#cfg.intervalMs)
-    const { server, url } = await serveMetrics(this.#metrics, this.#cfg.metrics)
+    this.#metrics = new Metrics(this.#cfg.intervalMs, { version: this.#version, ...(this.#cfg.metricsRuntime ? { runtime: true } : {}) })
+    const { server, url, reread } = await serveMetrics(this.#metrics, this.#cfg.metrics, this.#cfg.metricsAccess)
     this.#metricsServer = server
     this.#status.metricsUrl = url
-    return url
+    return { url, reread }
   }
 
   #parseBlock: typeof import('../core/parse/system-block.js').parseBlock | undefined
@@ -357,8 +360,8 @@ export class Daemon {
   #metricsFromBlock(block: string, answered: boolean, tickMs: number): void {
     if (!this.#metrics || !this.#parseBlock || !this.#problems) return
     const lines = block.split('\n').slice(1).map((text, i) => ({ text, no: i + 2 }))
-    const { sample } = this.#parseBlock('system', formatTs(Date.now()), 1, lines, this.#problems)
-    this.#metrics.system(sample, answered, tickMs)
+    const { sample, events } = this.#parseBlock('system', formatTs(Date.now()), 1, lines, this.#problems)
+    this.#metrics.system(sample, answered, tickMs, events, this.#serverLog?.following === true)
   }
 
   /** Recorded in the trace every time; logged when it starts or changes. */

@@ -5,14 +5,28 @@
  * and costs the sampler nothing. Labels carry roles, model names, digests
  * and PIDs, never a command line or a prompt.
  */
-import { createServer, type Server } from 'node:http'
+import { createServer, type RequestListener, type Server } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import client from 'prom-client'
-import type { LoadedModel, SystemSample } from '../schemas/index.js'
+import type { LoadedModel, SystemSample, TraceEvent } from '../schemas/index.js'
 import { formatHostPort, type MetricsAddress } from './metrics-address.js'
 import { GAP_FACTOR } from '../core/model/intervals.js'
-import { bound, SERVER_OPTIONS } from './metrics-connections.js'
+import { bound, HEADERS_TIMEOUT_MS, SERVER_OPTIONS } from './metrics-connections.js'
+import type { MetricsAccess } from './metrics-access.js'
+import { BasicAuth, guard } from './metrics-auth.js'
+import { clear, SystemMetrics } from './metrics-system.js'
+import { RunnerDeaths } from './metrics-deaths.js'
 
 export type Role = 'server' | 'runner' | 'other'
+
+export interface MetricsOptions {
+  /** memtrace's version, for memtrace_build_info. */
+  version?: string
+  /** `--metrics-runtime`: prom-client's default metrics of memtrace's own process. */
+  runtime?: boolean
+  /** The clock markers age by; Date.now unless a replay gives its own. */
+  now?: () => number
+}
 
 /** One traced process at a sample: its role, its model (runners), its memory, and the runner's slots from its argv. */
 export interface MetricProcess {
@@ -27,6 +41,16 @@ export interface MetricProcess {
   ctxCells?: number
 }
 
+/** An /api/ps answer (undefined models: none came), when it came, and the servers whose listings it holds where a host runs several. */
+interface Listing {
+  atMs: number
+  models: LoadedModel[] | undefined
+  servers?: string[]
+}
+
+/** The labels of a per-server series: none where the host runs one server. */
+const labelled = (server: string) => (server ? { server } : {})
+
 /** How long a marker stays exported: any scrape interval up to this sees it. */
 const MARKER_KEPT_MS = 10 * 60_000
 
@@ -36,21 +60,22 @@ export class Metrics {
   readonly registry = new client.Registry()
   readonly #resident = new client.Gauge({ name: 'memtrace_process_resident_bytes', help: 'Resident memory (RSS) of the traced processes, by role (server, runner, other) and, for runners, model; summed over processes of one role and model.', labelNames: ['role', 'model'], registers: [this.registry] })
   readonly #byPid = new client.Gauge({ name: 'memtrace_process_pid_resident_bytes', help: 'Resident memory (RSS) of each traced process by PID, parent PID, role and (runners) model: memtrace_process_resident_bytes with its processes apart, so that two runners of one model and several servers stay apart, each runner under its server.', labelNames: ['pid', 'ppid', 'role', 'model'], registers: [this.registry] })
-  readonly #serverInfo = new client.Gauge({ name: 'memtrace_server_info', help: 'An Ollama server the daemon asks (always 1), where a host runs several: its PID and the address (host:port) it answers at, the server label of ollama_model_*.', labelNames: ['pid', 'address'], registers: [this.registry] })
+  readonly #serverInfo = new client.Gauge({ name: 'memtrace_server_info', help: 'An Ollama server the daemon asks (always 1), where a host runs several: its PID and the address (host:port) it answers at, the server label of the per-server series.', labelNames: ['pid', 'address'], registers: [this.registry] })
   readonly #marker = new client.Gauge({ name: 'memtrace_marker_timestamp_seconds', help: 'A marker (memtrace mark) made in the last 10 minutes: when it was made (unix seconds), by its text.', labelNames: ['text'], registers: [this.registry] })
   readonly #runnerInfo = new client.Gauge({ name: 'memtrace_runner_info', help: 'A model runner alive at the last sample (always 1): its model, the digest Ollama lists for it, its PID, slots (NUM_PARALLEL) and context per slot.', labelNames: ['model', 'digest', 'pid', 'parallel', 'ctx'], registers: [this.registry] })
-  readonly #system = new client.Gauge({ name: 'memtrace_system_memory_bytes', help: 'System memory at the last system sample, by kind: total, free, available (Linux) or free_pages (macOS), wired, compressor, swap_used, swap_total, container_usage, container_limit.', labelNames: ['kind'], registers: [this.registry] })
-  readonly #freeRatio = new client.Gauge({ name: 'memtrace_system_memory_free_ratio', help: 'Free memory as a ratio of the total: MemAvailable / MemTotal on Linux, memory_pressure free % on macOS.', registers: [this.registry] })
-  readonly #psi = new client.Gauge({ name: 'memtrace_memory_pressure_ratio', help: 'Linux memory pressure (PSI): the share of time some or all tasks stalled on memory, averaged over 10, 60 or 300 s.', labelNames: ['kind', 'window'], registers: [this.registry] })
-  readonly #gpu = new client.Gauge({ name: 'memtrace_gpu_memory_bytes', help: 'GPU memory as nvidia-smi reports it, by GPU index and kind (used, total).', labelNames: ['gpu', 'kind'], registers: [this.registry] })
   readonly #processGpu = new client.Gauge({ name: 'memtrace_process_gpu_memory_bytes', help: "GPU memory of the traced runners as nvidia-smi lists it by PID, by model and GPU index; summed over a model's runners.", labelNames: ['model', 'gpu'], registers: [this.registry] })
-  readonly #up = new client.Gauge({ name: 'ollama_up', help: 'Whether the Ollama server answered /api/ps at the last system sample (1) or not (0).', registers: [this.registry] })
-  readonly #size = new client.Gauge({ name: 'ollama_model_size_bytes', help: 'What Ollama says a loaded model holds (/api/ps size).', labelNames: ['model', 'server'], registers: [this.registry] })
-  readonly #vram = new client.Gauge({ name: 'ollama_model_vram_bytes', help: 'What Ollama says a loaded model holds on the GPU (/api/ps size_vram).', labelNames: ['model', 'server'], registers: [this.registry] })
+  readonly #up = new client.Gauge({ name: 'memtrace_ollama_up', help: 'Whether the Ollama server answered /api/ps at the last system sample (1) or not (0); by server where a host runs several.', labelNames: ['server'], registers: [this.registry] })
+  readonly #size = new client.Gauge({ name: 'memtrace_ollama_model_loaded_bytes', help: 'What Ollama says a loaded model holds in memory (/api/ps size): its loaded size, not its size on disk.', labelNames: ['model', 'server'], registers: [this.registry] })
+  readonly #vram = new client.Gauge({ name: 'memtrace_ollama_model_vram_bytes', help: 'What Ollama says a loaded model holds on the GPU (/api/ps size_vram).', labelNames: ['model', 'server'], registers: [this.registry] })
+  readonly #oomKills = new client.Counter({ name: 'memtrace_oom_kills_total', help: "Traced processes (Ollama's server and runners) the kernel's OOM killer killed since the daemon started, by how the kill was seen: source=kernel (the kernel's log, or /proc/vmstat oom_kill), source=cgroup (the server's cgroup memory.events oom_kill).", labelNames: ['source'], registers: [this.registry] })
+  readonly #deaths = new client.Counter({ name: 'memtrace_runner_deaths_while_listed_total', help: "Runners that died while their server still listed their model, as the findings' runner gone while listed: a crash or a kill Ollama had not noticed. By server where a host runs several.", labelNames: ['server'], registers: [this.registry] })
+  readonly #evictions = new client.Counter({ name: 'memtrace_model_evictions_total', help: "Evictions in the server's log since the daemon started: Ollama unloading a model to make room for another (\"evicting\").", registers: [this.registry] })
+  readonly #buildInfo = new client.Gauge({ name: 'memtrace_build_info', help: "memtrace's version and the Node.js version it runs on (always 1).", labelNames: ['version', 'node_version'], registers: [this.registry] })
+  readonly #system = new SystemMetrics(this.registry)
   readonly #accounting = new client.Gauge({ name: 'memtrace_model_accounting_ratio', help: "A model's measured memory against Ollama's figure for it, as the findings compare them: memory=system, runner RSS against what Ollama keeps in system memory (all of size on unified memory, else size - size_vram); memory=gpu, the runner's own GPU memory (nvidia-smi, by PID) against size_vram.", labelNames: ['model', 'memory'], registers: [this.registry] })
   readonly #claimed = new client.Gauge({ name: 'memtrace_model_claimed_bytes', help: "What Ollama's figures put in system memory (memory=system) or on the GPU (memory=gpu) for a model: the accounting ratio's denominator.", labelNames: ['model', 'memory'], registers: [this.registry] })
-  readonly #orphans = new client.Gauge({ name: 'memtrace_orphan_runners', help: "Runners alive whose model the server's last two /api/ps answers did not list.", registers: [this.registry] })
-  readonly #overlap = new client.Counter({ name: 'memtrace_runner_overlap_seconds_total', help: 'Time during which two or more model runners held memory at once.', registers: [this.registry] })
+  readonly #orphans = new client.Gauge({ name: 'memtrace_orphan_runners', help: "Runners alive whose model their server's last two /api/ps answers did not list; by server where a host runs several.", labelNames: ['server'], registers: [this.registry] })
+  readonly #overlap = new client.Counter({ name: 'memtrace_runner_overlap_seconds_total', help: 'Time during which two or more model runners of one server held memory at once; by server where a host runs several.', labelNames: ['server'], registers: [this.registry] })
   readonly #sampleTime = new client.Gauge({ name: 'memtrace_last_sample_timestamp_seconds', help: "When the last sample of each kind (process, system) was taken: its tick, the time the trace's block carries (unix seconds).", labelNames: ['kind'], registers: [this.registry] })
   readonly #samples = new client.Counter({ name: 'memtrace_samples_total', help: 'Samples taken, by kind (process, system).', labelNames: ['kind'], registers: [this.registry] })
   readonly #missed = new client.Counter({ name: 'memtrace_missed_ticks_total', help: 'Sampling ticks skipped because the sample before ran over, by kind.', labelNames: ['kind'], registers: [this.registry] })
@@ -59,7 +84,7 @@ export class Metrics {
   /** The exposition text of the last sample: written once, whatever the number of scrapes. */
   #text: Promise<string> | undefined
 
-  /** What a scrape gets: the text as of the last sample (prom-client's own-process figures included). */
+  /** What a scrape gets: the text as of the last sample (with --metrics-runtime, prom-client's own-process figures included). */
   text(): Promise<string> {
     this.#text ??= this.registry.metrics()
     return this.#text
@@ -72,11 +97,16 @@ export class Metrics {
   }
 
   /** The last /api/ps answers (newest last), when they came, for digests, orphans and accounting. */
-  #listings: { atMs: number; models: LoadedModel[] | undefined }[] = []
+  #listings: Listing[] = []
   /** When each runner PID was first sampled, and what Ollama said of it once known (kept: a label that changes is a new series). */
   readonly #seen = new Map<number, { firstMs: number; digest?: string; ctx?: number }>()
   readonly #intervalMs: number
-  #lastHeld = 0
+  readonly #now: () => number
+  readonly #deathsSeen: RunnerDeaths
+  /** Each server's address by its PID, where a host runs several. */
+  #serverOf = new Map<number, string>()
+  /** Runners holding memory at the last process sample, by server. */
+  #lastHeld = new Map<string, number>()
   #procs: MetricProcess[] = []
   #gpuByPid = new Map<number, number>()
   #gpuRows: { gpu: number; pid: number; usedBytes: number }[] = []
@@ -86,12 +116,29 @@ export class Metrics {
   readonly #marks = new Map<string, number>()
 
   /** `intervalMs`: the process interval, to tell a gap from the next sample. */
-  constructor(intervalMs = 1000) {
+  /**
+   * `intervalMs`: the process interval, to tell a gap from the next sample. `runtime` (`--metrics-runtime`):
+   * prom-client's figures of memtrace's own process (`process_*`, `nodejs_*`) too. `now`: the clock markers
+   * age by (a replay of a trace gives its own).
+   */
+  constructor(intervalMs = 1000, o: MetricsOptions = {}) {
     this.#intervalMs = intervalMs
-    // memtrace's own process, under prom-client's names; Ollama's processes never appear under process_*.
-    client.collectDefaultMetrics({ register: this.registry })
-    // Gauges that prom-client names like counters: promtool rejects them, and they say nothing of memory.
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name)
+    this.#now = o.now ?? Date.now
+    this.#deathsSeen = new RunnerDeaths(intervalMs)
+    // Counted only where a server log is followed (system(…, serverLog)): absent, not 0, before.
+    clear(this.#evictions)
+    this.#buildInfo.set({ version: o.version ?? 'unknown', node_version: process.version }, 1)
+    if (o.runtime) {
+      // memtrace's own process, under prom-client's names; Ollama's processes never appear under process_*.
+      client.collectDefaultMetrics({ register: this.registry })
+      // Gauges that prom-client names like counters: promtool rejects them, and they say nothing of memory.
+      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name)
+    }
+  }
+
+  /** An eviction in the server's log (`0` when a log is followed: the counter is there, at 0, before the first). */
+  evictions(n = 1): void {
+    this.#evictions.inc(n)
   }
 
   // late() and missed() leave the text as it is: the next sample's text has them.
@@ -106,6 +153,9 @@ export class Metrics {
   /** The servers of a host that runs several, with the address each answers at; none where it runs one. */
   servers(list: { pid: number; address: string }[]): void {
     this.#serverInfo.reset()
+    this.#serverOf = new Map(list.map(s => [s.pid, s.address]))
+    // The overlap counted before the servers were told apart (the first sample) is no series of theirs.
+    if (list.length > 1) this.#overlap.remove({})
     for (const s of list) this.#serverInfo.set({ pid: String(s.pid), address: s.address }, 1)
   }
 
@@ -119,14 +169,18 @@ export class Metrics {
     this.#samples.inc({ kind: 'process' })
     this.#sampleTime.set({ kind: 'process' }, tickMs / 1000)
     // As the chart measures an overlap: from the first sample with two runners holding memory to the last, never across a gap.
-    const held = procs.filter(p => p.role === 'runner' && p.rssBytes > 0).length
+    // Each server's runners apart: two servers with one runner each are no overlap, as on the chart.
+    const held = new Map<string, number>()
+    for (const p of procs) if (p.role === 'runner' && p.rssBytes > 0) held.set(this.#serverKey(p.ppid), (held.get(this.#serverKey(p.ppid)) ?? 0) + 1)
     const dt = this.#lastProcMs !== undefined ? tickMs - this.#lastProcMs : 0
-    if (held >= 2 && this.#lastHeld >= 2 && dt > 0 && dt <= GAP_FACTOR * this.#intervalMs) this.#overlap.inc(dt / 1000)
+    for (const server of this.#serverKeys()) this.#overlap.inc(labelled(server), 0)
+    for (const [server, n] of held) if (n >= 2 && (this.#lastHeld.get(server) ?? 0) >= 2 && dt > 0 && dt <= GAP_FACTOR * this.#intervalMs) this.#overlap.inc(labelled(server), dt / 1000)
     this.#lastProcMs = tickMs
     this.#lastHeld = held
     this.#procs = procs
     for (const p of procs) if (p.role === 'runner' && !this.#seen.has(p.pid)) this.#seen.set(p.pid, { firstMs: tickMs })
     for (const pid of this.#seen.keys()) if (!procs.some(p => p.pid === pid)) this.#seen.delete(pid)
+    this.#deathsSeen.processes(procs.filter(p => p.role === 'runner').map(p => ({ pid: p.pid, ppid: p.ppid, ...(p.model !== undefined ? { model: p.model } : {}) })), tickMs)
     const sums = new Map<string, { role: Role; model: string; bytes: number }>()
     for (const p of procs) {
       const model = p.role === 'runner' ? (p.model ?? 'unknown') : ''
@@ -143,44 +197,32 @@ export class Metrics {
     this.#made()
   }
 
-  /** A system sample, as the renderer parses it; `answered` is whether /api/ps answered; `tickMs`, the tick it was taken for. */
-  system(s: SystemSample, answered: boolean, tickMs?: number): void {
+  /**
+   * A system sample, as the renderer parses it, with the events its block holds (OOM kills); `answered` is
+   * whether /api/ps answered; `tickMs`, the tick it was taken for. `serverLog`: a server log is followed.
+   */
+  system(s: SystemSample, answered: boolean, tickMs?: number, events: readonly TraceEvent[] = [], serverLog = false): void {
+    const atMs = tickMs ?? this.#now()
     this.#samples.inc({ kind: 'system' })
     if (tickMs !== undefined) this.#sampleTime.set({ kind: 'system' }, tickMs / 1000)
     this.#unified = s.platform === 'macos'
-    this.#system.reset()
-    const put = (kind: string, v: number | null | undefined) => {
-      if (typeof v === 'number' && Number.isFinite(v)) this.#system.set({ kind }, v)
-    }
-    put('total', s.memTotalBytes)
-    put('free', s.platform === 'linux' ? s.freeBytes : undefined)
-    put(s.platform === 'macos' ? 'free_pages' : 'available', s.platform === 'macos' ? s.freeBytes : s.availableBytes)
-    put('wired', s.wiredBytes)
-    put('compressor', s.compressorBytes)
-    put('swap_used', s.swapUsedBytes)
-    put('swap_total', s.swapTotalBytes)
-    put('container_usage', s.cgroup?.usageBytes)
-    put('container_limit', s.cgroup?.limitBytes)
-    this.#freeRatio.reset()
-    if (s.freePct !== undefined) this.#freeRatio.set(s.freePct / 100)
-    this.#psi.reset()
-    const p = s.pressure
-    const windows = { avg10: ['someAvg10', 'fullAvg10'], avg60: ['someAvg60', 'fullAvg60'], avg300: ['someAvg300', 'fullAvg300'] } as const
-    for (const [window, [some, full]] of Object.entries(windows)) {
-      if (typeof p?.[some] === 'number') this.#psi.set({ kind: 'some', window }, p[some] / 100)
-      if (typeof p?.[full] === 'number') this.#psi.set({ kind: 'full', window }, p[full] / 100)
-    }
-    this.#gpu.reset()
-    for (const g of s.gpus ?? []) {
-      this.#gpu.set({ gpu: String(g.index), kind: 'used' }, g.usedBytes)
-      this.#gpu.set({ gpu: String(g.index), kind: 'total' }, g.totalBytes)
-    }
+    this.#system.set(s)
+    // Where the kills are watched (Linux), each source is there from the start, at 0: an increase is then seen from the first.
+    if (s.platform === 'linux') this.#oomKills.inc({ source: 'kernel' }, 0)
+    if (s.platform === 'linux' && s.cgroup !== undefined) this.#oomKills.inc({ source: 'cgroup' }, 0)
+    for (const e of events) if (e.kind === 'oom-kill') this.#oomKills.inc({ source: e.source === 'cgroup' ? 'cgroup' : 'kernel' })
+    if (serverLog) this.#evictions.inc(0)
     this.#gpuByPid = new Map()
     this.#gpuRows = s.gpuProcesses ?? []
     for (const p of this.#gpuRows) this.#gpuByPid.set(p.pid, (this.#gpuByPid.get(p.pid) ?? 0) + p.usedBytes)
-    this.#up.set(answered ? 1 : 0)
+    // With several servers, each is up where its listing is in the block; with one, there is no server label.
+    const servers = [...new Set(this.#serverOf.values())]
+    this.#up.reset()
+    if (servers.length > 1) for (const server of servers) this.#up.set({ server }, answered && s.servers?.includes(server) ? 1 : 0)
+    else this.#up.set(answered ? 1 : 0)
     // An answer that did not parse says nothing either way.
-    this.#listings = [...this.#listings, { atMs: Date.now(), models: answered ? s.models : undefined }].slice(-2)
+    this.#listings = [...this.#listings, { atMs, models: answered ? s.models : undefined, ...(s.servers ? { servers: s.servers } : {}) }].slice(-2)
+    this.#deathsWhileListed(answered ? s : undefined, servers, atMs)
     this.#size.reset()
     this.#vram.reset()
     // With several servers each listing names its server; with one, there is no server label.
@@ -189,12 +231,32 @@ export class Metrics {
       this.#size.set(labels, m.sizeBytes)
       if (m.sizeVramBytes !== undefined) this.#vram.set(labels, m.sizeVramBytes)
     }
-    const old = Date.now() - MARKER_KEPT_MS
+    const old = this.#now() - MARKER_KEPT_MS
     for (const [text, atMs] of this.#marks) if (atMs < old) this.#marks.delete(text)
     this.#marker.reset()
     for (const [text, atMs] of this.#marks) this.#marker.set({ text }, atMs / 1000)
     this.#runners()
     this.#made()
+  }
+
+  /** A runner's server: its parent's address where a host runs several, '' where it runs one. */
+  #serverKey(ppid: number): string {
+    return this.#serverOf.size > 1 ? (this.#serverOf.get(ppid) ?? '') : ''
+  }
+
+  /** The servers the per-server series are kept for: each address where a host runs several, '' where one. */
+  #serverKeys(): string[] {
+    return this.#serverOf.size > 1 ? [...new Set(this.#serverOf.values())] : ['']
+  }
+
+  /** Runners gone while the listings of their server, answered at this sample, still list them. */
+  #deathsWhileListed(s: SystemSample | undefined, servers: string[], atMs: number): void {
+    const listed = new Map<string, string[]>()
+    if (s !== undefined && servers.length > 1) for (const server of s.servers ?? []) listed.set(server, (s.models ?? []).filter(m => m.server === server).map(m => m.name))
+    else if (s !== undefined) listed.set('', (s.models ?? []).map(m => m.name))
+    // Each server that answered has its count, at 0 until a death.
+    for (const server of listed.keys()) this.#deaths.inc(labelled(server), 0)
+    for (const server of this.#deathsSeen.listings(listed, atMs, ppid => this.#serverKey(ppid))) this.#deaths.inc(labelled(server))
   }
 
   /** What depends on both samples: runner info, orphans and accounting. */
@@ -221,11 +283,17 @@ export class Metrics {
     }
     for (const g of gpuSums.values()) this.#processGpu.set({ model: g.model, gpu: g.gpu }, g.bytes)
     // An orphan as the findings have it: alive while the server's answers in its life (two in a row here) do not list its model.
+    // With several servers, its own server's answers: another server's listing neither hides nor makes an orphan.
     const unlisted = (r: MetricProcess) => {
       const first = this.#seen.get(r.pid)?.firstMs ?? Infinity
-      return this.#listings.length === 2 && this.#listings.every(l => l.models !== undefined && l.atMs >= first && !l.models.some(x => x.name === r.model))
+      const server = this.#serverKey(r.ppid)
+      const own = (l: Listing) => (server === '' ? l.models : l.servers?.includes(server) ? l.models?.filter(x => x.server === server) : undefined)
+      return this.#listings.length === 2 && this.#listings.every(l => own(l) !== undefined && l.atMs >= first && !own(l)?.some(x => x.name === r.model))
     }
-    this.#orphans.set(runners.filter(r => r.model !== undefined && unlisted(r)).length)
+    this.#orphans.reset()
+    const orphans = new Map(this.#serverKeys().map(k => [k, 0]))
+    for (const r of runners) if (r.model !== undefined && unlisted(r)) orphans.set(this.#serverKey(r.ppid), (orphans.get(this.#serverKey(r.ppid)) ?? 0) + 1)
+    for (const [server, n] of orphans) this.#orphans.set(labelled(server), n)
     this.#accounting.reset()
     this.#claimed.reset()
     for (const m of listed ?? []) {
@@ -250,9 +318,13 @@ export class Metrics {
   }
 }
 
-/** Serves `GET /metrics` (and `/` with a pointer to it), within the bounds of `metrics-connections.ts`; resolves once listening, with the address it got. */
-export async function serveMetrics(metrics: Metrics, at: MetricsAddress): Promise<{ server: Server; url: string }> {
-  const server = createServer(SERVER_OPTIONS, (req, res) => {
+/**
+ * Serves `GET /metrics` (and `/` with a pointer to it), within the bounds of
+ * `metrics-connections.ts`, over HTTPS and to the listed users where `access`
+ * says so; resolves once listening, with the address it got.
+ */
+export async function serveMetrics(metrics: Metrics, at: MetricsAddress, access?: MetricsAccess): Promise<{ server: Server; url: string; reread: () => string | undefined }> {
+  const handle: RequestListener = (req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' })
@@ -275,8 +347,12 @@ export async function serveMetrics(metrics: Metrics, at: MetricsAddress): Promis
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
       res.end('not found: the metrics are at /metrics\n')
     }
-  })
-  bound(server)
+  }
+  // Made whenever the file names users, even none yet: a SIGHUP may add them.
+  const auth = access ? new BasicAuth(access.users) : undefined
+  const guarded: RequestListener = auth ? (req, res) => void (auth.required ? guard(auth, req, res, handle) : handle(req, res)) : handle
+  const server = access?.tls ? createHttpsServer({ ...SERVER_OPTIONS, ...access.tls, handshakeTimeout: HEADERS_TIMEOUT_MS }, guarded) : createServer(SERVER_OPTIONS, guarded)
+  bound(server as Server)
   await new Promise<void>((ok, fail) => {
     server.once('error', fail)
     server.listen(at.port, at.host, () => {
@@ -286,5 +362,19 @@ export async function serveMetrics(metrics: Metrics, at: MetricsAddress): Promis
   })
   const a = server.address()
   const port = typeof a === 'object' && a ? a.port : at.port
-  return { server, url: `http://${formatHostPort({ host: at.host, port })}/metrics` }
+  // SIGHUP: the files read again and checked as at the start (a renewed certificate, a changed user), for
+  // the next connections; HTTP stays HTTP and HTTPS HTTPS. What fails keeps the old ones: its reason is returned.
+  const reread = (): string | undefined => {
+    if (!access) return undefined
+    try {
+      const next = access.reread()
+      if (Boolean(next.tls) !== Boolean(access.tls)) return `the files now ${next.tls ? 'give' : 'give no'} a certificate: HTTP and HTTPS change only at a restart`
+      if (next.tls && 'setSecureContext' in server) server.setSecureContext(next.tls)
+      auth?.replace(next.users)
+      return undefined
+    } catch (e) {
+      return (e as Error).message
+    }
+  }
+  return { server: server as Server, url: `${access?.tls ? 'https' : 'http'}://${formatHostPort({ host: at.host, port })}/metrics`, reread }
 }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import { type Container, containerLogOrigin, containerOfPid, describeOrigin, findServerLog, type LogOrigin } from './log-origin.js'
+import type { ServerEvent } from '../schemas/index.js'
 import { POLL_MS, ServerLogFollower } from './server-log.js'
 
 /** What `memtrace status` says of the server's log. */
@@ -40,9 +41,17 @@ export class ServerLogSource {
   /** Lines kept by the followers of earlier containers. */
   #keptBefore = 0
   status: ServerLogStatus
+  /** Told of each event the log's lines make (the metrics count evictions). */
+  readonly #onEvent: ((e: ServerEvent) => void) | undefined
+
+  /** A log is followed and read (a file, or a command that has not ended), with no problem said of it. */
+  get following(): boolean {
+    return this.#follower !== undefined && this.#endedAt === undefined && this.status.problem === undefined
+  }
 
   /** `problem` records a failure in the trace (a source-error) and the daemon's log. */
-  constructor(o: { named?: LogOrigin; platform: 'linux' | 'darwin'; procRoot: string; file: string; startedAt: number; log: Logger; problem: (message: string) => void }) {
+  constructor(o: { named?: LogOrigin; platform: 'linux' | 'darwin'; procRoot: string; file: string; startedAt: number; log: Logger; problem: (message: string) => void; onEvent?: (e: ServerEvent) => void }) {
+    this.#onEvent = o.onEvent
     this.#log = o.log
     this.#file = o.file
     this.#startedAt = o.startedAt
@@ -111,12 +120,14 @@ export class ServerLogSource {
     const status: ServerLogStatus = { from: describeOrigin(origin), file: this.#file, lines: this.kept }
     this.status = status
     const container = this.#container
-    return new ServerLogFollower(origin, this.#file, this.#log, (m, stoppedCleanly) => {
+    const follower = new ServerLogFollower(origin, this.#file, this.#log, (m, stoppedCleanly) => {
       status.problem = m
       this.#problem(m)
       // `docker logs -f` ends with status 0 when its container stops; a refusal (no right to run it) ends otherwise.
       if (stoppedCleanly && container && container === this.#container) this.#endedAt = Date.now()
     })
+    follower.onEvent = this.#onEvent
+    return follower
   }
 
   /** No log: said once. */

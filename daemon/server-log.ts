@@ -83,6 +83,8 @@ export class ServerLogFollower {
   #saidEnded = false
   /** Lines kept since the start, for `status`. */
   kept = 0
+  /** Told of each event read, kept or dropped over the limit (the metrics count evictions). */
+  onEvent: ((e: ServerEvent) => void) | undefined
 
   /** `onError` is told of a log that cannot be read, and of a command that ended (`stoppedCleanly`: with status 0, as `docker logs -f` when its container stops). */
   constructor(origin: LogOrigin, outPath: string, log: Logger, onError: (message: string, stoppedCleanly?: boolean) => void, now: () => number = Date.now) {
@@ -268,8 +270,7 @@ export class ServerLogFollower {
     }
     const all = s.tail ? s.tail + text.slice(from) : from ? text.slice(from) : text
     const end = all.lastIndexOf('\n')
-    // Only a line that holds a word of MAY_TELL is looked at: the rest, most
-    // of a busy log, is passed over in one scan, never cut into lines.
+    // Only a line that holds a word of MAY_TELL is looked at: the rest, most of a busy log, is passed over in one scan, never cut into lines.
     const words = MAY_TELL_ALL
     words.lastIndex = 0
     for (let m = end >= 0 ? words.exec(all) : null; m && m.index < end; m = words.exec(all)) {
@@ -312,6 +313,7 @@ export class ServerLogFollower {
   }
 
   #keep(e: ServerEvent): void {
+    this.onEvent?.(e)
     const now = this.#now()
     if (now - this.#windowStart >= 60_000) {
       this.#sayDropped()

@@ -15,6 +15,7 @@ import { InputError } from '../core/errors.js'
 import { formatTs } from '../core/parse/time.js'
 import { apiGet, type Budget, MAX_POINTS_PER_SERIES, pointsIn, rangeOf, type Series } from './prometheus-api.js'
 import { byTime, medianGapMs, procRows, systemBlocks, whole } from './prometheus-procs.js'
+import { OLD_NAMES, type OldName, psiLines, renamed, SYSTEM_NAMES } from './prometheus-system.js'
 
 export { shownUrl } from './prometheus-api.js'
 
@@ -62,12 +63,18 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
   if (found === undefined) notes.push(`No active target has instance "${src.instance}": points every ${stepS} s (give --step to choose).`)
   const points = pointsIn(src.fromMs, src.toMs, stepS)
   if (points > MAX_POINTS_PER_SERIES) throw new InputError(`${points} points at ${stepS} s: memtrace draws at most ${MAX_POINTS_PER_SERIES} a series from Prometheus (a day at 1 s); give a shorter span or a larger --step`)
-  const names = ['memtrace_process_resident_bytes', 'memtrace_process_gpu_memory_bytes', 'memtrace_runner_info', 'memtrace_system_memory_bytes', 'memtrace_system_memory_free_ratio', 'memtrace_memory_pressure_ratio', 'memtrace_gpu_memory_bytes', 'ollama_up', 'ollama_model_size_bytes', 'ollama_model_vram_bytes', 'memtrace_process_pid_resident_bytes', 'memtrace_server_info', 'memtrace_marker_timestamp_seconds', 'memtrace_samples_total', 'memtrace_last_sample_timestamp_seconds'] as const
+  const names = ['memtrace_process_resident_bytes', 'memtrace_process_gpu_memory_bytes', 'memtrace_runner_info', ...SYSTEM_NAMES, 'memtrace_process_pid_resident_bytes', 'memtrace_server_info', 'memtrace_marker_timestamp_seconds', 'memtrace_samples_total', 'memtrace_last_sample_timestamp_seconds'] as const
   // One metric at a time, so that no more than one answer is held as text at once.
   const budget: Budget = { points: 0 }
-  const got: Series[][] = []
-  for (const n of names) got.push(await rangeOf({ ...src, stepS }, n, budget))
-  const q = Object.fromEntries(names.map((n, i) => [n, got[i] as Series[]])) as Record<(typeof names)[number], Series[]>
+  const ask = async <N extends string>(list: readonly N[]): Promise<Record<N, Series[]>> => {
+    const got: Record<string, Series[]> = {}
+    for (const n of list) got[n] = await rangeOf({ ...src, stepS }, n, budget)
+    return got as Record<N, Series[]>
+  }
+  const q = await ask(names)
+  // A daemon before the metrics were renamed: its system and /api/ps series, under their old names.
+  const old: Record<OldName, Series[]> = SYSTEM_NAMES.every(n => q[n].length === 0) ? await ask(OLD_NAMES) : (Object.fromEntries(OLD_NAMES.map(n => [n, []])) as unknown as Record<OldName, Series[]>)
+  if (OLD_NAMES.some(n => old[n].length > 0)) renamed(q, old)
   if (Object.values(q).every(s => s.length === 0)) throw new InputError(`Prometheus has no memtrace series for instance "${src.instance}" between ${formatTs(src.fromMs)} and ${formatTs(src.toMs)}`)
 
   // The times: every point any series has.
@@ -107,19 +114,21 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
   }
 
   // System blocks, in the layouts the renderer reads.
-  const kind = (k: string) => byTime(q.memtrace_system_memory_bytes, m => m.kind === k)
-  const [total, free, available, freePages, wired, compressor, swapUsed, swapTotal, cgUsage, cgLimit] = ['total', 'free', 'available', 'free_pages', 'wired', 'compressor', 'swap_used', 'swap_total', 'container_usage', 'container_limit'].map(kind) as [Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>]
-  const freeRatio = byTime(q.memtrace_system_memory_free_ratio)
-  const psi = (k: string, w: string) => byTime(q.memtrace_memory_pressure_ratio, m => m.kind === k && m.window === w)
-  const psiSeries = ['some', 'full'].map(k => ({ k, w: ['avg10', 'avg60', 'avg300'].map(w => psi(k, w)) }))
-  const up = byTime(q.ollama_up)
+  const [total, free, available, wired, compressor, swapUsed, swapTotal, cgUsage, cgLimit, freeRatio] = (
+    [q.memtrace_system_memory_total_bytes, q.memtrace_system_memory_free_bytes, q.memtrace_system_memory_available_bytes, q.memtrace_system_memory_wired_bytes, q.memtrace_system_memory_compressed_bytes, q.memtrace_swap_used_bytes, q.memtrace_swap_total_bytes, q.memtrace_cgroup_memory_usage_bytes, q.memtrace_cgroup_memory_limit_bytes, q.memtrace_system_memory_free_ratio] as Series[][]
+  ).map(s => byTime(s)) as [Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>]
+  const psi = psiLines(q.memtrace_memory_pressure_stalled_seconds_total, old.memtrace_memory_pressure_ratio)
+  // Up: the one server's, or each server's where a host runs several (the host answered where any did).
+  const up = byTime(q.memtrace_ollama_up, m => m.server === undefined)
+  const upOf = new Map(q.memtrace_ollama_up.filter(s => s.metric.server !== undefined).map(s => [s.metric.server as string, byTime([s])]))
+  for (const m of upOf.values()) for (const [t, v] of m) up.set(t, Math.max(up.get(t) ?? 0, v))
   const listed = (s: Series) => `${s.metric.model ?? ''}\u0000${s.metric.server ?? ''}`
-  const size = new Map(q.ollama_model_size_bytes.map(s => [listed(s), { model: s.metric.model ?? '', server: s.metric.server ?? '', at: byTime([s]) }]))
-  const vram = new Map(q.ollama_model_vram_bytes.map(s => [listed(s), byTime([s])]))
+  const size = new Map(q.memtrace_ollama_model_loaded_bytes.map(s => [listed(s), { model: s.metric.model ?? '', server: s.metric.server ?? '', at: byTime([s]) }]))
+  const vram = new Map(q.memtrace_ollama_model_vram_bytes.map(s => [listed(s), byTime([s])]))
   // A GPU is written by its index: a label that is not one is left out (and its process figures with it).
-  const gpuIndexes = [...new Set(q.memtrace_gpu_memory_bytes.map(s => s.metric.gpu ?? ''))].filter(i => whole(i) !== undefined).sort((a, b) => Number(a) - Number(b))
-  const gpuMaps = new Map(gpuIndexes.flatMap(i => ['used', 'total'].map(k => [`${i}\u0000${k}`, byTime(q.memtrace_gpu_memory_bytes, m => m.gpu === i && m.kind === k)] as const)))
-  const gpu = (i: string, k: string) => gpuMaps.get(`${i}\u0000${k}`) as Map<number, number>
+  const gpuIndexes = [...new Set(q.memtrace_gpu_memory_used_bytes.map(s => s.metric.gpu ?? ''))].filter(i => whole(i) !== undefined).sort((a, b) => Number(a) - Number(b))
+  const gpuMaps = new Map(gpuIndexes.flatMap(i => (['used', 'total'] as const).map(k => [`${i}\u0000${k}`, byTime(k === 'used' ? q.memtrace_gpu_memory_used_bytes : q.memtrace_gpu_memory_total_bytes, m => m.gpu === i)] as const)))
+  const gpu = (i: string, k: 'used' | 'total') => gpuMaps.get(`${i}\u0000${k}`) as Map<number, number>
   const processGpu = q.memtrace_process_gpu_memory_bytes.map(s => ({ metric: s.metric, at: byTime([s]) }))
   const kb = (b: number) => Math.round(b / 1024)
   let sys = ''
@@ -134,7 +143,9 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
       b += `memtrace marker ${JSON.stringify({ ts: new Date(m.atMs).toISOString(), text: m.text })}\n`
     }
     const tot = total.get(t)
-    const mac = freePages.has(t) || wired.has(t) || compressor.has(t)
+    // macOS has wired and compressed memory, Linux MemAvailable; free is either's (free pages on macOS).
+    const mac = wired.has(t) || compressor.has(t)
+    const freePages = free
     if (tot !== undefined && !mac) {
       b += `MemTotal: ${kb(tot)} kB\n`
       if (free.has(t)) b += `MemFree: ${kb(free.get(t) as number)} kB\n`
@@ -149,10 +160,7 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
       if (compressor.has(t)) b += `Pages occupied by compressor:             ${Math.round((compressor.get(t) as number) / 16384)}.\n`
       if (swapTotal.has(t)) b += `vm.swapusage: total = ${((swapTotal.get(t) as number) / MIB).toFixed(2)}M  used = ${((swapUsed.get(t) ?? 0) / MIB).toFixed(2)}M  free = ${(((swapTotal.get(t) as number) - (swapUsed.get(t) ?? 0)) / MIB).toFixed(2)}M  (encrypted)\n`
     }
-    for (const { k, w } of psiSeries) {
-      const [a10, a60, a300] = w.map(m => m.get(t))
-      if (a10 !== undefined && a60 !== undefined && a300 !== undefined) b += `${k} avg10=${(a10 * 100).toFixed(2)} avg60=${(a60 * 100).toFixed(2)} avg300=${(a300 * 100).toFixed(2)} total=0\n`
-    }
+    b += psi(t)
     if (cgUsage.has(t)) {
       b += 'cgroup: (from Prometheus)\n'
       b += `memory.current:${cgUsage.get(t)}\n`
@@ -184,9 +192,10 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
             return { name: v.model, model: v.model, size: v.at.get(t), size_vram: vram.get(k)?.get(t) ?? 0, digest: info?.digest ?? '', ...(ctx ? { context_length: ctx } : {}) }
           })
       const servers = serversAt.get(t) ?? []
-      if (servers.length > 1) for (const s of servers) b += `memtrace server ${JSON.stringify({ pid: s.pid, address: s.address, via: 'prometheus' })}\n${JSON.stringify({ models: listing(s.address) })}\n`
+      // A server that did not answer has no listing here: its models are not taken as unlisted.
+      if (servers.length > 1) for (const s of servers.filter(x => upOf.get(x.address)?.get(t) !== 0)) b += `memtrace server ${JSON.stringify({ pid: s.pid, address: s.address, via: 'prometheus' })}\n${JSON.stringify({ models: listing(s.address) })}\n`
       else b += `${JSON.stringify({ models: listing('') })}\n`
-    } else if (up.get(t) === 0) b += `memtrace source-error ${JSON.stringify({ ts, source: 'api-ps', message: 'ollama_up was 0: the server did not answer /api/ps' })}\n`
+    } else if (up.get(t) === 0) b += `memtrace source-error ${JSON.stringify({ ts, source: 'api-ps', message: 'memtrace_ollama_up was 0: the server did not answer /api/ps' })}\n`
     sys += `${b}\n`
   }
 

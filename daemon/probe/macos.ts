@@ -56,6 +56,8 @@ export async function macSystemText(timeoutMs: number, signal?: AbortSignal): Pr
     [macBin('vm_stat'), []],
     [macBin('memory_pressure'), []],
     [macBin('sysctl'), ['vm.swapusage', 'hw.memsize']],
+    // Apart, so that a macOS without it loses only this line: the level Activity Monitor colours its graph by (1, 2, 4).
+    [macBin('sysctl'), ['kern.memorystatus_vm_pressure_level']],
   ]
   const results: CommandResult[] = await Promise.all(runs.map(([c, a]) => runCommand(c, a, timeoutMs, undefined, signal)))
   let text = ''

@@ -35,12 +35,12 @@ t.test('two runners of one model under two servers: each process apart, each ser
     `memtrace_process_pid_resident_bytes{pid="30",ppid="1",role="other"} ${0.5 * GIB}`,
   ])
   t.same(lines(out, 'memtrace_server_info'), ['memtrace_server_info{pid="10",address="127.0.0.1:11434"} 1', 'memtrace_server_info{pid="20",address="127.0.0.1:11435"} 1'])
-  t.same(lines(out, 'ollama_model_size_bytes'), [`ollama_model_size_bytes{model="qwen3:8b",server="127.0.0.1:11434"} ${5 * GIB}`, `ollama_model_size_bytes{model="qwen3:8b",server="127.0.0.1:11435"} ${4 * GIB}`], 'one model on two servers: two listings, not one overwritten')
+  t.same(lines(out, 'memtrace_ollama_model_loaded_bytes'), [`memtrace_ollama_model_loaded_bytes{model="qwen3:8b",server="127.0.0.1:11434"} ${5 * GIB}`, `memtrace_ollama_model_loaded_bytes{model="qwen3:8b",server="127.0.0.1:11435"} ${4 * GIB}`], 'one model on two servers: two listings, not one overwritten')
   // One server again: no server label, no server info.
   m.servers([])
   m.system(block(`MemTotal: 16777216 kB\nMemAvailable: 4194304 kB\n${listing('qwen3:8b', 5 * GIB)}\n`).sample, true)
   const one = await m.registry.metrics()
-  t.same(lines(one, 'ollama_model_size_bytes'), [`ollama_model_size_bytes{model="qwen3:8b"} ${5 * GIB}`])
+  t.same(lines(one, 'memtrace_ollama_model_loaded_bytes'), [`memtrace_ollama_model_loaded_bytes{model="qwen3:8b"} ${5 * GIB}`])
   t.same(lines(one, 'memtrace_server_info'), [])
 })
 

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Metrics, type MetricProcess } from '../metrics.js'
 import { parseMetricsAddress } from '../metrics-address.js'
+import { parseStartArgs } from '../config.js'
 import { block } from '../../core/test/helpers.js'
 import { freePort, memtrace, read, sleep } from './helpers.js'
 
@@ -27,6 +28,12 @@ t.test('--metrics takes PORT, HOST:PORT or [V6]:PORT; loopback unless told', asy
   for (const bad of ['', 'x', '70000', 'host:', ':9464', 'a b:1']) t.throws(() => parseMetricsAddress(bad), /expected \[HOST:\]PORT/, JSON.stringify(bad))
 })
 
+t.test('--metrics-runtime adds prom-client\'s own series to --metrics, and means nothing without it', async t => {
+  t.match(parseStartArgs(['--metrics', '9464', '--metrics-runtime'], {}), { metricsRuntime: true })
+  t.notOk((parseStartArgs(['--metrics', '9464'], {}) as { metricsRuntime?: boolean }).metricsRuntime)
+  t.throws(() => parseStartArgs(['--metrics-runtime'], {}), /--metrics-runtime adds to --metrics: give --metrics \[HOST:\]PORT too/)
+})
+
 t.test('one sample of each: processes by role and model, the system, /api/ps, accounting', async t => {
   const m = new Metrics()
   m.processes([{ pid: 10, ppid: 1, role: 'server', rssBytes: 0.1 * GIB }, runner(11, 'qwen3:8b', 5), runner(12, 'qwen3:8b', 1), { pid: 13, ppid: 1, role: 'other', rssBytes: 0.5 * GIB }], 1000)
@@ -37,21 +44,35 @@ t.test('one sample of each: processes by role and model, the system, /api/ps, ac
   t.equal(value(text, 'memtrace_process_resident_bytes{role="server",model=""}'), 0.1 * GIB)
   t.equal(value(text, 'memtrace_process_resident_bytes{role="other",model=""}'), 0.5 * GIB)
   t.equal(value(text, `memtrace_runner_info{model="qwen3:8b",digest="${'ab'.repeat(32)}",pid="11",parallel="2",ctx="4096"}`), 1, 'the PID is a label of runner_info only')
-  t.equal(value(text, 'memtrace_system_memory_bytes{kind="total"}'), 16 * GIB)
-  t.equal(value(text, 'memtrace_system_memory_bytes{kind="available"}'), 4 * GIB)
-  t.equal(value(text, 'memtrace_system_memory_bytes{kind="swap_used"}'), 1_048_574 * 1024)
+  t.equal(value(text, 'memtrace_system_memory_total_bytes'), 16 * GIB)
+  t.equal(value(text, 'memtrace_system_memory_available_bytes'), 4 * GIB)
+  t.equal(value(text, 'memtrace_system_memory_free_bytes'), (4_194_304 - 1000) * 1024, 'MemFree, apart from MemAvailable')
+  t.equal(value(text, 'memtrace_swap_used_bytes'), 1_048_574 * 1024)
+  t.equal(value(text, 'memtrace_swap_total_bytes'), 2_097_148 * 1024)
+  t.equal(value(text, 'memtrace_system_memory_wired_bytes'), undefined, 'a figure the host does not have is absent, not 0')
+  t.equal(value(text, 'memtrace_cgroup_memory_limit_bytes'), undefined)
   t.equal(value(text, 'memtrace_system_memory_free_ratio'), 0.25, 'a ratio from 0 to 1')
-  t.equal(value(text, 'memtrace_memory_pressure_ratio{kind="some",window="avg10"}'), 0.125)
-  t.equal(value(text, 'memtrace_memory_pressure_ratio{kind="full",window="avg300"}'), 0.005)
-  t.equal(value(text, 'ollama_up'), 1)
-  t.equal(value(text, 'ollama_model_size_bytes{model="qwen3:8b"}'), 5 * GIB)
-  t.equal(value(text, 'ollama_model_vram_bytes{model="qwen3:8b"}'), 0)
+  t.equal(value(text, 'memtrace_memory_pressure_stalled_seconds_total{scope="system",kind="some"}'), 100 / 1e6, "PSI's total=, microseconds as seconds")
+  t.equal(value(text, 'memtrace_memory_pressure_stalled_seconds_total{scope="system",kind="full"}'), 10 / 1e6)
+  t.equal(value(text, 'memtrace_oom_kills_total{source="kernel"}'), 0, 'on Linux the kills are watched: 0 until one')
+  t.equal(value(text, 'memtrace_oom_kills_total{source="cgroup"}'), undefined, 'no cgroup, no cgroup count')
+  t.equal(value(text, 'memtrace_model_evictions_total'), undefined, 'no server log followed: no eviction count')
+  t.equal(value(text, 'memtrace_ollama_up'), 1)
+  t.equal(value(text, 'memtrace_ollama_model_loaded_bytes{model="qwen3:8b"}'), 5 * GIB)
+  t.equal(value(text, 'memtrace_ollama_model_vram_bytes{model="qwen3:8b"}'), 0)
+  t.equal(value(text, 'memtrace_runner_deaths_while_listed_total'), 0)
   t.equal(value(text, 'memtrace_model_accounting_ratio{model="qwen3:8b",memory="system"}'), 6 / 5, 'RSS against what Ollama keeps in system memory')
   t.equal(value(text, 'memtrace_model_claimed_bytes{model="qwen3:8b",memory="system"}'), 5 * GIB)
   t.equal(value(text, 'memtrace_model_accounting_ratio{model="qwen3:8b",memory="gpu"}'), undefined, 'nothing on the GPU: no GPU comparison')
   t.equal(value(text, 'memtrace_runner_overlap_seconds_total'), 0, 'one sample is no span yet')
-  t.notMatch(text, /^process_[a-z_]+\{[^}]*(role|model)=/m, "Ollama's processes never appear under process_*")
-  t.match(text, /^process_resident_memory_bytes \d+/m, "memtrace's own process, under prom-client's names")
+  t.match(text, new RegExp(`^memtrace_build_info\\{version="unknown",node_version="${process.version.replace(/\./g, '\\.')}"\\} 1$`, 'm'))
+  t.notMatch(text, /^(process|nodejs)_/m, "memtrace's own runtime figures only with --metrics-runtime")
+  const runtime = new Metrics(1000, { runtime: true, version: '1.2.3' })
+  runtime.processes([{ pid: 10, ppid: 1, role: 'server', rssBytes: 0.1 * GIB }], 1000)
+  const withRuntime = await runtime.registry.metrics()
+  t.match(withRuntime, /^process_resident_memory_bytes \d+/m, "with --metrics-runtime: memtrace's own process, under prom-client's names")
+  t.notMatch(withRuntime, /^process_[a-z_]+\{[^}]*(role|model)=/m, "Ollama's processes never appear under process_*")
+  t.match(withRuntime, /^memtrace_build_info\{version="1\.2\.3",/m)
 })
 
 t.test('the overlap counter grows by the time two runners held memory; a runner with nothing left does not count', async t => {
@@ -69,7 +90,7 @@ t.test('the overlap counter grows by the time two runners held memory; a runner 
   t.equal(await overlap(), 3, 'an exiting runner (RSS 0) is not beside the next')
 })
 
-t.test('an orphan is a runner whose model two answers in a row did not list; ollama_up 0 when the server is down', async t => {
+t.test('an orphan is a runner whose model two answers in a row did not list; memtrace_ollama_up 0 when the server is down', async t => {
   const m = new Metrics()
   const orphans = async () => value(await m.registry.metrics(), 'memtrace_orphan_runners')
   m.processes([runner(11, 'a:1b', 1)], 0)
@@ -85,9 +106,9 @@ t.test('an orphan is a runner whose model two answers in a row did not list; oll
   t.equal(await orphans(), 1, 'a runner that started after those answers is not one yet')
   m.system(block(meminfo(8_388_608, 4_194_304)).sample, false)
   const text = await m.registry.metrics()
-  t.equal(value(text, 'ollama_up'), 0)
+  t.equal(value(text, 'memtrace_ollama_up'), 0)
   t.equal(value(text, 'memtrace_orphan_runners'), 0, 'no answer is no evidence')
-  t.notMatch(text, /^ollama_model_size_bytes\{/m, 'no model figures from a server that did not answer')
+  t.notMatch(text, /^memtrace_ollama_model_loaded_bytes\{/m, 'no model figures from a server that did not answer')
 })
 
 t.test('accounting on a GPU host: the runner\'s own GPU memory against size_vram, where nvidia-smi lists its PID', async t => {
@@ -100,7 +121,8 @@ t.test('accounting on a GPU host: the runner\'s own GPU memory against size_vram
   t.equal(value(text, 'memtrace_model_accounting_ratio{model="a:7b",memory="system"}'), 1, 'RSS against size - size_vram')
   t.equal(value(text, 'memtrace_model_accounting_ratio{model="a:7b",memory="gpu"}'), 4 / 5, 'its own GPU memory against size_vram, apart: the two never cancel out')
   t.equal(value(text, 'memtrace_model_claimed_bytes{model="a:7b",memory="gpu"}'), 5 * GIB)
-  t.equal(value(text, 'memtrace_gpu_memory_bytes{gpu="0",kind="used"}'), 4500 * 2 ** 20)
+  t.equal(value(text, 'memtrace_gpu_memory_used_bytes{gpu="0"}'), 4500 * 2 ** 20)
+  t.equal(value(text, 'memtrace_gpu_memory_total_bytes{gpu="0"}'), 24564 * 2 ** 20, 'the total apart from the part: a sum over GPUs means one thing')
   t.equal(value(text, 'memtrace_process_gpu_memory_bytes{model="a:7b",gpu="0"}'), 4096 * 2 ** 20, "the runner's own GPU memory, by model and GPU")
 })
 
@@ -122,7 +144,7 @@ t.test('memtrace start --metrics serves the last sample; an address in use fails
   t.match(res.headers.get('content-type'), /^text\/plain; version=0\.0\.4/)
   const text = await res.text()
   t.ok((value(text, 'memtrace_samples_total{kind="process"}') ?? 0) >= 2, 'samples counted')
-  t.equal(value(text, 'ollama_up'), 0, 'nothing answers on port 9')
+  t.equal(value(text, 'memtrace_ollama_up'), 0, 'nothing answers on port 9')
   t.match(text, /^memtrace_process_resident_bytes\{role="other",model=""\} \d+/m, 'the traced helper, by role only')
   t.notOk(text.includes(secret) || text.includes('sleep'), 'no command line in any label')
   t.match(memtrace(['status', '--dir', join(dir, 'a')]).stdout, new RegExp(`metrics: http://127\\.0\\.0\\.1:${port}/metrics`))

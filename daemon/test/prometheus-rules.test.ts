@@ -18,7 +18,7 @@ t.test('the alert rules are valid, and each fires on its test series and only th
   }
   const check = promtool('check', 'rules', 'alerts.yml')
   t.equal(check.status, 0, check.stdout + check.stderr)
-  t.match(check.stdout, /SUCCESS: 6 rules found/)
+  t.match(check.stdout, /SUCCESS: 13 rules found/)
   const test = promtool('test', 'rules', 'alerts.test.yml')
   t.equal(test.status, 0, test.stdout + test.stderr)
   t.match(test.stdout, /SUCCESS/)
@@ -35,4 +35,19 @@ t.test('the tests catch a rule that drifts: low free memory at 20 % instead of t
   const r = spawnSync('promtool', ['test', 'rules', 'alerts.test.yml'], { encoding: 'utf8', cwd: dir })
   t.not(r.status, 0, 'promtool test rules fails')
   t.match(r.stdout + r.stderr, /MemtraceLowFreeMemory/)
+})
+
+t.test('the tests catch a rule that is not scoped per server: orphans summed over a host\'s servers', async t => {
+  if (spawnSync('sh', ['-c', 'command -v promtool']).status !== 0) {
+    t.fail('promtool is not installed (make prometheus)')
+    return
+  }
+  const dir = t.testdir({})
+  const rules = readFileSync(join(DOCS, 'alerts.yml'), 'utf8')
+  t.match(rules, 'expr: memtrace_orphan_runners > 0')
+  writeFileSync(join(dir, 'alerts.yml'), rules.replace('expr: memtrace_orphan_runners > 0', 'expr: sum without (server) (memtrace_orphan_runners) > 0'))
+  copyFileSync(join(DOCS, 'alerts.test.yml'), join(dir, 'alerts.test.yml'))
+  const r = spawnSync('promtool', ['test', 'rules', 'alerts.test.yml'], { encoding: 'utf8', cwd: dir })
+  t.not(r.status, 0, 'promtool test rules fails')
+  t.match(r.stdout + r.stderr, /MemtraceOrphanRunner/)
 })

@@ -7,14 +7,15 @@ import t from 'tap'
 import { appendFileSync, existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { findServerLog } from '../log-origin.js'
-import { exited, foreground, memtrace, read, sleep, standinServer, traceFiles, until } from './helpers.js'
+import { exited, foreground, freePort, memtrace, read, sleep, standinServer, traceFiles, until } from './helpers.js'
 
 const serverLogOf = (dir: string) => readdirSync(dir).find(f => /^ollama-server-memtrace-.*\.log$/.test(f))
 
 t.test('an eviction, two starts and a kill, kept from the server log beside the traces', async t => {
   const s = await standinServer(t, { OLLAMA_STANDIN_RUNNER: 'simulated', OLLAMA_STANDIN_MEMORY_BUDGET: String(8 * 2 ** 30) }, ['phi4:14b', 'qwen3:8b'])
   const trace = join(t.testdir({}), 'trace')
-  const d = foreground(['--dir', trace, '--ollama-url', s.url, '--system-interval', '1s', '--server-log', s.logPath], s.env)
+  const port = await freePort()
+  const d = foreground(['--dir', trace, '--ollama-url', s.url, '--system-interval', '1s', '--server-log', s.logPath, '--metrics', String(port)], s.env)
   await sleep(1500)
   await s.post({ model: 'phi4:14b', prompt: 'hi' })
   await s.post({ model: 'qwen3:8b', prompt: 'hi' })
@@ -25,6 +26,8 @@ t.test('an eviction, two starts and a kill, kept from the server log beside the 
   await sleep(2500)
   const status = memtrace(['status', '--dir', trace], s.env)
   t.match(status.stdout, /server log: .*server\.log, [1-9]\d* memory lines kept in .*ollama-server-memtrace-/)
+  const scrape = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+  const evictions = Number(/^memtrace_model_evictions_total (\S+)$/m.exec(scrape)?.[1])
   d.kill('SIGTERM')
   t.equal((await exited(d)).code, 0)
   const name = serverLogOf(trace)
@@ -40,6 +43,7 @@ t.test('an eviction, two starts and a kill, kept from the server log beside the 
   t.same(events.filter(e => e.record === 'problem'), [])
   const kinds = events.map(e => e.kind)
   t.ok(kinds.includes('eviction'), 'the eviction')
+  t.equal(evictions, kinds.filter(k => k === 'eviction').length, 'memtrace_model_evictions_total counts the evictions the kept log has')
   t.equal(kinds.filter(k => k === 'runner-starting').length, 2, 'both starts')
   t.ok(kinds.includes('runner-stopped'), 'the kill')
   const start = events.find(e => e.kind === 'runner-starting')
@@ -49,8 +53,10 @@ t.test('an eviction, two starts and a kill, kept from the server log beside the 
 t.test('no server log: said once, in the trace and by status; the traces go on', async t => {
   const dir = t.testdir({})
   const trace = join(dir, 'trace')
-  const d = foreground(['--dir', trace, '--ollama-url', 'http://127.0.0.1:9', '--system-interval', '1s', '--server-log', join(dir, 'nope.log')], { ...process.env })
+  const port = await freePort()
+  const d = foreground(['--dir', trace, '--ollama-url', 'http://127.0.0.1:9', '--system-interval', '1s', '--server-log', join(dir, 'nope.log'), '--metrics', String(port)], { ...process.env })
   await sleep(2200)
+  t.notMatch(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), /^memtrace_model_evictions_total/m, 'a log that cannot be read: no eviction count, not 0')
   t.match(memtrace(['status', '--dir', trace]).stdout, /server log: the server log .*nope\.log cannot be read; give its place with memtrace start --server-log PATH/)
   d.kill('SIGTERM')
   t.equal((await exited(d)).code, 0)

@@ -58,9 +58,16 @@ function host(exports: 'tick' | 'counter' | 'neither') {
     ],
     memtrace_runner_info: [series({ model: 'm:1b', pid: '101', digest: 'abc' }, r1), series({ model: 'm:1b', pid: '201', digest: 'abc' }, r2)],
     memtrace_server_info: [series({ pid: '100', address: a }, () => 1), series({ pid: '200', address: b }, () => 1)],
-    ollama_up: [series({}, () => 1)],
-    ollama_model_size_bytes: [series({ model: 'm:1b', server: a }, listed(10, 35)), series({ model: 'm:1b', server: b }, listed(15))],
-    memtrace_system_memory_bytes: [series({ kind: 'total' }, () => 32 * GIB), series({ kind: 'available' }, () => 20 * GIB), series({ kind: 'free' }, () => 10 * GIB)],
+    memtrace_ollama_up: [series({ server: a }, () => 1), series({ server: b }, () => 1)],
+    memtrace_ollama_model_loaded_bytes: [series({ model: 'm:1b', server: a }, listed(10, 35)), series({ model: 'm:1b', server: b }, listed(15))],
+    memtrace_system_memory_total_bytes: [series({}, () => 32 * GIB)],
+    memtrace_system_memory_available_bytes: [series({}, () => 20 * GIB)],
+    memtrace_system_memory_free_bytes: [series({}, () => 10 * GIB)],
+    // The kernel's stalled time, moved at each system sample: 0.5 s a second of some, 0.1 s of full, from 30 s on.
+    memtrace_memory_pressure_stalled_seconds_total: [
+      series({ scope: 'system', kind: 'some' }, s => 1000 + Math.max(0, sys(s) - 30) * 0.5),
+      series({ scope: 'system', kind: 'full' }, s => 400 + Math.max(0, sys(s) - 30) * 0.1),
+    ],
     memtrace_marker_timestamp_seconds: [series({ text: 'switched to m:1b' }, s => (sys(s) >= 25 ? T0 + 20.5 : undefined))],
     memtrace_samples_total: exports !== 'neither' ? [series({ kind: 'system' }, s => 100 + sys(s) / 5), series({ kind: 'process' }, s => 500 + s)] : [],
     memtrace_last_sample_timestamp_seconds: exports === 'tick' ? [series({ kind: 'system' }, s => T0 + sys(s)), series({ kind: 'process' }, s => T0 + s)] : [],
@@ -132,7 +139,8 @@ t.test('two runners of one model under two servers: two runner lines, two server
 t.test("a model's GPU memory with two runners of it alive: given to neither, and the chart says so", async t => {
   const dir = t.testdir({})
   const all = host('tick')
-  all.memtrace_gpu_memory_bytes = [series({ gpu: '0', kind: 'used' }, () => 6 * GIB), series({ gpu: '0', kind: 'total' }, () => 24 * GIB)]
+  all.memtrace_gpu_memory_used_bytes = [series({ gpu: '0' }, () => 6 * GIB)]
+  all.memtrace_gpu_memory_total_bytes = [series({ gpu: '0' }, () => 24 * GIB)]
   all.memtrace_process_gpu_memory_bytes = [series({ model: 'm:1b', gpu: '0' }, s => (s >= 7 ? 5.5 * GIB : undefined))]
   const url = await prometheus(t, all)
   const r = await run(['render', '--prometheus', url, '--instance', 'h:9464', '--from', String(T0), '--to', String(T0 + 60), '--tz', 'UTC', '-o', join(dir, 'x.svg'), '--json'])
@@ -140,4 +148,26 @@ t.test("a model's GPU memory with two runners of it alive: given to neither, and
   const svg = readFileSync(join(dir, 'x.svg'), 'utf8')
   t.match(svg, /At \d+ system sample\(s\) a model had two runners at once: its GPU memory is one figure for both/)
   t.match(svg, /data-series="gpu-used"/, 'the GPU itself is drawn')
+})
+
+t.test("pressure from the daemon's counters of stalled time: the chart's pressure line, as the share of time stalled", async t => {
+  const dir = t.testdir({})
+  const r = await run(['render', '--prometheus', await prometheus(t, host('tick')), '--instance', 'h:9464', '--from', String(T0), '--to', String(T0 + 60), '--tz', 'UTC', '-o', join(dir, 'x.svg'), '--json'])
+  t.equal(r.code, 0, r.stderr)
+  const svg = readFileSync(join(dir, 'x.svg'), 'utf8')
+  t.match(svg, /data-series="psi"/, 'the pressure line is drawn')
+  t.match(svg, /available %, pressure %/)
+})
+
+t.test('several servers, one down: its runner is not read as unlisted while it cannot answer', async t => {
+  const dir = t.testdir({})
+  const all = host('tick')
+  const a = '127.0.0.1:11434'
+  const sys = (s: number) => Math.floor((s - 2) / 5) * 5
+  // The first server stops answering at its sample of 20 s (its runner 101 lives on to 37 s): up 0, and no listing of it, as the daemon exports them.
+  all.memtrace_ollama_up = [series({ server: a }, s => (sys(s) >= 20 ? 0 : 1)), series({ server: '127.0.0.1:11435' }, () => 1)]
+  all.memtrace_ollama_model_loaded_bytes = [series({ model: 'm:1b', server: a }, s => (sys(s) >= 10 && sys(s) < 20 ? 3 * GIB : undefined)), ...(all.memtrace_ollama_model_loaded_bytes ?? []).filter(x => x.metric.server !== a)]
+  const r = await run(['render', '--prometheus', await prometheus(t, all), '--instance', 'h:9464', '--from', String(T0), '--to', String(T0 + 60), '--tz', 'UTC', '-o', join(dir, 'x.svg'), '--json'])
+  t.equal(r.code, 0, r.stderr)
+  t.notOk(kinds(r.stdout).includes('orphan-runner'), 'a server that did not answer listed nothing: its runner is no orphan')
 })

@@ -157,7 +157,7 @@ t.test("Prometheus's own error text reaches the terminal without its escapes", a
   t.notOk(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(r.stderr), 'no control character printed')
 })
 
-/** A small host: the server and one runner whose model label is `model`, on the query's grid. */
+/** A small host, as a daemon before the metrics were renamed exported it (memtrace_system_memory_bytes by kind, ollama_*): the server and one runner whose model label is `model`, on the query's grid. */
 function host(model: string, runnerPid = '4412'): (q: { metric: string; start: number; end: number; step: number }, res: import('node:http').ServerResponse) => void {
   return (q, res) => {
     const at = (v: (t: number) => string) => grid(q, v)
