@@ -8,7 +8,23 @@ import { computeBytes, kvBytesPerSlot, type ModelFacts, plan } from '../../core/
 import { type GgufValue, modelMetadata, type ModelShape, writeGguf } from '../../standin/gguf-writer.js'
 import { factsFromMetadata } from '../../core/model-facts.js'
 import { memtrace, ROOT } from '../../core/test/helpers.js'
+import { Writable } from 'node:stream'
+import { runPlan } from '../plan-command.js'
 import { parseSvg } from '../../render/test/xml.js'
+
+/** `memtrace plan ARGS --json`, through the command's own code in this process: the same record, without starting Node for each. */
+async function planJson(args: string[]): Promise<PlanRecord> {
+  let text = ''
+  const out = new Writable({
+    write(chunk, _enc, done) {
+      text += String(chunk)
+      done()
+    },
+  })
+  const code = await runPlan([...args, '--json'], out)
+  if (code !== 0) throw new Error(`plan ${args.join(' ')} exited ${code}`)
+  return JSON.parse(text) as PlanRecord
+}
 
 const GIB = 1024 ** 3
 /** qwen2.5-coder:7b as its GGUF header describes it. */
@@ -121,9 +137,7 @@ t.test("the stand-in's pulled models carry their real GGUF metadata: plan reads 
   const { pull } = await import('../../standin/store.js')
   for (const m of CATALOGUE) {
     pull(dir, m)
-    const r = memtrace(['plan', m.name, '--models', dir, '--num-ctx', '8192', '--json'])
-    t.equal(r.code, 0, r.stderr)
-    const p = JSON.parse(r.stdout) as PlanRecord
+    const p = await planJson([m.name, '--models', dir, '--num-ctx', '8192'])
     t.equal(p.weightsBytes, m.sizeBytes, `${m.name}: weights as the manifest sizes them`)
     t.equal(p.kvBytesPerSlot, m.kvBytesPerToken * 8192, `${m.name}: the KV cache the stand-in's runner allocates per slot`)
   }
@@ -206,10 +220,10 @@ t.test("without vocab_size, the tokenizer's token list gives the vocabulary, and
   pullInto(dir, 'sized:7b', writeGguf(modelMetadata(QWEN_7B)), 4683087332)
   pullInto(dir, 'listed:7b', writeGguf([...modelMetadata(shape), ['tokenizer.ggml.tokens', { type: 'array-string', value: tokens }]]), 4683087332)
   pullInto(dir, 'bare:7b', writeGguf(modelMetadata(shape)), 4683087332)
-  const compute = (name: string) => (JSON.parse(memtrace(['plan', name, '--models', dir, '--num-ctx', '32768', '--json']).stdout) as PlanRecord).computeBytes
-  t.equal(compute('listed:7b'), compute('sized:7b'))
-  t.equal(compute('listed:7b'), (152064 + 3 * 3584) * 512 * 4, 'the logits of 152,064 tokens')
-  t.ok(compute('bare:7b') < compute('sized:7b') / 2, 'with neither, the logits are not counted (and the plan is lower)')
+  const compute = async (name: string) => (await planJson([name, '--models', dir, '--num-ctx', '32768'])).computeBytes
+  t.equal(await compute('listed:7b'), await compute('sized:7b'))
+  t.equal(await compute('listed:7b'), (152064 + 3 * 3584) * 512 * 4, 'the logits of 152,064 tokens')
+  t.ok((await compute('bare:7b')) < (await compute('sized:7b')) / 2, 'with neither, the logits are not counted (and the plan is lower)')
 })
 
 t.test("--memory and --os-reserve plan for another machine: seed 000's 16, 32 and 64 GiB hosts with 8 GiB for the OS", async t => {
@@ -217,20 +231,16 @@ t.test("--memory and --os-reserve plan for another machine: seed 000's 16, 32 an
   const { CATALOGUE } = await import('../../standin/catalogue.js')
   const { pull } = await import('../../standin/store.js')
   pull(dir, CATALOGUE.find(m => m.name === 'qwen2.5-coder:7b') as (typeof CATALOGUE)[number])
-  const at = (...args: string[]) => {
-    const r = memtrace(['plan', 'qwen2.5-coder:7b', '--models', dir, '--num-ctx', '32768', '--json', ...args])
-    t.equal(r.code, 0, r.stderr)
-    return JSON.parse(r.stdout) as PlanRecord
-  }
-  const hosts = [16, 32, 64].map(g => at('--memory', `${g}GiB`, '--os-reserve', '8GiB'))
+  const at = (...args: string[]) => planJson(['qwen2.5-coder:7b', '--models', dir, '--num-ctx', '32768', ...args])
+  const hosts = await Promise.all([16, 32, 64].map(g => at('--memory', `${g}GiB`, '--os-reserve', '8GiB')))
   t.same(hosts.map(p => p.maxParallel), [1, 11, 29], 'f16 KV cache: 1.75 GiB a slot')
   t.same(hosts.map(p => p.memTotalBytes), [16 * GIB, 32 * GIB, 64 * GIB])
   for (const p of hosts) t.match(p, { osReserveBytes: 8 * GIB, host: 'given' })
   t.notOk('vramTotalBytes' in (hosts[0] as object), "another machine: this one's GPUs are not counted")
-  const q8 = [16, 32, 64].map(g => at('--memory', `${g}GiB`, '--os-reserve', '8GiB', '--kv-type', 'q8_0').maxParallel)
+  const q8 = (await Promise.all([16, 32, 64].map(g => at('--memory', `${g}GiB`, '--os-reserve', '8GiB', '--kv-type', 'q8_0')))).map(p => p.maxParallel)
   t.same(q8, [3, 20, 55], 'q8_0: 0.93 GiB a slot')
-  t.equal(at('--memory', '32GiB').osReserveBytes, 8 * GIB, '8 GiB for the OS unless told otherwise')
-  t.equal(at('--memory', '32 GB', '--os-reserve', '8GB').memTotalBytes, 32e9, 'GB is 10^9, as written')
+  t.equal((await at('--memory', '32GiB')).osReserveBytes, 8 * GIB, '8 GiB for the OS unless told otherwise')
+  t.equal((await at('--memory', '32 GB', '--os-reserve', '8GB')).memTotalBytes, 32e9, 'GB is 10^9, as written')
   const text = memtrace(['plan', 'qwen2.5-coder:7b', '--models', dir, '--num-ctx', '32768', '--memory', '32GiB', '--os-reserve', '8GiB'])
   t.match(text.stdout, /OS and others \(given\)\s+8\.00 GiB/)
   t.match(text.stdout, /of 32\.00 GiB/)
