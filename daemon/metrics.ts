@@ -90,6 +90,15 @@ export class Metrics {
     return this.#text
   }
 
+  /** The same text as the bytes a scrape is sent, encoded once per sample rather than once per scrape. */
+  #body: { text: Promise<string>; bytes: Promise<Buffer> } | undefined
+
+  body(): Promise<Buffer> {
+    const text = this.text()
+    if (this.#body?.text !== text) this.#body = { text, bytes: text.then(t => Buffer.from(t, 'utf8')) }
+    return this.#body.bytes
+  }
+
   /** Made at the sample, so that no scrape reads even memtrace's own /proc entries. */
   #made(): void {
     this.#text = this.registry.metrics()
@@ -330,9 +339,10 @@ export async function serveMetrics(metrics: Metrics, at: MetricsAddress, access?
       res.writeHead(405, { allow: 'GET, HEAD' })
       res.end()
     } else if (path === '/metrics') {
-      metrics.text().then(
+      metrics.body().then(
         body => {
-          res.writeHead(200, { 'content-type': metrics.registry.contentType })
+          // With its length, the answer goes out in one write, not as chunks.
+          res.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': body.length })
           res.end(req.method === 'HEAD' ? undefined : body)
         },
         (e: Error) => {

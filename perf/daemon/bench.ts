@@ -298,6 +298,9 @@ async function everything(work: string, url: string, procs: number, seconds: num
   const pct = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? NaN
   const ss = scraped.status
   console.log(`scraped (${scrapeSeconds} s, 50 concurrent scrapes a second): ${times.length} scrapes, ${failed} failed; scrape p50 ${pct(0.5).toFixed(1)} ms, p99 ${pct(0.99).toFixed(1)} ms, max ${pct(1).toFixed(1)} ms (target < 50)  ${verdict(pct(1) < 50 && failed === 0)}`)
+  // Per second of steady running, against the same daemon unscraped (the first run above).
+  const scrapedRatio = scraped.steadyCpuS / scraped.steadySeconds / (daemon.steadyCpuS / daemon.steadySeconds)
+  console.log(`  daemon CPU while scraped ÷ unscraped, per second after the first 5 s: ${scrapedRatio.toFixed(2)} (target ≤ 2)  ${verdict(scrapedRatio <= 2)}`)
   console.log(`  ticks while scraped: lateness p99 ${ss.lateness.p99Ms} ms (idle: ${s.lateness.p99Ms} ms; target ≤ 50)  ${verdict(ss.lateness.p99Ms <= 50)}; missed ${ss.missedTicks.process + ss.missedTicks.system} (target 0)  ${verdict(ss.missedTicks.process + ss.missedTicks.system === 0)}; daemon CPU ${scraped.steadyCpuS.toFixed(2)} s after the first 5 s (idle: ${daemon.steadyCpuS.toFixed(2)} s over ${daemon.steadySeconds} s)`)
 }
 
