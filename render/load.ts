@@ -48,9 +48,13 @@ export async function loadTrace(
     throw new InputError(`${procPath} is not a process trace: no "ts pid ppid comm rss_kb vsz_kb command" header and no valid rows`)
   }
   const sys = new SystemLogParser(sysName, problems)
+  // Rows of a Windows process listing pasted into a block: process samples of the block's time.
+  let listed = 0
   const onBlock = (b: ReturnType<SystemLogParser['end']>) => {
     if (!b) return
     builder.addSystem(b)
+    listed += b.procs?.length ?? 0
+    if (sink) for (const p of b.procs ?? []) sink({ record: 'process-sample', ts: b.sample.ts, line: p.line, pid: p.pid, ppid: p.ppid, comm: p.name, rssKb: p.rssKb, vszKb: p.vszKb, command: p.command || p.name })
     sink?.(b.sample)
     for (const e of b.events) sink?.(e)
   }
@@ -61,7 +65,7 @@ export async function loadTrace(
   if (proc.rows === 0 && sys.blocks === 0) throw new InputError('both traces are empty')
   const trace = builder.finish()
   nameRunners(trace)
-  return { trace, problems, procRows: proc.rows, sysBlocks: sys.blocks }
+  return { trace, problems, procRows: proc.rows + listed, sysBlocks: sys.blocks }
 }
 
 /** `readLines`, with a message for the user when the file cannot be read. */

@@ -1,6 +1,7 @@
 import type { SystemSample, TraceEvent } from '../../schemas/index.js'
 import type { ProblemLog } from './problems.js'
 import type { BlockMemo } from './json-body.js'
+import type { BlockProc } from './windows-lines.js'
 import { parseBlock, type BlockLine } from './system-block.js'
 import { TsCache } from './time.js'
 
@@ -14,6 +15,8 @@ export interface SystemBlock {
   sample: SystemSample
   tsMs: number
   events: TraceEvent[]
+  /** Processes a pasted Windows listing in the block gave: samples of the block's time. */
+  procs?: BlockProc[]
 }
 
 /**
@@ -101,7 +104,7 @@ export class SystemLogParser {
     this.#chars = 0
     if (!head) return undefined
     this.blocks++
-    const { sample, events } = parseBlock(this.#file, head.ts, head.line, lines, this.#problems, this.#memo)
-    return { sample, tsMs: head.tsMs, events }
+    const { sample, events, procs } = parseBlock(this.#file, head.ts, head.line, lines, this.#problems, this.#memo)
+    return { sample, tsMs: head.tsMs, events, procs }
   }
 }

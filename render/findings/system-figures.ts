@@ -10,6 +10,7 @@ const QUOTED: [name: string, label: string][] = [
   ['used', 'used memory'],
   ['cgroup-usage', 'container usage'],
   ['swap-used', 'swap used'],
+  ['commit', 'commit charge'],
 ]
 
 /** A host with no swap has nothing to say about swap used. */
@@ -17,7 +18,7 @@ function quoted(ctx: Ctx): [string, string][] {
   return hasNoSwap(ctx.trace) ? QUOTED.filter(([n]) => n !== 'swap-used') : QUOTED
 }
 
-const KEY: Record<string, string> = { 'free-pct': 'freePct', wired: 'wiredBytes', compressor: 'compressorBytes', used: 'usedBytes', 'cgroup-usage': 'cgroupUsageBytes', 'swap-used': 'swapUsedBytes' }
+const KEY: Record<string, string> = { 'free-pct': 'freePct', wired: 'wiredBytes', compressor: 'compressorBytes', used: 'usedBytes', 'cgroup-usage': 'cgroupUsageBytes', 'swap-used': 'swapUsedBytes', commit: 'commitBytes' }
 
 /** The extreme of a series over samples inside any of the intervals. */
 function extremeIn(ctx: Ctx, name: string, ivs: readonly Interval[], kind: 'max' | 'min'): At | undefined {
