@@ -82,6 +82,8 @@ export class WindowsLines {
         return true
       }
     }
+    // typeperf's last words on the console (English).
+    if (t === 'Exiting, please wait...' || t === 'The command completed successfully.') return true
     if (c === 84 /* T */ && win.isGetCounterHeader(t)) {
       this.#newCounters(no, 'get-counter')
       this.#mode = 'get-counter'

@@ -293,7 +293,7 @@ export function counterKey(path: string): string | undefined {
  * not read: one not known (another counter, or a name in another language).
  */
 export function counterValue(key: string, cell: string): { field: string; value: number } | { skip: string } | undefined {
-  if (!(key in COUNTERS)) return { skip: `counter \\${key} is not read (only the English names of the memory counters are; a translated name is skipped)` }
+  if (!(key in COUNTERS)) return { skip: `counter \\${key} is not one memtrace reads (it reads the memory counters by their English names; a translated name is skipped)` }
   const c = COUNTERS[key]
   if (!c) return undefined
   const t = cell.trim()
