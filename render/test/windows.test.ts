@@ -1,0 +1,78 @@
+/**
+ * A trace made of what Windows prints, read through the same code as any
+ * other: the windows-model-switch sample, and the same text as PowerShell 5's
+ * `>` writes it (UTF-16 LE with its byte-order mark, CRLF).
+ */
+import t, { type Test } from 'tap'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { loadTrace } from '../load.js'
+import { memtrace, ROOT } from '../../core/test/helpers.js'
+import { parseSvg } from './xml.js'
+
+const SAMPLE = join(ROOT, 'samples', 'windows-model-switch')
+const PROC = join(SAMPLE, 'ollama-process-memtrace-20261130-191200.tsv')
+const SYS = join(SAMPLE, 'system-memtrace-20261130-191200.log')
+
+/** The Get-Counter value printed under `path` in the block of `ts`. */
+function counterAt(ts: string, path: string): number {
+  const text = readFileSync(SYS, 'utf8')
+  const at = text.indexOf(`===== ${ts} =====`)
+  const end = text.indexOf('=====', at + 30)
+  const m = new RegExp(`\\\\${path.replaceAll('\\', '\\\\')} :\\r\\n\\s+(\\d+)`).exec(text.slice(at, end))
+  if (!m) throw new Error(`no ${path} in the block of ${ts}`)
+  return Number(m[1])
+}
+
+async function check(t: Test, procPath: string, sysPath: string) {
+  const { trace, problems } = await loadTrace(procPath, sysPath)
+  t.equal(problems.total, 0, problems.summary().join('; '))
+  t.equal(trace.sys.platform, 'windows')
+  const runners = trace.procs.filter(s => s.role === 'runner')
+  t.same(runners.map(s => [s.pid, s.model, s.engine]), [
+    [14520, 'llama3.1:8b', 'ollama-engine'],
+    [17384, 'gemma3:27b', 'ollama-engine'],
+  ], 'both runners, named by model from ollama ps')
+  t.same(trace.procs.filter(s => s.role === 'server').map(s => s.pid), [11872])
+  for (const name of ['commit', 'commit-limit', 'available', 'used', 'free-pct']) t.ok(trace.sys.fields.get(name)?.some(v => !Number.isNaN(v)), `${name} series`)
+  t.equal(trace.sys.memTotalBytes, 32562 * 2 ** 20, "systeminfo's total")
+}
+
+t.test('the Windows sample: runners named by model, the Windows system series', async t => {
+  await check(t, PROC, SYS)
+})
+
+t.test('the same trace as PowerShell 5 writes it: UTF-16 LE with a BOM, CRLF', async t => {
+  const dir = t.testdir({})
+  const sys = join(dir, 'system.log')
+  writeFileSync(sys, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(readFileSync(SYS, 'utf8'), 'utf16le')]))
+  await check(t, PROC, sys)
+})
+
+t.test('UTF-8 with a BOM (Out-File -Encoding utf8): the first header still read', async t => {
+  const dir = t.testdir({})
+  const sys = join(dir, 'system.log')
+  writeFileSync(sys, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), readFileSync(SYS)]))
+  await check(t, PROC, sys)
+})
+
+t.test('render: commit against its limit in the system panel, and the finding speaks of commit', async t => {
+  const dir = t.testdir({})
+  const out = join(dir, 'w.svg')
+  const r = memtrace(['render', '--dir', SAMPLE, '-o', out, '--tz', 'UTC', '--json'])
+  t.equal(r.code, 0, r.stderr)
+  t.equal(r.stderr, '', 'no process-less warning: the listings are process samples')
+  const findings = r.stdout.split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l)).filter(f => f.record === 'finding')
+  const commit = findings.find(f => f.kind === 'commit-limit')
+  t.ok(commit, 'a commit-limit finding')
+  t.equal(commit.severity, 'exhausted')
+  t.match(commit.text, /^Windows was at its commit limit from 19:18:35 to 19:19:10 .*: the commit charge was 33\.9 GiB of its 36\.5 GiB limit \(93%\) at 19:19:00, while 9\.5 GiB of physical memory was still available/)
+  t.equal(commit.figures.commitBytes, counterAt('2026-11-30T19:19:00Z', 'memory\\committed bytes'), 'the commit charge of the block it names')
+  t.equal(commit.figures.commitLimitBytes, counterAt('2026-11-30T19:19:00Z', 'memory\\commit limit'))
+  const overlap = findings.find(f => f.kind === 'runner-overlap')
+  t.equal(overlap?.severity, 'short', 'runners together while commit was at its limit: memory was short')
+  const svg = parseSvg(readFileSync(out, 'utf8'))
+  const series = [...svg.querySelectorAll('path.sys-series')].map(p => p.getAttribute('data-series'))
+  t.same(series.sort(), ['commit', 'commit-limit', 'used', 'available'].sort())
+  t.match(readFileSync(out, 'utf8'), /commit limit \(RAM \+ page files\)/)
+})
