@@ -10,7 +10,7 @@ import type { ProblemLog } from './problems.js'
 import { PerBlock } from './per-block.js'
 import * as win from './sections/windows.js'
 
-type Mode = 'tasklist' | 'tasklist-csv' | 'proc-csv' | 'get-process' | 'systeminfo' | 'get-counter' | 'counter-csv' | 'rule' | undefined
+type Mode = 'tasklist' | 'tasklist-csv' | 'proc-csv' | 'get-process' | 'systeminfo' | 'memory-lines' | 'get-counter' | 'counter-csv' | 'rule' | undefined
 type Figures = Partial<Record<'memTotalBytes' | 'availableBytes' | 'commitBytes' | 'commitLimitBytes' | 'pagesPerSec' | 'pageFileUsagePct', number>>
 
 /** A process row of a listing, with its line. */
@@ -91,9 +91,9 @@ export class WindowsLines {
     }
     const si = win.systeminfoLine(t)
     if (si !== undefined) {
-      // `systeminfo | findstr Memory`: its lines without the rest.
+      // `systeminfo | findstr Memory`: its lines without the rest, and nothing else read past.
       if (!this.#info) this.#newInfo(no)
-      this.#mode = 'systeminfo'
+      this.#mode = 'memory-lines'
       this.#infoLine(si, no)
       return true
     }
@@ -124,13 +124,14 @@ export class WindowsLines {
         this.#counterCols.forEach((key, i) => this.#counter(key, f[i + 1] as string, no))
         return true
       }
-      case 'systeminfo': {
+      case 'systeminfo':
+      case 'memory-lines': {
         const si = win.systeminfoLine(t)
         if (si !== undefined) {
           this.#infoLine(si, no)
           return true
         }
-        return win.isSysteminfoOther(raw)
+        return mode === 'systeminfo' && win.isSysteminfoOther(raw)
       }
       case 'get-counter': {
         if (/^-+\s+-+$/.test(t)) return true

@@ -125,3 +125,11 @@ t.test('a block of Linux and macOS sections gives no process rows', async t => {
   t.equal(sample.platform, 'linux')
   t.same(procsOf('MemTotal:       32768000 kB').procs, [])
 })
+
+t.test("systeminfo's other lines are read past only inside a whole systeminfo listing", async t => {
+  const findstr = block('Total Physical Memory:     32,562 MB\nAvailable Physical Memory: 19,204 MB\nMemTotal:       32768000 kB\nMemAvailable:   16384000 kB')
+  t.equal(findstr.sample.meminfo?.MemTotal, 32768000 * 1024, 'a meminfo line after findstr output is meminfo, not swallowed')
+  const whole = block('Host Name:                 DESKTOP-7Q2L9KD\nTotal Physical Memory:     32,562 MB\nDomain:                    WORKGROUP')
+  t.equal(whole.problems.total, 0)
+  t.equal(whole.sample.memTotalBytes, 32562 * 2 ** 20)
+})
