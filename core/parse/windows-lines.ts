@@ -8,6 +8,7 @@
 import type { SystemSample } from '../../schemas/index.js'
 import type { ProblemLog } from './problems.js'
 import { PerBlock } from './per-block.js'
+import { MAX_KIB, MAX_PID } from './ranges.js'
 import * as win from './sections/windows.js'
 
 type Mode = 'tasklist' | 'tasklist-csv' | 'proc-csv' | 'get-process' | 'systeminfo' | 'memory-lines' | 'get-counter' | 'counter-csv' | 'rule' | undefined
@@ -58,7 +59,8 @@ export class WindowsLines {
     if (mode !== undefined && this.#inMode(mode, raw, t, no)) return true
     this.#mode = undefined
     const c = t.charCodeAt(0)
-    if (c === 34 /* " */) return this.#csvHeader(t, no)
+    // A CSV header is quoted fields only: it ends in a quote (vm_stat's quoted counters end in a period).
+    if (c === 34 /* " */ && t.charCodeAt(t.length - 1) === 34) return this.#csvHeader(t, no)
     if (next !== undefined && next.charCodeAt(0) === 61 /* = */ && !/\d/.test(t)) {
       const widths = win.tasklistRule(next.trim())
       if (widths) {
@@ -182,6 +184,7 @@ export class WindowsLines {
   #row(r: win.WinProc | string | undefined, no: number): boolean {
     if (r === undefined) return false
     if (typeof r === 'string') this.#problems.add(this.#file, no, 'bad-value', r)
+    else if (!(r.pid <= MAX_PID && r.ppid <= MAX_PID && r.rssKb <= MAX_KIB && r.vszKb <= MAX_KIB)) this.#problems.add(this.#file, no, 'bad-value', 'a process row with a PID or size no machine has (overflow); skipped')
     else if (win.isOllamaName(r.name) || win.isOllamaName(r.command)) this.#rows?.push({ ...r, line: no })
     return true
   }

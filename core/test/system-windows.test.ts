@@ -133,3 +133,26 @@ t.test("systeminfo's other lines are read past only inside a whole systeminfo li
   t.equal(whole.problems.total, 0)
   t.equal(whole.sample.memTotalBytes, 32562 * 2 ** 20)
 })
+
+t.test('hostile rows: overflowing figures, unclosed quotes, a path of backslashes: reported or read past, never a figure', async t => {
+  const huge = '9'.repeat(400)
+  const { procs, problems, sample } = procsOf(
+    [
+      '"ProcessId","ParentProcessId","Name","WorkingSetSize","CommandLine"',
+      `"${huge}","1","ollama.exe","1024","ollama.exe serve"`,
+      `"12","1","ollama.exe","${huge}","ollama.exe serve"`,
+      '"13","1","ollama.exe","1024","ollama.exe serve',
+      '',
+      'Timestamp                 CounterSamples',
+      '---------                 --------------',
+      `11/30/2026 7:19:00 PM     ${'\\'.repeat(3000)} :`,
+      '                          \\\\h\\memory\\available bytes :',
+      `                          ${huge}`,
+    ].join('\n'),
+  )
+  t.same(procs, [])
+  t.equal(sample.availableBytes, undefined)
+  t.equal(problems.count('bad-value'), 2, 'the two overflowing rows')
+  // The unclosed row ends the listing; the path of backslashes ends Get-Counter's view: each line after is reported.
+  t.equal(problems.count('unrecognised-line'), 4, problems.summary().join('; '))
+})

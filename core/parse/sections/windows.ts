@@ -320,6 +320,8 @@ export function isGetCounterHeader(line: string): boolean {
 
 /** A counter path line of Get-Counter's output (`\\host\memory\available bytes :`), after any timestamp. */
 export function getCounterPath(line: string): string | undefined {
-  const m = /(\\\\[^\\]+\\[^\\]+\\[^\\]+?) :$/.exec(line)
-  return m ? counterKey(m[1] as string) : undefined
+  if (!line.endsWith(' :')) return undefined
+  // The path starts at its host's two backslashes: one anchored match from there, never a scan from every place.
+  const at = line.indexOf('\\\\')
+  return at === -1 ? undefined : counterKey(line.slice(at, -2))
 }
