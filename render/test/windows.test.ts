@@ -71,6 +71,7 @@ t.test('render: commit against its limit in the system panel, and the finding sp
   t.equal(commit.figures.commitLimitBytes, counterAt('2026-11-30T19:19:00Z', 'memory\\commit limit'))
   const overlap = findings.find(f => f.kind === 'runner-overlap')
   t.equal(overlap?.severity, 'short', 'runners together while commit was at its limit: memory was short')
+  t.match(overlap?.text, /commit charge 33\.9 GiB \(19:19:00; 93% of its 36\.5 GiB limit\)/, 'the overlap speaks of commit against its limit')
   const svg = parseSvg(readFileSync(out, 'utf8'))
   const series = [...svg.querySelectorAll('path.sys-series')].map(p => p.getAttribute('data-series'))
   t.same(series.sort(), ['commit', 'commit-limit', 'used', 'available'].sort())
