@@ -91,7 +91,8 @@ export function classify(comm: string, command: string): Classified {
   }
   if (!engine) return { role: 'other' }
   const modelArg = flag(tokens, '--model', '-m')
-  if (!modelArg) return { role: 'discovery', engine }
+  // No command line at all (a Windows listing without one): a runner binary is a runner whose model argv cannot tell.
+  if (!modelArg) return command.trim() === '' ? { role: 'runner', engine } : { role: 'discovery', engine }
   return { role: 'runner', engine, modelArg }
 }
 

@@ -183,8 +183,8 @@ export class TraceBuilder {
 
   addSystem(block: SystemBlock): void {
     const s = block.sample
-    // A listing without command lines (tasklist, Get-Process) names each process by its image alone.
-    for (const p of block.procs ?? []) this.addSample(block.tsMs, p.pid, p.ppid, p.name, p.command || p.name, p.rssKb)
+    // A listing without command lines (tasklist, Get-Process) leaves the command empty: its arguments are unknown.
+    for (const p of block.procs ?? []) this.addSample(block.tsMs, p.pid, p.ppid, p.name, p.command, p.rssKb)
     const i = this.#sysTs.length
     if (i > 0 && block.tsMs < this.#sysTs.last) this.#sysOrdered = false
     this.#sysTs.push(block.tsMs)

@@ -77,3 +77,26 @@ t.test('render: commit against its limit in the system panel, and the finding sp
   t.same(series.sort(), ['commit', 'commit-limit', 'used', 'available'].sort())
   t.match(readFileSync(out, 'utf8'), /commit limit \(RAM \+ page files\)/)
 })
+
+t.test('tasklist only (no command lines): the old runner binary is a runner, named by what ollama ps listed when it started', async t => {
+  const dir = t.testdir({ 'p.tsv': 'ts\tpid\tppid\tcomm\trss_kb\tvsz_kb\tcommand\n' })
+  const head = 'Image Name                     PID Session Name        Session#    Mem Usage\r\n========================= ======== ================ =========== ============\r\n'
+  const row = (name: string, pid: number, kb: string) => `${name.padEnd(25)} ${String(pid).padStart(8)} Console                    1 ${`${kb} K`.padStart(12)}\r\n`
+  let log = ''
+  for (let s = 0; s < 60; s += 5) {
+    log += `===== 2026-11-30T19:12:${String(s).padStart(2, '0')}Z =====\r\n${head}${row('ollama.exe', 11872, '62,108')}`
+    if (s >= 20) log += row('ollama_llama_server.exe', 14520, s === 20 ? '40,960' : '1,998,412')
+    log += '\r\nNAME           ID              SIZE      PROCESSOR    UNTIL\r\n'
+    if (s >= 20) log += 'llama3.1:8b    46e0c10c039e    6.9 GB    100% GPU     4 minutes from now\r\n'
+    log += '\r\n'
+  }
+  writeFileSync(join(dir, 's.log'), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(log, 'utf16le')]))
+  const { trace, problems } = await loadTrace(join(dir, 'p.tsv'), join(dir, 's.log'))
+  t.equal(problems.total, 0, problems.summary().join('; '))
+  t.same(trace.procs.map(s => [s.pid, s.role, s.model ?? null]), [
+    [11872, 'other', null],
+    [14520, 'runner', 'llama3.1:8b'],
+  ], 'ollama.exe cannot be told from a runner without its arguments; ollama_llama_server.exe is one')
+  const runner = trace.procs[1]!
+  t.equal(runner.peakRssKb, 1998412)
+})
