@@ -61,6 +61,9 @@ export async function loadTrace(
   const sysRead = await read(sysPath, (line, no) => onBlock(sys.line(line, no)), no => sys.truncated(no), drain, tooLong(sysName))
   onBlock(sys.end())
   if (sysRead.bytes === 0) throw new InputError(`${sysPath} is empty`)
+  if (sys.blocks === 0 && sys.countersCsv) {
+    throw new InputError(`${sysPath} is a performance counters' CSV (typeperf, Export-Counter, relog), not a system trace: put it in a block after a "===== <UTC time> =====" line (docs/format.md, "Windows")`)
+  }
   if (sys.blocks === 0) throw new InputError(`${sysPath} is not a system trace: no "===== <time> =====" blocks`)
   if (proc.rows === 0 && sys.blocks === 0) throw new InputError('both traces are empty')
   const trace = builder.finish()

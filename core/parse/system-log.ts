@@ -35,6 +35,8 @@ export class SystemLogParser {
   #orphans = 0
   #inBadBlock = false
   blocks = 0
+  /** The file began as a performance counters' CSV (typeperf, Export-Counter), not as a block. */
+  countersCsv = false
 
   constructor(file: string, problems: ProblemLog) {
     this.#file = file
@@ -48,6 +50,7 @@ export class SystemLogParser {
       if (m) return this.#open(m[1] as string, lineNo)
     }
     if (!this.#head) {
+      if (this.#orphans === 0 && text.startsWith('"(PDH-CSV ')) this.countersCsv = true
       if (text.trim() !== '' && !this.#inBadBlock) {
         this.#orphans++
         this.#problems.add(this.#file, lineNo, 'unrecognised-line', 'text before the first ===== ts ===== header')

@@ -100,3 +100,11 @@ t.test('tasklist only (no command lines): the old runner binary is a runner, nam
   const runner = trace.procs[1]!
   t.equal(runner.peakRssKb, 1998412)
 })
+
+t.test("a counters' CSV given as the system trace: a message that says what it is and what to do", async t => {
+  const dir = t.testdir({
+    'p.tsv': 'ts\tpid\tppid\tcomm\trss_kb\tvsz_kb\tcommand\n',
+    'c.csv': '"(PDH-CSV 4.0)","\\\\H\\Memory\\Available Bytes"\r\n"11/30/2026 19:19:00.412","10200547328.000000"\r\n',
+  })
+  await t.rejects(loadTrace(join(dir, 'p.tsv'), join(dir, 'c.csv')), /c\.csv is a performance counters' CSV \(typeperf, Export-Counter, relog\), not a system trace: put it in a block/)
+})
