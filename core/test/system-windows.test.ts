@@ -82,19 +82,26 @@ t.test("Get-Process of PowerShell 5.1: K columns, WS is the working set and PM t
   t.same(sample.sections, ['get-process'])
 })
 
-t.test('Get-Process of PowerShell 7: M columns to two decimals (a decimal comma by culture), read as rounded as printed', async t => {
+t.test("Get-Process of PowerShell 7: M columns as N2 (the culture's group and decimal marks), read as rounded as printed", async t => {
   const { procs, problems } = procsOf(
     [
       ' NPM(M)    PM(M)      WS(M)     CPU(s)      Id  SI ProcessName',
       ' ------    -----      -----     ------      --  -- -----------',
       '  31,00   179,11      60,65       4,13   11872   1 ollama',
-      '  19.00  2228.03    1951.57      88.03   14520   1 ollama',
+      '  19.00 2,228.03   1,951.57      88.03   14520   1 ollama',
+      '  19,00 2.228,03   1.951,57      88,03   14521   1 ollama',
+      '  19,00 2\u202f228,03 1\u202f951,57     88,03   14522   1 ollama',
     ].join('\n'),
   )
   t.same(procs.map(p => [p.pid, p.rssKb, p.vszKb]), [
     [11872, Math.round(60.65 * 1024), Math.round(179.11 * 1024)],
     [14520, Math.round(1951.57 * 1024), Math.round(2228.03 * 1024)],
+    [14521, Math.round(1951.57 * 1024), Math.round(2228.03 * 1024)],
+    [14522, Math.round(1951.57 * 1024), Math.round(2228.03 * 1024)],
   ])
+  const odd = procsOf([' NPM(M)    PM(M)      WS(M)     CPU(s)      Id  SI ProcessName', '  19.00  2228.03    1,951,57      88.03   14520   1 ollama', '  19.00  2228.03      1951.5      88.03   14521   1 ollama'].join('\n'))
+  t.same(odd.procs, [], 'one mark for both groups and decimals, or one decimal: not N2, not read')
+  t.equal(odd.problems.count('bad-value'), 2)
   t.equal(problems.total, 0)
 })
 

@@ -33,6 +33,18 @@ export function decimal(cell: string): number | undefined {
   return Number(t.replace(',', '.'))
 }
 
+/**
+ * A figure as .NET's `N2` prints it (PowerShell 7's M columns): two decimals
+ * after the culture's decimal mark, groups of three before it after another
+ * mark: `1,951.57` (en-US), `1.951,57` (de-DE), `1 951,57` (fr-FR), `60.65`.
+ */
+export function n2(cell: string): number | undefined {
+  const t = cell.trim()
+  const m = /^(\d{1,3}(?:([,. '\u00a0\u202f])\d{3})?(?:\2\d{3})*|\d+)([.,])(\d{2})$/.exec(t.length > 40 ? '' : t)
+  if (!m || m[2] === m[3]) return undefined
+  return Number(`${(m[1] as string).replace(/\D/g, '')}.${m[4]}`)
+}
+
 /** One process as a Windows listing gave it. Sizes in KiB; `command` is empty where the listing has no command line. */
 export interface WinProc {
   pid: number
@@ -210,12 +222,14 @@ export function getProcessHeader(line: string): string[] | undefined {
 
 /**
  * A row under that header. Figures in K columns are exact KiB; in M columns
- * (PowerShell 7) MiB to two decimals, read as rounded as printed. The name
+ * (PowerShell 7) MiB to two decimals with the culture's marks (`n2`), read as
+ * rounded as printed. The name
  * is the rest of the line (it may hold spaces). A blank column (CPU(s) of a
  * process not one's own) leaves too few figures: the row is skipped.
  */
 export function getProcessRow(line: string, cols: string[]): WinProc | string | undefined {
-  const cells = line.trim().split(/\s+/)
+  // Split at ASCII blanks only: fr-FR groups thousands with a no-break space, which stays inside its figure.
+  const cells = line.trim().split(/[ \t]+/)
   if (cells.length < cols.length) return cells.length > 1 && /^\d/.test(cells[0] as string) ? 'Get-Process: a row with a blank column; skipped' : undefined
   const name = cells.slice(cols.length - 1).join(' ')
   const get = (col: string) => cells[cols.indexOf(col)]
@@ -226,7 +240,7 @@ export function getProcessRow(line: string, cols: string[]): WinProc | string | 
     if (kCell !== undefined) return /^\d+$/.test(kCell) ? Number(kCell) : undefined
     const mCell = get(`${col}(M)`)
     if (mCell === undefined) return undefined
-    const v = decimal(mCell)
+    const v = n2(mCell)
     return v === undefined ? undefined : Math.round(v * 1024)
   }
   const ws = size('WS')
