@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_MODULES := node_modules/.package-lock.json
 BIN := node dist/bin/memtrace.js
-SAMPLES := mac-model-switch num-parallel-sweep linux-nvidia-container seed-loops seed-loop-linux
+SAMPLES := mac-model-switch num-parallel-sweep linux-nvidia-container seed-loops seed-loop-linux windows-model-switch
 
 .PHONY: all install build demo test test-only browser prometheus golden samples bench check clean
 

@@ -52,15 +52,22 @@ export async function loadTrace(
     throw new InputError(`${procPath} is not a process trace: no "ts pid ppid comm rss_kb vsz_kb command" header and no valid rows`)
   }
   const sys = new SystemLogParser(sysName, problems)
+  // Rows of a Windows process listing pasted into a block: process samples of the block's time.
+  let listed = 0
   const onBlock = (b: ReturnType<SystemLogParser['end']>) => {
     if (!b) return
     builder.addSystem(b)
+    listed += b.procs?.length ?? 0
+    if (sink) for (const p of b.procs ?? []) sink({ record: 'process-sample', ts: b.sample.ts, line: p.line, pid: p.pid, ppid: p.ppid, comm: p.name, rssKb: p.rssKb, vszKb: p.vszKb, command: p.command || p.name })
     sink?.(b.sample)
     for (const e of b.events) sink?.(e)
   }
   const sysRead = await read(sysPath, (line, no) => onBlock(sys.line(line, no)), no => sys.truncated(no), drain, tooLong(sysName))
   onBlock(sys.end())
   if (sysRead.bytes === 0) throw new InputError(`${sysPath} is empty`)
+  if (sys.blocks === 0 && sys.countersCsv) {
+    throw new InputError(`${sysPath} is a performance counters' CSV (typeperf, Export-Counter, relog), not a system trace: put it in a block after a "===== <UTC time> =====" line (docs/format.md, "Windows")`)
+  }
   if (sys.blocks === 0) throw new InputError(`${sysPath} is not a system trace: no "===== <time> =====" blocks`)
   if (proc.rows === 0 && sys.blocks === 0) throw new InputError('both traces are empty')
   const trace = builder.finish()
@@ -71,7 +78,7 @@ export async function loadTrace(
     onlyTheirServers(trace)
   }
   nameRunners(trace)
-  return { trace, problems, procRows: proc.rows, sysBlocks: sys.blocks, ...(only ? { procsBefore } : {}) }
+  return { trace, problems, procRows: proc.rows + listed, sysBlocks: sys.blocks, ...(only ? { procsBefore } : {}) }
 }
 
 /** `readLines`, with a message for the user when the file cannot be read. */

@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { StringDecoder } from 'node:string_decoder'
+import { readUtf16Lines } from './read-utf16.js'
 
 /**
  * Bytes read at a time. Well below V8's large-object size, so the text of a
@@ -38,6 +39,17 @@ export async function readLines(
   if (st.isDirectory()) throw new NotAFile('is a directory')
   if (!st.isFile()) throw new NotAFile(`${path} is not a regular file (a device or a pipe may never end)`)
   const fd = openSync(path, 'r')
+  // A byte-order mark: UTF-16 LE (PowerShell 5's `>`) is decoded as such; UTF-8's is left out of the first line.
+  const bom = Buffer.alloc(3)
+  const head = readSync(fd, bom, 0, 3, 0)
+  if (head >= 2 && bom[0] === 0xff && bom[1] === 0xfe) {
+    try {
+      return await readUtf16Lines(fd, MAX_LINE, onLine, onTruncated, afterChunk, onTooLong)
+    } finally {
+      closeSync(fd)
+    }
+  }
+  let bomLeft = head === 3 && bom[0] === 0xef && bom[1] === 0xbb && bom[2] === 0xbf ? 3 : 0
   const buf = Buffer.allocUnsafe(CHUNK)
   const tail = new Tail()
   let no = 0
@@ -50,7 +62,8 @@ export async function readLines(
       if (bytesRead === 0) break
       bytes += bytesRead
       const chunk = buf.subarray(0, bytesRead)
-      let start = 0
+      let start = bomLeft
+      bomLeft = 0
       if (skipping) {
         const nl = chunk.indexOf(NL)
         start = nl === -1 ? bytesRead : nl + 1

@@ -11,7 +11,7 @@ export const processSampleSchema = {
   properties: {
     record: { const: 'process-sample' },
     ts: { type: 'string', description: 'Sample time, UTC ISO-8601 as written in the trace.' },
-    line: { type: 'integer', minimum: 1, description: '1-based line in the process trace.' },
+    line: { type: 'integer', minimum: 1, description: '1-based line in the process trace (for a row of a Windows listing pasted into a block: its line in the system log).' },
     pid: { type: 'integer', minimum: 0 },
     ppid: { type: 'integer', minimum: 0 },
     comm: { type: 'string', description: 'ps comm: a full path on macOS, 15 chars on Linux.' },

@@ -37,11 +37,11 @@ export const systemSampleSchema = {
     record: { const: 'system-sample' },
     ts: { type: 'string', description: 'Block time, UTC ISO-8601 as written.' },
     line: { type: 'integer', minimum: 1, description: 'Line of the ===== header.' },
-    platform: { enum: ['macos', 'linux', 'unknown'] },
+    platform: { enum: ['macos', 'linux', 'windows', 'unknown'] },
     sections: {
       type: 'array',
       items: {
-        enum: ['vm_stat', 'memory_pressure', 'swapusage', 'ollama-ps', 'api-ps', 'meminfo', 'psi', 'vmstat', 'nvidia-smi', 'cgroup', 'swaps', 'sysctl', 'free', 'memtrace', 'amdgpu', 'rocm-smi', 'amd-smi', 'tegrastats'],
+        enum: ['vm_stat', 'memory_pressure', 'swapusage', 'ollama-ps', 'api-ps', 'meminfo', 'psi', 'vmstat', 'nvidia-smi', 'cgroup', 'swaps', 'sysctl', 'free', 'memtrace', 'amdgpu', 'rocm-smi', 'amd-smi', 'tegrastats', 'tasklist', 'get-process', 'process-csv', 'systeminfo', 'get-counter', 'counter-csv'],
       },
       description: 'Sections recognised in the block, in order of first appearance.',
     },
@@ -65,8 +65,12 @@ export const systemSampleSchema = {
     swapTotalBytes: bytes,
     swapUsedBytes: bytes,
     swapFreeBytes: bytes,
-    availableBytes: { ...bytes, description: 'Linux MemAvailable.' },
-    usedBytes: { ...bytes, description: 'Linux MemTotal - MemAvailable.' },
+    availableBytes: { ...bytes, description: 'Linux MemAvailable; Windows: available physical memory (systeminfo, \\Memory\\Available Bytes).' },
+    usedBytes: { ...bytes, description: 'Linux MemTotal - MemAvailable; Windows: total physical - available.' },
+    commitBytes: { ...bytes, description: 'Windows: commit charge (\\Memory\\Committed Bytes, systeminfo "Virtual Memory: In Use").' },
+    commitLimitBytes: { ...bytes, description: 'Windows: commit limit, physical memory plus page files (\\Memory\\Commit Limit, systeminfo "Virtual Memory: Max Size").' },
+    pagesPerSec: { ...count, description: 'Windows: \\Memory\\Pages/sec, pages read from or written to disk per second.' },
+    pageFileUsagePct: { type: 'number', minimum: 0, maximum: 100, description: 'Windows: \\Paging File(_Total)\\% Usage.' },
     meminfo: { type: 'object', additionalProperties: { type: 'number' }, description: '/proc/meminfo fields in bytes.' },
     free: {
       type: 'object',

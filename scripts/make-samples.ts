@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as f from './sample-format.js'
+import { windowsSwitch } from './make-windows-sample.js'
 
 const GIB = f.GIB
 const MIB = 1024 ** 2
@@ -332,3 +333,4 @@ function containerServerLog(t0: number, models: Model[], procs: Proc[]): string 
 macSwitch()
 parallelSweep()
 linuxContainer()
+windowsSwitch()

@@ -35,6 +35,17 @@ export function placeholderName(comm: string, command: string): string | undefin
   return PLACEHOLDER_RE.exec(command)?.[1] ?? PLACEHOLDER_RE.exec(comm)?.[1]
 }
 
+/**
+ * The words of a command line. One that Windows gives (a program path in
+ * quotes, or starting `C:\`) keeps a quoted word whole, without its quotes:
+ * `"C:\Users\Dana Lee\…\ollama.exe" runner --model "C:\Users\Dana Lee\…"`.
+ */
+function words(command: string): string[] {
+  const t = command.trim()
+  if (!/^"|^[A-Za-z]:\\/.test(t)) return t.split(/\s+/)
+  return [...t.matchAll(/"([^"]*)"|(\S+)/g)].map(m => m[1] ?? m[2] ?? '')
+}
+
 function base(path: string): string {
   const i = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'))
   return path.slice(i + 1)
@@ -58,7 +69,7 @@ function flag(tokens: string[], ...names: string[]): string | undefined {
  * and MLX's own `mlx_lm.server`. A runner without a model is GPU discovery.
  */
 export function classify(comm: string, command: string): Classified {
-  const tokens = programFirst(withoutInterpreter(command.trim().split(/\s+/)))
+  const tokens = programFirst(withoutInterpreter(words(command)))
   const exe = base(tokens[0] || comm).toLowerCase().replace(/\.exe$/, '')
   const commBase = base(comm).toLowerCase()
   const isOllamaExe = exe === 'ollama' || exe === 'ollama-mlx'
@@ -80,7 +91,8 @@ export function classify(comm: string, command: string): Classified {
   }
   if (!engine) return { role: 'other' }
   const modelArg = flag(tokens, '--model', '-m')
-  if (!modelArg) return { role: 'discovery', engine }
+  // No command line at all (a Windows listing without one): a runner binary is a runner whose model argv cannot tell.
+  if (!modelArg) return command.trim() === '' ? { role: 'runner', engine } : { role: 'discovery', engine }
   return { role: 'runner', engine, modelArg }
 }
 
@@ -121,7 +133,7 @@ function withoutInterpreter(tokens: string[]): string[] {
 
 /** A short name for a process that is neither server nor runner: `ollama ps`, `Ollama`, `tail`. */
 export function shortName(comm: string, command: string): string {
-  const tokens = programFirst(withoutInterpreter(command.trim().split(/\s+/)))
+  const tokens = programFirst(withoutInterpreter(words(command)))
   const exe = base(tokens[0] || comm) || comm
   const sub = tokens[1]
   return /^ollama(\.exe)?$/i.test(exe) && sub && /^[a-z]+$/.test(sub) ? `${exe} ${sub}` : exe

@@ -70,7 +70,7 @@ type Extract = (s: SystemSample) => number | undefined
 export const NOT_DRAWN: ReadonlySet<string> = new Set(['swap-total', 'paged-out'])
 
 /** The system series drawn in the bottom panel, by platform (`swap-total` only tells whether there is swap at all; counters in NOT_DRAWN are read, not drawn). */
-export const SYS_FIELDS: Record<'macos' | 'linux', Record<string, Extract>> = {
+export const SYS_FIELDS: Record<'macos' | 'linux' | 'windows', Record<string, Extract>> = {
   macos: {
     wired: s => s.wiredBytes,
     compressor: s => s.compressorBytes,
@@ -90,6 +90,14 @@ export const SYS_FIELDS: Record<'macos' | 'linux', Record<string, Extract>> = {
     'cgroup-limit': s => s.cgroup?.limitBytes ?? undefined,
     'free-pct': s => s.freePct,
     psi: s => s.pressure?.someAvg10,
+  },
+  // Commit charge against its limit: on Windows the limit, not physical memory, is what an allocation can run out of.
+  windows: {
+    used: s => s.usedBytes,
+    available: s => s.availableBytes,
+    commit: s => s.commitBytes,
+    'commit-limit': s => s.commitLimitBytes,
+    'free-pct': s => s.freePct,
   },
 }
 
@@ -119,7 +127,7 @@ export class TraceBuilder {
   readonly #models = new Map<string, LoadedModel>()
   readonly #gpuByPid = new Map<number, { tsMs: number[]; bytes: number[] }>()
   readonly #events: TraceEvent[] = []
-  #platformVotes = { macos: 0, linux: 0, unknown: 0 }
+  #platformVotes = { macos: 0, linux: 0, windows: 0, unknown: 0 }
   #unified = false
   /** GPUs seen without their memory, by index, less those whose memory was read at some sample. */
   readonly #gpuUnread = new Map<number, string>()
@@ -175,6 +183,8 @@ export class TraceBuilder {
 
   addSystem(block: SystemBlock): void {
     const s = block.sample
+    // A listing without command lines (tasklist, Get-Process) leaves the command empty: its arguments are unknown.
+    for (const p of block.procs ?? []) this.addSample(block.tsMs, p.pid, p.ppid, p.name, p.command, p.rssKb)
     const i = this.#sysTs.length
     if (i > 0 && block.tsMs < this.#sysTs.last) this.#sysOrdered = false
     this.#sysTs.push(block.tsMs)
@@ -285,7 +295,7 @@ export class TraceBuilder {
       g.bytes = order.map(o => o[1])
     }
     const v = this.#platformVotes
-    const platform = v.macos >= v.linux ? (v.macos > 0 ? 'macos' : 'unknown') : 'linux'
+    const platform = v.windows > v.macos && v.windows > v.linux ? 'windows' : v.macos >= v.linux ? (v.macos > 0 ? 'macos' : 'unknown') : 'linux'
     let start = Infinity
     let end = -Infinity
     for (const s of procs) {

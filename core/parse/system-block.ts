@@ -11,6 +11,7 @@ import * as mac from './sections/macos.js'
 import * as lin from './sections/linux.js'
 import { FreeTable, isFreeHeader } from './sections/free.js'
 import { OtherGpuLines } from './other-gpus.js'
+import { type BlockProc, WindowsLines } from './windows-lines.js'
 import { isOllamaListHeader, isRowLike, ollamaPsHeader, ollamaPsRow, type PsColumns } from './sections/ollama.js'
 import { type BlockMemo, readBody, startsJson } from './json-body.js'
 
@@ -41,7 +42,7 @@ export function parseBlock(
   lines: BlockLine[],
   problems: ProblemLog,
   memo?: BlockMemo,
-): { sample: SystemSample; events: TraceEvent[] } {
+): { sample: SystemSample; events: TraceEvent[]; procs: BlockProc[] } {
   const s: SystemSample = { record: 'system-sample', ts, line: headerLine, platform: 'unknown', sections: [] }
   const events: TraceEvent[] = []
   const seen = (name: SectionName) => {
@@ -54,6 +55,7 @@ export function parseBlock(
   let server: string | undefined
   const gpu = new GpuBlock(problems, file)
   const otherGpus = new OtherGpuLines(problems, file, gpu, seen)
+  const windows = new WindowsLines(problems, file, seen)
   let pressure: Partial<Pressure> | undefined
   let cgPressure: Partial<Pressure> | undefined
   let swaps: { sizeBytes: number; usedBytes: number; partial?: boolean } | undefined
@@ -96,6 +98,7 @@ export function parseBlock(
     if (t === '') {
       if (mode === 'ollama-ps' || mode === 'ollama-list' || mode === 'nvidia-smi' || mode === 'nvidia-apps' || mode === 'swaps' || mode === 'swapon') mode = undefined
       otherGpus.blank()
+      windows.blank()
       continue
     }
     if (startsJson(t, lines[i + 1]?.text)) {
@@ -141,6 +144,7 @@ export function parseBlock(
       } else problems.add(file, no, 'bad-value', ev)
       continue
     }
+    if (windows.line(raw, t, lines[i + 1]?.text, no)) continue
     const ps = mac.vmStatPageSize(t)
     if (ps !== undefined) {
       pageSize = ps
@@ -347,6 +351,7 @@ export function parseBlock(
   counters.flush(s)
   gpu.end(s, headerLine)
   otherGpus.end(s)
+  const procs = windows.end(s)
   const fullOnly = (where: string) => problems.add(file, headerLine, 'bad-value', `PSI of ${where}: a full line without its some line; skipped`)
   if (pressure && pressure.someTotalUs !== undefined) s.pressure = pressure as Pressure
   else if (pressure) fullOnly('memory')
@@ -365,7 +370,7 @@ export function parseBlock(
   }
   // Figures derived above (used, free %, swap) sit at the top: only those are checked again.
   dropImplausible(s as unknown as Record<string, unknown>, drop, { topOnly: true })
-  return { sample: s, events }
+  return { sample: s, events, procs }
 }
 
 /** A pasted `Killed process N (name) … anon-rss:…kB` line as the daemon's `oom-kill` event, the kernel's figure as its bytes. */

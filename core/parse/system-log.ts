@@ -1,6 +1,7 @@
 import type { SystemSample, TraceEvent } from '../../schemas/index.js'
 import type { ProblemLog } from './problems.js'
 import type { BlockMemo } from './json-body.js'
+import type { BlockProc } from './windows-lines.js'
 import { parseBlock, type BlockLine } from './system-block.js'
 import { TsCache } from './time.js'
 
@@ -14,6 +15,8 @@ export interface SystemBlock {
   sample: SystemSample
   tsMs: number
   events: TraceEvent[]
+  /** Processes a pasted Windows listing in the block gave: samples of the block's time. */
+  procs?: BlockProc[]
 }
 
 /**
@@ -32,6 +35,8 @@ export class SystemLogParser {
   #orphans = 0
   #inBadBlock = false
   blocks = 0
+  /** The file began as a performance counters' CSV (typeperf, Export-Counter), not as a block. */
+  countersCsv = false
 
   constructor(file: string, problems: ProblemLog) {
     this.#file = file
@@ -45,6 +50,7 @@ export class SystemLogParser {
       if (m) return this.#open(m[1] as string, lineNo)
     }
     if (!this.#head) {
+      if (this.#orphans === 0 && text.startsWith('"(PDH-CSV ')) this.countersCsv = true
       if (text.trim() !== '' && !this.#inBadBlock) {
         this.#orphans++
         this.#problems.add(this.#file, lineNo, 'unrecognised-line', 'text before the first ===== ts ===== header')
@@ -101,7 +107,7 @@ export class SystemLogParser {
     this.#chars = 0
     if (!head) return undefined
     this.blocks++
-    const { sample, events } = parseBlock(this.#file, head.ts, head.line, lines, this.#problems, this.#memo)
-    return { sample, tsMs: head.tsMs, events }
+    const { sample, events, procs } = parseBlock(this.#file, head.ts, head.line, lines, this.#problems, this.#memo)
+    return { sample, tsMs: head.tsMs, events, procs }
   }
 }

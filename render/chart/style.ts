@@ -19,6 +19,8 @@ export const SERIES_STYLE: Record<string, { label: string; dash?: string }> = {
   'gpu-used': { label: 'GPU used' },
   'gpu-total': { label: 'GPU total', dash: '8 4' },
   psi: { label: 'memory pressure (PSI some avg10 %), right axis', dash: '2 2' },
+  commit: { label: 'commit charge' },
+  'commit-limit': { label: 'commit limit (RAM + page files)', dash: '8 4' },
 }
 
 /** Dashes that tell runners of one model apart: the first is solid. */
@@ -80,7 +82,7 @@ export const THEMES: Record<'light' | 'dark', Theme> = {
     discovery: '#8a8a8a',
     other: '#7a7a7a',
     models: ['#0072b2', '#b35c00', '#007a5a', '#a6437e', '#5b5bbf', '#786b00'],
-    series: { wired: '#7b3294', compressor: '#666666', 'swap-used': '#c51b7d', free: '#1a7a3a', 'free-pct': '#444444', used: '#7b3294', available: '#1a7a3a', 'cgroup-usage': '#8c510a', 'cgroup-limit': '#8c510a', 'gpu-used': '#00798c', 'gpu-total': '#00798c', psi: '#333333' },
+    series: { wired: '#7b3294', compressor: '#666666', 'swap-used': '#c51b7d', free: '#1a7a3a', 'free-pct': '#444444', used: '#7b3294', available: '#1a7a3a', 'cgroup-usage': '#8c510a', 'cgroup-limit': '#8c510a', 'gpu-used': '#00798c', 'gpu-total': '#00798c', psi: '#333333', commit: '#b35806', 'commit-limit': '#b35806' },
     lowFree: '#d7191c',
     lowFreeOpacity: 0.2,
     overlap: '#9a6b00',
@@ -105,7 +107,7 @@ export const THEMES: Record<'light' | 'dark', Theme> = {
     discovery: '#6e7681',
     other: '#a0a8b2',
     models: ['#56b4e9', '#e69f00', '#2bc79a', '#e38dc0', '#a9a9f5', '#e0d85a'],
-    series: { wired: '#c39bd3', compressor: '#b1bac4', 'swap-used': '#f07ab8', free: '#56d364', 'free-pct': '#d0d7de', used: '#c39bd3', available: '#56d364', 'cgroup-usage': '#d9a066', 'cgroup-limit': '#d9a066', 'gpu-used': '#39c5cf', 'gpu-total': '#39c5cf', psi: '#e6edf3' },
+    series: { wired: '#c39bd3', compressor: '#b1bac4', 'swap-used': '#f07ab8', free: '#56d364', 'free-pct': '#d0d7de', used: '#c39bd3', available: '#56d364', 'cgroup-usage': '#d9a066', 'cgroup-limit': '#d9a066', 'gpu-used': '#39c5cf', 'gpu-total': '#39c5cf', psi: '#e6edf3', commit: '#fdb863', 'commit-limit': '#fdb863' },
     lowFree: '#ff6b6b',
     lowFreeOpacity: 0.3,
     overlap: '#e3b341',

@@ -19,7 +19,7 @@ export function systemSeries(trace: Trace): { names: string[]; noSwap: boolean }
   const f = trace.sys.fields
   const has = (n: string) => f.get(n)?.some(v => !Number.isNaN(v)) ?? false
   const noSwap = hasNoSwap(trace)
-  const samePct = trace.sys.platform === 'linux' && has('available') && trace.sys.memTotalBytes !== undefined
+  const samePct = (trace.sys.platform === 'linux' || trace.sys.platform === 'windows') && has('available') && trace.sys.memTotalBytes !== undefined
   const names = [...f.keys()].filter(n => has(n) && !NOT_DRAWN.has(n) && !(noSwap && n === 'swap-used') && !(samePct && n === 'free-pct'))
   return { names, noSwap }
 }
@@ -31,7 +31,7 @@ export function isPercent(name: string): boolean {
 
 /** What the right axis and the red bands measure, named so the two "free"s are not confused. */
 export function freePctName(platform: string): string {
-  return platform === 'linux' ? 'available % of total' : 'free % (memory_pressure)'
+  return platform === 'linux' || platform === 'windows' ? 'available % of total' : 'free % (memory_pressure)'
 }
 
 export function seriesLabel(name: string, platform: string): string {
@@ -40,6 +40,7 @@ export function seriesLabel(name: string, platform: string): string {
   if (kind === 'gpu-total') return `GPU ${gpu} total`
   if (kind === 'free-pct') return `${freePctName(platform)}, right axis`
   if (kind === 'available' && platform === 'linux') return 'available (MemAvailable; right axis: % of host)'
+  if (kind === 'available' && platform === 'windows') return 'available (right axis: % of host)'
   return SERIES_STYLE[kind as string]?.label ?? name
 }
 
@@ -62,7 +63,7 @@ export function systemLegend(trace: Trace, names: string[], noSwap: boolean, has
   if (noSwap) items.push({ label: 'no swap', color: th.text, note: true })
   const unread = gpuUnreadNote(trace)
   if (unread) items.push({ label: unread, color: th.text, note: true })
-  const band = `red: ${trace.sys.platform === 'linux' ? 'available' : 'memory_pressure free %'} under ${lowFreePct}%`
+  const band = `red: ${trace.sys.platform === 'linux' || trace.sys.platform === 'windows' ? 'available' : 'memory_pressure free %'} under ${lowFreePct}%`
   items.push(hasLows ? { label: band, color: th.lowFree, swatch: th.lowFreeOpacity } : { label: `${band}: never`, color: th.lowFree, dash: '2 4' })
   return items
 }
@@ -117,7 +118,7 @@ export function systemPanel(a: SystemPanelArgs): string {
   const parts = [
     el('rect', { class: 'panel', 'data-panel': 'system', x: box.x, y: box.y, width: box.w, height: box.h, fill: th.panel, stroke: th.frame }),
     valueAxis(y, box, 'left', v => `${+v.toFixed(1)}`, 'GiB', th),
-    valueAxis(pct, box, 'right', v => `${v}%`, plat === 'linux' ? (a.names.includes('psi') ? 'available %, pressure %' : 'available %') : 'free % (memory_pressure)', th),
+    valueAxis(pct, box, 'right', v => `${v}%`, plat === 'linux' ? (a.names.includes('psi') ? 'available %, pressure %' : 'available %') : plat === 'windows' ? 'available %' : 'free % (memory_pressure)', th),
     timeAxis(a.ticks, x, box, true, th),
     a.bands,
     el('line', { class: 'threshold', x1: box.x, x2: box.x + box.w, y1: pct(a.lowFreePct), y2: pct(a.lowFreePct), stroke: th.lowFree, 'stroke-dasharray': '2 4', 'stroke-width': 1.5 }),

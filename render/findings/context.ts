@@ -101,7 +101,7 @@ export const alive = (s: ProcSeries, ms: number) => firstMs(s) <= ms && ms <= la
 
 /** What the free % is called on this platform, and where it comes from. */
 export function freeWord(trace: Trace): string {
-  return trace.sys.platform === 'linux' ? 'available memory' : 'free memory'
+  return trace.sys.platform === 'linux' || trace.sys.platform === 'windows' ? 'available memory' : 'free memory'
 }
 
 export { lowerBound }

@@ -16,6 +16,7 @@ import { runnerMemory } from './runner-memory.js'
 import { serverMarks } from './server-marks.js'
 import { orphanFindings, orphanIntervals } from './orphan.js'
 import { containerLimitFindings } from './container-limit.js'
+import { commitLimitFindings } from './commit-limit.js'
 import { overlapFindings } from './overlap.js'
 import { wiredJumpFindings } from './wired-jump.js'
 import { SEVERITY, type Severity, severityOf } from './severity.js'
@@ -32,6 +33,7 @@ export const RANK: readonly Finding['kind'][] = [
   'runner-killed',
   'load-failed',
   'container-limit',
+  'commit-limit',
   'low-free',
   'pressure-after-low-free',
   'working-set',
@@ -73,6 +75,7 @@ export function findingsIn(ctx: Ctx): Finding[] {
     ...loadFailedFindings(ctx),
     ...evictionFindings(ctx),
     ...containerLimitFindings(ctx),
+    ...commitLimitFindings(ctx),
     ...overlapFindings(ctx),
     ...lowFreeFindings(ctx),
     ...orphanFindings(ctx),

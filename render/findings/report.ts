@@ -50,7 +50,7 @@ export function reportMarkdown(trace: Trace, findings: Finding[], o: ReportOptio
   // nothing once posted, dragged or not.
   head.push(`<!-- Put the cursor on this line and drag ${commentText(fileName(o.chartName))} into the comment box: GitHub uploads the chart and writes its image link here. -->`, '')
   const host = trace.sys.memTotalBytes ? gib(trace.sys.memTotalBytes) : 'unknown'
-  head.push(`- Host memory: ${host} (${trace.sys.platform === 'macos' ? 'macOS' : trace.sys.platform === 'linux' ? 'Linux' : 'platform unknown'})`)
+  head.push(`- Host memory: ${host} (${trace.sys.platform === 'macos' ? 'macOS' : trace.sys.platform === 'linux' ? 'Linux' : trace.sys.platform === 'windows' ? 'Windows' : 'platform unknown'})`)
   const to = at(trace.endMs)
   const from = at(trace.startMs)
   head.push(`- Traced: ${from} – ${to.slice(0, 10) === from.slice(0, 10) ? to.slice(11) : to} ${o.zone} (${formatDuration(trace.endMs - trace.startMs)})`)
@@ -65,7 +65,7 @@ export function reportMarkdown(trace: Trace, findings: Finding[], o: ReportOptio
   const calm = ampleOverlaps(ctx)
   if (calm.length) what.push('', `Runners alive together while memory stayed ample (no harm, so no finding; the chart still draws the band): ${cell(calm.join(' '))}`)
   const notes = ['', `Numbers match the badges on the chart. Times are in ${o.zone}; sizes are GiB (1 GiB = 1.074 GB).`]
-  if (findings.some(f => f.kind === 'low-free')) notes.push(`Low free memory: ${trace.sys.platform === 'linux' ? 'available memory (MemAvailable / MemTotal)' : "memory_pressure's free %"} under ${o.lowFreePct}%. ${LOW_FREE_RULE}`)
+  if (findings.some(f => f.kind === 'low-free')) notes.push(`Low free memory: ${trace.sys.platform === 'linux' ? 'available memory (MemAvailable / MemTotal)' : trace.sys.platform === 'windows' ? 'available physical memory / total physical memory' : "memory_pressure's free %"} under ${o.lowFreePct}%. ${LOW_FREE_RULE}`)
   if (findings.some(f => f.kind === 'claim-vs-measured')) {
     notes.push("RSS and Ollama's figure differ by design: Ollama counts what it allocated, split between GPU and system RAM, and not the page cache of mmapped weights, prompt caches or heap growth.")
   }

@@ -5,6 +5,7 @@
 import type { Finding } from '../../schemas/index.js'
 import type { Interval } from '../../core/model/intervals.js'
 import { type Ctx, type Draft, extreme, GIB, valueBefore } from './context.js'
+import { commitFullDuring } from './commit-limit.js'
 
 /** Most harmful first; `docs/render.md` says what puts a finding in each. */
 export const SEVERITY = ['killed', 'exhausted', 'short', 'not-given-back', 'estimate', 'other'] as const
@@ -24,7 +25,7 @@ export function exhaustedDuring(ctx: Ctx, iv: Interval): boolean {
     const peak = extreme(ctx.trace, name, iv.startMs, iv.endMs, 'max')
     if (before && peak && peak.v - before.v >= EXHAUSTED_GROWTH_BYTES) return true
   }
-  return cgroupFullDuring(ctx, iv)
+  return cgroupFullDuring(ctx, iv) || commitFullDuring(ctx, iv)
 }
 
 function cgroupFullDuring(ctx: Ctx, iv: Interval): boolean {
@@ -87,6 +88,7 @@ export function severityOf(ctx: Ctx, d: Draft): Severity | undefined {
     case 'pressure-after-low-free':
     case 'working-set':
     case 'container-limit':
+    case 'commit-limit':
       return 'exhausted'
     case 'low-free':
       return exhaustedDuring(ctx, span(d)) ? 'exhausted' : 'short'
@@ -94,7 +96,7 @@ export function severityOf(ctx: Ctx, d: Draft): Severity | undefined {
       return 'short'
     case 'runner-overlap':
       // A grouped line spans time between its overlaps: its free figure is from inside them only.
-      return (d.figures?.freePct ?? 100) < ctx.lowFreePct || cgroupFullDuring(ctx, span(d)) ? 'short' : undefined
+      return (d.figures?.freePct ?? 100) < ctx.lowFreePct || cgroupFullDuring(ctx, span(d)) || commitFullDuring(ctx, span(d)) ? 'short' : undefined
     case 'orphan-runner':
       return shortDuring(ctx, span(d), true) ? 'short' : 'not-given-back'
     case 'not-given-back':

@@ -10,6 +10,7 @@ const QUOTED: [name: string, label: string][] = [
   ['used', 'used memory'],
   ['cgroup-usage', 'container usage'],
   ['swap-used', 'swap used'],
+  ['commit', 'commit charge'],
 ]
 
 /** A host with no swap has nothing to say about swap used. */
@@ -17,7 +18,15 @@ function quoted(ctx: Ctx): [string, string][] {
   return hasNoSwap(ctx.trace) ? QUOTED.filter(([n]) => n !== 'swap-used') : QUOTED
 }
 
-const KEY: Record<string, string> = { 'free-pct': 'freePct', wired: 'wiredBytes', compressor: 'compressorBytes', used: 'usedBytes', 'cgroup-usage': 'cgroupUsageBytes', 'swap-used': 'swapUsedBytes' }
+const KEY: Record<string, string> = { 'free-pct': 'freePct', wired: 'wiredBytes', compressor: 'compressorBytes', used: 'usedBytes', 'cgroup-usage': 'cgroupUsageBytes', 'swap-used': 'swapUsedBytes', commit: 'commitBytes' }
+
+/** Windows' commit charge is said against its limit at the same sample: `93% of its 36.5 GiB limit`. */
+function ofLimit(ctx: Ctx, name: string, ms: number): string {
+  if (name !== 'commit') return ''
+  const limit = valueAt(ctx.trace, 'commit-limit', ms)
+  const v = valueAt(ctx.trace, 'commit', ms)
+  return limit && v !== undefined ? `${Math.round((v / limit) * 100)}% of its ${gib(limit)} limit` : ''
+}
 
 /** The extreme of a series over samples inside any of the intervals. */
 function extremeIn(ctx: Ctx, name: string, ivs: readonly Interval[], kind: 'max' | 'min'): At | undefined {
@@ -51,7 +60,7 @@ export function worstDuring(ctx: Ctx, ivs: readonly Interval[], lead: string): {
     if (!e) continue
     figures[KEY[name] as string] = e.v
     // The verb once, for the first: `wired peaked at 25.7 GiB (…), compressor 5.0 GiB (…)`.
-    peaks.push(`${label} ${peaks.length ? '' : 'peaked at '}${gib(e.v)} (${ctx.at(e.t)})`)
+    peaks.push(`${label} ${peaks.length ? '' : 'peaked at '}${gib(e.v)} (${[ctx.at(e.t), ofLimit(ctx, name, e.t)].filter(Boolean).join('; ')})`)
   }
   if (peaks.length) parts.push(join(peaks))
   if (parts.length === 0) return { text: `${lead} there was no system sample.`, figures }
@@ -66,7 +75,7 @@ export function valuesAt(ctx: Ctx, ms: number): { text: string; figures: Record<
     const v = valueAt(ctx.trace, name, ms)
     if (v === undefined) continue
     figures[KEY[name] as string] = v
-    parts.push(`${label} ${parts.length ? '' : 'was '}${gib(v)}`)
+    parts.push(`${label} ${parts.length ? '' : 'was '}${gib(v)}${ofLimit(ctx, name, ms) ? ` (${ofLimit(ctx, name, ms)})` : ''}`)
   }
   return { text: join(parts), figures }
 }

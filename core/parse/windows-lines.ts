@@ -1,0 +1,245 @@
+/**
+ * What Windows prints about processes and memory, pasted into a block of the
+ * system log: the block's process listing (tasklist, Get-Process, a process
+ * CSV) becomes the process samples of the block's time, and systeminfo's and
+ * the counters' memory figures its system figures. One listing per source per
+ * block: a listing printed again replaces the earlier (a `duplicate`).
+ */
+import type { SystemSample } from '../../schemas/index.js'
+import type { ProblemLog } from './problems.js'
+import { PerBlock } from './per-block.js'
+import { MAX_KIB, MAX_PID } from './ranges.js'
+import * as win from './sections/windows.js'
+
+type Mode = 'tasklist' | 'tasklist-csv' | 'proc-csv' | 'get-process' | 'systeminfo' | 'memory-lines' | 'get-counter' | 'counter-csv' | 'rule' | undefined
+type Figures = Partial<Record<'memTotalBytes' | 'availableBytes' | 'commitBytes' | 'commitLimitBytes' | 'pagesPerSec' | 'pageFileUsagePct', number>>
+
+/** A process row of a listing, with its line. */
+export interface BlockProc extends win.WinProc {
+  line: number
+}
+
+export class WindowsLines {
+  readonly #problems: ProblemLog
+  readonly #file: string
+  readonly #seen: (name: SystemSample['sections'][number]) => void
+  #mode: Mode
+  #widths: number[] = []
+  #gpCols: string[] = []
+  #csvCols: win.ProcCsvColumns | undefined
+  #counterCols: (string | undefined)[] = []
+  /** Get-Counter: the counter whose value the next line holds. */
+  #pending: string | undefined
+  #rows: BlockProc[] | undefined
+  #counters: Figures | undefined
+  #info: Figures | undefined
+  readonly #listings: PerBlock<BlockProc[]>
+  readonly #counterListings: PerBlock<Figures>
+  readonly #infoListings: PerBlock<Figures>
+  /** Counters not read, each said once per block. */
+  readonly #skipped = new Set<string>()
+
+  constructor(problems: ProblemLog, file: string, seen: (name: SystemSample['sections'][number]) => void) {
+    this.#problems = problems
+    this.#file = file
+    this.#seen = seen
+    this.#listings = new PerBlock(problems, file, () => 'Windows process listing printed twice in one block; the last is kept')
+    this.#counterListings = new PerBlock(problems, file, () => 'performance counters sampled twice in one block (typeperf -sc, Get-Counter -MaxSamples); the last sample is kept')
+    this.#infoListings = new PerBlock(problems, file, () => 'systeminfo printed twice in one block; the last is kept')
+  }
+
+  /** A blank line: the end of a table or CSV (Get-Counter puts blank lines between its counters). */
+  blank(): void {
+    if (this.#mode !== 'get-counter') this.#mode = undefined
+  }
+
+  /** True when the line was one of these listings' (`t` is `raw` trimmed, `next` the line after). */
+  line(raw: string, t: string, next: string | undefined, no: number): boolean {
+    const mode = this.#mode
+    if (mode !== undefined && this.#inMode(mode, raw, t, no)) return true
+    this.#mode = undefined
+    const c = t.charCodeAt(0)
+    // A CSV header is quoted fields only: it ends in a quote (vm_stat's quoted counters end in a period).
+    if (c === 34 /* " */ && t.charCodeAt(t.length - 1) === 34) return this.#csvHeader(t, no)
+    if (next !== undefined && next.charCodeAt(0) === 61 /* = */ && !/\d/.test(t)) {
+      const widths = win.tasklistRule(next.trim())
+      if (widths) {
+        this.#widths = widths
+        this.#newListing(no, 'tasklist')
+        this.#mode = 'rule'
+        return true
+      }
+    }
+    if (c === 72 /* H */ || c === 78 /* N */) {
+      const cols = win.getProcessHeader(t)
+      if (cols) {
+        this.#gpCols = cols
+        this.#newListing(no, 'get-process')
+        this.#mode = 'get-process'
+        return true
+      }
+      if (win.isSysteminfoStart(t)) {
+        this.#newInfo(no)
+        this.#mode = 'systeminfo'
+        return true
+      }
+    }
+    // typeperf's last words on the console (English).
+    if (t === 'Exiting, please wait...' || t === 'The command completed successfully.') return true
+    if (c === 84 /* T */ && win.isGetCounterHeader(t)) {
+      this.#newCounters(no, 'get-counter')
+      this.#mode = 'get-counter'
+      return true
+    }
+    const si = win.systeminfoLine(t)
+    if (si !== undefined) {
+      // `systeminfo | findstr Memory`: its lines without the rest, and nothing else read past.
+      if (!this.#info) this.#newInfo(no)
+      this.#mode = 'memory-lines'
+      this.#infoLine(si, no)
+      return true
+    }
+    return false
+  }
+
+  #inMode(mode: NonNullable<Mode>, raw: string, t: string, no: number): boolean {
+    switch (mode) {
+      case 'rule':
+        this.#mode = 'tasklist'
+        return true
+      case 'tasklist':
+        return this.#row(win.tasklistRow(raw, this.#widths), no)
+      case 'get-process':
+        if (/^-+(?:\s+-+)+$/.test(t)) return true
+        return this.#row(win.getProcessRow(t, this.#gpCols), no)
+      case 'tasklist-csv':
+      case 'proc-csv': {
+        const f = win.csvFields(t)
+        if (!f) return false
+        return this.#row(mode === 'proc-csv' ? win.procCsvRow(f, this.#csvCols as win.ProcCsvColumns) : win.tasklistCsvRow(f), no)
+      }
+      case 'counter-csv': {
+        const f = win.csvFields(t)
+        if (!f || f.length !== this.#counterCols.length + 1) return false
+        // Each row is a sample: the last in the block is kept.
+        this.#newCounters(no, 'counter-csv')
+        this.#counterCols.forEach((key, i) => this.#counter(key, f[i + 1] as string, no))
+        return true
+      }
+      case 'systeminfo':
+      case 'memory-lines': {
+        const si = win.systeminfoLine(t)
+        if (si !== undefined) {
+          this.#infoLine(si, no)
+          return true
+        }
+        return mode === 'systeminfo' && win.isSysteminfoOther(raw)
+      }
+      case 'get-counter': {
+        if (/^-+\s+-+$/.test(t)) return true
+        if (this.#pending !== undefined) {
+          const key = this.#pending
+          this.#pending = undefined
+          if (/^[\d.,]+$/.test(t)) {
+            this.#counter(key, t, no)
+            return true
+          }
+        }
+        const path = win.getCounterPath(t)
+        if (path === undefined) return false
+        // A second timestamp: another sample of the same counters.
+        if (!t.startsWith('\\\\') && this.#counters && Object.keys(this.#counters).length > 0) this.#newCounters(no, 'get-counter')
+        this.#pending = path
+        return true
+      }
+    }
+  }
+
+  #csvHeader(t: string, no: number): boolean {
+    const f = win.csvFields(t)
+    if (!f) return false
+    const counters = win.counterCsvHeader(f)
+    if (counters) {
+      this.#counterCols = counters
+      for (const [i, key] of counters.entries()) if (key === undefined) this.#skipOnce(`counter CSV: column ${i + 2} "${(f[i + 1] as string).slice(0, 60)}" is not a counter path; skipped`, no)
+      this.#mode = 'counter-csv'
+      this.#seen('counter-csv')
+      return true
+    }
+    if (win.isTasklistCsv(f)) {
+      this.#newListing(no, 'tasklist')
+      this.#mode = 'tasklist-csv'
+      return true
+    }
+    const cols = win.procCsvHeader(f)
+    if (cols) {
+      this.#csvCols = cols
+      this.#newListing(no, 'process-csv')
+      this.#mode = 'proc-csv'
+      return true
+    }
+    return false
+  }
+
+  #row(r: win.WinProc | string | undefined, no: number): boolean {
+    if (r === undefined) return false
+    if (typeof r === 'string') this.#problems.add(this.#file, no, 'bad-value', r)
+    else if (!(r.pid <= MAX_PID && r.ppid <= MAX_PID && r.rssKb <= MAX_KIB && r.vszKb <= MAX_KIB)) this.#problems.add(this.#file, no, 'bad-value', 'a process row with a PID or size no machine has (overflow); skipped')
+    else if (win.isOllamaName(r.name) || win.isOllamaName(r.command)) this.#rows?.push({ ...r, line: no })
+    return true
+  }
+
+  #newListing(no: number, section: 'tasklist' | 'get-process' | 'process-csv'): void {
+    this.#rows = this.#listings.put(no, [])
+    this.#seen(section)
+  }
+
+  #newCounters(no: number, section: 'get-counter' | 'counter-csv'): void {
+    this.#counters = this.#counterListings.put(no, {})
+    this.#seen(section)
+  }
+
+  #newInfo(no: number): void {
+    this.#info = this.#infoListings.put(no, {})
+    this.#seen('systeminfo')
+  }
+
+  #infoLine(si: Exclude<ReturnType<typeof win.systeminfoLine>, undefined>, no: number): void {
+    if (typeof si === 'string') this.#problems.add(this.#file, no, 'bad-value', si)
+    else if (si.field && this.#info) this.#info[si.field as keyof Figures] = si.bytes
+  }
+
+  #counter(key: string | undefined, cell: string, no: number): void {
+    if (key === undefined) return
+    const v = win.counterValue(key, cell)
+    if (v === undefined) return
+    if ('skip' in v) this.#skipOnce(v.skip, no)
+    else if (this.#counters) this.#counters[v.field as keyof Figures] = v.value
+  }
+
+  #skipOnce(message: string, no: number): void {
+    if (this.#skipped.has(message)) return
+    this.#skipped.add(message)
+    this.#problems.add(this.#file, no, 'bad-value', message)
+  }
+
+  /**
+   * The block's figures into `s` (counters over systeminfo: theirs are exact
+   * bytes, systeminfo's whole MB), the platform when any was read; and the
+   * process rows of the block's listing.
+   */
+  end(s: SystemSample): BlockProc[] {
+    const f: Figures = { ...this.#infoListings.get(), ...this.#counterListings.get() }
+    if (Object.keys(f).length > 0) {
+      s.platform = 'windows'
+      Object.assign(s, f)
+      const total = s.memTotalBytes
+      const avail = s.availableBytes
+      if (total !== undefined && avail !== undefined && total > 0) {
+        s.usedBytes = Math.max(0, total - avail)
+        s.freePct = Math.min(100, Math.round((avail / total) * 1000) / 10)
+      }
+    }
+    return this.#listings.get() ?? []
+  }
+}

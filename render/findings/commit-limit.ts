@@ -1,0 +1,85 @@
+/**
+ * Windows at its commit limit: the commit charge at 90 % of the limit or more.
+ * Windows backs every committed page by RAM or a page file, so an allocation
+ * fails at the limit however much physical memory is free: a runner can fail
+ * to load, or die, with little resident. Pure.
+ */
+import type { Interval } from '../../core/model/intervals.js'
+import type { ProcSeries } from '../../core/model/trace.js'
+import { formatDuration } from '../../core/parse/time.js'
+import { type At, type Ctx, type Draft, alive, draft, gib, join, lines, runnerName } from './context.js'
+
+/** The share of the commit limit at which Windows is at it (its own low-virtual-memory warning comes about there). */
+export const COMMIT_FULL_SHARE = 0.9
+
+interface Full {
+  iv: Interval & { toEnd: boolean }
+  peak: At & { limit: number; available?: number }
+  loaded: ProcSeries[]
+}
+
+function fullStretches(ctx: Ctx): Full[] {
+  const { tsMs, fields } = ctx.trace.sys
+  const commit = fields.get('commit')
+  const limit = fields.get('commit-limit')
+  const avail = fields.get('available')
+  if (!commit || !limit) return []
+  const out: Full[] = []
+  let cur: Full | undefined
+  for (let i = 0; i < tsMs.length; i++) {
+    const t = tsMs[i] as number
+    const c = commit[i] as number
+    const l = limit[i] as number
+    if (l > 0 && c >= COMMIT_FULL_SHARE * l) {
+      const a = avail?.[i]
+      const peak = { v: c, t, limit: l, ...(a !== undefined && !Number.isNaN(a) ? { available: a } : {}) }
+      if (!cur) out.push((cur = { iv: { startMs: t, endMs: t, toEnd: false }, peak, loaded: [] }))
+      cur.iv.endMs = t
+      if (c / l > cur.peak.v / cur.peak.limit) cur.peak = peak
+    } else if (!Number.isNaN(c)) cur = undefined
+  }
+  const last = out[out.length - 1]
+  if (last && last.iv.endMs === tsMs[tsMs.length - 1]) last.iv.toEnd = true
+  for (const f of out) f.loaded = ctx.runners.filter(s => alive(s, f.peak.t))
+  return out
+}
+
+/** Whether the commit charge was at the limit at a sample inside `iv`. */
+export function commitFullDuring(ctx: Ctx, iv: Interval): boolean {
+  return fullStretches(ctx).some(f => f.iv.startMs <= iv.endMs && f.iv.endMs >= iv.startMs)
+}
+
+const pct = (f: Full) => Math.round((f.peak.v / f.peak.limit) * 100)
+
+function detail(ctx: Ctx, f: Full): string {
+  const who = f.loaded.length ? `with ${join(f.loaded.map(runnerName))} alive` : 'with no model runner alive'
+  const free = f.peak.available !== undefined ? `, while ${gib(f.peak.available)} of physical memory was still available` : ''
+  return `the commit charge was ${gib(f.peak.v)} of its ${gib(f.peak.limit)} limit (${pct(f)}%) at ${ctx.at(f.peak.t)}${free}, ${who}`
+}
+
+const WHY = 'Windows backs every committed page by RAM or a page file: at this limit allocations fail, whatever physical memory is free; a larger page file or a smaller model (or context) makes room.'
+
+function one(ctx: Ctx, f: Full): Draft {
+  const len = f.iv.endMs > f.iv.startMs ? ` (${formatDuration(f.iv.endMs - f.iv.startMs)})` : ''
+  const once = f.iv.endMs === f.iv.startMs
+  const when = once ? `at ${ctx.at(f.iv.startMs)}` : f.iv.toEnd ? `from ${ctx.at(f.iv.startMs)} until the end of the trace${len}` : `from ${ctx.at(f.iv.startMs)} to ${ctx.at(f.iv.endMs)}${len}`
+  const text = `Windows was at its commit limit ${when}: ${detail(ctx, f)}. ${WHY}`
+  return draft('commit-limit', f.iv.startMs, f.iv.endMs, f.loaded, text, { commitBytes: f.peak.v, commitLimitBytes: f.peak.limit, durationMs: f.iv.endMs - f.iv.startMs })
+}
+
+function many(ctx: Ctx, g: Full[]): Draft {
+  const first = g[0] as Full
+  const last = g[g.length - 1] as Full
+  const worst = g.reduce((a, f) => (pct(f) > pct(a) ? f : a))
+  const total = g.reduce((a, f) => a + (f.iv.endMs - f.iv.startMs), 0)
+  const runners = [...new Set(g.flatMap(f => f.loaded))]
+  const text =
+    `Windows was at its commit limit ${g.length} times between ${ctx.at(first.iv.startMs)} and ${ctx.at(last.iv.endMs)} (${formatDuration(total)} in all${last.iv.toEnd ? ', the last until the end of the trace' : ''}). ` +
+    `Highest: ${detail(ctx, worst)}. ${WHY}`
+  return draft('commit-limit', first.iv.startMs, last.iv.endMs, runners, text, { commitBytes: worst.peak.v, commitLimitBytes: worst.peak.limit, intervals: g.length, durationMs: total })
+}
+
+/** One finding per stretch at the limit; stretches are one line. */
+export function commitLimitFindings(ctx: Ctx): Draft[] {
+  return lines(fullStretches(ctx), () => 'commit', f => one(ctx, f), g => many(ctx, g))
+}

@@ -1,0 +1,53 @@
+/**
+ * A trace file in UTF-16 LE with its byte-order mark, as Windows PowerShell 5
+ * writes with `>` or `Out-File`: read in chunks and decoded, one line at a
+ * time, as `readLines` does for UTF-8 (CRLF ends are left to the parsers,
+ * which take a line's `\r` off).
+ */
+import { readSync } from 'node:fs'
+import { StringDecoder } from 'node:string_decoder'
+
+const CHUNK = 1 << 15
+
+export async function readUtf16Lines(
+  fd: number,
+  maxLine: number,
+  onLine: (line: string, no: number) => void,
+  onTruncated: (line: string, no: number) => void,
+  afterChunk?: () => Promise<void>,
+  onTooLong?: (no: number) => void,
+): Promise<{ lines: number; bytes: number }> {
+  const buf = Buffer.allocUnsafe(CHUNK)
+  const decoder = new StringDecoder('utf16le')
+  let no = 0
+  let bytes = 0
+  let rest = ''
+  let skipping = false
+  let position = 2 // after the byte-order mark
+  for (;;) {
+    const n = readSync(fd, buf, 0, CHUNK, position)
+    if (n === 0) break
+    position += n
+    bytes += n
+    const text = rest + decoder.write(buf.subarray(0, n))
+    let from = 0
+    let nl = text.indexOf('\n')
+    while (nl !== -1) {
+      if (skipping) skipping = false
+      else if (nl - from > maxLine) onTooLong?.(++no)
+      else onLine(text.slice(from, nl), ++no)
+      from = nl + 1
+      nl = text.indexOf('\n', from)
+    }
+    rest = text.slice(from)
+    if (rest.length > maxLine) {
+      if (!skipping) onTooLong?.(++no)
+      skipping = true
+      rest = ''
+    }
+    if (afterChunk) await afterChunk()
+  }
+  rest += decoder.end()
+  if (rest.length > 0 && !skipping) onTruncated(rest, ++no)
+  return { lines: no, bytes: bytes + 2 }
+}
