@@ -213,11 +213,7 @@ export class ServerLogFollower {
     }
   }
 
-  /**
-   * Opens the log: a regular file only, without blocking (a FIFO would hold
-   * the whole daemon until someone wrote to it). True when open; else why
-   * not, when the file is there but no file memtrace reads, or ''.
-   */
+  /** Opens the log, a regular file only and without blocking (a FIFO would hold the daemon): true, or why not ('' if unknown). */
   #openFile(atEnd: boolean): true | string {
     const file = (this.#origin as { file: string }).file
     try {
