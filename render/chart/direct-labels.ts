@@ -149,23 +149,41 @@ function peakText(kb: number): string {
 export function clearOfLines(trace: Trace, box: Box, x: (t: number) => number, planGiB?: number): (r: Rect) => boolean {
   const y = fastLinear(rssScale(trace, box, planGiB))
   const yOfKb = (kb: number) => y((kb * 1024) / GIB)
-  const lines = new LineIndex(trace.procs, x, yOfKb)
   // A sample inside the spot (with the 2 px the line test keeps clear) settles it at once.
   const points = new PointGrid(trace.procs, x, yOfKb, box)
+  // Made once the grid has left PLAIN_TRIES spots unsettled: most charts never need it (on 10,000 processes, 17 of
+  // 46,696 spots), and until then each spot is tested against the lines whose time span reaches it.
+  let lines: LineIndex | undefined
+  let plain = 0
   // The line that crossed the last spot tried is tried first: the next spot is near it, and one crossing line settles it.
   let lastHit = -1
-  const hits = (o: ProcSeries, at: number, r: Rect) => crosses(o, r, x, y, lines.pixels(o, at))
+  const hits = (o: ProcSeries, at: number, r: Rect) => crosses(o, r, x, y, lines?.pixels(o, at))
+  const hit = (o: ProcSeries, at: number, r: Rect) => {
+    if (!hits(o, at, r)) return false
+    lastHit = at
+    return true
+  }
   return (r: Rect) => {
     if (points.anyIn(r, 2)) return false
     const last = trace.procs[lastHit]
     if (last && hits(last, lastHit, r)) return false
-    return !lines.some(r, 2, (o, at) => {
-      if (!hits(o, at, r)) return false
-      lastHit = at
-      return true
-    })
+    if (!lines && plain < PLAIN_TRIES) {
+      plain++
+      // Its segments lie between its first and last samples: a line whose span ends left of the spot, or starts right of it, cannot cross.
+      const left = r.x - 2
+      const right = r.x + r.w + 2
+      return !trace.procs.some((o, at) => {
+        const n = o.tsMs.length
+        return n > 0 && x(o.tsMs[0] as number) <= right && x(o.tsMs[n - 1] as number) >= left && hit(o, at, r)
+      })
+    }
+    lines ??= new LineIndex(trace.procs, x, yOfKb)
+    return !lines.some(r, 2, (o, at) => hit(o, at, r))
   }
 }
+
+/** Spots tested against the lines' time spans, before the lines are indexed by where they run. */
+const PLAIN_TRIES = 64
 
 export function directLabels(trace: Trace, box: Box, x: (t: number) => number, styles: ProcStyle[], th: Theme, taken: Occupied, clear: (r: Rect) => boolean, planGiB?: number): string {
   const y = fastLinear(rssScale(trace, box, planGiB))
