@@ -51,12 +51,33 @@ function kill(pid: number): void {
   }
 }
 
+/** A `memtrace start --dir DIR` still running: its daemon may not have taken the lock yet. */
+function starting(dir: string): boolean {
+  const ps = spawnSync('ps', ['-axo', 'args='], { encoding: 'utf8' })
+  return (ps.stdout ?? '').split('\n').some(l => / start /.test(l) && l.includes(BIN) && l.includes(`--dir ${dir}`) && !l.includes('--daemonized'))
+}
+
+/**
+ * Stops the daemon tracing into `dir`, as `memtrace stop` does. A bench
+ * killed during `memtrace start` leaves that start running, and its daemon
+ * takes the lock only later: while the start runs (it gives up on its daemon
+ * after 10 s), a stop that found no daemon is tried again.
+ */
+function stopDaemon(dir: string): void {
+  const until = Date.now() + 12_000
+  for (;;) {
+    const r = spawnSync(process.execPath, [BIN, 'stop', '--dir', dir], { stdio: 'ignore', timeout: 30_000 })
+    if (r.status === 0 || Date.now() > until || !starting(dir)) return
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250)
+  }
+}
+
 function end(): void {
   if (!done) {
     const kids = descendants(servers)
     for (const pid of servers) kill(-pid)
     for (const pid of kids) kill(pid)
-    for (const dir of daemons) spawnSync(process.execPath, [BIN, 'stop', '--dir', dir], { stdio: 'ignore', timeout: 30_000 })
+    for (const dir of daemons) stopDaemon(dir)
   }
   process.exit(0)
 }
