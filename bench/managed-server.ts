@@ -159,6 +159,15 @@ export class ManagedServer {
     return this.#runners().map(r => r.pid)
   }
 
+  /** This start's part of its log (the file holds every restart's); '' when it cannot be read. */
+  log(): string {
+    try {
+      return readFileSync(this.logFile).subarray(this.#logFrom).toString('utf8')
+    } catch {
+      return ''
+    }
+  }
+
   effectiveParallel(): number | undefined {
     if (this.pid === undefined) return undefined
     for (const r of this.#runners()) {

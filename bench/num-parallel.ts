@@ -11,6 +11,7 @@ import { formatTs } from '../core/parse/time.js'
 import { generate, HttpError, loadedModels } from './ollama-client.js'
 import { freePort, ManagedServer } from './managed-server.js'
 import { latency } from './stats.js'
+import { stepContext } from './run-context.js'
 import { busySteps, npCause, phases } from './rules.js'
 import { addMemory, fillWindow, finished, hostBefore, hostDuring, mean, memtrace, requestOptions, sd, sleep, type SweepArgs, type Timed, traced } from './sweep.js'
 
@@ -56,13 +57,15 @@ async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np
   try {
     for (let w = 0; w < a.warmup; w++) await generate(server.url, a.model, a.prompt, opts)
   } catch (e) {
+    const context = await stepContext(server.url, a.model, { numParallel: np, numCtx: a.numCtx }, server.log())
     await server.stop()
     // A model the server does not have is no result of the sweep: said once.
     if (e instanceof HttpError && e.status === 404) throw new InputError(`${a.model}: ${e.message} (pull it first)`)
     say(`NUM_PARALLEL=${np}: did not load: ${(e as Error).message}`)
-    return { ...base, outcome: `did not load: ${(e as Error).message}`, endedAt: formatTs(Date.now()), requests: 0 }
+    return { ...base, ...context, outcome: `did not load: ${(e as Error).message}`, endedAt: formatTs(Date.now()), requests: 0 }
   }
   const effective = server.effectiveParallel()
+  const context = await stepContext(server.url, a.model, { numParallel: np, numCtx: a.numCtx }, server.log())
   // The runner is loaded and idle from here: its RSS counts from now, a second before the requests.
   const rssFrom = Date.now()
   const host = await hostBefore(trace)
@@ -95,6 +98,7 @@ async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np
     rssFrom,
     ...host,
     ...hostEnd,
+    ...context,
   }
   if (results.length > 0) {
     out.genTps = mean(gen)
