@@ -10,9 +10,11 @@ import { localStamp } from '../core/parse/time.js'
 import { duration, whole } from './args.js'
 import { jsonLine, oneLine } from '../core/safe-text.js'
 import { runNumParallel } from './num-parallel.js'
-import { capContext, kvBytesPerSlot, type ModelFacts, runnerBytes } from '../core/plan.js'
+import { capContext, type KvType, kvBytesPerSlot, type ModelFacts, plan, runnerBytes } from '../core/plan.js'
+import { type PlannedMax, recommendation } from './recommend.js'
+import { memoryNow } from './plan-command.js'
 import { findModel, modelDirs, readFacts } from '../core/model-files.js'
-import { chart, markdown, markdownModels, markdownParallel, type PerSlot, type RunnerPlan, slope } from './results.js'
+import { busyText, chart, markdown, markdownModels, markdownParallel, type PerSlot, type RunnerPlan, slope } from './results.js'
 import { runModels } from './models.js'
 import { runParallel } from './parallel.js'
 import { released } from './guard.js'
@@ -219,7 +221,7 @@ async function bench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
     if (measured !== undefined) perSlot.measuredBytes = measured
     const facts = await modelFacts(a.model, say)
     if (facts) perSlot.predictedBytes = kvBytesPerSlot(facts.facts, capContext(facts.facts, a.numCtx), 'f16')
-    md = markdown(steps, settings, perSlot)
+    md = `${markdown(steps, settings, perSlot)}${recommendation(steps, facts ? await plannedMax(a.model, a.numCtx, facts, steps) : undefined, busyText(steps, 'NP'))}\n`
   }
   onInterrupt(undefined)
   // Each step was written as it ended; the whole file now replaces those lines at once, with what needed every step.
@@ -289,4 +291,19 @@ async function runnerPlan(model: string, numCtx: number, numParallel: number, fi
     out.perSlotBytes = kvBytesPerSlot(m.facts, ctx, 'f16')
   }
   return out
+}
+
+/** What `plan` says for the sweep's model and context on this machine now (its server stopped), with the KV cache and flash attention the server said it ran with. */
+async function plannedMax(model: string, numCtx: number, m: { facts: ModelFacts; weightsBytes: number }, steps: BenchStep[]): Promise<PlannedMax | undefined> {
+  let host
+  try {
+    host = await memoryNow()
+  } catch {
+    return undefined
+  }
+  const said = steps.find(s => s.settings)?.settings
+  const kvType: KvType = said?.kvCacheType === 'q8_0' || said?.kvCacheType === 'q4_0' ? said.kvCacheType : 'f16'
+  const flashAttention = said?.flashAttention ?? true
+  const p = plan(model, m.facts, m.weightsBytes, host, { numCtx, numParallel: 1, kvType, flashAttention })
+  return { maxParallel: p.maxParallel, numCtx: p.contextLength, kvType, flashAttention, memTotalBytes: host.memTotalBytes, inUseBytes: host.osReserveBytes }
 }
