@@ -221,7 +221,7 @@ async function bench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
     if (measured !== undefined) perSlot.measuredBytes = measured
     const facts = await modelFacts(a.model, say)
     if (facts) perSlot.predictedBytes = kvBytesPerSlot(facts.facts, capContext(facts.facts, a.numCtx), 'f16')
-    md = `${markdown(steps, settings, perSlot)}${recommendation(steps, facts ? await plannedMax(a.model, a.numCtx, facts, steps) : undefined, busyText(steps, 'NP'))}\n`
+    md = `${markdown(steps, settings, perSlot)}${recommendation(steps, facts ? await plannedMax(a.model, a.numCtx, facts, steps) : undefined, busyText(steps, 'NP') ? 'the host was busy, so the rules named no phase (see Phases above)' : '')}\n`
   }
   onInterrupt(undefined)
   // Each step was written as it ended; the whole file now replaces those lines at once, with what needed every step.
