@@ -69,8 +69,14 @@ unload time and what was not given back. A failed load restarts the server
 for one more try, then the model is skipped with the reason. --prompts FILE
 takes one prompt per line (default: the email-validation prompt).
 
-compare prints two results side by side (before and after an upgrade, say),
-marking each difference beyond the run-to-run spread.`
+compare prints two results side by side (before and after an upgrade, say):
+a difference beyond the run-to-run spread is put down to a changed setting or
+host, or a busy host, where the result lines say so, and marked otherwise;
+speeds of steps with one request each are not judged, and a step that failed
+in one run is counted.
+
+num-parallel ends with a recommendation: the largest NUM_PARALLEL that stayed
+flat, beside the most slots memtrace plan says fit.`
 
 /** Whether a command can be run: a path that is an executable file, or a name found on PATH. */
 function onPath(cmd: string): boolean {
