@@ -95,6 +95,18 @@ function latencyTable(steps: BenchStep[], unit: string): string[] {
   ]
 }
 
+/** `Made with Ollama 0.11.4 (memtrace 0.1.0) on …`: what the lines record of how they were made, said once above a table. */
+export function madeWith(steps: BenchStep[]): string {
+  const v = steps.find(x => x.versions)?.versions
+  const h = steps.find(x => x.host)?.host
+  const st = steps.find(x => x.settings?.kvCacheType !== undefined || x.settings?.flashAttention !== undefined || x.settings?.batch !== undefined)?.settings
+  if (!v && !h) return ''
+  const server = v?.ollama ? `Ollama ${v.ollama}` : 'a server that did not say its version'
+  const host = h ? ` on ${[h.osName ?? h.os, h.kernel].filter(Boolean).join(', kernel ')}${h.cpus ? `, ${h.cpus} × ${h.cpuModel ?? 'CPU'}` : ''}${h.memTotalBytes ? `, ${gib(h.memTotalBytes)}` : ''}${h.gpus?.length ? `, ${h.gpus.map(g => g.name).join(' + ')}` : ''}` : ''
+  const set = st ? `; KV cache ${st.kvCacheType ?? 'not said'}, flash attention ${st.flashAttention === undefined ? "the server's default" : st.flashAttention ? 'on' : 'off'}${st.batch ? `, batch ${st.batch}` : ''}` : ''
+  return markdownText(`Made with ${server}${v?.memtrace ? ` (memtrace ${v.memtrace})` : ''}${host}${set}.`)
+}
+
 /** The rules' test, said under each table. */
 export const SPREAD_TEST = 'a difference counts only when the two means lie further apart than their two standard deviations together'
 
@@ -114,6 +126,7 @@ export function markdown(steps: BenchStep[], s: SweepSettings, perSlot: PerSlot,
     '',
     ...(interrupted ? [interruptedText(interrupted), ''] : []),
     `num_ctx ${s.numCtx}, one request at a time: ${s.requests} request${s.requests === 1 ? '' : 's'} per step after ${s.warmup ? `${s.warmup} warm-up${s.warmup === 1 ? '' : 's'}` : 'no warm-up (the first request loads the model)'}, ${s.cooldownMs / 1000} s apart; seed ${s.seed}, temperature ${s.temperature}. The server restarts with OLLAMA_NUM_PARALLEL = NP at each step; memory is from memtrace's trace of the step (after the warm-up). "Other CPU" is what processes other than the server, its runners and memtrace used, in % of the machine, over a second before the requests and while they ran.`,
+    ...(madeWith(steps) ? ['', madeWith(steps)] : []),
     '',
     '| NP | runner NP | gen t/s | prefill t/s | TTFT ms | RSS idle | RSS peak | swap growth | page-outs | free min | other CPU | phase | cause |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
@@ -175,6 +188,7 @@ export function markdownParallel(steps: BenchStep[], s: SweepSettings & { numPar
     '',
     ...(interrupted ? [interruptedText(interrupted), ''] : []),
     `num_ctx ${s.numCtx}${s.numParallel !== undefined ? `, a server of memtrace's own with OLLAMA_NUM_PARALLEL=${s.numParallel}` : ', the running server'}: P identical requests at once, ${s.requests} rounds per step after ${s.warmup} warm-up, ${s.cooldownMs / 1000} s apart; seed ${s.seed}, temperature ${s.temperature}.`,
+    ...(madeWith(steps) ? ['', madeWith(steps)] : []),
     '',
     '| P | gen t/s per request | total t/s | TTFT p50 ms | TTFT max ms | RSS peak | swap growth | page-outs | free min | other CPU | |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
@@ -207,6 +221,7 @@ export function markdownModels(steps: BenchStep[], s: SweepSettings & { order: s
     ...(interrupted ? [interruptedText(interrupted).replace('Nothing is named: the rules need the whole sweep.', '')
       .trim(), ''] : []),
     `num_ctx ${s.numCtx}; ${s.order === 'given' ? 'in the order given' : 'smallest first'}; ${s.requests} requests per model after a load; seed ${s.seed}, temperature ${s.temperature}. After each model: keep_alive 0, then a wait until /api/ps is empty, the runner has exited and memory has come back. "In use" is the host's memory in use (total − available); "runner peak" is the runner's RSS from the trace.`,
+    ...(madeWith(steps) ? ['', madeWith(steps)] : []),
     '',
     '| # | model | in use before | runner peak | in use after unload | not given back | unload s | gen t/s | outcome |',
     '|---:|---|---:|---:|---:|---:|---:|---:|---|',

@@ -45,3 +45,15 @@ t.test('a step that did not load ends what can be recommended', async t => {
   const r = recommendation(named([21.1, 21.0, 20.9, undefined, 21.0]), PLAN_32, '')
   t.match(r, /NUM_PARALLEL=3, the largest that stayed flat on this machine; NP 4 did not run\./)
 })
+
+t.test('the table says once what its lines record of how they were made', async t => {
+  const { madeWith } = await import('../results.js')
+  const steps = named([21.1, 21.0]).map(s => ({
+    ...s,
+    settings: { numParallel: s.step, numCtx: 32768, kvCacheType: 'q8_0', flashAttention: true, batch: 512 },
+    versions: { ollama: '0.11.4', memtrace: '0.1.0' },
+    host: { cpuModel: 'Apple M2 Pro', cpus: 12, memTotalBytes: 32 * GIB, os: 'Darwin', kernel: '24.1.0' },
+  }))
+  t.equal(madeWith(steps), 'Made with Ollama 0.11.4 (memtrace 0.1.0) on Darwin, kernel 24.1.0, 12 × Apple M2 Pro, 32.00 GiB; KV cache q8\\_0, flash attention on, batch 512.')
+  t.equal(madeWith(named([21.1])), '', 'lines written before they carried it: nothing said')
+})
