@@ -86,7 +86,7 @@ export function compare(a: BenchStep[], b: BenchStep[], names: [string, string])
   if (!byModel) keys.sort((x, y) => Number(x) - Number(y))
   const head = `| ${byModel ? 'model' : kind === 'parallel' ? 'P' : 'NP'} | ${cols.map(c => `${c.name} A | ${c.name} B | Δ`).join(' | ')} | why |`
   const rule = `|---:|${cols.map(() => '---:|---:|---:').join('|')}|---|`
-  const n = { marked: 0, setting: 0, load: 0, single: 0, failed: 0, missing: 0 }
+  const n = { marked: 0, setting: 0, load: 0, single: 0, failed: 0, failedBoth: 0, missing: 0 }
   const rows = keys.map(k => {
     const x = a.find(s => key(s) === k)
     const y = b.find(s => key(s) === k)
@@ -98,6 +98,7 @@ export function compare(a: BenchStep[], b: BenchStep[], names: [string, string])
     }
     if (w?.failed) {
       n.failed++
+      if (w.failedBoth) n.failedBoth++
       notes.push(`✕ failed: ${markdownText(w.failed)}`)
     }
     if (w?.setting.length) notes.push(`changed: ${markdownText(w.setting.join(', '))}`)
@@ -142,7 +143,7 @@ export function compare(a: BenchStep[], b: BenchStep[], names: [string, string])
     ...rows,
     '',
     `⚠ marks ${n.marked} difference${n.marked === 1 ? '' : 's'} beyond the run-to-run spread that nothing else explains: for per-request speeds and TTFT, more than the two standard deviations together; for memory and total throughput, which have no spread within a step, more than ${SPREADLESS_SHARE * 100} %. Differences under ${MIN_SHARE * 100} % are never marked.${explained.length ? ` Beyond the spread but not called a change: ${explained.join('; ')}.` : ''}`,
-    ...(n.failed ? [`✕ ${n.failed} step${n.failed === 1 ? '' : 's'} failed in ${n.failed === 1 ? 'one run' : 'one run or both'}: nothing to set against ${n.failed === 1 ? 'it' : 'them'}.`] : []),
+    ...(n.failed ? [`✕ ${n.failed} step${n.failed === 1 ? '' : 's'} failed (${n.failed - n.failedBoth} in one run, ${n.failedBoth} in both): nothing to set against ${n.failed === 1 ? 'it' : 'them'}.`] : []),
     ...(n.missing ? [`${n.missing} step${n.missing === 1 ? '' : 's'} ran in one run only.`] : []),
   ].join('\n')}\n`
 }

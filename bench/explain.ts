@@ -71,6 +71,8 @@ export interface Why {
   single: boolean
   /** A run whose step failed, and how. */
   failed?: string
+  /** Both runs' steps failed. */
+  failedBoth?: boolean
 }
 
 export function why(a: BenchStep, b: BenchStep): Why {
@@ -78,5 +80,6 @@ export function why(a: BenchStep, b: BenchStep): Why {
   if (busy(a) || busy(b)) w.load = `other CPU ${otherCpu(a)?.toFixed(0) ?? '–'} → ${otherCpu(b)?.toFixed(0) ?? '–'} %`
   const f = [failedStep(a) ? `A ${a.outcome}` : '', failedStep(b) ? `B ${b.outcome}` : ''].filter(Boolean)
   if (f.length) w.failed = f.join('; ')
+  if (f.length === 2) w.failedBoth = true
   return w
 }

@@ -111,7 +111,7 @@ t.test('compare: a step that failed in one run is marked and counted, not a bare
   const b = [made(1, 21.0, 0.2, 0.25), { ...rest, outcome: 'did not load: model requires more system memory', requests: 0 }]
   const md = compare(a, b, ['a', 'b'])
   t.match(rowsOf(md)[1], /✕ failed: B did not load: model requires more system memory/)
-  t.match(md, /✕ 1 step failed in one run/)
+  t.match(md, /✕ 1 step failed \(1 in one run, 0 in both\)/)
   t.match(md, /⚠ marks 0 differences/)
 })
 
