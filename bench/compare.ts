@@ -84,7 +84,7 @@ export function compare(a: BenchStep[], b: BenchStep[], names: [string, string])
   const key = (s: BenchStep) => (byModel ? s.model : String(s.step))
   const keys = [...new Set([...a, ...b].map(key))]
   if (!byModel) keys.sort((x, y) => Number(x) - Number(y))
-  const head = `| ${byModel ? 'model' : kind === 'parallel' ? 'P' : 'NP'} | ${cols.map(c => `${c.name} A | ${c.name} B | Δ`).join(' | ')} | why |`
+  const head = `| ${byModel ? 'model' : kind === 'parallel' ? 'P' : kind === 'num-ctx' ? 'num_ctx' : 'NP'} | ${cols.map(c => `${c.name} A | ${c.name} B | Δ`).join(' | ')} | why |`
   const rule = `|---:|${cols.map(() => '---:|---:|---:').join('|')}|---|`
   const n = { marked: 0, setting: 0, load: 0, single: 0, failed: 0, failedBoth: 0, missing: 0 }
   const rows = keys.map(k => {

@@ -9,6 +9,8 @@ import { gibOrMib as gib } from '../core/units.js'
 /** What `plan` said for the same model and context on this machine. */
 export interface PlannedMax {
   maxParallel: number
+  /** The longest context (a power of two) that fits with one slot. */
+  maxContext?: number
   numCtx: number
   kvType: string
   flashAttention: boolean
@@ -28,14 +30,20 @@ export function largestFlat(steps: BenchStep[]): { np: number; allFlat: boolean;
   return { np: last.step, allFlat: ran.every(s => s.phase === 'flat'), ...(failedAt !== undefined ? { failedAt } : {}) }
 }
 
-/** The recommendation line under the table. */
-export function recommendation(steps: BenchStep[], planned: PlannedMax | undefined, why: string): string {
+/** The recommendation line under the table: of NUM_PARALLEL (num-parallel) or of the context (num-ctx). */
+export function recommendation(steps: BenchStep[], planned: PlannedMax | undefined, why: string, kind: 'num-parallel' | 'num-ctx' = 'num-parallel'): string {
+  const ctx = kind === 'num-ctx'
+  const unit = ctx ? 'num_ctx' : 'NP'
   const best = largestFlat(steps)
-  const plan = planned
-    ? `\`memtrace plan\` says ${planned.maxParallel > 0 ? `up to ${planned.maxParallel} slot${planned.maxParallel === 1 ? '' : 's'} fit` : 'not one slot fits'} at ${planned.numCtx} context (KV cache ${planned.kvType}, flash attention ${planned.flashAttention ? 'on' : 'off'}, beside the ${gib(planned.inUseBytes)} in use now of ${gib(planned.memTotalBytes)})`
-    : '`memtrace plan` could not say (no manifest of the model here)'
+  const said = planned ? `KV cache ${planned.kvType}, flash attention ${planned.flashAttention ? 'on' : 'off'}, beside the ${gib(planned.inUseBytes)} in use now of ${gib(planned.memTotalBytes)}` : ''
+  const planMax = planned ? (ctx ? (planned.maxContext ?? 0) : planned.maxParallel) : 0
+  const plan = !planned
+    ? '`memtrace plan` could not say (no manifest of the model here)'
+    : ctx
+      ? `\`memtrace plan\` says ${planMax > 0 ? `the longest context that fits with one slot is ${planMax}` : 'no context of 2048 or more fits with one slot'} (${said})`
+      : `\`memtrace plan\` says ${planMax > 0 ? `up to ${planMax} slot${planMax === 1 ? '' : 's'} fit` : 'not one slot fits'} at ${planned.numCtx} context (${said})`
   if (!best) return `Recommendation: none: ${why || 'the rules named no phase'}. ${plan}.`
-  const reach = best.failedAt !== undefined ? `; NP ${best.failedAt} did not run` : best.allFlat ? ': every step stayed flat, so the sweep did not reach a slowdown (a larger --max-np may)' : `; from NP ${(steps.find(s => s.phase !== undefined && s.phase !== 'flat')?.step ?? best.np + 1)} it slowed beyond the spread`
-  const versus = planned && planned.maxParallel > 0 ? (planned.maxParallel > best.np ? ': the plan is the ceiling of memory, the sweep where this machine slows down first' : planned.maxParallel < best.np ? ': fewer than stayed flat (the plan reserves the KV cache of every slot; a runner touches only what it uses)' : ': the two agree') : ''
-  return `Recommendation: NUM_PARALLEL=${best.np}, the largest that stayed flat on this machine${reach}. ${plan}${versus}.`
+  const reach = best.failedAt !== undefined ? `; ${unit} ${best.failedAt} did not run` : best.allFlat ? `: every step stayed flat, so the sweep did not reach a slowdown (a larger ${ctx ? '--max-ctx' : '--max-np'} may)` : `; from ${unit} ${steps.find(s => s.phase !== undefined && s.phase !== 'flat')?.step ?? '?'} it slowed beyond the spread`
+  const versus = planMax > 0 ? (planMax > best.np ? ': the plan is the ceiling of memory, the sweep where this machine slows down first' : planMax < best.np ? `: ${ctx ? 'shorter than' : 'fewer than'} what stayed flat (the plan reserves the whole KV cache; a runner touches only what it uses)` : ': the two agree') : ''
+  return `Recommendation: ${ctx ? `num_ctx ${best.np}, the longest` : `NUM_PARALLEL=${best.np}, the largest`} that stayed flat on this machine${reach}. ${plan}${versus}.`
 }

@@ -12,8 +12,8 @@ export const benchStepSchema = {
   required: ['record', 'experiment', 'step', 'model', 'outcome', 'startedAt', 'endedAt'],
   properties: {
     record: { const: 'bench-step' },
-    experiment: { enum: ['num-parallel', 'parallel', 'models'] },
-    step: { type: 'integer', minimum: 1, description: 'The NUM_PARALLEL of the step (num-parallel), or the concurrency P.' },
+    experiment: { enum: ['num-parallel', 'num-ctx', 'parallel', 'models'] },
+    step: { type: 'integer', minimum: 1, description: 'The NUM_PARALLEL of the step (num-parallel), its context in tokens (num-ctx, at NUM_PARALLEL=1), the concurrency P (parallel), or the model\'s place in the run (models).' },
     model: { type: 'string' },
     outcome: { type: 'string', description: '"ok", or "did not load: …" and the like.' },
     startedAt: { type: 'string' },

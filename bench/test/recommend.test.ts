@@ -38,7 +38,7 @@ t.test('no phase named (a busy host): no recommendation, and why', async t => {
 t.test('every step flat: the largest tried, and the sweep said to have stopped short', async t => {
   const r = recommendation(named([60.2, 59.8, 61.0, 60.5]), { ...PLAN_32, maxParallel: 2 }, '')
   t.match(r, /NUM_PARALLEL=4, the largest that stayed flat on this machine: every step stayed flat, so the sweep did not reach a slowdown/)
-  t.match(r, /up to 2 slots fit .*: fewer than stayed flat/)
+  t.match(r, /up to 2 slots fit .*: fewer than what stayed flat/)
 })
 
 t.test('a step that did not load ends what can be recommended', async t => {
@@ -56,4 +56,40 @@ t.test('the table says once what its lines record of how they were made', async 
   }))
   t.equal(madeWith(steps), 'Made with Ollama 0.11.4 (memtrace 0.1.0) on Darwin, kernel 24.1.0, 12 × Apple M2 Pro, 32.00 GiB; KV cache q8\\_0, flash attention on, batch 512.')
   t.equal(madeWith(named([21.1])), '', 'lines written before they carried it: nothing said')
+})
+
+t.test('a context sweep: the longest context that stayed flat, beside the longest plan says fits with one slot', async t => {
+  const steps = named([30.1, 29.8, 30.3, 24.0, 23.8]).map((s, i) => ({ ...s, experiment: 'num-ctx' as const, step: 2048 * 2 ** i }))
+  const r = recommendation(steps, { ...PLAN_32, maxContext: 32768 }, '', 'num-ctx')
+  t.match(r, /^Recommendation: num_ctx 8192, the longest that stayed flat on this machine; from num_ctx 16384 it slowed beyond the spread\. `memtrace plan` says the longest context that fits with one slot is 32768 \(KV cache f16/)
+})
+
+t.test('num-ctx: the table and chart of a context sweep, from its recorded lines', async t => {
+  const { chart, markdown } = await import('../results.js')
+  // Figures of a num-ctx run on the stand-in (2 requests a step; the simulated runner at scale 0.02).
+  const steps = named([32.7, 32.2, 32.7, 32.0]).map((s, i) => ({ ...s, experiment: 'num-ctx' as const, step: 2048 * 2 ** i, genTpsSd: 0.5, requests: 2, effectiveNp: 1, rssIdleBytes: [138, 140, 145, 158][i] as number * 1024 ** 2 }))
+  const settings = { model: 'qwen2.5-coder:7b', numCtx: 4096, requests: 2, warmup: 1, cooldownMs: 200, seed: 42, temperature: 0 }
+  const md = markdown(steps, settings, { measuredBytes: 1.35 * 1024, predictedBytes: 56 * 1024 }, undefined, 'num-ctx')
+  t.match(md, /^# memtrace bench num-ctx: qwen2\.5-coder:7b/)
+  t.match(md, /^NUM_PARALLEL 1, one request at a time/m)
+  t.match(md, /^\| num_ctx \| runner NP \| gen t\/s \|/m)
+  t.match(md, /^\| 16384 \| 1 \| 32\.0 ± 0\.5 \|/m)
+  t.match(md, /Phases: flat 2048–16384/)
+  t.match(md, /Per 1,024 tokens of context: measured 1 MiB .* predicted 56 MiB/)
+  const svg = chart(steps, settings, 'num-ctx')
+  t.match(svg, /Context sweep · qwen2\.5-coder:7b · NUM_PARALLEL 1/)
+  t.match(svg, />num_ctx \(tokens\)</)
+  // Doubled contexts are evenly spaced: 2048, 4096, 8192 and 16384 at equal steps along the axis.
+  const xs = [...svg.matchAll(/<circle cx="([\d.]+)" cy="[\d.]+" r="5"/g)].map(m => Number(m[1])).slice(0, 4)
+  t.equal(xs.length, 4)
+  t.ok(Math.abs(xs[1]! - xs[0]! - (xs[3]! - xs[2]!)) < 0.01, `evenly spaced: ${xs.join(', ')}`)
+})
+
+t.test('bench num-ctx: its own options, said before anything runs', async t => {
+  const { memtrace } = await import('../../core/test/helpers.js')
+  const r = memtrace(['bench', 'num-ctx', '--model', 'm', '--min-ctx', '8192', '--max-ctx', '4096', '--serve-cmd', 'true'])
+  t.equal(r.code, 1)
+  t.match(r.stderr, /--min-ctx is above --max-ctx/)
+  const np = memtrace(['bench', 'num-ctx', '--model', 'm', '--max-np', '4'])
+  t.match(np.stderr, /bench num-ctx does not take --max-np/)
 })
