@@ -2,7 +2,8 @@
  * `memtrace bench num-parallel` (seed 000): one request at a time against a
  * server restarted with OLLAMA_NUM_PARALLEL = 1, 2, … so that only memory
  * grows from step to step. It traces itself with the daemon, marks each step,
- * and names the phases and the cause of each slowdown.
+ * and names the phases and the cause of each slowdown. `bench num-ctx`
+ * (seed 004) is the same sweep at NUM_PARALLEL=1 over doubled contexts.
  */
 import { join } from 'node:path'
 import type { BenchStep } from '../schemas/index.js'
