@@ -9,10 +9,12 @@ import { runnerMemoryIn } from '../render/index.js'
 import { localStamp } from '../core/parse/time.js'
 import { duration, whole } from './args.js'
 import { jsonLine, oneLine } from '../core/safe-text.js'
-import { runNumParallel } from './num-parallel.js'
-import { capContext, kvBytesPerSlot, type ModelFacts, runnerBytes } from '../core/plan.js'
+import { ctxPoints, runNumParallel } from './num-parallel.js'
+import { capContext, type KvType, kvBytesPerSlot, type ModelFacts, plan, runnerBytes } from '../core/plan.js'
+import { type PlannedMax, recommendation } from './recommend.js'
+import { memoryNow } from './plan-command.js'
 import { findModel, modelDirs, readFacts } from '../core/model-files.js'
-import { chart, markdown, markdownModels, markdownParallel, type PerSlot, type RunnerPlan, slope } from './results.js'
+import { busyText, chart, markdown, markdownModels, markdownParallel, type PerSlot, type RunnerPlan, slope } from './results.js'
 import { runModels } from './models.js'
 import { runParallel } from './parallel.js'
 import { released } from './guard.js'
@@ -24,6 +26,7 @@ import type { BenchStep } from '../schemas/index.js'
 export const EMAIL_PROMPT = 'Write a Python function that validates an email address using regex. Include type hints, error handling, docstring, and 3 example test cases.'
 
 export const BENCH_HELP = `Usage: memtrace bench num-parallel --model M [options]
+       memtrace bench num-ctx --model M [--min-ctx N] [--max-ctx N] [options]
        memtrace bench parallel --model M [--max-parallel N] [--num-parallel NP] [options]
        memtrace bench models M1 M2 … [--prompts FILE] [--order size|given] [options]
        memtrace bench compare A/results.jsonl B/results.jsonl
@@ -33,6 +36,10 @@ with OLLAMA_NUM_PARALLEL = 1 … --max-np, sends one request at a time, and
 traces it all. Writes into --out: results.jsonl (memtrace schema bench-step),
 results.md, results.svg, memory.svg (the memory chart, one marker per step),
 the traces and the server's log.
+
+Seed 004's "KV cache grows with context" (num-ctx): the same at
+NUM_PARALLEL=1, with num_ctx doubled from --min-ctx (2048) to --max-ctx
+(32768), the same table, charts and rules.
 
 Seed 001's experiment (parallel): P identical requests at once for P = 1 …
 --max-parallel (default 4), against the running server, or with
@@ -67,8 +74,14 @@ unload time and what was not given back. A failed load restarts the server
 for one more try, then the model is skipped with the reason. --prompts FILE
 takes one prompt per line (default: the email-validation prompt).
 
-compare prints two results side by side (before and after an upgrade, say),
-marking each difference beyond the run-to-run spread.`
+compare prints two results side by side (before and after an upgrade, say):
+a difference beyond the run-to-run spread is put down to a changed setting or
+host, or a busy host, where the result lines say so, and marked otherwise;
+speeds of steps with one request each are not judged, and a step that failed
+in one run is counted.
+
+num-parallel ends with a recommendation: the largest NUM_PARALLEL that stayed
+flat, beside the most slots memtrace plan says fit.`
 
 /** Whether a command can be run: a path that is an executable file, or a name found on PATH. */
 function onPath(cmd: string): boolean {
@@ -106,7 +119,7 @@ async function bench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
     out.write(compare(readResults(files[0] as string), readResults(files[1] as string), [files[0] as string, files[1] as string]))
     return 0
   }
-  if (experiment !== 'num-parallel' && experiment !== 'parallel' && experiment !== 'models') throw new UsageError(`bench ${experiment}: no such experiment; see memtrace bench --help`)
+  if (experiment !== 'num-parallel' && experiment !== 'num-ctx' && experiment !== 'parallel' && experiment !== 'models') throw new UsageError(`bench ${experiment}: no such experiment; see memtrace bench --help`)
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: experiment === 'models',
@@ -117,6 +130,8 @@ async function bench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
       model: { type: 'string' },
       'num-ctx': { type: 'string' },
       'min-np': { type: 'string' },
+      'min-ctx': { type: 'string' },
+      'max-ctx': { type: 'string' },
       'max-np': { type: 'string' },
       'max-parallel': { type: 'string' },
       'num-parallel': { type: 'string' },
@@ -139,7 +154,7 @@ async function bench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
     return 0
   }
   // An option that does not apply to the experiment is a mistake to say, not to drop.
-  const own: Record<string, string[]> = { 'num-parallel': ['min-np', 'max-np', 'model'], parallel: ['max-parallel', 'num-parallel', 'model'], models: ['prompts', 'order', 'settle'] }
+  const own: Record<string, string[]> = { 'num-parallel': ['min-np', 'max-np', 'model'], 'num-ctx': ['min-ctx', 'max-ctx', 'model'], parallel: ['max-parallel', 'num-parallel', 'model'], models: ['prompts', 'order', 'settle'] }
   const mine = new Set([...(own[experiment] ?? []), 'num-ctx', 'requests', 'warmup', 'cooldown', 'prompt', 'seed', 'temperature', 'num-predict', 'load-timeout', 'serve-cmd', 'port', 'out', 'help'])
   const foreign = Object.keys(values).filter(k => !mine.has(k))
   if (foreign.length) throw new UsageError(`bench ${experiment} does not take ${foreign.map(k => `--${k}`).join(', ')}`)
@@ -167,6 +182,9 @@ async function bench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
     out: values.out ?? `memtrace-bench-${localStamp(Date.now())}`,
   }
   if (a.minNp > a.maxNp) throw new UsageError('--min-np is above --max-np')
+  const minCtx = whole('min-ctx', values['min-ctx'], 2048)
+  const maxCtx = whole('max-ctx', values['max-ctx'], 32768)
+  if (minCtx > maxCtx) throw new UsageError('--min-ctx is above --max-ctx')
   if (a.port !== undefined && a.port > 65535) throw new UsageError(`--port wants a port from 1 to 65535, not "${values.port}"`)
   const order = values.order ?? 'size'
   if (order !== 'size' && order !== 'given') throw new UsageError(`--order is size or given, not "${order}"`)
@@ -196,7 +214,7 @@ async function bench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
   onInterrupt(signal => {
     const done = finishedSteps(join(a.out, 'results.jsonl'))
     const note = { signal, steps: done.length }
-    const text = experiment === 'models' ? markdownModels(done, { ...settings, order }, note) : experiment === 'parallel' ? markdownParallel(done, { ...settings, ...(numParallel !== undefined ? { numParallel } : {}) }, undefined, undefined, note) : markdown(done, settings, {}, note)
+    const text = experiment === 'models' ? markdownModels(done, { ...settings, order }, note) : experiment === 'parallel' ? markdownParallel(done, { ...settings, ...(numParallel !== undefined ? { numParallel } : {}) }, undefined, undefined, note) : markdown(done, settings, {}, note, experiment)
     writeFileSync(join(a.out, 'results.md'), text)
     if (done.length) writeFileSync(join(a.out, 'results.svg'), chart(done, settings, experiment))
     say(`interrupted (${signal}) after ${done.length} finished step${done.length === 1 ? '' : 's'}: they are in ${join(a.out, 'results.jsonl')} and results.md; the trace is in ${join(a.out, 'trace')} (memtrace render --dir ${join(a.out, 'trace')})`)
@@ -213,13 +231,17 @@ async function bench(argv: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
     if (runner) Object.assign(runner, await fromServerLog(join(a.out, 'trace'), a.model))
     md = markdownParallel(steps, { ...settings, ...(numParallel !== undefined ? { numParallel } : {}) }, runner, run.verdict)
   } else {
-    steps = await runNumParallel(a, say)
+    const ctx = experiment === 'num-ctx'
+    steps = ctx ? await runNumParallel(a, say, ctxPoints(minCtx, maxCtx), 'num-ctx') : await runNumParallel(a, say)
+    // The rise of idle RSS per slot (num-parallel) or per token of context (num-ctx), against plan's KV cache for the same.
     const perSlot: PerSlot = {}
     const measured = slope(steps.filter(s => s.rssIdleBytes !== undefined).map(s => [s.step, s.rssIdleBytes as number]))
     if (measured !== undefined) perSlot.measuredBytes = measured
     const facts = await modelFacts(a.model, say)
-    if (facts) perSlot.predictedBytes = kvBytesPerSlot(facts.facts, capContext(facts.facts, a.numCtx), 'f16')
-    md = markdown(steps, settings, perSlot)
+    const predicted = !facts ? undefined : ctx ? slope(steps.map(s => [s.step, kvBytesPerSlot(facts.facts, capContext(facts.facts, s.step), 'f16')])) : kvBytesPerSlot(facts.facts, capContext(facts.facts, a.numCtx), 'f16')
+    if (predicted !== undefined) perSlot.predictedBytes = predicted
+    const why = busyText(steps, ctx ? 'num_ctx' : 'NP') ? 'the host was busy, so the rules named no phase (see Phases above)' : ''
+    md = `${markdown(steps, settings, perSlot, undefined, experiment)}${recommendation(steps, facts ? await plannedMax(a.model, a.numCtx, facts, steps) : undefined, why, experiment)}\n`
   }
   onInterrupt(undefined)
   // Each step was written as it ended; the whole file now replaces those lines at once, with what needed every step.
@@ -289,4 +311,19 @@ async function runnerPlan(model: string, numCtx: number, numParallel: number, fi
     out.perSlotBytes = kvBytesPerSlot(m.facts, ctx, 'f16')
   }
   return out
+}
+
+/** What `plan` says for the sweep's model and context on this machine now (its server stopped), with the KV cache and flash attention the server said it ran with. */
+async function plannedMax(model: string, numCtx: number, m: { facts: ModelFacts; weightsBytes: number }, steps: BenchStep[]): Promise<PlannedMax | undefined> {
+  let host
+  try {
+    host = await memoryNow()
+  } catch {
+    return undefined
+  }
+  const said = steps.find(s => s.settings)?.settings
+  const kvType: KvType = said?.kvCacheType === 'q8_0' || said?.kvCacheType === 'q4_0' ? said.kvCacheType : 'f16'
+  const flashAttention = said?.flashAttention ?? true
+  const p = plan(model, m.facts, m.weightsBytes, host, { numCtx, numParallel: 1, kvType, flashAttention })
+  return { maxParallel: p.maxParallel, maxContext: p.maxContext, numCtx: p.contextLength, kvType, flashAttention, memTotalBytes: host.memTotalBytes, inUseBytes: host.osReserveBytes }
 }

@@ -159,19 +159,23 @@ export class ManagedServer {
     return this.#runners().map(r => r.pid)
   }
 
+  /** This start's part of its log (the file holds every restart's); '' when it cannot be read. */
+  log(): string {
+    try {
+      return readFileSync(this.logFile).subarray(this.#logFrom).toString('utf8')
+    } catch {
+      return ''
+    }
+  }
+
   effectiveParallel(): number | undefined {
     if (this.pid === undefined) return undefined
     for (const r of this.#runners()) {
       const np = PARALLEL_ARG_RE.exec(r.args)
       if (np) return Number(np[1])
     }
-    let log = ''
-    try {
-      // Only this start's part: the file holds every restart's.
-      log = readFileSync(this.logFile).subarray(this.#logFrom).toString('utf8')
-    } catch {
-      return undefined
-    }
+    // Only this start's part: the file holds every restart's.
+    const log = this.log()
     const all = [...log.matchAll(/(?:n_seq_max\s*=\s*|NumParallel:|parallel=)(\d+)/g)]
     const last = all[all.length - 1]
     return last ? Number(last[1]) : undefined

@@ -14,6 +14,7 @@ import { freePort, ManagedServer } from './managed-server.js'
 import { memoryNow } from './plan-command.js'
 import { runnerBytes } from '../core/plan.js'
 import { findModel, modelDirs, readFacts } from '../core/model-files.js'
+import { stepContext } from './run-context.js'
 import { NOT_GIVEN_BACK_BYTES as SETTLED_BYTES } from './rules.js'
 import { addMemory, fillWindow, finished, mean, memtrace, requestOptions, sd, sleep, type SweepArgs, type Timed, traced } from './sweep.js'
 
@@ -124,6 +125,7 @@ async function runOne(a: ModelsArgs, server: ManagedServer, trace: string, n: nu
   await fillWindow(measureFrom)
   const measureTo = Date.now()
   const runnerPids = server.runnerPids()
+  const context = await stepContext(server.url, model, { numCtx: a.numCtx }, server.log())
   const unloadMs = await unload(server, model, a)
   const after = await settle(before, a.settleMs)
   const out: Timed = {
@@ -144,6 +146,7 @@ async function runOne(a: ModelsArgs, server: ManagedServer, trace: string, n: nu
     measureFrom,
     measureTo,
     runnerPids,
+    ...context,
   }
   if (unloadMs !== undefined) out.unloadMs = unloadMs
   else out.outcome += '; did not unload in time'

@@ -2,7 +2,8 @@
  * `memtrace bench num-parallel` (seed 000): one request at a time against a
  * server restarted with OLLAMA_NUM_PARALLEL = 1, 2, … so that only memory
  * grows from step to step. It traces itself with the daemon, marks each step,
- * and names the phases and the cause of each slowdown.
+ * and names the phases and the cause of each slowdown. `bench num-ctx`
+ * (seed 004) is the same sweep at NUM_PARALLEL=1 over doubled contexts.
  */
 import { join } from 'node:path'
 import type { BenchStep } from '../schemas/index.js'
@@ -11,6 +12,7 @@ import { formatTs } from '../core/parse/time.js'
 import { generate, HttpError, loadedModels } from './ollama-client.js'
 import { freePort, ManagedServer } from './managed-server.js'
 import { latency } from './stats.js'
+import { stepContext } from './run-context.js'
 import { busySteps, npCause, phases } from './rules.js'
 import { addMemory, fillWindow, finished, hostBefore, hostDuring, mean, memtrace, requestOptions, sd, sleep, type SweepArgs, type Timed, traced } from './sweep.js'
 
@@ -23,14 +25,33 @@ export interface NumParallelArgs extends SweepArgs {
 }
 
 
-export async function runNumParallel(a: NumParallelArgs, say: (line: string) => void): Promise<BenchStep[]> {
+/** One step of a sweep that restarts the server: its NUM_PARALLEL and context, and the step it is recorded as. */
+export interface Point {
+  step: number
+  np: number
+  numCtx: number
+  /** `NUM_PARALLEL=4` or `num_ctx=8192`: its marker and its lines on stderr. */
+  label: string
+}
+
+/** Seed 000's sweep: NUM_PARALLEL from --min-np to --max-np at one context. */
+export const npPoints = (a: NumParallelArgs): Point[] => Array.from({ length: a.maxNp - a.minNp + 1 }, (_, i) => ({ step: a.minNp + i, np: a.minNp + i, numCtx: a.numCtx, label: `NUM_PARALLEL=${a.minNp + i}` }))
+
+/** Seed 004's "KV cache grows with context": one slot, the context doubled from --min-ctx to --max-ctx. */
+export function ctxPoints(minCtx: number, maxCtx: number): Point[] {
+  const out: Point[] = []
+  for (let c = minCtx; c <= maxCtx; c *= 2) out.push({ step: c, np: 1, numCtx: c, label: `num_ctx=${c}` })
+  return out
+}
+
+export async function runNumParallel(a: NumParallelArgs, say: (line: string) => void, points: Point[] = npPoints(a), experiment: 'num-parallel' | 'num-ctx' = 'num-parallel'): Promise<BenchStep[]> {
   const held = await loadedModels(a.userUrl)
   if (held && held.length > 0) say(`warning: the Ollama at ${a.userUrl} holds ${held.join(', ')}: memory it takes is memory this sweep cannot use (it is left alone)`)
   const trace = join(a.out, 'trace')
   const server = new ManagedServer(a.serveCmd, a.port ?? (await freePort()), join(a.out, 'server.log'))
   const steps: Timed[] = []
   await traced(trace, server.url, [server], async () => {
-    for (let np = a.minNp; np <= a.maxNp; np++) steps.push(await finished(a, trace, await step(a, server, trace, np, say)))
+    for (const p of points) steps.push(await finished(a, trace, await step({ ...a, numCtx: p.numCtx }, server, trace, p, experiment, say)))
   })
   await addMemory(trace, steps)
   // Phases over the steps that ran (a step that did not load is no speed of 0), and none on a busy host.
@@ -46,23 +67,27 @@ export async function runNumParallel(a: NumParallelArgs, say: (line: string) => 
   return steps.map(({ measureFrom: _f, measureTo: _t, runnerPids: _p, rssFrom: _r, ...s }) => s)
 }
 
-async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np: number, say: (line: string) => void): Promise<Timed> {
-  const base = { record: 'bench-step' as const, experiment: 'num-parallel' as const, step: np, model: a.model, startedAt: formatTs(Date.now()) }
+async function step(a: NumParallelArgs, server: ManagedServer, trace: string, p: Point, experiment: 'num-parallel' | 'num-ctx', say: (line: string) => void): Promise<Timed> {
+  const np = p.np
+  const label = p.label
+  const base = { record: 'bench-step' as const, experiment, step: p.step, model: a.model, startedAt: formatTs(Date.now()) }
   // Marked as a restart: the chart draws the server's gap as this marker, not as a server that did not answer.
-  memtrace(['mark', '--dir', trace, `NUM_PARALLEL=${np}, restart`])
-  say(`NUM_PARALLEL=${np}: restarting the server`)
+  memtrace(['mark', '--dir', trace, `${label}, restart`])
+  say(`${label}: restarting the server`)
   const opts = requestOptions(a)
   await server.start({ OLLAMA_NUM_PARALLEL: String(np), OLLAMA_KEEP_ALIVE: '-1' })
   try {
     for (let w = 0; w < a.warmup; w++) await generate(server.url, a.model, a.prompt, opts)
   } catch (e) {
+    const context = await stepContext(server.url, a.model, { numParallel: np, numCtx: p.numCtx }, server.log())
     await server.stop()
     // A model the server does not have is no result of the sweep: said once.
     if (e instanceof HttpError && e.status === 404) throw new InputError(`${a.model}: ${e.message} (pull it first)`)
-    say(`NUM_PARALLEL=${np}: did not load: ${(e as Error).message}`)
-    return { ...base, outcome: `did not load: ${(e as Error).message}`, endedAt: formatTs(Date.now()), requests: 0 }
+    say(`${label}: did not load: ${(e as Error).message}`)
+    return { ...base, ...context, outcome: `did not load: ${(e as Error).message}`, endedAt: formatTs(Date.now()), requests: 0 }
   }
   const effective = server.effectiveParallel()
+  const context = await stepContext(server.url, a.model, { numParallel: np, numCtx: p.numCtx }, server.log())
   // The runner is loaded and idle from here: its RSS counts from now, a second before the requests.
   const rssFrom = Date.now()
   const host = await hostBefore(trace)
@@ -74,7 +99,7 @@ async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np
     try {
       results.push(await generate(server.url, a.model, a.prompt, opts))
     } catch (e) {
-      say(`NUM_PARALLEL=${np}: request ${r + 1} failed: ${(e as Error).message}`)
+      say(`${label}: request ${r + 1} failed: ${(e as Error).message}`)
     }
   }
   await fillWindow(measureFrom)
@@ -95,6 +120,7 @@ async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np
     rssFrom,
     ...host,
     ...hostEnd,
+    ...context,
   }
   if (results.length > 0) {
     out.genTps = mean(gen)
@@ -109,6 +135,6 @@ async function step(a: NumParallelArgs, server: ManagedServer, trace: string, np
     out.effectiveNp = effective
     out.npMismatch = effective !== np
   }
-  say(`NUM_PARALLEL=${np}: ${out.genTps !== undefined ? `${out.genTps.toFixed(1)} t/s` : out.outcome}${out.npMismatch ? ` (the runner got NUM_PARALLEL=${effective})` : ''}`)
+  say(`${label}: ${out.genTps !== undefined ? `${out.genTps.toFixed(1)} t/s` : out.outcome}${out.npMismatch ? ` (the runner got NUM_PARALLEL=${effective})` : ''}`)
   return out
 }

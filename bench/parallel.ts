@@ -11,6 +11,7 @@ import { formatTs } from '../core/parse/time.js'
 import { generate, type GenerateResult, HttpError, loadedModels } from './ollama-client.js'
 import { freePort, ManagedServer } from './managed-server.js'
 import { latency } from './stats.js'
+import { stepContext } from './run-context.js'
 import { busySteps, cause, parallelVerdict, type ParallelVerdict } from './rules.js'
 import { addMemory, fillWindow, finished, hostBefore, hostDuring, mean, memtrace, requestOptions, sd, sleep, type SweepArgs, type Timed, traced } from './sweep.js'
 
@@ -64,6 +65,7 @@ export async function runParallel(a: ParallelArgs, say: (line: string) => void):
 async function step(a: ParallelArgs, url: string, trace: string, p: number, opts: Parameters<typeof generate>[3], server: ManagedServer | undefined, say: (line: string) => void): Promise<Timed> {
   memtrace(['mark', '--dir', trace, `P=${p}`])
   const startedAt = formatTs(Date.now())
+  const context = await stepContext(url, a.model, { ...(a.numParallel !== undefined ? { numParallel: a.numParallel } : {}), numCtx: a.numCtx }, server ? server.log() : '')
   // Against a server memtrace did not start, every `ollama serve` and its runners are the step's own work.
   const host = await hostBefore(trace, !server)
   const during = hostDuring(trace, !server)
@@ -98,6 +100,7 @@ async function step(a: ParallelArgs, url: string, trace: string, p: number, opts
     ...(server ? { runnerPids: server.runnerPids() } : {}),
     ...host,
     ...hostEnd,
+    ...context,
   }
   if (all.length > 0) {
     const ttft = all.map(x => x.ttftMs).sort((x, y) => x - y)

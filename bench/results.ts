@@ -95,6 +95,18 @@ function latencyTable(steps: BenchStep[], unit: string): string[] {
   ]
 }
 
+/** `Made with Ollama 0.11.4 (memtrace 0.1.0) on …`: what the lines record of how they were made, said once above a table. */
+export function madeWith(steps: BenchStep[]): string {
+  const v = steps.find(x => x.versions)?.versions
+  const h = steps.find(x => x.host)?.host
+  const st = steps.find(x => x.settings?.kvCacheType !== undefined || x.settings?.flashAttention !== undefined || x.settings?.batch !== undefined)?.settings
+  if (!v && !h) return ''
+  const server = v?.ollama ? `Ollama ${v.ollama}` : 'a server that did not say its version'
+  const host = h ? ` on ${[h.osName ?? h.os, h.kernel].filter(Boolean).join(', kernel ')}${h.cpus ? `, ${h.cpus} × ${h.cpuModel ?? 'CPU'}` : ''}${h.memTotalBytes ? `, ${gib(h.memTotalBytes)}` : ''}${h.gpus?.length ? `, ${h.gpus.map(g => g.name).join(' + ')}` : ''}` : ''
+  const set = st ? `; KV cache ${st.kvCacheType ?? 'not said'}, flash attention ${st.flashAttention === undefined ? "the server's default" : st.flashAttention ? 'on' : 'off'}${st.batch ? `, batch ${st.batch}` : ''}` : ''
+  return markdownText(`Made with ${server}${v?.memtrace ? ` (memtrace ${v.memtrace})` : ''}${host}${set}.`)
+}
+
 /** The rules' test, said under each table. */
 export const SPREAD_TEST = 'a difference counts only when the two means lie further apart than their two standard deviations together'
 
@@ -103,32 +115,35 @@ export function interruptedText(interrupted: { signal: string; steps: number }):
   return `**Interrupted** (${interrupted.signal}) after ${interrupted.steps} finished step${interrupted.steps === 1 ? '' : 's'}: these are the steps that finished, as they were written when each ended. Nothing is named: the rules need the whole sweep.`
 }
 
-export function markdown(steps: BenchStep[], s: SweepSettings, perSlot: PerSlot, interrupted?: { signal: string; steps: number }): string {
+export function markdown(steps: BenchStep[], s: SweepSettings, perSlot: PerSlot, interrupted?: { signal: string; steps: number }, kind: 'num-parallel' | 'num-ctx' = 'num-parallel'): string {
+  const ctx = kind === 'num-ctx'
+  const unit = ctx ? 'num_ctx' : 'NP'
   const rows = steps.map(x =>
     x.outcome !== 'ok' && x.genTps === undefined
       ? `| ${x.step} | | ${markdownText(x.outcome)} | | | | | | | | | | |`
       : `| ${x.step} | ${x.effectiveNp ?? '?'}${x.npMismatch ? ' ⚠' : ''} | ${num(x.genTps)} ± ${num(x.genTpsSd)} | ${num(x.prefillTps, 0)} | ${num(x.ttftMs, 0)} | ${x.rssIdleBytes !== undefined ? gib(x.rssIdleBytes) : '–'} | ${x.rssPeakBytes !== undefined ? gib(x.rssPeakBytes) : '–'} | ${x.swapGrowthBytes !== undefined ? gib(x.swapGrowthBytes) : '–'} | ${x.pageOuts ?? '–'} | ${x.freePctMin !== undefined ? `${num(x.freePctMin)}%` : '–'} | ${otherCpu(x)} | ${x.phase ?? ''} | ${x.cause ?? ''}${x.outcome !== 'ok' ? ` ${markdownText(x.outcome)}` : ''} |`,
   )
   const lines = [
-    `# memtrace bench num-parallel: ${markdownText(s.model)}`,
+    `# memtrace bench ${kind}: ${markdownText(s.model)}`,
     '',
     ...(interrupted ? [interruptedText(interrupted), ''] : []),
-    `num_ctx ${s.numCtx}, one request at a time: ${s.requests} request${s.requests === 1 ? '' : 's'} per step after ${s.warmup ? `${s.warmup} warm-up${s.warmup === 1 ? '' : 's'}` : 'no warm-up (the first request loads the model)'}, ${s.cooldownMs / 1000} s apart; seed ${s.seed}, temperature ${s.temperature}. The server restarts with OLLAMA_NUM_PARALLEL = NP at each step; memory is from memtrace's trace of the step (after the warm-up). "Other CPU" is what processes other than the server, its runners and memtrace used, in % of the machine, over a second before the requests and while they ran.`,
+    `${ctx ? 'NUM_PARALLEL 1' : `num_ctx ${s.numCtx}`}, one request at a time: ${s.requests} request${s.requests === 1 ? '' : 's'} per step after ${s.warmup ? `${s.warmup} warm-up${s.warmup === 1 ? '' : 's'}` : 'no warm-up (the first request loads the model)'}, ${s.cooldownMs / 1000} s apart; seed ${s.seed}, temperature ${s.temperature}. ${ctx ? 'The server restarts at each step, and each request asks for num_ctx as the step says, so the runner allocates the KV cache of that context;' : 'The server restarts with OLLAMA_NUM_PARALLEL = NP at each step;'} memory is from memtrace's trace of the step (after the warm-up). "Other CPU" is what processes other than the server, its runners and memtrace used, in % of the machine, over a second before the requests and while they ran.`,
+    ...(madeWith(steps) ? ['', madeWith(steps)] : []),
     '',
-    '| NP | runner NP | gen t/s | prefill t/s | TTFT ms | RSS idle | RSS peak | swap growth | page-outs | free min | other CPU | phase | cause |',
+    `| ${unit} | runner NP | gen t/s | prefill t/s | TTFT ms | RSS idle | RSS peak | swap growth | page-outs | free min | other CPU | phase | cause |`,
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
     ...rows,
     '',
-    ...latencyTable(steps, 'NP'),
+    ...latencyTable(steps, unit),
   ]
   const named = ['flat', 'degradation', 'cliff', 'stabilized'].map(p => spans(steps, p)).filter(Boolean)
-  const busy = busyText(steps, 'NP')
-  const signs = signsText(firstSigns(steps), 'NP')
+  const busy = busyText(steps, unit)
+  const signs = signsText(firstSigns(steps), unit)
   if (!interrupted) {
     if (busy) lines.push(`Phases: none named: ${busy}.`)
     else if (named.length) {
       lines.push(`Phases: ${named.join(', ')} (${SPREAD_TEST}).`)
-      lines.push(steps.some(x => x.cause === 'memory') ? `Cause: memory (one request at a time holds compute constant)${signs ? `; ${signs}` : ''}.` : `Cause: none (no step slower beyond the spread)${signs ? `; memory still showed ${signs}` : ''}.`)
+      lines.push(steps.some(x => x.cause === 'memory') ? `Cause: memory (${ctx ? 'the prompt and the tokens asked for are the same at every step: only the context allocated grew' : 'one request at a time holds compute constant'})${signs ? `; ${signs}` : ''}.` : `Cause: none (no step slower beyond the spread)${signs ? `; memory still showed ${signs}` : ''}.`)
     }
     if (!busy && steps.some(x => x.genTps !== undefined && (x.requests ?? 0) < 2)) lines.push('With one request a step there is no spread: the phases are read from the means alone.')
   }
@@ -138,7 +153,11 @@ export function markdown(steps: BenchStep[], s: SweepSettings, perSlot: PerSlot,
     const m = perSlot.measuredBytes
     const p = perSlot.predictedBytes
     const err = errorPct(p, m)
-    lines.push(`Per slot: measured ${m !== undefined ? gib(m) : '–'} (the rise of idle runner RSS per NUM_PARALLEL, least squares), predicted ${p !== undefined ? gib(p) : '–'} by \`memtrace plan\` (f16 KV cache at ${s.numCtx})${err}.`)
+    lines.push(
+      ctx
+        ? `Per 1,024 tokens of context: measured ${m !== undefined ? gib(m * 1024) : '–'} (the rise of idle runner RSS per token, least squares), predicted ${p !== undefined ? gib(p * 1024) : '–'} by \`memtrace plan\` (f16 KV cache of one slot over the same contexts)${err}.`
+        : `Per slot: measured ${m !== undefined ? gib(m) : '–'} (the rise of idle runner RSS per NUM_PARALLEL, least squares), predicted ${p !== undefined ? gib(p) : '–'} by \`memtrace plan\` (f16 KV cache at ${s.numCtx})${err}.`,
+    )
   }
   return `${lines.join('\n')}\n`
 }
@@ -175,6 +194,7 @@ export function markdownParallel(steps: BenchStep[], s: SweepSettings & { numPar
     '',
     ...(interrupted ? [interruptedText(interrupted), ''] : []),
     `num_ctx ${s.numCtx}${s.numParallel !== undefined ? `, a server of memtrace's own with OLLAMA_NUM_PARALLEL=${s.numParallel}` : ', the running server'}: P identical requests at once, ${s.requests} rounds per step after ${s.warmup} warm-up, ${s.cooldownMs / 1000} s apart; seed ${s.seed}, temperature ${s.temperature}.`,
+    ...(madeWith(steps) ? ['', madeWith(steps)] : []),
     '',
     '| P | gen t/s per request | total t/s | TTFT p50 ms | TTFT max ms | RSS peak | swap growth | page-outs | free min | other CPU | |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
@@ -207,6 +227,7 @@ export function markdownModels(steps: BenchStep[], s: SweepSettings & { order: s
     ...(interrupted ? [interruptedText(interrupted).replace('Nothing is named: the rules need the whole sweep.', '')
       .trim(), ''] : []),
     `num_ctx ${s.numCtx}; ${s.order === 'given' ? 'in the order given' : 'smallest first'}; ${s.requests} requests per model after a load; seed ${s.seed}, temperature ${s.temperature}. After each model: keep_alive 0, then a wait until /api/ps is empty, the runner has exited and memory has come back. "In use" is the host's memory in use (total − available); "runner peak" is the runner's RSS from the trace.`,
+    ...(madeWith(steps) ? ['', madeWith(steps)] : []),
     '',
     '| # | model | in use before | runner peak | in use after unload | not given back | unload s | gen t/s | outcome |',
     '|---:|---|---:|---:|---:|---:|---:|---:|---|',
@@ -218,25 +239,29 @@ export function markdownModels(steps: BenchStep[], s: SweepSettings & { order: s
 const PHASE_COLOUR: Record<string, string> = { flat: '#1a7a3a', degradation: '#b35c00', cliff: '#c51b7d', stabilized: '#555555' }
 
 /** Two panels over NP: generation speed (by phase), and runner RSS with page-outs. */
-export function chart(steps: BenchStep[], s: SweepSettings, kind: 'num-parallel' | 'parallel' | 'models' = 'num-parallel'): string {
+export function chart(steps: BenchStep[], s: SweepSettings, kind: 'num-parallel' | 'num-ctx' | 'parallel' | 'models' = 'num-parallel'): string {
   const sweep = kind === 'parallel'
   const byModel = kind === 'models'
+  const ctx = kind === 'num-ctx'
+  // Contexts double from step to step: placed by their logarithm, evenly.
+  const at = (step: number) => (ctx ? Math.log2(step) : step)
   const W = 900
   const H = 560
   const L = 70
   const R = 30
   const ok = steps.filter(x => x.genTps !== undefined)
-  const x = scaleLinear()
-    .domain([Math.min(...steps.map(t => t.step)) - 0.5, Math.max(...steps.map(t => t.step)) + 0.5])
+  const xs = scaleLinear()
+    .domain([Math.min(...steps.map(t => at(t.step))) - 0.5, Math.max(...steps.map(t => at(t.step))) + 0.5])
     .range([L, W - R])
+  const x = (step: number) => xs(at(step))
   const top = { y: 104, h: 166 }
   const bottom = { y: 330, h: 160 }
   const yGen = scaleLinear().domain([0, Math.max(1, ...ok.map(t => Math.max((t.genTps ?? 0) + (t.genTpsSd ?? 0), sweep ? (t.totalTps ?? 0) : 0)))]).nice().range([top.y + top.h, top.y])
   const yRss = scaleLinear().domain([0, Math.max(0.1, ...steps.map(t => (t.rssPeakBytes ?? 0) / 1024 ** 3))]).nice().range([bottom.y + bottom.h, bottom.y])
   const parts: string[] = [
     el('rect', { x: 0, y: 0, width: W, height: H, fill: '#ffffff' }),
-    text({ x: L, y: 28, 'font-size': 18, 'font-weight': 'bold', fill: '#111111' }, byModel ? `Clean runs · ${steps.length} models · num_ctx ${s.numCtx}` : `${sweep ? 'Concurrency' : 'NUM_PARALLEL'} sweep · ${s.model} · num_ctx ${s.numCtx}`),
-    text({ x: L, y: 48, 'font-size': 12, fill: '#444444' }, byModel ? `one model at a time, ${s.requests} requests each, unloaded between them` : sweep ? `P identical requests at once, ${s.requests} rounds per step` : `one request at a time, ${s.requests} per step; the server restarted with each NUM_PARALLEL`),
+    text({ x: L, y: 28, 'font-size': 18, 'font-weight': 'bold', fill: '#111111' }, byModel ? `Clean runs · ${steps.length} models · num_ctx ${s.numCtx}` : ctx ? `Context sweep · ${s.model} · NUM_PARALLEL 1` : `${sweep ? 'Concurrency' : 'NUM_PARALLEL'} sweep · ${s.model} · num_ctx ${s.numCtx}`),
+    text({ x: L, y: 48, 'font-size': 12, fill: '#444444' }, byModel ? `one model at a time, ${s.requests} requests each, unloaded between them` : ctx ? `one request at a time, ${s.requests} per step; the server restarted with each context` : sweep ? `P identical requests at once, ${s.requests} rounds per step` : `one request at a time, ${s.requests} per step; the server restarted with each NUM_PARALLEL`),
     ...(!byModel && busySteps(steps).length ? [text({ x: L, y: 68, 'font-size': 12, fill: '#c51b7d' }, `Nothing named: other processes used up to ${Math.max(...busySteps(steps).map(b => b.pct)).toFixed(0)} % of the CPU during a step (the rules need ${BUSY_PCT} % or less)`)] : []),
     text({ x: L, y: top.y - 8, 'font-size': 13, 'font-weight': 'bold', fill: '#111111' }, sweep ? 'generation speed per request (t/s, mean ± sd) and in all (t/s, dashed)' : 'generation speed per request (t/s, mean ± sd)'),
     text({ x: L, y: bottom.y - 8, 'font-size': 13, 'font-weight': 'bold', fill: '#111111' }, 'runner RSS at peak (GiB); page-outs during the step above the points'),
@@ -249,7 +274,7 @@ export function chart(steps: BenchStep[], s: SweepSettings, kind: 'num-parallel'
     }
     for (const st of steps) parts.push(text({ x: x(st.step), y: box.y + box.h + 16, 'font-size': 11, 'text-anchor': 'middle', fill: '#444444' }, byModel ? truncate(st.model, Math.max(6, Math.floor((W - L - R) / steps.length / 6.5))) : String(st.step)))
   }
-  parts.push(text({ x: (L + W - R) / 2, y: bottom.y + bottom.h + 36, 'font-size': 12, 'text-anchor': 'middle', fill: '#111111' }, byModel ? 'model, in the order run' : sweep ? 'concurrent requests (P)' : 'OLLAMA_NUM_PARALLEL'))
+  parts.push(text({ x: (L + W - R) / 2, y: bottom.y + bottom.h + 36, 'font-size': 12, 'text-anchor': 'middle', fill: '#111111' }, byModel ? 'model, in the order run' : sweep ? 'concurrent requests (P)' : ctx ? 'num_ctx (tokens)' : 'OLLAMA_NUM_PARALLEL'))
   const line = (pts: [number, number][], colour: string, dash?: string) => (pts.length > 1 ? el('path', { d: `M${pts.map(p => `${p[0].toFixed(1)},${p[1].toFixed(1)}`).join('L')}`, fill: 'none', stroke: colour, 'stroke-width': 2, 'stroke-dasharray': dash }) : '')
   parts.push(line(ok.map(t => [x(t.step), yGen(t.genTps ?? 0)]), '#2c7bb6'))
   if (sweep) {

@@ -12,8 +12,8 @@ export const benchStepSchema = {
   required: ['record', 'experiment', 'step', 'model', 'outcome', 'startedAt', 'endedAt'],
   properties: {
     record: { const: 'bench-step' },
-    experiment: { enum: ['num-parallel', 'parallel', 'models'] },
-    step: { type: 'integer', minimum: 1, description: 'The NUM_PARALLEL of the step (num-parallel), or the concurrency P.' },
+    experiment: { enum: ['num-parallel', 'num-ctx', 'parallel', 'models'] },
+    step: { type: 'integer', minimum: 1, description: 'The NUM_PARALLEL of the step (num-parallel), its context in tokens (num-ctx, at NUM_PARALLEL=1), the concurrency P (parallel), or the model\'s place in the run (models).' },
     model: { type: 'string' },
     outcome: { type: 'string', description: '"ok", or "did not load: …" and the like.' },
     startedAt: { type: 'string' },
@@ -61,6 +61,41 @@ export const benchStepSchema = {
     restarted: { type: 'boolean', description: 'models: the server was restarted before this model, as the plan said it would not fit beside what was in use.' },
     notGivenBack: { type: 'boolean', description: 'models: more than 256 MiB more in use once the model was unloaded than before it loaded.' },
     phase: { enum: ['flat', 'degradation', 'cliff', 'stabilized'] },
+    settings: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'How the step ran: the sweep\'s settings and what the server\'s log says it ran with (a key it did not say is left out). Older result lines have none: every key here is optional.',
+      properties: {
+        numParallel: { type: 'integer', minimum: 1, description: 'OLLAMA_NUM_PARALLEL of the server memtrace ran (absent: the running server\'s, unknown).' },
+        numCtx: { type: 'integer', minimum: 1, description: 'num_ctx asked for with each request.' },
+        kvCacheType: { type: 'string', description: 'OLLAMA_KV_CACHE_TYPE from the server\'s `server config` line (empty there: f16, Ollama\'s default).' },
+        flashAttention: { type: 'boolean', description: 'OLLAMA_FLASH_ATTENTION from the same line; absent when it was left to the server.' },
+        batch: { type: 'integer', minimum: 1, description: 'num_batch from the server\'s scheduler lines.' },
+        modelDigest: { type: 'string', description: 'The model\'s digest as /api/tags lists it (`ollama list`\'s ID).' },
+      },
+    },
+    versions: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        ollama: { type: 'string', description: 'The server\'s /api/version.' },
+        memtrace: { type: 'string' },
+      },
+    },
+    host: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'The machine the step ran on.',
+      properties: {
+        cpuModel: { type: 'string' },
+        cpus: { type: 'integer', minimum: 1, description: 'Logical CPUs.' },
+        memTotalBytes: bytes,
+        gpus: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['name'], properties: { name: { type: 'string' }, memTotalBytes: bytes } }, description: 'From nvidia-smi, where it answers.' },
+        os: { type: 'string', description: 'Linux, Darwin.' },
+        osName: { type: 'string', description: 'PRETTY_NAME of /etc/os-release.' },
+        kernel: { type: 'string' },
+      },
+    },
     cause: { enum: ['memory', 'compute'], description: 'For a step slower than flat (num-parallel: always memory, as compute is held constant), or from the cliff on (parallel: memory when page-outs, swap or the compressor grew, compute otherwise).' },
   },
 } as const

@@ -44,3 +44,79 @@ t.test('memtrace bench compare reads two results.jsonl files; says what is wrong
   t.match(bad.stderr, /b\.jsonl:1: not a bench-step record/)
   t.equal(memtrace(['bench', 'compare', a]).code, 1)
 })
+
+// Recorded lines as `bench num-parallel` writes them, with the settings, versions, host and load they carry.
+const HOST = { cpuModel: 'AMD EPYC 7B13', cpus: 2, memTotalBytes: 8 * GIB, os: 'Linux', osName: 'Debian GNU/Linux 12 (bookworm)', kernel: '6.1.0-27-cloud-amd64' }
+const made = (n: number, gen: number, sdv: number, rss: number, more: Partial<BenchStep> = {}): BenchStep => ({
+  ...step(n, gen, sdv, rss),
+  requests: 3,
+  settings: { numParallel: n, numCtx: 8192, kvCacheType: 'f16', batch: 512, modelDigest: 'dae161e27b0e' },
+  versions: { ollama: '0.11.4', memtrace: '0.1.0' },
+  host: HOST,
+  otherCpuPctBefore: 3,
+  otherCpuPct: 5,
+  ...more,
+})
+const rowsOf = (md: string) => md.split('\n').filter(l => /^\| \d+ \|/.test(l))
+
+t.test('compare: two runs that differ only in how busy the host was: the speeds are put down to load, not marked', async t => {
+  const quiet = [made(1, 60.2, 1.1, 0.25), made(2, 59.8, 0.9, 0.38)]
+  const busy = [made(1, 5.1, 3.5, 0.25, { otherCpuPctBefore: 96, otherCpuPct: 80 }), made(2, 2.1, 1.1, 0.38, { otherCpuPctBefore: 78, otherCpuPct: 82 })]
+  const md = compare(quiet, busy, ['quiet/results.jsonl', 'busy/results.jsonl'])
+  for (const r of rowsOf(md)) {
+    t.notMatch(r, /⚠/)
+    t.match(r, /\(load\)/, 'the fall of the speed is beyond the spread, and put down to load')
+    t.match(r, /busy host \(other CPU 5 → 96 %|busy host \(other CPU 5 → 82 %/)
+  }
+  t.match(md, /⚠ marks 0 differences/)
+  t.match(md, /not called a change: \d+ by a busy host/)
+  t.match(md, /Versions: Ollama 0\.11\.4; memtrace 0\.1\.0\./, 'the same versions, said once')
+})
+
+t.test('compare: a changed setting is named, and what differs with it is put down to it', async t => {
+  const a = [made(2, 21.1, 0.2, 0.38)]
+  const b = [made(2, 21.0, 0.2, 0.62, { settings: { numParallel: 2, numCtx: 16384, kvCacheType: 'q8_0', batch: 512, modelDigest: 'dae161e27b0e' }, versions: { ollama: '0.12.0', memtrace: '0.1.0' } })]
+  const md = compare(a, b, ['a', 'b'])
+  const [row] = rowsOf(md)
+  t.match(row, /changed: num\\_ctx 8192 → 16384, KV cache f16 → q8\\_0/)
+  t.match(row, /0\.38 \| 0\.62 \| \+0\.24 \(\+63%\) \(setting\)/, 'memory grew with the context, not with the upgrade')
+  t.match(md, /⚠ marks 0 differences/)
+  t.match(md, /Versions: Ollama 0\.11\.4 → 0\.12\.0; memtrace 0\.1\.0\./)
+})
+
+t.test('compare: another host is said, and its differences are not called changes', async t => {
+  const a = [made(1, 21.1, 0.2, 0.38)]
+  const b = [made(1, 30.5, 0.3, 0.38, { host: { ...HOST, cpus: 8, cpuModel: 'Apple M2' } })]
+  const md = compare(a, b, ['a', 'b'])
+  t.match(md, /Another host: CPU AMD EPYC 7B13 → Apple M2, CPUs 2 → 8/)
+  t.match(rowsOf(md)[0], /\(setting\)/)
+  t.match(md, /⚠ marks 0 differences/)
+})
+
+t.test('compare: steps of one request each have no spread: their speeds are marked nowhere', async t => {
+  const a = [made(1, 21.1, 0, 0.25, { requests: 1 }), made(2, 20.9, 0, 0.38, { requests: 1 })]
+  const b = [made(1, 20.4, 0, 0.25, { requests: 1 }), made(2, 21.6, 0, 0.38, { requests: 1 })]
+  const md = compare(a, b, ['a', 'b'])
+  for (const r of rowsOf(md)) {
+    t.notMatch(r, /⚠/, '±3 % with no spread is not news')
+    t.match(r, /one request a step: speeds not judged/)
+  }
+  t.match(md, /⚠ marks 0 differences/)
+  t.match(md, /not judged for want of a spread/)
+})
+
+t.test('compare: a step that failed in one run is marked and counted, not a bare "–"', async t => {
+  const a = [made(1, 21.1, 0.2, 0.25), made(2, 20.9, 0.2, 0.38)]
+  const { genTps: _g, genTpsSd: _s, rssPeakBytes: _r, ...rest } = made(2, 0, 0, 0)
+  const b = [made(1, 21.0, 0.2, 0.25), { ...rest, outcome: 'did not load: model requires more system memory', requests: 0 }]
+  const md = compare(a, b, ['a', 'b'])
+  t.match(rowsOf(md)[1], /✕ failed: B did not load: model requires more system memory/)
+  t.match(md, /✕ 1 step failed \(1 in one run, 0 in both\)/)
+  t.match(md, /⚠ marks 0 differences/)
+})
+
+t.test('compare reads results written before lines carried settings, as before', async t => {
+  const md = compare([step(1, 21.1, 0.2, 5.6)], [step(1, 17.0, 0.4, 5.6)], ['old', 'new'])
+  t.match(rowsOf(md)[0], /−4\.1 \(−19%\) ⚠/)
+  t.notMatch(md, /Versions:/)
+})

@@ -41,6 +41,11 @@ t.test('a three-step sweep: results, table, both charts, a marker per step, the 
     t.ok((s.rssPeakBytes ?? 0) > 0, 'the runner RSS, from the trace')
     t.ok(s.otherCpuPct === undefined || (s.otherCpuPct >= 0 && s.otherCpuPct <= 100), 'the CPU others used during the step, in % of the machine')
     t.ok(typeof s.loadAvgBefore === 'number' && typeof s.loadAvg === 'number', 'the load average before and during')
+    // How it was made: the sweep's settings and what the server's own log said, the versions, the host.
+    t.match(s.settings, { numParallel: s.step, numCtx: 8192, kvCacheType: 'f16', flashAttention: false }, "the stand-in's server config line: OLLAMA_KV_CACHE_TYPE empty (f16), OLLAMA_FLASH_ATTENTION false")
+    t.match(s.settings?.modelDigest, /^[0-9a-f]{12,64}$/, "the digest /api/tags lists")
+    t.match(s.versions, { ollama: /standin/, memtrace: /^\d+\.\d+\.\d+/ }, "the server's /api/version and memtrace's own")
+    t.ok((s.host?.cpus ?? 0) > 0 && (s.host?.memTotalBytes ?? 0) > 0 && s.host?.os && s.host?.kernel, 'the host: CPUs, memory, OS, kernel')
   }
   // The stand-in does not slow down: flat, unless others kept the host busy, when nothing is named and that is said.
   const busy = steps.filter(s => Math.max(s.otherCpuPct ?? 0, s.otherCpuPctBefore ?? 0) > 25)
@@ -57,6 +62,8 @@ t.test('a three-step sweep: results, table, both charts, a marker per step, the 
     t.same(steps.map(s => s.phase), [undefined, undefined, undefined], 'nothing named on a busy host')
     t.match(md, new RegExp(`Phases: none named: the host was busy \\(other processes used \\d+ % of the CPU at NP ${busy[0]?.step}`))
   }
+  t.match(md, busy.length === 0 ? /^Recommendation: NUM_PARALLEL=3, the largest that stayed flat on this machine: every step stayed flat/m : /^Recommendation: none: the host was busy/m)
+  t.match(md, /`memtrace plan` says (up to \d+ slots? fit|not one slot fits) at 8192 context \(KV cache f16, flash attention off/, 'beside what plan says for the same model and context, as the server ran it')
   t.match(md, /predicted 448 MiB by `memtrace plan`/, "plan's f16 KV cache per slot at 8192: 8192 × 57344 bytes")
 
   const results = parseSvg(readFileSync(join(out, 'results.svg'), 'utf8'))
