@@ -82,7 +82,7 @@ export const THEMES: Record<'light' | 'dark', Theme> = {
     discovery: '#8a8a8a',
     other: '#7a7a7a',
     models: ['#0072b2', '#b35c00', '#007a5a', '#a6437e', '#5b5bbf', '#786b00'],
-    series: { wired: '#7b3294', compressor: '#666666', 'swap-used': '#c51b7d', free: '#1a7a3a', 'free-pct': '#444444', used: '#7b3294', available: '#1a7a3a', 'cgroup-usage': '#8c510a', 'cgroup-limit': '#8c510a', 'gpu-used': '#00798c', 'gpu-total': '#00798c', psi: '#333333', commit: '#b35806', 'commit-limit': '#b35806' },
+    series: { wired: '#7b3294', compressor: '#666666', 'swap-used': '#c51b7d', free: '#1a7a3a', 'free-pct': '#444444', used: '#7b3294', available: '#1a7a3a', 'cgroup-usage': '#8c510a', 'cgroup-limit': '#8c510a', 'gpu-used': '#00798c', 'gpu-total': '#00798c', psi: '#333333', commit: '#80521a', 'commit-limit': '#80521a' },
     lowFree: '#d7191c',
     lowFreeOpacity: 0.2,
     overlap: '#9a6b00',
