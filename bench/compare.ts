@@ -103,7 +103,7 @@ export function compare(a: BenchStep[], b: BenchStep[], names: [string, string])
     }
     if (w?.setting.length) notes.push(`changed: ${markdownText(w.setting.join(', '))}`)
     if (w?.load) notes.push(`busy host (${w.load}): speeds not judged`)
-    if (w?.single) notes.push('one request a step: speeds not judged')
+    if (w?.single) notes.push('one request a step: nothing judged')
     const cells = cols.map(c => {
       const va = x ? c.get(x) : undefined
       const vb = y ? c.get(y) : undefined
@@ -113,8 +113,8 @@ export function compare(a: BenchStep[], b: BenchStep[], names: [string, string])
       const sa = x && c.sd ? c.sd(x) : undefined
       const sb = y && c.sd ? c.sd(y) : undefined
       const beyond = c.spreadless ? Math.abs(d) > SPREADLESS_SHARE * Math.abs(va) : sa !== undefined && sb !== undefined && beyondSpread(va, sa, vb, sb)
-      // Explained before it is called a change: a changed setting or host, then a busy host; one request a step has no spread to judge by.
-      const reason = !beyond ? undefined : w?.setting.length ? 'setting' : c.speed && w?.load ? 'load' : !c.spreadless && w?.single ? 'single' : 'marked'
+      // Explained before it is called a change: a changed setting or host, then a busy host; with one request a step nothing is marked (no spread to judge by).
+      const reason = !beyond ? undefined : w?.setting.length ? 'setting' : c.speed && w?.load ? 'load' : w?.single ? 'single' : 'marked'
       if (reason) n[reason]++
       const tag = reason === 'setting' || reason === 'load' ? ` (${reason})` : reason === 'marked' ? ' ⚠' : ''
       return `${c.fmt(va)} | ${c.fmt(vb)} | ${d >= 0 ? '+' : '−'}${c.fmt(Math.abs(d))}${pct}${tag}`
