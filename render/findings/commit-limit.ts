@@ -5,43 +5,21 @@
  * to load, or die, with little resident. Pure.
  */
 import type { Interval } from '../../core/model/intervals.js'
-import type { ProcSeries } from '../../core/model/trace.js'
 import { formatDuration } from '../../core/parse/time.js'
-import { type At, type Ctx, type Draft, alive, draft, gib, join, lines, runnerName } from './context.js'
+import { type Ctx, type Draft, draft, gib, join, lines, runnerName } from './context.js'
+import { type AtLimit, atLimit, pctOf, together } from './limit-stretches.js'
 
 /** The share of the commit limit at which Windows is at it (its own low-virtual-memory warning comes about there). */
 export const COMMIT_FULL_SHARE = 0.9
 
-interface Full {
-  iv: Interval & { toEnd: boolean }
-  peak: At & { limit: number; available?: number }
-  loaded: ProcSeries[]
-}
+type Full = AtLimit & { available?: number }
 
 function fullStretches(ctx: Ctx): Full[] {
-  const { tsMs, fields } = ctx.trace.sys
-  const commit = fields.get('commit')
-  const limit = fields.get('commit-limit')
-  const avail = fields.get('available')
-  if (!commit || !limit) return []
-  const out: Full[] = []
-  let cur: Full | undefined
-  for (let i = 0; i < tsMs.length; i++) {
-    const t = tsMs[i] as number
-    const c = commit[i] as number
-    const l = limit[i] as number
-    if (l > 0 && c >= COMMIT_FULL_SHARE * l) {
-      const a = avail?.[i]
-      const peak = { v: c, t, limit: l, ...(a !== undefined && !Number.isNaN(a) ? { available: a } : {}) }
-      if (!cur) out.push((cur = { iv: { startMs: t, endMs: t, toEnd: false }, peak, loaded: [] }))
-      cur.iv.endMs = t
-      if (c / l > cur.peak.v / cur.peak.limit) cur.peak = peak
-    } else if (!Number.isNaN(c)) cur = undefined
-  }
-  const last = out[out.length - 1]
-  if (last && last.iv.endMs === tsMs[tsMs.length - 1]) last.iv.toEnd = true
-  for (const f of out) f.loaded = ctx.runners.filter(s => alive(s, f.peak.t))
-  return out
+  const avail = ctx.trace.sys.fields.get('available')
+  return atLimit(ctx, 'commit', 'commit-limit', COMMIT_FULL_SHARE).map(f => {
+    const a = avail?.[f.peak.i]
+    return a !== undefined && !Number.isNaN(a) ? { ...f, available: a } : f
+  })
 }
 
 /** Whether the commit charge was at the limit at a sample inside `iv`. */
@@ -49,11 +27,11 @@ export function commitFullDuring(ctx: Ctx, iv: Interval): boolean {
   return fullStretches(ctx).some(f => f.iv.startMs <= iv.endMs && f.iv.endMs >= iv.startMs)
 }
 
-const pct = (f: Full) => Math.round((f.peak.v / f.peak.limit) * 100)
+const pct = pctOf
 
 function detail(ctx: Ctx, f: Full): string {
   const who = f.loaded.length ? `with ${join(f.loaded.map(runnerName))} alive` : 'with no model runner alive'
-  const free = f.peak.available !== undefined ? `, while ${gib(f.peak.available)} of physical memory was still available` : ''
+  const free = f.available !== undefined ? `, while ${gib(f.available)} of physical memory was still available` : ''
   return `the commit charge was ${gib(f.peak.v)} of its ${gib(f.peak.limit)} limit (${pct(f)}%) at ${ctx.at(f.peak.t)}${free}, ${who}`
 }
 
@@ -68,11 +46,7 @@ function one(ctx: Ctx, f: Full): Draft {
 }
 
 function many(ctx: Ctx, g: Full[]): Draft {
-  const first = g[0] as Full
-  const last = g[g.length - 1] as Full
-  const worst = g.reduce((a, f) => (pct(f) > pct(a) ? f : a))
-  const total = g.reduce((a, f) => a + (f.iv.endMs - f.iv.startMs), 0)
-  const runners = [...new Set(g.flatMap(f => f.loaded))]
+  const { first, last, worst, total, runners } = together(g)
   const text =
     `Windows was at its commit limit ${g.length} times between ${ctx.at(first.iv.startMs)} and ${ctx.at(last.iv.endMs)} (${formatDuration(total)} in all${last.iv.toEnd ? ', the last until the end of the trace' : ''}). ` +
     `Highest: ${detail(ctx, worst)}. ${WHY}`

@@ -3,42 +3,17 @@
  * more. Inside a container the host's free memory says nothing of the limit
  * that the kernel enforces, so this is the memory that ran out. Pure.
  */
-import type { Interval } from '../../core/model/intervals.js'
 import type { ProcSeries } from '../../core/model/trace.js'
 import { formatDuration } from '../../core/parse/time.js'
-import { type At, type Ctx, type Draft, alive, draft, gib, join, lines, lowerBound, runnerName } from './context.js'
+import { type At, type Ctx, type Draft, draft, gib, join, lines, lowerBound, runnerName } from './context.js'
+import { type AtLimit, atLimit, pctOf, together } from './limit-stretches.js'
 import { CGROUP_FULL_SHARE } from './severity.js'
 
-interface Full {
-  iv: Interval & { toEnd: boolean }
-  /** The sample with the highest share of the limit. */
-  peak: At & { limit: number }
-  loaded: ProcSeries[]
-}
+type Full = AtLimit
 
 /** Stretches of system samples with usage at CGROUP_FULL_SHARE of the limit or more. */
 function fullStretches(ctx: Ctx): Full[] {
-  const { tsMs, fields } = ctx.trace.sys
-  const usage = fields.get('cgroup-usage')
-  const limit = fields.get('cgroup-limit')
-  if (!usage || !limit) return []
-  const out: Full[] = []
-  let cur: Full | undefined
-  for (let i = 0; i < tsMs.length; i++) {
-    const t = tsMs[i] as number
-    const u = usage[i] as number
-    const l = limit[i] as number
-    const full = l > 0 && u >= CGROUP_FULL_SHARE * l
-    if (full) {
-      if (!cur) out.push((cur = { iv: { startMs: t, endMs: t, toEnd: false }, peak: { v: u, t, limit: l }, loaded: [] }))
-      cur.iv.endMs = t
-      if (u / l > cur.peak.v / cur.peak.limit) cur.peak = { v: u, t, limit: l }
-    } else if (!Number.isNaN(u)) cur = undefined
-  }
-  const last = out[out.length - 1]
-  if (last && last.iv.endMs === tsMs[tsMs.length - 1]) last.iv.toEnd = true
-  for (const f of out) f.loaded = ctx.runners.filter(s => alive(s, f.peak.t))
-  return out
+  return atLimit(ctx, 'cgroup-usage', 'cgroup-limit', CGROUP_FULL_SHARE)
 }
 
 /** The RSS of a runner at its last sample at or before `ms`. */
@@ -48,7 +23,7 @@ function rssAt(s: ProcSeries, ms: number): At | undefined {
   return i >= 0 && kb !== undefined && !Number.isNaN(kb) ? { v: kb * 1024, t: s.tsMs[i] as number } : undefined
 }
 
-const pct = (f: Full) => Math.round((f.peak.v / f.peak.limit) * 100)
+const pct = pctOf
 
 function holding(ctx: Ctx, f: Full): string {
   const held = f.loaded.map(s => ({ s, at: rssAt(s, f.peak.t) })).filter(x => x.at)
@@ -67,11 +42,7 @@ function one(ctx: Ctx, f: Full): Draft {
 }
 
 function many(ctx: Ctx, g: Full[]): Draft {
-  const first = g[0] as Full
-  const last = g[g.length - 1] as Full
-  const worst = g.reduce((a, f) => (pct(f) > pct(a) ? f : a))
-  const total = g.reduce((a, f) => a + (f.iv.endMs - f.iv.startMs), 0)
-  const runners = [...new Set(g.flatMap(f => f.loaded))]
+  const { first, last, worst, total, runners } = together(g)
   const text =
     `The container was at its memory limit ${g.length} times between ${ctx.at(first.iv.startMs)} and ${ctx.at(last.iv.endMs)} (${formatDuration(total)} in all${last.iv.toEnd ? ', the last until the end of the trace' : ''}). ` +
     `Highest: ${gib(worst.peak.v)} of its ${gib(worst.peak.limit)} (${pct(worst)}%) at ${ctx.at(worst.peak.t)}, ${holding(ctx, worst)}.`
