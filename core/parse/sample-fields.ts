@@ -141,13 +141,15 @@ export function finish(s: SystemSample): void {
 }
 
 /** used is total − available, from either source (free's own "used" changed meaning across versions). */
-function memoryOf(s: SystemSample, total: number | undefined, free: number | undefined, avail: number | undefined): void {
+/** Total, free and available memory into `s`, with what follows from them: used, and available as an exact share of the total. */
+export function memoryOf(s: SystemSample, total: number | undefined, free: number | undefined, avail: number | undefined): void {
   if (total !== undefined) s.memTotalBytes = total
   if (free !== undefined) s.freeBytes = free
   if (avail !== undefined) s.availableBytes = avail
   if (total !== undefined && avail !== undefined) {
     s.usedBytes = Math.max(0, total - avail)
-    if (total > 0) s.freePct = Math.round((avail / total) * 1000) / 10
+    // Exact: a share just under a threshold (29.998 %) must not read as on it. Rounded where it is written out.
+    if (total > 0) s.freePct = Math.min(100, (avail / total) * 100)
   }
 }
 

@@ -8,6 +8,7 @@
 import type { SystemSample } from '../../schemas/index.js'
 import type { ProblemLog } from './problems.js'
 import { PerBlock } from './per-block.js'
+import { memoryOf } from './sample-fields.js'
 import { MAX_KIB, MAX_PID } from './ranges.js'
 import * as win from './sections/windows.js'
 
@@ -233,12 +234,7 @@ export class WindowsLines {
     if (Object.keys(f).length > 0) {
       s.platform = 'windows'
       Object.assign(s, f)
-      const total = s.memTotalBytes
-      const avail = s.availableBytes
-      if (total !== undefined && avail !== undefined && total > 0) {
-        s.usedBytes = Math.max(0, total - avail)
-        s.freePct = Math.min(100, Math.round((avail / total) * 1000) / 10)
-      }
+      memoryOf(s, s.memTotalBytes, undefined, s.availableBytes)
     }
     return this.#listings.get() ?? []
   }

@@ -2,6 +2,7 @@
 import { type Interval, LOW_FREE_HYSTERESIS_PCT, lowFreeIntervals } from '../../core/model/intervals.js'
 import type { ProcSeries } from '../../core/model/trace.js'
 import { formatDuration } from '../../core/parse/time.js'
+import { pctText } from '../../core/units.js'
 import { type At, type Ctx, type Draft, cap, draft, extreme, freeWord, join, lines, modelsOf } from './context.js'
 import { Spans } from './lookup.js'
 import { valuesAt } from './system-figures.js'
@@ -38,7 +39,7 @@ function who(loaded: ProcSeries[]): string {
 function one(ctx: Ctx, l: Low): Draft {
   const at = valuesAt(ctx, l.worst.t)
   const text =
-    `${cap(freeWord(ctx.trace))} was under ${ctx.lowFreePct}% ${span(ctx, l.iv)}, lowest ${l.worst.v}% at ${ctx.at(l.worst.t)}, ${who(l.loaded)}.` +
+    `${cap(freeWord(ctx.trace))} was under ${ctx.lowFreePct}% ${span(ctx, l.iv)}, lowest ${pctText(l.worst.v, ctx.lowFreePct)}% at ${ctx.at(l.worst.t)}, ${who(l.loaded)}.` +
     (at.text ? ` At that sample ${at.text}.` : '')
   return draft('low-free', l.iv.startMs, l.iv.endMs, l.loaded, text, { lowestFreePct: l.worst.v, ...at.figures })
 }
@@ -56,7 +57,7 @@ function many(ctx: Ctx, g: Low[]): Draft {
   const open = last.iv.cut === 'end' ? ', the last until the end of the trace, not recovered' : ''
   const text =
     `${cap(freeWord(ctx.trace))} was under ${ctx.lowFreePct}% ${g.length} times between ${ctx.at(first.iv.startMs)} and ${ctx.at(last.iv.endMs)} ` +
-    `(${formatDuration(total)} in all${open}), ${each}. Lowest ${worst.worst.v}% at ${ctx.at(worst.worst.t)}` +
+    `(${formatDuration(total)} in all${open}), ${each}. Lowest ${pctText(worst.worst.v, ctx.lowFreePct)}% at ${ctx.at(worst.worst.t)}` +
     `${worst.loaded.length ? `, ${who(worst.loaded)}` : ''}${at.text ? `; at that sample ${at.text}` : ''}.`
   return draft('low-free', first.iv.startMs, last.iv.endMs, runners, text, { lowestFreePct: worst.worst.v, intervals: g.length, durationMs: total, ...at.figures })
 }

@@ -1,4 +1,5 @@
 /** A runner gone, but free memory not back to where it was before it started. Pure. */
+import { pctText } from '../../core/units.js'
 import type { ProcSeries } from '../../core/model/trace.js'
 import { type At, type Ctx, type Draft, arrival, cap, draft, extreme, firstMs, freeWord, join, lastMs, lines, modelsOf, runnerName, sampledAfter, someOf, valueBefore } from './context.js'
 import { Lifetimes } from './lookup.js'
@@ -33,8 +34,8 @@ export function notGivenBackFindings(ctx: Ctx): Draft[] {
 
 function one(ctx: Ctx, k: Kept): Draft {
   const text =
-    `${cap(runnerName(k.runner))} exited at ${ctx.at(lastMs(k.runner))}, but ${freeWord(ctx.trace)} was at most ${k.after.v}% in the minute after (${ctx.at(k.after.t)}), ` +
-    `against ${k.before.v}% at ${ctx.at(k.before.t)} before it started: memory not given back.`
+    `${cap(runnerName(k.runner))} exited at ${ctx.at(lastMs(k.runner))}, but ${freeWord(ctx.trace)} was at most ${pctText(k.after.v)}% in the minute after (${ctx.at(k.after.t)}), ` +
+    `against ${pctText(k.before.v)}% at ${ctx.at(k.before.t)} before it started: memory not given back.`
   return draft('not-given-back', lastMs(k.runner), k.after.t, [k.runner], text, { freePctBefore: k.before.v, freePctAfter: k.after.v })
 }
 
@@ -44,6 +45,6 @@ function many(ctx: Ctx, g: Kept[]): Draft {
   const worst = g.reduce((a, k) => (k.before.v - k.after.v > a.before.v - a.after.v ? k : a))
   const text =
     `${g.length} runners of ${join(modelsOf(g.map(k => k.runner)))} exited without ${freeWord(ctx.trace)} coming back (${someOf(g, k => `pid ${k.runner.pid} at ${ctx.at(lastMs(k.runner))}`)}); ` +
-    `the worst, pid ${worst.runner.pid}: at most ${worst.after.v}% in the minute after (${ctx.at(worst.after.t)}) against ${worst.before.v}% at ${ctx.at(worst.before.t)} before it started.`
+    `the worst, pid ${worst.runner.pid}: at most ${pctText(worst.after.v)}% in the minute after (${ctx.at(worst.after.t)}) against ${pctText(worst.before.v)}% at ${ctx.at(worst.before.t)} before it started.`
   return draft('not-given-back', lastMs(first.runner), last.after.t, g.map(k => k.runner), text, { freePctBefore: worst.before.v, freePctAfter: worst.after.v, runners: g.length })
 }

@@ -1,6 +1,7 @@
 /** The system's figures a finding quotes, each from a sample it names. Pure. */
 import { hasNoSwap } from '../../core/model/trace.js'
 import type { Interval } from '../../core/model/intervals.js'
+import { pctText } from '../../core/units.js'
 import { type At, type Ctx, extreme, freeWord, gib, join, valueAt } from './context.js'
 
 /** The memory series worth quoting, with how a sentence names them. */
@@ -50,8 +51,8 @@ export function worstDuring(ctx: Ctx, ivs: readonly Interval[], lead: string): {
     figures.freePct = free.v
     parts.push(
       free.v < ctx.lowFreePct
-        ? `${freeWord(ctx.trace)} fell to ${free.v}% (${ctx.at(free.t)})`
-        : `${freeWord(ctx.trace)} stayed at ${free.v}% or more (lowest at ${ctx.at(free.t)})`,
+        ? `${freeWord(ctx.trace)} fell to ${pctText(free.v, ctx.lowFreePct)}% (${ctx.at(free.t)})`
+        : `${freeWord(ctx.trace)} stayed at ${pctText(free.v)}% or more (lowest at ${ctx.at(free.t)})`,
     )
   }
   const peaks: string[] = []
