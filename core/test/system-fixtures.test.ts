@@ -2,7 +2,8 @@
  * Every real layout a system block may hold, one fixture per layout: the text
  * as the command prints it (`<name>.txt`) and the records it must give beside
  * it (`<name>.json`). A figure in an expected file may be written `=<n> <unit>`
- * (`=1234 MiB`, `=9.6 GB`), read here in the unit's own base.
+ * (`=1234 MiB`, `=9.6 GB`), read here in the unit's own base, and a share as
+ * `=<part>/<whole> %` (`=2686/3762 %`), the exact share those figures make.
  */
 import t from 'tap'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -24,6 +25,8 @@ const UNITS: Record<string, number> = {
 /** `=1234 MiB` → bytes; everything else as written, lists and objects walked. */
 function figures(v: unknown): unknown {
   if (typeof v === 'string') {
+    const share = /^=(\d+(?:\.\d+)?)\/(\d+(?:\.\d+)?) %$/.exec(v)
+    if (share) return (Number(share[1]) / Number(share[2])) * 100
     const m = /^=(\d+(?:\.\d+)?) ([A-Za-z0-9]+)$/.exec(v)
     if (!m) return v
     const unit = UNITS[m[2] as string]
