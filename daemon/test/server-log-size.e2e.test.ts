@@ -6,7 +6,7 @@
  */
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { appendFileSync, closeSync, ftruncateSync, openSync, readdirSync, writeSync } from 'node:fs'
+import { appendFileSync, closeSync, existsSync, ftruncateSync, openSync, readdirSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { MAX_BACK } from '../server-log-start.js'
 import { deadUrl, exited, foreground, memtrace, read, sleep, traceFiles, until } from './helpers.js'
@@ -18,7 +18,7 @@ t.before(async () => {
 })
 
 const serverLogOf = (dir: string) => {
-  const name = readdirSync(dir).find(f => /^ollama-server-memtrace-.*\.log$/.test(f))
+  const name = existsSync(dir) ? readdirSync(dir).find(f => /^ollama-server-memtrace-.*\.log$/.test(f)) : undefined
   return name ? read(join(dir, name)) : ''
 }
 const memoryLine = (free: string) => `time=2026-01-01T00:00:00Z level=INFO source=sched.go:1 msg="system memory" total="31.3 GiB" free="${free} GiB" free_swap="0 B"\n`
@@ -59,7 +59,8 @@ t.test('a 1 GB log present at the start is read from its end', async t => {
   const trace = join(dir, 'trace')
   const d = foreground(['--dir', trace, '--ollama-url', DEAD, ...FAST, '--server-log', log])
   t.teardown(() => void d.kill('SIGKILL'))
-  await sleep(1500)
+  // Following once status names the log: on a busy machine the start takes more than a second.
+  await until(() => (/server log: /.test(memtrace(['status', '--dir', trace]).stdout) ? true : undefined), 20_000, 'the log followed')
   appendFileSync(log, memoryLine('3.3'))
   await until(() => (serverLogOf(trace).includes('3.3 GiB') ? true : undefined), 10_000, 'the line written after the start')
   await sleep(2000)

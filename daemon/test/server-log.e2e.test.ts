@@ -9,14 +9,15 @@ import { join } from 'node:path'
 import { findServerLog } from '../log-origin.js'
 import { exited, foreground, freePort, memtrace, read, sleep, standinServer, traceFiles, until } from './helpers.js'
 
-const serverLogOf = (dir: string) => readdirSync(dir).find(f => /^ollama-server-memtrace-.*\.log$/.test(f))
+const serverLogOf = (dir: string) => (existsSync(dir) ? readdirSync(dir).find(f => /^ollama-server-memtrace-.*\.log$/.test(f)) : undefined)
 
 t.test('an eviction, two starts and a kill, kept from the server log beside the traces', async t => {
   const s = await standinServer(t, { OLLAMA_STANDIN_RUNNER: 'simulated', OLLAMA_STANDIN_MEMORY_BUDGET: String(8 * 2 ** 30) }, ['phi4:14b', 'qwen3:8b'])
   const trace = join(t.testdir({}), 'trace')
   const port = await freePort()
   const d = foreground(['--dir', trace, '--ollama-url', s.url, '--system-interval', '1s', '--server-log', s.logPath, '--metrics', String(port)], s.env)
-  await sleep(1500)
+  // Following from the log's end once the server's start lines are kept: on a busy machine that takes more than a second.
+  await until(() => serverLogOf(trace), 20_000, 'the start lines kept')
   await s.post({ model: 'phi4:14b', prompt: 'hi' })
   await s.post({ model: 'qwen3:8b', prompt: 'hi' })
   const pid = Number(s.runners()[0]?.trim().split(' ')[0])
