@@ -92,19 +92,24 @@ export function laneFor(server: Server, source: LaneSource): void {
       socket.unshift(chunk)
       socket.resume()
     }
+    /** A client that does not read its answers gets no more read of its requests until it does, as with Node's server. */
+    const send = (bytes: Buffer, paused: boolean) => {
+      if (!socket.write(bytes)) {
+        if (!paused) socket.pause()
+        socket.once('drain', () => socket.resume())
+      } else if (paused) socket.resume()
+    }
     const onData = (chunk: Buffer) => {
       const method = source.open() ? plainScrape(chunk) : undefined
       if (method === undefined) return handOver(chunk)
       const promise = source.body()
-      if (last?.promise === promise) return void socket.write(answer(last.bytes, method, promise))
+      if (last?.promise === promise) return send(answer(last.bytes, method, promise), false)
       // The first scrape of a sample whose text is still being made: the next request waits for this answer.
       socket.pause()
       promise.then(
         bytes => {
           last = { promise, bytes }
-          if (socket.destroyed) return
-          socket.write(answer(bytes, method, promise))
-          socket.resume()
+          if (!socket.destroyed) send(answer(bytes, method, promise), true)
         },
         () => handOver(chunk),
       )
