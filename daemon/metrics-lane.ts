@@ -57,7 +57,7 @@ export function laneFor(server: Server, source: LaneSource): void {
   server.removeAllListeners('connection')
   const held = new Set<Socket>()
   /** The answer's bytes, made again at each sample and each second (the Date). */
-  let made: { promise: Promise<Buffer>; bytes: Buffer; second: number; head: Buffer; full: Buffer } | undefined
+  let made: { promise: Promise<Buffer>; second: number; head: Buffer; full: Buffer } | undefined
   let last: { promise: Promise<Buffer>; bytes: Buffer } | undefined
 
   const answer = (bytes: Buffer, method: 'GET' | 'HEAD', promise: Promise<Buffer>): Buffer => {
@@ -68,7 +68,7 @@ export function laneFor(server: Server, source: LaneSource): void {
         `HTTP/1.1 200 OK\r\ncontent-type: ${source.contentType}\r\ncontent-length: ${bytes.length}\r\nDate: ${new Date(second * 1000).toUTCString()}\r\nConnection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(server.keepAliveTimeout / 1000)}\r\n\r\n`,
         'latin1',
       )
-      made = { promise, bytes, second, head, full: Buffer.concat([head, bytes]) }
+      made = { promise, second, head, full: Buffer.concat([head, bytes]) }
     }
     return method === 'HEAD' ? made.head : made.full
   }
@@ -111,7 +111,8 @@ export function laneFor(server: Server, source: LaneSource): void {
           last = { promise, bytes }
           if (!socket.destroyed) send(answer(bytes, method, promise), true)
         },
-        () => handOver(chunk),
+        // Node's server answers it, with its 500.
+        () => void (socket.destroyed || handOver(chunk)),
       )
     }
     // Idle this long, before a first request (as the header timeout would) or after an answer (the keep-alive), it is closed.
