@@ -16,6 +16,7 @@ import type { MetricsAccess } from './metrics-access.js'
 import { BasicAuth, guard } from './metrics-auth.js'
 import { clear, SystemMetrics } from './metrics-system.js'
 import { RunnerDeaths } from './metrics-deaths.js'
+import { laneFor } from './metrics-lane.js'
 
 export type Role = 'server' | 'runner' | 'other'
 
@@ -363,6 +364,8 @@ export async function serveMetrics(metrics: Metrics, at: MetricsAddress, access?
   const guarded: RequestListener = auth ? (req, res) => void (auth.required ? guard(auth, req, res, handle) : handle(req, res)) : handle
   const server = access?.tls ? createHttpsServer({ ...SERVER_OPTIONS, ...access.tls, handshakeTimeout: HEADERS_TIMEOUT_MS }, guarded) : createServer(SERVER_OPTIONS, guarded)
   bound(server as Server)
+  // Plain HTTP: the scrapes themselves are answered in a lane of their own, at a third of the cost.
+  if (!access?.tls) laneFor(server as Server, { body: () => metrics.body(), contentType: metrics.registry.contentType, open: () => !auth?.required })
   await new Promise<void>((ok, fail) => {
     server.once('error', fail)
     server.listen(at.port, at.host, () => {
