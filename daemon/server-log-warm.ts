@@ -1,14 +1,15 @@
 /**
- * The server-log parser, run at the follower's start over lines in the
- * shapes a live log's memory lines take. The first memory line read would
- * otherwise pay for compiling the parser (about 6 ms at once), and the next
- * few for the engine's work to make it quick, within a process tick; here
- * it is paid once at the start, before the first sample is late for it.
- * Nothing of it is kept or counted.
+ * The byte test and the server-log parser, run at the follower's start over
+ * lines in the shapes a live log's memory lines take. The first memory line
+ * read would otherwise pay for compiling the parser (about 6 ms at once),
+ * and the next few loads for the engine's work to make it quick, each in a
+ * process tick; here it is paid once, at the start (about 15 ms). Nothing
+ * of it is kept or counted.
  */
 import { ProblemLog } from '../core/parse/problems.js'
 import { ServerLogParser } from '../core/parse/server-log.js'
 import { anchoredLines } from './server-log-scan.js'
+import { withoutCommandLine } from './server-log-start.js'
 import { MAY_TELL } from './server-log-words.js'
 
 /** Shapes only: the figures, models and times are made up (Ollama 0.11 to 0.32, llama.cpp, a journal's prefix). */
@@ -44,8 +45,8 @@ export function warmParser(): void {
     for (let i = 0; i < found.length; i += 2) {
       const line = bytes.toString('utf8', found[i], found[i + 1])
       if (!MAY_TELL.test(line)) continue
-      parser.line(line, ++no)
-      parser.end()
+      // A runner's start is kept without its command line.
+      for (const e of [...parser.line(line, ++no), ...parser.end()]) if (e.kind === 'runner-starting') withoutCommandLine(line, e)
     }
   }
 }
