@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { closeSync, readSync, statSync } from 'node:fs'
 import { FileRefused, openRegular } from '../core/bounded-file.js'
 import { StringDecoder } from 'node:string_decoder'
@@ -7,14 +6,14 @@ import { ProblemLog } from '../core/parse/problems.js'
 import { ServerLogParser } from '../core/parse/server-log.js'
 import type { ServerEvent } from '../schemas/index.js'
 import { describeOrigin, type LogOrigin } from './log-origin.js'
+import { endCommand, type LogCommand, startCommand } from './server-log-command.js'
 import { settingsOnly, startLines, withoutCommandLine } from './server-log-start.js'
+import { MAX_LINES_A_MINUTE, MinuteCap } from './server-log-cap.js'
+import { anchoredLines } from './server-log-scan.js'
+import { warmParser } from './server-log-warm.js'
 import { MAY_TELL, MAY_TELL_ALL } from './server-log-words.js'
 import { AppendFile } from './sink.js'
 
-/** Lines of each class kept a minute at most: a debug log or a loop of errors must not fill the disk. */
-export const MAX_LINES_A_MINUTE = 600
-/** Decisions and runners' lives have a budget of their own: a flood of figures never crowds them out. */
-const DECISIONS = new Set(['eviction', 'fits', 'retry', 'oom', 'load-failed', 'runner-starting', 'runner-started', 'runner-stopped', 'kernel-oom-kill', 'server-config', 'version'])
 /** Most bytes of lines read from the log at one poll; past it, the rest waits for the next. */
 const MAX_READ = 1 << 20
 /** A line longer than this is no memory line: read past. */
@@ -25,8 +24,6 @@ const MAX_SKIP = 64 << 20
 const READ_CHUNK = 64 * 1024
 /** How often a file is read when the caller does not read it at its own tick. */
 export const POLL_MS = 1000
-/** How long a command is given to end after SIGTERM at the stop, before SIGKILL. */
-const KILL_GRACE_MS = 500
 
 /** One stream of the log's text: the start of a line not ended yet, or a line too long to keep being read past. */
 interface Stream {
@@ -43,8 +40,7 @@ interface Stream {
  * file. A file is read from its end at the start, and reopened from its
  * start when it is rotated (the macOS app renames it to server-1.log) or
  * removed and made again. A line longer than MAX_LINE is read past to its
- * end, never held. A command's stdout and stderr are both read (`docker
- * logs` writes the container's stderr, where Ollama logs, to its stderr).
+ * end, never held. A command's stdout and stderr are both read (startCommand).
  */
 export class ServerLogFollower {
   readonly #origin: LogOrigin
@@ -61,7 +57,10 @@ export class ServerLogFollower {
   #no = 0
   /** The file's stream, or a command's stdout and stderr. */
   readonly #streams: [Stream, Stream] = [{ tail: '', skipping: false }, { tail: '', skipping: false }]
-  #decoder = new StringDecoder('utf8')
+  /** The start of the file's line not ended yet, as read (a copy): decoded only when the line is whole. */
+  #pending: Buffer | undefined
+  /** The offsets of the lines of a read that hold an anchor (anchoredLines). */
+  readonly #anchored: number[] = []
   /** The one buffer a file is read into. */
   #buf: Buffer | undefined
   #fd: number | undefined
@@ -70,12 +69,10 @@ export class ServerLogFollower {
   #timer: NodeJS.Timeout | undefined
   /** A file is followed: start() has run and stop() has not. */
   #following = false
-  #child: ChildProcess | undefined
-  #childGone: Promise<void> = Promise.resolve()
-  #windowStart = 0
-  /** Lines kept in this minute: figures, decisions. */
-  readonly #keptInWindow = [0, 0]
-  #dropped = 0
+  /** The command followed, until it exits. */
+  #command: LogCommand | undefined
+  /** Lines kept and dropped in the minute under way. */
+  #cap = new MinuteCap(0)
   #stopped = false
   #stopping: Promise<void> = Promise.resolve()
   /** The output file is closed: text arriving later is not read. */
@@ -97,7 +94,8 @@ export class ServerLogFollower {
 
   /** Starts following; a log that cannot be read is said once (`onError`) and the daemon goes on. A file is read every `pollMs`, or with `'by-caller'` at each poll() (the daemon's tick: no wake-up of its own). */
   start(pollMs: number | 'by-caller' = POLL_MS): void {
-    this.#windowStart = this.#now()
+    this.#cap = new MinuteCap(this.#now())
+    warmParser()
     if ('file' in this.#origin) {
       const opened = this.#openFile(true)
       if (opened !== true) this.#onError(opened ? `the server log ${opened}; give a log file with memtrace start --server-log PATH` : `the server log ${this.#origin.file} cannot be read; give its place with memtrace start --server-log PATH`)
@@ -112,23 +110,12 @@ export class ServerLogFollower {
       this.#timer.unref()
       return
     }
-    const { command, shell } = this.#origin
-    // A process group of its own: at the stop the command and all it started
-    // (a shell's children) are ended together, and a Ctrl-C to a foreground
-    // daemon's terminal reaches the daemon, which ends it, not the command.
-    const child = spawn(shell ? '/bin/sh' : (command[0] as string), shell ? ['-c', command.join(' ')] : command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-    this.#child = child
-    this.#childGone = new Promise<void>(gone => {
-      child.once('exit', () => gone())
-      child.once('error', () => gone())
-    })
-    for (const [i, out] of [child.stdout, child.stderr].entries()) {
-      out?.setEncoding('utf8')
-      out?.on('data', (chunk: string) => this.#take(chunk, this.#streams[i] as Stream, this.#now()))
-    }
+    const command = startCommand(this.#origin.command, this.#origin.shell === true, (i, text) => this.#take(text, this.#streams[i], this.#now()))
+    this.#command = command
+    const { child } = command
     child.once('error', e => this.#ended(`cannot run: ${e.message}`))
     child.once('exit', (code, signal) => {
-      this.#child = undefined
+      this.#command = undefined
       this.#ended(`ended (${signal ?? `exit status ${code}`}); the server's log is no longer followed`, code === 0)
     })
   }
@@ -208,7 +195,7 @@ export class ServerLogFollower {
       }
       this.#offset += n
       budget -= n
-      this.#take(this.#decoder.write(buf.subarray(0, n)), s, this.#now())
+      this.#takeBytes(buf, n, s, this.#now())
       if (n < want) return grew
     }
   }
@@ -238,7 +225,7 @@ export class ServerLogFollower {
   #resetFileStream(): void {
     this.#streams[0].tail = ''
     this.#streams[0].skipping = false
-    this.#decoder = new StringDecoder('utf8')
+    this.#pending = undefined
   }
 
   /** The rest of a rotated or removed file, read before the new one is opened. */
@@ -249,9 +236,57 @@ export class ServerLogFollower {
     } catch {
       // gone
     }
+    this.#pendingAsTail()
     this.#lastLine(this.#streams[0], this.#now())
     this.#flushOut()
     this.#resetFileStream()
+  }
+
+  /**
+   * `buf[0, n)`, read from the file: only the lines that hold an anchor of
+   * MAY_TELL's words are decoded and tested (anchoredLines); the rest, most
+   * of a busy log, are passed over as bytes. A line not ended yet is held
+   * as bytes (#hold) and decoded whole once its end is read: the text
+   * looked at is what a decoder fed the reads in turn gives.
+   */
+  #takeBytes(buf: Buffer, n: number, s: Stream, at: number): void {
+    if (this.#closed) return
+    let from = 0
+    const pending = this.#pending
+    if (pending) {
+      const nl = buf.subarray(0, n).indexOf(10)
+      if (nl < 0) return this.#hold(Buffer.concat([pending, buf.subarray(0, n)]), s)
+      this.#pending = undefined
+      const text = Buffer.concat([pending, buf.subarray(0, nl)]).toString('utf8')
+      if (MAY_TELL.test(text)) this.#line(text, at)
+      from = nl + 1
+    }
+    const found = this.#anchored
+    const last = anchoredLines(buf, from, n, found)
+    for (let i = 0; i < found.length; i += 2) {
+      const text = buf.toString('utf8', found[i], found[i + 1])
+      if (MAY_TELL.test(text)) this.#line(text, at)
+    }
+    // A copy: the buffer is read into again.
+    if (last < n - 1) this.#hold(Buffer.from(buf.subarray(last + 1, n)), s)
+    this.#flushOut()
+  }
+
+  /** The start of a line not ended yet; past MAX_LINE characters it is read past to its end, never held. */
+  #hold(bytes: Buffer, s: Stream): void {
+    this.#pending = bytes
+    // Characters are counted only where the bytes could make more than MAX_LINE; a character cut at the end is not one yet.
+    if (bytes.length > MAX_LINE && new StringDecoder('utf8').write(bytes).length > MAX_LINE) {
+      this.#pending = undefined
+      s.skipping = true
+    }
+  }
+
+  /** The file's line not ended, as the text #lastLine reads (a character cut at its end is not one). */
+  #pendingAsTail(): void {
+    if (!this.#pending) return
+    this.#streams[0].tail = new StringDecoder('utf8').write(this.#pending)
+    this.#pending = undefined
   }
 
   /** Text as it came: whole lines are read, the start of the next is held (never past MAX_LINE). */
@@ -286,7 +321,6 @@ export class ServerLogFollower {
   /** The end of a line too long to keep: it counts as a line, and nothing of it is read. */
   #readPast(s: Stream, at: number): void {
     s.skipping = false
-    if (s === this.#streams[0]) this.#decoder = new StringDecoder('utf8')
     this.#line(undefined, at)
   }
 
@@ -310,18 +344,7 @@ export class ServerLogFollower {
 
   #keep(e: ServerEvent): void {
     this.onEvent?.(e)
-    const now = this.#now()
-    if (now - this.#windowStart >= 60_000) {
-      this.#sayDropped()
-      this.#windowStart = now
-      this.#keptInWindow.fill(0)
-    }
-    const cls = DECISIONS.has(e.kind) ? 1 : 0
-    if ((this.#keptInWindow[cls] as number) >= MAX_LINES_A_MINUTE) {
-      this.#dropped++
-      return
-    }
-    this.#keptInWindow[cls]!++
+    if (!this.#cap.admits(e.kind, this.#now(), () => this.#sayDropped())) return
     let text = this.#current.text
     if (e.kind === 'runner-starting') text = withoutCommandLine(text, e)
     // Never the rest of the server's environment (paths, proxies, origins).
@@ -333,10 +356,11 @@ export class ServerLogFollower {
   }
 
   #sayDropped(): void {
-    if (this.#dropped === 0) return
-    this.#write(`memtrace dropped ${JSON.stringify({ ts: new Date(this.#now()).toISOString(), lines: this.#dropped, reason: `more than ${MAX_LINES_A_MINUTE} server-log lines of a kind a minute` })}\n`)
-    this.#log.warn({ lines: this.#dropped }, 'server log lines dropped: more than the limit a minute')
-    this.#dropped = 0
+    const lines = this.#cap.dropped
+    if (lines === 0) return
+    this.#write(`memtrace dropped ${JSON.stringify({ ts: new Date(this.#now()).toISOString(), lines, reason: `more than ${MAX_LINES_A_MINUTE} server-log lines of a kind a minute` })}\n`)
+    this.#log.warn({ lines }, 'server log lines dropped: more than the limit a minute')
+    this.#cap.dropped = 0
   }
 
   #write(text: string): void {
@@ -352,9 +376,8 @@ export class ServerLogFollower {
 
   /**
    * Stops following: what was read is written and the file closed. A
-   * command, and all it started, is sent SIGTERM, and SIGKILL after
-   * KILL_GRACE_MS (one that never prints and ignores SIGTERM must not hold
-   * up the daemon's exit); resolves when it is gone.
+   * command, and all it started, is ended (endCommand); resolves when it is
+   * gone.
    */
   stop(): Promise<void> {
     if (this.#stopped) return this.#stopping
@@ -363,36 +386,14 @@ export class ServerLogFollower {
     this.poll()
     this.#following = false
     const now = this.#now()
+    this.#pendingAsTail()
     for (const s of this.#streams) this.#lastLine(s, now)
     this.#sayDropped()
     this.#flushOut()
     this.#closeFile()
     this.#out?.close()
     this.#closed = true
-    this.#stopping = this.#endCommand()
+    this.#stopping = this.#command ? endCommand(this.#command) : Promise.resolve()
     return this.#stopping
-  }
-
-  async #endCommand(): Promise<void> {
-    const child = this.#child
-    const pid = child?.pid
-    if (!child || pid === undefined) return
-    const group = (signal: NodeJS.Signals) => {
-      try {
-        process.kill(-pid, signal)
-      } catch {
-        // gone
-      }
-    }
-    group('SIGTERM')
-    let timer: NodeJS.Timeout | undefined
-    const grace = new Promise<void>(r => (timer = setTimeout(r, KILL_GRACE_MS)))
-    await Promise.race([this.#childGone, grace])
-    clearTimeout(timer)
-    // Whatever of the group is left (the command itself, or a child that ignores SIGTERM).
-    group('SIGKILL')
-    await Promise.race([this.#childGone, new Promise(r => setTimeout(r, 100))])
-    child.stdout?.destroy()
-    child.stderr?.destroy()
   }
 }
