@@ -1,0 +1,208 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import type { ProcInfo } from './proc-linux.js'
+import { powershellArgs, winBin } from './windows.js'
+
+/**
+ * The processes of a Windows host, from one PowerShell that lives as long as
+ * the daemon and answers each line it reads on stdin with a listing:
+ *
+ *   T <tab> total physical bytes               (the first answer only)
+ *   N <tab> pid <tab> ppid <tab> start <tab> image <tab> command line   (a PID new since the last answer)
+ *   P <tab> pid <tab> working set <tab> private bytes <tab> process name (every process)
+ *   .                                          (the end of the answer)
+ *
+ * Sizes and names come from .NET's process snapshot (one system call for
+ * all processes, no handle opened per process); the parent, the start time
+ * and the command line from CIM (Win32_Process), asked only for the PIDs
+ * that are new, in one query per answer. Performance counters cannot serve
+ * here: a `\Process(*)` counter reader expands its instances once, at its
+ * start, and never sees a runner that starts later. PowerShell exits when
+ * its stdin closes: it never outlives the daemon.
+ */
+export const PROCESS_SCRIPT = `try { [Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false } catch {}
+$ErrorActionPreference = 'SilentlyContinue'
+$known = @{}
+$first = $true
+$props = 'ProcessId','ParentProcessId','Name','CreationDate','CommandLine'
+while ($null -ne [Console]::In.ReadLine()) {
+  $sb = New-Object System.Text.StringBuilder
+  if ($first) {
+    $first = $false
+    $cs = Get-CimInstance Win32_ComputerSystem -Property TotalPhysicalMemory
+    if ($cs) { [void]$sb.Append("T\`t$($cs.TotalPhysicalMemory)\`n") }
+  }
+  $now = @{}
+  $new = New-Object System.Collections.Generic.List[int]
+  foreach ($p in [System.Diagnostics.Process]::GetProcesses()) {
+    $id = $p.Id
+    $now[$id] = $true
+    if (-not $known.ContainsKey($id)) { $new.Add($id) }
+    [void]$sb.Append("P\`t$id\`t$($p.WorkingSet64)\`t$($p.PrivateMemorySize64)\`t$($p.ProcessName)\`n")
+  }
+  if ($new.Count -gt 0) {
+    if ($new.Count -gt 50) { $cim = Get-CimInstance Win32_Process -Property $props }
+    else { $cim = Get-CimInstance Win32_Process -Property $props -Filter ((@($new) | ForEach-Object { "ProcessId=$_" }) -join ' OR ') }
+    foreach ($c in $cim) {
+      $id = [int]$c.ProcessId
+      if (-not $now.ContainsKey($id) -or $known.ContainsKey($id)) { continue }
+      $start = ''
+      if ($c.CreationDate) { $start = $c.CreationDate.ToUniversalTime().ToString('o') }
+      $cmd = ([string]$c.CommandLine) -replace '[\\t\\r\\n]', ' '
+      [void]$sb.Append("N\`t$id\`t$($c.ParentProcessId)\`t$start\`t$($c.Name)\`t$cmd\`n")
+    }
+    foreach ($id in $new) { $known[$id] = $true }
+  }
+  foreach ($id in @($known.Keys)) { if (-not $now.ContainsKey($id)) { $known.Remove($id) } }
+  [void]$sb.Append(".\`n")
+  [Console]::Out.Write($sb.ToString())
+  [Console]::Out.Flush()
+}
+`
+
+interface Known {
+  ppid: number
+  startMs: number
+  image: string
+  command: string
+}
+
+/** One answer's lines, read into processes; `known` keeps what N lines said, for the later answers. */
+export function readListing(lines: string[], known: Map<number, Known>): { procs: ProcInfo[]; totalBytes?: number; bad: number } {
+  const procs: ProcInfo[] = []
+  const listed = new Set<number>()
+  let totalBytes: number | undefined
+  let bad = 0
+  for (const line of lines) {
+    const f = line.split('\t')
+    if (f[0] === 'T' && /^\d+$/.test(f[1] ?? '')) totalBytes = Number(f[1])
+    else if (f[0] === 'N' && f.length >= 6 && /^\d+$/.test(f[1] as string)) {
+      const ms = Date.parse((f[3] as string).replace(/(\.\d{3})\d*/, '$1'))
+      known.set(Number(f[1]), { ppid: Number(f[2]) || 0, startMs: Number.isFinite(ms) ? ms : 0, image: f[4] as string, command: f.slice(5).join(' ') })
+    } else if (f[0] === 'P' && f.length >= 5 && /^\d+$/.test(f[1] as string) && /^\d+$/.test(f[2] as string) && /^\d+$/.test(f[3] as string)) {
+      const pid = Number(f[1])
+      listed.add(pid)
+      const k = known.get(pid)
+      procs.push({
+        pid,
+        ppid: k?.ppid ?? 0,
+        comm: k?.image || f.slice(4).join(' '),
+        rssKb: Math.floor(Number(f[2]) / 1024),
+        vszKb: Math.floor(Number(f[3]) / 1024),
+        command: k?.command ?? '',
+        startTicks: k?.startMs ?? 0,
+      })
+    } else if (line !== '') bad++
+  }
+  for (const pid of known.keys()) if (!listed.has(pid)) known.delete(pid)
+  return totalBytes === undefined ? { procs, bad } : { procs, totalBytes, bad }
+}
+
+/**
+ * The daemon's side of that PowerShell: one request per process sample. A
+ * PowerShell that died, or did not answer in time (it is then ended), is
+ * started again at the next sample, at most every 5 s, and said.
+ */
+export class WinProcessReader {
+  #child: ChildProcess | undefined
+  #buf = ''
+  #lines: string[] = []
+  #answer: ((lines: string[] | undefined) => void) | undefined
+  readonly #known = new Map<number, Known>()
+  #startedAt = -Infinity
+  #ended: string | undefined
+  #closed = false
+  /** Total physical memory, from the first answer. */
+  totalBytes: number | undefined
+  /** How many PowerShells were started, for the status and tests. */
+  starts = 0
+
+  constructor(signal: AbortSignal) {
+    signal.addEventListener('abort', () => this.close(), { once: true })
+  }
+
+  async list(timeoutMs: number): Promise<{ procs: ProcInfo[]; error?: string }> {
+    // Stopping is no failure of the source: nothing is said.
+    if (this.#closed) return { procs: [] }
+    let restarted: string | undefined
+    if (!this.#child) {
+      if (Date.now() - this.#startedAt < 5000) return { procs: [], error: `powershell.exe (the process listing) ${this.#ended ?? 'ended'}; started again 5 s after its last start` }
+      restarted = this.starts > 0 ? `powershell.exe ${this.#ended ?? 'ended'}; started again` : undefined
+      this.#start()
+    }
+    const child = this.#child as ChildProcess
+    const got = await new Promise<string[] | undefined>(resolve => {
+      const timer = setTimeout(() => {
+        this.#answer = undefined
+        resolve(undefined)
+      }, timeoutMs)
+      this.#answer = lines => {
+        clearTimeout(timer)
+        this.#answer = undefined
+        resolve(lines)
+      }
+      child.stdin?.write('s\n')
+    })
+    if (!got && this.#closed) return { procs: [] }
+    if (!got) {
+      const why = this.#child === child ? `no answer within ${timeoutMs} ms` : (this.#ended ?? 'ended')
+      this.#kill(why)
+      return { procs: [], error: `powershell.exe (the process listing): ${why}` }
+    }
+    const r = readListing(got, this.#known)
+    if (r.totalBytes !== undefined) this.totalBytes = r.totalBytes
+    const error = restarted ?? (r.bad > 0 ? `powershell.exe: ${r.bad} lines of its listing not understood; skipped` : undefined)
+    return error ? { procs: r.procs, error } : { procs: r.procs }
+  }
+
+  #start(): void {
+    this.#startedAt = Date.now()
+    this.starts++
+    this.#known.clear()
+    this.#buf = ''
+    this.#lines = []
+    this.#ended = undefined
+    const child = spawn(winBin('powershell.exe'), powershellArgs(PROCESS_SCRIPT), { stdio: ['pipe', 'pipe', 'ignore'], windowsHide: true })
+    this.#child = child
+    child.stdout?.setEncoding('utf8')
+    child.stdout?.on('data', (d: string) => this.#data(d))
+    child.stdin?.on('error', () => {})
+    child.on('error', e => this.#gone(child, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : e.message))
+    child.on('exit', (code, signal) => this.#gone(child, `exited (${signal ?? `status ${code}`})`))
+  }
+
+  #data(d: string): void {
+    this.#buf += d
+    let nl
+    while ((nl = this.#buf.indexOf('\n')) !== -1) {
+      const line = this.#buf.slice(0, nl).replace(/\r$/, '')
+      this.#buf = this.#buf.slice(nl + 1)
+      if (line === '.') {
+        const lines = this.#lines
+        this.#lines = []
+        this.#answer?.(lines)
+      } else if (this.#lines.length < 100_000) this.#lines.push(line)
+    }
+  }
+
+  #gone(child: ChildProcess, why: string): void {
+    if (this.#child !== child) return
+    this.#child = undefined
+    this.#ended = why
+    this.#answer?.(undefined)
+  }
+
+  #kill(why: string): void {
+    const child = this.#child
+    this.#child = undefined
+    this.#ended = why
+    child?.stdin?.end()
+    child?.kill()
+    this.#answer?.(undefined)
+  }
+
+  /** Ends PowerShell: its stdin closes, and it is killed in case it does not see that. */
+  close(): void {
+    this.#closed = true
+    this.#kill('stopped')
+  }
+}
