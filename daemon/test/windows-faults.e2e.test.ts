@@ -1,0 +1,54 @@
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { readLock } from '../lock.js'
+import { gone, memtrace, read, traceFiles, until } from './helpers.js'
+import { models, windowsHost } from './windows-host.js'
+
+/** The simulated Windows host of windows.e2e.test.ts, with its programs failing, and a lock whose PID another process holds. */
+t.test('a PowerShell or typeperf that dies is started again, and said; the listing goes on', async t => {
+  const dir = t.testdir({})
+  const host = windowsHost(dir)
+  const home = join(dir, 'home')
+  models(home)
+  // Each dies once, after its first answer or row.
+  writeFileSync(join(dir, 'powershell-dies'), '')
+  writeFileSync(join(dir, 'typeperf-dies'), '')
+  const env = { ...host.env, HOME: home, USERPROFILE: home, LOCALAPPDATA: join(home, 'AppData', 'Local') }
+  const trace = join(dir, 'trace')
+  t.equal(memtrace(['start', '--dir', trace, '--ollama-url', 'http://127.0.0.1:1', '--interval', '500ms', '--system-interval', '1s'], env).code, 0)
+  const pid = readLock(trace)?.pid as number
+  t.teardown(() => {
+    if (!gone(pid)) process.kill(pid, 'SIGKILL')
+  })
+  const { proc, sys } = traceFiles(trace)
+  // The restarts wait 5 s after the first starts: rows of the runner after that, and the counters again.
+  await until(() => read(host.calls).match(/^powershell\.exe listing /gm)?.length === 2 && read(host.calls).match(/^typeperf\.exe /gm)?.length === 2, 15_000, 'both started again')
+  const rowsBefore = read(proc).split('\n').length
+  await until(() => read(proc).split('\n').length > rowsBefore + 3 && /Committed Bytes[^\n]*\n"11\/30\/2026[^\n]*\n\n[^]*$/.test(read(sys)), 10_000, 'rows and counters again')
+  t.equal(memtrace(['stop', '--dir', trace], env).code, 0)
+  await until(() => gone(pid), 5000, 'the daemon to exit')
+  const log = read(sys)
+  t.match(log, /memtrace source-error \{[^\n]*"source":"processes","message":"powershell\.exe \(the process listing\) exited \(status 1\)/, 'the dead PowerShell said')
+  t.match(log, /memtrace source-error \{[^\n]*"source":"system","message":"typeperf exited \(status 1\); started again"/, 'the dead typeperf said')
+  for (const p of read(host.listers).trim().split('\n')) t.ok(gone(Number(p)), 'no PowerShell left behind')
+})
+
+t.test('the lock on Windows: a live process with the PID but another start time is not the holder', async t => {
+  const dir = t.testdir({})
+  const host = windowsHost(dir)
+  const stranger = spawn('sleep', ['60'], { stdio: 'ignore' })
+  t.teardown(() => stranger.kill())
+  const trace = join(dir, 'trace')
+  mkdirSync(trace, { recursive: true, mode: 0o700 })
+  // The stand-in says every live process started at 19:11:40.8281250; the lock says another time.
+  writeFileSync(join(trace, 'memtrace.lock'), JSON.stringify({ pid: stranger.pid, pidStart: '2026-11-29T07:02:11.0000000Z', startedAt: '2026-11-29T07:02:11Z', procFile: join(trace, 'a.tsv'), systemFile: join(trace, 'a.log'), logFile: join(trace, 'memtrace.log') }))
+  const status = memtrace(['status', '--dir', trace], host.env)
+  t.equal(status.code, 1)
+  t.match(status.stdout, /^not running in .*a stale lock of pid \d+ is left/)
+  t.equal(memtrace(['stop', '--dir', trace], host.env).code, 1, 'nothing to stop')
+  t.notOk(existsSync(join(trace, 'memtrace.stop')), 'no stop request left for a daemon that is not there')
+  t.match(read(host.calls), new RegExp(`^powershell\\.exe start-time ${stranger.pid}$`, 'm'), 'asked of CIM by PID')
+  t.equal(stranger.exitCode, null)
+})
