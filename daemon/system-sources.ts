@@ -14,6 +14,7 @@ import { isWsl2Release, kernelRelease, WslNotice } from './wsl.js'
 import { CounterStream } from './probe/typeperf.js'
 import { SYSTEM_COUNTERS, totalMemoryLine, winBin } from './probe/windows.js'
 import { WinProcessReader } from './probe/windows-procs.js'
+import { selectProcesses } from './select.js'
 
 const API_TIMEOUT_MS = 2000
 export const COMMAND_TIMEOUT_MS = 3000
@@ -63,7 +64,7 @@ export class SystemSources {
     this.#tegra = linux && isTegra(cfg.procRoot) ? new TegrastatsSource(cfg.systemIntervalMs, signal) : undefined
     this.#wsl = new WslNotice(linux && isWsl2Release(kernelRelease()))
     if (cfg.platform === 'win32') {
-      this.winProcs = new WinProcessReader(signal)
+      this.winProcs = new WinProcessReader(signal, all => selectProcesses(all, cfg.match, process.pid))
       this.#counters = new CounterStream(winBin('typeperf.exe'), SYSTEM_COUNTERS, 1, signal)
     }
   }

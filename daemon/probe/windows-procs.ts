@@ -4,55 +4,62 @@ import { powershellArgs, winBin } from './windows.js'
 
 /**
  * The processes of a Windows host, from one PowerShell that lives as long as
- * the daemon and answers each line it reads on stdin with a listing:
+ * the daemon. Each line it reads on stdin (the PIDs whose sizes are wanted,
+ * separated by spaces) it answers with:
  *
- *   T <tab> total physical bytes               (the first answer only)
+ *   T <tab> total physical bytes                  (the first answer only)
  *   N <tab> pid <tab> ppid <tab> start <tab> image <tab> command line   (a PID new since the last answer)
- *   P <tab> pid <tab> working set <tab> private bytes <tab> process name (every process)
- *   .                                          (the end of the answer)
+ *   G <tab> pid                                   (a PID gone since the last answer)
+ *   P <tab> pid <tab> working set <tab> private bytes   (the PIDs asked for, and the new ones)
+ *   .                                             (the end of the answer)
  *
- * Sizes and names come from .NET's process snapshot (one system call for
- * all processes, no handle opened per process); the parent, the start time
- * and the command line from CIM (Win32_Process), asked only for the PIDs
- * that are new, in one query per answer. Performance counters cannot serve
- * here: a `\Process(*)` counter reader expands its instances once, at its
- * start, and never sees a runner that starts later. PowerShell exits when
- * its stdin closes: it never outlives the daemon.
+ * Sizes come from .NET's process snapshot (one system call for all
+ * processes, no handle opened per process); the parent, the start time, the
+ * image name and the command line from CIM (Win32_Process), asked only for
+ * the PIDs that are new, in one query per answer. So a second with no
+ * process come or gone costs one snapshot and a few lines. Performance
+ * counters cannot serve here: a `\Process(*)` counter reader expands its
+ * instances once, at its start, and never sees a runner that starts later.
+ * PowerShell exits when its stdin closes: it never outlives the daemon.
  */
 export const PROCESS_SCRIPT = `try { [Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false } catch {}
 $ErrorActionPreference = 'SilentlyContinue'
 $known = @{}
 $first = $true
 $props = 'ProcessId','ParentProcessId','Name','CreationDate','CommandLine'
-while ($null -ne [Console]::In.ReadLine()) {
+while ($null -ne ($req = [Console]::In.ReadLine())) {
   $sb = New-Object System.Text.StringBuilder
   if ($first) {
     $first = $false
     $cs = Get-CimInstance Win32_ComputerSystem -Property TotalPhysicalMemory
     if ($cs) { [void]$sb.Append("T\`t$($cs.TotalPhysicalMemory)\`n") }
   }
+  $want = @{}
+  foreach ($w in $req.Split(' ')) { $n = 0; if ([int]::TryParse($w, [ref]$n)) { $want[$n] = $true } }
   $now = @{}
-  $new = New-Object System.Collections.Generic.List[int]
+  $new = @{}
   foreach ($p in [System.Diagnostics.Process]::GetProcesses()) {
     $id = $p.Id
     $now[$id] = $true
-    if (-not $known.ContainsKey($id)) { $new.Add($id) }
-    [void]$sb.Append("P\`t$id\`t$($p.WorkingSet64)\`t$($p.PrivateMemorySize64)\`t$($p.ProcessName)\`n")
+    if (-not $known.ContainsKey($id)) { $new[$id] = $p.ProcessName }
+    if ($want.ContainsKey($id) -or $new.ContainsKey($id)) { [void]$sb.Append("P\`t$id\`t$($p.WorkingSet64)\`t$($p.PrivateMemorySize64)\`n") }
   }
   if ($new.Count -gt 0) {
     if ($new.Count -gt 50) { $cim = Get-CimInstance Win32_Process -Property $props }
-    else { $cim = Get-CimInstance Win32_Process -Property $props -Filter ((@($new) | ForEach-Object { "ProcessId=$_" }) -join ' OR ') }
+    else { $cim = Get-CimInstance Win32_Process -Property $props -Filter ((@($new.Keys) | ForEach-Object { "ProcessId=$_" }) -join ' OR ') }
     foreach ($c in $cim) {
       $id = [int]$c.ProcessId
-      if (-not $now.ContainsKey($id) -or $known.ContainsKey($id)) { continue }
+      if (-not $new.ContainsKey($id) -or $known.ContainsKey($id)) { continue }
       $start = ''
       if ($c.CreationDate) { $start = $c.CreationDate.ToUniversalTime().ToString('o') }
       $cmd = ([string]$c.CommandLine) -replace '[\\t\\r\\n]', ' '
       [void]$sb.Append("N\`t$id\`t$($c.ParentProcessId)\`t$start\`t$($c.Name)\`t$cmd\`n")
+      $known[$id] = $true
     }
-    foreach ($id in $new) { $known[$id] = $true }
+    # Gone before CIM saw it, or not shown to this user: known by its name only.
+    foreach ($id in @($new.Keys)) { if (-not $known.ContainsKey($id)) { [void]$sb.Append("N\`t$id\`t0\`t\`t$($new[$id])\`t\`n"); $known[$id] = $true } }
   }
-  foreach ($id in @($known.Keys)) { if (-not $now.ContainsKey($id)) { $known.Remove($id) } }
+  foreach ($id in @($known.Keys)) { if (-not $now.ContainsKey($id)) { [void]$sb.Append("G\`t$id\`n"); $known.Remove($id) } }
   [void]$sb.Append(".\`n")
   [Console]::Out.Write($sb.ToString())
   [Console]::Out.Flush()
@@ -66,35 +73,63 @@ interface Known {
   command: string
 }
 
-/** One answer's lines, read into processes; `known` keeps what N lines said, for the later answers. */
-export function readListing(lines: string[], known: Map<number, Known>): { procs: ProcInfo[]; totalBytes?: number; bad: number } {
-  const procs: ProcInfo[] = []
-  const listed = new Set<number>()
-  let totalBytes: number | undefined
-  let bad = 0
-  for (const line of lines) {
-    const f = line.split('\t')
-    if (f[0] === 'T' && /^\d+$/.test(f[1] ?? '')) totalBytes = Number(f[1])
-    else if (f[0] === 'N' && f.length >= 6 && /^\d+$/.test(f[1] as string)) {
-      const ms = Date.parse((f[3] as string).replace(/(\.\d{3})\d*/, '$1'))
-      known.set(Number(f[1]), { ppid: Number(f[2]) || 0, startMs: Number.isFinite(ms) ? ms : 0, image: f[4] as string, command: f.slice(5).join(' ') })
-    } else if (f[0] === 'P' && f.length >= 5 && /^\d+$/.test(f[1] as string) && /^\d+$/.test(f[2] as string) && /^\d+$/.test(f[3] as string)) {
-      const pid = Number(f[1])
-      listed.add(pid)
-      const k = known.get(pid)
-      procs.push({
-        pid,
-        ppid: k?.ppid ?? 0,
-        comm: k?.image || f.slice(4).join(' '),
-        rssKb: Math.floor(Number(f[2]) / 1024),
-        vszKb: Math.floor(Number(f[3]) / 1024),
-        command: k?.command ?? '',
-        startTicks: k?.startMs ?? 0,
-      })
-    } else if (line !== '') bad++
+const DIGITS = /^\d+$/
+
+/**
+ * Every process the listing announced, and which of them are traced: chosen
+ * again (by `select`) only when a process came or went, and the only ones
+ * whose sizes the next request asks for.
+ */
+export class ProcessTable {
+  readonly #known = new Map<number, Known>()
+  readonly #select: (all: ProcInfo[]) => ProcInfo[]
+  #selected: number[] = []
+
+  constructor(select: (all: ProcInfo[]) => ProcInfo[]) {
+    this.#select = select
   }
-  for (const pid of known.keys()) if (!listed.has(pid)) known.delete(pid)
-  return totalBytes === undefined ? { procs, bad } : { procs, totalBytes, bad }
+
+  /** The request for the next answer: the traced PIDs. */
+  request(): string {
+    return `${this.#selected.join(' ')}\n`
+  }
+
+  clear(): void {
+    this.#known.clear()
+    this.#selected = []
+  }
+
+  /** One answer's lines: the traced processes with their sizes, the total memory where given, and how many lines were not understood. */
+  read(lines: string[]): { procs: ProcInfo[]; totalBytes?: number; bad: number } {
+    const sizes = new Map<number, [number, number]>()
+    let totalBytes: number | undefined
+    let bad = 0
+    let changed = false
+    for (const line of lines) {
+      const f = line.split('\t')
+      const pid = Number(DIGITS.test(f[1] ?? '') ? f[1] : NaN)
+      if (f[0] === 'P' && f.length === 4 && pid >= 0 && DIGITS.test(f[2] as string) && DIGITS.test(f[3] as string)) sizes.set(pid, [Number(f[2]), Number(f[3])])
+      else if (f[0] === 'N' && f.length >= 6 && pid >= 0) {
+        const ms = Date.parse((f[3] as string).replace(/(\.\d{3})\d*/, '$1'))
+        this.#known.set(pid, { ppid: Number(f[2]) || 0, startMs: Number.isFinite(ms) ? ms : 0, image: f[4] as string, command: f.slice(5).join(' ') })
+        changed = true
+      } else if (f[0] === 'G' && f.length === 2 && pid >= 0) changed = this.#known.delete(pid) || changed
+      else if (f[0] === 'T' && pid >= 0) totalBytes = pid
+      else if (line !== '') bad++
+    }
+    if (changed) this.#selected = this.#select([...this.#known.keys()].map(pid => this.#info(pid, 0, 0))).map(p => p.pid)
+    const procs: ProcInfo[] = []
+    for (const pid of this.#selected) {
+      const size = sizes.get(pid)
+      if (size) procs.push(this.#info(pid, size[0], size[1]))
+    }
+    return totalBytes === undefined ? { procs, bad } : { procs, totalBytes, bad }
+  }
+
+  #info(pid: number, ws: number, priv: number): ProcInfo {
+    const k = this.#known.get(pid) as Known
+    return { pid, ppid: k.ppid, comm: k.image, rssKb: Math.floor(ws / 1024), vszKb: Math.floor(priv / 1024), command: k.command, startTicks: k.startMs }
+  }
 }
 
 /**
@@ -107,7 +142,7 @@ export class WinProcessReader {
   #buf = ''
   #lines: string[] = []
   #answer: ((lines: string[] | undefined) => void) | undefined
-  readonly #known = new Map<number, Known>()
+  readonly #table: ProcessTable
   #startedAt = -Infinity
   #ended: string | undefined
   #closed = false
@@ -116,7 +151,9 @@ export class WinProcessReader {
   /** How many PowerShells were started, for the status and tests. */
   starts = 0
 
-  constructor(signal: AbortSignal) {
+  /** `select` picks the traced processes from all (the daemon's rule, run only when a process came or went). */
+  constructor(signal: AbortSignal, select: (all: ProcInfo[]) => ProcInfo[]) {
+    this.#table = new ProcessTable(select)
     signal.addEventListener('abort', () => this.close(), { once: true })
   }
 
@@ -140,7 +177,7 @@ export class WinProcessReader {
         this.#answer = undefined
         resolve(lines)
       }
-      child.stdin?.write('s\n')
+      child.stdin?.write(this.#table.request())
     })
     if (!got && this.#closed) return { procs: [] }
     if (!got) {
@@ -148,7 +185,7 @@ export class WinProcessReader {
       this.#kill(why)
       return { procs: [], error: `powershell.exe (the process listing): ${why}` }
     }
-    const r = readListing(got, this.#known)
+    const r = this.#table.read(got)
     if (r.totalBytes !== undefined) this.totalBytes = r.totalBytes
     const error = restarted ?? (r.bad > 0 ? `powershell.exe: ${r.bad} lines of its listing not understood; skipped` : undefined)
     return error ? { procs: r.procs, error } : { procs: r.procs }
@@ -157,7 +194,7 @@ export class WinProcessReader {
   #start(): void {
     this.#startedAt = Date.now()
     this.starts++
-    this.#known.clear()
+    this.#table.clear()
     this.#buf = ''
     this.#lines = []
     this.#ended = undefined

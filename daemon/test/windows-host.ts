@@ -40,23 +40,25 @@ if (script.includes('[Console]::In.ReadLine()')) {
   const announced = new Set()
   let first = true
   let buf = ''
-  const answer = () => {
+  // A scene's file is the script's first answer on that host (every process new); later answers are worked out as the script does.
+  const answer = req => {
+    const want = new Set(req.split(' ').filter(Boolean))
     const scene = fs.readFileSync(${JSON.stringify(sceneFile)}, 'utf8').trim()
-    const lines = fs.readFileSync(${JSON.stringify(fixtures)} + '/processes-' + scene + '.txt', 'utf8').split('\\n').filter(Boolean)
-    const listed = new Set(lines.filter(l => l.startsWith('P\\t')).map(l => l.split('\\t')[1]))
+    const lines = fs.readFileSync(${JSON.stringify(fixtures)} + '/processes-' + scene + '.txt', 'utf8').split('\\n').filter(l => l && l !== '.')
+    const now = new Set(lines.filter(l => l.startsWith('P\\t')).map(l => l.split('\\t')[1]))
+    const fresh = new Set([...now].filter(p => !announced.has(p)))
     let out = ''
     for (const l of lines) {
       const f = l.split('\\t')
-      if (f[0] === 'T' && !first) continue
-      if (f[0] === 'N') {
-        if (announced.has(f[1])) continue
-        announced.add(f[1])
-      }
-      out += l + '\\n'
+      if ((f[0] === 'T' && first) || (f[0] === 'P' && (want.has(f[1]) || fresh.has(f[1]))) || (f[0] === 'N' && fresh.has(f[1]))) out += l + '\\n'
     }
-    for (const p of announced) if (!listed.has(p)) announced.delete(p)
+    for (const p of fresh) announced.add(p)
+    for (const p of announced) if (!now.has(p)) {
+      out += 'G\\t' + p + '\\n'
+      announced.delete(p)
+    }
     first = false
-    process.stdout.write(out)
+    process.stdout.write(out + '.\\n')
     if (fs.existsSync(${JSON.stringify(join(dir, 'powershell-dies'))})) {
       fs.rmSync(${JSON.stringify(join(dir, 'powershell-dies'))})
       process.exit(1)
@@ -65,7 +67,7 @@ if (script.includes('[Console]::In.ReadLine()')) {
   process.stdin.setEncoding('utf8')
   process.stdin.on('data', d => {
     buf += d
-    for (let nl; (nl = buf.indexOf('\\n')) !== -1; buf = buf.slice(nl + 1)) answer()
+    for (let nl; (nl = buf.indexOf('\\n')) !== -1; buf = buf.slice(nl + 1)) answer(buf.slice(0, nl))
   })
   process.stdin.on('end', () => process.exit(0))
 } else {
