@@ -66,6 +66,8 @@ while ($null -ne ($req = [Console]::In.ReadLine())) {
 }
 `
 
+type Answer = { procs: ProcInfo[]; totalBytes?: number; bad: number }
+
 interface Known {
   ppid: number
   startMs: number
@@ -92,6 +94,11 @@ export class ProcessTable {
   /** The request for the next answer: the traced PIDs. */
   request(): string {
     return `${this.#selected.join(' ')}\n`
+  }
+
+  /** Nothing announced yet: the next answer is a first one. */
+  get empty(): boolean {
+    return this.#known.size === 0
   }
 
   clear(): void {
@@ -132,8 +139,14 @@ export class ProcessTable {
   }
 }
 
+/** How long PowerShell may take to start and give its first answer (CIM asked about every process). */
+export const FIRST_ANSWER_MS = 20_000
+
 /**
- * The daemon's side of that PowerShell: one request per process sample. A
+ * The daemon's side of that PowerShell: one request per process sample, its
+ * answer read into the table as it comes. While the first answer is awaited
+ * (PowerShell starting, CIM asked about every process: seconds on a busy
+ * PC), samples go on without rows instead of blocking the ticks. A
  * PowerShell that died, or did not answer in time (it is then ended), is
  * started again at the next sample, at most every 5 s, and said.
  */
@@ -141,14 +154,15 @@ export class WinProcessReader {
   #child: ChildProcess | undefined
   #buf = ''
   #lines: string[] = []
-  #answer: ((lines: string[] | undefined) => void) | undefined
+  /** The request written and not yet answered, and who waits for it. */
+  #asked: { at: number; first: boolean; waiting: ((r: Answer | undefined) => void)[] } | undefined
   readonly #table: ProcessTable
   #startedAt = -Infinity
   #ended: string | undefined
   #closed = false
   /** Total physical memory, from the first answer. */
   totalBytes: number | undefined
-  /** How many PowerShells were started, for the status and tests. */
+  /** How many PowerShells were started. */
   starts = 0
 
   /** `select` picks the traced processes from all (the daemon's rule, run only when a process came or went). */
@@ -163,32 +177,34 @@ export class WinProcessReader {
     let restarted: string | undefined
     if (!this.#child) {
       if (Date.now() - this.#startedAt < 5000) return { procs: [], error: `powershell.exe (the process listing) ${this.#ended ?? 'ended'}; started again 5 s after its last start` }
-      restarted = this.starts > 0 ? `powershell.exe ${this.#ended ?? 'ended'}; started again` : undefined
+      restarted = this.starts > 0 ? `powershell.exe (the process listing) ${this.#ended ?? 'ended'}; started again` : undefined
       this.#start()
     }
     const child = this.#child as ChildProcess
-    const got = await new Promise<string[] | undefined>(resolve => {
-      const timer = setTimeout(() => {
-        this.#answer = undefined
-        resolve(undefined)
-      }, timeoutMs)
-      this.#answer = lines => {
-        clearTimeout(timer)
-        this.#answer = undefined
-        resolve(lines)
-      }
+    if (!this.#asked) {
+      this.#asked = { at: Date.now(), first: this.#table.empty, waiting: [] }
       child.stdin?.write(this.#table.request())
+    }
+    const asked = this.#asked
+    // A first answer is waited for half a second a sample, so the ticks go on.
+    const got = await new Promise<Answer | undefined>(resolve => {
+      const timer = setTimeout(() => resolve(undefined), asked.first ? Math.min(500, timeoutMs) : timeoutMs)
+      asked.waiting.push(r => {
+        clearTimeout(timer)
+        resolve(r)
+      })
     })
-    if (!got && this.#closed) return { procs: [] }
+    if (this.#closed) return { procs: [] }
     if (!got) {
-      const why = this.#child === child ? `no answer within ${timeoutMs} ms` : (this.#ended ?? 'ended')
+      if (this.#child !== child) return { procs: [], error: `powershell.exe (the process listing) ${this.#ended ?? 'ended'}` }
+      // The first answer: later samples wait on the same request, without rows, up to FIRST_ANSWER_MS.
+      if (asked.first && Date.now() - asked.at < FIRST_ANSWER_MS) return restarted ? { procs: [], error: restarted } : { procs: [] }
+      const why = `no answer within ${asked.first ? FIRST_ANSWER_MS : timeoutMs} ms`
       this.#kill(why)
       return { procs: [], error: `powershell.exe (the process listing): ${why}` }
     }
-    const r = this.#table.read(got)
-    if (r.totalBytes !== undefined) this.totalBytes = r.totalBytes
-    const error = restarted ?? (r.bad > 0 ? `powershell.exe: ${r.bad} lines of its listing not understood; skipped` : undefined)
-    return error ? { procs: r.procs, error } : { procs: r.procs }
+    const error = restarted ?? (got.bad > 0 ? `powershell.exe: ${got.bad} lines of its listing not understood; skipped` : undefined)
+    return error ? { procs: got.procs, error } : { procs: got.procs }
   }
 
   #start(): void {
@@ -197,6 +213,7 @@ export class WinProcessReader {
     this.#table.clear()
     this.#buf = ''
     this.#lines = []
+    this.#asked = undefined
     this.#ended = undefined
     const child = spawn(winBin('powershell.exe'), powershellArgs(PROCESS_SCRIPT), { stdio: ['pipe', 'pipe', 'ignore'], windowsHide: true })
     this.#child = child
@@ -214,9 +231,13 @@ export class WinProcessReader {
       const line = this.#buf.slice(0, nl).replace(/\r$/, '')
       this.#buf = this.#buf.slice(nl + 1)
       if (line === '.') {
-        const lines = this.#lines
+        // Read into the table whoever waits: a late answer's new PIDs are never lost.
+        const r = this.#table.read(this.#lines)
         this.#lines = []
-        this.#answer?.(lines)
+        if (r.totalBytes !== undefined) this.totalBytes = r.totalBytes
+        const asked = this.#asked
+        this.#asked = undefined
+        for (const w of asked?.waiting ?? []) w(r)
       } else if (this.#lines.length < 100_000) this.#lines.push(line)
     }
   }
@@ -225,7 +246,7 @@ export class WinProcessReader {
     if (this.#child !== child) return
     this.#child = undefined
     this.#ended = why
-    this.#answer?.(undefined)
+    this.#unanswered()
   }
 
   #kill(why: string): void {
@@ -234,7 +255,13 @@ export class WinProcessReader {
     this.#ended = why
     child?.stdin?.end()
     child?.kill()
-    this.#answer?.(undefined)
+    this.#unanswered()
+  }
+
+  #unanswered(): void {
+    const asked = this.#asked
+    this.#asked = undefined
+    for (const w of asked?.waiting ?? []) w(undefined)
   }
 
   /** Ends PowerShell: its stdin closes, and it is killed in case it does not see that. */

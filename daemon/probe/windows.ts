@@ -59,5 +59,7 @@ export const SYSTEM_COUNTERS = ['\\Memory\\Available Bytes', '\\Memory\\Committe
 
 /** systeminfo's line for the physical memory, in its layout (whole MB, a comma between thousands), which `render` reads. */
 export function totalMemoryLine(bytes: number): string {
-  return `Total Physical Memory:     ${Math.floor(bytes / 2 ** 20).toLocaleString('en-US')} MB\n`
+  // Grouped by hand: toLocaleString builds a number formatter at each call.
+  const mb = String(Math.floor(bytes / 2 ** 20)).replace(/\B(?=(\d{3})+$)/g, ',')
+  return `Total Physical Memory:     ${mb} MB\n`
 }

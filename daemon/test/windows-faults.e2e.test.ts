@@ -52,3 +52,26 @@ t.test('the lock on Windows: a live process with the PID but another start time 
   t.match(read(host.calls), new RegExp(`^powershell\\.exe start-time ${stranger.pid}$`, 'm'), 'asked of CIM by PID')
   t.equal(stranger.exitCode, null)
 })
+
+t.test('a PowerShell slow to give its first answer is waited for: the ticks go on, and it is not ended', async t => {
+  const dir = t.testdir({})
+  const host = windowsHost(dir)
+  writeFileSync(join(dir, 'slow-start'), '')
+  const home = join(dir, 'home')
+  models(home)
+  const env = { ...host.env, HOME: home, USERPROFILE: home }
+  const trace = join(dir, 'trace')
+  t.equal(memtrace(['start', '--dir', trace, '--ollama-url', 'http://127.0.0.1:1'], env).code, 0)
+  const pid = readLock(trace)?.pid as number
+  t.teardown(() => {
+    if (!gone(pid)) process.kill(pid, 'SIGKILL')
+  })
+  const { proc } = traceFiles(trace)
+  await until(() => read(proc).includes('\t14520\t'), 15_000, 'rows, after the first answer')
+  t.equal(memtrace(['stop', '--dir', trace], env).code, 0)
+  await until(() => gone(pid), 5000, 'the daemon to exit')
+  t.equal(read(host.calls).match(/^powershell\.exe listing /gm)?.length, 1, 'the same PowerShell throughout')
+  const status = JSON.parse(read(join(trace, 'memtrace.status.json'))) as { missedTicks: { process: number; system: number }; lastError?: unknown }
+  t.same(status.missedTicks, { process: 0, system: 0 }, 'no tick missed while it started')
+  t.notMatch(read(traceFiles(trace).sys), /"source":"processes"/, 'nothing said of it')
+})

@@ -57,12 +57,16 @@ if (script.includes('[Console]::In.ReadLine()')) {
       out += 'G\\t' + p + '\\n'
       announced.delete(p)
     }
+    const slow = first && fs.existsSync(${JSON.stringify(join(dir, 'slow-start'))})
     first = false
-    process.stdout.write(out + '.\\n')
-    if (fs.existsSync(${JSON.stringify(join(dir, 'powershell-dies'))})) {
-      fs.rmSync(${JSON.stringify(join(dir, 'powershell-dies'))})
-      process.exit(1)
-    }
+    // A PowerShell slow to start: its first answer after 4 s.
+    setTimeout(() => {
+      process.stdout.write(out + '.\\n', () => {
+        if (!fs.existsSync(${JSON.stringify(join(dir, 'powershell-dies'))})) return
+        fs.rmSync(${JSON.stringify(join(dir, 'powershell-dies'))})
+        process.exit(1)
+      })
+    }, slow ? 4000 : 0)
   }
   process.stdin.setEncoding('utf8')
   process.stdin.on('data', d => {

@@ -263,7 +263,8 @@ async function everything(work: string, url: string, procs: number, seconds: num
   const expected = Math.floor(busySeconds)
   console.log(`both cores busy (${busySeconds} s): ${bs.processSamples} process samples (about ${expected} expected), lateness p99 ${bs.lateness.p99Ms} ms, max ${bs.lateness.maxMs} ms, missed ${bs.missedTicks.process + bs.missedTicks.system}; ticks stay on whole seconds (no drift by construction)`)
   await scrapedPart(work, url, seconds)
-  await windowsPart(work, url, { loopCpu, loopWarm }, seconds)
+  const win = await windowsPart(work, url, { loopCpu, loopWarm }, seconds)
+  console.log(`  the Windows path ÷ the Linux path on this host (daemon CPU after the first 5 s): ${(win.steadyCpuPreciseS / daemon.steadyCpuPreciseS).toFixed(2)}`)
 }
 
 /** The seed's loops' CPU over `seconds`, and over their first 5 s. */
@@ -291,6 +292,7 @@ async function windowsPart(work: string, url: string, loops: { loopCpu: number; 
   const s = win.status
   console.log(`simulated Windows (500 processes listed each second; the stand-ins' CPU not counted): daemon CPU ${win.steadyCpuPreciseS.toFixed(3)} s after the first 5 s = ${(steady * 100).toFixed(1)}% of the loops' (target ≤ 10%)  ${verdict(steady <= 0.1)}`)
   console.log(`  RSS peak ${win.peakRssMb.toFixed(1)} MB (target ≤ 80)  ${verdict(win.peakRssMb <= 80)}; ${s.processSamples} process, ${s.systemSamples} system samples; lateness p99 ${s.lateness.p99Ms} ms (target ≤ 50)  ${verdict(s.lateness.p99Ms <= 50)}; missed ${s.missedTicks.process + s.missedTicks.system} (target 0)  ${verdict(s.missedTicks.process + s.missedTicks.system === 0)}`)
+  return win
 }
 
 /** The daemon with --metrics, scraped 50 at a time every second, against the same daemon not scraped. */
