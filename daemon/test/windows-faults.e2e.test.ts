@@ -1,6 +1,6 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { readLock } from '../lock.js'
 import { gone, memtrace, read, traceFiles, until } from './helpers.js'
@@ -74,4 +74,18 @@ t.test('a PowerShell slow to give its first answer is waited for: the ticks go o
   const status = JSON.parse(read(join(trace, 'memtrace.status.json'))) as { missedTicks: { process: number; system: number }; lastError?: unknown }
   t.same(status.missedTicks, { process: 0, system: 0 }, 'no tick missed while it started')
   t.notMatch(read(traceFiles(trace).sys), /"source":"processes"/, 'nothing said of it')
+})
+
+t.test('memtrace run on Windows: the command runs under a trace, which is stopped by request and drawn', async t => {
+  const dir = t.testdir({})
+  const host = windowsHost(dir)
+  const home = join(dir, 'home')
+  models(home)
+  const env = { ...host.env, HOME: home, USERPROFILE: home }
+  const trace = join(dir, 'trace')
+  const r = memtrace(['run', '--dir', trace, '--ollama-url', 'http://127.0.0.1:1', '--interval', '500ms', '--system-interval', '1s', '--', 'sleep', '2.5'], env)
+  t.equal(r.code, 0, r.stderr)
+  t.notOk(existsSync(join(trace, 'memtrace.lock')), 'the daemon stopped')
+  t.match(read(join(trace, 'memtrace.log')), /"reason":"memtrace stop"/, 'by the stop request')
+  t.ok(readdirSync(trace).some(n => /^memtrace-.*\.svg$/.test(n)), 'and the chart drawn')
 })
