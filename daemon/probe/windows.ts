@@ -1,5 +1,4 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 
 /**
@@ -43,11 +42,14 @@ export function winStart(pid: number): string | undefined {
   return text || undefined
 }
 
-/** Ollama's own log on Windows: `%LOCALAPPDATA%\Ollama\server.log`, where it is. */
-export function windowsServerLog(env: NodeJS.ProcessEnv = process.env, exists: (p: string) => boolean = existsSync): { file: string } | undefined {
-  if (!env.LOCALAPPDATA) return undefined
-  const file = join(env.LOCALAPPDATA, 'Ollama', 'server.log')
-  return exists(file) ? { file } : undefined
+/**
+ * Ollama's own log on Windows, `%LOCALAPPDATA%\Ollama\server.log`: named
+ * even before it exists, so that a server started after memtrace has its
+ * log read from its start (a missing one is said once, and looked for at
+ * each poll).
+ */
+export function windowsServerLog(env: NodeJS.ProcessEnv = process.env): { file: string } | undefined {
+  return env.LOCALAPPDATA ? { file: join(env.LOCALAPPDATA, 'Ollama', 'server.log') } : undefined
 }
 
 /**

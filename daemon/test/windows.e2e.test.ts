@@ -1,5 +1,5 @@
 import t from 'tap'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { join } from 'node:path'
 import { readLock } from '../lock.js'
@@ -15,7 +15,6 @@ t.test('a simulated Windows PC: start, mark, a model switch, stop; render draws 
   models(home)
   const local = join(home, 'AppData', 'Local')
   mkdirSync(join(local, 'Ollama'), { recursive: true })
-  writeFileSync(join(local, 'Ollama', 'server.log'), 'time=2026-11-30T19:11:58.000Z level=INFO source=server.go:1330 msg="llama runner started in 2.01 seconds"\n')
   let loaded: { name: string; size: number }[] = [{ name: 'llama3.1:8b', size: 6_654_289_920 }]
   const api = createServer((_q, r) => r.end(JSON.stringify({ models: loaded.map(m => ({ ...m, model: m.name, size_vram: m.size, digest: 'ab'.repeat(32), context_length: 4096, expires_at: '2026-11-30T19:17:00Z' })) })))
   await new Promise<void>(ok => api.listen(0, '127.0.0.1', ok))
@@ -30,6 +29,8 @@ t.test('a simulated Windows PC: start, mark, a model switch, stop; render draws 
     if (!gone(pid)) process.kill(pid, 'SIGKILL')
   })
   const { proc, sys } = traceFiles(trace)
+  // The tray app starts Ollama after memtrace: its log appears then, and is read from its start.
+  writeFileSync(join(local, 'Ollama', 'server.log'), 'time=2026-11-30T19:11:57.912Z level=INFO source=sched.go:517 msg="system memory" total="31.8 GiB" free="22.6 GiB" free_swap="4.8 GiB"\n')
   const named = (model: string) => new RegExp(`memtrace runner \\{[^\\n]*"model":"${model.replace('.', '\\.')}"`)
   await until(() => named('llama3.1:8b').test(read(sys)), 10_000, 'the first runner named')
   const mark = memtrace(['mark', '--dir', trace, 'switching to gemma3:27b'], env)
@@ -43,7 +44,7 @@ t.test('a simulated Windows PC: start, mark, a model switch, stop; render draws 
   const status = memtrace(['status', '--dir', trace], env)
   t.equal(status.code, 0, status.stderr)
   t.match(status.stdout, `pid ${pid}`)
-  t.match(status.stdout, `server log: ${join(local, 'Ollama', 'server.log')}`, "Ollama's own log, found in %LOCALAPPDATA%")
+  t.match(status.stdout, `server log: ${join(local, 'Ollama', 'server.log')}`, "Ollama's own log, in %LOCALAPPDATA%")
   const stop = memtrace(['stop', '--dir', trace], env)
   t.equal(stop.code, 0, stop.stderr)
   t.match(stop.stdout, new RegExp(`^stopped \\(pid ${pid}\\) after \\d+ process and \\d+ system samples`))
@@ -65,6 +66,8 @@ t.test('a simulated Windows PC: start, mark, a model switch, stop; render draws 
   const runner = rows.find(r => r[1] === '14520' && r.length > 6) as string[]
   t.same(runner.slice(2, 6), ['11872', 'ollama.exe', String(Math.floor(5523963904 / 1024)), String(Math.floor(5812568064 / 1024))], 'the parent from CIM; rss_kb the working set, vsz_kb the private bytes')
   t.match(runner[6], /^"C:\\Users\\Zoë Åberg\\AppData\\Local\\Programs\\Ollama\\ollama\.exe" runner --ollama-engine --model "C:\\Users\\Zoë Åberg\\/, 'the command line whole, in UTF-8')
+  const kept = read(join(trace, readdirSync(trace).find(n => n.startsWith('ollama-server-memtrace-')) as string))
+  t.match(kept, /msg="system memory" total="31\.8 GiB"/, 'its memory lines kept, though it appeared after the start')
   const log = read(sys)
   t.match(log, /^Total Physical Memory: +32,561 MB$/m)
   t.match(log, /^"\(PDH-CSV 4\.0\)","\\\\DESKTOP-ZOE\\Memory\\Available Bytes",/m, "the counters' CSV as typeperf printed it")
