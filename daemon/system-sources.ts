@@ -12,7 +12,7 @@ import type { ServerAddress } from './server-addresses.js'
 import { cgroupText, linuxSystemText, memoryCgroup, namespaceCgroup } from './probe/system-linux.js'
 import { isWsl2Release, kernelRelease, WslNotice } from './wsl.js'
 import { CounterStream } from './probe/typeperf.js'
-import { SYSTEM_COUNTERS, totalMemoryLine, winBin } from './probe/windows.js'
+import { SYSTEM_COUNTERS, systeminfoLines, winBin } from './probe/windows.js'
 import { WinProcessReader } from './probe/windows-procs.js'
 import { selectProcesses } from './select.js'
 
@@ -102,11 +102,18 @@ export class SystemSources {
     return r
   }
 
-  /** Windows: the newest row of the counters, as typeperf printed it, and the physical memory as systeminfo prints it. */
+  /**
+   * Windows: systeminfo's memory lines from Win32_OperatingSystem (asked of
+   * the listing's PowerShell with its next answer, so up to a process
+   * interval old), then the newest row of the counters as typeperf printed
+   * it, whose exact bytes, pages/s and page file usage `render` prefers.
+   */
   async #windows(): Promise<{ text: string; errors: string[] }> {
+    const win = this.winProcs as WinProcessReader
+    win.askMemory()
     const c = (this.#counters as CounterStream).sample()
-    const total = this.winProcs?.totalBytes
-    return { text: `${total !== undefined ? totalMemoryLine(total) : ''}${c.text}`, errors: c.error ? [c.error] : [] }
+    const m = win.memory && Date.now() - win.memory.at <= 2 * this.#cfg.systemIntervalMs ? win.memory : undefined
+    return { text: `${m ? systeminfoLines(m) : ''}${c.text}`, errors: c.error ? [c.error] : [] }
   }
 
   async #amdText(): Promise<string> {

@@ -7,7 +7,11 @@ import { type ChildProcess, spawn } from 'node:child_process'
  * row per sample (`" "` for a rate's first). Each system sample takes the
  * header and the newest row, as typeperf printed them, which `render` reads
  * as the counters' CSV. A typeperf that ended is started again at the next
- * sample (at most every 5 s), and said.
+ * sample (at most every 5 s), and said. One that printed no header three
+ * times in a row, or a header without the counters' English names (a
+ * Windows in another language translates them, and `render` reads the
+ * English ones only), is given up, and said once: the memory figures then
+ * come from systeminfo's lines alone.
  */
 export class CounterStream {
   readonly #cmd: string
@@ -23,11 +27,17 @@ export class CounterStream {
   #ended: string | undefined
   #said: string | undefined
   #closed = false
+  readonly #counters: string[]
+  /** typeperf runs in a row that ended before their header. */
+  #headless = 0
+  /** Why typeperf is given up, and whether that was said. */
+  #givenUp: { why: string; said: boolean } | undefined
   /** How many typeperf processes were started. */
   starts = 0
 
   constructor(cmd: string, counters: string[], everyS: number, signal: AbortSignal) {
     this.#cmd = cmd
+    this.#counters = counters
     this.#args = [...counters, '-si', String(everyS)]
     this.#everyMs = everyS * 1000
     signal.addEventListener('abort', () => this.close(), { once: true })
@@ -36,6 +46,11 @@ export class CounterStream {
   /** The header and the newest row, followed by a blank line (the end of the CSV for `render`); or why there is none. */
   sample(now = Date.now()): { text: string; error?: string } {
     if (this.#closed) return { text: '' }
+    if (this.#givenUp) {
+      if (this.#givenUp.said) return { text: '' }
+      this.#givenUp.said = true
+      return { text: '', error: this.#givenUp.why }
+    }
     let error: string | undefined
     if (!this.#child && now - this.#startedAt >= 5000) {
       if (this.starts > 0) error = `typeperf ${this.#ended ?? 'ended'}; started again`
@@ -71,6 +86,9 @@ export class CounterStream {
       const line = this.#buf.slice(0, nl).replace(/\r$/, '').trim()
       this.#buf = this.#buf.slice(nl + 1)
       if (line.startsWith('"(PDH-CSV ')) {
+        const lower = line.toLowerCase()
+        const foreign = this.#counters.filter(c => !lower.includes(`${c.toLowerCase()}"`))
+        if (foreign.length > 0) return this.#giveUp(`typeperf names the counters in this Windows' language (${foreign[0]} is not in its header): the memory figures come from Win32_OperatingSystem alone, without pages/s and the page file's use`)
         this.#header = line
         this.#row = undefined
       } else if (line.startsWith('"') && this.#header) {
@@ -85,6 +103,17 @@ export class CounterStream {
     if (this.#child !== child) return
     this.#child = undefined
     this.#ended = why
+    this.#headless = this.#header ? 0 : this.#headless + 1
+    if (this.#headless >= 3) this.#giveUp(`typeperf ${why}, three times without a sample: given up; the memory figures come from Win32_OperatingSystem alone, without pages/s and the page file's use`)
+  }
+
+  #giveUp(why: string): void {
+    this.#givenUp = { why, said: false }
+    this.#header = undefined
+    this.#row = undefined
+    const child = this.#child
+    this.#child = undefined
+    child?.kill()
   }
 
   close(): void {

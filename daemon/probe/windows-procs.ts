@@ -5,9 +5,10 @@ import { powershellArgs, winBin } from './windows.js'
 /**
  * The processes of a Windows host, from one PowerShell that lives as long as
  * the daemon. Each line it reads on stdin (the PIDs whose sizes are wanted,
- * separated by spaces) it answers with:
+ * separated by spaces, after an `m` when the memory figures are wanted too)
+ * it answers with:
  *
- *   T <tab> total physical bytes                  (the first answer only)
+ *   M <tab> physical total <tab> free <tab> commit limit <tab> free of it   (KiB, Win32_OperatingSystem; when asked)
  *   N <tab> pid <tab> ppid <tab> start <tab> image <tab> command line   (a PID new since the last answer)
  *   G <tab> pid                                   (a PID gone since the last answer)
  *   P <tab> pid <tab> working set <tab> private bytes   (the PIDs asked for, and the new ones)
@@ -25,17 +26,16 @@ import { powershellArgs, winBin } from './windows.js'
 export const PROCESS_SCRIPT = `try { [Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false } catch {}
 $ErrorActionPreference = 'SilentlyContinue'
 $known = @{}
-$first = $true
 $props = 'ProcessId','ParentProcessId','Name','CreationDate','CommandLine'
 while ($null -ne ($req = [Console]::In.ReadLine())) {
   $sb = New-Object System.Text.StringBuilder
-  if ($first) {
-    $first = $false
-    $cs = Get-CimInstance Win32_ComputerSystem -Property TotalPhysicalMemory
-    if ($cs) { [void]$sb.Append("T\`t$($cs.TotalPhysicalMemory)\`n") }
-  }
   $want = @{}
-  foreach ($w in $req.Split(' ')) { $n = 0; if ([int]::TryParse($w, [ref]$n)) { $want[$n] = $true } }
+  $mem = $false
+  foreach ($w in $req.Split(' ')) { $n = 0; if ($w -eq 'm') { $mem = $true } elseif ([int]::TryParse($w, [ref]$n)) { $want[$n] = $true } }
+  if ($mem) {
+    $os = Get-CimInstance Win32_OperatingSystem -Property TotalVisibleMemorySize,FreePhysicalMemory,TotalVirtualMemorySize,FreeVirtualMemory
+    if ($os) { [void]$sb.Append("M\`t$($os.TotalVisibleMemorySize)\`t$($os.FreePhysicalMemory)\`t$($os.TotalVirtualMemorySize)\`t$($os.FreeVirtualMemory)\`n") }
+  }
   $now = @{}
   $new = @{}
   foreach ($p in [System.Diagnostics.Process]::GetProcesses()) {
@@ -66,7 +66,15 @@ while ($null -ne ($req = [Console]::In.ReadLine())) {
 }
 `
 
-type Answer = { procs: ProcInfo[]; totalBytes?: number; bad: number }
+/** What Win32_OperatingSystem says of memory, in KiB (the figures systeminfo prints). */
+export interface OsMemory {
+  totalKb: number
+  freeKb: number
+  commitLimitKb: number
+  commitFreeKb: number
+}
+
+type Answer = { procs: ProcInfo[]; memory?: OsMemory; bad: number }
 
 interface Known {
   ppid: number
@@ -91,9 +99,9 @@ export class ProcessTable {
     this.#select = select
   }
 
-  /** The request for the next answer: the traced PIDs. */
-  request(): string {
-    return `${this.#selected.join(' ')}\n`
+  /** The request for the next answer: the traced PIDs, after `m` when the memory figures are wanted. */
+  request(memory = false): string {
+    return `${[...(memory ? ['m'] : []), ...this.#selected].join(' ')}\n`
   }
 
   /** Nothing announced yet: the next answer is a first one. */
@@ -107,9 +115,9 @@ export class ProcessTable {
   }
 
   /** One answer's lines: the traced processes with their sizes, the total memory where given, and how many lines were not understood. */
-  read(lines: string[]): { procs: ProcInfo[]; totalBytes?: number; bad: number } {
+  read(lines: string[]): Answer {
     const sizes = new Map<number, [number, number]>()
-    let totalBytes: number | undefined
+    let memory: OsMemory | undefined
     let bad = 0
     let changed = false
     for (const line of lines) {
@@ -121,7 +129,7 @@ export class ProcessTable {
         this.#known.set(pid, { ppid: Number(f[2]) || 0, startMs: Number.isFinite(ms) ? ms : 0, image: f[4] as string, command: f.slice(5).join(' ') })
         changed = true
       } else if (f[0] === 'G' && f.length === 2 && pid >= 0) changed = this.#known.delete(pid) || changed
-      else if (f[0] === 'T' && pid >= 0) totalBytes = pid
+      else if (f[0] === 'M' && f.length === 5 && f.every((x, i) => i === 0 || DIGITS.test(x))) memory = { totalKb: Number(f[1]), freeKb: Number(f[2]), commitLimitKb: Number(f[3]), commitFreeKb: Number(f[4]) }
       else if (line !== '') bad++
     }
     if (changed) this.#selected = this.#select([...this.#known.keys()].map(pid => this.#info(pid, 0, 0))).map(p => p.pid)
@@ -130,7 +138,7 @@ export class ProcessTable {
       const size = sizes.get(pid)
       if (size) procs.push(this.#info(pid, size[0], size[1]))
     }
-    return totalBytes === undefined ? { procs, bad } : { procs, totalBytes, bad }
+    return memory === undefined ? { procs, bad } : { procs, memory, bad }
   }
 
   #info(pid: number, ws: number, priv: number): ProcInfo {
@@ -160,8 +168,9 @@ export class WinProcessReader {
   #startedAt = -Infinity
   #ended: string | undefined
   #closed = false
-  /** Total physical memory, from the first answer. */
-  totalBytes: number | undefined
+  /** The memory figures of the last answer that had them, and when it came. */
+  memory: (OsMemory & { at: number }) | undefined
+  #askMemory = true
   /** How many PowerShells were started. */
   starts = 0
 
@@ -183,7 +192,8 @@ export class WinProcessReader {
     const child = this.#child as ChildProcess
     if (!this.#asked) {
       this.#asked = { at: Date.now(), first: this.#table.empty, waiting: [] }
-      child.stdin?.write(this.#table.request())
+      child.stdin?.write(this.#table.request(this.#askMemory))
+      this.#askMemory = false
     }
     const asked = this.#asked
     // A first answer is waited for half a second a sample, so the ticks go on.
@@ -205,6 +215,11 @@ export class WinProcessReader {
     }
     const error = restarted ?? (got.bad > 0 ? `powershell.exe: ${got.bad} lines of its listing not understood; skipped` : undefined)
     return error ? { procs: got.procs, error } : { procs: got.procs }
+  }
+
+  /** The next request asks for the memory figures too (at each system sample). */
+  askMemory(): void {
+    this.#askMemory = true
   }
 
   #start(): void {
@@ -234,7 +249,7 @@ export class WinProcessReader {
         // Read into the table whoever waits: a late answer's new PIDs are never lost.
         const r = this.#table.read(this.#lines)
         this.#lines = []
-        if (r.totalBytes !== undefined) this.totalBytes = r.totalBytes
+        if (r.memory) this.memory = { ...r.memory, at: Date.now() }
         const asked = this.#asked
         this.#asked = undefined
         for (const w of asked?.waiting ?? []) w(r)

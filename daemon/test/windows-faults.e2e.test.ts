@@ -1,12 +1,11 @@
 import t from 'tap'
-import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { readLock } from '../lock.js'
 import { gone, memtrace, read, traceFiles, until } from './helpers.js'
 import { models, windowsHost } from './windows-host.js'
 
-/** The simulated Windows host of windows.e2e.test.ts, with its programs failing, and a lock whose PID another process holds. */
+/** The simulated Windows host of windows.e2e.test.ts, with its programs failing or slow. */
 t.test('a PowerShell or typeperf that dies is started again, and said; the listing goes on', async t => {
   const dir = t.testdir({})
   const host = windowsHost(dir)
@@ -35,24 +34,6 @@ t.test('a PowerShell or typeperf that dies is started again, and said; the listi
   for (const p of read(host.listers).trim().split('\n')) t.ok(gone(Number(p)), 'no PowerShell left behind')
 })
 
-t.test('the lock on Windows: a live process with the PID but another start time is not the holder', async t => {
-  const dir = t.testdir({})
-  const host = windowsHost(dir)
-  const stranger = spawn('sleep', ['60'], { stdio: 'ignore' })
-  t.teardown(() => stranger.kill())
-  const trace = join(dir, 'trace')
-  mkdirSync(trace, { recursive: true, mode: 0o700 })
-  // The stand-in says every live process started at 19:11:40.8281250; the lock says another time.
-  writeFileSync(join(trace, 'memtrace.lock'), JSON.stringify({ pid: stranger.pid, pidStart: '2026-11-29T07:02:11.0000000Z', startedAt: '2026-11-29T07:02:11Z', procFile: join(trace, 'a.tsv'), systemFile: join(trace, 'a.log'), logFile: join(trace, 'memtrace.log') }))
-  const status = memtrace(['status', '--dir', trace], host.env)
-  t.equal(status.code, 1)
-  t.match(status.stdout, /^not running in .*a stale lock of pid \d+ is left/)
-  t.equal(memtrace(['stop', '--dir', trace], host.env).code, 1, 'nothing to stop')
-  t.notOk(existsSync(join(trace, 'memtrace.stop')), 'no stop request left for a daemon that is not there')
-  t.match(read(host.calls), new RegExp(`^powershell\\.exe start-time ${stranger.pid}$`, 'm'), 'asked of CIM by PID')
-  t.equal(stranger.exitCode, null)
-})
-
 t.test('a PowerShell slow to give its first answer is waited for: the ticks go on, and it is not ended', async t => {
   const dir = t.testdir({})
   const host = windowsHost(dir)
@@ -74,18 +55,4 @@ t.test('a PowerShell slow to give its first answer is waited for: the ticks go o
   const status = JSON.parse(read(join(trace, 'memtrace.status.json'))) as { missedTicks: { process: number; system: number }; lastError?: unknown }
   t.same(status.missedTicks, { process: 0, system: 0 }, 'no tick missed while it started')
   t.notMatch(read(traceFiles(trace).sys), /"source":"processes"/, 'nothing said of it')
-})
-
-t.test('memtrace run on Windows: the command runs under a trace, which is stopped by request and drawn', async t => {
-  const dir = t.testdir({})
-  const host = windowsHost(dir)
-  const home = join(dir, 'home')
-  models(home)
-  const env = { ...host.env, HOME: home, USERPROFILE: home }
-  const trace = join(dir, 'trace')
-  const r = memtrace(['run', '--dir', trace, '--ollama-url', 'http://127.0.0.1:1', '--interval', '500ms', '--system-interval', '1s', '--', 'sleep', '2.5'], env)
-  t.equal(r.code, 0, r.stderr)
-  t.notOk(existsSync(join(trace, 'memtrace.lock')), 'the daemon stopped')
-  t.match(read(join(trace, 'memtrace.log')), /"reason":"memtrace stop"/, 'by the stop request')
-  t.ok(readdirSync(trace).some(n => /^memtrace-.*\.svg$/.test(n)), 'and the chart drawn')
 })

@@ -18,7 +18,7 @@ export const FIXTURES = join(ROOT, 'daemon', 'test', 'fixtures', 'windows')
  * lines once) or the lock's start-time query; the scene file says which
  * processes run.
  */
-export function windowsHost(dir: string, fixtures = FIXTURES): { env: NodeJS.ProcessEnv; calls: string; scene: (s: 'llama3' | 'switch' | 'gemma3') => void; listers: string } {
+export function windowsHost(dir: string, typeperf = 'typeperf-system.txt'): { env: NodeJS.ProcessEnv; calls: string; scene: (s: 'llama3' | 'switch' | 'gemma3') => void; listers: string } {
   const bin = join(dir, 'bin')
   mkdirSync(bin, { recursive: true })
   const calls = join(dir, 'calls')
@@ -44,13 +44,13 @@ if (script.includes('[Console]::In.ReadLine()')) {
   const answer = req => {
     const want = new Set(req.split(' ').filter(Boolean))
     const scene = fs.readFileSync(${JSON.stringify(sceneFile)}, 'utf8').trim()
-    const lines = fs.readFileSync(${JSON.stringify(fixtures)} + '/processes-' + scene + '.txt', 'utf8').split('\\n').filter(l => l && l !== '.')
+    const lines = fs.readFileSync(${JSON.stringify(FIXTURES)} + '/processes-' + scene + '.txt', 'utf8').split('\\n').filter(l => l && l !== '.')
     const now = new Set(lines.filter(l => l.startsWith('P\\t')).map(l => l.split('\\t')[1]))
     const fresh = new Set([...now].filter(p => !announced.has(p)))
     let out = ''
     for (const l of lines) {
       const f = l.split('\\t')
-      if ((f[0] === 'T' && first) || (f[0] === 'P' && (want.has(f[1]) || fresh.has(f[1]))) || (f[0] === 'N' && fresh.has(f[1]))) out += l + '\\n'
+      if ((f[0] === 'M' && want.has('m')) || (f[0] === 'P' && (want.has(f[1]) || fresh.has(f[1]))) || (f[0] === 'N' && fresh.has(f[1]))) out += l + '\\n'
     }
     for (const p of fresh) announced.add(p)
     for (const p of announced) if (!now.has(p)) {
@@ -86,7 +86,7 @@ if (script.includes('[Console]::In.ReadLine()')) {
   node(
     'typeperf.exe',
     `fs.appendFileSync(calls, 'typeperf.exe ' + args.join(' ') + '\\n')
-const [, header, ...rows] = fs.readFileSync(${JSON.stringify(join(FIXTURES, 'typeperf-system.txt'))}, 'utf8').split('\\r\\n').filter((l, i) => i === 0 || l)
+const [, header, ...rows] = fs.readFileSync(${JSON.stringify(join(FIXTURES, typeperf))}, 'utf8').split('\\r\\n').filter((l, i) => i === 0 || l)
 process.stdout.write('\\r\\n' + header + '\\r\\n')
 let i = 0
 const dies = ${JSON.stringify(join(dir, 'typeperf-dies'))}

@@ -24,7 +24,7 @@ function listing(processes: number): string {
   add(14520, 11872, 'ollama.exe', `"${APP}\\ollama.exe" runner --ollama-engine --model "${BLOB}${'ab'.repeat(32)}" --port 50217`, 5_523_963_904)
   add(15304, 11872, 'ollama.exe', `"${APP}\\ollama.exe" runner --ollama-engine --model "${BLOB}${'cd'.repeat(32)}" --port 50342`, 17_394_241_536)
   for (let i = 3; i < processes; i++) add(20_000 + i * 4, 6120, 'svchost.exe', 'C:\\WINDOWS\\system32\\svchost.exe -k netsvcs -p -s Schedule', 12_345_678 + i * 4096)
-  return `T\t34143076352\n${n.join('\n')}\n${p.join('\n')}\n.\n`
+  return `${n.join('\n')}\n${p.join('\n')}\n.\n`
 }
 
 /** Writes the stand-ins under `dir`; returns the environment that makes the daemon use them. */
@@ -56,7 +56,9 @@ if (!script.includes('[Console]::In.ReadLine()')) {
   process.stdin.on('data', d => {
     buf += d
     for (let nl; (nl = buf.indexOf('\\n')) !== -1; buf = buf.slice(nl + 1)) {
-      process.stdout.write(first ? all : buf.slice(0, nl).split(' ').map(p => sizes.get(p) || '').join('') + '.\\n')
+      const req = buf.slice(0, nl).split(' ')
+      const mem = req[0] === 'm' ? 'M\\t33342848\\t23745632\\t38324224\\t26129440\\n' : ''
+      process.stdout.write(mem + (first ? all : req.map(p => sizes.get(p) || '').join('') + '.\\n'))
       first = false
     }
   })
