@@ -41,7 +41,7 @@ while ($null -ne ($req = [Console]::In.ReadLine())) {
   foreach ($p in [System.Diagnostics.Process]::GetProcesses()) {
     $id = $p.Id
     $now[$id] = $true
-    if (-not $known.ContainsKey($id)) { $new[$id] = $p.ProcessName }
+    if (-not $known.ContainsKey($id)) { $new[$id] = $true }
     if ($want.ContainsKey($id) -or $new.ContainsKey($id)) { [void]$sb.Append("P\`t$id\`t$($p.WorkingSet64)\`t$($p.PrivateMemorySize64)\`n") }
   }
   if ($new.Count -gt 0) {
@@ -56,8 +56,8 @@ while ($null -ne ($req = [Console]::In.ReadLine())) {
       [void]$sb.Append("N\`t$id\`t$($c.ParentProcessId)\`t$start\`t$($c.Name)\`t$cmd\`n")
       $known[$id] = $true
     }
-    # Gone before CIM saw it, or not shown to this user: known by its name only.
-    foreach ($id in @($new.Keys)) { if (-not $known.ContainsKey($id)) { [void]$sb.Append("N\`t$id\`t0\`t\`t$($new[$id])\`t\`n"); $known[$id] = $true } }
+    # Gone before CIM saw it (a command that ran for a moment): never announced, never traced.
+    foreach ($id in @($new.Keys)) { $known[$id] = $true }
   }
   foreach ($id in @($known.Keys)) { if (-not $now.ContainsKey($id)) { [void]$sb.Append("G\`t$id\`n"); $known.Remove($id) } }
   [void]$sb.Append(".\`n")
@@ -74,7 +74,7 @@ export interface OsMemory {
   commitFreeKb: number
 }
 
-type Answer = { procs: ProcInfo[]; memory?: OsMemory; bad: number }
+type Answer = { procs: ProcInfo[]; memory?: OsMemory; bad: number; hidden?: string }
 
 interface Known {
   ppid: number
@@ -94,6 +94,7 @@ export class ProcessTable {
   readonly #known = new Map<number, Known>()
   readonly #select: (all: ProcInfo[]) => ProcInfo[]
   #selected: number[] = []
+  #saidHidden = false
 
   constructor(select: (all: ProcInfo[]) => ProcInfo[]) {
     this.#select = select
@@ -133,12 +134,21 @@ export class ProcessTable {
       else if (line !== '') bad++
     }
     if (changed) this.#selected = this.#select([...this.#known.keys()].map(pid => this.#info(pid, 0, 0))).map(p => p.pid)
+    const hidden = changed && !this.#saidHidden ? this.#hidden() : undefined
     const procs: ProcInfo[] = []
     for (const pid of this.#selected) {
       const size = sizes.get(pid)
       if (size) procs.push(this.#info(pid, size[0], size[1]))
     }
-    return memory === undefined ? { procs, bad } : { procs, memory, bad }
+    return { procs, bad, ...(memory ? { memory } : {}), ...(hidden ? { hidden } : {}) }
+  }
+
+  /** An Ollama process whose command line CIM does not show (another user's, a service's, to a user not elevated): said once. */
+  #hidden(): string | undefined {
+    const pid = this.#selected.find(p => this.#known.get(p)?.command === '' && /ollama/i.test(this.#known.get(p)?.image ?? ''))
+    if (pid === undefined) return undefined
+    this.#saidHidden = true
+    return `the command line of ${this.#known.get(pid)?.image} (pid ${pid}) cannot be read: it runs as another user (a service); its runners are told by name only and named from /api/ps. memtrace run as that user, or elevated, would read it`
   }
 
   #info(pid: number, ws: number, priv: number): ProcInfo {
@@ -213,7 +223,7 @@ export class WinProcessReader {
       this.#kill(why)
       return { procs: [], error: `powershell.exe (the process listing): ${why}` }
     }
-    const error = restarted ?? (got.bad > 0 ? `powershell.exe: ${got.bad} lines of its listing not understood; skipped` : undefined)
+    const error = restarted ?? got.hidden ?? (got.bad > 0 ? `powershell.exe: ${got.bad} lines of its listing not understood; skipped` : undefined)
     return error ? { procs: got.procs, error } : { procs: got.procs }
   }
 

@@ -41,8 +41,10 @@ t.test("the listing's answers: the traced processes with their sizes, chosen aga
   t.equal(table.read(['X\tjunk', 'P\t15304\tlots\t1']).bad, 2, 'lines not understood are counted, never read as figures')
 })
 
-t.test('a process CIM did not show (gone at once, or another session) is known by its name only', async t => {
+t.test("an Ollama process whose command line CIM does not show (another user's, a service's) is traced by its name, and said once", async t => {
   const table = new ProcessTable(all => selectProcesses(all, /ollama/, 1))
-  const r = table.read(['P\t7000\t1048576\t2097152', 'N\t7000\t0\t\tollama\t'])
-  t.same(r.procs, [{ pid: 7000, ppid: 0, comm: 'ollama', rssKb: 1024, vszKb: 2048, command: '', startTicks: 0 }])
+  const r = table.read(['P\t7000\t1048576\t2097152', 'N\t7000\t4\t2026-11-30T08:00:05.0000000Z\tollama.exe\t'])
+  t.same(r.procs, [{ pid: 7000, ppid: 4, comm: 'ollama.exe', rssKb: 1024, vszKb: 2048, command: '', startTicks: Date.parse('2026-11-30T08:00:05.000Z') }])
+  t.match(r.hidden, /^the command line of ollama\.exe \(pid 7000\) cannot be read: it runs as another user/, 'said')
+  t.equal(table.read(['P\t7001\t1\t1', 'N\t7001\t7000\t\tollama.exe\t']).hidden, undefined, 'once')
 })
