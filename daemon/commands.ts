@@ -8,7 +8,8 @@ import { formatDuration } from '../core/parse/time.js'
 import { ConfigError, parseStartArgs } from './config.js'
 import { Daemon } from './daemon.js'
 import { MARKS_NAME } from './marks.js'
-import { isHolderAlive, type LockInfo, readLock } from './lock.js'
+import { isHolderAlive, type LockInfo, platform, readLock } from './lock.js'
+import { requestStop } from './stop-request.js'
 import { ensureDir, openAppend, removeCreated, UnsafePathError } from './safe-open.js'
 import { type AppendFile, LOG_MAX_PENDING, logDestination, MAX_PENDING, mib } from './sink.js'
 import { type DaemonStatus, readStatus, type WriteState } from './status-file.js'
@@ -141,6 +142,7 @@ export async function cmdStart(argv: string[], version: string, out: NodeJS.Writ
     })
   }
   process.on('SIGTERM', () => shutdown('SIGTERM'))
+  if (cfg.platform === 'win32') daemon.onStopRequest = () => shutdown('memtrace stop')
   process.on('SIGINT', () => shutdown('SIGINT'))
   process.on('SIGHUP', () => {
     daemon.reopen()
@@ -184,6 +186,8 @@ export async function startInBackground(argv: string[], dir: string, out: NodeJS
   if (holder && isHolderAlive(holder)) throw new CommandError(describeHolder(holder), 3)
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, 'start', ...argv, '--foreground', '--daemonized'], {
     detached: true,
+    // Windows: no console window for the daemon, nor for the commands it runs.
+    windowsHide: true,
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
     cwd: process.cwd(),
   })
@@ -216,6 +220,15 @@ export async function cmdStop(argv: string[], out: NodeJS.WritableStream): Promi
   // Only the process the lock names, by PID and start time: a PID reused by
   // another process (a `tail -f` of the log) is never signalled.
   if (!lock || !isHolderAlive(lock)) throw new CommandError(`no memtrace daemon is tracing into ${dir}`, 1)
+  if (platform() === 'win32') await stopByRequest(dir, lock)
+  else await stopBySignal(dir, lock)
+  const st = readStatus(dir)
+  out.write(`stopped (pid ${lock.pid}) after ${st?.processSamples ?? '?'} process and ${st?.systemSamples ?? '?'} system samples\n  ${lock.procFile}\n  ${lock.systemFile}\nRender with: memtrace render --dir ${dir}\n`)
+  return 0
+}
+
+/** SIGTERM, then waits until the holder is gone. */
+async function stopBySignal(dir: string, lock: LockInfo): Promise<void> {
   try {
     process.kill(lock.pid, 'SIGTERM')
   } catch (e) {
@@ -228,9 +241,29 @@ export async function cmdStop(argv: string[], out: NodeJS.WritableStream): Promi
     if (Date.now() > deadline) throw new CommandError(`pid ${lock.pid} did not stop within 5 s`, 2)
     await new Promise(r => setTimeout(r, 25))
   }
-  const st = readStatus(dir)
-  out.write(`stopped (pid ${lock.pid}) after ${st?.processSamples ?? '?'} process and ${st?.systemSamples ?? '?'} system samples\n  ${lock.procFile}\n  ${lock.systemFile}\nRender with: memtrace render --dir ${dir}\n`)
-  return 0
+}
+
+/**
+ * Windows, which has no signal that lets a process close its files: a stop
+ * request in the trace directory, which the daemon takes at its next process
+ * sample. Done when the daemon released its lock (the last thing it does
+ * before it exits); a lock still there after 10 s is checked once more.
+ */
+async function stopByRequest(dir: string, lock: LockInfo): Promise<void> {
+  try {
+    requestStop(dir, lock)
+  } catch (e) {
+    throw new CommandError(`cannot ask the daemon tracing into ${dir} to stop: ${(e as Error).message}`, 2)
+  }
+  const deadline = Date.now() + 10_000
+  while (readLock(dir)?.startedAt === lock.startedAt) {
+    if (Date.now() > deadline) {
+      if (!isHolderAlive(lock)) return
+      throw new CommandError(`pid ${lock.pid} did not stop within 10 s (its stop request is left in ${dir})`, 2)
+    }
+    await new Promise(r => setTimeout(r, 50))
+  }
+  // The lock is gone: the files are closed; the process ends within moments.
 }
 
 function size(path: string): string {

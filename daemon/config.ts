@@ -15,7 +15,7 @@ export interface DaemonConfig {
   /** Set on the background child that `memtrace start` spawns. */
   daemonized: boolean
   /** Which sources to read: the real platform, or MEMTRACE_PLATFORM for tests. */
-  platform: 'linux' | 'darwin'
+  platform: 'linux' | 'darwin' | 'win32'
   procRoot: string
   /** Where sysfs is mounted (amdgpu's memory files); /sys unless a test gives another. */
   sysRoot?: string
@@ -106,7 +106,7 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv): DaemonCo
   const serverLog: LogOrigin | undefined =
     values['server-log'] !== undefined ? { file: resolve(values['server-log'] as string) } : values['server-log-cmd'] !== undefined ? { command: [values['server-log-cmd'] as string], shell: true } : undefined
   const wanted = env.MEMTRACE_PLATFORM ?? process.platform
-  if (wanted !== 'linux' && wanted !== 'darwin') throw new ConfigError(`memtrace traces Linux and macOS, not ${wanted}`)
+  if (wanted !== 'linux' && wanted !== 'darwin' && wanted !== 'win32') throw new ConfigError(`memtrace traces Linux, macOS and Windows, not ${wanted}`)
   return {
     dir: resolve(values.dir as string),
     intervalMs,

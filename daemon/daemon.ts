@@ -22,6 +22,8 @@ import { type ServerAddress, ServerAddresses } from './server-addresses.js'
 import type { AppendFile } from './sink.js'
 import { type DaemonStatus, StatusFile } from './status-file.js'
 import { COMMAND_TIMEOUT_MS, SystemSources } from './system-sources.js'
+import { takeStopRequest } from './stop-request.js'
+import { windowsServerLog } from './probe/windows.js'
 import { percentile, Ticker } from './ticker.js'
 import { TraceFiles, type TraceNames } from './trace-files.js'
 
@@ -74,6 +76,8 @@ export class Daemon {
   readonly #addresses: ServerAddresses
   #servers: ServerAddress[] = []
   #serverSet = ''
+  /** Windows: called when `memtrace stop` left a request naming this daemon (there are no signals to send it). */
+  onStopRequest: (() => void) | undefined
 
   /** `logFile` (reopened on SIGHUP, retried and reported like the traces) is the destination the logger writes to, when it is a file the daemon owns. */
   constructor(cfg: DaemonConfig, log: Logger, version: string, logFile?: AppendFile) {
@@ -93,20 +97,8 @@ export class Daemon {
     this.#version = version
     this.#linux = cfg.platform === 'linux' ? new LinuxProcReader(cfg.procRoot) : undefined
     this.#oom = cfg.platform === 'linux' ? new OomWatch(cfg.procRoot) : undefined
-    this.#status = {
-      version,
-      pid: process.pid,
-      startedAt: formatTs(this.#startedAt),
-      systemIntervalMs: cfg.systemIntervalMs,
-      dir: cfg.dir,
-      procFile: '',
-      systemFile: '',
-      logFile: join(cfg.dir, 'memtrace.log'),
-      processSamples: 0,
-      processRows: 0,
-      systemSamples: 0,
-      missedTicks: { process: 0, system: 0 },
-    }
+    this.#status = { version, pid: process.pid, startedAt: formatTs(this.#startedAt), systemIntervalMs: cfg.systemIntervalMs, dir: cfg.dir, procFile: '', systemFile: '', logFile: join(cfg.dir, 'memtrace.log'),
+      processSamples: 0, processRows: 0, systemSamples: 0, missedTicks: { process: 0, system: 0 } }
   }
 
   /** Takes the lock and opens the files; throws a message for the user when it cannot. */
@@ -134,8 +126,9 @@ export class Daemon {
   /** The server's log, named or found (a container's, once the server is seen); where there is none, said once and the daemon goes on. */
   #followServerLog(procFile: string): void {
     this.#serverLog = new ServerLogSource({
-      named: this.#cfg.serverLog,
-      platform: this.#cfg.platform,
+      // Windows: Ollama's own log where it is; found by name, as none of the other platforms' places is there.
+      named: this.#cfg.serverLog ?? (this.#cfg.platform === 'win32' ? windowsServerLog() : undefined),
+      platform: this.#cfg.platform === 'linux' ? 'linux' : 'darwin',
       procRoot: this.#cfg.procRoot,
       file: procFile.replace(/ollama-process-memtrace-([^/]*)\.tsv$/, 'ollama-server-memtrace-$1.log'),
       startedAt: this.#startedAt,
@@ -172,6 +165,7 @@ export class Daemon {
   start(): void {
     // The server's log is read right after each process sample (at the default second): the daemon wakes once a second, not twice.
     this.#procTicker = new Ticker(this.#cfg.intervalMs, async t => {
+      if (this.onStopRequest && takeStopRequest(this.#cfg.dir, this.#lock)) this.onStopRequest()
       await this.#sampleProcesses(t)
       if (!this.#closed) this.#serverLog?.poll()
     }, (n, t) => this.#missed('process', n, t))
@@ -261,8 +255,9 @@ export class Daemon {
     try {
       if (this.#linux) all = this.#linux.scan()
       else {
-        const r = await macProcesses(COMMAND_TIMEOUT_MS, this.#abort.signal)
-        if (r.error) this.#sourceError('ps', r.error)
+        const win = this.#sources.winProcs
+        const r = await (win ? win.list(COMMAND_TIMEOUT_MS) : macProcesses(COMMAND_TIMEOUT_MS, this.#abort.signal))
+        if (r.error) this.#sourceError(win ? 'processes' : 'ps', r.error)
         all = r.procs
       }
     } catch (e) {

@@ -3,13 +3,15 @@ import { closeSync, linkSync, lstatSync, readFileSync, renameSync, unlinkSync, w
 import { join } from 'node:path'
 import { createFresh, readNoFollow, UnsafePathError } from './safe-open.js'
 import { macBin } from './probe/macos.js'
+import { winStart } from './probe/windows.js'
 
 /** What the lock file says: who holds the trace directory. */
 export interface LockInfo {
   pid: number
   /**
    * When the process `pid` started, as the system tells it (Linux: field 22
-   * of /proc/PID/stat, clock ticks since boot; macOS: `ps -o lstart=`). With
+   * of /proc/PID/stat, clock ticks since boot; macOS: `ps -o lstart=`;
+   * Windows: Win32_Process's CreationDate in UTC, to the microsecond). With
    * the PID it names the daemon exactly: a PID reused by another process has
    * another start time. Absent in a lock that did not record it.
    */
@@ -57,8 +59,9 @@ export function readLock(dir: string): LockInfo | undefined {
 }
 
 /** The platform whose check applies: the one traced (MEMTRACE_PLATFORM for tests), not whether /proc exists. */
-function platform(): 'linux' | 'darwin' {
-  return (process.env.MEMTRACE_PLATFORM ?? process.platform) === 'darwin' ? 'darwin' : 'linux'
+export function platform(): 'linux' | 'darwin' | 'win32' {
+  const p = process.env.MEMTRACE_PLATFORM ?? process.platform
+  return p === 'darwin' || p === 'win32' ? p : 'linux'
 }
 
 /**
@@ -68,6 +71,7 @@ function platform(): 'linux' | 'darwin' {
  */
 export function processStart(pid: number): string | undefined {
   if (platform() === 'darwin') return psStart(pid)
+  if (platform() === 'win32') return winStart(pid)
   let stat: string
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'latin1')

@@ -10,7 +10,8 @@ export interface Candidate {
 /** The seed's pattern: `/[o]llama|[m]lx|[r]unner/` in awk. */
 export const DEFAULT_MATCH = 'ollama|mlx|runner'
 
-const SERVE_RE = /(^|[\/\\\s])ollama(\.exe)?\s+serve(\s|$)/i
+// Windows quotes the program's path when it holds a space: `"C:\Users\Zoë Åberg\…\ollama.exe" serve`.
+const SERVE_RE = /(^|[\/\\\s"])ollama(\.exe)?"?\s+serve(\s|$)/i
 /** memtrace's own commands (`memtrace mark …`, `node …/memtrace.js start …`). */
 const SELF_RE = /(^|[\s/])memtrace(\.js)?\s+(start|stop|status|mark|render|parse|schema|run)\b/
 

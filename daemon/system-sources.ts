@@ -11,6 +11,10 @@ import { eventLine } from '../core/parse/events.js'
 import type { ServerAddress } from './server-addresses.js'
 import { cgroupText, linuxSystemText, memoryCgroup, namespaceCgroup } from './probe/system-linux.js'
 import { isWsl2Release, kernelRelease, WslNotice } from './wsl.js'
+import { CounterStream } from './probe/typeperf.js'
+import { SYSTEM_COUNTERS, systeminfoLines, winBin } from './probe/windows.js'
+import { WinProcessReader } from './probe/windows-procs.js'
+import { selectProcesses } from './select.js'
 
 const API_TIMEOUT_MS = 2000
 export const COMMAND_TIMEOUT_MS = 3000
@@ -45,6 +49,10 @@ export class SystemSources {
   #ollamaCliReal: string | undefined
   /** The server's memory cgroup (v2) at the last sample, where it has one. */
   cgroupDir: string | undefined
+  /** Windows: the processes, from one PowerShell that lives as long as the daemon. */
+  readonly winProcs: WinProcessReader | undefined
+  /** Windows: the memory counters, from one typeperf that lives as long as the daemon. */
+  readonly #counters: CounterStream | undefined
 
   constructor(cfg: DaemonConfig, signal: AbortSignal, errors: SourceErrors) {
     this.#cfg = cfg
@@ -55,6 +63,10 @@ export class SystemSources {
     this.#amd = linux ? new AmdgpuSource(cfg.sysRoot ?? '/sys', COMMAND_TIMEOUT_MS, signal) : undefined
     this.#tegra = linux && isTegra(cfg.procRoot) ? new TegrastatsSource(cfg.systemIntervalMs, signal) : undefined
     this.#wsl = new WslNotice(linux && isWsl2Release(kernelRelease()))
+    if (cfg.platform === 'win32') {
+      this.winProcs = new WinProcessReader(signal, all => selectProcesses(all, cfg.match, process.pid))
+      this.#counters = new CounterStream(winBin('typeperf.exe'), SYSTEM_COUNTERS, 1, signal)
+    }
   }
 
   /**
@@ -63,7 +75,7 @@ export class SystemSources {
    * listing follows a `memtrace server` line that names its server.
    */
   async read(serverPid: number | undefined, servers: ServerAddress[] = []): Promise<SystemText> {
-    const sources = this.#cfg.platform === 'linux' ? this.#linux(serverPid) : macSystemText(COMMAND_TIMEOUT_MS, this.#signal)
+    const sources = this.#cfg.platform === 'linux' ? this.#linux(serverPid) : this.#counters ? this.#windows() : macSystemText(COMMAND_TIMEOUT_MS, this.#signal)
     const listings = servers.length > 1 ? this.#eachServer(servers) : this.#ollamaText(this.#cfg.ollamaUrl)
     const [sys, nvidia, amd, ollama] = await Promise.all([sources, this.#nvidiaText(), this.#amdText(), listings])
     const wsl = this.#wsl.check(serverPid !== undefined, ollama.answered, this.#cfg.ollamaUrl)
@@ -88,6 +100,20 @@ export class SystemSources {
     this.cgroupDir = cg?.version === 2 ? cg.dir : undefined
     if (cg) r.text += cgroupText(cg)
     return r
+  }
+
+  /**
+   * Windows: systeminfo's memory lines from Win32_OperatingSystem (asked of
+   * the listing's PowerShell with its next answer, so up to a process
+   * interval old), then the newest row of the counters as typeperf printed
+   * it, whose exact bytes, pages/s and page file usage `render` prefers.
+   */
+  async #windows(): Promise<{ text: string; errors: string[] }> {
+    const win = this.winProcs as WinProcessReader
+    win.askMemory()
+    const c = (this.#counters as CounterStream).sample()
+    const m = win.memory && Date.now() - win.memory.at <= 2 * this.#cfg.systemIntervalMs ? win.memory : undefined
+    return { text: `${m ? systeminfoLines(m) : ''}${c.text}`, errors: c.error ? [c.error] : [] }
   }
 
   async #amdText(): Promise<string> {
@@ -121,7 +147,7 @@ export class SystemSources {
     for (const d of (process.env.PATH ?? '').split(delimiter)) {
       if (!d) continue
       try {
-        const real = realpathSync(join(d, 'ollama'))
+        const real = realpathSync(join(d, process.platform === 'win32' ? 'ollama.exe' : 'ollama'))
         accessSync(real, constants.X_OK)
         this.#ollamaCliReal = real
         return real

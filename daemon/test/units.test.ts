@@ -2,7 +2,7 @@ import t from 'tap'
 import { readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Ticker, type TickerClock } from '../ticker.js'
-import { selectProcesses } from '../select.js'
+import { isServer, selectProcesses } from '../select.js'
 import { parsePsLine } from '../probe/macos.js'
 import { AppendFile } from '../sink.js'
 import { ManifestIndex } from '../manifests.js'
@@ -92,6 +92,18 @@ t.test('selection: the pattern, every descendant of ollama serve, never memtrace
     { pid: 50, ppid: 1, comm: 'vim', command: 'vim notes.txt' },
   ]
   t.same(selectProcesses(all, /ollama|mlx|runner/, 30).map(p => p.pid), [10, 11, 12, 20])
+})
+
+t.test('selection on Windows: a server whose quoted path holds a space is the server, and its runners are traced', async t => {
+  const app = 'C:\\Users\\Zoë Åberg\\AppData\\Local\\Programs\\Ollama'
+  const all = [
+    { pid: 11872, ppid: 10236, comm: 'ollama.exe', command: `"${app}\\ollama.exe" serve` },
+    { pid: 15304, ppid: 11872, comm: 'llama-server.exe', command: `"${app}\\lib\\ollama\\llama-server.exe" --model "C:\\Users\\Zoë Åberg\\.ollama\\models\\blobs\\sha256-x" --port 50342` },
+    { pid: 6120, ppid: 5988, comm: 'explorer.exe', command: 'C:\\WINDOWS\\Explorer.EXE' },
+  ]
+  t.ok(isServer(all[0]?.command as string), 'the server: its runners are its children (and their models folder beside their blobs is trusted)')
+  // A pattern that names neither: the server's descendants only.
+  t.same(selectProcesses(all, /^ollama serve$/, 1).map(p => p.pid), [11872, 15304])
 })
 
 t.test('macOS ps lines: a comm path with spaces, and junk', async t => {

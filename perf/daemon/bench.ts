@@ -3,7 +3,8 @@
  * seed's two shell loops, at the same rates, in one run on a host with about
  * 500 processes. Reports CPU time, peak and late RSS, tick lateness and missed
  * ticks; then the same daemon following a server log being written, against
- * itself following none; then with both cores busy, then scraped.
+ * itself following none; then with both cores busy, then scraped; then the
+ * daemon's Windows path on a simulated Windows host against the same budget.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { appendFileSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
@@ -11,6 +12,7 @@ import { Agent, createServer, get } from 'node:http'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { simulatedWindows } from './windows.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 const BIN = join(ROOT, 'dist', 'bin', 'memtrace.js')
@@ -81,8 +83,8 @@ function treeCpu(root: number): number {
   return total
 }
 
-async function watchDaemon(dir: string, url: string, seconds: number, label: string, extra: string[] = []) {
-  const d = spawn(process.execPath, [BIN, 'start', '--foreground', '--dir', dir, '--ollama-url', url, ...extra], { stdio: 'ignore', env: { ...process.env, PATH: '/usr/bin:/bin' } })
+async function watchDaemon(dir: string, url: string, seconds: number, label: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}) {
+  const d = spawn(process.execPath, [BIN, 'start', '--foreground', '--dir', dir, '--ollama-url', url, ...extra], { stdio: 'ignore', env: { ...process.env, PATH: '/usr/bin:/bin', ...env } })
   const rss: number[] = []
   await sleep(5000)
   const warm = stat(d.pid as number)
@@ -222,6 +224,10 @@ async function main() {
     // Only the server log's part: `node dist/perf/daemon/bench.js server-log`.
     console.log(`host: ${procs} processes`)
     await reportFollowing(work, url, logSeconds)
+  } else if (process.argv[2] === 'windows') {
+    // Only the Windows part: `node dist/perf/daemon/bench.js windows`.
+    console.log(`host: ${procs} processes; ${seconds} s each at 1 s / 5 s: the loops alone, then the daemon's Windows path`)
+    await windowsPart(work, url, await loopsCpu(work, url, seconds), seconds)
   } else await everything(work, url, procs, seconds, logSeconds)
   for (const p of extra) p.kill('SIGKILL')
   api.close()
@@ -237,12 +243,7 @@ async function reportFollowing(work: string, url: string, logSeconds: number) {
 async function everything(work: string, url: string, procs: number, seconds: number, logSeconds: number) {
   console.log(`host: ${procs} processes; ${seconds} s each at 1 s / 5 s: the daemon alone, then the loops alone`)
   const daemon = await watchDaemon(join(work, 'idle'), url, seconds, 'idle')
-  const l = loops(work, url)
-  await sleep(5000)
-  const loopWarm = treeCpu(l.pid as number)
-  await sleep((seconds - 5) * 1000)
-  const loopCpu = treeCpu(l.pid as number)
-  process.kill(-(l.pid as number), 'SIGKILL')
+  const { loopCpu, loopWarm } = await loopsCpu(work, url, seconds)
   const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED')
   const ratio = daemon.cpuS / loopCpu
   const steady = daemon.steadyCpuS / (loopCpu - loopWarm)
@@ -262,6 +263,36 @@ async function everything(work: string, url: string, procs: number, seconds: num
   const expected = Math.floor(busySeconds)
   console.log(`both cores busy (${busySeconds} s): ${bs.processSamples} process samples (about ${expected} expected), lateness p99 ${bs.lateness.p99Ms} ms, max ${bs.lateness.maxMs} ms, missed ${bs.missedTicks.process + bs.missedTicks.system}; ticks stay on whole seconds (no drift by construction)`)
   await scrapedPart(work, url, seconds)
+  const win = await windowsPart(work, url, { loopCpu, loopWarm }, seconds)
+  console.log(`  the Windows path ÷ the Linux path on this host (daemon CPU after the first 5 s): ${(win.steadyCpuPreciseS / daemon.steadyCpuPreciseS).toFixed(2)}`)
+}
+
+/** The seed's loops' CPU over `seconds`, and over their first 5 s. */
+async function loopsCpu(work: string, url: string, seconds: number): Promise<{ loopCpu: number; loopWarm: number }> {
+  const l = loops(work, url)
+  await sleep(5000)
+  const loopWarm = treeCpu(l.pid as number)
+  await sleep((seconds - 5) * 1000)
+  const loopCpu = treeCpu(l.pid as number)
+  process.kill(-(l.pid as number), 'SIGKILL')
+  return { loopCpu, loopWarm }
+}
+
+/**
+ * The daemon's Windows path (one resident PowerShell answering a listing of
+ * 500 processes each second, one resident typeperf) on a simulated host: the
+ * daemon's own CPU against the loops' budget. The stand-ins' CPU is not
+ * counted: it says nothing of PowerShell's on Windows.
+ */
+async function windowsPart(work: string, url: string, loops: { loopCpu: number; loopWarm: number }, seconds: number) {
+  const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED')
+  const win = await watchDaemon(join(work, 'windows'), url, seconds, 'windows', [], simulatedWindows(join(work, 'windows-host')))
+  // The scheduler's nanosecond count of the daemon's threads: its stand-ins, alive to the end, are never in it.
+  const steady = win.steadyCpuPreciseS / (loops.loopCpu - loops.loopWarm)
+  const s = win.status
+  console.log(`simulated Windows (500 processes listed each second; the stand-ins' CPU not counted): daemon CPU ${win.steadyCpuPreciseS.toFixed(3)} s after the first 5 s = ${(steady * 100).toFixed(1)}% of the loops' (target ≤ 10%)  ${verdict(steady <= 0.1)}`)
+  console.log(`  RSS peak ${win.peakRssMb.toFixed(1)} MB (target ≤ 80)  ${verdict(win.peakRssMb <= 80)}; ${s.processSamples} process, ${s.systemSamples} system samples; lateness p99 ${s.lateness.p99Ms} ms (target ≤ 50)  ${verdict(s.lateness.p99Ms <= 50)}; missed ${s.missedTicks.process + s.missedTicks.system} (target 0)  ${verdict(s.missedTicks.process + s.missedTicks.system === 0)}`)
+  return win
 }
 
 /** The daemon with --metrics, scraped 50 at a time every second, against the same daemon not scraped. */

@@ -1,0 +1,83 @@
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+
+/**
+ * Windows' programs by their full paths under %SystemRoot%, so that nothing
+ * earlier on PATH answers in their place. MEMTRACE_WINDOWS_BIN, a directory,
+ * replaces them all, for tests (a simulated Windows host on Linux).
+ */
+const WIN_BIN = {
+  'powershell.exe': ['System32', 'WindowsPowerShell', 'v1.0', 'powershell.exe'],
+  'typeperf.exe': ['System32', 'typeperf.exe'],
+} as const
+
+export function winBin(name: keyof typeof WIN_BIN, env: NodeJS.ProcessEnv = process.env): string {
+  if (env.MEMTRACE_WINDOWS_BIN) return join(env.MEMTRACE_WINDOWS_BIN, name)
+  const root = env.SystemRoot ?? env.SYSTEMROOT ?? 'C:\\Windows'
+  return [root, ...WIN_BIN[name]].join('\\')
+}
+
+/**
+ * PowerShell without a profile, a prompt or the machine's execution policy;
+ * the script as -EncodedCommand (base64 of UTF-16 LE), so that no quoting of
+ * the command line can change it.
+ */
+export function powershellArgs(script: string): string[] {
+  return ['-NoLogo', '-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-EncodedCommand', Buffer.from(script, 'utf16le').toString('base64')]
+}
+
+/** When process `pid` started, as CIM gives it, in UTC to the microsecond; nothing (and status 1) when there is none. */
+export function startTimeScript(pid: number): string {
+  return `$p = Get-CimInstance Win32_Process -Filter 'ProcessId=${Math.trunc(pid)}'\nif ($p -and $p.CreationDate) { $p.CreationDate.ToUniversalTime().ToString('o') } else { exit 1 }\n`
+}
+
+/**
+ * Process `pid`'s start time (the lock's check of its holder): one
+ * PowerShell, run only by start, stop, status and mark. Undefined when no
+ * such process runs.
+ */
+export function winStart(pid: number): string | undefined {
+  const r = spawnSync(winBin('powershell.exe'), powershellArgs(startTimeScript(pid)), { encoding: 'utf8', timeout: 10_000, windowsHide: true })
+  const text = r.status === 0 ? r.stdout.trim() : ''
+  return text || undefined
+}
+
+/**
+ * Ollama's own log on Windows, `%LOCALAPPDATA%\Ollama\server.log`: named
+ * even before it exists, so that a server started after memtrace has its
+ * log read from its start (a missing one is said once, and looked for at
+ * each poll).
+ */
+export function windowsServerLog(env: NodeJS.ProcessEnv = process.env): { file: string } | undefined {
+  return env.LOCALAPPDATA ? { file: join(env.LOCALAPPDATA, 'Ollama', 'server.log') } : undefined
+}
+
+/**
+ * The system memory counters, read by one typeperf that lives as long as the
+ * daemon: what they are instances of is fixed (unlike processes), so the CSV
+ * columns typeperf prints once hold for its whole life.
+ */
+export const SYSTEM_COUNTERS = ['\\Memory\\Available Bytes', '\\Memory\\Committed Bytes', '\\Memory\\Commit Limit', '\\Paging File(_Total)\\% Usage', '\\Memory\\Pages/sec']
+
+/** A figure in whole MB (MiB, rounded down), with a comma between thousands, as systeminfo prints it. */
+function mb(kb: number): string {
+  // Grouped by hand: toLocaleString builds a number formatter at each call.
+  return `${String(Math.floor(kb / 1024)).replace(/\B(?=(\d{3})+$)/g, ',')} MB`
+}
+
+/**
+ * systeminfo's memory lines, in its layout (English labels padded to 27
+ * characters, whole MB), from the Win32_OperatingSystem figures it prints
+ * them from: `render` reads them on a Windows of any language, where the
+ * counters' names (typeperf's) are translated.
+ */
+export function systeminfoLines(m: { totalKb: number; freeKb: number; commitLimitKb: number; commitFreeKb: number }): string {
+  const line = (label: string, kb: number) => `${`${label}:`.padEnd(27)}${mb(kb)}\n`
+  return (
+    line('Total Physical Memory', m.totalKb) +
+    line('Available Physical Memory', m.freeKb) +
+    line('Virtual Memory: Max Size', m.commitLimitKb) +
+    line('Virtual Memory: Available', m.commitFreeKb) +
+    line('Virtual Memory: In Use', Math.max(0, m.commitLimitKb - m.commitFreeKb))
+  )
+}

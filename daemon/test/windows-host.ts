@@ -1,0 +1,112 @@
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { ROOT } from './helpers.js'
+
+const LLAMA = '667b0c1932bc6ffc593ed1d03f895bf2dc8dc6df21db3042284a6f4416b06a29'
+const GEMMA = 'e796792eba26c4d3b04b0ac5adb01a453dd9ec2dfd83b6c59cbf6fe5f30b0f68'
+
+export const FIXTURES = join(ROOT, 'daemon', 'test', 'fixtures', 'windows')
+
+/**
+ * Windows cannot run here, so its programs are executables that print what
+ * the real ones print (fixtures/windows/, README there), in
+ * MEMTRACE_WINDOWS_BIN, which replaces %SystemRoot%'s typeperf.exe and
+ * powershell.exe; MEMTRACE_PLATFORM=win32 makes memtrace take its Windows
+ * path: the same code a Windows PC runs. The PowerShell stand-in decodes the
+ * -EncodedCommand it is given, as PowerShell does, and answers the process
+ * listing's script (one process, a listing per line read, the PIDs' CIM
+ * lines once) or the lock's start-time query; the scene file says which
+ * processes run.
+ */
+export function windowsHost(dir: string, typeperf = 'typeperf-system.txt'): { env: NodeJS.ProcessEnv; calls: string; scene: (s: 'llama3' | 'switch' | 'gemma3') => void; listers: string } {
+  const bin = join(dir, 'bin')
+  mkdirSync(bin, { recursive: true })
+  const calls = join(dir, 'calls')
+  const sceneFile = join(dir, 'scene')
+  const listers = join(dir, 'listers')
+  writeFileSync(sceneFile, 'llama3')
+  const node = (name: string, body: string) => {
+    // The program itself beside it, as CommonJS whatever the package around says.
+    writeFileSync(join(dir, `${name}.cjs`), `const fs = require('fs')\nconst args = process.argv.slice(2)\nconst calls = ${JSON.stringify(calls)}\n${body}\n`)
+    writeFileSync(join(bin, name), `#!/bin/sh\nexec '${process.execPath}' '${join(dir, `${name}.cjs`)}' "$@"\n`)
+    chmodSync(join(bin, name), 0o755)
+  }
+  node(
+    'powershell.exe',
+    `const script = Buffer.from(args[args.indexOf('-EncodedCommand') + 1] || '', 'base64').toString('utf16le')
+if (script.includes('[Console]::In.ReadLine()')) {
+  fs.appendFileSync(calls, 'powershell.exe listing ' + args.slice(0, -1).join(' ') + '\\n')
+  fs.appendFileSync(${JSON.stringify(listers)}, process.pid + '\\n')
+  const announced = new Set()
+  let first = true
+  let buf = ''
+  // A scene's file is the script's first answer on that host (every process new); later answers are worked out as the script does.
+  const answer = req => {
+    const want = new Set(req.split(' ').filter(Boolean))
+    const scene = fs.readFileSync(${JSON.stringify(sceneFile)}, 'utf8').trim()
+    const lines = fs.readFileSync(${JSON.stringify(FIXTURES)} + '/processes-' + scene + '.txt', 'utf8').split('\\n').filter(l => l && l !== '.')
+    const now = new Set(lines.filter(l => l.startsWith('P\\t')).map(l => l.split('\\t')[1]))
+    const fresh = new Set([...now].filter(p => !announced.has(p)))
+    let out = ''
+    for (const l of lines) {
+      const f = l.split('\\t')
+      if ((f[0] === 'M' && want.has('m')) || (f[0] === 'P' && (want.has(f[1]) || fresh.has(f[1]))) || (f[0] === 'N' && fresh.has(f[1]))) out += l + '\\n'
+    }
+    for (const p of fresh) announced.add(p)
+    for (const p of announced) if (!now.has(p)) {
+      out += 'G\\t' + p + '\\n'
+      announced.delete(p)
+    }
+    const slow = first && fs.existsSync(${JSON.stringify(join(dir, 'slow-start'))})
+    first = false
+    // A PowerShell slow to start: its first answer after 4 s.
+    setTimeout(() => {
+      process.stdout.write(out + '.\\n', () => {
+        if (!fs.existsSync(${JSON.stringify(join(dir, 'powershell-dies'))})) return
+        fs.rmSync(${JSON.stringify(join(dir, 'powershell-dies'))})
+        process.exit(1)
+      })
+    }, slow ? 4000 : 0)
+  }
+  process.stdin.setEncoding('utf8')
+  process.stdin.on('data', d => {
+    buf += d
+    for (let nl; (nl = buf.indexOf('\\n')) !== -1; buf = buf.slice(nl + 1)) answer(buf.slice(0, nl))
+  })
+  process.stdin.on('end', () => process.exit(0))
+} else {
+  const m = /Win32_Process -Filter 'ProcessId=(\\d+)'/.exec(script)
+  fs.appendFileSync(calls, 'powershell.exe start-time ' + (m ? m[1] : '?') + '\\n')
+  if (!m) process.exit(2)
+  try { process.kill(Number(m[1]), 0) } catch { process.exit(1) }
+  process.stdout.write('2026-11-30T19:11:40.8281250Z\\r\\n')
+}`,
+  )
+  // typeperf -si 1: a blank line, the header, then a row each second (sooner here), until it is ended.
+  node(
+    'typeperf.exe',
+    `fs.appendFileSync(calls, 'typeperf.exe ' + args.join(' ') + '\\n')
+const [, header, ...rows] = fs.readFileSync(${JSON.stringify(join(FIXTURES, typeperf))}, 'utf8').split('\\r\\n').filter((l, i) => i === 0 || l)
+process.stdout.write('\\r\\n' + header + '\\r\\n')
+let i = 0
+const dies = ${JSON.stringify(join(dir, 'typeperf-dies'))}
+setInterval(() => {
+  process.stdout.write(rows[Math.min(i++, rows.length - 1)] + '\\r\\n')
+  if (fs.existsSync(dies)) {
+    fs.rmSync(dies)
+    process.exit(1)
+  }
+}, 300)`,
+  )
+  const env = { MEMTRACE_PLATFORM: 'win32', MEMTRACE_WINDOWS_BIN: bin }
+  return { env, calls, listers, scene: s => writeFileSync(sceneFile, s) }
+}
+
+/** A user's models folder with the two models' manifests, as `ollama pull` leaves it. */
+export function models(home: string): void {
+  for (const [model, tag, blob] of [['llama3.1', '8b', LLAMA], ['gemma3', '27b', GEMMA]] as const) {
+    const d = join(home, '.ollama', 'models', 'manifests', 'registry.ollama.ai', 'library', model)
+    mkdirSync(d, { recursive: true })
+    writeFileSync(join(d, tag), JSON.stringify({ schemaVersion: 2, layers: [{ mediaType: 'application/vnd.ollama.image.model', digest: `sha256:${blob}`, size: 4_920_738_944 }] }))
+  }
+}

@@ -1,0 +1,50 @@
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { ProcessTable } from '../probe/windows-procs.js'
+import type { ProcInfo } from '../probe/proc-linux.js'
+import { selectProcesses } from '../select.js'
+import { ROOT } from './helpers.js'
+
+const FIXTURES = join(ROOT, 'daemon', 'test', 'fixtures', 'windows')
+const answer = (name: string) => readFileSync(join(FIXTURES, name), 'utf8').split('\n').filter(l => l && l !== '.')
+
+t.test("the listing's answers: the traced processes with their sizes, chosen again only when a process came or went", async t => {
+  let selections = 0
+  const table = new ProcessTable((all: ProcInfo[]) => {
+    selections++
+    return selectProcesses(all, /ollama|mlx|runner/, 1)
+  })
+  t.equal(table.request(true), 'm\n', 'nothing traced yet: no sizes asked for; the memory figures are')
+  const first = table.read(answer('processes-switch.txt'))
+  t.equal(first.bad, 0)
+  t.same(first.procs.map(p => p.pid), [10236, 11872, 14520, 15304], "Ollama's app, server and both runners; not Explorer or System")
+  const runner = first.procs.find(p => p.pid === 14520) as ProcInfo
+  t.same({ ...runner, command: runner.command.slice(0, 60) }, {
+    pid: 14520,
+    ppid: 11872,
+    comm: 'ollama.exe',
+    rssKb: Math.floor(5_523_963_904 / 1024),
+    vszKb: Math.floor(5_812_568_064 / 1024),
+    command: '"C:\\Users\\Zoë Åberg\\AppData\\Local\\Programs\\Ollama\\ollama.exe',
+    startTicks: Date.parse('2026-11-30T19:11:58.703Z'),
+  })
+  t.equal(table.request(), '10236 11872 14520 15304\n', 'the next request asks for the traced PIDs only')
+  // A second with no process come or gone: sizes only, and no new choice.
+  const again = table.read(['P\t10236\t48367616\t21442560', 'P\t11872\t40091648\t61440000', 'P\t14520\t6000000000\t6100000000', 'P\t15304\t17394241536\t18052894720'])
+  t.equal(selections, 1)
+  t.equal(again.procs.find(p => p.pid === 14520)?.rssKb, Math.floor(6_000_000_000 / 1024))
+  // The first runner exits.
+  const gone = table.read(['P\t10236\t48367616\t21442560', 'P\t11872\t40091648\t61440000', 'P\t15304\t17394241536\t18052894720', 'G\t14520'])
+  t.equal(selections, 2)
+  t.same(gone.procs.map(p => p.pid), [10236, 11872, 15304])
+  t.equal(table.read(['X\tjunk', 'P\t15304\tlots\t1']).bad, 2, 'lines not understood are counted, never read as figures')
+})
+
+t.test("an Ollama process whose command line CIM does not show (another user's, a service's) is traced by its name, and said once", async t => {
+  const table = new ProcessTable(all => selectProcesses(all, /ollama/, 1))
+  const r = table.read(['P\t7000\t1048576\t2097152', 'N\t7000\t4\t2026-11-30T08:00:05.0000000Z\tollama.exe\t'])
+  t.same(r.procs, [{ pid: 7000, ppid: 4, comm: 'ollama.exe', rssKb: 1024, vszKb: 2048, command: '', startTicks: Date.parse('2026-11-30T08:00:05.000Z') }])
+  t.match(r.hidden, /^the command line of ollama\.exe \(pid 7000\) cannot be read: it runs as another user/, 'said')
+  t.equal(table.read(['P\t7001\t1\t1', 'N\t7001\t7000\t\tollama.exe\t']).hidden, undefined, 'once')
+})
