@@ -158,3 +158,11 @@ export function appCli(dir: string, app: string): { real: string; links: string;
   symlinkSync(real, join(links, 'ollama'))
   return { real, links, calls }
 }
+
+/** The real server logs of the parser's fixtures (core/test/fixtures/server-log), each as its name and lines. */
+export function serverLogFixtures(): { name: string; lines: string[] }[] {
+  const dir = join(ROOT, 'core', 'test', 'fixtures', 'server-log')
+  return readdirSync(dir)
+    .filter(f => f.endsWith('.txt'))
+    .map(name => ({ name, lines: readFileSync(join(dir, name), 'utf8').split('\n') }))
+}

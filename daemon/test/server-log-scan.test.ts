@@ -4,16 +4,15 @@
  * two parts, cut inside a character, must be kept as it was written.
  */
 import t from 'tap'
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { ServerLogFollower } from '../server-log.js'
 import { anchoredLines } from '../server-log-scan.js'
 import { MAY_TELL } from '../server-log-words.js'
-import { ROOT } from './helpers.js'
+import { serverLogFixtures } from './helpers.js'
 
-const FIXTURES = join(ROOT, 'core', 'test', 'fixtures', 'server-log')
 
 /** The lines anchoredLines passes on that MAY_TELL holds, as the follower tests them. */
 function looked(text: string): string[] {
@@ -29,11 +28,10 @@ function looked(text: string): string[] {
 }
 
 t.test('every line MAY_TELL finds in the test logs is looked at, whatever its case', async t => {
-  const files = readdirSync(FIXTURES).filter(f => f.endsWith('.txt'))
+  const files = serverLogFixtures()
   t.ok(files.length >= 20, `${files.length} fixture logs`)
   let found = 0
-  for (const f of files) {
-    const lines = readFileSync(join(FIXTURES, f), 'utf8').split('\n')
+  for (const { name: f, lines } of files) {
     for (const shape of [(l: string) => l, (l: string) => l.toUpperCase(), (l: string) => l.toLowerCase()]) {
       const text = lines.map(shape)
       const want = text.filter(l => MAY_TELL.test(l))

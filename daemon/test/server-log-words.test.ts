@@ -6,21 +6,17 @@
  * lines need not.
  */
 import t from 'tap'
-import { readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { ProblemLog } from '../../core/parse/problems.js'
 import { ServerLogParser } from '../../core/parse/server-log.js'
 import { MAY_TELL } from '../server-log-words.js'
-import { ROOT } from './helpers.js'
+import { serverLogFixtures } from './helpers.js'
 
-const FIXTURES = join(ROOT, 'core', 'test', 'fixtures', 'server-log')
 
 t.test('every line the parser reads an event from holds a word of MAY_TELL', async t => {
-  const files = readdirSync(FIXTURES).filter(f => f.endsWith('.txt'))
+  const files = serverLogFixtures()
   t.ok(files.length >= 20, `${files.length} fixture logs`)
   let events = 0
-  for (const f of files) {
-    const lines = readFileSync(join(FIXTURES, f), 'utf8').split('\n')
+  for (const { name: f, lines } of files) {
     const parser = new ServerLogParser(f, new ProblemLog())
     const found = [...lines.flatMap((l, i) => parser.line(l, i + 1)), ...parser.end()]
     events += found.length
