@@ -117,7 +117,8 @@ export async function standinServer(t: Test, extraEnv: Record<string, string>, m
   const logFd = openSync(logPath, 'a')
   const server = spawn(ollama, ['serve'], { env, stdio: ['ignore', 'ignore', logFd] })
   closeSync(logFd)
-  t.teardown(() => server.kill())
+  // Waited for: a server still stopping when the next test starts is a second server to that test's daemon.
+  t.teardown(() => stopChild(server))
   const url = `http://127.0.0.1:${port}`
   for (let i = 0; i < 100 && !(await fetch(url).then(() => true, () => false)); i++) await sleep(50)
   const post = async (body: object) => (await fetch(`${url}/api/generate`, { method: 'POST', body: JSON.stringify({ stream: false, ...body }) })).json() as Promise<Record<string, unknown>>
@@ -127,6 +128,16 @@ export async function standinServer(t: Test, extraEnv: Record<string, string>, m
       .stdout.split('\n')
       .filter(l => l.includes('--model'))
   return { post, ps, runners, url, ollama, env, server, logPath }
+}
+
+/** Ends a child (SIGTERM, then SIGKILL after 10 s) and waits until it has exited. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const gone = new Promise(ok => child.once('exit', ok))
+  child.kill()
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+  await gone
+  clearTimeout(timer)
 }
 
 /** A loopback port free at the moment of asking. */

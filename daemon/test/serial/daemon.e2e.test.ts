@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { installStandin } from '../../../standin/install.js'
-import { gone, memtrace, read, sleep, traceFiles, until } from '../helpers.js'
+import { gone, memtrace, read, sleep, stopChild, traceFiles, until } from '../helpers.js'
 
 /** The stand-in Ollama, serving on a free loopback port with two pulled models. */
 async function standin(t: Test) {
@@ -15,7 +15,7 @@ async function standin(t: Test) {
     new Promise<number>(ok => spawn(ollama, args, { env, stdio: 'ignore' }).once('exit', c => ok(c ?? 1)))
   await run('pull', 'qwen2.5-coder:7b', 'llama3.2:3b')
   const serve = spawn(ollama, ['serve'], { env, stdio: 'ignore' })
-  t.teardown(() => serve.kill())
+  t.teardown(() => stopChild(serve))
   const url = `http://127.0.0.1:${port}`
   for (let i = 0; i < 50; i++) {
     if (await fetch(url).then(() => true, () => false)) break
