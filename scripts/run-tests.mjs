@@ -25,12 +25,18 @@ const all = process.argv.length > 2 ? process.argv.slice(2) : readdirSync('dist'
   .map(f => join('dist', f))
 
 const isSerial = f => /\/test\/serial\//.test(f)
-// What a serial test's daemon would see: a process whose command line names Ollama, MLX or a
-// runner (the daemon's default match; a test file's path is in its command line and in its
-// fixture folders' names), or a server the test starts.
-const LOUD_NAME = /ollama|mlx|runner/i
-const LOUD_CODE = /installStandin|standinServer|ollama-decoy|['"`]ollama['"`]|ollama serve|llama-server|OLLAMA_STANDIN|standin\//
-const isQuiet = f => !LOUD_NAME.test(f) && !LOUD_CODE.test(readFileSync(f, 'utf8'))
+// What a serial test's daemon would see: a server a test starts, or any process whose command line
+// names Ollama, MLX or a runner (the daemon's default match). A test's own command line holds its
+// path, and the folders it makes hold its tests' names: a file that starts processes and names
+// any of these anywhere is kept away from the serial files. Files that start no process are quiet.
+const LOUD_WORDS = /ollama|mlx|runner/i
+const SERVERS = /installStandin|standinServer|ollama-decoy|OLLAMA_STANDIN|standin\//
+const STARTS = /child_process|spawn|exec|fork|foreground\(|memtrace\(|\bBIN\b|macCommands/
+const isQuiet = f => {
+  if (LOUD_WORDS.test(f)) return false
+  const code = readFileSync(f, 'utf8')
+  return !SERVERS.test(code) && !(STARTS.test(code) && LOUD_WORDS.test(code))
+}
 
 const serial = all.filter(isSerial)
 // End-to-end files are the long ones: started first, they do not finish alone at the end.
@@ -82,12 +88,14 @@ function runFile(file) {
       // The file's own summary is its last such line (subtests print none of this shape).
       const sums = [...text.matchAll(/^# \{ total: (\d+), pass: (\d+)(.*)\}$/gm)]
       const sum = sums.at(-1)
-      let pass = sum ? Number(sum[2]) : 0
-      let fail = sum ? Number(/fail: (\d+)/.exec(sum[3])?.[1] ?? 0) : 0
-      if ((code !== 0 || !sum) && fail === 0) fail = 1
+      const pass = sum ? Number(sum[2]) : 0
+      const said = sum ? Number(/fail: (\d+)/.exec(sum[3])?.[1] ?? 0) : 0
+      // A file that ends badly without a failed test (a crash, a kill, an exit code of its own) is one failure.
+      const fail = said || (code !== 0 || !sum ? 1 : 0)
       passed += pass
       failed += fail
-      if (fail) failures.push(`${file} (${sum ? `${fail} failed` : `ended ${signal ?? `with ${code}`} before its summary`})`)
+      const how = signal ? `killed by ${signal}` : `exit code ${code}`
+      if (fail) failures.push(`${file} (${said ? `${said} failed` : sum ? how : `${how} before its summary`})`)
       const secs = ((Date.now() - started) / 1000).toFixed(1)
       process.stdout.write(`\n# ${fail ? 'not ok' : 'ok'} ${file} (${pass} passed, ${fail} failed, ${secs} s)\n${text}`)
       resolve()
