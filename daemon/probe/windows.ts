@@ -43,16 +43,6 @@ export function winStart(pid: number): string | undefined {
 }
 
 /**
- * Ollama's own log on Windows, `%LOCALAPPDATA%\Ollama\server.log`: named
- * even before it exists, so that a server started after memtrace has its
- * log read from its start (a missing one is said once, and looked for at
- * each poll).
- */
-export function windowsServerLog(env: NodeJS.ProcessEnv = process.env): { file: string } | undefined {
-  return env.LOCALAPPDATA ? { file: join(env.LOCALAPPDATA, 'Ollama', 'server.log') } : undefined
-}
-
-/**
  * The system memory counters, read by one typeperf that lives as long as the
  * daemon: what they are instances of is fixed (unlike processes), so the CSV
  * columns typeperf prints once hold for its whole life.
