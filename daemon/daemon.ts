@@ -23,7 +23,6 @@ import type { AppendFile } from './sink.js'
 import { type DaemonStatus, StatusFile } from './status-file.js'
 import { COMMAND_TIMEOUT_MS, SystemSources } from './system-sources.js'
 import { takeStopRequest } from './stop-request.js'
-import { windowsServerLog } from './probe/windows.js'
 import { percentile, Ticker } from './ticker.js'
 import { TraceFiles, type TraceNames } from './trace-files.js'
 
@@ -126,9 +125,8 @@ export class Daemon {
   /** The server's log, named or found (a container's, once the server is seen); where there is none, said once and the daemon goes on. */
   #followServerLog(procFile: string): void {
     this.#serverLog = new ServerLogSource({
-      // Windows: Ollama's own log where it is; found by name, as none of the other platforms' places is there.
-      named: this.#cfg.serverLog ?? (this.#cfg.platform === 'win32' ? windowsServerLog() : undefined),
-      platform: this.#cfg.platform === 'linux' ? 'linux' : 'darwin',
+      named: this.#cfg.serverLog,
+      platform: this.#cfg.platform,
       procRoot: this.#cfg.procRoot,
       file: procFile.replace(/ollama-process-memtrace-([^/]*)\.tsv$/, 'ollama-server-memtrace-$1.log'),
       startedAt: this.#startedAt,

@@ -1,7 +1,8 @@
 /**
  * Where the server's log is: named by the user, found on this machine (the
- * macOS app, Homebrew, a systemd unit), or, for a server in a container, its
- * runtime's log command, found from the server's cgroup.
+ * macOS app, Homebrew, a systemd unit, Ollama's own on Windows), or, for a
+ * server in a container, its runtime's log command, found from the server's
+ * cgroup.
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
@@ -11,12 +12,20 @@ import { formatTs } from '../core/parse/time.js'
 /** Where the server's log comes from: a file followed by name, or a command's output (`journalctl -f`, `docker logs -f`). */
 export type LogOrigin = { file: string } | { command: string[]; shell?: boolean }
 
+/** The platforms whose own places for the server's log are known. */
+export type LogPlatform = 'linux' | 'darwin' | 'win32'
+
 /**
  * The server's log on this machine, found by itself: the macOS app's
- * `~/.ollama/logs/server.log`, Homebrew's `var/log/ollama.log`, or the
- * systemd unit's journal. Undefined where none is found.
+ * `~/.ollama/logs/server.log`, Homebrew's `var/log/ollama.log`, the
+ * systemd unit's journal, or on Windows Ollama's own
+ * `%LOCALAPPDATA%\Ollama\server.log`. Undefined where none is found. The
+ * Windows log is named even before it exists, so that a server started
+ * after memtrace has its log read from its start (a missing one is said
+ * once, and looked for at each poll).
  */
-export function findServerLog(platform: 'linux' | 'darwin', home = homedir(), exists: (p: string) => boolean = existsSync): LogOrigin | undefined {
+export function findServerLog(platform: LogPlatform, home = homedir(), exists: (p: string) => boolean = existsSync, env: NodeJS.ProcessEnv = process.env): LogOrigin | undefined {
+  if (platform === 'win32') return env.LOCALAPPDATA ? { file: join(env.LOCALAPPDATA, 'Ollama', 'server.log') } : undefined
   if (platform === 'darwin') {
     for (const file of [join(home, '.ollama', 'logs', 'server.log'), '/opt/homebrew/var/log/ollama.log', '/usr/local/var/log/ollama.log']) if (exists(file)) return { file }
     return undefined

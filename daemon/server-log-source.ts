@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { type Container, containerLogOrigin, containerOfPid, describeOrigin, findServerLog, type LogOrigin } from './log-origin.js'
+import { type Container, containerLogOrigin, containerOfPid, describeOrigin, findServerLog, type LogOrigin, type LogPlatform } from './log-origin.js'
 import type { ServerEvent } from '../schemas/index.js'
 import { POLL_MS, ServerLogFollower } from './server-log.js'
 
@@ -50,7 +50,7 @@ export class ServerLogSource {
   }
 
   /** `problem` records a failure in the trace (a source-error) and the daemon's log. */
-  constructor(o: { named?: LogOrigin; platform: 'linux' | 'darwin'; procRoot: string; file: string; startedAt: number; log: Logger; problem: (message: string) => void; onEvent?: (e: ServerEvent) => void }) {
+  constructor(o: { named?: LogOrigin; platform: LogPlatform; procRoot: string; file: string; startedAt: number; log: Logger; problem: (message: string) => void; onEvent?: (e: ServerEvent) => void }) {
     this.#onEvent = o.onEvent
     this.#log = o.log
     this.#file = o.file

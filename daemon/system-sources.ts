@@ -12,7 +12,7 @@ import type { ServerAddress } from './server-addresses.js'
 import { cgroupText, linuxSystemText, memoryCgroup, namespaceCgroup } from './probe/system-linux.js'
 import { isWsl2Release, kernelRelease, WslNotice } from './wsl.js'
 import { CounterStream } from './probe/typeperf.js'
-import { SYSTEM_COUNTERS, systeminfoLines, winBin } from './probe/windows.js'
+import { gpuCounterLines, SYSTEM_COUNTERS, systeminfoLines, winBin } from './probe/windows.js'
 import { WinProcessReader } from './probe/windows-procs.js'
 import { selectProcesses } from './select.js'
 
@@ -53,6 +53,8 @@ export class SystemSources {
   readonly winProcs: WinProcessReader | undefined
   /** Windows: the memory counters, from one typeperf that lives as long as the daemon. */
   readonly #counters: CounterStream | undefined
+  /** Windows: the GPU counters' failure, said once. */
+  #gpuCountersSaid = false
 
   constructor(cfg: DaemonConfig, signal: AbortSignal, errors: SourceErrors) {
     this.#cfg = cfg
@@ -106,14 +108,24 @@ export class SystemSources {
    * Windows: systeminfo's memory lines from Win32_OperatingSystem (asked of
    * the listing's PowerShell with its next answer, so up to a process
    * interval old), then the newest row of the counters as typeperf printed
-   * it, whose exact bytes, pages/s and page file usage `render` prefers.
+   * it, whose exact bytes, pages/s and page file usage `render` prefers;
+   * then the traced processes' GPU memory from the GPU Process Memory
+   * counters, read with the memory figures. Counters that cannot be read
+   * (no WDDM 2 GPU, counters disabled) are said once, as skipped.
    */
   async #windows(): Promise<{ text: string; errors: string[] }> {
     const win = this.winProcs as WinProcessReader
     win.askMemory()
     const c = (this.#counters as CounterStream).sample()
-    const m = win.memory && Date.now() - win.memory.at <= 2 * this.#cfg.systemIntervalMs ? win.memory : undefined
-    return { text: `${m ? systeminfoLines(m) : ''}${c.text}`, errors: c.error ? [c.error] : [] }
+    const fresh = <T extends { at: number }>(x: T | undefined) => (x && Date.now() - x.at <= 2 * this.#cfg.systemIntervalMs ? x : undefined)
+    const m = fresh(win.memory)
+    const g = fresh(win.gpu)
+    const errors = c.error ? [c.error] : []
+    if (win.gpuError && !win.gpu && !this.#gpuCountersSaid) {
+      this.#gpuCountersSaid = true
+      errors.push(`the GPU Process Memory counters cannot be read (${win.gpuError}): no GPU memory per process from them; skipped`)
+    }
+    return { text: `${m ? systeminfoLines(m) : ''}${c.text}${g ? gpuCounterLines(g) : ''}`, errors }
   }
 
   async #amdText(): Promise<string> {

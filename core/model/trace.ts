@@ -40,6 +40,9 @@ export interface Snapshot {
  */
 export const PLACEHOLDER_MIN_SAMPLES = 5
 
+/** A process's GPU memory over time; `from`: nvidia-smi's rows, or Windows' GPU Process Memory counters. */
+export type GpuSeries = { tsMs: number[]; bytes: number[]; from: 'nvidia-smi' | 'gpu-counters' }
+
 export interface Trace {
   procs: ProcSeries[]
   /** Rows of short-lived placeholders left out. */
@@ -57,8 +60,8 @@ export interface Trace {
     gpuUnread?: string[]
   }
   snapshots: Snapshot[]
-  /** GPU memory nvidia-smi's table listed per process (all GPUs together), by PID: samples in time order. */
-  gpuByPid: Map<number, { tsMs: number[]; bytes: number[] }>
+  /** GPU memory listed per process (all GPUs together), by PID: samples in time order, and who gave them. */
+  gpuByPid: Map<number, GpuSeries>
   events: TraceEvent[]
   startMs: number
   endMs: number
@@ -125,7 +128,7 @@ export class TraceBuilder {
   readonly #snapshots: Snapshot[] = []
   /** The models kept so far, by everything kept of them. */
   readonly #models = new Map<string, LoadedModel>()
-  readonly #gpuByPid = new Map<number, { tsMs: number[]; bytes: number[] }>()
+  readonly #gpuByPid = new Map<number, GpuSeries>()
   readonly #events: TraceEvent[] = []
   #platformVotes = { macos: 0, linux: 0, windows: 0, unknown: 0 }
   #unified = false
@@ -220,10 +223,15 @@ export class TraceBuilder {
 
   #addGpuProcesses(tsMs: number, procs: NonNullable<SystemSample['gpuProcesses']>): void {
     const sums = new Map<number, number>()
-    for (const p of procs) sums.set(p.pid, (sums.get(p.pid) ?? 0) + p.usedBytes)
+    const counted = new Set<number>()
+    for (const p of procs) {
+      sums.set(p.pid, (sums.get(p.pid) ?? 0) + p.usedBytes)
+      if (p.source === 'gpu-counters') counted.add(p.pid)
+    }
     for (const [pid, bytes] of sums) {
       let series = this.#gpuByPid.get(pid)
-      if (!series) this.#gpuByPid.set(pid, (series = { tsMs: [], bytes: [] }))
+      if (!series) this.#gpuByPid.set(pid, (series = { tsMs: [], bytes: [], from: 'nvidia-smi' }))
+      if (counted.has(pid)) series.from = 'gpu-counters'
       series.tsMs.push(tsMs)
       series.bytes.push(bytes)
     }

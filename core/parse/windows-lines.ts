@@ -9,11 +9,19 @@ import type { SystemSample } from '../../schemas/index.js'
 import type { ProblemLog } from './problems.js'
 import { PerBlock } from './per-block.js'
 import { memoryOf } from './sample-fields.js'
-import { MAX_KIB, MAX_PID } from './ranges.js'
+import { MAX_BYTES, MAX_KIB, MAX_PID } from './ranges.js'
 import * as win from './sections/windows.js'
 
 type Mode = 'tasklist' | 'tasklist-csv' | 'proc-csv' | 'get-process' | 'systeminfo' | 'memory-lines' | 'get-counter' | 'counter-csv' | 'rule' | undefined
 type Figures = Partial<Record<'memTotalBytes' | 'availableBytes' | 'commitBytes' | 'commitLimitBytes' | 'pagesPerSec' | 'pageFileUsagePct', number>>
+
+/** One process on one adapter, from the GPU Process Memory counters: bytes as the counters gave them. */
+interface GpuCounterRow {
+  pid: number
+  adapter: string
+  dedicated?: number
+  shared?: number
+}
 
 /** A process row of a listing, with its line. */
 export interface BlockProc extends win.WinProc {
@@ -32,10 +40,14 @@ export class WindowsLines {
   /** Get-Counter: the counter whose value the next line holds. */
   #pending: string | undefined
   #rows: BlockProc[] | undefined
+  /** The counters' sample being read: where it starts, and its memory figures and GPU rows, each made at its first value. */
+  #sampleAt = 0
   #counters: Figures | undefined
+  #gpuRows: Map<string, GpuCounterRow> | undefined
   #info: Figures | undefined
   readonly #listings: PerBlock<BlockProc[]>
   readonly #counterListings: PerBlock<Figures>
+  readonly #gpuListings: PerBlock<Map<string, GpuCounterRow>>
   readonly #infoListings: PerBlock<Figures>
   /** Counters not read, each said once per block. */
   readonly #skipped = new Set<string>()
@@ -46,6 +58,7 @@ export class WindowsLines {
     this.#seen = seen
     this.#listings = new PerBlock(problems, file, () => 'Windows process listing printed twice in one block; the last is kept')
     this.#counterListings = new PerBlock(problems, file, () => 'performance counters sampled twice in one block (typeperf -sc, Get-Counter -MaxSamples); the last sample is kept')
+    this.#gpuListings = new PerBlock(problems, file, () => 'GPU Process Memory counters sampled twice in one block (typeperf -sc, Get-Counter -MaxSamples); the last sample is kept')
     this.#infoListings = new PerBlock(problems, file, () => 'systeminfo printed twice in one block; the last is kept')
   }
 
@@ -149,7 +162,7 @@ export class WindowsLines {
         const path = win.getCounterPath(t)
         if (path === undefined) return false
         // A second timestamp: another sample of the same counters.
-        if (!t.startsWith('\\\\') && this.#counters && Object.keys(this.#counters).length > 0) this.#newCounters(no, 'get-counter')
+        if (!t.startsWith('\\\\') && (this.#counters || this.#gpuRows)) this.#newCounters(no, 'get-counter')
         this.#pending = path
         return true
       }
@@ -195,8 +208,16 @@ export class WindowsLines {
     this.#seen(section)
   }
 
+  /**
+   * A new sample of counters. Its memory figures and its GPU rows are each a
+   * listing of their own, made at their first value: a sample of the GPU
+   * counters alone (the daemon's, beside typeperf's CSV) leaves the memory
+   * figures of the block as they were.
+   */
   #newCounters(no: number, section: 'get-counter' | 'counter-csv'): void {
-    this.#counters = this.#counterListings.put(no, {})
+    this.#sampleAt = no
+    this.#counters = undefined
+    this.#gpuRows = undefined
     this.#seen(section)
   }
 
@@ -212,10 +233,26 @@ export class WindowsLines {
 
   #counter(key: string | undefined, cell: string, no: number): void {
     if (key === undefined) return
+    const gpu = win.gpuProcessCounter(key)
+    if (gpu) return this.#gpuCounter(gpu, key, cell, no)
     const v = win.counterValue(key, cell)
     if (v === undefined) return
     if ('skip' in v) this.#skipOnce(v.skip, no)
-    else if (this.#counters) this.#counters[v.field as keyof Figures] = v.value
+    else (this.#counters ??= this.#counterListings.put(this.#sampleAt, {}))[v.field as keyof Figures] = v.value
+  }
+
+  /** Dedicated and Shared Usage, in whole bytes, by process and adapter; the set's other counters are read past. */
+  #gpuCounter(g: { pid: number; adapter: string; counter: string }, key: string, cell: string, no: number): void {
+    const kind = g.counter === 'dedicated usage' ? 'dedicated' : g.counter === 'shared usage' ? 'shared' : undefined
+    if (!kind) return
+    const v = win.counterBytes(cell)
+    if (v === 'blank') return
+    if (v === undefined || v > MAX_BYTES) return this.#skipOnce(`counter \\${key}: "${cell.trim().slice(0, 30)}" is not a whole number of bytes; skipped`, no)
+    const rows = (this.#gpuRows ??= this.#gpuListings.put(this.#sampleAt, new Map()))
+    const at = `${g.pid} ${g.adapter}`
+    const row = rows.get(at) ?? { pid: g.pid, adapter: g.adapter }
+    row[kind] = v
+    rows.set(at, row)
   }
 
   #skipOnce(message: string, no: number): void {
@@ -236,6 +273,23 @@ export class WindowsLines {
       Object.assign(s, f)
       memoryOf(s, s.memTotalBytes, undefined, s.availableBytes)
     }
+    this.#gpuEnd(s)
     return this.#listings.get() ?? []
+  }
+
+  /**
+   * The GPU counters' rows as the block's GPU processes, beside any
+   * nvidia-smi listed: one per process and adapter with its Dedicated Usage
+   * (the figure nvidia-smi gives per process), Shared Usage beside it. The
+   * adapters are numbered in the order of their LUIDs, which is not
+   * nvidia-smi's numbering: the LUID names which it is.
+   */
+  #gpuEnd(s: SystemSample): void {
+    const rows = [...(this.#gpuListings.get()?.values() ?? [])].filter(r => r.dedicated !== undefined)
+    if (rows.length === 0) return
+    const adapters = [...new Set(rows.map(r => r.adapter))].sort()
+    rows.sort((a, b) => a.pid - b.pid || a.adapter.localeCompare(b.adapter))
+    const listed = rows.map(r => ({ gpu: adapters.indexOf(r.adapter), pid: r.pid, usedBytes: r.dedicated as number, ...(r.shared !== undefined ? { sharedBytes: r.shared } : {}), adapter: r.adapter, source: 'gpu-counters' as const }))
+    s.gpuProcesses = [...(s.gpuProcesses ?? []), ...listed]
   }
 }

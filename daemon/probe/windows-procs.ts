@@ -9,6 +9,9 @@ import { powershellArgs, winBin } from './windows.js'
  * it answers with:
  *
  *   M <tab> physical total <tab> free <tab> commit limit <tab> free of it   (KiB, Win32_OperatingSystem; when asked)
+ *   W <tab> time <tab> host                       (the GPU counters read, with the memory figures)
+ *   U <tab> instance <tab> dedicated <tab> shared (bytes: GPU Process Memory, each instance of an asked PID)
+ *   X <tab> why                                   (the GPU counters could not be read)
  *   N <tab> pid <tab> ppid <tab> start <tab> image <tab> command line   (a PID new since the last answer)
  *   G <tab> pid                                   (a PID gone since the last answer)
  *   P <tab> pid <tab> working set <tab> private bytes   (the PIDs asked for, and the new ones)
@@ -21,12 +24,20 @@ import { powershellArgs, winBin } from './windows.js'
  * process come or gone costs one snapshot and a few lines. Performance
  * counters cannot serve here: a `\Process(*)` counter reader expands its
  * instances once, at its start, and never sees a runner that starts later.
+ * The GPU Process Memory counters (one instance per process and adapter)
+ * are read with the memory figures, every system sample, by .NET's
+ * ReadCategory: every instance there is at that moment, raw, in one call,
+ * without Get-Counter's one-second wait between its two reads. After three
+ * failures in a row (no WDDM 2 GPU, counters disabled) they are no longer
+ * asked.
  * PowerShell exits when its stdin closes: it never outlives the daemon.
  */
 export const PROCESS_SCRIPT = `try { [Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false } catch {}
 $ErrorActionPreference = 'SilentlyContinue'
 $known = @{}
 $props = 'ProcessId','ParentProcessId','Name','CreationDate','CommandLine'
+$gpuCat = $null
+$gpuFails = 0
 while ($null -ne ($req = [Console]::In.ReadLine())) {
   $sb = New-Object System.Text.StringBuilder
   $want = @{}
@@ -35,6 +46,24 @@ while ($null -ne ($req = [Console]::In.ReadLine())) {
   if ($mem) {
     $os = Get-CimInstance Win32_OperatingSystem -Property TotalVisibleMemorySize,FreePhysicalMemory,TotalVirtualMemorySize,FreeVirtualMemory
     if ($os) { [void]$sb.Append("M\`t$($os.TotalVisibleMemorySize)\`t$($os.FreePhysicalMemory)\`t$($os.TotalVirtualMemorySize)\`t$($os.FreeVirtualMemory)\`n") }
+    if ($gpuFails -lt 3) {
+      try {
+        if (-not $gpuCat) { $gpuCat = New-Object System.Diagnostics.PerformanceCounterCategory 'GPU Process Memory' }
+        $all = $gpuCat.ReadCategory()
+        $ded = $all['Dedicated Usage']
+        $sha = $all['Shared Usage']
+        if (-not $ded) { throw 'the set has no Dedicated Usage counter' }
+        [void]$sb.Append("W\`t$([DateTime]::Now.ToString())\`t$($env:COMPUTERNAME)\`n")
+        foreach ($i in $ded.Values) {
+          if ($i.InstanceName -match '^pid_(\\d+)_' -and $want.ContainsKey([int]$Matches[1])) {
+            $sh = ''
+            if ($sha -and $sha.Contains($i.InstanceName)) { $sh = $sha[$i.InstanceName].RawValue }
+            [void]$sb.Append("U\`t$($i.InstanceName)\`t$($i.RawValue)\`t$sh\`n")
+          }
+        }
+        $gpuFails = 0
+      } catch { $gpuFails++; [void]$sb.Append("X\`t$(([string]$_.Exception.Message) -replace '[\\t\\r\\n]+', ' ')\`n") }
+    }
   }
   $now = @{}
   $new = @{}
@@ -74,7 +103,14 @@ export interface OsMemory {
   commitFreeKb: number
 }
 
-type Answer = { procs: ProcInfo[]; memory?: OsMemory; bad: number; hidden?: string }
+/** The GPU Process Memory counters of the asked PIDs' instances, as the script read them: when, on which host, and each instance's bytes. */
+export interface GpuCounters {
+  time: string
+  host: string
+  rows: { instance: string; dedicated: string; shared: string }[]
+}
+
+type Answer = { procs: ProcInfo[]; memory?: OsMemory; gpu?: GpuCounters; gpuError?: string; bad: number; hidden?: string }
 
 interface Known {
   ppid: number
@@ -84,6 +120,7 @@ interface Known {
 }
 
 const DIGITS = /^\d+$/
+const INSTANCE = /^pid_\d+_luid_0x[0-9A-Fa-f]+_0x[0-9A-Fa-f]+_phys_\d+$/
 
 /**
  * Every process the listing announced, and which of them are traced: chosen
@@ -119,6 +156,8 @@ export class ProcessTable {
   read(lines: string[]): Answer {
     const sizes = new Map<number, [number, number]>()
     let memory: OsMemory | undefined
+    let gpu: GpuCounters | undefined
+    let gpuError: string | undefined
     let bad = 0
     let changed = false
     for (const line of lines) {
@@ -131,6 +170,9 @@ export class ProcessTable {
         changed = true
       } else if (f[0] === 'G' && f.length === 2 && pid >= 0) changed = this.#known.delete(pid) || changed
       else if (f[0] === 'M' && f.length === 5 && f.every((x, i) => i === 0 || DIGITS.test(x))) memory = { totalKb: Number(f[1]), freeKb: Number(f[2]), commitLimitKb: Number(f[3]), commitFreeKb: Number(f[4]) }
+      else if (f[0] === 'W' && f.length === 3 && !(f[1] as string).includes('\\')) gpu = { time: f[1] as string, host: f[2] as string, rows: [] }
+      else if (f[0] === 'U' && f.length === 4 && gpu && INSTANCE.test(f[1] as string) && DIGITS.test(f[2] as string) && (f[3] === '' || DIGITS.test(f[3] as string))) gpu.rows.push({ instance: f[1] as string, dedicated: f[2] as string, shared: f[3] as string })
+      else if (f[0] === 'X' && f.length >= 2) gpuError = f.slice(1).join(' ').slice(0, 300)
       else if (line !== '') bad++
     }
     if (changed) this.#selected = this.#select([...this.#known.keys()].map(pid => this.#info(pid, 0, 0))).map(p => p.pid)
@@ -140,7 +182,7 @@ export class ProcessTable {
       const size = sizes.get(pid)
       if (size) procs.push(this.#info(pid, size[0], size[1]))
     }
-    return { procs, bad, ...(memory ? { memory } : {}), ...(hidden ? { hidden } : {}) }
+    return { procs, bad, ...(memory ? { memory } : {}), ...(gpu ? { gpu } : {}), ...(gpuError ? { gpuError } : {}), ...(hidden ? { hidden } : {}) }
   }
 
   /** An Ollama process whose command line CIM does not show (another user's, a service's, to a user not elevated): said once. */
@@ -180,6 +222,9 @@ export class WinProcessReader {
   #closed = false
   /** The memory figures of the last answer that had them, and when it came. */
   memory: (OsMemory & { at: number }) | undefined
+  /** The GPU counters of the last answer that had them, and when it came; why they were not read, the last time they were not. */
+  gpu: (GpuCounters & { at: number }) | undefined
+  gpuError: string | undefined
   #askMemory = true
   /** How many PowerShells were started. */
   starts = 0
@@ -260,6 +305,8 @@ export class WinProcessReader {
         const r = this.#table.read(this.#lines)
         this.#lines = []
         if (r.memory) this.memory = { ...r.memory, at: Date.now() }
+        if (r.gpu) this.gpu = { ...r.gpu, at: Date.now() }
+        if (r.gpuError) this.gpuError = r.gpuError
         const asked = this.#asked
         this.#asked = undefined
         for (const w of asked?.waiting ?? []) w(r)

@@ -96,12 +96,15 @@ t.test('a rotated log is followed by name; 10,000 lines a second cost no tick; t
   t.match(kept, /fits alongside existing models/, 'the new file after the rotation, a decision beyond the cap of figures')
 })
 
-t.test('found by itself: the macOS app, Homebrew, a systemd unit', async t => {
+t.test('found by itself: the macOS app, Homebrew, a systemd unit, Ollama on Windows', async t => {
   const has = (...paths: string[]) => (p: string) => paths.includes(p)
   t.same(findServerLog('darwin', '/Users/u', has('/Users/u/.ollama/logs/server.log')), { file: '/Users/u/.ollama/logs/server.log' })
   t.same(findServerLog('darwin', '/Users/u', has('/opt/homebrew/var/log/ollama.log')), { file: '/opt/homebrew/var/log/ollama.log' })
   t.match(findServerLog('linux', '/root', has('/etc/systemd/system/ollama.service', '/usr/bin/journalctl')), { command: ['journalctl', '-u', 'ollama', '-f', '-n', '0', '-o', 'short-iso', '--no-pager'] })
   t.equal(findServerLog('linux', '/root', has('/usr/bin/journalctl')), undefined, 'no unit, no journal to follow')
+  const local = join('C:', 'Users', 'Zoë Åberg', 'AppData', 'Local')
+  t.same(findServerLog('win32', '/home/u', has(), { LOCALAPPDATA: local }), { file: join(local, 'Ollama', 'server.log') }, "Windows: Ollama's own log, named before it exists")
+  t.equal(findServerLog('win32', '/Users/u', has('/Users/u/.ollama/logs/server.log'), {}), undefined, "Windows without %LOCALAPPDATA%: no log, and none of the other platforms' places")
   t.notOk(existsSync('/Users/u/.ollama'), 'made up paths only')
 })
 

@@ -15,8 +15,10 @@ export const FIXTURES = join(ROOT, 'daemon', 'test', 'fixtures', 'windows')
  * path: the same code a Windows PC runs. The PowerShell stand-in decodes the
  * -EncodedCommand it is given, as PowerShell does, and answers the process
  * listing's script (one process, a listing per line read, the PIDs' CIM
- * lines once) or the lock's start-time query; the scene file says which
- * processes run.
+ * lines once, the GPU counters of the PIDs asked with the memory figures) or
+ * the lock's start-time query; the scene file says which processes run. A
+ * `no-gpu-counters` file in the folder makes a host whose GPU counters
+ * cannot be read.
  */
 export function windowsHost(dir: string, typeperf = 'typeperf-system.txt'): { env: NodeJS.ProcessEnv; calls: string; scene: (s: 'llama3' | 'switch' | 'gemma3') => void; listers: string } {
   const bin = join(dir, 'bin')
@@ -48,9 +50,13 @@ if (script.includes('[Console]::In.ReadLine()')) {
     const now = new Set(lines.filter(l => l.startsWith('P\\t')).map(l => l.split('\\t')[1]))
     const fresh = new Set([...now].filter(p => !announced.has(p)))
     let out = ''
+    // The GPU counters with the memory figures, only the asked PIDs' instances; or, on a host without them, why not.
+    const noGpu = fs.existsSync(${JSON.stringify(join(dir, 'no-gpu-counters'))})
+    if (noGpu && want.has('m')) out += 'X\\tException calling "ReadCategory" with "0" argument(s): "Category does not exist."\\n'
     for (const l of lines) {
       const f = l.split('\\t')
-      if ((f[0] === 'M' && want.has('m')) || (f[0] === 'P' && (want.has(f[1]) || fresh.has(f[1]))) || (f[0] === 'N' && fresh.has(f[1]))) out += l + '\\n'
+      const gpu = want.has('m') && !noGpu && (f[0] === 'W' || (f[0] === 'U' && want.has(f[1].split('_')[1])))
+      if (gpu || (f[0] === 'M' && want.has('m')) || (f[0] === 'P' && (want.has(f[1]) || fresh.has(f[1]))) || (f[0] === 'N' && fresh.has(f[1]))) out += l + '\\n'
     }
     for (const p of fresh) announced.add(p)
     for (const p of announced) if (!now.has(p)) {

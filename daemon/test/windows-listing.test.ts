@@ -38,7 +38,7 @@ t.test("the listing's answers: the traced processes with their sizes, chosen aga
   const gone = table.read(['P\t10236\t48367616\t21442560', 'P\t11872\t40091648\t61440000', 'P\t15304\t17394241536\t18052894720', 'G\t14520'])
   t.equal(selections, 2)
   t.same(gone.procs.map(p => p.pid), [10236, 11872, 15304])
-  t.equal(table.read(['X\tjunk', 'P\t15304\tlots\t1']).bad, 2, 'lines not understood are counted, never read as figures')
+  t.equal(table.read(['Z\tjunk', 'P\t15304\tlots\t1']).bad, 2, 'lines not understood are counted, never read as figures')
 })
 
 t.test("an Ollama process whose command line CIM does not show (another user's, a service's) is traced by its name, and said once", async t => {
@@ -47,4 +47,29 @@ t.test("an Ollama process whose command line CIM does not show (another user's, 
   t.same(r.procs, [{ pid: 7000, ppid: 4, comm: 'ollama.exe', rssKb: 1024, vszKb: 2048, command: '', startTicks: Date.parse('2026-11-30T08:00:05.000Z') }])
   t.match(r.hidden, /^the command line of ollama\.exe \(pid 7000\) cannot be read: it runs as another user/, 'said')
   t.equal(table.read(['P\t7001\t1\t1', 'N\t7001\t7000\t\tollama.exe\t']).hidden, undefined, 'once')
+})
+
+t.test("the GPU counters in an answer: the asked PIDs' instances with their bytes; a line in no known layout counted, never read", async t => {
+  const table = new ProcessTable(all => selectProcesses(all, /ollama/, 1))
+  const r = table.read([
+    'W\t11/30/2026 7:12:25 PM\tDESKTOP-ZOE',
+    'U\tpid_15304_luid_0x00000000_0x000095CA_phys_0\t16106127360\t104857600',
+    'U\tpid_15304_luid_0x00000000_0x0000A18D_phys_1\t0\t',
+    'U\tpid_15304_luid_0x00000000_0x000095CA_phys_0\t1.5e10\t0',
+    'U\t_Total\t1\t1',
+  ])
+  t.same(r.gpu, {
+    time: '11/30/2026 7:12:25 PM',
+    host: 'DESKTOP-ZOE',
+    rows: [
+      { instance: 'pid_15304_luid_0x00000000_0x000095CA_phys_0', dedicated: '16106127360', shared: '104857600' },
+      { instance: 'pid_15304_luid_0x00000000_0x0000A18D_phys_1', dedicated: '0', shared: '' },
+    ],
+  })
+  t.equal(r.bad, 2, 'a figure that is not whole bytes, an instance of no process')
+  t.equal(r.gpuError, undefined)
+  const none = table.read(['X\tException calling "ReadCategory" with "0" argument(s): "Category does not exist."'])
+  t.equal(none.gpu, undefined, 'no counters: no rows, not rows of zero')
+  t.match(none.gpuError, /Category does not exist/)
+  t.equal(none.bad, 0)
 })

@@ -1,7 +1,8 @@
 /**
  * A simulated Windows host for `make bench`: the daemon's Windows path
  * (MEMTRACE_PLATFORM=win32) with MEMTRACE_WINDOWS_BIN's stand-ins for
- * PowerShell and typeperf, on a host of 500 processes. What is measured is
+ * PowerShell and typeperf, on a host of 500 processes, the two runners'
+ * GPU counters answered with the memory figures. What is measured is
  * the daemon's own process: the stand-ins are not Windows' programs, and
  * their cost says nothing of PowerShell's or typeperf's (docs/daemon.md, "On
  * Windows", lists that among what a real Windows machine must confirm).
@@ -57,7 +58,9 @@ if (!script.includes('[Console]::In.ReadLine()')) {
     buf += d
     for (let nl; (nl = buf.indexOf('\\n')) !== -1; buf = buf.slice(nl + 1)) {
       const req = buf.slice(0, nl).split(' ')
-      const mem = req[0] === 'm' ? 'M\\t33342848\\t23745632\\t38324224\\t26129440\\n' : ''
+      // With the memory figures, the GPU counters of the asked PIDs: each runner on two adapters.
+      const gpu = req.filter(p => p === '14520' || p === '15304').map(p => 'U\\tpid_' + p + '_luid_0x00000000_0x000095CA_phys_0\\t4915724288\\t117440512\\nU\\tpid_' + p + '_luid_0x00000000_0x0000A18D_phys_0\\t134217728\\t8388608\\n').join('')
+      const mem = req[0] === 'm' ? 'M\\t33342848\\t23745632\\t38324224\\t26129440\\nW\\t11/30/2026 7:12:05 PM\\tDESKTOP-ZOE\\n' + gpu : ''
       process.stdout.write(mem + (first ? all : req.map(p => sizes.get(p) || '').join('') + '.\\n'))
       first = false
     }

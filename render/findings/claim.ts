@@ -3,7 +3,7 @@ import type { LoadedModel } from '../../schemas/index.js'
 import type { ProcSeries } from '../../core/model/trace.js'
 import { GAP_FACTOR } from '../../core/model/intervals.js'
 import { Lifetimes, snapsBetween } from './lookup.js'
-import { ownGpu } from './gpu-use.js'
+import { gpuSourceOf, ownGpu } from './gpu-use.js'
 import { type Held, heldWithGpu, isUnified } from './unified.js'
 import { arrival, type At, type Ctx, type Draft, cap, draft, firstMs, GIB, gib, join, lastMs, lines, listing, lowerBound, listSource, modelsOf, peakRss, range, runnerName, some } from './context.js'
 
@@ -32,11 +32,11 @@ export interface Claim {
   held?: Held
 }
 
-/** GPU memory in use while the runner lived, all GPUs together (where the GPU gives it); and its own, where nvidia-smi listed it. */
+/** GPU memory in use while the runner lived, all GPUs together (where the GPU gives it); and its own, where nvidia-smi or Windows' GPU counters listed it. */
 interface GpuUse {
   peak?: At
   before?: At
-  /** The most nvidia-smi's process table gave the runner's PID. */
+  /** The most nvidia-smi's process rows (or Windows' GPU counters) gave the runner's PID. */
   own?: At
   /** Where the device's figure stops counting for this runner: the next runner's start. */
   cutMs?: number
@@ -196,7 +196,7 @@ function one(ctx: Ctx, c: Claim, unified: boolean): Draft {
       ? `, within the ${gib(GPU_RUNTIME_RSS_BYTES)} a CUDA runner holds beyond ${what}`
       : `, close to ${what}`
   const peaked = c.held
-    ? `held at most ${gib(c.held.v)} of system RAM at ${ctx.at(c.held.t)} (${gib(c.held.rssBytes)} RSS plus the ${gib(c.held.gpuBytes)} nvidia-smi gave pid ${c.runner.pid} on the GPU, which is system RAM on this host)`
+    ? `held at most ${gib(c.held.v)} of system RAM at ${ctx.at(c.held.t)} (${gib(c.held.rssBytes)} RSS plus the ${gib(c.held.gpuBytes)} ${gpuSourceOf(ctx.trace, c.runner.pid)} gave pid ${c.runner.pid} on the GPU, which is system RAM on this host)`
     : `peaked at ${gib(c.peak.v)} RSS at ${ctx.at(c.peak.t)}`
   let text = `${cap(runnerName(c.runner))} ${peaked}${rss}. ${c.source} at ${ctx.at(c.atMs)} gave ${c.model.name} ${whereText(c, unified)}.`
   const g = c.gpu
@@ -206,11 +206,11 @@ function one(ctx: Ctx, c: Claim, unified: boolean): Draft {
 }
 
 /**
- * The runner's GPU memory: its own where nvidia-smi listed its PID; else the
+ * The runner's GPU memory: its own where its PID was listed; else the
  * device's rise, said to be the device's, up to where the next runner started.
  */
 function gpuText(ctx: Ctx, c: Claim, g: GpuUse): string {
-  if (g.own) return `nvidia-smi gave pid ${c.runner.pid} at most ${gib(g.own.v)} of GPU memory (${ctx.at(g.own.t)}),`
+  if (g.own) return `${gpuSourceOf(ctx.trace, c.runner.pid)} gave pid ${c.runner.pid} at most ${gib(g.own.v)} of GPU memory (${ctx.at(g.own.t)}),`
   const cut = g.cutMs !== undefined ? `, counted until the next runner started at ${ctx.at(g.cutMs)}` : ''
   const device = `the GPU gave no figure for pid ${c.runner.pid}, so this is the device's use${cut}`
   if (!g.peak) return ''

@@ -1,8 +1,14 @@
-/** A process's own GPU memory, from nvidia-smi's process rows, and the devices' use over an interval. Pure. */
+/** A process's own GPU memory, from nvidia-smi's process rows or Windows' GPU counters, and the devices' use over an interval. Pure. */
+import type { Trace } from '../../core/model/trace.js'
 import type { At, Ctx } from './context.js'
 import { lowerBound } from './lookup.js'
 
-/** The most GPU memory nvidia-smi's process rows gave `pid` with from ≤ t ≤ to (the earliest of equal ones). */
+/** Who gave `pid`'s own GPU memory, as a finding names it. */
+export function gpuSourceOf(trace: Trace, pid: number): string {
+  return trace.gpuByPid.get(pid)?.from === 'gpu-counters' ? "Windows' GPU counters" : 'nvidia-smi'
+}
+
+/** The most GPU memory the process rows gave `pid` with from ≤ t ≤ to (the earliest of equal ones). */
 export function ownGpu(ctx: Ctx, pid: number, from: number, to: number): At | undefined {
   const g = ctx.trace.gpuByPid.get(pid)
   if (!g) return undefined

@@ -56,7 +56,7 @@ export interface RunnerFigures {
   /** Ollama's prediction of the whole model, and the line it comes from. */
   predicted?: { bytes: number; event: ServerEvent }
   allocated?: Allocated
-  /** Peak RSS, and the most GPU memory nvidia-smi listed for its PID. */
+  /** Peak RSS, and the most GPU memory nvidia-smi or Windows' GPU counters listed for its PID. */
   rssBytes?: number
   gpuBytes?: number
 }

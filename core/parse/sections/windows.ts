@@ -321,6 +321,29 @@ export function counterValue(key: string, cell: string): { field: string; value:
   return { field: c.field, value: v }
 }
 
+/**
+ * A counter of the `GPU Process Memory` set (Windows 10 1709 on, every WDDM
+ * 2 GPU: NVIDIA, AMD, Intel): one instance per process and adapter, named
+ * `pid_<pid>_luid_<high>_<low>_phys_<n>` (the adapter's LUID, which changes
+ * at each boot, and its physical index). Its key as `counterKey` gives it
+ * (lower case); the counter's name after the instance.
+ */
+const GPU_PROCESS_RE = /^gpu process memory\(pid_(\d{1,10})_(luid_0x[0-9a-f]{1,8}_0x[0-9a-f]{1,8}_phys_\d{1,4})\)\\([^\\]+)$/
+
+/** A GPU Process Memory counter: the process, its adapter, and which counter (`dedicated usage`, `shared usage`, …). */
+export function gpuProcessCounter(key: string): { pid: number; adapter: string; counter: string } | undefined {
+  const m = GPU_PROCESS_RE.exec(key)
+  return m ? { pid: Number(m[1]), adapter: m[2] as string, counter: m[3] as string } : undefined
+}
+
+/** A counter's value in whole bytes (`5469339648`, typeperf's `5469339648.000000`); `blank` for typeperf's empty cell. */
+export function counterBytes(cell: string): number | 'blank' | undefined {
+  const t = cell.trim()
+  if (t === '') return 'blank'
+  const v = decimal(t)
+  return v !== undefined && Number.isInteger(v) ? v : undefined
+}
+
 /** The counters' CSV header: `"(PDH-CSV 4.0)…"` first; the counter keys of its columns. */
 export function counterCsvHeader(f: string[]): (string | undefined)[] | undefined {
   if (!(f[0] ?? '').startsWith('(PDH-CSV ')) return undefined

@@ -1,0 +1,70 @@
+/**
+ * Windows' GPU Process Memory counters in a block: each process's GPU memory
+ * per adapter, exact, beside the memory counters of the same block; a
+ * process's adapters add up in the trace. Layouts from Get-Counter's and
+ * typeperf's own (fixtures/system/windows/README.md).
+ */
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { TraceBuilder } from '../model/trace.js'
+import { block, FIXTURES, parseSys } from './helpers.js'
+
+const WIN = join(FIXTURES, 'system', 'windows')
+const text = (name: string) => readFileSync(join(WIN, name), 'utf8').replace(/\n$/, '')
+
+t.test("the daemon's block: typeperf's memory counters, then Get-Counter's GPU counters; both kept, neither replaces the other", async t => {
+  // As the daemon writes typeperf's output: its header and newest row.
+  const csv = text('typeperf.txt').split('\n').filter(l => l.startsWith('"'))
+  const { sample, problems } = block(`${csv[0]}\n${csv[csv.length - 1]}\n\n${text('get-counter-gpu.txt')}`)
+  t.equal(problems.total, 0, problems.summary().join('; '))
+  t.equal(sample.platform, 'windows')
+  t.equal(sample.availableBytes, 10195881984, "typeperf's last row still the block's memory")
+  t.equal(sample.commitBytes, 36394106880)
+  const runner = (sample.gpuProcesses ?? []).filter(p => p.pid === 14520)
+  t.same(runner.map(p => [p.adapter, p.usedBytes, p.sharedBytes]), [
+    ['luid_0x00000000_0x000095ca_phys_0', 5469339648, 104857600],
+    ['luid_0x00000000_0x0000a18d_phys_0', 0, 1048576],
+  ])
+})
+
+t.test("a process on two adapters: its GPU memory in the trace is the sum of its instances', to the byte", async t => {
+  const body = text('get-counter-gpu.txt')
+  const later = body.replace('5469339648', '5469343744').replace('184549376', '0')
+  const b = new TraceBuilder()
+  for (const blk of parseSys(`===== 2026-11-30T19:19:00Z =====\n${body}\n===== 2026-11-30T19:19:05Z =====\n${later}\n`).blocks) b.addSystem(blk)
+  const trace = b.finish()
+  const one = trace.gpuByPid.get(1424)
+  t.same(one?.bytes, [184549376 + 8388608, 8388608], 'NVIDIA and Intel instances added; an instance at 0 B counts as 0')
+  t.equal(one?.from, 'gpu-counters', 'named as the counters, not nvidia-smi')
+  t.same(trace.gpuByPid.get(14520)?.bytes, [5469339648, 5469343744])
+  t.notOk(trace.gpuByPid.has(11872), 'a process with no instance has no GPU memory: no series, not a zero')
+})
+
+t.test('the GPU counters beside nvidia-smi: both listings kept, each row its own source', async t => {
+  const smi = ['gpu_uuid, pid, used_gpu_memory [MiB]', 'GPU-5f3a1c2e-0000-0000-0000-000000000000, 22000, 1024 MiB'].join('\n')
+  const query = ['index, uuid, name, memory.used [MiB], memory.total [MiB]', '0, GPU-5f3a1c2e-0000-0000-0000-000000000000, NVIDIA RTX A6000, 2048 MiB, 49140 MiB'].join('\n')
+  const { sample, problems } = block(`${query}\n${smi}\n\n${text('get-counter-gpu.txt')}`)
+  t.equal(problems.total, 0, problems.summary().join('; '))
+  const rows = sample.gpuProcesses ?? []
+  t.same(rows.filter(r => r.source === undefined).map(r => [r.pid, r.usedBytes]), [[22000, 1024 * 2 ** 20]], "nvidia-smi's row")
+  t.equal(rows.filter(r => r.source === 'gpu-counters').length, 6, "the counters' rows")
+})
+
+t.test('a figure that is not whole bytes is reported once and skipped; the other counters of the set are read past', async t => {
+  const lines = [
+    'Timestamp                 CounterSamples',
+    '---------                 --------------',
+    '11/30/2026 7:19:00 PM     \\\\pc\\gpu process memory(pid_14520_luid_0x00000000_0x000095ca_phys_0)\\dedicated usage :',
+    '                          5469339648.5',
+    '',
+    '                          \\\\pc\\gpu process memory(pid_15304_luid_0x00000000_0x000095ca_phys_0)\\local usage :',
+    '                          2147483648',
+    '',
+    '                          \\\\pc\\gpu process memory(pid_15304_luid_0x00000000_0x000095ca_phys_0)\\dedicated usage :',
+    '                          2147483648',
+  ]
+  const { sample, problems } = block(lines.join('\n'))
+  t.equal(problems.count('bad-value'), 1, problems.summary().join('; '))
+  t.same((sample.gpuProcesses ?? []).map(p => [p.pid, p.usedBytes]), [[15304, 2147483648]], 'the runner with a whole figure; Local Usage is not its GPU memory twice')
+})
