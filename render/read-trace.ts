@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { StringDecoder } from 'node:string_decoder'
+import { eachLine } from './each-line.js'
 import { readUtf16Lines } from './read-utf16.js'
 
 /**
@@ -73,14 +74,7 @@ export async function readLines(
       if (last >= start) {
         // The unfinished line before this chunk and the whole lines in it, as one text.
         const text = tail.size > 0 ? tail.take(chunk.subarray(start, last + 1)) : chunk.toString('utf8', start, last + 1)
-        let from = 0
-        let nl = text.indexOf('\n')
-        while (nl !== -1) {
-          if (nl - from > MAX_LINE) onTooLong?.(++no)
-          else onLine(text.slice(from, nl), ++no)
-          from = nl + 1
-          nl = text.indexOf('\n', from)
-        }
+        no = eachLine(text, no, MAX_LINE, false, onLine, onTooLong).no
         start = last + 1
       }
       if (start < bytesRead) {

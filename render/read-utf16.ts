@@ -1,11 +1,12 @@
 /**
  * A trace file in UTF-16 LE with its byte-order mark, as Windows PowerShell 5
  * writes with `>` or `Out-File`: read in chunks and decoded, one line at a
- * time, as `readLines` does for UTF-8 (CRLF ends are left to the parsers,
- * which take a line's `\r` off).
+ * time by the same loop as `readLines` uses for UTF-8 (CRLF ends are left
+ * to the parsers, which take a line's `\r` off).
  */
 import { readSync } from 'node:fs'
 import { StringDecoder } from 'node:string_decoder'
+import { eachLine } from './each-line.js'
 
 const CHUNK = 1 << 15
 
@@ -30,16 +31,11 @@ export async function readUtf16Lines(
     position += n
     bytes += n
     const text = rest + decoder.write(buf.subarray(0, n))
-    let from = 0
-    let nl = text.indexOf('\n')
-    while (nl !== -1) {
-      if (skipping) skipping = false
-      else if (nl - from > maxLine) onTooLong?.(++no)
-      else onLine(text.slice(from, nl), ++no)
-      from = nl + 1
-      nl = text.indexOf('\n', from)
-    }
-    rest = text.slice(from)
+    const done = eachLine(text, no, maxLine, skipping, onLine, onTooLong)
+    // A newline in this chunk ends the line being skipped.
+    if (done.rest > 0) skipping = false
+    no = done.no
+    rest = text.slice(done.rest)
     if (rest.length > maxLine) {
       if (!skipping) onTooLong?.(++no)
       skipping = true
