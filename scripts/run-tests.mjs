@@ -30,7 +30,7 @@ const isSerial = f => /\/test\/serial\//.test(f)
 // path, and the folders it makes hold its tests' names: a file that starts processes and names
 // any of these anywhere is kept away from the serial files. Files that start no process are quiet.
 const LOUD_WORDS = /ollama|mlx|runner/i
-const SERVERS = /installStandin|standinServer|ollama-decoy|OLLAMA_STANDIN|standin\//
+const SERVERS = /standin|ollama-decoy/i
 const STARTS = /child_process|spawn|exec|fork|foreground\(|memtrace\(|\bBIN\b|macCommands/
 const isQuiet = f => {
   if (LOUD_WORDS.test(f)) return false

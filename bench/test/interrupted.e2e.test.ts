@@ -5,22 +5,20 @@
  * simulated runner, with short settings.
  */
 import t from 'tap'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { Ajv } from 'ajv'
 import { benchStepSchema, type BenchStep } from '../../schemas/index.js'
-import { installStandin } from '../../standin/install.js'
+import { standinHost } from './standin-host.js'
 import { BIN } from '../../core/test/helpers.js'
 
 const sleep = (ms: number) => new Promise(ok => setTimeout(ok, ms))
 
 t.test('SIGTERM after two of three steps leaves two valid result lines and results.md that says so', async t => {
   const dir = t.testdir({})
-  const { bin, ollama } = installStandin(join(dir, 'standin'))
-  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_SCALE: '0.02', OLLAMA_STANDIN_RUNNER: 'simulated', OLLAMA_HOST: '127.0.0.1:9' }
-  spawnSync(ollama, ['pull', 'qwen2.5-coder:7b'], { env })
+  const { env } = standinHost(dir, ['qwen2.5-coder:7b'])
   const out = join(dir, 'out')
   // The managed server on the port asked for.
   const srv = createServer()

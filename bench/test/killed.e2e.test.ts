@@ -12,7 +12,7 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Ajv } from 'ajv'
 import { benchStepSchema, type BenchStep } from '../../schemas/index.js'
-import { installStandin } from '../../standin/install.js'
+import { standinHost } from './standin-host.js'
 import { BIN, memtrace } from '../../core/test/helpers.js'
 
 const sleep = (ms: number) => new Promise(ok => setTimeout(ok, ms))
@@ -42,9 +42,7 @@ function alive(pid: number): boolean {
 
 t.test('kill -9 of a bench ends its server, runner and daemon, and keeps the steps it finished', async t => {
   const dir = t.testdir({})
-  const { bin, ollama } = installStandin(join(dir, 'standin'))
-  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_SCALE: '0.02', OLLAMA_STANDIN_RUNNER: 'simulated', OLLAMA_HOST: '127.0.0.1:9' }
-  spawnSync(ollama, ['pull', 'qwen2.5-coder:7b'], { env })
+  const { env } = standinHost(dir, ['qwen2.5-coder:7b'])
   const serve = join(dir, 'quiet-serve')
   writeFileSync(serve, `#!/bin/sh\nexec ollama serve >>'${join(dir, 'ollama.log')}' 2>&1\n`)
   chmodSync(serve, 0o755)

@@ -3,20 +3,17 @@
  * its runners hold a share of a model's memory and unload at once).
  */
 import t from 'tap'
-import { spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Ajv } from 'ajv'
 import { benchStepSchema, type BenchStep } from '../../schemas/index.js'
-import { installStandin } from '../../standin/install.js'
+import { standinHost } from './standin-host.js'
 import { memtrace } from '../../core/test/helpers.js'
 
 t.test('clean runs: smallest first, unloaded between, a missing model skipped after one restart', async t => {
   const dir = t.testdir({ 'prompts.txt': 'Say hello.\n\nWrite a haiku about memory.\n' })
-  const { bin, ollama } = installStandin(join(dir, 'standin'))
   // qwen2.5-coder:7b fails to load on a server that loaded a model before (seed 003's EOF); unloads take 300 ms.
-  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_SCALE: '0.02', OLLAMA_STANDIN_RUNNER: 'simulated', OLLAMA_HOST: '127.0.0.1:9', OLLAMA_STANDIN_FAIL_LOADS: 'qwen2.5-coder:7b', OLLAMA_STANDIN_UNLOAD_MS: '300' }
-  spawnSync(ollama, ['pull', 'qwen2.5-coder:7b', 'llama3.2:3b', 'llama3.3:70b'], { env })
+  const { env } = standinHost(dir, ['qwen2.5-coder:7b', 'llama3.2:3b', 'llama3.3:70b'], { OLLAMA_STANDIN_FAIL_LOADS: 'qwen2.5-coder:7b', OLLAMA_STANDIN_UNLOAD_MS: '300' })
   const out = join(dir, 'out')
   const r = memtrace(['bench', 'models', 'qwen2.5-coder:7b', 'llama3.3:70b', 'llama3.2:3b', 'nope:1b', '--prompts', join(dir, 'prompts.txt'), '--requests', '2', '--cooldown', '100ms', '--num-predict', '8', '--settle', '2s', '--out', out], { env })
   t.equal(r.code, 0, r.stderr)

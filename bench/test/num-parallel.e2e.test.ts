@@ -9,21 +9,19 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Ajv } from 'ajv'
 import { benchStepSchema, type BenchStep } from '../../schemas/index.js'
-import { installStandin } from '../../standin/install.js'
+import { standinHost } from './standin-host.js'
 import { memtrace } from '../../core/test/helpers.js'
 import { parseSvg } from '../../render/test/xml.js'
 
 t.test('a three-step sweep: results, table, both charts, a marker per step, the runner NP checked', async t => {
   const dir = t.testdir({})
-  const { bin, ollama } = installStandin(join(dir, 'standin'))
-  const env = { PATH: `${bin}:${process.env.PATH}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_SCALE: '0.02', OLLAMA_STANDIN_RUNNER: 'simulated', OLLAMA_HOST: '127.0.0.1:9' }
-  spawnSync(ollama, ['pull', 'qwen2.5-coder:7b'], { env: { ...process.env, ...env } })
+  const { env } = standinHost(dir, ['qwen2.5-coder:7b'])
   const out = join(dir, 'out')
   // An Ollama-like process of someone else's: the sweep's memory chart is of its own server only.
   const { spawn } = await import('node:child_process')
   const decoy = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'ollama-decoy-runner'], { stdio: 'ignore' })
   t.teardown(() => decoy.kill('SIGKILL'))
-  const r = memtrace(['bench', 'num-parallel', '--model', 'qwen2.5-coder:7b', '--num-ctx', '8192', '--max-np', '3', '--requests', '2', '--cooldown', '200ms', '--num-predict', '12', '--out', out], { env: { ...process.env, ...env } })
+  const r = memtrace(['bench', 'num-parallel', '--model', 'qwen2.5-coder:7b', '--num-ctx', '8192', '--max-np', '3', '--requests', '2', '--cooldown', '200ms', '--num-predict', '12', '--out', out], { env })
   t.equal(r.code, 0, r.stderr)
   t.same(readdirSync(out).sort(), ['memory.svg', 'results.jsonl', 'results.md', 'results.svg', 'server.log', 'trace'])
 
@@ -82,10 +80,8 @@ t.test('a three-step sweep: results, table, both charts, a marker per step, the 
 
 t.test("on llama.cpp, the KV cache each slot adds is what plan predicts for it", async t => {
   const dir = t.testdir({})
-  const { bin, ollama } = installStandin(join(dir, 'standin'))
-  // The stand-in's default runner: the small model on llama.cpp, which allocates its own KV cache.
-  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_RUNNER: 'llama.cpp', OLLAMA_HOST: '127.0.0.1:9' }
-  spawnSync(ollama, ['pull', 'memtrace-tiny'], { env })
+  // The stand-in's default runner: the small model on llama.cpp, which allocates its own KV cache (no scale set).
+  const { env } = standinHost(dir, ['memtrace-tiny'], { OLLAMA_STANDIN_RUNNER: 'llama.cpp', OLLAMA_STANDIN_SCALE: '' })
   const out = join(dir, 'out')
   const r = memtrace(['bench', 'num-parallel', '--model', 'memtrace-tiny', '--num-ctx', '4096', '--max-np', '3', '--requests', '1', '--cooldown', '100ms', '--num-predict', '4', '--out', out], { env })
   t.equal(r.code, 0, r.stderr)
@@ -114,9 +110,7 @@ t.test('bad usage is said before anything runs', async t => {
 
 t.test('Ctrl-C in the middle of a sweep leaves no server, runner or daemon behind', async t => {
   const dir = t.testdir({})
-  const { bin, ollama } = installStandin(join(dir, 'standin'))
-  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_SCALE: '0.02', OLLAMA_STANDIN_RUNNER: 'simulated', OLLAMA_HOST: '127.0.0.1:9' }
-  spawnSync(ollama, ['pull', 'qwen2.5-coder:7b'], { env })
+  const { env, ollama } = standinHost(dir, ['qwen2.5-coder:7b'])
   // A server command that does not exec: the real server is a grandchild, as behind a wrapper script.
   const wrapper = join(dir, 'serve.sh')
   writeFileSync(wrapper, `#!/bin/sh\n"${ollama}" serve\n`, { mode: 0o755 })

@@ -4,21 +4,15 @@
  * holds and throughput grows with P).
  */
 import t from 'tap'
-import { spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Ajv } from 'ajv'
 import { benchStepSchema, type BenchStep, type PlanRecord } from '../../schemas/index.js'
-import { installStandin } from '../../standin/install.js'
+import { standinHost } from './standin-host.js'
 import { memtrace } from '../../core/test/helpers.js'
 import { parseSvg } from '../../render/test/xml.js'
 
-function standin(dir: string) {
-  const { bin, ollama } = installStandin(join(dir, 'standin'))
-  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, OLLAMA_MODELS: join(dir, 'models'), OLLAMA_STANDIN_SCALE: '0.02', OLLAMA_STANDIN_RUNNER: 'simulated', OLLAMA_HOST: '127.0.0.1:9' }
-  spawnSync(ollama, ['pull', 'qwen2.5-coder:7b'], { env })
-  return env
-}
+const standin = (dir: string) => standinHost(dir, ['qwen2.5-coder:7b']).env
 
 const read = (out: string) => readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').map(l => JSON.parse(l) as BenchStep)
 
