@@ -84,11 +84,11 @@ async function renderTraces(a: RenderArgs, out: NodeJS.WritableStream, err: Node
   })
   // An output ending in .png gets a picture, for chats and trackers that refuse SVG.
   const isPng = a.outPath.toLowerCase().endsWith('.png')
-  const outputs: [string, string | Buffer][] = [[a.outPath, isPng ? await toPng(svg, a.scale ?? 2) : svg]]
+  const outputs: [string, string | Buffer | Buffer[]][] = [[a.outPath, isPng ? await toPng(Buffer.concat(svg), a.scale ?? 2) : svg]]
   if (a.reportPath) {
     // The report is for an issue, and issues take a PNG: an SVG chart gets one beside it.
     const pngPath = pngBeside(a.outPath)
-    if (!isPng) outputs.push([pngPath, await toPng(svg, a.scale ?? 2)])
+    if (!isPng) outputs.push([pngPath, await toPng(Buffer.concat(svg), a.scale ?? 2)])
     const md = reportMarkdown(trace, findings, {
       zone: a.zone,
       lowFreePct: a.lowFreePct,

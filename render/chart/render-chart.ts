@@ -4,6 +4,7 @@ import type { Trace } from '../../core/model/trace.js'
 import { type Interval, lowFreeIntervals, runnerOverlaps } from '../../core/model/intervals.js'
 import type { Box } from './axes.js'
 import { badgeStrip } from './badges.js'
+import { ByteSink } from './byte-sink.js'
 import { type BandKind, drawBands } from './bands.js'
 import { clearOfLines, directLabels } from './direct-labels.js'
 import { fastLinear } from './linear.js'
@@ -69,31 +70,32 @@ function ticksFor(startMs: number, endMs: number, zone: string, plotW: number) {
 
 /** The whole chart as SVG text. Pure: same trace and options, same bytes. */
 export function renderChart(trace: Trace, o: ChartOptions): string {
-  return chartLines(trace, o).join('\n')
+  return chartBytes(trace, o).text()
 }
 
 /**
- * The same chart as the UTF-8 bytes of that text, written part by part into
- * one buffer: the text whole is never made. One character beyond Latin-1
- * (a dash in a finding) makes a whole joined text two bytes a character, and
- * writing it made its UTF-8 copy besides: for a chart of thousands of
- * processes, tens of MB for an instant.
+ * The same chart as the UTF-8 bytes of that text, in chunks to be written
+ * one after another: the text whole is never made, nor one buffer of it.
+ * One character beyond Latin-1 (a dash in a finding) makes a whole joined
+ * text two bytes a character, and writing it made its UTF-8 copy besides:
+ * for a chart of thousands of processes, tens of MB for an instant.
  */
-export function renderChartBytes(trace: Trace, o: ChartOptions): Buffer {
-  const lines = chartLines(trace, o)
-  let size = lines.length - 1
-  for (const l of lines) size += Buffer.byteLength(l)
-  const out = Buffer.allocUnsafe(size)
-  let at = 0
-  lines.forEach((l, i) => {
-    if (i > 0) at = out.writeUInt8(0x0a, at)
-    at += out.write(l, at)
+export function renderChartBytes(trace: Trace, o: ChartOptions): Buffer[] {
+  return chartBytes(trace, o).chunks()
+}
+
+function chartBytes(trace: Trace, o: ChartOptions): ByteSink {
+  const out = new ByteSink()
+  chartLines(trace, o).forEach((l, i) => {
+    if (i > 0) out.char(0x0a)
+    if (typeof l === 'string') out.add(l)
+    else out.append(l)
   })
   return out
 }
 
-/** The chart's text, line by line (each joined to the next by a newline). */
-function chartLines(trace: Trace, o: ChartOptions): string[] {
+/** The chart's text, line by line (each joined to the next by a newline); the process panel's as bytes. */
+function chartLines(trace: Trace, o: ChartOptions): (string | ByteSink)[] {
   const th = THEMES[o.theme ?? 'light']
   const plotW = o.width - M.left - M.right
   const overlaps = runnerOverlaps(trace)
