@@ -26,7 +26,9 @@ export type RecordSink = (r: ProcessSample | SystemSample | TraceEvent) => void
 
 /**
  * Reads both traces, streaming, into a trace model with named runners.
- * Damaged lines become problems; unusable files throw InputError.
+ * Damaged lines become problems; unusable files throw InputError. `drain`
+ * runs after each chunk read: `memtrace parse` drains its output there, and
+ * a render holds the young generation in bounds.
  */
 export async function loadTrace(
   procPath: string,

@@ -11,6 +11,7 @@ import { reportMarkdown } from './findings/report.js'
 import { loadTrace } from './load.js'
 import { pngBeside, toPng, writeAll } from './outputs.js'
 import { readServerLog } from './server-log.js'
+import { youngGenerationCeiling } from './young-generation.js'
 import { ProblemLog } from '../core/parse/problems.js'
 import type { ServerEvent } from '../schemas/index.js'
 
@@ -52,7 +53,7 @@ async function renderOnce(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS
 }
 
 async function renderTraces(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS.WritableStream, from?: { notes: string[]; source: string }): Promise<number> {
-  const { trace, problems, procRows, sysBlocks, procsBefore } = await loadTrace(a.procPath, a.sysPath, undefined, undefined, undefined, a.pids)
+  const { trace, problems, procRows, sysBlocks, procsBefore } = await loadTrace(a.procPath, a.sysPath, undefined, undefined, youngGenerationCeiling(), a.pids)
   const notes: string[] = [...(from?.notes ?? [])]
   if (a.pids && procsBefore !== undefined && trace.procs.length < procsBefore) notes.push(`Drawn: the processes of PID ${a.pids.join(', ')} and their descendants (${trace.procs.length} of the ${procsBefore} traced).`)
   if (problems.total > 0) notes.push(`Skipped as damaged: ${problems.total} line(s); see memtrace's stderr for where.`)
