@@ -315,3 +315,42 @@ t.test('a spot the point grid rules out has a sample of some line inside it, and
   t.same([...wrong], [], 'every answer as the samples give it')
   t.ok(ruledOut > 500, `the grid ruled out ${ruledOut} spots: the check above is not empty`)
 })
+
+t.test('a listed model is kept once: the one found in the list before is the one its key gives', async t => {
+  const { SharedModels } = await import('../../core/model/shared-models.js')
+  type M = import('../../schemas/index.js').LoadedModel
+  const wrong: number[] = []
+  for (let seed = 0; seed < 300; seed++) {
+    const r = rng(seed)
+    const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)] as T
+    // Few distinct values, so lists repeat and overlap, and models differ in one field only: -0 and 0, a number and its text.
+    const model = (): M => {
+      const m = { source: pick(['api-ps', 'ollama-ps']), name: pick(['a:7b', 'b:8b', 'c']), sizeBytes: pick([1e9, 0, -0, 2e9]) } as M
+      const vram = pick([undefined, 1e9, -0, 0])
+      if (vram !== undefined) m.sizeVramBytes = vram
+      if (r() < 0.5) m.contextLength = pick([4096, 8192])
+      if (r() < 0.5) m.digest = pick(['d1', 'd2'])
+      if (r() < 0.3) (m as { server?: unknown }).server = pick([':11434', ':11435', 11434])
+      return m
+    }
+    const shared = new SharedModels()
+    const keyed = new Map<string, M>()
+    const key = (m: M) => JSON.stringify([m.source, m.name, m.sizeBytes, m.sizeVramBytes, m.contextLength, m.digest, m.server].map(v => (Object.is(v, -0) ? '-0' : typeof v === 'number' ? `n${v}` : v === undefined ? '-' : `s${v}`)))
+    let prev: M[] | undefined
+    let prevPlain: M[] | undefined
+    for (let k = 0; k < 40; k++) {
+      const list = prev && r() < 0.7 ? prev.map(m => (r() < 0.8 ? { ...m } : model())).filter(() => r() < 0.9) : Array.from({ length: Math.floor(r() * 6) }, model)
+      if (r() < 0.5) list.reverse()
+      const got = shared.share(list, prev)
+      // The plain way: every model by its key, the first object kept for it; a list equal to the one before is that list.
+      const same = (a: M, b: M) => a.name === b.name && a.sizeBytes === b.sizeBytes && a.sizeVramBytes === b.sizeVramBytes && a.contextLength === b.contextLength && a.digest === b.digest && a.server === b.server
+      const plain = prevPlain && prevPlain.length === list.length && prevPlain.every((m, i) => same(m, list[i] as M)) ? prevPlain : list.map(m => keyed.get(key(m)) ?? (keyed.set(key(m), m), m))
+      if (got.length !== plain.length || got.some((m, i) => key(m) !== key(plain[i] as M))) wrong.push(seed)
+      // The same object wherever the plain way gives the same object.
+      for (let i = 0; i < got.length; i++) for (let j = 0; j < i; j++) if ((got[i] === got[j]) !== (plain[i] === plain[j])) wrong.push(seed)
+      prev = got
+      prevPlain = plain
+    }
+  }
+  t.same([...new Set(wrong)], [], 'every seed')
+})
