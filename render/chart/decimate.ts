@@ -91,6 +91,9 @@ interface Points {
   breaks: number[]
 }
 
+/** The points of one line while it is written; a longer line grows its own copy, which is let go after. */
+const SCRATCH = new Float64Array(2 * 4096 + 8)
+
 /**
  * The decimation itself. Points that round to the same place as the one
  * before are left out; a break is kept only before a point that follows it.
@@ -106,7 +109,8 @@ function walk(
 ): Points {
   const n = ts.length
   const decimate = n > 4 * widthPx
-  const p: Points = { xy: new Float64Array(2 * Math.min(n, 4096) + 8), n: 0, breaks: [] }
+  // Into the one scratch array (read by the caller before the next walk): a chart of 10,000 short lines made 10,000 arrays.
+  const p: Points = { xy: SCRATCH, n: 0, breaks: [] }
   let bucket = NaN
   let first = -1
   let lo = -1

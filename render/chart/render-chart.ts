@@ -10,7 +10,7 @@ import { clearOfLines, directLabels } from './direct-labels.js'
 import { fastLinear } from './linear.js'
 import { findingsBlock } from './findings-block.js'
 import { describe, header, titleText } from './header.js'
-import { drawLegend, LEGEND_ROW_H, legendRows } from './legend.js'
+import { drawLegend, LEGEND_ROW_H, legendLayout } from './legend.js'
 import { type DecisionMark, drawMarkers } from './markers.js'
 import { GIB, PLAN_DASH, procPanel } from './proc-panel.js'
 import { processLegend, procStyles } from './proc-style.js'
@@ -124,8 +124,10 @@ function chartLines(trace: Trace, o: ChartOptions): (string | ByteSink)[] {
   const procHeadY = head.bottom + 28
   const strip = badgeStrip(block.shown, x, { x: M.left, y: 0, w: plotW, h: 0 }, th)
   const topY = procHeadY + 8 + strip.height
-  const legendH1 = legendRows(procItems, plotW) * LEGEND_ROW_H
-  const legendH2 = legendRows(sysItems, plotW) * LEGEND_ROW_H
+  const procLegend = legendLayout(procItems, plotW)
+  const sysLegend = legendLayout(sysItems, plotW)
+  const legendH1 = procLegend.rows * LEGEND_ROW_H
+  const legendH2 = sysLegend.rows * LEGEND_ROW_H
   const between = 28 + legendH1 + 30
   const below = 28 + legendH2 + 8
   const panelsH = Math.max(300, o.height - topY - between - below)
@@ -164,10 +166,10 @@ function chartLines(trace: Trace, o: ChartOptions): (string | ByteSink)[] {
     text({ x: M.left, y: procHeadY, 'font-size': HEADING, 'font-weight': 600, fill: th.heading }, 'Ollama processes: resident memory (RSS)'),
     strip.draw(procHeadY + 6),
     procPanel(trace, top, x, ticks, bandsIn(top, 'processes'), styles, th, planGiB),
-    drawLegend(procItems, top.x, top.y + top.h + 28, plotW, 'legend legend-processes', th.text),
+    drawLegend(procLegend, top.x, top.y + top.h + 28, 'legend legend-processes', th.text),
     text({ x: M.left, y: bottom.y - 8, 'font-size': HEADING, 'font-weight': 600, fill: th.heading }, 'System memory'),
     systemPanel({ trace, box: bottom, x, ticks, bands: bandsIn(bottom, 'system'), names, lowFreePct: o.lowFreePct, th }),
-    drawLegend(sysItems, bottom.x, bottom.y + bottom.h + 28, plotW, 'legend legend-system', th.text),
+    drawLegend(sysLegend, bottom.x, bottom.y + bottom.h + 28, 'legend legend-system', th.text),
     marks.svg,
     labels,
     el('g', { class: 'marker-list' }, ...listParts),
