@@ -224,11 +224,6 @@ export function directLabels(trace: Trace, box: Box, x: (t: number) => number, s
     const pk = s.rssKb.indexOf(s.peakRssKb)
     const px = x(s.tsMs[Math.max(0, pk)] as number)
     const py = y((s.peakRssKb * 1024) / GIB)
-    // The model is named once, at its highest peak; its other runners show their peak only.
-    // Without room for the whole, the model keeps its name before the word `peak` goes: at 700 px a runner
-    // that matters reads `llama3.3:70b · 30.5 GiB`, not a bare figure.
-    // Last before a bare figure, the name over the figure, on two lines: it fits between two markers' lines.
-    const forms: string[][] = named.has(modelKey(s)) ? [[`peak ${peak}`], [peak]] : [[`${modelKey(s)} · peak ${peak}`], [`${modelKey(s)} · ${peak}`], [modelKey(s), peak], [peak]]
     // Ends a little short of the line's end: a marker there (an unload) keeps its line clear.
     const endX = Math.min(ex - 6, box.x + box.w - 4) // a line ending at the right edge is labelled inside it
     // At the line's end first; a runner that ends among other lines (its RSS falling as it exits) is labelled over its peak.
@@ -237,10 +232,13 @@ export function directLabels(trace: Trace, box: Box, x: (t: number) => number, s
       { x: endX, y: ey - 7, anchor: 'end' },
       { x: endX, y: ey + 15, anchor: 'end' },
       { x: ex + 6, y: ey - 7, anchor: 'start' },
-      ...(['middle', 'end', 'start'] as const).flatMap(anchor => [
-        { x: px, y: py - 7, anchor },
-        { x: px, y: py + 15, anchor },
-      ]),
+      // Over and under the peak: centred, then ending there, then starting there.
+      { x: px, y: py - 7, anchor: 'middle' },
+      { x: px, y: py + 15, anchor: 'middle' },
+      { x: px, y: py - 7, anchor: 'end' },
+      { x: px, y: py + 15, anchor: 'end' },
+      { x: px, y: py - 7, anchor: 'start' },
+      { x: px, y: py + 15, anchor: 'start' },
       // Beside the peak, level with it: a steep line leaves room on either side.
       { x: px - 6, y: py + 4, anchor: 'end' },
       { x: px + 6, y: py + 4, anchor: 'start' },
@@ -254,6 +252,12 @@ export function directLabels(trace: Trace, box: Box, x: (t: number) => number, s
     // at each spot rules those spots out once, not once per form; most runners of a crowded chart stop here.
     const bareW = textWidth(peak, FONT, BOLD)
     const open = spots.filter(p => fits(textRect(p.x, p.y, bareW, FONT, p.anchor)))
+    if (open.length === 0) continue
+    // The model is named once, at its highest peak; its other runners show their peak only.
+    // Without room for the whole, the model keeps its name before the word `peak` goes: at 700 px a runner
+    // that matters reads `llama3.3:70b · 30.5 GiB`, not a bare figure.
+    // Last before a bare figure, the name over the figure, on two lines: it fits between two markers' lines.
+    const forms: string[][] = named.has(modelKey(s)) ? [[`peak ${peak}`], [peak]] : [[`${modelKey(s)} · peak ${peak}`], [`${modelKey(s)} · ${peak}`], [modelKey(s), peak], [peak]]
     for (const lines of forms) {
       const w = Math.max(...lines.map(l => textWidth(l, FONT, BOLD)))
       const up = (lines.length - 1) * LINE
