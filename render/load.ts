@@ -35,7 +35,7 @@ export async function loadTrace(
   sysPath: string,
   sink?: RecordSink,
   problems = new ProblemLog(),
-  drain?: () => Promise<void>,
+  drain?: () => Promise<void> | void,
   only?: number[],
 ): Promise<Loaded> {
   const builder = new TraceBuilder()
@@ -88,7 +88,7 @@ export async function read(
   path: string,
   onLine: (line: string, no: number) => void,
   onCut: (no: number, line: string) => void,
-  drain?: () => Promise<void>,
+  drain?: () => Promise<void> | void,
   onTooLong?: (no: number) => void,
 ) {
   try {

@@ -24,10 +24,10 @@ const CEILING = 16 << 20
 const EVERY = 8
 
 /** A hook to run after each chunk a render reads: stops the young generation's growth at CEILING. */
-export function youngGenerationCeiling(): () => Promise<void> {
+export function youngGenerationCeiling(): () => void {
   let chunks = 0
   let done = false
-  return async () => {
+  return () => {
     if (done || ++chunks % EVERY !== 0) return
     const young = getHeapSpaceStatistics().find(s => s.space_name === 'new_space')
     // No such space (a V8 whose young generation is not two semi-spaces): nothing to do, ever.
