@@ -354,3 +354,41 @@ t.test('a listed model is kept once: the one found in the list before is the one
   }
   t.same([...new Set(wrong)], [], 'every seed')
 })
+
+t.test('text gathered as bytes in chunks reads back as the text joined, whatever crosses a chunk', async t => {
+  const { ByteSink } = await import('../chart/byte-sink.js')
+  const wrong: number[] = []
+  for (let seed = 0; seed < 20; seed++) {
+    const r = rng(seed)
+    const word = () => {
+      const k = r()
+      // Short text, text past a third of a chunk, text of two- and three-byte characters and surrogate pairs.
+      if (k > 0.97) return `${'x'.repeat(Math.floor(r() * 3))}${(r() < 0.5 ? 'é·—' : 'ab😀').repeat(30_000 + Math.floor(r() * 60_000))}`
+      return Array.from({ length: Math.floor(r() * (k < 0.9 ? 40 : 2000)) }, () => (r() < 0.9 ? String.fromCharCode(0x20 + Math.floor(r() * 0x5f)) : r() < 0.5 ? 'é·—' : '😀')).join('')
+    }
+    const parts: string[] = []
+    const whole = new ByteSink()
+    for (let i = 0; i < 400; i++) {
+      const k = r()
+      if (k < 0.8) {
+        const w = word()
+        parts.push(w)
+        whole.add(w)
+      } else if (k < 0.9) {
+        const v = (r() - 0.5) * 10 ** Math.floor(r() * 17)
+        parts.push(String(Math.round(v * 10) / 10))
+        whole.tenths(v)
+      } else {
+        const other = new ByteSink()
+        const ws = Array.from({ length: Math.floor(r() * 5) }, word)
+        for (const w of ws) other.add(w)
+        parts.push(...ws)
+        whole.append(other)
+      }
+    }
+    const size = whole.size
+    const text = whole.text()
+    if (text !== parts.join('') || size !== Buffer.byteLength(text)) wrong.push(seed)
+  }
+  t.same(wrong, [], 'every seed')
+})
