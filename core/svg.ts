@@ -18,7 +18,8 @@ export function esc(text: string): string {
 
 export type Attrs = Record<string, string | number | undefined>
 
-function attrs(a: Attrs): string {
+/** Attributes as el() writes them: ` name="value"` each, escaped, undefined ones left out. */
+export function attrs(a: Attrs): string {
   let out = ''
   // for…in visits an object literal's keys in the order Object.entries does, without making pairs.
   for (const k in a) {

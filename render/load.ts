@@ -26,14 +26,16 @@ export type RecordSink = (r: ProcessSample | SystemSample | TraceEvent) => void
 
 /**
  * Reads both traces, streaming, into a trace model with named runners.
- * Damaged lines become problems; unusable files throw InputError.
+ * Damaged lines become problems; unusable files throw InputError. `drain`
+ * runs after each chunk read: `memtrace parse` drains its output there, and
+ * a render holds the young generation in bounds.
  */
 export async function loadTrace(
   procPath: string,
   sysPath: string,
   sink?: RecordSink,
   problems = new ProblemLog(),
-  drain?: () => Promise<void>,
+  drain?: () => Promise<void> | void,
   only?: number[],
 ): Promise<Loaded> {
   const builder = new TraceBuilder()
@@ -86,7 +88,7 @@ export async function read(
   path: string,
   onLine: (line: string, no: number) => void,
   onCut: (no: number, line: string) => void,
-  drain?: () => Promise<void>,
+  drain?: () => Promise<void> | void,
   onTooLong?: (no: number) => void,
 ) {
   try {

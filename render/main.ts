@@ -11,6 +11,7 @@ import { reportMarkdown } from './findings/report.js'
 import { loadTrace } from './load.js'
 import { pngBeside, toPng, writeAll } from './outputs.js'
 import { readServerLog } from './server-log.js'
+import { youngGenerationCeiling } from './young-generation.js'
 import { ProblemLog } from '../core/parse/problems.js'
 import type { ServerEvent } from '../schemas/index.js'
 
@@ -52,7 +53,7 @@ async function renderOnce(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS
 }
 
 async function renderTraces(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS.WritableStream, from?: { notes: string[]; source: string }): Promise<number> {
-  const { trace, problems, procRows, sysBlocks, procsBefore } = await loadTrace(a.procPath, a.sysPath, undefined, undefined, undefined, a.pids)
+  const { trace, problems, procRows, sysBlocks, procsBefore } = await loadTrace(a.procPath, a.sysPath, undefined, undefined, youngGenerationCeiling(), a.pids)
   const notes: string[] = [...(from?.notes ?? [])]
   if (a.pids && procsBefore !== undefined && trace.procs.length < procsBefore) notes.push(`Drawn: the processes of PID ${a.pids.join(', ')} and their descendants (${trace.procs.length} of the ${procsBefore} traced).`)
   if (problems.total > 0) notes.push(`Skipped as damaged: ${problems.total} line(s); see memtrace's stderr for where.`)
@@ -84,11 +85,11 @@ async function renderTraces(a: RenderArgs, out: NodeJS.WritableStream, err: Node
   })
   // An output ending in .png gets a picture, for chats and trackers that refuse SVG.
   const isPng = a.outPath.toLowerCase().endsWith('.png')
-  const outputs: [string, string | Buffer][] = [[a.outPath, isPng ? await toPng(svg, a.scale ?? 2) : svg]]
+  const outputs: [string, string | Buffer | Buffer[]][] = [[a.outPath, isPng ? await toPng(Buffer.concat(svg), a.scale ?? 2) : svg]]
   if (a.reportPath) {
     // The report is for an issue, and issues take a PNG: an SVG chart gets one beside it.
     const pngPath = pngBeside(a.outPath)
-    if (!isPng) outputs.push([pngPath, await toPng(svg, a.scale ?? 2)])
+    if (!isPng) outputs.push([pngPath, await toPng(Buffer.concat(svg), a.scale ?? 2)])
     const md = reportMarkdown(trace, findings, {
       zone: a.zone,
       lowFreePct: a.lowFreePct,

@@ -15,9 +15,10 @@ export async function toPng(svg: string | Buffer, scale: number): Promise<Buffer
 
 /**
  * All outputs or none: each is written to a temporary file beside it, and
- * only when every one is complete are they renamed into place.
+ * only when every one is complete are they renamed into place. An output
+ * given as chunks is written chunk after chunk.
  */
-export async function writeAll(outputs: [string, string | Buffer][]): Promise<void> {
+export async function writeAll(outputs: [string, string | Buffer | readonly Buffer[]][]): Promise<void> {
   // A directory in an output's place would fail only at its rename, after the others: refuse it first.
   for (const [path] of outputs) {
     const st = await lstat(path).catch(() => undefined)

@@ -15,7 +15,7 @@ export async function readUtf16Lines(
   maxLine: number,
   onLine: (line: string, no: number) => void,
   onTruncated: (line: string, no: number) => void,
-  afterChunk?: () => Promise<void>,
+  afterChunk?: () => Promise<void> | void,
   onTooLong?: (no: number) => void,
 ): Promise<{ lines: number; bytes: number }> {
   const buf = Buffer.allocUnsafe(CHUNK)
@@ -41,7 +41,11 @@ export async function readUtf16Lines(
       skipping = true
       rest = ''
     }
-    if (afterChunk) await afterChunk()
+    if (afterChunk) {
+      // Awaited only when it waits: an await once a chunk made the day-long render slower in alternating runs.
+      const wait = afterChunk()
+      if (wait) await wait
+    }
   }
   rest += decoder.end()
   if (rest.length > 0 && !skipping) onTruncated(rest, ++no)

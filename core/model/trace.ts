@@ -3,6 +3,7 @@ import type { ProcRow } from '../parse/proc-tsv.js'
 import type { SystemBlock } from '../parse/system-log.js'
 import { classify, modelFromArg, placeholderName } from './roles.js'
 import { Column, SampleLog } from './samples.js'
+import { SharedModels } from './shared-models.js'
 
 /** One process over time: one line in the top panel. */
 export interface ProcSeries {
@@ -127,7 +128,7 @@ export class TraceBuilder {
   readonly #fields = new Map<string, Column>()
   readonly #snapshots: Snapshot[] = []
   /** The models kept so far, by everything kept of them. */
-  readonly #models = new Map<string, LoadedModel>()
+  readonly #models = new SharedModels()
   readonly #gpuByPid = new Map<number, GpuSeries>()
   readonly #events: TraceEvent[] = []
   #platformVotes = { macos: 0, linux: 0, windows: 0, unknown: 0 }
@@ -212,7 +213,10 @@ export class TraceBuilder {
     for (const arr of this.#fields.values()) if (arr.length === i) arr.push(NaN)
     if (s.gpuProcesses) this.#addGpuProcesses(block.tsMs, s.gpuProcesses)
     const models = s.models ?? s.cliModels
-    if (models) this.#snapshots.push(s.servers ? { tsMs: block.tsMs, models: this.#shared(models), servers: s.servers } : { tsMs: block.tsMs, models: this.#shared(models) })
+    if (models) {
+      const kept = this.#models.share(models, this.#snapshots[this.#snapshots.length - 1]?.models)
+      this.#snapshots.push(s.servers ? { tsMs: block.tsMs, models: kept, servers: s.servers } : { tsMs: block.tsMs, models: kept })
+    }
     for (const e of block.events) this.#events.push(e)
   }
 
@@ -235,29 +239,6 @@ export class TraceBuilder {
       series.tsMs.push(tsMs)
       series.bytes.push(bytes)
     }
-  }
-
-  /**
-   * The loaded models change rarely: a list equal to the previous one is
-   * stored once, so a day of samples holds a handful of lists, not 17,280.
-   */
-  #shared(models: LoadedModel[]): LoadedModel[] {
-    const prev = this.#snapshots[this.#snapshots.length - 1]?.models
-    if (prev && prev.length === models.length && prev.every((m, i) => sameModel(m, models[i] as LoadedModel))) return prev
-    return models.map(m => {
-      // A model listed again (in a list that changed around it) is the object kept the first time: a busy host's
-      // thousands of listings hold a few dozen models, each once. They are only ever read.
-      const key = modelKey(m)
-      const known = this.#models.get(key)
-      if (known) return known
-      const keep: LoadedModel = { source: m.source, name: m.name, sizeBytes: m.sizeBytes }
-      if (m.sizeVramBytes !== undefined) keep.sizeVramBytes = m.sizeVramBytes
-      if (m.contextLength !== undefined) keep.contextLength = m.contextLength
-      if (m.digest !== undefined) keep.digest = m.digest
-      if (m.server !== undefined) keep.server = m.server
-      if (this.#models.size < MODELS_KEPT) this.#models.set(key, keep)
-      return keep
-    })
   }
 
   /**
@@ -350,19 +331,6 @@ function timeOrder(ts: Float64Array): number[] {
 function permute(arr: Float64Array, order: readonly number[]): void {
   const was = arr.slice()
   order.forEach((i, k) => (arr[k] = was[i] as number))
-}
-
-/** Models remembered for sharing, at most (a damaged log may list endless different ones). */
-const MODELS_KEPT = 4096
-
-/** Everything a kept model holds, as one string; -0 and absent fields told apart from 0 and from text. */
-function modelKey(m: LoadedModel): string {
-  const part = (v: string | number | undefined) => (v === undefined ? '-' : typeof v === 'number' ? (Object.is(v, -0) ? 'n-0' : `n${v}`) : `s${v.length}:${v}`)
-  return [m.source, m.name, m.sizeBytes, m.sizeVramBytes, m.contextLength, m.digest, m.server].map(part).join('|')
-}
-
-function sameModel(a: LoadedModel, b: LoadedModel): boolean {
-  return a.name === b.name && a.sizeBytes === b.sizeBytes && a.sizeVramBytes === b.sizeVramBytes && a.contextLength === b.contextLength && a.digest === b.digest && a.server === b.server
 }
 
 /** The samples of a series before they are handed over. */

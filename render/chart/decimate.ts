@@ -1,3 +1,5 @@
+import { ByteSink } from './byte-sink.js'
+
 /** A point in pixels, or null where the line must break. */
 export type Pt = readonly [number, number] | null
 
@@ -42,40 +44,45 @@ export function pixelPath(
   gapMs: number,
   widthPx: number,
 ): string {
+  const out = new ByteSink()
+  writePixelPath(out, ts, vals, x, y, gapMs, widthPx)
+  return out.text()
+}
+
+/**
+ * The path pixelPath makes, written as bytes into `out`: its numbers go in
+ * as digits, so a chart of thousands of lines makes no string per number
+ * (they were most of what the chart allocated).
+ */
+export function writePixelPath(
+  out: ByteSink,
+  ts: ArrayLike<number>,
+  vals: ArrayLike<number>,
+  x: (t: number) => number,
+  y: (v: number) => number,
+  gapMs: number,
+  widthPx: number,
+): void {
   const p = walk(ts, vals, x, y, gapMs, widthPx)
   const xy = p.xy
-  // Appended, not pushed and joined: the joins of thousands of short lines' parts were a tenth of the chart's time.
-  let d = ''
   let run = 0
   let b = 0
   for (let k = 0; k < p.n; k++) {
     if (p.breaks[b] === k) {
-      if (run === 1) d += 'Z'
+      if (run === 1) out.char(Z)
       run = 0
       b++
     }
-    d += `${run === 0 ? 'M' : 'L'}${tenths(xy[2 * k] as number)},${tenths(xy[2 * k + 1] as number)}`
+    out.char(run === 0 ? M : L)
+    out.tenths(xy[2 * k] as number)
+    out.char(COMMA)
+    out.tenths(xy[2 * k + 1] as number)
     run++
   }
-  if (run === 1) d += 'Z'
-  return d
+  if (run === 1) out.char(Z)
 }
 
-/**
- * `String(Math.round(v * 10) / 10)`, from whole numbers: the digits of the
- * tenths with a point before the last, which is what that string is for any
- * |v| below 10^14 (a decimal of 15 digits or fewer names its double exactly,
- * and nothing shorter does). Whole numbers turn into text from a cache;
- * fractions are worked out digit by digit each time.
- */
-function tenths(v: number): string | number {
-  const r = Math.round(v * 10)
-  if (!(r > -1e15 && r < 1e15)) return r / 10
-  const a = r < 0 ? -r : r
-  const whole = Math.floor(a / 10)
-  const tenth = a - whole * 10
-  return `${r < 0 ? '-' : ''}${whole}${tenth ? `.${tenth}` : ''}`
-}
+const [M, L, Z, COMMA] = [77, 76, 90, 44]
 
 /** A line's points as the decimation leaves them: x and y of point k at 2k and 2k + 1, and the points a break comes before. */
 interface Points {
@@ -83,6 +90,9 @@ interface Points {
   n: number
   breaks: number[]
 }
+
+/** The points of one line while it is written; a longer line grows its own copy, which is let go after. */
+const SCRATCH = new Float64Array(2 * 4096 + 8)
 
 /**
  * The decimation itself. Points that round to the same place as the one
@@ -99,7 +109,8 @@ function walk(
 ): Points {
   const n = ts.length
   const decimate = n > 4 * widthPx
-  const p: Points = { xy: new Float64Array(2 * Math.min(n, 4096) + 8), n: 0, breaks: [] }
+  // Into the one scratch array (read by the caller before the next walk): a chart of 10,000 short lines made 10,000 arrays.
+  const p: Points = { xy: SCRATCH, n: 0, breaks: [] }
   let bucket = NaN
   let first = -1
   let lo = -1

@@ -155,6 +155,7 @@ export function clearOfLines(trace: Trace, box: Box, x: (t: number) => number, p
   // 46,696 spots), and until then each spot is tested against the lines whose time span reaches it.
   let lines: LineIndex | undefined
   let plain = 0
+  let ends: Float64Array | undefined
   // The line that crossed the last spot tried is tried first: the next spot is near it, and one crossing line settles it.
   let lastHit = -1
   const hits = (o: ProcSeries, at: number, r: Rect) => crosses(o, r, x, y, lines?.pixels(o, at))
@@ -170,12 +171,15 @@ export function clearOfLines(trace: Trace, box: Box, x: (t: number) => number, p
     if (!lines && plain < PLAIN_TRIES) {
       plain++
       // Its segments lie between its first and last samples: a line whose span ends left of the spot, or starts right of it, cannot cross.
+      // Nor can one whose highest point lies below the spot (with a margin far above any rounding).
       const left = r.x - 2
       const right = r.x + r.w + 2
-      return !trace.procs.some((o, at) => {
-        const n = o.tsMs.length
-        return n > 0 && x(o.tsMs[0] as number) <= right && x(o.tsMs[n - 1] as number) >= left && hit(o, at, r)
-      })
+      const below = r.y + r.h + 2 + SAME_SIDE
+      const e = (ends ??= lineEnds(trace.procs, x, yOfKb))
+      for (let at = 0; at < trace.procs.length; at++) {
+        if (e[3 * at]! <= right && e[3 * at + 1]! >= left && !(e[3 * at + 2]! > below) && hit(trace.procs[at] as ProcSeries, at, r)) return false
+      }
+      return true
     }
     lines ??= new LineIndex(trace.procs, x, yOfKb)
     return !lines.some(r, 2, (o, at) => hit(o, at, r))
@@ -184,6 +188,26 @@ export function clearOfLines(trace: Trace, box: Box, x: (t: number) => number, p
 
 /** Spots tested against the lines' time spans, before the lines are indexed by where they run. */
 const PLAIN_TRIES = 64
+
+/**
+ * By process, at 3k to 3k + 2: the x of its first and last samples and the
+ * y of its highest sample (NaN without one), worked out once for every
+ * spot: before, each spot called the scales for every process.
+ */
+function lineEnds(procs: readonly ProcSeries[], x: (t: number) => number, yOfKb: (kb: number) => number): Float64Array {
+  const e = new Float64Array(3 * procs.length).fill(NaN)
+  procs.forEach((o, at) => {
+    const n = o.tsMs.length
+    if (n === 0) return
+    e[3 * at] = x(o.tsMs[0] as number)
+    e[3 * at + 1] = x(o.tsMs[n - 1] as number)
+    // Read from the samples, not the series' peak: the line is drawn through them.
+    let top = -Infinity
+    for (let i = 0; i < n; i++) if ((o.rssKb[i] as number) > top) top = o.rssKb[i] as number
+    if (top > -Infinity) e[3 * at + 2] = yOfKb(top)
+  })
+  return e
+}
 
 export function directLabels(trace: Trace, box: Box, x: (t: number) => number, styles: ProcStyle[], th: Theme, taken: Occupied, clear: (r: Rect) => boolean, planGiB?: number): string {
   const y = fastLinear(rssScale(trace, box, planGiB))
@@ -200,11 +224,6 @@ export function directLabels(trace: Trace, box: Box, x: (t: number) => number, s
     const pk = s.rssKb.indexOf(s.peakRssKb)
     const px = x(s.tsMs[Math.max(0, pk)] as number)
     const py = y((s.peakRssKb * 1024) / GIB)
-    // The model is named once, at its highest peak; its other runners show their peak only.
-    // Without room for the whole, the model keeps its name before the word `peak` goes: at 700 px a runner
-    // that matters reads `llama3.3:70b · 30.5 GiB`, not a bare figure.
-    // Last before a bare figure, the name over the figure, on two lines: it fits between two markers' lines.
-    const forms: string[][] = named.has(modelKey(s)) ? [[`peak ${peak}`], [peak]] : [[`${modelKey(s)} · peak ${peak}`], [`${modelKey(s)} · ${peak}`], [modelKey(s), peak], [peak]]
     // Ends a little short of the line's end: a marker there (an unload) keeps its line clear.
     const endX = Math.min(ex - 6, box.x + box.w - 4) // a line ending at the right edge is labelled inside it
     // At the line's end first; a runner that ends among other lines (its RSS falling as it exits) is labelled over its peak.
@@ -213,10 +232,13 @@ export function directLabels(trace: Trace, box: Box, x: (t: number) => number, s
       { x: endX, y: ey - 7, anchor: 'end' },
       { x: endX, y: ey + 15, anchor: 'end' },
       { x: ex + 6, y: ey - 7, anchor: 'start' },
-      ...(['middle', 'end', 'start'] as const).flatMap(anchor => [
-        { x: px, y: py - 7, anchor },
-        { x: px, y: py + 15, anchor },
-      ]),
+      // Over and under the peak: centred, then ending there, then starting there.
+      { x: px, y: py - 7, anchor: 'middle' },
+      { x: px, y: py + 15, anchor: 'middle' },
+      { x: px, y: py - 7, anchor: 'end' },
+      { x: px, y: py + 15, anchor: 'end' },
+      { x: px, y: py - 7, anchor: 'start' },
+      { x: px, y: py + 15, anchor: 'start' },
       // Beside the peak, level with it: a steep line leaves room on either side.
       { x: px - 6, y: py + 4, anchor: 'end' },
       { x: px + 6, y: py + 4, anchor: 'start' },
@@ -230,6 +252,12 @@ export function directLabels(trace: Trace, box: Box, x: (t: number) => number, s
     // at each spot rules those spots out once, not once per form; most runners of a crowded chart stop here.
     const bareW = textWidth(peak, FONT, BOLD)
     const open = spots.filter(p => fits(textRect(p.x, p.y, bareW, FONT, p.anchor)))
+    if (open.length === 0) continue
+    // The model is named once, at its highest peak; its other runners show their peak only.
+    // Without room for the whole, the model keeps its name before the word `peak` goes: at 700 px a runner
+    // that matters reads `llama3.3:70b · 30.5 GiB`, not a bare figure.
+    // Last before a bare figure, the name over the figure, on two lines: it fits between two markers' lines.
+    const forms: string[][] = named.has(modelKey(s)) ? [[`peak ${peak}`], [peak]] : [[`${modelKey(s)} · peak ${peak}`], [`${modelKey(s)} · ${peak}`], [modelKey(s), peak], [peak]]
     for (const lines of forms) {
       const w = Math.max(...lines.map(l => textWidth(l, FONT, BOLD)))
       const up = (lines.length - 1) * LINE

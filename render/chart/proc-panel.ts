@@ -3,12 +3,13 @@ import { scaleLinear, type ScaleLinear } from 'd3-scale'
 import { line as d3line } from 'd3-shape'
 import type { Trace } from '../../core/model/trace.js'
 import { GAP_FACTOR, procPeriod } from '../../core/model/intervals.js'
-import { pixelPath, type Pt } from './decimate.js'
+import { ByteSink } from './byte-sink.js'
+import { type Pt, writePixelPath } from './decimate.js'
 import { fastLinear } from './linear.js'
 import { type Box, timeAxis, valueAxis } from './axes.js'
 import type { ProcStyle } from './proc-style.js'
 import type { Theme } from './style.js'
-import { el, text } from '../../core/svg.js'
+import { attrs, el, text } from '../../core/svg.js'
 
 import { GIB } from '../../core/units.js'
 
@@ -66,13 +67,18 @@ export function rssScale(trace: Trace, box: Box, planGiB = 0): ScaleLinear<numbe
     .range([box.y + box.h, box.y])
 }
 
-/** Frame, axes, `bands` (already drawn) and one line per process. */
-export function procPanel(trace: Trace, box: Box, x: (t: number) => number, ticks: Ticks, bands: string, styles: ProcStyle[], th: Theme, planGiB?: number): string {
+/**
+ * Frame, axes, `bands` (already drawn) and one line per process, as the
+ * bytes of their text: each line's path is written into them as it is made,
+ * its numbers as digits.
+ */
+export function procPanel(trace: Trace, box: Box, x: (t: number) => number, ticks: Ticks, bands: string, styles: ProcStyle[], th: Theme, planGiB?: number): ByteSink {
   const y = rssScale(trace, box, planGiB)
   const yf = fastLinear(y)
   const gap = GAP_FACTOR * procPeriod(trace)
-  // The group, as el('g') writes it, gathered as bytes: each line's text is written out as soon as it is made.
-  const out = new ByteText()
+  const yOfKb = (kb: number) => yf((kb * 1024) / GIB)
+  // The group as el('g') writes it.
+  const out = new ByteSink()
   out.add(GROUP_OPEN)
   out.add(el('rect', { class: 'panel', 'data-panel': 'processes', x: box.x, y: box.y, width: box.w, height: box.h, fill: th.panel, stroke: th.frame }))
   out.add(valueAxis(y, box, 'left', v => `${+v.toFixed(2)}`, 'RSS (GiB)', th))
@@ -80,20 +86,18 @@ export function procPanel(trace: Trace, box: Box, x: (t: number) => number, tick
   out.add(bands)
   trace.procs.forEach((s, i) => {
     const st = styles[i] as ProcStyle
+    // el('path', …) with its attributes in the same order; the path's text needs no escaping (digits, `MLZ,.-`).
+    out.add(`<path${attrs({ class: 'rss-line', 'data-pid': s.pid, 'data-role': s.role, 'data-model': s.model })} d="`)
+    writePixelPath(out, s.tsMs, s.rssKb, x, yOfKb, gap, box.w)
     out.add(
-      el('path', {
-        class: 'rss-line',
-        'data-pid': s.pid,
-        'data-role': s.role,
-        'data-model': s.model,
-        d: pixelPath(s.tsMs, s.rssKb, x, kb => yf((kb * 1024) / GIB), gap, box.w),
+      `"${attrs({
         fill: 'none',
         stroke: st.color,
         'stroke-width': st.width,
         'stroke-dasharray': st.dash,
         'stroke-linejoin': 'round',
         'stroke-linecap': 'round', // a process seen once still shows as a dot
-      }),
+      })}/>`,
     )
   })
   // What `memtrace plan` predicts a runner holds: a dashed level across the panel, named in the legend.
@@ -102,45 +106,7 @@ export function procPanel(trace: Trace, box: Box, x: (t: number) => number, tick
     out.add(text({ x: box.x + box.w / 2, y: box.y + box.h / 2, 'text-anchor': 'middle', 'font-size': 13, fill: th.muted }, 'no Ollama processes in the process trace'))
   }
   out.add(GROUP_CLOSE)
-  return out.text()
+  return out
 }
 
 const [GROUP_OPEN, GROUP_CLOSE] = el('g', { class: 'panel-processes' }, '\n').split('\n') as [string, string]
-
-/**
- * Text gathered as UTF-8 bytes and read back as one string. A chart of
- * thousands of processes has thousands of path texts: kept as strings for
- * one join, they outlived young collections, were copied into the old
- * generation and stayed there, garbage, until a full collection; as bytes
- * each dies young, and the bytes are let go as soon as they are read back.
- */
-class ByteText {
-  #buf = new Uint8Array(1 << 16)
-  #at = 0
-
-  add(s: string): void {
-    // A UTF-8 character takes at most three bytes per UTF-16 unit.
-    if (this.#at + 3 * s.length > this.#buf.length) {
-      const grown = new Uint8Array(Math.max(2 * this.#buf.length, this.#at + 3 * s.length))
-      grown.set(this.#buf.subarray(0, this.#at))
-      release(this.#buf)
-      this.#buf = grown
-    }
-    this.#at += encoder.encodeInto(s, this.#buf.subarray(this.#at)).written
-  }
-
-  text(): string {
-    const s = Buffer.from(this.#buf.buffer, this.#buf.byteOffset, this.#at).toString('utf8')
-    release(this.#buf)
-    this.#buf = new Uint8Array(0)
-    this.#at = 0
-    return s
-  }
-}
-
-const encoder = new TextEncoder()
-
-/** Hands the bytes to a new buffer nothing holds, so the next young collection frees them (the old one may have outlived several). */
-function release(a: Uint8Array): void {
-  structuredClone(a.buffer, { transfer: [a.buffer] })
-}

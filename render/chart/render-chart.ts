@@ -4,12 +4,13 @@ import type { Trace } from '../../core/model/trace.js'
 import { type Interval, lowFreeIntervals, runnerOverlaps } from '../../core/model/intervals.js'
 import type { Box } from './axes.js'
 import { badgeStrip } from './badges.js'
+import { ByteSink } from './byte-sink.js'
 import { type BandKind, drawBands } from './bands.js'
 import { clearOfLines, directLabels } from './direct-labels.js'
 import { fastLinear } from './linear.js'
 import { findingsBlock } from './findings-block.js'
 import { describe, header, titleText } from './header.js'
-import { drawLegend, LEGEND_ROW_H, legendRows } from './legend.js'
+import { drawLegend, LEGEND_ROW_H, legendLayout } from './legend.js'
 import { type DecisionMark, drawMarkers } from './markers.js'
 import { GIB, PLAN_DASH, procPanel } from './proc-panel.js'
 import { processLegend, procStyles } from './proc-style.js'
@@ -69,31 +70,32 @@ function ticksFor(startMs: number, endMs: number, zone: string, plotW: number) {
 
 /** The whole chart as SVG text. Pure: same trace and options, same bytes. */
 export function renderChart(trace: Trace, o: ChartOptions): string {
-  return chartLines(trace, o).join('\n')
+  return chartBytes(trace, o).text()
 }
 
 /**
- * The same chart as the UTF-8 bytes of that text, written part by part into
- * one buffer: the text whole is never made. One character beyond Latin-1
- * (a dash in a finding) makes a whole joined text two bytes a character, and
- * writing it made its UTF-8 copy besides: for a chart of thousands of
- * processes, tens of MB for an instant.
+ * The same chart as the UTF-8 bytes of that text, in chunks to be written
+ * one after another: the text whole is never made, nor one buffer of it.
+ * One character beyond Latin-1 (a dash in a finding) makes a whole joined
+ * text two bytes a character, and writing it made its UTF-8 copy besides:
+ * for a chart of thousands of processes, tens of MB for an instant.
  */
-export function renderChartBytes(trace: Trace, o: ChartOptions): Buffer {
-  const lines = chartLines(trace, o)
-  let size = lines.length - 1
-  for (const l of lines) size += Buffer.byteLength(l)
-  const out = Buffer.allocUnsafe(size)
-  let at = 0
-  lines.forEach((l, i) => {
-    if (i > 0) at = out.writeUInt8(0x0a, at)
-    at += out.write(l, at)
+export function renderChartBytes(trace: Trace, o: ChartOptions): Buffer[] {
+  return chartBytes(trace, o).chunks()
+}
+
+function chartBytes(trace: Trace, o: ChartOptions): ByteSink {
+  const out = new ByteSink()
+  chartLines(trace, o).forEach((l, i) => {
+    if (i > 0) out.char(0x0a)
+    if (typeof l === 'string') out.add(l)
+    else out.append(l)
   })
   return out
 }
 
-/** The chart's text, line by line (each joined to the next by a newline). */
-function chartLines(trace: Trace, o: ChartOptions): string[] {
+/** The chart's text, line by line (each joined to the next by a newline); the process panel's as bytes. */
+function chartLines(trace: Trace, o: ChartOptions): (string | ByteSink)[] {
   const th = THEMES[o.theme ?? 'light']
   const plotW = o.width - M.left - M.right
   const overlaps = runnerOverlaps(trace)
@@ -122,8 +124,10 @@ function chartLines(trace: Trace, o: ChartOptions): string[] {
   const procHeadY = head.bottom + 28
   const strip = badgeStrip(block.shown, x, { x: M.left, y: 0, w: plotW, h: 0 }, th)
   const topY = procHeadY + 8 + strip.height
-  const legendH1 = legendRows(procItems, plotW) * LEGEND_ROW_H
-  const legendH2 = legendRows(sysItems, plotW) * LEGEND_ROW_H
+  const procLegend = legendLayout(procItems, plotW)
+  const sysLegend = legendLayout(sysItems, plotW)
+  const legendH1 = procLegend.rows * LEGEND_ROW_H
+  const legendH2 = sysLegend.rows * LEGEND_ROW_H
   const between = 28 + legendH1 + 30
   const below = 28 + legendH2 + 8
   const panelsH = Math.max(300, o.height - topY - between - below)
@@ -162,10 +166,10 @@ function chartLines(trace: Trace, o: ChartOptions): string[] {
     text({ x: M.left, y: procHeadY, 'font-size': HEADING, 'font-weight': 600, fill: th.heading }, 'Ollama processes: resident memory (RSS)'),
     strip.draw(procHeadY + 6),
     procPanel(trace, top, x, ticks, bandsIn(top, 'processes'), styles, th, planGiB),
-    drawLegend(procItems, top.x, top.y + top.h + 28, plotW, 'legend legend-processes', th.text),
+    drawLegend(procLegend, top.x, top.y + top.h + 28, 'legend legend-processes', th.text),
     text({ x: M.left, y: bottom.y - 8, 'font-size': HEADING, 'font-weight': 600, fill: th.heading }, 'System memory'),
     systemPanel({ trace, box: bottom, x, ticks, bands: bandsIn(bottom, 'system'), names, lowFreePct: o.lowFreePct, th }),
-    drawLegend(sysItems, bottom.x, bottom.y + bottom.h + 28, plotW, 'legend legend-system', th.text),
+    drawLegend(sysLegend, bottom.x, bottom.y + bottom.h + 28, 'legend legend-system', th.text),
     marks.svg,
     labels,
     el('g', { class: 'marker-list' }, ...listParts),

@@ -315,3 +315,80 @@ t.test('a spot the point grid rules out has a sample of some line inside it, and
   t.same([...wrong], [], 'every answer as the samples give it')
   t.ok(ruledOut > 500, `the grid ruled out ${ruledOut} spots: the check above is not empty`)
 })
+
+t.test('a listed model is kept once: the one found in the list before is the one its key gives', async t => {
+  const { SharedModels } = await import('../../core/model/shared-models.js')
+  type M = import('../../schemas/index.js').LoadedModel
+  const wrong: number[] = []
+  for (let seed = 0; seed < 300; seed++) {
+    const r = rng(seed)
+    const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)] as T
+    // Few distinct values, so lists repeat and overlap, and models differ in one field only: -0 and 0, a number and its text.
+    const model = (): M => {
+      const m = { source: pick(['api-ps', 'ollama-ps']), name: pick(['a:7b', 'b:8b', 'c']), sizeBytes: pick([1e9, 0, -0, 2e9]) } as M
+      const vram = pick([undefined, 1e9, -0, 0])
+      if (vram !== undefined) m.sizeVramBytes = vram
+      if (r() < 0.5) m.contextLength = pick([4096, 8192])
+      if (r() < 0.5) m.digest = pick(['d1', 'd2'])
+      if (r() < 0.3) (m as { server?: unknown }).server = pick([':11434', ':11435', 11434])
+      return m
+    }
+    const shared = new SharedModels()
+    const keyed = new Map<string, M>()
+    const key = (m: M) => JSON.stringify([m.source, m.name, m.sizeBytes, m.sizeVramBytes, m.contextLength, m.digest, m.server].map(v => (Object.is(v, -0) ? '-0' : typeof v === 'number' ? `n${v}` : v === undefined ? '-' : `s${v}`)))
+    let prev: M[] | undefined
+    let prevPlain: M[] | undefined
+    for (let k = 0; k < 40; k++) {
+      const list = prev && r() < 0.7 ? prev.map(m => (r() < 0.8 ? { ...m } : model())).filter(() => r() < 0.9) : Array.from({ length: Math.floor(r() * 6) }, model)
+      if (r() < 0.5) list.reverse()
+      const got = shared.share(list, prev)
+      // The plain way: every model by its key, the first object kept for it; a list equal to the one before is that list.
+      const same = (a: M, b: M) => a.name === b.name && a.sizeBytes === b.sizeBytes && a.sizeVramBytes === b.sizeVramBytes && a.contextLength === b.contextLength && a.digest === b.digest && a.server === b.server
+      const plain = prevPlain && prevPlain.length === list.length && prevPlain.every((m, i) => same(m, list[i] as M)) ? prevPlain : list.map(m => keyed.get(key(m)) ?? (keyed.set(key(m), m), m))
+      if (got.length !== plain.length || got.some((m, i) => key(m) !== key(plain[i] as M))) wrong.push(seed)
+      // The same object wherever the plain way gives the same object.
+      for (let i = 0; i < got.length; i++) for (let j = 0; j < i; j++) if ((got[i] === got[j]) !== (plain[i] === plain[j])) wrong.push(seed)
+      prev = got
+      prevPlain = plain
+    }
+  }
+  t.same([...new Set(wrong)], [], 'every seed')
+})
+
+t.test('text gathered as bytes in chunks reads back as the text joined, whatever crosses a chunk', async t => {
+  const { ByteSink } = await import('../chart/byte-sink.js')
+  const wrong: number[] = []
+  for (let seed = 0; seed < 20; seed++) {
+    const r = rng(seed)
+    const word = () => {
+      const k = r()
+      // Short text, text past a third of a chunk, text of two- and three-byte characters and surrogate pairs.
+      if (k > 0.97) return `${'x'.repeat(Math.floor(r() * 3))}${(r() < 0.5 ? 'é·—' : 'ab😀').repeat(30_000 + Math.floor(r() * 60_000))}`
+      return Array.from({ length: Math.floor(r() * (k < 0.9 ? 40 : 2000)) }, () => (r() < 0.9 ? String.fromCharCode(0x20 + Math.floor(r() * 0x5f)) : r() < 0.5 ? 'é·—' : '😀')).join('')
+    }
+    const parts: string[] = []
+    const whole = new ByteSink()
+    for (let i = 0; i < 400; i++) {
+      const k = r()
+      if (k < 0.8) {
+        const w = word()
+        parts.push(w)
+        whole.add(w)
+      } else if (k < 0.9) {
+        const v = (r() - 0.5) * 10 ** Math.floor(r() * 17)
+        parts.push(String(Math.round(v * 10) / 10))
+        whole.tenths(v)
+      } else {
+        const other = new ByteSink()
+        const ws = Array.from({ length: Math.floor(r() * 5) }, word)
+        for (const w of ws) other.add(w)
+        parts.push(...ws)
+        whole.append(other)
+      }
+    }
+    const size = whole.size
+    const text = whole.text()
+    if (text !== parts.join('') || size !== Buffer.byteLength(text)) wrong.push(seed)
+  }
+  t.same(wrong, [], 'every seed')
+})
