@@ -21,7 +21,7 @@ its "record" field (see memtrace schema).
                       docker logs, or a paste of any of them (also dmesg lines)`
 
 /** Writes lines with backpressure; stops quietly when the reader goes away. */
-class LineWriter {
+export class LineWriter {
   #buf: string[] = []
   #closed = false
   constructor(private readonly out: NodeJS.WritableStream) {
@@ -37,10 +37,17 @@ class LineWriter {
     const chunk = this.#buf.join('')
     this.#buf = []
     if (!this.out.write(chunk)) {
+      // Whichever comes first; the other two listeners are taken off, or they pile up a wait at a time.
       await new Promise<void>(r => {
-        this.out.once('drain', r)
-        this.out.once('error', r)
-        this.out.once('close', r)
+        const done = () => {
+          this.out.off('drain', done)
+          this.out.off('error', done)
+          this.out.off('close', done)
+          r()
+        }
+        this.out.on('drain', done)
+        this.out.on('error', done)
+        this.out.on('close', done)
       })
     }
   }

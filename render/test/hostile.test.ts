@@ -3,9 +3,11 @@
 // escapes, outputs that are inputs, closed pipes, mismatched trace pairs.
 import t from 'tap'
 import { spawn } from 'node:child_process'
+import { Writable } from 'node:stream'
 import { existsSync, mkdirSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BIN, memtrace, ROOT } from '../../core/test/helpers.js'
+import { LineWriter } from '../parse-command.js'
 
 const SAMPLE = join(ROOT, 'samples', 'mac-model-switch')
 const PROC = join(SAMPLE, 'ollama-process-memtrace-20260225-140300.tsv')
@@ -118,6 +120,23 @@ t.test('an output that is one of the inputs is refused, and nothing is written',
   t.equal(rep.code, 1, 'the report too')
   t.equal(readFileSync(proc, 'utf8'), before, 'the trace is untouched')
   t.notOk(existsSync(join(dir, 'o.svg')))
+})
+
+t.test('a slow reader of memtrace parse: however often parse waits for it, no listener piles up (no warning on stderr)', async t => {
+  // A reader slower than parse: every write fills the stream past its mark, and each flush waits for 'drain'.
+  const out = new Writable({ highWaterMark: 16, write: (_c, _e, done) => void setTimeout(done, 1) })
+  const warnings: string[] = []
+  const onWarning = (w: Error) => warnings.push(w.message)
+  process.on('warning', onWarning)
+  t.teardown(() => void process.off('warning', onWarning))
+  const w = new LineWriter(out)
+  for (let i = 0; i < 40; i++) {
+    w.push({ record: 'x', i })
+    await w.flush()
+  }
+  await new Promise(ok => setImmediate(ok))
+  t.ok(out.listenerCount('close') <= 1 && out.listenerCount('error') <= 2, `listeners left: close ${out.listenerCount('close')}, error ${out.listenerCount('error')}`)
+  t.same(warnings, [], 'no MaxListenersExceededWarning')
 })
 
 t.test('a closed pipe is not a crash', async t => {
