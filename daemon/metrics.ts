@@ -223,7 +223,9 @@ export class Metrics {
     for (const e of events) if (e.kind === 'oom-kill') this.#oomKills.inc({ source: e.source === 'cgroup' ? 'cgroup' : 'kernel' })
     if (serverLog) this.#evictions.inc(0)
     this.#gpuByPid = new Map()
-    this.#gpuRows = s.gpuProcesses ?? []
+    // A PID the counters list has their figure (every adapter, the NVIDIA one included): its nvidia-smi rows are not added again.
+    const counted = new Set((s.gpuProcesses ?? []).filter(p => p.source === 'gpu-counters').map(p => p.pid))
+    this.#gpuRows = (s.gpuProcesses ?? []).filter(p => p.source === 'gpu-counters' || !counted.has(p.pid))
     for (const p of this.#gpuRows) this.#gpuByPid.set(p.pid, (this.#gpuByPid.get(p.pid) ?? 0) + p.usedBytes)
     // With several servers, each is up where its listing is in the block; with one, there is no server label.
     const servers = [...new Set(this.#serverOf.values())]

@@ -41,8 +41,11 @@ export interface Snapshot {
  */
 export const PLACEHOLDER_MIN_SAMPLES = 5
 
-/** A process's GPU memory over time; `from`: nvidia-smi's rows, or Windows' GPU Process Memory counters. */
-export type GpuSeries = { tsMs: number[]; bytes: number[]; from: 'nvidia-smi' | 'gpu-counters' }
+/** Who gave a process's GPU memory: nvidia-smi's rows, or Windows' GPU Process Memory counters. */
+export type GpuSource = 'nvidia-smi' | 'gpu-counters'
+
+/** A process's GPU memory over time; `from[i]`: who gave `bytes[i]`. */
+export type GpuSeries = { tsMs: number[]; bytes: number[]; from: GpuSource[] }
 
 export interface Trace {
   procs: ProcSeries[]
@@ -225,19 +228,25 @@ export class TraceBuilder {
     return names.length > 0 ? { gpuUnread: names } : {}
   }
 
+  /**
+   * A block's GPU rows, one figure per process: where the counters list a
+   * process, theirs (they cover every adapter, the NVIDIA one included), its
+   * nvidia-smi rows not added again; elsewhere nvidia-smi's, its GPUs added.
+   */
   #addGpuProcesses(tsMs: number, procs: NonNullable<SystemSample['gpuProcesses']>): void {
-    const sums = new Map<number, number>()
-    const counted = new Set<number>()
+    const sums = new Map<number, { bytes: number; from: GpuSource }>()
     for (const p of procs) {
-      sums.set(p.pid, (sums.get(p.pid) ?? 0) + p.usedBytes)
-      if (p.source === 'gpu-counters') counted.add(p.pid)
+      const from = p.source === 'gpu-counters' ? 'gpu-counters' : 'nvidia-smi'
+      const sum = sums.get(p.pid)
+      if (!sum || (from === 'gpu-counters' && sum.from === 'nvidia-smi')) sums.set(p.pid, { bytes: p.usedBytes, from })
+      else if (sum.from === from) sum.bytes += p.usedBytes
     }
-    for (const [pid, bytes] of sums) {
+    for (const [pid, { bytes, from }] of sums) {
       let series = this.#gpuByPid.get(pid)
-      if (!series) this.#gpuByPid.set(pid, (series = { tsMs: [], bytes: [], from: 'nvidia-smi' }))
-      if (counted.has(pid)) series.from = 'gpu-counters'
+      if (!series) this.#gpuByPid.set(pid, (series = { tsMs: [], bytes: [], from: [] }))
       series.tsMs.push(tsMs)
       series.bytes.push(bytes)
+      series.from.push(from)
     }
   }
 
@@ -279,9 +288,10 @@ export class TraceBuilder {
     if (!this.#sysOrdered) sortSystem(sysTs, fields)
     for (const g of this.#gpuByPid.values()) {
       if (g.tsMs.every((t, i) => i === 0 || t >= (g.tsMs[i - 1] as number))) continue
-      const order = g.tsMs.map((t, i) => [t, g.bytes[i] as number] as const).sort((a, b) => a[0] - b[0])
+      const order = g.tsMs.map((t, i) => [t, g.bytes[i] as number, g.from[i] as GpuSource] as const).sort((a, b) => a[0] - b[0])
       g.tsMs = order.map(o => o[0])
       g.bytes = order.map(o => o[1])
+      g.from = order.map(o => o[2])
     }
     const v = this.#platformVotes
     const platform = v.windows > v.macos && v.windows > v.linux ? 'windows' : v.macos >= v.linux ? (v.macos > 0 ? 'macos' : 'unknown') : 'linux'

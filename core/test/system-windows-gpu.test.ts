@@ -36,7 +36,7 @@ t.test("a process on two adapters: its GPU memory in the trace is the sum of its
   const trace = b.finish()
   const one = trace.gpuByPid.get(1424)
   t.same(one?.bytes, [184549376 + 8388608, 8388608], 'NVIDIA and Intel instances added; an instance at 0 B counts as 0')
-  t.equal(one?.from, 'gpu-counters', 'named as the counters, not nvidia-smi')
+  t.same(one?.from, ['gpu-counters', 'gpu-counters'], 'named as the counters, not nvidia-smi')
   t.same(trace.gpuByPid.get(14520)?.bytes, [5469339648, 5469343744])
   t.notOk(trace.gpuByPid.has(11872), 'a process with no instance has no GPU memory: no series, not a zero')
 })
@@ -49,6 +49,20 @@ t.test('the GPU counters beside nvidia-smi: both listings kept, each row its own
   const rows = sample.gpuProcesses ?? []
   t.same(rows.filter(r => r.source === undefined).map(r => [r.pid, r.usedBytes]), [[22000, 1024 * 2 ** 20]], "nvidia-smi's row")
   t.equal(rows.filter(r => r.source === 'gpu-counters').length, 6, "the counters' rows")
+})
+
+t.test("a PID both nvidia-smi and the counters list in a block: the counters' figure alone, never the two added; each sample named by its own source", async t => {
+  // nvidia-smi under WDDM may list the runner with its figure on the NVIDIA card, which the counters' NVIDIA instance already holds.
+  const smi = ['gpu_uuid, pid, used_gpu_memory [MiB]', 'GPU-5f3a1c2e-0000-0000-0000-000000000000, 14520, 5216 MiB', 'GPU-5f3a1c2e-0000-0000-0000-000000000000, 22000, 1024 MiB'].join('\n')
+  const query = ['index, uuid, name, memory.used [MiB], memory.total [MiB]', '0, GPU-5f3a1c2e-0000-0000-0000-000000000000, NVIDIA GeForce RTX 4090, 7000 MiB, 24564 MiB'].join('\n')
+  const b = new TraceBuilder()
+  const log = `===== 2026-11-30T19:19:00Z =====\n${query}\n${smi}\n\n${text('get-counter-gpu.txt')}\n===== 2026-11-30T19:19:05Z =====\n${query}\n${smi}\n`
+  for (const blk of parseSys(log).blocks) b.addSystem(blk)
+  const trace = b.finish()
+  const runner = trace.gpuByPid.get(14520)
+  t.same(runner?.bytes, [5469339648 + 0, 5216 * 2 ** 20], "the counters' instances (NVIDIA and Intel) in the first block; nvidia-smi's row where the counters gave none")
+  t.same(runner?.from, ['gpu-counters', 'nvidia-smi'], 'each figure named by who gave it')
+  t.same(trace.gpuByPid.get(22000)?.bytes, [1024 * 2 ** 20, 1024 * 2 ** 20], 'a PID only nvidia-smi lists keeps its rows')
 })
 
 t.test('a figure that is not whole bytes is reported once and skipped; the other counters of the set are read past', async t => {

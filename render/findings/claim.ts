@@ -196,7 +196,7 @@ function one(ctx: Ctx, c: Claim, unified: boolean): Draft {
       ? `, within the ${gib(GPU_RUNTIME_RSS_BYTES)} a CUDA runner holds beyond ${what}`
       : `, close to ${what}`
   const peaked = c.held
-    ? `held at most ${gib(c.held.v)} of system RAM at ${ctx.at(c.held.t)} (${gib(c.held.rssBytes)} RSS plus the ${gib(c.held.gpuBytes)} ${gpuSourceOf(ctx.trace, c.runner.pid)} gave pid ${c.runner.pid} on the GPU, which is system RAM on this host)`
+    ? `held at most ${gib(c.held.v)} of system RAM at ${ctx.at(c.held.t)} (${gib(c.held.rssBytes)} RSS plus the ${gib(c.held.gpuBytes)} ${gpuSourceOf(ctx.trace, c.runner.pid, c.held.t)} gave pid ${c.runner.pid} on the GPU, which is system RAM on this host)`
     : `peaked at ${gib(c.peak.v)} RSS at ${ctx.at(c.peak.t)}`
   let text = `${cap(runnerName(c.runner))} ${peaked}${rss}. ${c.source} at ${ctx.at(c.atMs)} gave ${c.model.name} ${whereText(c, unified)}.`
   const g = c.gpu
@@ -210,7 +210,7 @@ function one(ctx: Ctx, c: Claim, unified: boolean): Draft {
  * device's rise, said to be the device's, up to where the next runner started.
  */
 function gpuText(ctx: Ctx, c: Claim, g: GpuUse): string {
-  if (g.own) return `${gpuSourceOf(ctx.trace, c.runner.pid)} gave pid ${c.runner.pid} at most ${gib(g.own.v)} of GPU memory (${ctx.at(g.own.t)}),`
+  if (g.own) return `${gpuSourceOf(ctx.trace, c.runner.pid, g.own.t)} gave pid ${c.runner.pid} at most ${gib(g.own.v)} of GPU memory (${ctx.at(g.own.t)}),`
   const cut = g.cutMs !== undefined ? `, counted until the next runner started at ${ctx.at(g.cutMs)}` : ''
   const device = `the GPU gave no figure for pid ${c.runner.pid}, so this is the device's use${cut}`
   if (!g.peak) return ''

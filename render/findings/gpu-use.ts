@@ -3,9 +3,11 @@ import type { Trace } from '../../core/model/trace.js'
 import type { At, Ctx } from './context.js'
 import { lowerBound } from './lookup.js'
 
-/** Who gave `pid`'s own GPU memory, as a finding names it. */
-export function gpuSourceOf(trace: Trace, pid: number): string {
-  return trace.gpuByPid.get(pid)?.from === 'gpu-counters' ? "Windows' GPU counters" : 'nvidia-smi'
+/** Who gave `pid`'s own GPU memory at `t` (the time of the figure a finding quotes), as the finding names it. */
+export function gpuSourceOf(trace: Trace, pid: number, t: number): string {
+  const g = trace.gpuByPid.get(pid)
+  const i = g ? lowerBound(g.tsMs, t) : -1
+  return g?.from[Math.min(i, g.from.length - 1)] === 'gpu-counters' ? "Windows' GPU counters" : 'nvidia-smi'
 }
 
 /** The most GPU memory the process rows gave `pid` with from ≤ t ≤ to (the earliest of equal ones). */
