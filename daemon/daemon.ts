@@ -323,6 +323,10 @@ export class Daemon {
     if (this.#closed) return
     this.#serverLog?.check(this.#runners.serverPid)
     for (const e of sys.errors) this.#sourceError('system', e)
+    for (const n of sys.notices ?? []) {
+      this.#lastSourceErrors.delete('system')
+      this.#log.info({ source: 'system' }, n)
+    }
     for (const k of this.#oom?.check(tickMs, this.#sources.cgroupDir, sys.text) ?? []) {
       this.#events.push(event('oom-kill', { ...k }))
       this.#error(`the kernel's OOM killer killed ${k.text} (pid ${k.pid})${k.model ? `, the runner of ${k.model}` : ''}: ${k.message}`)

@@ -28,7 +28,8 @@ export interface SourceErrors {
 
 /** What one system sample reads: the memory sources, the GPUs, and what the server says is loaded. */
 export interface SystemText {
-  sys: { text: string; errors: string[] }
+  /** `notices`: a source that failed works again, said once. */
+  sys: { text: string; errors: string[]; notices?: string[] }
   gpu: string
   ollama: { text: string; answered: boolean }
 }
@@ -53,8 +54,6 @@ export class SystemSources {
   readonly winProcs: WinProcessReader | undefined
   /** Windows: the memory counters, from one typeperf that lives as long as the daemon. */
   readonly #counters: CounterStream | undefined
-  /** Windows: the GPU counters' failure, said once. */
-  #gpuCountersSaid = false
 
   constructor(cfg: DaemonConfig, signal: AbortSignal, errors: SourceErrors) {
     this.#cfg = cfg
@@ -113,19 +112,18 @@ export class SystemSources {
    * counters, read with the memory figures. Counters that cannot be read
    * (no WDDM 2 GPU, counters disabled) are said once, as skipped.
    */
-  async #windows(): Promise<{ text: string; errors: string[] }> {
+  async #windows(): Promise<{ text: string; errors: string[]; notices?: string[] }> {
     const win = this.winProcs as WinProcessReader
     win.askMemory()
     const c = (this.#counters as CounterStream).sample()
     const fresh = <T extends { at: number }>(x: T | undefined) => (x && Date.now() - x.at <= 2 * this.#cfg.systemIntervalMs ? x : undefined)
     const m = fresh(win.memory)
-    const g = fresh(win.gpu)
+    const g = fresh(win.takeGpu())
     const errors = c.error ? [c.error] : []
-    if (win.gpuError && !win.gpu && !this.#gpuCountersSaid) {
-      this.#gpuCountersSaid = true
-      errors.push(`the GPU Process Memory counters cannot be read (${win.gpuError}): no GPU memory per process from them; skipped`)
-    }
-    return { text: `${m ? systeminfoLines(m) : ''}${c.text}${g ? gpuCounterLines(g) : ''}`, errors }
+    const said = win.gpuSaid.splice(0)
+    errors.push(...said.filter(s => !s.recovered).map(s => s.text))
+    const notices = said.filter(s => s.recovered).map(s => s.text)
+    return { text: `${m ? systeminfoLines(m) : ''}${c.text}${g ? gpuCounterLines(g) : ''}`, errors, ...(notices.length > 0 ? { notices } : {}) }
   }
 
   async #amdText(): Promise<string> {

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import type { ProcInfo } from './proc-linux.js'
 import { powershellArgs, winBin } from './windows.js'
+import { GpuCounterWatch } from './gpu-counter-watch.js'
 
 /**
  * The processes of a Windows host, from one PowerShell that lives as long as
@@ -215,16 +216,18 @@ export class WinProcessReader {
   #buf = ''
   #lines: string[] = []
   /** The request written and not yet answered, and who waits for it. */
-  #asked: { at: number; first: boolean; waiting: ((r: Answer | undefined) => void)[] } | undefined
+  #asked: { at: number; first: boolean; memory: boolean; waiting: ((r: Answer | undefined) => void)[] } | undefined
   readonly #table: ProcessTable
   #startedAt = -Infinity
   #ended: string | undefined
   #closed = false
   /** The memory figures of the last answer that had them, and when it came. */
   memory: (OsMemory & { at: number }) | undefined
-  /** The GPU counters of the last answer that had them, and when it came; why they were not read, the last time they were not. */
+  /** The GPU counters of the last answer that asked for them, and when it came: none where that answer had none (an `X`, or no longer asked). */
   gpu: (GpuCounters & { at: number }) | undefined
-  gpuError: string | undefined
+  /** What is to be said of the counters (failing, given up, read again), each once; taken by the system sample. */
+  readonly gpuSaid: { text: string; recovered?: true }[] = []
+  readonly #gpuWatch = new GpuCounterWatch()
   #askMemory = true
   /** How many PowerShells were started. */
   starts = 0
@@ -246,7 +249,7 @@ export class WinProcessReader {
     }
     const child = this.#child as ChildProcess
     if (!this.#asked) {
-      this.#asked = { at: Date.now(), first: this.#table.empty, waiting: [] }
+      this.#asked = { at: Date.now(), first: this.#table.empty, memory: this.#askMemory, waiting: [] }
       child.stdin?.write(this.#table.request(this.#askMemory))
       this.#askMemory = false
     }
@@ -277,9 +280,17 @@ export class WinProcessReader {
     this.#askMemory = true
   }
 
+  /** The GPU counters' read not yet written, taken: a read is written into one block only. */
+  takeGpu(): (GpuCounters & { at: number }) | undefined {
+    const g = this.gpu
+    this.gpu = undefined
+    return g
+  }
+
   #start(): void {
     this.#startedAt = Date.now()
     this.starts++
+    this.#gpuWatch.restarted()
     this.#table.clear()
     this.#buf = ''
     this.#lines = []
@@ -304,10 +315,13 @@ export class WinProcessReader {
         // Read into the table whoever waits: a late answer's new PIDs are never lost.
         const r = this.#table.read(this.#lines)
         this.#lines = []
-        if (r.memory) this.memory = { ...r.memory, at: Date.now() }
-        if (r.gpu) this.gpu = { ...r.gpu, at: Date.now() }
-        if (r.gpuError) this.gpuError = r.gpuError
         const asked = this.#asked
+        if (r.memory) this.memory = { ...r.memory, at: Date.now() }
+        // An answer that asked for the counters and has none (an `X`, or no longer asked) leaves none: an older read is never kept.
+        if (asked?.memory) {
+          this.gpu = r.gpu ? { ...r.gpu, at: Date.now() } : undefined
+          this.gpuSaid.push(...this.#gpuWatch.answer(r.gpu !== undefined, r.gpuError))
+        }
         this.#asked = undefined
         for (const w of asked?.waiting ?? []) w(r)
       } else if (this.#lines.length < 100_000) this.#lines.push(line)
