@@ -281,15 +281,14 @@ export class WindowsLines {
    * The GPU counters' rows as the block's GPU processes, beside any
    * nvidia-smi listed: one per process and adapter with its Dedicated Usage
    * (the figure nvidia-smi gives per process), Shared Usage beside it. The
-   * adapters are numbered in the order of their LUIDs, which is not
-   * nvidia-smi's numbering: the LUID names which it is.
+   * adapter is named by its LUID, the same in every block (never numbered
+   * by the adapters a block happens to list), and has no nvidia-smi index.
    */
   #gpuEnd(s: SystemSample): void {
     const rows = [...(this.#gpuListings.get()?.values() ?? [])].filter(r => r.dedicated !== undefined)
     if (rows.length === 0) return
-    const adapters = [...new Set(rows.map(r => r.adapter))].sort()
     rows.sort((a, b) => a.pid - b.pid || a.adapter.localeCompare(b.adapter))
-    const listed = rows.map(r => ({ gpu: adapters.indexOf(r.adapter), pid: r.pid, usedBytes: r.dedicated as number, ...(r.shared !== undefined ? { sharedBytes: r.shared } : {}), adapter: r.adapter, source: 'gpu-counters' as const }))
+    const listed = rows.map(r => ({ pid: r.pid, usedBytes: r.dedicated as number, ...(r.shared !== undefined ? { sharedBytes: r.shared } : {}), adapter: r.adapter, source: 'gpu-counters' as const }))
     s.gpuProcesses = [...(s.gpuProcesses ?? []), ...listed]
   }
 }

@@ -65,6 +65,23 @@ t.test("a PID both nvidia-smi and the counters list in a block: the counters' fi
   t.same(trace.gpuByPid.get(22000)?.bytes, [1024 * 2 ** 20, 1024 * 2 ** 20], 'a PID only nvidia-smi lists keeps its rows')
 })
 
+t.test('an adapter keeps its name from block to block, whichever other adapters a block lists: its LUID, never a number made per block', async t => {
+  const body = text('get-counter-gpu.txt')
+  // The NVIDIA adapter's instances gone (its processes ended): the Intel adapter is then the only one listed.
+  const intelOnly = [
+    'Timestamp                 CounterSamples',
+    '---------                 --------------',
+    '11/30/2026 7:19:05 PM     \\\\desktop-7q2l9kd\\gpu process memory(pid_1424_luid_0x00000000_0x0000a18d_phys_0)\\dedicated usage :',
+    '                          8388608',
+  ].join('\n')
+  const { blocks, problems } = parseSys(`===== 2026-11-30T19:19:00Z =====\n${body}\n===== 2026-11-30T19:19:05Z =====\n${intelOnly}\n`)
+  t.equal(problems.total, 0, problems.summary().join('; '))
+  const intel = blocks.map(b => (b.sample.gpuProcesses ?? []).filter(r => r.pid === 1424 && r.adapter?.includes('0x0000a18d')).map(r => ({ gpu: r.gpu, adapter: r.adapter })))
+  t.equal(intel[1]?.length, 1, 'the Intel instance read in the second block')
+  t.same(intel[1], intel[0], 'the same adapter, the same identity in both blocks')
+  t.equal(intel[0]?.[0]?.gpu, undefined, "no nvidia-smi index: the counters do not give one")
+})
+
 t.test('a figure that is not whole bytes is reported once and skipped; the other counters of the set are read past', async t => {
   const lines = [
     'Timestamp                 CounterSamples',

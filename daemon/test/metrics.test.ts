@@ -136,6 +136,9 @@ t.test("a runner both nvidia-smi and Windows' GPU counters list: the counters' f
   m.system(block(`${meminfo(8_388_608, 4_194_304)}${gpus}${smi}\n${counters}${apiPs([{ name: 'a:7b', size: 10 * GIB, vram: 9 * GIB }])}`).sample, true)
   const text = await m.registry.metrics()
   t.equal(value(text, 'memtrace_model_accounting_ratio{model="a:7b",memory="gpu"}'), 4.5 / 9, "the counters' NVIDIA and Intel instances against size_vram; nvidia-smi's row not added again")
+  t.equal(value(text, 'memtrace_process_gpu_memory_bytes{model="a:7b",gpu="luid_0x00000000_0x0000a18d_phys_0"}'), GIB / 2, "the counters' adapter by its LUID, not by a number nvidia-smi's index could be taken for")
+  t.equal(value(text, 'memtrace_process_gpu_memory_bytes{model="a:7b",gpu="luid_0x00000000_0x000095ca_phys_0"}'), 4 * GIB)
+  t.equal(value(text, 'memtrace_process_gpu_memory_bytes{model="a:7b",gpu="0"}'), undefined, "nvidia-smi's row of the same PID not added")
 })
 
 t.test('memtrace start --metrics serves the last sample; an address in use fails the start with the reason', async t => {
