@@ -43,7 +43,7 @@ while ($null -ne ($req = [Console]::In.ReadLine())) {
   $sb = New-Object System.Text.StringBuilder
   $want = @{}
   $mem = $false
-  foreach ($w in $req.Split(' ')) { $n = 0; if ($w -eq 'm') { $mem = $true } elseif ([int]::TryParse($w, [ref]$n)) { $want[$n] = $true } }
+  foreach ($w in $req.Split(' ')) { [long]$n = 0; if ($w -eq 'm') { $mem = $true } elseif ([long]::TryParse($w, [ref]$n)) { $want[$n] = $true } }
   if ($mem) {
     $os = Get-CimInstance Win32_OperatingSystem -Property TotalVisibleMemorySize,FreePhysicalMemory,TotalVirtualMemorySize,FreeVirtualMemory
     if ($os) { [void]$sb.Append("M\`t$($os.TotalVisibleMemorySize)\`t$($os.FreePhysicalMemory)\`t$($os.TotalVirtualMemorySize)\`t$($os.FreeVirtualMemory)\`n") }
@@ -54,9 +54,9 @@ while ($null -ne ($req = [Console]::In.ReadLine())) {
         $ded = $all['Dedicated Usage']
         $sha = $all['Shared Usage']
         if (-not $ded) { throw 'the set has no Dedicated Usage counter' }
-        [void]$sb.Append("W\`t$([DateTime]::Now.ToString())\`t$($env:COMPUTERNAME)\`n")
+        [void]$sb.Append("W\`t$([DateTime]::Now.ToString('o'))\`t$($env:COMPUTERNAME)\`n")
         foreach ($i in $ded.Values) {
-          if ($i.InstanceName -match '^pid_(\\d+)_' -and $want.ContainsKey([int]$Matches[1])) {
+          if ($i.InstanceName -match '^pid_(\\d+)_' -and $want.ContainsKey([long]$Matches[1])) {
             $sh = ''
             if ($sha -and $sha.Contains($i.InstanceName)) { $sh = $sha[$i.InstanceName].RawValue }
             [void]$sb.Append("U\`t$($i.InstanceName)\`t$($i.RawValue)\`t$sh\`n")
@@ -69,7 +69,7 @@ while ($null -ne ($req = [Console]::In.ReadLine())) {
   $now = @{}
   $new = @{}
   foreach ($p in [System.Diagnostics.Process]::GetProcesses()) {
-    $id = $p.Id
+    $id = [long]$p.Id
     $now[$id] = $true
     if (-not $known.ContainsKey($id)) { $new[$id] = $true }
     if ($want.ContainsKey($id) -or $new.ContainsKey($id)) { [void]$sb.Append("P\`t$id\`t$($p.WorkingSet64)\`t$($p.PrivateMemorySize64)\`n") }
@@ -78,7 +78,7 @@ while ($null -ne ($req = [Console]::In.ReadLine())) {
     if ($new.Count -gt 50) { $cim = Get-CimInstance Win32_Process -Property $props }
     else { $cim = Get-CimInstance Win32_Process -Property $props -Filter ((@($new.Keys) | ForEach-Object { "ProcessId=$_" }) -join ' OR ') }
     foreach ($c in $cim) {
-      $id = [int]$c.ProcessId
+      $id = [long]$c.ProcessId
       if (-not $new.ContainsKey($id) -or $known.ContainsKey($id)) { continue }
       $start = ''
       if ($c.CreationDate) { $start = $c.CreationDate.ToUniversalTime().ToString('o') }

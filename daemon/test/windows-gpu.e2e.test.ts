@@ -58,7 +58,7 @@ async function run(t: Test, noCounters: boolean) {
 t.test('a simulated Windows PC with GPU counters: each runner holds its own GPU memory, its adapters added, to the byte', async t => {
   const { log, records, runners } = await run(t, false)
   t.match(log, /^Timestamp {17}CounterSamples$/m, "in Get-Counter's layout")
-  t.match(log, /^\d+\/\d+\/\d{4} [\d:]+ [AP]M +\\\\desktop-zoe\\gpu process memory\(pid_14520_luid_0x00000000_0x000095ca_phys_0\)\\dedicated usage :$/m)
+  t.match(log, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}[+-]\d\d:\d\d \\\\desktop-zoe\\gpu process memory\(pid_14520_luid_0x00000000_0x000095ca_phys_0\)\\dedicated usage :$/m)
   t.notMatch(log, /pid_(1424|6120)_/, 'only the traced processes: not the desktop window manager nor Explorer')
   t.notMatch(log, /pid_11872_/, 'the server has no instance: no line, no figure')
   const of = (pid: number) => runners.find(x => x.pid === pid)

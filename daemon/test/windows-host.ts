@@ -63,7 +63,9 @@ if (script.includes('[Console]::In.ReadLine()')) {
     for (const l of lines) {
       const f = l.split('\\t')
       const gpu = askGpu && !noGpu && (f[0] === 'W' || (f[0] === 'U' && want.has(f[1].split('_')[1])))
-      if (gpu || (f[0] === 'M' && want.has('m')) || (f[0] === 'P' && (want.has(f[1]) || fresh.has(f[1]))) || (f[0] === 'N' && fresh.has(f[1]))) out += l + '\\n'
+      // The read's time as DateTime.Now.ToString('o') prints it (this host's clock in UTC).
+      if (gpu && f[0] === 'W') out += 'W\\t' + new Date().toISOString().replace('Z', '0000+00:00') + '\\t' + f[2] + '\\n'
+      else if (gpu || (f[0] === 'M' && want.has('m')) || (f[0] === 'P' && (want.has(f[1]) || fresh.has(f[1]))) || (f[0] === 'N' && fresh.has(f[1]))) out += l + '\\n'
     }
     for (const p of fresh) announced.add(p)
     for (const p of announced) if (!now.has(p)) {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ProcessTable } from '../probe/windows-procs.js'
+import { PROCESS_SCRIPT, ProcessTable } from '../probe/windows-procs.js'
 import { GpuCounterWatch } from '../probe/gpu-counter-watch.js'
 import type { ProcInfo } from '../probe/proc-linux.js'
 import { selectProcesses } from '../select.js'
@@ -87,4 +87,10 @@ t.test('the GPU counters over many answers: a failure after working, the give-up
   t.equal(said.length, 2, said.join(' | '))
   t.match(said, [/cannot be read \(Access is denied\.\)/, /failed 3 times in a row: no longer asked/], 'failing, then given up at the third')
   t.same(w.answer(false, undefined), [], 'no longer asked: an answer without them says nothing')
+})
+
+t.test("the listing's script: PIDs as [long] (a Windows PID is a DWORD, past [int]'s range), the counters' read time as ISO 8601", async t => {
+  t.notMatch(PROCESS_SCRIPT, /\[int\]/, 'no PID cast to [int]: one past 2^31 would throw, and be taken for the counters failing')
+  t.match(PROCESS_SCRIPT, /\$want\.ContainsKey\(\[long\]\$Matches\[1\]\)/)
+  t.match(PROCESS_SCRIPT, /W`t\$\(\[DateTime\]::Now\.ToString\('o'\)\)/, "the read's time with its offset, the same on every Windows locale")
 })
