@@ -254,6 +254,8 @@ export class Daemon {
       if (this.#linux) all = this.#linux.scan()
       else {
         const win = this.#sources.winProcs
+        // At a system sample's time its memory figures go with this request: one answer for both.
+        if (tickMs % this.#cfg.systemIntervalMs === 0) win?.askMemory()
         const r = await (win ? win.list(COMMAND_TIMEOUT_MS) : macProcesses(COMMAND_TIMEOUT_MS, this.#abort.signal))
         if (r.error) this.#sourceError(win ? 'processes' : 'ps', r.error)
         all = r.procs

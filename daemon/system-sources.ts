@@ -18,6 +18,8 @@ import { selectProcesses } from './select.js'
 
 const API_TIMEOUT_MS = 2000
 export const COMMAND_TIMEOUT_MS = 3000
+/** Windows: how long a system sample waits for the memory figures and GPU counters it asked the listing's PowerShell for. */
+export const MEMORY_WAIT_MS = 2000
 
 /** Where a source's failures go: recorded in the trace, and said when they start or change. */
 export interface SourceErrors {
@@ -104,21 +106,23 @@ export class SystemSources {
   }
 
   /**
-   * Windows: systeminfo's memory lines from Win32_OperatingSystem (asked of
-   * the listing's PowerShell with its next answer, so up to a process
-   * interval old), then the newest row of the counters as typeperf printed
-   * it, whose exact bytes, pages/s and page file usage `render` prefers;
-   * then the traced processes' GPU memory from the GPU Process Memory
-   * counters, read with the memory figures. Counters that cannot be read
-   * (no WDDM 2 GPU, counters disabled) are said once, as skipped.
+   * Windows: systeminfo's memory lines from Win32_OperatingSystem and the
+   * traced processes' GPU memory from the GPU Process Memory counters, both
+   * asked of the listing's PowerShell at this sample and waited for a short
+   * while (MEMORY_WAIT_MS: figures that come later are not written, never
+   * written late under another block's time); then the newest row of the
+   * memory counters as typeperf printed it, whose exact bytes, pages/s and
+   * page file usage `render` prefers. Counters that cannot be read (no WDDM
+   * 2 GPU, counters disabled) are said once, as skipped.
    */
   async #windows(): Promise<{ text: string; errors: string[]; notices?: string[] }> {
     const win = this.winProcs as WinProcessReader
-    win.askMemory()
+    const askedAt = Date.now()
+    const answered = await win.memoryNow(MEMORY_WAIT_MS)
     const c = (this.#counters as CounterStream).sample()
-    const fresh = <T extends { at: number }>(x: T | undefined) => (x && Date.now() - x.at <= 2 * this.#cfg.systemIntervalMs ? x : undefined)
-    const m = fresh(win.memory)
-    const g = fresh(win.takeGpu())
+    const now = <T extends { at: number }>(x: T | undefined) => (answered && x && x.at >= askedAt ? x : undefined)
+    const m = now(win.memory)
+    const g = now(win.takeGpu())
     const errors = c.error ? [c.error] : []
     const said = win.gpuSaid.splice(0)
     errors.push(...said.filter(s => !s.recovered).map(s => s.text))

@@ -200,6 +200,9 @@ export class ProcessTable {
   }
 }
 
+/** A request written and not yet answered: when, whether it is the first, whether it asks the memory figures, and who waits for it. */
+type Asked = { at: number; first: boolean; memory: boolean; waiting: ((r: Answer | undefined) => void)[] }
+
 /** How long PowerShell may take to start and give its first answer (CIM asked about every process). */
 export const FIRST_ANSWER_MS = 20_000
 
@@ -216,7 +219,7 @@ export class WinProcessReader {
   #buf = ''
   #lines: string[] = []
   /** The request written and not yet answered, and who waits for it. */
-  #asked: { at: number; first: boolean; memory: boolean; waiting: ((r: Answer | undefined) => void)[] } | undefined
+  #asked: Asked | undefined
   readonly #table: ProcessTable
   #startedAt = -Infinity
   #ended: string | undefined
@@ -255,13 +258,7 @@ export class WinProcessReader {
     }
     const asked = this.#asked
     // A first answer is waited for half a second a sample, so the ticks go on.
-    const got = await new Promise<Answer | undefined>(resolve => {
-      const timer = setTimeout(() => resolve(undefined), asked.first ? Math.min(500, timeoutMs) : timeoutMs)
-      asked.waiting.push(r => {
-        clearTimeout(timer)
-        resolve(r)
-      })
-    })
+    const got = await this.#wait(asked, asked.first ? Math.min(500, timeoutMs) : timeoutMs)
     if (this.#closed) return { procs: [] }
     if (!got) {
       if (this.#child !== child) return { procs: [], error: `powershell.exe (the process listing) ${this.#ended ?? 'ended'}` }
@@ -275,9 +272,41 @@ export class WinProcessReader {
     return error ? { procs: got.procs, error } : { procs: got.procs }
   }
 
-  /** The next request asks for the memory figures too (at each system sample). */
+  /** The next request asks for the memory figures too (the process sample at the system sample's time). */
   askMemory(): void {
     this.#askMemory = true
+  }
+
+  /**
+   * The memory figures and the GPU counters, asked now for the system
+   * sample, waited for up to `limitMs`: true when they came. A request
+   * already out that asks them is waited for; one that does not (the process
+   * sample's) is answered first, then they are asked. While PowerShell
+   * starts (its first answer), none: the ticks go on.
+   */
+  async memoryNow(limitMs: number): Promise<boolean> {
+    const until = Date.now() + limitMs
+    if (this.#closed || !this.#child || this.#asked?.first) return false
+    if (this.#asked && !this.#asked.memory && !(await this.#wait(this.#asked, limitMs))) return false
+    const child = this.#child
+    if (this.#closed || !child) return false
+    if (!this.#asked) {
+      this.#asked = { at: Date.now(), first: false, memory: true, waiting: [] }
+      child.stdin?.write(this.#table.request(true))
+      this.#askMemory = false
+    }
+    return this.#asked.memory && (await this.#wait(this.#asked, until - Date.now())) !== undefined
+  }
+
+  /** `asked`'s answer, or undefined after `ms` (the request stays out: a later wait may still get it). */
+  #wait(asked: Asked, ms: number): Promise<Answer | undefined> {
+    return new Promise<Answer | undefined>(resolve => {
+      const timer = setTimeout(() => resolve(undefined), Math.max(0, ms))
+      asked.waiting.push(r => {
+        clearTimeout(timer)
+        resolve(r)
+      })
+    })
   }
 
   /** The GPU counters' read not yet written, taken: a read is written into one block only. */

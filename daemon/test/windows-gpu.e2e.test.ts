@@ -59,6 +59,10 @@ t.test('a simulated Windows PC with GPU counters: each runner holds its own GPU 
   const { log, records, runners } = await run(t, false)
   t.match(log, /^Timestamp {17}CounterSamples$/m, "in Get-Counter's layout")
   t.match(log, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}[+-]\d\d:\d\d \\\\desktop-zoe\\gpu process memory\(pid_14520_luid_0x00000000_0x000095ca_phys_0\)\\dedicated usage :$/m)
+  // Each block's counters were read at its own time, not at the sample before: the read's time (the script's 'o') at or after the block's.
+  const reads = [...log.matchAll(/^===== (\S+) =====\n(?:(?!=====)[^\n]*\n)*?(\d{4}-\d\d-\d\dT[\d:.]+[+-]\d\d:\d\d) \\\\desktop-zoe/gm)].map(m => Date.parse(m[2] as string) - Date.parse(m[1] as string))
+  t.ok(reads.length >= 4, `the counters in ${reads.length} blocks`)
+  t.same(reads.filter(d => d < 0 || d > 3000), [], 'each read from 0 to 3 s after its block\'s time (ms), none from a sample before')
   t.notMatch(log, /pid_(1424|6120)_/, 'only the traced processes: not the desktop window manager nor Explorer')
   t.notMatch(log, /pid_11872_/, 'the server has no instance: no line, no figure')
   const of = (pid: number) => runners.find(x => x.pid === pid)
