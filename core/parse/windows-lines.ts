@@ -154,8 +154,10 @@ export class WindowsLines {
         if (this.#pending !== undefined) {
           const key = this.#pending
           this.#pending = undefined
-          if (/^[\d.,]+$/.test(t)) {
-            this.#counter(key, t, no)
+          // A path's value is the one word on the next line: one that is no figure is skipped, said, and the view read on.
+          if (!/\s/.test(t)) {
+            if (/^[\d.,]+$/.test(t)) this.#counter(key, t, no)
+            else this.#problems.add(this.#file, no, 'bad-value', `counter \\${key}: "${t.slice(0, 30)}" is not a figure; skipped`)
             return true
           }
         }
@@ -248,9 +250,11 @@ export class WindowsLines {
     const v = win.counterBytes(cell)
     if (v === 'blank') return
     if (v === undefined || v > MAX_BYTES) return this.#skipOnce(`counter \\${key}: "${cell.trim().slice(0, 30)}" is not a whole number of bytes; skipped`, no)
+    if (g.pid > MAX_PID) return this.#problems.add(this.#file, no, 'bad-value', `counter \\${key}: pid ${g.pid}, a PID no machine has (overflow); skipped`)
     const rows = (this.#gpuRows ??= this.#gpuListings.put(this.#sampleAt, new Map()))
     const at = `${g.pid} ${g.adapter}`
     const row = rows.get(at) ?? { pid: g.pid, adapter: g.adapter }
+    if (row[kind] !== undefined) this.#problems.add(this.#file, no, 'duplicate', `counter \\${key} printed twice in one sample; the last is kept`)
     row[kind] = v
     rows.set(at, row)
   }

@@ -8,6 +8,8 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { TraceBuilder } from '../model/trace.js'
+import { ProblemLog } from '../parse/problems.js'
+import { SystemLogParser, type SystemBlock } from '../parse/system-log.js'
 import { block, FIXTURES, parseSys } from './helpers.js'
 
 const WIN = join(FIXTURES, 'system', 'windows')
@@ -98,4 +100,45 @@ t.test('a figure that is not whole bytes is reported once and skipped; the other
   const { sample, problems } = block(lines.join('\n'))
   t.equal(problems.count('bad-value'), 1, problems.summary().join('; '))
   t.same((sample.gpuProcesses ?? []).map(p => [p.pid, p.usedBytes]), [[15304, 2147483648]], 'the runner with a whole figure; Local Usage is not its GPU memory twice')
+})
+
+t.test("Get-Counter's view with bad values: each skipped with its problem, and the counters after it still read", async t => {
+  const gpu = (pid: number, counter: string, value: string, first = false) => [`${first ? '11/30/2026 7:19:00 PM     ' : '                          '}\\\\pc\\gpu process memory(pid_${pid}_luid_0x00000000_0x000095ca_phys_0)\\${counter} usage :`, `                          ${value}`, '']
+  const lines = [
+    'Timestamp                 CounterSamples',
+    '---------                 --------------',
+    ...gpu(14520, 'dedicated', '-5', true),
+    ...gpu(15304, 'dedicated', '100abc'),
+    ...gpu(17384, 'dedicated', '5,000'),
+    ...gpu(18000, 'dedicated', '5.000.000'),
+    ...gpu(18004, 'dedicated', '5,000.5'),
+    ...gpu(18008, 'dedicated', '5469339648.000000'),
+    ...gpu(4294967290, 'dedicated', '1048576'),
+    ...gpu(19000, 'dedicated', '2048'),
+    ...gpu(19000, 'dedicated', '4096'),
+    ...gpu(20000, 'dedicated', '8192'),
+    '                          \\\\pc\\memory\\available bytes :',
+    '                          10,195,881,984',
+  ]
+  const problems = new ProblemLog()
+  const messages: string[] = []
+  problems.onProblem(p => messages.push(p.message))
+  const parser = new SystemLogParser('s.log', problems)
+  for (const [i, l] of ['===== 2026-11-30T19:19:00Z =====', ...lines].entries()) parser.line(l, i + 1)
+  const sample = (parser.end() as SystemBlock).sample
+  const said = messages.join(' | ')
+  t.same((sample.gpuProcesses ?? []).map(p => [p.pid, p.usedBytes]), [
+    [17384, 5000],
+    [18000, 5_000_000],
+    [18008, 5469339648],
+    [19000, 4096],
+    [20000, 8192],
+  ], 'the figures after each bad one read; 5,000 is five thousand (grouped), never 5; the duplicate instance its last value')
+  t.equal(sample.availableBytes, 10_195_881_984, 'a memory counter after them read too, its grouped bytes whole')
+  t.match(said, /"-5"/, said)
+  t.match(said, /"100abc"/)
+  t.match(said, /"5,000\.5"/)
+  t.match(said, /4294967290[^;]*(PID|pid)/, 'a PID above any machine refused, as in process rows')
+  t.equal(problems.count('duplicate'), 1, 'the instance printed twice in one sample')
+  t.equal(problems.count('unrecognised-line'), 0, 'no value line taken for an unknown line')
 })
