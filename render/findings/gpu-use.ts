@@ -10,6 +10,18 @@ export function gpuSourceOf(trace: Trace, pid: number, t: number): string {
   return g?.from[Math.min(i, g.from.length - 1)] === 'gpu-counters' ? "Windows' GPU counters" : 'nvidia-smi'
 }
 
+/** The most Shared Usage (system RAM the GPU maps) the counters gave `pid` with from ≤ t ≤ to (the earliest of equal ones). */
+export function sharedPeak(trace: Trace, pid: number, from: number, to: number): At | undefined {
+  const g = trace.gpuByPid.get(pid)
+  if (!g) return undefined
+  let peak: At | undefined
+  for (let i = lowerBound(g.tsMs, from); i < g.tsMs.length && (g.tsMs[i] as number) <= to; i++) {
+    const v = g.shared[i] as number
+    if (!Number.isNaN(v) && (!peak || v > peak.v)) peak = { v, t: g.tsMs[i] as number }
+  }
+  return peak
+}
+
 /** The most GPU memory the process rows gave `pid` with from ≤ t ≤ to (the earliest of equal ones). */
 export function ownGpu(ctx: Ctx, pid: number, from: number, to: number): At | undefined {
   const g = ctx.trace.gpuByPid.get(pid)
