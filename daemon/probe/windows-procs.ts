@@ -210,9 +210,10 @@ export const FIRST_ANSWER_MS = 20_000
  * The daemon's side of that PowerShell: one request per process sample, its
  * answer read into the table as it comes; the system sample's memory
  * figures and GPU counters go with the process request of the same second
- * (or one of their own, `memoryNow`), and the system sample waits for them. While the first answer is awaited
- * (PowerShell starting, CIM asked about every process: seconds on a busy
- * PC), samples go on without rows instead of blocking the ticks. A
+ * (or one of their own, `memoryNow`), and the system sample waits for them.
+ * While the first answer is awaited (PowerShell starting, CIM asked about
+ * every process: seconds on a busy PC), samples go on without rows instead
+ * of blocking the ticks. A
  * PowerShell that died, or did not answer in time (it is then ended), is
  * started again at the next sample, at most every 5 s, and said.
  */
