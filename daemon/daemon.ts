@@ -254,6 +254,8 @@ export class Daemon {
       if (this.#linux) all = this.#linux.scan()
       else {
         const win = this.#sources.winProcs
+        // At a system sample's time its memory figures go with this request: one answer for both.
+        if (tickMs % this.#cfg.systemIntervalMs === 0) win?.askMemory()
         const r = await (win ? win.list(COMMAND_TIMEOUT_MS) : macProcesses(COMMAND_TIMEOUT_MS, this.#abort.signal))
         if (r.error) this.#sourceError(win ? 'processes' : 'ps', r.error)
         all = r.procs
@@ -323,6 +325,10 @@ export class Daemon {
     if (this.#closed) return
     this.#serverLog?.check(this.#runners.serverPid)
     for (const e of sys.errors) this.#sourceError('system', e)
+    for (const n of sys.notices ?? []) {
+      this.#lastSourceErrors.delete('system')
+      this.#log.info({ source: 'system' }, n)
+    }
     for (const k of this.#oom?.check(tickMs, this.#sources.cgroupDir, sys.text) ?? []) {
       this.#events.push(event('oom-kill', { ...k }))
       this.#error(`the kernel's OOM killer killed ${k.text} (pid ${k.pid})${k.model ? `, the runner of ${k.model}` : ''}: ${k.message}`)

@@ -64,7 +64,7 @@ export class Metrics {
   readonly #serverInfo = new client.Gauge({ name: 'memtrace_server_info', help: 'An Ollama server the daemon asks (always 1), where a host runs several: its PID and the address (host:port) it answers at, the server label of the per-server series.', labelNames: ['pid', 'address'], registers: [this.registry] })
   readonly #marker = new client.Gauge({ name: 'memtrace_marker_timestamp_seconds', help: 'A marker (memtrace mark) made in the last 10 minutes: when it was made (unix seconds), by its text.', labelNames: ['text'], registers: [this.registry] })
   readonly #runnerInfo = new client.Gauge({ name: 'memtrace_runner_info', help: 'A model runner alive at the last sample (always 1): its model, the digest Ollama lists for it, its PID, slots (NUM_PARALLEL) and context per slot.', labelNames: ['model', 'digest', 'pid', 'parallel', 'ctx'], registers: [this.registry] })
-  readonly #processGpu = new client.Gauge({ name: 'memtrace_process_gpu_memory_bytes', help: "GPU memory of the traced runners as nvidia-smi lists it by PID, by model and GPU index; summed over a model's runners.", labelNames: ['model', 'gpu'], registers: [this.registry] })
+  readonly #processGpu = new client.Gauge({ name: 'memtrace_process_gpu_memory_bytes', help: "GPU memory of the traced runners by PID (nvidia-smi's, or on Windows the GPU Process Memory counters' Dedicated Usage), by model and GPU: nvidia-smi's index, or the counters' adapter (luid_<high>_<low>_phys_<n>); summed over a model's runners.", labelNames: ['model', 'gpu'], registers: [this.registry] })
   readonly #up = new client.Gauge({ name: 'memtrace_ollama_up', help: 'Whether the Ollama server answered /api/ps at the last system sample (1) or not (0); by server where a host runs several.', labelNames: ['server'], registers: [this.registry] })
   readonly #size = new client.Gauge({ name: 'memtrace_ollama_model_loaded_bytes', help: 'What Ollama says a loaded model holds in memory (/api/ps size): its loaded size, not its size on disk.', labelNames: ['model', 'server'], registers: [this.registry] })
   readonly #vram = new client.Gauge({ name: 'memtrace_ollama_model_vram_bytes', help: 'What Ollama says a loaded model holds on the GPU (/api/ps size_vram).', labelNames: ['model', 'server'], registers: [this.registry] })
@@ -119,7 +119,7 @@ export class Metrics {
   #lastHeld = new Map<string, number>()
   #procs: MetricProcess[] = []
   #gpuByPid = new Map<number, number>()
-  #gpuRows: { gpu: number; pid: number; usedBytes: number }[] = []
+  #gpuRows: { gpu?: number; adapter?: string; pid: number; usedBytes: number }[] = []
   #unified = false
   #lastProcMs: number | undefined
   /** Markers by text, with their time: the newest of one text is kept. */
@@ -223,7 +223,9 @@ export class Metrics {
     for (const e of events) if (e.kind === 'oom-kill') this.#oomKills.inc({ source: e.source === 'cgroup' ? 'cgroup' : 'kernel' })
     if (serverLog) this.#evictions.inc(0)
     this.#gpuByPid = new Map()
-    this.#gpuRows = s.gpuProcesses ?? []
+    // A PID the counters list has their figure (every adapter, the NVIDIA one included): its nvidia-smi rows are not added again.
+    const counted = new Set((s.gpuProcesses ?? []).filter(p => p.source === 'gpu-counters').map(p => p.pid))
+    this.#gpuRows = (s.gpuProcesses ?? []).filter(p => p.source === 'gpu-counters' || !counted.has(p.pid))
     for (const p of this.#gpuRows) this.#gpuByPid.set(p.pid, (this.#gpuByPid.get(p.pid) ?? 0) + p.usedBytes)
     // With several servers, each is up where its listing is in the block; with one, there is no server label.
     const servers = [...new Set(this.#serverOf.values())]
@@ -286,8 +288,10 @@ export class Metrics {
     for (const g of this.#gpuRows) {
       const r = runners.find(x => x.pid === g.pid)
       if (!r) continue
-      const key = `${r.model ?? 'unknown'}\u0000${g.gpu}`
-      const sum = gpuSums.get(key) ?? { model: r.model ?? 'unknown', gpu: String(g.gpu), bytes: 0 }
+      // nvidia-smi's index; for the counters, the adapter's LUID (`luid_0x…_0x…_phys_N`), never a number: it is the same in every sample.
+      const gpu = g.adapter ?? String(g.gpu ?? '')
+      const key = `${r.model ?? 'unknown'}\u0000${gpu}`
+      const sum = gpuSums.get(key) ?? { model: r.model ?? 'unknown', gpu, bytes: 0 }
       sum.bytes += g.usedBytes
       gpuSums.set(key, sum)
     }

@@ -18,6 +18,8 @@ import { selectProcesses } from './select.js'
 
 const API_TIMEOUT_MS = 2000
 export const COMMAND_TIMEOUT_MS = 3000
+/** Windows: how long a system sample waits for the memory figures and GPU counters it asked the listing's PowerShell for. */
+export const MEMORY_WAIT_MS = 2000
 
 /** Where a source's failures go: recorded in the trace, and said when they start or change. */
 export interface SourceErrors {
@@ -28,7 +30,8 @@ export interface SourceErrors {
 
 /** What one system sample reads: the memory sources, the GPUs, and what the server says is loaded. */
 export interface SystemText {
-  sys: { text: string; errors: string[] }
+  /** `notices`: a source that failed works again, said once. */
+  sys: { text: string; errors: string[]; notices?: string[] }
   gpu: string
   ollama: { text: string; answered: boolean }
 }
@@ -53,8 +56,6 @@ export class SystemSources {
   readonly winProcs: WinProcessReader | undefined
   /** Windows: the memory counters, from one typeperf that lives as long as the daemon. */
   readonly #counters: CounterStream | undefined
-  /** Windows: the GPU counters' failure, said once. */
-  #gpuCountersSaid = false
 
   constructor(cfg: DaemonConfig, signal: AbortSignal, errors: SourceErrors) {
     this.#cfg = cfg
@@ -105,27 +106,28 @@ export class SystemSources {
   }
 
   /**
-   * Windows: systeminfo's memory lines from Win32_OperatingSystem (asked of
-   * the listing's PowerShell with its next answer, so up to a process
-   * interval old), then the newest row of the counters as typeperf printed
-   * it, whose exact bytes, pages/s and page file usage `render` prefers;
-   * then the traced processes' GPU memory from the GPU Process Memory
-   * counters, read with the memory figures. Counters that cannot be read
-   * (no WDDM 2 GPU, counters disabled) are said once, as skipped.
+   * Windows: systeminfo's memory lines from Win32_OperatingSystem and the
+   * traced processes' GPU memory from the GPU Process Memory counters, both
+   * asked of the listing's PowerShell at this sample and waited for a short
+   * while (MEMORY_WAIT_MS: figures that come later are not written, never
+   * written late under another block's time); then the newest row of the
+   * memory counters as typeperf printed it, whose exact bytes, pages/s and
+   * page file usage `render` prefers. Counters that cannot be read (no WDDM
+   * 2 GPU, counters disabled) are said once, as skipped.
    */
-  async #windows(): Promise<{ text: string; errors: string[] }> {
+  async #windows(): Promise<{ text: string; errors: string[]; notices?: string[] }> {
     const win = this.winProcs as WinProcessReader
-    win.askMemory()
+    const askedAt = Date.now()
+    const answered = await win.memoryNow(MEMORY_WAIT_MS)
     const c = (this.#counters as CounterStream).sample()
-    const fresh = <T extends { at: number }>(x: T | undefined) => (x && Date.now() - x.at <= 2 * this.#cfg.systemIntervalMs ? x : undefined)
-    const m = fresh(win.memory)
-    const g = fresh(win.gpu)
+    const now = <T extends { at: number }>(x: T | undefined) => (answered && x && x.at >= askedAt ? x : undefined)
+    const m = now(win.memory)
+    const g = now(win.takeGpu())
     const errors = c.error ? [c.error] : []
-    if (win.gpuError && !win.gpu && !this.#gpuCountersSaid) {
-      this.#gpuCountersSaid = true
-      errors.push(`the GPU Process Memory counters cannot be read (${win.gpuError}): no GPU memory per process from them; skipped`)
-    }
-    return { text: `${m ? systeminfoLines(m) : ''}${c.text}${g ? gpuCounterLines(g) : ''}`, errors }
+    const said = win.gpuSaid.splice(0)
+    errors.push(...said.filter(s => !s.recovered).map(s => s.text))
+    const notices = said.filter(s => s.recovered).map(s => s.text)
+    return { text: `${m ? systeminfoLines(m) : ''}${c.text}${g ? gpuCounterLines(g) : ''}`, errors, ...(notices.length > 0 ? { notices } : {}) }
   }
 
   async #amdText(): Promise<string> {

@@ -148,14 +148,14 @@ export const systemSampleSchema = {
       items: {
         type: 'object',
         additionalProperties: false,
-        required: ['gpu', 'pid', 'usedBytes'],
+        required: ['pid', 'usedBytes'],
         properties: {
-          gpu: { type: 'integer', minimum: 0, description: "nvidia-smi's GPU index; for the counters, the adapter's place among the block's adapters in the order of their LUIDs." },
+          gpu: { type: 'integer', minimum: 0, description: "nvidia-smi's GPU index, on each of its rows. The counters' rows have none: their adapter names the GPU." },
           pid: { type: 'integer', minimum: 0 },
           type: { type: 'string', description: 'nvidia-smi: C (compute), G (graphics), C+G, M (MPS). The counters do not say.' },
           usedBytes: { ...bytes, description: "The GPU's own memory the process holds (nvidia-smi's figure; the counters' Dedicated Usage)." },
           sharedBytes: { ...bytes, description: 'The counters: Shared Usage, system RAM the GPU maps for the process (where an integrated GPU holds its allocations).' },
-          adapter: { type: 'string', description: 'The counters: the adapter as their instance names it (`luid_0x…_0x…_phys_N`, lower case).' },
+          adapter: { type: 'string', description: "The counters: the adapter as their instance names it (`luid_0x…_0x…_phys_N`, lower case), the same in every block until the PC restarts (a LUID is made at each boot); not nvidia-smi's index." },
           source: { enum: ['gpu-counters'], description: 'Where the row came from; absent means nvidia-smi.' },
         },
       },

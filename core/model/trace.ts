@@ -41,8 +41,15 @@ export interface Snapshot {
  */
 export const PLACEHOLDER_MIN_SAMPLES = 5
 
-/** A process's GPU memory over time; `from`: nvidia-smi's rows, or Windows' GPU Process Memory counters. */
-export type GpuSeries = { tsMs: number[]; bytes: number[]; from: 'nvidia-smi' | 'gpu-counters' }
+/** Who gave a process's GPU memory: nvidia-smi's rows, or Windows' GPU Process Memory counters. */
+export type GpuSource = 'nvidia-smi' | 'gpu-counters'
+
+/**
+ * A process's GPU memory over time; `from[i]`: who gave `bytes[i]`;
+ * `shared[i]`: the counters' Shared Usage then (system RAM the GPU maps),
+ * kept but never added to `bytes`; NaN where none was given.
+ */
+export type GpuSeries = { tsMs: number[]; bytes: number[]; from: GpuSource[]; shared: number[] }
 
 export interface Trace {
   procs: ProcSeries[]
@@ -225,19 +232,28 @@ export class TraceBuilder {
     return names.length > 0 ? { gpuUnread: names } : {}
   }
 
+  /**
+   * A block's GPU rows, one figure per process: where the counters list a
+   * process, theirs (they cover every adapter, the NVIDIA one included), its
+   * nvidia-smi rows not added again; elsewhere nvidia-smi's, its GPUs added.
+   */
   #addGpuProcesses(tsMs: number, procs: NonNullable<SystemSample['gpuProcesses']>): void {
-    const sums = new Map<number, number>()
-    const counted = new Set<number>()
+    const sums = new Map<number, { bytes: number; from: GpuSource; shared: number }>()
     for (const p of procs) {
-      sums.set(p.pid, (sums.get(p.pid) ?? 0) + p.usedBytes)
-      if (p.source === 'gpu-counters') counted.add(p.pid)
+      const from = p.source === 'gpu-counters' ? 'gpu-counters' : 'nvidia-smi'
+      let sum = sums.get(p.pid)
+      if (!sum || (from === 'gpu-counters' && sum.from === 'nvidia-smi')) sums.set(p.pid, (sum = { bytes: 0, from, shared: NaN }))
+      if (sum.from !== from) continue
+      sum.bytes += p.usedBytes
+      if (p.sharedBytes !== undefined) sum.shared = (Number.isNaN(sum.shared) ? 0 : sum.shared) + p.sharedBytes
     }
-    for (const [pid, bytes] of sums) {
+    for (const [pid, { bytes, from, shared }] of sums) {
       let series = this.#gpuByPid.get(pid)
-      if (!series) this.#gpuByPid.set(pid, (series = { tsMs: [], bytes: [], from: 'nvidia-smi' }))
-      if (counted.has(pid)) series.from = 'gpu-counters'
+      if (!series) this.#gpuByPid.set(pid, (series = { tsMs: [], bytes: [], from: [], shared: [] }))
       series.tsMs.push(tsMs)
       series.bytes.push(bytes)
+      series.from.push(from)
+      series.shared.push(shared)
     }
   }
 
@@ -279,9 +295,11 @@ export class TraceBuilder {
     if (!this.#sysOrdered) sortSystem(sysTs, fields)
     for (const g of this.#gpuByPid.values()) {
       if (g.tsMs.every((t, i) => i === 0 || t >= (g.tsMs[i - 1] as number))) continue
-      const order = g.tsMs.map((t, i) => [t, g.bytes[i] as number] as const).sort((a, b) => a[0] - b[0])
+      const order = g.tsMs.map((t, i) => [t, g.bytes[i] as number, g.from[i] as GpuSource, g.shared[i] as number] as const).sort((a, b) => a[0] - b[0])
       g.tsMs = order.map(o => o[0])
       g.bytes = order.map(o => o[1])
+      g.from = order.map(o => o[2])
+      g.shared = order.map(o => o[3])
     }
     const v = this.#platformVotes
     const platform = v.windows > v.macos && v.windows > v.linux ? 'windows' : v.macos >= v.linux ? (v.macos > 0 ? 'macos' : 'unknown') : 'linux'

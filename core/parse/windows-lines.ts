@@ -154,8 +154,10 @@ export class WindowsLines {
         if (this.#pending !== undefined) {
           const key = this.#pending
           this.#pending = undefined
-          if (/^[\d.,]+$/.test(t)) {
-            this.#counter(key, t, no)
+          // A path's value is the one word on the next line: one that is no figure is skipped, said, and the view read on.
+          if (!/\s/.test(t)) {
+            if (/^[\d.,]+$/.test(t)) this.#counter(key, t, no)
+            else this.#problems.add(this.#file, no, 'bad-value', `counter \\${key}: "${t.slice(0, 30)}" is not a figure; skipped`)
             return true
           }
         }
@@ -248,9 +250,11 @@ export class WindowsLines {
     const v = win.counterBytes(cell)
     if (v === 'blank') return
     if (v === undefined || v > MAX_BYTES) return this.#skipOnce(`counter \\${key}: "${cell.trim().slice(0, 30)}" is not a whole number of bytes; skipped`, no)
+    if (g.pid > MAX_PID) return this.#problems.add(this.#file, no, 'bad-value', `counter \\${key}: pid ${g.pid}, a PID no machine has (overflow); skipped`)
     const rows = (this.#gpuRows ??= this.#gpuListings.put(this.#sampleAt, new Map()))
     const at = `${g.pid} ${g.adapter}`
     const row = rows.get(at) ?? { pid: g.pid, adapter: g.adapter }
+    if (row[kind] !== undefined) this.#problems.add(this.#file, no, 'duplicate', `counter \\${key} printed twice in one sample; the last is kept`)
     row[kind] = v
     rows.set(at, row)
   }
@@ -281,15 +285,14 @@ export class WindowsLines {
    * The GPU counters' rows as the block's GPU processes, beside any
    * nvidia-smi listed: one per process and adapter with its Dedicated Usage
    * (the figure nvidia-smi gives per process), Shared Usage beside it. The
-   * adapters are numbered in the order of their LUIDs, which is not
-   * nvidia-smi's numbering: the LUID names which it is.
+   * adapter is named by its LUID, the same in every block (never numbered
+   * by the adapters a block happens to list), and has no nvidia-smi index.
    */
   #gpuEnd(s: SystemSample): void {
     const rows = [...(this.#gpuListings.get()?.values() ?? [])].filter(r => r.dedicated !== undefined)
     if (rows.length === 0) return
-    const adapters = [...new Set(rows.map(r => r.adapter))].sort()
     rows.sort((a, b) => a.pid - b.pid || a.adapter.localeCompare(b.adapter))
-    const listed = rows.map(r => ({ gpu: adapters.indexOf(r.adapter), pid: r.pid, usedBytes: r.dedicated as number, ...(r.shared !== undefined ? { sharedBytes: r.shared } : {}), adapter: r.adapter, source: 'gpu-counters' as const }))
+    const listed = rows.map(r => ({ pid: r.pid, usedBytes: r.dedicated as number, ...(r.shared !== undefined ? { sharedBytes: r.shared } : {}), adapter: r.adapter, source: 'gpu-counters' as const }))
     s.gpuProcesses = [...(s.gpuProcesses ?? []), ...listed]
   }
 }

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import type { ProcInfo } from './proc-linux.js'
 import { powershellArgs, winBin } from './windows.js'
+import { GpuCounterWatch } from './gpu-counter-watch.js'
 
 /**
  * The processes of a Windows host, from one PowerShell that lives as long as
@@ -42,7 +43,7 @@ while ($null -ne ($req = [Console]::In.ReadLine())) {
   $sb = New-Object System.Text.StringBuilder
   $want = @{}
   $mem = $false
-  foreach ($w in $req.Split(' ')) { $n = 0; if ($w -eq 'm') { $mem = $true } elseif ([int]::TryParse($w, [ref]$n)) { $want[$n] = $true } }
+  foreach ($w in $req.Split(' ')) { [long]$n = 0; if ($w -eq 'm') { $mem = $true } elseif ([long]::TryParse($w, [ref]$n)) { $want[$n] = $true } }
   if ($mem) {
     $os = Get-CimInstance Win32_OperatingSystem -Property TotalVisibleMemorySize,FreePhysicalMemory,TotalVirtualMemorySize,FreeVirtualMemory
     if ($os) { [void]$sb.Append("M\`t$($os.TotalVisibleMemorySize)\`t$($os.FreePhysicalMemory)\`t$($os.TotalVirtualMemorySize)\`t$($os.FreeVirtualMemory)\`n") }
@@ -53,9 +54,9 @@ while ($null -ne ($req = [Console]::In.ReadLine())) {
         $ded = $all['Dedicated Usage']
         $sha = $all['Shared Usage']
         if (-not $ded) { throw 'the set has no Dedicated Usage counter' }
-        [void]$sb.Append("W\`t$([DateTime]::Now.ToString())\`t$($env:COMPUTERNAME)\`n")
+        [void]$sb.Append("W\`t$([DateTime]::Now.ToString('o'))\`t$($env:COMPUTERNAME)\`n")
         foreach ($i in $ded.Values) {
-          if ($i.InstanceName -match '^pid_(\\d+)_' -and $want.ContainsKey([int]$Matches[1])) {
+          if ($i.InstanceName -match '^pid_(\\d+)_' -and $want.ContainsKey([long]$Matches[1])) {
             $sh = ''
             if ($sha -and $sha.Contains($i.InstanceName)) { $sh = $sha[$i.InstanceName].RawValue }
             [void]$sb.Append("U\`t$($i.InstanceName)\`t$($i.RawValue)\`t$sh\`n")
@@ -68,7 +69,7 @@ while ($null -ne ($req = [Console]::In.ReadLine())) {
   $now = @{}
   $new = @{}
   foreach ($p in [System.Diagnostics.Process]::GetProcesses()) {
-    $id = $p.Id
+    $id = [long]$p.Id
     $now[$id] = $true
     if (-not $known.ContainsKey($id)) { $new[$id] = $true }
     if ($want.ContainsKey($id) -or $new.ContainsKey($id)) { [void]$sb.Append("P\`t$id\`t$($p.WorkingSet64)\`t$($p.PrivateMemorySize64)\`n") }
@@ -77,7 +78,7 @@ while ($null -ne ($req = [Console]::In.ReadLine())) {
     if ($new.Count -gt 50) { $cim = Get-CimInstance Win32_Process -Property $props }
     else { $cim = Get-CimInstance Win32_Process -Property $props -Filter ((@($new.Keys) | ForEach-Object { "ProcessId=$_" }) -join ' OR ') }
     foreach ($c in $cim) {
-      $id = [int]$c.ProcessId
+      $id = [long]$c.ProcessId
       if (-not $new.ContainsKey($id) -or $known.ContainsKey($id)) { continue }
       $start = ''
       if ($c.CreationDate) { $start = $c.CreationDate.ToUniversalTime().ToString('o') }
@@ -199,14 +200,20 @@ export class ProcessTable {
   }
 }
 
+/** A request written and not yet answered: when, whether it is the first, whether it asks the memory figures, and who waits for it. */
+type Asked = { at: number; first: boolean; memory: boolean; waiting: ((r: Answer | undefined) => void)[] }
+
 /** How long PowerShell may take to start and give its first answer (CIM asked about every process). */
 export const FIRST_ANSWER_MS = 20_000
 
 /**
  * The daemon's side of that PowerShell: one request per process sample, its
- * answer read into the table as it comes. While the first answer is awaited
- * (PowerShell starting, CIM asked about every process: seconds on a busy
- * PC), samples go on without rows instead of blocking the ticks. A
+ * answer read into the table as it comes; the system sample's memory
+ * figures and GPU counters go with the process request of the same second
+ * (or one of their own, `memoryNow`), and the system sample waits for them.
+ * While the first answer is awaited (PowerShell starting, CIM asked about
+ * every process: seconds on a busy PC), samples go on without rows instead
+ * of blocking the ticks. A
  * PowerShell that died, or did not answer in time (it is then ended), is
  * started again at the next sample, at most every 5 s, and said.
  */
@@ -215,16 +222,18 @@ export class WinProcessReader {
   #buf = ''
   #lines: string[] = []
   /** The request written and not yet answered, and who waits for it. */
-  #asked: { at: number; first: boolean; waiting: ((r: Answer | undefined) => void)[] } | undefined
+  #asked: Asked | undefined
   readonly #table: ProcessTable
   #startedAt = -Infinity
   #ended: string | undefined
   #closed = false
   /** The memory figures of the last answer that had them, and when it came. */
   memory: (OsMemory & { at: number }) | undefined
-  /** The GPU counters of the last answer that had them, and when it came; why they were not read, the last time they were not. */
+  /** The GPU counters of the last answer that asked for them, and when it came: none where that answer had none (an `X`, or no longer asked). */
   gpu: (GpuCounters & { at: number }) | undefined
-  gpuError: string | undefined
+  /** What is to be said of the counters (failing, given up, read again), each once; taken by the system sample. */
+  readonly gpuSaid: { text: string; recovered?: true }[] = []
+  readonly #gpuWatch = new GpuCounterWatch()
   #askMemory = true
   /** How many PowerShells were started. */
   starts = 0
@@ -246,19 +255,13 @@ export class WinProcessReader {
     }
     const child = this.#child as ChildProcess
     if (!this.#asked) {
-      this.#asked = { at: Date.now(), first: this.#table.empty, waiting: [] }
+      this.#asked = { at: Date.now(), first: this.#table.empty, memory: this.#askMemory, waiting: [] }
       child.stdin?.write(this.#table.request(this.#askMemory))
       this.#askMemory = false
     }
     const asked = this.#asked
     // A first answer is waited for half a second a sample, so the ticks go on.
-    const got = await new Promise<Answer | undefined>(resolve => {
-      const timer = setTimeout(() => resolve(undefined), asked.first ? Math.min(500, timeoutMs) : timeoutMs)
-      asked.waiting.push(r => {
-        clearTimeout(timer)
-        resolve(r)
-      })
-    })
+    const got = await this.#wait(asked, asked.first ? Math.min(500, timeoutMs) : timeoutMs)
     if (this.#closed) return { procs: [] }
     if (!got) {
       if (this.#child !== child) return { procs: [], error: `powershell.exe (the process listing) ${this.#ended ?? 'ended'}` }
@@ -272,14 +275,54 @@ export class WinProcessReader {
     return error ? { procs: got.procs, error } : { procs: got.procs }
   }
 
-  /** The next request asks for the memory figures too (at each system sample). */
+  /** The next request asks for the memory figures too (the process sample at the system sample's time). */
   askMemory(): void {
     this.#askMemory = true
+  }
+
+  /**
+   * The memory figures and the GPU counters, asked now for the system
+   * sample, waited for up to `limitMs`: true when they came. A request
+   * already out that asks them is waited for; one that does not (the process
+   * sample's) is answered first, then they are asked. While PowerShell
+   * starts (its first answer), none: the ticks go on.
+   */
+  async memoryNow(limitMs: number): Promise<boolean> {
+    const until = Date.now() + limitMs
+    if (this.#closed || !this.#child || this.#asked?.first) return false
+    if (this.#asked && !this.#asked.memory && !(await this.#wait(this.#asked, limitMs))) return false
+    const child = this.#child
+    if (this.#closed || !child) return false
+    if (!this.#asked) {
+      this.#asked = { at: Date.now(), first: false, memory: true, waiting: [] }
+      child.stdin?.write(this.#table.request(true))
+      this.#askMemory = false
+    }
+    return this.#asked.memory && (await this.#wait(this.#asked, until - Date.now())) !== undefined
+  }
+
+  /** `asked`'s answer, or undefined after `ms` (the request stays out: a later wait may still get it). */
+  #wait(asked: Asked, ms: number): Promise<Answer | undefined> {
+    return new Promise<Answer | undefined>(resolve => {
+      const timer = setTimeout(() => resolve(undefined), Math.max(0, ms))
+      asked.waiting.push(r => {
+        clearTimeout(timer)
+        resolve(r)
+      })
+    })
+  }
+
+  /** The GPU counters' read not yet written, taken: a read is written into one block only. */
+  takeGpu(): (GpuCounters & { at: number }) | undefined {
+    const g = this.gpu
+    this.gpu = undefined
+    return g
   }
 
   #start(): void {
     this.#startedAt = Date.now()
     this.starts++
+    this.#gpuWatch.restarted()
     this.#table.clear()
     this.#buf = ''
     this.#lines = []
@@ -304,10 +347,13 @@ export class WinProcessReader {
         // Read into the table whoever waits: a late answer's new PIDs are never lost.
         const r = this.#table.read(this.#lines)
         this.#lines = []
-        if (r.memory) this.memory = { ...r.memory, at: Date.now() }
-        if (r.gpu) this.gpu = { ...r.gpu, at: Date.now() }
-        if (r.gpuError) this.gpuError = r.gpuError
         const asked = this.#asked
+        if (r.memory) this.memory = { ...r.memory, at: Date.now() }
+        // An answer that asked for the counters and has none (an `X`, or no longer asked) leaves none: an older read is never kept.
+        if (asked?.memory) {
+          this.gpu = r.gpu ? { ...r.gpu, at: Date.now() } : undefined
+          this.gpuSaid.push(...this.#gpuWatch.answer(r.gpu !== undefined, r.gpuError))
+        }
         this.#asked = undefined
         for (const w of asked?.waiting ?? []) w(r)
       } else if (this.#lines.length < 100_000) this.#lines.push(line)

@@ -126,6 +126,21 @@ t.test('accounting on a GPU host: the runner\'s own GPU memory against size_vram
   t.equal(value(text, 'memtrace_process_gpu_memory_bytes{model="a:7b",gpu="0"}'), 4096 * 2 ** 20, "the runner's own GPU memory, by model and GPU")
 })
 
+t.test("a runner both nvidia-smi and Windows' GPU counters list: the counters' figure (every adapter) alone, never the two added", async t => {
+  const m = new Metrics()
+  m.processes([runner(11, 'a:7b', 1)], 0)
+  const smi = 'gpu_uuid, pid, used_gpu_memory [MiB]\nGPU-1, 11, 4096 MiB\n'
+  const gpus = 'index, uuid, name, memory.used [MiB], memory.total [MiB]\n0, GPU-1, X, 4500 MiB, 24564 MiB\n'
+  const counter = (adapter: string, bytes: number) => `\\\\pc\\gpu process memory(pid_11_${adapter})\\dedicated usage :\n${bytes}\n\n`
+  const counters = `Timestamp                 CounterSamples\n---------                 --------------\n11/30/2026 7:19:00 PM     ${counter('luid_0x00000000_0x000095ca_phys_0', 4 * GIB)}${counter('luid_0x00000000_0x0000a18d_phys_0', GIB / 2)}`
+  m.system(block(`${meminfo(8_388_608, 4_194_304)}${gpus}${smi}\n${counters}${apiPs([{ name: 'a:7b', size: 10 * GIB, vram: 9 * GIB }])}`).sample, true)
+  const text = await m.registry.metrics()
+  t.equal(value(text, 'memtrace_model_accounting_ratio{model="a:7b",memory="gpu"}'), 4.5 / 9, "the counters' NVIDIA and Intel instances against size_vram; nvidia-smi's row not added again")
+  t.equal(value(text, 'memtrace_process_gpu_memory_bytes{model="a:7b",gpu="luid_0x00000000_0x0000a18d_phys_0"}'), GIB / 2, "the counters' adapter by its LUID, not by a number nvidia-smi's index could be taken for")
+  t.equal(value(text, 'memtrace_process_gpu_memory_bytes{model="a:7b",gpu="luid_0x00000000_0x000095ca_phys_0"}'), 4 * GIB)
+  t.equal(value(text, 'memtrace_process_gpu_memory_bytes{model="a:7b",gpu="0"}'), undefined, "nvidia-smi's row of the same PID not added")
+})
+
 t.test('memtrace start --metrics serves the last sample; an address in use fails the start with the reason', async t => {
   // Stopped before tap removes the folder (a teardown made after t.testdir runs once it is gone), even when a check fails.
   t.teardown(() => memtrace(['stop', '--dir', join(t.testdirName, 'a')]))

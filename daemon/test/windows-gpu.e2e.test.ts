@@ -58,7 +58,11 @@ async function run(t: Test, noCounters: boolean) {
 t.test('a simulated Windows PC with GPU counters: each runner holds its own GPU memory, its adapters added, to the byte', async t => {
   const { log, records, runners } = await run(t, false)
   t.match(log, /^Timestamp {17}CounterSamples$/m, "in Get-Counter's layout")
-  t.match(log, /^\d+\/\d+\/\d{4} [\d:]+ [AP]M +\\\\desktop-zoe\\gpu process memory\(pid_14520_luid_0x00000000_0x000095ca_phys_0\)\\dedicated usage :$/m)
+  t.match(log, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}[+-]\d\d:\d\d \\\\desktop-zoe\\gpu process memory\(pid_14520_luid_0x00000000_0x000095ca_phys_0\)\\dedicated usage :$/m)
+  // Each block's counters were read at its own time, not at the sample before: the read's time (the script's 'o') at or after the block's.
+  const reads = [...log.matchAll(/^===== (\S+) =====\n(?:(?!=====)[^\n]*\n)*?(\d{4}-\d\d-\d\dT[\d:.]+[+-]\d\d:\d\d) \\\\desktop-zoe/gm)].map(m => Date.parse(m[2] as string) - Date.parse(m[1] as string))
+  t.ok(reads.length >= 4, `the counters in ${reads.length} blocks`)
+  t.same(reads.filter(d => d < 0 || d > 3000), [], 'each read from 0 to 3 s after its block\'s time (ms), none from a sample before')
   t.notMatch(log, /pid_(1424|6120)_/, 'only the traced processes: not the desktop window manager nor Explorer')
   t.notMatch(log, /pid_11872_/, 'the server has no instance: no line, no figure')
   const of = (pid: number) => runners.find(x => x.pid === pid)
@@ -79,4 +83,41 @@ t.test('a Windows PC whose GPU counters cannot be read: said once, as skipped; n
   t.notMatch(log, /gpu process memory\(/)
   t.same(runners.map(x => x.pid).sort(), [14520, 15304])
   for (const x of runners) t.equal(x.gpuBytes, undefined, `pid ${x.pid}: no GPU figure, not zero`)
+})
+
+t.test('GPU counters that fail after working: no earlier read written again; the failure and the give-up each said once', async t => {
+  const dir = t.testdir({})
+  const host = windowsHost(dir)
+  const home = join(dir, 'home')
+  models(home)
+  const api = createServer((_q, r) => r.end(JSON.stringify({ models: [] })))
+  await new Promise<void>(ok => api.listen(0, '127.0.0.1', ok))
+  t.teardown(() => api.close())
+  const env = { ...host.env, HOME: home, USERPROFILE: home, LOCALAPPDATA: join(home, 'AppData', 'Local'), OLLAMA_MODELS: '' }
+  const trace = join(dir, 'trace')
+  const url = `http://127.0.0.1:${(api.address() as { port: number }).port}`
+  const started = memtrace(['start', '--dir', trace, '--ollama-url', url, '--interval', '500ms', '--system-interval', '1s'], env)
+  t.equal(started.code, 0, started.stderr)
+  const pid = readLock(trace)?.pid as number
+  t.teardown(() => {
+    if (!gone(pid)) process.kill(pid, 'SIGKILL')
+  })
+  const { sys } = traceFiles(trace)
+  const counted = /gpu process memory\(pid_14520_/g
+  await until(() => (read(sys).match(counted)?.length ?? 0) >= 4, 10_000, 'two blocks with the runner counted')
+  // The scene changes: from the next answer on, the counters cannot be read.
+  writeFileSync(join(dir, 'no-gpu-counters'), '')
+  await until(() => /no longer asked/.test(read(sys)), 15_000, 'the counters given up')
+  await until(() => (read(sys).split(/no longer asked/)[1]?.match(/^===== /gm)?.length ?? 0) >= 2, 10_000, 'two more system samples')
+  const stop = memtrace(['stop', '--dir', trace], env)
+  t.equal(stop.code, 0, stop.stderr)
+  await until(() => gone(pid), 5000, 'the daemon to exit')
+  const log = read(sys)
+  const failed = log.match(/memtrace source-error \{[^\n]*GPU Process Memory counters cannot be read[^\n]*/g) ?? []
+  t.equal(failed.length, 1, 'the change from working to failing said once')
+  t.equal(log.match(/memtrace source-error \{[^\n]*failed 3 times in a row: no longer asked[^\n]*/g)?.length, 1, 'the give-up said once')
+  const blocks = log.split(/^(?====== )/m)
+  const at = blocks.findIndex(b => b.includes('GPU Process Memory counters cannot be read'))
+  t.ok(at > 0 && blocks.slice(0, at).some(b => b.includes('gpu process memory(pid_14520_')), 'the runner was counted before')
+  t.same(blocks.slice(at).filter(b => b.includes('gpu process memory(')).length, 0, 'from the failing read on, no GPU rows: the last good read is not written again under a later time')
 })

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ProcessTable } from '../probe/windows-procs.js'
+import { PROCESS_SCRIPT, ProcessTable } from '../probe/windows-procs.js'
+import { GpuCounterWatch } from '../probe/gpu-counter-watch.js'
 import type { ProcInfo } from '../probe/proc-linux.js'
 import { selectProcesses } from '../select.js'
 import { ROOT } from './helpers.js'
@@ -72,4 +73,24 @@ t.test("the GPU counters in an answer: the asked PIDs' instances with their byte
   t.equal(none.gpu, undefined, 'no counters: no rows, not rows of zero')
   t.match(none.gpuError, /Category does not exist/)
   t.equal(none.bad, 0)
+})
+
+t.test('the GPU counters over many answers: a failure after working, the give-up and a recovery each said once, when they happen', async t => {
+  const w = new GpuCounterWatch()
+  const texts = (x: { text: string; recovered?: true }[]) => x.map(s => `${s.recovered ? 'notice' : 'error'}: ${s.text}`)
+  t.same(w.answer(true, undefined), [], 'read: nothing to say')
+  t.match(texts(w.answer(false, 'Category does not exist.')), [/^error: the GPU Process Memory counters cannot be read \(Category does not exist\.\)/], 'the first failure after working')
+  t.same(w.answer(false, 'Category does not exist.'), [], 'the second: already said')
+  t.match(texts(w.answer(true, undefined)), [/^notice: the GPU Process Memory counters are read again/], 'working again: said once, as a notice')
+  t.same(w.answer(true, undefined), [])
+  const said = [1, 2, 3].flatMap(() => texts(w.answer(false, 'Access is denied.')))
+  t.equal(said.length, 2, said.join(' | '))
+  t.match(said, [/cannot be read \(Access is denied\.\)/, /failed 3 times in a row: no longer asked/], 'failing, then given up at the third')
+  t.same(w.answer(false, undefined), [], 'no longer asked: an answer without them says nothing')
+})
+
+t.test("the listing's script: PIDs as [long] (a Windows PID is a DWORD, past [int]'s range), the counters' read time as ISO 8601", async t => {
+  t.notMatch(PROCESS_SCRIPT, /\[int\]/, 'no PID cast to [int]: one past 2^31 would throw, and be taken for the counters failing')
+  t.match(PROCESS_SCRIPT, /\$want\.ContainsKey\(\[long\]\$Matches\[1\]\)/)
+  t.match(PROCESS_SCRIPT, /W`t\$\(\[DateTime\]::Now\.ToString\('o'\)\)/, "the read's time with its offset, the same on every Windows locale")
 })

@@ -3,7 +3,7 @@ import type { LoadedModel } from '../../schemas/index.js'
 import type { ProcSeries } from '../../core/model/trace.js'
 import { GAP_FACTOR } from '../../core/model/intervals.js'
 import { Lifetimes, snapsBetween } from './lookup.js'
-import { gpuSourceOf, ownGpu } from './gpu-use.js'
+import { gpuSourceOf, ownGpu, sharedPeak } from './gpu-use.js'
 import { type Held, heldWithGpu, isUnified } from './unified.js'
 import { arrival, type At, type Ctx, type Draft, cap, draft, firstMs, GIB, gib, join, lastMs, lines, listing, lowerBound, listSource, modelsOf, peakRss, range, runnerName, some } from './context.js'
 
@@ -196,7 +196,7 @@ function one(ctx: Ctx, c: Claim, unified: boolean): Draft {
       ? `, within the ${gib(GPU_RUNTIME_RSS_BYTES)} a CUDA runner holds beyond ${what}`
       : `, close to ${what}`
   const peaked = c.held
-    ? `held at most ${gib(c.held.v)} of system RAM at ${ctx.at(c.held.t)} (${gib(c.held.rssBytes)} RSS plus the ${gib(c.held.gpuBytes)} ${gpuSourceOf(ctx.trace, c.runner.pid)} gave pid ${c.runner.pid} on the GPU, which is system RAM on this host)`
+    ? `held at most ${gib(c.held.v)} of system RAM at ${ctx.at(c.held.t)} (${gib(c.held.rssBytes)} RSS plus the ${gib(c.held.gpuBytes)} ${gpuSourceOf(ctx.trace, c.runner.pid, c.held.t)} gave pid ${c.runner.pid} on the GPU, which is system RAM on this host)`
     : `peaked at ${gib(c.peak.v)} RSS at ${ctx.at(c.peak.t)}`
   let text = `${cap(runnerName(c.runner))} ${peaked}${rss}. ${c.source} at ${ctx.at(c.atMs)} gave ${c.model.name} ${whereText(c, unified)}.`
   const g = c.gpu
@@ -210,7 +210,12 @@ function one(ctx: Ctx, c: Claim, unified: boolean): Draft {
  * device's rise, said to be the device's, up to where the next runner started.
  */
 function gpuText(ctx: Ctx, c: Claim, g: GpuUse): string {
-  if (g.own) return `${gpuSourceOf(ctx.trace, c.runner.pid)} gave pid ${c.runner.pid} at most ${gib(g.own.v)} of GPU memory (${ctx.at(g.own.t)}),`
+  if (g.own) {
+    // An integrated GPU's allocations are in Shared Usage, which is not counted: said beside a figure that reads as nothing.
+    const shared = gib(g.own.v) === gib(0) ? sharedPeak(ctx.trace, c.runner.pid, firstMs(c.runner), lastMs(c.runner)) : undefined
+    const beside = shared && gib(shared.v) !== gib(0) ? ` and at most ${gib(shared.v)} of shared memory the GPU maps from system RAM (${ctx.at(shared.t)}),` : ''
+    return `${gpuSourceOf(ctx.trace, c.runner.pid, g.own.t)} gave pid ${c.runner.pid} at most ${gib(g.own.v)} of GPU memory (${ctx.at(g.own.t)}),${beside}`
+  }
   const cut = g.cutMs !== undefined ? `, counted until the next runner started at ${ctx.at(g.cutMs)}` : ''
   const device = `the GPU gave no figure for pid ${c.runner.pid}, so this is the device's use${cut}`
   if (!g.peak) return ''

@@ -3,9 +3,23 @@ import type { Trace } from '../../core/model/trace.js'
 import type { At, Ctx } from './context.js'
 import { lowerBound } from './lookup.js'
 
-/** Who gave `pid`'s own GPU memory, as a finding names it. */
-export function gpuSourceOf(trace: Trace, pid: number): string {
-  return trace.gpuByPid.get(pid)?.from === 'gpu-counters' ? "Windows' GPU counters" : 'nvidia-smi'
+/** Who gave `pid`'s own GPU memory at `t` (the time of the figure a finding quotes), as the finding names it. */
+export function gpuSourceOf(trace: Trace, pid: number, t: number): string {
+  const g = trace.gpuByPid.get(pid)
+  const i = g ? lowerBound(g.tsMs, t) : -1
+  return g?.from[Math.min(i, g.from.length - 1)] === 'gpu-counters' ? "Windows' GPU counters" : 'nvidia-smi'
+}
+
+/** The most Shared Usage (system RAM the GPU maps) the counters gave `pid` with from ≤ t ≤ to (the earliest of equal ones). */
+export function sharedPeak(trace: Trace, pid: number, from: number, to: number): At | undefined {
+  const g = trace.gpuByPid.get(pid)
+  if (!g) return undefined
+  let peak: At | undefined
+  for (let i = lowerBound(g.tsMs, from); i < g.tsMs.length && (g.tsMs[i] as number) <= to; i++) {
+    const v = g.shared[i] as number
+    if (!Number.isNaN(v) && (!peak || v > peak.v)) peak = { v, t: g.tsMs[i] as number }
+  }
+  return peak
 }
 
 /** The most GPU memory the process rows gave `pid` with from ≤ t ≤ to (the earliest of equal ones). */

@@ -68,7 +68,7 @@ function findOrphans(ctx: Ctx): Orphan[] {
  */
 function gpuHeld(ctx: Ctx, o: Orphan): { text: string; figures: Record<string, number> } {
   const own = ownGpu(ctx, o.runner.pid, o.fromMs, o.toMs)
-  if (own) return { text: ` and ${gib(own.v)} of GPU memory (${gpuSourceOf(ctx.trace, o.runner.pid)}, ${ctx.at(own.t)})`, figures: { gpuProcessBytes: own.v } }
+  if (own) return { text: ` and ${gib(own.v)} of GPU memory (${gpuSourceOf(ctx.trace, o.runner.pid, own.t)}, ${ctx.at(own.t)})`, figures: { gpuProcessBytes: own.v } }
   // Without its own figure, the devices' use counts only while no other runner was alive: up to the next one's start.
   const others = ctx.runners.filter(s => s !== o.runner && lastMs(s) >= o.fromMs && firstMs(s) <= o.toMs)
   if (others.some(s => firstMs(s) <= o.fromMs)) return { text: '', figures: {} }
@@ -116,7 +116,7 @@ function many(ctx: Ctx, g: Orphan[]): Draft {
   const runners = [...new Set(g.map(o => o.runner))]
   // The most GPU memory one of them held, by nvidia-smi's rows for its PID.
   const own = g.map(o => ({ o, at: ownGpu(ctx, o.runner.pid, o.fromMs, o.toMs) })).reduce<{ o: Orphan; at: At } | undefined>((a, x) => (x.at && (!a || x.at.v > a.at.v) ? { o: x.o, at: x.at } : a), undefined)
-  const gpu = own ? `; pid ${own.o.runner.pid} held up to ${gib(own.at.v)} of GPU memory (${gpuSourceOf(ctx.trace, own.o.runner.pid)}, ${ctx.at(own.at.t)})` : ''
+  const gpu = own ? `; pid ${own.o.runner.pid} held up to ${gib(own.at.v)} of GPU memory (${gpuSourceOf(ctx.trace, own.o.runner.pid, own.at.t)}, ${ctx.at(own.at.t)})` : ''
   const text =
     `${g.length} times a runner of ${join(modelsOf(runners))}${first.runner.server ? ` (server ${first.runner.server})` : ''} was alive while ${first.source} ${g.every(o => o.wasListed) ? 'no longer listed' : 'did not list'} its model ` +
     `(${someOf(g, o => `pid ${o.runner.pid} from ${ctx.at(o.fromMs)}`)}; ${formatDuration(total)} in all): orphan runners${gpu}.`

@@ -312,12 +312,13 @@ export function counterValue(key: string, cell: string): { field: string; value:
   if (!c) return undefined
   const t = cell.trim()
   if (t === '') return undefined // typeperf's first sample of a rate
+  if (c.field.endsWith('Bytes')) {
+    const b = counterBytes(t)
+    if (typeof b !== 'number') return { skip: `counter \\${key}: ${t.slice(0, 30)} is not a whole number of bytes; skipped` }
+    return { field: c.field, value: b * c.scale }
+  }
   const v = decimal(t)
   if (v === undefined) return { skip: `counter \\${key}: "${t.slice(0, 30)}" is not a figure; skipped` }
-  if (c.field.endsWith('Bytes')) {
-    if (!Number.isInteger(v)) return { skip: `counter \\${key}: ${t.slice(0, 30)} is not a whole number of bytes; skipped` }
-    return { field: c.field, value: v * c.scale }
-  }
   return { field: c.field, value: v }
 }
 
@@ -336,12 +337,20 @@ export function gpuProcessCounter(key: string): { pid: number; adapter: string; 
   return m ? { pid: Number(m[1]), adapter: m[2] as string, counter: m[3] as string } : undefined
 }
 
-/** A counter's value in whole bytes (`5469339648`, typeperf's `5469339648.000000`); `blank` for typeperf's empty cell. */
+/**
+ * A counter's value in whole bytes: plain digits (`5469339648`), digits in
+ * groups of three with one thousands separator (`5,469,339,648`; so `5,000`
+ * and `5.000` are five thousand, never 5), or typeperf's six decimals of
+ * zero (`5469339648.000000`, the mark by locale); `blank` for typeperf's
+ * empty cell; anything else (`5,000.5`, `-5`) undefined.
+ */
 export function counterBytes(cell: string): number | 'blank' | undefined {
   const t = cell.trim()
   if (t === '') return 'blank'
-  const v = decimal(t)
-  return v !== undefined && Number.isInteger(v) ? v : undefined
+  const grouped = groupedInt(t)
+  if (grouped !== undefined) return grouped
+  const m = /^(\d{1,20})[.,]0{6}$/.exec(t)
+  return m ? Number(m[1]) : undefined
 }
 
 /** The counters' CSV header: `"(PDH-CSV 4.0)…"` first; the counter keys of its columns. */
