@@ -1,11 +1,11 @@
 import t from 'tap'
 import type { Test } from 'tap'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { join } from 'node:path'
 import { readLock } from '../lock.js'
 import { gone, memtrace, read, traceFiles, until } from './helpers.js'
-import { models, windowsHost } from './windows-host.js'
+import { models, windowsHost, windowsUser } from './windows-host.js'
 
 /**
  * The simulated Windows PC of windows.e2e.test.ts, with its GPU counters:
@@ -17,32 +17,18 @@ async function run(t: Test, noCounters: boolean) {
   const host = windowsHost(dir)
   if (noCounters) writeFileSync(join(dir, 'no-gpu-counters'), '')
   const home = join(dir, 'home')
-  models(home)
-  const local = join(home, 'AppData', 'Local')
-  mkdirSync(join(local, 'Ollama'), { recursive: true })
-  let loaded: { name: string; size: number }[] = [{ name: 'llama3.1:8b', size: 6_654_289_920 }]
-  const api = createServer((_q, r) => r.end(JSON.stringify({ models: loaded.map(m => ({ ...m, model: m.name, size_vram: m.size, digest: 'ab'.repeat(32), context_length: 4096, expires_at: '2026-11-30T19:17:00Z' })) })))
-  await new Promise<void>(ok => api.listen(0, '127.0.0.1', ok))
-  t.teardown(() => api.close())
-  const url = `http://127.0.0.1:${(api.address() as { port: number }).port}`
-  const env = { ...host.env, HOME: home, USERPROFILE: home, LOCALAPPDATA: local, OLLAMA_MODELS: '' }
   const trace = join(dir, 'trace')
-  const started = memtrace(['start', '--dir', trace, '--ollama-url', url, '--interval', '500ms', '--system-interval', '1s'], env)
-  t.equal(started.code, 0, started.stderr)
-  const pid = readLock(trace)?.pid as number
-  t.teardown(() => {
-    if (!gone(pid)) process.kill(pid, 'SIGKILL')
-  })
+  const { env, load, listed, pid } = await windowsUser(t, host, home, trace)
   const { proc, sys } = traceFiles(trace)
   const named = (model: string) => new RegExp(`memtrace runner \\{[^\\n]*"model":"${model.replace('.', '\\.')}"`)
   // A system sample after the runner was traced: its instances were asked for with the memory figures.
   const counted = (runner: number) => noCounters || read(sys).includes(`gpu process memory(pid_${runner}_`)
   await until(() => named('llama3.1:8b').test(read(sys)) && counted(14520), 10_000, 'the first runner named, and counted')
   host.scene('switch')
-  loaded = [...loaded, { name: 'gemma3:27b', size: 19_069_747_200 }]
+  load([...listed(), { name: 'gemma3:27b', size: 19_069_747_200 }])
   await until(() => named('gemma3:27b').test(read(sys)) && counted(15304), 10_000, 'the second runner named, and counted')
   host.scene('gemma3')
-  loaded = [{ name: 'gemma3:27b', size: 19_069_747_200 }]
+  load([{ name: 'gemma3:27b', size: 19_069_747_200 }])
   await until(() => !read(proc).trim().split('\n').pop()?.includes('\t14520\t') && /memtrace runner \{[^\n]*"pid":15304/.test(read(sys)), 10_000, 'the first runner gone')
   await until(() => (read(sys).match(/^===== /gm)?.length ?? 0) >= 8, 10_000, 'a few more system samples')
   const stop = memtrace(['stop', '--dir', trace], env)

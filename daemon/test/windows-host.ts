@@ -1,6 +1,9 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
 import { join } from 'node:path'
-import { ROOT } from './helpers.js'
+import type { Test } from 'tap'
+import { readLock } from '../lock.js'
+import { gone, memtrace, ROOT } from './helpers.js'
 
 const LLAMA = '667b0c1932bc6ffc593ed1d03f895bf2dc8dc6df21db3042284a6f4416b06a29'
 const GEMMA = 'e796792eba26c4d3b04b0ac5adb01a453dd9ec2dfd83b6c59cbf6fe5f30b0f68'
@@ -124,4 +127,32 @@ export function models(home: string): void {
     mkdirSync(d, { recursive: true })
     writeFileSync(join(d, tag), JSON.stringify({ schemaVersion: 2, layers: [{ mediaType: 'application/vnd.ollama.image.model', digest: `sha256:${blob}`, size: 4_920_738_944 }] }))
   }
+}
+
+/** A model as /api/ps lists it: its name and size (all of it on the GPU). */
+export type Listed = { name: string; size: number }
+
+/**
+ * A Windows user at `home` (models under `.ollama`, `%LOCALAPPDATA%\\Ollama`)
+ * beside an Ollama API whose /api/ps lists what `load` last gave (llama3.1:8b
+ * to begin with), and `memtrace start` run there into `trace` at 500 ms and
+ * 1 s; the daemon is killed at teardown if it is still running.
+ */
+export async function windowsUser(t: Test, host: { env: NodeJS.ProcessEnv }, home: string, trace: string): Promise<{ env: NodeJS.ProcessEnv; local: string; load: (m: Listed[]) => void; listed: () => Listed[]; pid: number }> {
+  models(home)
+  const local = join(home, 'AppData', 'Local')
+  mkdirSync(join(local, 'Ollama'), { recursive: true })
+  let loaded: Listed[] = [{ name: 'llama3.1:8b', size: 6_654_289_920 }]
+  const api = createServer((_q, r) => r.end(JSON.stringify({ models: loaded.map(m => ({ ...m, model: m.name, size_vram: m.size, digest: 'ab'.repeat(32), context_length: 4096, expires_at: '2026-11-30T19:17:00Z' })) })))
+  await new Promise<void>(ok => api.listen(0, '127.0.0.1', ok))
+  t.teardown(() => api.close())
+  const url = `http://127.0.0.1:${(api.address() as { port: number }).port}`
+  const env = { ...host.env, HOME: home, USERPROFILE: home, LOCALAPPDATA: local, OLLAMA_MODELS: '' }
+  const started = memtrace(['start', '--dir', trace, '--ollama-url', url, '--interval', '500ms', '--system-interval', '1s'], env)
+  t.equal(started.code, 0, started.stderr)
+  const pid = readLock(trace)?.pid as number
+  t.teardown(() => {
+    if (!gone(pid)) process.kill(pid, 'SIGKILL')
+  })
+  return { env, local, load: m => (loaded = m), listed: () => loaded, pid }
 }

@@ -1,10 +1,8 @@
 import t from 'tap'
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:http'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { readLock } from '../lock.js'
 import { gone, memtrace, read, traceFiles, until } from './helpers.js'
-import { models, windowsHost } from './windows-host.js'
+import { windowsHost, windowsUser } from './windows-host.js'
 
 
 t.test('a simulated Windows PC: start, mark, a model switch, stop; render draws both runners by model with the commit series', async t => {
@@ -12,22 +10,8 @@ t.test('a simulated Windows PC: start, mark, a model switch, stop; render draws 
   const host = windowsHost(dir)
   // A user name with a space and letters outside ASCII; the trace folder under it, with a space too.
   const home = join(dir, 'Users', 'Zoë Åberg')
-  models(home)
-  const local = join(home, 'AppData', 'Local')
-  mkdirSync(join(local, 'Ollama'), { recursive: true })
-  let loaded: { name: string; size: number }[] = [{ name: 'llama3.1:8b', size: 6_654_289_920 }]
-  const api = createServer((_q, r) => r.end(JSON.stringify({ models: loaded.map(m => ({ ...m, model: m.name, size_vram: m.size, digest: 'ab'.repeat(32), context_length: 4096, expires_at: '2026-11-30T19:17:00Z' })) })))
-  await new Promise<void>(ok => api.listen(0, '127.0.0.1', ok))
-  t.teardown(() => api.close())
-  const url = `http://127.0.0.1:${(api.address() as { port: number }).port}`
-  const env = { ...host.env, HOME: home, USERPROFILE: home, LOCALAPPDATA: local, OLLAMA_MODELS: '' }
   const trace = join(home, 'ollama memtrace')
-  const started = memtrace(['start', '--dir', trace, '--ollama-url', url, '--interval', '500ms', '--system-interval', '1s'], env)
-  t.equal(started.code, 0, started.stderr)
-  const pid = readLock(trace)?.pid as number
-  t.teardown(() => {
-    if (!gone(pid)) process.kill(pid, 'SIGKILL')
-  })
+  const { env, local, load, listed, pid } = await windowsUser(t, host, home, trace)
   const { proc, sys } = traceFiles(trace)
   // The tray app starts Ollama after memtrace: its log appears then, and is read from its start.
   writeFileSync(join(local, 'Ollama', 'server.log'), 'time=2026-11-30T19:11:57.912Z level=INFO source=sched.go:517 msg="system memory" total="31.8 GiB" free="22.6 GiB" free_swap="4.8 GiB"\n')
@@ -36,10 +20,10 @@ t.test('a simulated Windows PC: start, mark, a model switch, stop; render draws 
   const mark = memtrace(['mark', '--dir', trace, 'switching to gemma3:27b'], env)
   t.equal(mark.code, 0, mark.stderr)
   host.scene('switch')
-  loaded = [...loaded, { name: 'gemma3:27b', size: 19_069_747_200 }]
+  load([...listed(), { name: 'gemma3:27b', size: 19_069_747_200 }])
   await until(() => named('gemma3:27b').test(read(sys)), 10_000, 'the second runner named')
   host.scene('gemma3')
-  loaded = [{ name: 'gemma3:27b', size: 19_069_747_200 }]
+  load([{ name: 'gemma3:27b', size: 19_069_747_200 }])
   await until(() => read(proc).split('\n').some(r => r.split('\t')[1] === '15304') && !read(proc).trim().split('\n').pop()?.includes('\t14520\t'), 10_000, 'the first runner gone')
   const status = memtrace(['status', '--dir', trace], env)
   t.equal(status.code, 0, status.stderr)
