@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { InputError } from '../core/errors.js'
 import { formatTs } from '../core/parse/time.js'
+import { gpuCounterLines } from '../core/gpu-counter-lines.js'
 import { apiGet, type Budget, MAX_POINTS_PER_SERIES, pointsIn, rangeOf, type Series } from './prometheus-api.js'
 import { byTime, medianGapMs, procRows, systemBlocks, whole } from './prometheus-procs.js'
 import { OLD_NAMES, type OldName, psiLines, renamed, SYSTEM_NAMES } from './prometheus-system.js'
@@ -29,6 +30,8 @@ export interface PrometheusSource {
 }
 
 const MIB = 2 ** 20
+/** A GPU Process Memory counter's adapter, as the daemon labels it: its LUID and physical index. */
+const LUID_RE = /^luid_0x[0-9a-f]{1,8}_0x[0-9a-f]{1,8}_phys_\d{1,4}$/
 
 /** `15s`, `1m`, `500ms` (Prometheus durations) → seconds. */
 function promDuration(text: string): number | undefined {
@@ -125,14 +128,22 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
   const listed = (s: Series) => `${s.metric.model ?? ''}\u0000${s.metric.server ?? ''}`
   const size = new Map(q.memtrace_ollama_model_loaded_bytes.map(s => [listed(s), { model: s.metric.model ?? '', server: s.metric.server ?? '', at: byTime([s]) }]))
   const vram = new Map(q.memtrace_ollama_model_vram_bytes.map(s => [listed(s), byTime([s])]))
-  // A GPU is written by its index: a label that is not one is left out (and its process figures with it).
+  // A GPU is written by its index: a label that is not one is left out, and its process figures with it, but for
+  // the adapters of Windows' GPU counters (LUID_RE), which have no device figures and are written back as counters.
   const gpuIndexes = [...new Set(q.memtrace_gpu_memory_used_bytes.map(s => s.metric.gpu ?? ''))].filter(i => whole(i) !== undefined).sort((a, b) => Number(a) - Number(b))
   const gpuMaps = new Map(gpuIndexes.flatMap(i => (['used', 'total'] as const).map(k => [`${i}\u0000${k}`, byTime(k === 'used' ? q.memtrace_gpu_memory_used_bytes : q.memtrace_gpu_memory_total_bytes, m => m.gpu === i)] as const)))
   const gpu = (i: string, k: 'used' | 'total') => gpuMaps.get(`${i}\u0000${k}`) as Map<number, number>
   const processGpu = q.memtrace_process_gpu_memory_bytes.map(s => ({ metric: s.metric, at: byTime([s]) }))
+  /** The runner a model's GPU memory at t goes to: one figure for all its runners, so only where the model has one (counted where it has more). */
+  const runnerOf = (t: number, model: string | undefined): number | undefined => {
+    const pids = procs.runnerPids.get(`${t}\u0000${model ?? ''}`)
+    if (pids !== undefined && pids.length > 1) gpuShared.add(t)
+    return pids?.length === 1 ? pids[0] : undefined
+  }
   const kb = (b: number) => Math.round(b / 1024)
   let sys = ''
-  let gpuShared = 0
+  /** The system samples at which a model's GPU memory had two runners to go to. */
+  const gpuShared = new Set<number>()
   if (blocks.length === 0 || (blocks[0] as { atMs: number }).atMs > (times[0] as number)) blocks.unshift({ t: NaN, atMs: times[0] as number })
   for (const { t, atMs } of blocks) {
     const ts = formatTs(atMs)
@@ -173,14 +184,20 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
       // Each runner's own GPU memory, under the PID its row above carries.
       const apps = processGpu.flatMap(s => {
         const v = s.at.get(t)
-        // A model's GPU memory is one figure for all its runners: it goes to a runner only where the model has one.
-        const pids = procs.runnerPids.get(`${t}\u0000${s.metric.model ?? ''}`)
-        const pid = pids?.length === 1 ? pids[0] : undefined
-        if (v !== undefined && pids !== undefined && pids.length > 1) gpuShared++
-        return v !== undefined && pid !== undefined && whole(s.metric.gpu) !== undefined ? [`GPU-${s.metric.gpu}, ${pid}, ${Math.round(v / MIB)} MiB`] : []
+        const pid = v !== undefined && whole(s.metric.gpu) !== undefined ? runnerOf(t, s.metric.model) : undefined
+        return v !== undefined && pid !== undefined ? [`GPU-${s.metric.gpu}, ${pid}, ${Math.round(v / MIB)} MiB`] : []
       })
       if (apps.length) b += `gpu_uuid, pid, used_gpu_memory [MiB]\n${apps.join('\n')}\n`
     }
+    // Windows' GPU counters, by adapter (its LUID, not an index): written back as Get-Counter prints them.
+    const counted = processGpu.flatMap(s => {
+      const v = s.at.get(t)
+      const adapter = s.metric.gpu ?? ''
+      if (v === undefined || !LUID_RE.test(adapter)) return []
+      const pid = runnerOf(t, s.metric.model)
+      return pid !== undefined ? [{ instance: `pid_${pid}_${adapter}`, dedicated: String(Math.round(v)), shared: '' }] : []
+    })
+    b += gpuCounterLines({ time: ts, host: 'prometheus', rows: counted })
     if (up.get(t) === 1) {
       const infos = infoAt.get(t) ?? []
       const listing = (server: string) =>
@@ -201,7 +218,7 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
 
   // Markers exported after the last system sample of the window: a block of their own at the last point.
   if (markersLeft.length) sys += `===== ${formatTs(times.at(-1) as number)} =====\n${markersLeft.map(m => `memtrace marker ${JSON.stringify({ ts: new Date(m.atMs).toISOString(), text: m.text })}\n`).join('')}\n`
-  if (gpuShared > 0) notes.push(`At ${gpuShared} system sample(s) a model had two runners at once: its GPU memory is one figure for both, so neither runner's is compared with size_vram there.`)
+  if (gpuShared.size > 0) notes.push(`At ${gpuShared.size} system sample(s) a model had two runners at once: its GPU memory is one figure for both, so neither runner's is compared with size_vram there.`)
   const dir = mkdtempSync(join(tmpdir(), 'memtrace-prometheus-'))
   const procPath = join(dir, 'ollama-process-memtrace-prometheus.tsv')
   const sysPath = join(dir, 'system-memtrace-prometheus.log')

@@ -171,3 +171,23 @@ t.test('several servers, one down: its runner is not read as unlisted while it c
   t.equal(r.code, 0, r.stderr)
   t.notOk(kinds(r.stdout).includes('orphan-runner'), 'a server that did not answer listed nothing: its runner is no orphan')
 })
+
+t.test("Windows' GPU counters, labelled by adapter (luid_…), come back as the runner's own GPU memory", async t => {
+  const dir = t.testdir({})
+  const all = host('tick')
+  // One server, one runner (101, 7 s to 37 s): m:1b all on the GPU by Ollama's word, 2.5 GiB of it on one adapter by the counters'.
+  all.memtrace_process_pid_resident_bytes = (all.memtrace_process_pid_resident_bytes ?? []).filter(s => s.metric.pid === '100' || s.metric.pid === '101')
+  all.memtrace_runner_info = (all.memtrace_runner_info ?? []).filter(s => s.metric.pid === '101')
+  all.memtrace_server_info = (all.memtrace_server_info ?? []).filter(s => s.metric.pid === '100')
+  // One server: its listing and its up carry no server label, as the daemon exports them.
+  const listed = (s: number) => (s >= 12 && s <= 37 ? 3 * GIB : undefined)
+  all.memtrace_ollama_up = [series({}, () => 1)]
+  all.memtrace_ollama_model_loaded_bytes = [series({ model: 'm:1b' }, listed)]
+  all.memtrace_ollama_model_vram_bytes = [series({ model: 'm:1b' }, listed)]
+  all.memtrace_process_gpu_memory_bytes = [series({ model: 'm:1b', gpu: 'luid_0x00000000_0x000095ca_phys_0' }, s => (s >= 7 && s <= 37 ? 2.5 * GIB : undefined))]
+  const r = await run(['render', '--prometheus', await prometheus(t, all), '--instance', 'h:9464', '--from', String(T0), '--to', String(T0 + 60), '--tz', 'UTC', '-o', join(dir, 'x.svg'), '--json'])
+  t.equal(r.code, 0, r.stderr)
+  t.notMatch(r.stderr, /skipped/, 'every counter written back reads')
+  const claim = r.stdout.split('\n').filter(l => l.includes('"claim-vs-measured"')).join('\n')
+  t.match(claim, /Windows' GPU counters gave pid 101 at most 2\.5 GiB of GPU memory \(02:00:10\)/, claim || r.stdout)
+})
