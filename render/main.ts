@@ -12,6 +12,7 @@ import { loadTrace } from './load.js'
 import { pngBeside, toPng, writeAll } from './outputs.js'
 import { readServerLog } from './server-log.js'
 import { youngGenerationCeiling } from './young-generation.js'
+import { compileForAShortRun } from './short-run.js'
 import { ProblemLog } from '../core/parse/problems.js'
 import type { ServerEvent } from '../schemas/index.js'
 
@@ -33,6 +34,7 @@ const NO_FINDINGS = 'No findings: no runner killed, no low free memory, no overl
 
 /** Renders and writes atomically: a failed run never leaves a half-written SVG. */
 export async function runRender(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  compileForAShortRun()
   if (a.watch) {
     const { watchAndRender } = await import('./watch.js')
     const silent = { write: () => true } as unknown as NodeJS.WritableStream
