@@ -20,7 +20,7 @@ interface Expected {
 
 const DIR = join(FIXTURES, 'server-log')
 /** Keys of an expected record compared as they are. */
-const SAME = ['kind', 'lastLine', 'device', 'component', 'library', 'signal', 'exitCode', 'operation', 'process', 'cgroup']
+const SAME = ['kind', 'lastLine', 'device', 'onDevice', 'component', 'library', 'signal', 'exitCode', 'operation', 'process', 'cgroup']
 
 /** The event's figures under the fixtures' names: lists per GPU, and the event's own pid, port, settings and flags. */
 function figuresOf(e: ServerEvent): Record<string, unknown> {

@@ -90,9 +90,14 @@ function allocation(f: Map<string, string>, msg: string): EventBody | Unreadable
   return e
 }
 
-/** Buffers in system RAM: CPU, CPU_Mapped, BLAS, CPU_*, *_Host. The others are on the device (or unified memory). */
+/**
+ * Buffers in system RAM: CPU, CPU_Mapped, BLAS, CPU_* (ggml's CPU repacks:
+ * CPU_REPACK, CPU_AARCH64, CPU_KLEIDIAI), AMX (the weights repacked for
+ * Intel's AMX tiles, in system RAM like the others, though its name does not
+ * say CPU), *_Host. The others are on the device (or unified memory).
+ */
 export function onDevice(device: string): boolean {
-  return !(/^CPU/i.test(device) || /^BLAS$/i.test(device) || /_Host$/i.test(device))
+  return !(/^CPU/i.test(device) || /^(?:BLAS|AMX)$/i.test(device) || /_Host$/i.test(device))
 }
 
 /** `signal: killed` or `exit status 2` in an error's text. */
