@@ -48,11 +48,13 @@ export class FollowedCounter {
 const MEMORY: { name: string; help: string; of: (s: SystemSample) => number | null | undefined }[] = [
   { name: 'memtrace_system_memory_total_bytes', help: 'Physical memory of the host (Linux MemTotal, macOS hw.memsize).', of: s => s.memTotalBytes },
   { name: 'memtrace_system_memory_free_bytes', help: 'Memory not used at all: Linux MemFree; macOS free pages times the page size.', of: s => s.freeBytes },
-  { name: 'memtrace_system_memory_available_bytes', help: 'Linux MemAvailable: what can be had without swapping (free, plus caches the kernel can drop).', of: s => (s.platform === 'linux' ? s.availableBytes : undefined) },
+  { name: 'memtrace_system_memory_available_bytes', help: 'What can be had without swapping (free, plus caches the system can drop): Linux MemAvailable; Windows Memory\\Available Bytes.', of: s => (s.platform === 'linux' || s.platform === 'windows' ? s.availableBytes : undefined) },
   { name: 'memtrace_system_memory_wired_bytes', help: 'macOS wired memory (vm_stat Pages wired down), where Metal keeps a model on the GPU.', of: s => s.wiredBytes },
   { name: 'memtrace_system_memory_compressed_bytes', help: "macOS memory held by the compressor (vm_stat Pages occupied by compressor).", of: s => s.compressorBytes },
   { name: 'memtrace_swap_total_bytes', help: 'Swap space of the host.', of: s => s.swapTotalBytes },
   { name: 'memtrace_swap_used_bytes', help: 'Swap space in use.', of: s => s.swapUsedBytes },
+  { name: 'memtrace_system_commit_bytes', help: 'Windows commit charge (Memory\\Committed Bytes): memory promised to processes, every page of it backed by RAM or a page file.', of: s => (s.platform === 'windows' ? s.commitBytes : undefined) },
+  { name: 'memtrace_system_commit_limit_bytes', help: 'Windows commit limit (Memory\\Commit Limit: RAM plus page files): at it, allocations fail however much physical memory is free.', of: s => (s.platform === 'windows' ? s.commitLimitBytes : undefined) },
   { name: 'memtrace_cgroup_memory_usage_bytes', help: "The Ollama server's memory cgroup (v2): memory.current, its processes' memory and page cache together.", of: s => s.cgroup?.usageBytes },
   { name: 'memtrace_cgroup_memory_limit_bytes', help: "The Ollama server's memory cgroup (v2): memory.max, the limit at which the kernel kills inside it; absent when it has none.", of: s => s.cgroup?.limitBytes },
 ]
@@ -77,7 +79,7 @@ export class SystemMetrics {
   constructor(registry: client.Registry) {
     const registers = [registry]
     this.#memory = MEMORY.map(m => ({ gauge: new client.Gauge({ name: m.name, help: m.help, registers }), of: m.of }))
-    this.#freeRatio = new client.Gauge({ name: 'memtrace_system_memory_free_ratio', help: 'Free memory as a ratio of the total: MemAvailable / MemTotal on Linux, memory_pressure free % on macOS.', registers })
+    this.#freeRatio = new client.Gauge({ name: 'memtrace_system_memory_free_ratio', help: 'Free memory as a ratio of the total: MemAvailable / MemTotal on Linux, available / total physical memory on Windows, memory_pressure free % on macOS.', registers })
     this.#stalled = new FollowedCounter(
       new client.Counter({ name: 'memtrace_memory_pressure_stalled_seconds_total', help: "Linux memory pressure (PSI): time during which some or all (full) tasks stalled on memory, of the whole system or of the server's cgroup; the kernel's total=, in seconds.", labelNames: ['scope', 'kind'], registers }),
     )

@@ -13,7 +13,7 @@ import { cgroupText, linuxSystemText, memoryCgroup, namespaceCgroup } from './pr
 import { isWsl2Release, kernelRelease, WslNotice } from './wsl.js'
 import { CounterStream } from './probe/typeperf.js'
 import { SYSTEM_COUNTERS, systeminfoLines, winBin } from './probe/windows.js'
-import { gpuCounterLines } from '../core/gpu-counter-lines.js'
+import { gpuCounterLines } from '../core/counter-lines.js'
 import { WinProcessReader } from './probe/windows-procs.js'
 import { selectProcesses } from './select.js'
 

@@ -17,6 +17,8 @@ export const SYSTEM_NAMES = [
   'memtrace_swap_used_bytes',
   'memtrace_cgroup_memory_usage_bytes',
   'memtrace_cgroup_memory_limit_bytes',
+  'memtrace_system_commit_bytes',
+  'memtrace_system_commit_limit_bytes',
   'memtrace_system_memory_free_ratio',
   'memtrace_memory_pressure_stalled_seconds_total',
   'memtrace_gpu_memory_used_bytes',

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { InputError } from '../core/errors.js'
 import { formatTs } from '../core/parse/time.js'
-import { gpuCounterLines } from '../core/gpu-counter-lines.js'
+import { gpuCounterLines, getCounterLines } from '../core/counter-lines.js'
 import { apiGet, type Budget, MAX_POINTS_PER_SERIES, pointsIn, rangeOf, type Series } from './prometheus-api.js'
 import { byTime, medianGapMs, procRows, systemBlocks, whole } from './prometheus-procs.js'
 import { OLD_NAMES, type OldName, psiLines, renamed, SYSTEM_NAMES } from './prometheus-system.js'
@@ -120,6 +120,9 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
   const [total, free, available, wired, compressor, swapUsed, swapTotal, cgUsage, cgLimit, freeRatio] = (
     [q.memtrace_system_memory_total_bytes, q.memtrace_system_memory_free_bytes, q.memtrace_system_memory_available_bytes, q.memtrace_system_memory_wired_bytes, q.memtrace_system_memory_compressed_bytes, q.memtrace_swap_used_bytes, q.memtrace_swap_total_bytes, q.memtrace_cgroup_memory_usage_bytes, q.memtrace_cgroup_memory_limit_bytes, q.memtrace_system_memory_free_ratio] as Series[][]
   ).map(s => byTime(s)) as [Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>]
+  // Windows' commit charge and limit: a Windows host, written as its daemon writes one.
+  const commit = byTime(q.memtrace_system_commit_bytes)
+  const commitLimit = byTime(q.memtrace_system_commit_limit_bytes)
   const psi = psiLines(q.memtrace_memory_pressure_stalled_seconds_total, old.memtrace_memory_pressure_ratio)
   // Up: the one server's, or each server's where a host runs several (the host answered where any did).
   const up = byTime(q.memtrace_ollama_up, m => m.server === undefined)
@@ -157,7 +160,8 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
     // macOS has wired and compressed memory, Linux MemAvailable; free is either's (free pages on macOS).
     const mac = wired.has(t) || compressor.has(t)
     const freePages = free
-    if (tot !== undefined && !mac) {
+    if (commit.has(t) || commitLimit.has(t)) b += windowsMemory(ts, tot, available.get(t), commit.get(t), commitLimit.get(t))
+    else if (tot !== undefined && !mac) {
       b += `MemTotal: ${kb(tot)} kB\n`
       if (free.has(t)) b += `MemFree: ${kb(free.get(t) as number)} kB\n`
       if (available.has(t)) b += `MemAvailable: ${kb(available.get(t) as number)} kB\n`
@@ -235,4 +239,19 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
       : `Drawn from Prometheus at one point every ${stepS} s, not memtrace's 1 s: overlaps and runner lifetimes are known to ${stepS} s, and a runner that lived less than that may be missing.`,
   )
   return { procPath, sysPath, stepS, notes, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+/**
+ * A Windows host's memory as its daemon writes it: systeminfo's total, in
+ * the whole MB it gives (and the daemon exported), then the counters in
+ * Get-Counter's layout, in bytes.
+ */
+function windowsMemory(ts: string, total: number | undefined, available: number | undefined, commit: number | undefined, limit: number | undefined): string {
+  const mb = total !== undefined ? String(Math.round(total / MIB)).replace(/\B(?=(\d{3})+$)/g, ',') : undefined
+  const counters = [
+    ['memory\\available bytes', available],
+    ['memory\\committed bytes', commit],
+    ['memory\\commit limit', limit],
+  ].flatMap(([path, v]) => (v !== undefined ? [{ path: path as string, value: String(Math.round(v as number)) }] : []))
+  return `${mb !== undefined ? `Total Physical Memory:     ${mb} MB\n\n` : ''}${getCounterLines(ts, 'prometheus', counters)}`
 }

@@ -141,6 +141,23 @@ t.test("a runner both nvidia-smi and Windows' GPU counters list: the counters' f
   t.equal(value(text, 'memtrace_process_gpu_memory_bytes{model="a:7b",gpu="0"}'), undefined, "nvidia-smi's row of the same PID not added")
 })
 
+t.test("a Windows sample: its available memory, its commit charge and its limit, each a gauge; none of them on Linux", async t => {
+  const m = new Metrics()
+  m.processes([runner(11, 'a:7b', 1)], 0)
+  const counter = (name: string, bytes: number) => `\\\\pc\\memory\\${name} :\n${bytes}\n\n`
+  const win = `Total Physical Memory:     32,562 MB\n\nTimestamp                 CounterSamples\n---------                 --------------\n11/30/2026 7:19:00 PM     ${counter('available bytes', 10_217_578_496)}${counter('committed bytes', 36_378_972_160)}${counter('commit limit', 39_244_005_376)}`
+  m.system(block(win).sample, true)
+  const text = await m.registry.metrics()
+  t.equal(value(text, 'memtrace_system_memory_available_bytes'), 10_217_578_496, 'Memory\\Available Bytes')
+  t.equal(value(text, 'memtrace_system_commit_bytes'), 36_378_972_160, 'Memory\\Committed Bytes')
+  t.equal(value(text, 'memtrace_system_commit_limit_bytes'), 39_244_005_376, 'Memory\\Commit Limit')
+  t.equal(value(text, 'memtrace_system_memory_total_bytes'), 32_562 * 2 ** 20, "systeminfo's total")
+  m.system(block(meminfo(8_388_608, 4_194_304)).sample, true)
+  const linux = await m.registry.metrics()
+  t.equal(value(linux, 'memtrace_system_commit_bytes'), undefined, 'a Linux sample has no commit charge')
+  t.equal(value(linux, 'memtrace_system_commit_limit_bytes'), undefined)
+})
+
 t.test('memtrace start --metrics serves the last sample; an address in use fails the start with the reason', async t => {
   // Stopped before tap removes the folder (a teardown made after t.testdir runs once it is gone), even when a check fails.
   t.teardown(() => memtrace(['stop', '--dir', join(t.testdirName, 'a')]))

@@ -82,7 +82,10 @@ export async function replay(dir: string, extra: Record<string, string>): Promis
       const servers = b.events.filter(e => e.kind === 'server').map(e => e as unknown as { pid: number; address: string })
       if (servers.length > 1) m.servers(servers.map(s => ({ pid: s.pid, address: s.address })))
       for (const e of b.events) if (e.kind === 'marker' && e.text !== undefined) m.marker(Date.parse(e.ts), e.text)
-      m.system(b.sample, b.sample.models !== undefined, nowMs, b.events, serverLog !== undefined)
+      // A trace that listed the models with `ollama ps` (the Windows sample) had a server that answered: a daemon would have
+      // had the same models from /api/ps.
+      const sample = b.sample.models === undefined && b.sample.cliModels !== undefined ? { ...b.sample, models: b.sample.cliModels } : b.sample
+      m.system(sample, sample.models !== undefined, nowMs, b.events, serverLog !== undefined)
     }
     // The scrape at this second: every series as the exposition has it (the histogram left out: no rule reads it).
     for (const metric of await m.registry.getMetricsAsJSON()) {

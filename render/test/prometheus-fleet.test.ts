@@ -191,3 +191,21 @@ t.test("Windows' GPU counters, labelled by adapter (luid_…), come back as the 
   const claim = r.stdout.split('\n').filter(l => l.includes('"claim-vs-measured"')).join('\n')
   t.match(claim, /Windows' GPU counters gave pid 101 at most 2\.5 GiB of GPU memory \(02:00:10\)/, claim || r.stdout)
 })
+
+t.test("a Windows host: its commit charge against its limit comes back, and with it the finding that it reached the limit", async t => {
+  const dir = t.testdir({})
+  const all = host('tick')
+  const sys = (s: number) => Math.floor((s - 2) / 5) * 5
+  // 32 GiB of RAM, a 36 GiB commit limit; the commit charge at 34 GiB (94 %) from the sample of 20 s to that of 35 s.
+  all.memtrace_system_memory_free_bytes = []
+  all.memtrace_system_commit_bytes = [series({}, s => (sys(s) >= 20 && sys(s) <= 35 ? 34 * GIB : 20 * GIB))]
+  all.memtrace_system_commit_limit_bytes = [series({}, () => 36 * GIB)]
+  const r = await run(['render', '--prometheus', await prometheus(t, all), '--instance', 'h:9464', '--from', String(T0), '--to', String(T0 + 60), '--tz', 'UTC', '-o', join(dir, 'x.svg'), '--json'])
+  t.equal(r.code, 0, r.stderr)
+  t.notMatch(r.stderr, /skipped/, 'every figure written back reads')
+  const finding = r.stdout.split('\n').find(l => l.includes('"commit-limit"')) ?? ''
+  t.match(finding, /Windows was at its commit limit from 02:00:20 to 02:00:35 \(15 s\): the commit charge was 34\.0 GiB of its 36\.0 GiB limit \(94%\) at 02:00:20, while 20\.0 GiB of physical memory was still available/, finding || r.stdout)
+  const svg = readFileSync(join(dir, 'x.svg'), 'utf8')
+  t.match(svg, /data-series="commit"/, 'the commit charge is drawn')
+  t.match(svg, /data-series="commit-limit"/, 'and its limit')
+})
