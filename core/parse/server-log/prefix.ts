@@ -5,7 +5,8 @@
  * times: [ … ]`, `docker logs --timestamps`, `docker compose logs`
  * (`ollama  | `), Docker Desktop's local time, the kernel log
  * (`[12345.678901] `, or `dmesg -T`'s `[Tue May 14 09:12:03 2025] `), Go's
- * standard logger (`2024/11/17 17:53:44 `), and a paste's indentation,
+ * standard logger (`2024/11/17 17:53:44 `), llama.cpp's own prefix
+ * (`0.00.025.456 I `), and a paste's indentation,
  * Markdown quote, back-tick or HTML line break. Only what is certain is
  * kept: a journal time has no year, a local time no zone.
  */
@@ -35,6 +36,13 @@ const UPTIME_RE = /^\[ *(\d{1,10}\.\d{1,9})\] /
 const DMESG_T_RE = /^\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}\] /
 const REPEATED_RE = /^message repeated (\d{1,9}) times: \[ ?(.*?) ?\]$/
 const LEAD_RE = /^(?:> ?|`)+/
+/**
+ * llama.cpp's own log prefix (common/log.cpp, `--log-prefix`, with
+ * `--log-timestamps` the time since the program started,
+ * `M.SS.mmm.uuu`), then its level, `I`, `W`, `E` or `D`; bare, only before
+ * a llama.cpp function's name (`I load_tensors: …`), so that no prose is cut.
+ */
+const LLAMA_LOG_RE = /^(?:\d{1,7}\.\d\d\.\d{3}\.\d{3} [IWED] |[IWED] (?=[a-z_][a-z0-9_]*: ))/
 
 /** The line without the prefixes a copy added. */
 export function stripPrefix(raw: string): Stripped {
@@ -73,6 +81,7 @@ export function stripPrefix(raw: string): Stripped {
     out.clock ??= m[1] as string
     body = body.slice(m[0].length)
   }
+  if ((m = LLAMA_LOG_RE.exec(body))) body = body.slice(m[0].length)
   out.body = body
   return out
 }
