@@ -46,7 +46,7 @@ export class FollowedCounter {
 
 /** The gauges of one figure each, by metric name and the sample field it reads. */
 const MEMORY: { name: string; help: string; of: (s: SystemSample) => number | null | undefined }[] = [
-  { name: 'memtrace_system_memory_total_bytes', help: 'Physical memory of the host (Linux MemTotal, macOS hw.memsize).', of: s => s.memTotalBytes },
+  { name: 'memtrace_system_memory_total_bytes', help: "Physical memory of the host (Linux MemTotal, macOS hw.memsize, Windows' total physical memory).", of: s => s.memTotalBytes },
   { name: 'memtrace_system_memory_free_bytes', help: 'Memory not used at all: Linux MemFree; macOS free pages times the page size.', of: s => s.freeBytes },
   { name: 'memtrace_system_memory_available_bytes', help: 'What can be had without swapping (free, plus caches the system can drop): Linux MemAvailable; Windows Memory\\Available Bytes.', of: s => (s.platform === 'linux' || s.platform === 'windows' ? s.availableBytes : undefined) },
   { name: 'memtrace_system_memory_wired_bytes', help: 'macOS wired memory (vm_stat Pages wired down), where Metal keeps a model on the GPU.', of: s => s.wiredBytes },

@@ -34,12 +34,13 @@ const NO_FINDINGS = 'No findings: no runner killed, no low free memory, no overl
 
 /** Renders and writes atomically: a failed run never leaves a half-written SVG. */
 export async function runRender(a: RenderArgs, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  compileForAShortRun()
   if (a.watch) {
     const { watchAndRender } = await import('./watch.js')
     const silent = { write: () => true } as unknown as NodeJS.WritableStream
     return watchAndRender(a, async b => void (await renderOnce({ ...b, quiet: true }, silent, silent)), out, err)
   }
+  // One render, over in a second or so (a watch lives on and keeps V8's defaults).
+  compileForAShortRun()
   return renderOnce(a, out, err)
 }
 

@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { InputError } from '../core/errors.js'
 import { formatTs } from '../core/parse/time.js'
 import { gpuCounterLines, getCounterLines } from '../core/counter-lines.js'
+import { ADAPTER_RE } from '../core/parse/sections/windows.js'
 import { apiGet, type Budget, MAX_POINTS_PER_SERIES, pointsIn, rangeOf, type Series } from './prometheus-api.js'
 import { byTime, medianGapMs, procRows, systemBlocks, whole } from './prometheus-procs.js'
 import { OLD_NAMES, type OldName, psiLines, renamed, SYSTEM_NAMES } from './prometheus-system.js'
@@ -30,8 +31,6 @@ export interface PrometheusSource {
 }
 
 const MIB = 2 ** 20
-/** A GPU Process Memory counter's adapter, as the daemon labels it: its LUID and physical index. */
-const LUID_RE = /^luid_0x[0-9a-f]{1,8}_0x[0-9a-f]{1,8}_phys_\d{1,4}$/
 
 /** `15s`, `1m`, `500ms` (Prometheus durations) → seconds. */
 function promDuration(text: string): number | undefined {
@@ -132,7 +131,7 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
   const size = new Map(q.memtrace_ollama_model_loaded_bytes.map(s => [listed(s), { model: s.metric.model ?? '', server: s.metric.server ?? '', at: byTime([s]) }]))
   const vram = new Map(q.memtrace_ollama_model_vram_bytes.map(s => [listed(s), byTime([s])]))
   // A GPU is written by its index: a label that is not one is left out, and its process figures with it, but for
-  // the adapters of Windows' GPU counters (LUID_RE), which have no device figures and are written back as counters.
+  // the adapters of Windows' GPU counters (ADAPTER_RE), which have no device figures and are written back as counters.
   const gpuIndexes = [...new Set(q.memtrace_gpu_memory_used_bytes.map(s => s.metric.gpu ?? ''))].filter(i => whole(i) !== undefined).sort((a, b) => Number(a) - Number(b))
   const gpuMaps = new Map(gpuIndexes.flatMap(i => (['used', 'total'] as const).map(k => [`${i}\u0000${k}`, byTime(k === 'used' ? q.memtrace_gpu_memory_used_bytes : q.memtrace_gpu_memory_total_bytes, m => m.gpu === i)] as const)))
   const gpu = (i: string, k: 'used' | 'total') => gpuMaps.get(`${i}\u0000${k}`) as Map<number, number>
@@ -197,7 +196,7 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
     const counted = processGpu.flatMap(s => {
       const v = s.at.get(t)
       const adapter = s.metric.gpu ?? ''
-      if (v === undefined || !LUID_RE.test(adapter)) return []
+      if (v === undefined || !ADAPTER_RE.test(adapter)) return []
       const pid = runnerOf(t, s.metric.model)
       return pid !== undefined ? [{ instance: `pid_${pid}_${adapter}`, dedicated: String(Math.round(v)), shared: '' }] : []
     })

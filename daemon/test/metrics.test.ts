@@ -141,7 +141,7 @@ t.test("a runner both nvidia-smi and Windows' GPU counters list: the counters' f
   t.equal(value(text, 'memtrace_process_gpu_memory_bytes{model="a:7b",gpu="0"}'), undefined, "nvidia-smi's row of the same PID not added")
 })
 
-t.test("a Windows sample: its available memory, its commit charge and its limit, each a gauge; none of them on Linux", async t => {
+t.test("a Windows sample: its available memory, its commit charge and its limit, each a gauge; no commit gauge on Linux", async t => {
   const m = new Metrics()
   m.processes([runner(11, 'a:7b', 1)], 0)
   const counter = (name: string, bytes: number) => `\\\\pc\\memory\\${name} :\n${bytes}\n\n`

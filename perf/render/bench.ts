@@ -92,11 +92,12 @@ const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED')
  * of the code: the bare read of that trace took 0.35 s on one day and 0.67 s
  * on another, on the same machine. So it is held as a ratio to the bare read
  * of the same run, as the day-long target is: 2 s on a host as slow as the
- * slowest seen (least of five bare reads, 0.67 s) is a render ≤ 3.0× the
- * bare read. The seconds on this host are printed beside it.
+ * slowest seen (least of five bare reads, 0.67 s) is a render of at most
+ * 2 ÷ 0.67 = 2.99 times the bare read. The seconds on this host are printed
+ * beside it.
  */
 const SLOWEST_BARE_S = 0.67
-const MANY_RATIO = 3.0
+const MANY_RATIO = 2 / SLOWEST_BARE_S
 const mb = (p: string) => (statSync(p).size / 1e6).toFixed(1)
 
 async function main() {
@@ -127,7 +128,7 @@ async function main() {
   console.log(`bare read (least of 5):    ${many.bare.toFixed(0)} ms  (median ${many.bareMedian.toFixed(0)} ms)`)
   console.log(`memtrace render (least):   ${many.render.toFixed(0)} ms  (median ${many.renderMedian.toFixed(0)} ms)`)
   const manyRatio = many.render / many.bare
-  console.log(`ratio render / bare read:  ${manyRatio.toFixed(2)}  (target ≤ ${MANY_RATIO})    ${verdict(manyRatio <= MANY_RATIO)}  (of the medians: ${(many.renderMedian / many.bareMedian).toFixed(2)})`)
+  console.log(`ratio render / bare read:  ${manyRatio.toFixed(2)}  (target ≤ ${MANY_RATIO.toFixed(2)})    ${verdict(manyRatio <= MANY_RATIO)}  (of the medians: ${(many.renderMedian / many.bareMedian).toFixed(2)})`)
   console.log(`render time (least of 5):  ${(many.render / 1000).toFixed(2)} s  (≤ 2 s where the bare read takes ${SLOWEST_BARE_S} s: ${(manyRatio * SLOWEST_BARE_S).toFixed(2)} s)  ${verdict(many.render <= 2000)} on this host`)
   console.log(`render peak RSS:           ${many.peakMb.toFixed(0)} MB  (target ≤ 150 MB)  ${verdict(many.peakMb <= 150)}`)
 }

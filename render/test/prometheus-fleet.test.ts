@@ -150,6 +150,22 @@ t.test("a model's GPU memory with two runners of it alive: given to neither, and
   t.match(svg, /data-series="gpu-used"/, 'the GPU itself is drawn')
 })
 
+t.test("the note counts system samples, not series: a model on two GPUs at once is counted once a sample", async t => {
+  const dir = t.testdir({})
+  const shared = async (gpus: string[]) => {
+    const all = host('tick')
+    all.memtrace_gpu_memory_used_bytes = gpus.map(gpu => series({ gpu }, () => 6 * GIB))
+    all.memtrace_gpu_memory_total_bytes = gpus.map(gpu => series({ gpu }, () => 24 * GIB))
+    all.memtrace_process_gpu_memory_bytes = gpus.map(gpu => series({ model: 'm:1b', gpu }, s => (s >= 7 ? 2.5 * GIB : undefined)))
+    const r = await run(['render', '--prometheus', await prometheus(t, all), '--instance', 'h:9464', '--from', String(T0), '--to', String(T0 + 60), '--tz', 'UTC', '-o', join(dir, `${gpus.length}.svg`), '--json'])
+    t.equal(r.code, 0, r.stderr)
+    return Number(/At (\d+) system sample\(s\) a model had two runners at once/.exec(readFileSync(join(dir, `${gpus.length}.svg`), 'utf8'))?.[1])
+  }
+  const one = await shared(['0'])
+  t.ok(one > 0, `two runners of m:1b alive at ${one} system samples`)
+  t.equal(await shared(['0', '1']), one, 'the same samples with the model on two GPUs: the same count')
+})
+
 t.test("pressure from the daemon's counters of stalled time: the chart's pressure line, as the share of time stalled", async t => {
   const dir = t.testdir({})
   const r = await run(['render', '--prometheus', await prometheus(t, host('tick')), '--instance', 'h:9464', '--from', String(T0), '--to', String(T0 + 60), '--tz', 'UTC', '-o', join(dir, 'x.svg'), '--json'])

@@ -329,7 +329,10 @@ export function counterValue(key: string, cell: string): { field: string; value:
  * at each boot, and its physical index). Its key as `counterKey` gives it
  * (lower case); the counter's name after the instance.
  */
-const GPU_PROCESS_RE = /^gpu process memory\(pid_(\d{1,10})_(luid_0x[0-9a-f]{1,8}_0x[0-9a-f]{1,8}_phys_\d{1,4})\)\\([^\\]+)$/
+const ADAPTER = String.raw`luid_0x[0-9a-f]{1,8}_0x[0-9a-f]{1,8}_phys_\d{1,4}`
+const GPU_PROCESS_RE = new RegExp(String.raw`^gpu process memory\(pid_(\d{1,10})_(${ADAPTER})\)\\([^\\]+)$`)
+/** An adapter as the daemon labels its counters' figures (`memtrace_process_gpu_memory_bytes{gpu=…}`). */
+export const ADAPTER_RE = new RegExp(`^${ADAPTER}$`)
 
 /** A GPU Process Memory counter: the process, its adapter, and which counter (`dedicated usage`, `shared usage`, …). */
 export function gpuProcessCounter(key: string): { pid: number; adapter: string; counter: string } | undefined {
