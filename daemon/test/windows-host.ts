@@ -136,9 +136,10 @@ export type Listed = { name: string; size: number }
  * A Windows user at `home` (models under `.ollama`, `%LOCALAPPDATA%\\Ollama`)
  * beside an Ollama API whose /api/ps lists what `load` last gave (llama3.1:8b
  * to begin with), and `memtrace start` run there into `trace` at 500 ms and
- * 1 s; the daemon is killed at teardown if it is still running.
+ * 1 s (`extra`: more of its options); the daemon is killed at teardown if it
+ * is still running.
  */
-export async function windowsUser(t: Test, host: { env: NodeJS.ProcessEnv }, home: string, trace: string): Promise<{ env: NodeJS.ProcessEnv; local: string; load: (m: Listed[]) => void; listed: () => Listed[]; pid: number }> {
+export async function windowsUser(t: Test, host: { env: NodeJS.ProcessEnv }, home: string, trace: string, extra: string[] = []): Promise<{ env: NodeJS.ProcessEnv; local: string; load: (m: Listed[]) => void; listed: () => Listed[]; pid: number }> {
   models(home)
   const local = join(home, 'AppData', 'Local')
   mkdirSync(join(local, 'Ollama'), { recursive: true })
@@ -148,7 +149,7 @@ export async function windowsUser(t: Test, host: { env: NodeJS.ProcessEnv }, hom
   t.teardown(() => api.close())
   const url = `http://127.0.0.1:${(api.address() as { port: number }).port}`
   const env = { ...host.env, HOME: home, USERPROFILE: home, LOCALAPPDATA: local, OLLAMA_MODELS: '' }
-  const started = memtrace(['start', '--dir', trace, '--ollama-url', url, '--interval', '500ms', '--system-interval', '1s'], env)
+  const started = memtrace(['start', '--dir', trace, '--ollama-url', url, '--interval', '500ms', '--system-interval', '1s', ...extra], env)
   t.equal(started.code, 0, started.stderr)
   const pid = readLock(trace)?.pid as number
   t.teardown(() => {
