@@ -52,7 +52,34 @@ cd '${dir}'
   while true; do { echo "===== $(date -u +"%Y-%m-%dT%H:%M:%SZ") ====="; cat /proc/meminfo; cat /proc/pressure/memory; grep -E '^(pswpin|pswpout) ' /proc/vmstat; curl -s ${url}/api/ps | jq .; echo; } >> "$OUT"
   sleep 5; done ) &
 wait`
-  return spawn('bash', ['-c', script], { stdio: 'ignore', detached: true })
+  return track(spawn('bash', ['-c', script], { stdio: 'ignore', detached: true }), true)
+}
+
+/**
+ * Every process the bench starts, ended with it however it ends (a failure,
+ * a kill): its loops run forever, and six of its sleeping processes are
+ * named as runners, which any memtrace started on this host after it would
+ * trace. Those started as a process group of their own are ended as one.
+ */
+const started = new Set<{ child: ChildProcess; group: boolean }>()
+
+function track(child: ChildProcess, group = false): ChildProcess {
+  const entry = { child, group }
+  started.add(entry)
+  child.once('exit', () => started.delete(entry))
+  return child
+}
+
+function endAll(): void {
+  for (const { child, group } of started) {
+    try {
+      if (group) process.kill(-(child.pid as number), 'SIGKILL')
+      else child.kill('SIGKILL')
+    } catch {
+      // already gone
+    }
+  }
+  started.clear()
 }
 
 /** CPU of a process tree: every live member's own time plus what it reaped. */
@@ -84,7 +111,7 @@ function treeCpu(root: number): number {
 }
 
 async function watchDaemon(dir: string, url: string, seconds: number, label: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}) {
-  const d = spawn(process.execPath, [BIN, 'start', '--foreground', '--dir', dir, '--ollama-url', url, ...extra], { stdio: 'ignore', env: { ...process.env, PATH: '/usr/bin:/bin', ...env } })
+  const d = track(spawn(process.execPath, [BIN, 'start', '--foreground', '--dir', dir, '--ollama-url', url, ...extra], { stdio: 'ignore', env: { ...process.env, PATH: '/usr/bin:/bin', ...env } }))
   const rss: number[] = []
   await sleep(5000)
   const warm = stat(d.pid as number)
@@ -209,9 +236,15 @@ async function main() {
   await new Promise<void>(ok => api.listen(0, '127.0.0.1', ok))
   const url = `http://127.0.0.1:${(api.address() as { port: number }).port}`
   const count = readdirSync('/proc').filter(n => /^\d+$/.test(n)).length
-  const extra: ChildProcess[] = []
-  for (let i = 0; i < 6; i++) extra.push(spawn('bash', ['-c', `exec -a ollama-runner-${i} sleep 3600`], { stdio: 'ignore' }))
-  for (let i = count + 6; i < 500; i++) extra.push(spawn('sleep', ['3600'], { stdio: 'ignore' }))
+  process.once('exit', endAll)
+  for (const [signal, n] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) {
+    process.once(signal, () => {
+      endAll()
+      process.exit(128 + n)
+    })
+  }
+  for (let i = 0; i < 6; i++) track(spawn('bash', ['-c', `exec -a ollama-runner-${i} sleep 3600`], { stdio: 'ignore' }))
+  for (let i = count + 6; i < 500; i++) track(spawn('sleep', ['3600'], { stdio: 'ignore' }))
   await sleep(1000)
   const procs = readdirSync('/proc').filter(n => /^\d+$/.test(n)).length
   const work = mkdtempSync(join(tmpdir(), 'memtrace-bench-'))
@@ -229,7 +262,7 @@ async function main() {
     console.log(`host: ${procs} processes; ${seconds} s each at 1 s / 5 s: the loops alone, then the daemon's Windows path`)
     await windowsPart(work, url, await loopsCpu(work, url, seconds), seconds)
   } else await everything(work, url, procs, seconds, logSeconds)
-  for (const p of extra) p.kill('SIGKILL')
+  endAll()
   api.close()
 }
 
@@ -255,7 +288,7 @@ async function everything(work: string, url: string, procs: number, seconds: num
   // Following a server log being written, against following none.
   await reportFollowing(work, url, logSeconds)
   // Both cores busy.
-  const burners = [0, 1].map(() => spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }))
+  const burners = [0, 1].map(() => track(spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' })))
   const busySeconds = Math.max(30, Math.round(seconds / 2))
   const busy = await watchDaemon(join(work, 'busy'), url, busySeconds, 'busy')
   for (const b of burners) b.kill('SIGKILL')
