@@ -58,16 +58,29 @@ function starting(dir: string): boolean {
 }
 
 /**
+ * Time for a start the bench had spawned as it died to be seen as one: until
+ * it runs memtrace, a forked process shows the bench's own command line (a
+ * window a loaded machine stretches to seconds).
+ */
+const START_SEEN_MS = 3_000
+
+/**
  * Stops the daemon tracing into `dir`, as `memtrace stop` does. A bench
  * killed during `memtrace start` leaves that start running, and its daemon
  * takes the lock only later: while the start runs (it gives up on its daemon
- * after 10 s), a stop that found no daemon is tried again.
+ * after 10 s), or may yet show as one, a stop that found no daemon is tried
+ * again.
  */
 function stopDaemon(dir: string): void {
-  const until = Date.now() + 12_000
+  const stop = () => spawnSync(process.execPath, [BIN, 'stop', '--dir', dir], { stdio: 'ignore', timeout: 30_000 }).status === 0
+  const began = Date.now()
   for (;;) {
-    const r = spawnSync(process.execPath, [BIN, 'stop', '--dir', dir], { stdio: 'ignore', timeout: 30_000 })
-    if (r.status === 0 || Date.now() > until || !starting(dir)) return
+    if (stop() || Date.now() > began + 12_000) return
+    if (Date.now() > began + START_SEEN_MS && !starting(dir)) {
+      // A start that ended between that stop and this look left its daemon up, lock taken: one more stop ends it.
+      stop()
+      return
+    }
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250)
   }
 }

@@ -33,3 +33,22 @@ t.test('the bench dies while memtrace start runs: the daemon it was starting is 
   t.notOk(existsSync(join(trace, 'memtrace.lock')), 'and its lock is gone')
   await new Promise(ok => (guardian.exitCode !== null ? ok(null) : guardian.once('exit', ok)))
 })
+
+t.test("the bench dies as it spawns memtrace start: a start that is not yet a process when the guardian looks is still waited for", async t => {
+  t.teardown(() => void memtrace(['stop', '--dir', join(t.testdirName, 'trace')]))
+  const trace = join(t.testdir({}), 'trace')
+  const guardian = spawn(process.execPath, [join(ROOT, 'dist', 'bench', 'guardian.js')], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] })
+  guardian.stdin.write(`daemon ${trace}\n`)
+  // The bench dies first; its start, forked but not yet running memtrace (on a loaded machine that takes a while), comes after.
+  guardian.stdin.end()
+  await sleep(500)
+  const start = spawn(process.execPath, [BIN, 'start', '--dir', trace, '--ollama-url', 'http://127.0.0.1:9', '--interval', '60m', '--system-interval', '60m'], { stdio: 'ignore' })
+  t.equal(await new Promise<number | null>(ok => start.once('exit', ok)), 0, 'the start went through: a daemon was up')
+  let running = true
+  for (let i = 0; i < 80 && running; i++) {
+    running = memtrace(['status', '--dir', trace]).code === 0
+    if (running) await sleep(250)
+  }
+  t.notOk(running, 'the guardian stopped it')
+  await new Promise(ok => (guardian.exitCode !== null ? ok(null) : guardian.once('exit', ok)))
+})
