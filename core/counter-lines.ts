@@ -1,8 +1,8 @@
 /**
- * Performance counters as Get-Counter prints them: what the daemon writes
- * into a system block on Windows (the GPU Process Memory counters), and what
- * `render --prometheus` writes back from the metrics (those, and the memory
- * counters). `parse/windows-lines.ts` reads them. Pure.
+ * Windows' memory figures as Windows prints them: systeminfo's lines and
+ * performance counters in Get-Counter's layout. What the daemon writes into
+ * a system block on Windows, and what `render --prometheus` writes back from
+ * the metrics. `parse/windows-lines.ts` reads them. Pure.
  */
 
 /**
@@ -34,4 +34,31 @@ export function gpuCounterLines(g: { time: string; host: string; rows: { instanc
     for (const r of g.rows) if (r[counter] !== '') counters.push({ path: `gpu process memory(${r.instance})\\${counter} usage`, value: r[counter] })
   }
   return getCounterLines(g.time, g.host, counters)
+}
+
+/** A figure in whole MB (MiB, rounded down), with a comma between thousands, as systeminfo prints it. */
+function mb(kb: number): string {
+  // Grouped by hand: toLocaleString builds a number formatter at each call.
+  return `${String(Math.floor(kb / 1024)).replace(/\B(?=(\d{3})+$)/g, ',')} MB`
+}
+
+/** One of systeminfo's memory lines: its English label padded to 27 characters, the figure in whole MB. */
+export function systeminfoLine(label: string, kb: number): string {
+  return `${`${label}:`.padEnd(27)}${mb(kb)}\n`
+}
+
+/**
+ * systeminfo's memory lines, in its layout (English labels padded to 27
+ * characters, whole MB), from the Win32_OperatingSystem figures it prints
+ * them from: `render` reads them on a Windows of any language, where the
+ * counters' names (typeperf's) are translated.
+ */
+export function systeminfoLines(m: { totalKb: number; freeKb: number; commitLimitKb: number; commitFreeKb: number }): string {
+  return (
+    systeminfoLine('Total Physical Memory', m.totalKb) +
+    systeminfoLine('Available Physical Memory', m.freeKb) +
+    systeminfoLine('Virtual Memory: Max Size', m.commitLimitKb) +
+    systeminfoLine('Virtual Memory: Available', m.commitFreeKb) +
+    systeminfoLine('Virtual Memory: In Use', Math.max(0, m.commitLimitKb - m.commitFreeKb))
+  )
 }

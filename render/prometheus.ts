@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { InputError } from '../core/errors.js'
 import { formatTs } from '../core/parse/time.js'
-import { gpuCounterLines, getCounterLines } from '../core/counter-lines.js'
+import { getCounterLines, gpuCounterLines, systeminfoLine } from '../core/counter-lines.js'
 import { ADAPTER_RE } from '../core/parse/sections/windows.js'
 import { apiGet, type Budget, MAX_POINTS_PER_SERIES, pointsIn, rangeOf, type Series } from './prometheus-api.js'
 import { byTime, medianGapMs, procRows, systemBlocks, whole } from './prometheus-procs.js'
@@ -246,11 +246,10 @@ export async function traceFromPrometheus(src: PrometheusSource): Promise<FromPr
  * Get-Counter's layout, in bytes.
  */
 function windowsMemory(ts: string, total: number | undefined, available: number | undefined, commit: number | undefined, limit: number | undefined): string {
-  const mb = total !== undefined ? String(Math.round(total / MIB)).replace(/\B(?=(\d{3})+$)/g, ',') : undefined
   const counters = [
     ['memory\\available bytes', available],
     ['memory\\committed bytes', commit],
     ['memory\\commit limit', limit],
   ].flatMap(([path, v]) => (v !== undefined ? [{ path: path as string, value: String(Math.round(v as number)) }] : []))
-  return `${mb !== undefined ? `Total Physical Memory:     ${mb} MB\n\n` : ''}${getCounterLines(ts, 'prometheus', counters)}`
+  return `${total !== undefined ? `${systeminfoLine('Total Physical Memory', total / 1024)}\n` : ''}${getCounterLines(ts, 'prometheus', counters)}`
 }

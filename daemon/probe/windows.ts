@@ -48,26 +48,3 @@ export function winStart(pid: number): string | undefined {
  * columns typeperf prints once hold for its whole life.
  */
 export const SYSTEM_COUNTERS = ['\\Memory\\Available Bytes', '\\Memory\\Committed Bytes', '\\Memory\\Commit Limit', '\\Paging File(_Total)\\% Usage', '\\Memory\\Pages/sec']
-
-/** A figure in whole MB (MiB, rounded down), with a comma between thousands, as systeminfo prints it. */
-function mb(kb: number): string {
-  // Grouped by hand: toLocaleString builds a number formatter at each call.
-  return `${String(Math.floor(kb / 1024)).replace(/\B(?=(\d{3})+$)/g, ',')} MB`
-}
-
-/**
- * systeminfo's memory lines, in its layout (English labels padded to 27
- * characters, whole MB), from the Win32_OperatingSystem figures it prints
- * them from: `render` reads them on a Windows of any language, where the
- * counters' names (typeperf's) are translated.
- */
-export function systeminfoLines(m: { totalKb: number; freeKb: number; commitLimitKb: number; commitFreeKb: number }): string {
-  const line = (label: string, kb: number) => `${`${label}:`.padEnd(27)}${mb(kb)}\n`
-  return (
-    line('Total Physical Memory', m.totalKb) +
-    line('Available Physical Memory', m.freeKb) +
-    line('Virtual Memory: Max Size', m.commitLimitKb) +
-    line('Virtual Memory: Available', m.commitFreeKb) +
-    line('Virtual Memory: In Use', Math.max(0, m.commitLimitKb - m.commitFreeKb))
-  )
-}
